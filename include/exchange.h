@@ -1,0 +1,11 @@
+/* exchange — privacy-preserving data exchange for whole-family programmes. */
+#ifndef XCHG_EXCHANGE_H
+#define XCHG_EXCHANGE_H
+
+#include "exchange/common.h"
+#include "exchange/crypto.h"
+#include "exchange/date.h"
+#include "exchange/fileio.h"
+#include "exchange/keys.h"
+
+#endif

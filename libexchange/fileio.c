@@ -1,0 +1,204 @@
+#include "exchange/fileio.h"
+#include "exchange/crypto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static xchg_err read_fd(int fd, const char *path, size_t max, int secure, char **out,
+                        size_t *outlen, xchg_diag *d)
+{
+    size_t cap = 0, len = 0;
+    char *buf = NULL;
+    struct stat st;
+    /* Regular files: allocate once at the right size (secure buffers cannot grow). */
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        if ((uint64_t)st.st_size > max) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "file is larger than %zu bytes", max);
+            return XCHG_ERR_FORMAT;
+        }
+        cap = (size_t)st.st_size + 1;
+    } else {
+        cap = secure ? max + 1 : 4096;
+    }
+    buf = secure ? xchg_secure_alloc(cap) : malloc(cap);
+    if (!buf)
+        return XCHG_ERR_NOMEM;
+    for (;;) {
+        if (len + 1 == cap) {
+            if (secure || cap > max) {
+                /* file grew while reading, or stream too long */
+                char probe;
+                ssize_t r = read(fd, &probe, 1);
+                if (r == 0)
+                    break;
+                xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "file is larger than %zu bytes",
+                              max);
+                goto fail_format;
+            }
+            size_t nc = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *nb = realloc(buf, nc);
+            if (!nb)
+                goto fail_nomem;
+            buf = nb;
+            cap = nc;
+        }
+        ssize_t r = read(fd, buf + len, cap - 1 - len);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot read: %s", strerror(errno));
+            goto fail_io;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *outlen = len;
+    return XCHG_OK;
+
+fail_format:
+    if (secure) xchg_secure_free(buf); else free(buf);
+    return XCHG_ERR_FORMAT;
+fail_nomem:
+    if (secure) xchg_secure_free(buf); else free(buf);
+    return XCHG_ERR_NOMEM;
+fail_io:
+    if (secure) xchg_secure_free(buf); else free(buf);
+    return XCHG_ERR_IO;
+}
+
+static xchg_err read_path(const char *path, size_t max, int secure, char **buf, size_t *len,
+                          xchg_diag *d)
+{
+    if (!path || !buf || !len)
+        return XCHG_ERR_ARG;
+    if (strcmp(path, "-") == 0)
+        return read_fd(STDIN_FILENO, "<stdin>", max, secure, buf, len, d);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot open: %s", strerror(e));
+        return e == ENOENT ? XCHG_ERR_NOT_FOUND : XCHG_ERR_IO;
+    }
+    xchg_err rc = read_fd(fd, path, max, secure, buf, len, d);
+    close(fd);
+    return rc;
+}
+
+xchg_err xchg_file_read(const char *path, size_t max, char **buf, size_t *len, xchg_diag *d)
+{
+    return read_path(path, max, 0, buf, len, d);
+}
+
+xchg_err xchg_file_read_secret(const char *path, size_t max, char **buf, size_t *len,
+                               xchg_diag *d)
+{
+    return read_path(path, max, 1, buf, len, d);
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+xchg_err xchg_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode,
+                                unsigned flags, xchg_diag *d)
+{
+    if (!path || (!data && len))
+        return XCHG_ERR_ARG;
+    xchg_err rc = XCHG_ERR_IO;
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    char *dircopy = strdup(path);
+    int fd = -1;
+    if (!tmp || !dircopy) {
+        rc = XCHG_ERR_NOMEM;
+        goto cleanup;
+    }
+    if (!(flags & XCHG_WRITE_OVERWRITE) && access(path, F_OK) == 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                      "file exists; refusing to overwrite (use --force to replace it)");
+        rc = XCHG_ERR_EXISTS;
+        goto cleanup;
+    }
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot create temporary file: %s",
+                      strerror(errno));
+        tmp[0] = '\0';
+        goto cleanup;
+    }
+    if (fchmod(fd, (mode_t)mode) != 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot set permissions: %s",
+                      strerror(errno));
+        goto cleanup;
+    }
+    const unsigned char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot write: %s", strerror(errno));
+            goto cleanup;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot sync: %s", strerror(errno));
+        goto cleanup;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot close: %s", strerror(errno));
+        goto cleanup;
+    }
+    fd = -1;
+    if (flags & XCHG_WRITE_OVERWRITE) {
+        if (rename(tmp, path) != 0) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot rename into place: %s",
+                          strerror(errno));
+            goto cleanup;
+        }
+    } else {
+        /* link() fails with EEXIST if someone created path meanwhile: no clobbering. */
+        if (link(tmp, path) != 0) {
+            int e = errno;
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "%s",
+                          e == EEXIST ? "file exists; refusing to overwrite (use --force to replace it)"
+                                      : strerror(e));
+            rc = e == EEXIST ? XCHG_ERR_EXISTS : XCHG_ERR_IO;
+            goto cleanup;
+        }
+        unlink(tmp);
+    }
+    tmp[0] = '\0';
+    if (fsync_dir(dirname(dircopy)) != 0) {
+        /* The data is in place; only durability of the name is in doubt. */
+    }
+    rc = XCHG_OK;
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (tmp && tmp[0])
+        unlink(tmp);
+    free(tmp);
+    free(dircopy);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/* Private helpers shared inside libexchange. Not installed, not for tools. */
+#ifndef XCHG_INTERNAL_H
+#define XCHG_INTERNAL_H
+
+#include "exchange/keys.h"
+
+#include <stdint.h>
+#include <string.h>
+
+const uint8_t *xchg__seckey_sign_sk(const xchg_seckey *k); /* 64 bytes */
+const uint8_t *xchg__seckey_box_sk(const xchg_seckey *k);  /* 32 bytes */
+
+static inline void xchg__put_u64le(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t xchg__get_u64le(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline void xchg__put_u32le(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint32_t xchg__get_u32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Copy at most cap-1 bytes of s (length n) into dst and NUL-terminate. */
+static inline void xchg__strlcpy(char *dst, const char *s, size_t n, size_t cap)
+{
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+#endif

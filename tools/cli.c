@@ -1,0 +1,295 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+static void vmsg(const char *kind, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "xchg: %s", kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("error: ", fmt, ap);
+    va_end(ap);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void cli_hint(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("hint: ", fmt, ap);
+    va_end(ap);
+}
+
+void cli_info(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("", fmt, ap);
+    va_end(ap);
+}
+
+void cli_print_diag(const xchg_diag *d)
+{
+    for (size_t i = 0; i < xchg_diag_count(d); i++)
+        fprintf(stderr, "%s\n", xchg_diag_text(d, i));
+    if (xchg_diag_lost(d))
+        fprintf(stderr, "xchg: some messages were lost (out of memory)\n");
+}
+
+int cli_exit_code(xchg_err e)
+{
+    switch (e) {
+    case XCHG_OK: return EXIT_OK;
+    case XCHG_ERR_VERIFY:
+    case XCHG_ERR_PASSPHRASE:
+    case XCHG_ERR_POLICY:
+    case XCHG_ERR_VALIDITY:
+    case XCHG_ERR_UNSIGNED:
+    case XCHG_ERR_UNKNOWN_KEY:
+    case XCHG_ERR_DENIED:
+    case XCHG_ERR_FORMAT:
+    case XCHG_ERR_VERSION:
+    case XCHG_ERR_TRUNCATED: return EXIT_DENIED;
+    case XCHG_ERR_ARG:
+    case XCHG_ERR_EXISTS: return EXIT_USAGE;
+    case XCHG_ERR_IO:
+    case XCHG_ERR_NOT_FOUND:
+    case XCHG_ERR_NOMEM: return EXIT_IO;
+    case XCHG_ERR_CRYPTO: return EXIT_INTERNAL;
+    }
+    return EXIT_INTERNAL;
+}
+
+int cli_fail(xchg_err err, const xchg_diag *d, const char *what)
+{
+    if (xchg_diag_count(d))
+        cli_print_diag(d);
+    else
+        cli_error("%s: %s", what, xchg_strerror(err));
+    return cli_exit_code(err);
+}
+
+int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char **pos, int maxpos,
+              int *npos, int *help)
+{
+    *npos = 0;
+    *help = 0;
+    int only_pos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_pos || a[0] != '-' || strcmp(a, "-") == 0) {
+            if (*npos >= maxpos) {
+                cli_error("unexpected argument '%s'", a);
+                return EXIT_USAGE;
+            }
+            pos[(*npos)++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = 1;
+            continue;
+        }
+        const struct cli_opt *o = NULL;
+        const char *inl = NULL;
+        for (const struct cli_opt *p = opts; p && p->lng; p++) {
+            size_t n = strlen(p->lng);
+            if (a[1] == '-' && strncmp(a, p->lng, n) == 0 && (a[n] == '\0' || a[n] == '=')) {
+                o = p;
+                inl = a[n] == '=' ? a + n + 1 : NULL;
+                break;
+            }
+            if (a[1] != '-' && p->shrt && a[1] == p->shrt && a[2] == '\0') {
+                o = p;
+                break;
+            }
+        }
+        if (!o) {
+            cli_error("unknown option '%s'", a);
+            return EXIT_USAGE;
+        }
+        if (o->takes_arg) {
+            if (!inl) {
+                if (i + 1 >= argc) {
+                    cli_error("option '%s' needs a value", o->lng);
+                    return EXIT_USAGE;
+                }
+                inl = argv[++i];
+            }
+            *o->val = inl;
+        } else {
+            if (inl) {
+                cli_error("option '%s' takes no value", o->lng);
+                return EXIT_USAGE;
+            }
+            *o->val = "1";
+        }
+    }
+    return 0;
+}
+
+#define PASS_MAX 1024
+
+static int read_line_fd(int fd, char *buf, size_t cap, size_t *len)
+{
+    size_t n = 0;
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0 || c == '\n')
+            break;
+        if (n + 1 >= cap)
+            return -2;
+        buf[n++] = c;
+    }
+    if (n && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    *len = n;
+    return 0;
+}
+
+static int read_tty(const char *prompt, char *buf, size_t cap, size_t *len)
+{
+    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -3;
+    struct termios old, raw;
+    int have = tcgetattr(fd, &old) == 0;
+    if (have) {
+        raw = old;
+        raw.c_lflag &= (tcflag_t)~ECHO;
+        raw.c_lflag |= ECHONL;
+        tcsetattr(fd, TCSAFLUSH, &raw);
+    }
+    if (write(fd, prompt, strlen(prompt)) < 0) {
+        /* prompt is a courtesy */
+    }
+    int r = read_line_fd(fd, buf, cap, len);
+    if (have)
+        tcsetattr(fd, TCSAFLUSH, &old);
+    close(fd);
+    return r;
+}
+
+int cli_read_passphrase(const char *fd_arg, const char *prompt, int confirm, char **pass,
+                        size_t *len)
+{
+    char *buf = xchg_secure_alloc(PASS_MAX);
+    char *again = NULL;
+    int rc = EXIT_USAGE;
+    if (!buf) {
+        cli_error("out of memory");
+        return EXIT_IO;
+    }
+    if (fd_arg) {
+        char *end = NULL;
+        errno = 0;
+        long fd = strtol(fd_arg, &end, 10);
+        if (errno || !end || *end || fd < 0 || fd > 1000000) {
+            cli_error("--passphrase-fd: '%s' is not a file descriptor number", fd_arg);
+            goto cleanup;
+        }
+        int r = read_line_fd((int)fd, buf, PASS_MAX, len);
+        if (r == -2) {
+            cli_error("passphrase longer than %d bytes", PASS_MAX - 1);
+            goto cleanup;
+        }
+        if (r != 0) {
+            cli_error("cannot read passphrase from file descriptor %ld: %s", fd, strerror(errno));
+            rc = EXIT_IO;
+            goto cleanup;
+        }
+    } else {
+        int r = read_tty(prompt, buf, PASS_MAX, len);
+        if (r == -3) {
+            cli_error("no terminal to ask for the passphrase");
+            cli_hint("pass it on a file descriptor with --passphrase-fd N (never on the command line)");
+            goto cleanup;
+        }
+        if (r != 0) {
+            cli_error("cannot read the passphrase");
+            rc = EXIT_IO;
+            goto cleanup;
+        }
+        if (confirm) {
+            size_t l2 = 0;
+            again = xchg_secure_alloc(PASS_MAX);
+            if (!again || read_tty("Repeat passphrase: ", again, PASS_MAX, &l2) != 0 ||
+                l2 != *len || !xchg_equal(again, buf, l2)) {
+                cli_error("the passphrases do not match");
+                goto cleanup;
+            }
+        }
+    }
+    if (*len == 0) {
+        cli_error("empty passphrase");
+        cli_hint("omit --protect to store the key without a passphrase");
+        goto cleanup;
+    }
+    *pass = buf;
+    buf = NULL;
+    rc = 0;
+cleanup:
+    xchg_secure_free(buf);
+    xchg_secure_free(again);
+    return rc;
+}
+
+int cli_load_seckey(const char *path, const char *fd_arg, xchg_seckey **out)
+{
+    xchg_diag *d = xchg_diag_new();
+    int prot = 0, rc;
+    char *pass = NULL;
+    size_t plen = 0;
+    xchg_err e = xchg_seckey_peek(path, NULL, &prot, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, path);
+        goto cleanup;
+    }
+    if (prot) {
+        char prompt[512];
+        snprintf(prompt, sizeof prompt, "Passphrase for %s: ", path);
+        if ((rc = cli_read_passphrase(fd_arg, prompt, 0, &pass, &plen)) != 0)
+            goto cleanup;
+    }
+    e = xchg_seckey_load(path, pass, plen, out, d);
+    rc = e == XCHG_OK ? 0 : cli_fail(e, d, path);
+cleanup:
+    xchg_secure_free(pass);
+    xchg_diag_free(d);
+    return rc;
+}
+
+int cli_today(int32_t *days)
+{
+    *days = (int32_t)(time(NULL) / 86400);
+    return 0;
+}

@@ -1,0 +1,62 @@
+/* Shared helpers of the xchg tool: messages, exit codes, option parsing, passphrases. */
+#ifndef XCHG_CLI_H
+#define XCHG_CLI_H
+
+#include <exchange.h>
+#include <stdio.h>
+
+/* Exit codes: documented in docs/exit-codes.md; never renumbered. */
+enum {
+    EXIT_OK = 0,
+    EXIT_DENIED = 1, /* verification failed, agreement invalid or not in force, denied */
+    EXIT_USAGE = 2,  /* bad arguments or configuration */
+    EXIT_IO = 3,     /* file or system error */
+    EXIT_INTERNAL = 4,
+};
+
+void cli_error(const char *fmt, ...) XCHG_PRINTF(1, 2);
+void cli_warn(const char *fmt, ...) XCHG_PRINTF(1, 2);
+void cli_hint(const char *fmt, ...) XCHG_PRINTF(1, 2);
+void cli_info(const char *fmt, ...) XCHG_PRINTF(1, 2);
+/* Print every diagnostic of d to stderr. */
+void cli_print_diag(const xchg_diag *d);
+/* Map a library error to the tool's exit code. */
+int cli_exit_code(xchg_err e);
+/* Report err with diagnostics (or a generic message naming what) and return its exit code. */
+int cli_fail(xchg_err err, const xchg_diag *d, const char *what);
+
+/* Minimal long/short option parser shared by every verb. */
+struct cli_opt {
+    const char *lng;  /* "--force" */
+    char shrt;        /* 'f' or 0 */
+    int takes_arg;
+    const char **val; /* where to store the argument (or "1" for flags) */
+};
+
+/*
+ * Parse argv[1..argc) against opts; positional arguments are collected into pos
+ * (capacity maxpos) and counted in *npos. Returns 0, or prints an error and returns
+ * EXIT_USAGE. "--help"/"-h" sets *help.
+ */
+int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char **pos, int maxpos,
+              int *npos, int *help);
+
+/*
+ * Read a passphrase into a new secure buffer: from file descriptor fd when fd_arg is
+ * given ("--passphrase-fd N"), else from the terminal with echo off (twice when confirm).
+ * Returns 0 or an exit code after printing the error. The result is freed with
+ * xchg_secure_free.
+ */
+int cli_read_passphrase(const char *fd_arg, const char *prompt, int confirm, char **pass,
+                        size_t *len);
+
+/*
+ * Load a secret key, asking for its passphrase if the file is protected (from
+ * --passphrase-fd when given). Returns 0 or a printed failure's exit code.
+ */
+int cli_load_seckey(const char *path, const char *fd_arg, xchg_seckey **out);
+
+/* Today's date as days since 1970-01-01 (UTC). */
+int cli_today(int32_t *days);
+
+#endif

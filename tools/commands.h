@@ -1,0 +1,10 @@
+/* Verb groups of the xchg tool; each returns the process exit code. */
+#ifndef XCHG_COMMANDS_H
+#define XCHG_COMMANDS_H
+
+int cmd_keygen(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_secret(int argc, char **argv);
+
+#endif

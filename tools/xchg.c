@@ -1,0 +1,55 @@
+/* xchg — the exchange command-line tool: dispatch to verb groups. */
+#include "cli.h"
+#include "commands.h"
+
+#include <string.h>
+
+static const char usage[] =
+    "usage: xchg <command> [options]\n"
+    "\n"
+    "Keys\n"
+    "  keygen        make a party's signing and box keys\n"
+    "  key show      show a key file's id, label and public key\n"
+    "  key ring      build a keyring from public key files\n"
+    "Agreements\n"
+    "  policy check    validate an agreement, reporting every problem\n"
+    "  policy explain  plain-English summary for a DPIA\n"
+    "  policy sign     add your signature to an agreement\n"
+    "  policy verify   check every required signature and the validity dates\n"
+    "Linkage secret\n"
+    "  secret new    create the linkage secret for an epoch, sealed to each agency\n"
+    "  secret open   check that your key opens a linkage secret file\n"
+    "\n"
+    "Run 'xchg <command> --help' for a command's options. Exit codes: docs/exit-codes.md.\n";
+
+int main(int argc, char **argv)
+{
+    if (xchg_init() != XCHG_OK) {
+        cli_error("cannot initialise the crypto library");
+        return EXIT_INTERNAL;
+    }
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *v = argv[1];
+    if (strcmp(v, "--help") == 0 || strcmp(v, "-h") == 0 || strcmp(v, "help") == 0) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(v, "--version") == 0) {
+        printf("xchg %s\n", XCHG_VERSION);
+        return EXIT_OK;
+    }
+    if (strcmp(v, "keygen") == 0)
+        return cmd_keygen(argc - 1, argv + 1);
+    if (strcmp(v, "key") == 0)
+        return cmd_key(argc - 1, argv + 1);
+    if (strcmp(v, "policy") == 0)
+        return cmd_policy(argc - 1, argv + 1);
+    if (strcmp(v, "secret") == 0)
+        return cmd_secret(argc - 1, argv + 1);
+    cli_error("unknown command '%s'", v);
+    cli_hint("run 'xchg --help' for the list of commands");
+    return EXIT_USAGE;
+}
