@@ -1,0 +1,309 @@
+/*
+ * exchange — data-sharing agreements (policies).
+ *
+ * An agreement is a YAML file (format: docs/policy.md) that an IG lead writes and every
+ * party signs. xchg_policy_parse reads and validates it, reporting every problem it
+ * finds as "file:line:col: error: message" in an xchg_diag (it never stops at the first).
+ * The parsed agreement is a read-only tree of plain structs owned by the xchg_policy
+ * handle; indexes (size_t) refer into the arrays of the same handle.
+ *
+ * Tools must not act on an agreement that was merely parsed: xchg_policy_load_verified
+ * (policy_sign.c) also checks the signatures of every required signatory, that the
+ * bytes are unchanged, and that the agreement is in force on the given date.
+ */
+#ifndef XCHG_POLICY_H
+#define XCHG_POLICY_H
+
+#include "exchange/common.h"
+#include "exchange/keys.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XCHG_POLICY_FORMAT 1  /* value of the top-level exchange_agreement key */
+#define XCHG_NONE ((size_t)-1) /* "no index" */
+
+typedef enum xchg_role {
+    XCHG_ROLE_AGENCY = 0,
+    XCHG_ROLE_MATCHER = 1,
+    XCHG_ROLE_RECIPIENT = 2,
+    XCHG_ROLE_GOVERNANCE = 3, /* IG lead / agreement owner without data of its own */
+} xchg_role;
+
+typedef struct xchg_party {
+    const char *id;
+    xchg_role role;
+    const char *label;
+    const char *legal_basis; /* this party's basis/power to share or receive */
+    int signs;               /* signs_agreement */
+    xchg_pubkey key;
+    unsigned line; /* where the party is defined */
+} xchg_party;
+
+typedef enum xchg_field_type {
+    XCHG_FT_NAME = 0,     /* person name part */
+    XCHG_FT_DATE = 1,     /* calendar date */
+    XCHG_FT_POSTCODE = 2, /* UK postcode */
+    XCHG_FT_NHS = 3,      /* NHS number (mod-11) */
+    XCHG_FT_UPN = 4,      /* unique pupil number (check letter) */
+    XCHG_FT_NINO = 5,     /* national insurance number */
+    XCHG_FT_UPRN = 6,     /* unique property reference number */
+    XCHG_FT_ADDRESS = 7,  /* free address line */
+    XCHG_FT_TEXT = 8,     /* other text */
+    XCHG_FT_NUMBER = 9,   /* decimal number */
+    XCHG_FT_CODE = 10,    /* one of a fixed list of values */
+    XCHG_FT_SEX = 11,     /* recorded sex/gender code */
+} xchg_field_type;
+
+typedef struct xchg_field {
+    const char *name;
+    xchg_field_type type;
+    int identifying;      /* may identify a person: never leaves an agency in clear */
+    int special_category; /* UK GDPR art 9 / art 10 data */
+    const char **values;  /* XCHG_FT_CODE: allowed values */
+    size_t nvalues;
+} xchg_field;
+
+typedef enum xchg_transform {
+    XCHG_TR_NONE = 0,
+    XCHG_TR_INITIAL = 1,  /* first letter of a name */
+    XCHG_TR_PHONETIC = 2, /* Soundex of a name */
+    XCHG_TR_YEAR = 3,     /* year of a date */
+    XCHG_TR_SWAP_DM = 4,  /* date with day and month swapped (where valid) */
+    XCHG_TR_FIRST = 5,    /* first word of a name */
+    XCHG_TR_NICKNAME = 6, /* canonical forename for a nickname */
+    XCHG_TR_OUTWARD = 7,  /* outward code of a postcode */
+    XCHG_TR_SECTOR = 8,   /* postcode sector */
+} xchg_transform;
+
+typedef struct xchg_key_part {
+    size_t field;
+    xchg_transform transform;
+} xchg_key_part;
+
+typedef struct xchg_match_key {
+    const char *name;
+    xchg_key_part *parts;
+    size_t nparts;
+    int strong; /* a strong identifier: different values block weaker merges */
+} xchg_match_key;
+
+typedef struct xchg_fuzzy {
+    char *clk_schema_json; /* clkhash linkage schema v3, as JSON text */
+    size_t clk_schema_len;
+    double threshold;                /* Dice at or above: link */
+    double review_low, review_high;  /* [low, high): clerical review */
+    xchg_match_key *blocking;        /* keyed blocking tokens */
+    size_t nblocking;
+    int one_to_one; /* at most one link per record and agency */
+} xchg_fuzzy;
+
+typedef struct xchg_problem {
+    const char *code;
+    const char *title;
+    size_t *asserted_by; /* party indexes */
+    size_t nasserted;
+    int32_t window_days; /* evidence window */
+} xchg_problem;
+
+typedef enum xchg_op {
+    XCHG_OP_LT = 0, XCHG_OP_LE, XCHG_OP_GT, XCHG_OP_GE, XCHG_OP_EQ, XCHG_OP_NE, XCHG_OP_IN,
+    XCHG_OP_PRESENT,
+} xchg_op;
+
+typedef enum xchg_agg {
+    XCHG_AGG_ROW = 0,   /* the row's own value */
+    XCHG_AGG_SUM = 1,   /* sum over the person's rows in the window (extract's group_by) */
+    XCHG_AGG_RATIO = 2, /* sum(field) / sum(field2) over the person's rows in the window */
+} xchg_agg;
+
+typedef struct xchg_condition {
+    xchg_agg agg;
+    size_t field, field2;
+    xchg_op op;
+    double number;       /* numeric comparisons */
+    const char *text;    /* eq / ne against text */
+    const char **list;   /* in */
+    size_t nlist;
+} xchg_condition;
+
+typedef struct xchg_indicator {
+    size_t problem;
+    xchg_condition *all; /* every condition must hold */
+    size_t nall;
+    size_t date_field; /* evidence date; XCHG_NONE = the extract's period end */
+    size_t end_field;  /* for spans (claims, plans): end date, XCHG_NONE if instant */
+    unsigned line;
+} xchg_indicator;
+
+typedef struct xchg_column {
+    const char *csv;    /* column name in the agency's CSV */
+    size_t field;       /* canonical field */
+    const char **date_formats; /* for date fields: formats tried in order */
+    size_t ndate_formats;
+} xchg_column;
+
+typedef enum xchg_consent_status {
+    XCHG_CONSENT_GIVEN = 0,
+    XCHG_CONSENT_REFUSED = 1,
+    XCHG_CONSENT_NOT_SOUGHT = 2,
+    XCHG_CONSENT_WITHDRAWN = 3,
+} xchg_consent_status;
+
+typedef struct xchg_extract {
+    size_t agency;
+    const char *record_ref; /* CSV column with the agency's own record reference */
+    xchg_column *columns;
+    size_t ncolumns;
+    size_t group_by; /* field grouping one person's rows for aggregates, or XCHG_NONE */
+    xchg_indicator *indicators;
+    size_t nindicators;
+    size_t *payload; /* fields released to recipients (encrypted end to end) */
+    size_t npayload;
+    const char *consent_column, *consent_date_column, *basis_column;
+    const char **consent_values[4]; /* per xchg_consent_status: accepted spellings */
+    size_t nconsent_values[4];
+} xchg_extract;
+
+typedef enum xchg_requirement {
+    XCHG_REQ_NONE = 0,        /* releasable on the agreement's legal basis */
+    XCHG_REQ_ENGAGEMENT = 1,  /* the person has agreed to the referral */
+    XCHG_REQ_EXPLICIT = 2,    /* explicit consent (e.g. health confidentiality) */
+} xchg_requirement;
+
+typedef struct xchg_consent_rule {
+    size_t agency;
+    const char *purpose;
+    xchg_requirement requires;
+    const char **unless_basis; /* recorded legal bases that allow release without it */
+    size_t nunless;
+} xchg_consent_rule;
+
+typedef struct xchg_policy_data {
+    int format;
+    const char *id;
+    long version;
+    const char *title, *purpose, *benefit, *controllers, *dpia, *frequency;
+    size_t owner;
+    const char *article6, *article9, *article10;
+    const char **gateways;
+    size_t ngateways;
+    int32_t valid_from, review_by, expires; /* days since 1970 */
+    long retention_days;
+    const char **purposes; /* purpose names */
+    const char **purpose_text;
+    size_t npurposes;
+
+    xchg_party *parties;
+    size_t nparties;
+    xchg_field *fields;
+    size_t nfields;
+    xchg_match_key *match_keys;
+    size_t nmatch_keys;
+    xchg_fuzzy fuzzy;
+    xchg_match_key *household_keys;
+    size_t nhousehold_keys;
+    size_t *household_relations; /* fields agencies use to declare family groupings */
+    size_t nhousehold_relations;
+    xchg_problem *problems;
+    size_t nproblems;
+    unsigned rule_at_least;
+    size_t *rule_of; /* problem indexes */
+    size_t nrule_of;
+    int32_t rule_window_days;
+    xchg_extract *extracts;
+    size_t nextracts;
+    size_t *recipients; /* party indexes */
+    size_t nrecipients;
+    unsigned approvals_required;
+    xchg_consent_rule *consent;
+    size_t nconsent;
+    long suppress_below, round_to;
+} xchg_policy_data;
+
+typedef struct xchg_policy xchg_policy;
+
+/*
+ * Parse and validate the agreement text (len bytes; file names the source in
+ * diagnostics). Every problem found is added to d. On success *out holds the policy;
+ * on XCHG_ERR_POLICY (invalid agreement) or XCHG_ERR_FORMAT (not YAML) nothing is
+ * allocated. Warnings (e.g. a review date already passed) do not fail the parse.
+ * The SHA-256 of the exact bytes is kept as the agreement hash.
+ */
+XCHG_API xchg_err xchg_policy_parse(const char *text, size_t len, const char *file,
+                                    xchg_policy **out, xchg_diag *d) XCHG_MUST_CHECK;
+
+/* Read and parse a file (at most 4 MiB). */
+XCHG_API xchg_err xchg_policy_parse_file(const char *path, xchg_policy **out, xchg_diag *d)
+    XCHG_MUST_CHECK;
+
+XCHG_API void xchg_policy_free(xchg_policy *p);
+
+/* The parsed agreement; valid as long as p. */
+XCHG_API const xchg_policy_data *xchg_policy_get(const xchg_policy *p);
+
+/* SHA-256 of the agreement's exact bytes. */
+XCHG_API const uint8_t *xchg_policy_hash(const xchg_policy *p);
+
+/* Index of the party with this id, or XCHG_NONE. */
+XCHG_API size_t xchg_policy_party(const xchg_policy *p, const char *id);
+/* Index of the party holding this key id, or XCHG_NONE. */
+XCHG_API size_t xchg_policy_party_by_key(const xchg_policy *p, const uint8_t id[XCHG_KEYID_BYTES]);
+/* The extract definition of an agency party, or NULL. */
+XCHG_API const xchg_extract *xchg_policy_extract(const xchg_policy *p, size_t agency);
+
+/* Names for enums (static strings). */
+XCHG_API const char *xchg_role_name(xchg_role r);
+XCHG_API const char *xchg_field_type_name(xchg_field_type t);
+XCHG_API const char *xchg_transform_name(xchg_transform t);
+
+/*
+ * Plain-English summary for a DPIA (who shares what with whom, why, on what basis, for
+ * how long, what the matcher sees). Returns a malloc'ed NUL-terminated string in *out.
+ */
+XCHG_API xchg_err xchg_policy_explain(const xchg_policy *p, char **out);
+
+/*
+ * Bind the parties' public keys into an agreement text: every party whose key reads
+ * "unbound" (every party, with rebind) gets the "xk1:" key from keydir/<party id>.pub.
+ * Everything else in the text is kept byte for byte. *out is malloc'ed (NUL-terminated);
+ * *bound counts the keys written. A missing or bad key file fails the whole call.
+ */
+XCHG_API xchg_err xchg_policy_bind_keys(const char *text, size_t len, const char *file,
+                                        const char *keydir, int rebind, char **out,
+                                        size_t *outlen, size_t *bound, xchg_diag *d);
+
+/* ---- signatures (policy_sign.c) ------------------------------------------------- */
+
+/*
+ * Sign the agreement as the party holding k: appends (or replaces) k's signature line in
+ * the detached signature file sigpath (atomic write). k must be a party of the agreement
+ * (XCHG_ERR_UNKNOWN_KEY otherwise). now is a Unix time recorded in the signature.
+ */
+XCHG_API xchg_err xchg_policy_sign(const xchg_policy *p, const xchg_seckey *k,
+                                   const char *sigpath, int64_t now, xchg_diag *d);
+
+/*
+ * Verify the signatures in sigpath against p: every party with signs_agreement must
+ * have a valid signature over this agreement's hash; a signature by a key that is not a
+ * party, a bad signature, or one over other bytes is an error. today (days since 1970)
+ * must lie in [valid_from, expires]. Reports every problem; returns XCHG_OK,
+ * XCHG_ERR_VERIFY, XCHG_ERR_UNSIGNED, XCHG_ERR_UNKNOWN_KEY or XCHG_ERR_VALIDITY (the
+ * first problem's class). A review date already passed is a warning.
+ */
+XCHG_API xchg_err xchg_policy_verify(const xchg_policy *p, const char *sigpath, int32_t today,
+                                     xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
+ * The one way tools load an agreement: parse path, then verify it against
+ * "<path>.sig" (or sigpath when not NULL) for today. *out only on success.
+ */
+XCHG_API xchg_err xchg_policy_load_verified(const char *path, const char *sigpath,
+                                            int32_t today, xchg_policy **out, xchg_diag *d)
+    XCHG_MUST_CHECK;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

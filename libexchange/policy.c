@@ -1,0 +1,1938 @@
+/*
+ * Agreement parsing and validation (format: docs/policy.md).
+ *
+ * The YAML is parsed by libfyaml into a document; we then walk it, copying what we need
+ * into plain structs allocated from one arena owned by the policy. Validation happens
+ * during the walk and in a final cross-check pass, and reports every problem it finds,
+ * each at the line and column of the node concerned. A section that fails to parse is
+ * skipped for cross-checks so one mistake does not cascade into many messages.
+ */
+#include "exchange/policy.h"
+#include "exchange/crypto.h"
+#include "exchange/date.h"
+#include "exchange/fileio.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <libfyaml.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POLICY_MAX (4u << 20)
+
+/* ---- arena ------------------------------------------------------------------------ */
+
+struct blk {
+    struct blk *next;
+    max_align_t data[];
+};
+
+struct arena {
+    struct blk *head;
+};
+
+static void *arena_alloc(struct arena *a, size_t n)
+{
+    struct blk *b = calloc(1, sizeof *b + (n ? n : 1));
+    if (!b)
+        return NULL;
+    b->next = a->head;
+    a->head = b;
+    return b->data;
+}
+
+static void arena_free(struct arena *a)
+{
+    while (a->head) {
+        struct blk *n = a->head->next;
+        free(a->head);
+        a->head = n;
+    }
+}
+
+static char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+    char *c = arena_alloc(a, n + 1);
+    if (c) {
+        memcpy(c, s, n);
+        c[n] = '\0';
+    }
+    return c;
+}
+
+struct xchg_policy {
+    xchg_policy_data d;
+    struct arena a;
+    uint8_t hash[XCHG_SHA256_BYTES];
+};
+
+/* ---- walking context -------------------------------------------------------------- */
+
+struct ctx {
+    const char *file;
+    xchg_diag *diag;
+    struct arena *a;
+    xchg_policy_data *p;
+    int errors;
+    int nomem;
+    /* which sections parsed cleanly enough for cross-checks */
+    int parties_ok, fields_ok, problems_ok, extracts_ok;
+};
+
+/*
+ * Where a node starts. libfyaml 0.7 keeps positions on tokens only, so a collection is
+ * placed at its first scalar (a mapping's first key, a list's first item).
+ */
+static const struct fy_mark *node_mark(struct fy_node *n)
+{
+    for (int depth = 0; n && depth < 64; depth++) {
+        switch (fy_node_get_type(n)) {
+        case FYNT_SCALAR: {
+            struct fy_token *t = fy_node_get_scalar_token(n);
+            return t ? fy_token_start_mark(t) : NULL;
+        }
+        case FYNT_MAPPING: {
+            void *it = NULL;
+            struct fy_node_pair *pr = fy_node_mapping_iterate(n, &it);
+            n = pr ? fy_node_pair_key(pr) : NULL;
+            break;
+        }
+        case FYNT_SEQUENCE: {
+            void *it = NULL;
+            n = fy_node_sequence_iterate(n, &it);
+            break;
+        }
+        default: return NULL;
+        }
+    }
+    return NULL;
+}
+
+XCHG_PRINTF(4, 5)
+static void report(struct ctx *c, xchg_severity sev, struct fy_node *n, const char *fmt, ...)
+{
+    unsigned line = 0, col = 0;
+    const struct fy_mark *m = node_mark(n);
+    if (m) {
+        line = (unsigned)m->line + 1;
+        col = (unsigned)m->column + 1;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    xchg_diag_vadd(c->diag, sev, c->file, line, col, fmt, ap);
+    va_end(ap);
+    if (sev == XCHG_SEV_ERROR)
+        c->errors++;
+}
+
+#define ERR(c, n, ...) report((c), XCHG_SEV_ERROR, (n), __VA_ARGS__)
+#define WARN(c, n, ...) report((c), XCHG_SEV_WARNING, (n), __VA_ARGS__)
+
+static void *alloc(struct ctx *c, size_t n)
+{
+    void *p = arena_alloc(c->a, n);
+    if (!p)
+        c->nomem = 1;
+    return p;
+}
+
+static unsigned node_line(struct fy_node *n)
+{
+    const struct fy_mark *m = node_mark(n);
+    return m ? (unsigned)m->line + 1 : 0;
+}
+
+static const char *kind_name(struct fy_node *n)
+{
+    switch (fy_node_get_type(n)) {
+    case FYNT_SCALAR: return "a single value";
+    case FYNT_SEQUENCE: return "a list";
+    case FYNT_MAPPING: return "a mapping";
+    }
+    return "something else";
+}
+
+static int is_map(struct ctx *c, struct fy_node *n, const char *what)
+{
+    if (n && fy_node_get_type(n) == FYNT_MAPPING)
+        return 1;
+    if (n)
+        ERR(c, n, "%s must be a mapping (key: value lines), not %s", what, kind_name(n));
+    return 0;
+}
+
+static int is_seq(struct ctx *c, struct fy_node *n, const char *what)
+{
+    if (n && fy_node_get_type(n) == FYNT_SEQUENCE)
+        return 1;
+    if (n)
+        ERR(c, n, "%s must be a list, not %s", what, kind_name(n));
+    return 0;
+}
+
+/* Scalar text of n (not NUL-terminated) or NULL with an error. */
+static const char *scalar(struct ctx *c, struct fy_node *n, size_t *len, const char *what)
+{
+    if (!n)
+        return NULL;
+    if (fy_node_get_type(n) != FYNT_SCALAR) {
+        ERR(c, n, "%s must be a single value, not %s", what, kind_name(n));
+        return NULL;
+    }
+    const char *s = fy_node_get_scalar(n, len);
+    if (!s) {
+        ERR(c, n, "%s: cannot read value", what);
+        return NULL;
+    }
+    return s;
+}
+
+static int plain(struct fy_node *n) { return fy_node_get_style(n) == FYNS_PLAIN; }
+
+static struct fy_node *get(struct fy_node *map, const char *key)
+{
+    return map ? fy_node_mapping_lookup_by_string(map, key, strlen(key)) : NULL;
+}
+
+/* Report keys of map not in allowed (NULL-terminated). */
+static void check_keys(struct ctx *c, struct fy_node *map, const char *const *allowed,
+                       const char *where)
+{
+    void *it = NULL;
+    struct fy_node_pair *pr;
+    while ((pr = fy_node_mapping_iterate(map, &it)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(pr);
+        size_t n = 0;
+        const char *s = k && fy_node_get_type(k) == FYNT_SCALAR ? fy_node_get_scalar(k, &n) : NULL;
+        if (!s) {
+            ERR(c, k, "keys in %s must be plain names", where);
+            continue;
+        }
+        int ok = 0;
+        for (const char *const *a = allowed; *a; a++)
+            if (strlen(*a) == n && memcmp(*a, s, n) == 0)
+                ok = 1;
+        if (!ok) {
+            char list[512];
+            size_t off = 0;
+            list[0] = '\0';
+            for (const char *const *a = allowed; *a && off < sizeof list - 64; a++)
+                off += (size_t)snprintf(list + off, sizeof list - off, "%s%s",
+                                        a == allowed ? "" : ", ", *a);
+            ERR(c, k, "unknown key '%.*s' in %s (expected one of: %s)", (int)n, s, where, list);
+        }
+    }
+}
+
+/* Required/optional typed getters. Each returns 1 when a valid value was stored. */
+
+static int need(struct ctx *c, struct fy_node *map, const char *key, const char *where,
+                struct fy_node **out)
+{
+    *out = get(map, key);
+    if (!*out) {
+        ERR(c, map, "missing required key '%s' in %s", key, where);
+        return 0;
+    }
+    return 1;
+}
+
+static const char *str_of(struct ctx *c, struct fy_node *n, const char *what)
+{
+    size_t len;
+    const char *s = scalar(c, n, &len, what);
+    if (!s)
+        return NULL;
+    if (memchr(s, '\0', len)) {
+        ERR(c, n, "%s contains a NUL character", what);
+        return NULL;
+    }
+    while (len && (s[len - 1] == '\n' || s[len - 1] == ' ')) /* folded scalars end in \n */
+        len--;
+    return arena_strndup(c->a, s, len);
+}
+
+static const char *get_str(struct ctx *c, struct fy_node *map, const char *key, int required,
+                           const char *where)
+{
+    struct fy_node *n = get(map, key);
+    if (!n) {
+        if (required)
+            ERR(c, map, "missing required key '%s' in %s", key, where);
+        return NULL;
+    }
+    char what[160];
+    snprintf(what, sizeof what, "'%s' in %s", key, where);
+    const char *s = str_of(c, n, what);
+    if (s && required && !*s) {
+        ERR(c, n, "%s must not be empty", what);
+        return NULL;
+    }
+    return s;
+}
+
+static int parse_long(const char *s, size_t len, long *v)
+{
+    char buf[32];
+    if (len == 0 || len >= sizeof buf)
+        return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    errno = 0;
+    long x = strtol(buf, &end, 10);
+    if (errno || *end || (buf[0] != '-' && (buf[0] < '0' || buf[0] > '9')))
+        return 0;
+    *v = x;
+    return 1;
+}
+
+static int get_long(struct ctx *c, struct fy_node *map, const char *key, int required, long min,
+                    long max, long *out, const char *where)
+{
+    struct fy_node *n = get(map, key);
+    if (!n) {
+        if (required)
+            ERR(c, map, "missing required key '%s' in %s", key, where);
+        return 0;
+    }
+    size_t len;
+    char what[160];
+    snprintf(what, sizeof what, "'%s' in %s", key, where);
+    const char *s = scalar(c, n, &len, what);
+    if (!s)
+        return 0;
+    long v;
+    if (!plain(n) || !parse_long(s, len, &v)) {
+        ERR(c, n, "%s must be a whole number, not '%.*s'", what, (int)len, s);
+        return 0;
+    }
+    if (v < min || v > max) {
+        ERR(c, n, "%s must be between %ld and %ld, not %ld", what, min, max, v);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int parse_double(const char *s, size_t len, double *v)
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof buf)
+        return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    errno = 0;
+    double x = strtod(buf, &end);
+    if (errno || *end || !isfinite(x) || (buf[0] != '-' && buf[0] != '.' && (buf[0] < '0' || buf[0] > '9')))
+        return 0;
+    *v = x;
+    return 1;
+}
+
+static int num_of(struct ctx *c, struct fy_node *n, double *out, const char *what)
+{
+    size_t len;
+    const char *s = scalar(c, n, &len, what);
+    if (!s)
+        return 0;
+    if (!plain(n) || !parse_double(s, len, out)) {
+        ERR(c, n, "%s must be a number, not '%.*s'", what, (int)len, s);
+        return 0;
+    }
+    return 1;
+}
+
+static int get_bool(struct ctx *c, struct fy_node *map, const char *key, int def,
+                    const char *where)
+{
+    struct fy_node *n = get(map, key);
+    if (!n)
+        return def;
+    size_t len;
+    char what[160];
+    snprintf(what, sizeof what, "'%s' in %s", key, where);
+    const char *s = scalar(c, n, &len, what);
+    if (!s)
+        return def;
+    if (plain(n) && len == 4 && memcmp(s, "true", 4) == 0)
+        return 1;
+    if (plain(n) && len == 5 && memcmp(s, "false", 5) == 0)
+        return 0;
+    ERR(c, n, "%s must be true or false, not '%.*s'", what, (int)len, s);
+    return def;
+}
+
+static int get_date(struct ctx *c, struct fy_node *map, const char *key, int32_t *out,
+                    const char *where)
+{
+    struct fy_node *n = get(map, key);
+    if (!n) {
+        ERR(c, map, "missing required key '%s' in %s", key, where);
+        return 0;
+    }
+    size_t len;
+    char what[160];
+    snprintf(what, sizeof what, "'%s' in %s", key, where);
+    const char *s = scalar(c, n, &len, what);
+    if (!s)
+        return 0;
+    if (xchg_date_parse(s, len, out) != XCHG_OK) {
+        ERR(c, n, "%s must be a date written YYYY-MM-DD, not '%.*s'", what, (int)len, s);
+        return 0;
+    }
+    return 1;
+}
+
+/* A list of text values; a single value is accepted as a list of one. */
+static int get_str_list(struct ctx *c, struct fy_node *n, const char ***out, size_t *count,
+                        const char *what)
+{
+    *out = NULL;
+    *count = 0;
+    if (!n)
+        return 1;
+    if (fy_node_get_type(n) == FYNT_SCALAR) {
+        const char **v = alloc(c, sizeof *v);
+        if (!v || !(v[0] = str_of(c, n, what)))
+            return 0;
+        *out = v;
+        *count = 1;
+        return 1;
+    }
+    if (!is_seq(c, n, what))
+        return 0;
+    int cnt = fy_node_sequence_item_count(n);
+    const char **v = alloc(c, sizeof *v * (size_t)(cnt > 0 ? cnt : 1));
+    if (!v)
+        return 0;
+    size_t k = 0;
+    int ok = 1;
+    void *it = NULL;
+    struct fy_node *e;
+    while ((e = fy_node_sequence_iterate(n, &it)) != NULL) {
+        const char *s = str_of(c, e, what);
+        if (s)
+            v[k++] = s;
+        else
+            ok = 0;
+    }
+    *out = v;
+    *count = k;
+    return ok;
+}
+
+static int valid_ident(const char *s)
+{
+    if (!*s || strlen(s) > 64)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+            return 0;
+    return 1;
+}
+
+/* ---- sections --------------------------------------------------------------------- */
+
+static void parse_agreement(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"id", "version", "title", "owner", "purpose", "benefit",
+                                       "controllers", "lawful_basis", "dpia", "valid_from",
+                                       "review_by", "expires", "retention_days", "frequency",
+                                       NULL};
+    struct fy_node *m;
+    xchg_policy_data *p = c->p;
+    if (!need(c, root, "agreement", "the agreement file", &m) || !is_map(c, m, "'agreement'"))
+        return;
+    check_keys(c, m, keys, "'agreement'");
+    p->id = get_str(c, m, "id", 1, "'agreement'");
+    if (p->id && !valid_ident(p->id))
+        ERR(c, get(m, "id"),
+            "agreement id '%s' must be 1-64 characters of a-z, 0-9, '-' and '_'", p->id);
+    get_long(c, m, "version", 1, 1, 1000000, &p->version, "'agreement'");
+    p->title = get_str(c, m, "title", 1, "'agreement'");
+    p->purpose = get_str(c, m, "purpose", 1, "'agreement'");
+    p->benefit = get_str(c, m, "benefit", 0, "'agreement'");
+    p->dpia = get_str(c, m, "dpia", 0, "'agreement'");
+    p->frequency = get_str(c, m, "frequency", 0, "'agreement'");
+    p->controllers = get_str(c, m, "controllers", 0, "'agreement'");
+    if (p->controllers && strcmp(p->controllers, "joint") && strcmp(p->controllers, "separate"))
+        ERR(c, get(m, "controllers"), "'controllers' must be 'joint' or 'separate', not '%s'",
+            p->controllers);
+    if (!p->dpia)
+        WARN(c, m, "no 'dpia' reference: the ICO expects a DPIA for this kind of sharing");
+
+    struct fy_node *lb = get(m, "lawful_basis");
+    if (!lb) {
+        ERR(c, m, "missing legal basis: 'lawful_basis' with at least 'article6' is required");
+    } else if (is_map(c, lb, "'lawful_basis'")) {
+        static const char *const lbk[] = {"article6", "article9", "article10", "gateways", NULL};
+        check_keys(c, lb, lbk, "'lawful_basis'");
+        p->article6 = get_str(c, lb, "article6", 0, "'lawful_basis'");
+        if (!p->article6 || !*p->article6)
+            ERR(c, lb, "missing legal basis: 'article6' (UK GDPR Art 6 condition) is required");
+        p->article9 = get_str(c, lb, "article9", 0, "'lawful_basis'");
+        p->article10 = get_str(c, lb, "article10", 0, "'lawful_basis'");
+        get_str_list(c, get(lb, "gateways"), &p->gateways, &p->ngateways,
+                     "'gateways' in 'lawful_basis'");
+    }
+
+    int ok = get_date(c, m, "valid_from", &p->valid_from, "'agreement'");
+    ok &= get_date(c, m, "expires", &p->expires, "'agreement'");
+    int rev = get_date(c, m, "review_by", &p->review_by, "'agreement'");
+    if (ok && p->expires < p->valid_from)
+        ERR(c, get(m, "expires"), "the agreement expires before it starts (expires %s is before "
+                                  "valid_from %s)",
+            fy_node_get_scalar0(get(m, "expires")), fy_node_get_scalar0(get(m, "valid_from")));
+    if (ok && rev && (p->review_by < p->valid_from || p->review_by > p->expires))
+        ERR(c, get(m, "review_by"), "'review_by' must lie between valid_from and expires");
+    get_long(c, m, "retention_days", 1, 1, 36500, &p->retention_days, "'agreement'");
+}
+
+static int parse_role(const char *s, xchg_role *r)
+{
+    static const char *const names[] = {"agency", "matcher", "recipient", "governance"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *r = (xchg_role)i;
+            return 1;
+        }
+    return 0;
+}
+
+static void parse_parties(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"id", "role", "label", "key", "signs_agreement",
+                                       "legal_basis", NULL};
+    struct fy_node *s;
+    xchg_policy_data *p = c->p;
+    int before = c->errors;
+    if (!need(c, root, "parties", "the agreement file", &s) || !is_seq(c, s, "'parties'"))
+        return;
+    int cnt = fy_node_sequence_item_count(s);
+    p->parties = alloc(c, sizeof *p->parties * (size_t)(cnt > 0 ? cnt : 1));
+    if (!p->parties)
+        return;
+    void *it = NULL;
+    struct fy_node *e;
+    size_t nmatcher = 0, nagency = 0, nrecip = 0;
+    while ((e = fy_node_sequence_iterate(s, &it)) != NULL) {
+        if (!is_map(c, e, "each party"))
+            continue;
+        check_keys(c, e, keys, "a party");
+        xchg_party *q = &p->parties[p->nparties];
+        memset(q, 0, sizeof *q);
+        q->line = node_line(e);
+        q->id = get_str(c, e, "id", 1, "a party");
+        if (!q->id)
+            continue;
+        char where[128];
+        snprintf(where, sizeof where, "party '%s'", q->id);
+        if (!valid_ident(q->id))
+            ERR(c, get(e, "id"), "party id '%s' must be 1-64 characters of a-z, 0-9, '-', '_'",
+                q->id);
+        for (size_t i = 0; i < p->nparties; i++)
+            if (strcmp(p->parties[i].id, q->id) == 0)
+                ERR(c, get(e, "id"), "party '%s' is defined twice (first on line %u)", q->id,
+                    p->parties[i].line);
+        const char *role = get_str(c, e, "role", 1, where);
+        if (role && !parse_role(role, &q->role))
+            ERR(c, get(e, "role"),
+                "unknown role '%s' for %s (expected agency, matcher, recipient or governance)",
+                role, where);
+        q->label = get_str(c, e, "label", 1, where);
+        q->legal_basis = get_str(c, e, "legal_basis", 0, where);
+        q->signs = get_bool(c, e, "signs_agreement", 1, where);
+        struct fy_node *kn = NULL;
+        if (need(c, e, "key", where, &kn)) {
+            size_t klen;
+            const char *ks = scalar(c, kn, &klen, "'key'");
+            if (ks && klen == 7 && memcmp(ks, "unbound", 7) == 0) {
+                ERR(c, kn, "%s has no key yet (key: unbound); bind the parties' public keys "
+                           "with 'xchg policy bind-keys'", where);
+            } else if (ks) {
+                xchg_diag *tmp = xchg_diag_new();
+                if (xchg_pubkey_from_string(ks, klen, &q->key, tmp) != XCHG_OK)
+                    ERR(c, kn, "key of %s: %s", where,
+                        xchg_diag_count(tmp) ? xchg_diag_message(tmp, 0) : "invalid public key");
+                xchg_diag_free(tmp);
+                if (q->label)
+                    xchg__strlcpy(q->key.label, q->label, strlen(q->label), sizeof q->key.label);
+                for (size_t i = 0; i < p->nparties; i++)
+                    if (memcmp(p->parties[i].key.id, q->key.id, XCHG_KEYID_BYTES) == 0)
+                        ERR(c, kn, "%s uses the same key as party '%s': each party needs its own",
+                            where, p->parties[i].id);
+            }
+        }
+        if (role && q->role == XCHG_ROLE_AGENCY) {
+            nagency++;
+            if (!q->legal_basis)
+                ERR(c, e, "missing legal basis for %s: agencies must state 'legal_basis' "
+                          "(their power to share)", where);
+        }
+        nmatcher += role && q->role == XCHG_ROLE_MATCHER;
+        nrecip += role && q->role == XCHG_ROLE_RECIPIENT;
+        p->nparties++;
+    }
+    if (nmatcher != 1)
+        ERR(c, s, "the agreement needs exactly one party with role matcher (found %zu)", nmatcher);
+    if (nagency == 0)
+        ERR(c, s, "the agreement needs at least one party with role agency");
+    if (nrecip == 0)
+        ERR(c, s, "the agreement needs at least one party with role recipient");
+    c->parties_ok = c->errors == before;
+}
+
+/* Look up a party by name; report an unknown one at n. */
+static size_t party_ref(struct ctx *c, struct fy_node *n, const char *name, int role,
+                        const char *where)
+{
+    for (size_t i = 0; i < c->p->nparties; i++)
+        if (strcmp(c->p->parties[i].id, name) == 0) {
+            if (role >= 0 && c->p->parties[i].role != (xchg_role)role) {
+                ERR(c, n, "party '%s' in %s must have role %s, but has role %s", name, where,
+                    xchg_role_name((xchg_role)role), xchg_role_name(c->p->parties[i].role));
+                return XCHG_NONE;
+            }
+            return i;
+        }
+    if (c->parties_ok)
+        ERR(c, n, "unknown party '%s' in %s", name, where);
+    return XCHG_NONE;
+}
+
+static int parse_ftype(const char *s, xchg_field_type *t)
+{
+    for (int i = 0; i <= XCHG_FT_SEX; i++)
+        if (strcmp(s, xchg_field_type_name((xchg_field_type)i)) == 0) {
+            *t = (xchg_field_type)i;
+            return 1;
+        }
+    return 0;
+}
+
+static int type_identifying(xchg_field_type t)
+{
+    return t <= XCHG_FT_ADDRESS || t == XCHG_FT_SEX;
+}
+
+static void parse_fields(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"type", "values", "special_category", NULL};
+    struct fy_node *m;
+    xchg_policy_data *p = c->p;
+    int before = c->errors;
+    if (!need(c, root, "fields", "the agreement file", &m) || !is_map(c, m, "'fields'"))
+        return;
+    int cnt = fy_node_mapping_item_count(m);
+    p->fields = alloc(c, sizeof *p->fields * (size_t)(cnt > 0 ? cnt : 1));
+    if (!p->fields)
+        return;
+    void *it = NULL;
+    struct fy_node_pair *pr;
+    while ((pr = fy_node_mapping_iterate(m, &it)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(pr), *v = fy_node_pair_value(pr);
+        const char *name = str_of(c, k, "a field name");
+        if (!name)
+            continue;
+        char where[128];
+        snprintf(where, sizeof where, "field '%s'", name);
+        if (!valid_ident(name))
+            ERR(c, k, "field name '%s' must be 1-64 characters of a-z, 0-9, '-', '_'", name);
+        if (!is_map(c, v, where))
+            continue;
+        check_keys(c, v, keys, where);
+        xchg_field *f = &p->fields[p->nfields];
+        memset(f, 0, sizeof *f);
+        f->name = name;
+        const char *ty = get_str(c, v, "type", 1, where);
+        if (ty && !parse_ftype(ty, &f->type)) {
+            ERR(c, get(v, "type"),
+                "unknown type '%s' for %s (expected name, date, uk_postcode, nhs_number, upn, "
+                "ni_number, uprn, address_line, text, number, code or sex)",
+                ty, where);
+            continue;
+        }
+        if (!ty)
+            continue;
+        f->identifying = type_identifying(f->type);
+        f->special_category = get_bool(c, v, "special_category", 0, where);
+        struct fy_node *vals = get(v, "values");
+        if (f->type == XCHG_FT_CODE) {
+            if (!vals)
+                ERR(c, v, "%s has type code and needs a list of 'values'", where);
+            else
+                get_str_list(c, vals, &f->values, &f->nvalues, "'values'");
+        } else if (vals) {
+            ERR(c, vals, "'values' is only allowed for fields of type code");
+        }
+        p->nfields++;
+    }
+    c->fields_ok = c->errors == before;
+}
+
+static size_t field_idx(const xchg_policy_data *p, const char *name, size_t n)
+{
+    for (size_t i = 0; i < p->nfields; i++)
+        if (strlen(p->fields[i].name) == n && memcmp(p->fields[i].name, name, n) == 0)
+            return i;
+    return XCHG_NONE;
+}
+
+static size_t field_ref(struct ctx *c, struct fy_node *n, const char *name, const char *where)
+{
+    size_t i = field_idx(c->p, name, strlen(name));
+    if (i == XCHG_NONE && c->fields_ok)
+        ERR(c, n, "unknown field '%s' in %s (declare it under 'fields')", name, where);
+    return i;
+}
+
+static int parse_transform(const char *s, xchg_transform *t)
+{
+    for (int i = 0; i <= XCHG_TR_SECTOR; i++)
+        if (strcmp(s, xchg_transform_name((xchg_transform)i)) == 0) {
+            *t = (xchg_transform)i;
+            return 1;
+        }
+    return 0;
+}
+
+static int transform_fits(xchg_transform t, xchg_field_type ft)
+{
+    switch (t) {
+    case XCHG_TR_NONE: return 1;
+    case XCHG_TR_INITIAL:
+    case XCHG_TR_PHONETIC:
+    case XCHG_TR_FIRST:
+    case XCHG_TR_NICKNAME: return ft == XCHG_FT_NAME;
+    case XCHG_TR_YEAR:
+    case XCHG_TR_SWAP_DM: return ft == XCHG_FT_DATE;
+    case XCHG_TR_OUTWARD:
+    case XCHG_TR_SECTOR: return ft == XCHG_FT_POSTCODE;
+    }
+    return 0;
+}
+
+/* A key is a list of "field" or "field:transform" parts. */
+static int parse_key_parts(struct ctx *c, struct fy_node *n, xchg_match_key *k, const char *where)
+{
+    if (!is_seq(c, n, where))
+        return 0;
+    int cnt = fy_node_sequence_item_count(n);
+    if (cnt <= 0) {
+        ERR(c, n, "%s must list at least one field", where);
+        return 0;
+    }
+    k->parts = alloc(c, sizeof *k->parts * (size_t)cnt);
+    if (!k->parts)
+        return 0;
+    void *it = NULL;
+    struct fy_node *e;
+    int ok = 1;
+    while ((e = fy_node_sequence_iterate(n, &it)) != NULL) {
+        size_t len;
+        const char *s = scalar(c, e, &len, where);
+        if (!s) {
+            ok = 0;
+            continue;
+        }
+        const char *colon = memchr(s, ':', len);
+        size_t flen = colon ? (size_t)(colon - s) : len;
+        xchg_key_part part = {field_idx(c->p, s, flen), XCHG_TR_NONE};
+        if (part.field == XCHG_NONE) {
+            if (c->fields_ok)
+                ERR(c, e, "unknown field '%.*s' in %s (declare it under 'fields')", (int)flen, s,
+                    where);
+            ok = 0;
+            continue;
+        }
+        if (colon) {
+            char tr[32];
+            size_t tl = len - flen - 1;
+            if (tl >= sizeof tr || (memcpy(tr, colon + 1, tl), tr[tl] = '\0', !parse_transform(tr, &part.transform))) {
+                ERR(c, e, "unknown transform '%.*s' in %s (expected initial, phonetic, first, "
+                          "nickname, year, swap_dm, outward or sector)",
+                    (int)tl, colon + 1, where);
+                ok = 0;
+                continue;
+            }
+            if (!transform_fits(part.transform, c->p->fields[part.field].type)) {
+                ERR(c, e, "transform '%s' cannot apply to field '%s' of type %s",
+                    xchg_transform_name(part.transform), c->p->fields[part.field].name,
+                    xchg_field_type_name(c->p->fields[part.field].type));
+                ok = 0;
+                continue;
+            }
+        }
+        if (!c->p->fields[part.field].identifying) {
+            ERR(c, e, "%s uses field '%s', which is not an identifier (type %s)", where,
+                c->p->fields[part.field].name, xchg_field_type_name(c->p->fields[part.field].type));
+            ok = 0;
+            continue;
+        }
+        k->parts[k->nparts++] = part;
+    }
+    return ok;
+}
+
+static void parse_match_keys(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"name", "fields", "strong", NULL};
+    struct fy_node *s;
+    xchg_policy_data *p = c->p;
+    if (!need(c, root, "match_keys", "the agreement file", &s) || !is_seq(c, s, "'match_keys'"))
+        return;
+    int cnt = fy_node_sequence_item_count(s);
+    if (cnt <= 0) {
+        ERR(c, s, "'match_keys' must list at least one key");
+        return;
+    }
+    p->match_keys = alloc(c, sizeof *p->match_keys * (size_t)cnt);
+    if (!p->match_keys)
+        return;
+    void *it = NULL;
+    struct fy_node *e;
+    int seen_weak = 0;
+    while ((e = fy_node_sequence_iterate(s, &it)) != NULL) {
+        if (!is_map(c, e, "each match key"))
+            continue;
+        check_keys(c, e, keys, "a match key");
+        xchg_match_key *k = &p->match_keys[p->nmatch_keys];
+        memset(k, 0, sizeof *k);
+        k->name = get_str(c, e, "name", 1, "a match key");
+        if (!k->name)
+            continue;
+        char where[128];
+        snprintf(where, sizeof where, "match key '%s'", k->name);
+        for (size_t i = 0; i < p->nmatch_keys; i++)
+            if (strcmp(p->match_keys[i].name, k->name) == 0)
+                ERR(c, get(e, "name"), "match key '%s' is defined twice", k->name);
+        k->strong = get_bool(c, e, "strong", 0, where);
+        struct fy_node *f;
+        if (!need(c, e, "fields", where, &f) || !parse_key_parts(c, f, k, where))
+            continue;
+        if (k->strong && seen_weak)
+            ERR(c, e, "strong %s must come before the weaker keys (keys are applied strongest first)",
+                where);
+        if (k->strong && k->nparts != 1)
+            ERR(c, e, "strong %s must be a single identifier field", where);
+        seen_weak |= !k->strong;
+        p->nmatch_keys++;
+    }
+}
+
+/* Convert a YAML node to JSON text (for the embedded clkhash schema). */
+static char *node_to_json(struct ctx *c, struct fy_node *n, size_t *len)
+{
+    char *s = fy_emit_node_to_string(n, FYECF_MODE_JSON_ONELINE);
+    if (!s) {
+        c->nomem = 1;
+        return NULL;
+    }
+    *len = strlen(s);
+    char *copy = arena_strndup(c->a, s, *len);
+    free(s);
+    return copy;
+}
+
+static void parse_fuzzy(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"clk_schema", "threshold", "review_band", "blocking",
+                                       "one_to_one", NULL};
+    struct fy_node *m = get(root, "fuzzy");
+    xchg_fuzzy *f = &c->p->fuzzy;
+    if (!m)
+        return; /* exact keys only */
+    if (!is_map(c, m, "'fuzzy'"))
+        return;
+    check_keys(c, m, keys, "'fuzzy'");
+    struct fy_node *sch;
+    if (need(c, m, "clk_schema", "'fuzzy'", &sch) && is_map(c, sch, "'clk_schema'")) {
+        struct fy_node *ver = get(sch, "version");
+        size_t vl = 0;
+        const char *vs = ver && fy_node_get_type(ver) == FYNT_SCALAR ? fy_node_get_scalar(ver, &vl) : NULL;
+        if (!vs || vl != 1 || vs[0] != '3')
+            ERR(c, ver ? ver : sch, "'clk_schema' must be a clkhash linkage schema with version: 3");
+        f->clk_schema_json = node_to_json(c, sch, &f->clk_schema_len);
+    }
+    struct fy_node *t;
+    double th = 0;
+    if (need(c, m, "threshold", "'fuzzy'", &t) && num_of(c, t, &th, "'threshold'")) {
+        if (th <= 0.5 || th > 1.0)
+            ERR(c, t, "'threshold' must be a Dice similarity in (0.5, 1], not %g", th);
+        f->threshold = th;
+    }
+    struct fy_node *rb = get(m, "review_band");
+    f->review_low = f->review_high = f->threshold;
+    if (rb && is_seq(c, rb, "'review_band'")) {
+        if (fy_node_sequence_item_count(rb) != 2) {
+            ERR(c, rb, "'review_band' must be two numbers [low, high]");
+        } else {
+            double lo, hi;
+            if (num_of(c, fy_node_sequence_get_by_index(rb, 0), &lo, "review_band low") &&
+                num_of(c, fy_node_sequence_get_by_index(rb, 1), &hi, "review_band high")) {
+                if (!(lo < hi) || lo <= 0 || hi > 1)
+                    ERR(c, rb, "'review_band' needs 0 < low < high <= 1");
+                else if (hi > th + 1e-12)
+                    ERR(c, rb, "'review_band' high (%g) must not exceed the threshold (%g)", hi, th);
+                f->review_low = lo;
+                f->review_high = hi;
+            }
+        }
+    }
+    f->one_to_one = get_bool(c, m, "one_to_one", 1, "'fuzzy'");
+    struct fy_node *b;
+    if (need(c, m, "blocking", "'fuzzy'", &b) && is_seq(c, b, "'blocking'")) {
+        int cnt = fy_node_sequence_item_count(b);
+        f->blocking = alloc(c, sizeof *f->blocking * (size_t)(cnt > 0 ? cnt : 1));
+        if (cnt <= 0)
+            ERR(c, b, "'blocking' must list at least one blocking key");
+        void *it = NULL;
+        struct fy_node *e;
+        while (f->blocking && (e = fy_node_sequence_iterate(b, &it)) != NULL) {
+            xchg_match_key *k = &f->blocking[f->nblocking];
+            memset(k, 0, sizeof *k);
+            char name[32];
+            snprintf(name, sizeof name, "block%zu", f->nblocking + 1);
+            k->name = arena_strndup(c->a, name, strlen(name));
+            if (parse_key_parts(c, e, k, "a blocking key"))
+                f->nblocking++;
+        }
+    }
+}
+
+static void parse_households(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"keys", "relationships", NULL};
+    struct fy_node *m;
+    xchg_policy_data *p = c->p;
+    if (!need(c, root, "households", "the agreement file", &m) || !is_map(c, m, "'households'"))
+        return;
+    check_keys(c, m, keys, "'households'");
+    struct fy_node *k;
+    if (need(c, m, "keys", "'households'", &k) && is_seq(c, k, "'keys' in 'households'")) {
+        int cnt = fy_node_sequence_item_count(k);
+        if (cnt <= 0)
+            ERR(c, k, "'households' needs at least one key");
+        p->household_keys = alloc(c, sizeof *p->household_keys * (size_t)(cnt > 0 ? cnt : 1));
+        void *it = NULL;
+        struct fy_node *e;
+        while (p->household_keys && (e = fy_node_sequence_iterate(k, &it)) != NULL) {
+            xchg_match_key *hk = &p->household_keys[p->nhousehold_keys];
+            memset(hk, 0, sizeof *hk);
+            char name[32];
+            snprintf(name, sizeof name, "household%zu", p->nhousehold_keys + 1);
+            hk->name = arena_strndup(c->a, name, strlen(name));
+            if (parse_key_parts(c, e, hk, "a household key"))
+                p->nhousehold_keys++;
+        }
+    }
+    const char **rel = NULL;
+    size_t nrel = 0;
+    struct fy_node *r = get(m, "relationships");
+    if (get_str_list(c, r, &rel, &nrel, "'relationships'") && nrel) {
+        p->household_relations = alloc(c, sizeof(size_t) * nrel);
+        for (size_t i = 0; p->household_relations && i < nrel; i++) {
+            size_t fi = field_ref(c, r, rel[i], "'relationships'");
+            if (fi != XCHG_NONE)
+                p->household_relations[p->nhousehold_relations++] = fi;
+        }
+    }
+}
+
+static void parse_problems(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"title", "asserted_by", "window_days", NULL};
+    struct fy_node *m;
+    xchg_policy_data *p = c->p;
+    int before = c->errors;
+    if (!need(c, root, "problems", "the agreement file", &m) || !is_map(c, m, "'problems'"))
+        return;
+    int cnt = fy_node_mapping_item_count(m);
+    p->problems = alloc(c, sizeof *p->problems * (size_t)(cnt > 0 ? cnt : 1));
+    void *it = NULL;
+    struct fy_node_pair *pr;
+    while (p->problems && (pr = fy_node_mapping_iterate(m, &it)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(pr), *v = fy_node_pair_value(pr);
+        const char *code = str_of(c, k, "a problem code");
+        if (!code)
+            continue;
+        char where[128];
+        snprintf(where, sizeof where, "problem '%s'", code);
+        if (!is_map(c, v, where))
+            continue;
+        check_keys(c, v, keys, where);
+        xchg_problem *q = &p->problems[p->nproblems];
+        memset(q, 0, sizeof *q);
+        q->code = code;
+        q->title = get_str(c, v, "title", 1, where);
+        long w = 0;
+        q->window_days = -1;
+        if (get_long(c, v, "window_days", 0, 1, 3660, &w, where))
+            q->window_days = (int32_t)w;
+        const char **names;
+        size_t nn;
+        struct fy_node *ab = get(v, "asserted_by");
+        char abw[160];
+        snprintf(abw, sizeof abw, "'asserted_by' of %s", where);
+        if (!ab) {
+            ERR(c, v, "%s: 'asserted_by' must name the agencies that may assert it", where);
+        } else if (get_str_list(c, ab, &names, &nn, abw)) {
+            q->asserted_by = alloc(c, sizeof(size_t) * (nn ? nn : 1));
+            for (size_t i = 0; q->asserted_by && i < nn; i++) {
+                size_t pi = party_ref(c, ab, names[i], XCHG_ROLE_AGENCY, abw);
+                if (pi != XCHG_NONE)
+                    q->asserted_by[q->nasserted++] = pi;
+            }
+        }
+        p->nproblems++;
+    }
+    c->problems_ok = c->errors == before;
+}
+
+static size_t problem_ref(struct ctx *c, struct fy_node *n, const char *code, const char *where)
+{
+    for (size_t i = 0; i < c->p->nproblems; i++)
+        if (strcmp(c->p->problems[i].code, code) == 0)
+            return i;
+    if (c->problems_ok)
+        ERR(c, n, "unknown problem '%s' in %s (declare it under 'problems')", code, where);
+    return XCHG_NONE;
+}
+
+static void parse_rule(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"eligible_when", "evidence_window_days", NULL};
+    static const char *const ek[] = {"at_least", "of", NULL};
+    struct fy_node *m, *ew;
+    xchg_policy_data *p = c->p;
+    if (!need(c, root, "rule", "the agreement file", &m) || !is_map(c, m, "'rule'"))
+        return;
+    check_keys(c, m, keys, "'rule'");
+    long w = 365;
+    get_long(c, m, "evidence_window_days", 1, 1, 3660, &w, "'rule'");
+    p->rule_window_days = (int32_t)w;
+    if (!need(c, m, "eligible_when", "'rule'", &ew) || !is_map(c, ew, "'eligible_when'"))
+        return;
+    check_keys(c, ew, ek, "'eligible_when'");
+    long al = 0;
+    int have_al = get_long(c, ew, "at_least", 1, 1, 100, &al, "'eligible_when'");
+    p->rule_at_least = (unsigned)al;
+    const char **names;
+    size_t nn;
+    struct fy_node *of;
+    if (!need(c, ew, "of", "'eligible_when'", &of) ||
+        !get_str_list(c, of, &names, &nn, "'of' in 'eligible_when'"))
+        return;
+    p->rule_of = alloc(c, sizeof(size_t) * (nn ? nn : 1));
+    for (size_t i = 0; p->rule_of && i < nn; i++) {
+        size_t pi = problem_ref(c, of, names[i], "the eligibility rule");
+        if (pi == XCHG_NONE)
+            continue;
+        for (size_t j = 0; j < p->nrule_of; j++)
+            if (p->rule_of[j] == pi)
+                ERR(c, of, "problem '%s' is listed twice in the eligibility rule", names[i]);
+        p->rule_of[p->nrule_of++] = pi;
+    }
+    if (have_al && nn && al > (long)nn)
+        ERR(c, ew, "the eligibility rule can never be met: it needs %ld problems but lists only %zu",
+            al, nn);
+}
+
+static int parse_op(struct ctx *c, struct fy_node *cond, xchg_condition *k, const char *where)
+{
+    static const char *const ops[] = {"lt", "le", "gt", "ge", "eq", "ne", "in", "present"};
+    int found = 0;
+    for (int i = 0; i < 8; i++) {
+        struct fy_node *v = get(cond, ops[i]);
+        if (!v)
+            continue;
+        if (found++) {
+            ERR(c, v, "%s: give exactly one comparison (lt, le, gt, ge, eq, ne, in or present)",
+                where);
+            return 0;
+        }
+        k->op = (xchg_op)i;
+        if (k->op <= XCHG_OP_GE) {
+            if (!num_of(c, v, &k->number, "a comparison"))
+                return 0;
+        } else if (k->op == XCHG_OP_EQ || k->op == XCHG_OP_NE) {
+            size_t len;
+            const char *s = scalar(c, v, &len, "a comparison");
+            if (!s)
+                return 0;
+            k->text = arena_strndup(c->a, s, len);
+            if (plain(v))
+                parse_double(s, len, &k->number);
+        } else if (k->op == XCHG_OP_IN) {
+            if (!get_str_list(c, v, &k->list, &k->nlist, "'in'") || !k->nlist) {
+                if (!k->nlist)
+                    ERR(c, v, "'in' needs at least one value");
+                return 0;
+            }
+        } else {
+            if (!get_bool(c, cond, "present", 0, where))
+                ERR(c, v, "'present' may only be true");
+        }
+    }
+    if (!found) {
+        ERR(c, cond, "%s needs a comparison (lt, le, gt, ge, eq, ne, in or present)", where);
+        return 0;
+    }
+    return 1;
+}
+
+static int parse_condition(struct ctx *c, struct fy_node *cond, xchg_condition *k,
+                           const xchg_extract *x, const char *where)
+{
+    static const char *const keys[] = {"field", "sum", "ratio", "lt", "le", "gt", "ge", "eq",
+                                       "ne", "in", "present", NULL};
+    if (!is_map(c, cond, where))
+        return 0;
+    check_keys(c, cond, keys, where);
+    memset(k, 0, sizeof *k);
+    k->field = k->field2 = XCHG_NONE;
+    struct fy_node *f = get(cond, "field"), *s = get(cond, "sum"), *r = get(cond, "ratio");
+    if ((f != NULL) + (s != NULL) + (r != NULL) != 1) {
+        ERR(c, cond, "%s needs exactly one of 'field', 'sum' or 'ratio'", where);
+        return 0;
+    }
+    const char *name;
+    if (f || s) {
+        name = str_of(c, f ? f : s, "a field name");
+        if (!name)
+            return 0;
+        k->agg = f ? XCHG_AGG_ROW : XCHG_AGG_SUM;
+        k->field = field_ref(c, f ? f : s, name, where);
+    } else {
+        const char **two;
+        size_t n2;
+        if (!get_str_list(c, r, &two, &n2, "'ratio'") || n2 != 2) {
+            ERR(c, r, "'ratio' must be two fields [numerator, denominator]");
+            return 0;
+        }
+        k->agg = XCHG_AGG_RATIO;
+        k->field = field_ref(c, r, two[0], where);
+        k->field2 = field_ref(c, r, two[1], where);
+        if (k->field2 == XCHG_NONE)
+            return 0;
+    }
+    if (k->field == XCHG_NONE)
+        return 0;
+    if (!parse_op(c, cond, k, where))
+        return 0;
+    const xchg_field *fd = &c->p->fields[k->field];
+    if (k->agg != XCHG_AGG_ROW && fd->type != XCHG_FT_NUMBER)
+        ERR(c, cond, "%s: 'sum'/'ratio' need number fields; '%s' is %s", where, fd->name,
+            xchg_field_type_name(fd->type));
+    if (k->agg != XCHG_AGG_ROW && x->group_by == XCHG_NONE)
+        ERR(c, cond, "%s: 'sum'/'ratio' need the extract's 'group_by' field", where);
+    if (k->op <= XCHG_OP_GE && k->agg == XCHG_AGG_ROW && fd->type != XCHG_FT_NUMBER)
+        ERR(c, cond, "%s compares field '%s' (type %s) with a number", where, fd->name,
+            xchg_field_type_name(fd->type));
+    if (fd->type == XCHG_FT_CODE) {
+        const char **vals = k->op == XCHG_OP_IN ? k->list : &k->text;
+        size_t nv = k->op == XCHG_OP_IN ? k->nlist : (k->text ? 1 : 0);
+        for (size_t i = 0; i < nv; i++) {
+            int ok = 0;
+            for (size_t j = 0; j < fd->nvalues; j++)
+                ok |= strcmp(vals[i], fd->values[j]) == 0;
+            if (!ok)
+                ERR(c, cond, "%s: '%s' is not one of the values of field '%s'", where, vals[i],
+                    fd->name);
+        }
+    }
+    /* the field must come from this agency's extract */
+    size_t need2[2] = {k->field, k->field2};
+    for (int i = 0; i < 2; i++) {
+        if (need2[i] == XCHG_NONE)
+            continue;
+        int mapped = 0;
+        for (size_t j = 0; j < x->ncolumns; j++)
+            mapped |= x->columns[j].field == need2[i];
+        if (!mapped)
+            ERR(c, cond, "%s uses field '%s', which this agency's 'columns' do not provide", where,
+                c->p->fields[need2[i]].name);
+    }
+    return 1;
+}
+
+static void parse_consent_values(struct ctx *c, struct fy_node *n, xchg_extract *x)
+{
+    static const char *const names[] = {"given", "refused", "not_sought", "withdrawn", NULL};
+    static const char *const defaults[] = {"given", "refused", "not sought", "withdrawn"};
+    for (int i = 0; i < 4; i++) {
+        x->consent_values[i] = alloc(c, sizeof(char *));
+        if (x->consent_values[i]) {
+            x->consent_values[i][0] = defaults[i];
+            x->nconsent_values[i] = 1;
+        }
+    }
+    if (!n || !is_map(c, n, "'consent_values'"))
+        return;
+    check_keys(c, n, names, "'consent_values'");
+    for (int i = 0; i < 4; i++) {
+        struct fy_node *v = get(n, names[i]);
+        if (v)
+            get_str_list(c, v, &x->consent_values[i], &x->nconsent_values[i], names[i]);
+    }
+}
+
+static void parse_extracts(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"record_ref", "columns", "date_formats", "group_by",
+                                       "indicators", "payload", "consent_column",
+                                       "consent_date_column", "basis_column", "consent_values",
+                                       NULL};
+    static const char *const ikeys[] = {"problem", "when", "date", "end_date", NULL};
+    struct fy_node *m;
+    xchg_policy_data *p = c->p;
+    int before = c->errors;
+    if (!need(c, root, "extracts", "the agreement file", &m) || !is_map(c, m, "'extracts'"))
+        return;
+    int cnt = fy_node_mapping_item_count(m);
+    p->extracts = alloc(c, sizeof *p->extracts * (size_t)(cnt > 0 ? cnt : 1));
+    void *it = NULL;
+    struct fy_node_pair *pr;
+    while (p->extracts && (pr = fy_node_mapping_iterate(m, &it)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(pr), *v = fy_node_pair_value(pr);
+        const char *agency = str_of(c, k, "an agency id");
+        if (!agency)
+            continue;
+        char where[128];
+        snprintf(where, sizeof where, "extract of '%s'", agency);
+        size_t pi = party_ref(c, k, agency, XCHG_ROLE_AGENCY, "'extracts'");
+        if (!is_map(c, v, where) || pi == XCHG_NONE)
+            continue;
+        for (size_t i = 0; i < p->nextracts; i++)
+            if (p->extracts[i].agency == pi)
+                ERR(c, k, "agency '%s' has two extract definitions", agency);
+        check_keys(c, v, keys, where);
+        xchg_extract *x = &p->extracts[p->nextracts];
+        memset(x, 0, sizeof *x);
+        x->agency = pi;
+        x->group_by = XCHG_NONE;
+        x->record_ref = get_str(c, v, "record_ref", 1, where);
+        x->consent_column = get_str(c, v, "consent_column", 1, where);
+        x->consent_date_column = get_str(c, v, "consent_date_column", 0, where);
+        x->basis_column = get_str(c, v, "basis_column", 0, where);
+        parse_consent_values(c, get(v, "consent_values"), x);
+
+        /* columns: CSV name -> field */
+        struct fy_node *cols;
+        if (need(c, v, "columns", where, &cols) && is_map(c, cols, "'columns'")) {
+            int nc = fy_node_mapping_item_count(cols);
+            x->columns = alloc(c, sizeof *x->columns * (size_t)(nc > 0 ? nc : 1));
+            void *ci = NULL;
+            struct fy_node_pair *cp;
+            while (x->columns && (cp = fy_node_mapping_iterate(cols, &ci)) != NULL) {
+                const char *csv = str_of(c, fy_node_pair_key(cp), "a column name");
+                const char *fname = str_of(c, fy_node_pair_value(cp), "a field name");
+                if (!csv || !fname)
+                    continue;
+                size_t fi = field_ref(c, fy_node_pair_value(cp), fname, where);
+                if (fi == XCHG_NONE)
+                    continue;
+                for (size_t j = 0; j < x->ncolumns; j++)
+                    if (x->columns[j].field == fi)
+                        ERR(c, fy_node_pair_value(cp),
+                            "field '%s' is mapped from two columns in %s", fname, where);
+                xchg_column *col = &x->columns[x->ncolumns++];
+                memset(col, 0, sizeof *col);
+                col->csv = csv;
+                col->field = fi;
+            }
+            if (x->record_ref)
+                for (size_t j = 0; j < x->ncolumns; j++)
+                    if (strcmp(x->columns[j].csv, x->record_ref) == 0)
+                        ERR(c, get(v, "record_ref"),
+                            "'record_ref' column '%s' must not also be mapped to a field",
+                            x->record_ref);
+        }
+        /* date formats per date field (defaults: ISO) */
+        struct fy_node *df = get(v, "date_formats");
+        if (df && is_map(c, df, "'date_formats'")) {
+            void *di = NULL;
+            struct fy_node_pair *dp;
+            while ((dp = fy_node_mapping_iterate(df, &di)) != NULL) {
+                const char *fname = str_of(c, fy_node_pair_key(dp), "a field name");
+                if (!fname)
+                    continue;
+                size_t fi = field_ref(c, fy_node_pair_key(dp), fname, "'date_formats'");
+                xchg_column *col = NULL;
+                for (size_t j = 0; fi != XCHG_NONE && j < x->ncolumns; j++)
+                    if (x->columns[j].field == fi)
+                        col = &x->columns[j];
+                if (fi != XCHG_NONE && p->fields[fi].type != XCHG_FT_DATE) {
+                    ERR(c, fy_node_pair_key(dp), "'date_formats' names '%s', which is not a date field",
+                        fname);
+                    continue;
+                }
+                if (fi != XCHG_NONE && !col) {
+                    ERR(c, fy_node_pair_key(dp),
+                        "'date_formats' names '%s', which no column of %s maps", fname, where);
+                    continue;
+                }
+                if (!col)
+                    continue;
+                get_str_list(c, fy_node_pair_value(dp), &col->date_formats, &col->ndate_formats,
+                             "a date format");
+                for (size_t j = 0; j < col->ndate_formats; j++)
+                    if (!strstr(col->date_formats[j], "%d") || !strstr(col->date_formats[j], "%m") ||
+                        !strstr(col->date_formats[j], "%Y"))
+                        ERR(c, fy_node_pair_value(dp),
+                            "date format '%s' must contain %%d, %%m and %%Y", col->date_formats[j]);
+            }
+        }
+        const char *gb = get_str(c, v, "group_by", 0, where);
+        if (gb) {
+            x->group_by = field_ref(c, get(v, "group_by"), gb, where);
+        }
+        /* payload */
+        const char **pay;
+        size_t npay;
+        struct fy_node *pn = get(v, "payload");
+        if (pn && get_str_list(c, pn, &pay, &npay, "'payload'")) {
+            x->payload = alloc(c, sizeof(size_t) * (npay ? npay : 1));
+            for (size_t i = 0; x->payload && i < npay; i++) {
+                size_t fi = field_ref(c, pn, pay[i], "'payload'");
+                if (fi == XCHG_NONE)
+                    continue;
+                int mapped = 0;
+                for (size_t j = 0; j < x->ncolumns; j++)
+                    mapped |= x->columns[j].field == fi;
+                if (!mapped)
+                    ERR(c, pn, "payload field '%s' of %s is not among its 'columns'", pay[i], where);
+                x->payload[x->npayload++] = fi;
+            }
+        }
+        /* indicators */
+        struct fy_node *ind = get(v, "indicators");
+        if (ind && is_seq(c, ind, "'indicators'")) {
+            int ni = fy_node_sequence_item_count(ind);
+            x->indicators = alloc(c, sizeof *x->indicators * (size_t)(ni > 0 ? ni : 1));
+            void *ii = NULL;
+            struct fy_node *e;
+            while (x->indicators && (e = fy_node_sequence_iterate(ind, &ii)) != NULL) {
+                if (!is_map(c, e, "each indicator"))
+                    continue;
+                check_keys(c, e, ikeys, "an indicator");
+                xchg_indicator *in = &x->indicators[x->nindicators];
+                memset(in, 0, sizeof *in);
+                in->line = node_line(e);
+                in->date_field = in->end_field = XCHG_NONE;
+                const char *code = get_str(c, e, "problem", 1, "an indicator");
+                if (!code)
+                    continue;
+                in->problem = problem_ref(c, get(e, "problem"), code, where);
+                if (in->problem == XCHG_NONE)
+                    continue;
+                const xchg_problem *pb = &p->problems[in->problem];
+                int may = 0;
+                for (size_t j = 0; j < pb->nasserted; j++)
+                    may |= pb->asserted_by[j] == pi;
+                if (!may)
+                    ERR(c, get(e, "problem"),
+                        "agency '%s' may not assert problem '%s' (not in its 'asserted_by')", agency,
+                        code);
+                char iw[160];
+                snprintf(iw, sizeof iw, "indicator for '%s' in %s", code, where);
+                const char *dn = get_str(c, e, "date", 0, iw);
+                if (dn && (in->date_field = field_ref(c, get(e, "date"), dn, iw)) != XCHG_NONE &&
+                    p->fields[in->date_field].type != XCHG_FT_DATE)
+                    ERR(c, get(e, "date"), "%s: 'date' must name a date field", iw);
+                const char *en = get_str(c, e, "end_date", 0, iw);
+                if (en && (in->end_field = field_ref(c, get(e, "end_date"), en, iw)) != XCHG_NONE &&
+                    p->fields[in->end_field].type != XCHG_FT_DATE)
+                    ERR(c, get(e, "end_date"), "%s: 'end_date' must name a date field", iw);
+                struct fy_node *w;
+                if (!need(c, e, "when", iw, &w))
+                    continue;
+                /* one condition (mapping) or a list of conditions, all of which must hold */
+                int nc = fy_node_get_type(w) == FYNT_SEQUENCE ? fy_node_sequence_item_count(w) : 1;
+                in->all = alloc(c, sizeof *in->all * (size_t)(nc > 0 ? nc : 1));
+                if (!in->all)
+                    continue;
+                if (fy_node_get_type(w) == FYNT_SEQUENCE) {
+                    void *wi = NULL;
+                    struct fy_node *we;
+                    while ((we = fy_node_sequence_iterate(w, &wi)) != NULL)
+                        if (parse_condition(c, we, &in->all[in->nall], x, iw))
+                            in->nall++;
+                } else if (parse_condition(c, w, &in->all[0], x, iw)) {
+                    in->nall = 1;
+                }
+                x->nindicators++;
+            }
+        }
+        p->nextracts++;
+    }
+    c->extracts_ok = c->errors == before;
+}
+
+static int parse_requirement(const char *s, xchg_requirement *r)
+{
+    if (strcmp(s, "none") == 0)
+        *r = XCHG_REQ_NONE;
+    else if (strcmp(s, "engagement") == 0)
+        *r = XCHG_REQ_ENGAGEMENT;
+    else if (strcmp(s, "explicit_consent") == 0)
+        *r = XCHG_REQ_EXPLICIT;
+    else
+        return 0;
+    return 1;
+}
+
+static void parse_purposes(struct ctx *c, struct fy_node *root)
+{
+    struct fy_node *m;
+    xchg_policy_data *p = c->p;
+    if (!need(c, root, "purposes", "the agreement file", &m) || !is_map(c, m, "'purposes'"))
+        return;
+    int cnt = fy_node_mapping_item_count(m);
+    p->purposes = alloc(c, sizeof(char *) * (size_t)(cnt > 0 ? cnt : 1));
+    p->purpose_text = alloc(c, sizeof(char *) * (size_t)(cnt > 0 ? cnt : 1));
+    void *it = NULL;
+    struct fy_node_pair *pr;
+    while (p->purposes && p->purpose_text && (pr = fy_node_mapping_iterate(m, &it)) != NULL) {
+        const char *name = str_of(c, fy_node_pair_key(pr), "a purpose name");
+        const char *text = str_of(c, fy_node_pair_value(pr), "a purpose description");
+        if (!name || !text)
+            continue;
+        p->purposes[p->npurposes] = name;
+        p->purpose_text[p->npurposes++] = text;
+    }
+    if (p->npurposes == 0)
+        ERR(c, m, "'purposes' must name at least one purpose");
+}
+
+static void parse_release(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"recipients", "approvals_required", "consent", NULL};
+    static const char *const ck[] = {"requires", "unless_basis", NULL};
+    struct fy_node *m;
+    xchg_policy_data *p = c->p;
+    if (!need(c, root, "release", "the agreement file", &m) || !is_map(c, m, "'release'"))
+        return;
+    check_keys(c, m, keys, "'release'");
+    long ap = 1;
+    get_long(c, m, "approvals_required", 0, 1, 5, &ap, "'release'");
+    p->approvals_required = (unsigned)ap;
+    const char **names;
+    size_t nn;
+    struct fy_node *r;
+    if (need(c, m, "recipients", "'release'", &r) &&
+        get_str_list(c, r, &names, &nn, "'recipients'")) {
+        p->recipients = alloc(c, sizeof(size_t) * (nn ? nn : 1));
+        for (size_t i = 0; p->recipients && i < nn; i++) {
+            size_t pi = party_ref(c, r, names[i], XCHG_ROLE_RECIPIENT, "'recipients'");
+            if (pi != XCHG_NONE)
+                p->recipients[p->nrecipients++] = pi;
+        }
+        if (nn == 0)
+            ERR(c, r, "'recipients' must name at least one recipient");
+    }
+    struct fy_node *cm;
+    if (!need(c, m, "consent", "'release'", &cm) || !is_map(c, cm, "'consent'"))
+        return;
+    /* consent: { agency: { purpose: {requires, unless_basis} } } */
+    size_t total = 0;
+    void *it = NULL;
+    struct fy_node_pair *pr;
+    while ((pr = fy_node_mapping_iterate(cm, &it)) != NULL)
+        if (fy_node_get_type(fy_node_pair_value(pr)) == FYNT_MAPPING)
+            total += (size_t)fy_node_mapping_item_count(fy_node_pair_value(pr));
+    p->consent = alloc(c, sizeof *p->consent * (total ? total : 1));
+    it = NULL;
+    while (p->consent && (pr = fy_node_mapping_iterate(cm, &it)) != NULL) {
+        const char *agency = str_of(c, fy_node_pair_key(pr), "an agency id");
+        if (!agency)
+            continue;
+        size_t pi = party_ref(c, fy_node_pair_key(pr), agency, XCHG_ROLE_AGENCY, "'consent'");
+        char where[128];
+        snprintf(where, sizeof where, "consent rules of '%s'", agency);
+        struct fy_node *am = fy_node_pair_value(pr);
+        if (!is_map(c, am, where) || pi == XCHG_NONE)
+            continue;
+        void *pit = NULL;
+        struct fy_node_pair *pp;
+        while ((pp = fy_node_mapping_iterate(am, &pit)) != NULL) {
+            const char *purpose = str_of(c, fy_node_pair_key(pp), "a purpose");
+            if (!purpose)
+                continue;
+            int known = 0;
+            for (size_t i = 0; i < p->npurposes; i++)
+                known |= strcmp(p->purposes[i], purpose) == 0;
+            if (!known && p->npurposes)
+                ERR(c, fy_node_pair_key(pp), "unknown purpose '%s' in %s (declare it under 'purposes')",
+                    purpose, where);
+            struct fy_node *rule = fy_node_pair_value(pp);
+            if (!is_map(c, rule, where))
+                continue;
+            check_keys(c, rule, ck, where);
+            xchg_consent_rule *cr = &p->consent[p->nconsent];
+            memset(cr, 0, sizeof *cr);
+            cr->agency = pi;
+            cr->purpose = purpose;
+            const char *req = get_str(c, rule, "requires", 1, where);
+            if (req && !parse_requirement(req, &cr->requires)) {
+                ERR(c, get(rule, "requires"),
+                    "'requires' in %s must be none, engagement or explicit_consent, not '%s'", where,
+                    req);
+                continue;
+            }
+            get_str_list(c, get(rule, "unless_basis"), &cr->unless_basis, &cr->nunless,
+                         "'unless_basis'");
+            p->nconsent++;
+        }
+    }
+}
+
+static void parse_reports(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"suppress_below", "round_to", NULL};
+    struct fy_node *m;
+    xchg_policy_data *p = c->p;
+    p->suppress_below = 5;
+    p->round_to = 5;
+    if (!need(c, root, "reports", "the agreement file", &m) || !is_map(c, m, "'reports'"))
+        return;
+    check_keys(c, m, keys, "'reports'");
+    get_long(c, m, "suppress_below", 1, 0, 1000, &p->suppress_below, "'reports'");
+    get_long(c, m, "round_to", 0, 1, 1000, &p->round_to, "'reports'");
+    if (p->suppress_below < 5)
+        WARN(c, get(m, "suppress_below"),
+             "'suppress_below' under 5 is below common statistical disclosure practice");
+}
+
+/* Cross-checks that need several sections. */
+static void cross_check(struct ctx *c, struct fy_node *root)
+{
+    xchg_policy_data *p = c->p;
+    if (c->parties_ok) {
+        struct fy_node *ag = get(root, "agreement");
+        const char *owner = get_str(c, ag, "owner", 1, "'agreement'");
+        p->owner = XCHG_NONE;
+        if (owner) {
+            p->owner = party_ref(c, get(ag, "owner"), owner, -1, "'owner'");
+            if (p->owner != XCHG_NONE && p->parties[p->owner].role == XCHG_ROLE_MATCHER)
+                ERR(c, get(ag, "owner"),
+                    "the owner creates the linkage secret and must not be the matcher");
+            if (p->owner != XCHG_NONE && !p->parties[p->owner].signs)
+                ERR(c, get(ag, "owner"), "the owner '%s' must sign the agreement", owner);
+        }
+        size_t signers = 0;
+        for (size_t i = 0; i < p->nparties; i++)
+            signers += p->parties[i].signs != 0;
+        if (signers == 0)
+            ERR(c, get(root, "parties"), "no party signs the agreement (signs_agreement: true)");
+    }
+    if (c->problems_ok && c->extracts_ok) {
+        /* every problem must be assertable: some agency that may assert it has an indicator */
+        struct fy_node *pm = get(root, "problems");
+        for (size_t i = 0; i < p->nproblems; i++) {
+            int can = 0;
+            for (size_t e = 0; e < p->nextracts; e++)
+                for (size_t j = 0; j < p->extracts[e].nindicators; j++)
+                    can |= p->extracts[e].indicators[j].problem == i;
+            struct fy_node *pn = get(pm, p->problems[i].code);
+            if (p->problems[i].nasserted == 0)
+                ERR(c, pn, "problem '%s' can never be evidenced: no agency may assert it",
+                    p->problems[i].code);
+            else if (!can)
+                ERR(c, pn, "problem '%s' can never be evidenced: no agency extract has an "
+                           "indicator for it",
+                    p->problems[i].code);
+        }
+        /* the rule must be attainable with problems that can be evidenced */
+        size_t attainable = 0;
+        for (size_t i = 0; i < p->nrule_of; i++) {
+            const xchg_problem *pb = &p->problems[p->rule_of[i]];
+            int can = 0;
+            for (size_t e = 0; e < p->nextracts; e++)
+                for (size_t j = 0; j < p->extracts[e].nindicators; j++)
+                    can |= p->extracts[e].indicators[j].problem == p->rule_of[i];
+            attainable += pb->nasserted && can;
+        }
+        if (p->nrule_of && p->rule_at_least && p->rule_at_least <= p->nrule_of &&
+            attainable < p->rule_at_least)
+            ERR(c, get(root, "rule"),
+                "the eligibility rule can never be met: it needs %u problems but only %zu can "
+                "be evidenced",
+                p->rule_at_least, attainable);
+        /* every agency in 'problems' with data should have an extract */
+        for (size_t e = 0; e < p->nextracts; e++) {
+            if (p->extracts[e].nindicators == 0)
+                WARN(c, get(get(root, "extracts"), p->parties[p->extracts[e].agency].id),
+                     "extract of '%s' asserts no problem (it contributes identity data only)",
+                     p->parties[p->extracts[e].agency].id);
+        }
+    }
+    if (c->parties_ok) {
+        for (size_t i = 0; i < p->nparties; i++) {
+            if (p->parties[i].role != XCHG_ROLE_AGENCY)
+                continue;
+            int has = 0;
+            for (size_t e = 0; e < p->nextracts; e++)
+                has |= p->extracts[e].agency == i;
+            if (!has && c->extracts_ok)
+                ERR(c, get(root, "extracts"), "agency '%s' has no extract definition",
+                    p->parties[i].id);
+            /* every agency needs a consent rule for the referral purpose */
+            int rule = 0;
+            for (size_t k = 0; k < p->nconsent; k++)
+                rule |= p->consent[k].agency == i;
+            if (!rule && get(root, "release"))
+                ERR(c, get(get(root, "release"), "consent"),
+                    "no consent rule for agency '%s': say under release.consent what its detail "
+                    "needs before release",
+                    p->parties[i].id);
+        }
+    }
+    /* special-category data needs an Article 9 condition */
+    if (c->fields_ok && !p->article9)
+        for (size_t i = 0; i < p->nfields; i++)
+            if (p->fields[i].special_category) {
+                ERR(c, get(get(root, "fields"), p->fields[i].name),
+                    "field '%s' is special-category data but 'lawful_basis' has no 'article9' "
+                    "condition",
+                    p->fields[i].name);
+                break;
+            }
+    /* nothing identifying may be listed in a payload of a recipient-less agreement etc. */
+}
+
+/*
+ * A date is identifying when it takes part in linkage (date of birth); dates of events
+ * (incidents, plans, terms) are evidence that the matcher needs in clear for windows.
+ */
+static void mark_identifying_dates(xchg_policy *pol)
+{
+    xchg_policy_data *p = &pol->d;
+    for (size_t f = 0; f < p->nfields; f++) {
+        if (p->fields[f].type != XCHG_FT_DATE)
+            continue;
+        int used = 0;
+        const xchg_match_key *sets[3] = {p->match_keys, p->fuzzy.blocking, p->household_keys};
+        size_t counts[3] = {p->nmatch_keys, p->fuzzy.nblocking, p->nhousehold_keys};
+        for (int s = 0; s < 3; s++)
+            for (size_t k = 0; k < counts[s]; k++)
+                for (size_t j = 0; j < sets[s][k].nparts; j++)
+                    used |= sets[s][k].parts[j].field == f;
+        p->fields[f].identifying = used;
+    }
+}
+
+/* ---- entry points ----------------------------------------------------------------- */
+
+struct yaml_err_ctx {
+    const char *file;
+    xchg_diag *d;
+    int n;
+};
+
+xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_policy **out,
+                           xchg_diag *d)
+{
+    static const char *const top[] = {"exchange_agreement", "agreement", "purposes", "parties",
+                                      "fields", "match_keys", "fuzzy", "households",
+                                      "problems", "rule", "extracts", "release", "reports", NULL};
+    if (!text || !out)
+        return XCHG_ERR_ARG;
+    if (!file)
+        file = "<agreement>";
+    xchg_err rc = XCHG_ERR_POLICY;
+    struct fy_document *doc = NULL;
+    struct fy_diag *fd = NULL;
+    xchg_policy *pol = calloc(1, sizeof *pol);
+    if (!pol)
+        return XCHG_ERR_NOMEM;
+    if (memchr(text, '\0', len)) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0, "agreement contains a NUL byte");
+        goto cleanup;
+    }
+    struct fy_diag_cfg dcfg;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.output_fn = NULL;
+    fd = fy_diag_create(&dcfg);
+    if (!fd) {
+        rc = XCHG_ERR_NOMEM;
+        goto cleanup;
+    }
+    fy_diag_set_collect_errors(fd, true);
+    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE,
+                               .diag = fd};
+    doc = fy_document_build_from_string(&cfg, text, len);
+    if (!doc || fy_diag_got_error(fd)) {
+        void *it = NULL;
+        struct fy_diag_error *e;
+        int n = 0;
+        while ((e = fy_diag_errors_iterate(fd, &it)) != NULL) {
+            if (e->type < FYET_ERROR)
+                continue;
+            xchg_diag_add(d, XCHG_SEV_ERROR, file, (unsigned)e->line + 1, (unsigned)e->column + 1,
+                          "not valid YAML: %s", e->msg);
+            n++;
+        }
+        if (!n)
+            xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0, "not valid YAML");
+        rc = XCHG_ERR_FORMAT;
+        goto cleanup;
+    }
+    struct fy_node *root = fy_document_root(doc);
+    struct ctx c = {.file = file, .diag = d, .a = &pol->a, .p = &pol->d};
+    if (!root || !is_map(&c, root, "the agreement file")) {
+        if (!root)
+            xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0, "the agreement file is empty");
+        goto cleanup;
+    }
+    /* aliases and anchors would let one place silently change another */
+    check_keys(&c, root, top, "the agreement file");
+    long fmt = 0;
+    if (get_long(&c, root, "exchange_agreement", 1, 1, 1000, &fmt, "the agreement file") &&
+        fmt != XCHG_POLICY_FORMAT)
+        ERR(&c, get(root, "exchange_agreement"),
+            "unsupported agreement format %ld (this version reads format %d)", fmt,
+            XCHG_POLICY_FORMAT);
+    pol->d.format = (int)fmt;
+    pol->d.owner = XCHG_NONE;
+    parse_agreement(&c, root);
+    parse_purposes(&c, root);
+    parse_parties(&c, root);
+    parse_fields(&c, root);
+    parse_match_keys(&c, root);
+    parse_fuzzy(&c, root);
+    parse_households(&c, root);
+    parse_problems(&c, root);
+    parse_rule(&c, root);
+    parse_extracts(&c, root);
+    parse_release(&c, root);
+    parse_reports(&c, root);
+    cross_check(&c, root);
+    mark_identifying_dates(pol);
+    if (c.nomem) {
+        rc = XCHG_ERR_NOMEM;
+        goto cleanup;
+    }
+    if (c.errors)
+        goto cleanup;
+    xchg_sha256(text, len, pol->hash);
+    *out = pol;
+    pol = NULL;
+    rc = XCHG_OK;
+cleanup:
+    if (doc)
+        fy_document_destroy(doc);
+    if (fd)
+        fy_diag_destroy(fd);
+    xchg_policy_free(pol);
+    return rc;
+}
+
+xchg_err xchg_policy_parse_file(const char *path, xchg_policy **out, xchg_diag *d)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    xchg_err rc = xchg_file_read(path, POLICY_MAX, &buf, &len, d);
+    if (rc != XCHG_OK)
+        return rc;
+    rc = xchg_policy_parse(buf, len, path, out, d);
+    free(buf);
+    return rc;
+}
+
+void xchg_policy_free(xchg_policy *p)
+{
+    if (!p)
+        return;
+    arena_free(&p->a);
+    free(p);
+}
+
+const xchg_policy_data *xchg_policy_get(const xchg_policy *p) { return p ? &p->d : NULL; }
+
+const uint8_t *xchg_policy_hash(const xchg_policy *p) { return p ? p->hash : NULL; }
+
+size_t xchg_policy_party(const xchg_policy *p, const char *id)
+{
+    for (size_t i = 0; p && id && i < p->d.nparties; i++)
+        if (strcmp(p->d.parties[i].id, id) == 0)
+            return i;
+    return XCHG_NONE;
+}
+
+size_t xchg_policy_party_by_key(const xchg_policy *p, const uint8_t id[XCHG_KEYID_BYTES])
+{
+    for (size_t i = 0; p && i < p->d.nparties; i++)
+        if (memcmp(p->d.parties[i].key.id, id, XCHG_KEYID_BYTES) == 0)
+            return i;
+    return XCHG_NONE;
+}
+
+const xchg_extract *xchg_policy_extract(const xchg_policy *p, size_t agency)
+{
+    for (size_t i = 0; p && i < p->d.nextracts; i++)
+        if (p->d.extracts[i].agency == agency)
+            return &p->d.extracts[i];
+    return NULL;
+}
+
+const char *xchg_role_name(xchg_role r)
+{
+    switch (r) {
+    case XCHG_ROLE_AGENCY: return "agency";
+    case XCHG_ROLE_MATCHER: return "matcher";
+    case XCHG_ROLE_RECIPIENT: return "recipient";
+    case XCHG_ROLE_GOVERNANCE: return "governance";
+    }
+    return "?";
+}
+
+const char *xchg_field_type_name(xchg_field_type t)
+{
+    switch (t) {
+    case XCHG_FT_NAME: return "name";
+    case XCHG_FT_DATE: return "date";
+    case XCHG_FT_POSTCODE: return "uk_postcode";
+    case XCHG_FT_NHS: return "nhs_number";
+    case XCHG_FT_UPN: return "upn";
+    case XCHG_FT_NINO: return "ni_number";
+    case XCHG_FT_UPRN: return "uprn";
+    case XCHG_FT_ADDRESS: return "address_line";
+    case XCHG_FT_TEXT: return "text";
+    case XCHG_FT_NUMBER: return "number";
+    case XCHG_FT_CODE: return "code";
+    case XCHG_FT_SEX: return "sex";
+    }
+    return "?";
+}
+
+const char *xchg_transform_name(xchg_transform t)
+{
+    switch (t) {
+    case XCHG_TR_NONE: return "none";
+    case XCHG_TR_INITIAL: return "initial";
+    case XCHG_TR_PHONETIC: return "phonetic";
+    case XCHG_TR_YEAR: return "year";
+    case XCHG_TR_SWAP_DM: return "swap_dm";
+    case XCHG_TR_FIRST: return "first";
+    case XCHG_TR_NICKNAME: return "nickname";
+    case XCHG_TR_OUTWARD: return "outward";
+    case XCHG_TR_SECTOR: return "sector";
+    }
+    return "?";
+}
+
+/* ---- binding party keys ------------------------------------------------------------ */
+
+struct splice {
+    size_t start, end; /* byte range of the key scalar in the input */
+    char key[XCHG_PUBKEY_STRLEN];
+};
+
+xchg_err xchg_policy_bind_keys(const char *text, size_t len, const char *file, const char *keydir,
+                               int rebind, char **out, size_t *outlen, size_t *bound, xchg_diag *d)
+{
+    if (!text || !keydir || !out || !outlen)
+        return XCHG_ERR_ARG;
+    if (!file)
+        file = "<agreement>";
+    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE};
+    struct fy_document *doc = fy_document_build_from_string(&cfg, text, len);
+    xchg_err rc = XCHG_ERR_POLICY;
+    struct splice *sp = NULL;
+    size_t nsp = 0;
+    char *res = NULL;
+    if (!doc) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0, "not valid YAML (run 'xchg policy check')");
+        return XCHG_ERR_FORMAT;
+    }
+    struct fy_node *parties = fy_node_mapping_lookup_by_string(fy_document_root(doc), "parties", 7);
+    if (!parties || fy_node_get_type(parties) != FYNT_SEQUENCE) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0, "the agreement has no 'parties' list");
+        goto cleanup;
+    }
+    int cnt = fy_node_sequence_item_count(parties);
+    sp = calloc((size_t)(cnt > 0 ? cnt : 1), sizeof *sp);
+    if (!sp) {
+        rc = XCHG_ERR_NOMEM;
+        goto cleanup;
+    }
+    void *it = NULL;
+    struct fy_node *e;
+    int errors = 0;
+    while ((e = fy_node_sequence_iterate(parties, &it)) != NULL) {
+        struct fy_node *idn = fy_node_mapping_lookup_by_string(e, "id", 2);
+        struct fy_node *kn = fy_node_mapping_lookup_by_string(e, "key", 3);
+        size_t idl = 0, kl = 0;
+        const char *id = idn ? fy_node_get_scalar(idn, &idl) : NULL;
+        const char *ks = kn ? fy_node_get_scalar(kn, &kl) : NULL;
+        struct fy_token *tok = kn ? fy_node_get_scalar_token(kn) : NULL;
+        if (!id || !ks || !tok || fy_node_get_style(kn) != FYNS_PLAIN)
+            continue;
+        int unbound = kl == 7 && memcmp(ks, "unbound", 7) == 0;
+        if (!unbound && !rebind)
+            continue;
+        char idc[80];
+        if (idl >= sizeof idc || memchr(id, '/', idl) || (idl && id[0] == '.'))
+            continue;
+        memcpy(idc, id, idl);
+        idc[idl] = '\0';
+        size_t pl = strlen(keydir) + idl + 6;
+        char *path = malloc(pl);
+        if (!path) {
+            rc = XCHG_ERR_NOMEM;
+            goto cleanup;
+        }
+        snprintf(path, pl, "%s/%s.pub", keydir, idc);
+        xchg_pubkey pk;
+        xchg_err r = xchg_pubkey_load(path, &pk, d);
+        free(path);
+        if (r != XCHG_OK) {
+            errors++;
+            continue;
+        }
+        const struct fy_mark *a = fy_token_start_mark(tok), *b = fy_token_end_mark(tok);
+        if (!a || !b || b->input_pos > len || a->input_pos >= b->input_pos)
+            continue;
+        sp[nsp].start = a->input_pos;
+        sp[nsp].end = b->input_pos;
+        xchg_pubkey_to_string(&pk, sp[nsp].key);
+        nsp++;
+    }
+    if (errors)
+        goto cleanup;
+    size_t cap = len + nsp * XCHG_PUBKEY_STRLEN + 1;
+    res = malloc(cap);
+    if (!res) {
+        rc = XCHG_ERR_NOMEM;
+        goto cleanup;
+    }
+    size_t o = 0, from = 0;
+    for (size_t i = 0; i < nsp; i++) { /* sequence order is file order */
+        memcpy(res + o, text + from, sp[i].start - from);
+        o += sp[i].start - from;
+        size_t kl2 = strlen(sp[i].key);
+        memcpy(res + o, sp[i].key, kl2);
+        o += kl2;
+        from = sp[i].end;
+    }
+    memcpy(res + o, text + from, len - from);
+    o += len - from;
+    res[o] = '\0';
+    *out = res;
+    *outlen = o;
+    if (bound)
+        *bound = nsp;
+    res = NULL;
+    rc = XCHG_OK;
+cleanup:
+    free(res);
+    free(sp);
+    fy_document_destroy(doc);
+    return rc;
+}

@@ -1,0 +1,230 @@
+/* Plain-English summary of an agreement, for an IG lead to paste into a DPIA. */
+#include "exchange/date.h"
+#include "exchange/policy.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sb {
+    char *s;
+    size_t n, cap;
+    int nomem;
+};
+
+XCHG_PRINTF(2, 3)
+static void put(struct sb *b, const char *fmt, ...)
+{
+    if (b->nomem)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    va_list ap2;
+    va_copy(ap2, ap);
+    int m = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (m < 0 || (b->n + (size_t)m + 1 > b->cap &&
+                  !(b->cap = (b->n + (size_t)m + 1) * 2, b->s = realloc(b->s, b->cap)))) {
+        b->nomem = 1;
+        va_end(ap);
+        return;
+    }
+    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+    b->n += (size_t)m;
+    va_end(ap);
+}
+
+static void list_parties(struct sb *b, const xchg_policy_data *p, const size_t *idx, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        put(b, "%s%s", i == 0 ? "" : (i + 1 == n ? " and " : ", "), p->parties[idx[i]].label);
+}
+
+static const char *req_text(xchg_requirement r)
+{
+    switch (r) {
+    case XCHG_REQ_NONE: return "no consent needed: the agreement's legal basis applies";
+    case XCHG_REQ_ENGAGEMENT: return "only when the person has agreed to the referral";
+    case XCHG_REQ_EXPLICIT: return "only with the person's explicit consent";
+    }
+    return "?";
+}
+
+static const char *agg_text(xchg_agg a)
+{
+    switch (a) {
+    case XCHG_AGG_ROW: return "";
+    case XCHG_AGG_SUM: return "total ";
+    case XCHG_AGG_RATIO: return "ratio ";
+    }
+    return "";
+}
+
+static const char *op_text(xchg_op o)
+{
+    switch (o) {
+    case XCHG_OP_LT: return "below";
+    case XCHG_OP_LE: return "at most";
+    case XCHG_OP_GT: return "above";
+    case XCHG_OP_GE: return "at least";
+    case XCHG_OP_EQ: return "is";
+    case XCHG_OP_NE: return "is not";
+    case XCHG_OP_IN: return "is one of";
+    case XCHG_OP_PRESENT: return "is recorded";
+    }
+    return "?";
+}
+
+xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
+{
+    if (!pol || !out)
+        return XCHG_ERR_ARG;
+    const xchg_policy_data *p = xchg_policy_get(pol);
+    struct sb b = {0};
+    char d1[11], d2[11], d3[11];
+    xchg_date_format(p->valid_from, d1);
+    xchg_date_format(p->review_by, d2);
+    xchg_date_format(p->expires, d3);
+
+    put(&b, "%s\n", p->title);
+    for (size_t i = 0; p->title[i]; i++)
+        put(&b, "=");
+    put(&b, "\n\nAgreement %s, version %ld, owned by %s.\n", p->id, p->version,
+        p->owner != XCHG_NONE ? p->parties[p->owner].label : "?");
+    put(&b, "In force from %s to %s; to be reviewed by %s.%s%s%s\n\n", d1, d3, d2,
+        p->dpia ? " DPIA reference: " : "", p->dpia ? p->dpia : "", p->dpia ? "." : "");
+
+    put(&b, "Purpose\n-------\n%s\n", p->purpose);
+    if (p->benefit)
+        put(&b, "\nExpected benefit: %s\n", p->benefit);
+    for (size_t i = 0; i < p->npurposes; i++)
+        put(&b, "- %s: %s\n", p->purposes[i], p->purpose_text[i]);
+
+    put(&b, "\nLegal basis\n-----------\n- Article 6: %s\n", p->article6);
+    if (p->article9)
+        put(&b, "- Article 9 (special-category data): %s\n", p->article9);
+    if (p->article10)
+        put(&b, "- Article 10 (criminal-offence data): %s\n", p->article10);
+    for (size_t i = 0; i < p->ngateways; i++)
+        put(&b, "- Gateway: %s\n", p->gateways[i]);
+    if (p->controllers)
+        put(&b, "The parties are %s controllers.\n", p->controllers);
+
+    put(&b, "\nWho takes part\n--------------\n");
+    for (size_t i = 0; i < p->nparties; i++) {
+        const xchg_party *q = &p->parties[i];
+        char hex[XCHG_KEYID_HEXLEN + 1];
+        xchg_keyid_hex(q->key.id, hex);
+        put(&b, "- %s (%s, %s; key %s)%s\n", q->label, q->id, xchg_role_name(q->role), hex,
+            q->signs ? ", signs the agreement" : "");
+        if (q->legal_basis)
+            put(&b, "    basis: %s\n", q->legal_basis);
+    }
+
+    put(&b, "\nWhat each agency shares\n-----------------------\n");
+    for (size_t e = 0; e < p->nextracts; e++) {
+        const xchg_extract *x = &p->extracts[e];
+        put(&b, "%s sends, for each record:\n", p->parties[x->agency].label);
+        put(&b, "  - identifiers, only as keyed hashes the matcher cannot reverse: ");
+        int first = 1;
+        for (size_t c = 0; c < x->ncolumns; c++) {
+            const xchg_field *f = &p->fields[x->columns[c].field];
+            if (!f->identifying)
+                continue;
+            put(&b, "%s%s", first ? "" : ", ", f->name);
+            first = 0;
+        }
+        put(&b, "%s\n", first ? "none" : "");
+        if (x->nindicators) {
+            put(&b, "  - problem indicators it may assert:\n");
+            for (size_t i = 0; i < x->nindicators; i++) {
+                const xchg_indicator *in = &x->indicators[i];
+                put(&b, "      %s when ", p->problems[in->problem].title);
+                for (size_t k = 0; k < in->nall; k++) {
+                    const xchg_condition *cd = &in->all[k];
+                    put(&b, "%s%s%s", k ? " and " : "", agg_text(cd->agg), p->fields[cd->field].name);
+                    if (cd->agg == XCHG_AGG_RATIO)
+                        put(&b, "/%s", p->fields[cd->field2].name);
+                    put(&b, " %s", op_text(cd->op));
+                    if (cd->op <= XCHG_OP_GE)
+                        put(&b, " %g", cd->number);
+                    else if (cd->op == XCHG_OP_EQ || cd->op == XCHG_OP_NE)
+                        put(&b, " %s", cd->text);
+                    else if (cd->op == XCHG_OP_IN)
+                        for (size_t j = 0; j < cd->nlist; j++)
+                            put(&b, "%s%s", j ? ", " : " ", cd->list[j]);
+                }
+                put(&b, "\n");
+            }
+        }
+        put(&b, "  - detail for the recipients, encrypted so that only they can read it: ");
+        for (size_t i = 0; i < x->npayload; i++)
+            put(&b, "%s%s", i ? ", " : "", p->fields[x->payload[i]].name);
+        put(&b, "%s\n", x->npayload ? "" : "none");
+        put(&b, "  - the consent recorded for the person (column '%s')%s\n", x->consent_column,
+            x->basis_column ? " and any legal basis recorded for sharing without it" : "");
+    }
+
+    put(&b, "\nWho qualifies\n-------------\nA family is eligible when at least %u of these %zu "
+            "problems are evidenced within %d days:\n",
+        p->rule_at_least, p->nrule_of, p->rule_window_days);
+    for (size_t i = 0; i < p->nrule_of; i++) {
+        const xchg_problem *pb = &p->problems[p->rule_of[i]];
+        put(&b, "- %s (evidenced by ", pb->title);
+        list_parties(&b, p, pb->asserted_by, pb->nasserted);
+        put(&b, ")\n");
+    }
+
+    put(&b, "\nWhat the matcher can and cannot see\n-----------------------------------\n");
+    size_t m = XCHG_NONE;
+    for (size_t i = 0; i < p->nparties; i++)
+        if (p->parties[i].role == XCHG_ROLE_MATCHER)
+            m = i;
+    put(&b, "%s links records using keyed hashes of identifiers (%zu exact match keys",
+        m != XCHG_NONE ? p->parties[m].label : "The matcher", p->nmatch_keys);
+    if (p->fuzzy.clk_schema_json)
+        put(&b, ", and Bloom-filter encodings compared by Dice similarity at %.2f with a clerical "
+                "review band from %.2f",
+            p->fuzzy.threshold, p->fuzzy.review_low);
+    put(&b, "). It never holds the linkage secret, so it cannot compute a hash for a name it "
+            "guesses. It sees which records share a key, how similar encodings are, the problem "
+            "indicators with their dates, and consent status. It cannot read names, dates of birth, "
+            "addresses or any other detail: those travel encrypted to the recipients.\n");
+
+    put(&b, "\nWho receives referrals\n----------------------\n");
+    list_parties(&b, p, p->recipients, p->nrecipients);
+    put(&b, " receive%s a referral packet for a family only after %u matcher operator%s approve%s "
+            "it.\nWhat each agency's records may be used for, and what its detail needs before release:\n",
+        p->nrecipients == 1 ? "s" : "", p->approvals_required,
+        p->approvals_required == 1 ? "" : "s (two different people)",
+        p->approvals_required == 1 ? "s" : "");
+    for (size_t i = 0; i < p->nconsent; i++) {
+        const xchg_consent_rule *r = &p->consent[i];
+        put(&b, "- %s, for %s: %s", p->parties[r->agency].label, r->purpose, req_text(r->requires));
+        if (r->nunless) {
+            put(&b, ", or where the record carries a legal basis for sharing without it (");
+            for (size_t j = 0; j < r->nunless; j++)
+                put(&b, "%s%s", j ? ", " : "", r->unless_basis[j]);
+            put(&b, ")");
+        }
+        put(&b, ".\n");
+    }
+    put(&b, "Detail that may not be released is listed in the packet as withheld, with the "
+            "reason.\n");
+
+    put(&b, "\nRetention and reporting\n-----------------------\n");
+    put(&b, "The matcher deletes linked data %ld days after it was received; each deletion is "
+            "recorded in the audit log. Published counts below %ld are suppressed and counts are "
+            "rounded to the nearest %ld.\n",
+        p->retention_days, p->suppress_below, p->round_to);
+    if (p->frequency)
+        put(&b, "Frequency of sharing: %s.\n", p->frequency);
+
+    if (b.nomem) {
+        free(b.s);
+        return XCHG_ERR_NOMEM;
+    }
+    *out = b.s;
+    return XCHG_OK;
+}
