@@ -8,5 +8,6 @@
 #include "exchange/fileio.h"
 #include "exchange/keys.h"
 #include "exchange/policy.h"
+#include "exchange/secret.h"
 
 #endif
