@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# exchange demo: the main job end to end on built-in demo data, from a fresh clone.
+#
+#   ./demo.sh            installs what is missing (Debian packages), builds, and runs:
+#     1. every party of the two example agreements makes its keys
+#     2. the IG lead binds the parties' public keys into each agreement and checks it
+#     3. every signatory signs; the agreement is verified; a tampered copy is rejected
+#     4. the plain-English summary for the DPIA is printed
+#     5. the owner makes the linkage secret (epoch 1), sealed to the agencies only;
+#        each agency opens it and the matcher is refused
+#
+# Output goes to demo-out/ (recreated on each run). Nothing here is real personal data.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+OUT="$ROOT/demo-out"
+
+step() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
+
+step "installing dependencies and building"
+./scripts/install-deps.sh
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXCHG_TESTS=OFF >/dev/null
+cmake --build build/release -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+XCHG="$ROOT/build/release/tools/xchg"
+
+rm -rf "$OUT"
+mkdir -p "$OUT/keys" "$OUT/agreements"
+
+label_of() { # party id -> label, read from the agreement template
+  awk -v id="$1" '$0 ~ "- id: "id"$" {f=1; next} f && /label:/ {sub(/^ *label: */, ""); print; exit}' "$2"
+}
+
+step "1. each party makes its keys"
+# The owner protects its key with a passphrase (read from a file descriptor, never argv).
+DEMO_PASS="demo only: use a real passphrase"
+for tmpl in policies/phase1.yaml policies/phase2.yaml; do
+  for id in $(awk '/^  - id: /{print $3}' "$tmpl"); do
+    [ -f "$OUT/keys/$id.key" ] && continue
+    label=$(label_of "$id" "$tmpl")
+    if [ "$id" = county-ig ]; then
+      "$XCHG" keygen -o "$OUT/keys/$id" --label "$label" --passphrase-fd 3 3<<<"$DEMO_PASS" | head -1
+    else
+      "$XCHG" keygen -o "$OUT/keys/$id" --label "$label" | head -1
+    fi
+  done
+done
+ls -l "$OUT/keys" | awk 'NR>1 {print "  " $1, $NF}' | head -4; echo "  ..."
+"$XCHG" key show "$OUT/keys/county-ig.key"
+
+sign_all() { # agreement -> every signatory signs
+  local a=$1
+  for id in $(awk '/^  - id: /{print $3}' "$a"); do
+    if [ "$id" = county-ig ]; then
+      "$XCHG" policy sign "$a" --key "$OUT/keys/$id.key" --passphrase-fd 3 3<<<"$DEMO_PASS" >/dev/null
+    else
+      "$XCHG" policy sign "$a" --key "$OUT/keys/$id.key" >/dev/null
+    fi
+    echo "  signed by $id"
+  done
+}
+
+for name in phase1 phase2; do
+  A="$OUT/agreements/$name.yaml"
+  step "2. $name: bind the parties' keys and check the agreement"
+  "$XCHG" policy bind-keys "policies/$name.yaml" --keys "$OUT/keys" -o "$A"
+  "$XCHG" policy check "$A"
+
+  step "3. $name: every signatory signs, then verify"
+  echo "  (before anyone signs, verification fails:)"
+  if "$XCHG" policy verify "$A" >/dev/null 2>&1; then echo "unexpected: unsigned agreement verified"; exit 1; fi
+  sign_all "$A"
+  "$XCHG" policy verify "$A"
+
+  echo "  (a copy with one changed byte is rejected:)"
+  cp "$A" "$OUT/agreements/$name-tampered.yaml"
+  cp "$A.sig" "$OUT/agreements/$name-tampered.yaml.sig"
+  sed -i 's/retention_days: 400/retention_days: 900/' "$OUT/agreements/$name-tampered.yaml"
+  if "$XCHG" policy verify "$OUT/agreements/$name-tampered.yaml" 2>&1 | head -2 | sed 's/^/    /'; then :; fi
+  if "$XCHG" policy verify "$OUT/agreements/$name-tampered.yaml" >/dev/null 2>&1; then
+    echo "unexpected: tampered agreement verified"; exit 1
+  fi
+done
+
+step "4. what the phase-2 agreement says, in plain English (for the DPIA)"
+"$XCHG" policy explain "$OUT/agreements/phase2.yaml"
+
+step "5. the linkage secret: made by the owner, sealed to the agencies only"
+A="$OUT/agreements/phase2.yaml"
+"$XCHG" secret new --agreement "$A" --key "$OUT/keys/county-ig.key" --passphrase-fd 3 --epoch 1 \
+  -o "$OUT/linkage-secret-e1.xsec" 3<<<"$DEMO_PASS"
+for id in police education dwp social-care youth-offending housing health; do
+  "$XCHG" secret open --agreement "$A" --key "$OUT/keys/$id.key" "$OUT/linkage-secret-e1.xsec" | tail -1 |
+    sed "s/^/  $id: /"
+done
+echo "  matcher (must be refused):"
+if "$XCHG" secret open --agreement "$A" --key "$OUT/keys/matcher.key" "$OUT/linkage-secret-e1.xsec" 2>&1 | sed 's/^/    /'; then :; fi
+
+step "done"
+echo "Keys, signed agreements and the sealed linkage secret are in demo-out/."
