@@ -1530,6 +1530,12 @@ static void cross_check(struct ctx *c, struct fy_node *root)
         if (signers == 0)
             ERR(c, get(root, "parties"), "no party signs the agreement (signs_agreement: true)");
     }
+    if (c->problems_ok)
+        for (size_t i = 0; i < p->nproblems; i++)
+            if (p->problems[i].nasserted == 0)
+                ERR(c, get(get(root, "problems"), p->problems[i].code),
+                    "problem '%s' can never be evidenced: no agency may assert it",
+                    p->problems[i].code);
     if (c->problems_ok && c->extracts_ok) {
         /* every problem must be assertable: some agency that may assert it has an indicator */
         struct fy_node *pm = get(root, "problems");
@@ -1540,9 +1546,8 @@ static void cross_check(struct ctx *c, struct fy_node *root)
                     can |= p->extracts[e].indicators[j].problem == i;
             struct fy_node *pn = get(pm, p->problems[i].code);
             if (p->problems[i].nasserted == 0)
-                ERR(c, pn, "problem '%s' can never be evidenced: no agency may assert it",
-                    p->problems[i].code);
-            else if (!can)
+                continue; /* reported below, whatever the state of the extracts */
+            if (!can)
                 ERR(c, pn, "problem '%s' can never be evidenced: no agency extract has an "
                            "indicator for it",
                     p->problems[i].code);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A fresh path under $XCHG_TMP (or /tmp) unique to this process: dir/<pid>-<name>. */

@@ -1,0 +1,520 @@
+/*
+ * Agreements: every validation error class has a failing fixture with the exact expected
+ * message and position; signing and verification accept the genuine agreement and
+ * reject a changed byte, a missing signatory, an outsider's or forged signature, and
+ * dates outside the validity window.
+ */
+#include "test_helpers.h"
+
+#define BASE XCHG_TEST_DIR "/fixtures/policy/base.yaml"
+
+static char *base_text;
+static size_t base_len;
+
+static int setup(void **state)
+{
+    (void)state;
+    base_text = slurp(BASE, &base_len);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(base_text);
+    return 0;
+}
+
+/* base with the first occurrence of `find` replaced by `repl` (malloc'ed). */
+static char *mutate(const char *find, const char *repl)
+{
+    const char *at = strstr(base_text, find);
+    if (!at)
+        fail_msg("fixture text not found: %s", find);
+    size_t fl = strlen(find), rl = strlen(repl);
+    char *s = malloc(base_len - fl + rl + 1);
+    size_t pre = (size_t)(at - base_text);
+    memcpy(s, base_text, pre);
+    memcpy(s + pre, repl, rl);
+    memcpy(s + pre + rl, at + fl, base_len - pre - fl + 1);
+    return s;
+}
+
+static xchg_seckey *seed_key(int n)
+{
+    uint8_t seed[32];
+    memset(seed, n, sizeof seed);
+    xchg_seckey *k = NULL;
+    assert_int_equal(xchg_seckey_from_seed(seed, NULL, &k), XCHG_OK);
+    return k;
+}
+
+static void test_base_is_valid(void **state)
+{
+    (void)state;
+    xchg_policy *p = NULL;
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(xchg_policy_parse(base_text, base_len, "base.yaml", &p, d), XCHG_OK);
+    assert_int_equal(xchg_diag_errors(d), 0);
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    assert_string_equal(pd->id, "test-agreement");
+    assert_int_equal(pd->version, 2);
+    assert_int_equal(pd->nparties, 5);
+    assert_int_equal(pd->parties[pd->owner].role, XCHG_ROLE_GOVERNANCE);
+    assert_int_equal(pd->nmatch_keys, 3);
+    assert_true(pd->match_keys[0].strong);
+    assert_int_equal(pd->match_keys[2].parts[0].transform, XCHG_TR_PHONETIC);
+    assert_int_equal(pd->rule_at_least, 2);
+    assert_int_equal(pd->nrule_of, 2);
+    assert_int_equal(pd->approvals_required, 2);
+    const xchg_extract *x = xchg_policy_extract(p, xchg_policy_party(p, "school"));
+    assert_non_null(x);
+    assert_int_equal(x->indicators[0].all[0].agg, XCHG_AGG_RATIO);
+    assert_true(x->indicators[0].all[0].number > 0.89 && x->indicators[0].all[0].number < 0.91);
+    assert_int_equal(x->nconsent_values[XCHG_CONSENT_NOT_SOUGHT], 1);
+    assert_string_equal(x->consent_values[XCHG_CONSENT_NOT_SOUGHT][0], "not sought");
+    /* a date used in keys is identifying; an event date is not */
+    for (size_t i = 0; i < pd->nfields; i++) {
+        if (strcmp(pd->fields[i].name, "dob") == 0)
+            assert_true(pd->fields[i].identifying);
+        if (strcmp(pd->fields[i].name, "incident_date") == 0)
+            assert_false(pd->fields[i].identifying);
+    }
+    uint8_t h[32];
+    xchg_sha256(base_text, base_len, h);
+    assert_memory_equal(xchg_policy_hash(p), h, 32);
+    char *text = NULL;
+    assert_int_equal(xchg_policy_explain(p, &text), XCHG_OK);
+    assert_non_null(strstr(text, "A family is eligible when at least 2 of these 2 problems"));
+    assert_non_null(strstr(text, "It never holds the linkage secret"));
+    free(text);
+    xchg_policy_free(p);
+    xchg_diag_free(d);
+}
+
+struct bad {
+    const char *name, *find, *repl;
+    xchg_err err;
+    const char *expect;        /* exact text; "x..." = starts with x; "...x" = contains x */
+    const char *find2, *repl2; /* optional second change */
+};
+
+/* entries leave the optional second change out */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+static const struct bad bads[] = {
+    {"unknown key", "  dpia: DPIA-TEST-1\n", "  dpia: DPIA-TEST-1\n  colour: blue\n",
+     XCHG_ERR_POLICY,
+     "t.yaml:15:3: error: unknown key 'colour' in 'agreement' (expected one of: id, version, title, "
+     "owner, purpose, benefit, controllers, lawful_basis, dpia, valid_from, review_by, expires, "
+     "retention_days, frequency)"},
+    {"unknown top-level key", "exchange_agreement: 1\n", "exchange_agreement: 1\nmatchkeys: []\n",
+     XCHG_ERR_POLICY, "t.yaml:3:1: error: unknown key 'matchkeys' in the agreement file..."},
+    {"wrong type: number", "  version: 2\n", "  version: two\n", XCHG_ERR_POLICY,
+     "t.yaml:5:12: error: 'version' in 'agreement' must be a whole number, not 'two'"},
+    {"wrong type: list for text", "  title: Test agreement\n", "  title: [a, b]\n",
+     XCHG_ERR_POLICY, "t.yaml:6:11: error: 'title' in 'agreement' must be a single value, not a list"},
+    {"wrong type: bool", "    signs_agreement: false\n", "    signs_agreement: no\n",
+     XCHG_ERR_POLICY,
+     "t.yaml:44:22: error: 'signs_agreement' in party 'team' must be true or false, not 'no'"},
+    {"wrong type: date", "  valid_from: 2026-01-01\n", "  valid_from: 01/01/2026\n",
+     XCHG_ERR_POLICY,
+     "t.yaml:15:15: error: 'valid_from' in 'agreement' must be a date written YYYY-MM-DD, not "
+     "'01/01/2026'"},
+    {"unknown party in a rule", "    asserted_by: [police]\n", "    asserted_by: [police, fire]\n",
+     XCHG_ERR_POLICY,
+     "t.yaml:67:19: error: unknown party 'fire' in 'asserted_by' of problem 'crime_asb'"},
+    {"party with the wrong role", "    asserted_by: [police]\n", "    asserted_by: [matcher]\n",
+     XCHG_ERR_POLICY,
+     "t.yaml:67:19: error: party 'matcher' in 'asserted_by' of problem 'crime_asb' must have role "
+     "agency, but has role matcher"},
+    {"problem no agency may assert", "    asserted_by: [school]\n", "    asserted_by: []\n",
+     XCHG_ERR_POLICY, "t.yaml:69:5: error: problem 'school' can never be evidenced: no agency may assert it"},
+    {"agency asserting a problem it may not", "      - problem: crime_asb\n",
+     "      - problem: school\n", XCHG_ERR_POLICY,
+     "t.yaml:80:18: error: agency 'police' may not assert problem 'school' (not in its "
+     "'asserted_by')"},
+    {"rule that can never be met", "{at_least: 2, of: [crime_asb, school]}",
+     "{at_least: 3, of: [crime_asb, school]}", XCHG_ERR_POLICY,
+     "t.yaml:72:19: error: the eligibility rule can never be met: it needs 3 problems but lists "
+     "only 2"},
+    {"rule on a problem nobody evidences",
+     "  school:\n    title: Poor attendance\n",
+     "  health:\n    title: Health\n    asserted_by: [school]\n  school:\n    title: Poor attendance\n",
+     XCHG_ERR_POLICY,
+     "t.yaml:69:5: error: problem 'health' can never be evidenced: no agency extract has an "
+     "indicator for it"},
+    {"unknown problem in the rule", "of: [crime_asb, school]", "of: [crime_asb, schools]",
+     XCHG_ERR_POLICY,
+     "t.yaml:72:37: error: unknown problem 'schools' in the eligibility rule (declare it under "
+     "'problems')"},
+    {"expiry before start", "  expires: 2027-12-31\n", "  expires: 2025-12-31\n", XCHG_ERR_POLICY,
+     "t.yaml:17:12: error: the agreement expires before it starts (expires 2025-12-31 is before "
+     "valid_from 2026-01-01)"},
+    {"review date outside validity", "  review_by: 2027-01-01\n", "  review_by: 2029-01-01\n",
+     XCHG_ERR_POLICY,
+     "t.yaml:16:14: error: 'review_by' must lie between valid_from and expires"},
+    {"missing legal basis (article 6)", "    article6: \"Art 6(1)(e) public task\"\n", "",
+     XCHG_ERR_POLICY,
+     "t.yaml:11:5: error: missing legal basis: 'article6' (UK GDPR Art 6 condition) is required"},
+    {"missing legal basis (agency)", "    legal_basis: \"Education Act 1996\"\n", "",
+     XCHG_ERR_POLICY,
+     "t.yaml:32:5: error: missing legal basis for party 'school': agencies must state "
+     "'legal_basis' (their power to share)"},
+    {"special category without article 9",
+     "    article9: \"Art 9(2)(g); DPA 2018 Sch 1 para 18\"\n", "", XCHG_ERR_POLICY,
+     "t.yaml:56:15: error: field 'treatment' is special-category data but 'lawful_basis' has no "
+     "'article9' condition",
+     "  term_end: {type: date}\n",
+     "  term_end: {type: date}\n  treatment: {type: code, values: [DRUG], special_category: true}\n"},
+    {"duplicate party", "  - id: school\n", "  - id: police\n", XCHG_ERR_POLICY,
+     "t.yaml:32:9: error: party 'police' is defined twice (first on line 27)"},
+    {"bad public key", "key: xk1:WEttcbsA6RH", "key: xk1:WEttcbsA6RX", XCHG_ERR_POLICY,
+     "t.yaml:36:10: error: key of party 'school': public key is damaged: its key id does not "
+     "match its keys"},
+    {"unbound key", "key: xk1:WEttcbsA6RHptO1JKMYo0cLG6ukDOJBZlWEpWSc6XGP5NjbBRhSshzfR1fnyyPwTlfyCiHixxEBhXUUL5Ebe3hm6XLAeK3tKAHE=",
+     "key: unbound", XCHG_ERR_POLICY,
+     "t.yaml:36:10: error: party 'school' has no key yet (key: unbound); bind the parties' "
+     "public keys with 'xchg policy bind-keys'"},
+    {"unknown field in columns", "Type: incident_type,", "Type: incident_kind,", XCHG_ERR_POLICY,
+     "t.yaml:77:89: error: unknown field 'incident_kind' in extract of 'police' (declare it under "
+     "'fields')"},
+    {"transform on the wrong type", "\"forename:initial\"", "\"dob:initial\"", XCHG_ERR_POLICY,
+     "t.yaml:60:52: error: transform 'initial' cannot apply to field 'dob' of type date"},
+    {"unknown transform", "\"surname:phonetic\"", "\"surname:metaphone\"", XCHG_ERR_POLICY,
+     "t.yaml:60:32: error: unknown transform 'metaphone' in match key 'phon_dob' (expected "
+     "initial, phonetic, first, nickname, year, swap_dm, outward or sector)"},
+    {"unsupported format", "exchange_agreement: 1\n", "exchange_agreement: 2\n", XCHG_ERR_POLICY,
+     "t.yaml:2:21: error: unsupported agreement format 2 (this version reads format 1)"},
+    {"owner is the matcher", "  owner: ig\n", "  owner: matcher\n", XCHG_ERR_POLICY,
+     "t.yaml:7:10: error: the owner creates the linkage secret and must not be the matcher"},
+    {"payload field not sent", "    payload: [forename, surname]\n",
+     "    payload: [forename, surname, incident_type]\n", XCHG_ERR_POLICY,
+     "t.yaml:93:15: error: payload field 'incident_type' of extract of 'school' is not among its "
+     "'columns'"},
+    {"comparison of text with a number", "when: {field: incident_type, in: [CRIME, ASB]}",
+     "when: {field: incident_type, lt: 3}", XCHG_ERR_POLICY,
+     "t.yaml:81:16: error: indicator for 'crime_asb' in extract of 'police' compares field "
+     "'incident_type' (type code) with a number"},
+    {"code value not allowed", "in: [CRIME, ASB]", "in: [CRIME, ASBO]", XCHG_ERR_POLICY,
+     "t.yaml:81:16: error: indicator for 'crime_asb' in extract of 'police': 'ASBO' is not one of "
+     "the values of field 'incident_type'"},
+    {"no matcher", "    role: matcher\n", "    role: recipient\n", XCHG_ERR_POLICY,
+     "t.yaml:23:5: error: the agreement needs exactly one party with role matcher (found 0)"},
+    {"threshold out of range", "households:\n",
+     "fuzzy:\n  threshold: 1.5\n  blocking: [[surname]]\n  clk_schema: {version: 3}\nhouseholds:\n",
+     XCHG_ERR_POLICY, "t.yaml:62:14: error: 'threshold' must be a Dice similarity in (0.5, 1], not 1.5"},
+    {"no consent rule for an agency", "    school:\n      referral: {requires: engagement}\n", "",
+     XCHG_ERR_POLICY,
+     "...error: no consent rule for agency 'school': say under release.consent what its detail "
+     "needs before release"},
+    {"bad consent requirement", "{requires: engagement}", "{requires: maybe}", XCHG_ERR_POLICY,
+     "t.yaml:102:28: error: 'requires' in consent rules of 'school' must be none, engagement or "
+     "explicit_consent, not 'maybe'"},
+    {"not YAML", "  title: Test agreement\n", "  title: [unclosed\n", XCHG_ERR_FORMAT,
+     "t.yaml:9:11: error: not valid YAML: missing comma in flow sequence"},
+    {"duplicate key", "  title: Test agreement\n", "  title: Test agreement\n  title: Again\n",
+     XCHG_ERR_FORMAT, "t.yaml:8:4: error: not valid YAML: duplicate key"},
+};
+
+static int diag_matches(const xchg_diag *d, const char *expect)
+{
+    size_t el = strlen(expect);
+    int prefix = el > 3 && strcmp(expect + el - 3, "...") == 0;
+    int suffix = strncmp(expect, "...", 3) == 0;
+    for (size_t i = 0; i < xchg_diag_count(d); i++) {
+        const char *t = xchg_diag_text(d, i);
+        if (suffix && strstr(t, expect + 3))
+            return 1;
+        if (prefix && strncmp(t, expect, el - 3) == 0)
+            return 1;
+        if (!prefix && !suffix && strcmp(t, expect) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void test_validation_errors(void **state)
+{
+    (void)state;
+    int failed = 0;
+    for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+        const struct bad *b = &bads[i];
+        char *text = mutate(b->find, b->repl);
+        if (b->find2) {
+            char *saved = base_text;
+            size_t savedlen = base_len;
+            base_text = text;
+            base_len = strlen(text);
+            text = mutate(b->find2, b->repl2);
+            free(base_text);
+            base_text = saved;
+            base_len = savedlen;
+        }
+        xchg_policy *p = NULL;
+        xchg_diag *d = xchg_diag_new();
+        xchg_err e = xchg_policy_parse(text, strlen(text), "t.yaml", &p, d);
+        if (e != b->err || p != NULL || !diag_matches(d, b->expect)) {
+            print_message("case '%s': got %s, expected %s\n  expected: %s\n", b->name,
+                          xchg_strerror(e), xchg_strerror(b->err), b->expect);
+            for (size_t j = 0; j < xchg_diag_count(d); j++)
+                print_message("  got:      %s\n", xchg_diag_text(d, j));
+            failed++;
+        }
+        xchg_policy_free(p);
+        xchg_diag_free(d);
+        free(text);
+    }
+    assert_int_equal(failed, 0);
+}
+
+/* check never stops at the first problem */
+static void test_reports_every_problem(void **state)
+{
+    (void)state;
+    char *t1 = mutate("  version: 2\n", "  version: two\n");
+    free(base_text);
+    base_text = t1;
+    base_len = strlen(t1);
+    char *t2 = mutate("    asserted_by: [police]\n", "    asserted_by: [fire]\n");
+    base_text = t2;
+    char *t3 = mutate("  dpia: DPIA-TEST-1\n", "  dpia: DPIA-TEST-1\n  colour: blue\n");
+    free(t1);
+    free(t2);
+    base_text = slurp(BASE, &base_len);
+    xchg_policy *p = NULL;
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(xchg_policy_parse(t3, strlen(t3), "t.yaml", &p, d), XCHG_ERR_POLICY);
+    assert_true(xchg_diag_errors(d) >= 3);
+    assert_diag_has(d, "must be a whole number");
+    assert_diag_has(d, "unknown party 'fire'");
+    assert_diag_has(d, "unknown key 'colour'");
+    xchg_diag_free(d);
+    free(t3);
+}
+
+/* ---- signatures ------------------------------------------------------------------- */
+
+static const char *write_agreement(const char *name, const char *text)
+{
+    const char *path = tpath(name);
+    spit(path, text, strlen(text));
+    char sig[600];
+    snprintf(sig, sizeof sig, "%s.sig", path);
+    unlink(sig);
+    return path;
+}
+
+static int32_t day(const char *s)
+{
+    int32_t d;
+    assert_int_equal(xchg_date_parse(s, strlen(s), &d), XCHG_OK);
+    return d;
+}
+
+/* signatories: ig(1) police(2) school(3) matcher(4); team(5) does not sign */
+static void sign_all(const char *path, xchg_policy *p, int skip)
+{
+    char sig[600];
+    snprintf(sig, sizeof sig, "%s.sig", path);
+    for (int s = 1; s <= 4; s++) {
+        if (s == skip)
+            continue;
+        xchg_seckey *k = seed_key(s);
+        assert_int_equal(xchg_policy_sign(p, k, sig, 1767225600 + s, NULL), XCHG_OK);
+        xchg_seckey_free(k);
+    }
+}
+
+static void test_sign_and_verify(void **state)
+{
+    (void)state;
+    const char *path = write_agreement("sv.yaml", base_text);
+    xchg_policy *p = NULL;
+    assert_int_equal(xchg_policy_parse_file(path, &p, NULL), XCHG_OK);
+    sign_all(path, p, 0);
+    xchg_diag *d = xchg_diag_new();
+    xchg_policy *v = NULL;
+    assert_int_equal(xchg_policy_load_verified(path, NULL, day("2026-06-01"), &v, d), XCHG_OK);
+    assert_int_equal(xchg_diag_errors(d), 0);
+    xchg_policy_free(v);
+    /* signing twice replaces the line rather than adding one */
+    sign_all(path, p, 0);
+    char sig[600];
+    snprintf(sig, sizeof sig, "%s.sig", path);
+    size_t n;
+    char *s = slurp(sig, &n);
+    int lines = 0;
+    for (char *q = s; (q = strstr(q, "xsig1:")); q++)
+        lines++;
+    assert_int_equal(lines, 4);
+    free(s);
+    assert_int_equal(xchg_policy_verify(p, sig, day("2026-06-01"), NULL), XCHG_OK);
+    /* review date passed: still valid, with a warning */
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_policy_verify(p, sig, day("2027-06-01"), d), XCHG_OK);
+    assert_diag_has(d, "warning: agreement 'test-agreement' was due for review by 2027-01-01");
+    /* expired and not yet in force */
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_policy_verify(p, sig, day("2028-01-01"), d), XCHG_ERR_VALIDITY);
+    assert_diag_has(d, "error: agreement 'test-agreement' expired on 2027-12-31");
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_policy_verify(p, sig, day("2025-12-31"), d), XCHG_ERR_VALIDITY);
+    assert_diag_has(d, "is not yet in force (valid from 2026-01-01)");
+    /* the first and the last valid day are inside */
+    assert_int_equal(xchg_policy_verify(p, sig, day("2026-01-01"), NULL), XCHG_OK);
+    assert_int_equal(xchg_policy_verify(p, sig, day("2027-12-31"), NULL), XCHG_OK);
+    xchg_diag_free(d);
+    xchg_policy_free(p);
+}
+
+static void test_one_byte_change_rejected(void **state)
+{
+    (void)state;
+    const char *path = write_agreement("byte.yaml", base_text);
+    xchg_policy *p = NULL;
+    assert_int_equal(xchg_policy_parse_file(path, &p, NULL), XCHG_OK);
+    sign_all(path, p, 0);
+    xchg_policy_free(p);
+    /* change one byte (still a valid agreement) and keep the signatures */
+    char *t = mutate("retention_days: 365", "retention_days: 366");
+    spit(path, t, strlen(t));
+    free(t);
+    xchg_diag *d = xchg_diag_new();
+    xchg_policy *v = NULL;
+    assert_int_equal(xchg_policy_load_verified(path, NULL, day("2026-06-01"), &v, d), XCHG_ERR_VERIFY);
+    assert_null(v);
+    assert_diag_has(d, "signature of party 'ig' is over different bytes: the agreement was changed "
+                       "after 'ig' signed it");
+    xchg_diag_free(d);
+}
+
+static void test_missing_signatory_rejected(void **state)
+{
+    (void)state;
+    const char *path = write_agreement("miss.yaml", base_text);
+    xchg_policy *p = NULL;
+    assert_int_equal(xchg_policy_parse_file(path, &p, NULL), XCHG_OK);
+    xchg_diag *d = xchg_diag_new();
+    xchg_policy *v = NULL;
+    assert_int_equal(xchg_policy_load_verified(path, NULL, day("2026-06-01"), &v, d),
+                     XCHG_ERR_UNSIGNED);
+    assert_diag_has(d, "no signature file: the agreement has not been signed");
+    sign_all(path, p, 3); /* school does not sign */
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_policy_load_verified(path, NULL, day("2026-06-01"), &v, d),
+                     XCHG_ERR_UNSIGNED);
+    assert_diag_has(d, "error: missing signature of party 'school' (Test school), which must sign "
+                       "the agreement");
+    assert_null(v);
+    xchg_diag_free(d);
+    xchg_policy_free(p);
+}
+
+static void test_outsider_and_forged_signatures_rejected(void **state)
+{
+    (void)state;
+    const char *path = write_agreement("out.yaml", base_text);
+    xchg_policy *p = NULL;
+    assert_int_equal(xchg_policy_parse_file(path, &p, NULL), XCHG_OK);
+    xchg_seckey *outsider = seed_key(7);
+    char sig[600];
+    snprintf(sig, sizeof sig, "%s.sig", path);
+    xchg_diag *d = xchg_diag_new();
+    /* the library refuses to sign with a key that is no party's */
+    assert_int_equal(xchg_policy_sign(p, outsider, sig, 0, d), XCHG_ERR_UNKNOWN_KEY);
+    assert_diag_has(d, "is not the key of any party of agreement 'test-agreement'");
+    /* an outsider appends a signature line by hand: rejected */
+    sign_all(path, p, 0);
+    uint8_t body[114], msg[32 + 50];
+    memcpy(body, "XG", 2);
+    memcpy(body + 2, xchg_seckey_public(outsider)->id, 8);
+    memcpy(body + 10, xchg_policy_hash(p), 32);
+    memset(body + 42, 0, 8);
+    memcpy(msg, "exchange agreement signature v1", 32);
+    memcpy(msg + 32, body, 50);
+    xchg_sign(outsider, msg, sizeof msg, body + 50);
+    char b64[256], line[300];
+    xchg_base64_encode(b64, body, sizeof body);
+    snprintf(line, sizeof line, "xsig1:%s outsider\n", b64);
+    size_t n;
+    char *s = slurp(sig, &n);
+    char *s2 = malloc(n + strlen(line) + 1);
+    memcpy(s2, s, n);
+    memcpy(s2 + n, line, strlen(line) + 1);
+    spit(sig, s2, strlen(s2));
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_policy_verify(p, sig, day("2026-06-01"), d), XCHG_ERR_UNKNOWN_KEY);
+    char idhex[17], expect[160];
+    xchg_keyid_hex(xchg_seckey_public(outsider)->id, idhex);
+    snprintf(expect, sizeof expect, ":7:1: error: signature by key %s, which is not the key of any "
+                                    "party of this agreement", idhex);
+    assert_diag_has(d, expect);
+    /* a forged signature for a real party (valid base64, wrong Ed25519 value) */
+    spit(sig, s, n);
+    char *police = strstr(s, " police\n");
+    assert_non_null(police);
+    police[-5] = police[-5] == 'A' ? 'B' : 'A';
+    spit(sig, s, n);
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_policy_verify(p, sig, day("2026-06-01"), d), XCHG_ERR_VERIFY);
+    assert_diag_has(d, "signature of party 'police' is not valid (forged or damaged)");
+    assert_diag_has(d, "missing signature of party 'police'");
+    /* garbage line */
+    spit(sig, "xsig1:!!!! x\n", 13);
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_policy_verify(p, sig, day("2026-06-01"), d), XCHG_ERR_VERIFY);
+    assert_diag_has(d, ":1:1: error: signature is damaged");
+    free(s);
+    free(s2);
+    xchg_seckey_free(outsider);
+    xchg_diag_free(d);
+    xchg_policy_free(p);
+}
+
+static void test_bind_keys(void **state)
+{
+    (void)state;
+    /* unbind two keys, write pub files, bind them back: bytes identical to base */
+    char *t = mutate("key: xk1:WEttcbsA6RHptO1JKMYo0cLG6ukDOJBZlWEpWSc6XGP5NjbBRhSshzfR1fnyyPwTlfyCiHixxEBhXUUL5Ebe3hm6XLAeK3tKAHE=",
+                     "key: unbound");
+    const char *dir = tpath("bindkeys");
+    mkdir(dir, 0700);
+    char pub[600];
+    snprintf(pub, sizeof pub, "%s/school.pub", dir);
+    xchg_seckey *k = seed_key(3);
+    assert_int_equal(xchg_pubkey_save(xchg_seckey_public(k), pub, 1, NULL), XCHG_OK);
+    char *out = NULL;
+    size_t outlen = 0, bound = 0;
+    assert_int_equal(xchg_policy_bind_keys(t, strlen(t), "t.yaml", dir, 0, &out, &outlen, &bound, NULL),
+                     XCHG_OK);
+    assert_int_equal(bound, 1);
+    assert_int_equal(outlen, base_len);
+    assert_memory_equal(out, base_text, base_len);
+    free(out);
+    /* a missing key file fails the whole call */
+    unlink(pub);
+    xchg_diag *d = xchg_diag_new();
+    assert_int_not_equal(xchg_policy_bind_keys(t, strlen(t), "t.yaml", dir, 0, &out, &outlen, &bound, d),
+                         XCHG_OK);
+    assert_diag_has(d, "school.pub: error: cannot open");
+    xchg_diag_free(d);
+    xchg_seckey_free(k);
+    free(t);
+}
+
+int main(void)
+{
+    if (xchg_init() != XCHG_OK)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_base_is_valid),
+        cmocka_unit_test(test_validation_errors),
+        cmocka_unit_test(test_reports_every_problem),
+        cmocka_unit_test(test_sign_and_verify),
+        cmocka_unit_test(test_one_byte_change_rejected),
+        cmocka_unit_test(test_missing_signatory_rejected),
+        cmocka_unit_test(test_outsider_and_forged_signatures_rejected),
+        cmocka_unit_test(test_bind_keys),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
