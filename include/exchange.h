@@ -7,5 +7,6 @@
 #include "exchange/date.h"
 #include "exchange/fileio.h"
 #include "exchange/keys.h"
+#include "exchange/normalise.h"
 
 #endif
