@@ -10,10 +10,22 @@
 
 #include <string.h>
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
-static int is_upper(char c) { return c >= 'A' && c <= 'Z'; }
-static char to_upper(char c) { return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c; }
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+static int is_upper(char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+static char to_upper(char c)
+{
+    return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+}
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 /*
  * Copy in[0..len) into buf (cap bytes), skipping white space (and hyphens when
@@ -36,15 +48,14 @@ static size_t compact(const char *in, size_t len, int hyphens, char *buf, size_t
 }
 
 /* Let every function write *reason unconditionally, even when the caller passed NULL. */
-#define REASON_SLOT(r)                                                                     \
-    const char *r##_sink;                                                                  \
-    if (!(r))                                                                              \
+#define REASON_SLOT(r)                                                                             \
+    const char *r##_sink;                                                                          \
+    if (!(r))                                                                                      \
     (r) = &r##_sink
 
 /* ---- NHS number --------------------------------------------------------------- */
 
-xchg_err xchg_norm_nhs(const char *in, size_t len, char out[XCHG_NHS_LEN + 1],
-                       const char **reason)
+xchg_err xchg_norm_nhs(const char *in, size_t len, char out[XCHG_NHS_LEN + 1], const char **reason)
 {
     REASON_SLOT(reason);
     *reason = "invalid argument";

@@ -17,6 +17,7 @@ typedef struct nick_row {
     char sex; /* 'M' or 'F': the sex of the canonical name */
 } nick_row;
 
+/* clang-format off */
 static const nick_row nicknames[] = {
     {"abbie", "abigail", 'F'},
     {"abby", "abigail", 'F'},
@@ -314,10 +315,14 @@ static const nick_row nicknames[] = {
     {"zach", "zachary", 'M'},
     {"zack", "zachary", 'M'},
 };
+/* clang-format on */
 
 #define NICK_ROWS (sizeof nicknames / sizeof nicknames[0])
 
-size_t xchg_norm_nickname_count(void) { return NICK_ROWS; }
+size_t xchg_norm_nickname_count(void)
+{
+    return NICK_ROWS;
+}
 
 xchg_err xchg_norm_nickname_row(size_t i, const char **nick, const char **canonical, char *sex)
 {

@@ -56,8 +56,8 @@ static int is_diacritic(utf8proc_int32_t c)
 
 static int is_apostrophe(utf8proc_int32_t c)
 {
-    return c == 0x27 || c == 0x60 || c == 0x2018 || c == 0x2019 || c == 0x201B ||
-           c == 0x02BC || c == 0x02BB || c == 0x2032;
+    return c == 0x27 || c == 0x60 || c == 0x2018 || c == 0x2019 || c == 0x201B || c == 0x02BC ||
+           c == 0x02BB || c == 0x2032;
 }
 
 static int is_hyphen(utf8proc_int32_t c)
@@ -72,6 +72,7 @@ static int is_hyphen(utf8proc_int32_t c)
  */
 static const char *letter_fold(utf8proc_int32_t c)
 {
+    /* clang-format off */
     switch (c) {
     case 0x00E6: return "ae"; /* æ */
     case 0x00F0: return "d";  /* ð */
@@ -85,6 +86,7 @@ static const char *letter_fold(utf8proc_int32_t c)
     case 0x0167: return "t";  /* ŧ */
     default: return NULL;
     }
+    /* clang-format on */
 }
 
 enum hyphen_mode { HY_DELETE, HY_BREAK };
@@ -100,10 +102,9 @@ static xchg_err fold_words(const char *in, size_t len, enum hyphen_mode hy, outb
     if (len > (size_t)(SIZE_MAX / 8) || (utf8proc_ssize_t)len < 0)
         return XCHG_ERR_ARG;
     utf8proc_uint8_t *buf = NULL;
-    utf8proc_ssize_t n =
-        utf8proc_map((const utf8proc_uint8_t *)in, (utf8proc_ssize_t)len, &buf,
-                     UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE |
-                         UTF8PROC_CASEFOLD | UTF8PROC_IGNORE);
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)in, (utf8proc_ssize_t)len, &buf,
+                                      UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE |
+                                          UTF8PROC_CASEFOLD | UTF8PROC_IGNORE);
     if (n < 0)
         return n == UTF8PROC_ERROR_NOMEM ? XCHG_ERR_NOMEM : XCHG_ERR_FORMAT;
 
@@ -153,8 +154,8 @@ static xchg_err recompose(outbuf *o)
     if (i == o->n)
         return XCHG_OK;
     utf8proc_uint8_t *buf = NULL;
-    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)o->p, (utf8proc_ssize_t)o->n,
-                                      &buf, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)o->p, (utf8proc_ssize_t)o->n, &buf,
+                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE);
     if (n < 0)
         return n == UTF8PROC_ERROR_NOMEM ? XCHG_ERR_NOMEM : XCHG_ERR_FORMAT;
     o->n = 0;
@@ -217,8 +218,7 @@ static int is_title(const char *w, size_t n)
     return 0;
 }
 
-xchg_err xchg_norm_forename(const char *in, size_t len, xchg_name_form form, char *out,
-                            size_t cap)
+xchg_err xchg_norm_forename(const char *in, size_t len, xchg_name_form form, char *out, size_t cap)
 {
     xchg_err e = check_args(in, len, out, cap);
     if (e != XCHG_OK)
@@ -285,14 +285,14 @@ xchg_err xchg_norm_first_token(const char *norm, int initial_only, char *out, si
 static const struct {
     const char *abbr, *full;
 } address_abbr[] = {
-    {"apt", "apartment"}, {"av", "avenue"},     {"ave", "avenue"},     {"bldgs", "buildings"},
-    {"blvd", "boulevard"}, {"cl", "close"},     {"cres", "crescent"},  {"cresc", "crescent"},
-    {"crt", "court"},     {"ct", "court"},      {"dr", "drive"},       {"dri", "drive"},
-    {"est", "estate"},    {"gdn", "garden"},    {"gdns", "gardens"},   {"gr", "grove"},
-    {"grn", "green"},     {"grv", "grove"},     {"hse", "house"},      {"hts", "heights"},
-    {"ln", "lane"},       {"mws", "mews"},      {"pde", "parade"},     {"pk", "park"},
-    {"pl", "place"},      {"rd", "road"},       {"sq", "square"},      {"ter", "terrace"},
-    {"terr", "terrace"},  {"wlk", "walk"},
+    {"apt", "apartment"},  {"av", "avenue"},  {"ave", "avenue"},    {"bldgs", "buildings"},
+    {"blvd", "boulevard"}, {"cl", "close"},   {"cres", "crescent"}, {"cresc", "crescent"},
+    {"crt", "court"},      {"ct", "court"},   {"dr", "drive"},      {"dri", "drive"},
+    {"est", "estate"},     {"gdn", "garden"}, {"gdns", "gardens"},  {"gr", "grove"},
+    {"grn", "green"},      {"grv", "grove"},  {"hse", "house"},     {"hts", "heights"},
+    {"ln", "lane"},        {"mws", "mews"},   {"pde", "parade"},    {"pk", "park"},
+    {"pl", "place"},       {"rd", "road"},    {"sq", "square"},     {"ter", "terrace"},
+    {"terr", "terrace"},   {"wlk", "walk"},
 };
 
 static const char *address_expand(const char *w, size_t n, int last)
@@ -310,6 +310,8 @@ xchg_err xchg_norm_address_line(const char *in, size_t len, char *out, size_t ca
     xchg_err e = check_args(in, len, out, cap);
     if (e != XCHG_OK)
         return e;
+    if (len > SIZE_MAX / 32)
+        return XCHG_ERR_ARG;
     /* Fold into a scratch buffer, then copy word by word with expansions. */
     size_t scap = len * 4 + 16;
     char *scratch = malloc(scap);
@@ -426,7 +428,10 @@ static int read_num(const char *s, size_t len, size_t *i, int mind, int maxd, in
     return 1;
 }
 
-static int is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static int is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 /*
  * Parse with one format. *reached is how far into s the parse got (len for range
@@ -452,10 +457,22 @@ static xchg_err parse_one(const char *s, size_t len, const char *fmt, int pivot,
         f++;
         int ok = 1;
         switch (*f) {
-        case 'd': ok = read_num(s, len, &i, 1, 2, &d); *reason = "expected a 1-2 digit day"; break;
-        case 'm': ok = read_num(s, len, &i, 1, 2, &m); *reason = "expected a 1-2 digit month"; break;
-        case 'Y': ok = read_num(s, len, &i, 4, 4, &y); *reason = "expected a 4-digit year"; break;
-        case 'y': ok = read_num(s, len, &i, 2, 2, &yy); *reason = "expected a 2-digit year"; break;
+        case 'd':
+            ok = read_num(s, len, &i, 1, 2, &d);
+            *reason = "expected a 1-2 digit day";
+            break;
+        case 'm':
+            ok = read_num(s, len, &i, 1, 2, &m);
+            *reason = "expected a 1-2 digit month";
+            break;
+        case 'Y':
+            ok = read_num(s, len, &i, 4, 4, &y);
+            *reason = "expected a 4-digit year";
+            break;
+        case 'y':
+            ok = read_num(s, len, &i, 2, 2, &yy);
+            *reason = "expected a 2-digit year";
+            break;
         case 'H':
             ok = read_num(s, len, &i, 1, 2, &hh);
             have_time[0] = 1;
@@ -544,13 +561,13 @@ static void trim(const char **s, size_t *len)
         (*s)++;
         (*len)--;
     }
-    while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t' ||
-                        (*s)[*len - 1] == '\r' || (*s)[*len - 1] == '\n'))
+    while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t' || (*s)[*len - 1] == '\r' ||
+                        (*s)[*len - 1] == '\n'))
         (*len)--;
 }
 
-xchg_err xchg_norm_date(const char *s, size_t len, const char *fmt, int pivot_year,
-                        int32_t *days, const char **reason)
+xchg_err xchg_norm_date(const char *s, size_t len, const char *fmt, int pivot_year, int32_t *days,
+                        const char **reason)
 {
     const char *dummy;
     if (!reason)

@@ -65,8 +65,8 @@ XCHG_API xchg_err xchg_norm_name(const char *in, size_t len, xchg_name_form form
  * a forename field: "Dr. Mary-Ann" -> "maryann". A field holding nothing but titles
  * gives "" (the forename is missing, not "mr").
  */
-XCHG_API xchg_err xchg_norm_forename(const char *in, size_t len, xchg_name_form form,
-                                     char *out, size_t cap) XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_norm_forename(const char *in, size_t len, xchg_name_form form, char *out,
+                                     size_t cap) XCHG_MUST_CHECK;
 
 /*
  * Copy the first space-separated word of an already normalised name `norm`
@@ -140,8 +140,8 @@ XCHG_API xchg_err xchg_norm_date(const char *s, size_t len, const char *fmt, int
  * {"%Y-%m-%d", "%d/%m/%Y"} reports the impossible day, not the missing '-').
  */
 XCHG_API xchg_err xchg_norm_date_any(const char *s, size_t len, const char *const *fmts,
-                                     size_t nfmts, int pivot_year, int32_t *days,
-                                     size_t *which, const char **reason) XCHG_MUST_CHECK;
+                                     size_t nfmts, int pivot_year, int32_t *days, size_t *which,
+                                     const char **reason) XCHG_MUST_CHECK;
 
 /*
  * The date with day and month exchanged, when that is a valid date different from

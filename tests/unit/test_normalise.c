@@ -3,10 +3,12 @@
  * codes, dates, NHS number, UPN, NI number, postcode, UPRN, address lines.
  * Check digits are worked by hand in comments, independently of the code under test.
  */
+/* clang-format off: cmocka needs these first, in this order */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <exchange.h>
 #include <string.h>
@@ -32,11 +34,11 @@ static void forename_is(const char *in, xchg_name_form form, const char *want)
 static void test_name_diacritics_case(void **state)
 {
     (void)state;
-    name_is("Zoë", XCHG_NAME_MATCH, "zoe");               /* precomposed U+00EB */
-    name_is("Zoe\xcc\x88", XCHG_NAME_MATCH, "zoe");       /* e + combining diaeresis */
-    name_is("Łukasz", XCHG_NAME_MATCH, "lukasz");         /* ł has no decomposition */
-    name_is("Søren", XCHG_NAME_MATCH, "soren");           /* ø likewise */
-    name_is("STRAẞE", XCHG_NAME_MATCH, "strasse");        /* capital sharp s folds to ss */
+    name_is("Zoë", XCHG_NAME_MATCH, "zoe");         /* precomposed U+00EB */
+    name_is("Zoe\xcc\x88", XCHG_NAME_MATCH, "zoe"); /* e + combining diaeresis */
+    name_is("Łukasz", XCHG_NAME_MATCH, "lukasz");   /* ł has no decomposition */
+    name_is("Søren", XCHG_NAME_MATCH, "soren");     /* ø likewise */
+    name_is("STRAẞE", XCHG_NAME_MATCH, "strasse");  /* capital sharp s folds to ss */
     name_is("Straße", XCHG_NAME_MATCH, "strasse");
     name_is("Æthelred", XCHG_NAME_MATCH, "aethelred");
     name_is("Œdipe", XCHG_NAME_MATCH, "oedipe");
@@ -45,9 +47,9 @@ static void test_name_diacritics_case(void **state)
     name_is("François", XCHG_NAME_MATCH, "francois");
     name_is("JOSÉ", XCHG_NAME_MATCH, "jose");
     name_is("Siobhán", XCHG_NAME_MATCH, "siobhan");
-    name_is("ＳＭＩＴＨ", XCHG_NAME_MATCH, "smith");      /* full-width: NFKC */
-    name_is("ﬁnn", XCHG_NAME_MATCH, "finn");              /* ligature: NFKC */
-    name_is("ΑΝΝΑ", XCHG_NAME_MATCH, "αννα");             /* other scripts kept, folded */
+    name_is("ＳＭＩＴＨ", XCHG_NAME_MATCH, "smith"); /* full-width: NFKC */
+    name_is("ﬁnn", XCHG_NAME_MATCH, "finn");         /* ligature: NFKC */
+    name_is("ΑΝΝΑ", XCHG_NAME_MATCH, "αννα");        /* other scripts kept, folded */
     name_is("Анна", XCHG_NAME_MATCH, "анна");
 }
 
@@ -78,12 +80,12 @@ static void test_name_errors(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "\xff",              /* never valid */
-        "Zo\xc3",            /* truncated sequence */
-        "\xc0\xaf",          /* overlong '/' */
-        "a\xed\xa0\x80z",    /* UTF-16 surrogate */
-        "\xf4\x90\x80\x80",  /* above U+10FFFF */
-        "Jos\x80",           /* stray continuation byte */
+        "\xff",             /* never valid */
+        "Zo\xc3",           /* truncated sequence */
+        "\xc0\xaf",         /* overlong '/' */
+        "a\xed\xa0\x80z",   /* UTF-16 surrogate */
+        "\xf4\x90\x80\x80", /* above U+10FFFF */
+        "Jos\x80",          /* stray continuation byte */
     };
     char out[64];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -117,7 +119,7 @@ static void test_forename_titles(void **state)
     forename_is("Mrs Dr Jane", XCHG_NAME_MATCH, "jane");
     forename_is("Ms", XCHG_NAME_MATCH, "");
     forename_is("Mx Sam", XCHG_NAME_MATCH, "sam");
-    forename_is("Drew", XCHG_NAME_MATCH, "drew");       /* whole words only */
+    forename_is("Drew", XCHG_NAME_MATCH, "drew");           /* whole words only */
     forename_is("Jane Miss", XCHG_NAME_MATCH, "jane miss"); /* leading titles only */
     forename_is("Zoë", XCHG_NAME_MATCH, "zoe");
 }
@@ -172,7 +174,7 @@ static void test_nicknames(void **state)
     nick_is("alex", 'M', "alexander");
     nick_is("alex", 'f', "alexandra");
     nick_is("jo", 'M', "joseph");
-    nick_is("jo", 'F', "jo");     /* joanne or josephine: still ambiguous */
+    nick_is("jo", 'F', "jo");         /* joanne or josephine: still ambiguous */
     nick_is("liz", 'M', "elizabeth"); /* unambiguous: recorded sex does not block */
 
     /* in place */
@@ -244,8 +246,8 @@ static void test_soundex(void **state)
     soundex_is("Rubin", "R150");
     soundex_is("Ashcraft", "A261"); /* s and c are one code: h does not separate */
     soundex_is("Ashcroft", "A261");
-    soundex_is("Tymczak", "T522");  /* cz coded once; k after a vowel coded again */
-    soundex_is("Pfister", "P236");  /* f shares the first letter's code */
+    soundex_is("Tymczak", "T522"); /* cz coded once; k after a vowel coded again */
+    soundex_is("Pfister", "P236"); /* f shares the first letter's code */
     soundex_is("Honeyman", "H555");
     soundex_is("Lee", "L000");
     soundex_is("Gutierrez", "G362");
@@ -294,7 +296,7 @@ static void test_nysiis(void **state)
     nysiis_is("CASSTEVENS", "CASTAF"); /* EV -> AF */
     nysiis_is("VASQUEZ", "VASG");
     nysiis_is("FRAZIER", "FRASAR");
-    nysiis_is("BOWMAN", "BANAN");      /* W after a vowel */
+    nysiis_is("BOWMAN", "BANAN"); /* W after a vowel */
     nysiis_is("MCKNIGHT", "MCNAGT");
     nysiis_is("RICKERT", "RACAD");
     nysiis_is("RAWSON", "RASAN");
@@ -397,15 +399,14 @@ static void test_date_any(void **state)
     int32_t got = 0;
     size_t which = 99;
     const char *why = NULL;
-    assert_int_equal(xchg_norm_date_any("2010-07-03", 10, fmts, 3, 0, &got, &which, &why),
-                     XCHG_OK);
+    assert_int_equal(xchg_norm_date_any("2010-07-03", 10, fmts, 3, 0, &got, &which, &why), XCHG_OK);
     assert_int_equal(which, 0);
     assert_int_equal(got, ymd(2010, 7, 3));
     assert_int_equal(xchg_norm_date_any("3/7/2010", 8, fmts, 3, 0, &got, &which, &why), XCHG_OK);
     assert_int_equal(which, 1);
     assert_int_equal(got, ymd(2010, 7, 3));
-    assert_int_equal(
-        xchg_norm_date_any("2010-07-03T10:00:00", 19, fmts, 3, 0, &got, &which, &why), XCHG_OK);
+    assert_int_equal(xchg_norm_date_any("2010-07-03T10:00:00", 19, fmts, 3, 0, &got, &which, &why),
+                     XCHG_OK);
     assert_int_equal(which, 2);
     /* the reason comes from the format that got furthest */
     which = 99;
@@ -418,8 +419,7 @@ static void test_date_any(void **state)
     assert_string_equal(why, "29 February in a year that is not a leap year");
     assert_int_equal(xchg_norm_date_any("hello", 5, fmts, 3, 0, &got, &which, &why),
                      XCHG_ERR_FORMAT);
-    assert_int_equal(xchg_norm_date_any("hello", 5, fmts, 0, 0, &got, &which, &why),
-                     XCHG_ERR_ARG);
+    assert_int_equal(xchg_norm_date_any("hello", 5, fmts, 0, 0, &got, &which, &why), XCHG_ERR_ARG);
 }
 
 static void test_date_swap(void **state)
@@ -663,16 +663,16 @@ static void pc_bad(const char *in, const char *why_want)
 static void test_postcode(void **state)
 {
     (void)state;
-    pc_ok("M1 1AE", "M1 1AE", "M1", "M1 1");                /* AN NAA */
-    pc_ok("B33 8TH", "B33 8TH", "B33", "B33 8");            /* ANN NAA */
-    pc_ok("CR2 6XH", "CR2 6XH", "CR2", "CR2 6");            /* AAN NAA */
-    pc_ok("DN55 1PT", "DN55 1PT", "DN55", "DN55 1");        /* AANN NAA */
-    pc_ok("W1A 0AX", "W1A 0AX", "W1A", "W1A 0");            /* ANA NAA */
-    pc_ok("EC1A 1BB", "EC1A 1BB", "EC1A", "EC1A 1");        /* AANA NAA */
-    pc_ok("GIR 0AA", "GIR 0AA", "GIR", "GIR 0");            /* the one exception */
+    pc_ok("M1 1AE", "M1 1AE", "M1", "M1 1");         /* AN NAA */
+    pc_ok("B33 8TH", "B33 8TH", "B33", "B33 8");     /* ANN NAA */
+    pc_ok("CR2 6XH", "CR2 6XH", "CR2", "CR2 6");     /* AAN NAA */
+    pc_ok("DN55 1PT", "DN55 1PT", "DN55", "DN55 1"); /* AANN NAA */
+    pc_ok("W1A 0AX", "W1A 0AX", "W1A", "W1A 0");     /* ANA NAA */
+    pc_ok("EC1A 1BB", "EC1A 1BB", "EC1A", "EC1A 1"); /* AANA NAA */
+    pc_ok("GIR 0AA", "GIR 0AA", "GIR", "GIR 0");     /* the one exception */
     pc_ok("ox41dq", "OX4 1DQ", "OX4", "OX4 1");
     pc_ok("  sw1a   2aa ", "SW1A 2AA", "SW1A", "SW1A 2");
-    pc_ok("SW1A OAA", "SW1A 0AA", "SW1A", "SW1A 0");        /* letter O for zero */
+    pc_ok("SW1A OAA", "SW1A 0AA", "SW1A", "SW1A 0"); /* letter O for zero */
     pc_ok("N1C 4AG", "N1C 4AG", "N1C", "N1C 4");
 
     pc_bad("M1", "a postcode has 5 to 7 characters besides spaces");
@@ -750,7 +750,7 @@ static void test_address(void **state)
     (void)state;
     addr_is("12, High St.", "12 high street");
     addr_is("10 DOWNING ST", "10 downing street");
-    addr_is("St. John's Rd", "st johns road");   /* st not last: left alone */
+    addr_is("St. John's Rd", "st johns road"); /* st not last: left alone */
     addr_is("1 St Mary's Ave", "1 st marys avenue");
     addr_is("Flat 3, 12-14 Acacia Ave", "flat 3 12 14 acacia avenue");
     addr_is("Apt 4B, 7 Park Cres", "apartment 4b 7 park crescent");
