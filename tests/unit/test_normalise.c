@@ -3,7 +3,8 @@
  * codes, dates, NHS number, UPN, NI number, postcode, UPRN, address lines.
  * Check digits are worked by hand in comments, independently of the code under test.
  */
-/* clang-format off: cmocka needs these first, in this order */
+/* cmocka needs these first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
