@@ -15,7 +15,7 @@
  *    untouched. A buffer too small for the result is XCHG_ERR_ARG.
  *  - Invalid data is XCHG_ERR_FORMAT; where a `reason` out-parameter exists it then
  *    receives a static English sentence fragment (never NULL, never to be freed) saying
- *    why. On success *reason is set to NULL.
+ *    why. On success *reason is set to NULL. Passing reason == NULL is allowed.
  *  - No function allocates memory visible to the caller, prints, or keeps state.
  */
 #ifndef XCHG_NORMALISE_H
@@ -127,8 +127,8 @@ XCHG_API xchg_err xchg_norm_nysiis(const char *name, char out[7]) XCHG_MUST_CHEC
  *   %H hour 0-23, %M minute 0-59, %S second 0-59 (1 or 2 digits; checked, then discarded)
  *   %% a percent sign; any other character must appear literally (e.g. '/', '-', 'T').
  * A format without %d, %m and a year is XCHG_ERR_ARG. An impossible or malformed date
- * is XCHG_ERR_FORMAT with *reason saying why ("day 31 does not exist in February"
- * style: see docs), and *days untouched.
+ * is XCHG_ERR_FORMAT with *reason saying why (e.g. "29 February in a year that is not a
+ * leap year"; the list is in docs/normalise.md), and *days untouched. reason may be NULL.
  */
 XCHG_API xchg_err xchg_norm_date(const char *s, size_t len, const char *fmt, int pivot_year,
                                  int32_t *days, const char **reason) XCHG_MUST_CHECK;

@@ -75,6 +75,10 @@ static void test_name_space_punct(void **state)
     name_is("Mc Donald", XCHG_NAME_COMPACT, "mcdonald");
     name_is("", XCHG_NAME_MATCH, "");
     name_is(" - ' . ", XCHG_NAME_MATCH, "");
+    /* the example table in docs/normalise.md */
+    name_is("O'Neil-Smith  Jr.", XCHG_NAME_MATCH, "oneilsmith jr");
+    name_is("O'Neil-Smith  Jr.", XCHG_NAME_PARTS, "oneil smith jr");
+    name_is("O'Neil-Smith  Jr.", XCHG_NAME_COMPACT, "oneilsmithjr");
 }
 
 static void test_name_errors(void **state)
@@ -256,6 +260,8 @@ static void test_soundex(void **state)
     soundex_is("oneil", "O540");
     soundex_is("o neil", "O540");
     soundex_is("Washington", "W252");
+    soundex_is("mcdonald", "M235"); /* Mc and Mac agree (docs/normalise.md) */
+    soundex_is("macdonald", "M235");
     char out[5];
     assert_int_equal(xchg_norm_soundex("", out), XCHG_ERR_FORMAT);
     assert_string_equal(out, "");
