@@ -9,5 +9,6 @@
 #include "exchange/keys.h"
 #include "exchange/policy.h"
 #include "exchange/secret.h"
+#include "exchange/normalise.h"
 
 #endif
