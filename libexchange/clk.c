@@ -8,8 +8,9 @@
 #include "clk_internal.h"
 #include "exchange/crypto.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,10 @@ struct buf {
 
 struct xchg_clk_encoder {
     const xchg_clk_schema *s;
-    uint8_t *keys; /* nf * 2 * keysize, guarded */
-    uint8_t *bits; /* hash_l bits, MSB first */
+    uint8_t *keys;     /* nf * 2 * keysize, guarded */
+    EVP_MAC *hmac;     /* fetched once: one-shot HMAC() refetches per call, 7x slower */
+    EVP_MAC_CTX **mac; /* 2 per feature (SHA-1 with key 0, MD5 with key 1) for doubleHash */
+    uint8_t *bits;     /* hash_l bits, MSB first */
     size_t nbits_bytes;
     struct buf val;  /* normalised value */
     struct buf pad;  /* padded value */
@@ -55,6 +58,10 @@ void xchg_clk_encoder_free(xchg_clk_encoder *enc)
     if (!enc)
         return;
     xchg_secure_free(enc->keys);
+    for (size_t i = 0; enc->mac && i < 2 * enc->s->nf; i++)
+        EVP_MAC_CTX_free(enc->mac[i]); /* OpenSSL cleanses the keyed state */
+    free(enc->mac);
+    EVP_MAC_free(enc->hmac);
     /* Scratch held record values and tokens: personal data, so wipe it too. */
     if (enc->bits)
         xchg_wipe(enc->bits, enc->nbits_bytes);
@@ -67,6 +74,41 @@ void xchg_clk_encoder_free(xchg_clk_encoder *enc)
     }
     free(enc->offs.p);
     free(enc);
+}
+
+/*
+ * Keyed HMAC contexts for the doubleHash features, so that per token only
+ * EVP_MAC_init(ctx, NULL) (which restarts with the same key), update and final remain.
+ */
+static xchg_err mac_setup(xchg_clk_encoder *enc)
+{
+    const xchg_clk_schema *s = enc->s;
+    int any = 0;
+    for (size_t i = 0; i < s->nf; i++)
+        any |= !s->f[i].ignored && s->f[i].hash == XCHG_CLK_HASH_DOUBLE;
+    if (!any)
+        return XCHG_OK;
+    enc->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    enc->mac = calloc(2 * s->nf, sizeof *enc->mac);
+    if (!enc->hmac || !enc->mac)
+        return enc->hmac ? XCHG_ERR_NOMEM : XCHG_ERR_CRYPTO;
+    for (size_t i = 0; i < s->nf; i++) {
+        if (s->f[i].ignored || s->f[i].hash != XCHG_CLK_HASH_DOUBLE)
+            continue;
+        for (unsigned k = 0; k < 2; k++) {
+            char digest[8];
+            memcpy(digest, k == 0 ? "SHA1" : "MD5", k == 0 ? 5 : 4);
+            OSSL_PARAM params[] = {
+                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                OSSL_PARAM_construct_end(),
+            };
+            EVP_MAC_CTX *c = EVP_MAC_CTX_new(enc->hmac);
+            enc->mac[2 * i + k] = c;
+            if (!c || !EVP_MAC_init(c, xchg_clk_encoder_feature_key(enc, i, k), s->keysize, params))
+                return XCHG_ERR_CRYPTO;
+        }
+    }
+    return XCHG_OK;
 }
 
 xchg_err xchg_clk_encoder_new(const xchg_clk_schema *s, const void *secret, size_t secretlen,
@@ -91,8 +133,11 @@ xchg_err xchg_clk_encoder_new(const xchg_clk_schema *s, const void *secret, size
     }
     /* One HKDF output cut into 2 keys per feature, in feature order: ignored features
      * take their slot too, so the keys of the others do not depend on which are used. */
-    rc = xchg_hkdf_sha256(secret, secretlen, s->salt, s->saltlen, s->info, s->infolen,
-                          enc->keys, klen);
+    rc = xchg_hkdf_sha256(secret, secretlen, s->salt, s->saltlen, s->info, s->infolen, enc->keys,
+                          klen);
+    if (rc != XCHG_OK)
+        goto cleanup;
+    rc = mac_setup(enc);
 
 cleanup:
     if (rc != XCHG_OK) {
@@ -227,16 +272,22 @@ static int int_cmp(int neg, unsigned long long mag, int big, long long bound)
 
 /* --- strptime, as CPython's _strptime does it: a regex, matched with backtracking --- */
 
-static const char *const month_names[12] = {"january", "february", "march",     "april",
-                                            "may",     "june",     "july",      "august",
-                                            "september", "october", "november", "december"};
+static const char *const month_names[12] = {"january",   "february", "march",    "april",
+                                            "may",       "june",     "july",     "august",
+                                            "september", "october",  "november", "december"};
 
 struct dt {
     int year, month, day;
 };
 
-static int lc(int ch) { return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch; }
-static int isdig(char ch) { return ch >= '0' && ch <= '9'; }
+static int lc(int ch)
+{
+    return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+}
+static int isdig(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
 
 /*
  * Candidate lengths of a numeric directive at s[0..n), in the order of CPython's regex
@@ -430,8 +481,8 @@ static xchg_err normalise(xchg_clk_encoder *enc, const struct clk_feature *f, co
         if (f->ascii)
             for (size_t i = 0; i < len; i++)
                 if ((unsigned char)raw[i] >= 0x80) {
-                    xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                                  "feature '%s': value is not ASCII", f->name);
+                    xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "feature '%s': value is not ASCII",
+                                  f->name);
                     return XCHG_ERR_FORMAT;
                 }
         if (f->scase != CLK_CASE_MIXED && !case_ok(raw, len, f->scase)) {
@@ -442,14 +493,12 @@ static xchg_err normalise(xchg_clk_encoder *enc, const struct clk_feature *f, co
         long n = utf8_count(raw, len, NULL);
         if (f->minlen >= 0 && n < f->minlen) {
             xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                          "feature '%s': value is shorter than minLength %lld", f->name,
-                          f->minlen);
+                          "feature '%s': value is shorter than minLength %lld", f->name, f->minlen);
             return XCHG_ERR_FORMAT;
         }
         if (f->maxlen >= 0 && n > f->maxlen) {
             xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                          "feature '%s': value is longer than maxLength %lld", f->name,
-                          f->maxlen);
+                          "feature '%s': value is longer than maxLength %lld", f->name, f->maxlen);
             return XCHG_ERR_FORMAT;
         }
         *v = raw;
@@ -507,7 +556,10 @@ static xchg_err normalise(xchg_clk_encoder *enc, const struct clk_feature *f, co
 
 /* ---- hashing (clkhash bloomfilter) -------------------------------------------------- */
 
-static inline void set_bit(uint8_t *bits, size_t i) { bits[i >> 3] |= (uint8_t)(0x80u >> (i & 7)); }
+static inline void set_bit(uint8_t *bits, size_t i)
+{
+    bits[i >> 3] |= (uint8_t)(0x80u >> (i & 7));
+}
 
 /* A big-endian unsigned integer mod m, as Python's int.from_bytes(h, 'big') % m. */
 static size_t be_mod(const uint8_t *h, size_t n, size_t m)
@@ -528,8 +580,8 @@ static xchg_err hash_blake(const uint8_t *key, size_t keylen, const uint8_t *tok
         char num[24];
         int nl = snprintf(num, sizeof num, "%zu", blk);
         memcpy(salt, num, (size_t)nl);
-        if (crypto_generichash_blake2b_salt_personal(h, sizeof h, tok, toklen, key, keylen,
-                                                     salt, NULL) != 0)
+        if (crypto_generichash_blake2b_salt_personal(h, sizeof h, tok, toklen, key, keylen, salt,
+                                                     NULL) != 0)
             return XCHG_ERR_CRYPTO;
         size_t m = k - blk * 32 < 32 ? k - blk * 32 : 32;
         for (size_t j = 0; j < m; j++) {
@@ -541,24 +593,25 @@ static xchg_err hash_blake(const uint8_t *key, size_t keylen, const uint8_t *tok
     return XCHG_OK;
 }
 
-static xchg_err hmac(const EVP_MD *md, const uint8_t *key, size_t keylen, const uint8_t *msg,
-                     size_t len, uint8_t *out)
+/* HMAC of msg under the key ctx was set up with; out has room for outlen bytes. */
+static xchg_err hmac(EVP_MAC_CTX *ctx, const uint8_t *msg, size_t len, uint8_t *out, size_t outlen)
 {
-    unsigned int ol = 0;
-    if (!HMAC(md, key, (int)keylen, msg, len, out, &ol))
+    size_t ol = 0;
+    if (!EVP_MAC_init(ctx, NULL, 0, NULL) || !EVP_MAC_update(ctx, msg, len) ||
+        !EVP_MAC_final(ctx, out, &ol, outlen) || ol != outlen)
         return XCHG_ERR_CRYPTO;
     return XCHG_OK;
 }
 
-static xchg_err hash_double(xchg_clk_encoder *enc, const uint8_t *k0, const uint8_t *k1,
-                            size_t keylen, size_t toklen, int nonsingular, size_t k,
-                            uint8_t *bits, size_t hash_l)
+static xchg_err hash_double(xchg_clk_encoder *enc, size_t fi, size_t toklen, int nonsingular,
+                            size_t k, uint8_t *bits, size_t hash_l)
 {
     uint8_t h1[20], h2[16];
     xchg_err rc;
+    EVP_MAC_CTX *sha1 = enc->mac[2 * fi], *md5 = enc->mac[2 * fi + 1];
     const uint8_t *tok = enc->tok.p;
-    if ((rc = hmac(EVP_sha1(), k0, keylen, tok, toklen, h1)) != XCHG_OK ||
-        (rc = hmac(EVP_md5(), k1, keylen, tok, toklen, h2)) != XCHG_OK)
+    if ((rc = hmac(sha1, tok, toklen, h1, sizeof h1)) != XCHG_OK ||
+        (rc = hmac(md5, tok, toklen, h2, sizeof h2)) != XCHG_OK)
         return rc;
     uint64_t a = be_mod(h1, sizeof h1, hash_l);
     uint64_t b = be_mod(h2, sizeof h2, hash_l);
@@ -570,7 +623,7 @@ static xchg_err hash_double(xchg_clk_encoder *enc, const uint8_t *k0, const uint
             return XCHG_ERR_NOMEM;
         uint8_t *t = enc->tok.p;
         memcpy(t + toklen, u, (size_t)ul);
-        if ((rc = hmac(EVP_md5(), k1, keylen, t, toklen + (size_t)ul, h2)) != XCHG_OK)
+        if ((rc = hmac(md5, t, toklen + (size_t)ul, h2, sizeof h2)) != XCHG_OK)
             return rc;
         b = be_mod(h2, sizeof h2, hash_l);
     }
@@ -608,7 +661,6 @@ static xchg_err encode_feature(xchg_clk_encoder *enc, size_t fi, const char *v, 
 
     size_t ntok = f->cmp == CLK_CMP_EXACT ? 1 : pcp - n + 1;
     const uint8_t *k0 = xchg_clk_encoder_feature_key(enc, fi, 0);
-    const uint8_t *k1 = xchg_clk_encoder_feature_key(enc, fi, 1);
     for (size_t t = 0; t < ntok; t++) {
         /* bitsPerFeature B over T tokens: B div T each, the first B mod T one more */
         size_t k = f->per_feature ? f->bits / ntok + (t < f->bits % ntok) : f->bits;
@@ -628,15 +680,17 @@ static xchg_err encode_feature(xchg_clk_encoder *enc, size_t fi, const char *v, 
         if (f->hash == XCHG_CLK_HASH_BLAKE)
             rc = hash_blake(k0, s->keysize, enc->tok.p, tl, k, enc->bits, s->hash_l);
         else
-            rc = hash_double(enc, k0, k1, s->keysize, tl, f->prevent_singularity, k, enc->bits,
-                             s->hash_l);
+            rc = hash_double(enc, fi, tl, f->prevent_singularity, k, enc->bits, s->hash_l);
         if (rc != XCHG_OK)
             return rc;
     }
     return XCHG_OK;
 }
 
-static inline int get_bit(const uint8_t *bits, size_t i) { return bits[i >> 3] >> (7 - (i & 7)) & 1; }
+static inline int get_bit(const uint8_t *bits, size_t i)
+{
+    return bits[i >> 3] >> (7 - (i & 7)) & 1;
+}
 
 /* Fold the filter in half xorFolds times: bit i ^= bit i + half. */
 static void fold(uint8_t *bits, size_t len, size_t folds)

@@ -33,8 +33,8 @@ struct clk_feature {
 
     /* hashing */
     enum clk_compare cmp;
-    unsigned n;     /* n-gram size */
-    int positional; /* "<i+1> <gram>" tokens */
+    unsigned n;      /* n-gram size */
+    int positional;  /* "<i+1> <gram>" tokens */
     int per_feature; /* bits is bitsPerFeature (else bitsPerToken) */
     size_t bits;
     xchg_clk_hash hash;

@@ -9,11 +9,11 @@
 #include "exchange/crypto.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
 #include <strings.h>
 
 struct ctx {
@@ -84,8 +84,8 @@ static int get_int(json_t *obj, const char *key, long long lo, long long hi, lon
 }
 
 /* The base64 string at obj[key] decoded into a new buffer; absent gives NULL/0. */
-static void get_b64(struct ctx *c, json_t *obj, const char *key, const char *path,
-                    uint8_t **out, size_t *outlen)
+static void get_b64(struct ctx *c, json_t *obj, const char *key, const char *path, uint8_t **out,
+                    size_t *outlen)
 {
     json_t *j = json_object_get(obj, key);
     *out = NULL;
@@ -157,12 +157,12 @@ static void parse_format(struct ctx *c, const char *who, json_t *fmt, struct clk
                 f->ascii = 1;
             else
                 fail(c, XCHG_ERR_VERSION,
-                     "%s: format.encoding: '%s' is not supported (expected utf-8 or ascii)",
-                     who, e ? e : "(not a string)");
+                     "%s: format.encoding: '%s' is not supported (expected utf-8 or ascii)", who,
+                     e ? e : "(not a string)");
         }
         if (json_object_get(fmt, "pattern"))
-            fail(c, XCHG_ERR_VERSION,
-                 "%s: format.pattern: regular expressions are not supported", who);
+            fail(c, XCHG_ERR_VERSION, "%s: format.pattern: regular expressions are not supported",
+                 who);
         json_t *cs = json_object_get(fmt, "case");
         if (cs) {
             const char *s = json_string_value(cs);
@@ -262,8 +262,7 @@ static void parse_hashing(struct ctx *c, const char *who, json_t *h, struct clk_
         f->n = (unsigned)n;
         json_t *pos = json_object_get(cmp, "positional");
         if (pos && !json_is_boolean(pos))
-            fail(c, XCHG_ERR_FORMAT, "%s: hashing.comparison.positional: must be a boolean",
-                 who);
+            fail(c, XCHG_ERR_FORMAT, "%s: hashing.comparison.positional: must be a boolean", who);
         f->positional = json_is_true(pos);
     } else if (strcmp(ctype, "exact") == 0) {
         f->cmp = CLK_CMP_EXACT;
@@ -317,8 +316,8 @@ static void parse_hashing(struct ctx *c, const char *who, json_t *h, struct clk_
         json_t *ps = json_object_get(hash, "prevent_singularity");
         if (ps) {
             if (!json_is_boolean(ps))
-                fail(c, XCHG_ERR_FORMAT,
-                     "%s: hashing.hash.prevent_singularity: must be a boolean", who);
+                fail(c, XCHG_ERR_FORMAT, "%s: hashing.hash.prevent_singularity: must be a boolean",
+                     who);
             else if (f->hash != XCHG_CLK_HASH_DOUBLE)
                 fail(c, XCHG_ERR_FORMAT,
                      "%s: hashing.hash.prevent_singularity: only allowed with doubleHash", who);
@@ -332,13 +331,12 @@ static void parse_hashing(struct ctx *c, const char *who, json_t *h, struct clk_
         json_t *se = json_object_get(mv, "sentinel");
         json_t *rw = json_object_get(mv, "replaceWith");
         if (!json_is_object(mv) || !json_is_string(se)) {
-            fail(c, XCHG_ERR_FORMAT,
-                 "%s: hashing.missingValue.sentinel: missing or not a string", who);
+            fail(c, XCHG_ERR_FORMAT, "%s: hashing.missingValue.sentinel: missing or not a string",
+                 who);
             return;
         }
         if (rw && !json_is_string(rw)) {
-            fail(c, XCHG_ERR_FORMAT, "%s: hashing.missingValue.replaceWith: not a string",
-                 who);
+            fail(c, XCHG_ERR_FORMAT, "%s: hashing.missingValue.replaceWith: not a string", who);
             return;
         }
         if (!rw)
@@ -387,8 +385,7 @@ static void parse_features(struct ctx *c, json_t *feats, xchg_clk_schema *s)
         snprintf(who, sizeof who, "feature '%.120s'", f->name);
         for (size_t j = 0; j < i; j++)
             if (s->f[j].name && strcmp(s->f[j].name, f->name) == 0)
-                fail(c, XCHG_ERR_FORMAT, "%s: duplicate identifier (also features[%zu])", who,
-                     j);
+                fail(c, XCHG_ERR_FORMAT, "%s: duplicate identifier (also features[%zu])", who, j);
         json_t *ign = json_object_get(fj, "ignored");
         if (ign && !json_is_boolean(ign))
             fail(c, XCHG_ERR_FORMAT, "%s: ignored: must be a boolean", who);
@@ -430,8 +427,8 @@ static void parse_clkconfig(struct ctx *c, json_t *cc, xchg_clk_schema *s)
     if (!type)
         fail(c, XCHG_ERR_FORMAT, "clkConfig.kdf.type: missing or not a string");
     else if (strcmp(type, "HKDF") != 0)
-        fail(c, XCHG_ERR_VERSION,
-             "clkConfig.kdf.type: unsupported key derivation '%s' (only HKDF)", type);
+        fail(c, XCHG_ERR_VERSION, "clkConfig.kdf.type: unsupported key derivation '%s' (only HKDF)",
+             type);
     json_t *hj = json_object_get(kdf, "hash");
     if (hj) {
         const char *h = json_string_value(hj);
@@ -534,7 +531,10 @@ cleanup:
     return XCHG_OK;
 }
 
-size_t xchg_clk_schema_nfeatures(const xchg_clk_schema *s) { return s ? s->nf : 0; }
+size_t xchg_clk_schema_nfeatures(const xchg_clk_schema *s)
+{
+    return s ? s->nf : 0;
+}
 
 const char *xchg_clk_schema_feature_name(const xchg_clk_schema *s, size_t i)
 {
@@ -548,6 +548,15 @@ xchg_clk_hash xchg_clk_schema_feature_hash(const xchg_clk_schema *s, size_t i)
     return s->f[i].hash;
 }
 
-size_t xchg_clk_filter_bits(const xchg_clk_schema *s) { return s ? s->l : 0; }
-size_t xchg_clk_filter_bytes(const xchg_clk_schema *s) { return s ? (s->l + 7) / 8 : 0; }
-size_t xchg_clk_key_size(const xchg_clk_schema *s) { return s ? s->keysize : 0; }
+size_t xchg_clk_filter_bits(const xchg_clk_schema *s)
+{
+    return s ? s->l : 0;
+}
+size_t xchg_clk_filter_bytes(const xchg_clk_schema *s)
+{
+    return s ? (s->l + 7) / 8 : 0;
+}
+size_t xchg_clk_key_size(const xchg_clk_schema *s)
+{
+    return s ? s->keysize : 0;
+}

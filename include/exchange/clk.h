@@ -42,9 +42,8 @@ typedef enum xchg_clk_hash {
  * xchg_clk_schema_free); XCHG_ERR_VERSION for an unsupported version or algorithm,
  * XCHG_ERR_FORMAT for anything else malformed, XCHG_ERR_NOMEM. *out is untouched on error.
  */
-XCHG_API xchg_err xchg_clk_schema_parse_json(const char *json, size_t len,
-                                             xchg_clk_schema **out, xchg_diag *d)
-    XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_clk_schema_parse_json(const char *json, size_t len, xchg_clk_schema **out,
+                                             xchg_diag *d) XCHG_MUST_CHECK;
 
 /* Releases s; accepts NULL. Encoders made from s must be freed first. */
 XCHG_API void xchg_clk_schema_free(xchg_clk_schema *s);
@@ -72,8 +71,7 @@ XCHG_API size_t xchg_clk_key_size(const xchg_clk_schema *s);
  * *out is untouched on error.
  */
 XCHG_API xchg_err xchg_clk_encoder_new(const xchg_clk_schema *s, const void *secret,
-                                       size_t secretlen, xchg_clk_encoder **out)
-    XCHG_MUST_CHECK;
+                                       size_t secretlen, xchg_clk_encoder **out) XCHG_MUST_CHECK;
 
 /* Wipes the keys and releases enc; accepts NULL. */
 XCHG_API void xchg_clk_encoder_free(xchg_clk_encoder *enc);

@@ -3,9 +3,11 @@
  * records for both hash types (vectors in tests/kat/clkhash/, see its README), HKDF keys,
  * schema validation messages, normalisation, folding and the similarity helpers.
  */
+/* cmocka needs these first */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <exchange.h>
@@ -236,10 +238,12 @@ static void test_wrong_secret(void **state)
 
 /* ---- schema validation ------------------------------------------------------------ */
 
-#define KDF "\"kdf\":{\"type\":\"HKDF\",\"hash\":\"SHA256\",\"salt\":\"c2FsdA==\",\"info\":\"\",\"keySize\":64}"
-#define FEAT(hash)                                                                        \
-    "{\"identifier\":\"name\",\"format\":{\"type\":\"string\"},\"hashing\":{\"comparison\":" \
-    "{\"type\":\"ngram\",\"n\":2},\"strategy\":{\"bitsPerToken\":20},\"hash\":{\"type\":\"" hash \
+#define KDF                                                                                        \
+    "\"kdf\":{\"type\":\"HKDF\",\"hash\":\"SHA256\",\"salt\":\"c2FsdA==\",\"info\":\"\","          \
+    "\"keySize\":64}"
+#define FEAT(hash)                                                                                 \
+    "{\"identifier\":\"name\",\"format\":{\"type\":\"string\"},\"hashing\":{\"comparison\":"       \
+    "{\"type\":\"ngram\",\"n\":2},\"strategy\":{\"bitsPerToken\":20},\"hash\":{\"type\":\"" hash   \
     "\"}}}"
 
 struct bad_case {
@@ -267,8 +271,8 @@ static const struct bad_case bad_cases[] = {
      XCHG_ERR_FORMAT, "clkConfig.l: 4 is less than 8, the minimum for blakeHash (feature 'name')"},
     {"{\"version\":3,\"clkConfig\":{\"l\":0," KDF "},\"features\":[" FEAT("blakeHash") "]}",
      XCHG_ERR_FORMAT, "clkConfig.l: must be an integer from 1 to 16777216"},
-    {"{\"version\":3,\"clkConfig\":{\"l\":1024,\"xorFolds\":-1," KDF "},\"features\":[" FEAT(
-         "blakeHash") "]}",
+    {"{\"version\":3,\"clkConfig\":{\"l\":1024,\"xorFolds\":-1," KDF
+     "},\"features\":[" FEAT("blakeHash") "]}",
      XCHG_ERR_FORMAT, "clkConfig.xorFolds: must be an integer from 0 to 24"},
     {"{\"version\":3,\"clkConfig\":{\"l\":1024,\"kdf\":{\"type\":\"PBKDF2\"}},\"features\":[" FEAT(
          "blakeHash") "]}",
@@ -288,8 +292,8 @@ static const struct bad_case bad_cases[] = {
      XCHG_ERR_VERSION,
      "feature 'name': hashing.hash.type: unknown hash type 'sha1Hash' (expected blakeHash or "
      "doubleHash)"},
-    {"{\"version\":3,\"clkConfig\":{\"l\":1024," KDF "},\"features\":[" FEAT("blakeHash") ","
-     FEAT("doubleHash") "]}",
+    {"{\"version\":3,\"clkConfig\":{\"l\":1024," KDF
+     "},\"features\":[" FEAT("blakeHash") "," FEAT("doubleHash") "]}",
      XCHG_ERR_FORMAT, "feature 'name': duplicate identifier (also features[0])"},
     {"{\"version\":3,\"clkConfig\":{\"l\":1024," KDF "},\"features\":[{\"ignored\":true}]}",
      XCHG_ERR_FORMAT, "features[0]: identifier: missing or not a string"},
@@ -336,8 +340,8 @@ static void test_schema_rejects(void **state)
         xchg_clk_schema *s = (xchg_clk_schema *)&s; /* must stay untouched */
         xchg_clk_schema *before = s;
         xchg_err rc = xchg_clk_schema_parse_json(c->json, strlen(c->json), &s, d);
-        if (rc != c->rc || (c->msg && (xchg_diag_count(d) < 1 ||
-                                       strcmp(xchg_diag_message(d, 0), c->msg) != 0)))
+        if (rc != c->rc ||
+            (c->msg && (xchg_diag_count(d) < 1 || strcmp(xchg_diag_message(d, 0), c->msg) != 0)))
             fprintf(stderr, "case %zu: rc %d, message: %s\n", i, (int)rc,
                     xchg_diag_count(d) ? xchg_diag_message(d, 0) : "(none)");
         assert_int_equal(rc, c->rc);
@@ -367,7 +371,7 @@ static xchg_clk_schema *one_feature(const char *format, const char *comparison, 
              "{\"version\":3,\"clkConfig\":{\"l\":%u,\"xorFolds\":%u," KDF "},\"features\":["
              "{\"identifier\":\"id\",\"ignored\":true},"
              "{\"identifier\":\"x\",\"format\":%s,\"hashing\":{\"comparison\":%s,"
-             "\"strategy\":{\"bitsPerFeature\":100},\"hash\":{\"type\":\"%s\"}%s}}]}",
+             "\"strategy\":{\"bitsPerFeature\":100},\"hash\":%s%s}}]}",
              l, folds, format, comparison, hash, extra);
     xchg_clk_schema *s = NULL;
     xchg_diag *d = xchg_diag_new();
@@ -391,6 +395,8 @@ static xchg_err enc1(const xchg_clk_schema *s, const char *value, uint8_t *out, 
 
 #define STR "{\"type\":\"string\"}"
 #define BIGRAM "{\"type\":\"ngram\",\"n\":2}"
+#define BLAKE "{\"type\":\"blakeHash\"}"
+#define DOUBLE "{\"type\":\"doubleHash\"}"
 #define POS1 "{\"type\":\"ngram\",\"n\":1,\"positional\":true}"
 
 /* Keys depend on the feature's slot, not its format: so an integer or date feature must
@@ -399,13 +405,13 @@ static void test_normalisation(void **state)
 {
     (void)state;
     uint8_t a[128], b[128];
-    xchg_clk_schema *str = one_feature(STR, POS1, "blakeHash", "", 1024, 0);
+    xchg_clk_schema *str = one_feature(STR, POS1, BLAKE, "", 1024, 0);
     xchg_clk_schema *num = one_feature("{\"type\":\"integer\",\"minimum\":-50,\"maximum\":9999}",
-                                       POS1, "blakeHash", "", 1024, 0);
+                                       POS1, BLAKE, "", 1024, 0);
     xchg_clk_schema *date =
-        one_feature("{\"type\":\"date\",\"format\":\"%d/%m/%Y\"}", POS1, "blakeHash", "", 1024, 0);
-    xchg_clk_schema *mdate = one_feature("{\"type\":\"date\",\"format\":\"%d %b %y\"}", POS1,
-                                         "blakeHash", "", 1024, 0);
+        one_feature("{\"type\":\"date\",\"format\":\"%d/%m/%Y\"}", POS1, BLAKE, "", 1024, 0);
+    xchg_clk_schema *mdate =
+        one_feature("{\"type\":\"date\",\"format\":\"%d %b %y\"}", POS1, BLAKE, "", 1024, 0);
 
     assert_int_equal(enc1(str, "42", a, NULL), XCHG_OK);
     assert_int_equal(enc1(num, " +0_042 ", b, NULL), XCHG_OK);
@@ -451,9 +457,9 @@ static void test_missing_and_case(void **state)
 {
     (void)state;
     uint8_t a[128], b[128], zero[128] = {0};
-    xchg_clk_schema *str = one_feature(STR, BIGRAM, "doubleHash", "", 1024, 0);
+    xchg_clk_schema *str = one_feature(STR, BIGRAM, DOUBLE, "", 1024, 0);
     xchg_clk_schema *num = one_feature(
-        "{\"type\":\"integer\"}", BIGRAM, "doubleHash",
+        "{\"type\":\"integer\"}", BIGRAM, DOUBLE,
         ",\"missingValue\":{\"sentinel\":\"N/A\",\"replaceWith\":\"unknown\"}", 1024, 0);
     /* the sentinel skips integer validation and is replaced verbatim */
     assert_int_equal(enc1(str, "unknown", a, NULL), XCHG_OK);
@@ -464,7 +470,7 @@ static void test_missing_and_case(void **state)
     assert_memory_equal(a, zero, 128);
 
     xchg_clk_schema *low = one_feature("{\"type\":\"string\",\"case\":\"lower\",\"maxLength\":5}",
-                                       BIGRAM, "blakeHash", "", 1024, 0);
+                                       BIGRAM, BLAKE, "", 1024, 0);
     assert_int_equal(enc1(low, "smith", a, NULL), XCHG_OK);
     xchg_diag *d = xchg_diag_new();
     assert_int_equal(enc1(low, "Smith", a, d), XCHG_ERR_FORMAT);
@@ -479,7 +485,7 @@ static void test_missing_and_case(void **state)
     xchg_diag_free(d);
 
     xchg_clk_schema *en = one_feature("{\"type\":\"enum\",\"values\":[\"M\",\"F\"]}",
-                                      "{\"type\":\"exact\"}", "blakeHash", "", 1024, 0);
+                                      "{\"type\":\"exact\"}", BLAKE, "", 1024, 0);
     assert_int_equal(enc1(en, "F", a, NULL), XCHG_OK);
     assert_int_equal(xchg_clk_popcount(a, 128) > 50, 1);
     assert_int_equal(enc1(en, "X", a, NULL), XCHG_ERR_FORMAT);
@@ -511,9 +517,41 @@ static void fold_case(const char *hash, unsigned l)
 static void test_xor_fold(void **state)
 {
     (void)state;
-    fold_case("blakeHash", 512);
-    fold_case("doubleHash", 512);
-    fold_case("doubleHash", 100); /* halves not byte-aligned, last byte partly unused */
+    fold_case(BLAKE, 512);
+    fold_case(DOUBLE, 512);
+    fold_case(DOUBLE, 100); /* halves not byte-aligned, last byte partly unused */
+}
+
+/* prevent_singularity: with l = 8, about one token in eight has HMAC-MD5 = 0 mod l and
+ * sets one bit only under the original construction; the non-singular variant rehashes
+ * those and leaves every other token's bits as they were. */
+static void test_prevent_singularity(void **state)
+{
+    (void)state;
+    xchg_clk_schema *plain = one_feature(STR, "{\"type\":\"exact\"}", DOUBLE, "", 8, 0);
+    xchg_clk_schema *ns =
+        one_feature(STR, "{\"type\":\"exact\"}",
+                    "{\"type\":\"doubleHash\",\"prevent_singularity\":true}", "", 8, 0);
+    unsigned singular = 0;
+    for (char ch = 'a'; ch <= 'z'; ch++) {
+        char v[2] = {ch, 0};
+        uint8_t a[1], b[1];
+        xchg_diag *d = xchg_diag_new();
+        xchg_err rc = enc1(plain, v, a, d);
+        if (rc != XCHG_OK)
+            fprintf(stderr, "%s\n", xchg_diag_text(d, 0));
+        xchg_diag_free(d);
+        assert_int_equal(rc, XCHG_OK);
+        assert_int_equal(enc1(ns, v, b, NULL), XCHG_OK);
+        assert_true(xchg_clk_popcount(b, 1) > 1);
+        if (xchg_clk_popcount(a, 1) == 1)
+            singular++;
+        else
+            assert_int_equal(a[0], b[0]);
+    }
+    assert_true(singular > 0);
+    xchg_clk_schema_free(plain);
+    xchg_clk_schema_free(ns);
 }
 
 /* ---- similarity ------------------------------------------------------------------- */
@@ -580,11 +618,17 @@ int main(void)
     if (xchg_init() != XCHG_OK)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hkdf_keys),      cmocka_unit_test(test_kat_blake),
-        cmocka_unit_test(test_kat_double),     cmocka_unit_test(test_wrong_secret),
-        cmocka_unit_test(test_schema_rejects), cmocka_unit_test(test_normalisation),
-        cmocka_unit_test(test_missing_and_case), cmocka_unit_test(test_xor_fold),
-        cmocka_unit_test(test_dice),           cmocka_unit_test(test_misuse),
+        cmocka_unit_test(test_hkdf_keys),
+        cmocka_unit_test(test_kat_blake),
+        cmocka_unit_test(test_kat_double),
+        cmocka_unit_test(test_wrong_secret),
+        cmocka_unit_test(test_schema_rejects),
+        cmocka_unit_test(test_normalisation),
+        cmocka_unit_test(test_missing_and_case),
+        cmocka_unit_test(test_xor_fold),
+        cmocka_unit_test(test_prevent_singularity),
+        cmocka_unit_test(test_dice),
+        cmocka_unit_test(test_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
