@@ -1,0 +1,793 @@
+/*
+ * CLK encoding, bit-for-bit compatible with clkhash 0.18 (linkage schema v3).
+ *
+ * The steps and every choice that decides a bit are written down in docs/clk.md; the
+ * comments here say why a step looks the way it does when the reason is compatibility
+ * with Python semantics (code points, int(), strptime) rather than taste.
+ */
+#include "clk_internal.h"
+#include "exchange/crypto.h"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#define BLAKE_OUT 64 /* BLAKE2b-512: 32 uint16 indices per call */
+
+struct buf {
+    void *p;
+    size_t cap; /* in elements */
+};
+
+struct xchg_clk_encoder {
+    const xchg_clk_schema *s;
+    uint8_t *keys;     /* nf * 2 * keysize, guarded */
+    EVP_MAC *hmac;     /* fetched once: one-shot HMAC() refetches per call, 7x slower */
+    EVP_MAC_CTX **mac; /* 2 per feature (SHA-1 with key 0, MD5 with key 1) for doubleHash */
+    uint8_t *bits;     /* hash_l bits, MSB first */
+    size_t nbits_bytes;
+    struct buf val;  /* normalised value */
+    struct buf pad;  /* padded value */
+    struct buf offs; /* code point offsets into pad */
+    struct buf tok;  /* one token */
+};
+
+/* Grow b to hold n elements of size sz. 0 on success. */
+static int buf_reserve(struct buf *b, size_t n, size_t sz)
+{
+    if (n <= b->cap)
+        return 0;
+    size_t nc = b->cap ? b->cap : 64;
+    while (nc < n)
+        nc *= 2;
+    void *p = realloc(b->p, nc * sz);
+    if (!p)
+        return -1;
+    b->p = p;
+    b->cap = nc;
+    return 0;
+}
+
+void xchg_clk_encoder_free(xchg_clk_encoder *enc)
+{
+    if (!enc)
+        return;
+    xchg_secure_free(enc->keys);
+    for (size_t i = 0; enc->mac && i < 2 * enc->s->nf; i++)
+        EVP_MAC_CTX_free(enc->mac[i]); /* OpenSSL cleanses the keyed state */
+    free(enc->mac);
+    EVP_MAC_free(enc->hmac);
+    /* Scratch held record values and tokens: personal data, so wipe it too. */
+    if (enc->bits)
+        xchg_wipe(enc->bits, enc->nbits_bytes);
+    free(enc->bits);
+    struct buf *bs[] = {&enc->val, &enc->pad, &enc->tok};
+    for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) {
+        if (bs[i]->p)
+            xchg_wipe(bs[i]->p, bs[i]->cap);
+        free(bs[i]->p);
+    }
+    free(enc->offs.p);
+    free(enc);
+}
+
+/*
+ * Keyed HMAC contexts for the doubleHash features, so that per token only
+ * EVP_MAC_init(ctx, NULL) (which restarts with the same key), update and final remain.
+ */
+static xchg_err mac_setup(xchg_clk_encoder *enc)
+{
+    const xchg_clk_schema *s = enc->s;
+    int any = 0;
+    for (size_t i = 0; i < s->nf; i++)
+        any |= !s->f[i].ignored && s->f[i].hash == XCHG_CLK_HASH_DOUBLE;
+    if (!any)
+        return XCHG_OK;
+    enc->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    enc->mac = calloc(2 * s->nf, sizeof *enc->mac);
+    if (!enc->hmac || !enc->mac)
+        return enc->hmac ? XCHG_ERR_NOMEM : XCHG_ERR_CRYPTO;
+    for (size_t i = 0; i < s->nf; i++) {
+        if (s->f[i].ignored || s->f[i].hash != XCHG_CLK_HASH_DOUBLE)
+            continue;
+        for (unsigned k = 0; k < 2; k++) {
+            char digest[8];
+            memcpy(digest, k == 0 ? "SHA1" : "MD5", k == 0 ? 5 : 4);
+            OSSL_PARAM params[] = {
+                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                OSSL_PARAM_construct_end(),
+            };
+            EVP_MAC_CTX *c = EVP_MAC_CTX_new(enc->hmac);
+            enc->mac[2 * i + k] = c;
+            if (!c || !EVP_MAC_init(c, xchg_clk_encoder_feature_key(enc, i, k), s->keysize, params))
+                return XCHG_ERR_CRYPTO;
+        }
+    }
+    return XCHG_OK;
+}
+
+xchg_err xchg_clk_encoder_new(const xchg_clk_schema *s, const void *secret, size_t secretlen,
+                              xchg_clk_encoder **out)
+{
+    xchg_err rc = XCHG_OK;
+    xchg_clk_encoder *enc = NULL;
+
+    if (!s || !out || (!secret && secretlen))
+        return XCHG_ERR_ARG;
+    enc = calloc(1, sizeof *enc);
+    if (!enc)
+        return XCHG_ERR_NOMEM;
+    enc->s = s;
+    size_t klen = s->nf * 2 * s->keysize;
+    enc->keys = xchg_secure_alloc(klen);
+    enc->nbits_bytes = (s->hash_l + 7) / 8;
+    enc->bits = calloc(enc->nbits_bytes, 1);
+    if (!enc->keys || !enc->bits) {
+        rc = XCHG_ERR_NOMEM;
+        goto cleanup;
+    }
+    /* One HKDF output cut into 2 keys per feature, in feature order: ignored features
+     * take their slot too, so the keys of the others do not depend on which are used. */
+    rc = xchg_hkdf_sha256(secret, secretlen, s->salt, s->saltlen, s->info, s->infolen, enc->keys,
+                          klen);
+    if (rc != XCHG_OK)
+        goto cleanup;
+    rc = mac_setup(enc);
+
+cleanup:
+    if (rc != XCHG_OK) {
+        xchg_clk_encoder_free(enc);
+        return rc;
+    }
+    *out = enc;
+    return XCHG_OK;
+}
+
+const uint8_t *xchg_clk_encoder_feature_key(const xchg_clk_encoder *enc, size_t i, unsigned k)
+{
+    if (!enc || i >= enc->s->nf || k > 1)
+        return NULL;
+    return enc->keys + (2 * i + k) * enc->s->keysize;
+}
+
+/* ---- validation and normalisation (clkhash field_formats) --------------------------- */
+
+/*
+ * Decode UTF-8 strictly; store n+1 byte offsets of code points in offs when offs is not
+ * NULL. Returns the number of code points, or -1 for invalid UTF-8.
+ */
+static long utf8_count(const char *s, size_t len, size_t *offs)
+{
+    long n = 0;
+    size_t i = 0;
+    while (i < len) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t r =
+            utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (r <= 0)
+            return -1;
+        if (offs)
+            offs[n] = i;
+        n++;
+        i += (size_t)r;
+    }
+    if (offs)
+        offs[n] = len;
+    return n;
+}
+
+/* Python's str.lower() == s (or upper): simple per-code-point case mapping. */
+static int case_ok(const char *s, size_t len, enum clk_case want)
+{
+    size_t i = 0;
+    while (i < len) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t r =
+            utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (r <= 0)
+            return 0;
+        utf8proc_int32_t m = want == CLK_CASE_LOWER ? utf8proc_tolower(cp) : utf8proc_toupper(cp);
+        if (m != cp)
+            return 0;
+        i += (size_t)r;
+    }
+    return 1;
+}
+
+static int py_space(unsigned char ch)
+{
+    return ch == ' ' || (ch >= '\t' && ch <= '\r') || (ch >= 0x1c && ch <= 0x1f);
+}
+
+/*
+ * Python's str(int(s, 10)) for ASCII input: surrounding whitespace, a sign, digits with
+ * single underscores between them. The canonical decimal goes into out (capacity
+ * len + 2); *neg and *mag receive sign and magnitude (*big set when it exceeds 19 digits)
+ * for range checks. Returns the length written, or -1 when s is not an integer.
+ */
+static long py_int(const char *s, size_t len, char *out, int *neg, unsigned long long *mag,
+                   int *big)
+{
+    size_t i = 0, e = len;
+    while (i < e && py_space((unsigned char)s[i]))
+        i++;
+    while (e > i && py_space((unsigned char)s[e - 1]))
+        e--;
+    *neg = 0;
+    if (i < e && (s[i] == '+' || s[i] == '-'))
+        *neg = s[i++] == '-';
+    if (i == e || s[i] < '0' || s[i] > '9')
+        return -1;
+    size_t o = 0, ndig = 0;
+    *mag = 0;
+    *big = 0;
+    if (*neg)
+        out[o++] = '-';
+    for (; i < e; i++) {
+        char ch = s[i];
+        if (ch == '_') {
+            if (i + 1 >= e || s[i + 1] < '0' || s[i + 1] > '9' || s[i - 1] == '_')
+                return -1;
+            continue;
+        }
+        if (ch < '0' || ch > '9')
+            return -1;
+        if (ndig == 0 && ch == '0')
+            continue; /* leading zero */
+        out[o++] = ch;
+        if (++ndig > 19)
+            *big = 1;
+        else
+            *mag = *mag * 10 + (unsigned long long)(ch - '0');
+    }
+    if (ndig == 0) { /* zero, "-0" included */
+        *neg = 0;
+        out[0] = '0';
+        return 1;
+    }
+    return (long)o;
+}
+
+/* value < bound (cmp < 0), == (0), > (> 0) for the parsed integer against a long long. */
+static int int_cmp(int neg, unsigned long long mag, int big, long long bound)
+{
+    if (big)
+        return neg ? -1 : 1;
+    if (!neg) {
+        if (bound < 0)
+            return 1;
+        unsigned long long b = (unsigned long long)bound;
+        return mag < b ? -1 : mag > b;
+    }
+    if (bound >= 0)
+        return mag == 0 && bound == 0 ? 0 : -1;
+    unsigned long long b = (unsigned long long)(-(bound + 1)) + 1u; /* |bound| */
+    return mag > b ? -1 : mag < b;
+}
+
+/* --- strptime, as CPython's _strptime does it: a regex, matched with backtracking --- */
+
+static const char *const month_names[12] = {"january",   "february", "march",    "april",
+                                            "may",       "june",     "july",     "august",
+                                            "september", "october",  "november", "december"};
+
+struct dt {
+    int year, month, day;
+};
+
+static int lc(int ch)
+{
+    return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+}
+static int isdig(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+/*
+ * Candidate lengths of a numeric directive at s[0..n), in the order of CPython's regex
+ * alternation. Writes up to 5 lengths into len[]; returns how many.
+ */
+static int num_candidates(char dir, const char *s, size_t n, int len[5])
+{
+    int k = 0;
+    char a = n > 0 ? s[0] : 0, b = n > 1 ? s[1] : 0;
+    switch (dir) {
+    case 'Y':
+        if (n >= 4 && isdig(s[0]) && isdig(s[1]) && isdig(s[2]) && isdig(s[3]))
+            len[k++] = 4;
+        break;
+    case 'y':
+        if (isdig(a) && isdig(b))
+            len[k++] = 2;
+        break;
+    case 'm': /* 1[0-2]|0[1-9]|[1-9] */
+        if (a == '1' && b >= '0' && b <= '2')
+            len[k++] = 2;
+        if (a == '0' && b >= '1' && b <= '9')
+            len[k++] = 2;
+        if (a >= '1' && a <= '9')
+            len[k++] = 1;
+        break;
+    case 'd': /* 3[01]|[12]\d|0[1-9]|[1-9]| [1-9] */
+        if (a == '3' && (b == '0' || b == '1'))
+            len[k++] = 2;
+        if ((a == '1' || a == '2') && isdig(b))
+            len[k++] = 2;
+        if (a == '0' && b >= '1' && b <= '9')
+            len[k++] = 2;
+        if (a >= '1' && a <= '9')
+            len[k++] = 1;
+        if (a == ' ' && b >= '1' && b <= '9')
+            len[k++] = 2;
+        break;
+    case 'H': /* 2[0-3]|[0-1]\d|\d */
+        if (a == '2' && b >= '0' && b <= '3')
+            len[k++] = 2;
+        if ((a == '0' || a == '1') && isdig(b))
+            len[k++] = 2;
+        if (isdig(a))
+            len[k++] = 1;
+        break;
+    case 'M': /* [0-5]\d|\d */
+        if (a >= '0' && a <= '5' && isdig(b))
+            len[k++] = 2;
+        if (isdig(a))
+            len[k++] = 1;
+        break;
+    case 'S': /* 6[0-1]|[0-5]\d|\d */
+        if (a == '6' && (b == '0' || b == '1'))
+            len[k++] = 2;
+        if (a >= '0' && a <= '5' && isdig(b))
+            len[k++] = 2;
+        if (isdig(a))
+            len[k++] = 1;
+        break;
+    default:
+        break;
+    }
+    return k;
+}
+
+static int num_value(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++)
+        if (isdig(s[i]))
+            v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+/* Match fmt against s from si; returns the end offset of the first match, or -1. */
+static long dt_match(const char *fmt, const char *s, size_t n, size_t si, struct dt *dt)
+{
+    while (*fmt) {
+        unsigned char fc = (unsigned char)*fmt;
+        if (py_space(fc)) { /* a run of format whitespace is \s+, greedy */
+            while (*fmt && py_space((unsigned char)*fmt))
+                fmt++;
+            size_t e = si;
+            while (e < n && py_space((unsigned char)s[e]))
+                e++;
+            for (size_t k = e; k > si; k--) {
+                long r = dt_match(fmt, s, n, k, dt);
+                if (r >= 0)
+                    return r;
+            }
+            return -1;
+        }
+        if (fc != '%' || fmt[1] == '%') {
+            if (si >= n || lc((unsigned char)s[si]) != lc(fc))
+                return -1;
+            fmt += fc == '%' ? 2 : 1;
+            si++;
+            continue;
+        }
+        char dir = fmt[1];
+        fmt += 2;
+        if (dir == 'b' || dir == 'B') {
+            /* CPython sorts the names longest first; no name prefixes another. */
+            for (int m = 0; m < 12; m++) {
+                size_t ln = dir == 'b' ? 3 : strlen(month_names[m]);
+                if (n - si < ln)
+                    continue;
+                size_t j = 0;
+                while (j < ln && lc((unsigned char)s[si + j]) == month_names[m][j])
+                    j++;
+                if (j < ln)
+                    continue;
+                struct dt save = *dt;
+                dt->month = m + 1;
+                long r = dt_match(fmt, s, n, si + ln, dt);
+                if (r >= 0)
+                    return r;
+                *dt = save;
+            }
+            return -1;
+        }
+        int lens[5];
+        int k = num_candidates(dir, s + si, n - si, lens);
+        for (int c = 0; c < k; c++) {
+            struct dt save = *dt;
+            int v = num_value(s + si, lens[c]);
+            if (dir == 'Y')
+                dt->year = v;
+            else if (dir == 'y')
+                dt->year = v <= 68 ? 2000 + v : 1900 + v;
+            else if (dir == 'm')
+                dt->month = v;
+            else if (dir == 'd')
+                dt->day = v;
+            long r = dt_match(fmt, s, n, si + (size_t)lens[c], dt);
+            if (r >= 0)
+                return r;
+            *dt = save;
+        }
+        return -1;
+    }
+    return (long)si;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 ? 28 + leap : dm[m - 1];
+}
+
+/*
+ * datetime.strptime(s, fmt).strftime('%Y%m%d') into out (at least 16 bytes). The year is
+ * not zero-padded below 1000, as glibc's strftime does. Returns the length or -1.
+ */
+static int date_norm(const char *fmt, const char *s, size_t n, char *out, size_t cap)
+{
+    struct dt dt = {1900, 1, 1};
+    long end = dt_match(fmt, s, n, 0, &dt);
+    if (end < 0 || (size_t)end != n) /* "unconverted data remains" */
+        return -1;
+    if (dt.year < 1 || dt.day > days_in_month(dt.year, dt.month))
+        return -1;
+    int r = snprintf(out, cap, "%d%02d%02d", dt.year, dt.month, dt.day);
+    return r > 0 && (size_t)r < cap ? r : -1;
+}
+
+/*
+ * Validate raw (as clkhash's FieldSpec.validate) and write the string to tokenise into
+ * enc->val, pointed to by *v and *vlen. XCHG_ERR_FORMAT with a diagnostic on invalid input.
+ */
+static xchg_err normalise(xchg_clk_encoder *enc, const struct clk_feature *f, const char *raw,
+                          size_t len, const char **v, size_t *vlen, xchg_diag *d)
+{
+    if (f->has_missing && len == f->sentlen && memcmp(raw, f->sentinel, len) == 0) {
+        *v = f->replace; /* not validated, not formatted: clkhash hashes it as is */
+        *vlen = f->replen;
+        return XCHG_OK;
+    }
+    if (utf8_count(raw, len, NULL) < 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "feature '%s': value is not valid UTF-8",
+                      f->name);
+        return XCHG_ERR_FORMAT;
+    }
+    if (buf_reserve(&enc->val, len + 32, 1) != 0)
+        return XCHG_ERR_NOMEM;
+    char *o = enc->val.p;
+    switch (f->fmt) {
+    case CLK_FMT_STRING: {
+        if (f->ascii)
+            for (size_t i = 0; i < len; i++)
+                if ((unsigned char)raw[i] >= 0x80) {
+                    xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "feature '%s': value is not ASCII",
+                                  f->name);
+                    return XCHG_ERR_FORMAT;
+                }
+        if (f->scase != CLK_CASE_MIXED && !case_ok(raw, len, f->scase)) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "feature '%s': value is not %s case",
+                          f->name, f->scase == CLK_CASE_LOWER ? "lower" : "upper");
+            return XCHG_ERR_FORMAT;
+        }
+        long n = utf8_count(raw, len, NULL);
+        if (f->minlen >= 0 && n < f->minlen) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "feature '%s': value is shorter than minLength %lld", f->name, f->minlen);
+            return XCHG_ERR_FORMAT;
+        }
+        if (f->maxlen >= 0 && n > f->maxlen) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "feature '%s': value is longer than maxLength %lld", f->name, f->maxlen);
+            return XCHG_ERR_FORMAT;
+        }
+        *v = raw;
+        *vlen = len;
+        return XCHG_OK;
+    }
+    case CLK_FMT_INTEGER: {
+        int neg, big;
+        unsigned long long mag;
+        long n = py_int(raw, len, o, &neg, &mag, &big);
+        if (n < 0) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "feature '%s': value is not an integer",
+                          f->name);
+            return XCHG_ERR_FORMAT;
+        }
+        if (f->has_min && int_cmp(neg, mag, big, f->min) < 0) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "feature '%s': value is below the minimum %lld", f->name, f->min);
+            return XCHG_ERR_FORMAT;
+        }
+        if (f->has_max && int_cmp(neg, mag, big, f->max) > 0) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "feature '%s': value is above the maximum %lld", f->name, f->max);
+            return XCHG_ERR_FORMAT;
+        }
+        *v = o;
+        *vlen = (size_t)n;
+        return XCHG_OK;
+    }
+    case CLK_FMT_DATE: {
+        int n = date_norm(f->datefmt, raw, len, o, enc->val.cap);
+        if (n < 0) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "feature '%s': value is not a valid date in format '%s'", f->name,
+                          f->datefmt);
+            return XCHG_ERR_FORMAT;
+        }
+        *v = o;
+        *vlen = (size_t)n;
+        return XCHG_OK;
+    }
+    case CLK_FMT_ENUM:
+        for (size_t i = 0; i < f->nvalues; i++)
+            if (f->vlens[i] == len && memcmp(f->values[i], raw, len) == 0) {
+                *v = raw;
+                *vlen = len;
+                return XCHG_OK;
+            }
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "feature '%s': value is not one of the enum values", f->name);
+        return XCHG_ERR_FORMAT;
+    }
+    return XCHG_ERR_ARG;
+}
+
+/* ---- hashing (clkhash bloomfilter) -------------------------------------------------- */
+
+static inline void set_bit(uint8_t *bits, size_t i)
+{
+    bits[i >> 3] |= (uint8_t)(0x80u >> (i & 7));
+}
+
+/* A big-endian unsigned integer mod m, as Python's int.from_bytes(h, 'big') % m. */
+static size_t be_mod(const uint8_t *h, size_t n, size_t m)
+{
+    uint64_t r = 0;
+    for (size_t i = 0; i < n; i++)
+        r = ((r << 8) | h[i]) % m;
+    return (size_t)r;
+}
+
+static xchg_err hash_blake(const uint8_t *key, size_t keylen, const uint8_t *tok, size_t toklen,
+                           size_t k, uint8_t *bits, size_t hash_l)
+{
+    uint8_t h[BLAKE_OUT];
+    for (size_t blk = 0; blk * 32 < k; blk++) {
+        /* salt = ASCII decimal of the block number; BLAKE2b zero-pads it to 16 bytes */
+        uint8_t salt[crypto_generichash_blake2b_SALTBYTES] = {0};
+        char num[24];
+        int nl = snprintf(num, sizeof num, "%zu", blk);
+        memcpy(salt, num, (size_t)nl);
+        if (crypto_generichash_blake2b_salt_personal(h, sizeof h, tok, toklen, key, keylen, salt,
+                                                     NULL) != 0)
+            return XCHG_ERR_CRYPTO;
+        size_t m = k - blk * 32 < 32 ? k - blk * 32 : 32;
+        for (size_t j = 0; j < m; j++) {
+            unsigned v = (unsigned)h[2 * j] | (unsigned)h[2 * j + 1] << 8; /* uint16 LE */
+            set_bit(bits, v % hash_l);
+        }
+    }
+    sodium_memzero(h, sizeof h);
+    return XCHG_OK;
+}
+
+/* HMAC of msg under the key ctx was set up with; out has room for outlen bytes. */
+static xchg_err hmac(EVP_MAC_CTX *ctx, const uint8_t *msg, size_t len, uint8_t *out, size_t outlen)
+{
+    size_t ol = 0;
+    if (!EVP_MAC_init(ctx, NULL, 0, NULL) || !EVP_MAC_update(ctx, msg, len) ||
+        !EVP_MAC_final(ctx, out, &ol, outlen) || ol != outlen)
+        return XCHG_ERR_CRYPTO;
+    return XCHG_OK;
+}
+
+static xchg_err hash_double(xchg_clk_encoder *enc, size_t fi, size_t toklen, int nonsingular,
+                            size_t k, uint8_t *bits, size_t hash_l)
+{
+    uint8_t h1[20], h2[16];
+    xchg_err rc;
+    EVP_MAC_CTX *sha1 = enc->mac[2 * fi], *md5 = enc->mac[2 * fi + 1];
+    const uint8_t *tok = enc->tok.p;
+    if ((rc = hmac(sha1, tok, toklen, h1, sizeof h1)) != XCHG_OK ||
+        (rc = hmac(md5, tok, toklen, h2, sizeof h2)) != XCHG_OK)
+        return rc;
+    uint64_t a = be_mod(h1, sizeof h1, hash_l);
+    uint64_t b = be_mod(h2, sizeof h2, hash_l);
+    /* prevent_singularity: while h2 = 0 mod l, rehash token + chr(i) (UTF-8 encoded). */
+    for (uint32_t i = 0; nonsingular && b == 0; i++) {
+        uint8_t u[4];
+        utf8proc_ssize_t ul = utf8proc_encode_char((utf8proc_int32_t)i, u);
+        if (buf_reserve(&enc->tok, toklen + 4, 1) != 0)
+            return XCHG_ERR_NOMEM;
+        uint8_t *t = enc->tok.p;
+        memcpy(t + toklen, u, (size_t)ul);
+        if ((rc = hmac(md5, t, toklen + (size_t)ul, h2, sizeof h2)) != XCHG_OK)
+            return rc;
+        b = be_mod(h2, sizeof h2, hash_l);
+    }
+    for (uint64_t i = 0; i < k; i++)
+        set_bit(bits, (size_t)((a + i * b) % hash_l));
+    sodium_memzero(h1, sizeof h1);
+    sodium_memzero(h2, sizeof h2);
+    return XCHG_OK;
+}
+
+/* Tokenise v (clkhash comparators) and hash every token of feature fi into enc->bits. */
+static xchg_err encode_feature(xchg_clk_encoder *enc, size_t fi, const char *v, size_t vlen)
+{
+    const xchg_clk_schema *s = enc->s;
+    const struct clk_feature *f = &s->f[fi];
+    long ncp = utf8_count(v, vlen, NULL);
+    if (ncp < 0)
+        return XCHG_ERR_FORMAT; /* a replaceWith that is not UTF-8 */
+    if (ncp == 0)
+        return XCHG_OK; /* an empty value has no tokens */
+
+    /* n-grams count code points (Python str), padded with n-1 spaces on both sides */
+    size_t n = f->cmp == CLK_CMP_NGRAM ? f->n : 0;
+    size_t padn = n > 1 ? n - 1 : 0;
+    size_t plen = vlen + 2 * padn;
+    size_t pcp = (size_t)ncp + 2 * padn;
+    if (buf_reserve(&enc->pad, plen, 1) != 0 || buf_reserve(&enc->offs, pcp + 1, sizeof(size_t)))
+        return XCHG_ERR_NOMEM;
+    char *pad = enc->pad.p;
+    size_t *offs = enc->offs.p;
+    memset(pad, ' ', padn);
+    memcpy(pad + padn, v, vlen);
+    memset(pad + padn + vlen, ' ', padn);
+    (void)utf8_count(pad, plen, offs);
+
+    size_t ntok = f->cmp == CLK_CMP_EXACT ? 1 : pcp - n + 1;
+    const uint8_t *k0 = xchg_clk_encoder_feature_key(enc, fi, 0);
+    for (size_t t = 0; t < ntok; t++) {
+        /* bitsPerFeature B over T tokens: B div T each, the first B mod T one more */
+        size_t k = f->per_feature ? f->bits / ntok + (t < f->bits % ntok) : f->bits;
+        if (k == 0)
+            continue; /* nothing to set, so no need to hash */
+        size_t b0 = f->cmp == CLK_CMP_EXACT ? 0 : offs[t];
+        size_t b1 = f->cmp == CLK_CMP_EXACT ? plen : offs[t + n];
+        if (buf_reserve(&enc->tok, (b1 - b0) + 32, 1) != 0)
+            return XCHG_ERR_NOMEM;
+        char *tok = enc->tok.p;
+        size_t tl = 0;
+        if (f->positional)
+            tl = (size_t)snprintf(tok, 24, "%zu ", t + 1);
+        memcpy(tok + tl, pad + b0, b1 - b0);
+        tl += b1 - b0;
+        xchg_err rc;
+        if (f->hash == XCHG_CLK_HASH_BLAKE)
+            rc = hash_blake(k0, s->keysize, enc->tok.p, tl, k, enc->bits, s->hash_l);
+        else
+            rc = hash_double(enc, fi, tl, f->prevent_singularity, k, enc->bits, s->hash_l);
+        if (rc != XCHG_OK)
+            return rc;
+    }
+    return XCHG_OK;
+}
+
+static inline int get_bit(const uint8_t *bits, size_t i)
+{
+    return bits[i >> 3] >> (7 - (i & 7)) & 1;
+}
+
+/* Fold the filter in half xorFolds times: bit i ^= bit i + half. */
+static void fold(uint8_t *bits, size_t len, size_t folds)
+{
+    for (size_t r = 0; r < folds; r++) {
+        size_t half = len / 2;
+        if (half % 8 == 0) {
+            for (size_t i = 0; i < half / 8; i++)
+                bits[i] ^= bits[half / 8 + i];
+        } else {
+            for (size_t i = 0; i < half; i++)
+                if (get_bit(bits, half + i))
+                    bits[i >> 3] ^= (uint8_t)(0x80u >> (i & 7));
+        }
+        len = half;
+    }
+}
+
+xchg_err xchg_clk_encode(xchg_clk_encoder *enc, const char *const *fields, const size_t *lens,
+                         size_t nfields, uint8_t *out, xchg_diag *d)
+{
+    xchg_err rc = XCHG_OK;
+    if (!enc || !out)
+        return XCHG_ERR_ARG;
+    const xchg_clk_schema *s = enc->s;
+    size_t nout = (s->l + 7) / 8;
+    memset(out, 0, nout);
+    if (!fields || !lens || nfields != s->nf) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "record has %zu fields but the schema has %zu features", nfields, s->nf);
+        return XCHG_ERR_ARG;
+    }
+    memset(enc->bits, 0, enc->nbits_bytes);
+    for (size_t i = 0; i < s->nf; i++) {
+        const struct clk_feature *f = &s->f[i];
+        if (f->ignored)
+            continue;
+        if (!fields[i] && lens[i]) {
+            rc = XCHG_ERR_ARG;
+            goto cleanup;
+        }
+        const char *v = NULL;
+        size_t vlen = 0;
+        rc = normalise(enc, f, fields[i] ? fields[i] : "", lens[i], &v, &vlen, d);
+        if (rc != XCHG_OK)
+            goto cleanup;
+        rc = encode_feature(enc, i, v, vlen);
+        if (rc == XCHG_ERR_FORMAT) /* only a replaceWith can reach here unchecked */
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "feature '%s': missingValue.replaceWith is not valid UTF-8", f->name);
+        if (rc != XCHG_OK)
+            goto cleanup;
+    }
+    fold(enc->bits, s->hash_l, s->folds);
+    memcpy(out, enc->bits, nout);
+    if (s->l % 8)
+        out[nout - 1] &= (uint8_t)(0xffu << (8 - s->l % 8));
+
+cleanup:
+    xchg_wipe(enc->bits, enc->nbits_bytes);
+    if (rc != XCHG_OK)
+        memset(out, 0, nout);
+    return rc;
+}
+
+/* ---- similarity ----------------------------------------------------------------------- */
+
+size_t xchg_clk_popcount(const uint8_t *f, size_t nbytes)
+{
+    size_t c = 0, i = 0;
+    for (; i + 8 <= nbytes; i += 8) {
+        uint64_t w;
+        memcpy(&w, f + i, 8);
+        c += (size_t)__builtin_popcountll(w);
+    }
+    for (; i < nbytes; i++)
+        c += (size_t)__builtin_popcount(f[i]);
+    return c;
+}
+
+double xchg_clk_dice(const uint8_t *a, const uint8_t *b, size_t nbytes)
+{
+    size_t ca = 0, cb = 0, cab = 0, i = 0;
+    for (; i + 8 <= nbytes; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        ca += (size_t)__builtin_popcountll(x);
+        cb += (size_t)__builtin_popcountll(y);
+        cab += (size_t)__builtin_popcountll(x & y);
+    }
+    for (; i < nbytes; i++) {
+        ca += (size_t)__builtin_popcount(a[i]);
+        cb += (size_t)__builtin_popcount(b[i]);
+        cab += (size_t)__builtin_popcount((unsigned)(a[i] & b[i]));
+    }
+    if (ca + cb == 0)
+        return 0.0;
+    return 2.0 * (double)cab / (double)(ca + cb);
+}

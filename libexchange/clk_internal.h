@@ -1,0 +1,58 @@
+/* Private: the parsed clkhash v3 schema shared by clk_schema.c and clk.c. */
+#ifndef XCHG_CLK_INTERNAL_H
+#define XCHG_CLK_INTERNAL_H
+
+#include "exchange/clk.h"
+
+/* Practical limits; clkhash has none, but nothing sensible comes near them. */
+#define XCHG_CLK_MAX_HASH_BITS ((size_t)1 << 24) /* l * 2^xorFolds */
+#define XCHG_CLK_MAX_BITS_PER_TOKEN 65536u
+#define XCHG_CLK_MAX_NGRAM 64u
+#define XCHG_CLK_HKDF_MAX (255u * 32u) /* RFC 5869 limit for SHA-256 */
+
+enum clk_format { CLK_FMT_STRING, CLK_FMT_INTEGER, CLK_FMT_DATE, CLK_FMT_ENUM };
+enum clk_case { CLK_CASE_MIXED, CLK_CASE_LOWER, CLK_CASE_UPPER };
+enum clk_compare { CLK_CMP_NGRAM, CLK_CMP_EXACT };
+
+struct clk_feature {
+    char *name;
+    int ignored;
+
+    /* format: validation and normalisation */
+    enum clk_format fmt;
+    int ascii;           /* string encoding "ascii": reject bytes >= 0x80 */
+    enum clk_case scase; /* string */
+    long long minlen;    /* string, in code points; -1 when absent */
+    long long maxlen;
+    int has_min, has_max; /* integer */
+    long long min, max;
+    char *datefmt; /* date: a strptime format */
+    char **values; /* enum */
+    size_t *vlens;
+    size_t nvalues;
+
+    /* hashing */
+    enum clk_compare cmp;
+    unsigned n;      /* n-gram size */
+    int positional;  /* "<i+1> <gram>" tokens */
+    int per_feature; /* bits is bitsPerFeature (else bitsPerToken) */
+    size_t bits;
+    xchg_clk_hash hash;
+    int prevent_singularity;
+    int has_missing;
+    char *sentinel, *replace;
+    size_t sentlen, replen;
+};
+
+struct xchg_clk_schema {
+    size_t l;      /* filter bits after folding */
+    size_t folds;  /* xorFolds */
+    size_t hash_l; /* l << folds: the filter the tokens are hashed into */
+    size_t keysize;
+    uint8_t *salt, *info;
+    size_t saltlen, infolen;
+    size_t nf;
+    struct clk_feature *f;
+};
+
+#endif
