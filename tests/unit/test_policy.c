@@ -25,20 +25,22 @@ static int teardown(void **state)
     return 0;
 }
 
-/* base with the first occurrence of `find` replaced by `repl` (malloc'ed). */
-static char *mutate(const char *find, const char *repl)
+/* text with the first occurrence of `find` replaced by `repl` (malloc'ed). */
+static char *mutate_in(const char *text, const char *find, const char *repl)
 {
-    const char *at = strstr(base_text, find);
+    const char *at = strstr(text, find);
     if (!at)
         fail_msg("fixture text not found: %s", find);
-    size_t fl = strlen(find), rl = strlen(repl);
-    char *s = malloc(base_len - fl + rl + 1);
-    size_t pre = (size_t)(at - base_text);
-    memcpy(s, base_text, pre);
+    size_t len = strlen(text), fl = strlen(find), rl = strlen(repl);
+    char *s = malloc(len - fl + rl + 1);
+    size_t pre = (size_t)(at - text);
+    memcpy(s, text, pre);
     memcpy(s + pre, repl, rl);
-    memcpy(s + pre + rl, at + fl, base_len - pre - fl + 1);
+    memcpy(s + pre + rl, at + fl, len - pre - fl + 1);
     return s;
 }
+
+static char *mutate(const char *find, const char *repl) { return mutate_in(base_text, find, repl); }
 
 static xchg_seckey *seed_key(int n)
 {
@@ -241,14 +243,9 @@ static void test_validation_errors(void **state)
         const struct bad *b = &bads[i];
         char *text = mutate(b->find, b->repl);
         if (b->find2) {
-            char *saved = base_text;
-            size_t savedlen = base_len;
-            base_text = text;
-            base_len = strlen(text);
-            text = mutate(b->find2, b->repl2);
-            free(base_text);
-            base_text = saved;
-            base_len = savedlen;
+            char *t2 = mutate_in(text, b->find2, b->repl2);
+            free(text);
+            text = t2;
         }
         xchg_policy *p = NULL;
         xchg_diag *d = xchg_diag_new();
@@ -272,15 +269,10 @@ static void test_reports_every_problem(void **state)
 {
     (void)state;
     char *t1 = mutate("  version: 2\n", "  version: two\n");
-    free(base_text);
-    base_text = t1;
-    base_len = strlen(t1);
-    char *t2 = mutate("    asserted_by: [police]\n", "    asserted_by: [fire]\n");
-    base_text = t2;
-    char *t3 = mutate("  dpia: DPIA-TEST-1\n", "  dpia: DPIA-TEST-1\n  colour: blue\n");
+    char *t2 = mutate_in(t1, "    asserted_by: [police]\n", "    asserted_by: [fire]\n");
+    char *t3 = mutate_in(t2, "  dpia: DPIA-TEST-1\n", "  dpia: DPIA-TEST-1\n  colour: blue\n");
     free(t1);
     free(t2);
-    base_text = slurp(BASE, &base_len);
     xchg_policy *p = NULL;
     xchg_diag *d = xchg_diag_new();
     assert_int_equal(xchg_policy_parse(t3, strlen(t3), "t.yaml", &p, d), XCHG_ERR_POLICY);
