@@ -346,7 +346,12 @@ static xchg_err read_sk_body(const char *path, uint8_t *body, char *label, size_
     if (label)
         label_from_comment(label, labelcap, lab, labn, "exchange secret key ");
     uint8_t tmp[SK_BODY + 3];
-    if (xchg_base64_decode(tmp, sizeof tmp, &n, key, keyn) != XCHG_OK) {
+    if (keyn < xchg_base64_len(SK_BODY) - 1) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 2, 0,
+                      "secret key is truncated (%zu of %zu base64 characters)", keyn,
+                      xchg_base64_len(SK_BODY) - 1);
+        rc = XCHG_ERR_TRUNCATED;
+    } else if (xchg_base64_decode(tmp, sizeof tmp, &n, key, keyn) != XCHG_OK) {
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 2, 0, "secret key is damaged (invalid base64)");
         rc = XCHG_ERR_FORMAT;
     } else if (n < SK_BODY) {
