@@ -9,6 +9,7 @@
 #include "exchange/fileio.h"
 #include "exchange/keys.h"
 #include "exchange/policy.h"
+#include "exchange/record.h"
 #include "exchange/secret.h"
 #include "exchange/normalise.h"
 
