@@ -434,11 +434,19 @@ static bool err_nickname(synth_rng *r, rec *x)
     return true;
 }
 
-static bool err_surname(const person *p, rec *x)
+static bool err_surname(const household *h, int slot, rec *x)
 {
-    if (!p->prev_sur[0] || strcmp(p->prev_sur, x->sur) == 0)
+    /* A married partner under their birth surname, or a child recorded under the
+     * household's (step-)family surname instead of their own. */
+    const person *p = &h->p[slot];
+    const char *alt = NULL;
+    if (p->prev_sur[0])
+        alt = p->prev_sur;
+    else if ((p->role == R_CHILD || p->role == R_STEPCHILD) && strcmp(h->p[0].sur, p->sur) != 0)
+        alt = h->p[0].sur;
+    if (!alt || strcmp(alt, x->sur) == 0)
         return false;
-    str_copy(x->sur, sizeof x->sur, p->prev_sur);
+    str_copy(x->sur, sizeof x->sur, alt);
     return true;
 }
 
@@ -579,7 +587,6 @@ static bool err_duplicate(synth_rng *r, const household *h, int slot, int ag, re
 static bool apply_error(ctx *c, synth_rng *r, const household *h, int slot, int ag, int kind,
                         rec *x)
 {
-    const person *p = &h->p[slot];
     (void)c;
     switch (kind) {
     case ERR_TYPO:
@@ -589,7 +596,7 @@ static bool apply_error(ctx *c, synth_rng *r, const household *h, int slot, int 
     case ERR_NICKNAME:
         return err_nickname(r, x);
     case ERR_SURNAME:
-        return err_surname(p, x);
+        return err_surname(h, slot, x);
     case ERR_MOVE:
         return err_move(r, h, x, ag);
     case ERR_DMSWAP:
@@ -605,8 +612,8 @@ static bool apply_error(ctx *c, synth_rng *r, const household *h, int slot, int 
 
 /* Build the agency's view of person `slot` for one row: the truth, then (with the
  * configured probability) exactly one recording error. A kind that cannot apply to this
- * person (no nickname, no earlier surname ...) falls through to the next kind, ending in
- * whitespace/case which always applies, so the realised row error rate is the one asked. */
+ * person (no nickname, no earlier surname ...) is redrawn, ending in whitespace/case
+ * which always applies, so the realised row error rate is the one asked. */
 static void make_rec(ctx *c, synth_rng *er, household *h, int slot, int ag, rec *x)
 {
     const person *p = &h->p[slot];
@@ -650,15 +657,16 @@ static void make_rec(ctx *c, synth_rng *er, household *h, int slot, int ag, rec 
         snprintf(x->consent_date, sizeof x->consent_date, "%ld", (long)a.consent_date);
 
     if (rng_chance(er, c->o->error_ppm)) {
-        int kind = (int)rng_weighted(er, c->o->error_mix, ERR_COUNT);
+        /* Redraw while the kind cannot apply to this person/agency, so the realised mix
+         * stays proportional among applicable kinds; whitespace/case always applies. */
         int applied = -1;
-        if (apply_error(c, er, h, slot, ag, kind, x))
-            applied = kind;
-        static const int fallback[] = {ERR_TYPO,   ERR_NICKNAME, ERR_MOVE,
-                                       ERR_DMSWAP, ERR_MISSING,  ERR_SPACECASE};
-        for (size_t i = 0; applied < 0 && i < sizeof fallback / sizeof fallback[0]; i++)
-            if (fallback[i] != kind && apply_error(c, er, h, slot, ag, fallback[i], x))
-                applied = fallback[i];
+        for (int tries = 0; applied < 0 && tries < 8; tries++) {
+            int kind = (int)rng_weighted(er, c->o->error_mix, ERR_COUNT);
+            if (apply_error(c, er, h, slot, ag, kind, x))
+                applied = kind;
+        }
+        if (applied < 0 && apply_error(c, er, h, slot, ag, ERR_SPACECASE, x))
+            applied = ERR_SPACECASE;
         if (applied >= 0) {
             str_copy(x->errs, sizeof x->errs, synth_err_names[applied]);
             c->err_count[applied]++;
