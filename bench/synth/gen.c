@@ -981,7 +981,7 @@ static void education_rows(ctx *c, household *h, int slot, synth_rng *er, synth_
 
 static uint32_t scaled(const ctx *c, int pv, int tier, uint32_t boost_pct)
 {
-    static const uint32_t mult[] = {500, 1500, 4000}; /* per mille; tier-weighted mean 1 */
+    static const uint32_t mult[] = {400, 1500, 5000}; /* per mille; tier-weighted mean ~1 */
     uint64_t p = (uint64_t)c->o->prevalence_ppm[pv] * mult[tier] / 1000u * boost_pct / 100u;
     return p > 900000u ? 900000u : (uint32_t)p;
 }
@@ -1033,7 +1033,7 @@ static void gen_events(ctx *c, household *h, uint64_t index)
     bool f_work = working_age && rng_chance(&ev, scaled(c, PV_WORKLESS, t, lone ? 160 : 100));
     bool f_da = adult && h->n > 1 && rng_chance(&ev, scaled(c, PV_DA, t, lone ? 150 : 100));
     bool f_cin = kids && rng_chance(&ev, scaled(c, PV_CIN, t, f_da ? 450 : 100));
-    bool f_crime = over10 && rng_chance(&ev, scaled(c, PV_CRIME, t, 100));
+    bool f_crime = over10 && rng_chance(&ev, scaled(c, PV_CRIME, t, f_work ? 160 : 100));
     bool f_school = pupils && rng_chance(&ev, scaled(c, PV_SCHOOL, t, f_work ? 250 : 100));
     bool f_health =
         adult && rng_chance(&ev, scaled(c, PV_HEALTH, t, (f_da || f_crime) ? 200 : 100));

@@ -221,6 +221,9 @@ static void read_table(const char *path, table_reader *t, const char *buf, size_
         fail("%s: field too long or too many fields", path);
     for (int i = 0; i < MAXF; i++)
         free(t->f[i]);
+    for (int i = 0; i < t->nheader; i++)
+        free(t->header[i]);
+    t->nheader = 0;
 }
 
 static void read_file(const char *dir, const char *name, table_reader *t)
@@ -683,8 +686,6 @@ static void check_extract(const char *dir, const spec *s, long A, long *rows_tot
         free(st.fte);
         free(st.perm);
     }
-    for (int i = 0; i < t.nheader; i++)
-        free(t.header[i]);
     printf("%-16s rows %7ld  differing %6ld (%.3f%%)  ids present %ld\n", s->file, st.rows,
            st.differing, st.rows ? 100.0 * (double)st.differing / (double)st.rows : 0.0,
            st.checked_ids);
@@ -845,6 +846,19 @@ int main(int argc, char **argv)
     printf("measured row error rate %.4f (flagged %ld)\n", measured, flag_total);
     if (want >= 0 && (measured < want - tol || measured > want + tol))
         fail("measured error rate %.4f outside %.4f +/- %.4f", measured, want, tol);
+    for (long i = 0; i < npeople; i++) {
+        person *p = &people[i];
+        char *strs[] = {p->fore, p->sur, p->dob, p->nhs, p->upn, p->nino, p->uprn, p->addr,
+                        p->pc, p->loc};
+        for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++)
+            free(strs[k]);
+    }
+    for (size_t i = 0; i < nrows; i++)
+        free(rows[i].ref);
+    free(rows);
+    free(hash);
+    free(people);
+    free(hh);
     if (failures) {
         printf("%d check(s) failed\n", failures);
         return 1;
