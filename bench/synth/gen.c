@@ -497,18 +497,34 @@ static bool err_missing(synth_rng *r, rec *x)
     return false;
 }
 
-static void ascii_upper(char *s)
+/* Case changes cover ASCII and the Latin-1 letters (UTF-8 C3 80..BE), so "Müller"
+ * becomes "MÜLLER" as a recording system would write it; other scripts are left alone. */
+static void name_upper(char *s)
 {
-    for (; *s; s++)
-        if (*s >= 'a' && *s <= 'z')
-            *s = (char)(*s - 32);
+    for (unsigned char *p = (unsigned char *)s; *p; p++) {
+        if (*p >= 'a' && *p <= 'z')
+            *p = (unsigned char)(*p - 32);
+        else if (*p == 0xC3 && p[1] >= 0xA0 && p[1] <= 0xBE && p[1] != 0xB7) {
+            p[1] = (unsigned char)(p[1] - 0x20);
+            p++;
+        }
+        else if (*p >= 0xC0 && p[1])
+            p++; /* skip the continuation byte of other two-byte letters */
+    }
 }
 
-static void ascii_lower(char *s)
+static void name_lower(char *s)
 {
-    for (; *s; s++)
-        if (*s >= 'A' && *s <= 'Z')
-            *s = (char)(*s + 32);
+    for (unsigned char *p = (unsigned char *)s; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (unsigned char)(*p + 32);
+        else if (*p == 0xC3 && p[1] >= 0x80 && p[1] <= 0x9E && p[1] != 0x97) {
+            p[1] = (unsigned char)(p[1] + 0x20);
+            p++;
+        }
+        else if (*p >= 0xC0 && p[1])
+            p++;
+    }
 }
 
 static void append_space(char *s, size_t cap, bool lead)
@@ -533,15 +549,15 @@ static bool err_spacecase(synth_rng *r, rec *x, int ag)
     str_copy(before_a, sizeof before_a, x->addr);
     switch (rng_below(r, 6)) {
     case 0:
-        ascii_upper(x->sur);
+        name_upper(x->sur);
         break;
     case 1:
-        ascii_upper(x->sur);
-        ascii_upper(x->fore);
+        name_upper(x->sur);
+        name_upper(x->fore);
         break;
     case 2:
-        ascii_lower(x->fore);
-        ascii_lower(x->sur);
+        name_lower(x->fore);
+        name_lower(x->sur);
         break;
     case 3:
         append_space(x->fore, sizeof x->fore, false);
