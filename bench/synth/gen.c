@@ -14,24 +14,22 @@
 #include <unistd.h>
 
 const char *const synth_problem_names[PB_COUNT] = {
-    "crime_asb",          "education",      "school_attendance", "worklessness",
-    "children_need_help", "domestic_abuse", "health",
+    "crime_asb",      "education", "school_attendance", "worklessness", "children_need_help",
+    "domestic_abuse", "health",
 };
 const char *const synth_prevalence_names[PV_COUNT] = {"crime", "school", "workless",
                                                       "cin",   "da",     "health"};
 const char *const synth_err_names[ERR_COUNT] = {
-    "typo",  "transposition", "nickname",        "surname_change", "moved",
-    "day_month_swap", "missing_id", "whitespace_case", "duplicate",
+    "typo",           "transposition", "nickname",        "surname_change", "moved",
+    "day_month_swap", "missing_id",    "whitespace_case", "duplicate",
 };
 const char *const synth_agency_files[AG_COUNT] = {
-    "police.csv", "education.csv", "dwp.csv",   "social_care.csv",
+    "police.csv", "education.csv", "dwp.csv",    "social_care.csv",
     "yos.csv",    "housing.csv",   "health.csv",
 };
-static const char *const consent_values[CS_COUNT] = {"given", "refused", "not sought",
-                                                     "withdrawn"};
+static const char *const consent_values[CS_COUNT] = {"given", "refused", "not sought", "withdrawn"};
 
-enum { STREAM_POP = 1, STREAM_EVENT = 2, STREAM_ERROR = 3, STREAM_SHUFFLE = 4,
-       STREAM_AGENCY = 16 };
+enum { STREAM_POP = 1, STREAM_EVENT = 2, STREAM_ERROR = 3, STREAM_SHUFFLE = 4, STREAM_AGENCY = 16 };
 
 void synth_opts_default(synth_opts *o)
 {
@@ -59,11 +57,27 @@ enum role { R_HEAD, R_PARTNER, R_CHILD, R_STEPCHILD, R_ADULT_CHILD, R_GRANDPAREN
 static const char *const role_names[] = {"head",        "partner",     "child", "stepchild",
                                          "adult_child", "grandparent", "lodger"};
 
-enum hh_type { T_SINGLE, T_COUPLE, T_COUPLE_KIDS, T_LONE_PARENT, T_BLENDED, T_COUPLE_ADULT_KIDS,
-               T_MULTIGEN, T_LONE_ADULT_KIDS, T_SHARED, T_COUNT };
-static const char *const type_names[T_COUNT] = {
-    "single",   "couple",           "couple_children",       "lone_parent", "blended",
-    "couple_adult_children", "multigenerational", "lone_parent_adult_children", "shared"};
+enum hh_type {
+    T_SINGLE,
+    T_COUPLE,
+    T_COUPLE_KIDS,
+    T_LONE_PARENT,
+    T_BLENDED,
+    T_COUPLE_ADULT_KIDS,
+    T_MULTIGEN,
+    T_LONE_ADULT_KIDS,
+    T_SHARED,
+    T_COUNT
+};
+static const char *const type_names[T_COUNT] = {"single",
+                                                "couple",
+                                                "couple_children",
+                                                "lone_parent",
+                                                "blended",
+                                                "couple_adult_children",
+                                                "multigenerational",
+                                                "lone_parent_adult_children",
+                                                "shared"};
 static const uint32_t type_weights[T_COUNT] = {28, 21, 18, 10, 4, 7, 3, 3, 6};
 
 typedef struct person {
@@ -108,7 +122,10 @@ typedef struct ctx {
     uint64_t consent_count[CS_COUNT], safeguarding_rows;
 } ctx;
 
-static int age_band(synth_rng *r, int lo, int hi) { return rng_range(r, lo, hi); }
+static int age_band(synth_rng *r, int lo, int hi)
+{
+    return rng_range(r, lo, hi);
+}
 
 static int32_t dob_for_age(ctx *c, synth_rng *r, int age)
 {
@@ -194,8 +211,8 @@ static int mother_age(const household *h)
     return best;
 }
 
-static void add_children(ctx *c, household *h, synth_rng *r, int k, int role,
-                         const char *surname, int min_age, int max_age)
+static void add_children(ctx *c, household *h, synth_rng *r, int k, int role, const char *surname,
+                         int min_age, int max_age)
 {
     int top = mother_age(h) - 17;
     if (top > max_age)
@@ -238,8 +255,7 @@ static void gen_household(ctx *c, household *h, uint64_t index)
         add_person(c, h, &r, R_HEAD, 0, adult_age(&r), NULL);
         break;
     case T_COUPLE:
-        add_couple(c, h, &r, rng_chance(&r, 400000) ? age_band(&r, 20, 40)
-                                                     : age_band(&r, 41, 88));
+        add_couple(c, h, &r, rng_chance(&r, 400000) ? age_band(&r, 20, 40) : age_band(&r, 41, 88));
         break;
     case T_COUPLE_KIDS: {
         add_couple(c, h, &r, age_band(&r, 22, 55));
@@ -309,14 +325,14 @@ static void gen_household(ctx *c, household *h, uint64_t index)
     h->locality = h->district / SYNTH_DISTRICTS_PER_LOCALITY;
     h->uprn = 100012000000ull + index * 13u + rng_below(&r, 13);
     /* The previous address (used by move errors) lies in another postcode unit. */
-    uint32_t span = (uint32_t)(c->o->households ? c->o->households : c->o->people) / HH_PER_UNIT +
-                    50u;
+    uint32_t span =
+        (uint32_t)(c->o->households ? c->o->households : c->o->people) / HH_PER_UNIT + 50u;
     uint32_t pu = rng_below(&r, span);
     if (pu == unit)
         pu = unit + 1;
     int pd;
-    make_address(c, pu, (int)rng_below(&r, HH_PER_UNIT), h->prev_addr,
-                 sizeof h->prev_addr, h->prev_postcode, &pd);
+    make_address(c, pu, (int)rng_below(&r, HH_PER_UNIT), h->prev_addr, sizeof h->prev_addr,
+                 h->prev_postcode, &pd);
 
     static const uint32_t tw[] = {700, 220, 80};
     h->tier = (int)rng_weighted(&r, tw, 3);
@@ -328,8 +344,7 @@ static void gen_household(ctx *c, household *h, uint64_t index)
 /* Recorded identity and recording errors                                             */
 
 enum id_kind { ID_NONE, ID_NHS, ID_UPN, ID_NINO, ID_UPRN };
-static const int agency_id[AG_COUNT] = {ID_NONE, ID_UPN,  ID_NINO, ID_NHS,
-                                        ID_NONE, ID_UPRN, ID_NHS};
+static const int agency_id[AG_COUNT] = {ID_NONE, ID_UPN, ID_NINO, ID_NHS, ID_NONE, ID_UPRN, ID_NHS};
 static const bool agency_addr[AG_COUNT] = {true, true, true, true, false, true, false};
 
 typedef struct rec {
@@ -365,7 +380,10 @@ static void agency_attr_for(ctx *c, const person *p, int ag, agency_attr *a)
     a->id_on_file = rng_chance(&r, on_file);
 }
 
-static bool is_letter(unsigned char ch) { return (ch | 0x20) >= 'a' && (ch | 0x20) <= 'z'; }
+static bool is_letter(unsigned char ch)
+{
+    return (ch | 0x20) >= 'a' && (ch | 0x20) <= 'z';
+}
 
 static bool err_typo(synth_rng *r, rec *x)
 {
@@ -507,8 +525,7 @@ static void name_upper(char *s)
         else if (*p == 0xC3 && p[1] >= 0xA0 && p[1] <= 0xBE && p[1] != 0xB7) {
             p[1] = (unsigned char)(p[1] - 0x20);
             p++;
-        }
-        else if (*p >= 0xC0 && p[1])
+        } else if (*p >= 0xC0 && p[1])
             p++; /* skip the continuation byte of other two-byte letters */
     }
 }
@@ -521,8 +538,7 @@ static void name_lower(char *s)
         else if (*p == 0xC3 && p[1] >= 0x80 && p[1] <= 0x9E && p[1] != 0x97) {
             p[1] = (unsigned char)(p[1] + 0x20);
             p++;
-        }
-        else if (*p >= 0xC0 && p[1])
+        } else if (*p >= 0xC0 && p[1])
             p++;
     }
 }
@@ -577,8 +593,8 @@ static bool err_spacecase(synth_rng *r, rec *x, int ag)
         append_space(x->sur, sizeof x->sur, false);
         break;
     }
-    bool changed = strcmp(before_f, x->fore) || strcmp(before_s, x->sur) ||
-                   strcmp(before_a, x->addr);
+    bool changed =
+        strcmp(before_f, x->fore) || strcmp(before_s, x->sur) || strcmp(before_a, x->addr);
     if (!changed) {
         append_space(x->sur, sizeof x->sur, false);
         changed = true;
@@ -696,8 +712,8 @@ static void make_rec(ctx *c, synth_rng *er, household *h, int slot, int ag, rec 
 /* Date formatting per agency                                                         */
 
 enum dfmt { DF_DMY_SLASH, DF_ISO, DF_ISO_T, DF_DMY_DASH };
-static const int agency_dfmt[AG_COUNT] = {DF_DMY_SLASH, DF_ISO,      DF_ISO_T, DF_DMY_SLASH,
-                                          DF_DMY_DASH,  DF_ISO,      DF_DMY_SLASH};
+static const int agency_dfmt[AG_COUNT] = {DF_DMY_SLASH, DF_ISO, DF_ISO_T,    DF_DMY_SLASH,
+                                          DF_DMY_DASH,  DF_ISO, DF_DMY_SLASH};
 
 static void fmt_ymd(char *out, size_t cap, int f, int y, int m, int d, int secs)
 {
@@ -709,8 +725,8 @@ static void fmt_ymd(char *out, size_t cap, int f, int y, int m, int d, int secs)
         snprintf(out, cap, "%02d-%02d-%04d", d, m, y);
         break;
     case DF_ISO_T:
-        snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d", y, m, d, secs / 3600,
-                 (secs / 60) % 60, secs % 60);
+        snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d", y, m, d, secs / 3600, (secs / 60) % 60,
+                 secs % 60);
         break;
     default:
         snprintf(out, cap, "%04d-%02d-%02d", y, m, d);
@@ -762,14 +778,20 @@ static synth_slot *begin_row(ctx *c, household *h, int slot, int ag, synth_rng *
     return s;
 }
 
-static bool in_window(const ctx *c, int32_t d) { return d >= c->win_lo && d <= c->A; }
+static bool in_window(const ctx *c, int32_t d)
+{
+    return d >= c->win_lo && d <= c->A;
+}
 
 static bool active_in_window(const ctx *c, int32_t start, int32_t end, bool open)
 {
     return start <= c->A && (open || end >= c->win_lo);
 }
 
-static int32_t date_in_window(ctx *c, synth_rng *r) { return c->A - (int32_t)rng_below(r, 365); }
+static int32_t date_in_window(ctx *c, synth_rng *r)
+{
+    return c->A - (int32_t)rng_below(r, 365);
+}
 static int32_t date_before_window(ctx *c, synth_rng *r)
 {
     return c->win_lo - 1 - (int32_t)rng_below(r, 1095);
@@ -807,8 +829,8 @@ static void police_row(ctx *c, household *h, int slot, synth_rng *er, int type, 
         h->problems |= 1u << PB_DOMESTIC_ABUSE;
 }
 
-static const char *const yos_outcomes[] = {"CAUTION", "YOUTH CONDITIONAL CAUTION",
-                                           "REFERRAL ORDER", "YRO", "DTO"};
+static const char *const yos_outcomes[] = {"CAUTION", "YOUTH CONDITIONAL CAUTION", "REFERRAL ORDER",
+                                           "YRO", "DTO"};
 
 static void yos_row(ctx *c, household *h, int slot, synth_rng *er, int outcome, int32_t day)
 {
@@ -881,8 +903,8 @@ static void format_nhs_spaced(const char *nhs, char out[16])
     snprintf(out, 16, "%.3s %.3s %.4s", nhs, nhs + 3, nhs + 6);
 }
 
-static void sc_row(ctx *c, household *h, int slot, synth_rng *er, const char *plan,
-                   int32_t start, int32_t end, bool open, uint64_t family)
+static void sc_row(ctx *c, household *h, int slot, synth_rng *er, const char *plan, int32_t start,
+                   int32_t end, bool open, uint64_t family)
 {
     rec x;
     synth_slot *s = begin_row(c, h, slot, AG_SOCIAL_CARE, er, &x);
@@ -927,8 +949,7 @@ static void health_row(ctx *c, household *h, int slot, synth_rng *er, int drug, 
 
 /* Three term rows for one pupil, with the pupil's attendance profile; evaluates both the
  * phase-1 and phase-2 education rules on the sums. */
-static void education_rows(ctx *c, household *h, int slot, synth_rng *er, synth_rng *ev,
-                           bool poor)
+static void education_rows(ctx *c, household *h, int slot, synth_rng *er, synth_rng *ev, bool poor)
 {
     int32_t absence_pm; /* absence per mille of sessions possible */
     int32_t unauth_pct;
@@ -1078,8 +1099,8 @@ static void gen_events(ctx *c, household *h, uint64_t index)
         if (over10 && rng_chance(&ev, 30000)) {
             int who = pick_member(&ev, h, 12, 70, 'M');
             if (who >= 0)
-                police_row(c, h, who, &er, rng_below(&ev, 2) ? INC_CRIME : INC_ASB,
-                           ROLE_OFFENDER, date_before_window(c, &ev), rng_range(&ev, 0, 1439),
+                police_row(c, h, who, &er, rng_below(&ev, 2) ? INC_CRIME : INC_ASB, ROLE_OFFENDER,
+                           date_before_window(c, &ev), rng_range(&ev, 0, 1439),
                            ++c->incident_count);
         }
         if (teen && rng_chance(&ev, 10000)) {
@@ -1207,20 +1228,19 @@ static void csv_str(FILE *f, const char *s, bool last)
 static void write_truth(ctx *c, const household *h)
 {
     static const int phase1[] = {PB_CRIME_ASB, PB_EDUCATION, PB_WORKLESSNESS};
-    static const int phase2[] = {PB_CRIME_ASB,      PB_SCHOOL_ATTENDANCE, PB_CHILDREN_NEED_HELP,
-                                 PB_WORKLESSNESS, PB_DOMESTIC_ABUSE,   PB_HEALTH};
+    static const int phase2[] = {PB_CRIME_ASB,    PB_SCHOOL_ATTENDANCE, PB_CHILDREN_NEED_HELP,
+                                 PB_WORKLESSNESS, PB_DOMESTIC_ABUSE,    PB_HEALTH};
     for (int i = 0; i < h->n; i++) {
         const person *p = &h->p[i];
         char dob[11];
         int y, m, d;
         date_to_ymd(p->dob, &y, &m, &d);
         snprintf(dob, sizeof dob, "%04d-%02d-%02d", y, m, d);
-        fprintf(c->people, "%llu,%llu,", (unsigned long long)p->id,
-                (unsigned long long)h->id);
+        fprintf(c->people, "%llu,%llu,", (unsigned long long)p->id, (unsigned long long)h->id);
         csv_str(c->people, p->fore, false);
         csv_str(c->people, p->sur, false);
-        fprintf(c->people, "%c,%s,%d,%s,%s,%s,%s,%llu,", p->sex, dob, p->age,
-                role_names[p->role], p->nhs, p->upn, p->nino, (unsigned long long)h->uprn);
+        fprintf(c->people, "%c,%s,%d,%s,%s,%s,%s,%llu,", p->sex, dob, p->age, role_names[p->role],
+                p->nhs, p->upn, p->nino, (unsigned long long)h->uprn);
         csv_str(c->people, h->addr, false);
         csv_str(c->people, h->postcode, false);
         csv_str(c->people, synth_locality_names[h->locality], false);
@@ -1228,8 +1248,8 @@ static void write_truth(ctx *c, const household *h)
         csv_str(c->people, h->prev_addr, false);
         csv_str(c->people, h->prev_postcode, true);
     }
-    fprintf(c->households, "%llu,%s,%d,%llu,", (unsigned long long)h->id, type_names[h->type],
-            h->n, (unsigned long long)h->uprn);
+    fprintf(c->households, "%llu,%s,%d,%llu,", (unsigned long long)h->id, type_names[h->type], h->n,
+            (unsigned long long)h->uprn);
     csv_str(c->households, h->addr, false);
     fprintf(c->households, "%s,FW%d,", h->postcode, h->district + 1);
     csv_str(c->households, synth_locality_names[h->locality], false);
@@ -1266,9 +1286,9 @@ static void write_truth(ctx *c, const household *h)
 /* ---------------------------------------------------------------------------------- */
 /* Files                                                                              */
 
-static const char *const truth_files[] = {"people.csv", "households.csv", "eligible_phase1.csv",
-                                          "eligible_phase2.csv", "rows.csv", "localities.csv",
-                                          "summary.txt"};
+static const char *const truth_files[] = {
+    "people.csv", "households.csv", "eligible_phase1.csv", "eligible_phase2.csv",
+    "rows.csv",   "localities.csv", "summary.txt"};
 #define N_TRUTH (sizeof truth_files / sizeof truth_files[0])
 
 static const char *const headers[AG_COUNT] = {

@@ -53,9 +53,9 @@ extern const char *const synth_agency_files[AG_COUNT];
 
 typedef struct synth_opts {
     uint64_t seed;
-    uint64_t households;   /* households to generate, or 0 */
-    uint64_t people;       /* or: generate households until this many people */
-    uint32_t error_ppm;    /* per-row probability of one recording error */
+    uint64_t households; /* households to generate, or 0 */
+    uint64_t people;     /* or: generate households until this many people */
+    uint32_t error_ppm;  /* per-row probability of one recording error */
     uint32_t error_mix[ERR_COUNT];
     uint32_t consent_mix[CS_COUNT];
     uint32_t safeguarding_ppm;    /* Legal Basis = safeguarding, most agencies */

@@ -154,8 +154,8 @@ void id_nino(uint64_t seed, uint64_t k, char out[10])
 }
 
 const char *const synth_locality_names[SYNTH_LOCALITIES] = {
-    "Fenwold",   "Ashby Fen",        "Brookholme", "Castlemere",
-    "Dunmarsh",  "Eastwick St Mary", "Hollowby",   "Kingsmoor",
+    "Fenwold",  "Ashby Fen",        "Brookholme", "Castlemere",
+    "Dunmarsh", "Eastwick St Mary", "Hollowby",   "Kingsmoor",
 };
 
 /* Postcode units are enumerated district-first so neighbouring units spread over the

@@ -25,7 +25,10 @@ void rng_init(synth_rng *r, uint64_t seed, uint64_t a, uint64_t b)
         r->s[0] = 1; /* the all-zero state is a fixed point */
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t rng_next(synth_rng *r)
 {

@@ -6,10 +6,10 @@
 #ifndef XCHG_SYNTH_H
 #define XCHG_SYNTH_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdarg.h>
 #include <stdio.h>
 
 #define SYNTH_PPM 1000000u /* rates are held as parts per million */
@@ -61,8 +61,17 @@ extern const char *const synth_locality_names[SYNTH_LOCALITIES];
 
 /* ---- name tables (names.c) -------------------------------------------------- */
 
-enum { NAMES_MALE_OLD, NAMES_MALE_YOUNG, NAMES_FEMALE_OLD, NAMES_FEMALE_YOUNG, NAMES_SURNAME,
-       NAMES_STREET, NAMES_STREET_SUFFIX, NAMES_BUILDING, NAMES_COUNT };
+enum {
+    NAMES_MALE_OLD,
+    NAMES_MALE_YOUNG,
+    NAMES_FEMALE_OLD,
+    NAMES_FEMALE_YOUNG,
+    NAMES_SURNAME,
+    NAMES_STREET,
+    NAMES_STREET_SUFFIX,
+    NAMES_BUILDING,
+    NAMES_COUNT
+};
 
 const char *names_pick(synth_rng *r, int which);
 /* A nickname for forename, or NULL if none is known. */
@@ -100,12 +109,12 @@ typedef struct synth_slot {
  * order so file order does not reveal households; the record reference is assigned at
  * emission, so references increase down the file. */
 typedef struct synth_writer {
-    const char *file;      /* e.g. "police.csv" */
+    const char *file;       /* e.g. "police.csv" */
     const char *ref_prefix; /* record reference: prefix + zero-padded row number */
     int ref_width;
     bool crlf;
     FILE *f;
-    FILE *truth_rows;      /* truth/rows.csv */
+    FILE *truth_rows; /* truth/rows.csv */
     synth_slot *slots;
     uint32_t cap, used;
     synth_rng shuffle;

@@ -78,8 +78,14 @@ static bool upn_valid(const char *s)
     return s[0] == table[sum % 23];
 }
 
-static bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_upper(char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 static bool nino_valid(const char *s)
 {
@@ -176,7 +182,10 @@ static int col(const table_reader *t, const char *name)
     return -1;
 }
 
-static const char *fld(const table_reader *t, int c) { return c >= 0 ? t->f[c] : ""; }
+static const char *fld(const table_reader *t, int c)
+{
+    return c >= 0 ? t->f[c] : "";
+}
 
 /* Reads the whole file; returns its bytes (NUL-terminated) and size. */
 static char *slurp(const char *path, size_t *len)
@@ -291,9 +300,9 @@ static void on_person(table_reader *t, void *arg)
         fail("people.csv: invalid previous postcode '%s'", prev);
 }
 
-static const char *const problem_cols[7] = {"crime_asb", "education", "school_attendance",
-                                            "worklessness", "children_need_help",
-                                            "domestic_abuse", "health"};
+static const char *const problem_cols[7] = {
+    "crime_asb",      "education", "school_attendance", "worklessness", "children_need_help",
+    "domestic_abuse", "health"};
 
 static void on_household(table_reader *t, void *arg)
 {
@@ -482,7 +491,10 @@ typedef struct extract_state {
     bool *perm;
 } extract_state;
 
-static void set_problem(long hhid, int bit) { hh[hhid - 1].recomputed |= 1 << bit; }
+static void set_problem(long hhid, int bit)
+{
+    hh[hhid - 1].recomputed |= 1 << bit;
+}
 
 static void on_extract_row(table_reader *t, void *arg)
 {
@@ -549,8 +561,7 @@ static void on_extract_row(table_reader *t, void *arg)
     if (pc[0] && !postcode_valid(pc))
         fail("%s: invalid postcode '%s'", s->file, pc);
     if (differs && !r->has_error)
-        fail("%s: ref %s differs from the truth but is not flagged as an error", s->file,
-             r->ref);
+        fail("%s: ref %s differs from the truth but is not flagged as an error", s->file, r->ref);
     if (!differs && r->has_error)
         fail("%s: ref %s is flagged as an error but matches the truth", s->file, r->ref);
     st->differing += differs;
@@ -768,8 +779,8 @@ int main(int argc, char **argv)
     table_reader th = {.on_row = on_household};
     read_file(truth, "households.csv", &th);
     if (npeople != s_people || nhh != s_hh)
-        fail("summary counts (%ld people, %ld households) differ from files (%ld, %ld)",
-             s_people, s_hh, npeople, nhh);
+        fail("summary counts (%ld people, %ld households) differ from files (%ld, %ld)", s_people,
+             s_hh, npeople, nhh);
     for (long i = 0; i < npeople; i++) {
         if (people[i].hh < 1 || people[i].hh > nhh)
             fail("person %ld in unknown household %ld", i + 1, people[i].hh);
@@ -848,8 +859,8 @@ int main(int argc, char **argv)
         fail("measured error rate %.4f outside %.4f +/- %.4f", measured, want, tol);
     for (long i = 0; i < npeople; i++) {
         person *p = &people[i];
-        char *strs[] = {p->fore, p->sur, p->dob, p->nhs, p->upn, p->nino, p->uprn, p->addr,
-                        p->pc, p->loc};
+        char *strs[] = {p->fore, p->sur,  p->dob,  p->nhs, p->upn,
+                        p->nino, p->uprn, p->addr, p->pc,  p->loc};
         for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++)
             free(strs[k]);
     }
