@@ -5,6 +5,7 @@
 #include "exchange/common.h"
 #include "exchange/clk.h"
 #include "exchange/crypto.h"
+#include "exchange/csvread.h"
 #include "exchange/date.h"
 #include "exchange/fileio.h"
 #include "exchange/keys.h"

@@ -6,5 +6,6 @@ int cmd_keygen(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
+int cmd_seal(int argc, char **argv);
 
 #endif

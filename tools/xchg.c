@@ -19,6 +19,8 @@ static const char usage[] =
     "Linkage secret\n"
     "  secret new    create the linkage secret for an epoch, sealed to each agency\n"
     "  secret open   check that your key opens a linkage secret file\n"
+    "Agency\n"
+    "  seal          turn a CSV extract into a sealed extract for the matcher\n"
     "\n"
     "Run 'xchg <command> --help' for a command's options. Exit codes: docs/exit-codes.md.\n";
 
@@ -49,6 +51,8 @@ int main(int argc, char **argv)
         return cmd_policy(argc - 1, argv + 1);
     if (strcmp(v, "secret") == 0)
         return cmd_secret(argc - 1, argv + 1);
+    if (strcmp(v, "seal") == 0)
+        return cmd_seal(argc - 1, argv + 1);
     cli_error("unknown command '%s'", v);
     cli_hint("run 'xchg --help' for the list of commands");
     return EXIT_USAGE;

@@ -1,0 +1,63 @@
+/*
+ * exchange — sealing: an agency's CSV extract becomes a sealed extract (.xex).
+ *
+ * For each row: map the agency's columns to canonical fields as the agreement says,
+ * normalise and validate them, derive keyed tokens (exact match keys, blocking keys,
+ * household keys, declared relationships) and the Bloom-filter encoding, evaluate the
+ * agreement's indicators, read consent, and encrypt the releasable detail to the
+ * agreement's recipients. The records are written to a container signed by the agency
+ * and encrypted to the matcher (xex.h). Nothing identifying leaves in clear.
+ */
+#ifndef XCHG_SEAL_H
+#define XCHG_SEAL_H
+
+#include "exchange/common.h"
+#include "exchange/keys.h"
+#include "exchange/policy.h"
+#include "exchange/secret.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xchg_seal_opts {
+    const char *input;    /* the agency's CSV file (read twice when indicators aggregate) */
+    const char *output;   /* the sealed extract to write */
+    int overwrite;        /* replace an existing output */
+    int32_t period_start; /* the evidence period the extract covers (days since 1970) */
+    int32_t period_end;
+    int skip_bad_rows;    /* seal the good rows and report the bad instead of failing */
+    int64_t now;          /* creation time (Unix seconds) for the header */
+    size_t max_messages;  /* row messages kept in the diagnostics; 0 means 200 */
+} xchg_seal_opts;
+
+typedef struct xchg_seal_stats {
+    uint64_t rows;                 /* data rows read */
+    uint64_t sealed;               /* records written */
+    uint64_t rejected;             /* rows not sealed (bad rows) */
+    uint64_t warnings;             /* row warnings (e.g. an identifier dropped) */
+    uint64_t dropped_identifiers;  /* invalid identifiers left out of the tokens */
+    uint64_t indicators;           /* indicator events written */
+    uint64_t out_of_period;        /* indicator events outside the period, not sent */
+    uint64_t no_tokens;            /* rows sealed with no match token at all */
+    uint8_t extract_id[16];
+} xchg_seal_stats;
+
+/*
+ * Seal opts->input for the agency holding `agency` under the verified agreement p and
+ * linkage secret s. Row problems are reported as "file:line: ..." in d (at most
+ * max_messages, then a count). A bad row (no record reference, a duplicate reference, a
+ * value a used field cannot take, an unparseable indicator date) fails the whole run
+ * unless skip_bad_rows; an invalid identifier only drops that identifier from the
+ * row's tokens, with a warning. On any failure nothing is written at opts->output.
+ * Errors: XCHG_ERR_DENIED (key is not an agency of p), XCHG_ERR_FORMAT (bad CSV, a
+ * missing column, bad rows), XCHG_ERR_EXISTS, XCHG_ERR_IO, XCHG_ERR_NOMEM.
+ */
+XCHG_API xchg_err xchg_seal(const xchg_policy *p, const xchg_seckey *agency, const xchg_secret *s,
+                            const xchg_seal_opts *opts, xchg_seal_stats *stats, xchg_diag *d)
+    XCHG_MUST_CHECK;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1208 @@
+/*
+ * xchg_seal: CSV extract -> sealed extract. See include/exchange/seal.h and
+ * docs/formats.md ("Extract header", "Extract record", "Tokens").
+ *
+ * Two passes over the CSV when the agreement has aggregate indicators (sum/ratio over a
+ * person's rows): the first sums per group, the second writes records. Otherwise one.
+ */
+#include "exchange/seal.h"
+#include "exchange/clk.h"
+#include "exchange/crypto.h"
+#include "exchange/csvread.h"
+#include "exchange/date.h"
+#include "exchange/normalise.h"
+#include "exchange/record.h"
+#include "exchange/xex.h"
+#include "internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define VAL_MAX XCHG_NORM_MAX
+#define KEY_BYTES 32
+
+/* ---- a small hash set/map of 16-byte digests ----------------------------------- */
+
+struct hmap {
+    uint8_t (*keys)[16];
+    uint32_t *vals;
+    uint8_t *used;
+    size_t cap, n;
+};
+
+static int hmap_grow(struct hmap *m)
+{
+    size_t nc = m->cap ? m->cap * 2 : 1024;
+    struct hmap g = {calloc(nc, 16), calloc(nc, sizeof(uint32_t)), calloc(nc, 1), nc, 0};
+    if (!g.keys || !g.vals || !g.used) {
+        free(g.keys);
+        free(g.vals);
+        free(g.used);
+        return -1;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->used[i])
+            continue;
+        uint64_t h;
+        memcpy(&h, m->keys[i], 8);
+        size_t j = (size_t)h & (nc - 1);
+        while (g.used[j])
+            j = (j + 1) & (nc - 1);
+        memcpy(g.keys[j], m->keys[i], 16);
+        g.vals[j] = m->vals[i];
+        g.used[j] = 1;
+        g.n++;
+    }
+    free(m->keys);
+    free(m->vals);
+    free(m->used);
+    *m = g;
+    return 0;
+}
+
+/* Find or insert key; *found tells which. Returns the slot or -1 on no memory. */
+static long hmap_slot(struct hmap *m, const uint8_t key[16], int insert, int *found)
+{
+    if (insert && (m->n + 1) * 2 > m->cap && hmap_grow(m) != 0)
+        return -1;
+    if (!m->cap) {
+        *found = 0;
+        return -1;
+    }
+    uint64_t h;
+    memcpy(&h, key, 8);
+    size_t j = (size_t)h & (m->cap - 1);
+    while (m->used[j]) {
+        if (memcmp(m->keys[j], key, 16) == 0) {
+            *found = 1;
+            return (long)j;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    *found = 0;
+    if (!insert)
+        return -1;
+    memcpy(m->keys[j], key, 16);
+    m->used[j] = 1;
+    m->n++;
+    return (long)j;
+}
+
+static void hmap_free(struct hmap *m)
+{
+    free(m->keys);
+    free(m->vals);
+    free(m->used);
+}
+
+static void digest16(const void *s, size_t n, uint8_t out[16])
+{
+    crypto_generichash(out, 16, s, n, NULL, 0);
+}
+
+/* ---- per-field values of one row ----------------------------------------------- */
+
+struct val {
+    int present;
+    char canon[VAL_MAX];   /* normalised form used in tokens */
+    char display[VAL_MAX]; /* readable form for the payload */
+    int32_t date;
+    double num;
+    xchg_postcode pc;
+};
+
+struct colmap {
+    size_t field;
+    long csv; /* CSV column index */
+};
+
+struct seal {
+    const xchg_policy *pol;
+    const xchg_policy_data *p;
+    const xchg_extract *x;
+    size_t agency;
+    const xchg_seal_opts *o;
+    xchg_seal_stats *st;
+    xchg_diag *d;
+    size_t messages, max_messages;
+    int pass; /* 1: aggregates, 2: records */
+    int header_seen;
+    int fatal;
+    xchg_err err;
+
+    struct colmap *cols;
+    size_t ncols;
+    long ref_col, consent_col, consent_date_col, basis_col;
+    size_t ncsv;
+
+    struct val *vals; /* nfields */
+
+    uint8_t (*match_keys)[KEY_BYTES];
+    uint8_t (*block_keys)[KEY_BYTES];
+    uint8_t (*house_keys)[KEY_BYTES];
+    uint8_t (*rel_keys)[KEY_BYTES];
+
+    xchg_clk_schema *clk_schema;
+    xchg_clk_encoder *clk;
+    size_t *clk_fields; /* per CLK feature: field index or XCHG_NONE */
+    size_t clk_nfeat;
+    uint8_t *clk_buf;
+
+    /* aggregates: per group, two sums per aggregate condition */
+    size_t nagg;        /* number of aggregate conditions */
+    size_t *agg_ind, *agg_cond;
+    struct hmap groups;
+    double *sums;       /* groups slot * nagg * 2 */
+    size_t sums_cap;
+
+    struct hmap refs;
+    uint8_t *dk;        /* payload data key (secure) */
+    uint8_t extract_id[16];
+    const uint8_t *agreement_hash;
+    xchg_xex_writer *w;
+    uint8_t *recbuf;
+    size_t reccap;
+    const char **date_fmts; /* for the consent date: every format this extract uses */
+    size_t ndate_fmts;
+};
+
+XCHG_PRINTF(5, 6)
+static void row_msg(struct seal *s, xchg_severity sev, unsigned line, int count, const char *fmt,
+                    ...)
+{
+    if (count && sev == XCHG_SEV_WARNING)
+        s->st->warnings++;
+    if (s->messages >= s->max_messages) {
+        s->messages++;
+        return;
+    }
+    s->messages++;
+    va_list ap;
+    va_start(ap, fmt);
+    xchg_diag_vadd(s->d, sev, s->o->input, line, 0, fmt, ap);
+    va_end(ap);
+}
+
+static void trim(const char **s, size_t *n)
+{
+    while (*n && isspace((unsigned char)**s)) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && isspace((unsigned char)(*s)[*n - 1]))
+        (*n)--;
+}
+
+/* Collapse runs of white space into one space for display. */
+static void display_copy(char *out, size_t cap, const char *s, size_t n)
+{
+    size_t o = 0;
+    int sp = 0;
+    for (size_t i = 0; i < n && o + 1 < cap; i++) {
+        if (isspace((unsigned char)s[i])) {
+            sp = 1;
+            continue;
+        }
+        if (sp && o && o + 1 < cap)
+            out[o++] = ' ';
+        sp = 0;
+        out[o++] = s[i];
+    }
+    out[o] = '\0';
+}
+
+static const xchg_column *column_of(const struct seal *s, size_t field)
+{
+    for (size_t i = 0; i < s->x->ncolumns; i++)
+        if (s->x->columns[i].field == field)
+            return &s->x->columns[i];
+    return NULL;
+}
+
+/*
+ * Normalise one field. Returns 0 when usable, 1 when the value is empty, -1 for an
+ * invalid identifier (dropped, warning), -2 for a value the row cannot have (bad row).
+ */
+static int normalise_field(struct seal *s, size_t fi, const char *raw, size_t n, unsigned line)
+{
+    const xchg_field *f = &s->p->fields[fi];
+    struct val *v = &s->vals[fi];
+    const char *reason = NULL;
+    v->present = 0;
+    v->canon[0] = v->display[0] = '\0';
+    trim(&raw, &n);
+    if (n == 0)
+        return 1;
+    display_copy(v->display, sizeof v->display, raw, n);
+    xchg_err e = XCHG_OK;
+    switch (f->type) {
+    case XCHG_FT_NAME:
+        e = xchg_norm_name(raw, n, XCHG_NAME_MATCH, v->canon, sizeof v->canon);
+        reason = "not valid UTF-8 text";
+        break;
+    case XCHG_FT_ADDRESS:
+        e = xchg_norm_address_line(raw, n, v->canon, sizeof v->canon);
+        reason = "not valid UTF-8 text";
+        break;
+    case XCHG_FT_DATE: {
+        const xchg_column *c = column_of(s, fi);
+        static const char *const iso[] = {"%Y-%m-%d"};
+        const char *const *fmts = c && c->ndate_formats ? c->date_formats : iso;
+        size_t nf = c && c->ndate_formats ? c->ndate_formats : 1;
+        e = xchg_norm_date_any(raw, n, fmts, nf, 0, &v->date, NULL, &reason);
+        if (e == XCHG_OK) {
+            xchg_date_format(v->date, v->canon);
+            memcpy(v->display, v->canon, 11);
+        }
+        break;
+    }
+    case XCHG_FT_POSTCODE:
+        e = xchg_norm_postcode(raw, n, &v->pc, &reason);
+        if (e == XCHG_OK) {
+            snprintf(v->canon, sizeof v->canon, "%s", v->pc.full);
+            snprintf(v->display, sizeof v->display, "%s", v->pc.full);
+        }
+        break;
+    case XCHG_FT_NHS:
+        e = xchg_norm_nhs(raw, n, v->canon, &reason);
+        break;
+    case XCHG_FT_UPN:
+        e = xchg_norm_upn(raw, n, v->canon, NULL, &reason);
+        break;
+    case XCHG_FT_NINO:
+        e = xchg_norm_nino(raw, n, v->canon, &reason);
+        break;
+    case XCHG_FT_UPRN:
+        e = xchg_norm_uprn(raw, n, v->canon, NULL, &reason);
+        break;
+    case XCHG_FT_SEX: {
+        char c = (char)toupper((unsigned char)raw[0]);
+        v->canon[0] = c == 'M' || c == 'F' ? c : 'U';
+        v->canon[1] = '\0';
+        break;
+    }
+    case XCHG_FT_TEXT:
+        snprintf(v->canon, sizeof v->canon, "%s", v->display);
+        break;
+    case XCHG_FT_NUMBER: {
+        char tmp[64];
+        if (n >= sizeof tmp) {
+            e = XCHG_ERR_FORMAT;
+            reason = "too long for a number";
+            break;
+        }
+        memcpy(tmp, raw, n);
+        tmp[n] = '\0';
+        char *end;
+        errno = 0;
+        v->num = strtod(tmp, &end);
+        if (errno || *end || !isfinite(v->num)) {
+            e = XCHG_ERR_FORMAT;
+            reason = "not a number";
+        }
+        snprintf(v->canon, sizeof v->canon, "%s", tmp);
+        break;
+    }
+    case XCHG_FT_CODE: {
+        e = XCHG_ERR_FORMAT;
+        reason = "not one of the agreement's values";
+        for (size_t i = 0; i < f->nvalues; i++)
+            if (strlen(f->values[i]) == strlen(v->display) &&
+                strcasecmp(f->values[i], v->display) == 0) {
+                snprintf(v->canon, sizeof v->canon, "%s", f->values[i]);
+                snprintf(v->display, sizeof v->display, "%s", f->values[i]);
+                e = XCHG_OK;
+            }
+        break;
+    }
+    }
+    if (e != XCHG_OK) {
+        v->canon[0] = '\0';
+        int identifier = f->type == XCHG_FT_NHS || f->type == XCHG_FT_UPN ||
+                         f->type == XCHG_FT_NINO || f->type == XCHG_FT_UPRN ||
+                         f->type == XCHG_FT_POSTCODE || f->type == XCHG_FT_NAME ||
+                         f->type == XCHG_FT_ADDRESS || (f->type == XCHG_FT_DATE && f->identifying);
+        /* never echo an identifying value into messages: they end up in logs */
+        if (identifier) {
+            row_msg(s, XCHG_SEV_WARNING, line, 1,
+                    "field '%s' (column '%s'): invalid %s (%s); left out of this row's tokens",
+                    f->name, column_of(s, fi)->csv, xchg_field_type_name(f->type),
+                    reason ? reason : "invalid");
+            s->st->dropped_identifiers++;
+            return -1;
+        }
+        row_msg(s, XCHG_SEV_ERROR, line, 0, "field '%s' (column '%s'): '%s' is %s", f->name,
+                column_of(s, fi)->csv, v->display, reason ? reason : "invalid");
+        v->display[0] = '\0';
+        return -2;
+    }
+    if (v->canon[0] == '\0' && f->type != XCHG_FT_TEXT)
+        return 1; /* e.g. a name of punctuation only */
+    if (f->type == XCHG_FT_NHS || f->type == XCHG_FT_UPN || f->type == XCHG_FT_NINO ||
+        f->type == XCHG_FT_UPRN)
+        snprintf(v->display, sizeof v->display, "%s", v->canon);
+    v->present = 1;
+    return 0;
+}
+
+/* ---- tokens ----------------------------------------------------------------------- */
+
+/* The string one key part contributes, or 0 when this row cannot supply it. */
+static int part_value(struct seal *s, const xchg_key_part *kp, char *out, size_t cap)
+{
+    const struct val *v = &s->vals[kp->field];
+    if (!v->present)
+        return 0;
+    char first[VAL_MAX];
+    switch (kp->transform) {
+    case XCHG_TR_NONE:
+        snprintf(out, cap, "%s", v->canon);
+        return 1;
+    case XCHG_TR_INITIAL:
+    case XCHG_TR_FIRST:
+        return xchg_norm_first_token(v->canon, kp->transform == XCHG_TR_INITIAL, out, cap) ==
+                   XCHG_OK &&
+               out[0];
+    case XCHG_TR_NICKNAME:
+        return xchg_norm_first_token(v->canon, 0, first, sizeof first) == XCHG_OK && first[0] &&
+               xchg_norm_nickname(first, 0, out, cap) == XCHG_OK;
+    case XCHG_TR_PHONETIC: {
+        char sx[5];
+        if (xchg_norm_soundex(v->canon, sx) != XCHG_OK)
+            return 0;
+        snprintf(out, cap, "%s", sx);
+        return 1;
+    }
+    case XCHG_TR_YEAR:
+        snprintf(out, cap, "%.4s", v->canon);
+        return 1;
+    case XCHG_TR_SWAP_DM: {
+        /* The unordered pair {date, date with day and month swapped}: two records whose
+         * dates differ exactly by such a swap share it. No token when no swap exists. */
+        int32_t sw;
+        if (xchg_norm_date_swap(v->date, &sw) != XCHG_OK)
+            return 0;
+        char a[11], b[11];
+        xchg_date_format(v->date < sw ? v->date : sw, a);
+        xchg_date_format(v->date < sw ? sw : v->date, b);
+        snprintf(out, cap, "%s|%s", a, b);
+        return 1;
+    }
+    case XCHG_TR_OUTWARD:
+        snprintf(out, cap, "%s", v->pc.outward);
+        return 1;
+    case XCHG_TR_SECTOR:
+        snprintf(out, cap, "%s", v->pc.sector);
+        return 1;
+    }
+    return 0;
+}
+
+/* HMAC-SHA256 over the key's parts, each as u16le length + bytes. 0 if a part is missing. */
+static int make_token(struct seal *s, const xchg_match_key *k, const uint8_t key[KEY_BYTES],
+                      uint8_t out[XCHG_TOKEN_BYTES])
+{
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, key, KEY_BYTES);
+    for (size_t i = 0; i < k->nparts; i++) {
+        char v[VAL_MAX * 2];
+        if (!part_value(s, &k->parts[i], v, sizeof v)) {
+            sodium_memzero(&st, sizeof st);
+            return 0;
+        }
+        size_t n = strlen(v);
+        uint8_t len[2] = {(uint8_t)(n & 0xff), (uint8_t)(n >> 8)};
+        crypto_auth_hmacsha256_update(&st, len, 2);
+        crypto_auth_hmacsha256_update(&st, (const uint8_t *)v, n);
+        sodium_memzero(v, sizeof v);
+    }
+    crypto_auth_hmacsha256_final(&st, out);
+    sodium_memzero(&st, sizeof st);
+    return 1;
+}
+
+/* ---- indicators ------------------------------------------------------------------- */
+
+static int32_t window_of(const struct seal *s, size_t problem)
+{
+    int32_t w = s->p->problems[problem].window_days;
+    return w > 0 ? w : s->p->rule_window_days;
+}
+
+static int compare(double a, xchg_op op, double b)
+{
+    switch (op) {
+    case XCHG_OP_LT: return a < b;
+    case XCHG_OP_LE: return a <= b;
+    case XCHG_OP_GT: return a > b;
+    case XCHG_OP_GE: return a >= b;
+    case XCHG_OP_EQ: return a == b;
+    case XCHG_OP_NE: return a != b;
+    case XCHG_OP_IN:
+    case XCHG_OP_PRESENT: return 0;
+    }
+    return 0;
+}
+
+static int row_condition(const struct seal *s, const xchg_condition *c)
+{
+    const struct val *v = &s->vals[c->field];
+    const xchg_field *f = &s->p->fields[c->field];
+    if (c->op == XCHG_OP_PRESENT)
+        return v->present;
+    if (!v->present)
+        return 0;
+    if (f->type == XCHG_FT_NUMBER && c->op != XCHG_OP_IN)
+        return compare(v->num, c->op, c->number);
+    if (c->op == XCHG_OP_IN) {
+        for (size_t i = 0; i < c->nlist; i++)
+            if (strcasecmp(v->canon, c->list[i]) == 0)
+                return 1;
+        return 0;
+    }
+    int eq = c->text && strcasecmp(v->canon, c->text) == 0;
+    return c->op == XCHG_OP_EQ ? eq : c->op == XCHG_OP_NE ? !eq : 0;
+}
+
+/* The evidence date of an indicator for this row, or XCHG_DATE_NONE. */
+static int32_t ind_date(const struct seal *s, const xchg_indicator *in)
+{
+    if (in->date_field == XCHG_NONE)
+        return s->o->period_end;
+    return s->vals[in->date_field].present ? s->vals[in->date_field].date : XCHG_DATE_NONE;
+}
+
+static int group_key(const struct seal *s, uint8_t key[16])
+{
+    if (s->x->group_by == XCHG_NONE || !s->vals[s->x->group_by].present)
+        return 0;
+    const char *g = s->vals[s->x->group_by].canon;
+    digest16(g, strlen(g), key);
+    return 1;
+}
+
+/* pass 1: add this row's values to its group's sums */
+static int accumulate(struct seal *s)
+{
+    uint8_t key[16];
+    if (!s->nagg || !group_key(s, key))
+        return 0;
+    int found;
+    long slot = hmap_slot(&s->groups, key, 1, &found);
+    if (slot < 0)
+        return -1;
+    if (s->groups.cap * s->nagg * 2 > s->sums_cap) {
+        /* the map may have grown and moved: rebuild sums by slot */
+        size_t nc = s->groups.cap * s->nagg * 2;
+        double *ns = calloc(nc, sizeof *ns);
+        if (!ns)
+            return -1;
+        /* re-index: values store a dense group number, sums are by that number */
+        if (s->sums)
+            memcpy(ns, s->sums, s->sums_cap * sizeof *ns);
+        free(s->sums);
+        s->sums = ns;
+        s->sums_cap = nc;
+    }
+    if (!found)
+        s->groups.vals[slot] = (uint32_t)(s->groups.n - 1);
+    double *g = s->sums + (size_t)s->groups.vals[slot] * s->nagg * 2;
+    for (size_t a = 0; a < s->nagg; a++) {
+        const xchg_indicator *in = &s->x->indicators[s->agg_ind[a]];
+        const xchg_condition *c = &in->all[s->agg_cond[a]];
+        int32_t dt = ind_date(s, in);
+        int32_t w = window_of(s, in->problem);
+        if (dt == XCHG_DATE_NONE || dt > s->o->period_end || dt <= s->o->period_end - w)
+            continue;
+        if (s->vals[c->field].present)
+            g[2 * a] += s->vals[c->field].num;
+        if (c->agg == XCHG_AGG_RATIO && s->vals[c->field2].present)
+            g[2 * a + 1] += s->vals[c->field2].num;
+    }
+    return 0;
+}
+
+static int agg_condition(const struct seal *s, size_t ind, size_t cond)
+{
+    uint8_t key[16];
+    if (!group_key(s, key))
+        return 0;
+    int found;
+    long slot = hmap_slot((struct hmap *)&s->groups, key, 0, &found);
+    if (slot < 0 || !found)
+        return 0;
+    size_t a = 0;
+    while (a < s->nagg && !(s->agg_ind[a] == ind && s->agg_cond[a] == cond))
+        a++;
+    if (a == s->nagg)
+        return 0;
+    const double *g = s->sums + (size_t)s->groups.vals[slot] * s->nagg * 2;
+    const xchg_condition *c = &s->x->indicators[ind].all[cond];
+    double v = g[2 * a];
+    if (c->agg == XCHG_AGG_RATIO) {
+        if (g[2 * a + 1] <= 0)
+            return 0;
+        v = g[2 * a] / g[2 * a + 1];
+    }
+    return compare(v, c->op, c->number);
+}
+
+/* ---- consent ------------------------------------------------------------------------ */
+
+static uint8_t consent_status(struct seal *s, const char *raw, size_t n, unsigned line)
+{
+    trim(&raw, &n);
+    if (n == 0)
+        return XCHG_CONSENT_NOT_SOUGHT;
+    for (int st = 0; st < 4; st++)
+        for (size_t i = 0; i < s->x->nconsent_values[st]; i++) {
+            const char *v = s->x->consent_values[st][i];
+            if (strlen(v) == n && strncasecmp(v, raw, n) == 0)
+                return (uint8_t)st;
+        }
+    row_msg(s, XCHG_SEV_WARNING, line, 1,
+            "column '%s': consent value '%.*s' is not one the agreement knows; recorded as not "
+            "sought",
+            s->x->consent_column, (int)(n > 40 ? 40 : n), raw);
+    return XCHG_CONSENT_NOT_SOUGHT;
+}
+
+/* ---- the per-row callback ------------------------------------------------------------ */
+
+static long find_col(const char *const *f, const size_t *lens, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *s = f[i];
+        size_t l = lens[i];
+        trim(&s, &l);
+        if (l == strlen(name) && memcmp(s, name, l) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+static int read_header(struct seal *s, const char *const *f, const size_t *lens, size_t n)
+{
+    int bad = 0;
+    s->ncsv = n;
+    s->ref_col = find_col(f, lens, n, s->x->record_ref);
+    if (s->ref_col < 0) {
+        xchg_diag_add(s->d, XCHG_SEV_ERROR, s->o->input, 1, 0,
+                      "column '%s' (the record reference) is missing from the header",
+                      s->x->record_ref);
+        bad = 1;
+    }
+    s->consent_col = find_col(f, lens, n, s->x->consent_column);
+    if (s->consent_col < 0) {
+        xchg_diag_add(s->d, XCHG_SEV_ERROR, s->o->input, 1, 0,
+                      "column '%s' (consent) is missing from the header", s->x->consent_column);
+        bad = 1;
+    }
+    s->consent_date_col = s->x->consent_date_column
+                              ? find_col(f, lens, n, s->x->consent_date_column)
+                              : -1;
+    s->basis_col = s->x->basis_column ? find_col(f, lens, n, s->x->basis_column) : -1;
+    if (s->x->consent_date_column && s->consent_date_col < 0)
+        xchg_diag_add(s->d, XCHG_SEV_WARNING, s->o->input, 1, 0,
+                      "column '%s' (consent date) is missing from the header",
+                      s->x->consent_date_column);
+    if (s->x->basis_column && s->basis_col < 0)
+        xchg_diag_add(s->d, XCHG_SEV_WARNING, s->o->input, 1, 0,
+                      "column '%s' (legal basis) is missing from the header; no record will "
+                      "carry a basis for sharing without consent",
+                      s->x->basis_column);
+    for (size_t i = 0; i < s->x->ncolumns; i++) {
+        s->cols[i].field = s->x->columns[i].field;
+        s->cols[i].csv = find_col(f, lens, n, s->x->columns[i].csv);
+        if (s->cols[i].csv < 0) {
+            xchg_diag_add(s->d, XCHG_SEV_ERROR, s->o->input, 1, 0,
+                          "column '%s' (field %s) is missing from the header",
+                          s->x->columns[i].csv, s->p->fields[s->x->columns[i].field].name);
+            bad = 1;
+        }
+    }
+    if (s->pass == 2)
+        for (size_t i = 0; i < n; i++) {
+            int known = (long)i == s->ref_col || (long)i == s->consent_col ||
+                        (long)i == s->consent_date_col || (long)i == s->basis_col;
+            for (size_t j = 0; j < s->x->ncolumns; j++)
+                known |= s->cols[j].csv == (long)i;
+            if (!known)
+                xchg_diag_add(s->d, XCHG_SEV_NOTE, s->o->input, 1, 0,
+                              "column '%s' is not in the agreement: ignored (it never leaves "
+                              "the agency)",
+                              f[i]);
+        }
+    return bad;
+}
+
+static int load_row(struct seal *s, unsigned line, const char *const *f, const size_t *lens,
+                    size_t n, int *bad)
+{
+    if (n != s->ncsv) {
+        row_msg(s, XCHG_SEV_ERROR, line, 0, "row has %zu fields, the header has %zu", n, s->ncsv);
+        *bad = 1;
+        return 0;
+    }
+    for (size_t i = 0; i < s->p->nfields; i++)
+        s->vals[i].present = 0;
+    for (size_t i = 0; i < s->x->ncolumns; i++) {
+        size_t c = (size_t)s->cols[i].csv;
+        if (normalise_field(s, s->cols[i].field, f[c], lens[c], line) == -2)
+            *bad = 1;
+    }
+    return 1;
+}
+
+static int emit(struct seal *s, unsigned line, const char *const *f, const size_t *lens);
+
+static int on_row(void *ctx, unsigned line, const char *const *f, const size_t *lens, size_t n)
+{
+    struct seal *s = ctx;
+    if (!s->header_seen) {
+        s->header_seen = 1;
+        if (read_header(s, f, lens, n)) {
+            s->fatal = 1;
+            s->err = XCHG_ERR_FORMAT;
+            return 1;
+        }
+        return 0;
+    }
+    int bad = 0;
+    if (s->pass == 1) {
+        if (load_row(s, line, f, lens, n, &bad) && !bad && accumulate(s) != 0) {
+            s->err = XCHG_ERR_NOMEM;
+            return 1;
+        }
+        return 0;
+    }
+    s->st->rows++;
+    /* pass 1 already reported field problems when it ran; do not repeat them */
+    size_t saved = s->messages;
+    if (!load_row(s, line, f, lens, n, &bad) || bad) {
+        s->st->rejected++;
+        return 0;
+    }
+    (void)saved;
+    return emit(s, line, f, lens);
+}
+
+static json_t *payload_json(struct seal *s, const char *ref, size_t ref_len)
+{
+    json_t *o = json_object(), *fields = json_object();
+    if (!o || !fields) {
+        json_decref(o);
+        json_decref(fields);
+        return NULL;
+    }
+    json_object_set_new(o, "agency", json_string(s->p->parties[s->agency].id));
+    json_object_set_new(o, "ref", json_stringn(ref, ref_len));
+    for (size_t i = 0; i < s->x->npayload; i++) {
+        const struct val *v = &s->vals[s->x->payload[i]];
+        if (v->display[0])
+            json_object_set_new(fields, s->p->fields[s->x->payload[i]].name,
+                                json_string(v->display));
+    }
+    json_object_set_new(o, "fields", fields);
+    return o;
+}
+
+static int emit(struct seal *s, unsigned line, const char *const *f, const size_t *lens)
+{
+    xchg_record r;
+    memset(&r, 0, sizeof r);
+    const char *ref = f[s->ref_col];
+    size_t ref_len = lens[s->ref_col];
+    trim(&ref, &ref_len);
+    if (ref_len == 0 || ref_len > XCHG_RECORD_MAX_REF) {
+        row_msg(s, XCHG_SEV_ERROR, line, 0, "column '%s': the record reference is %s",
+                s->x->record_ref, ref_len ? "longer than 256 bytes" : "empty");
+        s->st->rejected++;
+        return 0;
+    }
+    uint8_t rd[16];
+    digest16(ref, ref_len, rd);
+    int found;
+    if (hmap_slot(&s->refs, rd, 1, &found) < 0) {
+        s->err = XCHG_ERR_NOMEM;
+        return 1;
+    }
+    if (found) {
+        row_msg(s, XCHG_SEV_ERROR, line, 0,
+                "column '%s': record reference '%.*s' appears more than once", s->x->record_ref,
+                (int)ref_len, ref);
+        s->st->rejected++;
+        return 0;
+    }
+    r.ref = ref;
+    r.ref_len = ref_len;
+
+    /* indicators first: a row whose indicator cannot be dated is a bad row */
+    for (size_t i = 0; i < s->x->nindicators; i++) {
+        const xchg_indicator *in = &s->x->indicators[i];
+        int holds = in->nall > 0;
+        for (size_t c = 0; c < in->nall && holds; c++)
+            holds = in->all[c].agg == XCHG_AGG_ROW ? row_condition(s, &in->all[c])
+                                                   : agg_condition(s, i, c);
+        if (!holds)
+            continue;
+        int32_t start = ind_date(s, in);
+        if (start == XCHG_DATE_NONE) {
+            row_msg(s, XCHG_SEV_ERROR, line, 0,
+                    "problem '%s' is indicated but its date field '%s' is empty",
+                    s->p->problems[in->problem].code, s->p->fields[in->date_field].name);
+            s->st->rejected++;
+            return 0;
+        }
+        int32_t end = start;
+        if (in->end_field != XCHG_NONE)
+            end = s->vals[in->end_field].present ? s->vals[in->end_field].date : XCHG_DATE_OPEN;
+        if (end < start) {
+            row_msg(s, XCHG_SEV_ERROR, line, 0, "problem '%s': '%s' is before '%s'",
+                    s->p->problems[in->problem].code, s->p->fields[in->end_field].name,
+                    s->p->fields[in->date_field].name);
+            s->st->rejected++;
+            return 0;
+        }
+        if (end < s->o->period_start || start > s->o->period_end) {
+            s->st->out_of_period++;
+            continue;
+        }
+        int dup = 0;
+        for (size_t k = 0; k < r.nind; k++)
+            dup |= r.ind[k].problem == in->problem && r.ind[k].start == start && r.ind[k].end == end;
+        if (dup || r.nind == XCHG_RECORD_MAX_INDICATORS)
+            continue;
+        r.ind[r.nind++] = (xchg_indicator_ev){(uint8_t)in->problem, start, end};
+    }
+
+    /* tokens */
+    for (size_t k = 0; k < s->p->nmatch_keys; k++)
+        if (make_token(s, &s->p->match_keys[k], s->match_keys[k], r.match[r.nmatch].value))
+            r.match[r.nmatch++].index = (uint8_t)k;
+    for (size_t k = 0; k < s->p->fuzzy.nblocking; k++)
+        if (make_token(s, &s->p->fuzzy.blocking[k], s->block_keys[k], r.block[r.nblock].value))
+            r.block[r.nblock++].index = (uint8_t)k;
+    for (size_t k = 0; k < s->p->nhousehold_keys; k++)
+        if (make_token(s, &s->p->household_keys[k], s->house_keys[k], r.house[r.nhouse].value))
+            r.house[r.nhouse++].index = (uint8_t)k;
+    for (size_t k = 0; k < s->p->nhousehold_relations; k++) {
+        xchg_key_part part = {s->p->household_relations[k], XCHG_TR_NONE};
+        xchg_match_key one = {"relation", &part, 1, 0};
+        if (column_of(s, part.field) &&
+            make_token(s, &one, s->rel_keys[k], r.house[r.nhouse].value))
+            r.house[r.nhouse++].index = (uint8_t)(s->p->nhousehold_keys + k);
+    }
+    if (r.nmatch == 0) {
+        s->st->no_tokens++;
+        row_msg(s, XCHG_SEV_WARNING, line, 1,
+                "no match key can be formed from this row (identifiers missing or invalid); "
+                "it can only be linked by fuzzy matching");
+    }
+
+    /* Bloom-filter encoding */
+    if (s->clk) {
+        const char *fields[64];
+        size_t flens[64];
+        for (size_t i = 0; i < s->clk_nfeat && i < 64; i++) {
+            size_t fi = s->clk_fields[i];
+            fields[i] = fi != XCHG_NONE && s->vals[fi].present ? s->vals[fi].canon : "";
+            flens[i] = strlen(fields[i]);
+        }
+        xchg_diag *tmp = xchg_diag_new();
+        if (xchg_clk_encode(s->clk, fields, flens, s->clk_nfeat, s->clk_buf, tmp) == XCHG_OK) {
+            r.clk = s->clk_buf;
+            r.clk_len = xchg_clk_filter_bytes(s->clk_schema);
+        } else {
+            row_msg(s, XCHG_SEV_WARNING, line, 1, "no Bloom-filter encoding for this row: %s",
+                    xchg_diag_count(tmp) ? xchg_diag_message(tmp, 0) : "encoding failed");
+        }
+        xchg_diag_free(tmp);
+    }
+
+    /* consent */
+    r.consent = consent_status(s, f[s->consent_col], lens[s->consent_col], line);
+    r.consent_date = XCHG_DATE_NONE;
+    if (s->consent_date_col >= 0) {
+        const char *cd = f[s->consent_date_col];
+        size_t cl = lens[s->consent_date_col];
+        trim(&cd, &cl);
+        int32_t day;
+        if (cl && xchg_norm_date_any(cd, cl, s->date_fmts, s->ndate_fmts, 0, &day, NULL, NULL) ==
+                      XCHG_OK)
+            r.consent_date = day;
+        else if (cl)
+            row_msg(s, XCHG_SEV_WARNING, line, 1, "column '%s': '%.*s' is not a date",
+                    s->x->consent_date_column, (int)(cl > 40 ? 40 : cl), cd);
+    }
+    char basis[256];
+    basis[0] = '\0';
+    if (s->basis_col >= 0) {
+        const char *b = f[s->basis_col];
+        size_t bl = lens[s->basis_col];
+        trim(&b, &bl);
+        if (bl > 255)
+            bl = 255;
+        for (size_t i = 0; i < bl; i++)
+            basis[i] = (char)tolower((unsigned char)b[i]);
+        basis[bl] = '\0';
+    }
+    r.basis = basis;
+    r.basis_len = strlen(basis);
+
+    /* payload, encrypted to the recipients */
+    json_t *pj = payload_json(s, ref, ref_len);
+    char *pt = pj ? json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(pj);
+    if (!pt) {
+        s->err = XCHG_ERR_NOMEM;
+        return 1;
+    }
+    size_t ptl = strlen(pt);
+    uint8_t *ct = malloc(ptl + XCHG_PAYLOAD_OVERHEAD);
+    if (!ct || ptl + XCHG_PAYLOAD_OVERHEAD > XCHG_RECORD_MAX_PAYLOAD) {
+        sodium_memzero(pt, ptl);
+        free(pt);
+        free(ct);
+        if (!ct) {
+            s->err = XCHG_ERR_NOMEM;
+            return 1;
+        }
+        row_msg(s, XCHG_SEV_ERROR, line, 0, "the row's detail is too large to seal");
+        s->st->rejected++;
+        return 0;
+    }
+    xchg_payload_encrypt(s->dk, s->agreement_hash, s->extract_id, ref, ref_len, pt, ptl, ct);
+    sodium_memzero(pt, ptl);
+    free(pt);
+    r.payload = ct;
+    r.payload_len = ptl + XCHG_PAYLOAD_OVERHEAD;
+
+    size_t need = xchg_record_size(&r), len = 0;
+    if (need > s->reccap) {
+        uint8_t *nb = realloc(s->recbuf, need);
+        if (!nb) {
+            free(ct);
+            s->err = XCHG_ERR_NOMEM;
+            return 1;
+        }
+        s->recbuf = nb;
+        s->reccap = need;
+    }
+    xchg_err e = xchg_record_encode(&r, s->recbuf, s->reccap, &len);
+    free(ct);
+    if (e == XCHG_OK)
+        e = xchg_xex_writer_add(s->w, s->recbuf, len);
+    sodium_memzero(s->recbuf, len);
+    if (e != XCHG_OK) {
+        s->err = e;
+        return 1;
+    }
+    s->st->sealed++;
+    s->st->indicators += r.nind;
+    /* wipe the row's clear values */
+    for (size_t i = 0; i < s->p->nfields; i++)
+        if (s->vals[i].present)
+            sodium_memzero(&s->vals[i], sizeof s->vals[i]);
+    return 0;
+}
+
+/* ---- set-up ---------------------------------------------------------------------- */
+
+static xchg_err derive_keys(struct seal *s, const xchg_secret *sec)
+{
+    const xchg_policy_data *p = s->p;
+    size_t n = p->nmatch_keys + p->fuzzy.nblocking + p->nhousehold_keys + p->nhousehold_relations;
+    uint8_t(*all)[KEY_BYTES] = sodium_malloc((n ? n : 1) * KEY_BYTES);
+    if (!all)
+        return XCHG_ERR_NOMEM;
+    s->match_keys = all;
+    s->block_keys = all + p->nmatch_keys;
+    s->house_keys = s->block_keys + p->fuzzy.nblocking;
+    s->rel_keys = s->house_keys + p->nhousehold_keys;
+    char purpose[200];
+    xchg_err e = XCHG_OK;
+    for (size_t i = 0; i < p->nmatch_keys && e == XCHG_OK; i++) {
+        snprintf(purpose, sizeof purpose, "match/%s", p->match_keys[i].name);
+        e = xchg_secret_derive(sec, purpose, s->match_keys[i], KEY_BYTES);
+    }
+    for (size_t i = 0; i < p->fuzzy.nblocking && e == XCHG_OK; i++) {
+        snprintf(purpose, sizeof purpose, "block/%zu", i);
+        e = xchg_secret_derive(sec, purpose, s->block_keys[i], KEY_BYTES);
+    }
+    for (size_t i = 0; i < p->nhousehold_keys && e == XCHG_OK; i++) {
+        snprintf(purpose, sizeof purpose, "household/%zu", i);
+        e = xchg_secret_derive(sec, purpose, s->house_keys[i], KEY_BYTES);
+    }
+    /* declared relationships are agency-local references: keyed per agency */
+    for (size_t i = 0; i < p->nhousehold_relations && e == XCHG_OK; i++) {
+        snprintf(purpose, sizeof purpose, "relation/%s/%s", p->parties[s->agency].id,
+                 p->fields[p->household_relations[i]].name);
+        e = xchg_secret_derive(sec, purpose, s->rel_keys[i], KEY_BYTES);
+    }
+    return e;
+}
+
+static xchg_err setup_clk(struct seal *s, const xchg_secret *sec)
+{
+    const xchg_policy_data *p = s->p;
+    if (!p->fuzzy.clk_schema_json)
+        return XCHG_OK;
+    xchg_err e = xchg_clk_schema_parse_json(p->fuzzy.clk_schema_json, p->fuzzy.clk_schema_len,
+                                            &s->clk_schema, s->d);
+    if (e != XCHG_OK)
+        return e;
+    s->clk_nfeat = xchg_clk_schema_nfeatures(s->clk_schema);
+    if (s->clk_nfeat > 64)
+        return XCHG_ERR_POLICY;
+    s->clk_fields = calloc(s->clk_nfeat ? s->clk_nfeat : 1, sizeof *s->clk_fields);
+    s->clk_buf = malloc(xchg_clk_filter_bytes(s->clk_schema));
+    if (!s->clk_fields || !s->clk_buf)
+        return XCHG_ERR_NOMEM;
+    for (size_t i = 0; i < s->clk_nfeat; i++) {
+        const char *name = xchg_clk_schema_feature_name(s->clk_schema, i);
+        s->clk_fields[i] = XCHG_NONE;
+        for (size_t k = 0; name && k < p->nfields; k++)
+            if (strcmp(p->fields[k].name, name) == 0 && column_of(s, k))
+                s->clk_fields[i] = k;
+    }
+    uint8_t *key = sodium_malloc(KEY_BYTES);
+    if (!key)
+        return XCHG_ERR_NOMEM;
+    e = xchg_secret_derive(sec, "clk", key, KEY_BYTES);
+    if (e == XCHG_OK)
+        e = xchg_clk_encoder_new(s->clk_schema, key, KEY_BYTES, &s->clk);
+    sodium_free(key);
+    return e;
+}
+
+static xchg_err setup_aggregates(struct seal *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->x->nindicators; i++)
+        for (size_t c = 0; c < s->x->indicators[i].nall; c++)
+            n += s->x->indicators[i].all[c].agg != XCHG_AGG_ROW;
+    s->nagg = n;
+    if (!n)
+        return XCHG_OK;
+    s->agg_ind = calloc(n, sizeof *s->agg_ind);
+    s->agg_cond = calloc(n, sizeof *s->agg_cond);
+    if (!s->agg_ind || !s->agg_cond)
+        return XCHG_ERR_NOMEM;
+    n = 0;
+    for (size_t i = 0; i < s->x->nindicators; i++)
+        for (size_t c = 0; c < s->x->indicators[i].nall; c++)
+            if (s->x->indicators[i].all[c].agg != XCHG_AGG_ROW) {
+                s->agg_ind[n] = i;
+                s->agg_cond[n++] = c;
+            }
+    return XCHG_OK;
+}
+
+static xchg_err setup_date_formats(struct seal *s)
+{
+    size_t n = 2;
+    for (size_t i = 0; i < s->x->ncolumns; i++)
+        n += s->x->columns[i].ndate_formats;
+    s->date_fmts = calloc(n, sizeof *s->date_fmts);
+    if (!s->date_fmts)
+        return XCHG_ERR_NOMEM;
+    for (size_t i = 0; i < s->x->ncolumns; i++)
+        for (size_t j = 0; j < s->x->columns[i].ndate_formats; j++) {
+            const char *f = s->x->columns[i].date_formats[j];
+            int dup = 0;
+            for (size_t k = 0; k < s->ndate_fmts; k++)
+                dup |= strcmp(s->date_fmts[k], f) == 0;
+            if (!dup)
+                s->date_fmts[s->ndate_fmts++] = f;
+        }
+    s->date_fmts[s->ndate_fmts++] = "%Y-%m-%d";
+    s->date_fmts[s->ndate_fmts++] = "%Y-%m-%dT%H:%M:%S";
+    return XCHG_OK;
+}
+
+static char *make_header(struct seal *s, const xchg_seckey *agency, const xchg_secret *sec)
+{
+    const xchg_policy_data *p = s->p;
+    json_t *h = json_object();
+    char hex[65], fp[33], from[11], to[11], kid[XCHG_KEYID_HEXLEN + 1];
+    xchg_hex_encode(hex, s->agreement_hash, 32);
+    xchg_secret_fingerprint(sec, fp);
+    xchg_date_format(s->o->period_start, from);
+    xchg_date_format(s->o->period_end, to);
+    json_object_set_new(h, "format", json_string("exchange-extract"));
+    json_object_set_new(h, "version", json_integer(1));
+    json_object_set_new(h, "agreement", json_pack("{s:s, s:I, s:s}", "id", p->id, "version",
+                                                  (json_int_t)p->version, "sha256", hex));
+    xchg_keyid_hex(xchg_seckey_public(agency)->id, kid);
+    json_object_set_new(h, "agency", json_string(p->parties[s->agency].id));
+    json_object_set_new(h, "agency_key", json_string(kid));
+    json_object_set_new(h, "epoch", json_integer(xchg_secret_epoch(sec)));
+    json_object_set_new(h, "secret_fingerprint", json_string(fp));
+    json_object_set_new(h, "period", json_pack("{s:s, s:s}", "start", from, "end", to));
+    json_object_set_new(h, "created", json_integer(s->o->now));
+    xchg_hex_encode(hex, s->extract_id, 16);
+    json_object_set_new(h, "extract_id", json_string(hex));
+    json_object_set_new(h, "clk_bytes",
+                        json_integer(s->clk ? (json_int_t)xchg_clk_filter_bytes(s->clk_schema) : 0));
+    json_t *keys = json_array();
+    for (size_t i = 0; i < p->nrecipients; i++) {
+        const xchg_party *q = &p->parties[p->recipients[i]];
+        uint8_t sealed[XCHG_PAYLOAD_KEY_BYTES + XCHG_SEAL_OVERHEAD];
+        char b64[128];
+        if (xchg_seal_to(&q->key, s->dk, XCHG_PAYLOAD_KEY_BYTES, sealed) != XCHG_OK) {
+            json_decref(keys);
+            json_decref(h);
+            return NULL;
+        }
+        xchg_base64_encode(b64, sealed, sizeof sealed);
+        xchg_keyid_hex(q->key.id, kid);
+        json_array_append_new(keys, json_pack("{s:s, s:s, s:s}", "recipient", q->id, "key_id",
+                                              kid, "sealed_key", b64));
+    }
+    json_object_set_new(h, "payload", json_pack("{s:s, s:o}", "aead", "xchacha20poly1305-ietf",
+                                                "keys", keys));
+    char *text = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(h);
+    return text;
+}
+
+xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg_secret *sec,
+                   const xchg_seal_opts *o, xchg_seal_stats *st, xchg_diag *d)
+{
+    if (!pol || !agency || !sec || !o || !o->input || !o->output || !st)
+        return XCHG_ERR_ARG;
+    memset(st, 0, sizeof *st);
+    struct seal s;
+    memset(&s, 0, sizeof s);
+    s.pol = pol;
+    s.p = xchg_policy_get(pol);
+    s.o = o;
+    s.st = st;
+    s.d = d;
+    s.max_messages = o->max_messages ? o->max_messages : 200;
+    s.agreement_hash = xchg_policy_hash(pol);
+    s.agency = xchg_policy_party_by_key(pol, xchg_seckey_public(agency)->id);
+    xchg_err rc = XCHG_OK;
+    char *header = NULL;
+    if (s.agency == XCHG_NONE || s.p->parties[s.agency].role != XCHG_ROLE_AGENCY ||
+        !(s.x = xchg_policy_extract(pol, s.agency))) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "this key is not the key of an agency of agreement '%s'", s.p->id);
+        return XCHG_ERR_DENIED;
+    }
+    if (o->period_end < o->period_start) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "the period ends before it starts");
+        return XCHG_ERR_ARG;
+    }
+    size_t matcher = XCHG_NONE;
+    for (size_t i = 0; i < s.p->nparties; i++)
+        if (s.p->parties[i].role == XCHG_ROLE_MATCHER)
+            matcher = i;
+    s.cols = calloc(s.x->ncolumns ? s.x->ncolumns : 1, sizeof *s.cols);
+    s.vals = calloc(s.p->nfields ? s.p->nfields : 1, sizeof *s.vals);
+    s.dk = sodium_malloc(XCHG_PAYLOAD_KEY_BYTES);
+    if (!s.cols || !s.vals || !s.dk || matcher == XCHG_NONE) {
+        rc = XCHG_ERR_NOMEM;
+        goto cleanup;
+    }
+    randombytes_buf(s.dk, XCHG_PAYLOAD_KEY_BYTES);
+    randombytes_buf(s.extract_id, sizeof s.extract_id);
+    memcpy(st->extract_id, s.extract_id, 16);
+    if ((rc = derive_keys(&s, sec)) != XCHG_OK || (rc = setup_clk(&s, sec)) != XCHG_OK ||
+        (rc = setup_aggregates(&s)) != XCHG_OK || (rc = setup_date_formats(&s)) != XCHG_OK)
+        goto cleanup;
+
+    /* pass 1: per-person sums for aggregate indicators */
+    int stopped = 0;
+    if (s.nagg) {
+        s.pass = 1;
+        size_t before = xchg_diag_count(d);
+        xchg_diag *quiet = xchg_diag_new(); /* pass 2 reports row problems */
+        s.d = quiet;
+        rc = xchg_csv_read(o->input, on_row, &s, &stopped, quiet);
+        s.d = d;
+        if (rc != XCHG_OK || s.fatal) {
+            for (size_t i = 0; i < xchg_diag_count(quiet); i++)
+                xchg_diag_add(d, xchg_diag_severity(quiet, i), NULL, 0, 0, "%s",
+                              xchg_diag_text(quiet, i));
+            (void)before;
+            xchg_diag_free(quiet);
+            if (rc == XCHG_OK)
+                rc = s.err ? s.err : XCHG_ERR_FORMAT;
+            goto cleanup;
+        }
+        xchg_diag_free(quiet);
+        if (s.err) {
+            rc = s.err;
+            goto cleanup;
+        }
+        s.header_seen = 0;
+        s.messages = 0;
+        st->warnings = st->dropped_identifiers = 0;
+    }
+
+    header = make_header(&s, agency, sec);
+    if (!header) {
+        rc = XCHG_ERR_NOMEM;
+        goto cleanup;
+    }
+    rc = xchg_xex_writer_new(o->output, o->overwrite, &s.p->parties[matcher].key, agency, header,
+                             strlen(header), &s.w, d);
+    if (rc != XCHG_OK)
+        goto cleanup;
+    s.pass = 2;
+    rc = xchg_csv_read(o->input, on_row, &s, &stopped, d);
+    if (rc == XCHG_OK && s.err)
+        rc = s.err;
+    if (rc == XCHG_OK && s.fatal)
+        rc = XCHG_ERR_FORMAT;
+    if (rc == XCHG_OK && !s.header_seen) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, o->input, 0, 0, "the file is empty (no header row)");
+        rc = XCHG_ERR_FORMAT;
+    }
+    if (s.messages > s.max_messages)
+        xchg_diag_add(d, XCHG_SEV_NOTE, o->input, 0, 0, "%zu more row messages not shown",
+                      s.messages - s.max_messages);
+    if (rc == XCHG_OK && st->rejected && !o->skip_bad_rows) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, o->input, 0, 0,
+                      "%llu of %llu rows are bad; nothing was sealed (fix them, or use "
+                      "--skip-bad-rows to seal the rest)",
+                      (unsigned long long)st->rejected, (unsigned long long)st->rows);
+        rc = XCHG_ERR_FORMAT;
+    }
+    if (rc == XCHG_OK)
+        rc = xchg_xex_writer_finish(s.w, d);
+cleanup:
+    if (rc != XCHG_OK)
+        st->sealed = 0;
+    xchg_xex_writer_free(s.w);
+    free(header);
+    free(s.cols);
+    if (s.vals) {
+        sodium_memzero(s.vals, (s.p->nfields ? s.p->nfields : 1) * sizeof *s.vals);
+        free(s.vals);
+    }
+    sodium_free(s.dk);
+    sodium_free(s.match_keys);
+    xchg_clk_encoder_free(s.clk);
+    xchg_clk_schema_free(s.clk_schema);
+    free(s.clk_fields);
+    free(s.clk_buf);
+    free(s.agg_ind);
+    free(s.agg_cond);
+    free(s.sums);
+    hmap_free(&s.groups);
+    hmap_free(&s.refs);
+    free(s.recbuf);
+    free(s.date_fmts);
+    return rc;
+}

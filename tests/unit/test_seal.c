@@ -1,0 +1,355 @@
+/*
+ * Sealing, end to end on small fixtures: two agencies seal extracts of overlapping
+ * people; the matcher opens them; tokens agree exactly where they should; indicators,
+ * aggregates, consent and payload encryption behave as the agreement says; bad input
+ * fails cleanly with no output.
+ */
+#include "test_helpers.h"
+
+#include <jansson.h>
+
+#define FIX XCHG_TEST_DIR "/fixtures/seal/"
+
+static xchg_policy *pol;
+static xchg_secret *police_secret, *school_secret;
+
+static xchg_seckey *seed_key(int n)
+{
+    uint8_t seed[32];
+    memset(seed, n, sizeof seed);
+    xchg_seckey *k = NULL;
+    assert_int_equal(xchg_seckey_from_seed(seed, NULL, &k), XCHG_OK);
+    return k;
+}
+
+static int32_t day(const char *s)
+{
+    int32_t d;
+    assert_int_equal(xchg_date_parse(s, strlen(s), &d), XCHG_OK);
+    return d;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
+        return -1;
+    const char *path = tpath("seal.xsec");
+    unlink(path);
+    xchg_seckey *owner = seed_key(1), *police = seed_key(2), *school = seed_key(3);
+    int rc = xchg_secret_create(pol, owner, 1, 0, path, 1, NULL) != XCHG_OK ||
+             xchg_secret_open(pol, police, path, &police_secret, NULL) != XCHG_OK ||
+             xchg_secret_open(pol, school, path, &school_secret, NULL) != XCHG_OK;
+    xchg_seckey_free(owner);
+    xchg_seckey_free(police);
+    xchg_seckey_free(school);
+    return rc ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    xchg_secret_free(police_secret);
+    xchg_secret_free(school_secret);
+    xchg_policy_free(pol);
+    return 0;
+}
+
+struct rec {
+    char ref[64];
+    xchg_record r;
+    uint8_t *buf;
+};
+
+struct opened {
+    json_t *header;
+    struct rec recs[16];
+    size_t n;
+};
+
+/* Open a sealed extract as the matcher and decode every record. */
+static void open_extract(const char *path, int signer_seed, struct opened *o)
+{
+    xchg_seckey *matcher = seed_key(4), *signer = seed_key(signer_seed);
+    xchg_xex_reader *r = NULL;
+    assert_int_equal(xchg_xex_reader_open(path, matcher, &r, NULL), XCHG_OK);
+    size_t hl;
+    const uint8_t *h = xchg_xex_reader_header(r, &hl);
+    o->header = json_loadb((const char *)h, hl, 0, NULL);
+    assert_non_null(o->header);
+    assert_int_equal(xchg_xex_reader_expect_signer(r, xchg_seckey_public(signer), NULL), XCHG_OK);
+    o->n = 0;
+    for (;;) {
+        const uint8_t *rec;
+        size_t len;
+        int end = 0;
+        assert_int_equal(xchg_xex_reader_next(r, &rec, &len, &end, NULL), XCHG_OK);
+        if (end)
+            break;
+        assert_true(o->n < 16);
+        struct rec *x = &o->recs[o->n++];
+        x->buf = malloc(len);
+        memcpy(x->buf, rec, len);
+        assert_int_equal(xchg_record_decode(x->buf, len, &x->r, NULL), XCHG_OK);
+        snprintf(x->ref, sizeof x->ref, "%.*s", (int)x->r.ref_len, x->r.ref);
+    }
+    uint64_t count = 0;
+    assert_int_equal(xchg_xex_reader_finish(r, &count, NULL), XCHG_OK);
+    assert_int_equal(count, o->n);
+    xchg_xex_reader_free(r);
+    xchg_seckey_free(matcher);
+    xchg_seckey_free(signer);
+}
+
+static void close_extract(struct opened *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        free(o->recs[i].buf);
+    json_decref(o->header);
+}
+
+static const xchg_record *find(const struct opened *o, const char *ref)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->recs[i].ref, ref) == 0)
+            return &o->recs[i].r;
+    fail_msg("no record %s", ref);
+    return NULL;
+}
+
+static const uint8_t *token(const xchg_record *r, const char *keyname)
+{
+    const xchg_policy_data *p = xchg_policy_get(pol);
+    for (size_t i = 0; i < r->nmatch; i++)
+        if (strcmp(p->match_keys[r->match[i].index].name, keyname) == 0)
+            return r->match[i].value;
+    return NULL;
+}
+
+static xchg_err seal(const char *in, const char *out, int seed, xchg_secret *sec, int skip,
+                     xchg_seal_stats *st, xchg_diag *d)
+{
+    xchg_seckey *k = seed_key(seed);
+    unlink(out);
+    xchg_seal_opts o = {.input = in, .output = out, .period_start = day("2025-08-01"),
+                        .period_end = day("2026-07-31"), .skip_bad_rows = skip, .now = 1767225600};
+    xchg_err e = xchg_seal(pol, k, sec, &o, st, d);
+    xchg_seckey_free(k);
+    return e;
+}
+
+/* The recipient unwraps the data key from the header and opens a payload. */
+static json_t *open_payload(const struct opened *o, const xchg_record *r)
+{
+    xchg_seckey *team = seed_key(5);
+    json_t *keys = json_object_get(json_object_get(o->header, "payload"), "keys");
+    assert_int_equal(json_array_size(keys), 1);
+    const char *b64 = json_string_value(json_object_get(json_array_get(keys, 0), "sealed_key"));
+    uint8_t sealed[80], dk[32], id[16];
+    size_t n;
+    assert_int_equal(xchg_base64_decode(sealed, sizeof sealed, &n, b64, strlen(b64)), XCHG_OK);
+    assert_int_equal(xchg_seal_open(team, sealed, n, dk), XCHG_OK);
+    const char *idhex = json_string_value(json_object_get(o->header, "extract_id"));
+    assert_int_equal(xchg_hex_decode(id, 16, idhex, strlen(idhex)), XCHG_OK);
+    uint8_t *pt = malloc(r->payload_len);
+    assert_int_equal(xchg_payload_decrypt(dk, xchg_policy_hash(pol), id, r->ref, r->ref_len,
+                                          r->payload, r->payload_len, pt),
+                     XCHG_OK);
+    json_t *j = json_loadb((const char *)pt, r->payload_len - XCHG_PAYLOAD_OVERHEAD, 0, NULL);
+    assert_non_null(j);
+    /* the payload is bound to its record: another reference does not open it */
+    assert_int_equal(xchg_payload_decrypt(dk, xchg_policy_hash(pol), id, "X", 1, r->payload,
+                                          r->payload_len, pt),
+                     XCHG_ERR_VERIFY);
+    free(pt);
+    xchg_seckey_free(team);
+    return j;
+}
+
+static void test_seal_two_agencies(void **state)
+{
+    (void)state;
+    const char *pout = tpath("police.xex"), *sout = tpath("school.xex");
+    xchg_seal_stats st;
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(seal(FIX "police.csv", pout, 2, police_secret, 0, &st, d), XCHG_OK);
+    assert_int_equal(st.rows, 4);
+    assert_int_equal(st.sealed, 4);
+    assert_int_equal(st.rejected, 0);
+    assert_int_equal(st.out_of_period, 1); /* P3's 2020 incident is not sent */
+    assert_diag_has(d, "column 'Extra' is not in the agreement: ignored");
+    xchg_diag_clear(d);
+    assert_int_equal(seal(FIX "school.csv", sout, 3, school_secret, 0, &st, d), XCHG_OK);
+    assert_int_equal(st.sealed, 4);
+    assert_int_equal(st.dropped_identifiers, 1);
+    assert_diag_has(d, ":5: warning: field 'upn' (column 'UPN'): invalid upn");
+    /* the invalid value itself is never echoed */
+    for (size_t i = 0; i < xchg_diag_count(d); i++)
+        assert_null(strstr(xchg_diag_text(d, i), "A801200005001"));
+
+    struct opened po, so;
+    open_extract(pout, 2, &po);
+    open_extract(sout, 3, &so);
+    assert_string_equal(json_string_value(json_object_get(po.header, "agency")), "police");
+    assert_int_equal(json_integer_value(json_object_get(po.header, "epoch")), 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(po.header, "period"), "end")),
+                        "2026-07-31");
+
+    const xchg_record *p1 = find(&po, "P1"), *s1 = find(&so, "S1"), *s2 = find(&so, "S2"),
+                      *s3 = find(&so, "S3"), *s4 = find(&so, "S4");
+    /* "Zoë O'Neil" 03/07/2012 (police) and "ZOE ONEIL" 2012-07-03 (school) share name+dob */
+    assert_non_null(token(p1, "name_dob"));
+    assert_memory_equal(token(p1, "name_dob"), token(s1, "name_dob"), 32);
+    assert_memory_equal(token(p1, "phon_dob"), token(s1, "phon_dob"), 32);
+    /* "O Neil" is a different name form, but the UPN links S1 and S2 */
+    assert_memory_not_equal(token(s1, "name_dob"), token(s2, "name_dob"), 32);
+    assert_memory_equal(token(s1, "upn"), token(s2, "upn"), 32);
+    assert_memory_not_equal(token(s1, "upn"), token(s3, "upn"), 32);
+    assert_null(token(p1, "upn"));
+    assert_null(token(s4, "upn")); /* invalid check letter: dropped */
+    assert_non_null(token(s4, "name_dob"));
+    /* different agencies, same secret: tokens of one key are comparable; different keys
+     * give unrelated values even over the same inputs */
+    assert_memory_not_equal(token(p1, "name_dob"), token(p1, "phon_dob"), 32);
+    /* household token (surname + postcode) */
+    assert_int_equal(p1->nhouse, 1);
+    assert_memory_equal(p1->house[0].value, s1->house[0].value, 32);
+
+    /* indicators */
+    const xchg_policy_data *pd = xchg_policy_get(pol);
+    assert_int_equal(p1->nind, 1);
+    assert_string_equal(pd->problems[p1->ind[0].problem].code, "crime_asb");
+    assert_int_equal(p1->ind[0].start, day("2026-06-01"));
+    assert_int_equal(p1->ind[0].end, p1->ind[0].start);
+    assert_int_equal(find(&po, "P2")->nind, 1); /* "asb" read as ASB */
+    assert_int_equal(find(&po, "P3")->nind, 0); /* outside the period */
+    /* school: attendance 175/200 = 87.5% over S1+S2 (< 90%): both rows evidence it */
+    assert_int_equal(s1->nind, 1);
+    assert_string_equal(pd->problems[s1->ind[0].problem].code, "school");
+    assert_int_equal(s1->ind[0].start, day("2026-03-31"));
+    assert_int_equal(s2->nind, 1);
+    assert_int_equal(s2->ind[0].start, day("2026-07-31"));
+    assert_int_equal(s3->nind, 0);
+
+    /* consent */
+    assert_int_equal(p1->consent, XCHG_CONSENT_GIVEN);
+    assert_int_equal(find(&po, "P2")->consent, XCHG_CONSENT_REFUSED);
+    assert_int_equal(find(&po, "P3")->consent, XCHG_CONSENT_NOT_SOUGHT);
+    assert_int_equal(find(&po, "P4")->consent, XCHG_CONSENT_WITHDRAWN);
+    assert_int_equal(s3->consent, XCHG_CONSENT_NOT_SOUGHT);
+
+    /* CLK absent (the fixture has no fuzzy section) */
+    assert_int_equal(p1->clk_len, 0);
+
+    /* payload: only the agreement's payload fields, readable by the recipient */
+    json_t *pl = open_payload(&po, find(&po, "P4"));
+    json_t *fields = json_object_get(pl, "fields");
+    assert_string_equal(json_string_value(json_object_get(fields, "forename")), "Mary, Ann");
+    assert_string_equal(json_string_value(json_object_get(fields, "dob")), "2012-03-07");
+    assert_null(json_object_get(fields, "postcode")); /* not in police's payload list */
+    assert_string_equal(json_string_value(json_object_get(pl, "agency")), "police");
+    json_decref(pl);
+    close_extract(&po);
+    close_extract(&so);
+    xchg_diag_free(d);
+}
+
+static void test_bad_rows(void **state)
+{
+    (void)state;
+    const char *in = tpath("bad.csv"), *out = tpath("bad.xex");
+    const char *csv = "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent\n"
+                      "P1,Ann,Lee,01/02/2000,OX4 1AA,CRIME,01/06/2026,given\n"
+                      "P1,Ann,Lee,01/02/2000,OX4 1AA,CRIME,02/06/2026,given\n"  /* dup ref */
+                      ",Bob,Lee,01/02/2000,OX4 1AA,ASB,01/06/2026,given\n"      /* no ref */
+                      "P3,Cy,Lee,01/02/2000,OX4 1AA,BURGLARY,01/06/2026,given\n" /* bad code */
+                      "P4,Di,Lee,01/02/2000,OX4 1AA,CRIME,,given\n"             /* no date */
+                      "P5,Ed,Lee,01/02/2000,OX4 1AA,CRIME,01/06/2026\n"         /* short row */
+                      "P6,Fay,Lee,31/02/2000,OX4 1AA,,,maybe\n";                /* bad dob, odd consent */
+    spit(in, csv, strlen(csv));
+    xchg_seal_stats st;
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(seal(in, out, 2, police_secret, 0, &st, d), XCHG_ERR_FORMAT);
+    assert_int_equal(access(out, F_OK), -1); /* nothing written */
+    assert_diag_has(d, "bad.csv:3: error: column 'Ref': record reference 'P1' appears more than once");
+    assert_diag_has(d, "bad.csv:4: error: column 'Ref': the record reference is empty");
+    assert_diag_has(d, "bad.csv:5: error: field 'incident_type' (column 'Type'): 'BURGLARY' is not one "
+                       "of the agreement's values");
+    assert_diag_has(d, "bad.csv:6: error: problem 'crime_asb' is indicated but its date field "
+                       "'incident_date' is empty");
+    assert_diag_has(d, "bad.csv:7: error: row has 7 fields, the header has 8");
+    assert_diag_has(d, "bad.csv:8: warning: field 'dob' (column 'DOB'): invalid date");
+    assert_diag_has(d, "bad.csv:8: warning: column 'Consent': consent value 'maybe'");
+    assert_diag_has(d, "5 of 7 rows are bad; nothing was sealed");
+    assert_int_equal(st.rejected, 5);
+    /* with --skip-bad-rows the two good rows are sealed */
+    xchg_diag_clear(d);
+    assert_int_equal(seal(in, out, 2, police_secret, 1, &st, d), XCHG_OK);
+    assert_int_equal(st.sealed, 2);
+    struct opened o;
+    open_extract(out, 2, &o);
+    assert_int_equal(o.n, 2);
+    assert_int_equal(find(&o, "P6")->consent, XCHG_CONSENT_NOT_SOUGHT);
+    assert_null(token(find(&o, "P6"), "name_dob")); /* no valid DOB */
+    close_extract(&o);
+    xchg_diag_free(d);
+}
+
+static void test_header_and_access(void **state)
+{
+    (void)state;
+    const char *in = tpath("hdr.csv"), *out = tpath("hdr.xex");
+    xchg_seal_stats st;
+    xchg_diag *d = xchg_diag_new();
+    /* missing mapped column */
+    const char *csv = "Ref,Forename,Surname,Postcode,Type,Date,Consent\nP1,A,B,OX4 1AA,CRIME,01/06/2026,given\n";
+    spit(in, csv, strlen(csv));
+    assert_int_equal(seal(in, out, 2, police_secret, 0, &st, d), XCHG_ERR_FORMAT);
+    assert_diag_has(d, "hdr.csv:1: error: column 'DOB' (field dob) is missing from the header");
+    assert_int_equal(access(out, F_OK), -1);
+    /* malformed CSV */
+    xchg_diag_clear(d);
+    csv = "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent\nP1,\"A,B,01/01/2000,OX4 1AA,CRIME,01/06/2026,given\n";
+    spit(in, csv, strlen(csv));
+    assert_int_equal(seal(in, out, 2, police_secret, 0, &st, d), XCHG_ERR_FORMAT);
+    assert_diag_has(d, "quoted field is still open at the end of the file");
+    /* empty file */
+    xchg_diag_clear(d);
+    spit(in, "", 0);
+    assert_int_equal(seal(in, out, 2, police_secret, 0, &st, d), XCHG_ERR_FORMAT);
+    assert_diag_has(d, "the file is empty");
+    /* the matcher's key is not an agency's */
+    xchg_diag_clear(d);
+    assert_int_equal(seal(FIX "police.csv", out, 4, police_secret, 0, &st, d), XCHG_ERR_DENIED);
+    assert_diag_has(d, "not the key of an agency");
+    /* refuses to overwrite */
+    assert_int_equal(seal(FIX "police.csv", out, 2, police_secret, 0, &st, NULL), XCHG_OK);
+    xchg_seckey *k = seed_key(2);
+    xchg_seal_opts o = {.input = FIX "police.csv", .output = out, .period_start = 0,
+                        .period_end = day("2026-06-30")};
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_seal(pol, k, police_secret, &o, &st, d), XCHG_ERR_EXISTS);
+    xchg_seckey_free(k);
+    /* a wrong signer is refused by the matcher */
+    xchg_seckey *matcher = seed_key(4), *school = seed_key(3);
+    xchg_xex_reader *r = NULL;
+    assert_int_equal(xchg_xex_reader_open(out, matcher, &r, NULL), XCHG_OK);
+    assert_int_equal(xchg_xex_reader_expect_signer(r, xchg_seckey_public(school), NULL),
+                     XCHG_ERR_UNKNOWN_KEY);
+    xchg_xex_reader_free(r);
+    xchg_seckey_free(matcher);
+    xchg_seckey_free(school);
+    xchg_diag_free(d);
+}
+
+int main(void)
+{
+    if (xchg_init() != XCHG_OK)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seal_two_agencies),
+        cmocka_unit_test(test_bad_rows),
+        cmocka_unit_test(test_header_and_access),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
