@@ -11,5 +11,6 @@
 #include "exchange/policy.h"
 #include "exchange/secret.h"
 #include "exchange/normalise.h"
+#include "exchange/xex.h"
 
 #endif
