@@ -11,7 +11,9 @@
 #include "exchange/keys.h"
 #include "exchange/policy.h"
 #include "exchange/record.h"
+#include "exchange/seal.h"
 #include "exchange/secret.h"
 #include "exchange/normalise.h"
+#include "exchange/xex.h"
 
 #endif
