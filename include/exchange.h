@@ -7,6 +7,7 @@
 #include "exchange/crypto.h"
 #include "exchange/csvread.h"
 #include "exchange/date.h"
+#include "exchange/extract.h"
 #include "exchange/fileio.h"
 #include "exchange/keys.h"
 #include "exchange/policy.h"
