@@ -8,6 +8,7 @@
 #include "test_helpers.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/resource.h>
@@ -787,6 +788,24 @@ static void test_write_error_removes_temp(void **state)
     xchg_diag_free(d);
 }
 
+/* "-" reads standard input (e.g. `xchg match ingest - < file`). */
+static void test_reads_stdin(void **state)
+{
+    (void)state;
+    const char *path = tpath("stdin.xex");
+    write_xex(path, matcher, agency, "{}", 5, NULL);
+    int saved = dup(STDIN_FILENO), fd = open(path, O_RDONLY);
+    assert_true(saved >= 0 && fd >= 0);
+    assert_int_equal(dup2(fd, STDIN_FILENO), STDIN_FILENO);
+    close(fd);
+    uint64_t count = 0;
+    xchg_err rc = read_xex("-", matcher, xchg_seckey_public(agency), &count, 1, NULL);
+    assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+    close(saved);
+    assert_int_equal(rc, XCHG_OK);
+    assert_int_equal(count, 5);
+}
+
 /* ---- known-answer file ---------------------------------------------------------------- */
 
 #define KAT_FILE XCHG_TEST_DIR "/kat/xex/v1-3records.xex"
@@ -911,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_no_output_without_finish),
         cmocka_unit_test(test_refuses_overwrite),
         cmocka_unit_test(test_write_error_removes_temp),
+        cmocka_unit_test(test_reads_stdin),
         cmocka_unit_test(test_kat_reader),
         cmocka_unit_test(test_kat_by_spec),
     };
