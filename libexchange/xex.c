@@ -136,14 +136,14 @@ struct xchg_xex_writer {
     struct xex_secrets *s;
     int fd;
     int overwrite;
-    int done;      /* finished and in place */
+    int done; /* finished and in place */
     char *path;
-    char *tmp;     /* temporary file name; "" once removed or renamed */
-    uint8_t *buf;  /* IOBUF bytes of pending output */
+    char *tmp;    /* temporary file name; "" once removed or renamed */
+    uint8_t *buf; /* IOBUF bytes of pending output */
     size_t pos;
-    uint8_t *big;  /* scratch for frames larger than buf (lazy) */
+    uint8_t *big; /* scratch for frames larger than buf (lazy) */
     uint64_t count;
-    xchg_err err;  /* sticky failure of add */
+    xchg_err err; /* sticky failure of add */
     char errmsg[160];
 };
 
@@ -238,8 +238,8 @@ xchg_err xchg_xex_writer_new(const char *path, int overwrite, const xchg_pubkey 
     if (!path || !*path || !matcher || !signer || !out || (!header && hlen))
         return XCHG_ERR_ARG;
     if (hlen > XCHG_XEX_HEADER_MAX) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
-                      "extract header is %zu bytes; the limit is %u", hlen, XCHG_XEX_HEADER_MAX);
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "extract header is %zu bytes; the limit is %u",
+                      hlen, XCHG_XEX_HEADER_MAX);
         return XCHG_ERR_ARG;
     }
     xchg_err rc = XCHG_ERR_NOMEM;
@@ -278,8 +278,7 @@ xchg_err xchg_xex_writer_new(const char *path, int overwrite, const xchg_pubkey 
         goto cleanup;
     }
     if (fchmod(w->fd, 0600) != 0) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot set permissions: %s",
-                      strerror(errno));
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot set permissions: %s", strerror(errno));
         rc = XCHG_ERR_IO;
         goto cleanup;
     }
@@ -358,8 +357,7 @@ xchg_err xchg_xex_writer_finish(xchg_xex_writer *w, xchg_diag *d)
     xchg__put_u64le(trailer, w->count);
     crypto_sign_final_create(&w->s->sign, trailer + 8, NULL, w->s->sign_sk);
     sodium_memzero(w->s->sign_sk, sizeof w->s->sign_sk); /* no longer needed */
-    if (wemit(w, trailer, sizeof trailer, NULL, 0, TAG_FINAL) != XCHG_OK ||
-        wflush(w) != XCHG_OK)
+    if (wemit(w, trailer, sizeof trailer, NULL, 0, TAG_FINAL) != XCHG_OK || wflush(w) != XCHG_OK)
         goto failed;
     if (fsync(w->fd) != 0) {
         wfail(w, XCHG_ERR_IO, "cannot sync");
@@ -420,11 +418,11 @@ struct xchg_xex_reader {
     uint8_t signer_id[XCHG_KEYID_BYTES];
     xchg_pubkey expect;
     int have_expect;
-    uint64_t count;    /* records returned */
-    int ended;         /* final message decrypted, end of file checked */
-    int finished;      /* finish returned XCHG_OK */
+    uint64_t count; /* records returned */
+    int ended;      /* final message decrypted, end of file checked */
+    int finished;   /* finish returned XCHG_OK */
     uint8_t trailer[TRAILER_LEN];
-    xchg_err err;      /* sticky failure */
+    xchg_err err; /* sticky failure */
 };
 
 /* Read up to n bytes; returns the number read (< n only at end of file) or -1. */
@@ -673,8 +671,8 @@ xchg_err xchg_xex_reader_open(const char *path, const xchg_seckey *matcher, xchg
                               "key the stream key is sealed to (%s)",
                               want, have)
                       : rfail(r, XCHG_ERR_UNKNOWN_KEY, d,
-                              "sealed extract is for matcher key %s, but the key given is %s",
-                              want, have);
+                              "sealed extract is for matcher key %s, but the key given is %s", want,
+                              have);
         goto cleanup;
     }
     if (!unsealed) {
@@ -746,8 +744,7 @@ static xchg_err signer_mismatch(xchg_xex_reader *r, const xchg_pubkey *k, xchg_d
     return XCHG_ERR_UNKNOWN_KEY;
 }
 
-xchg_err xchg_xex_reader_expect_signer(xchg_xex_reader *r, const xchg_pubkey *signer,
-                                       xchg_diag *d)
+xchg_err xchg_xex_reader_expect_signer(xchg_xex_reader *r, const xchg_pubkey *signer, xchg_diag *d)
 {
     if (!r || !signer)
         return XCHG_ERR_ARG;
@@ -796,9 +793,8 @@ xchg_err xchg_xex_reader_next(xchg_xex_reader *r, const uint8_t **rec, size_t *l
         return rfail(r, XCHG_ERR_FORMAT, d, "unexpected stream tag %u in the frame at offset %llu",
                      (unsigned)tag, (unsigned long long)at);
     if (mlen != TRAILER_LEN)
-        return rfail(r, XCHG_ERR_FORMAT, d,
-                     "malformed final message (%llu bytes, expected %u)", mlen,
-                     (unsigned)TRAILER_LEN);
+        return rfail(r, XCHG_ERR_FORMAT, d, "malformed final message (%llu bytes, expected %u)",
+                     mlen, (unsigned)TRAILER_LEN);
     memcpy(r->trailer, r->pbuf, TRAILER_LEN);
     uint8_t extra;
     uint64_t eof_at = r->off;
@@ -840,8 +836,7 @@ xchg_err xchg_xex_reader_finish(xchg_xex_reader *r, uint64_t *count, xchg_diag *
     }
     uint64_t claimed = xchg__get_u64le(r->trailer);
     if (claimed != r->count)
-        return rfail(r, XCHG_ERR_VERIFY, d,
-                     "final message says %llu records, but %llu were read",
+        return rfail(r, XCHG_ERR_VERIFY, d, "final message says %llu records, but %llu were read",
                      (unsigned long long)claimed, (unsigned long long)r->count);
     if (memcmp(r->signer_id, r->expect.id, XCHG_KEYID_BYTES) != 0) {
         r->err = signer_mismatch(r, &r->expect, d);

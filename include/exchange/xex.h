@@ -36,10 +36,10 @@ extern "C" {
 #endif
 
 #define XCHG_XEX_VERSION 1
-#define XCHG_XEX_MAGIC "XCHGXEX"          /* 7 bytes, followed by the version byte */
-#define XCHG_XEX_HEADER_MAX (64u << 10)   /* caller header: at most 64 KiB */
-#define XCHG_XEX_RECORD_MAX (1u << 20)    /* one record: at most 1 MiB */
-#define XCHG_XEX_PREAMBLE_BYTES 120       /* magic+version, key id, sealed key, stream header */
+#define XCHG_XEX_MAGIC "XCHGXEX"        /* 7 bytes, followed by the version byte */
+#define XCHG_XEX_HEADER_MAX (64u << 10) /* caller header: at most 64 KiB */
+#define XCHG_XEX_RECORD_MAX (1u << 20)  /* one record: at most 1 MiB */
+#define XCHG_XEX_PREAMBLE_BYTES 120     /* magic+version, key id, sealed key, stream header */
 
 /* ---- writing -------------------------------------------------------------------- */
 
@@ -101,8 +101,7 @@ typedef struct xchg_xex_reader xchg_xex_reader;
  * Outputs are left untouched on error; either may be NULL.
  */
 XCHG_API xchg_err xchg_xex_peek(const char *path, unsigned *version,
-                                uint8_t matcher_id[XCHG_KEYID_BYTES], xchg_diag *d)
-    XCHG_MUST_CHECK;
+                                uint8_t matcher_id[XCHG_KEYID_BYTES], xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
  * Open path ("-" = standard input) with the matcher's secret key: checks the preamble,
@@ -127,8 +126,7 @@ XCHG_API xchg_err xchg_xex_reader_open(const char *path, const xchg_seckey *matc
 XCHG_API const uint8_t *xchg_xex_reader_header(const xchg_xex_reader *r, size_t *len);
 
 /* The key id the file claims was used to sign it (checked by xchg_xex_reader_finish). */
-XCHG_API void xchg_xex_reader_signer_id(const xchg_xex_reader *r,
-                                        uint8_t id[XCHG_KEYID_BYTES]);
+XCHG_API void xchg_xex_reader_signer_id(const xchg_xex_reader *r, uint8_t id[XCHG_KEYID_BYTES]);
 
 /*
  * Set the public key whose signature xchg_xex_reader_finish will require. Fails early,
@@ -166,8 +164,8 @@ XCHG_API xchg_err xchg_xex_reader_next(xchg_xex_reader *r, const uint8_t **rec, 
  * (count mismatch, or a bad signature). Only XCHG_OK means the header and every record
  * are exactly what the signer wrote, for this matcher, complete and in order.
  */
-XCHG_API xchg_err xchg_xex_reader_finish(xchg_xex_reader *r, uint64_t *count, xchg_diag *d)
-    XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_xex_reader_finish(xchg_xex_reader *r, uint64_t *count,
+                                         xchg_diag *d) XCHG_MUST_CHECK;
 
 /* Release r, wiping keys and buffers; accepts NULL. */
 XCHG_API void xchg_xex_reader_free(xchg_xex_reader *r);

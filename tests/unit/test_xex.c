@@ -4,10 +4,11 @@
  * removed records, forgeries by a holder of the stream key, another matcher, another
  * signer, trailing data, oversized frames; the writer never leaves a partial file.
  */
-#include "test_helpers.h"
 #include "internal.h"
+#include "test_helpers.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/resource.h>
@@ -57,9 +58,9 @@ static void write_xex(const char *path, const xchg_seckey *to, const xchg_seckey
 {
     xchg_xex_writer *w = NULL;
     unlink(path);
-    assert_int_equal(xchg_xex_writer_new(path, 0, xchg_seckey_public(to), by, header,
-                                         strlen(header), &w, NULL),
-                     XCHG_OK);
+    assert_int_equal(
+        xchg_xex_writer_new(path, 0, xchg_seckey_public(to), by, header, strlen(header), &w, NULL),
+        XCHG_OK);
     uint8_t buf[512];
     for (size_t i = 0; i < n; i++) {
         size_t len = sizes ? sizes[i] : 3 + i;
@@ -283,9 +284,9 @@ static void test_limits(void **state)
                      XCHG_ERR_ARG);
     assert_null(w);
     assert_diag_has(d, "extract header is 65537 bytes; the limit is 65536");
-    assert_int_equal(xchg_xex_writer_new(path, 0, xchg_seckey_public(matcher), agency, "", 0, &w,
-                                         NULL),
-                     XCHG_OK);
+    assert_int_equal(
+        xchg_xex_writer_new(path, 0, xchg_seckey_public(matcher), agency, "", 0, &w, NULL),
+        XCHG_OK);
     assert_int_equal(xchg_xex_writer_add(w, big, XCHG_XEX_RECORD_MAX + 1), XCHG_ERR_ARG);
     assert_int_equal(xchg_xex_writer_add(w, NULL, 1), XCHG_ERR_ARG);
     /* an oversized record does not spoil the writer */
@@ -368,8 +369,7 @@ static void test_bitflip_in_every_byte(void **state)
             assert_non_null(strstr(msg, "header message does not authenticate"));
         } else {
             /* a frame length now too long, too short, or misaligned; or a changed byte */
-            assert_true(rc == XCHG_ERR_VERIFY || rc == XCHG_ERR_FORMAT ||
-                        rc == XCHG_ERR_TRUNCATED);
+            assert_true(rc == XCHG_ERR_VERIFY || rc == XCHG_ERR_FORMAT || rc == XCHG_ERR_TRUNCATED);
         }
         xchg_diag_free(d);
     }
@@ -528,8 +528,7 @@ static void test_magic_version_and_peek(void **state)
     spit(bad, f, 50);
     assert_int_equal(xchg_xex_peek(bad, &version, id, d), XCHG_ERR_TRUNCATED);
     assert_diag_has(d, "file ends inside the preamble (50 of 120 bytes; truncated)");
-    assert_int_equal(xchg_xex_peek(tpath("does-not-exist.xex"), NULL, NULL, d),
-                     XCHG_ERR_NOT_FOUND);
+    assert_int_equal(xchg_xex_peek(tpath("does-not-exist.xex"), NULL, NULL, d), XCHG_ERR_NOT_FOUND);
     xchg_xex_reader *r = NULL;
     assert_int_equal(xchg_xex_reader_open(tpath("does-not-exist.xex"), matcher, &r, d),
                      XCHG_ERR_NOT_FOUND);
@@ -585,7 +584,14 @@ static void test_other_signer(void **state)
  * under the same stream state, changing one thing. AEAD is then satisfied, so only the
  * count check and the signature stand in the way.
  */
-enum forge_kind { FORGE_NONE, FORGE_RECORD, FORGE_COUNT, FORGE_DROP_LAST, FORGE_SIGNATURE, FORGE_SIGNER };
+enum forge_kind {
+    FORGE_NONE,
+    FORGE_RECORD,
+    FORGE_COUNT,
+    FORGE_DROP_LAST,
+    FORGE_SIGNATURE,
+    FORGE_SIGNER
+};
 
 static void forge(const char *src, const char *dst, enum forge_kind kind)
 {
@@ -621,9 +627,9 @@ static void forge(const char *src, const char *dst, enum forge_kind kind)
         if (kind == FORGE_SIGNATURE && tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL)
             m[8 + 5] ^= 0x40;
         xchg__put_u32le(c, (uint32_t)(ml + 17));
-        assert_int_equal(crypto_secretstream_xchacha20poly1305_push(&out, c + 4, NULL, m, ml, ad,
-                                                                    adlen, tag),
-                         0);
+        assert_int_equal(
+            crypto_secretstream_xchacha20poly1305_push(&out, c + 4, NULL, m, ml, ad, adlen, tag),
+            0);
         assert_int_equal(fwrite(c, 1, ml + 17 + 4, o), ml + 17 + 4);
     }
     assert_int_equal(fclose(o), 0);
@@ -686,9 +692,9 @@ static void test_no_output_without_finish(void **state)
     const char *path = tpath("abandoned.xex");
     unlink(path);
     xchg_xex_writer *w = NULL;
-    assert_int_equal(xchg_xex_writer_new(path, 0, xchg_seckey_public(matcher), agency, "{}", 2,
-                                         &w, NULL),
-                     XCHG_OK);
+    assert_int_equal(
+        xchg_xex_writer_new(path, 0, xchg_seckey_public(matcher), agency, "{}", 2, &w, NULL),
+        XCHG_OK);
     assert_int_equal(tmp_left(path), 1);
     uint8_t rec[200] = {0};
     for (int i = 0; i < 1000; i++)
@@ -707,18 +713,18 @@ static void test_refuses_overwrite(void **state)
     spit(path, "precious", 8);
     xchg_diag *d = xchg_diag_new();
     xchg_xex_writer *w = NULL;
-    assert_int_equal(xchg_xex_writer_new(path, 0, xchg_seckey_public(matcher), agency, "{}", 2,
-                                         &w, d),
-                     XCHG_ERR_EXISTS);
+    assert_int_equal(
+        xchg_xex_writer_new(path, 0, xchg_seckey_public(matcher), agency, "{}", 2, &w, d),
+        XCHG_ERR_EXISTS);
     assert_null(w);
     assert_diag_has(d, "file exists; refusing to overwrite (use --force to replace it)");
     assert_int_equal(tmp_left(path), 0);
 
     /* the file appears while the extract is being written: finish still refuses */
     unlink(path);
-    assert_int_equal(xchg_xex_writer_new(path, 0, xchg_seckey_public(matcher), agency, "{}", 2,
-                                         &w, NULL),
-                     XCHG_OK);
+    assert_int_equal(
+        xchg_xex_writer_new(path, 0, xchg_seckey_public(matcher), agency, "{}", 2, &w, NULL),
+        XCHG_OK);
     assert_int_equal(xchg_xex_writer_add(w, "x", 1), XCHG_OK);
     spit(path, "precious", 8);
     xchg_diag_clear(d);
@@ -734,9 +740,9 @@ static void test_refuses_overwrite(void **state)
 
     /* with overwrite the old file is replaced */
     w = NULL;
-    assert_int_equal(xchg_xex_writer_new(path, 1, xchg_seckey_public(matcher), agency, "{}", 2,
-                                         &w, NULL),
-                     XCHG_OK);
+    assert_int_equal(
+        xchg_xex_writer_new(path, 1, xchg_seckey_public(matcher), agency, "{}", 2, &w, NULL),
+        XCHG_OK);
     assert_int_equal(xchg_xex_writer_finish(w, NULL), XCHG_OK);
     assert_int_equal(xchg_xex_writer_finish(w, d), XCHG_ERR_ARG); /* only once */
     xchg_xex_writer_free(w);
@@ -756,9 +762,9 @@ static void test_write_error_removes_temp(void **state)
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
     void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
     xchg_xex_writer *w = NULL;
-    assert_int_equal(xchg_xex_writer_new(path, 0, xchg_seckey_public(matcher), agency, "{}", 2,
-                                         &w, NULL),
-                     XCHG_OK);
+    assert_int_equal(
+        xchg_xex_writer_new(path, 0, xchg_seckey_public(matcher), agency, "{}", 2, &w, NULL),
+        XCHG_OK);
     lim = old;
     lim.rlim_cur = 200000; /* writes past 200 kB fail with EFBIG */
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
@@ -780,6 +786,24 @@ static void test_write_error_removes_temp(void **state)
     assert_int_equal(access(path, F_OK), -1);
     xchg_xex_writer_free(w);
     xchg_diag_free(d);
+}
+
+/* "-" reads standard input (e.g. `xchg match ingest - < file`). */
+static void test_reads_stdin(void **state)
+{
+    (void)state;
+    const char *path = tpath("stdin.xex");
+    write_xex(path, matcher, agency, "{}", 5, NULL);
+    int saved = dup(STDIN_FILENO), fd = open(path, O_RDONLY);
+    assert_true(saved >= 0 && fd >= 0);
+    assert_int_equal(dup2(fd, STDIN_FILENO), STDIN_FILENO);
+    close(fd);
+    uint64_t count = 0;
+    xchg_err rc = read_xex("-", matcher, xchg_seckey_public(agency), &count, 1, NULL);
+    assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+    close(saved);
+    assert_int_equal(rc, XCHG_OK);
+    assert_int_equal(count, 5);
 }
 
 /* ---- known-answer file ---------------------------------------------------------------- */
@@ -847,9 +871,9 @@ static void test_kat_by_spec(void **state)
         uint32_t cl = xchg__get_u32le(f + o);
         unsigned long long ml;
         assert_true(cl <= sizeof m);
-        assert_int_equal(crypto_secretstream_xchacha20poly1305_pull(
-                             &ss, m, &ml, &tag, f + o + 4, cl, msgs == 0 ? f : NULL,
-                             msgs == 0 ? 120 : 0),
+        assert_int_equal(crypto_secretstream_xchacha20poly1305_pull(&ss, m, &ml, &tag, f + o + 4,
+                                                                    cl, msgs == 0 ? f : NULL,
+                                                                    msgs == 0 ? 120 : 0),
                          0);
         o += 4 + cl;
         uint8_t pre[5];
@@ -906,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_no_output_without_finish),
         cmocka_unit_test(test_refuses_overwrite),
         cmocka_unit_test(test_write_error_removes_temp),
+        cmocka_unit_test(test_reads_stdin),
         cmocka_unit_test(test_kat_reader),
         cmocka_unit_test(test_kat_by_spec),
     };
