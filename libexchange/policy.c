@@ -130,6 +130,17 @@ static void report(struct ctx *c, xchg_severity sev, struct fy_node *n, const ch
 #define ERR(c, n, ...) report((c), XCHG_SEV_ERROR, (n), __VA_ARGS__)
 #define WARN(c, n, ...) report((c), XCHG_SEV_WARNING, (n), __VA_ARGS__)
 
+/* Format a label for messages; a label longer than its buffer is cut, which is fine. */
+XCHG_PRINTF(3, 4)
+static void label(char *buf, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (vsnprintf(buf, n, fmt, ap) < 0)
+        buf[0] = '\0';
+    va_end(ap);
+}
+
 static void *alloc(struct ctx *c, size_t n)
 {
     void *p = arena_alloc(c->a, n);
@@ -264,7 +275,7 @@ static const char *get_str(struct ctx *c, struct fy_node *map, const char *key, 
         return NULL;
     }
     char what[160];
-    snprintf(what, sizeof what, "'%s' in %s", key, where);
+    label(what, sizeof what, "'%s' in %s", key, where);
     const char *s = str_of(c, n, what);
     if (s && required && !*s) {
         ERR(c, n, "%s must not be empty", what);
@@ -300,7 +311,7 @@ static int get_long(struct ctx *c, struct fy_node *map, const char *key, int req
     }
     size_t len;
     char what[160];
-    snprintf(what, sizeof what, "'%s' in %s", key, where);
+    label(what, sizeof what, "'%s' in %s", key, where);
     const char *s = scalar(c, n, &len, what);
     if (!s)
         return 0;
@@ -354,7 +365,7 @@ static int get_bool(struct ctx *c, struct fy_node *map, const char *key, int def
         return def;
     size_t len;
     char what[160];
-    snprintf(what, sizeof what, "'%s' in %s", key, where);
+    label(what, sizeof what, "'%s' in %s", key, where);
     const char *s = scalar(c, n, &len, what);
     if (!s)
         return def;
@@ -376,7 +387,7 @@ static int get_date(struct ctx *c, struct fy_node *map, const char *key, int32_t
     }
     size_t len;
     char what[160];
-    snprintf(what, sizeof what, "'%s' in %s", key, where);
+    label(what, sizeof what, "'%s' in %s", key, where);
     const char *s = scalar(c, n, &len, what);
     if (!s)
         return 0;
@@ -530,7 +541,7 @@ static void parse_parties(struct ctx *c, struct fy_node *root)
         if (!q->id)
             continue;
         char where[128];
-        snprintf(where, sizeof where, "party '%s'", q->id);
+        label(where, sizeof where, "party '%s'", q->id);
         if (!valid_ident(q->id))
             ERR(c, get(e, "id"), "party id '%s' must be 1-64 characters of a-z, 0-9, '-', '_'",
                 q->id);
@@ -639,7 +650,7 @@ static void parse_fields(struct ctx *c, struct fy_node *root)
         if (!name)
             continue;
         char where[128];
-        snprintf(where, sizeof where, "field '%s'", name);
+        label(where, sizeof where, "field '%s'", name);
         if (!valid_ident(name))
             ERR(c, k, "field name '%s' must be 1-64 characters of a-z, 0-9, '-', '_'", name);
         if (!is_map(c, v, where))
@@ -806,7 +817,7 @@ static void parse_match_keys(struct ctx *c, struct fy_node *root)
         if (!k->name)
             continue;
         char where[128];
-        snprintf(where, sizeof where, "match key '%s'", k->name);
+        label(where, sizeof where, "match key '%s'", k->name);
         for (size_t i = 0; i < p->nmatch_keys; i++)
             if (strcmp(p->match_keys[i].name, k->name) == 0)
                 ERR(c, get(e, "name"), "match key '%s' is defined twice", k->name);
@@ -961,7 +972,7 @@ static void parse_problems(struct ctx *c, struct fy_node *root)
         if (!code)
             continue;
         char where[128];
-        snprintf(where, sizeof where, "problem '%s'", code);
+        label(where, sizeof where, "problem '%s'", code);
         if (!is_map(c, v, where))
             continue;
         check_keys(c, v, keys, where);
@@ -977,7 +988,7 @@ static void parse_problems(struct ctx *c, struct fy_node *root)
         size_t nn;
         struct fy_node *ab = get(v, "asserted_by");
         char abw[160];
-        snprintf(abw, sizeof abw, "'asserted_by' of %s", where);
+        label(abw, sizeof abw, "'asserted_by' of %s", where);
         if (!ab) {
             ERR(c, v, "%s: 'asserted_by' must name the agencies that may assert it", where);
         } else if (get_str_list(c, ab, &names, &nn, abw)) {
@@ -1203,7 +1214,7 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
         if (!agency)
             continue;
         char where[128];
-        snprintf(where, sizeof where, "extract of '%s'", agency);
+        label(where, sizeof where, "extract of '%s'", agency);
         size_t pi = party_ref(c, k, agency, XCHG_ROLE_AGENCY, "'extracts'");
         if (!is_map(c, v, where) || pi == XCHG_NONE)
             continue;
@@ -1339,7 +1350,7 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
                         "agency '%s' may not assert problem '%s' (not in its 'asserted_by')", agency,
                         code);
                 char iw[160];
-                snprintf(iw, sizeof iw, "indicator for '%s' in %s", code, where);
+                label(iw, sizeof iw, "indicator for '%s' in %s", code, where);
                 const char *dn = get_str(c, e, "date", 0, iw);
                 if (dn && (in->date_field = field_ref(c, get(e, "date"), dn, iw)) != XCHG_NONE &&
                     p->fields[in->date_field].type != XCHG_FT_DATE)
@@ -1453,7 +1464,7 @@ static void parse_release(struct ctx *c, struct fy_node *root)
             continue;
         size_t pi = party_ref(c, fy_node_pair_key(pr), agency, XCHG_ROLE_AGENCY, "'consent'");
         char where[128];
-        snprintf(where, sizeof where, "consent rules of '%s'", agency);
+        label(where, sizeof where, "consent rules of '%s'", agency);
         struct fy_node *am = fy_node_pair_value(pr);
         if (!is_map(c, am, where) || pi == XCHG_NONE)
             continue;

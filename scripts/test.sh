@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 
-echo "== build (Debug, -Werror) =="
-cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DXCHG_WERROR=ON >/dev/null
+echo "== build (RelWithDebInfo: -O2 -g, -Werror) =="
+cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXCHG_WERROR=ON >/dev/null
 cmake --build build/test -j"$jobs"
 echo "== tests =="
 (cd build/test && ctest --output-on-failure -j"$jobs")
