@@ -25,14 +25,17 @@ static inline const char *tpath(const char *name)
     return p;
 }
 
+/* Whole file as a malloc'ed NUL-terminated string (fails the test if unreadable). */
 static inline char *slurp(const char *path, size_t *len)
 {
-    char *b = NULL;
-    size_t n = 0;
-    assert_int_equal(xchg_file_read(path, 1u << 26, &b, &n, NULL), XCHG_OK);
+    char *buf[1] = {NULL};
+    size_t n[1] = {0};
+    xchg_err e = xchg_file_read(path, 1u << 26, buf, n, NULL);
+    if (e != XCHG_OK)
+        fail_msg("cannot read %s: %s", path, xchg_strerror(e));
     if (len)
-        *len = n;
-    return b;
+        *len = n[0];
+    return buf[0];
 }
 
 static inline void spit(const char *path, const void *data, size_t len)
