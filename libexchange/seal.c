@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define VAL_MAX XCHG_NORM_MAX
 #define KEY_BYTES 32
@@ -171,24 +172,34 @@ struct seal {
     uint8_t *recbuf;
     size_t reccap;
     const char **date_fmts; /* for the consent date: every format this extract uses */
+    FILE *report;           /* the validation report being written, or NULL */
+    char *report_tmp;
     size_t ndate_fmts;
 };
 
-XCHG_PRINTF(5, 6)
-static void row_msg(struct seal *s, xchg_severity sev, unsigned line, int count, const char *fmt,
-                    ...)
+/* One row problem: counted, kept in the diagnostics (up to a limit) and written to the
+ * report (all of them). field may be NULL for problems of the whole row. */
+XCHG_PRINTF(6, 7)
+static void row_msg(struct seal *s, xchg_severity sev, unsigned line, const char *field,
+                    int count, const char *fmt, ...)
 {
     if (count && sev == XCHG_SEV_WARNING)
         s->st->warnings++;
-    if (s->messages >= s->max_messages) {
-        s->messages++;
-        return;
-    }
-    s->messages++;
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    xchg_diag_vadd(s->d, sev, s->o->input, line, 0, fmt, ap);
+    if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+        msg[0] = '\0';
     va_end(ap);
+    if (s->report && s->pass == 2) {
+        fprintf(s->report, "%u,%s,%s,\"", line, field ? field : "",
+                sev == XCHG_SEV_ERROR ? "rejected" : "warning");
+        for (const char *c = msg; *c; c++)
+            fputs(*c == '"' ? "\"\"" : (char[2]){*c, 0}, s->report);
+        fputs("\"\n", s->report);
+    }
+    if (s->messages++ < s->max_messages)
+        xchg_diag_add(s->d, sev, s->o->input, line, 0, "%s", msg);
 }
 
 static void trim(const char **s, size_t *n)
@@ -332,14 +343,14 @@ static int normalise_field(struct seal *s, size_t fi, const char *raw, size_t n,
                          f->type == XCHG_FT_ADDRESS || (f->type == XCHG_FT_DATE && f->identifying);
         /* never echo an identifying value into messages: they end up in logs */
         if (identifier) {
-            row_msg(s, XCHG_SEV_WARNING, line, 1,
+            row_msg(s, XCHG_SEV_WARNING, line, f->name, 1,
                     "field '%s' (column '%s'): invalid %s (%s); left out of this row's tokens",
                     f->name, column_of(s, fi)->csv, xchg_field_type_name(f->type),
                     reason ? reason : "invalid");
             s->st->dropped_identifiers++;
             return -1;
         }
-        row_msg(s, XCHG_SEV_ERROR, line, 0, "field '%s' (column '%s'): '%s' is %s", f->name,
+        row_msg(s, XCHG_SEV_ERROR, line, f->name, 0, "field '%s' (column '%s'): '%s' is %s", f->name,
                 column_of(s, fi)->csv, v->display, reason ? reason : "invalid");
         v->display[0] = '\0';
         return -2;
@@ -568,7 +579,7 @@ static uint8_t consent_status(struct seal *s, const char *raw, size_t n, unsigne
             if (strlen(v) == n && strncasecmp(v, raw, n) == 0)
                 return (uint8_t)st;
         }
-    row_msg(s, XCHG_SEV_WARNING, line, 1,
+    row_msg(s, XCHG_SEV_WARNING, line, s->x->consent_column, 1,
             "column '%s': consent value '%.*s' is not one the agreement knows; recorded as not "
             "sought",
             s->x->consent_column, (int)(n > 40 ? 40 : n), raw);
@@ -619,6 +630,18 @@ static int read_header(struct seal *s, const char *const *f, const size_t *lens,
                       "column '%s' (legal basis) is missing from the header; no record will "
                       "carry a basis for sharing without consent",
                       s->x->basis_column);
+    size_t found = 0;
+    for (size_t i = 0; i < s->x->ncolumns; i++)
+        found += find_col(f, lens, n, s->x->columns[i].csv) >= 0;
+    if (s->ref_col < 0 || 2 * found < s->x->ncolumns) {
+        xchg_diag_add(s->d, XCHG_SEV_ERROR, s->o->input, 1, 0,
+                      "this does not look like the '%s' extract the agreement describes (%zu of "
+                      "%zu mapped columns found%s): is it another agency's extract, or not a CSV "
+                      "file?",
+                      s->p->parties[s->agency].id, found, s->x->ncolumns,
+                      s->ref_col < 0 ? ", no record reference" : "");
+        return 1;
+    }
     for (size_t i = 0; i < s->x->ncolumns; i++) {
         s->cols[i].field = s->x->columns[i].field;
         s->cols[i].csv = find_col(f, lens, n, s->x->columns[i].csv);
@@ -648,7 +671,8 @@ static int load_row(struct seal *s, unsigned line, const char *const *f, const s
                     size_t n, int *bad)
 {
     if (n != s->ncsv) {
-        row_msg(s, XCHG_SEV_ERROR, line, 0, "row has %zu fields, the header has %zu", n, s->ncsv);
+        row_msg(s, XCHG_SEV_ERROR, line, NULL, 0, "row has %zu fields, the header has %zu", n,
+                s->ncsv);
         *bad = 1;
         return 0;
     }
@@ -723,7 +747,7 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
     size_t ref_len = lens[s->ref_col];
     trim(&ref, &ref_len);
     if (ref_len == 0 || ref_len > XCHG_RECORD_MAX_REF) {
-        row_msg(s, XCHG_SEV_ERROR, line, 0, "column '%s': the record reference is %s",
+        row_msg(s, XCHG_SEV_ERROR, line, s->x->record_ref, 0, "column '%s': the record reference is %s",
                 s->x->record_ref, ref_len ? "longer than 256 bytes" : "empty");
         s->st->rejected++;
         return 0;
@@ -736,7 +760,7 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
         return 1;
     }
     if (found) {
-        row_msg(s, XCHG_SEV_ERROR, line, 0,
+        row_msg(s, XCHG_SEV_ERROR, line, s->x->record_ref, 0,
                 "column '%s': record reference '%.*s' appears more than once", s->x->record_ref,
                 (int)ref_len, ref);
         s->st->rejected++;
@@ -756,7 +780,7 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
             continue;
         int32_t start = ind_date(s, in);
         if (start == XCHG_DATE_NONE) {
-            row_msg(s, XCHG_SEV_ERROR, line, 0,
+            row_msg(s, XCHG_SEV_ERROR, line, s->p->fields[in->date_field].name, 0,
                     "problem '%s' is indicated but its date field '%s' is empty",
                     s->p->problems[in->problem].code, s->p->fields[in->date_field].name);
             s->st->rejected++;
@@ -766,7 +790,8 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
         if (in->end_field != XCHG_NONE)
             end = s->vals[in->end_field].present ? s->vals[in->end_field].date : XCHG_DATE_OPEN;
         if (end < start) {
-            row_msg(s, XCHG_SEV_ERROR, line, 0, "problem '%s': '%s' is before '%s'",
+            row_msg(s, XCHG_SEV_ERROR, line, s->p->fields[in->end_field].name, 0,
+                    "problem '%s': '%s' is before '%s'",
                     s->p->problems[in->problem].code, s->p->fields[in->end_field].name,
                     s->p->fields[in->date_field].name);
             s->st->rejected++;
@@ -803,7 +828,7 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
     }
     if (r.nmatch == 0) {
         s->st->no_tokens++;
-        row_msg(s, XCHG_SEV_WARNING, line, 1,
+        row_msg(s, XCHG_SEV_WARNING, line, NULL, 1,
                 "no match key can be formed from this row (identifiers missing or invalid); "
                 "it can only be linked by fuzzy matching");
     }
@@ -822,7 +847,7 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
             r.clk = s->clk_buf;
             r.clk_len = xchg_clk_filter_bytes(s->clk_schema);
         } else {
-            row_msg(s, XCHG_SEV_WARNING, line, 1, "no Bloom-filter encoding for this row: %s",
+            row_msg(s, XCHG_SEV_WARNING, line, NULL, 1, "no Bloom-filter encoding for this row: %s",
                     xchg_diag_count(tmp) ? xchg_diag_message(tmp, 0) : "encoding failed");
         }
         xchg_diag_free(tmp);
@@ -840,7 +865,8 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
                       XCHG_OK)
             r.consent_date = day;
         else if (cl)
-            row_msg(s, XCHG_SEV_WARNING, line, 1, "column '%s': '%.*s' is not a date",
+            row_msg(s, XCHG_SEV_WARNING, line, s->x->consent_date_column, 1,
+                    "column '%s': '%.*s' is not a date",
                     s->x->consent_date_column, (int)(cl > 40 ? 40 : cl), cd);
     }
     char basis[256];
@@ -876,7 +902,7 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
             s->err = XCHG_ERR_NOMEM;
             return 1;
         }
-        row_msg(s, XCHG_SEV_ERROR, line, 0, "the row's detail is too large to seal");
+        row_msg(s, XCHG_SEV_ERROR, line, NULL, 0, "the row's detail is too large to seal");
         s->st->rejected++;
         return 0;
     }
@@ -1075,6 +1101,43 @@ static char *make_header(struct seal *s, const xchg_seckey *agency, const xchg_s
     return text;
 }
 
+/* The validation report: CSV (line, field, outcome, problem), written beside its final
+ * name and renamed into place only when the run succeeds. */
+static xchg_err report_open(struct seal *s, const xchg_seal_opts *o, xchg_diag *d)
+{
+    size_t n = strlen(o->report) + 16;
+    s->report_tmp = malloc(n);
+    if (!s->report_tmp)
+        return XCHG_ERR_NOMEM;
+    snprintf(s->report_tmp, n, "%s.tmp.XXXXXX", o->report);
+    int fd = mkstemp(s->report_tmp);
+    if (fd < 0 || !(s->report = fdopen(fd, "w"))) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, o->report, 0, 0, "cannot create the report: %s",
+                      strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(s->report_tmp);
+        }
+        return XCHG_ERR_IO;
+    }
+    fputs("line,field,outcome,problem\n", s->report);
+    return XCHG_OK;
+}
+
+static xchg_err report_close(struct seal *s, const xchg_seal_opts *o, xchg_diag *d)
+{
+    int bad = fflush(s->report) != 0 || fsync(fileno(s->report)) != 0;
+    bad |= fclose(s->report) != 0;
+    s->report = NULL;
+    if (bad || rename(s->report_tmp, o->report) != 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, o->report, 0, 0, "cannot write the report: %s",
+                      strerror(errno));
+        unlink(s->report_tmp);
+        return XCHG_ERR_IO;
+    }
+    return XCHG_OK;
+}
+
 xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg_secret *sec,
                    const xchg_seal_opts *o, xchg_seal_stats *st, xchg_diag *d)
 {
@@ -1160,6 +1223,8 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
     if (rc != XCHG_OK)
         goto cleanup;
     s.pass = 2;
+    if (o->report && (rc = report_open(&s, o, d)) != XCHG_OK)
+        goto cleanup;
     rc = xchg_csv_read(o->input, on_row, &s, &stopped, d);
     if (rc == XCHG_OK && s.err)
         rc = s.err;
@@ -1172,18 +1237,30 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
     if (s.messages > s.max_messages)
         xchg_diag_add(d, XCHG_SEV_NOTE, o->input, 0, 0, "%zu more row messages not shown",
                       s.messages - s.max_messages);
-    if (rc == XCHG_OK && st->rejected && !o->skip_bad_rows) {
+    if (rc == XCHG_OK && st->rejected && (o->strict || st->rejected == st->rows)) {
         xchg_diag_add(d, XCHG_SEV_ERROR, o->input, 0, 0,
-                      "%llu of %llu rows are bad; nothing was sealed (fix them, or use "
-                      "--skip-bad-rows to seal the rest)",
-                      (unsigned long long)st->rejected, (unsigned long long)st->rows);
+                      "%llu of %llu rows are bad; nothing was sealed%s",
+                      (unsigned long long)st->rejected, (unsigned long long)st->rows,
+                      o->strict ? " (strict mode)" : "");
         rc = XCHG_ERR_FORMAT;
+    } else if (rc == XCHG_OK && st->rejected) {
+        xchg_diag_add(d, XCHG_SEV_WARNING, o->input, 0, 0,
+                      "%llu of %llu rows are bad and were not sealed (listed above%s)",
+                      (unsigned long long)st->rejected, (unsigned long long)st->rows,
+                      o->report ? " and in the report" : "");
     }
+    if (rc == XCHG_OK && s.report && report_close(&s, o, d) != XCHG_OK)
+        rc = XCHG_ERR_IO;
     if (rc == XCHG_OK)
         rc = xchg_xex_writer_finish(s.w, d);
 cleanup:
     if (rc != XCHG_OK)
         st->sealed = 0;
+    if (s.report) { /* not closed: an error happened */
+        fclose(s.report);
+        unlink(s.report_tmp);
+    }
+    free(s.report_tmp);
     xchg_xex_writer_free(s.w);
     free(header);
     free(s.cols);

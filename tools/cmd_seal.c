@@ -9,7 +9,7 @@
 static const char usage[] =
     "usage: xchg seal --agreement A.yaml --key AGENCY.key --secret LINKAGE.xsec\n"
     "                 --in EXTRACT.csv -o EXTRACT.xex [--period START..END]\n"
-    "                 [--skip-bad-rows] [--force] [--passphrase-fd N]\n"
+    "                 [--report REPORT.csv] [--strict] [--force] [--passphrase-fd N]\n"
     "\n"
     "Turns the agency's CSV extract into a sealed extract: identifiers become keyed tokens\n"
     "and a Bloom-filter encoding, problem indicators are derived as the agreement says,\n"
@@ -18,8 +18,9 @@ static const char usage[] =
     "\n"
     "  --period START..END  the evidence period the extract covers (YYYY-MM-DD..YYYY-MM-DD;\n"
     "                       default: the agreement's evidence window ending today)\n"
-    "  --skip-bad-rows      seal the good rows and report the bad ones (default: a bad row\n"
-    "                       fails the run and nothing is written)\n"
+    "  --report FILE        write every row problem to FILE as CSV (line, field, outcome,\n"
+    "                       problem); bad rows are left out and listed, never dropped silently\n"
+    "  --strict             fail the whole run, writing nothing, if any row is bad\n"
     "  --force              replace an existing output file\n";
 
 static int parse_period(const char *s, int32_t *a, int32_t *b)
@@ -36,11 +37,12 @@ static int parse_period(const char *s, int32_t *a, int32_t *b)
 int cmd_seal(int argc, char **argv)
 {
     const char *agr = NULL, *key = NULL, *sec = NULL, *in = NULL, *out = NULL, *period = NULL,
-               *skip = NULL, *force = NULL, *pfd = NULL;
+               *strict = NULL, *report = NULL, *force = NULL, *pfd = NULL;
     const struct cli_opt opts[] = {
         {"--agreement", 'a', 1, &agr},  {"--key", 'k', 1, &key},     {"--secret", 's', 1, &sec},
         {"--in", 'i', 1, &in},          {"--out", 'o', 1, &out},     {"--period", 0, 1, &period},
-        {"--skip-bad-rows", 0, 0, &skip}, {"--force", 'f', 0, &force},
+        {"--strict", 0, 0, &strict},    {"--report", 'r', 1, &report},
+        {"--force", 'f', 0, &force},
         {"--passphrase-fd", 0, 1, &pfd}, {0},
     };
     const char *pos[1];
@@ -69,7 +71,8 @@ int cmd_seal(int argc, char **argv)
         goto cleanup;
     }
     xchg_seal_opts o = {.input = in, .output = out, .overwrite = force != NULL,
-                        .skip_bad_rows = skip != NULL, .now = (int64_t)time(NULL)};
+                        .strict = strict != NULL,
+                        .report = report, .now = (int64_t)time(NULL)};
     if (period) {
         if (parse_period(period, &o.period_start, &o.period_end) != 0) {
             cli_error("--period must be START..END with dates YYYY-MM-DD, START <= END");

@@ -26,7 +26,8 @@ typedef struct xchg_seal_opts {
     int overwrite;        /* replace an existing output */
     int32_t period_start; /* the evidence period the extract covers (days since 1970) */
     int32_t period_end;
-    int skip_bad_rows;    /* seal the good rows and report the bad instead of failing */
+    int strict;           /* fail the whole run on any bad row (default: seal the good rows) */
+    const char *report;   /* optional CSV validation report (line, field, outcome, problem) */
     int64_t now;          /* creation time (Unix seconds) for the header */
     size_t max_messages;  /* row messages kept in the diagnostics; 0 means 200 */
 } xchg_seal_opts;
@@ -46,10 +47,12 @@ typedef struct xchg_seal_stats {
 /*
  * Seal opts->input for the agency holding `agency` under the verified agreement p and
  * linkage secret s. Row problems are reported as "file:line: ..." in d (at most
- * max_messages, then a count). A bad row (no record reference, a duplicate reference, a
- * value a used field cannot take, an unparseable indicator date) fails the whole run
- * unless skip_bad_rows; an invalid identifier only drops that identifier from the
- * row's tokens, with a warning. On any failure nothing is written at opts->output.
+ * max_messages, then a count) and, all of them, in the optional report. A bad row (no
+ * record reference, a duplicate reference, a value a used field cannot take, an
+ * unparseable indicator date) is left out and reported; with strict, or when every row
+ * is bad, the run fails. An invalid identifier only drops that identifier from the row's
+ * tokens, with a warning. On any failure nothing is written at opts->output (nor the
+ * report).
  * Errors: XCHG_ERR_DENIED (key is not an agency of p), XCHG_ERR_FORMAT (bad CSV, a
  * missing column, bad rows), XCHG_ERR_EXISTS, XCHG_ERR_IO, XCHG_ERR_NOMEM.
  */

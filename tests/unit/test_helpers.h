@@ -17,10 +17,10 @@
 /* A fresh path under $XCHG_TMP (or /tmp) unique to this process: dir/<pid>-<name>. */
 static inline const char *tpath(const char *name)
 {
-    static char buf[8][512];
+    static char buf[64][512];
     static int slot;
     const char *dir = getenv("XCHG_TMP");
-    char *p = buf[slot++ % 8];
+    char *p = buf[slot++ % 64];
     snprintf(p, 512, "%s/%ld-%s", dir && *dir ? dir : "/tmp", (long)getpid(), name);
     return p;
 }

@@ -126,13 +126,14 @@ static const uint8_t *token(const xchg_record *r, const char *keyname)
     return NULL;
 }
 
-static xchg_err seal(const char *in, const char *out, int seed, xchg_secret *sec, int skip,
+static xchg_err seal(const char *in, const char *out, int seed, xchg_secret *sec, int strict,
                      xchg_seal_stats *st, xchg_diag *d)
 {
     xchg_seckey *k = seed_key(seed);
     unlink(out);
     xchg_seal_opts o = {.input = in, .output = out, .period_start = day("2025-08-01"),
-                        .period_end = day("2026-07-31"), .skip_bad_rows = skip, .now = 1767225600};
+                        .period_end = day("2026-07-31"), .strict = strict, .now = 1767225600,
+                        .report = strict ? NULL : tpath("report.csv")};
     xchg_err e = xchg_seal(pol, k, sec, &o, st, d);
     xchg_seckey_free(k);
     return e;
@@ -269,8 +270,9 @@ static void test_bad_rows(void **state)
     spit(in, csv, strlen(csv));
     xchg_seal_stats st;
     xchg_diag *d = xchg_diag_new();
-    assert_int_equal(seal(in, out, 2, police_secret, 0, &st, d), XCHG_ERR_FORMAT);
-    assert_int_equal(access(out, F_OK), -1); /* nothing written */
+    /* strict: any bad row fails the run and nothing is written */
+    assert_int_equal(seal(in, out, 2, police_secret, 1, &st, d), XCHG_ERR_FORMAT);
+    assert_int_equal(access(out, F_OK), -1);
     assert_diag_has(d, "bad.csv:3: error: column 'Ref': record reference 'P1' appears more than once");
     assert_diag_has(d, "bad.csv:4: error: column 'Ref': the record reference is empty");
     assert_diag_has(d, "bad.csv:5: error: field 'incident_type' (column 'Type'): 'BURGLARY' is not one "
@@ -280,12 +282,22 @@ static void test_bad_rows(void **state)
     assert_diag_has(d, "bad.csv:7: error: row has 7 fields, the header has 8");
     assert_diag_has(d, "bad.csv:8: warning: field 'dob' (column 'DOB'): invalid date");
     assert_diag_has(d, "bad.csv:8: warning: column 'Consent': consent value 'maybe'");
-    assert_diag_has(d, "5 of 7 rows are bad; nothing was sealed");
+    assert_diag_has(d, "5 of 7 rows are bad; nothing was sealed (strict mode)");
     assert_int_equal(st.rejected, 5);
-    /* with --skip-bad-rows the two good rows are sealed */
+    /* by default the two good rows are sealed and the bad ones listed in the report */
     xchg_diag_clear(d);
-    assert_int_equal(seal(in, out, 2, police_secret, 1, &st, d), XCHG_OK);
+    unlink(tpath("report.csv"));
+    assert_int_equal(seal(in, out, 2, police_secret, 0, &st, d), XCHG_OK);
     assert_int_equal(st.sealed, 2);
+    assert_diag_has(d, "warning: 5 of 7 rows are bad and were not sealed (listed above and in the report)");
+    size_t rl;
+    char *rep = slurp(tpath("report.csv"), &rl);
+    assert_non_null(strstr(rep, "line,field,outcome,problem\n"));
+    assert_non_null(strstr(rep, "3,Ref,rejected,\"column 'Ref': record reference 'P1' appears more than once\"\n"));
+    assert_non_null(strstr(rep, "5,incident_type,rejected,"));
+    assert_non_null(strstr(rep, "7,,rejected,\"row has 7 fields, the header has 8\"\n"));
+    assert_non_null(strstr(rep, "8,dob,warning,"));
+    free(rep);
     struct opened o;
     open_extract(out, 2, &o);
     assert_int_equal(o.n, 2);
@@ -313,6 +325,25 @@ static void test_header_and_access(void **state)
     spit(in, csv, strlen(csv));
     assert_int_equal(seal(in, out, 2, police_secret, 0, &st, d), XCHG_ERR_FORMAT);
     assert_diag_has(d, "quoted field is still open at the end of the file");
+    /* another agency's extract */
+    xchg_diag_clear(d);
+    assert_int_equal(seal(FIX "school.csv", out, 2, police_secret, 0, &st, d), XCHG_ERR_FORMAT);
+    assert_diag_has(d, "school.csv:1: error: this does not look like the 'police' extract the "
+                       "agreement describes (4 of 6 mapped columns found, no record reference): is "
+                       "it another agency's extract, or not a CSV file?");
+    /* not a CSV file at all */
+    xchg_diag_clear(d);
+    spit(in, "\x7f" "ELF\x02\x01\x00\x00binary", 16);
+    assert_int_equal(seal(in, out, 2, police_secret, 0, &st, d), XCHG_ERR_FORMAT);
+    assert_diag_has(d, "hdr.csv:1: error: line contains a NUL byte");
+    assert_int_equal(access(out, F_OK), -1);
+    /* every row bad: fails even without strict */
+    xchg_diag_clear(d);
+    csv = "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent\nP1,A,B,01/01/2000,OX4 1AA,THEFT,01/06/2026,given\n";
+    spit(in, csv, strlen(csv));
+    assert_int_equal(seal(in, out, 2, police_secret, 0, &st, d), XCHG_ERR_FORMAT);
+    assert_diag_has(d, "1 of 1 rows are bad; nothing was sealed");
+    assert_int_equal(access(out, F_OK), -1);
     /* empty file */
     xchg_diag_clear(d);
     spit(in, "", 0);
