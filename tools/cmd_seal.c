@@ -10,6 +10,7 @@ static const char usage[] =
     "usage: xchg seal --agreement A.yaml --key AGENCY.key --secret LINKAGE.xsec\n"
     "                 --in EXTRACT.csv -o EXTRACT.xex [--period START..END]\n"
     "                 [--report REPORT.csv] [--strict] [--force] [--passphrase-fd N]\n"
+    "       xchg seal --inspect --agreement A.yaml --key MATCHER.key EXTRACT.xex\n"
     "\n"
     "Turns the agency's CSV extract into a sealed extract: identifiers become keyed tokens\n"
     "and a Bloom-filter encoding, problem indicators are derived as the agreement says,\n"
@@ -36,6 +37,9 @@ static int parse_period(const char *s, int32_t *a, int32_t *b)
 
 int cmd_seal(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) /* xchg seal --inspect FILE: the reviewer's view */
+        if (strcmp(argv[i], "--inspect") == 0)
+            return cmd_extract_run("inspect", argc, argv);
     const char *agr = NULL, *key = NULL, *sec = NULL, *in = NULL, *out = NULL, *period = NULL,
                *strict = NULL, *report = NULL, *force = NULL, *pfd = NULL;
     const struct cli_opt opts[] = {

@@ -21,6 +21,9 @@ static const char usage[] =
     "  secret open   check that your key opens a linkage secret file\n"
     "Agency\n"
     "  seal          turn a CSV extract into a sealed extract for the matcher\n"
+    "Matcher\n"
+    "  extract verify   check sealed extracts completely (matcher's key)\n"
+    "  extract inspect  show a sealed extract's header and counts, not its payloads\n"
     "\n"
     "Run 'xchg <command> --help' for a command's options. Exit codes: docs/exit-codes.md.\n";
 
@@ -53,6 +56,8 @@ int main(int argc, char **argv)
         return cmd_secret(argc - 1, argv + 1);
     if (strcmp(v, "seal") == 0)
         return cmd_seal(argc - 1, argv + 1);
+    if (strcmp(v, "extract") == 0)
+        return cmd_extract(argc - 1, argv + 1);
     cli_error("unknown command '%s'", v);
     cli_hint("run 'xchg --help' for the list of commands");
     return EXIT_USAGE;

@@ -1,0 +1,259 @@
+/*
+ * The matcher's checks on sealed extracts: each way an extract can be wrong is rejected
+ * with its own clear error — a flipped byte anywhere, truncation at every 1 KiB boundary,
+ * the wrong matcher key, a signer the agreement does not name, the wrong epoch, another
+ * agreement, another version of this agreement.
+ */
+#include "test_helpers.h"
+
+#define FIX XCHG_TEST_DIR "/fixtures/seal/"
+
+static xchg_policy *pol, *other, *amended;
+static xchg_secret *sec;
+static char xex[512], big[512];
+
+static xchg_seckey *seed_key(int n)
+{
+    uint8_t seed[32];
+    memset(seed, n, sizeof seed);
+    xchg_seckey *k = NULL;
+    assert_int_equal(xchg_seckey_from_seed(seed, NULL, &k), XCHG_OK);
+    return k;
+}
+
+static xchg_policy *variant(const char *find, const char *repl)
+{
+    size_t n;
+    char *t = slurp(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &n);
+    char *at = strstr(t, find);
+    assert_non_null(at);
+    size_t fl = strlen(find), rl = strlen(repl);
+    char *u = malloc(n + rl + 1);
+    memcpy(u, t, (size_t)(at - t));
+    memcpy(u + (at - t), repl, rl);
+    strcpy(u + (at - t) + rl, at + fl);
+    xchg_policy *p = NULL;
+    assert_int_equal(xchg_policy_parse(u, strlen(u), "variant.yaml", &p, NULL), XCHG_OK);
+    free(t);
+    free(u);
+    return p;
+}
+
+/* seal the police fixture under policy p with agency key seed, secret s, to path */
+static void seal_with(xchg_policy *p, int seed, xchg_secret *s, const char *path)
+{
+    xchg_seckey *k = seed_key(seed);
+    xchg_seal_opts o = {.input = FIX "police.csv", .output = path, .overwrite = 1,
+                        .period_start = 0, .period_end = 30000, .now = 1};
+    xchg_seal_stats st;
+    assert_int_equal(xchg_seal(p, k, s, &o, &st, NULL), XCHG_OK);
+    xchg_seckey_free(k);
+}
+
+static xchg_secret *secret_for(xchg_policy *p, uint32_t epoch)
+{
+    const char *path = tpath("x.xsec");
+    xchg_seckey *owner = seed_key(1), *police = seed_key(2);
+    xchg_secret *s = NULL;
+    assert_int_equal(xchg_secret_create(p, owner, epoch, 0, path, 1, NULL), XCHG_OK);
+    assert_int_equal(xchg_secret_open(p, police, path, &s, NULL), XCHG_OK);
+    xchg_seckey_free(owner);
+    xchg_seckey_free(police);
+    return s;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
+        return -1;
+    other = variant("id: test-agreement", "id: other-agreement");
+    amended = variant("retention_days: 365", "retention_days: 364");
+    sec = secret_for(pol, 1);
+    snprintf(xex, sizeof xex, "%s", tpath("good.xex"));
+    seal_with(pol, 2, sec, xex);
+    /* a larger extract (200 rows) for the truncation sweep */
+    const char *csv = tpath("big.csv");
+    FILE *f = fopen(csv, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent\n");
+    for (int i = 0; i < 200; i++)
+        fprintf(f, "R%d,Name%c,Surname%d,%02d/%02d/19%02d,OX4 1AA,CRIME,01/06/2026,given\n", i,
+                'a' + i % 26, i, 1 + i % 28, 1 + i % 12, 50 + i % 40);
+    fclose(f);
+    snprintf(big, sizeof big, "%s", tpath("big.xex"));
+    xchg_seckey *k = seed_key(2);
+    xchg_seal_opts o = {.input = csv, .output = big, .overwrite = 1, .period_start = 0,
+                        .period_end = 30000};
+    xchg_seal_stats st;
+    int rc = xchg_seal(pol, k, sec, &o, &st, NULL) != XCHG_OK;
+    xchg_seckey_free(k);
+    return rc ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    xchg_secret_free(sec);
+    xchg_policy_free(pol);
+    xchg_policy_free(other);
+    xchg_policy_free(amended);
+    return 0;
+}
+
+/* Read the whole extract as the matcher; returns the first error. */
+static xchg_err verify_n(xchg_policy *p, const char *path, int matcher_seed, uint32_t epoch,
+                         uint64_t want, xchg_diag *d)
+{
+    xchg_seckey *m = seed_key(matcher_seed);
+    xchg_extract_file *f = NULL;
+    xchg_err e = xchg_extract_open(p, m, path, epoch, &f, d);
+    while (e == XCHG_OK) {
+        xchg_record r;
+        int end = 0;
+        e = xchg_extract_next(f, &r, &end, d);
+        if (end)
+            break;
+    }
+    uint64_t n = 0;
+    if (e == XCHG_OK)
+        e = xchg_extract_finish(f, &n, d);
+    if (e == XCHG_OK)
+        assert_int_equal(n, want);
+    xchg_extract_close(f);
+    xchg_seckey_free(m);
+    return e;
+}
+
+static xchg_err verify(xchg_policy *p, const char *path, int matcher_seed, uint32_t epoch,
+                       xchg_diag *d)
+{
+    return verify_n(p, path, matcher_seed, epoch, 4, d);
+}
+
+static void test_good(void **state)
+{
+    (void)state;
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(verify(pol, xex, 4, 1, d), XCHG_OK);
+    assert_int_equal(xchg_diag_errors(d), 0);
+    xchg_diag_free(d);
+}
+
+static void test_flipped_byte_anywhere(void **state)
+{
+    (void)state;
+    size_t n;
+    char *orig = slurp(xex, &n);
+    const char *bad = tpath("flip.xex");
+    for (size_t i = 0; i < n; i++) {
+        orig[i] ^= 0x01;
+        spit(bad, orig, n);
+        orig[i] ^= 0x01;
+        xchg_diag *d = xchg_diag_new();
+        xchg_err e = verify(pol, bad, 4, 1, d);
+        if (e == XCHG_OK)
+            fail_msg("a flipped bit at byte %zu of %zu was not detected", i, n);
+        if (xchg_diag_errors(d) == 0)
+            fail_msg("byte %zu: rejected without a message", i);
+        xchg_diag_free(d);
+    }
+    free(orig);
+}
+
+static void test_truncation_every_kib(void **state)
+{
+    (void)state;
+    size_t n;
+    char *orig = slurp(big, &n);
+    const char *bad = tpath("cut.xex");
+    assert_true(n > 20 * 1024);
+    assert_int_equal(verify_n(pol, big, 4, 1, 200, NULL), XCHG_OK);
+    for (size_t cut = 0; cut < n; cut += 1024) {
+        spit(bad, orig, cut);
+        xchg_diag *d = xchg_diag_new();
+        xchg_err e = verify_n(pol, bad, 4, 1, 200, d);
+        assert_true(e == XCHG_ERR_TRUNCATED || (cut == 0 && e != XCHG_OK));
+        assert_true(xchg_diag_errors(d) > 0);
+        xchg_diag_free(d);
+    }
+    /* and one byte short of the end */
+    spit(bad, orig, n - 1);
+    assert_int_equal(verify_n(pol, bad, 4, 1, 200, NULL), XCHG_ERR_TRUNCATED);
+    free(orig);
+}
+
+static void test_wrong_matcher_key(void **state)
+{
+    (void)state;
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(verify(pol, xex, 5, 1, d), XCHG_ERR_UNKNOWN_KEY);
+    assert_diag_has(d, "sealed extract is for matcher key");
+    xchg_diag_free(d);
+}
+
+static void test_signer_not_in_agreement(void **state)
+{
+    (void)state;
+    /* a file whose header claims to come from 'police' under this very agreement, but
+     * signed by a key the agreement does not name (seed 7) */
+    xchg_seckey *m = seed_key(4), *k7 = seed_key(7);
+    xchg_xex_reader *r = NULL;
+    assert_int_equal(xchg_xex_reader_open(xex, m, &r, NULL), XCHG_OK);
+    size_t hl;
+    const uint8_t *h = xchg_xex_reader_header(r, &hl);
+    const char *out = tpath("forged.xex");
+    xchg_xex_writer *w = NULL;
+    assert_int_equal(xchg_xex_writer_new(out, 1, xchg_seckey_public(m), k7, h, hl, &w, NULL),
+                     XCHG_OK);
+    assert_int_equal(xchg_xex_writer_finish(w, NULL), XCHG_OK);
+    xchg_xex_writer_free(w);
+    xchg_xex_reader_free(r);
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(verify(pol, out, 4, 1, d), XCHG_ERR_UNKNOWN_KEY);
+    assert_true(xchg_diag_errors(d) > 0);
+    char id7[17];
+    xchg_keyid_hex(xchg_seckey_public(k7)->id, id7);
+    assert_diag_has(d, id7); /* the message names the key that actually signed */
+    xchg_diag_free(d);
+    xchg_seckey_free(m);
+    xchg_seckey_free(k7);
+}
+
+static void test_wrong_epoch(void **state)
+{
+    (void)state;
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(verify(pol, xex, 4, 2, d), XCHG_ERR_DENIED);
+    assert_diag_has(d, "extract was sealed with linkage-secret epoch 1, expected epoch 2");
+    xchg_diag_free(d);
+}
+
+static void test_other_agreement(void **state)
+{
+    (void)state;
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(verify(other, xex, 4, 1, d), XCHG_ERR_DENIED);
+    assert_diag_has(d, "extract is for agreement 'test-agreement', not 'other-agreement'");
+    xchg_diag_clear(d);
+    assert_int_equal(verify(amended, xex, 4, 1, d), XCHG_ERR_DENIED);
+    assert_diag_has(d, "extract was sealed under a different version of agreement 'test-agreement'");
+    xchg_diag_free(d);
+}
+
+int main(void)
+{
+    if (xchg_init() != XCHG_OK)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_flipped_byte_anywhere),
+        cmocka_unit_test(test_truncation_every_kib),
+        cmocka_unit_test(test_wrong_matcher_key),
+        cmocka_unit_test(test_signer_not_in_agreement),
+        cmocka_unit_test(test_wrong_epoch),
+        cmocka_unit_test(test_other_agreement),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
