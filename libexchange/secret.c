@@ -258,6 +258,23 @@ cleanup:
     return rc;
 }
 
+xchg_err xchg_secret_from_bytes(const char *agreement_id, uint32_t epoch,
+                                const uint8_t key[XCHG_SECRET_BYTES], xchg_secret **out)
+{
+    if (!agreement_id || !key || !out || epoch == 0 || strlen(agreement_id) > 64)
+        return XCHG_ERR_ARG;
+    xchg_secret *s = sodium_malloc(sizeof *s);
+    if (!s)
+        return XCHG_ERR_NOMEM;
+    memset(s, 0, sizeof *s);
+    memcpy(s->key, key, XCHG_SECRET_BYTES);
+    check_value(s->key, s->kcv);
+    s->epoch = epoch;
+    snprintf(s->agreement, sizeof s->agreement, "%s", agreement_id);
+    *out = s;
+    return XCHG_OK;
+}
+
 void xchg_secret_free(xchg_secret *s)
 {
     if (s)

@@ -42,6 +42,13 @@ XCHG_API xchg_err xchg_secret_create(const xchg_policy *p, const xchg_seckey *ow
 XCHG_API xchg_err xchg_secret_open(const xchg_policy *p, const xchg_seckey *k, const char *path,
                                    xchg_secret **out, xchg_diag *d) XCHG_MUST_CHECK;
 
+/*
+ * A secret from known bytes, for published test vectors and interoperability checks
+ * only (docs/formats.md, "Tokens"): real secrets come from xchg_secret_create.
+ */
+XCHG_API xchg_err xchg_secret_from_bytes(const char *agreement_id, uint32_t epoch,
+                                         const uint8_t key[XCHG_SECRET_BYTES], xchg_secret **out);
+
 XCHG_API void xchg_secret_free(xchg_secret *s);
 XCHG_API uint32_t xchg_secret_epoch(const xchg_secret *s);
 XCHG_API int64_t xchg_secret_created(const xchg_secret *s);
