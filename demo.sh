@@ -8,6 +8,10 @@
 #     4. the plain-English summary for the DPIA is printed
 #     5. the owner makes the linkage secret (epoch 1), sealed to the agencies only;
 #        each agency opens it and the matcher is refused
+#     6. a synthetic demo county is generated (300 households, fixed seed): one CSV
+#        extract per agency, with realistic recording errors, and the ground truth
+#     7. each agency seals its extract under the phase-2 agreement; the matcher verifies
+#        every sealed extract and inspects one (tokens and counts, never payloads)
 #
 # Output goes to demo-out/ (recreated on each run). Nothing here is real personal data.
 set -euo pipefail
@@ -95,5 +99,26 @@ done
 echo "  matcher (must be refused):"
 if "$XCHG" secret open --agreement "$A" --key "$OUT/keys/matcher.key" "$OUT/linkage-secret-e1.xsec" 2>&1 | sed 's/^/    /'; then :; fi
 
+step "6. a synthetic demo county (no real person is described)"
+SYNTH="$ROOT/build/release/bench/xchg-synth"
+"$SYNTH" --demo --out "$OUT/county" --quiet
+sed -n '1,40p' "$OUT/county/truth/summary.txt" | sed 's/^/  /'
+
+step "7. each agency seals its extract; the matcher verifies them"
+declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care
+                 [youth-offending]=yos [housing]=housing [health]=health)
+mkdir -p "$OUT/sealed"
+for id in police education dwp social-care youth-offending housing health; do
+  f=${FILE[$id]}
+  "$XCHG" seal --agreement "$A" --key "$OUT/keys/$id.key" --secret "$OUT/linkage-secret-e1.xsec" \
+    --in "$OUT/county/$f.csv" -o "$OUT/sealed/$f.xex" --period 2025-11-01..2026-10-31 \
+    --report "$OUT/sealed/$f-report.csv" 2>"$OUT/sealed/$f-messages.txt" | sed -n '1p;4p;5p' | sed 's/^/  /'
+done
+echo
+"$XCHG" extract verify --agreement "$A" --key "$OUT/keys/matcher.key" --epoch 1 "$OUT"/sealed/*.xex | sed 's/^/  /'
+echo
+"$XCHG" extract inspect --agreement "$A" --key "$OUT/keys/matcher.key" "$OUT/sealed/police.xex" | sed 's/^/  /'
+
 step "done"
-echo "Keys, signed agreements and the sealed linkage secret are in demo-out/."
+echo "Keys, signed agreements, the linkage secret, the demo county and the sealed extracts"
+echo "are in demo-out/. Linking the extracts and releasing referrals are the next steps."
