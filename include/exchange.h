@@ -10,6 +10,7 @@
 #include "exchange/extract.h"
 #include "exchange/fileio.h"
 #include "exchange/keys.h"
+#include "exchange/link.h"
 #include "exchange/policy.h"
 #include "exchange/record.h"
 #include "exchange/seal.h"

@@ -1,0 +1,805 @@
+/*
+ * Linkage engine (include/exchange/link.h; method in docs/linkage.md).
+ *
+ * Tokens are compared by their first 16 bytes (HMAC-SHA256 output is uniform; a
+ * collision among even 10^9 tokens has probability below 2^-68). Records are united in
+ * a union-find whose roots carry each strong identifier's value (or none), so a merge
+ * that would put two different strong values in one cluster is refused.
+ */
+#include "exchange/link.h"
+#include "exchange/crypto.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_STRONG 8
+#define MAX_DOM 8
+#define HH_MAX_PERSONS 30 /* a household token shared by more persons is not a family */
+
+typedef struct {
+    uint64_t h0, h1;
+    uint32_t rec;
+    uint8_t idx;
+} tok_t;
+
+typedef struct {
+    uint64_t h0, h1;
+    uint8_t set;
+} sval_t;
+
+typedef struct {
+    uint8_t problem;
+    int32_t start, end;
+} ev_t;
+
+struct xchg_linkset {
+    const xchg_policy *pol;
+    const xchg_policy_data *p;
+    size_t n, cap;
+    uint64_t *ids;
+    uint16_t *agency;
+    uint32_t *ev_off; /* n+1 offsets into ev */
+    ev_t *ev;
+    size_t nev, evcap;
+    tok_t *mt, *bt, *ht; /* match, block, household tokens */
+    size_t nmt, nbt, nht, mtcap, btcap, htcap;
+    uint8_t *clk; /* n * clk_bytes */
+    uint16_t *pop;
+    size_t clk_bytes;
+    uint8_t *has_clk;
+    /* per-record tokens of keys that dominate another key (for the twin rule) */
+    int dom_slot[XCHG_RECORD_MAX_TOKENS]; /* key -> slot, or -1 */
+    size_t ndomslots;
+    sval_t *domtok; /* n * ndomslots */
+    int strong_slot[XCHG_RECORD_MAX_TOKENS]; /* key -> strong slot or -1 */
+    size_t nstrong;
+    sval_t *strongtok; /* n * nstrong: each record's own strong values */
+};
+
+xchg_err xchg_linkset_new(const xchg_policy *pol, xchg_linkset **out)
+{
+    if (!pol || !out)
+        return XCHG_ERR_ARG;
+    xchg_linkset *ls = calloc(1, sizeof *ls);
+    if (!ls)
+        return XCHG_ERR_NOMEM;
+    ls->pol = pol;
+    ls->p = xchg_policy_get(pol);
+    const xchg_policy_data *p = ls->p;
+    for (size_t k = 0; k < XCHG_RECORD_MAX_TOKENS; k++)
+        ls->dom_slot[k] = ls->strong_slot[k] = -1;
+    /* a key dominates a later key over the same set of fields */
+    for (size_t k = 0; k < p->nmatch_keys && k < XCHG_RECORD_MAX_TOKENS; k++) {
+        if (p->match_keys[k].strong && ls->nstrong < MAX_STRONG)
+            ls->strong_slot[k] = (int)ls->nstrong++;
+        for (size_t j = k + 1; j < p->nmatch_keys; j++) {
+            const xchg_match_key *a = &p->match_keys[k], *b = &p->match_keys[j];
+            int same = 1;
+            for (size_t x = 0; x < a->nparts && same; x++) {
+                int found = 0;
+                for (size_t y = 0; y < b->nparts; y++)
+                    found |= a->parts[x].field == b->parts[y].field;
+                same = found;
+            }
+            for (size_t y = 0; y < b->nparts && same; y++) {
+                int found = 0;
+                for (size_t x = 0; x < a->nparts; x++)
+                    found |= a->parts[x].field == b->parts[y].field;
+                same = found;
+            }
+            if (same && !a->strong && ls->dom_slot[k] < 0 && ls->ndomslots < MAX_DOM)
+                ls->dom_slot[k] = (int)ls->ndomslots++;
+        }
+    }
+    *out = ls;
+    return XCHG_OK;
+}
+
+void xchg_linkset_free(xchg_linkset *ls)
+{
+    if (!ls)
+        return;
+    free(ls->ids);
+    free(ls->agency);
+    free(ls->ev_off);
+    free(ls->ev);
+    free(ls->mt);
+    free(ls->bt);
+    free(ls->ht);
+    free(ls->clk);
+    free(ls->pop);
+    free(ls->has_clk);
+    free(ls->domtok);
+    free(ls->strongtok);
+    free(ls);
+}
+
+size_t xchg_linkset_count(const xchg_linkset *ls) { return ls ? ls->n : 0; }
+uint64_t xchg_linkset_id(const xchg_linkset *ls, size_t rec) { return ls->ids[rec]; }
+size_t xchg_linkset_agency(const xchg_linkset *ls, size_t rec) { return ls->agency[rec]; }
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : 1024;
+    while (nc < need)
+        nc *= 2;
+    void *np = realloc(*p, nc * elem);
+    if (!np)
+        return -1;
+    *p = np;
+    *cap = nc;
+    return 0;
+}
+
+static void tok_from(tok_t *t, const xchg_token *x, uint32_t rec)
+{
+    memcpy(&t->h0, x->value, 8);
+    memcpy(&t->h1, x->value + 8, 8);
+    t->rec = rec;
+    t->idx = x->index;
+}
+
+xchg_err xchg_linkset_add(xchg_linkset *ls, size_t agency, uint64_t id, const xchg_record *r)
+{
+    if (!ls || !r || agency >= ls->p->nparties || agency > 0xffff)
+        return XCHG_ERR_ARG;
+    if (ls->n >= UINT32_MAX - 1)
+        return XCHG_ERR_ARG;
+    size_t n = ls->n;
+    if (n == 0 && r->clk_len)
+        ls->clk_bytes = r->clk_len;
+    if (r->clk_len && r->clk_len != ls->clk_bytes)
+        return XCHG_ERR_ARG;
+    if (n == ls->cap) {
+        size_t nc = ls->cap ? ls->cap * 2 : 4096;
+        uint64_t *ids = realloc(ls->ids, nc * sizeof *ids);
+        if (ids)
+            ls->ids = ids;
+        uint16_t *ag = realloc(ls->agency, nc * sizeof *ag);
+        if (ag)
+            ls->agency = ag;
+        uint32_t *eo = realloc(ls->ev_off, (nc + 1) * sizeof *eo);
+        if (eo)
+            ls->ev_off = eo;
+        uint16_t *pop = realloc(ls->pop, nc * sizeof *pop);
+        if (pop)
+            ls->pop = pop;
+        uint8_t *hc = realloc(ls->has_clk, nc);
+        if (hc)
+            ls->has_clk = hc;
+        uint8_t *clk = ls->clk_bytes ? realloc(ls->clk, nc * ls->clk_bytes) : ls->clk;
+        if (clk)
+            ls->clk = clk;
+        sval_t *dt = ls->ndomslots ? realloc(ls->domtok, nc * ls->ndomslots * sizeof *dt) : ls->domtok;
+        if (dt)
+            ls->domtok = dt;
+        sval_t *st = ls->nstrong ? realloc(ls->strongtok, nc * ls->nstrong * sizeof *st) : ls->strongtok;
+        if (st)
+            ls->strongtok = st;
+        if (!ids || !ag || !eo || !pop || !hc || (ls->clk_bytes && !clk) ||
+            (ls->ndomslots && !dt) || (ls->nstrong && !st))
+            return XCHG_ERR_NOMEM;
+        ls->cap = nc;
+    }
+    if (grow((void **)&ls->mt, &ls->mtcap, ls->nmt + r->nmatch, sizeof(tok_t)) ||
+        grow((void **)&ls->bt, &ls->btcap, ls->nbt + r->nblock, sizeof(tok_t)) ||
+        grow((void **)&ls->ht, &ls->htcap, ls->nht + r->nhouse, sizeof(tok_t)) ||
+        grow((void **)&ls->ev, &ls->evcap, ls->nev + r->nind, sizeof(ev_t)))
+        return XCHG_ERR_NOMEM;
+    ls->ids[n] = id;
+    ls->agency[n] = (uint16_t)agency;
+    if (ls->ndomslots)
+        memset(&ls->domtok[n * ls->ndomslots], 0, ls->ndomslots * sizeof(sval_t));
+    if (ls->nstrong)
+        memset(&ls->strongtok[n * ls->nstrong], 0, ls->nstrong * sizeof(sval_t));
+    for (size_t i = 0; i < r->nmatch; i++) {
+        if (r->match[i].index >= ls->p->nmatch_keys)
+            return XCHG_ERR_ARG;
+        tok_t *t = &ls->mt[ls->nmt++];
+        tok_from(t, &r->match[i], (uint32_t)n);
+        int ds = ls->dom_slot[t->idx], ss = ls->strong_slot[t->idx];
+        if (ds >= 0)
+            ls->domtok[n * ls->ndomslots + (size_t)ds] = (sval_t){t->h0, t->h1, 1};
+        if (ss >= 0)
+            ls->strongtok[n * ls->nstrong + (size_t)ss] = (sval_t){t->h0, t->h1, 1};
+    }
+    for (size_t i = 0; i < r->nblock; i++)
+        tok_from(&ls->bt[ls->nbt++], &r->block[i], (uint32_t)n);
+    for (size_t i = 0; i < r->nhouse; i++)
+        tok_from(&ls->ht[ls->nht++], &r->house[i], (uint32_t)n);
+    ls->ev_off[n] = (uint32_t)ls->nev;
+    for (size_t i = 0; i < r->nind; i++)
+        ls->ev[ls->nev++] = (ev_t){r->ind[i].problem, r->ind[i].start, r->ind[i].end};
+    ls->ev_off[n + 1] = (uint32_t)ls->nev;
+    ls->has_clk[n] = r->clk_len > 0;
+    ls->pop[n] = 0;
+    if (ls->clk_bytes) {
+        if (r->clk_len) {
+            memcpy(ls->clk + n * ls->clk_bytes, r->clk, ls->clk_bytes);
+            unsigned pc = 0;
+            for (size_t i = 0; i < ls->clk_bytes; i++)
+                pc += (unsigned)__builtin_popcount(r->clk[i]);
+            ls->pop[n] = (uint16_t)pc;
+        } else {
+            memset(ls->clk + n * ls->clk_bytes, 0, ls->clk_bytes);
+        }
+    }
+    ls->n++;
+    return XCHG_OK;
+}
+
+/* ---- union-find with strong values at the roots ---------------------------------------- */
+
+struct uf {
+    uint32_t *parent;
+    uint32_t *size;
+    sval_t *sv; /* roots: nstrong values */
+    uint8_t *fuzzy; /* roots: the cluster has a fuzzy link */
+    size_t nstrong;
+};
+
+static uint32_t find(struct uf *u, uint32_t x)
+{
+    while (u->parent[x] != x) {
+        u->parent[x] = u->parent[u->parent[x]];
+        x = u->parent[x];
+    }
+    return x;
+}
+
+/* 1 merged, 0 already together, -1 refused (strong conflict: *slot set) */
+static int unite(struct uf *u, uint32_t a, uint32_t b, int *slot)
+{
+    a = find(u, a);
+    b = find(u, b);
+    if (a == b)
+        return 0;
+    for (size_t s = 0; s < u->nstrong; s++) {
+        const sval_t *x = &u->sv[a * u->nstrong + s], *y = &u->sv[b * u->nstrong + s];
+        if (x->set && y->set && (x->h0 != y->h0 || x->h1 != y->h1)) {
+            *slot = (int)s;
+            return -1;
+        }
+    }
+    if (u->size[a] < u->size[b]) {
+        uint32_t t = a;
+        a = b;
+        b = t;
+    }
+    u->parent[b] = a;
+    u->size[a] += u->size[b];
+    u->fuzzy[a] |= u->fuzzy[b];
+    for (size_t s = 0; s < u->nstrong; s++)
+        if (!u->sv[a * u->nstrong + s].set)
+            u->sv[a * u->nstrong + s] = u->sv[b * u->nstrong + s];
+    return 1;
+}
+
+static int cmp_tok(const void *x, const void *y)
+{
+    const tok_t *a = x, *b = y;
+    if (a->idx != b->idx)
+        return a->idx < b->idx ? -1 : 1;
+    if (a->h0 != b->h0)
+        return a->h0 < b->h0 ? -1 : 1;
+    if (a->h1 != b->h1)
+        return a->h1 < b->h1 ? -1 : 1;
+    return a->rec < b->rec ? -1 : a->rec > b->rec;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+struct pairs {
+    xchg_link_pair *v;
+    size_t n, cap;
+};
+
+static int push_pair(struct pairs *p, uint32_t a, uint32_t b, float score, int16_t key)
+{
+    if (grow((void **)&p->v, &p->cap, p->n + 1, sizeof *p->v))
+        return -1;
+    p->v[p->n++] = (xchg_link_pair){a < b ? a : b, a < b ? b : a, score, key};
+    return 0;
+}
+
+/* a stronger key over the same fields says these two records differ */
+static int contradicted(const xchg_linkset *ls, size_t key, uint32_t a, uint32_t b)
+{
+    for (size_t k = 0; k < key; k++) {
+        int ds = ls->dom_slot[k];
+        if (ds < 0)
+            continue;
+        /* does key k cover the same fields as key `key`? dom_slot only marks dominators;
+         * check the relation for this pair of keys */
+        const xchg_match_key *K = &ls->p->match_keys[k], *W = &ls->p->match_keys[key];
+        int same = K->nparts > 0;
+        for (size_t x = 0; x < K->nparts && same; x++) {
+            int f = 0;
+            for (size_t y = 0; y < W->nparts; y++)
+                f |= K->parts[x].field == W->parts[y].field;
+            same = f;
+        }
+        for (size_t y = 0; y < W->nparts && same; y++) {
+            int f = 0;
+            for (size_t x = 0; x < K->nparts; x++)
+                f |= K->parts[x].field == W->parts[y].field;
+            same = f;
+        }
+        if (!same)
+            continue;
+        const sval_t *x = &ls->domtok[(size_t)a * ls->ndomslots + (size_t)ds];
+        const sval_t *y = &ls->domtok[(size_t)b * ls->ndomslots + (size_t)ds];
+        if (x->set && y->set && (x->h0 != y->h0 || x->h1 != y->h1))
+            return 1;
+    }
+    return 0;
+}
+
+static inline unsigned and_pop(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    unsigned c = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        c += (unsigned)__builtin_popcountll(x & y);
+    }
+    for (; i < n; i++)
+        c += (unsigned)__builtin_popcount((unsigned)(a[i] & b[i]));
+    return c;
+}
+
+struct fz_job {
+    const xchg_linkset *ls;
+    struct uf *u;
+    const tok_t *bt;
+    size_t from, to; /* range of group starts in bt */
+    double lo;
+    struct pairs out;
+    uint64_t comparisons, candidates;
+    int err;
+};
+
+/* score candidate pairs of blocking groups [from, to) of the sorted blocking tokens */
+static void *fuzzy_worker(void *arg)
+{
+    struct fz_job *j = arg;
+    const xchg_linkset *ls = j->ls;
+    size_t i = j->from;
+    while (i < j->to) {
+        size_t e = i + 1;
+        while (e < ls->nbt && j->bt[e].idx == j->bt[i].idx && j->bt[e].h0 == j->bt[i].h0 &&
+               j->bt[e].h1 == j->bt[i].h1)
+            e++;
+        size_t g = e - i;
+        if (g > 1 && g <= 5000) {
+            for (size_t x = i; x < e; x++) {
+                uint32_t a = j->bt[x].rec;
+                if (!ls->has_clk[a])
+                    continue;
+                const uint8_t *ca = ls->clk + (size_t)a * ls->clk_bytes;
+                for (size_t y = x + 1; y < e; y++) {
+                    uint32_t b = j->bt[y].rec;
+                    if (!ls->has_clk[b] || a == b)
+                        continue;
+                    j->candidates++;
+                    unsigned den = (unsigned)ls->pop[a] + ls->pop[b];
+                    if (!den)
+                        continue;
+                    j->comparisons++;
+                    double dice = 2.0 * and_pop(ca, ls->clk + (size_t)b * ls->clk_bytes, ls->clk_bytes) / den;
+                    if (dice >= j->lo && push_pair(&j->out, a, b, (float)dice, -1)) {
+                        j->err = 1;
+                        return NULL;
+                    }
+                }
+            }
+        }
+        i = e;
+    }
+    return NULL;
+}
+
+static int cmp_pair_ab(const void *x, const void *y)
+{
+    const xchg_link_pair *a = x, *b = y;
+    if (a->a != b->a)
+        return a->a < b->a ? -1 : 1;
+    return a->b < b->b ? -1 : a->b > b->b;
+}
+
+static int cmp_pair_score(const void *x, const void *y)
+{
+    const xchg_link_pair *a = x, *b = y;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return cmp_pair_ab(x, y);
+}
+
+/* pseudonym: "P-" / "F-" + 12 base32 characters of HMAC(key, label || token) */
+static void pseudonym(const uint8_t key[32], char prefix, const uint64_t h[2], char out[24])
+{
+    static const char b32[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    uint8_t msg[17], mac[32];
+    msg[0] = (uint8_t)prefix;
+    memcpy(msg + 1, h, 16);
+    xchg_hmac_sha256(key, 32, msg, sizeof msg, mac);
+    out[0] = prefix;
+    out[1] = '-';
+    uint64_t v;
+    memcpy(&v, mac, 8);
+    for (int i = 0; i < 12; i++) {
+        out[2 + i + i / 4] = b32[v & 31];
+        v >>= 5;
+        if (i % 4 == 3 && i < 11)
+            out[2 + i + i / 4 + 1] = '-';
+    }
+    out[16] = '\0';
+}
+
+xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32],
+                       unsigned threads, xchg_link_result **out, xchg_diag *d)
+{
+    if (!ls || !pkey || !out)
+        return XCHG_ERR_ARG;
+    const xchg_policy_data *p = ls->p;
+    size_t n = ls->n;
+    xchg_err rc = XCHG_ERR_NOMEM;
+    xchg_link_result *res = calloc(1, sizeof *res);
+    struct uf u = {0};
+    struct pairs review = {0}, conflicts = {0}, links = {0};
+    uint32_t *agmask = NULL, *hh = NULL, *hsize = NULL, *pnum = NULL, *hnum = NULL;
+    uint64_t(*pkeys)[3] = NULL;
+    struct fz_job *jobs = NULL;
+    if (!res)
+        return XCHG_ERR_NOMEM;
+    res->nrecords = n;
+    u.nstrong = ls->nstrong;
+    u.parent = malloc((n ? n : 1) * sizeof *u.parent);
+    u.size = malloc((n ? n : 1) * sizeof *u.size);
+    u.fuzzy = calloc(n ? n : 1, 1);
+    u.sv = calloc((n ? n : 1) * (ls->nstrong ? ls->nstrong : 1), sizeof *u.sv);
+    if (!u.parent || !u.size || !u.fuzzy || !u.sv)
+        goto cleanup;
+    for (size_t i = 0; i < n; i++) {
+        u.parent[i] = (uint32_t)i;
+        u.size[i] = 1;
+        for (size_t s = 0; s < ls->nstrong; s++)
+            u.sv[i * ls->nstrong + s] = ls->strongtok[i * ls->nstrong + s];
+    }
+
+    /* 1. exact keys, strongest first */
+    double t0 = now_s();
+    qsort(ls->mt, ls->nmt, sizeof *ls->mt, cmp_tok);
+    for (size_t i = 0; i < ls->nmt;) {
+        size_t e = i + 1;
+        while (e < ls->nmt && ls->mt[e].idx == ls->mt[i].idx && ls->mt[e].h0 == ls->mt[i].h0 &&
+               ls->mt[e].h1 == ls->mt[i].h1)
+            e++;
+        for (size_t x = i + 1; x < e; x++) {
+            uint32_t a = ls->mt[i].rec, b = ls->mt[x].rec;
+            if (contradicted(ls, ls->mt[i].idx, a, b))
+                continue;
+            int slot = -1;
+            int r = unite(&u, a, b, &slot);
+            if (r > 0)
+                res->exact_unions++;
+            else if (r < 0 && push_pair(&conflicts, a, b, 1.0f, (int16_t)ls->mt[i].idx))
+                goto cleanup;
+        }
+        i = e;
+    }
+    res->seconds_exact = now_s() - t0;
+
+    /* 2. fuzzy: Dice on CLKs within blocks */
+    t0 = now_s();
+    if (ls->clk_bytes && p->fuzzy.clk_schema_json && ls->nbt) {
+        qsort(ls->bt, ls->nbt, sizeof *ls->bt, cmp_tok);
+        if (!threads)
+            threads = 2;
+        if (threads > 16)
+            threads = 16;
+        jobs = calloc(threads, sizeof *jobs);
+        if (!jobs)
+            goto cleanup;
+        /* split at group boundaries */
+        size_t start = 0;
+        for (unsigned t = 0; t < threads; t++) {
+            size_t end = t + 1 == threads ? ls->nbt : ls->nbt * (t + 1) / threads;
+            while (end < ls->nbt && end > 0 && ls->bt[end].idx == ls->bt[end - 1].idx &&
+                   ls->bt[end].h0 == ls->bt[end - 1].h0 && ls->bt[end].h1 == ls->bt[end - 1].h1)
+                end++;
+            if (end < start)
+                end = start;
+            jobs[t] = (struct fz_job){ls, &u, ls->bt, start, end, p->fuzzy.review_low, {0}, 0, 0, 0};
+            start = end;
+        }
+        pthread_t *tid = calloc(threads, sizeof *tid);
+        if (!tid)
+            goto cleanup;
+        unsigned started = 0;
+        for (unsigned t = 1; t < threads; t++)
+            if (pthread_create(&tid[t], NULL, fuzzy_worker, &jobs[t]) == 0)
+                started |= 1u << t;
+            else
+                fuzzy_worker(&jobs[t]);
+        fuzzy_worker(&jobs[0]);
+        for (unsigned t = 1; t < threads; t++)
+            if (started & (1u << t))
+                pthread_join(tid[t], NULL);
+        free(tid);
+        for (unsigned t = 0; t < threads; t++) {
+            if (jobs[t].err)
+                goto cleanup;
+            res->comparisons += jobs[t].comparisons;
+            res->candidate_pairs += jobs[t].candidates;
+            for (size_t k = 0; k < jobs[t].out.n; k++)
+                if (push_pair(&links, jobs[t].out.v[k].a, jobs[t].out.v[k].b, jobs[t].out.v[k].score, -1))
+                    goto cleanup;
+            free(jobs[t].out.v);
+            jobs[t].out.v = NULL;
+        }
+        /* the same pair may come from several blocks */
+        qsort(links.v, links.n, sizeof *links.v, cmp_pair_ab);
+        size_t m = 0;
+        for (size_t k = 0; k < links.n; k++)
+            if (!m || links.v[k].a != links.v[m - 1].a || links.v[k].b != links.v[m - 1].b)
+                links.v[m++] = links.v[k];
+        links.n = m;
+        qsort(links.v, links.n, sizeof *links.v, cmp_pair_score);
+        agmask = calloc(n ? n : 1, sizeof *agmask);
+        if (!agmask)
+            goto cleanup;
+        for (size_t k = 0; k < links.n; k++) {
+            xchg_link_pair *l = &links.v[k];
+            if (find(&u, l->a) == find(&u, l->b))
+                continue; /* already one person */
+            uint32_t ba = 1u << (ls->agency[l->b] & 31), bb = 1u << (ls->agency[l->a] & 31);
+            int free_slot = !p->fuzzy.one_to_one || (!(agmask[l->a] & ba) && !(agmask[l->b] & bb));
+            if (l->score >= p->fuzzy.threshold && free_slot) {
+                int slot = -1;
+                int r = unite(&u, l->a, l->b, &slot);
+                if (r > 0) {
+                    u.fuzzy[find(&u, l->a)] = 1;
+                    agmask[l->a] |= ba;
+                    agmask[l->b] |= bb;
+                    res->fuzzy_links++;
+                } else if (r < 0 && push_pair(&conflicts, l->a, l->b, l->score, -1)) {
+                    goto cleanup;
+                }
+            } else if (push_pair(&review, l->a, l->b, l->score, -1)) {
+                goto cleanup;
+            }
+        }
+    }
+    res->seconds_fuzzy = now_s() - t0;
+
+    /* persons: number the roots */
+    t0 = now_s();
+    res->person = malloc((n ? n : 1) * sizeof *res->person);
+    res->household = malloc((n ? n : 1) * sizeof *res->household);
+    pnum = malloc((n ? n : 1) * sizeof *pnum);
+    if (!res->person || !res->household || !pnum)
+        goto cleanup;
+    for (size_t i = 0; i < n; i++)
+        pnum[i] = UINT32_MAX;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = find(&u, (uint32_t)i);
+        if (pnum[r] == UINT32_MAX)
+            pnum[r] = (uint32_t)res->npersons++;
+        res->person[i] = pnum[r];
+    }
+    /* pseudonym source per person: the smallest (key index, token) of its records */
+    pkeys = malloc((res->npersons ? res->npersons : 1) * sizeof *pkeys);
+    if (!pkeys)
+        goto cleanup;
+    for (size_t i = 0; i < res->npersons; i++)
+        pkeys[i][0] = pkeys[i][1] = pkeys[i][2] = UINT64_MAX;
+    for (size_t k = 0; k < ls->nmt; k++) { /* sorted by key index, then value */
+        uint32_t pn = res->person[ls->mt[k].rec];
+        uint64_t *s = pkeys[pn];
+        uint64_t key = ls->mt[k].idx;
+        if (key < s[0] || (key == s[0] && (ls->mt[k].h0 < s[1] || (ls->mt[k].h0 == s[1] && ls->mt[k].h1 < s[2])))) {
+            s[0] = key;
+            s[1] = ls->mt[k].h0;
+            s[2] = ls->mt[k].h1;
+        }
+    }
+    res->person_pseudonym = malloc((res->npersons ? res->npersons : 1) * sizeof *res->person_pseudonym);
+    if (!res->person_pseudonym)
+        goto cleanup;
+    for (size_t i = 0; i < n; i++) { /* a person without any match token: its record's id */
+        uint64_t *s = pkeys[res->person[i]];
+        if (s[0] == UINT64_MAX) {
+            s[0] = 1000;
+            s[1] = ls->ids[i];
+            s[2] = ls->agency[i];
+        }
+    }
+    for (size_t i = 0; i < res->npersons; i++) {
+        uint64_t h[2] = {pkeys[i][1] ^ (pkeys[i][0] << 56), pkeys[i][2]};
+        pseudonym(pkey, 'P', h, res->person_pseudonym[i]);
+    }
+
+    /* 3. households: persons sharing a household token */
+    struct uf hu = {0};
+    hu.parent = malloc((res->npersons ? res->npersons : 1) * sizeof *hu.parent);
+    hu.size = malloc((res->npersons ? res->npersons : 1) * sizeof *hu.size);
+    hu.fuzzy = calloc(res->npersons ? res->npersons : 1, 1);
+    if (!hu.parent || !hu.size || !hu.fuzzy) {
+        free(hu.parent);
+        free(hu.size);
+        free(hu.fuzzy);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < res->npersons; i++) {
+        hu.parent[i] = (uint32_t)i;
+        hu.size[i] = 1;
+    }
+    qsort(ls->ht, ls->nht, sizeof *ls->ht, cmp_tok);
+    for (size_t i = 0; i < ls->nht;) {
+        size_t e = i + 1;
+        while (e < ls->nht && ls->ht[e].idx == ls->ht[i].idx && ls->ht[e].h0 == ls->ht[i].h0 &&
+               ls->ht[e].h1 == ls->ht[i].h1)
+            e++;
+        /* count distinct persons; a token shared by very many is an institution, not a home */
+        size_t distinct = 0;
+        for (size_t x = i; x < e && distinct <= HH_MAX_PERSONS; x++) {
+            int seen = 0;
+            for (size_t y = i; y < x && !seen; y++)
+                seen = res->person[ls->ht[y].rec] == res->person[ls->ht[x].rec];
+            distinct += !seen;
+        }
+        if (distinct <= HH_MAX_PERSONS)
+            for (size_t x = i + 1; x < e; x++) {
+                int slot;
+                unite(&hu, res->person[ls->ht[i].rec], res->person[ls->ht[x].rec], &slot);
+            }
+        i = e;
+    }
+    hnum = malloc((res->npersons ? res->npersons : 1) * sizeof *hnum);
+    if (!hnum) {
+        free(hu.parent);
+        free(hu.size);
+        free(hu.fuzzy);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < res->npersons; i++)
+        hnum[i] = UINT32_MAX;
+    for (size_t i = 0; i < res->npersons; i++) {
+        uint32_t r = find(&hu, (uint32_t)i);
+        if (hnum[r] == UINT32_MAX)
+            hnum[r] = (uint32_t)res->nhouseholds++;
+        hnum[i] = hnum[r];
+    }
+    free(hu.parent);
+    free(hu.size);
+    free(hu.fuzzy);
+    for (size_t i = 0; i < n; i++)
+        res->household[i] = hnum[res->person[i]];
+
+    /* 4. families and the rule */
+    res->families = calloc(res->nhouseholds ? res->nhouseholds : 1, sizeof *res->families);
+    uint64_t(*fkeys)[2] = malloc((res->nhouseholds ? res->nhouseholds : 1) * sizeof *fkeys);
+    if (!res->families || !fkeys) {
+        free(fkeys);
+        goto cleanup;
+    }
+    for (size_t f = 0; f < res->nhouseholds; f++) {
+        res->families[f].household = (uint32_t)f;
+        fkeys[f][0] = fkeys[f][1] = UINT64_MAX;
+    }
+    for (size_t i = 0; i < res->npersons; i++) {
+        xchg_family *fam = &res->families[hnum[i]];
+        fam->npersons++;
+        /* the family's pseudonym source: its smallest person source */
+        uint64_t a = pkeys[i][1] ^ (pkeys[i][0] << 56), b = pkeys[i][2];
+        if (a < fkeys[hnum[i]][0] || (a == fkeys[hnum[i]][0] && b < fkeys[hnum[i]][1])) {
+            fkeys[hnum[i]][0] = a;
+            fkeys[hnum[i]][1] = b;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        xchg_family *fam = &res->families[res->household[i]];
+        fam->nrecords++;
+        uint32_t root = find(&u, (uint32_t)i);
+        xchg_link_how how = u.size[root] == 1 ? XCHG_LINK_NONE
+                            : u.fuzzy[root]   ? XCHG_LINK_FUZZY
+                                              : XCHG_LINK_EXACT;
+        if (how > fam->how)
+            fam->how = how;
+        for (uint32_t e = ls->ev_off[i]; e < ls->ev_off[i + 1]; e++) {
+            const ev_t *ev = &ls->ev[e];
+            if (ev->problem >= p->nproblems)
+                continue;
+            int32_t w = p->problems[ev->problem].window_days > 0 ? p->problems[ev->problem].window_days
+                                                                 : p->rule_window_days;
+            int32_t from = run_date - w + 1;
+            if (ev->end < from || ev->start > run_date)
+                continue;
+            xchg_family_problem *fp = NULL;
+            for (uint8_t k = 0; k < fam->nproblems; k++)
+                if (fam->problems[k].problem == ev->problem)
+                    fp = &fam->problems[k];
+            if (!fp && fam->nproblems < 32) {
+                fp = &fam->problems[fam->nproblems++];
+                *fp = (xchg_family_problem){ev->problem, 0, ev->start, ev->end};
+            }
+            if (!fp)
+                continue;
+            fp->agencies |= 1u << (ls->agency[i] & 31);
+            if (ev->start < fp->first)
+                fp->first = ev->start;
+            if (ev->end > fp->last)
+                fp->last = ev->end;
+        }
+    }
+    for (size_t f = 0; f < res->nhouseholds; f++) {
+        xchg_family *fam = &res->families[f];
+        for (uint8_t k = 0; k < fam->nproblems; k++)
+            for (size_t r = 0; r < p->nrule_of; r++)
+                fam->nrule += p->rule_of[r] == fam->problems[k].problem;
+        fam->eligible = p->rule_at_least && fam->nrule >= p->rule_at_least;
+        pseudonym(pkey, 'F', fkeys[f], fam->pseudonym);
+    }
+    free(fkeys);
+    for (size_t k = 0; k < review.n; k++)
+        res->families[res->household[review.v[k].a]].nreview++;
+    for (size_t k = 0; k < conflicts.n; k++)
+        res->families[res->household[conflicts.v[k].a]].nconflicts++;
+    res->seconds_households = now_s() - t0;
+    res->review = review.v;
+    res->nreview = review.n;
+    res->conflicts = conflicts.v;
+    res->nconflicts = conflicts.n;
+    review.v = conflicts.v = NULL;
+    *out = res;
+    res = NULL;
+    rc = XCHG_OK;
+cleanup:
+    if (rc == XCHG_ERR_NOMEM)
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "out of memory while linking %zu records", n);
+    if (jobs)
+        for (unsigned t = 0; t < threads; t++)
+            free(jobs[t].out.v);
+    free(jobs);
+    free(u.parent);
+    free(u.size);
+    free(u.fuzzy);
+    free(u.sv);
+    free(review.v);
+    free(conflicts.v);
+    free(links.v);
+    free(agmask);
+    free(hh);
+    free(hsize);
+    free(pnum);
+    free(hnum);
+    free(pkeys);
+    xchg_link_result_free(res);
+    return rc;
+}
+
+void xchg_link_result_free(xchg_link_result *r)
+{
+    if (!r)
+        return;
+    free(r->person);
+    free(r->household);
+    free(r->person_pseudonym);
+    free(r->families);
+    free(r->review);
+    free(r->conflicts);
+    free(r);
+}
