@@ -237,6 +237,20 @@ int main(int argc, char **argv)
     size_t nfound = 0;
     for (size_t h = 0; h < maxhh; h++)
         nfound += elig[h] && found[h];
+    const char *dump = getenv("LQ_DUMP");
+    if (dump) { /* per record: key, person, family, eligible, problems (for analysis) */
+        FILE *df = fopen(dump, "w");
+        for (size_t k = 0; df && k < nrefs; k++) {
+            uint32_t r = refs[k].rec;
+            const xchg_family *fam = &res->families[res->household[r]];
+            fprintf(df, "%s,%u,%u,%d,", refs[k].key, res->person[r], res->household[r], fam->eligible);
+            for (uint8_t q = 0; q < fam->nproblems; q++)
+                fprintf(df, "%s%s", q ? ";" : "", pd->problems[fam->problems[q].problem].code);
+            fputc('\n', df);
+        }
+        if (df)
+            fclose(df);
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("records %zu (truth rows matched %zu), persons %zu (true %.0f pairs, predicted %.0f, "

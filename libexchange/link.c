@@ -448,6 +448,106 @@ static void pseudonym(const uint8_t key[32], char prefix, const uint64_t h[2], c
     out[16] = '\0';
 }
 
+/* latest evidence date of a record (or INT32_MIN) */
+static int32_t rec_latest(const xchg_linkset *ls, uint32_t r)
+{
+    int32_t best = INT32_MIN;
+    for (uint32_t e = ls->ev_off[r]; e < ls->ev_off[r + 1]; e++)
+        if (ls->ev[e].start > best)
+            best = ls->ev[e].start;
+    return best;
+}
+
+typedef struct {
+    uint32_t person;
+    uint8_t idx;
+    uint64_t h0, h1;
+    uint32_t count;
+    int32_t latest;
+} ptok_t;
+
+static int cmp_ptok(const void *x, const void *y)
+{
+    const ptok_t *a = x, *b = y;
+    if (a->person != b->person)
+        return a->person < b->person ? -1 : 1;
+    if (a->idx != b->idx)
+        return a->idx < b->idx ? -1 : 1;
+    if (a->h0 != b->h0)
+        return a->h0 < b->h0 ? -1 : 1;
+    return a->h1 < b->h1 ? -1 : a->h1 > b->h1;
+}
+
+static int cmp_ptok_value(const void *x, const void *y)
+{
+    const ptok_t *a = x, *b = y;
+    if (a->idx != b->idx)
+        return a->idx < b->idx ? -1 : 1;
+    if (a->h0 != b->h0)
+        return a->h0 < b->h0 ? -1 : 1;
+    if (a->h1 != b->h1)
+        return a->h1 < b->h1 ? -1 : 1;
+    return a->person < b->person ? -1 : a->person > b->person;
+}
+
+static int household_union(const xchg_linkset *ls, const xchg_link_result *res, struct uf *hu)
+{
+    size_t nh = ls->nht;
+    ptok_t *pt = malloc((nh ? nh : 1) * sizeof *pt);
+    if (!pt)
+        return -1;
+    for (size_t k = 0; k < nh; k++)
+        pt[k] = (ptok_t){res->person[ls->ht[k].rec], ls->ht[k].idx, ls->ht[k].h0, ls->ht[k].h1, 1,
+                         rec_latest(ls, ls->ht[k].rec)};
+    qsort(pt, nh, sizeof *pt, cmp_ptok);
+    /* collapse equal (person, idx, token), counting records */
+    size_t m = 0;
+    for (size_t k = 0; k < nh; k++) {
+        if (m && pt[m - 1].person == pt[k].person && pt[m - 1].idx == pt[k].idx &&
+            pt[m - 1].h0 == pt[k].h0 && pt[m - 1].h1 == pt[k].h1) {
+            pt[m - 1].count++;
+            if (pt[k].latest > pt[m - 1].latest)
+                pt[m - 1].latest = pt[k].latest;
+        } else {
+            pt[m++] = pt[k];
+        }
+    }
+    /* keep, per (person, household key), the primary token; relationships all */
+    size_t keep = 0;
+    for (size_t k = 0; k < m;) {
+        size_t e = k + 1;
+        while (e < m && pt[e].person == pt[k].person && pt[e].idx == pt[k].idx)
+            e++;
+        if (pt[k].idx >= ls->p->nhousehold_keys) {
+            for (size_t x = k; x < e; x++)
+                pt[keep++] = pt[x];
+        } else {
+            size_t best = k;
+            for (size_t x = k + 1; x < e; x++)
+                if (pt[x].count > pt[best].count ||
+                    (pt[x].count == pt[best].count && pt[x].latest > pt[best].latest))
+                    best = x;
+            pt[keep++] = pt[best];
+        }
+        k = e;
+    }
+    qsort(pt, keep, sizeof *pt, cmp_ptok_value);
+    for (size_t k = 0; k < keep;) {
+        size_t e = k + 1;
+        while (e < keep && pt[e].idx == pt[k].idx && pt[e].h0 == pt[k].h0 && pt[e].h1 == pt[k].h1)
+            e++;
+        /* a token shared by very many persons is an institution or a block, not a home */
+        if (e - k <= HH_MAX_PERSONS)
+            for (size_t x = k + 1; x < e; x++) {
+                int slot;
+                unite(hu, pt[k].person, pt[x].person, &slot);
+            }
+        k = e;
+    }
+    free(pt);
+    return 0;
+}
+
 xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32],
                        unsigned threads, xchg_link_result **out, xchg_diag *d)
 {
@@ -647,26 +747,18 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
         hu.parent[i] = (uint32_t)i;
         hu.size[i] = 1;
     }
-    qsort(ls->ht, ls->nht, sizeof *ls->ht, cmp_tok);
-    for (size_t i = 0; i < ls->nht;) {
-        size_t e = i + 1;
-        while (e < ls->nht && ls->ht[e].idx == ls->ht[i].idx && ls->ht[e].h0 == ls->ht[i].h0 &&
-               ls->ht[e].h1 == ls->ht[i].h1)
-            e++;
-        /* count distinct persons; a token shared by very many is an institution, not a home */
-        size_t distinct = 0;
-        for (size_t x = i; x < e && distinct <= HH_MAX_PERSONS; x++) {
-            int seen = 0;
-            for (size_t y = i; y < x && !seen; y++)
-                seen = res->person[ls->ht[y].rec] == res->person[ls->ht[x].rec];
-            distinct += !seen;
-        }
-        if (distinct <= HH_MAX_PERSONS)
-            for (size_t x = i + 1; x < e; x++) {
-                int slot;
-                unite(&hu, res->person[ls->ht[i].rec], res->person[ls->ht[x].rec], &slot);
-            }
-        i = e;
+    /*
+     * Each person joins the household of their *primary* address token per household key:
+     * the token most of their records carry (ties: the latest evidence, then the smallest
+     * token). A stale address on one record of a person who has moved therefore does not
+     * pull two households together. Declared relationships (keys past the household keys)
+     * always unite.
+     */
+    if (household_union(ls, res, &hu) != 0) {
+        free(hu.parent);
+        free(hu.size);
+        free(hu.fuzzy);
+        goto cleanup;
     }
     hnum = malloc((res->npersons ? res->npersons : 1) * sizeof *hnum);
     if (!hnum) {

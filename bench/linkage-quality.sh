@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# linkage-quality.sh — generator -> seal (each agency) -> link -> compare with ground truth.
+#
+#   bench/linkage-quality.sh [HOUSEHOLDS] [ERROR_RATES...]
+#     default: 20000 households (about 50,000 people) at error rates 0.02 0.05 0.15
+#
+# For each example agreement and error rate prints person-level pairwise precision,
+# recall and F1, and family-level eligibility precision and recall (bench/link_quality.c).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HH=${1:-20000}
+shift || true
+RATES=${*:-"0.02 0.05 0.15"}
+B=build/bench-release
+cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DXCHG_TESTS=OFF >/dev/null
+cmake --build $B -j"$(nproc)" >/dev/null
+X=$B/tools/xchg
+W=$(mktemp -d "${TMPDIR:-/tmp}/linkq.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+mkdir -p "$W/keys"
+for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team fi-team; do
+  $X keygen -o "$W/keys/$p" --label "$p" >/dev/null
+done
+declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care
+                 [youth-offending]=yos [housing]=housing [health]=health)
+for name in phase1 phase2; do
+  A=$W/$name.yaml
+  $X policy bind-keys policies/$name.yaml --keys "$W/keys" -o "$A" >/dev/null
+  for p in $(awk '/^  - id: /{print $3}' "$A"); do $X policy sign "$A" --key "$W/keys/$p.key" >/dev/null; done
+  $X secret new --agreement "$A" --key "$W/keys/county-ig.key" --epoch 1 -o "$W/$name.xsec" >/dev/null
+done
+for rate in $RATES; do
+  rm -rf "$W/county"
+  $B/bench/xchg-synth --households "$HH" --seed 42 --error-rate "$rate" --out "$W/county" --quiet
+  for name in phase1 phase2; do
+    A=$W/$name.yaml
+    files=()
+    for agency in $(awk '/^  - id: /{id=$3} /^    role: agency/{print id}' "$A"); do
+      f=${FILE[$agency]}
+      $X seal --agreement "$A" --key "$W/keys/$agency.key" --secret "$W/$name.xsec" \
+        --in "$W/county/$f.csv" -o "$W/$name-$f.xex" --period 2025-11-01..2026-10-31 --force >/dev/null 2>&1
+      files+=("$W/$name-$f.xex")
+    done
+    echo "== $name, $HH households, error rate $rate =="
+    $B/bench/link_quality "$A" "$W/keys/matcher.key" "$W/county/truth" 2026-10-31 \
+      "$W/county/truth/eligible_$name.csv" "${files[@]}"
+  done
+done
