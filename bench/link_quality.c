@@ -94,6 +94,12 @@ int main(int argc, char **argv)
         return 1;
     }
     const xchg_policy_data *pd = xchg_policy_get(p);
+    /* what-if: LQ_THRESHOLD / LQ_REVIEW override the agreement's fuzzy settings in memory
+     * (for tuning an agreement; the matcher itself always uses the signed values) */
+    if (getenv("LQ_THRESHOLD"))
+        ((xchg_policy_data *)pd)->fuzzy.threshold = atof(getenv("LQ_THRESHOLD"));
+    if (getenv("LQ_REVIEW"))
+        ((xchg_policy_data *)pd)->fuzzy.review_low = atof(getenv("LQ_REVIEW"));
     xchg_linkset *ls = NULL;
     if (xchg_linkset_new(p, &ls) != XCHG_OK)
         return 3;
@@ -134,6 +140,13 @@ int main(int argc, char **argv)
         xchg_extract_close(f);
     }
     double t_load = now_s() - t0;
+    if (getenv("LQ_IDS")) {
+        FILE *o = fopen(getenv("LQ_IDS"), "w");
+        for (size_t k = 0; o && k < nrefs; k++)
+            fprintf(o, "%zu %s\n", k + 1, refs[k].key);
+        if (o)
+            fclose(o);
+    }
     uint8_t pkey[32] = {1};
     xchg_link_result *res = NULL;
     t0 = now_s();

@@ -174,7 +174,8 @@ xchg_err xchg_extract_next(xchg_extract_file *f, xchg_record *r, int *end, xchg_
             if (r->block[i].index >= p->fuzzy.nblocking)
                 why = "a blocking token names an unknown key";
         for (size_t i = 0; i < r->nhouse && !why; i++)
-            if (r->house[i].index >= p->nhousehold_keys + p->nhousehold_relations)
+            if (r->house[i].index >=
+                p->nhousehold_keys + p->nhousehold_relations + p->nhousehold_fallback)
                 why = "a household token names an unknown key";
         if (!why && r->clk_len != f->info.clk_bytes)
             why = "its Bloom-filter encoding has the wrong length";

@@ -512,13 +512,26 @@ static int household_union(const xchg_linkset *ls, const xchg_link_result *res, 
             pt[m++] = pt[k];
         }
     }
-    /* keep, per (person, household key), the primary token; relationships all */
-    size_t keep = 0;
+    /* keep, per (person, household key), the primary token; relationships all;
+     * fallback tokens go to their own list */
+    size_t nhk = ls->p->nhousehold_keys, nrel = ls->p->nhousehold_relations;
+    size_t keep = 0, nfb = 0;
+    ptok_t *fb = malloc((m ? m : 1) * sizeof *fb);
+    uint8_t *has_addr = calloc(res->npersons ? res->npersons : 1, 1);
+    if (!fb || !has_addr) {
+        free(fb);
+        free(has_addr);
+        free(pt);
+        return -1;
+    }
     for (size_t k = 0; k < m;) {
         size_t e = k + 1;
         while (e < m && pt[e].person == pt[k].person && pt[e].idx == pt[k].idx)
             e++;
-        if (pt[k].idx >= ls->p->nhousehold_keys) {
+        if (pt[k].idx >= nhk + nrel) {
+            for (size_t x = k; x < e; x++)
+                fb[nfb++] = pt[x];
+        } else if (pt[k].idx >= nhk) {
             for (size_t x = k; x < e; x++)
                 pt[keep++] = pt[x];
         } else {
@@ -527,6 +540,7 @@ static int household_union(const xchg_linkset *ls, const xchg_link_result *res, 
                 if (pt[x].count > pt[best].count ||
                     (pt[x].count == pt[best].count && pt[x].latest > pt[best].latest))
                     best = x;
+            has_addr[pt[k].person] = 1;
             pt[keep++] = pt[best];
         }
         k = e;
@@ -544,6 +558,42 @@ static int household_union(const xchg_linkset *ls, const xchg_link_result *res, 
             }
         k = e;
     }
+    /* fallback: a person with no address token joins the one household sharing the
+     * fallback token (e.g. surname + postcode); none if two households share it */
+    qsort(fb, nfb, sizeof *fb, cmp_ptok_value);
+    for (size_t k = 0; k < nfb;) {
+        size_t e = k + 1;
+        while (e < nfb && fb[e].idx == fb[k].idx && fb[e].h0 == fb[k].h0 && fb[e].h1 == fb[k].h1)
+            e++;
+        uint32_t home = UINT32_MAX;
+        int ambiguous = 0, lonely = 0;
+        for (size_t x = k; x < e; x++) {
+            if (!has_addr[fb[x].person]) {
+                lonely = 1;
+                continue;
+            }
+            uint32_t r = find(hu, fb[x].person);
+            if (home == UINT32_MAX)
+                home = r;
+            else if (home != r)
+                ambiguous = 1;
+        }
+        if (lonely && !ambiguous && e - k <= HH_MAX_PERSONS) {
+            uint32_t anchor = home;
+            for (size_t x = k; x < e; x++) {
+                if (has_addr[fb[x].person])
+                    continue;
+                int slot;
+                if (anchor == UINT32_MAX)
+                    anchor = fb[x].person;
+                else
+                    unite(hu, anchor, fb[x].person, &slot);
+            }
+        }
+        k = e;
+    }
+    free(fb);
+    free(has_addr);
     free(pt);
     return 0;
 }

@@ -917,11 +917,27 @@ static void parse_fuzzy(struct ctx *c, struct fy_node *root)
 
 static void parse_households(struct ctx *c, struct fy_node *root)
 {
-    static const char *const keys[] = {"keys", "relationships", NULL};
+    static const char *const keys[] = {"keys", "relationships", "fallback_keys", NULL};
     struct fy_node *m;
     xchg_policy_data *p = c->p;
     if (!need(c, root, "households", "the agreement file", &m) || !is_map(c, m, "'households'"))
         return;
+    struct fy_node *fb = get(m, "fallback_keys");
+    if (fb && is_seq(c, fb, "'fallback_keys' in 'households'")) {
+        int cnt = fy_node_sequence_item_count(fb);
+        p->household_fallback = alloc(c, sizeof *p->household_fallback * (size_t)(cnt > 0 ? cnt : 1));
+        void *it = NULL;
+        struct fy_node *e;
+        while (p->household_fallback && (e = fy_node_sequence_iterate(fb, &it)) != NULL) {
+            xchg_match_key *hk = &p->household_fallback[p->nhousehold_fallback];
+            memset(hk, 0, sizeof *hk);
+            char name[32];
+            snprintf(name, sizeof name, "fallback%zu", p->nhousehold_fallback + 1);
+            hk->name = arena_strndup(c->a, name, strlen(name));
+            if (parse_key_parts(c, e, hk, "a household fallback key"))
+                p->nhousehold_fallback++;
+        }
+    }
     check_keys(c, m, keys, "'households'");
     struct fy_node *k;
     if (need(c, m, "keys", "'households'", &k) && is_seq(c, k, "'keys' in 'households'")) {
@@ -1632,9 +1648,11 @@ static void mark_identifying_dates(xchg_policy *pol)
         if (p->fields[f].type != XCHG_FT_DATE)
             continue;
         int used = 0;
-        const xchg_match_key *sets[3] = {p->match_keys, p->fuzzy.blocking, p->household_keys};
-        size_t counts[3] = {p->nmatch_keys, p->fuzzy.nblocking, p->nhousehold_keys};
-        for (int s = 0; s < 3; s++)
+        const xchg_match_key *sets[4] = {p->match_keys, p->fuzzy.blocking, p->household_keys,
+                                         p->household_fallback};
+        size_t counts[4] = {p->nmatch_keys, p->fuzzy.nblocking, p->nhousehold_keys,
+                            p->nhousehold_fallback};
+        for (int s = 0; s < 4; s++)
             for (size_t k = 0; k < counts[s]; k++)
                 for (size_t j = 0; j < sets[s][k].nparts; j++)
                     used |= sets[s][k].parts[j].field == f;

@@ -150,6 +150,7 @@ struct seal {
     uint8_t (*block_keys)[KEY_BYTES];
     uint8_t (*house_keys)[KEY_BYTES];
     uint8_t (*rel_keys)[KEY_BYTES];
+    uint8_t (*fb_keys)[KEY_BYTES];
 
     xchg_clk_schema *clk_schema;
     xchg_clk_encoder *clk;
@@ -259,10 +260,29 @@ static int normalise_field(struct seal *s, size_t fi, const char *raw, size_t n,
         e = xchg_norm_name(raw, n, XCHG_NAME_MATCH, v->canon, sizeof v->canon);
         reason = "not valid UTF-8 text";
         break;
-    case XCHG_FT_ADDRESS:
-        e = xchg_norm_address_line(raw, n, v->canon, sizeof v->canon);
+    case XCHG_FT_ADDRESS: {
+        /* "44 High Gardens, Brookholme": trailing comma-separated parts without a digit
+         * are locality or town names, already implied by the postcode; dropping them lets
+         * "line 1, locality" match a plain first line. The first part is always kept. */
+        size_t keep = n;
+        for (;;) {
+            const char *comma = NULL;
+            for (size_t i = 0; i < keep; i++)
+                if (raw[i] == ',')
+                    comma = raw + i;
+            if (!comma)
+                break;
+            int digit = 0;
+            for (const char *c = comma + 1; c < raw + keep; c++)
+                digit |= *c >= '0' && *c <= '9';
+            if (digit)
+                break;
+            keep = (size_t)(comma - raw);
+        }
+        e = xchg_norm_address_line(raw, keep, v->canon, sizeof v->canon);
         reason = "not valid UTF-8 text";
         break;
+    }
     case XCHG_FT_DATE: {
         const xchg_column *c = column_of(s, fi);
         static const char *const iso[] = {"%Y-%m-%d"};
@@ -826,6 +846,10 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
             make_token(s, &one, s->rel_keys[k], r.house[r.nhouse].value))
             r.house[r.nhouse++].index = (uint8_t)(s->p->nhousehold_keys + k);
     }
+    for (size_t k = 0; k < s->p->nhousehold_fallback && r.nhouse < XCHG_RECORD_MAX_TOKENS; k++)
+        if (make_token(s, &s->p->household_fallback[k], s->fb_keys[k], r.house[r.nhouse].value))
+            r.house[r.nhouse++].index =
+                (uint8_t)(s->p->nhousehold_keys + s->p->nhousehold_relations + k);
     if (r.nmatch == 0) {
         s->st->no_tokens++;
         row_msg(s, XCHG_SEV_WARNING, line, NULL, 1,
@@ -946,7 +970,8 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
 static xchg_err derive_keys(struct seal *s, const xchg_secret *sec)
 {
     const xchg_policy_data *p = s->p;
-    size_t n = p->nmatch_keys + p->fuzzy.nblocking + p->nhousehold_keys + p->nhousehold_relations;
+    size_t n = p->nmatch_keys + p->fuzzy.nblocking + p->nhousehold_keys + p->nhousehold_relations +
+               p->nhousehold_fallback;
     uint8_t(*all)[KEY_BYTES] = sodium_malloc((n ? n : 1) * KEY_BYTES);
     if (!all)
         return XCHG_ERR_NOMEM;
@@ -954,6 +979,7 @@ static xchg_err derive_keys(struct seal *s, const xchg_secret *sec)
     s->block_keys = all + p->nmatch_keys;
     s->house_keys = s->block_keys + p->fuzzy.nblocking;
     s->rel_keys = s->house_keys + p->nhousehold_keys;
+    s->fb_keys = s->rel_keys + p->nhousehold_relations;
     char purpose[200];
     xchg_err e = XCHG_OK;
     for (size_t i = 0; i < p->nmatch_keys && e == XCHG_OK; i++) {
@@ -967,6 +993,10 @@ static xchg_err derive_keys(struct seal *s, const xchg_secret *sec)
     for (size_t i = 0; i < p->nhousehold_keys && e == XCHG_OK; i++) {
         snprintf(purpose, sizeof purpose, "household/%zu", i);
         e = xchg_secret_derive(sec, purpose, s->house_keys[i], KEY_BYTES);
+    }
+    for (size_t i = 0; i < p->nhousehold_fallback && e == XCHG_OK; i++) {
+        snprintf(purpose, sizeof purpose, "household-fallback/%zu", i);
+        e = xchg_secret_derive(sec, purpose, s->fb_keys[i], KEY_BYTES);
     }
     /* declared relationships are agency-local references: keyed per agency */
     for (size_t i = 0; i < p->nhousehold_relations && e == XCHG_OK; i++) {

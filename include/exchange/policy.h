@@ -206,6 +206,10 @@ typedef struct xchg_policy_data {
     size_t nhousehold_keys;
     size_t *household_relations; /* fields agencies use to declare family groupings */
     size_t nhousehold_relations;
+    /* keys that place a person with no address token (e.g. health, youth offending) in
+     * the one household that shares it; token index = keys + relations + i */
+    xchg_match_key *household_fallback;
+    size_t nhousehold_fallback;
     xchg_problem *problems;
     size_t nproblems;
     unsigned rule_at_least;
