@@ -1,0 +1,350 @@
+/*
+ * The linkage engine on hand-built records with exact expected clusters: transitive
+ * links, the over-merge guard, twins kept apart, a moved family still linked by a strong
+ * key, the one-to-one fuzzy constraint with clerical review, a family that meets the rule
+ * only with both agencies, evidence outside the window, and stable pseudonyms.
+ */
+#include "test_helpers.h"
+
+static xchg_policy *pol;
+static size_t POLICE, SCHOOL;
+static size_t K_UPN, K_NAME, K_PHON, P_CRIME, P_SCHOOL;
+static int32_t RUN;
+
+static const uint8_t pkey[32] = {7};
+
+static int setup(void **state)
+{
+    (void)state;
+    size_t n;
+    char *t = slurp(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &n);
+    /* the base agreement plus fuzzy matching (the CLK schema is not used by the engine) */
+    const char *fz = "fuzzy:\n  threshold: 0.9\n  review_band: [0.8, 0.9]\n  blocking: [[\"surname:phonetic\"]]\n"
+                     "  clk_schema: {version: 3}\nhouseholds:\n";
+    char *at = strstr(t, "households:\n");
+    char *u = malloc(n + strlen(fz) + 1);
+    memcpy(u, t, (size_t)(at - t));
+    strcpy(u + (at - t), fz);
+    strcat(u, at + strlen("households:\n"));
+    xchg_diag *d = xchg_diag_new();
+    xchg_err e = xchg_policy_parse(u, strlen(u), "link.yaml", &pol, d);
+    for (size_t i = 0; i < xchg_diag_count(d); i++)
+        print_message("%s\n", xchg_diag_text(d, i));
+    xchg_diag_free(d);
+    free(t);
+    free(u);
+    if (e != XCHG_OK)
+        return -1;
+    const xchg_policy_data *p = xchg_policy_get(pol);
+    POLICE = xchg_policy_party(pol, "police");
+    SCHOOL = xchg_policy_party(pol, "school");
+    for (size_t k = 0; k < p->nmatch_keys; k++) {
+        if (strcmp(p->match_keys[k].name, "upn") == 0)
+            K_UPN = k;
+        if (strcmp(p->match_keys[k].name, "name_dob") == 0)
+            K_NAME = k;
+        if (strcmp(p->match_keys[k].name, "phon_dob") == 0)
+            K_PHON = k;
+    }
+    for (size_t k = 0; k < p->nproblems; k++) {
+        if (strcmp(p->problems[k].code, "crime_asb") == 0)
+            P_CRIME = k;
+        if (strcmp(p->problems[k].code, "school") == 0)
+            P_SCHOOL = k;
+    }
+    assert_int_equal(xchg_date_parse("2026-06-30", 10, &RUN), XCHG_OK);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    xchg_policy_free(pol);
+    return 0;
+}
+
+/* a record builder: tokens are one repeated byte value, enough to be distinct */
+struct rb {
+    xchg_record r;
+    uint8_t clk[16];
+};
+
+static void rinit(struct rb *b, const char *ref)
+{
+    memset(b, 0, sizeof *b);
+    b->r.ref = ref;
+    b->r.ref_len = strlen(ref);
+    b->r.consent_date = XCHG_DATE_NONE;
+    b->r.basis = "";
+}
+
+static void tok(xchg_token *t, size_t *n, size_t idx, uint8_t v)
+{
+    t[*n].index = (uint8_t)idx;
+    memset(t[*n].value, v, XCHG_TOKEN_BYTES);
+    (*n)++;
+}
+
+static void match(struct rb *b, size_t key, uint8_t v) { tok(b->r.match, &b->r.nmatch, key, v); }
+static void house(struct rb *b, uint8_t v) { tok(b->r.house, &b->r.nhouse, 0, v); }
+static void block(struct rb *b, uint8_t v) { tok(b->r.block, &b->r.nblock, 0, v); }
+
+static void ind(struct rb *b, size_t problem, const char *date)
+{
+    int32_t d;
+    assert_int_equal(xchg_date_parse(date, 10, &d), XCHG_OK);
+    b->r.ind[b->r.nind++] = (xchg_indicator_ev){(uint8_t)problem, d, d};
+}
+
+/* a 16-byte CLK with `ones` leading bits set, then `shift` of them moved */
+static void clk(struct rb *b, unsigned ones, unsigned offset)
+{
+    memset(b->clk, 0, sizeof b->clk);
+    for (unsigned i = 0; i < ones; i++) {
+        unsigned bit = (i + offset) % 128;
+        b->clk[bit / 8] |= (uint8_t)(1u << (bit % 8));
+    }
+    b->r.clk = b->clk;
+    b->r.clk_len = sizeof b->clk;
+}
+
+static xchg_link_result *run(struct rb *recs, const size_t *agency, size_t n)
+{
+    xchg_linkset *ls = NULL;
+    assert_int_equal(xchg_linkset_new(pol, &ls), XCHG_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(xchg_linkset_add(ls, agency[i], i, &recs[i].r), XCHG_OK);
+    xchg_link_result *res = NULL;
+    assert_int_equal(xchg_link_run(ls, RUN, pkey, 1, &res, NULL), XCHG_OK);
+    xchg_linkset_free(ls);
+    return res;
+}
+
+static void test_transitive(void **state)
+{
+    (void)state;
+    struct rb r[4];
+    size_t ag[4] = {POLICE, SCHOOL, SCHOOL, POLICE};
+    rinit(&r[0], "A");
+    match(&r[0], K_NAME, 1);
+    rinit(&r[1], "B");
+    match(&r[1], K_NAME, 1);
+    match(&r[1], K_UPN, 2);
+    rinit(&r[2], "C");
+    match(&r[2], K_UPN, 2);
+    rinit(&r[3], "D"); /* unrelated */
+    match(&r[3], K_NAME, 3);
+    xchg_link_result *res = run(r, ag, 4);
+    assert_int_equal(res->npersons, 2);
+    assert_int_equal(res->person[0], res->person[1]);
+    assert_int_equal(res->person[1], res->person[2]);
+    assert_int_not_equal(res->person[0], res->person[3]);
+    assert_int_equal(res->nconflicts, 0);
+    assert_int_equal(res->families[res->household[0]].how, XCHG_LINK_EXACT);
+    assert_int_equal(res->families[res->household[3]].how, XCHG_LINK_NONE);
+    xchg_link_result_free(res);
+}
+
+static void test_over_merge_guard(void **state)
+{
+    (void)state;
+    struct rb r[3];
+    size_t ag[3] = {SCHOOL, SCHOOL, POLICE};
+    /* two pupils with different UPNs share name+dob (a recording error or a coincidence):
+     * the weak key must not merge them; the police record joins the first one it meets */
+    rinit(&r[0], "A");
+    match(&r[0], K_UPN, 10);
+    match(&r[0], K_NAME, 20);
+    rinit(&r[1], "B");
+    match(&r[1], K_UPN, 11);
+    match(&r[1], K_NAME, 20);
+    rinit(&r[2], "C");
+    match(&r[2], K_NAME, 20);
+    xchg_link_result *res = run(r, ag, 3);
+    assert_int_not_equal(res->person[0], res->person[1]);
+    assert_int_equal(res->npersons, 2);
+    assert_true(res->nconflicts >= 1);
+    assert_int_equal(res->conflicts[0].key, (int16_t)K_NAME);
+    xchg_link_result_free(res);
+}
+
+static void test_twins_kept_apart(void **state)
+{
+    (void)state;
+    struct rb r[3];
+    size_t ag[3] = {POLICE, POLICE, SCHOOL};
+    /* twins: same surname, date of birth and initial (phon_dob equal), different forenames
+     * (name_dob differs): the weaker key is contradicted by the stronger one */
+    rinit(&r[0], "Jack");
+    match(&r[0], K_NAME, 30);
+    match(&r[0], K_PHON, 40);
+    house(&r[0], 90);
+    rinit(&r[1], "James");
+    match(&r[1], K_NAME, 31);
+    match(&r[1], K_PHON, 40);
+    house(&r[1], 90);
+    rinit(&r[2], "Jack at school"); /* same person as Jack: shares name_dob */
+    match(&r[2], K_NAME, 30);
+    match(&r[2], K_PHON, 40);
+    xchg_link_result *res = run(r, ag, 3);
+    assert_int_equal(res->npersons, 2);
+    assert_int_not_equal(res->person[0], res->person[1]);
+    assert_int_equal(res->person[0], res->person[2]);
+    /* still one household (same address) */
+    assert_int_equal(res->household[0], res->household[1]);
+    xchg_link_result_free(res);
+}
+
+static void test_moved_family(void **state)
+{
+    (void)state;
+    struct rb r[5];
+    size_t ag[5] = {SCHOOL, SCHOOL, SCHOOL, POLICE, POLICE};
+    /* a pupil recorded at the old address (two terms) and the new one (one term); the
+     * parent is known to police at the new address; a neighbour lives at the old one */
+    rinit(&r[0], "T1");
+    match(&r[0], K_UPN, 50);
+    house(&r[0], 60);
+    ind(&r[0], P_SCHOOL, "2026-03-31");
+    rinit(&r[1], "T2");
+    match(&r[1], K_UPN, 50);
+    match(&r[1], K_NAME, 51); /* name changed too: the UPN still links */
+    house(&r[1], 60);
+    rinit(&r[2], "T3");
+    match(&r[2], K_UPN, 50);
+    house(&r[2], 61);
+    rinit(&r[3], "Parent");
+    match(&r[3], K_NAME, 52);
+    house(&r[3], 61);
+    ind(&r[3], P_CRIME, "2026-05-01");
+    rinit(&r[4], "Neighbour");
+    match(&r[4], K_NAME, 53);
+    house(&r[4], 60);
+    ind(&r[4], P_CRIME, "2026-05-02");
+    xchg_link_result *res = run(r, ag, 5);
+    assert_int_equal(res->person[0], res->person[1]);
+    assert_int_equal(res->person[0], res->person[2]);
+    assert_int_equal(res->npersons, 3);
+    /* the pupil's primary address is the old one (2 of 3 records) */
+    assert_int_equal(res->household[0], res->household[4]);
+    assert_int_not_equal(res->household[0], res->household[3]);
+    xchg_link_result_free(res);
+}
+
+static void test_one_to_one(void **state)
+{
+    (void)state;
+    struct rb r[4];
+    size_t ag[4] = {POLICE, SCHOOL, SCHOOL, SCHOOL};
+    /* A (police) is similar to B1 (0.95) and B2 (0.92) at school; one-to-one links A-B1
+     * only; A-B2 goes to clerical review; C is in the review band with A and B1 */
+    for (int i = 0; i < 4; i++) {
+        rinit(&r[i], i == 0 ? "A" : i == 1 ? "B1" : i == 2 ? "B2" : "C");
+        block(&r[i], 70);
+    }
+    clk(&r[0], 40, 0);
+    clk(&r[1], 40, 2);  /* overlap 38 of 40: Dice 0.95 */
+    clk(&r[2], 40, 125); /* 37/40: 0.925 with A; 35/40 with B1 (review, not a link) */
+    clk(&r[3], 40, 7);   /* 33/40 with A: 0.825; 35/40 with B1: 0.875 (review only) */
+    xchg_link_result *res = run(r, ag, 4);
+    assert_int_equal(res->person[0], res->person[1]);
+    assert_int_not_equal(res->person[0], res->person[2]);
+    assert_int_not_equal(res->person[0], res->person[3]);
+    assert_int_equal(res->fuzzy_links, 1);
+    assert_int_equal(res->families[res->household[0]].how, XCHG_LINK_FUZZY);
+    /* review: A-B2 (refused by one-to-one), A-C, B1-B2, B1-C ..., every pair >= 0.8 not linked */
+    int saw_ab2 = 0, saw_ac = 0;
+    for (size_t i = 0; i < res->nreview; i++) {
+        saw_ab2 |= res->review[i].a == 0 && res->review[i].b == 2;
+        saw_ac |= res->review[i].a == 0 && res->review[i].b == 3;
+        assert_true(res->review[i].score >= 0.8f);
+    }
+    assert_true(saw_ab2);
+    assert_true(saw_ac);
+    assert_true(res->comparisons >= 6);
+    xchg_link_result_free(res);
+}
+
+static void test_rule_needs_both_agencies(void **state)
+{
+    (void)state;
+    struct rb r[3];
+    size_t ag[3] = {POLICE, SCHOOL, POLICE};
+    rinit(&r[0], "Dad");
+    match(&r[0], K_NAME, 80);
+    house(&r[0], 81);
+    ind(&r[0], P_CRIME, "2026-02-01");
+    rinit(&r[1], "Child");
+    match(&r[1], K_UPN, 82);
+    house(&r[1], 81);
+    ind(&r[1], P_SCHOOL, "2026-03-31");
+    rinit(&r[2], "Old"); /* crime long ago: outside the 365-day window */
+    match(&r[2], K_NAME, 83);
+    house(&r[2], 84);
+    ind(&r[2], P_CRIME, "2024-01-01");
+    xchg_link_result *res = run(r, ag, 3);
+    const xchg_family *f = &res->families[res->household[0]];
+    assert_int_equal(res->household[0], res->household[1]);
+    assert_int_equal(f->npersons, 2);
+    assert_int_equal(f->nrule, 2);
+    assert_true(f->eligible);
+    assert_int_equal(res->families[res->household[2]].nproblems, 0);
+    assert_false(res->families[res->household[2]].eligible);
+    xchg_link_result_free(res);
+    /* either agency alone: not eligible */
+    res = run(r, ag, 1);
+    assert_false(res->families[0].eligible);
+    assert_int_equal(res->families[0].nrule, 1);
+    xchg_link_result_free(res);
+    res = run(r + 1, ag + 1, 1);
+    assert_false(res->families[0].eligible);
+    xchg_link_result_free(res);
+}
+
+static void test_stable_pseudonyms(void **state)
+{
+    (void)state;
+    struct rb r[3], s[3];
+    size_t ag[3] = {POLICE, SCHOOL, POLICE}, ags[3];
+    rinit(&r[0], "A");
+    match(&r[0], K_NAME, 90);
+    house(&r[0], 95);
+    rinit(&r[1], "B");
+    match(&r[1], K_UPN, 91);
+    match(&r[1], K_NAME, 90);
+    house(&r[1], 95);
+    rinit(&r[2], "C");
+    match(&r[2], K_NAME, 92);
+    /* the same records in another order */
+    s[0] = r[2], s[1] = r[0], s[2] = r[1];
+    ags[0] = ag[2], ags[1] = ag[0], ags[2] = ag[1];
+    for (int i = 0; i < 3; i++) {
+        s[i].r.clk = NULL;
+    }
+    xchg_link_result *a = run(r, ag, 3), *b = run(s, ags, 3);
+    assert_string_equal(a->person_pseudonym[a->person[0]], b->person_pseudonym[b->person[1]]);
+    assert_string_equal(a->person_pseudonym[a->person[2]], b->person_pseudonym[b->person[0]]);
+    assert_string_equal(a->families[a->household[0]].pseudonym, b->families[b->household[1]].pseudonym);
+    assert_string_not_equal(a->person_pseudonym[a->person[0]], a->person_pseudonym[a->person[2]]);
+    assert_int_equal(strlen(a->person_pseudonym[0]), 16);
+    assert_memory_equal(a->person_pseudonym[0], "P-", 2);
+    assert_memory_equal(a->families[0].pseudonym, "F-", 2);
+    xchg_link_result_free(a);
+    xchg_link_result_free(b);
+}
+
+int main(void)
+{
+    if (xchg_init() != XCHG_OK)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_transitive),
+        cmocka_unit_test(test_over_merge_guard),
+        cmocka_unit_test(test_twins_kept_apart),
+        cmocka_unit_test(test_moved_family),
+        cmocka_unit_test(test_one_to_one),
+        cmocka_unit_test(test_rule_needs_both_agencies),
+        cmocka_unit_test(test_stable_pseudonyms),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
