@@ -717,7 +717,7 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
                 continue; /* already one person */
             uint32_t ba = 1u << (ls->agency[l->b] & 31), bb = 1u << (ls->agency[l->a] & 31);
             int free_slot = !p->fuzzy.one_to_one || (!(agmask[l->a] & ba) && !(agmask[l->b] & bb));
-            if (l->score >= p->fuzzy.threshold && free_slot) {
+            if (l->score >= (float)p->fuzzy.threshold && free_slot) { /* as stored: float */
                 int slot = -1;
                 int r = unite(&u, l->a, l->b, &slot);
                 if (r > 0) {
