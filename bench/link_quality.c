@@ -264,6 +264,11 @@ int main(int argc, char **argv)
         if (df)
             fclose(df);
     }
+    /* review pairs that are truly one person (the clerical reviewer's hit rate) */
+    size_t rev_true = 0;
+    for (size_t k = 0; k < res->nreview; k++)
+        rev_true += tperson[res->review[k].a] == tperson[res->review[k].b];
+    printf("review pairs truly one person: %zu of %zu\n", rev_true, res->nreview);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("records %zu (truth rows matched %zu), persons %zu (true %.0f pairs, predicted %.0f, "

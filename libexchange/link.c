@@ -345,7 +345,8 @@ static int contradicted(const xchg_linkset *ls, size_t key, uint32_t a, uint32_t
     return 0;
 }
 
-static inline unsigned and_pop(const uint8_t *a, const uint8_t *b, size_t n)
+/* popcount(a & b) over n bytes (n a multiple of 8 for the fast paths) */
+static unsigned and_pop_generic(const uint8_t *a, const uint8_t *b, size_t n)
 {
     unsigned c = 0;
     size_t i = 0;
@@ -360,7 +361,47 @@ static inline unsigned and_pop(const uint8_t *a, const uint8_t *b, size_t n)
     return c;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The same with the POPCNT instruction (chosen at run time; most x86-64 CPUs have it,
+ * but the baseline x86-64 target does not, and without it every popcount is a call). */
+__attribute__((target("popcnt"))) static unsigned and_pop_popcnt(const uint8_t *a,
+                                                                 const uint8_t *b, size_t n)
+{
+    unsigned c = 0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint64_t x[4], y[4];
+        memcpy(x, a + i, 32);
+        memcpy(y, b + i, 32);
+        c += (unsigned)(__builtin_popcountll(x[0] & y[0]) + __builtin_popcountll(x[1] & y[1]) +
+                        __builtin_popcountll(x[2] & y[2]) + __builtin_popcountll(x[3] & y[3]));
+    }
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        c += (unsigned)__builtin_popcountll(x & y);
+    }
+    for (; i < n; i++)
+        c += (unsigned)__builtin_popcount((unsigned)(a[i] & b[i]));
+    return c;
+}
+#endif
+
+typedef unsigned (*and_pop_fn)(const uint8_t *, const uint8_t *, size_t);
+
+static and_pop_fn pick_and_pop(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("popcnt"))
+        return and_pop_popcnt;
+#endif
+    return and_pop_generic;
+}
+
 struct fz_job {
+    const uint8_t *dated; /* per blocking key: has a date part */
     const xchg_linkset *ls;
     struct uf *u;
     const tok_t *bt;
@@ -376,6 +417,14 @@ static void *fuzzy_worker(void *arg)
 {
     struct fz_job *j = arg;
     const xchg_linkset *ls = j->ls;
+    const size_t cb = ls->clk_bytes;
+    and_pop_fn and_pop = pick_and_pop();
+    /* each group's filters are gathered into one contiguous buffer first, so the all-pairs
+     * loop runs on cache-resident data instead of records scattered over the set */
+    uint8_t *buf = NULL;
+    uint32_t *recs = NULL;
+    uint16_t *pops = NULL;
+    size_t cap = 0;
     size_t i = j->from;
     while (i < j->to) {
         size_t e = i + 1;
@@ -384,30 +433,57 @@ static void *fuzzy_worker(void *arg)
             e++;
         size_t g = e - i;
         if (g > 1 && g <= 5000) {
+            if (g > cap) {
+                uint8_t *nb = realloc(buf, g * cb);
+                uint32_t *nr = realloc(recs, g * sizeof *recs);
+                uint16_t *np = realloc(pops, g * sizeof *pops);
+                if (nb)
+                    buf = nb;
+                if (nr)
+                    recs = nr;
+                if (np)
+                    pops = np;
+                if (!nb || !nr || !np) {
+                    j->err = 1;
+                    break;
+                }
+                cap = g;
+            }
+            size_t m = 0;
             for (size_t x = i; x < e; x++) {
-                uint32_t a = j->bt[x].rec;
-                if (!ls->has_clk[a])
+                uint32_t r = j->bt[x].rec;
+                if (!ls->has_clk[r] || !ls->pop[r])
                     continue;
-                const uint8_t *ca = ls->clk + (size_t)a * ls->clk_bytes;
-                for (size_t y = x + 1; y < e; y++) {
-                    uint32_t b = j->bt[y].rec;
-                    if (!ls->has_clk[b] || a == b)
+                memcpy(buf + m * cb, ls->clk + (size_t)r * cb, cb);
+                recs[m] = r;
+                pops[m++] = ls->pop[r];
+            }
+            int16_t dated = (int16_t)j->dated[j->bt[i].idx];
+            const float lo = (float)j->lo;
+            for (size_t x = 0; x < m; x++) {
+                const uint8_t *ca = buf + x * cb;
+                for (size_t y = x + 1; y < m; y++) {
+                    unsigned den = (unsigned)pops[x] + pops[y];
+                    unsigned two_c = 2 * and_pop(ca, buf + y * cb, cb);
+                    /* dice >= lo without a division on the hot path */
+                    if ((float)two_c < lo * (float)den || recs[x] == recs[y])
                         continue;
-                    j->candidates++;
-                    unsigned den = (unsigned)ls->pop[a] + ls->pop[b];
-                    if (!den)
-                        continue;
-                    j->comparisons++;
-                    double dice = 2.0 * and_pop(ca, ls->clk + (size_t)b * ls->clk_bytes, ls->clk_bytes) / den;
-                    if (dice >= j->lo && push_pair(&j->out, a, b, (float)dice, -1)) {
+                    float dice = (float)two_c / (float)den;
+                    if (push_pair(&j->out, recs[x], recs[y], dice, dated)) {
                         j->err = 1;
-                        return NULL;
+                        goto done;
                     }
                 }
             }
+            j->candidates += m * (m - 1) / 2;
+            j->comparisons += m * (m - 1) / 2;
         }
         i = e;
     }
+done:
+    free(buf);
+    free(recs);
+    free(pops);
     return NULL;
 }
 
@@ -612,6 +688,7 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
     uint32_t *agmask = NULL, *hh = NULL, *hsize = NULL, *pnum = NULL, *hnum = NULL;
     uint64_t(*pkeys)[3] = NULL;
     struct fz_job *jobs = NULL;
+    uint8_t dated[256] = {0};
     if (!res)
         return XCHG_ERR_NOMEM;
     res->nrecords = n;
@@ -656,6 +733,12 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
     t0 = now_s();
     if (ls->clk_bytes && p->fuzzy.clk_schema_json && ls->nbt) {
         qsort(ls->bt, ls->nbt, sizeof *ls->bt, cmp_tok);
+        /* A pair goes to clerical review only when it shares a blocking key with a date
+         * part (e.g. phonetic forename + date of birth): pairs that only share an address
+         * and a surname are family members far more often than typing errors. */
+        for (size_t k = 0; k < p->fuzzy.nblocking && k < 256; k++)
+            for (size_t x = 0; x < p->fuzzy.blocking[k].nparts; x++)
+                dated[k] |= p->fields[p->fuzzy.blocking[k].parts[x].field].type == XCHG_FT_DATE;
         if (!threads)
             threads = 2;
         if (threads > 16)
@@ -672,7 +755,7 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
                 end++;
             if (end < start)
                 end = start;
-            jobs[t] = (struct fz_job){ls, &u, ls->bt, start, end, p->fuzzy.review_low, {0}, 0, 0, 0};
+            jobs[t] = (struct fz_job){dated, ls, &u, ls->bt, start, end, p->fuzzy.review_low, {0}, 0, 0, 0};
             start = end;
         }
         pthread_t *tid = calloc(threads, sizeof *tid);
@@ -695,7 +778,8 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
             res->comparisons += jobs[t].comparisons;
             res->candidate_pairs += jobs[t].candidates;
             for (size_t k = 0; k < jobs[t].out.n; k++)
-                if (push_pair(&links, jobs[t].out.v[k].a, jobs[t].out.v[k].b, jobs[t].out.v[k].score, -1))
+                if (push_pair(&links, jobs[t].out.v[k].a, jobs[t].out.v[k].b, jobs[t].out.v[k].score,
+                              jobs[t].out.v[k].key))
                     goto cleanup;
             free(jobs[t].out.v);
             jobs[t].out.v = NULL;
@@ -703,9 +787,13 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
         /* the same pair may come from several blocks */
         qsort(links.v, links.n, sizeof *links.v, cmp_pair_ab);
         size_t m = 0;
-        for (size_t k = 0; k < links.n; k++)
-            if (!m || links.v[k].a != links.v[m - 1].a || links.v[k].b != links.v[m - 1].b)
-                links.v[m++] = links.v[k];
+        for (size_t k = 0; k < links.n; k++) {
+            if (m && links.v[k].a == links.v[m - 1].a && links.v[k].b == links.v[m - 1].b) {
+                links.v[m - 1].key |= links.v[k].key;
+                continue;
+            }
+            links.v[m++] = links.v[k];
+        }
         links.n = m;
         qsort(links.v, links.n, sizeof *links.v, cmp_pair_score);
         agmask = calloc(n ? n : 1, sizeof *agmask);
@@ -725,10 +813,10 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
                     agmask[l->a] |= ba;
                     agmask[l->b] |= bb;
                     res->fuzzy_links++;
-                } else if (r < 0 && push_pair(&conflicts, l->a, l->b, l->score, -1)) {
-                    goto cleanup;
+                } else if (r < 0) {
+                    res->fuzzy_refused++; /* different strong identifiers: not one person */
                 }
-            } else if (push_pair(&review, l->a, l->b, l->score, -1)) {
+            } else if (l->key && push_pair(&review, l->a, l->b, l->score, -1)) {
                 goto cleanup;
             }
         }

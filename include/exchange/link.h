@@ -85,6 +85,7 @@ typedef struct xchg_link_result {
     size_t nconflicts;
     /* counters for reports and benches */
     uint64_t exact_unions, fuzzy_links, candidate_pairs, comparisons;
+    uint64_t fuzzy_refused; /* fuzzy pairs over the threshold whose strong identifiers differ */
     double seconds_exact, seconds_fuzzy, seconds_households;
 } xchg_link_result;
 
