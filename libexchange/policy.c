@@ -617,7 +617,7 @@ static size_t party_ref(struct ctx *c, struct fy_node *n, const char *name, int 
 
 static int parse_ftype(const char *s, xchg_field_type *t)
 {
-    for (int i = 0; i <= XCHG_FT_SEX; i++)
+    for (int i = 0; i <= XCHG_FT_ID; i++)
         if (strcmp(s, xchg_field_type_name((xchg_field_type)i)) == 0) {
             *t = (xchg_field_type)i;
             return 1;
@@ -627,7 +627,7 @@ static int parse_ftype(const char *s, xchg_field_type *t)
 
 static int type_identifying(xchg_field_type t)
 {
-    return t <= XCHG_FT_ADDRESS || t == XCHG_FT_SEX;
+    return t <= XCHG_FT_ADDRESS || t == XCHG_FT_SEX || t == XCHG_FT_ID;
 }
 
 static void parse_fields(struct ctx *c, struct fy_node *root)
@@ -663,7 +663,7 @@ static void parse_fields(struct ctx *c, struct fy_node *root)
         if (ty && !parse_ftype(ty, &f->type)) {
             ERR(c, get(v, "type"),
                 "unknown type '%s' for %s (expected name, date, uk_postcode, nhs_number, upn, "
-                "ni_number, uprn, address_line, text, number, code or sex)",
+                "ni_number, uprn, address_line, identifier, text, number, code or sex)",
                 ty, where);
             continue;
         }
@@ -1841,6 +1841,7 @@ const char *xchg_field_type_name(xchg_field_type t)
     case XCHG_FT_NUMBER: return "number";
     case XCHG_FT_CODE: return "code";
     case XCHG_FT_SEX: return "sex";
+    case XCHG_FT_ID: return "identifier";
     }
     return "?";
 }

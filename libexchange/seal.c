@@ -323,6 +323,15 @@ static int normalise_field(struct seal *s, size_t fi, const char *raw, size_t n,
     case XCHG_FT_TEXT:
         snprintf(v->canon, sizeof v->canon, "%s", v->display);
         break;
+    case XCHG_FT_ID: {
+        size_t o = 0;
+        for (size_t i = 0; i < n && o + 1 < sizeof v->canon; i++)
+            if (raw[i] != ' ' && raw[i] != '-')
+                v->canon[o++] = (char)toupper((unsigned char)raw[i]);
+        v->canon[o] = '\0';
+        snprintf(v->display, sizeof v->display, "%s", v->canon);
+        break;
+    }
     case XCHG_FT_NUMBER: {
         char tmp[64];
         if (n >= sizeof tmp) {
@@ -360,7 +369,8 @@ static int normalise_field(struct seal *s, size_t fi, const char *raw, size_t n,
         int identifier = f->type == XCHG_FT_NHS || f->type == XCHG_FT_UPN ||
                          f->type == XCHG_FT_NINO || f->type == XCHG_FT_UPRN ||
                          f->type == XCHG_FT_POSTCODE || f->type == XCHG_FT_NAME ||
-                         f->type == XCHG_FT_ADDRESS || (f->type == XCHG_FT_DATE && f->identifying);
+                         f->type == XCHG_FT_ADDRESS || f->type == XCHG_FT_ID ||
+                         (f->type == XCHG_FT_DATE && f->identifying);
         /* never echo an identifying value into messages: they end up in logs */
         if (identifier) {
             row_msg(s, XCHG_SEV_WARNING, line, f->name, 1,

@@ -54,6 +54,7 @@ typedef enum xchg_field_type {
     XCHG_FT_NUMBER = 9,   /* decimal number */
     XCHG_FT_CODE = 10,    /* one of a fixed list of values */
     XCHG_FT_SEX = 11,     /* recorded sex/gender code */
+    XCHG_FT_ID = 12,      /* another identifier (spaces removed, upper case), e.g. a local id */
 } xchg_field_type;
 
 typedef struct xchg_field {
