@@ -11,6 +11,7 @@
 #include "exchange/fileio.h"
 #include "exchange/keys.h"
 #include "exchange/link.h"
+#include "exchange/packet.h"
 #include "exchange/policy.h"
 #include "exchange/record.h"
 #include "exchange/seal.h"

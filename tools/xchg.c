@@ -24,6 +24,8 @@ static const char usage[] =
     "Matcher\n"
     "  extract verify   check sealed extracts completely (matcher's key)\n"
     "  extract inspect  show a sealed extract's header and counts, not its payloads\n"
+    "Recipient\n"
+    "  open          open a referral packet addressed to your team\n"
     "\n"
     "Run 'xchg <command> --help' for a command's options. Exit codes: docs/exit-codes.md.\n";
 
@@ -58,6 +60,8 @@ int main(int argc, char **argv)
         return cmd_seal(argc - 1, argv + 1);
     if (strcmp(v, "extract") == 0)
         return cmd_extract(argc - 1, argv + 1);
+    if (strcmp(v, "open") == 0)
+        return cmd_open(argc - 1, argv + 1);
     cli_error("unknown command '%s'", v);
     cli_hint("run 'xchg --help' for the list of commands");
     return EXIT_USAGE;
