@@ -50,6 +50,19 @@ struct hmac_work {
 };
 CLK_LOWLEVEL_END
 
+/*
+ * blakeHash blocks waiting to be hashed four at a time (clk_blake2b_snap_hash4). Bits are
+ * OR-ed into the filter, so the order in which tokens are hashed does not matter; the queue
+ * is drained before the filter is folded. Holds copies of tokens: wiped like the scratch.
+ */
+struct blake_queue {
+    const struct clk_blake2b_snap *snap[4];
+    uint8_t block[4][128];
+    size_t len[4];
+    size_t nbits[4];
+    unsigned n;
+};
+
 struct buf {
     void *p;
     size_t cap; /* in elements */
@@ -66,6 +79,7 @@ struct xchg_clk_encoder {
     /* doubleHash: keyed HMAC states per feature and one working set, both secure */
     struct hmac_keyed *hk;
     struct hmac_work *hw;
+    struct blake_queue *q;
     uint8_t *bits;     /* hash_l bits, MSB first */
     size_t nbits_bytes;
     struct buf val;  /* normalised value */
@@ -111,6 +125,9 @@ void xchg_clk_encoder_free(xchg_clk_encoder *enc)
         free(bs[i]->p);
     }
     free(enc->offs.p);
+    if (enc->q)
+        xchg_wipe(enc->q, sizeof *enc->q);
+    free(enc->q);
     free(enc);
 }
 
@@ -154,7 +171,8 @@ static xchg_err blake_setup(xchg_clk_encoder *enc)
         return XCHG_OK;
     enc->nsnap = total;
     enc->snap = xchg_secure_alloc(enc->nsnap * sizeof *enc->snap);
-    if (!enc->snap)
+    enc->q = calloc(1, sizeof *enc->q);
+    if (!enc->snap || !enc->q)
         return XCHG_ERR_NOMEM;
     for (size_t i = 0; i < s->nf; i++)
         for (size_t j = 0; j < enc->fnsnap[i]; j++) {
@@ -714,6 +732,33 @@ static size_t be_mod(const uint8_t *h, size_t n, size_t m)
     return (size_t)r;
 }
 
+/* Hash the queued blakeHash blocks and set their bits (unused lanes repeat lane 0). */
+static void blake_flush(xchg_clk_encoder *enc)
+{
+    struct blake_queue *q = enc->q;
+    if (!q || q->n == 0)
+        return;
+    const size_t mask = enc->s->hash_l - 1;
+    const uint8_t *blocks[4];
+    uint8_t h[4][64];
+    for (unsigned l = 0; l < 4; l++) {
+        if (l >= q->n) {
+            q->snap[l] = q->snap[0];
+            q->len[l] = q->len[0];
+            q->nbits[l] = 0;
+        }
+        blocks[l] = l < q->n ? q->block[l] : q->block[0];
+    }
+    clk_blake2b_snap_hash4(q->snap, blocks, q->len, h, CLK_BLAKE2B_AUTO);
+    for (unsigned l = 0; l < q->n; l++)
+        for (size_t j = 0; j < q->nbits[l]; j++) {
+            unsigned v = (unsigned)h[l][2 * j] | (unsigned)h[l][2 * j + 1] << 8; /* uint16 LE */
+            set_bit(enc->bits, v & mask);
+        }
+    q->n = 0;
+    clk_wipe(h, sizeof h);
+}
+
 static void hash_blake(xchg_clk_encoder *enc, size_t fi, const uint8_t *tok, size_t toklen,
                        size_t k)
 {
@@ -721,6 +766,18 @@ static void hash_blake(xchg_clk_encoder *enc, size_t fi, const uint8_t *tok, siz
     const size_t mask = s->hash_l - 1; /* hash_l is a power of two for blakeHash */
     uint8_t h[BLAKE_OUT];
     for (size_t blk = 0; blk * 32 < k; blk++) {
+        size_t m = k - blk * 32 < 32 ? k - blk * 32 : 32;
+        if (blk < enc->fnsnap[fi] && toklen > 0 && toklen <= 128) {
+            /* the common case: one block from a snapshot, batched four at a time */
+            struct blake_queue *q = enc->q;
+            q->snap[q->n] = &enc->snap[enc->fsnap[fi] + blk];
+            memcpy(q->block[q->n], tok, toklen);
+            q->len[q->n] = toklen;
+            q->nbits[q->n] = m;
+            if (++q->n == 4)
+                blake_flush(enc);
+            continue;
+        }
         if (blk < enc->fnsnap[fi] && toklen > 0) {
             clk_blake2b_snap_hash(&enc->snap[enc->fsnap[fi] + blk], tok, toklen, h);
         } else { /* beyond the kept snapshots, or an empty token: hash from the key */
@@ -729,7 +786,6 @@ static void hash_blake(xchg_clk_encoder *enc, size_t fi, const uint8_t *tok, siz
             clk_blake2b(h, sizeof h, tok, toklen, xchg_clk_encoder_feature_key(enc, fi, 0),
                         s->keysize, salt, NULL);
         }
-        size_t m = k - blk * 32 < 32 ? k - blk * 32 : 32;
         for (size_t j = 0; j < m; j++) {
             unsigned v = (unsigned)h[2 * j] | (unsigned)h[2 * j + 1] << 8; /* uint16 LE */
             set_bit(enc->bits, v & mask);
@@ -941,12 +997,17 @@ xchg_err xchg_clk_encode(xchg_clk_encoder *enc, const char *const *fields, const
         if (rc != XCHG_OK)
             goto cleanup;
     }
+    blake_flush(enc);
     fold(enc->bits, s->hash_l, s->folds);
     memcpy(out, enc->bits, nout);
     if (s->l % 8)
         out[nout - 1] &= (uint8_t)(0xffu << (8 - s->l % 8));
 
 cleanup:
+    if (enc->q) { /* after an error, drop what a failed record left queued */
+        enc->q->n = 0;
+        xchg_wipe(enc->q->block, sizeof enc->q->block);
+    }
     xchg_wipe(enc->bits, enc->nbits_bytes);
     if (rc != XCHG_OK)
         memset(out, 0, nout);

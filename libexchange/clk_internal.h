@@ -90,4 +90,21 @@ void clk_blake2b_snap_init(struct clk_blake2b_snap *snap, size_t outlen, const u
 void clk_blake2b_snap_hash(const struct clk_blake2b_snap *snap, const uint8_t *msg, size_t len,
                            uint8_t *out);
 
+/* Which clk_blake2b_snap_hash4 code to run: AUTO picks the best the CPU has; the others
+ * (for tests) fall back to PORTABLE when the CPU lacks them. */
+enum clk_blake2b_impl {
+    CLK_BLAKE2B_AUTO,
+    CLK_BLAKE2B_PORTABLE,
+    CLK_BLAKE2B_AVX2,
+    CLK_BLAKE2B_AVX512,
+};
+
+/*
+ * Four clk_blake2b_snap_hash at once, each a single-block message: block[l] holds len[l]
+ * (1..128) bytes, snap[l] must have outlen 64; out[l] receives 64 bytes.
+ */
+void clk_blake2b_snap_hash4(const struct clk_blake2b_snap *const snap[4],
+                            const uint8_t *const block[4], const size_t len[4], uint8_t out[4][64],
+                            enum clk_blake2b_impl impl);
+
 #endif
