@@ -1016,36 +1016,132 @@ cleanup:
 
 /* ---- similarity ----------------------------------------------------------------------- */
 
+/*
+ * Popcounts over 64-bit words. Built for the baseline x86-64 ISA, __builtin_popcountll is a
+ * libgcc call; the POPCNT instruction (and AVX2, where the compiler may vectorise the AND)
+ * is chosen at run time with __builtin_cpu_supports, which reads a table libgcc fills at
+ * start-up, so no state of ours is involved. The portable versions serve every other CPU.
+ */
+#define POP_LOOPS(ATTR, SUFFIX)                                                                \
+    ATTR static size_t pop_##SUFFIX(const uint8_t *f, size_t nbytes)                           \
+    {                                                                                          \
+        size_t c = 0, i = 0;                                                                   \
+        for (; i + 8 <= nbytes; i += 8) {                                                      \
+            uint64_t w;                                                                        \
+            memcpy(&w, f + i, 8);                                                              \
+            c += (size_t)__builtin_popcountll(w);                                              \
+        }                                                                                      \
+        for (; i < nbytes; i++)                                                                \
+            c += (size_t)__builtin_popcount(f[i]);                                             \
+        return c;                                                                              \
+    }                                                                                          \
+    ATTR static size_t popand_##SUFFIX(const uint8_t *a, const uint8_t *b, size_t nbytes)       \
+    {                                                                                          \
+        uint64_t c0 = 0, c1 = 0, c2 = 0, c3 = 0; /* four chains hide popcnt latency */         \
+        size_t i = 0;                                                                          \
+        for (; i + 32 <= nbytes; i += 32) {                                                    \
+            uint64_t x[4], y[4];                                                               \
+            memcpy(x, a + i, 32);                                                              \
+            memcpy(y, b + i, 32);                                                              \
+            c0 += (uint64_t)__builtin_popcountll(x[0] & y[0]);                                 \
+            c1 += (uint64_t)__builtin_popcountll(x[1] & y[1]);                                 \
+            c2 += (uint64_t)__builtin_popcountll(x[2] & y[2]);                                 \
+            c3 += (uint64_t)__builtin_popcountll(x[3] & y[3]);                                 \
+        }                                                                                      \
+        for (; i + 8 <= nbytes; i += 8) {                                                      \
+            uint64_t x, y;                                                                     \
+            memcpy(&x, a + i, 8);                                                              \
+            memcpy(&y, b + i, 8);                                                              \
+            c0 += (uint64_t)__builtin_popcountll(x & y);                                       \
+        }                                                                                      \
+        for (; i < nbytes; i++)                                                                \
+            c0 += (uint64_t)__builtin_popcount((unsigned)(a[i] & b[i]));                        \
+        return (size_t)(c0 + c1 + c2 + c3);                                                    \
+    }
+
+POP_LOOPS(, portable)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CLK_DICE_X86 1
+POP_LOOPS(__attribute__((target("popcnt"))), popcnt)
+#include <immintrin.h>
+
+/*
+ * |A∩B| with AVX2: per byte, the popcounts of the two nibbles are looked up with vpshufb
+ * and summed into 64-bit lanes with vpsadbw (Muła, Kurz and Lemire 2018). On 1024-bit
+ * filters this beats one POPCNT per word because it handles 32 bytes per step.
+ */
+__attribute__((target("avx2,popcnt"))) static size_t popand_avx2(const uint8_t *a,
+                                                                  const uint8_t *b, size_t nbytes)
+{
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
+                                         2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    __m256i acc = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 32 <= nbytes; i += 32) {
+        __m256i x = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(a + i)),
+                                     _mm256_loadu_si256((const __m256i *)(b + i)));
+        __m256i lo = _mm256_and_si256(x, low);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
+        __m256i cnt = _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
+        acc = _mm256_add_epi64(acc, _mm256_sad_epu8(cnt, _mm256_setzero_si256()));
+    }
+    __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    uint64_t c = (uint64_t)_mm_cvtsi128_si64(s2) + (uint64_t)_mm_extract_epi64(s2, 1);
+    return (size_t)c + popand_popcnt(a + i, b + i, nbytes - i);
+}
+
+/* |A∩B| with AVX-512 VPOPCNTDQ (Ice Lake, Zen 4): eight 64-bit popcounts per instruction. */
+__attribute__((target("avx512f,avx512vpopcntdq,popcnt"))) static size_t
+popand_avx512(const uint8_t *a, const uint8_t *b, size_t nbytes)
+{
+    __m512i acc = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 64 <= nbytes; i += 64) {
+        __m512i x = _mm512_and_si512(_mm512_loadu_si512((const void *)(a + i)),
+                                     _mm512_loadu_si512((const void *)(b + i)));
+        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(x));
+    }
+    return (size_t)_mm512_reduce_add_epi64(acc) + popand_popcnt(a + i, b + i, nbytes - i);
+}
+#endif
+
+static size_t popcount_dispatch(const uint8_t *f, size_t nbytes)
+{
+#ifdef CLK_DICE_X86
+    if (__builtin_cpu_supports("popcnt"))
+        return pop_popcnt(f, nbytes);
+#endif
+    return pop_portable(f, nbytes);
+}
+
+static size_t popand_dispatch(const uint8_t *a, const uint8_t *b, size_t nbytes)
+{
+#ifdef CLK_DICE_X86
+    if (__builtin_cpu_supports("avx512vpopcntdq"))
+        return popand_avx512(a, b, nbytes);
+    if (__builtin_cpu_supports("avx2"))
+        return popand_avx2(a, b, nbytes);
+    if (__builtin_cpu_supports("popcnt"))
+        return popand_popcnt(a, b, nbytes);
+#endif
+    return popand_portable(a, b, nbytes);
+}
+
 size_t xchg_clk_popcount(const uint8_t *f, size_t nbytes)
 {
-    size_t c = 0, i = 0;
-    for (; i + 8 <= nbytes; i += 8) {
-        uint64_t w;
-        memcpy(&w, f + i, 8);
-        c += (size_t)__builtin_popcountll(w);
-    }
-    for (; i < nbytes; i++)
-        c += (size_t)__builtin_popcount(f[i]);
-    return c;
+    return popcount_dispatch(f, nbytes);
+}
+
+double xchg_clk_dice_pc(const uint8_t *a, const uint8_t *b, size_t nbytes, size_t pca, size_t pcb)
+{
+    if (pca + pcb == 0)
+        return 0.0;
+    return 2.0 * (double)popand_dispatch(a, b, nbytes) / (double)(pca + pcb);
 }
 
 double xchg_clk_dice(const uint8_t *a, const uint8_t *b, size_t nbytes)
 {
-    size_t ca = 0, cb = 0, cab = 0, i = 0;
-    for (; i + 8 <= nbytes; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        ca += (size_t)__builtin_popcountll(x);
-        cb += (size_t)__builtin_popcountll(y);
-        cab += (size_t)__builtin_popcountll(x & y);
-    }
-    for (; i < nbytes; i++) {
-        ca += (size_t)__builtin_popcount(a[i]);
-        cb += (size_t)__builtin_popcount(b[i]);
-        cab += (size_t)__builtin_popcount((unsigned)(a[i] & b[i]));
-    }
-    if (ca + cb == 0)
-        return 0.0;
-    return 2.0 * (double)cab / (double)(ca + cb);
+    return xchg_clk_dice_pc(a, b, nbytes, popcount_dispatch(a, nbytes),
+                            popcount_dispatch(b, nbytes));
 }

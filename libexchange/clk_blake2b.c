@@ -224,7 +224,7 @@ static void snap_hash4_portable(const struct clk_blake2b_snap *const snap[4],
         clk_blake2b_snap_hash(snap[l], block[l], len[l], out[l]);
 }
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
 /* a, b, c, d = the 64-bit words i of four rows -> four vectors, lane l = row l */
