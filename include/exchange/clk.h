@@ -107,6 +107,15 @@ XCHG_API size_t xchg_clk_popcount(const uint8_t *f, size_t nbytes);
  */
 XCHG_API double xchg_clk_dice(const uint8_t *a, const uint8_t *b, size_t nbytes);
 
+/*
+ * xchg_clk_dice with the popcounts of a and b given (pca = xchg_clk_popcount(a, nbytes),
+ * pcb likewise), for scoring one filter against many: only |A∩B| is counted per pair.
+ * Wrong popcounts give wrong scores (not necessarily in [0, 1]); pca + pcb = 0 gives 0.
+ * Uses the POPCNT instruction or AVX2 when the CPU has them (chosen at run time).
+ */
+XCHG_API double xchg_clk_dice_pc(const uint8_t *a, const uint8_t *b, size_t nbytes, size_t pca,
+                                 size_t pcb);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,8 +10,10 @@
 
 #include <cmocka.h>
 
+#include "clk_internal.h" /* the BLAKE2b primitive, checked against the RFC and libsodium */
 #include <exchange.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -589,6 +591,105 @@ static void test_dice(void **state)
     assert_int_equal(xchg_clk_popcount(a, sizeof a), 8 * sizeof a);
 }
 
+/* RFC 7693 appendix A: BLAKE2b-512("abc"). */
+static void test_blake2b_rfc7693(void **state)
+{
+    (void)state;
+    static const uint8_t want[64] = {
+        0xBA, 0x80, 0xA5, 0x3F, 0x98, 0x1C, 0x4D, 0x0D, 0x6A, 0x27, 0x97, 0xB6, 0x9F,
+        0x12, 0xF6, 0xE9, 0x4C, 0x21, 0x2F, 0x14, 0x68, 0x5A, 0xC4, 0xB7, 0x4B, 0x12,
+        0xBB, 0x6F, 0xDB, 0xFF, 0xA2, 0xD1, 0x7D, 0x87, 0xC5, 0x39, 0x2A, 0xAB, 0x79,
+        0x2D, 0xC2, 0x52, 0xD5, 0xDE, 0x45, 0x33, 0xCC, 0x95, 0x18, 0xD3, 0x8A, 0xA8,
+        0xDB, 0xF1, 0x92, 0x5A, 0xB9, 0x23, 0x86, 0xED, 0xD4, 0x00, 0x99, 0x23};
+    uint8_t out[64];
+    clk_blake2b(out, sizeof out, (const uint8_t *)"abc", 3, NULL, 0, NULL, NULL);
+    assert_memory_equal(out, want, sizeof want);
+}
+
+/*
+ * Our BLAKE2b, one-shot and from the after-key-block snapshot (scalar and four lanes on
+ * every implementation the CPU has), equals libsodium's salted, personalised BLAKE2b on
+ * random keys, salts, personalisations, message and output lengths, including empty
+ * messages, exact multiples of the block size and multi-block messages.
+ */
+static void test_blake2b_vs_libsodium(void **state)
+{
+    (void)state;
+    uint8_t msg[4][300], key[64], salt[16], pers[16], want[4][64], got[64];
+    for (int round = 0; round < 2000; round++) {
+        size_t outlen = 1 + randombytes_uniform(64);
+        size_t keylen = randombytes_uniform(65); /* 0: unkeyed */
+        size_t len = round % 7 == 0 ? (size_t)(128 * (1 + round % 3)) : randombytes_uniform(300);
+        if (round % 11 == 0)
+            len = 0;
+        xchg_random(msg[0], sizeof msg[0]);
+        xchg_random(key, sizeof key);
+        xchg_random(salt, sizeof salt);
+        xchg_random(pers, sizeof pers);
+        const uint8_t *p = round % 2 ? pers : NULL;
+        assert_int_equal(crypto_generichash_blake2b_salt_personal(want[0], outlen, msg[0], len,
+                                                                  keylen ? key : NULL, keylen,
+                                                                  salt, p),
+                         0);
+        clk_blake2b(got, outlen, msg[0], len, key, keylen, salt, p);
+        assert_memory_equal(got, want[0], outlen);
+        if (keylen && len) {
+            struct clk_blake2b_snap snap;
+            clk_blake2b_snap_init(&snap, outlen, key, keylen, salt, p);
+            clk_blake2b_snap_hash(&snap, msg[0], len, got);
+            assert_memory_equal(got, want[0], outlen);
+        }
+    }
+    /* four lanes: single-block messages (1..128 bytes), a different key and salt each */
+    static const enum clk_blake2b_impl impls[] = {CLK_BLAKE2B_AUTO, CLK_BLAKE2B_PORTABLE,
+                                                  CLK_BLAKE2B_AVX2, CLK_BLAKE2B_AVX512};
+    struct clk_blake2b_snap snaps[4];
+    for (int round = 0; round < 500; round++) {
+        const struct clk_blake2b_snap *sp[4];
+        const uint8_t *bp[4];
+        size_t lens[4];
+        for (unsigned l = 0; l < 4; l++) {
+            size_t keylen = 1 + randombytes_uniform(64);
+            lens[l] = 1 + randombytes_uniform(128);
+            xchg_random(msg[l], lens[l]);
+            xchg_random(key, keylen);
+            xchg_random(salt, sizeof salt);
+            assert_int_equal(crypto_generichash_blake2b_salt_personal(
+                                 want[l], 64, msg[l], lens[l], key, keylen, salt, NULL),
+                             0);
+            clk_blake2b_snap_init(&snaps[l], 64, key, keylen, salt, NULL);
+            sp[l] = &snaps[l];
+            bp[l] = msg[l];
+        }
+        for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++) {
+            uint8_t out4[4][64];
+            clk_blake2b_snap_hash4(sp, bp, lens, out4, impls[i]);
+            for (unsigned l = 0; l < 4; l++)
+                assert_memory_equal(out4[l], want[l], 64);
+        }
+    }
+}
+
+/* Dice from precomputed popcounts equals the plain one, on every filter length. */
+static void test_dice_pc(void **state)
+{
+    (void)state;
+    uint8_t a[300], b[300];
+    for (int round = 0; round < 600; round++) {
+        size_t n = (size_t)(round % 300) + 1;
+        xchg_random(a, n);
+        xchg_random(b, n);
+        if (round % 3 == 0)
+            for (size_t i = 0; i < n; i++)
+                b[i] &= a[i];
+        size_t pa = xchg_clk_popcount(a, n), pb = xchg_clk_popcount(b, n);
+        assert_float_equal(xchg_clk_dice_pc(a, b, n, pa, pb), naive_dice(a, b, n), 1e-12);
+        assert_float_equal(xchg_clk_dice_pc(a, b, n, pa, pb), xchg_clk_dice(a, b, n), 0);
+    }
+    memset(a, 0, sizeof a);
+    assert_float_equal(xchg_clk_dice_pc(a, a, sizeof a, 0, 0), 0.0, 0);
+}
+
 static void test_misuse(void **state)
 {
     (void)state;
@@ -629,6 +730,9 @@ int main(void)
         cmocka_unit_test(test_prevent_singularity),
         cmocka_unit_test(test_dice),
         cmocka_unit_test(test_misuse),
+        cmocka_unit_test(test_blake2b_rfc7693),
+        cmocka_unit_test(test_blake2b_vs_libsodium),
+        cmocka_unit_test(test_dice_pc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
