@@ -818,9 +818,22 @@ xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p, const xchg_secke
     int rc = sqlite3_step(q);
     sqlite3_reset(q);
     if (rc == SQLITE_ROW) {
-        st->already = 1;
-        e = XCHG_OK;
-        goto cleanup; /* rolls back the empty transaction */
+        /* Still read and verify the whole file: an altered copy of a stored extract is
+           reported as rejected, not as "already ingested". */
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        in_tx = 0;
+        for (;;) {
+            xchg_record r;
+            int end = 0;
+            if ((e = xchg_extract_next(f, &r, &end, d)) != XCHG_OK)
+                goto cleanup;
+            if (end)
+                break;
+        }
+        uint64_t n = 0;
+        if ((e = xchg_extract_finish(f, &n, d)) == XCHG_OK)
+            st->already = 1;
+        goto cleanup;
     }
     /* the extract this one supersedes, or that supersedes it */
     int64_t other = 0, other_created = 0;

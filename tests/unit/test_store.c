@@ -517,6 +517,13 @@ static void test_reingest_noop(void **state)
     assert_int_equal(b.records, 0);
     assert_string_equal(a.extract_id, b.extract_id);
     assert_same_counts(before, info(s));
+    /* an altered copy of a stored extract is rejected, not "already ingested" */
+    ingest_ok(s, big);
+    before = info(s);
+    xchg_ingest_stats c;
+    assert_int_equal(xchg_store_ingest(s, pol, matcher, flipped, &c, NULL), XCHG_ERR_VERIFY);
+    assert_int_equal(c.already, 0);
+    assert_same_counts(before, info(s));
     xchg_store_free(s);
 }
 
