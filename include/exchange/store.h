@@ -144,8 +144,9 @@ XCHG_API xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p,
  * Call fn(ctx, agency, id, record) for every record of every active (not superseded)
  * extract, in record id order. agency is the sender's party index in p (resolved by its
  * id), id the record's row id. *r is valid during the call only; r->payload is NULL (the
- * linkage does not need it). A non-zero return of fn stops with XCHG_ERR_ARG... unless
- * fn returns an xchg_err, which is passed through. *count (may be NULL) = records visited.
+ * linkage does not need it). fn returning anything but XCHG_OK stops the walk and that
+ * error is returned. *count (may be NULL) = records passed to fn with success. Reads one
+ * consistent snapshot; changes nothing.
  */
 typedef xchg_err (*xchg_store_record_fn)(void *ctx, size_t agency, uint64_t id,
                                          const xchg_record *r);
