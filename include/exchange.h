@@ -16,6 +16,7 @@
 #include "exchange/record.h"
 #include "exchange/seal.h"
 #include "exchange/secret.h"
+#include "exchange/store.h"
 #include "exchange/normalise.h"
 #include "exchange/xex.h"
 

@@ -24,6 +24,12 @@ static const char usage[] =
     "Matcher\n"
     "  extract verify   check sealed extracts completely (matcher's key)\n"
     "  extract inspect  show a sealed extract's header and counts, not its payloads\n"
+    "  match init       create the matcher's encrypted store for an agreement\n"
+    "  match ingest     verify sealed extracts and store them (one transaction each)\n"
+    "  match run        link persons and households, apply the rule, store the run\n"
+    "  match list       candidate families (pseudonymous), text, --json or --csv\n"
+    "  match show       one family: members, problems, agencies, review pairs\n"
+    "  match links      every record's person and family pseudonyms (--csv)\n"
     "Recipient\n"
     "  open          open a referral packet addressed to your team\n"
     "\n"
@@ -60,6 +66,8 @@ int main(int argc, char **argv)
         return cmd_seal(argc - 1, argv + 1);
     if (strcmp(v, "extract") == 0)
         return cmd_extract(argc - 1, argv + 1);
+    if (strcmp(v, "match") == 0)
+        return cmd_match(argc - 1, argv + 1);
     if (strcmp(v, "open") == 0)
         return cmd_open(argc - 1, argv + 1);
     cli_error("unknown command '%s'", v);

@@ -336,7 +336,7 @@ static void test_header_and_access(void **state)
                        "it another agency's extract, or not a CSV file?");
     /* not a CSV file at all */
     xchg_diag_clear(d);
-    spit(in, "\x7f" "ELF\x02\x01\x00\x00binary", 16);
+    spit(in, "\x7f" "ELF\x02\x01\x00\x00binary", 14);
     assert_int_equal(seal(in, out, 2, police_secret, 0, &st, d), XCHG_ERR_FORMAT);
     assert_diag_has(d, "hdr.csv:1: error: line contains a NUL byte");
     assert_int_equal(access(out, F_OK), -1);

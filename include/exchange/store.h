@@ -1,0 +1,269 @@
+/*
+ * exchange — the matcher's store: an encrypted SQLCipher database holding what sealed
+ * extracts carry (tokens, CLKs, indicators, consent, encrypted payloads, the agencies'
+ * opaque record references) and the results of linkage runs. Nothing in it is an
+ * identifier in clear: records arrive as keyed tokens. Layout, key handling and ingest
+ * semantics: docs/matcher.md.
+ *
+ * A store is bound to one agreement (its id, and the hash of the version in force);
+ * every extract in it was sealed under one linkage-secret epoch, fixed by the first.
+ */
+#ifndef XCHG_STORE_H
+#define XCHG_STORE_H
+
+#include "exchange/common.h"
+#include "exchange/keys.h"
+#include "exchange/policy.h"
+#include "exchange/record.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XCHG_STORE_SCHEMA_VERSION 1
+#define XCHG_STORE_KEY_BYTES 32
+#define XCHG_STORE_SALT_BYTES 16
+#define XCHG_STORE_PSEUDONYM_KEY_BYTES 32
+
+/* ---- database keys ------------------------------------------------------------ */
+
+/*
+ * A database key: either a raw 256-bit key (key file "xdbk1:<base64>") or an operator
+ * passphrase whose Argon2id derivation waits for the salt the database holds in its
+ * first 16 bytes. Held in guarded memory; xchg_store_key_free wipes it (accepts NULL).
+ */
+typedef struct xchg_store_key xchg_store_key;
+
+/* A new random raw key. XCHG_ERR_NOMEM. */
+XCHG_API xchg_err xchg_store_key_generate(xchg_store_key **out);
+
+/*
+ * Write a raw key as one line "xdbk1:<base64 of 32 bytes>\n", mode 0600, atomically;
+ * an existing file is refused (XCHG_ERR_EXISTS) unless force. XCHG_ERR_ARG for a
+ * passphrase key. On error no file is left.
+ */
+XCHG_API xchg_err xchg_store_key_save(const xchg_store_key *k, const char *path, int force,
+                                      xchg_diag *d);
+
+/* Read a key file. XCHG_ERR_NOT_FOUND / XCHG_ERR_IO / XCHG_ERR_FORMAT (bad tag or
+ * length) / XCHG_ERR_VERSION (another tag version), with the file named in d. */
+XCHG_API xchg_err xchg_store_key_load(const char *path, xchg_store_key **out, xchg_diag *d)
+    XCHG_MUST_CHECK;
+
+/*
+ * A passphrase key (pass is copied into guarded memory). limits: Argon2id cost, NULL for
+ * xchg_kdf_default() (what the CLI always uses); the same limits must be given at every
+ * open. XCHG_ERR_ARG for an empty passphrase.
+ */
+XCHG_API xchg_err xchg_store_key_from_passphrase(const char *pass, size_t len,
+                                                 const xchg_kdf_limits *limits,
+                                                 xchg_store_key **out);
+
+XCHG_API void xchg_store_key_free(xchg_store_key *k);
+
+/* ---- opening ------------------------------------------------------------------ */
+
+typedef struct xchg_store xchg_store;
+
+/* Accept an agreement with the store's id but another hash (a new version); recorded. */
+#define XCHG_STORE_ACCEPT_NEW_VERSION 1u
+
+/*
+ * Create a new store at path bound to agreement p (id and hash), with a fresh random
+ * pseudonym key. XCHG_ERR_EXISTS if path exists. On error nothing is left at path.
+ */
+XCHG_API xchg_err xchg_store_create(const char *path, const xchg_store_key *k,
+                                    const xchg_policy *p, xchg_store **out, xchg_diag *d)
+    XCHG_MUST_CHECK;
+
+/*
+ * Open an existing store: key it, check the key ("wrong database key":
+ * XCHG_ERR_PASSPHRASE), apply pending schema migrations in one transaction, and, when p
+ * is not NULL, check the binding: another agreement id is XCHG_ERR_DENIED; the same id
+ * with another hash is XCHG_ERR_DENIED unless flags has XCHG_STORE_ACCEPT_NEW_VERSION,
+ * in which case the new version is recorded and becomes the store's. p NULL opens for
+ * the read-only views. A store whose schema is newer than this library is
+ * XCHG_ERR_VERSION.
+ */
+XCHG_API xchg_err xchg_store_open(const char *path, const xchg_store_key *k,
+                                  const xchg_policy *p, unsigned flags, xchg_store **out,
+                                  xchg_diag *d) XCHG_MUST_CHECK;
+
+/* Close; wipes the pseudonym key. Accepts NULL. */
+XCHG_API void xchg_store_free(xchg_store *s);
+
+typedef struct xchg_store_info {
+    int schema_version;
+    char agreement_id[65];
+    char agreement_hash[65]; /* hex of the version the store now follows */
+    unsigned agreement_versions; /* versions accepted so far (1 + upgrades) */
+    uint32_t epoch;              /* 0 until the first extract is ingested */
+    char secret_fingerprint[33];
+    uint64_t extracts, extracts_active, records, records_active, tokens, indicators, runs;
+    int64_t last_run; /* id of the latest run, 0 when none */
+} xchg_store_info;
+
+XCHG_API xchg_err xchg_store_get_info(xchg_store *s, xchg_store_info *out, xchg_diag *d);
+
+/* The store's 32-byte pseudonym key (inside the encrypted database), for xchg_link_run.
+ * Valid as long as s. */
+XCHG_API const uint8_t *xchg_store_pseudonym_key(const xchg_store *s);
+
+/* ---- ingest ------------------------------------------------------------------- */
+
+typedef struct xchg_ingest_stats {
+    int already;     /* 1: this extract id is already in the store; nothing changed */
+    int superseded;  /* 1: a newer extract of the same agency and period is already stored,
+                        so this one was stored superseded (kept for audit, not linked) */
+    char supersedes[33]; /* hex id of the older extract this one superseded, or "" */
+    char extract_id[33];
+    char agency[65];
+    uint32_t epoch;
+    uint64_t records, tokens, indicators;
+    double seconds;
+} xchg_ingest_stats;
+
+/*
+ * Ingest the sealed extract at path, read with the matcher's key through
+ * xchg_extract_open (every check of extract.h; the store's epoch once fixed). p must be
+ * the agreement version the store follows (XCHG_ERR_DENIED otherwise). The first extract
+ * fixes the store's epoch and secret fingerprint; a later extract under another is
+ * XCHG_ERR_DENIED. All records go in one transaction, committed only after
+ * xchg_extract_finish succeeded: on any error nothing in the store changes. An extract
+ * id already stored returns XCHG_OK with st->already set. A newer extract (later
+ * `created`) of the same agency and period supersedes the older one, which is kept
+ * with superseded_by set. st may be NULL.
+ */
+XCHG_API xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p,
+                                    const xchg_seckey *matcher, const char *path,
+                                    xchg_ingest_stats *st, xchg_diag *d) XCHG_MUST_CHECK;
+
+/* ---- loading for linkage and saving results ------------------------------------- */
+
+/*
+ * Call fn(ctx, agency, id, record) for every record of every active (not superseded)
+ * extract, in record id order. agency is the sender's party index in p (resolved by its
+ * id), id the record's row id. *r is valid during the call only; r->payload is NULL (the
+ * linkage does not need it). fn returning anything but XCHG_OK stops the walk and that
+ * error is returned. *count (may be NULL) = records passed to fn with success. Reads one
+ * consistent snapshot; changes nothing.
+ */
+typedef xchg_err (*xchg_store_record_fn)(void *ctx, size_t agency, uint64_t id,
+                                         const xchg_record *r);
+XCHG_API xchg_err xchg_store_each_record(xchg_store *s, const xchg_policy *p,
+                                         xchg_store_record_fn fn, void *ctx, uint64_t *count,
+                                         xchg_diag *d);
+
+struct xchg_linkset;
+struct xchg_link_result;
+
+/*
+ * Add every active record to the link set (xchg_linkset_add(ls, agency, row id, r)).
+ * Only when the library is built with the linkage engine (XCHG_HAVE_LINK); otherwise
+ * XCHG_ERR_ARG with a diagnostic.
+ */
+XCHG_API xchg_err xchg_store_load(xchg_store *s, const xchg_policy *p, struct xchg_linkset *ls,
+                                  uint64_t *count, xchg_diag *d);
+
+typedef struct xchg_run_params {
+    int32_t run_date;   /* days since 1970: the end of the evidence window */
+    unsigned threads;
+    int64_t started;    /* Unix time the run began */
+    const char *params_json; /* extra parameters to record, or NULL */
+} xchg_run_params;
+
+/*
+ * Persist a link result in one transaction as a new run; *run_id its id. ids[i] is the
+ * store row id of record number i (as visited by xchg_store_each_record). p names the
+ * problems and agencies in the stored families. Nothing is written on error.
+ */
+XCHG_API xchg_err xchg_store_save_result(xchg_store *s, const xchg_policy *p,
+                                         const struct xchg_link_result *res,
+                                         const uint64_t *ids, const xchg_run_params *rp,
+                                         int64_t *run_id, xchg_diag *d) XCHG_MUST_CHECK;
+
+/* xchg_store_save_result with ids from the link set (XCHG_HAVE_LINK builds only). */
+XCHG_API xchg_err xchg_store_save_run(xchg_store *s, const xchg_policy *p,
+                                      const struct xchg_linkset *ls,
+                                      const struct xchg_link_result *res,
+                                      const xchg_run_params *rp, int64_t *run_id,
+                                      xchg_diag *d) XCHG_MUST_CHECK;
+
+/* ---- operator views (pseudonymous: the store has no names to show) -------------- */
+
+typedef struct xchg_store_problem {
+    char code[64];
+    char agencies[256]; /* party ids evidencing it, joined with ',' */
+    int32_t first, last;
+    int counts;         /* counts towards the eligibility rule */
+} xchg_store_problem;
+
+typedef struct xchg_store_family {
+    int64_t run;
+    char pseudonym[24];
+    uint32_t household;
+    uint32_t npersons, nrecords, nconflicts, nreview;
+    int eligible;
+    int how; /* xchg_link_how: 0 single record, 1 exact links only, 2 some fuzzy link */
+    unsigned nrule;
+    size_t nproblems;
+    xchg_store_problem problems[32];
+} xchg_store_family;
+
+#define XCHG_STORE_ALL 1u /* every family, not only the eligible ones */
+
+/*
+ * The families of run (0: the latest), eligible ones only unless flags has
+ * XCHG_STORE_ALL, ordered by problems then pseudonym; fn is called for each (a
+ * non-zero return stops). XCHG_ERR_NOT_FOUND when there is no such run.
+ */
+typedef int (*xchg_store_family_fn)(void *ctx, const xchg_store_family *f);
+XCHG_API xchg_err xchg_store_families(xchg_store *s, int64_t run, unsigned flags,
+                                      xchg_store_family_fn fn, void *ctx, xchg_diag *d);
+
+/* One member person of a family. */
+typedef struct xchg_store_member {
+    char pseudonym[24];
+    char agencies[256]; /* party ids holding records of this person, joined with ',' */
+    uint32_t nrecords;
+} xchg_store_member;
+
+/* A review pair or conflict touching a family. */
+typedef struct xchg_store_pair {
+    int conflict;  /* 1 conflict (refused merge), 0 clerical-review pair */
+    char agency_a[65], agency_b[65];
+    char ref_a[XCHG_RECORD_MAX_REF + 1], ref_b[XCHG_RECORD_MAX_REF + 1];
+    char person_a[24], person_b[24];
+    double score;
+    int key; /* match key index for a conflict, -1 otherwise */
+} xchg_store_pair;
+
+/*
+ * The family with this pseudonym in run (0: latest): *fam, then member(ctx, m) for each
+ * person and pair(ctx, pr) for each review pair or conflict touching it (either
+ * callback may be NULL). XCHG_ERR_NOT_FOUND when no such family.
+ */
+XCHG_API xchg_err xchg_store_family_show(xchg_store *s, int64_t run, const char *pseudonym,
+                                         xchg_store_family *fam,
+                                         int (*member)(void *, const xchg_store_member *),
+                                         int (*pair)(void *, const xchg_store_pair *),
+                                         void *ctx, xchg_diag *d);
+
+/* One linkage row: which person and family the matcher put a record in. */
+typedef struct xchg_store_link {
+    const char *agency;
+    const char *ref;
+    const char *person;
+    const char *family;
+} xchg_store_link;
+
+/* Every record of run (0: latest) with its person and family pseudonyms, by agency and
+ * reference. XCHG_ERR_NOT_FOUND when no run. */
+XCHG_API xchg_err xchg_store_links(xchg_store *s, int64_t run,
+                                   int (*fn)(void *, const xchg_store_link *), void *ctx,
+                                   xchg_diag *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

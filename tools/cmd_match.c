@@ -1,0 +1,698 @@
+/* xchg match init | ingest | run | list | show | links: the matcher operator's store. */
+#include "cli.h"
+#include "commands.h"
+
+#include <exchange/link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char usage[] =
+    "usage: xchg match init   --db DB --agreement A (--db-key-out KEYFILE | --passphrase-fd N)\n"
+    "       xchg match ingest --db DB DBKEY --agreement A --key MATCHER.key FILE...\n"
+    "       xchg match run    --db DB DBKEY --agreement A [--date YYYY-MM-DD] [--threads N]\n"
+    "       xchg match list   --db DB DBKEY [--run N] [--all] [--json | --csv]\n"
+    "       xchg match show   --db DB DBKEY [--run N] [--json] FAMILY\n"
+    "       xchg match links  --db DB DBKEY [--run N] --csv\n"
+    "\n"
+    "DBKEY is --db-key KEYFILE (made by init --db-key-out) or --db-passphrase-fd N (the\n"
+    "operator's passphrase on a file descriptor); without either the passphrase is asked\n"
+    "on the terminal. Keys and passphrases are never taken from the command line.\n"
+    "\n"
+    "init    create the encrypted store bound to agreement A\n"
+    "ingest  verify each sealed extract and store it in one transaction; the same extract\n"
+    "        again changes nothing; a newer extract of an agency and period supersedes\n"
+    "        the older one. Exit 1 if any file is rejected (the others are still stored)\n"
+    "run     link persons and households, apply the agreement's rule, store the run\n"
+    "list    candidate families of the latest run (eligible only unless --all)\n"
+    "show    one family: members, problems with agencies and dates, review pairs\n"
+    "links   every record's person and family pseudonyms, for checking linkage\n"
+    "  --passphrase-fd N         init: the new database passphrase; ingest: the\n"
+    "                            matcher key's passphrase\n"
+    "  --accept-new-version      accept a new version (hash) of the store's agreement\n";
+
+struct common {
+    const char *db, *dbkey, *dbpfd, *agr, *key, *pfd, *date, *threads, *run, *json, *csv, *all,
+        *keyout, *accept;
+    const char *pos[256];
+    int npos;
+};
+
+static int parse(int argc, char **argv, struct common *c)
+{
+    memset(c, 0, sizeof *c);
+    const struct cli_opt opts[] = {
+        {"--db", 'd', 1, &c->db},
+        {"--db-key", 0, 1, &c->dbkey},
+        {"--db-passphrase-fd", 0, 1, &c->dbpfd},
+        {"--db-key-out", 0, 1, &c->keyout},
+        {"--agreement", 'a', 1, &c->agr},
+        {"--key", 'k', 1, &c->key},
+        {"--passphrase-fd", 0, 1, &c->pfd},
+        {"--date", 0, 1, &c->date},
+        {"--threads", 't', 1, &c->threads},
+        {"--run", 0, 1, &c->run},
+        {"--json", 0, 0, &c->json},
+        {"--csv", 0, 0, &c->csv},
+        {"--all", 0, 0, &c->all},
+        {"--accept-new-version", 0, 0, &c->accept},
+        {0},
+    };
+    int help, rc;
+    if ((rc = cli_parse(argc, argv, opts, c->pos, 256, &c->npos, &help)) != 0)
+        return rc;
+    if (help) {
+        fputs(usage, stdout);
+        return -1;
+    }
+    if (!c->db) {
+        cli_error("match %s needs --db DB", argv[0]);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The database key named by the options: key file, passphrase fd, or terminal. */
+static int db_key(const struct common *c, xchg_store_key **out)
+{
+    xchg_diag *d = xchg_diag_new();
+    int rc = 0;
+    if (c->dbkey) {
+        xchg_err e = xchg_store_key_load(c->dbkey, out, d);
+        if (e != XCHG_OK)
+            rc = cli_fail(e, d, c->dbkey);
+    } else {
+        char *pass = NULL;
+        size_t len = 0;
+        if ((rc = cli_read_passphrase(c->dbpfd, "database passphrase: ", 0, &pass, &len)) == 0) {
+            if (len == 0) {
+                cli_error("empty database passphrase");
+                rc = EXIT_USAGE;
+            } else if (xchg_store_key_from_passphrase(pass, len, NULL, out) != XCHG_OK) {
+                cli_error("out of memory");
+                rc = EXIT_IO;
+            }
+        }
+        xchg_secure_free(pass);
+    }
+    xchg_diag_free(d);
+    return rc;
+}
+
+static int load_agreement(const char *path, xchg_policy **p)
+{
+    if (!path) {
+        cli_error("this command needs --agreement A.yaml");
+        return EXIT_USAGE;
+    }
+    xchg_diag *d = xchg_diag_new();
+    int32_t today;
+    cli_today(&today);
+    xchg_err e = xchg_policy_load_verified(path, NULL, today, p, d);
+    int rc = e == XCHG_OK ? 0 : cli_fail(e, d, path);
+    xchg_diag_free(d);
+    return rc;
+}
+
+/* Open the store named by c (agreement p may be NULL for the views). */
+static int open_store(const struct common *c, const xchg_policy *p, xchg_store **s)
+{
+    xchg_store_key *k = NULL;
+    int rc = db_key(c, &k);
+    if (rc)
+        return rc;
+    xchg_diag *d = xchg_diag_new();
+    xchg_err e = xchg_store_open(c->db, k, p, c->accept ? XCHG_STORE_ACCEPT_NEW_VERSION : 0, s, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, c->db);
+        if (e == XCHG_ERR_PASSPHRASE)
+            cli_hint("give the key file made by 'xchg match init' (--db-key) or the passphrase "
+                     "the store was created with");
+        else if (e == XCHG_ERR_DENIED && p)
+            cli_hint("a new version of the store's agreement needs --accept-new-version");
+    }
+    xchg_store_key_free(k);
+    xchg_diag_free(d);
+    return rc;
+}
+
+static int parse_run(const struct common *c, int64_t *run)
+{
+    *run = 0;
+    if (c->run) {
+        char *end = NULL;
+        long long v = strtoll(c->run, &end, 10);
+        if (!end || *end || v < 1) {
+            cli_error("--run must be a run number from 1");
+            return EXIT_USAGE;
+        }
+        *run = v;
+    }
+    return 0;
+}
+
+/* ---- init ------------------------------------------------------------------------ */
+
+static int do_init(const struct common *c)
+{
+    xchg_policy *p = NULL;
+    xchg_store_key *k = NULL;
+    xchg_store *s = NULL;
+    xchg_diag *d = xchg_diag_new();
+    int rc, wrote_key = 0;
+    const char *pfd = c->dbpfd ? c->dbpfd : c->pfd;
+    if (c->keyout && pfd) {
+        cli_error("match init takes --db-key-out or --passphrase-fd, not both");
+        rc = EXIT_USAGE;
+        goto cleanup;
+    }
+    if ((rc = load_agreement(c->agr, &p)) != 0)
+        goto cleanup;
+    xchg_err e;
+    if (c->keyout) {
+        if ((e = xchg_store_key_generate(&k)) != XCHG_OK ||
+            (e = xchg_store_key_save(k, c->keyout, 0, d)) != XCHG_OK) {
+            rc = cli_fail(e, d, c->keyout);
+            goto cleanup;
+        }
+        wrote_key = 1;
+    } else {
+        char *pass = NULL;
+        size_t len = 0;
+        if ((rc = cli_read_passphrase(pfd, "new database passphrase: ", 1, &pass, &len)) != 0)
+            goto cleanup;
+        e = len ? xchg_store_key_from_passphrase(pass, len, NULL, &k) : XCHG_ERR_ARG;
+        xchg_secure_free(pass);
+        if (e != XCHG_OK) {
+            cli_error("empty database passphrase");
+            rc = EXIT_USAGE;
+            goto cleanup;
+        }
+    }
+    if ((e = xchg_store_create(c->db, k, p, &s, d)) != XCHG_OK) {
+        rc = cli_fail(e, d, c->db);
+        if (wrote_key)
+            remove(c->keyout); /* a failed init leaves nothing behind */
+        goto cleanup;
+    }
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    char hash[65];
+    xchg_hex_encode(hash, xchg_policy_hash(p), 32);
+    printf("created store %s for agreement '%s' (sha256 %.16s...), schema %d\n", c->db, pd->id,
+           hash, XCHG_STORE_SCHEMA_VERSION);
+    if (c->keyout)
+        printf("database key written to %s (keep it secret; without it the store cannot be "
+               "opened)\n",
+               c->keyout);
+    rc = EXIT_OK;
+cleanup:
+    xchg_store_free(s);
+    xchg_store_key_free(k);
+    xchg_policy_free(p);
+    xchg_diag_free(d);
+    return rc;
+}
+
+/* ---- ingest ---------------------------------------------------------------------- */
+
+static int do_ingest(const struct common *c)
+{
+    xchg_policy *p = NULL;
+    xchg_seckey *k = NULL;
+    xchg_store *s = NULL;
+    int rc;
+    if (!c->key || c->npos == 0) {
+        cli_error("match ingest needs --key (the matcher's) and at least one FILE");
+        return EXIT_USAGE;
+    }
+    if ((rc = load_agreement(c->agr, &p)) != 0)
+        goto cleanup;
+    if ((rc = open_store(c, p, &s)) != 0)
+        goto cleanup;
+    if ((rc = cli_load_seckey(c->key, c->pfd, &k)) != 0)
+        goto cleanup;
+    uint64_t total = 0;
+    int rejected = 0;
+    for (int i = 0; i < c->npos; i++) {
+        const char *f = c->pos[i];
+        xchg_ingest_stats st;
+        xchg_diag *d = xchg_diag_new();
+        xchg_err e = xchg_store_ingest(s, p, k, f, &st, d);
+        if (e != XCHG_OK) {
+            int r = cli_fail(e, d, f);
+            cli_error("%s is rejected; the store is unchanged", f);
+            if (!rc)
+                rc = r;
+            rejected++;
+        } else if (st.already) {
+            printf("%s: already ingested (extract %s from '%s'); nothing changed\n", f,
+                   st.extract_id, st.agency);
+        } else if (st.superseded) {
+            printf("%s: ingested %llu records from '%s' as superseded: a newer extract of the "
+                   "same agency and period is already stored (kept for audit, not linked)\n",
+                   f, (unsigned long long)st.records, st.agency);
+            total += st.records;
+        } else {
+            printf("%s: ingested %llu records from '%s' (extract %s, epoch %u, %.0f records/s)\n",
+                   f, (unsigned long long)st.records, st.agency, st.extract_id, st.epoch,
+                   st.seconds > 0 ? (double)st.records / st.seconds : 0.0);
+            if (st.supersedes[0])
+                printf("%s: superseded extract %s (same agency and period, older)\n", f,
+                       st.supersedes);
+            total += st.records;
+        }
+        xchg_diag_free(d);
+    }
+    xchg_store_info in;
+    if (xchg_store_get_info(s, &in, NULL) == XCHG_OK)
+        printf("store: %llu active records in %llu active extracts (%llu extracts in all)%s\n",
+               (unsigned long long)in.records_active, (unsigned long long)in.extracts_active,
+               (unsigned long long)in.extracts, rejected ? "" : "");
+    if (rejected)
+        cli_error("%d of %d files rejected", rejected, c->npos);
+cleanup:
+    xchg_seckey_free(k);
+    xchg_store_free(s);
+    xchg_policy_free(p);
+    return rc;
+}
+
+/* ---- run ------------------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int do_run(const struct common *c)
+{
+#ifndef XCHG_HAVE_LINK
+    (void)c;
+    (void)now_s;
+    cli_error("this build of xchg has no linkage engine");
+    return EXIT_INTERNAL;
+#else
+    xchg_policy *p = NULL;
+    xchg_store *s = NULL;
+    xchg_linkset *ls = NULL;
+    xchg_link_result *r = NULL;
+    xchg_diag *d = xchg_diag_new();
+    int rc;
+    int32_t date;
+    unsigned long threads = 0;
+    cli_today(&date);
+    if (c->date && xchg_date_parse(c->date, strlen(c->date), &date) != XCHG_OK) {
+        cli_error("--date must be YYYY-MM-DD");
+        rc = EXIT_USAGE;
+        goto cleanup;
+    }
+    if (c->threads) {
+        char *end = NULL;
+        threads = strtoul(c->threads, &end, 10);
+        if (!end || *end || threads > 1024) {
+            cli_error("--threads must be a number from 0 (one per core) to 1024");
+            rc = EXIT_USAGE;
+            goto cleanup;
+        }
+    }
+    if ((rc = load_agreement(c->agr, &p)) != 0 || (rc = open_store(c, p, &s)) != 0)
+        goto cleanup;
+    int64_t started = (int64_t)time(NULL);
+    double t0 = now_s();
+    xchg_err e = xchg_linkset_new(p, &ls);
+    uint64_t n = 0;
+    if (e == XCHG_OK)
+        e = xchg_store_load(s, p, ls, &n, d);
+    double t1 = now_s();
+    if (e == XCHG_OK)
+        e = xchg_link_run(ls, date, xchg_store_pseudonym_key(s), (unsigned)threads, &r, d);
+    double t2 = now_s();
+    xchg_run_params rp = {.run_date = date, .threads = (unsigned)threads, .started = started};
+    int64_t run = 0;
+    if (e == XCHG_OK)
+        e = xchg_store_save_run(s, p, ls, r, &rp, &run, d);
+    double t3 = now_s();
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, c->db);
+        goto cleanup;
+    }
+    size_t eligible = 0;
+    for (size_t i = 0; i < r->nhouseholds; i++)
+        eligible += r->families[i].eligible != 0;
+    char ds[11];
+    xchg_date_format(date, ds);
+    printf("run %lld (evidence window ending %s)\n", (long long)run, ds);
+    printf("  records            %llu\n", (unsigned long long)n);
+    printf("  persons            %zu\n", r->npersons);
+    printf("  households         %zu\n", r->nhouseholds);
+    printf("  eligible families  %zu\n", eligible);
+    printf("  review pairs       %zu\n", r->nreview);
+    printf("  conflicts          %zu\n", r->nconflicts);
+    printf("  exact unions %llu, fuzzy links %llu, candidate pairs %llu, comparisons %llu\n",
+           (unsigned long long)r->exact_unions, (unsigned long long)r->fuzzy_links,
+           (unsigned long long)r->candidate_pairs, (unsigned long long)r->comparisons);
+    printf("  time: load %.2fs, link %.2fs (exact %.2fs, fuzzy %.2fs, households %.2fs), "
+           "save %.2fs\n",
+           t1 - t0, t2 - t1, r->seconds_exact, r->seconds_fuzzy, r->seconds_households, t3 - t2);
+    rc = EXIT_OK;
+cleanup:
+    xchg_link_result_free(r);
+    xchg_linkset_free(ls);
+    xchg_store_free(s);
+    xchg_policy_free(p);
+    xchg_diag_free(d);
+    return rc;
+#endif
+}
+
+/* ---- views ----------------------------------------------------------------------- */
+
+static const char *how_name(int how)
+{
+    return how == 1 ? "exact" : how == 2 ? "fuzzy" : "single";
+}
+
+/* A CSV field, quoted when it holds a separator, quote or line break (RFC 4180). */
+static void csv_field(FILE *o, const char *s)
+{
+    if (!s)
+        s = "";
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, o);
+        return;
+    }
+    fputc('"', o);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', o);
+        fputc(*s, o);
+    }
+    fputc('"', o);
+}
+
+static void json_str(FILE *o, const char *s)
+{
+    fputc('"', o);
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(o, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(o, "\\u%04x", ch);
+        else
+            fputc(ch, o);
+    }
+    fputc('"', o);
+}
+
+static void date_or(char out[11], int32_t v)
+{
+    if (v == XCHG_DATE_OPEN)
+        snprintf(out, 11, "open");
+    else if (v == XCHG_DATE_NONE)
+        snprintf(out, 11, "-");
+    else
+        xchg_date_format(v, out);
+}
+
+static void family_json(FILE *o, const xchg_store_family *f)
+{
+    fprintf(o, "{\"family\":");
+    json_str(o, f->pseudonym);
+    fprintf(o, ",\"run\":%lld,\"persons\":%u,\"records\":%u,\"eligible\":%s,\"links\":\"%s\","
+               "\"review_pairs\":%u,\"conflicts\":%u,\"problems_counting\":%u,\"problems\":[",
+            (long long)f->run, f->npersons, f->nrecords, f->eligible ? "true" : "false",
+            how_name(f->how), f->nreview, f->nconflicts, f->nrule);
+    for (size_t i = 0; i < f->nproblems; i++) {
+        const xchg_store_problem *pr = &f->problems[i];
+        char a[11], b[11];
+        date_or(a, pr->first);
+        date_or(b, pr->last);
+        fprintf(o, "%s{\"code\":", i ? "," : "");
+        json_str(o, pr->code);
+        fprintf(o, ",\"agencies\":[");
+        const char *s = pr->agencies;
+        int first = 1;
+        while (*s) {
+            size_t n = strcspn(s, ",");
+            char one[65];
+            snprintf(one, sizeof one, "%.*s", (int)(n < 64 ? n : 64), s);
+            fprintf(o, "%s", first ? "" : ",");
+            json_str(o, one);
+            first = 0;
+            s += n + (s[n] == ',');
+        }
+        fprintf(o, "],\"first\":\"%s\",\"last\":\"%s\",\"counts_for_rule\":%s}", a, b,
+                pr->counts ? "true" : "false");
+    }
+    fprintf(o, "]}");
+}
+
+struct list_ctx {
+    int mode; /* 0 text, 1 json, 2 csv */
+    size_t n;
+};
+
+static int list_one(void *ctx, const xchg_store_family *f)
+{
+    struct list_ctx *l = ctx;
+    if (l->mode == 1) {
+        fputs(l->n ? ",\n  " : "  ", stdout);
+        family_json(stdout, f);
+    } else if (l->mode == 2) {
+        printf("%s,%lld,%u,%u,%s,%s,%u,%u,", f->pseudonym, (long long)f->run, f->npersons,
+               f->nrecords, f->eligible ? "yes" : "no", how_name(f->how), f->nreview,
+               f->nconflicts);
+        char buf[2048];
+        size_t used = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; i < f->nproblems && used < sizeof buf; i++) {
+            int w = snprintf(buf + used, sizeof buf - used, "%s%s[%s]", i ? " " : "",
+                             f->problems[i].code, f->problems[i].agencies);
+            if (w < 0)
+                break;
+            used += (size_t)w;
+        }
+        csv_field(stdout, buf);
+        putchar('\n');
+    } else {
+        if (l->n == 0)
+            printf("%-22s %7s %7s %-8s %-6s %6s %9s  %s\n", "FAMILY", "PERSONS", "RECORDS",
+                   "ELIGIBLE", "LINKS", "REVIEW", "CONFLICTS", "PROBLEMS [AGENCIES]");
+        printf("%-22s %7u %7u %-8s %-6s %6u %9u  ", f->pseudonym, f->npersons, f->nrecords,
+               f->eligible ? "yes" : "no", how_name(f->how), f->nreview, f->nconflicts);
+        for (size_t i = 0; i < f->nproblems; i++)
+            printf("%s%s%s[%s]", i ? " " : "", f->problems[i].code,
+                   f->problems[i].counts ? "" : "*", f->problems[i].agencies);
+        putchar('\n');
+    }
+    l->n++;
+    return 0;
+}
+
+static int do_list(const struct common *c)
+{
+    xchg_store *s = NULL;
+    int64_t run;
+    int rc;
+    if (c->json && c->csv) {
+        cli_error("choose --json or --csv");
+        return EXIT_USAGE;
+    }
+    if ((rc = parse_run(c, &run)) != 0 || (rc = open_store(c, NULL, &s)) != 0)
+        return rc;
+    struct list_ctx l = {c->json ? 1 : c->csv ? 2 : 0, 0};
+    if (l.mode == 1)
+        printf("[\n");
+    if (l.mode == 2)
+        printf("family,run,persons,records,eligible,links,review_pairs,conflicts,problems\n");
+    xchg_diag *d = xchg_diag_new();
+    xchg_err e = xchg_store_families(s, run, c->all ? XCHG_STORE_ALL : 0, list_one, &l, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, c->db);
+        if (e == XCHG_ERR_NOT_FOUND)
+            cli_hint("run 'xchg match run' first");
+    } else if (l.mode == 1) {
+        printf("%s]\n", l.n ? "\n" : "");
+    } else if (l.mode == 0) {
+        if (l.n == 0)
+            printf("no %sfamilies in this run\n", c->all ? "" : "eligible ");
+        else
+            printf("%zu %sfamilies; * = problem evidenced but not counted by the rule\n", l.n,
+                   c->all ? "" : "eligible ");
+    }
+    xchg_diag_free(d);
+    xchg_store_free(s);
+    return rc;
+}
+
+struct show_ctx {
+    int json;
+    size_t nm, np;
+};
+
+static int show_member(void *ctx, const xchg_store_member *m)
+{
+    struct show_ctx *sc = ctx;
+    if (sc->json) {
+        printf("%s{\"person\":", sc->nm ? "," : "");
+        json_str(stdout, m->pseudonym);
+        printf(",\"agencies\":");
+        json_str(stdout, m->agencies);
+        printf(",\"records\":%u}", m->nrecords);
+    } else {
+        if (sc->nm == 0)
+            printf("members:\n");
+        printf("  %-22s %3u record%s  %s\n", m->pseudonym, m->nrecords, m->nrecords == 1 ? " " : "s",
+               m->agencies);
+    }
+    sc->nm++;
+    return 0;
+}
+
+static int show_pair(void *ctx, const xchg_store_pair *p)
+{
+    struct show_ctx *sc = ctx;
+    if (sc->json) {
+        printf("%s{\"kind\":\"%s\",\"a\":{\"agency\":", sc->np ? "," : "",
+               p->conflict ? "conflict" : "review");
+        json_str(stdout, p->agency_a);
+        printf(",\"ref\":");
+        json_str(stdout, p->ref_a);
+        printf(",\"person\":");
+        json_str(stdout, p->person_a);
+        printf("},\"b\":{\"agency\":");
+        json_str(stdout, p->agency_b);
+        printf(",\"ref\":");
+        json_str(stdout, p->ref_b);
+        printf(",\"person\":");
+        json_str(stdout, p->person_b);
+        printf("},\"score\":%.4f,\"key\":%d}", p->score, p->key);
+    } else {
+        if (sc->np == 0)
+            printf("review pairs and conflicts:\n");
+        if (p->conflict)
+            printf("  conflict (match key %d refused)  ", p->key);
+        else
+            printf("  review (Dice %.3f)  ", p->score);
+        printf("%s %s (%s)  <->  %s %s (%s)\n", p->agency_a, p->ref_a, p->person_a, p->agency_b,
+               p->ref_b, p->person_b);
+    }
+    sc->np++;
+    return 0;
+}
+
+static int do_show(const struct common *c)
+{
+    xchg_store *s = NULL;
+    int64_t run;
+    int rc;
+    if (c->npos != 1) {
+        cli_error("match show needs one FAMILY pseudonym");
+        return EXIT_USAGE;
+    }
+    if ((rc = parse_run(c, &run)) != 0 || (rc = open_store(c, NULL, &s)) != 0)
+        return rc;
+    xchg_store_family *f = calloc(1, sizeof *f);
+    xchg_diag *d = xchg_diag_new();
+    struct show_ctx sc = {c->json != NULL, 0, 0};
+    xchg_err e = f ? xchg_store_family_show(s, run, c->pos[0], f, NULL, NULL, NULL, d)
+                   : XCHG_ERR_NOMEM;
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, c->db);
+        goto cleanup;
+    }
+    if (sc.json) {
+        printf("{\"family\":");
+        family_json(stdout, f);
+        printf(",\"members\":[");
+        e = xchg_store_family_show(s, run, c->pos[0], f, show_member, NULL, &sc, d);
+        printf("],\"pairs\":[");
+        if (e == XCHG_OK)
+            e = xchg_store_family_show(s, run, c->pos[0], f, NULL, show_pair, &sc, d);
+        printf("]}\n");
+    } else {
+        printf("family %s (run %lld): %s, %u person%s, %u records, links %s\n", f->pseudonym,
+               (long long)f->run, f->eligible ? "ELIGIBLE" : "not eligible", f->npersons,
+               f->npersons == 1 ? "" : "s", f->nrecords, how_name(f->how));
+        printf("problems (%u counting towards the rule):\n", f->nrule);
+        for (size_t i = 0; i < f->nproblems; i++) {
+            char a[11], b[11];
+            date_or(a, f->problems[i].first);
+            date_or(b, f->problems[i].last);
+            printf("  %-24s %s..%s  %s%s\n", f->problems[i].code, a, b, f->problems[i].agencies,
+                   f->problems[i].counts ? "" : "  (not counted by the rule)");
+        }
+        e = xchg_store_family_show(s, run, c->pos[0], f, show_member, show_pair, &sc, d);
+        if (sc.np == 0)
+            printf("no review pairs or conflicts\n");
+    }
+    rc = e == XCHG_OK ? EXIT_OK : cli_fail(e, d, c->db);
+cleanup:
+    free(f);
+    xchg_diag_free(d);
+    xchg_store_free(s);
+    return rc;
+}
+
+static int link_row(void *ctx, const xchg_store_link *l)
+{
+    (void)ctx;
+    csv_field(stdout, l->agency);
+    putchar(',');
+    csv_field(stdout, l->ref);
+    putchar(',');
+    csv_field(stdout, l->person);
+    putchar(',');
+    csv_field(stdout, l->family);
+    putchar('\n');
+    return 0;
+}
+
+static int do_links(const struct common *c)
+{
+    xchg_store *s = NULL;
+    int64_t run;
+    int rc;
+    if (!c->csv) {
+        cli_error("match links writes CSV: give --csv");
+        return EXIT_USAGE;
+    }
+    if ((rc = parse_run(c, &run)) != 0 || (rc = open_store(c, NULL, &s)) != 0)
+        return rc;
+    xchg_diag *d = xchg_diag_new();
+    printf("agency,record_ref,person,family\n");
+    xchg_err e = xchg_store_links(s, run, link_row, NULL, d);
+    if (e != XCHG_OK)
+        rc = cli_fail(e, d, c->db);
+    xchg_diag_free(d);
+    xchg_store_free(s);
+    return rc;
+}
+
+int cmd_match(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    static const struct {
+        const char *verb;
+        int (*fn)(const struct common *);
+    } verbs[] = {{"init", do_init}, {"ingest", do_ingest}, {"run", do_run},
+                 {"list", do_list}, {"show", do_show},     {"links", do_links}};
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        if (strcmp(argv[1], verbs[i].verb) != 0)
+            continue;
+        struct common c;
+        int rc = parse(argc - 1, argv + 1, &c);
+        if (rc)
+            return rc < 0 ? EXIT_OK : rc;
+        return verbs[i].fn(&c);
+    }
+    cli_error("unknown match command '%s'", argv[1]);
+    fputs(usage, stderr);
+    return EXIT_USAGE;
+}
