@@ -1062,25 +1062,17 @@ cleanup:
     return e;
 }
 
-#ifdef XCHG_HAVE_LINK
 static xchg_err add_to_linkset(void *ctx, size_t agency, uint64_t id, const xchg_record *r)
 {
     return xchg_linkset_add(ctx, agency, id, r);
 }
-#endif
 
 xchg_err xchg_store_load(xchg_store *s, const xchg_policy *p, struct xchg_linkset *ls,
                          uint64_t *count, xchg_diag *d)
 {
-#ifdef XCHG_HAVE_LINK
     if (!ls)
         return XCHG_ERR_ARG;
     return xchg_store_each_record(s, p, add_to_linkset, ls, count, d);
-#else
-    (void)s, (void)p, (void)ls, (void)count;
-    xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "this build has no linkage engine");
-    return XCHG_ERR_ARG;
-#endif
 }
 
 /* ---- saving a run --------------------------------------------------------------- */
@@ -1283,7 +1275,6 @@ xchg_err xchg_store_save_run(xchg_store *s, const xchg_policy *p, const struct x
                              const struct xchg_link_result *res, const xchg_run_params *rp,
                              int64_t *run_id, xchg_diag *d)
 {
-#ifdef XCHG_HAVE_LINK
     if (!ls || !res)
         return XCHG_ERR_ARG;
     uint64_t *ids = malloc((res->nrecords ? res->nrecords : 1) * sizeof *ids);
@@ -1294,11 +1285,6 @@ xchg_err xchg_store_save_run(xchg_store *s, const xchg_policy *p, const struct x
     xchg_err e = xchg_store_save_result(s, p, res, ids, rp, run_id, d);
     free(ids);
     return e;
-#else
-    (void)s, (void)p, (void)ls, (void)res, (void)rp, (void)run_id;
-    xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "this build has no linkage engine");
-    return XCHG_ERR_ARG;
-#endif
 }
 
 /* ---- views ---------------------------------------------------------------------- */

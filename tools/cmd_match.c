@@ -288,12 +288,6 @@ static double now_s(void)
 
 static int do_run(const struct common *c)
 {
-#ifndef XCHG_HAVE_LINK
-    (void)c;
-    (void)now_s;
-    cli_error("this build of xchg has no linkage engine");
-    return EXIT_INTERNAL;
-#else
     xchg_policy *p = NULL;
     xchg_store *s = NULL;
     xchg_linkset *ls = NULL;
@@ -364,7 +358,6 @@ cleanup:
     xchg_policy_free(p);
     xchg_diag_free(d);
     return rc;
-#endif
 }
 
 /* ---- views ----------------------------------------------------------------------- */

@@ -159,8 +159,6 @@ struct xchg_link_result;
 
 /*
  * Add every active record to the link set (xchg_linkset_add(ls, agency, row id, r)).
- * Only when the library is built with the linkage engine (XCHG_HAVE_LINK); otherwise
- * XCHG_ERR_ARG with a diagnostic.
  */
 XCHG_API xchg_err xchg_store_load(xchg_store *s, const xchg_policy *p, struct xchg_linkset *ls,
                                   uint64_t *count, xchg_diag *d);
@@ -182,7 +180,7 @@ XCHG_API xchg_err xchg_store_save_result(xchg_store *s, const xchg_policy *p,
                                          const uint64_t *ids, const xchg_run_params *rp,
                                          int64_t *run_id, xchg_diag *d) XCHG_MUST_CHECK;
 
-/* xchg_store_save_result with ids from the link set (XCHG_HAVE_LINK builds only). */
+/* xchg_store_save_result with ids from the link set. */
 XCHG_API xchg_err xchg_store_save_run(xchg_store *s, const xchg_policy *p,
                                       const struct xchg_linkset *ls,
                                       const struct xchg_link_result *res,

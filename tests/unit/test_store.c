@@ -749,7 +749,6 @@ static void test_save_and_views(void **state)
     xchg_store_free(s);
 }
 
-#ifdef XCHG_HAVE_LINK
 static void test_load_linkset(void **state)
 {
     (void)state;
@@ -778,7 +777,6 @@ static void test_load_linkset(void **state)
     xchg_linkset_free(ls);
     xchg_store_free(s);
 }
-#endif
 
 int main(void)
 {
@@ -795,9 +793,7 @@ int main(void)
         cmocka_unit_test(test_supersede),
         cmocka_unit_test(test_rejected_changes_nothing),
         cmocka_unit_test(test_save_and_views),
-#ifdef XCHG_HAVE_LINK
         cmocka_unit_test(test_load_linkset),
-#endif
     };
     if (xchg_init() != XCHG_OK)
         return 1;
