@@ -1516,3 +1516,46 @@ xchg_err xchg_store_links(xchg_store *s, int64_t run, int (*fn)(void *, const xc
     sqlite3_finalize(q);
     return e;
 }
+
+/* ---- dump (for auditors: everything the store holds, cell by cell) --------------- */
+
+xchg_err xchg_store_dump(xchg_store *s, xchg_store_cell_fn fn, void *ctx, xchg_diag *d)
+{
+    if (!s || !fn)
+        return XCHG_ERR_ARG;
+    sqlite3_stmt *tables = NULL;
+    xchg_err rc = XCHG_OK;
+    if (sqlite3_prepare_v2(s->db, "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name",
+                           -1, &tables, NULL) != SQLITE_OK)
+        return sqlfail(s->db, d, s->path, "list tables");
+    while (rc == XCHG_OK && sqlite3_step(tables) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(tables, 0);
+        char sql[256];
+        int n = snprintf(sql, sizeof sql, "SELECT * FROM \"%s\"", t ? t : "");
+        if (!t || n < 0 || (size_t)n >= sizeof sql || strchr(t, '"'))
+            continue;
+        char table[128];
+        snprintf(table, sizeof table, "%s", t);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+            rc = sqlfail(s->db, d, s->path, "dump a table");
+            break;
+        }
+        while (rc == XCHG_OK && sqlite3_step(st) == SQLITE_ROW) {
+            int nc = sqlite3_column_count(st);
+            for (int c = 0; c < nc && rc == XCHG_OK; c++) {
+                int type = sqlite3_column_type(st, c);
+                if (type == SQLITE_NULL)
+                    continue;
+                const void *v = type == SQLITE_BLOB ? sqlite3_column_blob(st, c)
+                                                    : (const void *)sqlite3_column_text(st, c);
+                size_t len = (size_t)sqlite3_column_bytes(st, c);
+                if (fn(ctx, table, sqlite3_column_name(st, c), v, len, type != SQLITE_BLOB))
+                    rc = XCHG_ERR_ARG;
+            }
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_finalize(tables);
+    return rc;
+}

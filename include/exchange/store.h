@@ -261,6 +261,17 @@ XCHG_API xchg_err xchg_store_links(xchg_store *s, int64_t run,
                                    int (*fn)(void *, const xchg_store_link *), void *ctx,
                                    xchg_diag *d);
 
+/* ---- dump ------------------------------------------------------------------- */
+
+/*
+ * Call fn for every non-NULL cell of every table (text cells with is_text = 1, numbers
+ * as their text, blobs raw), so an auditor can see everything the store holds — and a
+ * test can prove no personal data is among it. A non-zero return of fn stops.
+ */
+typedef int (*xchg_store_cell_fn)(void *ctx, const char *table, const char *column,
+                                  const void *data, size_t len, int is_text);
+XCHG_API xchg_err xchg_store_dump(xchg_store *s, xchg_store_cell_fn fn, void *ctx, xchg_diag *d);
+
 #ifdef __cplusplus
 }
 #endif
