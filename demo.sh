@@ -12,6 +12,8 @@
 #        extract per agency, with realistic recording errors, and the ground truth
 #     7. each agency seals its extract under the phase-2 agreement; the matcher verifies
 #        every sealed extract and inspects one (tokens and counts, never payloads)
+#     8. the matcher ingests the extracts into its encrypted store, links persons and
+#        households from tokens alone, applies the rule, and lists candidate families
 #
 # Output goes to demo-out/ (recreated on each run). Nothing here is real personal data.
 set -euo pipefail
@@ -119,6 +121,20 @@ echo
 echo
 "$XCHG" extract inspect --agreement "$A" --key "$OUT/keys/matcher.key" "$OUT/sealed/police.xex" | sed 's/^/  /'
 
+step "8. the matcher ingests, links and lists candidate families (pseudonymous)"
+M="$OUT/matcher"
+mkdir -p "$M"
+"$XCHG" match init --db "$M/store.db" --agreement "$A" --db-key-out "$M/store.key" | sed 's/^/  /'
+"$XCHG" match ingest --db "$M/store.db" --db-key "$M/store.key" --agreement "$A" \
+  --key "$OUT/keys/matcher.key" "$OUT"/sealed/*.xex | sed 's/^/  /'
+"$XCHG" match run --db "$M/store.db" --db-key "$M/store.key" --agreement "$A" --date 2026-10-31 |
+  sed 's/^/  /'
+echo
+"$XCHG" match list --db "$M/store.db" --db-key "$M/store.key" | head -12 | cut -c1-150 | sed 's/^/  /'
+FAMILY=$("$XCHG" match list --db "$M/store.db" --db-key "$M/store.key" --csv | awk -F, 'NR==2{print $1}')
+echo
+"$XCHG" match show --db "$M/store.db" --db-key "$M/store.key" "$FAMILY" | sed 's/^/  /'
+
 step "done"
-echo "Keys, signed agreements, the linkage secret, the demo county and the sealed extracts"
-echo "are in demo-out/. Linking the extracts and releasing referrals are the next steps."
+echo "Everything is in demo-out/: keys, signed agreements, the linkage secret, the demo"
+echo "county, the sealed extracts and the matcher's encrypted store."
