@@ -18,7 +18,7 @@ X=$B/tools/xchg
 W=$(mktemp -d "${TMPDIR:-/tmp}/linkq.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/keys"
-for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team fi-team; do
+for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team fi-team operator-1 operator-2; do
   $X keygen -o "$W/keys/$p" --label "$p" >/dev/null
 done
 declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care

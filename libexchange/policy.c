@@ -505,8 +505,8 @@ static void parse_agreement(struct ctx *c, struct fy_node *root)
 
 static int parse_role(const char *s, xchg_role *r)
 {
-    static const char *const names[] = {"agency", "matcher", "recipient", "governance"};
-    for (int i = 0; i < 4; i++)
+    static const char *const names[] = {"agency", "matcher", "recipient", "governance", "operator"};
+    for (int i = 0; i < 5; i++)
         if (strcmp(s, names[i]) == 0) {
             *r = (xchg_role)i;
             return 1;
@@ -552,7 +552,8 @@ static void parse_parties(struct ctx *c, struct fy_node *root)
         const char *role = get_str(c, e, "role", 1, where);
         if (role && !parse_role(role, &q->role))
             ERR(c, get(e, "role"),
-                "unknown role '%s' for %s (expected agency, matcher, recipient or governance)",
+                "unknown role '%s' for %s (expected agency, matcher, recipient, governance or "
+                "operator)",
                 role, where);
         q->label = get_str(c, e, "label", 1, where);
         q->legal_basis = get_str(c, e, "legal_basis", 0, where);
@@ -1448,6 +1449,16 @@ static void parse_release(struct ctx *c, struct fy_node *root)
     long ap = 1;
     get_long(c, m, "approvals_required", 0, 1, 5, &ap, "'release'");
     p->approvals_required = (unsigned)ap;
+    if (c->parties_ok) {
+        size_t nop = 0;
+        for (size_t i = 0; i < p->nparties; i++)
+            nop += p->parties[i].role == XCHG_ROLE_OPERATOR;
+        if (nop < (size_t)ap)
+            ERR(c, get(m, "approvals_required") ? get(m, "approvals_required") : m,
+                "'approvals_required' is %ld but the agreement names %zu operator%s (parties "
+                "with role operator): no family could ever be released",
+                ap, nop, nop == 1 ? "" : "s");
+    }
     const char **names;
     size_t nn;
     struct fy_node *r;
@@ -1822,6 +1833,7 @@ const char *xchg_role_name(xchg_role r)
     case XCHG_ROLE_MATCHER: return "matcher";
     case XCHG_ROLE_RECIPIENT: return "recipient";
     case XCHG_ROLE_GOVERNANCE: return "governance";
+    case XCHG_ROLE_OPERATOR: return "operator";
     }
     return "?";
 }

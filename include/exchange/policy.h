@@ -29,6 +29,7 @@ typedef enum xchg_role {
     XCHG_ROLE_MATCHER = 1,
     XCHG_ROLE_RECIPIENT = 2,
     XCHG_ROLE_GOVERNANCE = 3, /* IG lead / agreement owner without data of its own */
+    XCHG_ROLE_OPERATOR = 4,   /* a matcher operator who approves or rejects releases */
 } xchg_role;
 
 typedef struct xchg_party {

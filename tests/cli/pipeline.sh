@@ -13,7 +13,7 @@ if [[ "$today" < "2026-04-01" || "$today" > "2028-03-31" ]]; then
   echo "skipped: the example agreements are not in force on $today"; echo "0 passed, 0 failed"; exit 0
 fi
 expect 0 "" -- $SYNTH --households 120 --seed 7 --out "$T/county" -q
-for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team fi-team; do
+for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team fi-team operator-1 operator-2; do
   $X keygen -o "$K/$p" --label "Test $p" >/dev/null
 done
 declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care

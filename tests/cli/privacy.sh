@@ -13,7 +13,7 @@ if [[ "$today" < "2026-04-01" || "$today" > "2028-03-31" ]]; then
   echo "skipped: the example agreement is not in force on $today"; echo "0 passed, 0 failed"; exit 0
 fi
 expect 0 "" -- $XCHG_SYNTH --households 400 --seed 11 --out "$T/county" -q
-for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team; do
+for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team operator-1 operator-2; do
   $X keygen -o "$K/$p" --label "Test $p" >/dev/null
 done
 A=$T/phase2.yaml

@@ -61,7 +61,7 @@ static void test_base_is_valid(void **state)
     const xchg_policy_data *pd = xchg_policy_get(p);
     assert_string_equal(pd->id, "test-agreement");
     assert_int_equal(pd->version, 2);
-    assert_int_equal(pd->nparties, 5);
+    assert_int_equal(pd->nparties, 7);
     assert_int_equal(pd->parties[pd->owner].role, XCHG_ROLE_GOVERNANCE);
     assert_int_equal(pd->nmatch_keys, 3);
     assert_true(pd->match_keys[0].strong);
@@ -124,30 +124,30 @@ static const struct bad bads[] = {
      "'01/01/2026'"},
     {"unknown party in a rule", "    asserted_by: [police]\n", "    asserted_by: [police, fire]\n",
      XCHG_ERR_POLICY,
-     "t.yaml:67:19: error: unknown party 'fire' in 'asserted_by' of problem 'crime_asb'"},
+     "t.yaml:69:19: error: unknown party 'fire' in 'asserted_by' of problem 'crime_asb'"},
     {"party with the wrong role", "    asserted_by: [police]\n", "    asserted_by: [matcher]\n",
      XCHG_ERR_POLICY,
-     "t.yaml:67:19: error: party 'matcher' in 'asserted_by' of problem 'crime_asb' must have role "
+     "t.yaml:69:19: error: party 'matcher' in 'asserted_by' of problem 'crime_asb' must have role "
      "agency, but has role matcher"},
     {"problem no agency may assert", "    asserted_by: [school]\n", "    asserted_by: []\n",
-     XCHG_ERR_POLICY, "t.yaml:69:5: error: problem 'school' can never be evidenced: no agency may assert it"},
+     XCHG_ERR_POLICY, "t.yaml:71:5: error: problem 'school' can never be evidenced: no agency may assert it"},
     {"agency asserting a problem it may not", "      - problem: crime_asb\n",
      "      - problem: school\n", XCHG_ERR_POLICY,
-     "t.yaml:80:18: error: agency 'police' may not assert problem 'school' (not in its "
+     "t.yaml:82:18: error: agency 'police' may not assert problem 'school' (not in its "
      "'asserted_by')"},
     {"rule that can never be met", "{at_least: 2, of: [crime_asb, school]}",
      "{at_least: 3, of: [crime_asb, school]}", XCHG_ERR_POLICY,
-     "t.yaml:72:19: error: the eligibility rule can never be met: it needs 3 problems but lists "
+     "t.yaml:74:19: error: the eligibility rule can never be met: it needs 3 problems but lists "
      "only 2"},
     {"rule on a problem nobody evidences",
      "  school:\n    title: Poor attendance\n",
      "  health:\n    title: Health\n    asserted_by: [school]\n  school:\n    title: Poor attendance\n",
      XCHG_ERR_POLICY,
-     "t.yaml:69:5: error: problem 'health' can never be evidenced: no agency extract has an "
+     "t.yaml:71:5: error: problem 'health' can never be evidenced: no agency extract has an "
      "indicator for it"},
     {"unknown problem in the rule", "of: [crime_asb, school]", "of: [crime_asb, schools]",
      XCHG_ERR_POLICY,
-     "t.yaml:72:37: error: unknown problem 'schools' in the eligibility rule (declare it under "
+     "t.yaml:74:37: error: unknown problem 'schools' in the eligibility rule (declare it under "
      "'problems')"},
     {"expiry before start", "  expires: 2027-12-31\n", "  expires: 2025-12-31\n", XCHG_ERR_POLICY,
      "t.yaml:17:12: error: the agreement expires before it starts (expires 2025-12-31 is before "
@@ -164,7 +164,7 @@ static const struct bad bads[] = {
      "'legal_basis' (their power to share)"},
     {"special category without article 9",
      "    article9: \"Art 9(2)(g); DPA 2018 Sch 1 para 18\"\n", "", XCHG_ERR_POLICY,
-     "t.yaml:56:15: error: field 'treatment' is special-category data but 'lawful_basis' has no "
+     "t.yaml:58:15: error: field 'treatment' is special-category data but 'lawful_basis' has no "
      "'article9' condition",
      "  term_end: {type: date}\n",
      "  term_end: {type: date}\n  treatment: {type: code, values: [DRUG], special_category: true}\n"},
@@ -178,12 +178,12 @@ static const struct bad bads[] = {
      "t.yaml:36:10: error: party 'school' has no key yet (key: unbound); bind the parties' "
      "public keys with 'xchg policy bind-keys'"},
     {"unknown field in columns", "Type: incident_type,", "Type: incident_kind,", XCHG_ERR_POLICY,
-     "t.yaml:77:89: error: unknown field 'incident_kind' in extract of 'police' (declare it under "
+     "t.yaml:79:89: error: unknown field 'incident_kind' in extract of 'police' (declare it under "
      "'fields')"},
     {"transform on the wrong type", "\"forename:initial\"", "\"dob:initial\"", XCHG_ERR_POLICY,
-     "t.yaml:60:52: error: transform 'initial' cannot apply to field 'dob' of type date"},
+     "t.yaml:62:52: error: transform 'initial' cannot apply to field 'dob' of type date"},
     {"unknown transform", "\"surname:phonetic\"", "\"surname:metaphone\"", XCHG_ERR_POLICY,
-     "t.yaml:60:32: error: unknown transform 'metaphone' in match key 'phon_dob' (expected "
+     "t.yaml:62:32: error: unknown transform 'metaphone' in match key 'phon_dob' (expected "
      "initial, phonetic, first, nickname, year, swap_dm, outward or sector)"},
     {"unsupported format", "exchange_agreement: 1\n", "exchange_agreement: 2\n", XCHG_ERR_POLICY,
      "t.yaml:2:21: error: unsupported agreement format 2 (this version reads format 1)"},
@@ -191,26 +191,26 @@ static const struct bad bads[] = {
      "t.yaml:7:10: error: the owner creates the linkage secret and must not be the matcher"},
     {"payload field not sent", "    payload: [forename, surname]\n",
      "    payload: [forename, surname, incident_type]\n", XCHG_ERR_POLICY,
-     "t.yaml:93:15: error: payload field 'incident_type' of extract of 'school' is not among its "
+     "t.yaml:95:15: error: payload field 'incident_type' of extract of 'school' is not among its "
      "'columns'"},
     {"comparison of text with a number", "when: {field: incident_type, in: [CRIME, ASB]}",
      "when: {field: incident_type, lt: 3}", XCHG_ERR_POLICY,
-     "t.yaml:81:16: error: indicator for 'crime_asb' in extract of 'police' compares field "
+     "t.yaml:83:16: error: indicator for 'crime_asb' in extract of 'police' compares field "
      "'incident_type' (type code) with a number"},
     {"code value not allowed", "in: [CRIME, ASB]", "in: [CRIME, ASBO]", XCHG_ERR_POLICY,
-     "t.yaml:81:16: error: indicator for 'crime_asb' in extract of 'police': 'ASBO' is not one of "
+     "t.yaml:83:16: error: indicator for 'crime_asb' in extract of 'police': 'ASBO' is not one of "
      "the values of field 'incident_type'"},
     {"no matcher", "    role: matcher\n", "    role: recipient\n", XCHG_ERR_POLICY,
      "t.yaml:23:5: error: the agreement needs exactly one party with role matcher (found 0)"},
     {"threshold out of range", "households:\n",
      "fuzzy:\n  threshold: 1.5\n  blocking: [[surname]]\n  clk_schema: {version: 3}\nhouseholds:\n",
-     XCHG_ERR_POLICY, "t.yaml:62:14: error: 'threshold' must be a Dice similarity in (0.5, 1], not 1.5"},
+     XCHG_ERR_POLICY, "t.yaml:64:14: error: 'threshold' must be a Dice similarity in (0.5, 1], not 1.5"},
     {"no consent rule for an agency", "    school:\n      referral: {requires: engagement}\n", "",
      XCHG_ERR_POLICY,
      "...error: no consent rule for agency 'school': say under release.consent what its detail "
      "needs before release"},
     {"bad consent requirement", "{requires: engagement}", "{requires: maybe}", XCHG_ERR_POLICY,
-     "t.yaml:102:28: error: 'requires' in consent rules of 'school' must be none, engagement or "
+     "t.yaml:104:28: error: 'requires' in consent rules of 'school' must be none, engagement or "
      "explicit_consent, not 'maybe'"},
     {"not YAML", "  title: Test agreement\n", "  title: [unclosed\n", XCHG_ERR_FORMAT,
      "t.yaml:9:11: error: not valid YAML: missing comma in flow sequence"},
