@@ -14,6 +14,7 @@
 #include "exchange/packet.h"
 #include "exchange/policy.h"
 #include "exchange/record.h"
+#include "exchange/release.h"
 #include "exchange/seal.h"
 #include "exchange/secret.h"
 #include "exchange/store.h"

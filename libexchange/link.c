@@ -280,6 +280,13 @@ static int unite(struct uf *u, uint32_t a, uint32_t b, int *slot)
     return 1;
 }
 
+/* qsort with no call for an empty (possibly NULL) array: sort(NULL, 0, ...) is undefined */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
 static int cmp_tok(const void *x, const void *y)
 {
     const tok_t *a = x, *b = y;
@@ -575,7 +582,7 @@ static int household_union(const xchg_linkset *ls, const xchg_link_result *res, 
     for (size_t k = 0; k < nh; k++)
         pt[k] = (ptok_t){res->person[ls->ht[k].rec], ls->ht[k].idx, ls->ht[k].h0, ls->ht[k].h1, 1,
                          rec_latest(ls, ls->ht[k].rec)};
-    qsort(pt, nh, sizeof *pt, cmp_ptok);
+    sort(pt, nh, sizeof *pt, cmp_ptok);
     /* collapse equal (person, idx, token), counting records */
     size_t m = 0;
     for (size_t k = 0; k < nh; k++) {
@@ -621,7 +628,7 @@ static int household_union(const xchg_linkset *ls, const xchg_link_result *res, 
         }
         k = e;
     }
-    qsort(pt, keep, sizeof *pt, cmp_ptok_value);
+    sort(pt, keep, sizeof *pt, cmp_ptok_value);
     for (size_t k = 0; k < keep;) {
         size_t e = k + 1;
         while (e < keep && pt[e].idx == pt[k].idx && pt[e].h0 == pt[k].h0 && pt[e].h1 == pt[k].h1)
@@ -636,7 +643,7 @@ static int household_union(const xchg_linkset *ls, const xchg_link_result *res, 
     }
     /* fallback: a person with no address token joins the one household sharing the
      * fallback token (e.g. surname + postcode); none if two households share it */
-    qsort(fb, nfb, sizeof *fb, cmp_ptok_value);
+    sort(fb, nfb, sizeof *fb, cmp_ptok_value);
     for (size_t k = 0; k < nfb;) {
         size_t e = k + 1;
         while (e < nfb && fb[e].idx == fb[k].idx && fb[e].h0 == fb[k].h0 && fb[e].h1 == fb[k].h1)
@@ -708,7 +715,7 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
 
     /* 1. exact keys, strongest first */
     double t0 = now_s();
-    qsort(ls->mt, ls->nmt, sizeof *ls->mt, cmp_tok);
+    sort(ls->mt, ls->nmt, sizeof *ls->mt, cmp_tok);
     for (size_t i = 0; i < ls->nmt;) {
         size_t e = i + 1;
         while (e < ls->nmt && ls->mt[e].idx == ls->mt[i].idx && ls->mt[e].h0 == ls->mt[i].h0 &&
@@ -732,7 +739,7 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
     /* 2. fuzzy: Dice on CLKs within blocks */
     t0 = now_s();
     if (ls->clk_bytes && p->fuzzy.clk_schema_json && ls->nbt) {
-        qsort(ls->bt, ls->nbt, sizeof *ls->bt, cmp_tok);
+        sort(ls->bt, ls->nbt, sizeof *ls->bt, cmp_tok);
         /* A pair goes to clerical review only when it shares a blocking key with a date
          * part (e.g. phonetic forename + date of birth): pairs that only share an address
          * and a surname are family members far more often than typing errors. */
@@ -785,7 +792,7 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
             jobs[t].out.v = NULL;
         }
         /* the same pair may come from several blocks */
-        qsort(links.v, links.n, sizeof *links.v, cmp_pair_ab);
+        sort(links.v, links.n, sizeof *links.v, cmp_pair_ab);
         size_t m = 0;
         for (size_t k = 0; k < links.n; k++) {
             if (m && links.v[k].a == links.v[m - 1].a && links.v[k].b == links.v[m - 1].b) {
@@ -795,7 +802,7 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
             links.v[m++] = links.v[k];
         }
         links.n = m;
-        qsort(links.v, links.n, sizeof *links.v, cmp_pair_score);
+        sort(links.v, links.n, sizeof *links.v, cmp_pair_score);
         agmask = calloc(n ? n : 1, sizeof *agmask);
         if (!agmask)
             goto cleanup;

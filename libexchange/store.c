@@ -331,6 +331,17 @@ static const char *const migrations[] = {
     "  a INTEGER NOT NULL REFERENCES records(id), b INTEGER NOT NULL REFERENCES records(id),"
     "  key INTEGER NOT NULL);"
     "CREATE INDEX conflicts_run ON conflicts(run);",
+    /* 1 -> 2: release decisions and referral packets */
+    "CREATE TABLE decisions(id INTEGER PRIMARY KEY, family TEXT NOT NULL,"
+    "  run INTEGER NOT NULL REFERENCES runs(id), operator TEXT NOT NULL, party TEXT NOT NULL,"
+    "  decision TEXT NOT NULL CHECK(decision IN ('approve','reject')), reason TEXT NOT NULL,"
+    "  time INTEGER NOT NULL, signature BLOB NOT NULL);"
+    "CREATE INDEX decisions_family ON decisions(family, id);"
+    "CREATE TABLE releases(id INTEGER PRIMARY KEY, packet_id TEXT NOT NULL UNIQUE,"
+    "  family TEXT NOT NULL, run INTEGER NOT NULL REFERENCES runs(id),"
+    "  recipient TEXT NOT NULL, time INTEGER NOT NULL, released INTEGER NOT NULL,"
+    "  withheld INTEGER NOT NULL);"
+    "CREATE INDEX releases_family ON releases(family);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -1559,3 +1570,7 @@ xchg_err xchg_store_dump(xchg_store *s, xchg_store_cell_fn fn, void *ctx, xchg_d
     sqlite3_finalize(tables);
     return rc;
 }
+
+/* For the release module (store_internal.h): the open database handle. */
+sqlite3 *xchg__store_db(xchg_store *s) { return s ? s->db : NULL; }
+const char *xchg__store_path(const xchg_store *s) { return s ? s->path : NULL; }
