@@ -8,6 +8,7 @@ int cmd_policy(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
 int cmd_seal(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_extract_run(const char *verb, int argc, char **argv);
 
 #endif
