@@ -86,7 +86,8 @@ static int check_value(const json_t *v, int depth, char *why, size_t cap)
         }
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x) {
+        json_object_foreach((json_t *)v, k, x)
+        {
             if (strlen(k) > XCHG_AUDIT_STRING_MAX) {
                 snprintf(why, cap, "a data key is longer than %d bytes", XCHG_AUDIT_STRING_MAX);
                 return 0;
@@ -103,7 +104,8 @@ static int check_value(const json_t *v, int depth, char *why, size_t cap)
         }
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             if (!check_value(x, depth + 1, why, cap))
                 return 0;
         }
@@ -124,7 +126,8 @@ static int check_value(const json_t *v, int depth, char *why, size_t cap)
     case JSON_INTEGER:
     case JSON_TRUE:
     case JSON_FALSE:
-    case JSON_NULL: return 1;
+    case JSON_NULL:
+        return 1;
     }
     return 0;
 }
@@ -165,8 +168,9 @@ static xchg_err parse_entry(const char *line, size_t len, entry *e, char *why, s
     if (!json_is_object(r) || json_object_size(r) != 7 || !json_is_integer(seq) ||
         !json_is_integer(tm) || !json_is_string(type) || !json_is_string(actor) ||
         !json_is_object(e->data) || !json_is_string(prev) || !json_is_string(hash)) {
-        snprintf(why, cap, "not an audit entry (it needs exactly seq, time, type, actor, data, "
-                           "prev and hash)");
+        snprintf(why, cap,
+                 "not an audit entry (it needs exactly seq, time, type, actor, data, "
+                 "prev and hash)");
         goto bad;
     }
     if (json_integer_value(seq) < 0 || json_integer_value(tm) < 0) {
@@ -202,8 +206,9 @@ static xchg_err parse_entry(const char *line, size_t len, entry *e, char *why, s
     int same = strlen(canon) == len && memcmp(canon, line, len) == 0;
     free(canon);
     if (!same) {
-        snprintf(why, cap, "the entry is not in canonical form (compact JSON, keys sorted, "
-                           "non-ASCII escaped; docs/formats.md)");
+        snprintf(why, cap,
+                 "the entry is not in canonical form (compact JSON, keys sorted, "
+                 "non-ASCII escaped; docs/formats.md)");
         goto bad;
     }
     return XCHG_OK;
@@ -221,13 +226,13 @@ static xchg_err check_genesis(const entry *e, uint8_t matcher[XCHG_KEYID_BYTES],
            *key = json_object_get(e->data, "matcher_key");
     json_t *aid = json_object_get(agr, "id"), *ash = json_object_get(agr, "sha256");
     if (!json_is_string(fmt) || strcmp(json_string_value(fmt), XCHG_AUDIT_FORMAT) != 0) {
-        snprintf(why, cap, "the genesis entry does not name the format \"%s\"",
-                 XCHG_AUDIT_FORMAT);
+        snprintf(why, cap, "the genesis entry does not name the format \"%s\"", XCHG_AUDIT_FORMAT);
         return XCHG_ERR_FORMAT;
     }
     if (!json_is_integer(ver) || json_integer_value(ver) != XCHG_AUDIT_VERSION) {
-        snprintf(why, cap, "audit log format version %lld is not supported (this build reads "
-                           "version %d)",
+        snprintf(why, cap,
+                 "audit log format version %lld is not supported (this build reads "
+                 "version %d)",
                  json_is_integer(ver) ? (long long)json_integer_value(ver) : -1LL,
                  XCHG_AUDIT_VERSION);
         return XCHG_ERR_VERSION;
@@ -237,8 +242,9 @@ static xchg_err check_genesis(const entry *e, uint8_t matcher[XCHG_KEYID_BYTES],
         !is_lower_hex(json_string_value(key), XCHG_KEYID_HEXLEN) ||
         xchg_hex_decode(matcher, XCHG_KEYID_BYTES, json_string_value(key), XCHG_KEYID_HEXLEN) !=
             XCHG_OK) {
-        snprintf(why, cap, "the genesis entry lacks the agreement id and sha256 or the matcher "
-                           "key id");
+        snprintf(why, cap,
+                 "the genesis entry lacks the agreement id and sha256 or the matcher "
+                 "key id");
         return XCHG_ERR_FORMAT;
     }
     if (st) {
@@ -269,9 +275,9 @@ static xchg_err make_line(uint64_t seq, int64_t tm, const char *type, const char
     char prevhex[HASH_HEX + 1], hashhex[HASH_HEX + 1];
     uint8_t h[XCHG_SHA256_BYTES];
     xchg_hex_encode(prevhex, prev, XCHG_SHA256_BYTES);
-    json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:O,s:s}", "seq", (json_int_t)seq, "time",
-                          (json_int_t)tm, "type", type, "actor", actor, "data", data, "prev",
-                          prevhex);
+    json_t *o =
+        json_pack("{s:I,s:I,s:s,s:s,s:O,s:s}", "seq", (json_int_t)seq, "time", (json_int_t)tm,
+                  "type", type, "actor", actor, "data", data, "prev", prevhex);
     if (!o)
         return XCHG_ERR_NOMEM;
     xchg_err e = entry_hash(o, h);
@@ -343,8 +349,8 @@ static xchg_err read_genesis(int fd, const char *path, uint8_t matcher[XCHG_KEYI
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot stat: %s", strerror(errno));
         return XCHG_ERR_IO;
     }
-    size_t n = (uint64_t)sb.st_size < XCHG_AUDIT_LINE_MAX ? (size_t)sb.st_size
-                                                           : XCHG_AUDIT_LINE_MAX;
+    size_t n =
+        (uint64_t)sb.st_size < XCHG_AUDIT_LINE_MAX ? (size_t)sb.st_size : XCHG_AUDIT_LINE_MAX;
     if (n == 0) {
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "the audit log is empty (no genesis entry)");
         return XCHG_ERR_FORMAT;
@@ -384,8 +390,8 @@ cleanup:
  * file ends with a newline and that the entry's hash recomputes. *size gets the file
  * size (where the next line goes).
  */
-static xchg_err read_tail(int fd, const char *path, uint64_t *seq,
-                          uint8_t hash[XCHG_SHA256_BYTES], off_t *size, xchg_diag *d)
+static xchg_err read_tail(int fd, const char *path, uint64_t *seq, uint8_t hash[XCHG_SHA256_BYTES],
+                          off_t *size, xchg_diag *d)
 {
     struct stat sb;
     char why[256];
@@ -498,8 +504,8 @@ static xchg_err append_locked(xchg_audit *a, const char *type, const char *actor
         xchg_sign(signer, msg, sizeof msg, sig);
         xchg_base64_encode(b64, sig, sizeof sig);
         xchg_hex_encode(headhex, head, sizeof head);
-        cp = json_pack("{s:s,s:s,s:I,s:s}", "hash", headhex, "key", actor, "seq",
-                       (json_int_t)seq, "sig", b64);
+        cp = json_pack("{s:s,s:s,s:I,s:s}", "hash", headhex, "key", actor, "seq", (json_int_t)seq,
+                       "sig", b64);
         if (!cp) {
             err = XCHG_ERR_NOMEM;
             goto cleanup;
@@ -557,8 +563,8 @@ xchg_err xchg_audit_open(const char *path, const xchg_audit_genesis *create, xch
         if (!data)
             return XCHG_ERR_NOMEM;
         time_t now = time(NULL);
-        err = make_line(0, now < 0 ? 0 : (int64_t)now, XCHG_AUDIT_GENESIS, key, data, zero,
-                        &line, &len);
+        err = make_line(0, now < 0 ? 0 : (int64_t)now, XCHG_AUDIT_GENESIS, key, data, zero, &line,
+                        &len);
         json_decref(data);
         if (err != XCHG_OK)
             return err;
@@ -575,8 +581,7 @@ xchg_err xchg_audit_open(const char *path, const xchg_audit_genesis *create, xch
     a->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
     if (a->fd < 0) {
         int en = errno;
-        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot open the audit log: %s",
-                      strerror(en));
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot open the audit log: %s", strerror(en));
         err = en == ENOENT ? XCHG_ERR_NOT_FOUND : XCHG_ERR_IO;
         goto fail;
     }
@@ -709,8 +714,7 @@ static FILE *open_read(const char *path, xchg_diag *d, xchg_err *err)
 }
 
 /* Checkpoint data: {"hash": prev hex, "key": key id, "seq": seq - 1, "sig": base64}. */
-static xchg_err check_checkpoint(const entry *e, const xchg_pubkey *matcher, char *why,
-                                 size_t cap)
+static xchg_err check_checkpoint(const entry *e, const xchg_pubkey *matcher, char *why, size_t cap)
 {
     json_t *hash = json_object_get(e->data, "hash"), *key = json_object_get(e->data, "key"),
            *seq = json_object_get(e->data, "seq"), *sig = json_object_get(e->data, "sig");
@@ -730,8 +734,7 @@ static xchg_err check_checkpoint(const entry *e, const xchg_pubkey *matcher, cha
     }
     if ((uint64_t)json_integer_value(seq) != e->seq - 1 || memcmp(h, e->prev, sizeof h) != 0) {
         snprintf(why, cap,
-                 "entry seq %" PRIu64 ": the checkpoint does not sign the entry before it",
-                 e->seq);
+                 "entry seq %" PRIu64 ": the checkpoint does not sign the entry before it", e->seq);
         return XCHG_ERR_VERIFY;
     }
     if (!matcher)
@@ -956,8 +959,9 @@ xchg_err xchg_audit_export(const char *path, const char *out, unsigned flags, ui
             size_t nc = cap ? cap * 2 : 65536;
             char *nb = nc <= EXPORT_MAX ? realloc(buf, nc) : NULL;
             if (!nb) {
-                xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "the audit log is too large to "
-                                                             "export in one piece");
+                xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                              "the audit log is too large to "
+                              "export in one piece");
                 err = XCHG_ERR_NOMEM;
                 goto cleanup;
             }

@@ -38,8 +38,11 @@ static int verify(int argc, char **argv)
 {
     const char *agr = NULL, *log = NULL, *against = NULL, *strict = NULL;
     const struct cli_opt opts[] = {
-        {"--agreement", 'a', 1, &agr}, {"--log", 'l', 1, &log}, {"--against", 0, 1, &against},
-        {"--strict", 0, 0, &strict}, {0},
+        {"--agreement", 'a', 1, &agr},
+        {"--log", 'l', 1, &log},
+        {"--against", 0, 1, &against},
+        {"--strict", 0, 0, &strict},
+        {0},
     };
     const char *pos[1];
     int npos, help, rc;
@@ -117,7 +120,10 @@ static int export_log(int argc, char **argv)
 {
     const char *log = NULL, *out = NULL, *force = NULL;
     const struct cli_opt opts[] = {
-        {"--log", 'l', 1, &log}, {"--out", 'o', 1, &out}, {"--force", 'f', 0, &force}, {0},
+        {"--log", 'l', 1, &log},
+        {"--out", 'o', 1, &out},
+        {"--force", 'f', 0, &force},
+        {0},
     };
     const char *pos[1];
     int npos, help, rc;
@@ -176,7 +182,10 @@ static int show(int argc, char **argv)
 {
     const char *log = NULL, *type = NULL, *since = NULL;
     const struct cli_opt opts[] = {
-        {"--log", 'l', 1, &log}, {"--type", 't', 1, &type}, {"--since", 's', 1, &since}, {0},
+        {"--log", 'l', 1, &log},
+        {"--type", 't', 1, &type},
+        {"--since", 's', 1, &since},
+        {0},
     };
     const char *pos[1];
     int npos, help, rc;
@@ -279,8 +288,11 @@ static int record(int argc, char **argv)
 {
     const char *log = NULL, *type = NULL, *actor = NULL, *data = NULL;
     const struct cli_opt opts[] = {
-        {"--log", 'l', 1, &log}, {"--type", 't', 1, &type}, {"--actor", 0, 1, &actor},
-        {"--data", 0, 1, &data}, {0},
+        {"--log", 'l', 1, &log},
+        {"--type", 't', 1, &type},
+        {"--actor", 0, 1, &actor},
+        {"--data", 0, 1, &data},
+        {0},
     };
     const char *pos[1];
     int npos, help, rc;
@@ -335,7 +347,10 @@ static int checkpoint(int argc, char **argv)
 {
     const char *log = NULL, *key = NULL, *pfd = NULL;
     const struct cli_opt opts[] = {
-        {"--log", 'l', 1, &log}, {"--key", 'k', 1, &key}, {"--passphrase-fd", 0, 1, &pfd}, {0},
+        {"--log", 'l', 1, &log},
+        {"--key", 'k', 1, &key},
+        {"--passphrase-fd", 0, 1, &pfd},
+        {0},
     };
     const char *pos[1];
     int npos, help, rc;

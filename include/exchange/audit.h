@@ -50,9 +50,9 @@ typedef struct xchg_audit xchg_audit;
 
 /* What the genesis entry of a new log records. */
 typedef struct xchg_audit_genesis {
-    const char *agreement_id;                  /* the agreement the matcher works under */
+    const char *agreement_id;                    /* the agreement the matcher works under */
     uint8_t agreement_sha256[XCHG_SHA256_BYTES]; /* xchg_policy_hash of it */
-    uint8_t matcher_key[XCHG_KEYID_BYTES];     /* the matcher's key id: signs checkpoints */
+    uint8_t matcher_key[XCHG_KEYID_BYTES];       /* the matcher's key id: signs checkpoints */
 } xchg_audit_genesis;
 
 /*
@@ -97,17 +97,17 @@ XCHG_API void xchg_audit_close(xchg_audit *a);
 
 /* What xchg_audit_verify found. Fields after a failure describe the part read so far. */
 typedef struct xchg_audit_stats {
-    uint64_t entries;              /* complete, valid entries (genesis included) */
-    uint64_t checkpoints;          /* valid checkpoints */
-    int have_checkpoint;           /* at least one checkpoint */
-    uint64_t last_checkpoint_seq;  /* seq of the last checkpoint (when have_checkpoint) */
-    uint64_t unsigned_entries;     /* entries after the last checkpoint: not yet signed */
-    uint64_t head_seq;             /* seq of the last valid entry */
+    uint64_t entries;             /* complete, valid entries (genesis included) */
+    uint64_t checkpoints;         /* valid checkpoints */
+    int have_checkpoint;          /* at least one checkpoint */
+    uint64_t last_checkpoint_seq; /* seq of the last checkpoint (when have_checkpoint) */
+    uint64_t unsigned_entries;    /* entries after the last checkpoint: not yet signed */
+    uint64_t head_seq;            /* seq of the last valid entry */
     char head_hash[2 * XCHG_SHA256_BYTES + 1]; /* its hash, hex */
-    char agreement_id[128];        /* from the genesis entry */
+    char agreement_id[128];                    /* from the genesis entry */
     char agreement_sha256[2 * XCHG_SHA256_BYTES + 1];
     char matcher_key[XCHG_KEYID_HEXLEN + 1];
-    uint64_t first_bad_line;       /* 1-based line of the first problem, 0 when none */
+    uint64_t first_bad_line; /* 1-based line of the first problem, 0 when none */
 } xchg_audit_stats;
 
 /*
@@ -133,8 +133,8 @@ XCHG_API xchg_err xchg_audit_verify(const char *path, const xchg_pubkey *matcher
  * since. Reports the first line that differs, or that newer is shorter. Returns XCHG_OK,
  * XCHG_ERR_VERIFY, XCHG_ERR_NOT_FOUND / XCHG_ERR_IO. Verify each file on its own too.
  */
-XCHG_API xchg_err xchg_audit_compare(const char *older, const char *newer, xchg_diag *d)
-    XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_audit_compare(const char *older, const char *newer,
+                                     xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
  * Export the log at path to out: a byte-exact copy of its complete lines, read under a
@@ -150,11 +150,11 @@ XCHG_API xchg_err xchg_audit_export(const char *path, const char *out, unsigned 
 typedef struct xchg_audit_entry {
     uint64_t line; /* 1-based */
     uint64_t seq;
-    int64_t time;        /* Unix seconds */
+    int64_t time; /* Unix seconds */
     const char *type;
-    const char *actor;   /* key id hex, or "" */
-    const char *data;    /* the data object, canonical JSON */
-    const char *hash;    /* hex */
+    const char *actor; /* key id hex, or "" */
+    const char *data;  /* the data object, canonical JSON */
+    const char *hash;  /* hex */
 } xchg_audit_entry;
 
 /* Return non-zero to stop early (xchg_audit_foreach then returns XCHG_OK). */

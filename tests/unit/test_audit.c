@@ -66,9 +66,9 @@ static uint64_t make_log(const char *path, int n, int ckpt_every)
     for (int i = 0; i < n; i++) {
         char data[128];
         snprintf(data, sizeof data, "{\"extract\":\"e%02d\",\"records\":%d}", i, 100 + i);
-        assert_int_equal(xchg_audit_append(a, XCHG_AUDIT_INGEST, i % 2 ? actor1 : NULL, data,
-                                           &seq, NULL),
-                         XCHG_OK);
+        assert_int_equal(
+            xchg_audit_append(a, XCHG_AUDIT_INGEST, i % 2 ? actor1 : NULL, data, &seq, NULL),
+            XCHG_OK);
         assert_int_equal(seq, lines);
         lines++;
         if (ckpt_every && (i + 1) % ckpt_every == 0) {
@@ -230,8 +230,8 @@ static void test_append_after_checkpoint(void **state)
     assert_int_equal(xchg_audit_open(path, NULL, &a, d), XCHG_OK);
     uint64_t seq = 0;
     assert_int_equal(xchg_audit_append(a, XCHG_AUDIT_APPROVE, actor1,
-                                       "{\"family\":\"f-9c2e\",\"reason\":\"two problems\"}",
-                                       &seq, d),
+                                       "{\"family\":\"f-9c2e\",\"reason\":\"two problems\"}", &seq,
+                                       d),
                      XCHG_OK);
     assert_int_equal(seq, 6);
     assert_int_equal(xchg_audit_append(a, XCHG_AUDIT_RELEASE, NULL, NULL, &seq, d), XCHG_OK);
@@ -257,7 +257,7 @@ static void test_append_after_checkpoint(void **state)
 }
 
 enum damage { DELETE, SWAP, EDIT_DATA, EDIT_SEQ, EDIT_TIME, EDIT_PREV, EDIT_HASH, NDAMAGE };
-static const char *const damage_name[] = {"delete", "swap",      "edit data", "edit seq",
+static const char *const damage_name[] = {"delete",    "swap",      "edit data", "edit seq",
                                           "edit time", "edit prev", "edit hash"};
 
 /* Change the character at p into another one of the same kind (digit, hex, letter). */
@@ -305,12 +305,23 @@ static void test_damage_every_entry(void **state)
                 v[i + 1] = t;
                 break;
             }
-            case EDIT_DATA: flip(last_of(strstr(v[i], "\"data\":"), "\":\"")); break;
-            case EDIT_SEQ: flip(last_of(v[i], "\"seq\":")); break;
-            case EDIT_TIME: flip(last_of(v[i], "\"time\":") + 5); break;
-            case EDIT_PREV: flip(last_of(v[i], "\"prev\":\"") + 10); break;
-            case EDIT_HASH: flip(last_of(v[i], "\"hash\":\"") + 63); break;
-            case NDAMAGE: break;
+            case EDIT_DATA:
+                flip(last_of(strstr(v[i], "\"data\":"), "\":\""));
+                break;
+            case EDIT_SEQ:
+                flip(last_of(v[i], "\"seq\":"));
+                break;
+            case EDIT_TIME:
+                flip(last_of(v[i], "\"time\":") + 5);
+                break;
+            case EDIT_PREV:
+                flip(last_of(v[i], "\"prev\":\"") + 10);
+                break;
+            case EDIT_HASH:
+                flip(last_of(v[i], "\"hash\":\"") + 63);
+                break;
+            case NDAMAGE:
+                break;
             }
             join_lines(bad, v, n);
             uint64_t line = bad_line(bad, &err, d);
@@ -324,8 +335,8 @@ static void test_damage_every_entry(void **state)
                 if (line != i + 1) {
                     for (size_t x = 0; x < xchg_diag_count(d); x++)
                         print_message("  %s\n", xchg_diag_text(d, x));
-                    fail_msg("%s of entry %zu reported at line %llu (err %d)", damage_name[k],
-                             i, (unsigned long long)line, err);
+                    fail_msg("%s of entry %zu reported at line %llu (err %d)", damage_name[k], i,
+                             (unsigned long long)line, err);
                 }
                 assert_int_not_equal(err, XCHG_OK);
             }
@@ -469,9 +480,9 @@ static char *forge_line(uint64_t seq, int64_t tm, const char *type, const char *
 {
     json_t *data = json_loads(data_json, 0, NULL);
     assert_non_null(data);
-    json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:o,s:s}", "seq", (json_int_t)seq, "time",
-                          (json_int_t)tm, "type", type, "actor", actor, "data", data, "prev",
-                          prev_hex);
+    json_t *o =
+        json_pack("{s:I,s:I,s:s,s:s,s:o,s:s}", "seq", (json_int_t)seq, "time", (json_int_t)tm,
+                  "type", type, "actor", actor, "data", data, "prev", prev_hex);
     assert_non_null(o);
     char *c = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
     uint8_t h[32];
@@ -517,12 +528,12 @@ static char *forge_checkpoint(uint64_t seq, const char *prev_hex, const xchg_sec
 }
 
 #define GENESIS_HASH "d6d1597ea0620d1cdfe7336745d1d6b02f1cbf03859033ff8c31badcede844b8"
-#define GENESIS_VECTOR                                                                        \
-    "{\"actor\":\"ac8c6ec7228e4c0f\",\"data\":{\"agreement\":{\"id\":\"test-agreement\","     \
-    "\"sha256\":\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"},"        \
-    "\"format\":\"exchange-audit\",\"matcher_key\":\"ac8c6ec7228e4c0f\",\"version\":1},"      \
-    "\"hash\":\"" GENESIS_HASH "\",\"prev\":"                                                 \
-    "\"0000000000000000000000000000000000000000000000000000000000000000\",\"seq\":0,"         \
+#define GENESIS_VECTOR                                                                             \
+    "{\"actor\":\"ac8c6ec7228e4c0f\",\"data\":{\"agreement\":{\"id\":\"test-agreement\","          \
+    "\"sha256\":\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"},"            \
+    "\"format\":\"exchange-audit\",\"matcher_key\":\"ac8c6ec7228e4c0f\",\"version\":1},"           \
+    "\"hash\":\"" GENESIS_HASH "\",\"prev\":"                                                      \
+    "\"0000000000000000000000000000000000000000000000000000000000000000\",\"seq\":0,"              \
     "\"time\":1767225600,\"type\":\"genesis\"}\n"
 
 static void test_spec_vectors(void **state)
@@ -744,14 +755,10 @@ static void test_compare_exports(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_append_after_checkpoint),
-        cmocka_unit_test(test_damage_every_entry),
-        cmocka_unit_test(test_torn_last_line),
-        cmocka_unit_test(test_spec_vectors),
-        cmocka_unit_test(test_two_processes),
-        cmocka_unit_test(test_data_guard),
-        cmocka_unit_test(test_compare_exports),
+        cmocka_unit_test(test_roundtrip),          cmocka_unit_test(test_append_after_checkpoint),
+        cmocka_unit_test(test_damage_every_entry), cmocka_unit_test(test_torn_last_line),
+        cmocka_unit_test(test_spec_vectors),       cmocka_unit_test(test_two_processes),
+        cmocka_unit_test(test_data_guard),         cmocka_unit_test(test_compare_exports),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
