@@ -3,6 +3,7 @@
 #define XCHG_EXCHANGE_H
 
 #include "exchange/common.h"
+#include "exchange/audit.h"
 #include "exchange/clk.h"
 #include "exchange/crypto.h"
 #include "exchange/csvread.h"

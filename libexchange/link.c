@@ -280,7 +280,7 @@ static int unite(struct uf *u, uint32_t a, uint32_t b, int *slot)
     return 1;
 }
 
-/* qsort with no call for an empty (possibly NULL) array: sort(NULL, 0, ...) is undefined */
+/* qsort, but no call for an empty (possibly NULL) array: qsort(NULL, 0, ...) is undefined */
 static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
     if (n > 1)

@@ -9,6 +9,7 @@ int cmd_secret(int argc, char **argv);
 int cmd_seal(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_open(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_extract_run(const char *verb, int argc, char **argv);
 int cmd_match(int argc, char **argv);
 

@@ -32,6 +32,11 @@ static const char usage[] =
     "  match links      every record's person and family pseudonyms (--csv)\n"
     "Recipient\n"
     "  open          open a referral packet addressed to your team\n"
+    "Audit\n"
+    "  audit verify   check the matcher's audit log: hash chain and signed checkpoints\n"
+    "  audit export   copy the audit log (the copy verifies on its own)\n"
+    "  audit show     list audit entries as a table\n"
+    "  audit init | record | checkpoint   (matcher) start, append to, sign the log\n"
     "\n"
     "Run 'xchg <command> --help' for a command's options. Exit codes: docs/exit-codes.md.\n";
 
@@ -70,6 +75,8 @@ int main(int argc, char **argv)
         return cmd_match(argc - 1, argv + 1);
     if (strcmp(v, "open") == 0)
         return cmd_open(argc - 1, argv + 1);
+    if (strcmp(v, "audit") == 0)
+        return cmd_audit(argc - 1, argv + 1);
     cli_error("unknown command '%s'", v);
     cli_hint("run 'xchg --help' for the list of commands");
     return EXIT_USAGE;

@@ -1,0 +1,416 @@
+/* xchg audit verify | export | show: what an IG lead does with the matcher's audit log. */
+#include "cli.h"
+#include "commands.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_LOG "audit.log"
+
+static const char usage[] =
+    "usage: xchg audit verify --agreement A.yaml [--log FILE] [--against OLD] [--strict]\n"
+    "       xchg audit export [--log FILE] -o OUT [--force]\n"
+    "       xchg audit show   [--log FILE] [--type T] [--since SEQ]\n"
+    "       xchg audit init   --agreement A.yaml [--log FILE]\n"
+    "       xchg audit record [--log FILE] --type T [--actor KEYID|FILE.pub] [--data JSON]\n"
+    "       xchg audit checkpoint [--log FILE] --key MATCHER.key [--passphrase-fd N]\n"
+    "\n"
+    "verify  check the whole hash chain and every checkpoint signature with the matcher key\n"
+    "        the agreement pins; reports the first broken entry by line. Needs no database\n"
+    "        key: run it on an export.\n"
+    "  --against OLD  also check that OLD (an earlier export) is an unchanged prefix\n"
+    "  --strict       fail when entries after the last checkpoint are unsigned\n"
+    "export  copy the log's complete entries to OUT (written atomically); the copy verifies\n"
+    "show    list entries as a table (does not verify: use verify for that)\n"
+    "  --type T       only entries of type T;  --since SEQ  only entries from SEQ on\n"
+    "init        (matcher) start a new log (mode 0600) for the agreement's matcher key\n"
+    "record      (matcher) append one entry: ids, counts and reasons only, never personal\n"
+    "            data (strings longer than 512 bytes are refused)\n"
+    "checkpoint  (matcher) sign the chain head with the matcher's key; do it after every\n"
+    "            command that records entries\n"
+    "The log defaults to ./" DEFAULT_LOG ".\n";
+
+static const xchg_party *matcher_of(const xchg_policy *p);
+
+static int verify(int argc, char **argv)
+{
+    const char *agr = NULL, *log = NULL, *against = NULL, *strict = NULL;
+    const struct cli_opt opts[] = {
+        {"--agreement", 'a', 1, &agr},
+        {"--log", 'l', 1, &log},
+        {"--against", 0, 1, &against},
+        {"--strict", 0, 0, &strict},
+        {0},
+    };
+    const char *pos[1];
+    int npos, help, rc;
+    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, &help)) != 0)
+        return rc;
+    if (help) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (!agr) {
+        cli_error("audit verify needs --agreement A.yaml (the matcher's public key comes from it)");
+        return EXIT_USAGE;
+    }
+    if (!log)
+        log = DEFAULT_LOG;
+    xchg_diag *d = xchg_diag_new();
+    xchg_policy *p = NULL;
+    int32_t today;
+    cli_today(&today);
+    xchg_err e = xchg_policy_load_verified(agr, NULL, today, &p, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, agr);
+        goto cleanup;
+    }
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_party *m = matcher_of(p);
+    if (!m) {
+        rc = EXIT_DENIED;
+        goto cleanup;
+    }
+    xchg_diag_clear(d);
+    xchg_audit_stats st;
+    e = xchg_audit_verify(log, &m->key, &st, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, log);
+        cli_error("%s is not intact: %" PRIu64 " entries verify before line %" PRIu64, log,
+                  st.entries, st.first_bad_line);
+        goto cleanup;
+    }
+    char hex[XCHG_KEYID_HEXLEN + 1];
+    xchg_keyid_hex(m->key.id, hex);
+    printf("%s: ok: %" PRIu64 " entries (seq 0..%" PRIu64 "), %" PRIu64
+           " checkpoints signed by matcher '%s' (key %s)\n",
+           log, st.entries, st.head_seq, st.checkpoints, m->id, hex);
+    if (st.have_checkpoint)
+        printf("  last checkpoint  seq %" PRIu64 "\n", st.last_checkpoint_seq);
+    printf("  head             seq %" PRIu64 " hash %s\n", st.head_seq, st.head_hash);
+    printf("  started under    agreement '%s' sha256 %s\n", st.agreement_id, st.agreement_sha256);
+    cli_print_diag(d);
+    if (strcmp(st.agreement_id, pd->id) != 0)
+        cli_warn("the log was started under agreement '%s', not '%s'", st.agreement_id, pd->id);
+    rc = EXIT_OK;
+    if (st.unsigned_entries && strict) {
+        cli_error("%" PRIu64 " entries are not covered by a checkpoint (--strict)",
+                  st.unsigned_entries);
+        rc = EXIT_DENIED;
+    }
+    if (against) {
+        xchg_diag_clear(d);
+        e = xchg_audit_compare(against, log, d);
+        if (e != XCHG_OK) {
+            rc = cli_fail(e, d, against);
+            cli_error("%s is not a prefix of %s: entries were removed or rewritten", against, log);
+            goto cleanup;
+        }
+        printf("  %s is an unchanged prefix of the log\n", against);
+    }
+cleanup:
+    xchg_policy_free(p);
+    xchg_diag_free(d);
+    return rc;
+}
+
+static int export_log(int argc, char **argv)
+{
+    const char *log = NULL, *out = NULL, *force = NULL;
+    const struct cli_opt opts[] = {
+        {"--log", 'l', 1, &log},
+        {"--out", 'o', 1, &out},
+        {"--force", 'f', 0, &force},
+        {0},
+    };
+    const char *pos[1];
+    int npos, help, rc;
+    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, &help)) != 0)
+        return rc;
+    if (help) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (!out) {
+        cli_error("audit export needs -o OUT");
+        return EXIT_USAGE;
+    }
+    if (!log)
+        log = DEFAULT_LOG;
+    xchg_diag *d = xchg_diag_new();
+    uint64_t n = 0;
+    xchg_err e = xchg_audit_export(log, out, force ? XCHG_WRITE_OVERWRITE : 0, &n, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, out);
+        if (e == XCHG_ERR_EXISTS)
+            cli_hint("use --force to replace it");
+    } else {
+        cli_print_diag(d);
+        cli_info("exported %" PRIu64 " entries from %s to %s", n, log, out);
+        rc = EXIT_OK;
+    }
+    xchg_diag_free(d);
+    return rc;
+}
+
+struct show_ctx {
+    const char *type;
+    uint64_t since;
+    uint64_t shown;
+};
+
+static int show_one(const xchg_audit_entry *e, void *ctx)
+{
+    struct show_ctx *c = ctx;
+    if (e->seq < c->since || (c->type && strcmp(e->type, c->type) != 0))
+        return 0;
+    char when[32] = "?";
+    time_t t = (time_t)e->time;
+    struct tm tm;
+    if (gmtime_r(&t, &tm))
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    if (c->shown++ == 0)
+        printf("%-6s  %-19s  %-18s  %-16s  %s\n", "SEQ", "TIME (UTC)", "TYPE", "ACTOR", "DATA");
+    printf("%-6" PRIu64 "  %-19s  %-18s  %-16s  %s\n", e->seq, when, e->type,
+           *e->actor ? e->actor : "-", e->data);
+    return 0;
+}
+
+static int show(int argc, char **argv)
+{
+    const char *log = NULL, *type = NULL, *since = NULL;
+    const struct cli_opt opts[] = {
+        {"--log", 'l', 1, &log},
+        {"--type", 't', 1, &type},
+        {"--since", 's', 1, &since},
+        {0},
+    };
+    const char *pos[1];
+    int npos, help, rc;
+    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, &help)) != 0)
+        return rc;
+    if (help) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    struct show_ctx c = {type, 0, 0};
+    if (since) {
+        char *end = NULL;
+        unsigned long long v = strtoull(since, &end, 10);
+        if (!*since || !end || *end || since[0] == '-') {
+            cli_error("--since must be a sequence number (0 or more)");
+            return EXIT_USAGE;
+        }
+        c.since = v;
+    }
+    if (!log)
+        log = DEFAULT_LOG;
+    xchg_diag *d = xchg_diag_new();
+    xchg_err e = xchg_audit_foreach(log, show_one, &c, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, log);
+    } else {
+        if (c.shown == 0)
+            cli_info("no entries match");
+        rc = EXIT_OK;
+    }
+    xchg_diag_free(d);
+    return rc;
+}
+
+static const xchg_party *matcher_of(const xchg_policy *p)
+{
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    for (size_t i = 0; i < pd->nparties; i++)
+        if (pd->parties[i].role == XCHG_ROLE_MATCHER)
+            return &pd->parties[i];
+    cli_error("agreement '%s' has no party with role matcher", pd->id);
+    return NULL;
+}
+
+static int init(int argc, char **argv)
+{
+    const char *agr = NULL, *log = NULL;
+    const struct cli_opt opts[] = {{"--agreement", 'a', 1, &agr}, {"--log", 'l', 1, &log}, {0}};
+    const char *pos[1];
+    int npos, help, rc;
+    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, &help)) != 0)
+        return rc;
+    if (help) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (!agr) {
+        cli_error("audit init needs --agreement A.yaml");
+        return EXIT_USAGE;
+    }
+    if (!log)
+        log = DEFAULT_LOG;
+    xchg_diag *d = xchg_diag_new();
+    xchg_policy *p = NULL;
+    xchg_audit *a = NULL;
+    int32_t today;
+    cli_today(&today);
+    xchg_err e = xchg_policy_load_verified(agr, NULL, today, &p, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, agr);
+        goto cleanup;
+    }
+    const xchg_party *m = matcher_of(p);
+    if (!m) {
+        rc = EXIT_DENIED;
+        goto cleanup;
+    }
+    xchg_audit_genesis g;
+    g.agreement_id = xchg_policy_get(p)->id;
+    memcpy(g.agreement_sha256, xchg_policy_hash(p), XCHG_SHA256_BYTES);
+    memcpy(g.matcher_key, m->key.id, XCHG_KEYID_BYTES);
+    e = xchg_audit_open(log, &g, &a, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, log);
+        goto cleanup;
+    }
+    char hex[XCHG_KEYID_HEXLEN + 1];
+    xchg_keyid_hex(m->key.id, hex);
+    cli_info("started %s for agreement '%s', matcher '%s' (key %s)", log, g.agreement_id, m->id,
+             hex);
+    rc = EXIT_OK;
+cleanup:
+    xchg_audit_close(a);
+    xchg_policy_free(p);
+    xchg_diag_free(d);
+    return rc;
+}
+
+static int record(int argc, char **argv)
+{
+    const char *log = NULL, *type = NULL, *actor = NULL, *data = NULL;
+    const struct cli_opt opts[] = {
+        {"--log", 'l', 1, &log},
+        {"--type", 't', 1, &type},
+        {"--actor", 0, 1, &actor},
+        {"--data", 0, 1, &data},
+        {0},
+    };
+    const char *pos[1];
+    int npos, help, rc;
+    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, &help)) != 0)
+        return rc;
+    if (help) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (!type) {
+        cli_error("audit record needs --type T");
+        return EXIT_USAGE;
+    }
+    if (!log)
+        log = DEFAULT_LOG;
+    xchg_diag *d = xchg_diag_new();
+    xchg_audit *a = NULL;
+    uint8_t id[XCHG_KEYID_BYTES];
+    const uint8_t *idp = NULL;
+    xchg_err e;
+    if (actor) {
+        xchg_pubkey pk;
+        if (strlen(actor) == XCHG_KEYID_HEXLEN &&
+            xchg_hex_decode(id, sizeof id, actor, XCHG_KEYID_HEXLEN) == XCHG_OK) {
+            idp = id;
+        } else if ((e = xchg_pubkey_load(actor, &pk, d)) == XCHG_OK) {
+            memcpy(id, pk.id, sizeof id);
+            idp = id;
+        } else {
+            rc = cli_fail(e, d, actor);
+            cli_hint("--actor takes a key id (16 hex digits) or a public key file");
+            goto cleanup;
+        }
+    }
+    uint64_t seq = 0;
+    if ((e = xchg_audit_open(log, NULL, &a, d)) != XCHG_OK ||
+        (e = xchg_audit_append(a, type, idp, data ? data : "{}", &seq, d)) != XCHG_OK) {
+        rc = e == XCHG_ERR_ARG ? (cli_print_diag(d), EXIT_USAGE) : cli_fail(e, d, log);
+        goto cleanup;
+    }
+    cli_info("recorded %s entry seq %" PRIu64 " in %s (not yet signed: run 'xchg audit "
+             "checkpoint')",
+             type, seq, log);
+    rc = EXIT_OK;
+cleanup:
+    xchg_audit_close(a);
+    xchg_diag_free(d);
+    return rc;
+}
+
+static int checkpoint(int argc, char **argv)
+{
+    const char *log = NULL, *key = NULL, *pfd = NULL;
+    const struct cli_opt opts[] = {
+        {"--log", 'l', 1, &log},
+        {"--key", 'k', 1, &key},
+        {"--passphrase-fd", 0, 1, &pfd},
+        {0},
+    };
+    const char *pos[1];
+    int npos, help, rc;
+    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, &help)) != 0)
+        return rc;
+    if (help) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (!key) {
+        cli_error("audit checkpoint needs --key MATCHER.key");
+        return EXIT_USAGE;
+    }
+    if (!log)
+        log = DEFAULT_LOG;
+    xchg_diag *d = xchg_diag_new();
+    xchg_audit *a = NULL;
+    xchg_seckey *k = NULL;
+    uint64_t seq = 0;
+    xchg_err e = xchg_audit_open(log, NULL, &a, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, log);
+        goto cleanup;
+    }
+    if ((rc = cli_load_seckey(key, pfd, &k)) != 0)
+        goto cleanup;
+    if ((e = xchg_audit_checkpoint(a, k, &seq, d)) != XCHG_OK) {
+        rc = cli_fail(e, d, log);
+        goto cleanup;
+    }
+    cli_info("signed checkpoint seq %" PRIu64 " in %s: entries up to seq %" PRIu64
+             " are signed by the matcher",
+             seq, log, seq - 1);
+    rc = EXIT_OK;
+cleanup:
+    xchg_seckey_free(k);
+    xchg_audit_close(a);
+    xchg_diag_free(d);
+    return rc;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (strcmp(argv[1], "verify") == 0)
+        return verify(argc - 1, argv + 1);
+    if (strcmp(argv[1], "export") == 0)
+        return export_log(argc - 1, argv + 1);
+    if (strcmp(argv[1], "show") == 0)
+        return show(argc - 1, argv + 1);
+    if (strcmp(argv[1], "init") == 0)
+        return init(argc - 1, argv + 1);
+    if (strcmp(argv[1], "record") == 0)
+        return record(argc - 1, argv + 1);
+    if (strcmp(argv[1], "checkpoint") == 0)
+        return checkpoint(argc - 1, argv + 1);
+    cli_error("unknown audit command '%s'", argv[1]);
+    fputs(usage, stderr);
+    return EXIT_USAGE;
+}
