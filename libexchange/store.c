@@ -341,7 +341,8 @@ static const char *const migrations[] = {
     "  family TEXT NOT NULL, run INTEGER NOT NULL REFERENCES runs(id),"
     "  recipient TEXT NOT NULL, time INTEGER NOT NULL, released INTEGER NOT NULL,"
     "  withheld INTEGER NOT NULL);"
-    "CREATE INDEX releases_family ON releases(family);",
+    "CREATE INDEX releases_family ON releases(family);"
+    "ALTER TABLE extracts ADD COLUMN purged_at INTEGER;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

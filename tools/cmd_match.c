@@ -1,6 +1,7 @@
 /* xchg match init | ingest | run | list | show | links: the matcher operator's store. */
 #include "cli.h"
 #include "commands.h"
+#include "cli_store.h"
 
 #include <exchange/link.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@ static const char usage[] =
     "       xchg match list   --db DB DBKEY [--run N] [--all] [--json | --csv]\n"
     "       xchg match show   --db DB DBKEY [--run N] [--json] FAMILY\n"
     "       xchg match links  --db DB DBKEY [--run N] --csv\n"
+    "       xchg match purge  --db DB DBKEY --agreement A [--date YYYY-MM-DD] [--dry-run]\n"
     "\n"
     "DBKEY is --db-key KEYFILE (made by init --db-key-out) or --db-passphrase-fd N (the\n"
     "operator's passphrase on a file descriptor); without either the passphrase is asked\n"
@@ -27,20 +29,19 @@ static const char usage[] =
     "list    candidate families of the latest run (eligible only unless --all)\n"
     "show    one family: members, problems with agencies and dates, review pairs\n"
     "links   every record's person and family pseudonyms, for checking linkage\n"
+    "purge   delete the records of extracts received longer ago than the agreement's\n"
+    "        retention period (as of --date, default today); each extract's row stays,\n"
+    "        marked purged, and the audit log records what was deleted\n"
     "  --passphrase-fd N         init: the new database passphrase; ingest: the\n"
     "                            matcher key's passphrase\n"
     "  --accept-new-version      accept a new version (hash) of the store's agreement\n";
 
-struct common {
-    const char *db, *dbkey, *dbpfd, *agr, *key, *pfd, *date, *threads, *run, *json, *csv, *all,
-        *keyout, *accept;
-    const char *pos[256];
-    int npos;
-};
-
-static int parse(int argc, char **argv, struct common *c)
+int match_parse(int argc, char **argv, struct common *c)
 {
+    const char *u = c->usage, *g = c->group;
     memset(c, 0, sizeof *c);
+    c->usage = u;
+    c->group = g;
     const struct cli_opt opts[] = {
         {"--db", 'd', 1, &c->db},
         {"--db-key", 0, 1, &c->dbkey},
@@ -56,24 +57,29 @@ static int parse(int argc, char **argv, struct common *c)
         {"--csv", 0, 0, &c->csv},
         {"--all", 0, 0, &c->all},
         {"--accept-new-version", 0, 0, &c->accept},
+        {"--reason", 'r', 1, &c->reason},
+        {"--to", 0, 1, &c->to},
+        {"--out", 'o', 1, &c->out},
+        {"--force", 'f', 0, &c->force},
+        {"--dry-run", 0, 0, &c->dry},
         {0},
     };
     int help, rc;
     if ((rc = cli_parse(argc, argv, opts, c->pos, 256, &c->npos, &help)) != 0)
         return rc;
     if (help) {
-        fputs(usage, stdout);
+        fputs(c->usage ? c->usage : usage, stdout);
         return -1;
     }
     if (!c->db) {
-        cli_error("match %s needs --db DB", argv[0]);
+        cli_error("%s %s needs --db DB", c->group ? c->group : "match", argv[0]);
         return EXIT_USAGE;
     }
     return 0;
 }
 
 /* The database key named by the options: key file, passphrase fd, or terminal. */
-static int db_key(const struct common *c, xchg_store_key **out)
+int match_db_key(const struct common *c, xchg_store_key **out)
 {
     xchg_diag *d = xchg_diag_new();
     int rc = 0;
@@ -99,7 +105,7 @@ static int db_key(const struct common *c, xchg_store_key **out)
     return rc;
 }
 
-static int load_agreement(const char *path, xchg_policy **p)
+int match_load_agreement(const char *path, xchg_policy **p)
 {
     if (!path) {
         cli_error("this command needs --agreement A.yaml");
@@ -115,10 +121,10 @@ static int load_agreement(const char *path, xchg_policy **p)
 }
 
 /* Open the store named by c (agreement p may be NULL for the views). */
-static int open_store(const struct common *c, const xchg_policy *p, xchg_store **s)
+int match_open_store(const struct common *c, const xchg_policy *p, xchg_store **s)
 {
     xchg_store_key *k = NULL;
-    int rc = db_key(c, &k);
+    int rc = match_db_key(c, &k);
     if (rc)
         return rc;
     xchg_diag *d = xchg_diag_new();
@@ -166,7 +172,7 @@ static int do_init(const struct common *c)
         rc = EXIT_USAGE;
         goto cleanup;
     }
-    if ((rc = load_agreement(c->agr, &p)) != 0)
+    if ((rc = match_load_agreement(c->agr, &p)) != 0)
         goto cleanup;
     xchg_err e;
     if (c->keyout) {
@@ -204,6 +210,16 @@ static int do_init(const struct common *c)
         printf("database key written to %s (keep it secret; without it the store cannot be "
                "opened)\n",
                c->keyout);
+    {
+        char data[200];
+        snprintf(data, sizeof data, "{\"event\":\"store created\",\"schema\":%d}",
+                 XCHG_STORE_SCHEMA_VERSION);
+        if ((rc = audit_event(c, p, "key", NULL, data, NULL)) != 0)
+            goto cleanup;
+        char *ap = audit_path_of(c->db);
+        printf("audit log %s started\n", ap ? ap : "?");
+        free(ap);
+    }
     rc = EXIT_OK;
 cleanup:
     xchg_store_free(s);
@@ -225,9 +241,9 @@ static int do_ingest(const struct common *c)
         cli_error("match ingest needs --key (the matcher's) and at least one FILE");
         return EXIT_USAGE;
     }
-    if ((rc = load_agreement(c->agr, &p)) != 0)
+    if ((rc = match_load_agreement(c->agr, &p)) != 0)
         goto cleanup;
-    if ((rc = open_store(c, p, &s)) != 0)
+    if ((rc = match_open_store(c, p, &s)) != 0)
         goto cleanup;
     if ((rc = cli_load_seckey(c->key, c->pfd, &k)) != 0)
         goto cleanup;
@@ -238,6 +254,19 @@ static int do_ingest(const struct common *c)
         xchg_ingest_stats st;
         xchg_diag *d = xchg_diag_new();
         xchg_err e = xchg_store_ingest(s, p, k, f, &st, d);
+        char data[400];
+        if (e != XCHG_OK)
+            snprintf(data, sizeof data, "{\"outcome\":\"rejected\",\"error\":\"%s\"}",
+                     xchg_strerror(e));
+        else
+            snprintf(data, sizeof data,
+                     "{\"outcome\":\"%s\",\"extract\":\"%s\",\"agency\":\"%s\",\"records\":%llu,"
+                     "\"supersedes\":\"%s\"}",
+                     st.already ? "already ingested" : st.superseded ? "stored superseded" : "ingested",
+                     st.extract_id, st.agency, (unsigned long long)st.records, st.supersedes);
+        int ar = audit_event(c, p, "ingest", xchg_seckey_public(k), data, NULL);
+        if (ar && !rc)
+            rc = ar;
         if (e != XCHG_OK) {
             int r = cli_fail(e, d, f);
             cli_error("%s is rejected; the store is unchanged", f);
@@ -270,6 +299,12 @@ static int do_ingest(const struct common *c)
                (unsigned long long)in.extracts, rejected ? "" : "");
     if (rejected)
         cli_error("%d of %d files rejected", rejected, c->npos);
+    {
+        int ar = audit_event(c, p, "ingest", xchg_seckey_public(k),
+                             "{\"event\":\"ingest finished\"}", k); /* + signed checkpoint */
+        if (ar && !rc)
+            rc = ar;
+    }
 cleanup:
     xchg_seckey_free(k);
     xchg_store_free(s);
@@ -311,7 +346,7 @@ static int do_run(const struct common *c)
             goto cleanup;
         }
     }
-    if ((rc = load_agreement(c->agr, &p)) != 0 || (rc = open_store(c, p, &s)) != 0)
+    if ((rc = match_load_agreement(c->agr, &p)) != 0 || (rc = match_open_store(c, p, &s)) != 0)
         goto cleanup;
     int64_t started = (int64_t)time(NULL);
     double t0 = now_s();
@@ -337,6 +372,16 @@ static int do_run(const struct common *c)
         eligible += r->families[i].eligible != 0;
     char ds[11];
     xchg_date_format(date, ds);
+    {
+        char data[300];
+        snprintf(data, sizeof data,
+                 "{\"run\":%lld,\"window_ends\":\"%s\",\"records\":%llu,\"persons\":%zu,"
+                 "\"households\":%zu,\"eligible\":%zu,\"review\":%zu,\"conflicts\":%zu}",
+                 (long long)run, ds, (unsigned long long)n, r->npersons, r->nhouseholds, eligible,
+                 r->nreview, r->nconflicts);
+        if ((rc = audit_event(c, p, "run", NULL, data, NULL)) != 0)
+            goto cleanup;
+    }
     printf("run %lld (evidence window ending %s)\n", (long long)run, ds);
     printf("  records            %llu\n", (unsigned long long)n);
     printf("  persons            %zu\n", r->npersons);
@@ -494,7 +539,7 @@ static int do_list(const struct common *c)
         cli_error("choose --json or --csv");
         return EXIT_USAGE;
     }
-    if ((rc = parse_run(c, &run)) != 0 || (rc = open_store(c, NULL, &s)) != 0)
+    if ((rc = parse_run(c, &run)) != 0 || (rc = match_open_store(c, NULL, &s)) != 0)
         return rc;
     struct list_ctx l = {c->json ? 1 : c->csv ? 2 : 0, 0};
     if (l.mode == 1)
@@ -586,7 +631,7 @@ static int do_show(const struct common *c)
         cli_error("match show needs one FAMILY pseudonym");
         return EXIT_USAGE;
     }
-    if ((rc = parse_run(c, &run)) != 0 || (rc = open_store(c, NULL, &s)) != 0)
+    if ((rc = parse_run(c, &run)) != 0 || (rc = match_open_store(c, NULL, &s)) != 0)
         return rc;
     xchg_store_family *f = calloc(1, sizeof *f);
     xchg_diag *d = xchg_diag_new();
@@ -653,7 +698,7 @@ static int do_links(const struct common *c)
         cli_error("match links writes CSV: give --csv");
         return EXIT_USAGE;
     }
-    if ((rc = parse_run(c, &run)) != 0 || (rc = open_store(c, NULL, &s)) != 0)
+    if ((rc = parse_run(c, &run)) != 0 || (rc = match_open_store(c, NULL, &s)) != 0)
         return rc;
     xchg_diag *d = xchg_diag_new();
     printf("agency,record_ref,person,family\n");
@@ -662,6 +707,66 @@ static int do_links(const struct common *c)
         rc = cli_fail(e, d, c->db);
     xchg_diag_free(d);
     xchg_store_free(s);
+    return rc;
+}
+
+/* ---- purge ------------------------------------------------------------------------ */
+
+static int do_purge(const struct common *c)
+{
+    xchg_policy *p = NULL;
+    xchg_store *s = NULL;
+    xchg_diag *d = xchg_diag_new();
+    int rc;
+    int32_t today;
+    cli_today(&today);
+    if (c->date && xchg_date_parse(c->date, strlen(c->date), &today) != XCHG_OK) {
+        cli_error("--date must be YYYY-MM-DD (the day to purge as of; default today)");
+        rc = EXIT_USAGE;
+        goto cleanup;
+    }
+    if ((rc = match_load_agreement(c->agr, &p)) != 0 || (rc = match_open_store(c, p, &s)) != 0)
+        goto cleanup;
+    long days = xchg_policy_get(p)->retention_days;
+    int64_t now = c->date ? (int64_t)today * 86400 + 86399 : (int64_t)time(NULL);
+    int64_t cutoff = now - (int64_t)days * 86400;
+    xchg_purge_stats *st = calloc(1, sizeof *st);
+    if (!st) {
+        rc = EXIT_IO;
+        goto cleanup;
+    }
+    xchg_err e = xchg_store_purge(s, cutoff, c->dry != NULL, st, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, c->db);
+        free(st);
+        goto cleanup;
+    }
+    printf("%s %zu extract%s (%llu records) received more than %ld days ago%s\n",
+           c->dry ? "would purge" : st->purged ? "purged" : "nothing to purge:", st->nextracts,
+           st->nextracts == 1 ? "" : "s", (unsigned long long)st->records, days,
+           c->dry ? " (dry run: nothing deleted)" : "");
+    for (size_t i = 0; i < st->nextracts && i < 20; i++)
+        printf("  %s from '%s'\n", st->extract_ids[i], st->agencies[i]);
+    if (st->purged) {
+        /* what was deleted: counts and extract ids, never content */
+        size_t cap = 200 + st->nextracts * 40, o = 0;
+        char *data = malloc(cap);
+        if (data) {
+            o += (size_t)snprintf(data + o, cap - o,
+                                  "{\"retention_days\":%ld,\"records\":%llu,\"extracts\":[", days,
+                                  (unsigned long long)st->records);
+            for (size_t i = 0; i < st->nextracts && i < 300; i++)
+                o += (size_t)snprintf(data + o, cap - o, "%s\"%s\"", i ? "," : "", st->extract_ids[i]);
+            snprintf(data + o, cap - o, "]}");
+            rc = audit_event(c, p, "purge", NULL, data, NULL);
+            free(data);
+        }
+    }
+    free(st);
+cleanup:
+    xchg_store_free(s);
+    xchg_policy_free(p);
+    xchg_diag_free(d);
     return rc;
 }
 
@@ -675,12 +780,13 @@ int cmd_match(int argc, char **argv)
         const char *verb;
         int (*fn)(const struct common *);
     } verbs[] = {{"init", do_init}, {"ingest", do_ingest}, {"run", do_run},
-                 {"list", do_list}, {"show", do_show},     {"links", do_links}};
+                 {"list", do_list}, {"show", do_show},     {"links", do_links},
+                 {"purge", do_purge}};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         if (strcmp(argv[1], verbs[i].verb) != 0)
             continue;
-        struct common c;
-        int rc = parse(argc - 1, argv + 1, &c);
+        struct common c = {0};
+        int rc = match_parse(argc - 1, argv + 1, &c);
         if (rc)
             return rc < 0 ? EXIT_OK : rc;
         return verbs[i].fn(&c);

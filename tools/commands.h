@@ -12,5 +12,6 @@ int cmd_open(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_extract_run(const char *verb, int argc, char **argv);
 int cmd_match(int argc, char **argv);
+int cmd_release(int argc, char **argv);
 
 #endif

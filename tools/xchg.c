@@ -30,6 +30,10 @@ static const char usage[] =
     "  match list       candidate families (pseudonymous), text, --json or --csv\n"
     "  match show       one family: members, problems, agencies, review pairs\n"
     "  match links      every record's person and family pseudonyms (--csv)\n"
+    "  match purge      delete what is past the agreement's retention period\n"
+    "  release approve|reject   an operator's signed decision on a candidate family\n"
+    "  release list     candidate families, approvals and packets\n"
+    "  release packet   the consent-aware referral packet for an approved family\n"
     "Recipient\n"
     "  open          open a referral packet addressed to your team\n"
     "Audit\n"
@@ -75,6 +79,8 @@ int main(int argc, char **argv)
         return cmd_match(argc - 1, argv + 1);
     if (strcmp(v, "open") == 0)
         return cmd_open(argc - 1, argv + 1);
+    if (strcmp(v, "release") == 0)
+        return cmd_release(argc - 1, argv + 1);
     if (strcmp(v, "audit") == 0)
         return cmd_audit(argc - 1, argv + 1);
     cli_error("unknown command '%s'", v);

@@ -272,6 +272,28 @@ typedef int (*xchg_store_cell_fn)(void *ctx, const char *table, const char *colu
                                   const void *data, size_t len, int is_text);
 XCHG_API xchg_err xchg_store_dump(xchg_store *s, xchg_store_cell_fn fn, void *ctx, xchg_diag *d);
 
+/* ---- retention ----------------------------------------------------------------- */
+
+#define XCHG_PURGE_MAX_LISTED 1024
+
+typedef struct xchg_purge_stats {
+    int purged;      /* 1 when something was deleted (0 for a dry run or nothing due) */
+    size_t nextracts;
+    char extract_ids[XCHG_PURGE_MAX_LISTED][33];
+    char agencies[XCHG_PURGE_MAX_LISTED][65];
+    uint64_t records;
+} xchg_purge_stats;
+
+/*
+ * Delete every record (tokens, indicators, consent, payload, run memberships) of the
+ * extracts received before cutoff (Unix time), in one transaction with secure_delete on;
+ * each extract's row stays as the record of what was held, marked purged, its header
+ * cleared. With dry_run only lists what is due. *st lists the extracts (up to
+ * XCHG_PURGE_MAX_LISTED) and the record count.
+ */
+XCHG_API xchg_err xchg_store_purge(xchg_store *s, int64_t cutoff, int dry_run,
+                                   xchg_purge_stats *st, xchg_diag *d) XCHG_MUST_CHECK;
+
 #ifdef __cplusplus
 }
 #endif
