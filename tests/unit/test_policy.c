@@ -191,7 +191,7 @@ static const struct bad bads[] = {
      "t.yaml:7:10: error: the owner creates the linkage secret and must not be the matcher"},
     {"payload field not sent", "    payload: [forename, surname]\n",
      "    payload: [forename, surname, incident_type]\n", XCHG_ERR_POLICY,
-     "t.yaml:95:15: error: payload field 'incident_type' of extract of 'school' is not among its "
+     "t.yaml:96:15: error: payload field 'incident_type' of extract of 'school' is not among its "
      "'columns'"},
     {"comparison of text with a number", "when: {field: incident_type, in: [CRIME, ASB]}",
      "when: {field: incident_type, lt: 3}", XCHG_ERR_POLICY,
@@ -210,7 +210,7 @@ static const struct bad bads[] = {
      "...error: no consent rule for agency 'school': say under release.consent what its detail "
      "needs before release"},
     {"bad consent requirement", "{requires: engagement}", "{requires: maybe}", XCHG_ERR_POLICY,
-     "t.yaml:104:28: error: 'requires' in consent rules of 'school' must be none, engagement or "
+     "t.yaml:105:28: error: 'requires' in consent rules of 'school' must be none, engagement or "
      "explicit_consent, not 'maybe'"},
     {"not YAML", "  title: Test agreement\n", "  title: [unclosed\n", XCHG_ERR_FORMAT,
      "t.yaml:9:11: error: not valid YAML: missing comma in flow sequence"},
