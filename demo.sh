@@ -14,6 +14,10 @@
 #        every sealed extract and inspects one (tokens and counts, never payloads)
 #     8. the matcher ingests the extracts into its encrypted store, links persons and
 #        households from tokens alone, applies the rule, and lists candidate families
+#     9. two different operators approve a family (one approval alone makes no packet);
+#        the matcher releases the consent-aware referral packet to the key-worker team
+#    10. the team opens the packet and reads the referral; an IG lead verifies the
+#        audit log
 #
 # Output goes to demo-out/ (recreated on each run). Nothing here is real personal data.
 set -euo pipefail
@@ -135,6 +139,30 @@ FAMILY=$("$XCHG" match list --db "$M/store.db" --db-key "$M/store.key" --csv | a
 echo
 "$XCHG" match show --db "$M/store.db" --db-key "$M/store.key" "$FAMILY" | sed 's/^/  /'
 
+step "9. two operators approve; the matcher releases the referral packet"
+DB=(--db "$M/store.db" --db-key "$M/store.key" --agreement "$A")
+"$XCHG" release approve "${DB[@]}" --key "$OUT/keys/operator-1.key" \
+  --reason "meets 2+ problems; no open case with the team" "$FAMILY" | sed 's/^/  /'
+echo "  (with one approval the agreement's two-person rule refuses the packet:)"
+if "$XCHG" release packet "${DB[@]}" --key "$OUT/keys/matcher.key" --to tf-team \
+     -o "$OUT/referral.xrp" "$FAMILY" 2>&1 | sed 's/^/    /'; then :; fi
+[ ! -e "$OUT/referral.xrp" ] || { echo "unexpected: a packet with one approval"; exit 1; }
+"$XCHG" release approve "${DB[@]}" --key "$OUT/keys/operator-2.key" \
+  --reason "agreed: refer to the key-worker team" "$FAMILY" | sed 's/^/  /'
+"$XCHG" release packet "${DB[@]}" --key "$OUT/keys/matcher.key" --to tf-team \
+  -o "$OUT/referral.xrp" "$FAMILY" | sed 's/^/  /'
+
+step "10. the key-worker team opens the referral"
+"$XCHG" open --agreement "$A" --key "$OUT/keys/tf-team.key" "$OUT/referral.xrp"
+echo
+echo "  (another party's key cannot open it:)"
+if "$XCHG" open --agreement "$A" --key "$OUT/keys/police.key" "$OUT/referral.xrp" 2>&1 |
+     head -1 | sed 's/^/    /'; then :; fi
+echo
+echo "  the IG lead checks the matcher's audit log (hash chain + signed checkpoints):"
+"$XCHG" audit verify --agreement "$A" --log "$M/store.db.audit" | sed 's/^/    /'
+
 step "done"
 echo "Everything is in demo-out/: keys, signed agreements, the linkage secret, the demo"
-echo "county, the sealed extracts and the matcher's encrypted store."
+echo "county, the sealed extracts, the matcher's encrypted store and audit log, and the"
+echo "referral packet."
