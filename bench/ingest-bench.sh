@@ -18,7 +18,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/ingest-bench.XXXXXX")
 [ -x /usr/bin/time ] || { echo "ingest-bench: install the Debian package 'time'" >&2; exit 2; }
 $B/bench/xchg-synth --people "$PEOPLE" --seed 1 --out "$W/county" --quiet
 mkdir -p "$W/keys"
-for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team; do
+for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team operator-1 operator-2; do
   $X keygen -o "$W/keys/$p" --label "$p" >/dev/null
 done
 A=$W/phase2.yaml
@@ -46,3 +46,11 @@ peak=$(awk -F: '/Maximum resident/{print int($2/1024)}' "$W/time.txt")
 size=$(du -cm "$W"/m.db* | awk 'END{print $1}')
 printf 'ingest: %d records in %.2f s = %.0f records/s (whole command, 7 files, one transaction each); peak RSS %d MiB; store %d MiB\n' \
   "$rows" "$secs" "$(echo "$rows / $secs" | bc -l)" "$peak" "$size"
+# the linkage run over everything ingested (time and peak memory of the whole command)
+start=$(date +%s.%N)
+/usr/bin/time -v -o "$W/time2.txt" $X match run --db "$W/m.db" --db-key "$W/m.dbkey" \
+  --agreement "$A" --date 2026-10-31 >"$W/run.txt"
+end=$(date +%s.%N)
+sed 's/^/  /' "$W/run.txt"
+printf 'match run: %.2f s wall (load from the store + link + save); peak RSS %d MiB\n' \
+  "$(echo "$end - $start" | bc -l)" "$(awk -F: '/Maximum resident/{print int($2/1024)}' "$W/time2.txt")"
