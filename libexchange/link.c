@@ -59,6 +59,24 @@ struct xchg_linkset {
     sval_t *strongtok; /* n * nstrong: each record's own strong values */
 };
 
+/* Do two keys cover the same set of fields (whatever their transforms)? */
+static int same_fields(const xchg_match_key *a, const xchg_match_key *b)
+{
+    if (!a->nparts)
+        return 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const xchg_match_key *x = pass ? b : a, *y = pass ? a : b;
+        for (size_t i = 0; i < x->nparts; i++) {
+            int found = 0;
+            for (size_t j = 0; j < y->nparts; j++)
+                found |= x->parts[i].field == y->parts[j].field;
+            if (!found)
+                return 0;
+        }
+    }
+    return 1;
+}
+
 xchg_err xchg_linkset_new(const xchg_policy *pol, xchg_linkset **out)
 {
     if (!pol || !out)
@@ -76,20 +94,8 @@ xchg_err xchg_linkset_new(const xchg_policy *pol, xchg_linkset **out)
         if (p->match_keys[k].strong && ls->nstrong < MAX_STRONG)
             ls->strong_slot[k] = (int)ls->nstrong++;
         for (size_t j = k + 1; j < p->nmatch_keys; j++) {
-            const xchg_match_key *a = &p->match_keys[k], *b = &p->match_keys[j];
-            int same = 1;
-            for (size_t x = 0; x < a->nparts && same; x++) {
-                int found = 0;
-                for (size_t y = 0; y < b->nparts; y++)
-                    found |= a->parts[x].field == b->parts[y].field;
-                same = found;
-            }
-            for (size_t y = 0; y < b->nparts && same; y++) {
-                int found = 0;
-                for (size_t x = 0; x < a->nparts; x++)
-                    found |= a->parts[x].field == b->parts[y].field;
-                same = found;
-            }
+            const xchg_match_key *a = &p->match_keys[k];
+            int same = same_fields(a, &p->match_keys[j]);
             if (same && !a->strong && ls->dom_slot[k] < 0 && ls->ndomslots < MAX_DOM)
                 ls->dom_slot[k] = (int)ls->ndomslots++;
         }
@@ -328,20 +334,7 @@ static int contradicted(const xchg_linkset *ls, size_t key, uint32_t a, uint32_t
             continue;
         /* does key k cover the same fields as key `key`? dom_slot only marks dominators;
          * check the relation for this pair of keys */
-        const xchg_match_key *K = &ls->p->match_keys[k], *W = &ls->p->match_keys[key];
-        int same = K->nparts > 0;
-        for (size_t x = 0; x < K->nparts && same; x++) {
-            int f = 0;
-            for (size_t y = 0; y < W->nparts; y++)
-                f |= K->parts[x].field == W->parts[y].field;
-            same = f;
-        }
-        for (size_t y = 0; y < W->nparts && same; y++) {
-            int f = 0;
-            for (size_t x = 0; x < K->nparts; x++)
-                f |= K->parts[x].field == W->parts[y].field;
-            same = f;
-        }
+        int same = same_fields(&ls->p->match_keys[k], &ls->p->match_keys[key]);
         if (!same)
             continue;
         const sval_t *x = &ls->domtok[(size_t)a * ls->ndomslots + (size_t)ds];

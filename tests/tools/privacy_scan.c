@@ -49,6 +49,26 @@ static void add_val(const char *s, const char *what, int binary_only)
     vals[nvals++] = (struct val){strdup(s), n, what, binary_only};
 }
 
+/* Is the text around position i a pseudonym (P-XXXX-XXXX-XXXX or F-...)? Its base32
+ * groups can spell a four-letter surname by chance ("HALL"): not personal data. */
+static int in_pseudonym(const char *hay, size_t hn, size_t i)
+{
+    size_t a = i, b = i;
+    while (a > 0 && (isalnum((unsigned char)hay[a - 1]) || hay[a - 1] == '-'))
+        a--;
+    while (b < hn && (isalnum((unsigned char)hay[b]) || hay[b] == '-'))
+        b++;
+    if (b - a != 16 || (hay[a] != 'P' && hay[a] != 'F') || hay[a + 1] != '-')
+        return 0;
+    for (size_t k = 2; k < 16; k++) {
+        char c = hay[a + k];
+        int dash = k == 6 || k == 11;
+        if (dash ? c != '-' : !(isupper((unsigned char)c) || (c >= '2' && c <= '9')))
+            return 0;
+    }
+    return 1;
+}
+
 static int contains_ci(const char *hay, size_t hn, const char *needle, size_t nn)
 {
     if (nn > hn)
@@ -58,7 +78,7 @@ static int contains_ci(const char *hay, size_t hn, const char *needle, size_t nn
             /* whole word: not inside a longer run of letters/digits */
             int before = i > 0 && isalnum((unsigned char)hay[i - 1]);
             int after = i + nn < hn && isalnum((unsigned char)hay[i + nn]);
-            if (!before && !after)
+            if (!before && !after && !in_pseudonym(hay, hn, i))
                 return 1;
         }
     return 0;

@@ -13,15 +13,6 @@
 static xchg_seckey *matcher, *other;
 static const uint8_t actor1[XCHG_KEYID_BYTES] = {1, 2, 3, 4, 5, 6, 7, 8};
 
-static xchg_seckey *seed_key(int n)
-{
-    uint8_t seed[32];
-    memset(seed, n, sizeof seed);
-    xchg_seckey *k = NULL;
-    assert_int_equal(xchg_seckey_from_seed(seed, NULL, &k), XCHG_OK);
-    return k;
-}
-
 static int setup(void **state)
 {
     (void)state;

@@ -12,33 +12,6 @@ static xchg_policy *pol, *other, *amended;
 static xchg_secret *sec;
 static char xex[512], big[512];
 
-static xchg_seckey *seed_key(int n)
-{
-    uint8_t seed[32];
-    memset(seed, n, sizeof seed);
-    xchg_seckey *k = NULL;
-    assert_int_equal(xchg_seckey_from_seed(seed, NULL, &k), XCHG_OK);
-    return k;
-}
-
-static xchg_policy *variant(const char *find, const char *repl)
-{
-    size_t n;
-    char *t = slurp(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &n);
-    char *at = strstr(t, find);
-    assert_non_null(at);
-    size_t fl = strlen(find), rl = strlen(repl);
-    char *u = malloc(n + rl + 1);
-    memcpy(u, t, (size_t)(at - t));
-    memcpy(u + (at - t), repl, rl);
-    strcpy(u + (at - t) + rl, at + fl);
-    xchg_policy *p = NULL;
-    assert_int_equal(xchg_policy_parse(u, strlen(u), "variant.yaml", &p, NULL), XCHG_OK);
-    free(t);
-    free(u);
-    return p;
-}
-
 /* seal the police fixture under policy p with agency key seed, secret s, to path */
 static void seal_with(xchg_policy *p, int seed, xchg_secret *s, const char *path)
 {
@@ -67,8 +40,8 @@ static int setup(void **state)
     (void)state;
     if (xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
         return -1;
-    other = variant("id: test-agreement", "id: other-agreement");
-    amended = variant("retention_days: 365", "retention_days: 364");
+    other = policy_variant("id: test-agreement", "id: other-agreement");
+    amended = policy_variant("retention_days: 365", "retention_days: 364");
     sec = secret_for(pol, 1);
     snprintf(xex, sizeof xex, "%s", tpath("good.xex"));
     seal_with(pol, 2, sec, xex);

@@ -57,4 +57,37 @@ static inline void assert_diag_has(const xchg_diag *d, const char *needle)
     fail_msg("no diagnostic contains \"%s\"", needle);
 }
 
+/* The key pair tests use for party n: xchg_seckey_from_seed(32 bytes of value n). The
+ * fixture agreement pins 1 owner, 2 police, 3 school, 4 matcher, 5 team, 8-9 operators. */
+static inline xchg_seckey *seed_key(int n)
+{
+    uint8_t seed[32];
+    memset(seed, n, sizeof seed);
+    xchg_seckey *k = NULL;
+    assert_int_equal(xchg_seckey_from_seed(seed, NULL, &k), XCHG_OK);
+    return k;
+}
+
+/* The fixture agreement (tests/fixtures/policy/base.yaml) with the first occurrence of
+ * find replaced by repl, parsed (the test fails if it does not parse). */
+static inline xchg_policy *policy_variant(const char *find, const char *repl)
+{
+    char *buf[1] = {NULL};
+    size_t n[1] = {0};
+    if (xchg_file_read(XCHG_TEST_DIR "/fixtures/policy/base.yaml", 1u << 20, buf, n, NULL) != XCHG_OK)
+        fail_msg("cannot read the fixture agreement");
+    char *t = buf[0], *at = strstr(t, find);
+    if (!at)
+        fail_msg("fixture text not found: %s", find);
+    char *u = malloc(n[0] + strlen(repl) + 1);
+    memcpy(u, t, (size_t)(at - t));
+    strcpy(u + (at - t), repl);
+    strcat(u, at + strlen(find));
+    xchg_policy *p = NULL;
+    assert_int_equal(xchg_policy_parse(u, strlen(u), "variant.yaml", &p, NULL), XCHG_OK);
+    free(t);
+    free(u);
+    return p;
+}
+
 #endif

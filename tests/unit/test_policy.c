@@ -42,15 +42,6 @@ static char *mutate_in(const char *text, const char *find, const char *repl)
 
 static char *mutate(const char *find, const char *repl) { return mutate_in(base_text, find, repl); }
 
-static xchg_seckey *seed_key(int n)
-{
-    uint8_t seed[32];
-    memset(seed, n, sizeof seed);
-    xchg_seckey *k = NULL;
-    assert_int_equal(xchg_seckey_from_seed(seed, NULL, &k), XCHG_OK);
-    return k;
-}
-
 static void test_base_is_valid(void **state)
 {
     (void)state;

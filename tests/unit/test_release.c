@@ -13,15 +13,6 @@ static xchg_policy *pol;
 static xchg_secret *psec, *ssec;
 static char dir[512];
 
-static xchg_seckey *key(int n)
-{
-    uint8_t seed[32];
-    memset(seed, n, sizeof seed);
-    xchg_seckey *k = NULL;
-    assert_int_equal(xchg_seckey_from_seed(seed, NULL, &k), XCHG_OK);
-    return k;
-}
-
 static const char *path_in(const char *name)
 {
     static char b[16][600];
@@ -38,23 +29,6 @@ static int32_t day(const char *s)
     return d;
 }
 
-static xchg_policy *variant(const char *find, const char *repl)
-{
-    size_t n;
-    char *t = slurp(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &n);
-    char *at = strstr(t, find);
-    assert_non_null(at);
-    char *u = malloc(n + strlen(repl) + 1);
-    memcpy(u, t, (size_t)(at - t));
-    strcpy(u + (at - t), repl);
-    strcat(u, at + strlen(find));
-    xchg_policy *p = NULL;
-    assert_int_equal(xchg_policy_parse(u, strlen(u), "variant.yaml", &p, NULL), XCHG_OK);
-    free(t);
-    free(u);
-    return p;
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -62,7 +36,7 @@ static int setup(void **state)
     mkdir(dir, 0700);
     if (xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
         return -1;
-    xchg_seckey *owner = key(1), *police = key(2), *school = key(3);
+    xchg_seckey *owner = seed_key(1), *police = seed_key(2), *school = seed_key(3);
     const char *sp = path_in("s.xsec");
     int bad = xchg_secret_create(pol, owner, 1, 0, sp, 1, NULL) != XCHG_OK ||
               xchg_secret_open(pol, police, sp, &psec, NULL) != XCHG_OK ||
@@ -109,7 +83,7 @@ static void seal(const char *csv, const char *name, int agency, xchg_secret *sec
     snprintf(outp, sizeof outp, "%s/%.*s.xex", dir, (int)(strlen(name) - 4), name);
     (void)out;
     spit(in, csv, strlen(csv));
-    xchg_seckey *k = key(agency);
+    xchg_seckey *k = seed_key(agency);
     xchg_seal_opts o = {.input = in, .output = outp, .overwrite = 1,
                         .period_start = day("2025-08-01"), .period_end = day("2026-07-31"),
                         .now = now, .strict = 1};
@@ -139,7 +113,7 @@ static xchg_store *store_open_or_create(int create)
 
 static void ingest(xchg_store *s, const char *xex, const char *expect_supersede)
 {
-    xchg_seckey *m = key(4);
+    xchg_seckey *m = seed_key(4);
     xchg_ingest_stats st;
     assert_int_equal(xchg_store_ingest(s, pol, m, path_in(xex), &st, NULL), XCHG_OK);
     if (expect_supersede)
@@ -177,7 +151,7 @@ static int collect(void *ctx, const xchg_release_state *st)
 
 static void decide(xchg_store *s, int op, const char *fam, int approve, xchg_err want)
 {
-    xchg_seckey *k = key(op);
+    xchg_seckey *k = seed_key(op);
     xchg_diag *d = xchg_diag_new();
     assert_int_equal(xchg_release_decide(s, pol, k, fam, approve, approve ? "meets the rule" : "not now",
                                          1767225600, d),
@@ -189,7 +163,7 @@ static void decide(xchg_store *s, int op, const char *fam, int approve, xchg_err
 /* open the packet as the team; returns the body with each released record's detail */
 static json_t *open_packet(const char *path, xchg_policy *p, int as)
 {
-    xchg_seckey *k = key(as);
+    xchg_seckey *k = seed_key(as);
     char *body = NULL;
     assert_int_equal(xchg_packet_open(p, k, path, &body, NULL), XCHG_OK);
     json_t *j = json_loads(body, 0, NULL);
@@ -261,7 +235,7 @@ static void test_release_end_to_end(void **state)
     decide(s, 8, fam, 1, XCHG_OK);
     decide(s, 8, fam, 1, XCHG_OK);
     decide(s, 4, fam, 1, XCHG_ERR_DENIED);
-    xchg_seckey *m = key(4);
+    xchg_seckey *m = seed_key(4);
     xchg_release_stats st;
     xchg_diag *d = xchg_diag_new();
     const char *pk = path_in("p.xrp");
@@ -298,7 +272,7 @@ static void test_release_end_to_end(void **state)
 
     /* packets refused: for another party, altered, under another agreement, wrong signer */
     char *body = NULL;
-    xchg_seckey *police = key(2);
+    xchg_seckey *police = seed_key(2);
     xchg_diag_clear(d);
     assert_int_equal(xchg_packet_open(pol, police, pk, &body, d), XCHG_ERR_UNKNOWN_KEY);
     assert_diag_has(d, "this packet is for party 'team'");
@@ -309,23 +283,23 @@ static void test_release_end_to_end(void **state)
         raw[i] ^= 0x20;
         spit(bad, raw, n);
         raw[i] ^= 0x20;
-        xchg_seckey *team = key(5);
+        xchg_seckey *team = seed_key(5);
         assert_int_not_equal(xchg_packet_open(pol, team, bad, &body, NULL), XCHG_OK);
         xchg_seckey_free(team);
     }
     free(raw);
-    xchg_policy *other = variant("id: test-agreement", "id: other-agreement");
-    xchg_seckey *team = key(5);
+    xchg_policy *other = policy_variant("id: test-agreement", "id: other-agreement");
+    xchg_seckey *team = seed_key(5);
     xchg_diag_clear(d);
     assert_int_equal(xchg_packet_open(other, team, pk, &body, d), XCHG_ERR_DENIED);
     assert_diag_has(d, "packet was made under agreement 'test-agreement', not 'other-agreement'");
     xchg_policy_free(other);
     /* an agreement whose matcher holds another key: the packet's signer is unknown to it */
-    xchg_seckey *k7 = key(7);
+    xchg_seckey *k7 = seed_key(7);
     char pks[XCHG_PUBKEY_STRLEN], repl[200];
     xchg_pubkey_to_string(xchg_seckey_public(k7), pks);
     snprintf(repl, sizeof repl, "key: %s", pks);
-    xchg_policy *forged = variant(
+    xchg_policy *forged = policy_variant(
         "key: xk1:WEvnnmUcs29RC8qTrBcFGHBx1nuDx/8O/oEI6OxFMFdddyaHkzPb2r5835wprXJLqDDB/3UFx0dwpUVd/XPYfVqwR1I9B4EZ3AQ=",
         repl);
     xchg_diag_clear(d);

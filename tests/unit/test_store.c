@@ -19,33 +19,6 @@ static char police1[512], police2[512], police3[512], school[512], big[512], fli
     epoch2[512], otherfp[512], otheragr[512];
 static const xchg_kdf_limits fast = {1, 8192}; /* Argon2id minimum: tests only */
 
-static xchg_seckey *seed_key(int n)
-{
-    uint8_t seed[32];
-    memset(seed, n, sizeof seed);
-    xchg_seckey *k = NULL;
-    assert_int_equal(xchg_seckey_from_seed(seed, NULL, &k), XCHG_OK);
-    return k;
-}
-
-static xchg_policy *variant(const char *find, const char *repl)
-{
-    size_t n;
-    char *t = slurp(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &n);
-    char *at = strstr(t, find);
-    assert_non_null(at);
-    size_t fl = strlen(find), rl = strlen(repl);
-    char *u = malloc(n + rl + 1);
-    memcpy(u, t, (size_t)(at - t));
-    memcpy(u + (at - t), repl, rl);
-    strcpy(u + (at - t) + rl, at + fl);
-    xchg_policy *p = NULL;
-    assert_int_equal(xchg_policy_parse(u, strlen(u), "variant.yaml", &p, NULL), XCHG_OK);
-    free(t);
-    free(u);
-    return p;
-}
-
 static xchg_secret *secret_for(xchg_policy *p, uint32_t epoch, int agency_seed)
 {
     const char *path = tpath("x.xsec");
@@ -75,8 +48,8 @@ static int setup(void **state)
     (void)state;
     if (xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
         return -1;
-    other = variant("id: test-agreement", "id: other-agreement");
-    amended = variant("retention_days: 365", "retention_days: 364");
+    other = policy_variant("id: test-agreement", "id: other-agreement");
+    amended = policy_variant("retention_days: 365", "retention_days: 364");
     matcher = seed_key(4);
     /* one secret seals both agencies' extracts: open it once per agency key */
     const char *path = tpath("e1.xsec");
