@@ -850,6 +850,33 @@ static char *node_to_json(struct ctx *c, struct fy_node *n, size_t *len)
     return copy;
 }
 
+/*
+ * A list of unnamed keys (blocking, household, fallback): each item a list of
+ * "field[:transform]" parts; keys are named prefix1, prefix2, ... At least one key is
+ * required when required is set.
+ */
+static void parse_key_list(struct ctx *c, struct fy_node *n, const char *what, const char *item,
+                           const char *prefix, int required, xchg_match_key **out, size_t *count)
+{
+    if (!is_seq(c, n, what))
+        return;
+    int cnt = fy_node_sequence_item_count(n);
+    if (cnt <= 0 && required)
+        ERR(c, n, "%s must list at least one key", what);
+    *out = alloc(c, sizeof **out * (size_t)(cnt > 0 ? cnt : 1));
+    void *it = NULL;
+    struct fy_node *e;
+    while (*out && (e = fy_node_sequence_iterate(n, &it)) != NULL) {
+        xchg_match_key *k = &(*out)[*count];
+        memset(k, 0, sizeof *k);
+        char name[32];
+        snprintf(name, sizeof name, "%s%zu", prefix, *count + 1);
+        k->name = arena_strndup(c->a, name, strlen(name));
+        if (parse_key_parts(c, e, k, item))
+            (*count)++;
+    }
+}
+
 static void parse_fuzzy(struct ctx *c, struct fy_node *root)
 {
     static const char *const keys[] = {"clk_schema", "threshold", "review_band", "blocking",
@@ -897,23 +924,9 @@ static void parse_fuzzy(struct ctx *c, struct fy_node *root)
     }
     f->one_to_one = get_bool(c, m, "one_to_one", 1, "'fuzzy'");
     struct fy_node *b;
-    if (need(c, m, "blocking", "'fuzzy'", &b) && is_seq(c, b, "'blocking'")) {
-        int cnt = fy_node_sequence_item_count(b);
-        f->blocking = alloc(c, sizeof *f->blocking * (size_t)(cnt > 0 ? cnt : 1));
-        if (cnt <= 0)
-            ERR(c, b, "'blocking' must list at least one blocking key");
-        void *it = NULL;
-        struct fy_node *e;
-        while (f->blocking && (e = fy_node_sequence_iterate(b, &it)) != NULL) {
-            xchg_match_key *k = &f->blocking[f->nblocking];
-            memset(k, 0, sizeof *k);
-            char name[32];
-            snprintf(name, sizeof name, "block%zu", f->nblocking + 1);
-            k->name = arena_strndup(c->a, name, strlen(name));
-            if (parse_key_parts(c, e, k, "a blocking key"))
-                f->nblocking++;
-        }
-    }
+    if (need(c, m, "blocking", "'fuzzy'", &b))
+        parse_key_list(c, b, "'blocking'", "a blocking key", "block", 1, &f->blocking,
+                       &f->nblocking);
 }
 
 static void parse_households(struct ctx *c, struct fy_node *root)
@@ -923,41 +936,14 @@ static void parse_households(struct ctx *c, struct fy_node *root)
     xchg_policy_data *p = c->p;
     if (!need(c, root, "households", "the agreement file", &m) || !is_map(c, m, "'households'"))
         return;
-    struct fy_node *fb = get(m, "fallback_keys");
-    if (fb && is_seq(c, fb, "'fallback_keys' in 'households'")) {
-        int cnt = fy_node_sequence_item_count(fb);
-        p->household_fallback = alloc(c, sizeof *p->household_fallback * (size_t)(cnt > 0 ? cnt : 1));
-        void *it = NULL;
-        struct fy_node *e;
-        while (p->household_fallback && (e = fy_node_sequence_iterate(fb, &it)) != NULL) {
-            xchg_match_key *hk = &p->household_fallback[p->nhousehold_fallback];
-            memset(hk, 0, sizeof *hk);
-            char name[32];
-            snprintf(name, sizeof name, "fallback%zu", p->nhousehold_fallback + 1);
-            hk->name = arena_strndup(c->a, name, strlen(name));
-            if (parse_key_parts(c, e, hk, "a household fallback key"))
-                p->nhousehold_fallback++;
-        }
-    }
     check_keys(c, m, keys, "'households'");
-    struct fy_node *k;
-    if (need(c, m, "keys", "'households'", &k) && is_seq(c, k, "'keys' in 'households'")) {
-        int cnt = fy_node_sequence_item_count(k);
-        if (cnt <= 0)
-            ERR(c, k, "'households' needs at least one key");
-        p->household_keys = alloc(c, sizeof *p->household_keys * (size_t)(cnt > 0 ? cnt : 1));
-        void *it = NULL;
-        struct fy_node *e;
-        while (p->household_keys && (e = fy_node_sequence_iterate(k, &it)) != NULL) {
-            xchg_match_key *hk = &p->household_keys[p->nhousehold_keys];
-            memset(hk, 0, sizeof *hk);
-            char name[32];
-            snprintf(name, sizeof name, "household%zu", p->nhousehold_keys + 1);
-            hk->name = arena_strndup(c->a, name, strlen(name));
-            if (parse_key_parts(c, e, hk, "a household key"))
-                p->nhousehold_keys++;
-        }
-    }
+    struct fy_node *k, *fb = get(m, "fallback_keys");
+    if (need(c, m, "keys", "'households'", &k))
+        parse_key_list(c, k, "'keys' in 'households'", "a household key", "household", 1,
+                       &p->household_keys, &p->nhousehold_keys);
+    if (fb)
+        parse_key_list(c, fb, "'fallback_keys' in 'households'", "a household fallback key",
+                       "fallback", 0, &p->household_fallback, &p->nhousehold_fallback);
     const char **rel = NULL;
     size_t nrel = 0;
     struct fy_node *r = get(m, "relationships");
