@@ -26,23 +26,33 @@ struct xchg_netauth {
 const char *xchg_netauth_reason_text(xchg_netauth_reason r)
 {
     switch (r) {
-    case XCHG_NETAUTH_OK: return "accepted";
-    case XCHG_NETAUTH_MISSING: return "missing authentication header";
-    case XCHG_NETAUTH_MALFORMED: return "malformed authentication header";
-    case XCHG_NETAUTH_UNKNOWN_KEY: return "unknown key";
-    case XCHG_NETAUTH_WRONG_ROLE: return "key's role may not use this endpoint";
-    case XCHG_NETAUTH_STALE: return "request time outside the allowed window";
-    case XCHG_NETAUTH_BAD_SIGNATURE: return "bad signature";
-    case XCHG_NETAUTH_REPLAYED: return "replayed nonce";
-    case XCHG_NETAUTH_BODY_MISMATCH: return "body does not match its signed hash";
-    case XCHG_NETAUTH_BUSY: return "replay cache full";
+    case XCHG_NETAUTH_OK:
+        return "accepted";
+    case XCHG_NETAUTH_MISSING:
+        return "missing authentication header";
+    case XCHG_NETAUTH_MALFORMED:
+        return "malformed authentication header";
+    case XCHG_NETAUTH_UNKNOWN_KEY:
+        return "unknown key";
+    case XCHG_NETAUTH_WRONG_ROLE:
+        return "key's role may not use this endpoint";
+    case XCHG_NETAUTH_STALE:
+        return "request time outside the allowed window";
+    case XCHG_NETAUTH_BAD_SIGNATURE:
+        return "bad signature";
+    case XCHG_NETAUTH_REPLAYED:
+        return "replayed nonce";
+    case XCHG_NETAUTH_BODY_MISMATCH:
+        return "body does not match its signed hash";
+    case XCHG_NETAUTH_BUSY:
+        return "replay cache full";
     }
     return "unknown reason";
 }
 
 /* The signed message; NULL when a part contains a newline or memory runs out. */
-static char *signed_text(const char *method, const char *path, const char *time,
-                         const char *nonce, const char *body, size_t *len)
+static char *signed_text(const char *method, const char *path, const char *time, const char *nonce,
+                         const char *body, size_t *len)
 {
     const char *parts[5] = {method, path, time, nonce, body};
     size_t n = strlen(XCHG_NETAUTH_DOMAIN);
@@ -60,9 +70,8 @@ static char *signed_text(const char *method, const char *path, const char *time,
     return s;
 }
 
-xchg_err xchg_netauth_sign(const xchg_seckey *k, const char *method, const char *path,
-                           int64_t now, const uint8_t body_sha256[XCHG_SHA256_BYTES],
-                           xchg_netauth_headers *h)
+xchg_err xchg_netauth_sign(const xchg_seckey *k, const char *method, const char *path, int64_t now,
+                           const uint8_t body_sha256[XCHG_SHA256_BYTES], xchg_netauth_headers *h)
 {
     if (!k || !method || !path || !*method || !*path || !h)
         return XCHG_ERR_ARG;
@@ -156,8 +165,7 @@ static void prune(xchg_netauth *v, int64_t now)
 }
 
 /* Remember nonce; XCHG_NETAUTH_REPLAYED if already there, BUSY if the cache is full. */
-static xchg_netauth_reason remember(xchg_netauth *v, const uint8_t *nonce, int64_t t,
-                                    int64_t now)
+static xchg_netauth_reason remember(xchg_netauth *v, const uint8_t *nonce, int64_t t, int64_t now)
 {
     pthread_mutex_lock(&v->lock);
     xchg_netauth_reason r = XCHG_NETAUTH_OK;

@@ -5,8 +5,8 @@
 
 #include <string.h>
 
-xchg_err xchg_store_find_extract(xchg_store *s, const char *id_hex,
-                                   xchg_store_extract_status *out, xchg_diag *d)
+xchg_err xchg_store_find_extract(xchg_store *s, const char *id_hex, xchg_store_extract_status *out,
+                                 xchg_diag *d)
 {
     uint8_t id[16];
     sqlite3_stmt *q = NULL;

@@ -102,8 +102,8 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     for (int i = 0; i < 30; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[30] = 0;
-    fprintf(stderr, "\r%-30.30s [%s] %3d%% %.1f/%.1f MB", n->label, bar, pct,
-            (double)ulnow / 1e6, (double)ultotal / 1e6);
+    fprintf(stderr, "\r%-30.30s [%s] %3d%% %.1f/%.1f MB", n->label, bar, pct, (double)ulnow / 1e6,
+            (double)ultotal / 1e6);
     return 0;
 }
 
@@ -320,8 +320,7 @@ static int submit_one(struct net *n, const char *path)
         if (!again || attempt >= n->retries)
             break;
         cli_warn("%s: %s; retrying (%u of %u)", path,
-                 cc != CURLE_OK ? curl_easy_strerror(cc) : "server error", attempt + 1,
-                 n->retries);
+                 cc != CURLE_OK ? curl_easy_strerror(cc) : "server error", attempt + 1, n->retries);
         backoff(attempt);
     }
     if (cc != CURLE_OK) {

@@ -64,7 +64,7 @@ struct req {
     char key[XCHG_KEYID_HEXLEN + 1];
     unsigned status;
     uint64_t in, out;
-    int upload;       /* a POST /v1/extracts that passed authentication */
+    int upload; /* a POST /v1/extracts that passed authentication */
     int too_big;
     int io_error;
     int fd;
@@ -123,9 +123,12 @@ static int safe_name(const char *s, const char *suffix)
 static unsigned auth_status(xchg_netauth_reason why)
 {
     switch (why) {
-    case XCHG_NETAUTH_WRONG_ROLE: return MHD_HTTP_FORBIDDEN;
-    case XCHG_NETAUTH_BUSY: return MHD_HTTP_SERVICE_UNAVAILABLE;
-    default: return MHD_HTTP_UNAUTHORIZED;
+    case XCHG_NETAUTH_WRONG_ROLE:
+        return MHD_HTTP_FORBIDDEN;
+    case XCHG_NETAUTH_BUSY:
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    default:
+        return MHD_HTTP_UNAUTHORIZED;
     }
 }
 
@@ -250,17 +253,18 @@ static enum MHD_Result ep_packet(struct server *sv, struct MHD_Connection *conn,
 }
 
 /* Begin an upload: size limit, temporary file beside the store, running hash. */
-static enum MHD_Result upload_begin(struct server *sv, struct MHD_Connection *conn,
-                                    struct req *r)
+static enum MHD_Result upload_begin(struct server *sv, struct MHD_Connection *conn, struct req *r)
 {
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > sv->max_upload)
         return send_error(conn, r, MHD_HTTP_CONTENT_TOO_LARGE, "upload larger than allowed");
     snprintf(r->tmp, sizeof r->tmp, "%s/.xchg-upload-XXXXXX", sv->dbdir);
     r->fd = mkstemp(r->tmp);
     r->h = xchg_sha256_stream_new();
     if (r->fd < 0 || !r->h) {
+        if (r->fd >= 0)
+            unlink(r->tmp);
         r->tmp[0] = 0;
         return send_error(conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the upload");
     }
@@ -268,8 +272,7 @@ static enum MHD_Result upload_begin(struct server *sv, struct MHD_Connection *co
     return MHD_YES;
 }
 
-static enum MHD_Result upload_data(struct server *sv, struct req *r, const char *data,
-                                   size_t *size)
+static enum MHD_Result upload_data(struct server *sv, struct req *r, const char *data, size_t *size)
 {
     size_t n = *size;
     *size = 0;
@@ -318,7 +321,7 @@ static enum MHD_Result upload_end(struct server *sv, struct MHD_Connection *conn
     char data[600];
     pthread_mutex_lock(&sv->store_lock);
     xchg_err e = xchg_store_ingest(sv->s, sv->p, sv->k, r->tmp, &st, d);
-    const char *outcome = st.already ? "already ingested"
+    const char *outcome = st.already      ? "already ingested"
                           : st.superseded ? "stored superseded"
                                           : "ingested";
     if (e != XCHG_OK)
@@ -329,8 +332,7 @@ static enum MHD_Result upload_end(struct server *sv, struct MHD_Connection *conn
         snprintf(data, sizeof data,
                  "{\"outcome\":\"%s\",\"extract\":\"%s\",\"agency\":\"%s\",\"records\":%llu,"
                  "\"supersedes\":\"%s\",\"via\":\"matcherd\"}",
-                 outcome, st.extract_id, st.agency, (unsigned long long)st.records,
-                 st.supersedes);
+                 outcome, st.extract_id, st.agency, (unsigned long long)st.records, st.supersedes);
     /* As `xchg match ingest`: one entry per file, then a signed checkpoint. The submitter's
      * key is the actor; a failure to audit is logged but the ingest stands, as there. */
     int ar = audit_event(&sv->c, sv->p, "ingest", actor, data, NULL);
@@ -342,17 +344,17 @@ static enum MHD_Result upload_end(struct server *sv, struct MHD_Connection *conn
     if (e != XCHG_OK) {
         char msg[512];
         const char *detail = xchg_diag_count(d) ? xchg_diag_message(d, 0) : "";
-        snprintf(msg, sizeof msg, "extract rejected: %s%s%s", xchg_strerror(e),
-                 *detail ? ": " : "", detail);
+        snprintf(msg, sizeof msg, "extract rejected: %s%s%s", xchg_strerror(e), *detail ? ": " : "",
+                 detail);
         unsigned status = (e == XCHG_ERR_IO || e == XCHG_ERR_NOMEM || e == XCHG_ERR_CRYPTO)
                               ? MHD_HTTP_INTERNAL_SERVER_ERROR
                               : MHD_HTTP_UNPROCESSABLE_CONTENT;
         ret = send_error(conn, r, status, msg);
     } else {
         ret = send_json(conn, r, st.already ? MHD_HTTP_OK : MHD_HTTP_CREATED,
-                        json_pack("{s:s,s:s,s:I,s:s,s:s}", "extract_id", st.extract_id,
-                                  "agency", st.agency, "records", (json_int_t)st.records,
-                                  "status", outcome, "supersedes", st.supersedes));
+                        json_pack("{s:s,s:s,s:I,s:s,s:s}", "extract_id", st.extract_id, "agency",
+                                  st.agency, "records", (json_int_t)st.records, "status", outcome,
+                                  "supersedes", st.supersedes));
     }
     xchg_diag_free(d);
     return ret;
@@ -360,17 +362,17 @@ static enum MHD_Result upload_end(struct server *sv, struct MHD_Connection *conn
 
 /* ---- dispatch ---------------------------------------------------------------------- */
 
-#define ANY_PARTY                                                                          \
-    (XCHG_NETAUTH_ROLE(XCHG_ROLE_AGENCY) | XCHG_NETAUTH_ROLE(XCHG_ROLE_MATCHER) |          \
-     XCHG_NETAUTH_ROLE(XCHG_ROLE_RECIPIENT) | XCHG_NETAUTH_ROLE(XCHG_ROLE_GOVERNANCE) |    \
+#define ANY_PARTY                                                                                  \
+    (XCHG_NETAUTH_ROLE(XCHG_ROLE_AGENCY) | XCHG_NETAUTH_ROLE(XCHG_ROLE_MATCHER) |                  \
+     XCHG_NETAUTH_ROLE(XCHG_ROLE_RECIPIENT) | XCHG_NETAUTH_ROLE(XCHG_ROLE_GOVERNANCE) |            \
      XCHG_NETAUTH_ROLE(XCHG_ROLE_OPERATOR))
-#define STATUS_ROLES                                                                       \
-    (XCHG_NETAUTH_ROLE(XCHG_ROLE_AGENCY) | XCHG_NETAUTH_ROLE(XCHG_ROLE_MATCHER) |          \
+#define STATUS_ROLES                                                                               \
+    (XCHG_NETAUTH_ROLE(XCHG_ROLE_AGENCY) | XCHG_NETAUTH_ROLE(XCHG_ROLE_MATCHER) |                  \
      XCHG_NETAUTH_ROLE(XCHG_ROLE_GOVERNANCE) | XCHG_NETAUTH_ROLE(XCHG_ROLE_OPERATOR))
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
-                               const char *method, const char *version,
-                               const char *upload, size_t *upload_size, void **con_cls)
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls)
 {
     (void)version;
     struct server *sv = cls;
@@ -417,11 +419,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         if (xchg_netauth_check_body(r->body_hex, empty, &why) != XCHG_OK)
             return send_error(conn, r, MHD_HTTP_UNAUTHORIZED, xchg_netauth_reason_text(why));
         switch (ep) {
-        case HEALTH: return ep_health(sv, conn, r);
-        case STATUS: return ep_extract_status(sv, conn, r, url + 13);
-        case PACKETS: return ep_packets(sv, conn, r);
-        case PACKET: return ep_packet(sv, conn, r, url + 12);
-        default: break;
+        case HEALTH:
+            return ep_health(sv, conn, r);
+        case STATUS:
+            return ep_extract_status(sv, conn, r, url + 13);
+        case PACKETS:
+            return ep_packets(sv, conn, r);
+        case PACKET:
+            return ep_packet(sv, conn, r, url + 12);
+        default:
+            break;
         }
         return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such endpoint");
     }
@@ -445,8 +452,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ms = (double)(t1.tv_sec - r->t0.tv_sec) * 1e3 +
-                (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
+    double ms =
+        (double)(t1.tv_sec - r->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
     time_t now = time(NULL);
     struct tm tm;
     char ts[32];
@@ -456,8 +463,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     fprintf(stderr,
             "time=%s method=%s path=%s status=%u key=%s bytes_in=%llu bytes_out=%llu "
             "ms=%.1f%s\n",
-            ts, r->method, r->path, r->status, r->key[0] ? r->key : "-",
-            (unsigned long long)r->in, (unsigned long long)r->out, ms,
+            ts, r->method, r->path, r->status, r->key[0] ? r->key : "-", (unsigned long long)r->in,
+            (unsigned long long)r->out, ms,
             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     if (r->fd >= 0)
         close(r->fd);
@@ -501,17 +508,22 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 
 int main(int argc, char **argv)
 {
-    const char *agr = NULL, *key = NULL, *db = NULL, *dbkey = NULL, *cert = NULL,
-               *tlskey = NULL, *listen = "127.0.0.1:8443", *outbox = NULL, *maxup = NULL,
-               *threads = NULL, *timeout = NULL, *pfd = NULL;
-    const struct cli_opt opts[] = {
-        {"--agreement", 'a', 1, &agr},  {"--key", 'k', 1, &key},
-        {"--db", 0, 1, &db},            {"--db-key", 0, 1, &dbkey},
-        {"--cert", 0, 1, &cert},        {"--tls-key", 0, 1, &tlskey},
-        {"--listen", 'l', 1, &listen},  {"--outbox", 0, 1, &outbox},
-        {"--max-upload", 0, 1, &maxup}, {"--threads", 't', 1, &threads},
-        {"--timeout", 0, 1, &timeout},  {"--passphrase-fd", 0, 1, &pfd},
-        {NULL, 0, 0, NULL}};
+    const char *agr = NULL, *key = NULL, *db = NULL, *dbkey = NULL, *cert = NULL, *tlskey = NULL,
+               *listen = "127.0.0.1:8443", *outbox = NULL, *maxup = NULL, *threads = NULL,
+               *timeout = NULL, *pfd = NULL;
+    const struct cli_opt opts[] = {{"--agreement", 'a', 1, &agr},
+                                   {"--key", 'k', 1, &key},
+                                   {"--db", 0, 1, &db},
+                                   {"--db-key", 0, 1, &dbkey},
+                                   {"--cert", 0, 1, &cert},
+                                   {"--tls-key", 0, 1, &tlskey},
+                                   {"--listen", 'l', 1, &listen},
+                                   {"--outbox", 0, 1, &outbox},
+                                   {"--max-upload", 0, 1, &maxup},
+                                   {"--threads", 't', 1, &threads},
+                                   {"--timeout", 0, 1, &timeout},
+                                   {"--passphrase-fd", 0, 1, &pfd},
+                                   {NULL, 0, 0, NULL}};
     const char *pos[1];
     int npos = 0, help = 0, rc;
     struct server sv;
@@ -606,15 +618,15 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG |
-                     MHD_USE_AUTO;
-    daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, handler, &sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_HTTPS_MEM_CERT, certpem, MHD_OPTION_HTTPS_MEM_KEY, keypem,
-        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)nthreads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)tmo,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_NOTIFY_COMPLETED, completed,
-        &sv, MHD_OPTION_END);
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
+    daemon = MHD_start_daemon(flags, 0, NULL, NULL, handler, &sv, MHD_OPTION_SOCK_ADDR,
+                              (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_CERT, certpem,
+                              MHD_OPTION_HTTPS_MEM_KEY, keypem, MHD_OPTION_HTTPS_PRIORITIES,
+                              TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)nthreads,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)tmo,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+                              MHD_OPTION_NOTIFY_COMPLETED, completed, &sv, MHD_OPTION_END);
     if (!daemon) {
         cli_error("cannot start the HTTPS server on %s", listen);
         cli_hint("is the port free, and are the certificate and key PEM files a pair?");
@@ -629,7 +641,8 @@ int main(int argc, char **argv)
 
     int sig = 0;
     sigwait(&set, &sig);
-    fprintf(stderr, "xchg-matcherd: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    fprintf(stderr, "xchg-matcherd: %s received, stopping\n",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT");
     rc = EXIT_OK;
 cleanup:
     if (daemon)

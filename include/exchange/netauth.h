@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define XCHG_NETAUTH_WINDOW 300      /* seconds of clock difference accepted */
+#define XCHG_NETAUTH_WINDOW 300 /* seconds of clock difference accepted */
 #define XCHG_NETAUTH_NONCE_BYTES 16
 #define XCHG_NETAUTH_NONCE_HEXLEN 32
 #define XCHG_NETAUTH_CACHE_DEFAULT 65536 /* nonces remembered by default */
@@ -78,8 +78,8 @@ XCHG_API const char *xchg_netauth_reason_text(xchg_netauth_reason r);
 /* Server side: a verifier for agreement p (borrowed; must outlive it) with a replay
  * cache of at most cache_max nonces (0: XCHG_NETAUTH_CACHE_DEFAULT). Thread-safe. */
 typedef struct xchg_netauth xchg_netauth;
-XCHG_API xchg_err xchg_netauth_new(const xchg_policy *p, size_t cache_max, xchg_netauth **out)
-    XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_netauth_new(const xchg_policy *p, size_t cache_max,
+                                   xchg_netauth **out) XCHG_MUST_CHECK;
 /* Accepts NULL. */
 XCHG_API void xchg_netauth_free(xchg_netauth *v);
 

@@ -42,8 +42,8 @@ static const int64_t NOW = 1790000000;
 static xchg_netauth_request req_of(const xchg_netauth_headers *h, const char *method,
                                    const char *path)
 {
-    xchg_netauth_request r = {method, path, h->key, h->time, h->nonce, h->body_sha256,
-                              h->signature};
+    xchg_netauth_request r = {method,   path,           h->key,      h->time,
+                              h->nonce, h->body_sha256, h->signature};
     return r;
 }
 
@@ -187,8 +187,7 @@ static void test_cache_bounded(void **state)
     r = req_of(&h, "GET", "/v1/health");
     assert_int_equal(check(v, &r, AGENCY, NOW, XCHG_ERR_DENIED), XCHG_NETAUTH_BUSY);
     /* once they have aged out of the window they are dropped and room is made */
-    assert_int_equal(xchg_netauth_sign(police, "GET", "/v1/health", NOW + 400, NULL, &h),
-                     XCHG_OK);
+    assert_int_equal(xchg_netauth_sign(police, "GET", "/v1/health", NOW + 400, NULL, &h), XCHG_OK);
     r = req_of(&h, "GET", "/v1/health");
     assert_int_equal(check(v, &r, AGENCY, NOW + 400, XCHG_OK), XCHG_NETAUTH_OK);
     xchg_netauth_free(v);
