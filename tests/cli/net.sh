@@ -19,14 +19,22 @@ fi
 ok() { PASSES=$((PASSES+1)); }
 bad() { echo "FAIL: $*"; FAILS=$((FAILS+1)); }
 
-$XCHG_SYNTH --households 20 --seed 7 --out "$T/county" -q
+$XCHG_SYNTH --households 40 --seed 7 --out "$T/county" -q
 A0=$S/policies/phase2.yaml
 for p in $(awk '/^  - id: /{print $3}' "$A0"); do $X keygen -o "$K/$p" --label "Test $p" >/dev/null; done
 A=$T/phase2.yaml
 $X policy bind-keys "$A0" --keys "$K" -o "$A" >/dev/null
 for p in $(awk '/^  - id: /{print $3}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
 $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/s.xsec" >/dev/null
+declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care
+                 [youth-offending]=yos [housing]=housing [health]=health)
+for a in "${!FILE[@]}"; do
+  f=${FILE[$a]}
+  $X seal --agreement "$A" --key "$K/$a.key" --secret "$T/s.xsec" --in "$T/county/$f.csv" \
+    -o "$T/$f.xex" --period 2025-11-01..2026-10-31 >/dev/null 2>&1
+done
 for f in police education; do
+  [ -e "$T/$f.xex" ] && continue
   $X seal --agreement "$A" --key "$K/$f.key" --secret "$T/s.xsec" --in "$T/county/$f.csv" \
     -o "$T/$f.xex" --period 2025-11-01..2026-10-31 >/dev/null 2>&1
 done
@@ -126,14 +134,32 @@ status_is 404 "$(raw GET /v1/extracts/00000000000000000000000000000000 "$T/st2.h
 # the audit log has the daemon's ingests and still verifies
 $X audit verify --log "$DB.audit" --agreement "$A" >"$T/av.out" 2>&1 && ok || bad "audit log does not verify: $(cat "$T/av.out")"
 
+# every other agency submits; the matcher links, two operators approve, a real packet is
+# released into the team's outbox, fetched over HTTPS and opened by the team
+for a in dwp social-care youth-offending housing health; do
+  expect 0 "ingested by the matcher" -- $X submit "$T/${FILE[$a]}.xex" "${NET[@]}" --key "$K/$a.key"
+done
+DBA=(--db "$DB" --db-key "$T/m.dbkey" --agreement "$A")
+$X match run "${DBA[@]}" --date 2026-10-31 >/dev/null 2>&1 || bad "match run"
+FAM=$($X match list --db "$DB" --db-key "$T/m.dbkey" --csv 2>/dev/null | awk -F, 'NR==2{print $1}')
+if [ -n "$FAM" ]; then
+  $X release approve "${DBA[@]}" --key "$K/operator-1.key" --reason "test" "$FAM" >/dev/null 2>&1
+  $X release approve "${DBA[@]}" --key "$K/operator-2.key" --reason "test" "$FAM" >/dev/null 2>&1
+  $X release packet "${DBA[@]}" --key "$K/matcher.key" --to tf-team -o "$T/outbox/tf-team/$FAM.xrp" \
+    "$FAM" >/dev/null 2>&1 && ok || bad "release packet"
+fi
 # packets: each recipient sees only its own; downloads are atomic and only new ones
 printf 'packet one' >"$T/outbox/tf-team/fam-0001.xrp"
 printf 'packet two' >"$T/outbox/tf-team/fam-0002.xrp"
 printf 'not yours' >"$T/outbox/fi-team/fam-0003.xrp"
-expect 0 "fetched 2 new packets" -- $X fetch-packets "${NET[@]}" --key "$K/tf-team.key" -o "$T/got"
+NP=$(ls "$T/outbox/tf-team" | wc -l)
+expect 0 "fetched $NP new packets" -- $X fetch-packets "${NET[@]}" --key "$K/tf-team.key" -o "$T/got"
+if [ -n "$FAM" ]; then
+  expect 0 "" -- $X open --agreement "$A" --key "$K/tf-team.key" "$T/got/$FAM.xrp"
+fi
 cmp -s "$T/got/fam-0001.xrp" "$T/outbox/tf-team/fam-0001.xrp" && ok || bad "packet bytes differ"
 [ ! -e "$T/got/fam-0003.xrp" ] && ok || bad "another recipient's packet was fetched"
-expect 0 "fetched 0 new packets (2 already" -- $X fetch-packets "${NET[@]}" --key "$K/tf-team.key" -o "$T/got"
+expect 0 "fetched 0 new packets ($NP already" -- $X fetch-packets "${NET[@]}" --key "$K/tf-team.key" -o "$T/got"
 [ -z "$(ls -A "$T/got" | grep '^\.')" ] && ok || bad "temporary download left behind"
 expect 1 "not the key of a recipient" -- $X fetch-packets "${NET[@]}" --key "$K/police.key" -o "$T/got"
 $NS "$K/police.key" GET /v1/packets >"$T/pl.hdr"
