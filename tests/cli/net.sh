@@ -3,6 +3,11 @@
 # demo CA from scripts/make-demo-ca.sh: a good submission is ingested and a repeat is
 # "already ingested"; unsigned, badly signed, replayed, stale, wrong-role, oversized,
 # truncated and non-extract uploads are refused with the right status and change nothing;
+# oversized without a Content-Length (chunked): counted as it streams, refused at the limit
+$NS "$K/police.key" POST /v1/extracts "$T/big.bin" >"$T/ch.hdr"
+code=$(curl -s -o "$T/raw.out" -w '%{http_code}' --cacert "$T/ca/ca.pem" -H @"$T/ch.hdr" \
+  -H "Transfer-Encoding: chunked" --data-binary @"$T/big.bin" "$URL/v1/extracts")
+status_is 413 "$code" "chunked oversized upload"
 # a client pinning another CA refuses to talk; a recipient fetches its packets (atomically,
 # only new ones) and an agency cannot.
 . "$(dirname "$0")/lib.bash"
@@ -103,6 +108,11 @@ expect 1 "refused by the matcher (HTTP 422)" -- $X submit "$T/junk.csv" "${NET[@
 # oversized
 head -c 2100000 /dev/zero >"$T/big.bin"
 expect 1 "HTTP 413" -- $X submit "$T/big.bin" "${NET[@]}" --key "$K/police.key"
+# oversized without a Content-Length (chunked): counted as it streams, refused at the limit
+$NS "$K/police.key" POST /v1/extracts "$T/big.bin" >"$T/ch.hdr"
+code=$(curl -s -o "$T/raw.out" -w '%{http_code}' --cacert "$T/ca/ca.pem" -H @"$T/ch.hdr" \
+  -H "Transfer-Encoding: chunked" --data-binary @"$T/big.bin" "$URL/v1/extracts")
+status_is 413 "$code" "chunked oversized upload"
 # a client pinning another CA refuses to talk (and sends nothing)
 expect 1 "not signed by the CA" -- $X submit "$T/police.xex" --to "$URL" --ca "$T/other-ca/ca.pem" \
   --agreement "$A" --key "$K/police.key" --retries 0
