@@ -2,7 +2,7 @@
 # Load run (a benchmark, not a test): 200 sealed extracts submitted concurrently to one
 # xchg-matcherd on loopback by several client processes, then all 200 again. Reports
 # whether any submission was lost or duplicated, the time taken and the daemon's peak RSS.
-# Usage: bench/net-load.sh [BUILD_DIR] [N=200] [CLIENTS=8]
+# Usage: [HOUSEHOLDS=30] bench/net-load.sh [BUILD_DIR] [N=200] [CLIENTS=8]
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:-$SRC/build}
@@ -17,7 +17,7 @@ mkdir -p "$K" "$W/x"
 DPID=
 trap '[ -n "$DPID" ] && kill $DPID 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
 
-"$SYNTH" --households 30 --seed 5 --out "$W/county" -q
+"$SYNTH" --households "${HOUSEHOLDS:-30}" --seed 5 --out "$W/county" -q
 A0=$SRC/policies/phase2.yaml
 for p in $(awk '/^  - id: /{print $3}' "$A0"); do "$X" keygen -o "$K/$p" --label "$p" >/dev/null; done
 A=$W/a.yaml
@@ -75,6 +75,7 @@ errs=$(cat "$W/first.err" "$W/again.err" | grep -c 'error' || true)
 stored=$("$X" match ingest --db "$W/m.db" --db-key "$W/m.dbkey" --agreement "$A" --key "$K/matcher.key" "$W/none" 2>/dev/null | grep '^store:' || true)
 ids=$(grep -o 'extract [0-9a-f]*' "$W/first.out" | sort -u | wc -l)
 rss=$(awk '/VmHWM/{print $2, $3}' /proc/$DPID/status)
+mb=$(sed -n 's/.*status=201 .*bytes_in=\([0-9]*\).*/\1/p' "$W/d.log" | awk '{s+=$1} END{printf "%.1f", s/1e6}')
 reqs=$(grep -c 'method=POST' "$W/d.log" || true)
 s201=$(grep -c 'status=201' "$W/d.log" || true); s200=$(grep -c 'status=200' "$W/d.log" || true)
 kill -TERM $DPID; wait $DPID; DPID=
@@ -82,5 +83,5 @@ echo "first round: accepted $acc1 of $N (already ingested: $dup1); distinct extr
 echo "second round: 'already ingested' $acc2 of $N"
 echo "$stored"
 echo "client errors/retries reported: $errs; daemon POSTs logged: $reqs (201: $s201, 200: $s200)"
-echo "daemon peak RSS: $rss"
+echo "uploaded in the first round: $mb MB; daemon peak RSS: $rss"
 [ "$acc1" = "$N" ] && [ "$acc2" = "$N" ] && [ "$ids" = "$N" ] && echo "none lost, none duplicated" || { echo "MISMATCH"; exit 1; }
