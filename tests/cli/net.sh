@@ -189,4 +189,9 @@ first=$(sed -n 2p "$T/county/police.csv" | cut -d, -f2)
 kill -TERM $DPID
 wait $DPID && ok || bad "daemon exit status after SIGTERM"
 grep -q "SIGTERM received" "$T/d.log" && ok || bad "no shutdown message"
+# with the daemon gone: retried with backoff, then a network error (exit 3)
+expect 3 "retrying (1 of 1)" -- $X submit "$T/police.xex" "${NET[@]}" --key "$K/police.key" --retries 1
+expect 0 "usage: xchg submit" -- $X submit --help
+expect 0 "usage: xchg-matcherd" -- "$D" --help
+expect 2 "needs --agreement" -- "$D" --listen 127.0.0.1:0
 finish
