@@ -19,6 +19,7 @@
 #include "exchange/seal.h"
 #include "exchange/secret.h"
 #include "exchange/store.h"
+#include "exchange/netauth.h"
 #include "exchange/normalise.h"
 #include "exchange/xex.h"
 

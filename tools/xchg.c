@@ -21,6 +21,7 @@ static const char usage[] =
     "  secret open   check that your key opens a linkage secret file\n"
     "Agency\n"
     "  seal          turn a CSV extract into a sealed extract for the matcher\n"
+    "  submit        send sealed extracts to the matcher daemon over HTTPS\n"
     "Matcher\n"
     "  extract verify   check sealed extracts completely (matcher's key)\n"
     "  extract inspect  show a sealed extract's header and counts, not its payloads\n"
@@ -36,6 +37,7 @@ static const char usage[] =
     "  release packet   the consent-aware referral packet for an approved family\n"
     "Recipient\n"
     "  open          open a referral packet addressed to your team\n"
+    "  fetch-packets download your team's new packets from the matcher daemon\n"
     "Audit\n"
     "  audit verify   check the matcher's audit log: hash chain and signed checkpoints\n"
     "  audit export   copy the audit log (the copy verifies on its own)\n"
@@ -81,6 +83,10 @@ int main(int argc, char **argv)
         return cmd_open(argc - 1, argv + 1);
     if (strcmp(v, "release") == 0)
         return cmd_release(argc - 1, argv + 1);
+    if (strcmp(v, "submit") == 0)
+        return cmd_submit(argc - 1, argv + 1);
+    if (strcmp(v, "fetch-packets") == 0)
+        return cmd_fetch_packets(argc - 1, argv + 1);
     if (strcmp(v, "audit") == 0)
         return cmd_audit(argc - 1, argv + 1);
     cli_error("unknown command '%s'", v);

@@ -294,6 +294,24 @@ typedef struct xchg_purge_stats {
 XCHG_API xchg_err xchg_store_purge(xchg_store *s, int64_t cutoff, int dry_run,
                                    xchg_purge_stats *st, xchg_diag *d) XCHG_MUST_CHECK;
 
+/* ---- status of one extract (store_status.c) --------------------------------------- */
+
+typedef struct xchg_store_extract_status {
+    char agency[65];
+    uint64_t records;
+    int64_t ingested_at; /* Unix time */
+    int superseded;      /* 1: a newer extract of the same agency and period replaced it */
+} xchg_store_extract_status;
+
+/*
+ * Look up the extract whose id is the 32-character hex text id_hex. XCHG_ERR_NOT_FOUND
+ * when the store has no such extract, XCHG_ERR_FORMAT when id_hex is not an extract id;
+ * *out is filled only on success. Reads; changes nothing.
+ */
+XCHG_API xchg_err xchg_store_find_extract(xchg_store *s, const char *id_hex,
+                                            xchg_store_extract_status *out, xchg_diag *d)
+    XCHG_MUST_CHECK;
+
 #ifdef __cplusplus
 }
 #endif

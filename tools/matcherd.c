@@ -1,0 +1,661 @@
+/*
+ * xchg-matcherd — the matcher's HTTPS daemon (libmicrohttpd, TLS 1.2+).
+ *
+ * Agencies POST sealed extracts, which are streamed to a temporary file beside the store
+ * and ingested exactly as `xchg match ingest` does; recipients list and fetch the packets
+ * the operators released to them. Every request is signed with a party key of the
+ * agreement (include/exchange/netauth.h); docs/network.md describes the endpoints.
+ */
+#include "cli.h"
+#include "cli_store.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: xchg-matcherd --agreement A.yaml --key MATCHER.key --db DB --db-key KEYFILE\n"
+    "                     --cert CERT.pem --tls-key KEY.pem [--listen HOST:PORT]\n"
+    "                     [--outbox DIR] [--max-upload BYTES] [--threads N] [--timeout S]\n"
+    "                     [--passphrase-fd N]\n"
+    "\n"
+    "Serve the matcher over HTTPS (TLS 1.2 or 1.3). --listen 127.0.0.1:0 picks a free\n"
+    "port; the daemon prints 'listening on HOST:PORT' once it accepts connections.\n"
+    "Endpoints (every request signed with a party key of the agreement):\n"
+    "  GET  /v1/health              any party\n"
+    "  POST /v1/extracts            agencies: a sealed extract, ingested as 'xchg match ingest'\n"
+    "  GET  /v1/extracts/ID         agencies, operators, governance: an extract's status\n"
+    "  GET  /v1/packets             recipients: their packets in OUTBOX/<party id>/*.xrp\n"
+    "  GET  /v1/packets/NAME        recipients: one packet's bytes\n"
+    "One log line per request goes to stderr. SIGTERM or SIGINT stops it cleanly.\n";
+
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+struct server {
+    xchg_policy *p;
+    xchg_seckey *k;
+    xchg_store *s;
+    xchg_netauth *auth;
+    pthread_mutex_t store_lock; /* the store handle is used by one request at a time */
+    struct common c;            /* c.db names the store for the audit log */
+    const char *outbox;
+    char dbdir[PATH_MAX - 64];
+    uint64_t max_upload;
+};
+
+/* Per-request state, from the first call of the handler to the completion callback. */
+struct req {
+    struct timespec t0;
+    char method[8];
+    char path[160];
+    char key[XCHG_KEYID_HEXLEN + 1];
+    unsigned status;
+    uint64_t in, out;
+    int upload; /* a POST /v1/extracts that passed authentication */
+    int too_big;
+    int io_error;
+    int fd;
+    char tmp[PATH_MAX];
+    char body_hex[2 * XCHG_SHA256_BYTES + 1];
+    size_t party;
+    xchg_sha256_stream *h;
+};
+
+/* ---- responses --------------------------------------------------------------------- */
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, struct req *r, unsigned status,
+                                 json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!s)
+        return MHD_NO;
+    size_t n = strlen(s);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    r->status = status;
+    r->out += n;
+    return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, struct req *r, unsigned status,
+                                  const char *msg)
+{
+    return send_json(conn, r, status, json_pack("{s:s}", "error", msg));
+}
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+/* A file name we are willing to serve: [A-Za-z0-9._-], not starting with '.', ".xrp". */
+static int safe_name(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = suffix ? strlen(suffix) : 0;
+    if (n == 0 || n > 200 || s[0] == '.' || n <= m)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-'))
+            return 0;
+    }
+    return !suffix || strcmp(s + n - m, suffix) == 0;
+}
+
+static unsigned auth_status(xchg_netauth_reason why)
+{
+    switch (why) {
+    case XCHG_NETAUTH_WRONG_ROLE:
+        return MHD_HTTP_FORBIDDEN;
+    case XCHG_NETAUTH_BUSY:
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    default:
+        return MHD_HTTP_UNAUTHORIZED;
+    }
+}
+
+/* Check the signed headers of conn for an endpoint open to roles. */
+static int authenticate(struct server *sv, struct MHD_Connection *conn, struct req *r,
+                        const char *method, const char *url, unsigned roles, unsigned *status,
+                        const char **msg)
+{
+    xchg_netauth_request rq = {
+        .method = method,
+        .path = url,
+        .key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_KEY),
+        .time = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_TIME),
+        .nonce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_NONCE),
+        .body_sha256 = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_BODY),
+        .signature = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_SIG),
+    };
+    xchg_netauth_reason why;
+    if (xchg_netauth_verify(sv->auth, &rq, roles, (int64_t)time(NULL), &r->party, &why) !=
+        XCHG_OK) {
+        *status = auth_status(why);
+        *msg = xchg_netauth_reason_text(why);
+        return -1;
+    }
+    snprintf(r->body_hex, sizeof r->body_hex, "%s", rq.body_sha256);
+    return 0;
+}
+
+static const char *party_id(struct server *sv, size_t i)
+{
+    return xchg_policy_get(sv->p)->parties[i].id;
+}
+
+/* ---- endpoints --------------------------------------------------------------------- */
+
+static enum MHD_Result ep_health(struct server *sv, struct MHD_Connection *conn, struct req *r)
+{
+    const xchg_policy_data *pd = xchg_policy_get(sv->p);
+    return send_json(conn, r, MHD_HTTP_OK,
+                     json_pack("{s:s,s:s,s:s}", "status", "ok", "agreement", pd->id, "party",
+                               party_id(sv, r->party)));
+}
+
+static enum MHD_Result ep_extract_status(struct server *sv, struct MHD_Connection *conn,
+                                         struct req *r, const char *id)
+{
+    xchg_store_extract_status st;
+    pthread_mutex_lock(&sv->store_lock);
+    xchg_err e = xchg_store_find_extract(sv->s, id, &st, NULL);
+    pthread_mutex_unlock(&sv->store_lock);
+    if (e == XCHG_ERR_NOT_FOUND || e == XCHG_ERR_FORMAT)
+        return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such extract");
+    if (e != XCHG_OK)
+        return send_error(conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
+    return send_json(conn, r, MHD_HTTP_OK,
+                     json_pack("{s:s,s:s,s:I,s:I,s:s}", "extract_id", id, "agency", st.agency,
+                               "records", (json_int_t)st.records, "ingested_at",
+                               (json_int_t)st.ingested_at, "status",
+                               st.superseded ? "superseded" : "ingested"));
+}
+
+static enum MHD_Result ep_packets(struct server *sv, struct MHD_Connection *conn, struct req *r)
+{
+    const char *rid = party_id(sv, r->party);
+    json_t *list = json_array();
+    char dir[PATH_MAX];
+    if (!sv->outbox || !safe_name(rid, NULL)) {
+        json_decref(list);
+        return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no outbox for this recipient");
+    }
+    snprintf(dir, sizeof dir, "%s/%s", sv->outbox, rid);
+    DIR *dh = opendir(dir);
+    if (dh) {
+        struct dirent *de;
+        while ((de = readdir(dh)) != NULL) {
+            if (!safe_name(de->d_name, ".xrp"))
+                continue;
+            char f[PATH_MAX + 256];
+            struct stat sb;
+            uint8_t h[XCHG_SHA256_BYTES];
+            char hex[2 * XCHG_SHA256_BYTES + 1];
+            snprintf(f, sizeof f, "%s/%s", dir, de->d_name);
+            if (lstat(f, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+                xchg_sha256_file(f, h, NULL) != XCHG_OK)
+                continue;
+            xchg_hex_encode(hex, h, sizeof h);
+            json_array_append_new(list, json_pack("{s:s,s:I,s:s}", "name", de->d_name, "size",
+                                                  (json_int_t)sb.st_size, "sha256", hex));
+        }
+        closedir(dh);
+    }
+    return send_json(conn, r, MHD_HTTP_OK,
+                     json_pack("{s:s,s:o}", "recipient", rid, "packets", list));
+}
+
+static enum MHD_Result ep_packet(struct server *sv, struct MHD_Connection *conn, struct req *r,
+                                 const char *name)
+{
+    const char *rid = party_id(sv, r->party);
+    char f[PATH_MAX];
+    if (!sv->outbox || !safe_name(rid, NULL) || !safe_name(name, ".xrp"))
+        return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such packet");
+    snprintf(f, sizeof f, "%s/%s/%s", sv->outbox, rid, name);
+    int fd = open(f, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such packet");
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+    if (!resp) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    r->status = MHD_HTTP_OK;
+    r->out += (uint64_t)sb.st_size;
+    return ret;
+}
+
+/* Begin an upload: size limit, temporary file beside the store, running hash. */
+static enum MHD_Result upload_begin(struct server *sv, struct MHD_Connection *conn, struct req *r)
+{
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > sv->max_upload)
+        return send_error(conn, r, MHD_HTTP_CONTENT_TOO_LARGE, "upload larger than allowed");
+    snprintf(r->tmp, sizeof r->tmp, "%s/.xchg-upload-XXXXXX", sv->dbdir);
+    r->fd = mkstemp(r->tmp);
+    r->h = xchg_sha256_stream_new();
+    if (r->fd < 0 || !r->h) {
+        if (r->fd >= 0)
+            unlink(r->tmp);
+        r->tmp[0] = 0;
+        return send_error(conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the upload");
+    }
+    r->upload = 1;
+    return MHD_YES;
+}
+
+static enum MHD_Result upload_data(struct server *sv, struct req *r, const char *data, size_t *size)
+{
+    size_t n = *size;
+    *size = 0;
+    r->in += n;
+    if (r->too_big || r->io_error)
+        return MHD_YES; /* discard; the answer is given once the body ended */
+    if (r->in > sv->max_upload) {
+        r->too_big = 1;
+        return MHD_YES;
+    }
+    xchg_sha256_stream_update(r->h, data, n);
+    while (n > 0) {
+        ssize_t w = write(r->fd, data, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            r->io_error = 1;
+            break;
+        }
+        data += w;
+        n -= (size_t)w;
+    }
+    return MHD_YES;
+}
+
+/* The whole body has arrived: check its hash, then ingest it under the store lock. */
+static enum MHD_Result upload_end(struct server *sv, struct MHD_Connection *conn, struct req *r)
+{
+    uint8_t got[XCHG_SHA256_BYTES];
+    xchg_sha256_stream_final(r->h, got);
+    r->h = NULL;
+    if (close(r->fd) != 0)
+        r->io_error = 1;
+    r->fd = -1;
+    if (r->too_big)
+        return send_error(conn, r, MHD_HTTP_CONTENT_TOO_LARGE, "upload larger than allowed");
+    if (r->io_error)
+        return send_error(conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the upload");
+    xchg_netauth_reason why;
+    if (xchg_netauth_check_body(r->body_hex, got, &why) != XCHG_OK)
+        return send_error(conn, r, MHD_HTTP_UNAUTHORIZED, xchg_netauth_reason_text(why));
+
+    xchg_ingest_stats st;
+    xchg_diag *d = xchg_diag_new();
+    const xchg_pubkey *actor = &xchg_policy_get(sv->p)->parties[r->party].key;
+    char data[600];
+    pthread_mutex_lock(&sv->store_lock);
+    xchg_err e = xchg_store_ingest(sv->s, sv->p, sv->k, r->tmp, &st, d);
+    const char *outcome = st.already      ? "already ingested"
+                          : st.superseded ? "stored superseded"
+                                          : "ingested";
+    if (e != XCHG_OK)
+        snprintf(data, sizeof data,
+                 "{\"outcome\":\"rejected\",\"error\":\"%s\",\"via\":\"matcherd\"}",
+                 xchg_strerror(e));
+    else
+        snprintf(data, sizeof data,
+                 "{\"outcome\":\"%s\",\"extract\":\"%s\",\"agency\":\"%s\",\"records\":%llu,"
+                 "\"supersedes\":\"%s\",\"via\":\"matcherd\"}",
+                 outcome, st.extract_id, st.agency, (unsigned long long)st.records, st.supersedes);
+    /* As `xchg match ingest`: one entry per file, then a signed checkpoint. The submitter's
+     * key is the actor; a failure to audit is logged but the ingest stands, as there. */
+    int ar = audit_event(&sv->c, sv->p, "ingest", actor, data, NULL);
+    if (!ar)
+        ar = audit_event(&sv->c, sv->p, "ingest", xchg_seckey_public(sv->k),
+                         "{\"event\":\"ingest finished\"}", sv->k);
+    pthread_mutex_unlock(&sv->store_lock);
+    enum MHD_Result ret;
+    if (e != XCHG_OK) {
+        char msg[512];
+        const char *detail = xchg_diag_count(d) ? xchg_diag_message(d, 0) : "";
+        snprintf(msg, sizeof msg, "extract rejected: %s%s%s", xchg_strerror(e), *detail ? ": " : "",
+                 detail);
+        unsigned status = (e == XCHG_ERR_IO || e == XCHG_ERR_NOMEM || e == XCHG_ERR_CRYPTO)
+                              ? MHD_HTTP_INTERNAL_SERVER_ERROR
+                              : MHD_HTTP_UNPROCESSABLE_CONTENT;
+        ret = send_error(conn, r, status, msg);
+    } else {
+        ret = send_json(conn, r, st.already ? MHD_HTTP_OK : MHD_HTTP_CREATED,
+                        json_pack("{s:s,s:s,s:I,s:s,s:s}", "extract_id", st.extract_id, "agency",
+                                  st.agency, "records", (json_int_t)st.records, "status", outcome,
+                                  "supersedes", st.supersedes));
+    }
+    xchg_diag_free(d);
+    return ret;
+}
+
+/* ---- dispatch ---------------------------------------------------------------------- */
+
+#define ANY_PARTY                                                                                  \
+    (XCHG_NETAUTH_ROLE(XCHG_ROLE_AGENCY) | XCHG_NETAUTH_ROLE(XCHG_ROLE_MATCHER) |                  \
+     XCHG_NETAUTH_ROLE(XCHG_ROLE_RECIPIENT) | XCHG_NETAUTH_ROLE(XCHG_ROLE_GOVERNANCE) |            \
+     XCHG_NETAUTH_ROLE(XCHG_ROLE_OPERATOR))
+#define STATUS_ROLES                                                                               \
+    (XCHG_NETAUTH_ROLE(XCHG_ROLE_AGENCY) | XCHG_NETAUTH_ROLE(XCHG_ROLE_MATCHER) |                  \
+     XCHG_NETAUTH_ROLE(XCHG_ROLE_GOVERNANCE) | XCHG_NETAUTH_ROLE(XCHG_ROLE_OPERATOR))
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct server *sv = cls;
+    struct req *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        r->fd = -1;
+        clock_gettime(CLOCK_MONOTONIC, &r->t0);
+        snprintf(r->method, sizeof r->method, "%s", method);
+        snprintf(r->path, sizeof r->path, "%s", url);
+        const char *k = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_KEY);
+        if (k && safe_name(k, NULL) && strlen(k) == XCHG_KEYID_HEXLEN)
+            snprintf(r->key, sizeof r->key, "%s", k);
+        *con_cls = r;
+
+        int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+        unsigned roles = 0;
+        enum { HEALTH, SUBMIT, STATUS, PACKETS, PACKET, NONE } ep = NONE;
+        if (strcmp(url, "/v1/health") == 0)
+            ep = HEALTH, roles = ANY_PARTY;
+        else if (strcmp(url, "/v1/extracts") == 0)
+            ep = SUBMIT, roles = XCHG_NETAUTH_ROLE(XCHG_ROLE_AGENCY);
+        else if (strncmp(url, "/v1/extracts/", 13) == 0)
+            ep = STATUS, roles = STATUS_ROLES;
+        else if (strcmp(url, "/v1/packets") == 0)
+            ep = PACKETS, roles = XCHG_NETAUTH_ROLE(XCHG_ROLE_RECIPIENT);
+        else if (strncmp(url, "/v1/packets/", 12) == 0)
+            ep = PACKET, roles = XCHG_NETAUTH_ROLE(XCHG_ROLE_RECIPIENT);
+        if (ep == NONE)
+            return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such endpoint");
+        if ((ep == SUBMIT && !post) || (ep != SUBMIT && !get))
+            return send_error(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+        unsigned status;
+        const char *msg;
+        if (authenticate(sv, conn, r, method, url, roles, &status, &msg) != 0)
+            return send_error(conn, r, status, msg);
+        if (ep == SUBMIT)
+            return upload_begin(sv, conn, r);
+        uint8_t empty[XCHG_SHA256_BYTES];
+        xchg_netauth_reason why;
+        xchg_sha256("", 0, empty);
+        if (xchg_netauth_check_body(r->body_hex, empty, &why) != XCHG_OK)
+            return send_error(conn, r, MHD_HTTP_UNAUTHORIZED, xchg_netauth_reason_text(why));
+        switch (ep) {
+        case HEALTH:
+            return ep_health(sv, conn, r);
+        case STATUS:
+            return ep_extract_status(sv, conn, r, url + 13);
+        case PACKETS:
+            return ep_packets(sv, conn, r);
+        case PACKET:
+            return ep_packet(sv, conn, r, url + 12);
+        default:
+            break;
+        }
+        return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such endpoint");
+    }
+    if (!r->upload) {
+        *upload_size = 0; /* a body on a request already answered: ignore it */
+        return MHD_YES;
+    }
+    if (*upload_size > 0)
+        return upload_data(sv, r, upload, upload_size);
+    r->upload = 0;
+    return upload_end(sv, conn, r);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    struct req *r = *con_cls;
+    if (!r)
+        return;
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms =
+        (double)(t1.tv_sec - r->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
+    time_t now = time(NULL);
+    struct tm tm;
+    char ts[32];
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* No personal data: paths hold only endpoint names, extract ids and packet names. */
+    fprintf(stderr,
+            "time=%s method=%s path=%s status=%u key=%s bytes_in=%llu bytes_out=%llu "
+            "ms=%.1f%s\n",
+            ts, r->method, r->path, r->status, r->key[0] ? r->key : "-", (unsigned long long)r->in,
+            (unsigned long long)r->out, ms,
+            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    if (r->fd >= 0)
+        close(r->fd);
+    if (r->tmp[0])
+        unlink(r->tmp);
+    xchg_sha256_stream_free(r->h);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* ---- startup ----------------------------------------------------------------------- */
+
+static int parse_listen(const char *s, struct sockaddr_in *sa)
+{
+    const char *colon = strrchr(s, ':');
+    char host[64];
+    if (!colon || (size_t)(colon - s) >= sizeof host)
+        return -1;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = 0;
+    char *end;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end || port > 65535 || colon[1] == 0)
+        return -1;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || !*s || s[0] == '-' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *agr = NULL, *key = NULL, *db = NULL, *dbkey = NULL, *cert = NULL, *tlskey = NULL,
+               *listen = "127.0.0.1:8443", *outbox = NULL, *maxup = NULL, *threads = NULL,
+               *timeout = NULL, *pfd = NULL;
+    const struct cli_opt opts[] = {{"--agreement", 'a', 1, &agr},
+                                   {"--key", 'k', 1, &key},
+                                   {"--db", 0, 1, &db},
+                                   {"--db-key", 0, 1, &dbkey},
+                                   {"--cert", 0, 1, &cert},
+                                   {"--tls-key", 0, 1, &tlskey},
+                                   {"--listen", 'l', 1, &listen},
+                                   {"--outbox", 0, 1, &outbox},
+                                   {"--max-upload", 0, 1, &maxup},
+                                   {"--threads", 't', 1, &threads},
+                                   {"--timeout", 0, 1, &timeout},
+                                   {"--passphrase-fd", 0, 1, &pfd},
+                                   {NULL, 0, 0, NULL}};
+    const char *pos[1];
+    int npos = 0, help = 0, rc;
+    struct server sv;
+    memset(&sv, 0, sizeof sv);
+    char *certpem = NULL, *keypem = NULL;
+    size_t certlen = 0, keylen = 0;
+    xchg_store_key *sk = NULL;
+    xchg_diag *d = NULL;
+    struct MHD_Daemon *daemon = NULL;
+    int lock_made = 0;
+
+    if (xchg_init() != XCHG_OK) {
+        cli_error("cannot initialise the crypto library");
+        return EXIT_INTERNAL;
+    }
+    if ((rc = cli_parse(argc, argv, opts, pos, 1, &npos, &help)) != 0)
+        return rc;
+    if (help) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    uint64_t max_upload = 1ull << 30, nthreads = 4, tmo = 30;
+    struct sockaddr_in sa;
+    if (npos || !agr || !key || !db || !dbkey || !cert || !tlskey) {
+        cli_error("xchg-matcherd needs --agreement, --key, --db, --db-key, --cert and --tls-key");
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    if ((maxup && parse_u64(maxup, 1, UINT64_MAX / 2, &max_upload)) ||
+        (threads && parse_u64(threads, 1, 256, &nthreads)) ||
+        (timeout && parse_u64(timeout, 1, 3600, &tmo)) || parse_listen(listen, &sa)) {
+        cli_error("bad --max-upload, --threads, --timeout or --listen value");
+        cli_hint("--listen takes an IPv4 HOST:PORT (port 0 picks a free one)");
+        return EXIT_USAGE;
+    }
+    sv.max_upload = max_upload;
+    sv.outbox = outbox;
+    sv.c.db = db;
+    sv.c.dbkey = dbkey;
+    snprintf(sv.dbdir, sizeof sv.dbdir, "%s", db);
+    char *slash = strrchr(sv.dbdir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(sv.dbdir, sizeof sv.dbdir, ".");
+
+    d = xchg_diag_new();
+    {
+        int32_t today;
+        cli_today(&today);
+        xchg_err le = xchg_policy_load_verified(agr, NULL, today, &sv.p, d);
+        if (le != XCHG_OK) {
+            rc = cli_fail(le, d, agr);
+            goto cleanup;
+        }
+    }
+    if ((rc = cli_load_seckey(key, pfd, &sv.k)) != 0)
+        goto cleanup;
+    {
+        size_t mi = xchg_policy_party_by_key(sv.p, xchg_seckey_public(sv.k)->id);
+        if (mi == XCHG_NONE || xchg_policy_get(sv.p)->parties[mi].role != XCHG_ROLE_MATCHER) {
+            cli_error("%s is not the matcher's key in this agreement", key);
+            rc = EXIT_DENIED;
+            goto cleanup;
+        }
+    }
+    xchg_err e = xchg_store_key_load(dbkey, &sk, d);
+    if (e == XCHG_OK)
+        e = xchg_store_open(db, sk, sv.p, 0, &sv.s, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, db);
+        goto cleanup;
+    }
+    if (xchg_netauth_new(sv.p, 0, &sv.auth) != XCHG_OK) {
+        cli_error("out of memory");
+        rc = EXIT_INTERNAL;
+        goto cleanup;
+    }
+    if ((e = xchg_file_read(cert, 1 << 20, &certpem, &certlen, d)) != XCHG_OK ||
+        (e = xchg_file_read_secret(tlskey, 1 << 20, &keypem, &keylen, d)) != XCHG_OK) {
+        rc = cli_fail(e, d, "TLS certificate or key");
+        goto cleanup;
+    }
+    pthread_mutex_init(&sv.store_lock, NULL);
+    lock_made = 1;
+
+    /* Signals are taken by sigwait below; MHD's threads inherit the blocked mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
+    daemon = MHD_start_daemon(flags, 0, NULL, NULL, handler, &sv, MHD_OPTION_SOCK_ADDR,
+                              (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_CERT, certpem,
+                              MHD_OPTION_HTTPS_MEM_KEY, keypem, MHD_OPTION_HTTPS_PRIORITIES,
+                              TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)nthreads,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)tmo,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+                              MHD_OPTION_NOTIFY_COMPLETED, completed, &sv, MHD_OPTION_END);
+    if (!daemon) {
+        cli_error("cannot start the HTTPS server on %s", listen);
+        cli_hint("is the port free, and are the certificate and key PEM files a pair?");
+        rc = EXIT_IO;
+        goto cleanup;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    char host[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
+    printf("listening on %s:%u\n", host, info ? (unsigned)info->port : ntohs(sa.sin_port));
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "xchg-matcherd: %s received, stopping\n",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    rc = EXIT_OK;
+cleanup:
+    if (daemon)
+        MHD_stop_daemon(daemon);
+    if (lock_made)
+        pthread_mutex_destroy(&sv.store_lock);
+    xchg_netauth_free(sv.auth);
+    xchg_store_free(sv.s);
+    xchg_store_key_free(sk);
+    xchg_seckey_free(sv.k);
+    xchg_policy_free(sv.p);
+    free(certpem);
+    xchg_secure_free(keypem);
+    xchg_diag_free(d);
+    return rc;
+}
