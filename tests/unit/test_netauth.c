@@ -6,15 +6,6 @@
 static xchg_policy *pol;
 static xchg_seckey *police, *team, *stranger;
 
-static xchg_seckey *seed_key(int n)
-{
-    uint8_t seed[32];
-    memset(seed, n, sizeof seed);
-    xchg_seckey *k = NULL;
-    assert_int_equal(xchg_seckey_from_seed(seed, NULL, &k), XCHG_OK);
-    return k;
-}
-
 static int setup(void **state)
 {
     (void)state;
