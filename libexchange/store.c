@@ -685,8 +685,8 @@ xchg_err xchg_store_get_info(xchg_store *s, xchg_store_info *o, xchg_diag *d)
         "SELECT count(*) FROM extracts",
         "SELECT count(*) FROM extracts WHERE superseded_by IS NULL",
         "SELECT count(*) FROM records",
-        "SELECT count(*) FROM records r JOIN extracts e ON r.extract = e.id "
-        "WHERE e.superseded_by IS NULL",
+        ("SELECT count(*) FROM records r JOIN extracts e ON r.extract = e.id "
+         "WHERE e.superseded_by IS NULL"),
         "SELECT count(*) FROM tokens",
         "SELECT count(*) FROM indicators",
         "SELECT count(*) FROM runs",
