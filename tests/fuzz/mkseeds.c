@@ -53,7 +53,9 @@ int main(int argc, char **argv)
     xchg_seckey *owner = fz_key(1), *police = fz_key(2), *matcher = fz_key(4), *team = fz_key(5);
 
     /* clk schema */
-    put("clk", "fixture-schema.json", NOPREFIX, pd->fuzzy.clk_schema_json, pd->fuzzy.clk_schema_len);
+    if (pd->fuzzy.clk_schema_len)
+        put("clk", "fixture-schema.json", NOPREFIX, pd->fuzzy.clk_schema_json,
+            pd->fuzzy.clk_schema_len);
 
     /* keys: text, public file, secret file, keyring, linkage secret */
     char s[XCHG_PUBKEY_STRLEN];
