@@ -417,6 +417,11 @@ static void test_yaml(void **state)
         {"a list at the top", "- 1\n- 2\n", S, XCHG_ERR_POLICY, NULL},
         {"huge number", "exchange_agreement: 99999999999999999999999999999\n", S, XCHG_ERR_POLICY,
          NULL},
+        /* regression (found by fuzz_policy): libfyaml 0.7.12 looped forever on a directive
+         * line holding an invalid UTF-8 byte; tests/fuzz/regressions/policy/ */
+        {"directive with invalid UTF-8", "%#\x88\n", S, XCHG_ERR_FORMAT, ":1: error: not valid UTF-8"},
+        {"directive with invalid UTF-8, line 2", "# ok\n%X \xa5\n", S, XCHG_ERR_FORMAT,
+         ":2: error: not valid UTF-8"},
     };
     run_table(run_yaml, "yaml", t, sizeof t / sizeof t[0]);
 
@@ -425,8 +430,20 @@ static void test_yaml(void **state)
     expect(run_yaml, "yaml: format version 2", v, n, XCHG_ERR_POLICY, NULL);
     free(v);
     v = replace(good_yaml, n_yaml, "title: Test", "title: \xff\xfe\xc0\x80", 11, &n);
-    expect(run_yaml, "yaml: invalid UTF-8", v, n, XCHG_ERR_POLICY, "'title'");
+    expect(run_yaml, "yaml: invalid UTF-8", v, n, XCHG_ERR_FORMAT, ":6: error: not valid UTF-8");
     free(v);
+    /* the same guard before binding keys (the same libfyaml hang) */
+    {
+        char *bound = NULL;
+        size_t blen = 0, nb = 0;
+        xchg_diag *d = xchg_diag_new();
+        assert_int_equal(xchg_policy_bind_keys("%#\x88\n", 4, "h.yaml", "/nonexistent", 0, &bound,
+                                               &blen, &nb, d),
+                         XCHG_ERR_FORMAT);
+        assert_null(bound);
+        assert_diag_has(d, "not valid UTF-8");
+        xchg_diag_free(d);
+    }
     /* a duplicate party: the police entry twice */
     const char *pol_at = strstr(good_yaml, "  - id: police");
     const char *school_at = strstr(good_yaml, "  - id: school");
