@@ -346,6 +346,7 @@ static char *fill(char c, size_t n)
 }
 
 #define CSV_HEAD "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent,Extra\n"
+#define CSV_NUL CSV_HEAD "P1,Zo\0e,Smith,03/07/2012,OX4 1AA,CRIME,01/06/2026,given,x\n"
 
 static void test_csv(void **state)
 {
@@ -354,8 +355,7 @@ static void test_csv(void **state)
         {"empty", "", 0, XCHG_ERR_FORMAT, NULL},
         {"header only (an empty extract is valid)", CSV_HEAD, S, XCHG_OK, NULL},
         {"missing column", "Ref,Forename\nP1,Zoe\n", S, XCHG_ERR_FORMAT, NULL},
-        {"NUL byte", CSV_HEAD "P1,Zo\0e,Smith,03/07/2012,OX4 1AA,CRIME,01/06/2026,given,x\n",
-         sizeof CSV_HEAD + 59, XCHG_ERR_FORMAT, "NUL"},
+        {"NUL byte", CSV_NUL, sizeof CSV_NUL - 1, XCHG_ERR_FORMAT, "NUL"},
         /* an invalid name only drops that identifier from the row's tokens, with a warning */
         {"invalid UTF-8", CSV_HEAD "P1,Zo\xff\xfe,Smith,03/07/2012,OX4 1AA,CRIME,01/06/2026,given,x\n",
          S, XCHG_OK, "not valid UTF-8"},
