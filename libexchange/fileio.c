@@ -1,9 +1,11 @@
 #include "exchange/fileio.h"
 #include "exchange/crypto.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +162,7 @@ xchg_err xchg_file_write_atomic(const char *path, const void *data, size_t len, 
         p += w;
         left -= (size_t)w;
     }
+    XCHG_FAULT_POINT();
     if (fsync(fd) != 0) {
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot sync: %s", strerror(errno));
         goto cleanup;
@@ -170,6 +173,7 @@ xchg_err xchg_file_write_atomic(const char *path, const void *data, size_t len, 
         goto cleanup;
     }
     fd = -1;
+    XCHG_FAULT_POINT();
     if (flags & XCHG_WRITE_OVERWRITE) {
         if (rename(tmp, path) != 0) {
             xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot rename into place: %s",
@@ -189,6 +193,7 @@ xchg_err xchg_file_write_atomic(const char *path, const void *data, size_t len, 
         unlink(tmp);
     }
     tmp[0] = '\0';
+    XCHG_FAULT_POINT();
     if (fsync_dir(dirname(dircopy)) != 0) {
         /* The data is in place; only durability of the name is in doubt. */
     }
@@ -202,3 +207,20 @@ cleanup:
     free(dircopy);
     return rc;
 }
+
+#ifdef XCHG_FAULT_HOOKS
+/* See XCHG_FAULT_POINT in internal.h: test builds only. The countdown is the one piece of
+ * mutable global state in the library, and exists only in builds made for crash tests. */
+void xchg__fault_point(void)
+{
+    static long left = -1;
+    if (left == -1) {
+        const char *v = getenv("XCHG_FAULT_AFTER_WRITES");
+        left = v && *v ? strtol(v, NULL, 10) : 0;
+        if (left <= 0)
+            left = 0;
+    }
+    if (left > 0 && --left == 0)
+        raise(SIGKILL);
+}
+#endif

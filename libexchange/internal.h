@@ -35,6 +35,21 @@ static inline uint32_t xchg__get_u32le(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/*
+ * Crash-test fault points (fileio.c). Compiled in only with the CMake option
+ * XCHG_FAULT_HOOKS (test builds); otherwise XCHG_FAULT_POINT() is nothing. With the hook
+ * compiled in and XCHG_FAULT_AFTER_WRITES=N in the environment, the process kills itself
+ * with SIGKILL at the N-th fault point it reaches, so tests/cli/crash.sh can prove what
+ * survives a crash at each write. Points: every record staged by xchg_store_ingest, just
+ * before and after its COMMIT, and each step of xchg_file_write_atomic.
+ */
+#ifdef XCHG_FAULT_HOOKS
+void xchg__fault_point(void);
+#define XCHG_FAULT_POINT() xchg__fault_point()
+#else
+#define XCHG_FAULT_POINT() ((void)0)
+#endif
+
 /* Copy at most cap-1 bytes of s (length n) into dst and NUL-terminate. */
 static inline void xchg__strlcpy(char *dst, const char *s, size_t n, size_t cap)
 {

@@ -685,8 +685,8 @@ xchg_err xchg_store_get_info(xchg_store *s, xchg_store_info *o, xchg_diag *d)
         "SELECT count(*) FROM extracts",
         "SELECT count(*) FROM extracts WHERE superseded_by IS NULL",
         "SELECT count(*) FROM records",
-        "SELECT count(*) FROM records r JOIN extracts e ON r.extract = e.id "
-        "WHERE e.superseded_by IS NULL",
+        ("SELECT count(*) FROM records r JOIN extracts e ON r.extract = e.id "
+         "WHERE e.superseded_by IS NULL"),
         "SELECT count(*) FROM tokens",
         "SELECT count(*) FROM indicators",
         "SELECT count(*) FROM runs",
@@ -908,6 +908,7 @@ xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p, const xchg_secke
             break;
         if ((e = put_record(s, ext, &r, &st->tokens, d)) != XCHG_OK)
             goto cleanup;
+        XCHG_FAULT_POINT();
         st->records++;
         st->indicators += r.nind;
     }
@@ -928,8 +929,10 @@ xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p, const xchg_secke
             (e = set_meta_text(s, "secret_fingerprint", in->secret_fingerprint, d)) != XCHG_OK)
             goto cleanup;
     }
+    XCHG_FAULT_POINT();
     if ((e = exec(s, "COMMIT", d)) != XCHG_OK)
         goto cleanup;
+    XCHG_FAULT_POINT();
     in_tx = 0;
     if (!s->epoch) {
         s->epoch = in->epoch;

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void vmsg(const char *kind, const char *fmt, va_list ap)
+XCHG_PRINTF(2, 0) static void vmsg(const char *kind, const char *fmt, va_list ap)
 {
     fprintf(stderr, "xchg: %s", kind);
     vfprintf(stderr, fmt, ap);

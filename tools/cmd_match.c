@@ -247,7 +247,6 @@ static int do_ingest(const struct common *c)
         goto cleanup;
     if ((rc = cli_load_seckey(c->key, c->pfd, &k)) != 0)
         goto cleanup;
-    uint64_t total = 0;
     int rejected = 0;
     for (int i = 0; i < c->npos; i++) {
         const char *f = c->pos[i];
@@ -280,7 +279,6 @@ static int do_ingest(const struct common *c)
             printf("%s: ingested %llu records from '%s' as superseded: a newer extract of the "
                    "same agency and period is already stored (kept for audit, not linked)\n",
                    f, (unsigned long long)st.records, st.agency);
-            total += st.records;
         } else {
             printf("%s: ingested %llu records from '%s' (extract %s, epoch %u, %.0f records/s)\n",
                    f, (unsigned long long)st.records, st.agency, st.extract_id, st.epoch,
@@ -288,7 +286,6 @@ static int do_ingest(const struct common *c)
             if (st.supersedes[0])
                 printf("%s: superseded extract %s (same agency and period, older)\n", f,
                        st.supersedes);
-            total += st.records;
         }
         xchg_diag_free(d);
     }

@@ -1,0 +1,95 @@
+/*
+ * Shared helpers for the libFuzzer targets: deterministic keys, the fixture agreement, and
+ * a per-process scratch file for parsers that read from a path.
+ *
+ * Every target is built with -fsanitize=fuzzer,address,undefined (CMake option
+ * XCHG_FUZZ). Targets must not leak and must not keep state between inputs apart from
+ * what is set up once here (keys, the parsed agreement).
+ */
+#ifndef XCHG_FUZZ_COMMON_H
+#define XCHG_FUZZ_COMMON_H
+
+#include <exchange.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef XCHG_FIXTURES
+#define XCHG_FIXTURES "tests/fixtures"
+#endif
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static inline void fz_die(const char *what)
+{
+    fprintf(stderr, "fuzz setup failed: %s\n", what);
+    abort();
+}
+
+static inline void fz_init(void)
+{
+    static int done;
+    if (!done && xchg_init() != XCHG_OK)
+        fz_die("xchg_init");
+    done = 1;
+}
+
+/* Key n of the test suite (seed bytes all n): 1 ig, 2 police, 3 school, 4 matcher, 5 team. */
+static inline xchg_seckey *fz_key(int n)
+{
+    uint8_t seed[32];
+    memset(seed, n, sizeof seed);
+    xchg_seckey *k = NULL;
+    if (xchg_seckey_from_seed(seed, NULL, &k) != XCHG_OK)
+        fz_die("xchg_seckey_from_seed");
+    return k;
+}
+
+static inline xchg_policy *fz_policy(void)
+{
+    static xchg_policy *p;
+    if (!p && xchg_policy_parse_file(XCHG_FIXTURES "/policy/base.yaml", &p, NULL) != XCHG_OK)
+        fz_die("cannot parse " XCHG_FIXTURES "/policy/base.yaml");
+    return p;
+}
+
+/* A scratch path unique to this process: <TMPDIR or /tmp>/xchg-fuzz-<pid>-<name>. */
+static inline const char *fz_path(const char *name)
+{
+    static char buf[8][512];
+    static int slot;
+    const char *dir = getenv("TMPDIR");
+    char *p = buf[slot++ % 8];
+    snprintf(p, 512, "%s/xchg-fuzz-%ld-%s", dir && *dir ? dir : "/tmp", (long)getpid(), name);
+    return p;
+}
+
+/* Write the input to a scratch file and return its path. */
+static inline const char *fz_file(const char *name, const uint8_t *data, size_t size)
+{
+    const char *path = fz_path(name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        fz_die(path);
+    if (size && fwrite(data, 1, size, f) != size)
+        fz_die("write");
+    if (fclose(f) != 0)
+        fz_die("close");
+    return path;
+}
+
+/* The input as a NUL-terminated malloc'ed string (parsers taking C strings). */
+static inline char *fz_cstr(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1);
+    if (!s)
+        fz_die("malloc");
+    if (size)
+        memcpy(s, data, size);
+    s[size] = 0;
+    return s;
+}
+
+#endif

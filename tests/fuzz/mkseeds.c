@@ -1,0 +1,172 @@
+/*
+ * Seed corpora for the fuzz targets, made from the project's own fixtures: writes
+ * <outdir>/<target>/<name> files. Run by scripts/fuzz-seeds (which also copies the CSV and
+ * YAML fixtures). Keys are the test suite's seed keys, so the files are valid inputs for
+ * the targets (sealed to the matcher, packets for the team).
+ */
+#include "fuzz_common.h"
+
+#include <sys/stat.h>
+
+static const char *outdir;
+
+static void put(const char *target, const char *name, unsigned prefix, const void *data,
+                size_t len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", outdir, target);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/%s/%s", outdir, target, name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        fz_die(path);
+    if (prefix <= 0xff)
+        fputc((int)prefix, f);
+    if (len)
+        fwrite(data, 1, len, f);
+    fclose(f);
+}
+
+static void put_file(const char *target, const char *name, unsigned prefix, const char *src)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    if (xchg_file_read(src, 1u << 26, &buf, &len, NULL) != XCHG_OK)
+        fz_die(src);
+    put(target, name, prefix, buf, len);
+    free(buf);
+}
+
+#define NOPREFIX 0x100u
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: mkseeds OUTDIR\n");
+        return 2;
+    }
+    outdir = argv[1];
+    mkdir(outdir, 0755);
+    fz_init();
+    xchg_policy *p = fz_policy();
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    xchg_seckey *owner = fz_key(1), *police = fz_key(2), *matcher = fz_key(4), *team = fz_key(5);
+
+    /* clk schema */
+    if (pd->fuzzy.clk_schema_len)
+        put("clk", "fixture-schema.json", NOPREFIX, pd->fuzzy.clk_schema_json,
+            pd->fuzzy.clk_schema_len);
+
+    /* keys: text, public file, secret file, keyring, linkage secret */
+    char s[XCHG_PUBKEY_STRLEN];
+    xchg_pubkey_to_string(xchg_seckey_public(police), s);
+    put("keys", "pubkey-text", 0, s, strlen(s));
+    const char *f = fz_path("seed.pub");
+    unlink(f);
+    if (xchg_pubkey_save(xchg_seckey_public(police), f, 1, NULL) != XCHG_OK)
+        fz_die("pubkey_save");
+    put_file("keys", "pubkey-file", 1, f);
+    f = fz_path("seed.sec");
+    unlink(f);
+    if (xchg_seckey_save(police, f, NULL, 0, NULL, 1, NULL) != XCHG_OK)
+        fz_die("seckey_save");
+    put_file("keys", "seckey-file", 2, f);
+    xchg_keyring *kr = xchg_keyring_new();
+    (void)xchg_keyring_add(kr, xchg_seckey_public(police));
+    (void)xchg_keyring_add(kr, xchg_seckey_public(team));
+    f = fz_path("seed.ring");
+    unlink(f);
+    if (xchg_keyring_save(kr, f, 1, NULL) != XCHG_OK)
+        fz_die("keyring_save");
+    xchg_keyring_free(kr);
+    put_file("keys", "keyring-file", 3, f);
+    const char *sp = fz_path("seed.xsec");
+    unlink(sp);
+    xchg_secret *sec = NULL;
+    if (xchg_secret_create(p, owner, 1, 0, sp, 1, NULL) != XCHG_OK ||
+        xchg_secret_open(p, police, sp, &sec, NULL) != XCHG_OK)
+        fz_die("secret");
+    put_file("keys", "linkage-secret", 4, sp);
+
+    /* a sealed extract of the police fixture, and its records */
+    const char *xp = fz_path("seed.xex");
+    xchg_seal_opts o = {.input = XCHG_FIXTURES "/seal/police.csv", .output = xp, .overwrite = 1,
+                        .period_start = 20301, .period_end = 20665, .now = 1767225600};
+    xchg_seal_stats st;
+    if (xchg_seal(p, police, sec, &o, &st, NULL) != XCHG_OK)
+        fz_die("seal");
+    put_file("xex", "police-extract", 0, xp);
+    put_file("xex", "police-raw", 1, xp);
+    xchg_xex_reader *r = NULL;
+    if (xchg_xex_reader_open(xp, matcher, &r, NULL) != XCHG_OK)
+        fz_die("xex open");
+    const uint8_t *rec;
+    size_t len;
+    int end = 0, i = 0;
+    while (xchg_xex_reader_next(r, &rec, &len, &end, NULL) == XCHG_OK && !end) {
+        char name[32];
+        snprintf(name, sizeof name, "record-%d", i++);
+        put("record", name, NOPREFIX, rec, len);
+    }
+    xchg_xex_reader_free(r);
+
+    /* a referral packet for the team */
+    char hex[65], body[512];
+    xchg_hex_encode(hex, xchg_policy_hash(p), 32);
+    snprintf(body, sizeof body,
+             "{\"agreement\":{\"id\":\"%s\",\"sha256\":\"%s\"},\"recipient\":\"team\","
+             "\"family\":\"f-0001\",\"people\":[{\"person\":\"p1\",\"records\":[]}]}",
+             pd->id, hex);
+    const char *pp = fz_path("seed.xrp");
+    if (xchg_packet_seal(p, matcher, xchg_policy_party(p, "team"), body, pp, 1, NULL) != XCHG_OK)
+        fz_die("packet_seal");
+    put_file("packet", "team-packet", NOPREFIX, pp);
+
+    /* an audit log: genesis, entries, a checkpoint */
+    const char *ap = fz_path("seed.log");
+    unlink(ap);
+    xchg_audit_genesis g;
+    memset(&g, 0, sizeof g);
+    g.agreement_id = pd->id;
+    memcpy(g.agreement_sha256, xchg_policy_hash(p), 32);
+    memcpy(g.matcher_key, xchg_seckey_public(matcher)->id, XCHG_KEYID_BYTES);
+    xchg_audit *a = NULL;
+    uint64_t seq;
+    if (xchg_audit_open(ap, &g, &a, NULL) != XCHG_OK ||
+        xchg_audit_append(a, XCHG_AUDIT_INGEST, NULL, "{\"extract\":\"e1\",\"records\":3}", &seq,
+                          NULL) != XCHG_OK ||
+        xchg_audit_checkpoint(a, matcher, &seq, NULL) != XCHG_OK ||
+        xchg_audit_append(a, XCHG_AUDIT_RUN, xchg_seckey_public(team)->id, "{\"families\":[1,2]}",
+                          &seq, NULL) != XCHG_OK)
+        fz_die("audit");
+    xchg_audit_close(a);
+    put_file("audit", "log", NOPREFIX, ap);
+
+    /* normalisers: selector byte + a typical value */
+    static const struct {
+        unsigned sel;
+        const char *v;
+    } norm[] = {{0, "  O'Neil-Smith "}, {1, "Zoë"}, {2, "bill"}, {3, "Ashcraft"},
+                {4, "03/07/2012"},      {5, "%d/%m/%Y|29/02/2024"}, {6, "943 476 5919"},
+                {7, "B801200005001"},   {8, "AB 12 34 56 C"},  {9, "sw1a 0aa"},
+                {10, "100023336956"},   {11, "Flat 2, 14a High Street"}};
+    for (size_t k = 0; k < sizeof norm / sizeof norm[0]; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "norm-%zu", k);
+        put("normalise", name, norm[k].sel, norm[k].v, strlen(norm[k].v));
+    }
+
+    unlink(f);
+    unlink(sp);
+    unlink(xp);
+    unlink(pp);
+    unlink(ap);
+    unlink(fz_path("seed.pub"));
+    unlink(fz_path("seed.sec"));
+    xchg_secret_free(sec);
+    xchg_seckey_free(owner);
+    xchg_seckey_free(police);
+    xchg_seckey_free(matcher);
+    xchg_seckey_free(team);
+    return 0;
+}
