@@ -130,6 +130,7 @@ xchg_err xchg_file_write_atomic(const char *path, const void *data, size_t len, 
         rc = XCHG_ERR_NOMEM;
         goto cleanup;
     }
+    tmp[0] = '\0'; /* no temporary file yet: nothing for cleanup to remove */
     if (!(flags & XCHG_WRITE_OVERWRITE) && access(path, F_OK) == 0) {
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
                       "file exists; refusing to overwrite (use --force to replace it)");

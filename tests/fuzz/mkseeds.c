@@ -52,6 +52,20 @@ int main(int argc, char **argv)
     const xchg_policy_data *pd = xchg_policy_get(p);
     xchg_seckey *owner = fz_key(1), *police = fz_key(2), *matcher = fz_key(4), *team = fz_key(5);
 
+    /* http: a correctly signed submission (at the fixed clock of fuzz_http) */
+    {
+        const char body[] = "XCHGXEX not really an extract";
+        uint8_t h[XCHG_SHA256_BYTES];
+        xchg_sha256(body, sizeof body - 1, h);
+        xchg_netauth_headers nh;
+        if (xchg_netauth_sign(police, "POST", "/v1/extracts", 1767225600, h, &nh) != XCHG_OK)
+            fz_die("netauth_sign");
+        char req[1024];
+        int n = snprintf(req, sizeof req, "POST\n/v1/extracts\n%s\n%s\n%s\n%s\n%s\n%s", nh.key,
+                         nh.time, nh.nonce, nh.body_sha256, nh.signature, body);
+        put("http", "signed-post", NOPREFIX, req, (size_t)n);
+    }
+
     /* clk schema */
     if (pd->fuzzy.clk_schema_len)
         put("clk", "fixture-schema.json", NOPREFIX, pd->fuzzy.clk_schema_json,
