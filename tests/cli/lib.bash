@@ -1,7 +1,7 @@
 # Helpers for CLI golden tests (sourced). $XCHG is the tool, $XCHG_TMP a scratch root.
 set -u
 T=$(mktemp -d "${XCHG_TMP:-/tmp}/cli.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+[ -n "${XCHG_KEEP:-}" ] && echo "keeping $T" || trap 'rm -rf "$T"' EXIT
 FAILS=0
 PASSES=0
 

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Release end to end on the demo county (xchg-synth --demo), with exact expectations:
+# the candidate families are the truly eligible households; one approval under the
+# two-person rule gives no packet; the packet for an approved family shows exactly what
+# each record's consent and legal basis allow (checked against the agencies' own CSVs);
+# a consent withdrawal sent later stops the next release of that record.
+. "$(dirname "$0")/lib.bash"
+X=$XCHG
+S=$XCHG_SOURCE_DIR
+K=$T/keys
+mkdir -p "$K"
+today=$(date -u +%F)
+if [[ "$today" < "2026-04-01" || "$today" > "2028-03-31" ]]; then
+  echo "skipped: the example agreement is not in force on $today"; echo "0 passed, 0 failed"; exit 0
+fi
+C=$T/county
+expect 0 "" -- $XCHG_SYNTH --demo --out "$C" --quiet
+for p in $(awk '/^  - id: /{print $3}' "$S/policies/phase2.yaml"); do
+  $X keygen -o "$K/$p" --label "Test $p" >/dev/null
+done
+A=$T/phase2.yaml
+$X policy bind-keys "$S/policies/phase2.yaml" --keys "$K" -o "$A" >/dev/null
+for p in $(awk '/^  - id: /{print $3}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
+$X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/s.xsec" >/dev/null
+declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care
+                 [youth-offending]=yos [housing]=housing [health]=health)
+seal() { # agency csv out
+  $X seal --agreement "$A" --key "$K/$1.key" --secret "$T/s.xsec" --in "$2" -o "$3" \
+    --period 2025-11-01..2026-10-31 --strict --force >/dev/null 2>&1
+}
+for agency in "${!FILE[@]}"; do seal "$agency" "$C/${FILE[$agency]}.csv" "$T/${FILE[$agency]}.xex"; done
+DB=(--db "$T/db" --db-key "$T/db.key" --agreement "$A")
+$X match init --db "$T/db" --agreement "$A" --db-key-out "$T/db.key" >/dev/null
+expect 0 "7 active extracts" -- $X match ingest "${DB[@]}" --key "$K/matcher.key" "$T"/*.xex
+expect 0 "eligible families  21" -- $X match run "${DB[@]}" --date 2026-10-31
+
+# candidates = the truly eligible households: map each record to its true household, take
+# each candidate family's households, and compare with truth/eligible_phase2.csv
+$X match links --db "$T/db" --db-key "$T/db.key" --csv > "$T/links.csv"
+$X match list --db "$T/db" --db-key "$T/db.key" --csv | awk -F, 'NR>1{print $1}' | sort > "$T/candidates.txt"
+awk -F, '
+  FNR==1 { f++; if (f < 4) next }
+  f==1 { file[$1=="police.csv"?"police":$1=="education.csv"?"education":$1=="dwp.csv"?"dwp":$1=="social_care.csv"?"social-care":$1=="yos.csv"?"youth-offending":$1=="housing.csv"?"housing":"health", $2] = $4; next }
+  f==2 { fam[$4] = fam[$4] " " file[$1, $2]; next }
+  f==3 { elig[$1] = 1; next }
+  f==4 { n = split(fam[$1], hh, " "); ok = 0; for (i = 1; i <= n; i++) if (hh[i] in elig) { ok = 1; found[hh[i]] = 1 }
+         print $1, ok }
+  END { for (h in elig) if (!(h in found)) print "missed", h }
+' "$C/truth/rows.csv" "$T/links.csv" "$C/truth/eligible_phase2.csv" "$T/candidates.txt" > "$T/check.txt"
+expect 0 "" -- test "$(wc -l < "$T/candidates.txt")" -eq "$(awk 'NR>1' "$C/truth/eligible_phase2.csv" | wc -l)"
+expect 1 "" -- grep -q " 0$\|^missed" "$T/check.txt"
+
+# the family to release: the first candidate with a police record whose consent is given
+# (so that the withdrawal below has something to stop)
+REF=; FAM=
+while IFS=, read -r ref fam; do
+  if grep -qx -- "$fam" "$T/candidates.txt"; then REF=$ref; FAM=$fam; break; fi
+done < <(awk -F, 'NR==FNR { if (tolower($10) == "given") g[$1] = 1; next }
+                  $1=="police" && ($2 in g) { print $2 "," $4 }' "$C/police.csv" "$T/links.csv")
+expect 0 "" -- test -n "$FAM"
+expect 0 "1 of 2 approvals" -- $X release approve "${DB[@]}" --key "$K/operator-1.key" --reason "two problems" "$FAM"
+expect 1 "has 1 of the 2 approvals" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p.xrp" "$FAM"
+[ ! -e "$T/p.xrp" ] && PASSES=$((PASSES+1)) || { echo "FAIL: a packet with one approval"; FAILS=$((FAILS+1)); }
+expect 1 "not the key of an operator" -- $X release approve "${DB[@]}" --key "$K/matcher.key" --reason x "$FAM"
+expect 0 "2 of 2 approvals" -- $X release approve "${DB[@]}" --key "$K/operator-2.key" --reason "agreed" "$FAM"
+expect 0 "written to" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p.xrp" "$FAM"
+
+# what the packet must say for each record, from the agencies' CSVs and the agreement's
+# consent rules (police, education, social care, youth offending: consent or safeguarding;
+# dwp, housing: consent; health: consent)
+expected() {
+  for agency in "${!FILE[@]}"; do
+    awk -F, -v ag="$agency" '
+      function unq(s) { gsub(/^"|"$/, "", s); return s }
+      NR==1 { sub(/^\xef\xbb\xbf/, ""); for (i = 1; i <= NF; i++) col[toupper(unq($i))] = i; next }
+      { ref = unq($1); c = tolower(unq($col["CONSENT"])); b = tolower(unq($col["LEGAL BASIS"] ? $col["LEGAL BASIS"] : $col["LEGAL_BASIS"]))
+        gsub(/^ +| +$/, "", c)
+        if (c == "given") out = "released"
+        else if (b == "safeguarding" && ag != "dwp" && ag != "housing" && ag != "health") out = "released"
+        else if (c == "refused") out = "withheld:consent refused"
+        else if (c == "withdrawn") out = "withheld:consent withdrawn"
+        else out = "withheld:consent not yet sought"
+        print ag, ref, out }' "$1/${FILE[$agency]}.csv"
+  done
+}
+actual() { # the records in an opened packet (JSON, keys sorted)
+  $X open --agreement "$A" --key "$K/tf-team.key" --json "$1" | awk '
+    /^ *"agency": /   { a = $2; gsub(/[",]/, "", a) }
+    /^ *"ref": /      { r = $2; gsub(/[",]/, "", r) }
+    /^ *"released": true/  { print a, r, "released" }
+    /^ *"withheld": / { w = $0; sub(/^ *"withheld": "/, "", w); sub(/ on [0-9-]+/, "", w); sub(/ — ask the family",?$/, "", w); sub(/",?$/, "", w); print a, r, "withheld:" w }'
+}
+expected "$C" | sort > "$T/expected.txt"
+actual "$T/p.xrp" | sort > "$T/actual.txt"
+expect 0 "" -- test -s "$T/actual.txt"
+expect 1 "" -- bash -c "join -j1 <(awk '{print \$1\"/\"\$2, \$3}' '$T/actual.txt' | sort) <(awk '{print \$1\"/\"\$2, \$3}' '$T/expected.txt' | sort) | awk '\$2 != \$3' | grep ."
+# the recipient reads the detail; another party cannot open the packet
+expect 0 "signature and agreement verified" -- $X open --agreement "$A" --key "$K/tf-team.key" "$T/p.xrp"
+expect 1 "this packet is for party 'tf-team'" -- $X open --agreement "$A" --key "$K/police.key" "$T/p.xrp"
+
+# a released police record's person withdraws consent: police send a newer extract
+expect 0 "police $REF released" -- cat "$T/actual.txt"
+if [ -n "$REF" ]; then
+  awk -F, -v OFS=, -v ref="$REF" '$1==ref{$10="withdrawn"; $11="15/10/2026"}1' "$C/police.csv" > "$T/police-new.csv"
+  sleep 1 # a later creation time
+  seal police "$T/police-new.csv" "$T/police-new.xex"
+  expect 0 "superseded extract" -- $X match ingest "${DB[@]}" --key "$K/matcher.key" "$T/police-new.xex"
+  $X match run "${DB[@]}" --date 2026-10-31 >/dev/null
+  FAM2=$(awk -F, -v r="$REF" '$1=="police" && $2==r{print $4}' <($X match links --db "$T/db" --db-key "$T/db.key" --csv))
+  expect 0 "" -- test "$FAM2" = "$FAM"   # the family keeps its pseudonym across runs
+  expect 1 "0 of the 2 approvals" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p2.xrp" "$FAM"
+  $X release approve "${DB[@]}" --key "$K/operator-1.key" --reason "again" "$FAM" >/dev/null
+  $X release approve "${DB[@]}" --key "$K/operator-2.key" --reason "again" "$FAM" >/dev/null
+  expect 0 "written to" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p2.xrp" "$FAM"
+  expect 0 "police $REF withheld:consent withdrawn" -- actual "$T/p2.xrp"
+fi
+expect 0 "ok:" -- $X audit verify --agreement "$A" --log "$T/db.audit"
+finish
