@@ -293,3 +293,20 @@ int cli_today(int32_t *days)
     *days = (int32_t)(time(NULL) / 86400);
     return 0;
 }
+
+int cli_load_agreement(const char *path, xchg_policy **p)
+{
+    if (!path) {
+        cli_error("this command needs --agreement A.yaml");
+        return EXIT_USAGE;
+    }
+    xchg_diag *d = xchg_diag_new();
+    int32_t today;
+    cli_today(&today);
+    xchg_err e = xchg_policy_load_verified(path, NULL, today, p, d);
+    int rc = e == XCHG_OK ? 0 : cli_fail(e, d, path);
+    if (rc)
+        cli_error("the agreement %s is not verified; refusing to use it", path);
+    xchg_diag_free(d);
+    return rc;
+}

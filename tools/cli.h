@@ -56,6 +56,13 @@ int cli_read_passphrase(const char *fd_arg, const char *prompt, int confirm, cha
  */
 int cli_load_seckey(const char *path, const char *fd_arg, xchg_seckey **out);
 
+/*
+ * Load the agreement at path through xchg_policy_load_verified for today: every
+ * signatory signed these bytes and it is in force. On failure the problems are printed,
+ * with a line saying the command refuses to act, and the exit code is returned.
+ */
+int cli_load_agreement(const char *path, xchg_policy **p);
+
 /* Today's date as days since 1970-01-01 (UTC). */
 int cli_today(int32_t *days);
 

@@ -16,7 +16,6 @@ struct common {
 /* Parse the options every matcher verb shares. 0, -1 after --help, or an exit code. */
 int match_parse(int argc, char **argv, struct common *c);
 int match_db_key(const struct common *c, xchg_store_key **out);
-int match_load_agreement(const char *path, xchg_policy **p);
 int match_open_store(const struct common *c, const xchg_policy *p, xchg_store **s);
 
 /*

@@ -60,13 +60,9 @@ static int verify(int argc, char **argv)
         log = DEFAULT_LOG;
     xchg_diag *d = xchg_diag_new();
     xchg_policy *p = NULL;
-    int32_t today;
-    cli_today(&today);
-    xchg_err e = xchg_policy_load_verified(agr, NULL, today, &p, d);
-    if (e != XCHG_OK) {
-        rc = cli_fail(e, d, agr);
+    if ((rc = cli_load_agreement(agr, &p)) != 0)
         goto cleanup;
-    }
+    xchg_err e;
     const xchg_policy_data *pd = xchg_policy_get(p);
     const xchg_party *m = matcher_of(p);
     if (!m) {
@@ -251,13 +247,9 @@ static int init(int argc, char **argv)
     xchg_diag *d = xchg_diag_new();
     xchg_policy *p = NULL;
     xchg_audit *a = NULL;
-    int32_t today;
-    cli_today(&today);
-    xchg_err e = xchg_policy_load_verified(agr, NULL, today, &p, d);
-    if (e != XCHG_OK) {
-        rc = cli_fail(e, d, agr);
+    if ((rc = cli_load_agreement(agr, &p)) != 0)
         goto cleanup;
-    }
+    xchg_err e;
     const xchg_party *m = matcher_of(p);
     if (!m) {
         rc = EXIT_DENIED;

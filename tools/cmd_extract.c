@@ -141,13 +141,8 @@ int cmd_extract_run(const char *verb, int argc, char **argv)
     xchg_diag *d = xchg_diag_new();
     xchg_policy *p = NULL;
     xchg_seckey *k = NULL;
-    int32_t today;
-    cli_today(&today);
-    xchg_err e = xchg_policy_load_verified(agr, NULL, today, &p, d);
-    if (e != XCHG_OK) {
-        rc = cli_fail(e, d, agr);
+    if ((rc = cli_load_agreement(agr, &p)) != 0)
         goto cleanup;
-    }
     if ((rc = cli_load_seckey(key, pfd, &k)) != 0)
         goto cleanup;
     rc = EXIT_OK;

@@ -105,21 +105,6 @@ int match_db_key(const struct common *c, xchg_store_key **out)
     return rc;
 }
 
-int match_load_agreement(const char *path, xchg_policy **p)
-{
-    if (!path) {
-        cli_error("this command needs --agreement A.yaml");
-        return EXIT_USAGE;
-    }
-    xchg_diag *d = xchg_diag_new();
-    int32_t today;
-    cli_today(&today);
-    xchg_err e = xchg_policy_load_verified(path, NULL, today, p, d);
-    int rc = e == XCHG_OK ? 0 : cli_fail(e, d, path);
-    xchg_diag_free(d);
-    return rc;
-}
-
 /* Open the store named by c (agreement p may be NULL for the views). */
 int match_open_store(const struct common *c, const xchg_policy *p, xchg_store **s)
 {
@@ -172,7 +157,7 @@ static int do_init(const struct common *c)
         rc = EXIT_USAGE;
         goto cleanup;
     }
-    if ((rc = match_load_agreement(c->agr, &p)) != 0)
+    if ((rc = cli_load_agreement(c->agr, &p)) != 0)
         goto cleanup;
     xchg_err e;
     if (c->keyout) {
@@ -241,7 +226,7 @@ static int do_ingest(const struct common *c)
         cli_error("match ingest needs --key (the matcher's) and at least one FILE");
         return EXIT_USAGE;
     }
-    if ((rc = match_load_agreement(c->agr, &p)) != 0)
+    if ((rc = cli_load_agreement(c->agr, &p)) != 0)
         goto cleanup;
     if ((rc = match_open_store(c, p, &s)) != 0)
         goto cleanup;
@@ -343,7 +328,7 @@ static int do_run(const struct common *c)
             goto cleanup;
         }
     }
-    if ((rc = match_load_agreement(c->agr, &p)) != 0 || (rc = match_open_store(c, p, &s)) != 0)
+    if ((rc = cli_load_agreement(c->agr, &p)) != 0 || (rc = match_open_store(c, p, &s)) != 0)
         goto cleanup;
     int64_t started = (int64_t)time(NULL);
     double t0 = now_s();
@@ -722,7 +707,7 @@ static int do_purge(const struct common *c)
         rc = EXIT_USAGE;
         goto cleanup;
     }
-    if ((rc = match_load_agreement(c->agr, &p)) != 0 || (rc = match_open_store(c, p, &s)) != 0)
+    if ((rc = cli_load_agreement(c->agr, &p)) != 0 || (rc = match_open_store(c, p, &s)) != 0)
         goto cleanup;
     long days = xchg_policy_get(p)->retention_days;
     int64_t now = c->date ? (int64_t)today * 86400 + 86399 : (int64_t)time(NULL);

@@ -257,12 +257,7 @@ static int net_setup(struct net *n, const char *to, const char *ca, const char *
         cli_error("cannot read the CA file %s: %s", ca, strerror(errno));
         return EXIT_IO;
     }
-    xchg_diag *d = xchg_diag_new();
-    int32_t today;
-    cli_today(&today);
-    xchg_err e = xchg_policy_load_verified(agr, NULL, today, p, d);
-    int rc = e == XCHG_OK ? 0 : cli_fail(e, d, agr);
-    xchg_diag_free(d);
+    int rc = cli_load_agreement(agr, p);
     if (rc)
         return rc;
     if ((rc = cli_load_seckey(key, pfd, &n->k)) != 0)

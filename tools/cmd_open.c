@@ -91,13 +91,9 @@ int cmd_open(int argc, char **argv)
     xchg_seckey *k = NULL;
     char *body = NULL;
     json_t *j = NULL;
-    int32_t today;
-    cli_today(&today);
-    xchg_err e = xchg_policy_load_verified(agr, NULL, today, &p, d);
-    if (e != XCHG_OK) {
-        rc = cli_fail(e, d, agr);
+    if ((rc = cli_load_agreement(agr, &p)) != 0)
         goto cleanup;
-    }
+    xchg_err e;
     if ((rc = cli_load_seckey(key, pfd, &k)) != 0)
         goto cleanup;
     e = xchg_packet_open(p, k, pos[0], &body, d);

@@ -95,7 +95,7 @@ int cmd_release(int argc, char **argv)
     xchg_store *s = NULL;
     xchg_seckey *k = NULL;
     xchg_diag *d = xchg_diag_new();
-    if ((rc = match_load_agreement(c.agr, &p)) != 0 || (rc = match_open_store(&c, p, &s)) != 0)
+    if ((rc = cli_load_agreement(c.agr, &p)) != 0 || (rc = match_open_store(&c, p, &s)) != 0)
         goto cleanup;
     if (!list && (rc = cli_load_seckey(c.key, c.pfd, &k)) != 0)
         goto cleanup;

@@ -19,19 +19,6 @@ static const char usage[] =
     "Both verify the agreement first (signatures, validity dates).\n"
     "  --passphrase-fd N   read the key's passphrase from file descriptor N\n";
 
-static int load_agreement(const char *path, xchg_policy **p)
-{
-    xchg_diag *d = xchg_diag_new();
-    int32_t today;
-    cli_today(&today);
-    xchg_err e = xchg_policy_load_verified(path, NULL, today, p, d);
-    int rc = e == XCHG_OK ? 0 : cli_fail(e, d, path);
-    if (e != XCHG_OK)
-        cli_error("the agreement %s is not verified; refusing to use it", path);
-    xchg_diag_free(d);
-    return rc;
-}
-
 int cmd_secret(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -69,7 +56,7 @@ int cmd_secret(int argc, char **argv)
             rc = EXIT_USAGE;
             goto cleanup;
         }
-        if ((rc = load_agreement(agr, &p)) != 0 || (rc = cli_load_seckey(key, pfd, &k)) != 0)
+        if ((rc = cli_load_agreement(agr, &p)) != 0 || (rc = cli_load_seckey(key, pfd, &k)) != 0)
             goto cleanup;
         xchg_err e = xchg_secret_create(p, k, (uint32_t)ep, (int64_t)time(NULL), out,
                                         force != NULL, d);
@@ -90,7 +77,7 @@ int cmd_secret(int argc, char **argv)
             rc = EXIT_USAGE;
             goto cleanup;
         }
-        if ((rc = load_agreement(agr, &p)) != 0 || (rc = cli_load_seckey(key, pfd, &k)) != 0)
+        if ((rc = cli_load_agreement(agr, &p)) != 0 || (rc = cli_load_seckey(key, pfd, &k)) != 0)
             goto cleanup;
         xchg_err e = xchg_secret_open(p, k, pos[0], &s, d);
         if (e != XCHG_OK) {
