@@ -3,6 +3,7 @@
 #include "cli_store.h"
 #include "commands.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -45,21 +46,25 @@ static int list_row(void *ctx, const xchg_release_state *st)
     return 0;
 }
 
-static void json_escape(char *out, size_t cap, const char *s)
+/* Record an audit event whose detail is built with jansson (so operator text such as a
+ * reason is always valid JSON); strings are cut to the audit log's limit. */
+static int audit_json(const struct common *c, const xchg_policy *p, const char *type,
+                      const xchg_seckey *k, json_t *data, const xchg_seckey *matcher)
 {
-    size_t o = 0;
-    for (; *s && o + 7 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)ch;
-        } else if (ch < 0x20) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", ch);
-        } else {
-            out[o++] = (char)ch;
-        }
+    char *text = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(data);
+    if (!text) {
+        cli_error("out of memory");
+        return EXIT_IO;
     }
-    out[o] = '\0';
+    int rc = audit_event(c, p, type, k ? xchg_seckey_public(k) : NULL, text, matcher);
+    free(text);
+    return rc;
+}
+
+static json_t *cut(const char *s)
+{
+    return json_stringn(s, strnlen(s, XCHG_AUDIT_STRING_MAX));
 }
 
 int cmd_release(int argc, char **argv)
@@ -100,17 +105,16 @@ int cmd_release(int argc, char **argv)
     if (!list && (rc = cli_load_seckey(c.key, c.pfd, &k)) != 0)
         goto cleanup;
     int64_t now = (int64_t)time(NULL);
-    char data[1600], reason[1200];
     if (approve || reject) {
         xchg_err e = xchg_release_decide(s, p, k, c.pos[0], approve, c.reason, now, d);
         if (e != XCHG_OK) {
             rc = cli_fail(e, d, "release");
             goto cleanup;
         }
-        json_escape(reason, sizeof reason, c.reason);
-        snprintf(data, sizeof data, "{\"family\":\"%s\",\"reason\":\"%.500s\"}", c.pos[0], reason);
-        if ((rc = audit_event(&c, p, approve ? "approve" : "reject", xchg_seckey_public(k), data,
-                              NULL)) != 0)
+        if ((rc = audit_json(&c, p, approve ? "approve" : "reject", k,
+                             json_pack("{s:o, s:o}", "family", cut(c.pos[0]), "reason",
+                                       cut(c.reason)),
+                             NULL)) != 0)
             goto cleanup;
         xchg_release_state st;
         if (xchg_release_state_of(s, p, c.pos[0], &st, d) == XCHG_OK)
@@ -131,16 +135,18 @@ int cmd_release(int argc, char **argv)
                                          &st, d);
         if (e != XCHG_OK) {
             rc = cli_fail(e, d, "release packet");
-            snprintf(data, sizeof data, "{\"family\":\"%s\",\"recipient\":\"%.64s\",\"refused\":\"%s\"}",
-                     c.pos[0], c.to, xchg_strerror(e));
-            audit_event(&c, p, "release", xchg_seckey_public(k), data, k);
+            audit_json(&c, p, "release", k,
+                       json_pack("{s:o, s:o, s:s}", "family", cut(c.pos[0]), "recipient",
+                                 cut(c.to), "refused", xchg_strerror(e)),
+                       k);
             goto cleanup;
         }
-        snprintf(data, sizeof data,
-                 "{\"family\":\"%s\",\"recipient\":\"%.64s\",\"packet\":\"%s\",\"members\":%u,"
-                 "\"released\":%u,\"withheld\":%u}",
-                 c.pos[0], c.to, st.packet_id, st.members, st.released, st.withheld);
-        if ((rc = audit_event(&c, p, "release", xchg_seckey_public(k), data, k)) != 0)
+        if ((rc = audit_json(&c, p, "release", k,
+                             json_pack("{s:o, s:o, s:s, s:i, s:i, s:i}", "family", cut(c.pos[0]),
+                                       "recipient", cut(c.to), "packet", st.packet_id,
+                                       "members", (int)st.members, "released",
+                                       (int)st.released, "withheld", (int)st.withheld),
+                             k)) != 0)
             goto cleanup;
         printf("packet %s for '%s' written to %s\n  family %s (as the recipient sees it: %s)\n"
                "  %u members, %u records: %u released, %u withheld\n",

@@ -62,7 +62,9 @@ expect 0 "1 of 2 approvals" -- $X release approve "${DB[@]}" --key "$K/operator-
 expect 1 "has 1 of the 2 approvals" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p.xrp" "$FAM"
 [ ! -e "$T/p.xrp" ] && PASSES=$((PASSES+1)) || { echo "FAIL: a packet with one approval"; FAILS=$((FAILS+1)); }
 expect 1 "not the key of an operator" -- $X release approve "${DB[@]}" --key "$K/matcher.key" --reason x "$FAM"
-expect 0 "2 of 2 approvals" -- $X release approve "${DB[@]}" --key "$K/operator-2.key" --reason "agreed" "$FAM"
+# operator text goes into the audit log as JSON, quotes and all
+expect 0 "2 of 2 approvals" -- $X release approve "${DB[@]}" --key "$K/operator-2.key" --reason 'agreed: "refer" \ now' "$FAM"
+expect 1 "is not a recipient" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to 'no"body' -o "$T/x.xrp" "$FAM"
 expect 0 "written to" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p.xrp" "$FAM"
 
 # what the packet must say for each record, from the agencies' CSVs and the agreement's
@@ -115,4 +117,6 @@ if [ -n "$REF" ]; then
   expect 0 "police $REF withheld:consent withdrawn" -- actual "$T/p2.xrp"
 fi
 expect 0 "ok:" -- $X audit verify --agreement "$A" --log "$T/db.audit"
+expect 0 'agreed: \"refer\"' -- cat "$T/db.audit"
+expect 0 '"recipient":"no\"body","refused"' -- cat "$T/db.audit"
 finish
