@@ -58,6 +58,13 @@ static int parse_header(xchg_extract_file *f, const char *path, xchg_diag *d)
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "extract header is incomplete or malformed");
         goto done;
     }
+    const char *kind = str(h, "kind");
+    if (kind && strcmp(kind, "full") != 0 && strcmp(kind, "incremental") != 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                      "extract header: kind '%.32s' is neither 'full' nor 'incremental'", kind);
+        goto done;
+    }
+    f->info.incremental = kind && strcmp(kind, "incremental") == 0;
     memcpy(f->info.agreement_id, agid, strlen(agid) + 1);
     memcpy(f->info.secret_fingerprint, fp, 33);
     f->info.epoch = (uint32_t)json_integer_value(ep);

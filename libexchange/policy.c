@@ -1427,7 +1427,7 @@ static void parse_purposes(struct ctx *c, struct fy_node *root)
 static void parse_release(struct ctx *c, struct fy_node *root)
 {
     static const char *const keys[] = {"recipients", "approvals_required", "consent", NULL};
-    static const char *const ck[] = {"requires", "unless_basis", NULL};
+    static const char *const ck[] = {"requires", "unless_basis", "withheld", NULL};
     struct fy_node *m;
     xchg_policy_data *p = c->p;
     if (!need(c, root, "release", "the agreement file", &m) || !is_map(c, m, "'release'"))
@@ -1511,6 +1511,16 @@ static void parse_release(struct ctx *c, struct fy_node *root)
             }
             get_str_list(c, get(rule, "unless_basis"), &cr->unless_basis, &cr->nunless,
                          "'unless_basis'");
+            /* what a packet says of a record of this agency it withholds */
+            const char *wh = get_str(c, rule, "withheld", 0, where);
+            cr->withheld = XCHG_WITHHELD_NOTICE;
+            if (wh && strcmp(wh, "silent") == 0)
+                cr->withheld = XCHG_WITHHELD_SILENT;
+            else if (wh && strcmp(wh, "named") == 0)
+                cr->withheld = XCHG_WITHHELD_NAMED;
+            else if (wh && strcmp(wh, "notice") != 0)
+                ERR(c, get(rule, "withheld"),
+                    "'withheld' in %s must be silent, notice or named, not '%s'", where, wh);
             p->nconsent++;
         }
     }

@@ -1,276 +1,143 @@
-/* Release decisions and consent-aware referral packets (include/exchange/release.h). */
+/*
+ * Release: signed decisions, their verification, and consent-aware referral packets
+ * (include/exchange/release.h, the decide/release calls of include/exchange/matcher.h).
+ * The store is reached only through its typed calls (store_internal.h).
+ */
 #include "exchange/release.h"
 #include "exchange/crypto.h"
 #include "exchange/date.h"
 #include "exchange/packet.h"
 #include "exchange/record.h"
+#include "internal.h"
+#include "matcher_internal.h"
 #include "store_internal.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-static const char decision_ctx[] = "exchange release decision v1";
+static const char statement_ctx[] = "exchange release decision v2";
+static const char members_ctx[] = "exchange release members v1";
 
-static xchg_err sqlerr(xchg_store *s, xchg_diag *d, const char *what)
+/* ---- the statement ----------------------------------------------------------------- */
+
+xchg_err xchg_decision_statement_bytes(const xchg_decision_statement *st, uint8_t *out,
+                                       size_t *len)
 {
-    xchg_diag_add(d, XCHG_SEV_ERROR, xchg__store_path(s), 0, 0, "%s: %s", what,
-                  sqlite3_errmsg(xchg__store_db(s)));
-    return XCHG_ERR_IO;
-}
-
-static int64_t latest_run(xchg_store *s)
-{
-    sqlite3_stmt *q = NULL;
-    int64_t run = 0;
-    if (sqlite3_prepare_v2(xchg__store_db(s), "SELECT max(id) FROM runs", -1, &q, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-        run = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    return run;
-}
-
-/* the family in the latest run: eligible flag and problems JSON (malloc'ed, may be NULL) */
-static int family_row(xchg_store *s, int64_t run, const char *family, int *eligible,
-                      char **problems)
-{
-    sqlite3_stmt *q = NULL;
-    int found = 0;
-    if (sqlite3_prepare_v2(xchg__store_db(s),
-                           "SELECT eligible, problems FROM families WHERE run=? AND pseudonym=?",
-                           -1, &q, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int64(q, 1, run);
-    sqlite3_bind_text(q, 2, family, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) == SQLITE_ROW) {
-        found = 1;
-        *eligible = sqlite3_column_int(q, 0);
-        if (problems) {
-            const char *t = (const char *)sqlite3_column_text(q, 1);
-            *problems = t ? strdup(t) : NULL;
-        }
-    }
-    sqlite3_finalize(q);
-    return found;
-}
-
-static void decision_message(uint8_t *out, size_t *len, const uint8_t *agreement_hash,
-                             const char *family, int64_t run, int approve, const char *reason,
-                             int64_t t)
-{
+    if (!st || !out || !len || !st->recipient || !st->family || !st->reason)
+        return XCHG_ERR_ARG;
+    size_t rl = strlen(st->recipient), fl = strlen(st->family), ol = strlen(st->reason);
+    if (rl == 0 || rl > XCHG_PARTY_ID_MAX || fl == 0 || fl > XCHG_PSEUDONYM_MAX ||
+        ol > XCHG_RELEASE_REASON_MAX)
+        return XCHG_ERR_ARG;
     size_t o = 0;
-    memcpy(out, decision_ctx, sizeof decision_ctx);
-    o += sizeof decision_ctx;
-    memcpy(out + o, agreement_hash, 32);
-    o += 32;
-    size_t fl = strlen(family), rl = strlen(reason);
+    memcpy(out, statement_ctx, sizeof statement_ctx);
+    o += sizeof statement_ctx;
+    memcpy(out + o, st->agreement_sha256, XCHG_SHA256_BYTES);
+    o += XCHG_SHA256_BYTES;
+    out[o++] = (uint8_t)rl;
+    memcpy(out + o, st->recipient, rl);
+    o += rl;
     out[o++] = (uint8_t)fl;
-    memcpy(out + o, family, fl);
+    memcpy(out + o, st->family, fl);
     o += fl;
     for (int i = 0; i < 8; i++)
-        out[o++] = (uint8_t)((uint64_t)run >> (8 * i));
-    out[o++] = approve ? 'A' : 'R';
-    out[o++] = (uint8_t)(rl & 0xff);
-    out[o++] = (uint8_t)(rl >> 8);
-    memcpy(out + o, reason, rl);
-    o += rl;
+        out[o++] = (uint8_t)((uint64_t)st->run >> (8 * i));
+    memcpy(out + o, st->members, XCHG_SHA256_BYTES);
+    o += XCHG_SHA256_BYTES;
+    out[o++] = st->approve ? 'A' : 'R';
+    out[o++] = (uint8_t)(ol & 0xff);
+    out[o++] = (uint8_t)(ol >> 8);
+    memcpy(out + o, st->reason, ol);
+    o += ol;
     for (int i = 0; i < 8; i++)
-        out[o++] = (uint8_t)((uint64_t)t >> (8 * i));
+        out[o++] = (uint8_t)((uint64_t)st->time >> (8 * i));
     *len = o;
-}
-
-xchg_err xchg_release_decide(xchg_store *s, const xchg_policy *p, const xchg_seckey *op,
-                             const char *family, int approve, const char *reason, int64_t now,
-                             xchg_diag *d)
-{
-    if (!s || !p || !op || !family || !reason)
-        return XCHG_ERR_ARG;
-    const xchg_policy_data *pd = xchg_policy_get(p);
-    size_t who = xchg_policy_party_by_key(p, xchg_seckey_public(op)->id);
-    if (who == XCHG_NONE || pd->parties[who].role != XCHG_ROLE_OPERATOR) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "this key is not the key of an operator of agreement '%s' (parties with "
-                      "role operator decide on releases)",
-                      pd->id);
-        return XCHG_ERR_DENIED;
-    }
-    size_t rl = strlen(reason);
-    if (rl == 0 || rl > 1000 || strlen(family) > 23) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      rl == 0 ? "a decision needs a reason (--reason TEXT)"
-                              : "the reason is longer than 1000 characters");
-        return XCHG_ERR_ARG;
-    }
-    int64_t run = latest_run(s);
-    int eligible = 0;
-    int f = run ? family_row(s, run, family, &eligible, NULL) : 0;
-    if (f <= 0) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "family %s is not in the latest linkage run%s", family,
-                      run ? "" : " (there is no run yet: xchg match run)");
-        return XCHG_ERR_NOT_FOUND;
-    }
-    if (approve && !eligible) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "family %s does not meet the agreement's rule in the latest run; it cannot "
-                      "be approved",
-                      family);
-        return XCHG_ERR_DENIED;
-    }
-    uint8_t msg[sizeof decision_ctx + 32 + 1 + 24 + 8 + 1 + 2 + 1000 + 8], sig[64];
-    size_t ml;
-    decision_message(msg, &ml, xchg_policy_hash(p), family, run, approve, reason, now);
-    xchg_sign(op, msg, ml, sig);
-    char kid[XCHG_KEYID_HEXLEN + 1];
-    xchg_keyid_hex(xchg_seckey_public(op)->id, kid);
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(xchg__store_db(s),
-                           "INSERT INTO decisions(family, run, operator, party, decision, reason, "
-                           "time, signature) VALUES(?,?,?,?,?,?,?,?)",
-                           -1, &q, NULL) != SQLITE_OK)
-        return sqlerr(s, d, "recording the decision");
-    sqlite3_bind_text(q, 1, family, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, run);
-    sqlite3_bind_text(q, 3, kid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 4, pd->parties[who].id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 5, approve ? "approve" : "reject", -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 6, reason, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 7, now);
-    sqlite3_bind_blob(q, 8, sig, 64, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? XCHG_OK : sqlerr(s, d, "recording the decision");
-}
-
-/* approvals for run since the last rejection (distinct operators); fills st */
-static xchg_err decisions_state(xchg_store *s, const xchg_policy *p, const char *family,
-                                int64_t run, xchg_release_state *st, json_t *approvals,
-                                xchg_diag *d)
-{
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(xchg__store_db(s),
-                           "SELECT operator, party, decision, reason, time, signature FROM "
-                           "decisions WHERE family=? AND run=? ORDER BY id",
-                           -1, &q, NULL) != SQLITE_OK)
-        return sqlerr(s, d, "reading decisions");
-    sqlite3_bind_text(q, 1, family, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, run);
-    char ops[8][17];
-    unsigned nops = 0;
-    if (approvals)
-        json_array_clear(approvals);
-    st->rejected = 0;
-    st->last_reason[0] = '\0';
-    while (sqlite3_step(q) == SQLITE_ROW) {
-        const char *op = (const char *)sqlite3_column_text(q, 0);
-        const char *party = (const char *)sqlite3_column_text(q, 1);
-        const char *dec = (const char *)sqlite3_column_text(q, 2);
-        const char *reason = (const char *)sqlite3_column_text(q, 3);
-        int64_t t = sqlite3_column_int64(q, 4);
-        snprintf(st->last_reason, sizeof st->last_reason, "%s", reason ? reason : "");
-        if (dec && strcmp(dec, "reject") == 0) {
-            st->rejected = 1;
-            nops = 0;
-            if (approvals)
-                json_array_clear(approvals);
-            continue;
-        }
-        st->rejected = 0;
-        int seen = 0;
-        for (unsigned i = 0; i < nops; i++)
-            seen |= op && strcmp(ops[i], op) == 0;
-        if (seen || !op || nops == 8)
-            continue;
-        snprintf(ops[nops++], sizeof ops[0], "%s", op);
-        if (approvals) {
-            size_t pi = xchg_policy_party(p, party ? party : "");
-            char when[32];
-            time_t tt = (time_t)t;
-            struct tm tm;
-            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
-            char sig[128];
-            xchg_base64_encode(sig, sqlite3_column_blob(q, 5),
-                               (size_t)sqlite3_column_bytes(q, 5) > 64 ? 64 : (size_t)sqlite3_column_bytes(q, 5));
-            json_array_append_new(
-                approvals,
-                json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "operator", op, "operator_party",
-                          party ? party : "", "operator_label",
-                          pi != XCHG_NONE ? xchg_policy_get(p)->parties[pi].label : "", "time", when,
-                          "reason", reason ? reason : "", "signature", sig));
-        }
-    }
-    sqlite3_finalize(q);
-    st->approvals = nops;
     return XCHG_OK;
 }
 
-static unsigned packets_of(xchg_store *s, const char *family)
+static int cmp_str(const void *a, const void *b)
 {
-    sqlite3_stmt *q = NULL;
-    unsigned n = 0;
-    if (sqlite3_prepare_v2(xchg__store_db(s), "SELECT count(*) FROM releases WHERE family=?", -1,
-                           &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, family, -1, SQLITE_STATIC);
-        if (sqlite3_step(q) == SQLITE_ROW)
-            n = (unsigned)sqlite3_column_int(q, 0);
-    }
-    sqlite3_finalize(q);
-    return n;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-xchg_err xchg_release_state_of(xchg_store *s, const xchg_policy *p, const char *family,
-                               xchg_release_state *st, xchg_diag *d)
+xchg_err xchg_release_members_digest(const char *const *persons, size_t n,
+                                     uint8_t out[XCHG_SHA256_BYTES])
 {
-    if (!s || !p || !family || !st)
-        return XCHG_ERR_ARG;
-    memset(st, 0, sizeof *st);
-    snprintf(st->family, sizeof st->family, "%s", family);
-    st->run = latest_run(s);
-    st->required = xchg_policy_get(p)->approvals_required;
-    if (!st->run || family_row(s, st->run, family, &st->eligible, NULL) <= 0) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "family %s is not in the latest linkage run",
-                      family);
-        return XCHG_ERR_NOT_FOUND;
+    const char **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    if (!sorted)
+        return XCHG_ERR_NOMEM;
+    memcpy(sorted, persons, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, cmp_str);
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const uint8_t *)members_ctx, sizeof members_ctx);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(sorted[i]);
+        uint8_t b = (uint8_t)(l > 255 ? 255 : l);
+        crypto_hash_sha256_update(&h, &b, 1);
+        crypto_hash_sha256_update(&h, (const uint8_t *)sorted[i], b);
     }
-    st->packets = packets_of(s, family);
-    return decisions_state(s, p, family, st->run, st, NULL, d);
+    crypto_hash_sha256_final(&h, out);
+    free(sorted);
+    return XCHG_OK;
 }
 
-xchg_err xchg_release_list(xchg_store *s, const xchg_policy *p,
-                           int (*fn)(void *, const xchg_release_state *), void *ctx, xchg_diag *d)
+int xchg_release_text_ok(const char *s, size_t max, const char **why)
 {
-    int64_t run = latest_run(s);
-    if (!run) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "there is no linkage run yet (xchg match run)");
-        return XCHG_ERR_NOT_FOUND;
+    static const char *w;
+    if (!why)
+        why = &w;
+    if (!s || !*s) {
+        *why = "a decision needs a reason (--reason TEXT)";
+        return 0;
     }
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(xchg__store_db(s),
-                           "SELECT pseudonym FROM families WHERE run=?1 AND (eligible OR pseudonym "
-                           "IN (SELECT family FROM decisions)) ORDER BY pseudonym",
-                           -1, &q, NULL) != SQLITE_OK)
-        return sqlerr(s, d, "listing families");
-    sqlite3_bind_int64(q, 1, run);
-    xchg_err rc = XCHG_OK;
-    while (rc == XCHG_OK && sqlite3_step(q) == SQLITE_ROW) {
-        char fam[24];
-        snprintf(fam, sizeof fam, "%s", (const char *)sqlite3_column_text(q, 0));
-        xchg_release_state st;
-        rc = xchg_release_state_of(s, p, fam, &st, d);
-        if (rc == XCHG_OK && fn(ctx, &st))
-            break;
+    size_t n = strlen(s);
+    if (n > max) {
+        *why = "the reason is too long";
+        return 0;
     }
-    sqlite3_finalize(q);
-    return rc;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                                : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (!len || i + len > n) {
+            *why = "the reason is not valid UTF-8";
+            return 0;
+        }
+        uint32_t cp = len == 1 ? c : c & (0x7fu >> len);
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xc0) != 0x80) {
+                *why = "the reason is not valid UTF-8";
+                return 0;
+            }
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            *why = "the reason is not valid UTF-8";
+            return 0;
+        }
+        if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
+            *why = "the reason holds a control character";
+            return 0;
+        }
+        i += len;
+    }
+    return 1;
 }
+
+/* ---- pseudonyms and members as a recipient sees them --------------------------------- */
 
 /* recipient-specific pseudonym: two recipients cannot join their packets on it */
 static void recipient_pseudonym(xchg_store *s, const char *recipient, const char *internal,
-                                char prefix, char out[24])
+                                char prefix, char out[XCHG_PSEUDONYM_MAX + 1])
 {
     static const char b32[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     char msg[160];
@@ -291,10 +158,427 @@ static void recipient_pseudonym(xchg_store *s, const char *recipient, const char
     out[o] = '\0';
 }
 
+struct persons {
+    xchg_store *s;
+    const char *recipient;
+    char (*rp)[XCHG_PSEUDONYM_MAX + 1];
+    size_t n, cap;
+    int nomem;
+};
+
+static int add_person(void *ctx, const char *person)
+{
+    struct persons *ps = ctx;
+    if (ps->n == ps->cap) {
+        size_t nc = ps->cap ? 2 * ps->cap : 8;
+        void *nr = realloc(ps->rp, nc * sizeof *ps->rp);
+        if (!nr) {
+            ps->nomem = 1;
+            return 1;
+        }
+        ps->rp = nr;
+        ps->cap = nc;
+    }
+    recipient_pseudonym(ps->s, ps->recipient, person, 'P', ps->rp[ps->n++]);
+    return 0;
+}
+
+/* The members digest of family in run for recipient. */
+static xchg_err members_digest(xchg_store *s, int64_t run, const char *family,
+                               const char *recipient, uint8_t out[XCHG_SHA256_BYTES],
+                               xchg_diag *d)
+{
+    struct persons ps = {s, recipient, NULL, 0, 0, 0};
+    xchg_err e = xchg__store_family_persons(s, run, family, add_person, &ps, d);
+    const char **v = NULL;
+    if (e == XCHG_OK && ps.nomem)
+        e = XCHG_ERR_NOMEM;
+    if (e == XCHG_OK && !(v = malloc((ps.n ? ps.n : 1) * sizeof *v)))
+        e = XCHG_ERR_NOMEM;
+    for (size_t i = 0; e == XCHG_OK && i < ps.n; i++)
+        v[i] = ps.rp[i];
+    if (e == XCHG_OK)
+        e = xchg_release_members_digest(v, ps.n, out);
+    free(v);
+    free(ps.rp);
+    return e;
+}
+
+static size_t recipient_party(const xchg_policy *p, const char *recipient)
+{
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    size_t rp = xchg_policy_party(p, recipient);
+    for (size_t i = 0; rp != XCHG_NONE && i < pd->nrecipients; i++)
+        if (pd->recipients[i] == rp)
+            return rp;
+    return XCHG_NONE;
+}
+
+/* ---- verifying stored decisions ------------------------------------------------------ */
+
+/* an operator party of the agreement whose key id is kid (hex), or XCHG_NONE */
+static size_t operator_by_kid(const xchg_policy *p, const char *kid)
+{
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    for (size_t i = 0; i < pd->nparties; i++) {
+        char h[XCHG_KEYID_HEXLEN + 1];
+        xchg_keyid_hex(pd->parties[i].key.id, h);
+        if (pd->parties[i].role == XCHG_ROLE_OPERATOR && strcmp(h, kid) == 0)
+            return i;
+    }
+    return XCHG_NONE;
+}
+
+/* What the decisions for one recipient add up to. */
+struct tally {
+    const xchg_matcher *m;
+    const char *recipient;
+    char family_rp[XCHG_PSEUDONYM_MAX + 1];
+    uint8_t members[XCHG_SHA256_BYTES];
+    xchg_release_state *st;
+    size_t ops[16];
+    unsigned nops;
+    json_t *approvals; /* the verified approvals, as a packet carries them (may be NULL) */
+    char first_forged[XCHG_RELEASE_ID_HEXLEN + 1];
+    char forged_why[120];
+};
+
+static int verify_row(const struct tally *t, const xchg__decision *r, size_t *op, char *why,
+                      size_t whylen)
+{
+    if (!r->recipient[0]) {
+        snprintf(why, whylen, "made before signed statements named their recipient");
+        return 0;
+    }
+    size_t who = operator_by_kid(t->m->p, r->operator_kid);
+    if (who == XCHG_NONE) {
+        snprintf(why, whylen, "key %s is not an operator of the agreement", r->operator_kid);
+        return 0;
+    }
+    if (r->siglen != XCHG_RELEASE_SIG_BYTES) {
+        snprintf(why, whylen, "its signature is malformed");
+        return 0;
+    }
+    xchg_decision_statement s = {.recipient = t->recipient, .family = t->family_rp,
+                                 .run = r->run, .approve = r->approve, .reason = r->reason,
+                                 .time = r->time};
+    memcpy(s.agreement_sha256, xchg_policy_hash(t->m->p), XCHG_SHA256_BYTES);
+    memcpy(s.members, t->members, XCHG_SHA256_BYTES);
+    uint8_t msg[XCHG_RELEASE_STATEMENT_MAX];
+    size_t ml;
+    if (xchg_decision_statement_bytes(&s, msg, &ml) != XCHG_OK ||
+        xchg_verify(&xchg_policy_get(t->m->p)->parties[who].key, msg, ml, r->signature) !=
+            XCHG_OK) {
+        snprintf(why, whylen, "its signature does not verify with the key of operator '%s'",
+                 xchg_policy_get(t->m->p)->parties[who].id);
+        return 0;
+    }
+    *op = who;
+    return 1;
+}
+
+static void iso_time(int64_t t, char out[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
+}
+
+static int tally_row(void *ctx, const xchg__decision *r)
+{
+    struct tally *t = ctx;
+    xchg_release_state *st = t->st;
+    size_t who;
+    char why[120];
+    if (!verify_row(t, r, &who, why, sizeof why)) {
+        /* a row that does not verify counts for nothing, and is reported */
+        if (!st->forged++) {
+            snprintf(t->first_forged, sizeof t->first_forged, "%s", r->decision_id);
+            snprintf(t->forged_why, sizeof t->forged_why, "%s", why);
+        }
+        return 0;
+    }
+    snprintf(st->last_reason, sizeof st->last_reason, "%s", r->reason);
+    if (!r->approve) {
+        st->rejected = 1;
+        t->nops = 0;
+        if (t->approvals)
+            json_array_clear(t->approvals);
+        return 0;
+    }
+    st->rejected = 0;
+    for (unsigned i = 0; i < t->nops; i++)
+        if (t->ops[i] == who)
+            return 0;
+    if (t->nops == sizeof t->ops / sizeof t->ops[0])
+        return 0;
+    t->ops[t->nops++] = who;
+    if (t->approvals) {
+        const xchg_party *pa = &xchg_policy_get(t->m->p)->parties[who];
+        char when[32], sig[XCHG_RELEASE_SIG_BYTES * 2];
+        iso_time(r->time, when);
+        xchg_base64_encode(sig, r->signature, XCHG_RELEASE_SIG_BYTES);
+        json_array_append_new(
+            t->approvals,
+            json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "operator", r->operator_kid,
+                      "operator_party", pa->id, "operator_label", pa->label ? pa->label : "",
+                      "time", when, "time_unix", (json_int_t)r->time, "reason", r->reason,
+                      "signature", sig, "run", (json_int_t)r->run));
+    }
+    return 0;
+}
+
+/* The state of family in the latest run as seen by recipient (the first recipient when
+ * NULL), counting only decisions that verify. */
+static xchg_err state_for(xchg_matcher *m, const char *family, const char *recipient,
+                          xchg_release_state *st, json_t *approvals, struct tally *tout,
+                          xchg_diag *d)
+{
+    const xchg_policy_data *pd = xchg_policy_get(m->p);
+    memset(st, 0, sizeof *st);
+    snprintf(st->family, sizeof st->family, "%s", family);
+    st->required = pd->approvals_required;
+    st->run = xchg__store_latest_run(m->s);
+    int f = st->run ? xchg__store_family_in_run(m->s, st->run, family, &st->eligible) : 0;
+    if (f < 0)
+        return XCHG_ERR_IO;
+    if (f == 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "family %s is not in the latest linkage run%s",
+                      family, st->run ? "" : " (there is no run yet: xchg match run)");
+        return XCHG_ERR_NOT_FOUND;
+    }
+    st->packets = xchg__store_release_count(m->s, family);
+    if (!recipient && pd->nrecipients)
+        recipient = pd->parties[pd->recipients[0]].id;
+    if (!recipient)
+        return XCHG_OK;
+    struct tally local, *t = tout ? tout : &local;
+    memset(t, 0, sizeof *t);
+    t->m = m;
+    t->recipient = recipient;
+    t->st = st;
+    t->approvals = approvals;
+    recipient_pseudonym(m->s, recipient, family, 'F', t->family_rp);
+    xchg_err e = members_digest(m->s, st->run, family, recipient, t->members, d);
+    if (e == XCHG_OK)
+        e = xchg__store_decisions(m->s, family, st->run, recipient, tally_row, t, d);
+    st->approvals = t->nops;
+    return e;
+}
+
+xchg_err xchg_matcher_release_state(xchg_matcher *m, const char *family, xchg_release_state *st,
+                                    xchg_diag *d)
+{
+    if (!m || !family || !st)
+        return XCHG_ERR_ARG;
+    return state_for(m, family, NULL, st, NULL, NULL, d);
+}
+
+struct list_ctx {
+    xchg_matcher *m;
+    int (*fn)(void *, const xchg_release_state *);
+    void *ctx;
+    xchg_diag *d;
+    xchg_err e;
+};
+
+static int list_one(void *ctx, const char *family)
+{
+    struct list_ctx *l = ctx;
+    xchg_release_state st;
+    l->e = state_for(l->m, family, NULL, &st, NULL, NULL, l->d);
+    return l->e != XCHG_OK || l->fn(l->ctx, &st);
+}
+
+xchg_err xchg_matcher_release_list(xchg_matcher *m,
+                                   int (*fn)(void *ctx, const xchg_release_state *st), void *ctx,
+                                   xchg_diag *d)
+{
+    if (!m || !fn)
+        return XCHG_ERR_ARG;
+    int64_t run = xchg__store_latest_run(m->s);
+    if (!run) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "there is no linkage run yet (xchg match run)");
+        return XCHG_ERR_NOT_FOUND;
+    }
+    struct list_ctx l = {m, fn, ctx, d, XCHG_OK};
+    xchg_err e = xchg__store_release_candidates(m->s, run, list_one, &l, d);
+    return e != XCHG_OK ? e : l.e;
+}
+
+/* ---- deciding ------------------------------------------------------------------------ */
+
+xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *op, const char *family,
+                             int approve, const char *reason, int64_t now, xchg_diag *d)
+{
+    if (!m || !op || !family || !reason)
+        return XCHG_ERR_ARG;
+    const xchg_policy_data *pd = xchg_policy_get(m->p);
+    size_t who = xchg_policy_party_by_key(m->p, xchg_seckey_public(op)->id);
+    if (who == XCHG_NONE || pd->parties[who].role != XCHG_ROLE_OPERATOR) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "this key is not the key of an operator of agreement '%s' (parties with "
+                      "role operator decide on releases)",
+                      pd->id);
+        return XCHG_ERR_DENIED;
+    }
+    const char *why = NULL;
+    if (!xchg_release_text_ok(reason, XCHG_RELEASE_REASON_MAX, &why)) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "%s (at most %d bytes of UTF-8 text)", why,
+                      XCHG_RELEASE_REASON_MAX);
+        return XCHG_ERR_ARG;
+    }
+    if (strlen(family) > XCHG_PSEUDONYM_MAX) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "'%.40s' is not a family pseudonym", family);
+        return XCHG_ERR_ARG;
+    }
+    if (pd->nrecipients == 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "agreement '%s' names no recipient; there is nothing to decide", pd->id);
+        return XCHG_ERR_DENIED;
+    }
+    int64_t run = xchg__store_latest_run(m->s);
+    int eligible = 0;
+    int f = run ? xchg__store_family_in_run(m->s, run, family, &eligible) : 0;
+    if (f <= 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "family %s is not in the latest linkage run%s",
+                      family, run ? "" : " (there is no run yet: xchg match run)");
+        return f < 0 ? XCHG_ERR_IO : XCHG_ERR_NOT_FOUND;
+    }
+    if (approve && !eligible) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "family %s does not meet the agreement's rule in the latest run; it cannot "
+                      "be approved",
+                      family);
+        return XCHG_ERR_DENIED;
+    }
+    xchg__decision row;
+    memset(&row, 0, sizeof row);
+    uint8_t id[16];
+    xchg_random(id, sizeof id);
+    xchg_hex_encode(row.decision_id, id, sizeof id);
+    snprintf(row.family, sizeof row.family, "%s", family);
+    row.run = run;
+    xchg_keyid_hex(xchg_seckey_public(op)->id, row.operator_kid);
+    snprintf(row.party, sizeof row.party, "%s", pd->parties[who].id);
+    row.approve = approve;
+    snprintf(row.reason, sizeof row.reason, "%s", reason);
+    row.time = now;
+    row.siglen = XCHG_RELEASE_SIG_BYTES;
+    json_t *stmts = json_array();
+    xchg_err e = xchg__store_begin(m->s, d);
+    for (size_t i = 0; e == XCHG_OK && i < pd->nrecipients; i++) {
+        const char *rid = pd->parties[pd->recipients[i]].id;
+        uint8_t members[XCHG_SHA256_BYTES];
+        xchg_decision_statement s = {.recipient = rid, .run = run, .approve = approve,
+                                     .reason = reason, .time = now};
+        char frp[XCHG_PSEUDONYM_MAX + 1];
+        recipient_pseudonym(m->s, rid, family, 'F', frp);
+        s.family = frp;
+        memcpy(s.agreement_sha256, xchg_policy_hash(m->p), XCHG_SHA256_BYTES);
+        if ((e = members_digest(m->s, run, family, rid, members, d)) != XCHG_OK)
+            break;
+        memcpy(s.members, members, sizeof members);
+        uint8_t msg[XCHG_RELEASE_STATEMENT_MAX];
+        size_t ml;
+        if ((e = xchg_decision_statement_bytes(&s, msg, &ml)) != XCHG_OK)
+            break;
+        xchg_sign(op, msg, ml, row.signature);
+        snprintf(row.recipient, sizeof row.recipient, "%s", rid);
+        xchg_hex_encode(row.members, members, sizeof members);
+        if ((e = xchg__store_decision_put(m->s, &row, d)) != XCHG_OK)
+            break;
+        char sig[XCHG_RELEASE_SIG_BYTES * 2];
+        xchg_base64_encode(sig, row.signature, XCHG_RELEASE_SIG_BYTES);
+        json_array_append_new(stmts, json_pack("{s:s, s:s, s:s}", "recipient", rid, "members",
+                                               row.members, "signature", sig));
+    }
+    /* the audit entry holds everything the rows hold: written before COMMIT, and rolled
+       forward into the store by xchg_matcher_open should the commit not happen */
+    if (e == XCHG_OK)
+        e = xchg__matcher_audit(
+            m, approve ? XCHG_AUDIT_APPROVE : XCHG_AUDIT_REJECT, xchg_seckey_public(op)->id,
+            json_pack("{s:s, s:s, s:I, s:s, s:o, s:I, s:s, s:O}", "decision_id", row.decision_id,
+                      "family", family, "run", (json_int_t)run, "decision",
+                      approve ? "approve" : "reject", "reason", xchg__audit_str(reason), "time",
+                      (json_int_t)now, "operator_party", row.party, "statements", stmts),
+            NULL, d);
+    json_decref(stmts);
+    if (e == XCHG_OK)
+        e = xchg__store_commit(m->s, d);
+    else
+        xchg__store_rollback(m->s);
+    return e;
+}
+
+/* ---- roll forward ------------------------------------------------------------------- */
+
+xchg_err xchg__release_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, xchg_diag *d)
+{
+    json_t *j = json_loads(e->data, 0, NULL);
+    xchg_err rc = XCHG_OK;
+    if (!j)
+        return XCHG_OK;
+    if (strcmp(e->type, XCHG_AUDIT_RELEASE) == 0) {
+        const char *packet = json_string_value(json_object_get(j, "packet"));
+        const char *family = json_string_value(json_object_get(j, "family"));
+        const char *to = json_string_value(json_object_get(j, "recipient"));
+        json_t *run = json_object_get(j, "run");
+        if (packet && family && to && json_is_integer(run) &&
+            xchg__store_release_exists(m->s, packet) == 0)
+            rc = xchg__store_release_put(
+                m->s, packet, family, json_integer_value(run), to, e->time,
+                (unsigned)json_integer_value(json_object_get(j, "released")),
+                (unsigned)json_integer_value(json_object_get(j, "withheld")), d);
+        json_decref(j);
+        return rc;
+    }
+    const char *id = json_string_value(json_object_get(j, "decision_id"));
+    if (!id || xchg__store_decision_exists(m->s, id) != 0) {
+        json_decref(j);
+        return XCHG_OK;
+    }
+    xchg__decision row;
+    memset(&row, 0, sizeof row);
+    snprintf(row.decision_id, sizeof row.decision_id, "%s", id);
+    snprintf(row.family, sizeof row.family, "%s",
+             json_string_value(json_object_get(j, "family")) ?: "");
+    row.run = json_integer_value(json_object_get(j, "run"));
+    snprintf(row.operator_kid, sizeof row.operator_kid, "%s", e->actor ? e->actor : "");
+    snprintf(row.party, sizeof row.party, "%s",
+             json_string_value(json_object_get(j, "operator_party")) ?: "");
+    row.approve = strcmp(e->type, XCHG_AUDIT_APPROVE) == 0;
+    snprintf(row.reason, sizeof row.reason, "%s",
+             json_string_value(json_object_get(j, "reason")) ?: "");
+    row.time = json_integer_value(json_object_get(j, "time"));
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(j, "statements"), i, s) {
+        const char *sig = json_string_value(json_object_get(s, "signature"));
+        size_t n = 0;
+        snprintf(row.recipient, sizeof row.recipient, "%s",
+                 json_string_value(json_object_get(s, "recipient")) ?: "");
+        snprintf(row.members, sizeof row.members, "%s",
+                 json_string_value(json_object_get(s, "members")) ?: "");
+        if (!sig || xchg_base64_decode(row.signature, sizeof row.signature, &n, sig,
+                                       strlen(sig)) != XCHG_OK)
+            continue;
+        row.siglen = n;
+        /* whatever the log says is verified again at release, like any row */
+        if ((rc = xchg__store_decision_put(m->s, &row, d)) != XCHG_OK)
+            break;
+    }
+    json_decref(j);
+    return rc;
+}
+
+/* ---- the consent filter ----------------------------------------------------------- */
+
 static const xchg_consent_rule *consent_rule(const xchg_policy_data *pd, size_t agency)
 {
     for (size_t i = 0; i < pd->nconsent; i++)
-        if (pd->consent[i].agency == agency && strcmp(pd->consent[i].purpose, XCHG_RELEASE_PURPOSE) == 0)
+        if (pd->consent[i].agency == agency &&
+            strcmp(pd->consent[i].purpose, XCHG_RELEASE_PURPOSE) == 0)
             return &pd->consent[i];
     return NULL;
 }
@@ -343,223 +627,334 @@ static int may_release(const xchg_policy_data *pd, size_t agency, int consent, i
     return 0;
 }
 
-xchg_err xchg_release_packet(xchg_store *s, const xchg_policy *p, const xchg_seckey *matcher,
-                             const char *family, const char *recipient, const char *path,
-                             int overwrite, int64_t now, xchg_release_stats *st, xchg_diag *d)
+/* ---- the packet body ---------------------------------------------------------------- */
+
+#define WITHHELD_NOTICE                                                                        \
+    "Further information about this person is held by an agency of the agreement and can be " \
+    "shared with the family's consent."
+
+struct problem_acc {
+    unsigned problem;
+    uint32_t agencies; /* party index bits of RELEASED records evidencing it */
+    int32_t first, last;
+};
+
+struct body {
+    xchg_matcher *m;
+    const char *recipient;
+    char key_id[XCHG_KEYID_HEXLEN + 1];
+    int32_t run_date;
+    json_t *members; /* array */
+    json_t *cur;     /* current member object */
+    char curp[XCHG_PSEUDONYM_MAX + 1];
+    int cur_notice;  /* the member already carries the notice */
+    struct problem_acc probs[64];
+    size_t nprobs;
+    xchg_release_stats *st;
+    int nomem;
+};
+
+static void add_evidence(struct body *b, size_t agency, const xchg__family_record *r)
 {
-    if (!s || !p || !matcher || !family || !recipient || !path)
+    const xchg_policy_data *pd = xchg_policy_get(b->m->p);
+    for (size_t i = 0; i < r->nind; i++) {
+        const xchg__indicator *ev = &r->ind[i];
+        if (ev->problem >= pd->nproblems)
+            continue;
+        int32_t w = pd->problems[ev->problem].window_days > 0 ? pd->problems[ev->problem].window_days
+                                                              : pd->rule_window_days;
+        int32_t from = b->run_date - w + 1;
+        if (ev->end < from || ev->start > b->run_date)
+            continue;
+        struct problem_acc *pa = NULL;
+        for (size_t k = 0; k < b->nprobs; k++)
+            if (b->probs[k].problem == ev->problem)
+                pa = &b->probs[k];
+        if (!pa && b->nprobs < sizeof b->probs / sizeof b->probs[0]) {
+            pa = &b->probs[b->nprobs++];
+            *pa = (struct problem_acc){ev->problem, 0, ev->start, ev->end};
+        }
+        if (!pa)
+            continue;
+        if (agency < 32)
+            pa->agencies |= 1u << agency;
+        if (ev->start < pa->first)
+            pa->first = ev->start;
+        if (ev->end > pa->last)
+            pa->last = ev->end;
+    }
+}
+
+static int body_record(void *ctx, const xchg__family_record *r)
+{
+    struct body *b = ctx;
+    const xchg_policy_data *pd = xchg_policy_get(b->m->p);
+    if (strcmp(b->curp, r->person) != 0) {
+        snprintf(b->curp, sizeof b->curp, "%s", r->person);
+        char rp[XCHG_PSEUDONYM_MAX + 1];
+        recipient_pseudonym(b->m->s, b->recipient, r->person, 'P', rp);
+        b->cur = json_pack("{s:s, s:[]}", "person", rp, "records");
+        b->cur_notice = 0;
+        if (!b->cur || json_array_append_new(b->members, b->cur)) {
+            b->nomem = 1;
+            return 1;
+        }
+        b->st->members++;
+    }
+    size_t ag = xchg_policy_party(b->m->p, r->agency);
+    char why[160];
+    int ok = r->current && ag != XCHG_NONE &&
+             may_release(pd, ag, r->consent, r->consent_date, r->basis, why, sizeof why);
+    if (!r->current)
+        snprintf(why, sizeof why, "no longer in the agency's current extract");
+    if (ok && (!r->sealed_key || !r->payload || r->payload_len == 0)) {
+        ok = 0;
+        snprintf(why, sizeof why, "the agency sealed no detail for this recipient");
+    }
+    b->st->records++;
+    if (!ok) {
+        /* Withheld: only what the agency's rule allows is said, never the problem or
+           dates; by default one notice per member that names no agency. */
+        b->st->withheld++;
+        const xchg_consent_rule *cr = ag != XCHG_NONE ? consent_rule(pd, ag) : NULL;
+        xchg_withheld_notice how = cr ? cr->withheld : XCHG_WITHHELD_NOTICE;
+        if (how == XCHG_WITHHELD_NAMED) {
+            json_t *w = json_object_get(b->cur, "withheld");
+            if (!w) {
+                w = json_array();
+                json_object_set_new(b->cur, "withheld", w);
+            }
+            json_array_append_new(w, json_pack("{s:s, s:s, s:s}", "agency", r->agency, "ref",
+                                               r->ref, "reason", why));
+        } else if (how == XCHG_WITHHELD_NOTICE && !b->cur_notice) {
+            json_object_set_new(b->cur, "notice", json_string(WITHHELD_NOTICE));
+            b->cur_notice = 1;
+        }
+        return 0;
+    }
+    static const char *const cn[] = {"given", "refused", "not sought", "withdrawn"};
+    char xhex[2 * XCHG_EXTRACT_ID_BYTES + 1];
+    xchg_hex_encode(xhex, r->extract_id, XCHG_EXTRACT_ID_BYTES);
+    char *b64 = malloc(xchg_base64_len(r->payload_len));
+    if (!b64) {
+        b->nomem = 1;
+        return 1;
+    }
+    xchg_base64_encode(b64, r->payload, r->payload_len);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "agency", r->agency, "ref",
+                          r->ref, "consent",
+                          r->consent >= 0 && r->consent < 4 ? cn[r->consent] : "?",
+                          "basis_for_release", why, "extract_id", xhex, "sealed_key",
+                          r->sealed_key, "payload", b64);
+    free(b64);
+    if (!o || json_array_append_new(json_object_get(b->cur, "records"), o)) {
+        b->nomem = 1;
+        return 1;
+    }
+    b->st->released++;
+    add_evidence(b, ag, r);
+    return 0;
+}
+
+static int cmp_problem(const void *x, const void *y)
+{
+    const struct problem_acc *a = x, *b = y;
+    return a->problem < b->problem ? -1 : a->problem > b->problem;
+}
+
+/* The packet body (owned by the caller) for family, recipient rp, approvals (consumed). */
+static json_t *packet_body(xchg_matcher *m, const char *family, const char *recipient,
+                           int64_t run, const char *family_rp, json_t *approvals, int64_t now,
+                           xchg_release_stats *st, xchg_diag *d, xchg_err *err)
+{
+    const xchg_policy_data *pd = xchg_policy_get(m->p);
+    size_t rp = recipient_party(m->p, recipient);
+    struct body b;
+    memset(&b, 0, sizeof b);
+    b.m = m;
+    b.recipient = recipient;
+    b.st = st;
+    b.run_date = xchg__store_run_date(m->s, run);
+    b.members = json_array();
+    xchg_keyid_hex(pd->parties[rp].key.id, b.key_id);
+    *err = xchg__store_family_records(m->s, run, family, b.key_id, body_record, &b, d);
+    if (*err == XCHG_OK && b.nomem)
+        *err = XCHG_ERR_NOMEM;
+    if (*err != XCHG_OK) {
+        json_decref(b.members);
+        json_decref(approvals);
+        return NULL;
+    }
+    /* problems evidenced by released records only, with their agencies and dates */
+    qsort(b.probs, b.nprobs, sizeof b.probs[0], cmp_problem);
+    json_t *probs = json_array();
+    for (size_t i = 0; i < b.nprobs; i++) {
+        const struct problem_acc *pa = &b.probs[i];
+        json_t *ag = json_array();
+        for (size_t k = 0; k < pd->nparties && k < 32; k++)
+            if (pa->agencies & (1u << k))
+                json_array_append_new(ag, json_string(pd->parties[k].id));
+        char first[11], last[11];
+        xchg_date_format(pa->first, first);
+        xchg_date_format(pa->last, last);
+        json_array_append_new(probs, json_pack("{s:s, s:s, s:o, s:s, s:s}", "code",
+                                               pd->problems[pa->problem].code, "title",
+                                               pd->problems[pa->problem].title, "agencies", ag,
+                                               "first", first, "last", last));
+    }
+    uint8_t pid[16];
+    xchg_random(pid, sizeof pid);
+    xchg_hex_encode(st->packet_id, pid, sizeof pid);
+    snprintf(st->family, sizeof st->family, "%s", family_rp);
+    char hex[65], when[32], rd[11];
+    xchg_hex_encode(hex, xchg_policy_hash(m->p), 32);
+    iso_time(now, when);
+    xchg_date_format(b.run_date, rd);
+    json_t *body = json_pack(
+        "{s:s, s:i, s:s, s:s, s:{s:s, s:I, s:s}, s:s, s:s, s:I, s:{s:s}, s:{s:i}, s:o, s:o, "
+        "s:o, s:{s:i, s:i}}",
+        "format", "exchange-referral", "version", 2, "packet_id", st->packet_id, "created", when,
+        "agreement", "id", pd->id, "version", (json_int_t)pd->version, "sha256", hex,
+        "recipient", recipient, "family", family_rp, "run", (json_int_t)run, "evidence",
+        "window_ends", rd, "rule", "at_least", (int)pd->rule_at_least, "problems", probs,
+        "members", b.members, "approvals", approvals, "counts", "members", (int)st->members,
+        "released", (int)st->released);
+    if (!body)
+        *err = XCHG_ERR_NOMEM;
+    return body;
+}
+
+/* ---- releasing ---------------------------------------------------------------------- */
+
+static xchg_err refuse(xchg_matcher *m, const xchg_seckey *matcher, const char *family,
+                       const char *recipient, xchg_err why, const char *detail, xchg_diag *d)
+{
+    json_t *o = json_pack("{s:o, s:o, s:s, s:o}", "family", xchg__audit_str(family), "recipient",
+                          xchg__audit_str(recipient), "refused", xchg_strerror(why), "detail",
+                          xchg__audit_str(detail ? detail : ""));
+    xchg_err e = xchg__matcher_audit(m, XCHG_AUDIT_RELEASE, xchg_seckey_public(matcher)->id, o,
+                                     matcher, d);
+    return e == XCHG_OK ? why : e;
+}
+
+xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher, const char *family,
+                              const char *recipient, const char *path, int overwrite, int64_t now,
+                              xchg_release_stats *st, xchg_diag *d)
+{
+    if (!m || !matcher || !family || !recipient || !path)
         return XCHG_ERR_ARG;
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_policy_data *pd = xchg_policy_get(m->p);
     xchg_release_stats local;
     if (!st)
         st = &local;
     memset(st, 0, sizeof *st);
-    size_t rp = xchg_policy_party(p, recipient);
-    int listed = 0;
-    for (size_t i = 0; rp != XCHG_NONE && i < pd->nrecipients; i++)
-        listed |= pd->recipients[i] == rp;
-    if (!listed) {
+    /* only the matcher signs packets and checkpoints: refuse before writing anything */
+    size_t mi = xchg__matcher_party(m->p);
+    if (mi == XCHG_NONE || !xchg_equal(pd->parties[mi].key.id, xchg_seckey_public(matcher)->id,
+                                       XCHG_KEYID_BYTES)) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "'%s' is not a recipient of agreement '%s'", recipient, pd->id);
+                      "this key is not the matcher's key agreement '%s' pins; only the matcher "
+                      "makes packets (operators approve with 'xchg release approve')",
+                      pd->id);
         return XCHG_ERR_DENIED;
     }
+    size_t rp = recipient_party(m->p, recipient);
+    if (rp == XCHG_NONE) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "'%s' is not a recipient of agreement '%s'",
+                      recipient, pd->id);
+        return refuse(m, matcher, family, recipient, XCHG_ERR_DENIED, "not a recipient", d);
+    }
+    if (!overwrite && access(path, F_OK) == 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "already exists; refusing to replace it");
+        return XCHG_ERR_EXISTS;
+    }
     xchg_release_state rs;
-    xchg_err rc = xchg_release_state_of(s, p, family, &rs, d);
-    if (rc != XCHG_OK)
-        return rc;
+    struct tally t;
     json_t *approvals = json_array();
-    char *problems = NULL;
-    json_t *body = NULL;
-    sqlite3_stmt *q = NULL;
-    char *text = NULL;
-    rc = decisions_state(s, p, family, rs.run, &rs, approvals, d);
-    if (rc != XCHG_OK)
-        goto cleanup;
-    rc = XCHG_ERR_DENIED;
-    if (!rs.eligible) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "family %s does not meet the agreement's rule; no packet", family);
-        goto cleanup;
+    xchg_err e = state_for(m, family, recipient, &rs, approvals, &t, d);
+    char detail[300] = "";
+    if (e != XCHG_OK) {
+        json_decref(approvals);
+        return e;
     }
-    if (rs.rejected) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "family %s was rejected (\"%s\"); no packet", family, rs.last_reason);
+    if (rs.forged) {
+        snprintf(detail, sizeof detail,
+                 "%u stored decision(s) on family %s do not verify (first: %s, %s); the store "
+                 "may have been altered",
+                 rs.forged, family, t.first_forged, t.forged_why);
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "%s; no packet", detail);
+        e = XCHG_ERR_VERIFY;
+    } else if (!rs.eligible) {
+        snprintf(detail, sizeof detail, "family %s does not meet the agreement's rule", family);
+        e = XCHG_ERR_DENIED;
+    } else if (rs.rejected) {
+        snprintf(detail, sizeof detail, "family %s was rejected (\"%.200s\")", family,
+                 rs.last_reason);
+        e = XCHG_ERR_DENIED;
+    } else if (rs.approvals < pd->approvals_required) {
+        snprintf(detail, sizeof detail,
+                 "family %s has %u of the %u approvals the agreement requires (by different "
+                 "operators, for the latest run)",
+                 family, rs.approvals, pd->approvals_required);
+        e = XCHG_ERR_DENIED;
+    }
+    if (e != XCHG_OK) {
+        json_decref(approvals);
+        if (e != XCHG_ERR_VERIFY)
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "%s; no packet", detail);
+        return refuse(m, matcher, family, recipient, e, detail, d);
+    }
+    json_t *body = packet_body(m, family, recipient, rs.run, t.family_rp, approvals, now, st, d, &e);
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(body);
+    size_t tl = strlen(path) + 16;
+    char *tmp = malloc(tl);
+    if (e == XCHG_OK && (!text || !tmp))
+        e = XCHG_ERR_NOMEM;
+    if (e != XCHG_OK)
         goto cleanup;
-    }
-    if (rs.approvals < pd->approvals_required) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "family %s has %u of the %u approvals the agreement requires (by different "
-                      "operators, for the latest run); no packet",
-                      family, rs.approvals, pd->approvals_required);
+    /* written under a temporary name; it appears at path only once it is recorded */
+    snprintf(tmp, tl, "%s.partial", path);
+    if ((e = xchg_packet_seal(m->p, matcher, rp, text, tmp, 1, d)) != XCHG_OK)
         goto cleanup;
-    }
-    int eligible;
-    if (family_row(s, rs.run, family, &eligible, &problems) <= 0) {
-        rc = XCHG_ERR_NOT_FOUND;
-        goto cleanup;
-    }
-    /* problems, with titles */
-    json_t *pj = problems ? json_loads(problems, 0, NULL) : json_array(), *probs = json_array();
-    size_t i;
-    json_t *x;
-    json_array_foreach(pj, i, x) {
-        const char *code = json_string_value(json_object_get(x, "code"));
-        const char *title = code;
-        for (size_t k = 0; code && k < pd->nproblems; k++)
-            if (strcmp(pd->problems[k].code, code) == 0)
-                title = pd->problems[k].title;
-        json_t *o = json_deep_copy(x);
-        json_object_set_new(o, "title", json_string(title ? title : "?"));
-        json_array_append_new(probs, o);
-    }
-    json_decref(pj);
-    /* members and their records, with the consent filter */
-    if (sqlite3_prepare_v2(
-            xchg__store_db(s),
-            "SELECT e.agency, r.ref, p.pseudonym, r.consent, r.consent_date, r.basis, "
-            "e.extract_id, r.payload, e.header FROM families f "
-            "JOIN run_records rr ON rr.run = f.run AND rr.household = f.household "
-            "JOIN records r ON r.id = rr.record JOIN extracts e ON e.id = r.extract "
-            "JOIN persons p ON p.run = rr.run AND p.person = rr.person "
-            "WHERE f.run = ? AND f.pseudonym = ? ORDER BY p.pseudonym, e.agency, r.ref",
-            -1, &q, NULL) != SQLITE_OK) {
-        rc = sqlerr(s, d, "reading the family's records");
-        json_decref(probs);
-        goto cleanup;
-    }
-    sqlite3_bind_int64(q, 1, rs.run);
-    sqlite3_bind_text(q, 2, family, -1, SQLITE_STATIC);
-    json_t *members = json_array(), *cur = NULL;
-    char curp[24] = "";
-    char kid[XCHG_KEYID_HEXLEN + 1];
-    xchg_keyid_hex(pd->parties[rp].key.id, kid);
-    while (sqlite3_step(q) == SQLITE_ROW) {
-        const char *agency = (const char *)sqlite3_column_text(q, 0);
-        const char *ref = (const char *)sqlite3_column_text(q, 1);
-        const char *person = (const char *)sqlite3_column_text(q, 2);
-        int consent = sqlite3_column_int(q, 3);
-        int32_t cdate = sqlite3_column_type(q, 4) == SQLITE_NULL ? XCHG_DATE_NONE
-                                                                   : (int32_t)sqlite3_column_int(q, 4);
-        const char *basis = (const char *)sqlite3_column_text(q, 5);
-        const void *xid = sqlite3_column_blob(q, 6);
-        int xidl = sqlite3_column_bytes(q, 6);
-        const void *payload = sqlite3_column_blob(q, 7);
-        int plen = sqlite3_column_bytes(q, 7);
-        const char *header = (const char *)sqlite3_column_text(q, 8);
-        if (!agency || !ref || !person)
-            continue;
-        if (strcmp(curp, person) != 0) {
-            snprintf(curp, sizeof curp, "%s", person);
-            char rp_person[24];
-            recipient_pseudonym(s, recipient, person, 'P', rp_person);
-            cur = json_pack("{s:s, s:[]}", "person", rp_person, "records");
-            json_array_append_new(members, cur);
-            st->members++;
+    if ((e = xchg__store_begin(m->s, d)) != XCHG_OK)
+        goto fail_tmp;
+    e = xchg__store_release_put(m->s, st->packet_id, family, rs.run, recipient, now, st->released,
+                                st->withheld, d);
+    if (e == XCHG_OK)
+        e = xchg__matcher_audit(
+            m, XCHG_AUDIT_RELEASE, xchg_seckey_public(matcher)->id,
+            json_pack("{s:s, s:s, s:I, s:s, s:s, s:i, s:i, s:i}", "family", family, "recipient",
+                      recipient, "run", (json_int_t)rs.run, "packet", st->packet_id,
+                      "recipient_family", st->family, "members", (int)st->members, "released",
+                      (int)st->released, "withheld", (int)st->withheld),
+            matcher, d);
+    XCHG_FAULT_POINT();
+    if (e == XCHG_OK) {
+        /* without overwrite, link() refuses a file that appeared at path meanwhile */
+        int mv = overwrite ? rename(tmp, path) : link(tmp, path);
+        if (mv != 0) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot move the packet into place: %s",
+                          strerror(errno));
+            e = errno == EEXIST ? XCHG_ERR_EXISTS : XCHG_ERR_IO;
+        } else if (!overwrite) {
+            unlink(tmp);
         }
-        size_t ag = xchg_policy_party(p, agency);
-        char why[160];
-        int ok = ag != XCHG_NONE && may_release(pd, ag, consent, cdate, basis, why, sizeof why);
-        static const char *const cn[] = {"given", "refused", "not sought", "withdrawn"};
-        json_t *r = json_pack("{s:s, s:s, s:s}", "agency", agency, "ref", ref, "consent",
-                              consent >= 0 && consent < 4 ? cn[consent] : "?");
-        /* the recipient's copy of the agency's extract data key, from the extract header */
-        const char *sealed = NULL;
-        json_t *h = ok ? json_loads(header ? header : "", 0, NULL) : NULL;
-        size_t k;
-        json_t *e;
-        json_array_foreach(json_object_get(json_object_get(h, "payload"), "keys"), k, e)
-            if (strcmp(json_string_value(json_object_get(e, "key_id")) ? json_string_value(json_object_get(e, "key_id")) : "", kid) == 0)
-                sealed = json_string_value(json_object_get(e, "sealed_key"));
-        if (ok && (!sealed || !payload || plen <= 0 || xidl != 16)) {
-            ok = 0;
-            snprintf(why, sizeof why, "the agency sealed no detail for this recipient");
-        }
-        if (ok) {
-            char xhex[33];
-            xchg_hex_encode(xhex, xid, 16);
-            char *b64 = malloc(xchg_base64_len((size_t)plen));
-            if (b64) {
-                xchg_base64_encode(b64, payload, (size_t)plen);
-                json_object_set_new(r, "released", json_true());
-                json_object_set_new(r, "basis_for_release", json_string(why));
-                json_object_set_new(r, "extract_id", json_string(xhex));
-                json_object_set_new(r, "sealed_key", json_string(sealed));
-                json_object_set_new(r, "payload", json_string(b64));
-                free(b64);
-                st->released++;
-            }
-        } else {
-            json_object_set_new(r, "released", json_false());
-            json_object_set_new(r, "withheld", json_string(why));
-            st->withheld++;
-        }
-        json_decref(h);
-        json_array_append_new(json_object_get(cur, "records"), r);
-        st->records++;
     }
-    sqlite3_finalize(q);
-    q = NULL;
-    uint8_t pid[16];
-    randombytes_buf(pid, sizeof pid);
-    xchg_hex_encode(st->packet_id, pid, 16);
-    recipient_pseudonym(s, recipient, family, 'F', st->family);
-    char hex[65], when[32], rd[11];
-    xchg_hex_encode(hex, xchg_policy_hash(p), 32);
-    time_t tt = (time_t)now;
-    struct tm tm;
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
-    sqlite3_stmt *rq = NULL;
-    int32_t run_date = 0;
-    if (sqlite3_prepare_v2(xchg__store_db(s), "SELECT run_date FROM runs WHERE id=?", -1, &rq, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_int64(rq, 1, rs.run);
-        if (sqlite3_step(rq) == SQLITE_ROW)
-            run_date = (int32_t)sqlite3_column_int(rq, 0);
-    }
-    sqlite3_finalize(rq);
-    xchg_date_format(run_date, rd);
-    body = json_pack("{s:s, s:i, s:s, s:s, s:{s:s, s:I, s:s}, s:s, s:s, s:{s:s}, s:{s:i, s:I},"
-                     " s:o, s:o, s:o}",
-                     "format", "exchange-referral", "version", 1, "packet_id", st->packet_id,
-                     "created", when, "agreement", "id", pd->id, "version", (json_int_t)pd->version,
-                     "sha256", hex, "recipient", recipient, "family", st->family, "evidence",
-                     "window_ends", rd, "rule", "at_least", (int)pd->rule_at_least, "met",
-                     (json_int_t)json_array_size(probs), "problems", probs, "members", members,
-                     "approvals", approvals);
-    approvals = NULL;
-    text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    if (!text) {
-        rc = XCHG_ERR_NOMEM;
+    XCHG_FAULT_POINT();
+    if (e == XCHG_OK)
+        e = xchg__store_commit(m->s, d);
+    else
+        xchg__store_rollback(m->s);
+    if (e == XCHG_OK)
         goto cleanup;
-    }
-    rc = xchg_packet_seal(p, matcher, rp, text, path, overwrite, d);
-    if (rc != XCHG_OK)
-        goto cleanup;
-    if (sqlite3_prepare_v2(xchg__store_db(s),
-                           "INSERT INTO releases(packet_id, family, run, recipient, time, released, "
-                           "withheld) VALUES(?,?,?,?,?,?,?)",
-                           -1, &q, NULL) != SQLITE_OK) {
-        rc = sqlerr(s, d, "recording the release");
-        goto cleanup;
-    }
-    sqlite3_bind_text(q, 1, st->packet_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, family, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 3, rs.run);
-    sqlite3_bind_text(q, 4, recipient, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 5, now);
-    sqlite3_bind_int(q, 6, (int)st->released);
-    sqlite3_bind_int(q, 7, (int)st->withheld);
-    if (sqlite3_step(q) != SQLITE_DONE)
-        rc = sqlerr(s, d, "recording the release");
+fail_tmp:
+    unlink(tmp);
 cleanup:
-    if (q)
-        sqlite3_finalize(q);
     if (text) {
         sodium_memzero(text, strlen(text));
         free(text);
     }
-    json_decref(body);
-    json_decref(approvals);
-    free(problems);
-    return rc;
+    free(tmp);
+    return e;
 }

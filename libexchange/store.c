@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include "store_internal.h"
 #include <jansson.h>
 #include <sodium.h>
 #include <sqlcipher/sqlite3.h>
@@ -208,12 +209,17 @@ enum {
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_FIND_EXTRACT] = "SELECT id FROM extracts WHERE extract_id = ?1",
-    [ST_FIND_ACTIVE] = "SELECT id, created, extract_id FROM extracts WHERE agency = ?1 AND "
-                       "period_start = ?2 AND period_end = ?3 AND superseded_by IS NULL "
-                       "ORDER BY created DESC, id DESC LIMIT 1",
+    /* the newest full snapshot of the agency that is newer than (?2 created, ?3 id):
+       it supersedes the extract being ingested. "Newer" is (created, extract id), so two
+       versions sealed in the same second still order the same way whatever the order
+       they arrive in. */
+    [ST_FIND_ACTIVE] = "SELECT id FROM extracts WHERE agency = ?1 AND incremental = 0 AND "
+                       "purged_at IS NULL AND (created > ?2 OR (created = ?2 AND "
+                       "extract_id > ?3)) ORDER BY created DESC, extract_id DESC LIMIT 1",
     [ST_INS_EXTRACT] = "INSERT INTO extracts(extract_id, agency, agreement_hash, epoch, "
                        "fingerprint, period_start, period_end, created, ingested_at, n_records, "
-                       "header) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10)",
+                       "header, incremental) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, "
+                       "?11)",
     [ST_SET_SUPERSEDED] = "UPDATE extracts SET superseded_by = ?2 WHERE id = ?1",
     [ST_SET_COUNT] = "UPDATE extracts SET n_records = ?2 WHERE id = ?1",
     [ST_INS_RECORD] = "INSERT INTO records(extract, ref, consent, consent_date, basis, clk, "
@@ -343,6 +349,20 @@ static const char *const migrations[] = {
     "  withheld INTEGER NOT NULL);"
     "CREATE INDEX releases_family ON releases(family);"
     "ALTER TABLE extracts ADD COLUMN purged_at INTEGER;",
+    /* 2 -> 3: record-level supersession (the newest version of an agency's record wins,
+       whatever the periods), full snapshots vs incremental extracts, the recipients'
+       sealed data keys as rows, decisions signed per recipient (statement v2) */
+    "ALTER TABLE extracts ADD COLUMN incremental INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE records ADD COLUMN replaced_by INTEGER;"
+    "CREATE INDEX records_ref ON records(ref);"
+    "CREATE TABLE extract_keys(extract INTEGER NOT NULL REFERENCES extracts(id),"
+    "  key_id TEXT NOT NULL, sealed_key TEXT NOT NULL, PRIMARY KEY(extract, key_id))"
+    "  WITHOUT ROWID;"
+    "ALTER TABLE decisions ADD COLUMN recipient TEXT;"
+    "ALTER TABLE decisions ADD COLUMN decision_id TEXT;"
+    "ALTER TABLE decisions ADD COLUMN members TEXT;"
+    "CREATE INDEX decisions_id ON decisions(decision_id);"
+    "ALTER TABLE runs ADD COLUMN purged_at INTEGER;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -393,6 +413,23 @@ static xchg_err set_meta_text(xchg_store *s, const char *name, const char *v, xc
     return XCHG_OK;
 }
 
+static xchg_err put_extract_keys(xchg_store *s, int64_t ext, const char *header, xchg_diag *d);
+
+/* 2 -> 3 in C: the sealed data keys of extracts stored before the table existed */
+static xchg_err fill_extract_keys(xchg_store *s, xchg_diag *d)
+{
+    sqlite3_stmt *q = NULL;
+    xchg_err e = XCHG_OK;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, header FROM extracts WHERE purged_at IS NULL", -1,
+                           &q, NULL) != SQLITE_OK)
+        return sqlfail(s->db, d, s->path, "migrating extract keys");
+    while (e == XCHG_OK && sqlite3_step(q) == SQLITE_ROW)
+        e = put_extract_keys(s, sqlite3_column_int64(q, 0),
+                             (const char *)sqlite3_column_text(q, 1), d);
+    sqlite3_finalize(q);
+    return e;
+}
+
 static xchg_err migrate(xchg_store *s, xchg_diag *d)
 {
     int v = schema_version(s);
@@ -412,6 +449,8 @@ static xchg_err migrate(xchg_store *s, xchg_diag *d)
     for (int i = v; i < NMIGRATIONS; i++)
         if ((e = exec(s, migrations[i], d)) != XCHG_OK)
             goto fail;
+    if (v >= 1 && v < 3 && (e = fill_extract_keys(s, d)) != XCHG_OK)
+        goto fail;
     if ((e = set_meta_int(s, "schema_version", NMIGRATIONS, d)) != XCHG_OK)
         goto fail;
     if ((e = exec(s, "COMMIT", d)) != XCHG_OK)
@@ -686,7 +725,7 @@ xchg_err xchg_store_get_info(xchg_store *s, xchg_store_info *o, xchg_diag *d)
         "SELECT count(*) FROM extracts WHERE superseded_by IS NULL",
         "SELECT count(*) FROM records",
         ("SELECT count(*) FROM records r JOIN extracts e ON r.extract = e.id "
-         "WHERE e.superseded_by IS NULL"),
+         "WHERE e.superseded_by IS NULL AND r.replaced_by IS NULL"),
         "SELECT count(*) FROM tokens",
         "SELECT count(*) FROM indicators",
         "SELECT count(*) FROM runs",
@@ -779,8 +818,128 @@ static xchg_err put_record(xchg_store *s, int64_t ext, const xchg_record *r, uin
     return XCHG_OK;
 }
 
+/* The recipients' sealed copies of the extract's data key, from its header, as rows: a
+ * release reads them by (extract, key id) instead of parsing the header per record. */
+static xchg_err put_extract_keys(xchg_store *s, int64_t ext, const char *header, xchg_diag *d)
+{
+    json_t *h = header ? json_loads(header, 0, NULL) : NULL;
+    sqlite3_stmt *q = NULL;
+    xchg_err e = XCHG_OK;
+    size_t i;
+    json_t *k;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO extract_keys(extract, key_id, sealed_key) "
+                           "VALUES (?1, ?2, ?3)",
+                           -1, &q, NULL) != SQLITE_OK) {
+        json_decref(h);
+        return sqlfail(s->db, d, s->path, "storing the extract's keys");
+    }
+    json_array_foreach(json_object_get(json_object_get(h, "payload"), "keys"), i, k) {
+        const char *kid = json_string_value(json_object_get(k, "key_id"));
+        const char *sk = json_string_value(json_object_get(k, "sealed_key"));
+        if (!kid || !sk)
+            continue;
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, ext);
+        sqlite3_bind_text(q, 2, kid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, sk, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) != SQLITE_DONE) {
+            e = sqlfail(s->db, d, s->path, "storing the extract's keys");
+            break;
+        }
+    }
+    sqlite3_finalize(q);
+    json_decref(h);
+    return e;
+}
+
+/* Run one statement binding (?1 extract row, ?2 agency, ?3 created, ?4 extract id). */
+static xchg_err exec_version(xchg_store *s, const char *sql, int64_t ext, const char *agency,
+                             const xchg_extract_info *in, int64_t *changes, xchg_diag *d)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return sqlfail(s->db, d, s->path, "superseding older versions");
+    sqlite3_bind_int64(q, 1, ext);
+    sqlite3_bind_text(q, 2, agency, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, in->created);
+    sqlite3_bind_blob(q, 4, in->extract_id, XCHG_EXTRACT_ID_BYTES, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return sqlfail(s->db, d, s->path, "superseding older versions");
+    if (changes)
+        *changes = sqlite3_changes(s->db);
+    return XCHG_OK;
+}
+
+#define OLDER_THAN_NEW "(created < ?3 OR (created = ?3 AND extract_id < ?4))"
+
+/* A full snapshot is everything the agency holds under the agreement as it was sealed:
+ * every older extract of the agency (full or incremental, whatever its period) is
+ * superseded by it. st->supersedes names the newest of them. */
+static xchg_err supersede_older(xchg_store *s, int64_t ext, const char *agency,
+                                const xchg_extract_info *in, xchg_ingest_stats *st,
+                                xchg_diag *d)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT extract_id FROM extracts WHERE agency = ?2 AND id != ?1 AND "
+                           "superseded_by IS NULL AND purged_at IS NULL AND " OLDER_THAN_NEW
+                           " ORDER BY created DESC, extract_id DESC LIMIT 1",
+                           -1, &q, NULL) != SQLITE_OK)
+        return sqlfail(s->db, d, s->path, "superseding older versions");
+    sqlite3_bind_int64(q, 1, ext);
+    sqlite3_bind_text(q, 2, agency, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, in->created);
+    sqlite3_bind_blob(q, 4, in->extract_id, XCHG_EXTRACT_ID_BYTES, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 0) == XCHG_EXTRACT_ID_BYTES)
+        xchg_hex_encode(st->supersedes, sqlite3_column_blob(q, 0), XCHG_EXTRACT_ID_BYTES);
+    sqlite3_finalize(q);
+    return exec_version(s,
+                        "UPDATE extracts SET superseded_by = ?1 WHERE agency = ?2 AND id != ?1 "
+                        "AND superseded_by IS NULL AND " OLDER_THAN_NEW,
+                        ext, agency, in, NULL, d);
+}
+
+/* Record-level versions: for each (agency, record reference) only the newest version in
+ * a live extract is active, so the latest word about a record (a consent withdrawal sent
+ * in a later incremental extract, say) governs whatever the periods. */
+static xchg_err replace_versions(xchg_store *s, int64_t ext, const char *agency,
+                                 const xchg_extract_info *in, xchg_diag *d)
+{
+    /* older versions in live extracts give way to this extract's records */
+    xchg_err e = exec_version(
+        s,
+        "UPDATE records SET replaced_by = (SELECT n.id FROM records n WHERE n.extract = ?1 AND "
+        "n.ref = records.ref) WHERE replaced_by IS NULL AND extract IN (SELECT id FROM "
+        "extracts WHERE agency = ?2 AND id != ?1 AND superseded_by IS NULL AND " OLDER_THAN_NEW
+        ") AND ref IN (SELECT ref FROM records WHERE extract = ?1)",
+        ext, agency, in, NULL, d);
+    if (e != XCHG_OK)
+        return e;
+    /* and this extract's records give way to newer versions already stored */
+    return exec_version(
+        s,
+        "UPDATE records SET replaced_by = (SELECT o.id FROM records o JOIN extracts x ON "
+        "x.id = o.extract WHERE x.agency = ?2 AND x.id != ?1 AND x.superseded_by IS NULL AND "
+        "(x.created > ?3 OR (x.created = ?3 AND x.extract_id > ?4)) AND o.ref = records.ref "
+        "ORDER BY x.created DESC, x.extract_id DESC LIMIT 1) WHERE extract = ?1 AND ref IN "
+        "(SELECT o.ref FROM records o JOIN extracts x ON x.id = o.extract WHERE x.agency = ?2 "
+        "AND x.id != ?1 AND x.superseded_by IS NULL AND (x.created > ?3 OR (x.created = ?3 AND "
+        "x.extract_id > ?4)))",
+        ext, agency, in, NULL, d);
+}
+
 xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p, const xchg_seckey *matcher,
                            const char *path, xchg_ingest_stats *st, xchg_diag *d)
+{
+    return xchg__store_ingest(s, p, matcher, path, st, NULL, NULL, d);
+}
+
+xchg_err xchg__store_ingest(xchg_store *s, const xchg_policy *p, const xchg_seckey *matcher,
+                            const char *path, xchg_ingest_stats *st, xchg__ingest_hook hook,
+                            void *hook_ctx, xchg_diag *d)
 {
     xchg_ingest_stats local;
     xchg_extract_file *f = NULL;
@@ -852,18 +1011,14 @@ xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p, const xchg_secke
             st->already = 1;
         goto cleanup;
     }
-    /* the extract this one supersedes, or that supersedes it */
-    int64_t other = 0, other_created = 0;
+    /* a newer full snapshot of the agency already stored supersedes this one */
+    int64_t newer_full = 0;
     q = stmt(s, ST_FIND_ACTIVE);
     sqlite3_bind_text(q, 1, st->agency, -1, SQLITE_STATIC);
-    sqlite3_bind_int(q, 2, in->period_start);
-    sqlite3_bind_int(q, 3, in->period_end);
-    if (sqlite3_step(q) == SQLITE_ROW) {
-        other = sqlite3_column_int64(q, 0);
-        other_created = sqlite3_column_int64(q, 1);
-        if (sqlite3_column_bytes(q, 2) == XCHG_EXTRACT_ID_BYTES)
-            xchg_hex_encode(st->supersedes, sqlite3_column_blob(q, 2), XCHG_EXTRACT_ID_BYTES);
-    }
+    sqlite3_bind_int64(q, 2, in->created);
+    sqlite3_bind_blob(q, 3, in->extract_id, XCHG_EXTRACT_ID_BYTES, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        newer_full = sqlite3_column_int64(q, 0);
     sqlite3_reset(q);
     q = stmt(s, ST_INS_EXTRACT);
     sqlite3_bind_blob(q, 1, in->extract_id, XCHG_EXTRACT_ID_BYTES, SQLITE_STATIC);
@@ -876,28 +1031,28 @@ xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p, const xchg_secke
     sqlite3_bind_int64(q, 8, in->created);
     sqlite3_bind_int64(q, 9, (int64_t)time(NULL));
     sqlite3_bind_text(q, 10, in->header_json ? in->header_json : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 11, in->incremental ? 1 : 0);
     if (sqlite3_step(q) != SQLITE_DONE) {
         e = sqlfail(s->db, d, s->path, "storing the extract");
         goto cleanup;
     }
     sqlite3_reset(q);
     int64_t ext = sqlite3_last_insert_rowid(s->db);
-    if (other) {
-        int64_t older = other, newer = ext;
-        if (other_created > in->created) {
-            older = ext;
-            newer = other;
-            st->superseded = 1;
-            st->supersedes[0] = '\0';
-        }
+    if ((e = put_extract_keys(s, ext, in->header_json, d)) != XCHG_OK)
+        goto cleanup;
+    if (newer_full) {
         q = stmt(s, ST_SET_SUPERSEDED);
-        sqlite3_bind_int64(q, 1, older);
-        sqlite3_bind_int64(q, 2, newer);
+        sqlite3_bind_int64(q, 1, ext);
+        sqlite3_bind_int64(q, 2, newer_full);
         if (sqlite3_step(q) != SQLITE_DONE) {
             e = sqlfail(s->db, d, s->path, "marking a superseded extract");
             goto cleanup;
         }
         sqlite3_reset(q);
+        st->superseded = 1;
+    } else if (!in->incremental &&
+               (e = supersede_older(s, ext, st->agency, in, st, d)) != XCHG_OK) {
+        goto cleanup;
     }
     for (;;) {
         xchg_record r;
@@ -916,6 +1071,8 @@ xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p, const xchg_secke
     /* nothing is committed unless the whole file verifies */
     if ((e = xchg_extract_finish(f, &count, d)) != XCHG_OK)
         goto cleanup;
+    if (!newer_full && (e = replace_versions(s, ext, st->agency, in, d)) != XCHG_OK)
+        goto cleanup;
     q = stmt(s, ST_SET_COUNT);
     sqlite3_bind_int64(q, 1, ext);
     sqlite3_bind_int64(q, 2, (int64_t)count);
@@ -930,6 +1087,10 @@ xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p, const xchg_secke
             goto cleanup;
     }
     XCHG_FAULT_POINT();
+    /* the caller's audit entry goes in before COMMIT: a change is never committed
+       without it */
+    if (hook && (e = hook(hook_ctx, st, d)) != XCHG_OK)
+        goto cleanup;
     if ((e = exec(s, "COMMIT", d)) != XCHG_OK)
         goto cleanup;
     XCHG_FAULT_POINT();
@@ -938,8 +1099,6 @@ xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p, const xchg_secke
         s->epoch = in->epoch;
         snprintf(s->fingerprint, sizeof s->fingerprint, "%s", in->secret_fingerprint);
     }
-    if (!other)
-        st->supersedes[0] = '\0';
 cleanup:
     if (in_tx) {
         for (int i = 0; i < ST_COUNT; i++)
@@ -964,13 +1123,13 @@ cleanup:
 static const char *const load_sql[3] = {
     "SELECT r.id, e.agency, r.ref, r.consent, r.consent_date, r.basis, r.clk "
     "FROM records r JOIN extracts e ON r.extract = e.id "
-    "WHERE e.superseded_by IS NULL ORDER BY r.id",
+    "WHERE e.superseded_by IS NULL AND r.replaced_by IS NULL ORDER BY r.id",
     "SELECT t.record, t.kind, t.idx, t.value FROM tokens t "
     "JOIN records r ON t.record = r.id JOIN extracts e ON r.extract = e.id "
-    "WHERE e.superseded_by IS NULL ORDER BY t.record, t.kind, t.seq",
+    "WHERE e.superseded_by IS NULL AND r.replaced_by IS NULL ORDER BY t.record, t.kind, t.seq",
     "SELECT i.record, i.problem, i.start, i.end FROM indicators i "
     "JOIN records r ON i.record = r.id JOIN extracts e ON r.extract = e.id "
-    "WHERE e.superseded_by IS NULL ORDER BY i.record, i.seq",
+    "WHERE e.superseded_by IS NULL AND r.replaced_by IS NULL ORDER BY i.record, i.seq",
 };
 
 xchg_err xchg_store_each_record(xchg_store *s, const xchg_policy *p, xchg_store_record_fn fn,

@@ -1,11 +1,111 @@
-/* Private: what the release module needs of the store. Not installed. */
+/*
+ * Private: the typed calls the matcher service and the release module make on the store.
+ * Not installed. Only store*.c touch SQL; everything else goes through these.
+ */
 #ifndef XCHG_STORE_INTERNAL_H
 #define XCHG_STORE_INTERNAL_H
 
+#include "exchange/release.h"
 #include "exchange/store.h"
+
 #include <sqlcipher/sqlite3.h>
 
+/* Only for the store's own files (store.c, store_*.c). */
 sqlite3 *xchg__store_db(xchg_store *s);
 const char *xchg__store_path(const xchg_store *s);
+
+/* Ingest with a hook called inside the transaction, just before COMMIT, once the whole
+ * extract verified (a hook error rolls everything back). */
+typedef xchg_err (*xchg__ingest_hook)(void *ctx, const xchg_ingest_stats *st, xchg_diag *d);
+xchg_err xchg__store_ingest(xchg_store *s, const xchg_policy *p, const xchg_seckey *matcher,
+                            const char *path, xchg_ingest_stats *st, xchg__ingest_hook hook,
+                            void *hook_ctx, xchg_diag *d);
+
+/* Transactions spanning several calls (the matcher service: row + audit entry). */
+xchg_err xchg__store_begin(xchg_store *s, xchg_diag *d);
+xchg_err xchg__store_commit(xchg_store *s, xchg_diag *d);
+void xchg__store_rollback(xchg_store *s);
+
+/* The latest run's id (0 when none) and the evidence date a run ended on. */
+int64_t xchg__store_latest_run(xchg_store *s);
+int32_t xchg__store_run_date(xchg_store *s, int64_t run);
+
+/* Family `family` in run: 1 found (*eligible set), 0 not found, -1 database error. */
+int xchg__store_family_in_run(xchg_store *s, int64_t run, const char *family, int *eligible);
+
+/* One stored decision row: an operator's signed statement for one recipient. */
+typedef struct xchg__decision {
+    char decision_id[XCHG_RELEASE_ID_HEXLEN + 1];
+    char family[XCHG_PSEUDONYM_MAX + 1];
+    int64_t run;
+    char recipient[XCHG_PARTY_ID_MAX + 1]; /* "" for a row made before statements v2 */
+    char operator_kid[XCHG_KEYID_HEXLEN + 1];
+    char party[XCHG_PARTY_ID_MAX + 1];
+    int approve;
+    char reason[XCHG_RELEASE_REASON_MAX + 1];
+    int64_t time;
+    uint8_t signature[64];
+    size_t siglen;
+    char members[65]; /* hex of the members digest the statement binds */
+} xchg__decision;
+
+xchg_err xchg__store_decision_put(xchg_store *s, const xchg__decision *r, xchg_diag *d);
+/* 1 when a row with this decision id exists, 0 not, -1 error */
+int xchg__store_decision_exists(xchg_store *s, const char *decision_id);
+/* rows for (family, run[, recipient]) in the order they were stored */
+xchg_err xchg__store_decisions(xchg_store *s, const char *family, int64_t run,
+                               const char *recipient,
+                               int (*fn)(void *ctx, const xchg__decision *r), void *ctx,
+                               xchg_diag *d);
+/* 1 when any decision names this family, 0 not */
+int xchg__store_family_has_decisions(xchg_store *s, const char *family);
+
+xchg_err xchg__store_release_put(xchg_store *s, const char *packet_id, const char *family,
+                                 int64_t run, const char *recipient, int64_t time,
+                                 unsigned released, unsigned withheld, xchg_diag *d);
+int xchg__store_release_exists(xchg_store *s, const char *packet_id);
+unsigned xchg__store_release_count(xchg_store *s, const char *family);
+
+/* Families of run that are eligible or have a decision, by pseudonym. */
+xchg_err xchg__store_release_candidates(xchg_store *s, int64_t run,
+                                        int (*fn)(void *ctx, const char *family), void *ctx,
+                                        xchg_diag *d);
+
+typedef struct xchg__indicator {
+    unsigned problem;
+    int32_t start, end;
+} xchg__indicator;
+
+/* A family member's record as a release sees it: the NEWEST version the matcher holds of
+ * the agency's record (the run may have linked an older one), so the latest consent
+ * state governs. current = 0 when the agency's live extracts no longer hold it. */
+typedef struct xchg__family_record {
+    const char *agency, *ref, *person; /* person: the run's internal person pseudonym */
+    int current;
+    int consent;
+    int32_t consent_date;
+    const char *basis;
+    uint8_t extract_id[XCHG_EXTRACT_ID_BYTES];
+    const uint8_t *payload;
+    size_t payload_len;
+    const char *sealed_key; /* the recipient's sealed data key (for key_id), or NULL */
+    const xchg__indicator *ind;
+    size_t nind;
+} xchg__family_record;
+
+/* Every record of the family in run, ordered by person, agency, reference. */
+xchg_err xchg__store_family_records(xchg_store *s, int64_t run, const char *family,
+                                    const char *key_id_hex,
+                                    int (*fn)(void *ctx, const xchg__family_record *r),
+                                    void *ctx, xchg_diag *d);
+
+/* Every person pseudonym of the family in run (sorted), for the members digest. */
+xchg_err xchg__store_family_persons(xchg_store *s, int64_t run, const char *family,
+                                    int (*fn)(void *ctx, const char *person), void *ctx,
+                                    xchg_diag *d);
+
+/* Meta values the matcher service keeps (audit roll-forward position). */
+xchg_err xchg__store_meta_get_int(xchg_store *s, const char *name, int64_t *v);
+xchg_err xchg__store_meta_set_int(xchg_store *s, const char *name, int64_t v, xchg_diag *d);
 
 #endif

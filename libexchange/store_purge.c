@@ -54,7 +54,21 @@ xchg_err xchg_store_purge(xchg_store *s, int64_t cutoff, int dry_run, xchg_purge
         st->nextracts++;
     }
     sqlite3_finalize(q);
-    if (dry_run || st->nextracts == 0)
+    /* runs whose summaries go too: begun before the cutoff, or built on purged records */
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM runs WHERE purged_at IS NULL AND (started < ?1 "
+                           "OR id IN (SELECT rr.run FROM run_records rr JOIN records r ON "
+                           "r.id = rr.record JOIN extracts e ON e.id = r.extract WHERE "
+                           "e.ingested_at < ?1 AND e.purged_at IS NULL))",
+                           -1, &q, NULL) != SQLITE_OK) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "purge: %s", sqlite3_errmsg(db));
+        return XCHG_ERR_IO;
+    }
+    sqlite3_bind_int64(q, 1, cutoff);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        st->runs = (uint64_t)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    if (dry_run || (st->nextracts == 0 && st->runs == 0))
         return XCHG_OK;
     /* overwrite deleted content instead of leaving it in free pages */
     xchg_err e = exec1(db, "PRAGMA secure_delete = ON", -1, d, path);
@@ -65,6 +79,22 @@ xchg_err xchg_store_purge(xchg_store *s, int64_t cutoff, int dry_run, xchg_purge
     static const char *const del[] = {
         "CREATE TEMP TABLE purge_records AS SELECT r.id FROM records r JOIN extracts e ON "
         "e.id = r.extract WHERE e.ingested_at < ? AND e.purged_at IS NULL",
+        /* run-level summaries (families with their problems, persons, memberships, pairs)
+           of every run begun before the cutoff or built on a purged record; the run row
+           stays, marked purged, as the record that it happened */
+        "CREATE TEMP TABLE purge_runs AS SELECT id FROM runs WHERE purged_at IS NULL AND "
+        "(started < ? OR id IN (SELECT DISTINCT run FROM run_records WHERE record IN "
+        "(SELECT id FROM purge_records)))",
+        "DELETE FROM families WHERE run IN (SELECT id FROM purge_runs)",
+        "DELETE FROM persons WHERE run IN (SELECT id FROM purge_runs)",
+        "DELETE FROM run_records WHERE run IN (SELECT id FROM purge_runs)",
+        "DELETE FROM review_pairs WHERE run IN (SELECT id FROM purge_runs)",
+        "DELETE FROM conflicts WHERE run IN (SELECT id FROM purge_runs)",
+        "UPDATE runs SET purged_at = strftime('%s','now'), params = NULL WHERE id IN "
+        "(SELECT id FROM purge_runs)",
+        "DROP TABLE purge_runs",
+        "DELETE FROM extract_keys WHERE extract IN (SELECT id FROM extracts WHERE "
+        "ingested_at < ? AND purged_at IS NULL)",
         "DELETE FROM run_records WHERE record IN (SELECT id FROM purge_records)",
         "DELETE FROM review_pairs WHERE a IN (SELECT id FROM purge_records) OR b IN "
         "(SELECT id FROM purge_records)",
@@ -85,6 +115,7 @@ xchg_err xchg_store_purge(xchg_store *s, int64_t cutoff, int dry_run, xchg_purge
     if (e != XCHG_OK) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_exec(db, "DROP TABLE IF EXISTS purge_records", NULL, NULL, NULL);
+        sqlite3_exec(db, "DROP TABLE IF EXISTS purge_runs", NULL, NULL, NULL);
         return e;
     }
     /* move the deletions out of the write-ahead log into the (overwritten) pages */

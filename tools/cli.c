@@ -310,3 +310,14 @@ int cli_load_agreement(const char *path, xchg_policy **p)
     xchg_diag_free(d);
     return rc;
 }
+
+void cli_term_text(FILE *f, const char *s)
+{
+    /* control characters (ESC sequences included) never reach a terminal verbatim */
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+}

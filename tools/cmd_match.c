@@ -127,6 +127,29 @@ int match_open_store(const struct common *c, const xchg_policy *p, xchg_store **
     return rc;
 }
 
+/* Open the matcher service (store + audit log) named by c for agreement p. */
+int match_open_matcher(const struct common *c, const xchg_policy *p, xchg_matcher **m)
+{
+    xchg_store_key *k = NULL;
+    int rc = match_db_key(c, &k);
+    if (rc)
+        return rc;
+    xchg_diag *d = xchg_diag_new();
+    xchg_err e = xchg_matcher_open(c->db, k, p, c->accept ? XCHG_MATCHER_ACCEPT_NEW_VERSION : 0,
+                                   m, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, c->db);
+        if (e == XCHG_ERR_PASSPHRASE)
+            cli_hint("give the key file made by 'xchg match init' (--db-key) or the passphrase "
+                     "the store was created with");
+        else if (e == XCHG_ERR_DENIED)
+            cli_hint("a new version of the store's agreement needs --accept-new-version");
+    }
+    xchg_store_key_free(k);
+    xchg_diag_free(d);
+    return rc;
+}
+
 static int parse_run(const struct common *c, int64_t *run)
 {
     *run = 0;
@@ -148,7 +171,7 @@ static int do_init(const struct common *c)
 {
     xchg_policy *p = NULL;
     xchg_store_key *k = NULL;
-    xchg_store *s = NULL;
+    xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
     int rc, wrote_key = 0;
     const char *pfd = c->dbpfd ? c->dbpfd : c->pfd;
@@ -180,7 +203,7 @@ static int do_init(const struct common *c)
             goto cleanup;
         }
     }
-    if ((e = xchg_store_create(c->db, k, p, &s, d)) != XCHG_OK) {
+    if ((e = xchg_matcher_create(c->db, k, p, &m, d)) != XCHG_OK) {
         rc = cli_fail(e, d, c->db);
         if (wrote_key)
             remove(c->keyout); /* a failed init leaves nothing behind */
@@ -195,19 +218,10 @@ static int do_init(const struct common *c)
         printf("database key written to %s (keep it secret; without it the store cannot be "
                "opened)\n",
                c->keyout);
-    {
-        char data[200];
-        snprintf(data, sizeof data, "{\"event\":\"store created\",\"schema\":%d}",
-                 XCHG_STORE_SCHEMA_VERSION);
-        if ((rc = audit_event(c, p, "key", NULL, data, NULL)) != 0)
-            goto cleanup;
-        char *ap = audit_path_of(c->db);
-        printf("audit log %s started\n", ap ? ap : "?");
-        free(ap);
-    }
+    printf("audit log %s started\n", xchg_matcher_audit_path(m));
     rc = EXIT_OK;
 cleanup:
-    xchg_store_free(s);
+    xchg_matcher_close(m);
     xchg_store_key_free(k);
     xchg_policy_free(p);
     xchg_diag_free(d);
@@ -220,7 +234,7 @@ static int do_ingest(const struct common *c)
 {
     xchg_policy *p = NULL;
     xchg_seckey *k = NULL;
-    xchg_store *s = NULL;
+    xchg_matcher *m = NULL;
     int rc;
     if (!c->key || c->npos == 0) {
         cli_error("match ingest needs --key (the matcher's) and at least one FILE");
@@ -228,7 +242,7 @@ static int do_ingest(const struct common *c)
     }
     if ((rc = cli_load_agreement(c->agr, &p)) != 0)
         goto cleanup;
-    if ((rc = match_open_store(c, p, &s)) != 0)
+    if ((rc = match_open_matcher(c, p, &m)) != 0)
         goto cleanup;
     if ((rc = cli_load_seckey(c->key, c->pfd, &k)) != 0)
         goto cleanup;
@@ -237,20 +251,7 @@ static int do_ingest(const struct common *c)
         const char *f = c->pos[i];
         xchg_ingest_stats st;
         xchg_diag *d = xchg_diag_new();
-        xchg_err e = xchg_store_ingest(s, p, k, f, &st, d);
-        char data[400];
-        if (e != XCHG_OK)
-            snprintf(data, sizeof data, "{\"outcome\":\"rejected\",\"error\":\"%s\"}",
-                     xchg_strerror(e));
-        else
-            snprintf(data, sizeof data,
-                     "{\"outcome\":\"%s\",\"extract\":\"%s\",\"agency\":\"%s\",\"records\":%llu,"
-                     "\"supersedes\":\"%s\"}",
-                     st.already ? "already ingested" : st.superseded ? "stored superseded" : "ingested",
-                     st.extract_id, st.agency, (unsigned long long)st.records, st.supersedes);
-        int ar = audit_event(c, p, "ingest", xchg_seckey_public(k), data, NULL);
-        if (ar && !rc)
-            rc = ar;
+        xchg_err e = xchg_matcher_ingest(m, k, f, NULL, NULL, (int64_t)time(NULL), &st, d);
         if (e != XCHG_OK) {
             int r = cli_fail(e, d, f);
             cli_error("%s is rejected; the store is unchanged", f);
@@ -261,54 +262,50 @@ static int do_ingest(const struct common *c)
             printf("%s: already ingested (extract %s from '%s'); nothing changed\n", f,
                    st.extract_id, st.agency);
         } else if (st.superseded) {
-            printf("%s: ingested %llu records from '%s' as superseded: a newer extract of the "
-                   "same agency and period is already stored (kept for audit, not linked)\n",
+            printf("%s: ingested %llu records from '%s' as superseded: a newer full snapshot of "
+                   "the same agency is already stored (kept for audit, not linked)\n",
                    f, (unsigned long long)st.records, st.agency);
         } else {
             printf("%s: ingested %llu records from '%s' (extract %s, epoch %u, %.0f records/s)\n",
                    f, (unsigned long long)st.records, st.agency, st.extract_id, st.epoch,
                    st.seconds > 0 ? (double)st.records / st.seconds : 0.0);
             if (st.supersedes[0])
-                printf("%s: superseded extract %s (same agency and period, older)\n", f,
+                printf("%s: superseded extract %s (an older extract of the same agency)\n", f,
                        st.supersedes);
         }
         xchg_diag_free(d);
     }
     xchg_store_info in;
-    if (xchg_store_get_info(s, &in, NULL) == XCHG_OK)
-        printf("store: %llu active records in %llu active extracts (%llu extracts in all)%s\n",
+    if (xchg_store_get_info(xchg_matcher_store(m), &in, NULL) == XCHG_OK)
+        printf("store: %llu active records in %llu active extracts (%llu extracts in all)\n",
                (unsigned long long)in.records_active, (unsigned long long)in.extracts_active,
-               (unsigned long long)in.extracts, rejected ? "" : "");
+               (unsigned long long)in.extracts);
     if (rejected)
         cli_error("%d of %d files rejected", rejected, c->npos);
     {
-        int ar = audit_event(c, p, "ingest", xchg_seckey_public(k),
-                             "{\"event\":\"ingest finished\"}", k); /* + signed checkpoint */
-        if (ar && !rc)
-            rc = ar;
+        xchg_diag *d = xchg_diag_new();
+        xchg_err e = xchg_matcher_checkpoint(m, k, XCHG_AUDIT_INGEST, "ingest finished", d);
+        if (e != XCHG_OK) {
+            int r = cli_fail(e, d, xchg_matcher_audit_path(m));
+            if (!rc)
+                rc = r;
+        }
+        xchg_diag_free(d);
     }
 cleanup:
     xchg_seckey_free(k);
-    xchg_store_free(s);
+    xchg_matcher_close(m);
     xchg_policy_free(p);
     return rc;
 }
 
 /* ---- run ------------------------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int do_run(const struct common *c)
 {
     xchg_policy *p = NULL;
-    xchg_store *s = NULL;
-    xchg_linkset *ls = NULL;
-    xchg_link_result *r = NULL;
+    xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
     int rc;
     int32_t date;
@@ -328,60 +325,34 @@ static int do_run(const struct common *c)
             goto cleanup;
         }
     }
-    if ((rc = cli_load_agreement(c->agr, &p)) != 0 || (rc = match_open_store(c, p, &s)) != 0)
+    if ((rc = cli_load_agreement(c->agr, &p)) != 0 || (rc = match_open_matcher(c, p, &m)) != 0)
         goto cleanup;
-    int64_t started = (int64_t)time(NULL);
-    double t0 = now_s();
-    xchg_err e = xchg_linkset_new(p, &ls);
-    uint64_t n = 0;
-    if (e == XCHG_OK)
-        e = xchg_store_load(s, p, ls, &n, d);
-    double t1 = now_s();
-    if (e == XCHG_OK)
-        e = xchg_link_run(ls, date, xchg_store_pseudonym_key(s), (unsigned)threads, &r, d);
-    double t2 = now_s();
-    xchg_run_params rp = {.run_date = date, .threads = (unsigned)threads, .started = started};
-    int64_t run = 0;
-    if (e == XCHG_OK)
-        e = xchg_store_save_run(s, p, ls, r, &rp, &run, d);
-    double t3 = now_s();
+    xchg_matcher_run_stats r;
+    memset(&r, 0, sizeof r);
+    xchg_err e = xchg_matcher_run(m, date, (unsigned)threads, (int64_t)time(NULL), &r, d);
     if (e != XCHG_OK) {
         rc = cli_fail(e, d, c->db);
         goto cleanup;
     }
-    size_t eligible = 0;
-    for (size_t i = 0; i < r->nhouseholds; i++)
-        eligible += r->families[i].eligible != 0;
     char ds[11];
     xchg_date_format(date, ds);
-    {
-        char data[300];
-        snprintf(data, sizeof data,
-                 "{\"run\":%lld,\"window_ends\":\"%s\",\"records\":%llu,\"persons\":%zu,"
-                 "\"households\":%zu,\"eligible\":%zu,\"review\":%zu,\"conflicts\":%zu}",
-                 (long long)run, ds, (unsigned long long)n, r->npersons, r->nhouseholds, eligible,
-                 r->nreview, r->nconflicts);
-        if ((rc = audit_event(c, p, "run", NULL, data, NULL)) != 0)
-            goto cleanup;
-    }
-    printf("run %lld (evidence window ending %s)\n", (long long)run, ds);
-    printf("  records            %llu\n", (unsigned long long)n);
-    printf("  persons            %zu\n", r->npersons);
-    printf("  households         %zu\n", r->nhouseholds);
-    printf("  eligible families  %zu\n", eligible);
-    printf("  review pairs       %zu\n", r->nreview);
-    printf("  conflicts          %zu\n", r->nconflicts);
+    printf("run %lld (evidence window ending %s)\n", (long long)r.run, ds);
+    printf("  records            %llu\n", (unsigned long long)r.records);
+    printf("  persons            %zu\n", r.persons);
+    printf("  households         %zu\n", r.households);
+    printf("  eligible families  %zu\n", r.eligible);
+    printf("  review pairs       %zu\n", r.review);
+    printf("  conflicts          %zu\n", r.conflicts);
     printf("  exact unions %llu, fuzzy links %llu, candidate pairs %llu, comparisons %llu\n",
-           (unsigned long long)r->exact_unions, (unsigned long long)r->fuzzy_links,
-           (unsigned long long)r->candidate_pairs, (unsigned long long)r->comparisons);
+           (unsigned long long)r.exact_unions, (unsigned long long)r.fuzzy_links,
+           (unsigned long long)r.candidate_pairs, (unsigned long long)r.comparisons);
     printf("  time: load %.2fs, link %.2fs (exact %.2fs, fuzzy %.2fs, households %.2fs), "
            "save %.2fs\n",
-           t1 - t0, t2 - t1, r->seconds_exact, r->seconds_fuzzy, r->seconds_households, t3 - t2);
+           r.seconds_load, r.seconds_link, r.seconds_exact, r.seconds_fuzzy,
+           r.seconds_households, r.seconds_save);
     rc = EXIT_OK;
 cleanup:
-    xchg_link_result_free(r);
-    xchg_linkset_free(ls);
-    xchg_store_free(s);
+    xchg_matcher_close(m);
     xchg_policy_free(p);
     xchg_diag_free(d);
     return rc;
@@ -697,8 +668,9 @@ static int do_links(const struct common *c)
 static int do_purge(const struct common *c)
 {
     xchg_policy *p = NULL;
-    xchg_store *s = NULL;
+    xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
+    xchg_purge_stats *st = NULL;
     int rc;
     int32_t today;
     cli_today(&today);
@@ -707,46 +679,30 @@ static int do_purge(const struct common *c)
         rc = EXIT_USAGE;
         goto cleanup;
     }
-    if ((rc = cli_load_agreement(c->agr, &p)) != 0 || (rc = match_open_store(c, p, &s)) != 0)
+    if ((rc = cli_load_agreement(c->agr, &p)) != 0 || (rc = match_open_matcher(c, p, &m)) != 0)
         goto cleanup;
     long days = xchg_policy_get(p)->retention_days;
     int64_t now = c->date ? (int64_t)today * 86400 + 86399 : (int64_t)time(NULL);
-    int64_t cutoff = now - (int64_t)days * 86400;
-    xchg_purge_stats *st = calloc(1, sizeof *st);
-    if (!st) {
+    if (!(st = calloc(1, sizeof *st))) {
         rc = EXIT_IO;
         goto cleanup;
     }
-    xchg_err e = xchg_store_purge(s, cutoff, c->dry != NULL, st, d);
+    xchg_err e = xchg_matcher_purge(m, now - (int64_t)days * 86400, c->dry != NULL, st, d);
     if (e != XCHG_OK) {
         rc = cli_fail(e, d, c->db);
-        free(st);
         goto cleanup;
     }
-    printf("%s %zu extract%s (%llu records) received more than %ld days ago%s\n",
+    printf("%s %zu extract%s (%llu records) received more than %ld days ago, and the summaries "
+           "of %llu run%s%s\n",
            c->dry ? "would purge" : st->purged ? "purged" : "nothing to purge:", st->nextracts,
            st->nextracts == 1 ? "" : "s", (unsigned long long)st->records, days,
+           (unsigned long long)st->runs, st->runs == 1 ? "" : "s",
            c->dry ? " (dry run: nothing deleted)" : "");
     for (size_t i = 0; i < st->nextracts && i < 20; i++)
         printf("  %s from '%s'\n", st->extract_ids[i], st->agencies[i]);
-    if (st->purged) {
-        /* what was deleted: counts and extract ids, never content */
-        size_t cap = 200 + st->nextracts * 40, o = 0;
-        char *data = malloc(cap);
-        if (data) {
-            o += (size_t)snprintf(data + o, cap - o,
-                                  "{\"retention_days\":%ld,\"records\":%llu,\"extracts\":[", days,
-                                  (unsigned long long)st->records);
-            for (size_t i = 0; i < st->nextracts && i < 300; i++)
-                o += (size_t)snprintf(data + o, cap - o, "%s\"%s\"", i ? "," : "", st->extract_ids[i]);
-            snprintf(data + o, cap - o, "]}");
-            rc = audit_event(c, p, "purge", NULL, data, NULL);
-            free(data);
-        }
-    }
-    free(st);
 cleanup:
-    xchg_store_free(s);
+    free(st);
+    xchg_matcher_close(m);
     xchg_policy_free(p);
     xchg_diag_free(d);
     return rc;

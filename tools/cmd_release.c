@@ -40,31 +40,15 @@ static int need(const struct common *c, int key, int reason, int family)
 static int list_row(void *ctx, const xchg_release_state *st)
 {
     (void)ctx;
-    printf("%-18s %-8s %u/%u%-4s %-9s %u  %s\n", st->family, st->eligible ? "yes" : "no",
-           st->approvals, st->required, "", st->rejected ? "REJECTED" : "", st->packets,
-           st->last_reason);
+    printf("%-18s %-8s %u/%u%-4s %-9s %u  ", st->family, st->eligible ? "yes" : "no",
+           st->approvals, st->required, "",
+           st->forged     ? "FORGED"
+           : st->rejected ? "REJECTED"
+                          : "",
+           st->packets);
+    cli_term_text(stdout, st->last_reason);
+    putchar('\n');
     return 0;
-}
-
-/* Record an audit event whose detail is built with jansson (so operator text such as a
- * reason is always valid JSON); strings are cut to the audit log's limit. */
-static int audit_json(const struct common *c, const xchg_policy *p, const char *type,
-                      const xchg_seckey *k, json_t *data, const xchg_seckey *matcher)
-{
-    char *text = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(data);
-    if (!text) {
-        cli_error("out of memory");
-        return EXIT_IO;
-    }
-    int rc = audit_event(c, p, type, k ? xchg_seckey_public(k) : NULL, text, matcher);
-    free(text);
-    return rc;
-}
-
-static json_t *cut(const char *s)
-{
-    return json_stringn(s, strnlen(s, XCHG_AUDIT_STRING_MAX));
 }
 
 int cmd_release(int argc, char **argv)
@@ -97,27 +81,22 @@ int cmd_release(int argc, char **argv)
         return EXIT_USAGE;
     }
     xchg_policy *p = NULL;
-    xchg_store *s = NULL;
+    xchg_matcher *m = NULL;
     xchg_seckey *k = NULL;
     xchg_diag *d = xchg_diag_new();
-    if ((rc = cli_load_agreement(c.agr, &p)) != 0 || (rc = match_open_store(&c, p, &s)) != 0)
+    if ((rc = cli_load_agreement(c.agr, &p)) != 0 || (rc = match_open_matcher(&c, p, &m)) != 0)
         goto cleanup;
     if (!list && (rc = cli_load_seckey(c.key, c.pfd, &k)) != 0)
         goto cleanup;
     int64_t now = (int64_t)time(NULL);
     if (approve || reject) {
-        xchg_err e = xchg_release_decide(s, p, k, c.pos[0], approve, c.reason, now, d);
+        xchg_err e = xchg_matcher_decide(m, k, c.pos[0], approve, c.reason, now, d);
         if (e != XCHG_OK) {
             rc = cli_fail(e, d, "release");
             goto cleanup;
         }
-        if ((rc = audit_json(&c, p, approve ? "approve" : "reject", k,
-                             json_pack("{s:o, s:o}", "family", cut(c.pos[0]), "reason",
-                                       cut(c.reason)),
-                             NULL)) != 0)
-            goto cleanup;
         xchg_release_state st;
-        if (xchg_release_state_of(s, p, c.pos[0], &st, d) == XCHG_OK)
+        if (xchg_matcher_release_state(m, c.pos[0], &st, d) == XCHG_OK)
             printf("%s family %s: %u of %u approvals%s\n", approve ? "approved" : "rejected",
                    c.pos[0], st.approvals, st.required,
                    st.rejected                         ? " (rejected: no packet can be made)"
@@ -127,27 +106,16 @@ int cmd_release(int argc, char **argv)
     } else if (list) {
         printf("%-18s %-8s %-8s %-9s %s  %s\n", "FAMILY", "ELIGIBLE", "APPROVED", "STATE",
                "PACKETS", "LAST REASON");
-        xchg_err e = xchg_release_list(s, p, list_row, NULL, d);
+        xchg_err e = xchg_matcher_release_list(m, list_row, NULL, d);
         rc = e == XCHG_OK ? EXIT_OK : cli_fail(e, d, "release list");
     } else {
         xchg_release_stats st;
-        xchg_err e = xchg_release_packet(s, p, k, c.pos[0], c.to, c.out, c.force != NULL, now,
-                                         &st, d);
+        xchg_err e = xchg_matcher_release(m, k, c.pos[0], c.to, c.out, c.force != NULL, now, &st,
+                                          d);
         if (e != XCHG_OK) {
             rc = cli_fail(e, d, "release packet");
-            audit_json(&c, p, "release", k,
-                       json_pack("{s:o, s:o, s:s}", "family", cut(c.pos[0]), "recipient",
-                                 cut(c.to), "refused", xchg_strerror(e)),
-                       k);
             goto cleanup;
         }
-        if ((rc = audit_json(&c, p, "release", k,
-                             json_pack("{s:o, s:o, s:s, s:i, s:i, s:i}", "family", cut(c.pos[0]),
-                                       "recipient", cut(c.to), "packet", st.packet_id,
-                                       "members", (int)st.members, "released",
-                                       (int)st.released, "withheld", (int)st.withheld),
-                             k)) != 0)
-            goto cleanup;
         printf("packet %s for '%s' written to %s\n  family %s (as the recipient sees it: %s)\n"
                "  %u members, %u records: %u released, %u withheld\n",
                st.packet_id, c.to, c.out, c.pos[0], st.family, st.members, st.records,
@@ -156,7 +124,7 @@ int cmd_release(int argc, char **argv)
     }
 cleanup:
     xchg_seckey_free(k);
-    xchg_store_free(s);
+    xchg_matcher_close(m);
     xchg_policy_free(p);
     xchg_diag_free(d);
     return rc;

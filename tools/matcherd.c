@@ -7,7 +7,6 @@
  * agreement (include/exchange/netauth.h); docs/network.md describes the endpoints.
  */
 #include "cli.h"
-#include "cli_store.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -47,10 +46,9 @@ static const char usage[] =
 struct server {
     xchg_policy *p;
     xchg_seckey *k;
-    xchg_store *s;
+    xchg_matcher *m;            /* the store and its audit log */
     xchg_netauth *auth;
     pthread_mutex_t store_lock; /* the store handle is used by one request at a time */
-    struct common c;            /* c.db names the store for the audit log */
     const char *outbox;
     char dbdir[PATH_MAX - 64];
     uint64_t max_upload;
@@ -177,7 +175,7 @@ static enum MHD_Result ep_extract_status(struct server *sv, struct MHD_Connectio
 {
     xchg_store_extract_status st;
     pthread_mutex_lock(&sv->store_lock);
-    xchg_err e = xchg_store_find_extract(sv->s, id, &st, NULL);
+    xchg_err e = xchg_store_find_extract(xchg_matcher_store(sv->m), id, &st, NULL);
     pthread_mutex_unlock(&sv->store_lock);
     if (e == XCHG_ERR_NOT_FOUND || e == XCHG_ERR_FORMAT)
         return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such extract");
@@ -318,27 +316,19 @@ static enum MHD_Result upload_end(struct server *sv, struct MHD_Connection *conn
     xchg_ingest_stats st;
     xchg_diag *d = xchg_diag_new();
     const xchg_pubkey *actor = &xchg_policy_get(sv->p)->parties[r->party].key;
-    char data[600];
     pthread_mutex_lock(&sv->store_lock);
-    xchg_err e = xchg_store_ingest(sv->s, sv->p, sv->k, r->tmp, &st, d);
+    /* as `xchg match ingest`: the ingest and its audit entry (the submitter's key as the
+       actor) are one step; then a checkpoint signed by the matcher */
+    xchg_err e = xchg_matcher_ingest(sv->m, sv->k, r->tmp, actor, "matcherd",
+                                     (int64_t)time(NULL), &st, d);
     const char *outcome = st.already      ? "already ingested"
                           : st.superseded ? "stored superseded"
                                           : "ingested";
-    if (e != XCHG_OK)
-        snprintf(data, sizeof data,
-                 "{\"outcome\":\"rejected\",\"error\":\"%s\",\"via\":\"matcherd\"}",
-                 xchg_strerror(e));
-    else
-        snprintf(data, sizeof data,
-                 "{\"outcome\":\"%s\",\"extract\":\"%s\",\"agency\":\"%s\",\"records\":%llu,"
-                 "\"supersedes\":\"%s\",\"via\":\"matcherd\"}",
-                 outcome, st.extract_id, st.agency, (unsigned long long)st.records, st.supersedes);
-    /* As `xchg match ingest`: one entry per file, then a signed checkpoint. The submitter's
-     * key is the actor; a failure to audit is logged but the ingest stands, as there. */
-    int ar = audit_event(&sv->c, sv->p, "ingest", actor, data, NULL);
-    if (!ar)
-        ar = audit_event(&sv->c, sv->p, "ingest", xchg_seckey_public(sv->k),
-                         "{\"event\":\"ingest finished\"}", sv->k);
+    xchg_diag *cd = xchg_diag_new();
+    if (xchg_matcher_checkpoint(sv->m, sv->k, XCHG_AUDIT_INGEST, "ingest finished", cd) != XCHG_OK)
+        fprintf(stderr, "xchg-matcherd: error: %s\n",
+                xchg_diag_count(cd) ? xchg_diag_text(cd, 0) : "cannot sign the audit log");
+    xchg_diag_free(cd);
     pthread_mutex_unlock(&sv->store_lock);
     enum MHD_Result ret;
     if (e != XCHG_OK) {
@@ -561,8 +551,6 @@ int main(int argc, char **argv)
     }
     sv.max_upload = max_upload;
     sv.outbox = outbox;
-    sv.c.db = db;
-    sv.c.dbkey = dbkey;
     snprintf(sv.dbdir, sizeof sv.dbdir, "%s", db);
     char *slash = strrchr(sv.dbdir, '/');
     if (slash)
@@ -592,7 +580,7 @@ int main(int argc, char **argv)
     }
     xchg_err e = xchg_store_key_load(dbkey, &sk, d);
     if (e == XCHG_OK)
-        e = xchg_store_open(db, sk, sv.p, 0, &sv.s, d);
+        e = xchg_matcher_open(db, sk, sv.p, 0, &sv.m, d);
     if (e != XCHG_OK) {
         rc = cli_fail(e, d, db);
         goto cleanup;
@@ -650,7 +638,7 @@ cleanup:
     if (lock_made)
         pthread_mutex_destroy(&sv.store_lock);
     xchg_netauth_free(sv.auth);
-    xchg_store_free(sv.s);
+    xchg_matcher_close(sv.m);
     xchg_store_key_free(sk);
     xchg_seckey_free(sv.k);
     xchg_policy_free(sv.p);

@@ -1,6 +1,6 @@
 # The network verbs of xchg (submit, fetch-packets) and the matcher daemon.
 list(APPEND XCHG_TOOL_SOURCES cmd_net.c)
 add_executable(xchg-matcherd ${CMAKE_CURRENT_SOURCE_DIR}/matcherd.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/cli.c ${CMAKE_CURRENT_SOURCE_DIR}/cli_store.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/cli.c)
 target_link_libraries(xchg-matcherd PRIVATE exchange_static)
 install(TARGETS xchg-matcherd)

@@ -52,6 +52,11 @@ typedef enum xchg_err {
     XCHG_ERR_TRUNCATED = 16,   /* input ends early */
 } xchg_err;
 
+/* Longest family / person pseudonym text ("F-XXXX-XXXX-XXXX" today), without the NUL. */
+#define XCHG_PSEUDONYM_MAX 23
+/* Longest party id an agreement may give, without the NUL. */
+#define XCHG_PARTY_ID_MAX 64
+
 /* A short, static, English description of an error code. Never NULL. */
 XCHG_API const char *xchg_strerror(xchg_err err);
 

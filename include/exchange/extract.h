@@ -28,6 +28,7 @@ typedef struct xchg_extract_info {
     int64_t created;
     uint8_t extract_id[XCHG_EXTRACT_ID_BYTES];
     size_t clk_bytes;
+    int incremental;          /* header "kind": 1 "incremental", 0 "full" (or absent) */
     const char *header_json;  /* the header as written */
 } xchg_extract_info;
 

@@ -174,12 +174,21 @@ typedef enum xchg_requirement {
     XCHG_REQ_EXPLICIT = 2,    /* explicit consent (e.g. health confidentiality) */
 } xchg_requirement;
 
+/* What a referral packet says about a record of the agency that it withholds. */
+typedef enum xchg_withheld_notice {
+    XCHG_WITHHELD_NOTICE = 0, /* per member, once: "further information is held by an agency
+                                 and can be shared with the family's consent" (default) */
+    XCHG_WITHHELD_SILENT = 1, /* nothing at all */
+    XCHG_WITHHELD_NAMED = 2,  /* the agency and record reference, with the reason */
+} xchg_withheld_notice;
+
 typedef struct xchg_consent_rule {
     size_t agency;
     const char *purpose;
     xchg_requirement requires;
     const char **unless_basis; /* recorded legal bases that allow release without it */
     size_t nunless;
+    xchg_withheld_notice withheld; /* purpose referral: what a packet says when withheld */
 } xchg_consent_rule;
 
 typedef struct xchg_policy_data {

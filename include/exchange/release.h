@@ -1,76 +1,96 @@
 /*
  * exchange — release: accountable approval of candidate families and consent-aware
- * referral packets.
+ * referral packets. The actions themselves (decide, release) are the matcher service's
+ * (matcher.h), which records each with its audit entry; this header holds what they
+ * share with the recipient's side: the signed decision statement, the members digest,
+ * the state of a family, and the text rules for operator input.
  *
  * Operators (parties with role operator in the agreement) approve or reject a family of
- * the latest linkage run, each decision signed with the operator's own key and kept in
- * the store. A packet can be made only when the agreement's approvals_required distinct
- * operators have approved since the last rejection, for the current run. Each member's
- * record goes into the packet only where the agreement's consent rule for that agency and
- * the purpose "referral" allows it (consent given, or a recorded legal basis it names);
- * otherwise it is listed as withheld with the reason. See docs/release.md.
+ * the latest linkage run. Each decision is an Ed25519 signature by the operator's own key
+ * over a decision statement (docs/formats.md, "Decision statement") that names the
+ * agreement (hash), the recipient, the recipient's pseudonym of the family, the run, a
+ * digest of the family's members as the recipient sees them, the decision, its reason and
+ * its time — one statement per recipient of the agreement, so packets for two recipients
+ * share no signature. A packet can be made only when approvals_required distinct
+ * operators of the agreement have approved since the last rejection, for the current
+ * run, and every such signature verifies against the operator key the agreement pins;
+ * the packet carries the signed statements, and the recipient's xchg_referral_open checks
+ * them again, so a packet the matcher assembles alone cannot be opened. See
+ * docs/release.md.
  */
 #ifndef XCHG_RELEASE_H
 #define XCHG_RELEASE_H
 
 #include "exchange/common.h"
+#include "exchange/crypto.h"
 #include "exchange/keys.h"
 #include "exchange/policy.h"
-#include "exchange/store.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define XCHG_RELEASE_PURPOSE "referral"
+#define XCHG_RELEASE_REASON_MAX 500 /* bytes of UTF-8 in a decision's reason */
+#define XCHG_RELEASE_ID_HEXLEN 32   /* decision ids and packet ids: 16 random bytes, hex */
+#define XCHG_RELEASE_SIG_BYTES 64   /* Ed25519 */
+#define XCHG_RELEASE_STATEMENT_MAX                                                            \
+    (32 + XCHG_SHA256_BYTES + 1 + XCHG_PARTY_ID_MAX + 1 + XCHG_PSEUDONYM_MAX + 8 +            \
+     XCHG_SHA256_BYTES + 1 + 2 + XCHG_RELEASE_REASON_MAX + 8)
+
+/* What an operator signs (v2). All strings NUL-terminated UTF-8. */
+typedef struct xchg_decision_statement {
+    uint8_t agreement_sha256[XCHG_SHA256_BYTES];
+    const char *recipient; /* the recipient party's id */
+    const char *family;    /* the recipient's pseudonym of the family */
+    int64_t run;
+    uint8_t members[XCHG_SHA256_BYTES]; /* xchg_release_members_digest */
+    int approve;
+    const char *reason;
+    int64_t time; /* Unix seconds */
+} xchg_decision_statement;
+
+/*
+ * The canonical bytes of a statement into out (at least XCHG_RELEASE_STATEMENT_MAX):
+ * "exchange release decision v2\0" | sha256 | u8 len | recipient | u8 len | family |
+ * u64le run | members digest | 'A' or 'R' | u16le len | reason | i64le time.
+ * XCHG_ERR_ARG when a field is missing or too long.
+ */
+XCHG_API xchg_err xchg_decision_statement_bytes(const xchg_decision_statement *st, uint8_t *out,
+                                                size_t *len) XCHG_MUST_CHECK;
+
+/*
+ * The members digest: SHA-256 of "exchange release members v1\0" followed, for every
+ * member person pseudonym (as the recipient sees them) in byte order, by u8 length and
+ * the text. Order of `persons` does not matter (they are sorted here). XCHG_ERR_NOMEM.
+ */
+XCHG_API xchg_err xchg_release_members_digest(const char *const *persons, size_t n,
+                                              uint8_t out[XCHG_SHA256_BYTES]);
+
+/*
+ * Operator text (a reason) is acceptable: non-empty, at most max bytes, valid UTF-8,
+ * and no control characters (C0, DEL, C1). 1 ok, 0 not; *why gets a static message.
+ */
+XCHG_API int xchg_release_text_ok(const char *s, size_t max, const char **why);
 
 typedef struct xchg_release_state {
-    char family[24];
+    char family[XCHG_PSEUDONYM_MAX + 1];
     int64_t run;          /* the latest run, which the decisions must be for */
     int eligible;
-    unsigned approvals;   /* distinct operators who approved since the last rejection */
+    unsigned approvals;   /* distinct operators whose approval verifies, since the last
+                             rejection */
     unsigned required;    /* the agreement's approvals_required */
     int rejected;         /* the latest decision is a rejection */
-    char last_reason[256];
+    unsigned forged;      /* decision rows whose signature does not verify (ignored) */
+    char last_reason[XCHG_RELEASE_REASON_MAX + 1];
     unsigned packets;     /* packets made for this family */
 } xchg_release_state;
 
-/*
- * Record an operator's decision on a family of the latest run: approve (1) or reject (0),
- * with a reason (required). operator_key must be the key of a party with role operator
- * (XCHG_ERR_DENIED otherwise). Signed with that key; stored in one transaction.
- */
-XCHG_API xchg_err xchg_release_decide(xchg_store *s, const xchg_policy *p,
-                                      const xchg_seckey *operator_key, const char *family,
-                                      int approve, const char *reason, int64_t now,
-                                      xchg_diag *d) XCHG_MUST_CHECK;
-
-/* The release state of a family (XCHG_ERR_NOT_FOUND if not in the latest run). */
-XCHG_API xchg_err xchg_release_state_of(xchg_store *s, const xchg_policy *p, const char *family,
-                                        xchg_release_state *st, xchg_diag *d);
-
-/* Every eligible family of the latest run and every family with a decision. */
-XCHG_API xchg_err xchg_release_list(xchg_store *s, const xchg_policy *p,
-                                    int (*fn)(void *, const xchg_release_state *), void *ctx,
-                                    xchg_diag *d);
-
 typedef struct xchg_release_stats {
-    char packet_id[33];
-    char family[24]; /* the recipient-specific pseudonym written in the packet */
+    char packet_id[XCHG_RELEASE_ID_HEXLEN + 1];
+    char family[XCHG_PSEUDONYM_MAX + 1]; /* the recipient-specific pseudonym in the packet */
     unsigned members, records, released, withheld;
 } xchg_release_stats;
-
-/*
- * Make the referral packet for an approved family, for recipient party `recipient`,
- * signed by the matcher and encrypted to the recipient, written atomically to path.
- * Refused (XCHG_ERR_DENIED, nothing written) when the family is not eligible, lacks the
- * approvals, or was rejected; or when the recipient is not one of the agreement's.
- */
-XCHG_API xchg_err xchg_release_packet(xchg_store *s, const xchg_policy *p,
-                                      const xchg_seckey *matcher, const char *family,
-                                      const char *recipient, const char *path, int overwrite,
-                                      int64_t now, xchg_release_stats *st, xchg_diag *d)
-    XCHG_MUST_CHECK;
 
 #ifdef __cplusplus
 }

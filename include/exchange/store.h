@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define XCHG_STORE_SCHEMA_VERSION 2
+#define XCHG_STORE_SCHEMA_VERSION 3
 #define XCHG_STORE_KEY_BYTES 32
 #define XCHG_STORE_SALT_BYTES 16
 #define XCHG_STORE_PSEUDONYM_KEY_BYTES 32
@@ -282,11 +282,14 @@ typedef struct xchg_purge_stats {
     char extract_ids[XCHG_PURGE_MAX_LISTED][33];
     char agencies[XCHG_PURGE_MAX_LISTED][65];
     uint64_t records;
+    uint64_t runs; /* runs whose family summaries, persons and pairs were deleted */
 } xchg_purge_stats;
 
 /*
  * Delete every record (tokens, indicators, consent, payload, run memberships) of the
- * extracts received before cutoff (Unix time), in one transaction with secure_delete on;
+ * extracts received before cutoff (Unix time), and the run-level summaries (families and
+ * their problems, persons, review pairs, conflicts) of every run begun before the cutoff
+ * or built on a deleted record, in one transaction with secure_delete on;
  * each extract's row stays as the record of what was held, marked purged, its header
  * cleared. With dry_run only lists what is due. *st lists the extracts (up to
  * XCHG_PURGE_MAX_LISTED) and the record count.

@@ -85,17 +85,25 @@ expected() {
         print ag, ref, out }' "$1/${FILE[$agency]}.csv"
   done
 }
-actual() { # the records in an opened packet (JSON, keys sorted)
+actual() { # the records an opened packet holds (JSON, keys sorted): released ones only
   $X open --agreement "$A" --key "$K/tf-team.key" --json "$1" | awk '
     /^ *"agency": /   { a = $2; gsub(/[",]/, "", a) }
-    /^ *"ref": /      { r = $2; gsub(/[",]/, "", r) }
-    /^ *"released": true/  { print a, r, "released" }
-    /^ *"withheld": / { w = $0; sub(/^ *"withheld": "/, "", w); sub(/ on [0-9-]+/, "", w); sub(/ — ask the family",?$/, "", w); sub(/",?$/, "", w); print a, r, "withheld:" w }'
+    /^ *"basis_for_release": / { b = 1 }
+    /^ *"ref": /      { r = $2; gsub(/[",]/, "", r); if (b) print a, r, "released"; b = 0 }'
 }
 expected "$C" | sort > "$T/expected.txt"
 actual "$T/p.xrp" | sort > "$T/actual.txt"
 expect 0 "" -- test -s "$T/actual.txt"
+# the packet holds exactly the family's records the agencies' consent and bases release ...
 expect 1 "" -- bash -c "join -j1 <(awk '{print \$1\"/\"\$2, \$3}' '$T/actual.txt' | sort) <(awk '{print \$1\"/\"\$2, \$3}' '$T/expected.txt' | sort) | awk '\$2 != \$3' | grep ."
+# ... and names none of the withheld ones: no reference, anywhere in the opened packet
+$X open --agreement "$A" --key "$K/tf-team.key" --json "$T/p.xrp" > "$T/p.json"
+awk '$3 != "released" { print $2 }' "$T/expected.txt" | while read -r ref; do
+  grep -q "\"$ref\"" "$T/p.json" && echo "$ref"
+done > "$T/leaked.txt"
+expect 1 "" -- grep . "$T/leaked.txt"
+# the recipient's view says more is held without naming the agency or problem
+expect 0 "can be shared with the family's consent" -- cat "$T/p.json"
 # the recipient reads the detail; another party cannot open the packet
 expect 0 "signature and agreement verified" -- $X open --agreement "$A" --key "$K/tf-team.key" "$T/p.xrp"
 expect 1 "this packet is for party 'tf-team'" -- $X open --agreement "$A" --key "$K/police.key" "$T/p.xrp"
@@ -114,7 +122,10 @@ if [ -n "$REF" ]; then
   $X release approve "${DB[@]}" --key "$K/operator-1.key" --reason "again" "$FAM" >/dev/null
   $X release approve "${DB[@]}" --key "$K/operator-2.key" --reason "again" "$FAM" >/dev/null
   expect 0 "written to" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p2.xrp" "$FAM"
-  expect 0 "police $REF withheld:consent withdrawn" -- actual "$T/p2.xrp"
+  # withdrawn: no longer released, and not named anywhere in the packet
+  $X open --agreement "$A" --key "$K/tf-team.key" --json "$T/p2.xrp" > "$T/p2.json"
+  expect 0 "" -- test -s "$T/p2.json"
+  expect 1 "" -- grep -qF "\"$REF\"" "$T/p2.json"
 fi
 expect 0 "ok:" -- $X audit verify --agreement "$A" --log "$T/db.audit"
 expect 0 'agreed: \"refer\"' -- cat "$T/db.audit"

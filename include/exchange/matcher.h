@@ -1,0 +1,157 @@
+/*
+ * exchange — the matcher service: one handle that owns the matcher's store AND its audit
+ * log, and does each of the matcher's actions together with its audit entry. Ingest,
+ * run, decide, release and purge are here; the CLI (`xchg match`, `xchg release`), the
+ * daemon and later the console are thin shells over these calls. See
+ * docs/architecture.md.
+ *
+ * The audit log lives beside the store at "<db>.audit" (audit.h). Every action that
+ * changes the store appends its entry (built with jansson, so operator text is always
+ * valid JSON) inside the store transaction that makes the change, before COMMIT: a
+ * crash can therefore leave an audit entry whose change was not committed, never a
+ * committed change without its entry. Decisions and releases carry in their entry all
+ * that their row holds, so xchg_matcher_open rolls such an entry forward into the store
+ * (docs/matcher.md, "Audit first"). Retention (the agreement's retention_days) is
+ * applied by every ingest and run, with its own audit entry.
+ */
+#ifndef XCHG_MATCHER_H
+#define XCHG_MATCHER_H
+
+#include "exchange/common.h"
+#include "exchange/keys.h"
+#include "exchange/policy.h"
+#include "exchange/release.h"
+#include "exchange/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xchg_matcher xchg_matcher;
+
+/* Accept an agreement with the store's id but another hash (a new version); recorded. */
+#define XCHG_MATCHER_ACCEPT_NEW_VERSION XCHG_STORE_ACCEPT_NEW_VERSION
+
+/*
+ * Create a new store at db bound to the verified agreement p, and its audit log (genesis
+ * entry and a "key" entry recording the store's creation). XCHG_ERR_EXISTS if either
+ * exists. On error nothing is left.
+ */
+XCHG_API xchg_err xchg_matcher_create(const char *db, const xchg_store_key *k,
+                                      const xchg_policy *p, xchg_matcher **out, xchg_diag *d)
+    XCHG_MUST_CHECK;
+
+/*
+ * Open the store at db for agreement p (see xchg_store_open for the binding and flags)
+ * with its audit log, and roll forward any decision or release the log records that the
+ * store lacks. A missing log is created (genesis) for stores made before the log
+ * existed. p is required.
+ */
+XCHG_API xchg_err xchg_matcher_open(const char *db, const xchg_store_key *k, const xchg_policy *p,
+                                    unsigned flags, xchg_matcher **out, xchg_diag *d)
+    XCHG_MUST_CHECK;
+
+/* Close; accepts NULL. */
+XCHG_API void xchg_matcher_close(xchg_matcher *m);
+
+/* The store, for the read-only views (store.h); valid as long as m. */
+XCHG_API xchg_store *xchg_matcher_store(xchg_matcher *m);
+
+/* The audit log's path ("<db>.audit"); valid as long as m. */
+XCHG_API const char *xchg_matcher_audit_path(const xchg_matcher *m);
+
+/*
+ * Ingest one sealed extract (xchg_store_ingest) and record it: an "ingest" entry with
+ * the outcome (also for a rejected file), submitter (the key id of the agency that sent
+ * it, or NULL: the matcher) and via (e.g. "matcherd", or NULL). Retention is applied
+ * first. The store error is returned; an audit failure is XCHG_ERR_IO with the store
+ * rolled back (the extract is not ingested unrecorded).
+ */
+XCHG_API xchg_err xchg_matcher_ingest(xchg_matcher *m, const xchg_seckey *matcher,
+                                      const char *path, const xchg_pubkey *submitter,
+                                      const char *via, int64_t now, xchg_ingest_stats *st,
+                                      xchg_diag *d) XCHG_MUST_CHECK;
+
+/* Append an entry {"event": event} and a checkpoint signed with the matcher's key (which
+ * must be the agreement's matcher: XCHG_ERR_DENIED otherwise). */
+XCHG_API xchg_err xchg_matcher_checkpoint(xchg_matcher *m, const xchg_seckey *matcher,
+                                          const char *type, const char *event, xchg_diag *d)
+    XCHG_MUST_CHECK;
+
+typedef struct xchg_matcher_run_stats {
+    int64_t run;
+    int32_t run_date;
+    uint64_t records;
+    size_t persons, households, eligible, review, conflicts;
+    uint64_t exact_unions, fuzzy_links, candidate_pairs, comparisons;
+    double seconds_load, seconds_link, seconds_exact, seconds_fuzzy, seconds_households,
+        seconds_save;
+    xchg_purge_stats *purged; /* what retention removed first (NULL: not wanted) */
+} xchg_matcher_run_stats;
+
+/*
+ * A linkage run over every active record with the evidence window ending on run_date:
+ * retention first, then load, link (threads 0: one per core), save as a new run, and a
+ * "run" audit entry, all or nothing.
+ */
+XCHG_API xchg_err xchg_matcher_run(xchg_matcher *m, int32_t run_date, unsigned threads,
+                                   int64_t now, xchg_matcher_run_stats *st, xchg_diag *d)
+    XCHG_MUST_CHECK;
+
+/*
+ * An operator's decision on a family of the latest run: approve (1) or reject (0), with
+ * a reason (xchg_release_text_ok, at most XCHG_RELEASE_REASON_MAX bytes: checked before
+ * anything is written). operator_key must be the key of a party with role operator
+ * (XCHG_ERR_DENIED). One signed statement per recipient of the agreement; the rows and
+ * the audit entry are stored together or not at all.
+ */
+XCHG_API xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *operator_key,
+                                      const char *family, int approve, const char *reason,
+                                      int64_t now, xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
+ * The release state of a family of the latest run, counting only decisions whose
+ * signature verifies against the agreement's operator keys (st->forged counts the rest).
+ * XCHG_ERR_NOT_FOUND when the family is not in the latest run.
+ */
+XCHG_API xchg_err xchg_matcher_release_state(xchg_matcher *m, const char *family,
+                                             xchg_release_state *st, xchg_diag *d);
+
+/* Every eligible family of the latest run and every family with a decision. */
+XCHG_API xchg_err xchg_matcher_release_list(xchg_matcher *m,
+                                            int (*fn)(void *ctx, const xchg_release_state *st),
+                                            void *ctx, xchg_diag *d);
+
+/*
+ * The referral packet for an approved family for recipient party `recipient`, signed by
+ * the matcher (whose key this must be: XCHG_ERR_DENIED before anything is written) and
+ * encrypted to the recipient. Refused (XCHG_ERR_DENIED) when the family is not eligible,
+ * lacks the verified approvals or was rejected; XCHG_ERR_VERIFY when a stored decision
+ * does not verify (a forged or foreign row): refused, with a "release" audit entry
+ * saying why. Otherwise the packet is written under a temporary name, its release row
+ * and audit entry are stored, and only then is it renamed to path — so no packet exists
+ * at path unrecorded. The packet holds only what is released to this recipient, plus
+ * the notice each agency's rule asks for (docs/release.md).
+ */
+XCHG_API xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher,
+                                       const char *family, const char *recipient,
+                                       const char *path, int overwrite, int64_t now,
+                                       xchg_release_stats *st, xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
+ * Delete what was received before cutoff (xchg_store_purge: records, tokens, indicators,
+ * payloads, and the run-level summaries of every run that used them or began before the
+ * cutoff), with a "purge" audit entry. dry_run only lists.
+ */
+XCHG_API xchg_err xchg_matcher_purge(xchg_matcher *m, int64_t cutoff, int dry_run,
+                                     xchg_purge_stats *st, xchg_diag *d) XCHG_MUST_CHECK;
+
+/* Retention: xchg_matcher_purge with cutoff now - retention_days (nothing when the
+ * agreement sets none); st may be NULL. Called by ingest and run. */
+XCHG_API xchg_err xchg_matcher_retention(xchg_matcher *m, int64_t now, xchg_purge_stats *st,
+                                         xchg_diag *d) XCHG_MUST_CHECK;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

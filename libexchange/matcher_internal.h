@@ -1,0 +1,34 @@
+/* Private: what the release module shares with the matcher service. Not installed. */
+#ifndef XCHG_MATCHER_INTERNAL_H
+#define XCHG_MATCHER_INTERNAL_H
+
+#include "exchange/audit.h"
+#include "exchange/matcher.h"
+
+#include <jansson.h>
+
+struct xchg_matcher {
+    xchg_store *s;
+    const xchg_policy *p;
+    char *db;
+    char *audit_path;
+};
+
+/*
+ * Append one audit entry of type with data (consumed, built with jansson; strings
+ * already within XCHG_AUDIT_STRING_MAX) and actor (key id or NULL); then, when sign is
+ * given, a checkpoint signed with it.
+ */
+xchg_err xchg__matcher_audit(xchg_matcher *m, const char *type, const uint8_t *actor,
+                             json_t *data, const xchg_seckey *sign, xchg_diag *d);
+
+/* The party index of the agreement's matcher, or XCHG_NONE. */
+size_t xchg__matcher_party(const xchg_policy *p);
+
+/* Roll decisions recorded in the audit log forward into the store (release.c). */
+xchg_err xchg__release_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, xchg_diag *d);
+
+/* json_stringn cut to the audit log's string limit (at a UTF-8 boundary) */
+json_t *xchg__audit_str(const char *s);
+
+#endif
