@@ -538,6 +538,44 @@ static void test_supersede(void **state)
     xchg_store_free(s);
 }
 
+/* Two versions sealed in the same second, and versions with different periods: whatever
+ * order they arrive in, the same one is active (the newest by creation time, then id). */
+static void test_supersede_order(void **state)
+{
+    (void)state;
+    char a[512], b[512], c[512];
+    seal_to(pol, 2, sec1, FIX "police.csv", 100, a, "same-a.xex");
+    seal_to(pol, 2, sec1, FIX "police.csv", 100, b, "same-b.xex");
+    /* another period, sealed later: a full snapshot supersedes whatever the period */
+    {
+        xchg_seckey *k = seed_key(2);
+        snprintf(c, sizeof c, "%s", tpath("shifted.xex"));
+        xchg_seal_opts o = {.input = FIX "police.csv", .output = c, .overwrite = 1,
+                            .period_start = 1, .period_end = 30001, .now = 101};
+        xchg_seal_stats ss;
+        assert_int_equal(xchg_seal(pol, k, sec1, &o, &ss, NULL), XCHG_OK);
+        xchg_seckey_free(k);
+    }
+    char active[2][33];
+    for (int order = 0; order < 2; order++) {
+        xchg_store *s = new_store(order ? "ord1.db" : "ord0.db", NULL);
+        xchg_ingest_stats x = ingest_ok(s, order ? b : a);
+        xchg_ingest_stats y = ingest_ok(s, order ? a : b);
+        assert_int_equal(info(s).extracts_active, 1);
+        assert_int_equal(info(s).records_active, 4);
+        /* exactly one of the two was stored superseded or superseded the other */
+        assert_true(y.superseded || strcmp(y.supersedes, x.extract_id) == 0);
+        snprintf(active[order], 33, "%s", y.superseded ? x.extract_id : y.extract_id);
+        xchg_ingest_stats z = ingest_ok(s, c);
+        assert_int_equal(z.superseded, 0);
+        assert_string_equal(z.supersedes, active[order]);
+        assert_int_equal(info(s).extracts_active, 1);
+        assert_int_equal(info(s).records_active, 4);
+        xchg_store_free(s);
+    }
+    assert_string_equal(active[0], active[1]);
+}
+
 static void expect_rejected(xchg_store *s, const xchg_policy *p, const char *path, xchg_err want,
                             const char *msg)
 {
@@ -764,6 +802,7 @@ int main(void)
         cmocka_unit_test(test_each_record_roundtrip),
         cmocka_unit_test(test_reingest_noop),
         cmocka_unit_test(test_supersede),
+        cmocka_unit_test(test_supersede_order),
         cmocka_unit_test(test_rejected_changes_nothing),
         cmocka_unit_test(test_save_and_views),
         cmocka_unit_test(test_load_linkset),
