@@ -15,6 +15,7 @@
 #include "store_internal.h"
 
 #include <jansson.h>
+#include <time.h>
 
 static xchg_policy *pol;
 static xchg_secret *psec, *ssec;
@@ -608,6 +609,37 @@ static void test_decision_rolled_forward(void **state)
     xchg_matcher_close(s);
 }
 
+/* Retention is applied by ingest and run themselves: data past the agreement's retention
+ * period (365 days) goes, with the run summaries built on it, and an audit entry says so. */
+static void test_retention_automatic(void **state)
+{
+    (void)state;
+    char fam[24];
+    xchg_matcher *s = lee_family(fam);
+    xchg_release_state rs;
+    assert_int_equal(xchg_matcher_release_state(s, fam, &rs, NULL), XCHG_OK);
+    size_t lines = audit_lines();
+    /* a year and a month later, the school sends a new extract */
+    int64_t later = (int64_t)time(NULL) + 400 * 86400;
+    xchg_seckey *m = seed_key(4);
+    seal(school_csv, "school-late.csv", 3, ssec, later);
+    xchg_ingest_stats st;
+    assert_int_equal(xchg_matcher_ingest(s, m, path_in("school-late.xex"), NULL, NULL, later, &st,
+                                         NULL),
+                     XCHG_OK);
+    xchg_store_info in;
+    assert_int_equal(xchg_store_get_info(xchg_matcher_store(s), &in, NULL), XCHG_OK);
+    assert_int_equal(in.records_active, 1); /* only the new school record */
+    assert_int_equal(xchg_matcher_release_state(s, fam, &rs, NULL), XCHG_ERR_NOT_FOUND);
+    assert_int_equal(audit_lines(), lines + 2); /* purge, ingest */
+    char *log = slurp(path_in("db.audit"), NULL);
+    assert_non_null(strstr(log, "\"type\":\"purge\""));
+    assert_non_null(strstr(log, "\"runs\":1"));
+    free(log);
+    xchg_seckey_free(m);
+    xchg_matcher_close(s);
+}
+
 /* Statement bytes: a known-answer vector (docs/formats.md) and every field bound. */
 static void test_statement_vector(void **state)
 {
@@ -673,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_assembled_packet_unopenable),
         cmocka_unit_test(test_bad_input_writes_nothing),
         cmocka_unit_test(test_decision_rolled_forward),
+        cmocka_unit_test(test_retention_automatic),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
