@@ -26,6 +26,11 @@ const char *xchg_strerror(xchg_err err)
     return "unknown error";
 }
 
+const char *xchg_version(void)
+{
+    return XCHG_LIB_VERSION;
+}
+
 xchg_err xchg_init(void)
 {
     return sodium_init() < 0 ? XCHG_ERR_CRYPTO : XCHG_OK;

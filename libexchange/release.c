@@ -10,6 +10,7 @@
 #include "exchange/record.h"
 #include "internal.h"
 #include "matcher_internal.h"
+#include "rule.h"
 #include "store_internal.h"
 
 #include <errno.h>
@@ -659,12 +660,7 @@ static void add_evidence(struct body *b, size_t agency, const xchg__family_recor
     const xchg_policy_data *pd = xchg_policy_get(b->m->p);
     for (size_t i = 0; i < r->nind; i++) {
         const xchg__indicator *ev = &r->ind[i];
-        if (ev->problem >= pd->nproblems)
-            continue;
-        int32_t w = pd->problems[ev->problem].window_days > 0 ? pd->problems[ev->problem].window_days
-                                                              : pd->rule_window_days;
-        int32_t from = b->run_date - w + 1;
-        if (ev->end < from || ev->start > b->run_date)
+        if (!xchg__rule_in_window(pd, ev->problem, ev->start, ev->end, b->run_date))
             continue;
         struct problem_acc *pa = NULL;
         for (size_t k = 0; k < b->nprobs; k++)

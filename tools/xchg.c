@@ -62,7 +62,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(v, "--version") == 0) {
-        printf("xchg %s\n", XCHG_VERSION);
+        printf("xchg %s (library %s)\n", XCHG_VERSION, xchg_version());
         return EXIT_OK;
     }
     if (strcmp(v, "keygen") == 0)

@@ -57,6 +57,9 @@ typedef enum xchg_err {
 /* Longest party id an agreement may give, without the NUL. */
 #define XCHG_PARTY_ID_MAX 64
 
+/* The library's version, "MAJOR.MINOR.PATCH" (the SOVERSION is MAJOR). Never NULL. */
+XCHG_API const char *xchg_version(void);
+
 /* A short, static, English description of an error code. Never NULL. */
 XCHG_API const char *xchg_strerror(xchg_err err);
 

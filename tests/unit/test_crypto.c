@@ -207,11 +207,21 @@ static void test_dates(void **state)
     }
 }
 
+/* xchg_version: MAJOR.MINOR.PATCH, the project's version */
+static void test_version(void **state)
+{
+    (void)state;
+    unsigned a, b, c;
+    char rest;
+    assert_int_equal(sscanf(xchg_version(), "%u.%u.%u%c", &a, &b, &c, &rest), 3);
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
         return 1;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version),
         cmocka_unit_test(test_hmac_rfc4231),  cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_hkdf_rfc5869),  cmocka_unit_test(test_base64),
         cmocka_unit_test(test_hex),           cmocka_unit_test(test_ed25519_rfc8032),
