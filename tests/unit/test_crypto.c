@@ -1,4 +1,5 @@
 /* Known-answer tests for every primitive reached through libexchange's wrappers. */
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
