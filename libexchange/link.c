@@ -345,111 +345,13 @@ static int contradicted(const xchg_linkset *ls, size_t key, uint32_t a, uint32_t
     return 0;
 }
 
-/* popcount(a & b) over n bytes (n a multiple of 8 for the fast paths) */
-static unsigned and_pop_generic(const uint8_t *a, const uint8_t *b, size_t n)
-{
-    unsigned c = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        c += (unsigned)__builtin_popcountll(x & y);
-    }
-    for (; i < n; i++)
-        c += (unsigned)__builtin_popcount((unsigned)(a[i] & b[i]));
-    return c;
-}
+/* The Dice kernel (dice_kernel.c): out[i] = popcount(q & f[i]) for one query against m
+ * contiguous filters of n bytes, on the fastest path this CPU runs (or XCHG_DICE_KERNEL). */
+#include "dice_kernel.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-/* The same with the POPCNT instruction (chosen at run time; most x86-64 CPUs have it,
- * but the baseline x86-64 target does not, and without it every popcount is a call). */
-__attribute__((target("popcnt"))) static unsigned and_pop_popcnt(const uint8_t *a,
-                                                                 const uint8_t *b, size_t n)
-{
-    unsigned c = 0;
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        uint64_t x[4], y[4];
-        memcpy(x, a + i, 32);
-        memcpy(y, b + i, 32);
-        c += (unsigned)(__builtin_popcountll(x[0] & y[0]) + __builtin_popcountll(x[1] & y[1]) +
-                        __builtin_popcountll(x[2] & y[2]) + __builtin_popcountll(x[3] & y[3]));
-    }
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        c += (unsigned)__builtin_popcountll(x & y);
-    }
-    for (; i < n; i++)
-        c += (unsigned)__builtin_popcount((unsigned)(a[i] & b[i]));
-    return c;
-}
-#endif
+typedef xchg_dice_many_fn and_pop_many_fn;
 
-
-/* One query against m contiguous filters of n bytes: out[i] = popcount(q & f[i]). */
-typedef void (*and_pop_many_fn)(const uint8_t *q, const uint8_t *f, size_t m, size_t n,
-                                uint32_t *out);
-
-static void many_generic(const uint8_t *q, const uint8_t *f, size_t m, size_t n, uint32_t *out)
-{
-    for (size_t i = 0; i < m; i++)
-        out[i] = and_pop_generic(q, f + i * n, n);
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-__attribute__((target("popcnt"))) static void many_popcnt(const uint8_t *q, const uint8_t *f,
-                                                          size_t m, size_t n, uint32_t *out)
-{
-    for (size_t i = 0; i < m; i++)
-        out[i] = and_pop_popcnt(q, f + i * n, n);
-}
-
-/* AVX-512 with VPOPCNTDQ: two 512-bit halves of a 1024-bit filter per step, the query
- * held in registers; for any n that is a multiple of 64. */
-__attribute__((target("avx512f,avx512vpopcntdq"))) static void
-many_avx512(const uint8_t *q, const uint8_t *f, size_t m, size_t n, uint32_t *out)
-{
-    if (n == 128) {
-        __m512i q0 = _mm512_loadu_si512((const void *)q);
-        __m512i q1 = _mm512_loadu_si512((const void *)(q + 64));
-        for (size_t i = 0; i < m; i++) {
-            const uint8_t *p = f + i * 128;
-            __m512i a = _mm512_and_si512(q0, _mm512_loadu_si512((const void *)p));
-            __m512i b = _mm512_and_si512(q1, _mm512_loadu_si512((const void *)(p + 64)));
-            __m512i c = _mm512_add_epi64(_mm512_popcnt_epi64(a), _mm512_popcnt_epi64(b));
-            out[i] = (uint32_t)_mm512_reduce_add_epi64(c);
-        }
-        return;
-    }
-    for (size_t i = 0; i < m; i++) {
-        __m512i c = _mm512_setzero_si512();
-        for (size_t k = 0; k < n; k += 64)
-            c = _mm512_add_epi64(c, _mm512_popcnt_epi64(_mm512_and_si512(
-                                        _mm512_loadu_si512((const void *)(q + k)),
-                                        _mm512_loadu_si512((const void *)(f + i * n + k)))));
-        out[i] = (uint32_t)_mm512_reduce_add_epi64(c);
-    }
-}
-#endif
-
-/* The fastest kernel this CPU runs, chosen once per worker. */
-static and_pop_many_fn pick_and_pop_many(size_t n)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    if (n % 64 == 0 && __builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("avx512vpopcntdq"))
-        return many_avx512;
-    if (__builtin_cpu_supports("popcnt"))
-        return many_popcnt;
-#endif
-    (void)n;
-    return many_generic;
-}
+static and_pop_many_fn pick_and_pop_many(size_t n) { return xchg_dice_kernel_pick(n); }
 
 
 struct fz_job {

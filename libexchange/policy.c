@@ -632,9 +632,24 @@ static int type_identifying(xchg_field_type t)
     return t <= XCHG_FT_ADDRESS || t == XCHG_FT_SEX || t == XCHG_FT_ID;
 }
 
+/* "encode" or "drop": what the CLK gets for an invalid value (absent: def) */
+static int clk_invalid_of(struct ctx *c, struct fy_node *map, const char *key, int def,
+                          const char *where)
+{
+    const char *s = get_str(c, map, key, 0, where);
+    if (!s)
+        return def;
+    if (strcmp(s, "encode") == 0)
+        return XCHG_CLK_INVALID_ENCODE;
+    if (strcmp(s, "drop") == 0)
+        return XCHG_CLK_INVALID_DROP;
+    ERR(c, get(map, key), "'%s' in %s must be encode or drop, not '%s'", key, where, s);
+    return def;
+}
+
 static void parse_fields(struct ctx *c, struct fy_node *root)
 {
-    static const char *const keys[] = {"type", "values", "special_category", NULL};
+    static const char *const keys[] = {"type", "values", "special_category", "clk_invalid", NULL};
     struct fy_node *m;
     xchg_policy_data *p = c->p;
     int before = c->errors;
@@ -673,6 +688,7 @@ static void parse_fields(struct ctx *c, struct fy_node *root)
             continue;
         f->identifying = type_identifying(f->type);
         f->special_category = get_bool(c, v, "special_category", 0, where);
+        f->clk_invalid = clk_invalid_of(c, v, "clk_invalid", XCHG_CLK_INVALID_DEFAULT, where);
         struct fy_node *vals = get(v, "values");
         if (f->type == XCHG_FT_CODE) {
             if (!vals)
@@ -705,7 +721,7 @@ static size_t field_ref(struct ctx *c, struct fy_node *n, const char *name, cons
 
 static int parse_transform(const char *s, xchg_transform *t)
 {
-    for (int i = 0; i <= XCHG_TR_SECTOR; i++)
+    for (int i = 0; i <= XCHG_TR_DOUBLE_METAPHONE; i++)
         if (strcmp(s, xchg_transform_name((xchg_transform)i)) == 0) {
             *t = (xchg_transform)i;
             return 1;
@@ -719,6 +735,7 @@ static int transform_fits(xchg_transform t, xchg_field_type ft)
     case XCHG_TR_NONE: return 1;
     case XCHG_TR_INITIAL:
     case XCHG_TR_PHONETIC:
+    case XCHG_TR_DOUBLE_METAPHONE:
     case XCHG_TR_FIRST:
     case XCHG_TR_NICKNAME: return ft == XCHG_FT_NAME;
     case XCHG_TR_YEAR:
@@ -766,8 +783,8 @@ static int parse_key_parts(struct ctx *c, struct fy_node *n, xchg_match_key *k, 
             char tr[32];
             size_t tl = len - flen - 1;
             if (tl >= sizeof tr || (memcpy(tr, colon + 1, tl), tr[tl] = '\0', !parse_transform(tr, &part.transform))) {
-                ERR(c, e, "unknown transform '%.*s' in %s (expected initial, phonetic, first, "
-                          "nickname, year, swap_dm, outward or sector)",
+                ERR(c, e, "unknown transform '%.*s' in %s (expected initial, phonetic, "
+                          "double_metaphone, first, nickname, year, swap_dm, outward or sector)",
                     (int)tl, colon + 1, where);
                 ok = 0;
                 continue;
@@ -881,7 +898,7 @@ static void parse_key_list(struct ctx *c, struct fy_node *n, const char *what, c
 static void parse_fuzzy(struct ctx *c, struct fy_node *root)
 {
     static const char *const keys[] = {"clk_schema", "threshold", "review_band", "blocking",
-                                       "one_to_one", NULL};
+                                       "one_to_one", "invalid", NULL};
     struct fy_node *m = get(root, "fuzzy");
     xchg_fuzzy *f = &c->p->fuzzy;
     if (!m)
@@ -924,6 +941,7 @@ static void parse_fuzzy(struct ctx *c, struct fy_node *root)
         }
     }
     f->one_to_one = get_bool(c, m, "one_to_one", 1, "'fuzzy'");
+    f->invalid = clk_invalid_of(c, m, "invalid", XCHG_CLK_INVALID_ENCODE, "'fuzzy'");
     struct fy_node *b;
     if (need(c, m, "blocking", "'fuzzy'", &b))
         parse_key_list(c, b, "'blocking'", "a blocking key", "block", 1, &f->blocking,
@@ -1893,6 +1911,7 @@ const char *xchg_transform_name(xchg_transform t)
     case XCHG_TR_NICKNAME: return "nickname";
     case XCHG_TR_OUTWARD: return "outward";
     case XCHG_TR_SECTOR: return "sector";
+    case XCHG_TR_DOUBLE_METAPHONE: return "double_metaphone";
     }
     return "?";
 }

@@ -118,6 +118,8 @@ struct val {
     int32_t date;
     double num;
     xchg_postcode pc;
+    int invalid;         /* an identifier that failed validation (present is 0) */
+    char typed[VAL_MAX]; /* then: what was typed, for the CLK (see typed_value) */
 };
 
 struct colmap {
@@ -240,6 +242,52 @@ static const xchg_column *column_of(const struct seal *s, size_t field)
 }
 
 /*
+ * An invalid identifier as typed, for the CLK (agreement: fuzzy.invalid / clk_invalid):
+ * the trimmed text, except that a date laid out as one of its column's formats, whatever
+ * its numbers, is written in the canonical layout YYYY-MM-DD like valid dates are
+ * ("13/13/1990" under %d/%m/%Y -> "1990-13-13"), so it lines up with them in the filter.
+ */
+static void typed_value(const struct seal *s, size_t fi, const char *raw, size_t n,
+                        char out[VAL_MAX])
+{
+    xchg__strlcpy(out, raw, n, VAL_MAX);
+    const xchg_column *c = column_of(s, fi);
+    if (s->p->fields[fi].type != XCHG_FT_DATE)
+        return;
+    static const char *const iso[] = {"%Y-%m-%d"};
+    const char *const *fmts = c && c->ndate_formats ? c->date_formats : iso;
+    size_t nf = c && c->ndate_formats ? c->ndate_formats : 1;
+    for (size_t k = 0; k < nf; k++) {
+        int ymd[3] = {-1, -1, -1}; /* year, month, day */
+        size_t i = 0;
+        const char *f = fmts[k];
+        int ok = 1;
+        for (; *f && ok; f++) {
+            int slot = -1, maxd = 0;
+            if (f[0] == '%' && (f[1] == 'Y' || f[1] == 'm' || f[1] == 'd')) {
+                slot = f[1] == 'Y' ? 0 : f[1] == 'm' ? 1 : 2;
+                maxd = f[1] == 'Y' ? 4 : 2;
+                f++;
+            }
+            if (slot < 0) {
+                ok = i < n && raw[i] == *f;
+                i++;
+                continue;
+            }
+            int v = 0, d = 0;
+            while (d < maxd && i < n && raw[i] >= '0' && raw[i] <= '9')
+                v = v * 10 + (raw[i++] - '0'), d++;
+            ok = slot == 0 ? d == 4 : d >= 1;
+            ymd[slot] = v;
+        }
+        if (ok && i == n && ymd[0] >= 0 && ymd[1] >= 0 && ymd[2] >= 0) {
+            snprintf(out, VAL_MAX, "%04d-%02d-%02d", ymd[0], ymd[1], ymd[2]);
+            return;
+        }
+    }
+}
+
+/*
  * Normalise one field. Returns 0 when usable, 1 when the value is empty, -1 for an
  * invalid identifier (dropped, warning), -2 for a value the row cannot have (bad row).
  */
@@ -249,6 +297,7 @@ static int normalise_field(struct seal *s, size_t fi, const char *raw, size_t n,
     struct val *v = &s->vals[fi];
     const char *reason = NULL;
     v->present = 0;
+    v->invalid = 0;
     v->canon[0] = v->display[0] = '\0';
     trim(&raw, &n);
     if (n == 0)
@@ -378,6 +427,8 @@ static int normalise_field(struct seal *s, size_t fi, const char *raw, size_t n,
                     f->name, column_of(s, fi)->csv, xchg_field_type_name(f->type),
                     reason ? reason : "invalid");
             s->st->dropped_identifiers++;
+            typed_value(s, fi, raw, n, v->typed);
+            v->invalid = 1;
             return -1;
         }
         row_msg(s, XCHG_SEV_ERROR, line, f->name, 0, "field '%s' (column '%s'): '%s' is %s", f->name,
@@ -420,6 +471,13 @@ static int part_value(struct seal *s, const xchg_key_part *kp, char *out, size_t
         if (xchg_norm_soundex(v->canon, sx) != XCHG_OK)
             return 0;
         snprintf(out, cap, "%s", sx);
+        return 1;
+    }
+    case XCHG_TR_DOUBLE_METAPHONE: {
+        char dm[5];
+        if (xchg_norm_double_metaphone(v->canon, dm, NULL) != XCHG_OK)
+            return 0;
+        snprintf(out, cap, "%s", dm);
         return 1;
     }
     case XCHG_TR_YEAR:
@@ -707,7 +765,7 @@ static int load_row(struct seal *s, unsigned line, const char *const *f, const s
         return 0;
     }
     for (size_t i = 0; i < s->p->nfields; i++)
-        s->vals[i].present = 0;
+        s->vals[i].present = s->vals[i].invalid = 0;
     for (size_t i = 0; i < s->x->ncolumns; i++) {
         size_t c = (size_t)s->cols[i].csv;
         if (normalise_field(s, s->cols[i].field, f[c], lens[c], line) == -2)
@@ -871,13 +929,33 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
     if (s->clk) {
         const char *fields[64];
         size_t flens[64];
+        int ntyped = 0;
         for (size_t i = 0; i < s->clk_nfeat && i < 64; i++) {
             size_t fi = s->clk_fields[i];
             fields[i] = fi != XCHG_NONE && s->vals[fi].present ? s->vals[fi].canon : "";
+            /* an invalid identifier is encoded as typed unless the agreement says drop */
+            if (fi != XCHG_NONE && s->vals[fi].invalid &&
+                (s->p->fields[fi].clk_invalid ? s->p->fields[fi].clk_invalid
+                                              : s->p->fuzzy.invalid) != XCHG_CLK_INVALID_DROP) {
+                fields[i] = s->vals[fi].typed;
+                ntyped++;
+            }
             flens[i] = strlen(fields[i]);
         }
         xchg_diag *tmp = xchg_diag_new();
-        if (xchg_clk_encode(s->clk, fields, flens, s->clk_nfeat, s->clk_buf, tmp) == XCHG_OK) {
+        xchg_err ce = xchg_clk_encode(s->clk, fields, flens, s->clk_nfeat, s->clk_buf, tmp);
+        if (ce == XCHG_ERR_FORMAT && ntyped) {
+            /* the schema's own format refuses a typed value (as clkhash would, e.g. a date
+             * feature and month 13): that feature is left empty, not the whole filter */
+            for (size_t i = 0; i < s->clk_nfeat && i < 64; i++) {
+                size_t fi = s->clk_fields[i];
+                if (fi != XCHG_NONE && s->vals[fi].invalid && fields[i] == s->vals[fi].typed)
+                    fields[i] = "", flens[i] = 0;
+            }
+            xchg_diag_clear(tmp);
+            ce = xchg_clk_encode(s->clk, fields, flens, s->clk_nfeat, s->clk_buf, tmp);
+        }
+        if (ce == XCHG_OK) {
             r.clk = s->clk_buf;
             r.clk_len = xchg_clk_filter_bytes(s->clk_schema);
         } else {

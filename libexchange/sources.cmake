@@ -1,2 +1,4 @@
 # Sources added by the network module (request authentication, extract status).
 list(APPEND XCHG_LIB_SOURCES netauth.c store_status.c)
+# The linkage engine's Dice kernel (issue 13): run-time dispatch generic|popcnt|avx2|avx512.
+list(APPEND XCHG_LIB_SOURCES dice_kernel.c)

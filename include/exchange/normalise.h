@@ -116,6 +116,18 @@ XCHG_API xchg_err xchg_norm_soundex(const char *name, char out[5]) XCHG_MUST_CHE
  */
 XCHG_API xchg_err xchg_norm_nysiis(const char *name, char out[7]) XCHG_MUST_CHECK;
 
+/*
+ * Double Metaphone (Philips 2000, the rules of his reference implementation, codes of at
+ * most four characters) of a name: its ASCII letters, upper-cased, with single spaces
+ * kept between words (other bytes are ignored). primary[5] gets the primary code and,
+ * unless NULL, alternate[5] the alternate one: "Catherine" and "Kathryn" -> K0RN / KTRN
+ * ("0" is the TH sound, "X" SH), "Smith" -> SM0 / XMT, "Schmidt" -> XMT / SMT. A name
+ * with no ASCII letter, or whose letters make no sound ("H"), is XCHG_ERR_FORMAT with an
+ * empty primary code.
+ */
+XCHG_API xchg_err xchg_norm_double_metaphone(const char *name, char primary[5],
+                                             char alternate[5]) XCHG_MUST_CHECK;
+
 /* ---- dates ------------------------------------------------------------------- */
 
 /*

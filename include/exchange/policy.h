@@ -65,7 +65,15 @@ typedef struct xchg_field {
     int special_category; /* UK GDPR art 9 / art 10 data */
     const char **values;  /* XCHG_FT_CODE: allowed values */
     size_t nvalues;
+    int clk_invalid;      /* an invalid value in the CLK: XCHG_CLK_INVALID_* (DEFAULT: fuzzy's) */
 } xchg_field;
+
+/* What the CLK gets for an identifier that fails validation (exact tokens always drop it) */
+enum {
+    XCHG_CLK_INVALID_DEFAULT = 0, /* a field: as the agreement's fuzzy.invalid */
+    XCHG_CLK_INVALID_ENCODE = 1,  /* the value as typed (as clkhash encodes it) */
+    XCHG_CLK_INVALID_DROP = 2,    /* nothing: the feature is empty for that row */
+};
 
 typedef enum xchg_transform {
     XCHG_TR_NONE = 0,
@@ -77,6 +85,7 @@ typedef enum xchg_transform {
     XCHG_TR_NICKNAME = 6, /* canonical forename for a nickname */
     XCHG_TR_OUTWARD = 7,  /* outward code of a postcode */
     XCHG_TR_SECTOR = 8,   /* postcode sector */
+    XCHG_TR_DOUBLE_METAPHONE = 9, /* Double Metaphone primary code of a name */
 } xchg_transform;
 
 typedef struct xchg_key_part {
@@ -99,6 +108,7 @@ typedef struct xchg_fuzzy {
     xchg_match_key *blocking;        /* keyed blocking tokens */
     size_t nblocking;
     int one_to_one; /* at most one link per record and agency */
+    int invalid;    /* XCHG_CLK_INVALID_ENCODE (default) or _DROP, for every field */
 } xchg_fuzzy;
 
 typedef struct xchg_problem {

@@ -175,7 +175,11 @@ static const struct bad bads[] = {
      "t.yaml:62:52: error: transform 'initial' cannot apply to field 'dob' of type date"},
     {"unknown transform", "\"surname:phonetic\"", "\"surname:metaphone\"", XCHG_ERR_POLICY,
      "t.yaml:62:32: error: unknown transform 'metaphone' in match key 'phon_dob' (expected "
-     "initial, phonetic, first, nickname, year, swap_dm, outward or sector)"},
+     "initial, phonetic, double_metaphone, first, nickname, year, swap_dm, outward or "
+     "sector)"},
+    {"bad clk_invalid", "surname: {type: name}", "surname: {type: name, clk_invalid: keep}",
+     XCHG_ERR_POLICY,
+     "t.yaml:50:38: error: 'clk_invalid' in field 'surname' must be encode or drop, not 'keep'"},
     {"unsupported format", "exchange_agreement: 1\n", "exchange_agreement: 2\n", XCHG_ERR_POLICY,
      "t.yaml:2:21: error: unsupported agreement format 2 (this version reads format 1)"},
     {"owner is the matcher", "  owner: ig\n", "  owner: matcher\n", XCHG_ERR_POLICY,

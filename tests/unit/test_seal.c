@@ -426,6 +426,235 @@ static void test_token_vectors(void **state)
     xchg_secret_free(s);
 }
 
+/* ---- Double Metaphone keys and invalid values in the CLK (issue 13) ------------------ */
+
+/* base.yaml plus two keys on the forename's phonetic code and a fuzzy section whose CLK
+ * encodes forename, surname and dob (dob as `dobfmt`); `fuzzy_extra` and `dob_extra` are
+ * spliced into the fuzzy section and the dob field */
+static xchg_policy *policy_with_clk(const char *dobfmt, const char *fuzzy_extra,
+                                    const char *dob_extra)
+{
+    char *base = slurp(XCHG_TEST_DIR "/fixtures/policy/base.yaml", NULL);
+    const char *keys_at = "households:\n";
+    const char *dob_at = "  dob: {type: date}\n";
+    char *h = strstr(base, keys_at), *d = strstr(base, dob_at);
+    assert_non_null(h);
+    assert_non_null(d);
+    assert_true(d < h);
+    char *text = malloc(strlen(base) + 4096);
+    assert_non_null(text);
+    int n = snprintf(
+        text, strlen(base) + 4096,
+        "%.*s  dob: {type: date%s}\n%.*s"
+        "  - {name: dm_dob, fields: [\"forename:double_metaphone\", \"surname:initial\", dob]}\n"
+        "  - {name: sx_dob, fields: [\"forename:phonetic\", \"surname:initial\", dob]}\n"
+        "fuzzy:\n"
+        "  threshold: 0.8\n"
+        "  blocking:\n"
+        "    - [\"surname:initial\"]\n"
+        "%s"
+        "  clk_schema:\n"
+        "    version: 3\n"
+        "    clkConfig:\n"
+        "      l: 1024\n"
+        "      kdf: {type: HKDF, hash: SHA256, info: ZXhjaGFuZ2UgY2xr, "
+        "salt: 3m4ZUmGyO4fQ8ml3b8kKqJ1Wq7yQqUy7dm+7rEAN1S0=, keySize: 64}\n"
+        "    features:\n"
+        "      - {identifier: forename, format: {type: string, encoding: utf-8}, hashing: "
+        "{comparison: {type: ngram, n: 2}, strategy: {bitsPerFeature: 200}, hash: {type: "
+        "blakeHash}, missingValue: {sentinel: \"\"}}}\n"
+        "      - {identifier: surname, format: {type: string, encoding: utf-8}, hashing: "
+        "{comparison: {type: ngram, n: 2}, strategy: {bitsPerFeature: 200}, hash: {type: "
+        "blakeHash}, missingValue: {sentinel: \"\"}}}\n"
+        "      - {identifier: dob, format: %s, hashing: {comparison: {type: ngram, n: 1, "
+        "positional: true}, strategy: {bitsPerFeature: 200}, hash: {type: blakeHash}, "
+        "missingValue: {sentinel: \"\"}}}\n"
+        "%s",
+        (int)(d - base), base, dob_extra, (int)(h - d - strlen(dob_at)), d + strlen(dob_at),
+        fuzzy_extra, dobfmt, h);
+    assert_true(n > 0);
+    xchg_policy *p = NULL;
+    xchg_diag *dg = xchg_diag_new();
+    xchg_err e = xchg_policy_parse(text, strlen(text), "clk.yaml", &p, dg);
+    if (e != XCHG_OK)
+        fail_msg("agreement: %s", xchg_diag_count(dg) ? xchg_diag_message(dg, 0) : "?");
+    xchg_diag_free(dg);
+    free(text);
+    free(base);
+    return p;
+}
+
+/* the filter clkhash makes of (forename, surname, dob) under p's schema and s's CLK key */
+static void expected_clk(const xchg_policy *p, const xchg_secret *s, const char *fore,
+                         const char *sur, const char *dob, uint8_t out[128])
+{
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    xchg_clk_schema *sch = NULL;
+    xchg_clk_encoder *enc = NULL;
+    uint8_t key[32];
+    assert_int_equal(xchg_clk_schema_parse_json(pd->fuzzy.clk_schema_json,
+                                                pd->fuzzy.clk_schema_len, &sch, NULL),
+                     XCHG_OK);
+    assert_int_equal(xchg_clk_filter_bytes(sch), 128);
+    assert_int_equal(xchg_secret_derive(s, "clk", key, sizeof key), XCHG_OK);
+    assert_int_equal(xchg_clk_encoder_new(sch, key, sizeof key, &enc), XCHG_OK);
+    char f[64], n[64];
+    assert_int_equal(xchg_norm_name(fore, strlen(fore), XCHG_NAME_MATCH, f, sizeof f), XCHG_OK);
+    assert_int_equal(xchg_norm_name(sur, strlen(sur), XCHG_NAME_MATCH, n, sizeof n), XCHG_OK);
+    const char *fields[3] = {f, n, dob};
+    size_t lens[3] = {strlen(f), strlen(n), strlen(dob)};
+    assert_int_equal(xchg_clk_encode(enc, fields, lens, 3, out, NULL), XCHG_OK);
+    xchg_clk_encoder_free(enc);
+    xchg_clk_schema_free(sch);
+}
+
+static const char *const CLK_CSV =
+    "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent\n"
+    "P1,Catherine,Thompson,01/12/1990,OX4 1AA,CRIME,01/06/2026,given\n"
+    "P2,Kathryn,Tomson,01/12/1990,OX4 1AA,CRIME,01/06/2026,given\n"
+    "P3,Catherine,Thompson,13/13/1990,OX4 1AA,CRIME,01/06/2026,given\n"
+    "P4,Catherine,Thompson,unknown,OX4 1AA,CRIME,01/06/2026,given\n";
+
+/* seal CLK_CSV as police under agreement p; *o is the opened extract */
+static void seal_clk_rows(xchg_policy *p, xchg_secret *s, struct opened *o)
+{
+    xchg_policy *keep = pol;
+    pol = p;
+    const char *in = tpath("clk.csv"), *out = tpath("clk.xex");
+    spit(in, CLK_CSV, strlen(CLK_CSV));
+    xchg_seal_stats st;
+    memset(&st, 0, sizeof st);
+    assert_int_equal(seal(in, out, 2, s, 0, &st, NULL), XCHG_OK);
+    assert_int_equal(st.dropped_identifiers, 2); /* P3's and P4's date of birth */
+    open_extract(out, 2, o);
+    pol = keep;
+}
+
+static xchg_secret *clk_secret(void)
+{
+    uint8_t key[32];
+    for (int i = 0; i < 32; i++)
+        key[i] = (uint8_t)(0x40 + i);
+    xchg_secret *s = NULL;
+    assert_int_equal(xchg_secret_from_bytes("test-agreement", 1, key, &s), XCHG_OK);
+    return s;
+}
+
+static void test_double_metaphone_key(void **state)
+{
+    (void)state;
+    xchg_policy *p = policy_with_clk("{type: string, encoding: utf-8}", "", "");
+    xchg_secret *s = clk_secret();
+    struct opened o;
+    seal_clk_rows(p, s, &o);
+    xchg_policy *keep = pol;
+    pol = p; /* token() looks keys up by name in pol */
+    const xchg_record *a = find(&o, "P1"), *b = find(&o, "P2");
+    /* Catherine Thompson ~ Kathryn Tomson, same date of birth: the Double Metaphone key
+     * (K0RN, T, 1990-12-01) joins them; the Soundex one (C365 / K365) and the exact one
+     * do not */
+    assert_non_null(token(a, "dm_dob"));
+    assert_non_null(token(b, "dm_dob"));
+    assert_memory_equal(token(a, "dm_dob"), token(b, "dm_dob"), 32);
+    assert_memory_not_equal(token(a, "sx_dob"), token(b, "sx_dob"), 32);
+    assert_memory_not_equal(token(a, "name_dob"), token(b, "name_dob"), 32);
+    pol = keep;
+    close_extract(&o);
+    xchg_secret_free(s);
+    xchg_policy_free(p);
+}
+
+/* the dob feature of each of P1..P4 as the CLK should have it */
+static void check_clk_rows(xchg_policy *p, const char *p3, const char *p4)
+{
+    xchg_secret *s = clk_secret();
+    struct opened o;
+    seal_clk_rows(p, s, &o);
+    xchg_policy *keep = pol;
+    pol = p;
+    uint8_t want[128];
+    const xchg_record *r1 = find(&o, "P1"), *r3 = find(&o, "P3"), *r4 = find(&o, "P4");
+    assert_int_equal(r1->clk_len, 128);
+    expected_clk(p, s, "Catherine", "Thompson", "1990-12-01", want);
+    assert_memory_equal(r1->clk, want, 128);
+    assert_int_equal(r3->clk_len, 128);
+    expected_clk(p, s, "Catherine", "Thompson", p3, want);
+    assert_memory_equal(r3->clk, want, 128);
+    assert_int_equal(r4->clk_len, 128);
+    expected_clk(p, s, "Catherine", "Thompson", p4, want);
+    assert_memory_equal(r4->clk, want, 128);
+    /* exact tokens never use an invalid identifier: every key here needs the dob */
+    assert_int_equal(r3->nmatch, 0);
+    assert_int_equal(r4->nmatch, 0);
+    assert_non_null(token(r1, "name_dob"));
+    pol = keep;
+    close_extract(&o);
+    xchg_secret_free(s);
+}
+
+static void test_clk_invalid_values(void **state)
+{
+    (void)state;
+    const char *str = "{type: string, encoding: utf-8}";
+    /* default encode: month 13 typed as 13/13/1990 under %d/%m/%Y is the CLK's
+     * "1990-13-13" (the canonical layout valid dates have); text that is no date at all
+     * goes in as typed */
+    xchg_policy *p = policy_with_clk(str, "", "");
+    check_clk_rows(p, "1990-13-13", "unknown");
+    xchg_policy_free(p);
+    /* fuzzy.invalid: drop -- the feature is empty, as before */
+    p = policy_with_clk(str, "  invalid: drop\n", "");
+    check_clk_rows(p, "", "");
+    xchg_policy_free(p);
+    /* a field's clk_invalid wins over the agreement's */
+    p = policy_with_clk(str, "  invalid: drop\n", ", clk_invalid: encode");
+    check_clk_rows(p, "1990-13-13", "unknown");
+    xchg_policy_free(p);
+    p = policy_with_clk(str, "", ", clk_invalid: drop");
+    check_clk_rows(p, "", "");
+    xchg_policy_free(p);
+    /* a date-typed CLK feature refuses month 13 itself (clkhash does too): that feature is
+     * left empty, and the row keeps the rest of its filter */
+    p = policy_with_clk("{type: date, format: \"%Y-%m-%d\"}", "", "");
+    check_clk_rows(p, "", "");
+    xchg_policy_free(p);
+}
+
+/* the brief's own case: an ISO date of birth 1990-13-01 (the school extract's format) is
+ * encoded exactly as typed, and gives no date-of-birth token */
+static void test_clk_invalid_iso_dob(void **state)
+{
+    (void)state;
+    xchg_policy *p = policy_with_clk("{type: string, encoding: utf-8}", "", "");
+    xchg_secret *s = clk_secret();
+    xchg_policy *keep = pol;
+    pol = p;
+    const char *in = tpath("clk-school.csv"), *out = tpath("clk-school.xex");
+    const char *csv = "Pupil,UPN,Forename,Surname,DOB,Postcode,Possible,Attended,End,Consent\n"
+                      "S1,B801200005001,Catherine,Thompson,1990-13-01,OX4 1AA,100,80,"
+                      "2026-03-31,given\n";
+    spit(in, csv, strlen(csv));
+    xchg_seal_stats st;
+    memset(&st, 0, sizeof st);
+    assert_int_equal(seal(in, out, 3, s, 0, &st, NULL), XCHG_OK);
+    assert_int_equal(st.dropped_identifiers, 1);
+    struct opened o;
+    open_extract(out, 3, &o);
+    const xchg_record *r = find(&o, "S1");
+    uint8_t want[128];
+    expected_clk(p, s, "Catherine", "Thompson", "1990-13-01", want);
+    assert_int_equal(r->clk_len, 128);
+    assert_memory_equal(r->clk, want, 128);
+    assert_non_null(token(r, "upn"));
+    assert_null(token(r, "name_dob"));
+    assert_null(token(r, "phon_dob"));
+    assert_null(token(r, "dm_dob"));
+    pol = keep;
+    close_extract(&o);
+    xchg_secret_free(s);
+    xchg_policy_free(p);
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -435,6 +664,9 @@ int main(void)
         cmocka_unit_test(test_bad_rows),
         cmocka_unit_test(test_header_and_access),
         cmocka_unit_test(test_token_vectors),
+        cmocka_unit_test(test_double_metaphone_key),
+        cmocka_unit_test(test_clk_invalid_values),
+        cmocka_unit_test(test_clk_invalid_iso_dob),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
