@@ -54,8 +54,9 @@ typedef enum xchg_err {
 
 /* Longest family / person pseudonym text ("F-XXXX-XXXX-XXXX" today), without the NUL. */
 #define XCHG_PSEUDONYM_MAX 23
-/* Longest party id an agreement may give, without the NUL. */
+/* Longest party id an agreement may give, and longest agreement id, without the NUL. */
 #define XCHG_PARTY_ID_MAX 64
+#define XCHG_AGREEMENT_ID_MAX 64
 
 /* The library's version, "MAJOR.MINOR.PATCH" (the SOVERSION is MAJOR). Never NULL. */
 XCHG_API const char *xchg_version(void);

@@ -12,6 +12,7 @@
 #define XCHG_STORE_H
 
 #include "exchange/common.h"
+#include "exchange/crypto.h"
 #include "exchange/keys.h"
 #include "exchange/policy.h"
 #include "exchange/record.h"
@@ -94,8 +95,8 @@ XCHG_API void xchg_store_free(xchg_store *s);
 
 typedef struct xchg_store_info {
     int schema_version;
-    char agreement_id[65];
-    char agreement_hash[65]; /* hex of the version the store now follows */
+    char agreement_id[XCHG_AGREEMENT_ID_MAX + 1];
+    char agreement_hash[2 * XCHG_SHA256_BYTES + 1]; /* hex of the version the store now follows */
     unsigned agreement_versions; /* versions accepted so far (1 + upgrades) */
     uint32_t epoch;              /* 0 until the first extract is ingested */
     char secret_fingerprint[33];
@@ -117,7 +118,7 @@ typedef struct xchg_ingest_stats {
                         so this one was stored superseded (kept for audit, not linked) */
     char supersedes[33]; /* hex id of the older extract this one superseded, or "" */
     char extract_id[33];
-    char agency[65];
+    char agency[XCHG_PARTY_ID_MAX + 1];
     uint32_t epoch;
     uint64_t records, tokens, indicators;
     double seconds;
@@ -198,7 +199,7 @@ typedef struct xchg_store_problem {
 
 typedef struct xchg_store_family {
     int64_t run;
-    char pseudonym[24];
+    char pseudonym[XCHG_PSEUDONYM_MAX + 1];
     uint32_t household;
     uint32_t npersons, nrecords, nconflicts, nreview;
     int eligible;
@@ -221,7 +222,7 @@ XCHG_API xchg_err xchg_store_families(xchg_store *s, int64_t run, unsigned flags
 
 /* One member person of a family. */
 typedef struct xchg_store_member {
-    char pseudonym[24];
+    char pseudonym[XCHG_PSEUDONYM_MAX + 1];
     char agencies[256]; /* party ids holding records of this person, joined with ',' */
     uint32_t nrecords;
 } xchg_store_member;
@@ -229,9 +230,9 @@ typedef struct xchg_store_member {
 /* A review pair or conflict touching a family. */
 typedef struct xchg_store_pair {
     int conflict;  /* 1 conflict (refused merge), 0 clerical-review pair */
-    char agency_a[65], agency_b[65];
+    char agency_a[XCHG_PARTY_ID_MAX + 1], agency_b[XCHG_PARTY_ID_MAX + 1];
     char ref_a[XCHG_RECORD_MAX_REF + 1], ref_b[XCHG_RECORD_MAX_REF + 1];
-    char person_a[24], person_b[24];
+    char person_a[XCHG_PSEUDONYM_MAX + 1], person_b[XCHG_PSEUDONYM_MAX + 1];
     double score;
     int key; /* match key index for a conflict, -1 otherwise */
 } xchg_store_pair;
@@ -280,7 +281,7 @@ typedef struct xchg_purge_stats {
     int purged;      /* 1 when something was deleted (0 for a dry run or nothing due) */
     size_t nextracts;
     char extract_ids[XCHG_PURGE_MAX_LISTED][33];
-    char agencies[XCHG_PURGE_MAX_LISTED][65];
+    char agencies[XCHG_PURGE_MAX_LISTED][XCHG_PARTY_ID_MAX + 1];
     uint64_t records;
     uint64_t runs; /* runs whose family summaries, persons and pairs were deleted */
 } xchg_purge_stats;
@@ -300,7 +301,7 @@ XCHG_API xchg_err xchg_store_purge(xchg_store *s, int64_t cutoff, int dry_run,
 /* ---- status of one extract (store_status.c) --------------------------------------- */
 
 typedef struct xchg_store_extract_status {
-    char agency[65];
+    char agency[XCHG_PARTY_ID_MAX + 1];
     uint64_t records;
     int64_t ingested_at; /* Unix time */
     int superseded;      /* 1: a newer extract of the same agency and period replaced it */
