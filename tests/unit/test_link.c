@@ -497,6 +497,8 @@ static void test_one_to_one_on_clusters(void **state)
     block(&r[3], 0, 101);
     block(&r[0], 0, 102);
     block(&r[4], 0, 102);
+    block(&r[0], 1, 103); /* P1, S2: the same postcode too, so a review question */
+    block(&r[2], 1, 103);
     clk(&r[0], 40, 0);
     clk(&r[2], 40, 2);
     clk(&r[3], 40, 5);
@@ -512,6 +514,13 @@ static void test_one_to_one_on_clusters(void **state)
     assert_int_equal(res->nreview, 1);
     assert_int_equal(res->review[0].a, 0);
     assert_int_equal(res->review[0].b, 2);
+    xchg_link_result_free(res);
+    /* sharing only a surname sound and a birth year is not enough to be asked about */
+    r[0].r.nblock--;
+    r[2].r.nblock--;
+    res = run(r, ag, 5);
+    assert_int_equal(res->one_to_one_refused, 1);
+    assert_int_equal(res->nreview, 0);
     xchg_link_result_free(res);
 }
 
