@@ -158,10 +158,12 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
                 put(&b, "\n");
             }
         }
-        put(&b, "  - detail for the recipients, encrypted so that only they can read it: ");
-        for (size_t i = 0; i < x->npayload; i++)
-            put(&b, "%s%s", i ? ", " : "", p->fields[x->payload[i]].name);
-        put(&b, "%s\n", x->npayload ? "" : "none");
+        if (!p->linkage_only) {
+            put(&b, "  - detail for the recipients, encrypted so that only they can read it: ");
+            for (size_t i = 0; i < x->npayload; i++)
+                put(&b, "%s%s", i ? ", " : "", p->fields[x->payload[i]].name);
+            put(&b, "%s\n", x->npayload ? "" : "none");
+        }
         if (x->consent_column)
             put(&b, "  - the consent recorded for the person (column '%s')%s\n", x->consent_column,
                 x->basis_column ? " and any legal basis recorded for sharing without it" : "");
