@@ -956,7 +956,9 @@ static int review_blocks(int key)
 }
 
 /* one_to_one on clusters: a link between agencies A and B joins clusters that share no
- * agency; a link within agency A (a duplicate) joins clusters that share at most A */
+ * agency; a link within agency A (a duplicate) joins clusters that share at most A.
+ * (Agency bits are party % 64: an agreement with more than 64 parties may refuse a link
+ * between agencies whose bits coincide; person_conflict walks the records instead.) */
 static int o2o_clash(const struct uf *u, const xchg_linkset *ls, uint32_t a, uint32_t b,
                      uint32_t x, uint32_t y)
 {
