@@ -174,8 +174,11 @@ xchg_err xchg_extract_next(xchg_extract_file *f, xchg_record *r, int *end, xchg_
     if (rc != XCHG_OK) {
         why = xchg_diag_count(tmp) ? xchg_diag_message(tmp, 0) : "malformed";
     } else {
+        /* index nmatch_keys: the agency's own person identifier, if its extract names one */
+        const xchg_extract *x = xchg_policy_extract(f->pol, f->info.agency);
+        size_t nmk = p->nmatch_keys + (x && x->person_id != XCHG_NONE);
         for (size_t i = 0; i < r->nmatch && !why; i++)
-            if (r->match[i].index >= p->nmatch_keys)
+            if (r->match[i].index >= nmk)
                 why = "a match token names an unknown key";
         for (size_t i = 0; i < r->nblock && !why; i++)
             if (r->block[i].index >= p->fuzzy.nblocking)

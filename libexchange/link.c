@@ -57,7 +57,15 @@ struct xchg_linkset {
     int strong_slot[XCHG_RECORD_MAX_TOKENS]; /* key -> strong slot or -1 */
     size_t nstrong;
     sval_t *strongtok; /* n * nstrong: each record's own strong values */
+    /* person-level evidence per agency (docs/linkage.md): one record per person; the
+     * agency's own person identifier (token index nmatch_keys) */
+    uint8_t *ag_orpp, *ag_pid; /* per party */
+    uint64_t orpp_bits, cons_bits; /* agency bits (party % 64) with a constraint */
+    int exact_bits;                /* parties <= 64: an agency bit names one agency */
+    sval_t *pid;                   /* per record, when some agency declares person_id */
 };
+
+static uint64_t ag_bit(size_t agency) { return 1ull << (agency & 63); }
 
 /* Do two keys cover the same set of fields (whatever their transforms)? */
 static int same_fields(const xchg_match_key *a, const xchg_match_key *b)
@@ -89,6 +97,24 @@ xchg_err xchg_linkset_new(const xchg_policy *pol, xchg_linkset **out)
     const xchg_policy_data *p = ls->p;
     for (size_t k = 0; k < XCHG_RECORD_MAX_TOKENS; k++)
         ls->dom_slot[k] = ls->strong_slot[k] = -1;
+    ls->ag_orpp = calloc(p->nparties ? p->nparties : 1, 1);
+    ls->ag_pid = calloc(p->nparties ? p->nparties : 1, 1);
+    if (!ls->ag_orpp || !ls->ag_pid) {
+        xchg_linkset_free(ls);
+        return XCHG_ERR_NOMEM;
+    }
+    ls->exact_bits = p->nparties <= 64;
+    for (size_t e = 0; e < p->nextracts; e++) {
+        size_t a = p->extracts[e].agency;
+        if (a >= p->nparties)
+            continue;
+        ls->ag_orpp[a] = (uint8_t)(p->extracts[e].one_record_per_person != 0);
+        ls->ag_pid[a] = (uint8_t)(p->extracts[e].person_id != XCHG_NONE);
+        if (ls->ag_orpp[a])
+            ls->orpp_bits |= ag_bit(a);
+        if (ls->ag_orpp[a] || ls->ag_pid[a])
+            ls->cons_bits |= ag_bit(a);
+    }
     /* a key dominates a later key over the same set of fields */
     for (size_t k = 0; k < p->nmatch_keys && k < XCHG_RECORD_MAX_TOKENS; k++) {
         if (p->match_keys[k].strong && ls->nstrong < MAX_STRONG)
@@ -120,6 +146,9 @@ void xchg_linkset_free(xchg_linkset *ls)
     free(ls->has_clk);
     free(ls->domtok);
     free(ls->strongtok);
+    free(ls->ag_orpp);
+    free(ls->ag_pid);
+    free(ls->pid);
     free(ls);
 }
 
@@ -187,8 +216,11 @@ xchg_err xchg_linkset_add(xchg_linkset *ls, size_t agency, uint64_t id, const xc
         sval_t *st = ls->nstrong ? realloc(ls->strongtok, nc * ls->nstrong * sizeof *st) : ls->strongtok;
         if (st)
             ls->strongtok = st;
+        sval_t *pid = ls->cons_bits ? realloc(ls->pid, nc * sizeof *pid) : ls->pid;
+        if (pid)
+            ls->pid = pid;
         if (!ids || !ag || !eo || !pop || !hc || (ls->clk_bytes && !clk) ||
-            (ls->ndomslots && !dt) || (ls->nstrong && !st))
+            (ls->ndomslots && !dt) || (ls->nstrong && !st) || (ls->cons_bits && !pid))
             return XCHG_ERR_NOMEM;
         ls->cap = nc;
     }
@@ -203,8 +235,12 @@ xchg_err xchg_linkset_add(xchg_linkset *ls, size_t agency, uint64_t id, const xc
         memset(&ls->domtok[n * ls->ndomslots], 0, ls->ndomslots * sizeof(sval_t));
     if (ls->nstrong)
         memset(&ls->strongtok[n * ls->nstrong], 0, ls->nstrong * sizeof(sval_t));
+    if (ls->cons_bits)
+        memset(&ls->pid[n], 0, sizeof(sval_t));
     for (size_t i = 0; i < r->nmatch; i++) {
-        if (r->match[i].index >= ls->p->nmatch_keys)
+        /* index nmatch_keys: the agency's own person identifier (when it declares one) */
+        if (r->match[i].index > ls->p->nmatch_keys ||
+            (r->match[i].index == ls->p->nmatch_keys && !ls->ag_pid[agency]))
             return XCHG_ERR_ARG;
         tok_t *t = &ls->mt[ls->nmt++];
         tok_from(t, &r->match[i], (uint32_t)n);
@@ -213,6 +249,8 @@ xchg_err xchg_linkset_add(xchg_linkset *ls, size_t agency, uint64_t id, const xc
             ls->domtok[n * ls->ndomslots + (size_t)ds] = (sval_t){t->h0, t->h1, 1};
         if (ss >= 0)
             ls->strongtok[n * ls->nstrong + (size_t)ss] = (sval_t){t->h0, t->h1, 1};
+        if (t->idx == ls->p->nmatch_keys)
+            ls->pid[n] = (sval_t){t->h0, t->h1, 1};
     }
     for (size_t i = 0; i < r->nblock; i++)
         tok_from(&ls->bt[ls->nbt++], &r->block[i], (uint32_t)n);
@@ -247,6 +285,13 @@ struct uf {
     sval_t *sv; /* roots: nstrong values */
     uint8_t *fuzzy; /* roots: the cluster has a fuzzy link */
     size_t nstrong;
+    /* persons only (NULL for households): person-level evidence */
+    const xchg_linkset *ls;
+    uint32_t *next;   /* circular list of each cluster's records */
+    uint64_t *agm;    /* roots: agency bits of the cluster's records */
+    uint8_t *cl;      /* roots: the cluster holds a record of a forced "different" pair */
+    const uint32_t (*apart)[2]; /* forced "different people" record pairs */
+    size_t napart;
 };
 
 static uint32_t find(struct uf *u, uint32_t x)
@@ -258,20 +303,68 @@ static uint32_t find(struct uf *u, uint32_t x)
     return x;
 }
 
-/* 1 merged, 0 already together, -1 refused (strong conflict: *slot set) */
-static int unite(struct uf *u, uint32_t a, uint32_t b, int *slot)
+/* roots a, b hold different values of a strong identifier: the slot, or -1 */
+static int strong_conflict(const struct uf *u, uint32_t a, uint32_t b)
 {
-    a = find(u, a);
-    b = find(u, b);
-    if (a == b)
-        return 0;
     for (size_t s = 0; s < u->nstrong; s++) {
         const sval_t *x = &u->sv[a * u->nstrong + s], *y = &u->sv[b * u->nstrong + s];
-        if (x->set && y->set && (x->h0 != y->h0 || x->h1 != y->h1)) {
-            *slot = (int)s;
-            return -1;
-        }
+        if (x->set && y->set && (x->h0 != y->h0 || x->h1 != y->h1))
+            return (int)s;
     }
+    return -1;
+}
+
+/*
+ * Would one person made of clusters a and b (roots) hold two records the evidence says
+ * are different people? Two records of an agency that holds one record per person; two
+ * records of one agency with different agency-local person identifiers; a pair a
+ * reviewer marked as different people.
+ */
+static int person_conflict(struct uf *u, uint32_t a, uint32_t b)
+{
+    const xchg_linkset *ls = u->ls;
+    if (!ls)
+        return 0;
+    uint64_t common = u->agm[a] & u->agm[b] & ls->cons_bits;
+    if (common & ls->orpp_bits & (ls->exact_bits ? ~0ull : 0))
+        return 1;
+    if (common) {
+        if (u->size[a] > u->size[b]) {
+            uint32_t t = a;
+            a = b;
+            b = t;
+        }
+        uint32_t i = a;
+        do {
+            size_t ai = ls->agency[i];
+            if (common & ag_bit(ai)) {
+                uint32_t j = b;
+                do {
+                    if (ls->agency[j] == ai) {
+                        if (ls->ag_orpp[ai])
+                            return 1;
+                        const sval_t *x = &ls->pid[i], *y = &ls->pid[j];
+                        if (x->set && y->set && (x->h0 != y->h0 || x->h1 != y->h1))
+                            return 1;
+                    }
+                    j = u->next[j];
+                } while (j != b);
+            }
+            i = u->next[i];
+        } while (i != a);
+    }
+    if (u->cl && u->cl[a] && u->cl[b])
+        for (size_t k = 0; k < u->napart; k++) {
+            uint32_t x = find(u, u->apart[k][0]), y = find(u, u->apart[k][1]);
+            if ((x == a && y == b) || (x == b && y == a))
+                return 1;
+        }
+    return 0;
+}
+
+/* merge roots a != b */
+static void merge_roots(struct uf *u, uint32_t a, uint32_t b)
+{
     if (u->size[a] < u->size[b]) {
         uint32_t t = a;
         a = b;
@@ -283,6 +376,31 @@ static int unite(struct uf *u, uint32_t a, uint32_t b, int *slot)
     for (size_t s = 0; s < u->nstrong; s++)
         if (!u->sv[a * u->nstrong + s].set)
             u->sv[a * u->nstrong + s] = u->sv[b * u->nstrong + s];
+    if (u->next) { /* splice the two circular member lists */
+        uint32_t t = u->next[a];
+        u->next[a] = u->next[b];
+        u->next[b] = t;
+        u->agm[a] |= u->agm[b];
+        u->cl[a] |= u->cl[b];
+    }
+}
+
+/* 1 merged, 0 already together, -1 refused (strong conflict: *slot set), -2 refused
+ * (person-level evidence: docs/linkage.md) */
+static int unite(struct uf *u, uint32_t a, uint32_t b, int *slot)
+{
+    a = find(u, a);
+    b = find(u, b);
+    if (a == b)
+        return 0;
+    int s = strong_conflict(u, a, b);
+    if (s >= 0) {
+        *slot = s;
+        return -1;
+    }
+    if (person_conflict(u, a, b))
+        return -2;
+    merge_roots(u, a, b);
     return 1;
 }
 
@@ -638,15 +756,159 @@ static int household_union(const xchg_linkset *ls, const xchg_link_result *res, 
 xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32],
                        unsigned threads, xchg_link_result **out, xchg_diag *d)
 {
-    if (!ls || !pkey || !out)
+    xchg_link_params lp = {.run_date = run_date, .pseudonym_key = pkey, .threads = threads};
+    return xchg_link_run_ex(ls, &lp, out, d);
+}
+
+struct idrec {
+    uint64_t id;
+    uint32_t rec;
+};
+
+static int cmp_idrec(const void *x, const void *y)
+{
+    const struct idrec *a = x, *b = y;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* record number of a caller's id, or UINT32_MAX */
+static uint32_t rec_of(const struct idrec *v, size_t n, uint64_t id)
+{
+    struct idrec k = {id, 0};
+    const struct idrec *h = n ? bsearch(&k, v, n, sizeof *v, cmp_idrec) : NULL;
+    return h ? h->rec : UINT32_MAX;
+}
+
+/*
+ * Apply reviewers' decisions: "different" pairs are remembered (and marked at their
+ * roots) so no stage unites them; "same" pairs are united now, whatever the evidence.
+ */
+static xchg_err apply_decisions(const xchg_linkset *ls, const xchg_link_params *lp, struct uf *u,
+                                uint32_t (**apart)[2], xchg_link_result *res, xchg_diag *d)
+{
+    size_t n = ls->n, nd = lp->ndecisions;
+    if (!nd)
+        return XCHG_OK;
+    if (!lp->decisions)
         return XCHG_ERR_ARG;
+    struct idrec *v = malloc((n ? n : 1) * sizeof *v);
+    *apart = malloc(nd * sizeof **apart);
+    if (!v || !*apart) {
+        free(v);
+        return XCHG_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = (struct idrec){ls->ids[i], (uint32_t)i};
+    sort(v, n, sizeof *v, cmp_idrec);
+    for (int pass = 0; pass < 2; pass++) /* "different" first: their marks travel with merges */
+        for (size_t k = 0; k < nd; k++) {
+            const xchg_link_decision *dc = &lp->decisions[k];
+            if ((dc->same != 0) != pass)
+                continue;
+            uint32_t a = rec_of(v, n, dc->a), b = rec_of(v, n, dc->b);
+            if (a == UINT32_MAX || b == UINT32_MAX || a == b) {
+                res->decisions_stale += a == UINT32_MAX || b == UINT32_MAX;
+                continue;
+            }
+            res->decisions_applied++;
+            if (!dc->same) {
+                (*apart)[u->napart][0] = a;
+                (*apart)[u->napart++][1] = b;
+                u->cl[a] = u->cl[b] = 1;
+                continue;
+            }
+            uint32_t x = find(u, a), y = find(u, b);
+            if (x != y) {
+                merge_roots(u, x, y);
+                u->fuzzy[find(u, a)] = 1;
+            }
+        }
+    u->apart = (const uint32_t(*)[2]) * apart;
+    free(v);
+    for (size_t k = 0; k < u->napart; k++)
+        if (find(u, (*apart)[k][0]) == find(u, (*apart)[k][1])) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "review decisions contradict each other: records %llu and %llu are "
+                          "marked as different people but decisions that they are the same "
+                          "person join them",
+                          (unsigned long long)ls->ids[(*apart)[k][0]],
+                          (unsigned long long)ls->ids[(*apart)[k][1]]);
+            return XCHG_ERR_ARG;
+        }
+    return XCHG_OK;
+}
+
+/* key flags of a fuzzy candidate pair (xchg_link_pair.key while linking) */
+#define KEY_DATED 1     /* shares a blocking key with a date part */
+#define KEY_FULL_DATE 2 /* shares a blocking key with a whole date (not just a year) */
+#define KEY_UNDATED 4   /* shares a blocking key without a date part */
+#define KEY_O2O 0x4000  /* over the threshold but refused by one_to_one */
+
+/*
+ * Which shared blocks make a pair a review question: a block with a whole date (e.g.
+ * phonetic forename + date of birth), or one with only a year (phonetic surname + year of
+ * birth) together with another block (e.g. postcode sector + initial). Pairs sharing only
+ * a surname sound and a birth year are, in a large population, strangers far more often
+ * than one person with a mistyped date (on the synthetic county at 1,000,000 people, 10 %
+ * of them were one person); pairs sharing only an address block are family members.
+ */
+static int review_blocks(int key)
+{
+    return (key & KEY_FULL_DATE) || ((key & KEY_DATED) && (key & KEY_UNDATED));
+}
+
+/* one_to_one on clusters: a link between agencies A and B joins clusters that share no
+ * agency; a link within agency A (a duplicate) joins clusters that share at most A.
+ * (Agency bits are party % 64: an agreement with more than 64 parties may refuse a link
+ * between agencies whose bits coincide; person_conflict walks the records instead.) */
+static int o2o_clash(const struct uf *u, const xchg_linkset *ls, uint32_t a, uint32_t b,
+                     uint32_t x, uint32_t y)
+{
+    uint64_t shared = u->agm[x] & u->agm[y];
+    if (ls->agency[a] == ls->agency[b])
+        shared &= ~ag_bit(ls->agency[a]);
+    return shared != 0;
+}
+
+struct rpair {
+    uint32_t x, y; /* roots, x < y */
+    uint32_t k;    /* index into the sorted candidate pairs */
+};
+
+static int cmp_rpair(const void *p, const void *q)
+{
+    const struct rpair *a = p, *b = q;
+    if (a->x != b->x)
+        return a->x < b->x ? -1 : 1;
+    if (a->y != b->y)
+        return a->y < b->y ? -1 : 1;
+    return a->k < b->k ? -1 : a->k > b->k;
+}
+
+static int cmp_u32(const void *p, const void *q)
+{
+    uint32_t a = *(const uint32_t *)p, b = *(const uint32_t *)q;
+    return a < b ? -1 : a > b;
+}
+
+xchg_err xchg_link_run_ex(xchg_linkset *ls, const xchg_link_params *lp, xchg_link_result **out,
+                          xchg_diag *d)
+{
+    if (!ls || !lp || !lp->pseudonym_key || !out)
+        return XCHG_ERR_ARG;
+    const uint8_t *pkey = lp->pseudonym_key;
+    int32_t run_date = lp->run_date;
+    unsigned threads = lp->threads;
     const xchg_policy_data *p = ls->p;
     size_t n = ls->n;
     xchg_err rc = XCHG_ERR_NOMEM;
     xchg_link_result *res = calloc(1, sizeof *res);
     struct uf u = {0};
     struct pairs review = {0}, conflicts = {0}, links = {0};
-    uint32_t *agmask = NULL, *hh = NULL, *hsize = NULL, *pnum = NULL, *hnum = NULL;
+    uint32_t *hh = NULL, *hsize = NULL, *pnum = NULL, *hnum = NULL;
+    uint32_t(*apart)[2] = NULL;
+    struct rpair *rp = NULL;
+    uint32_t *keep = NULL;
     uint64_t(*pkeys)[3] = NULL;
     struct fz_job *jobs = NULL;
     uint8_t dated[256] = {0};
@@ -654,18 +916,27 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
         return XCHG_ERR_NOMEM;
     res->nrecords = n;
     u.nstrong = ls->nstrong;
+    u.ls = ls;
     u.parent = malloc((n ? n : 1) * sizeof *u.parent);
     u.size = malloc((n ? n : 1) * sizeof *u.size);
     u.fuzzy = calloc(n ? n : 1, 1);
     u.sv = calloc((n ? n : 1) * (ls->nstrong ? ls->nstrong : 1), sizeof *u.sv);
-    if (!u.parent || !u.size || !u.fuzzy || !u.sv)
+    u.next = malloc((n ? n : 1) * sizeof *u.next);
+    u.agm = malloc((n ? n : 1) * sizeof *u.agm);
+    u.cl = calloc(n ? n : 1, 1);
+    if (!u.parent || !u.size || !u.fuzzy || !u.sv || !u.next || !u.agm || !u.cl)
         goto cleanup;
     for (size_t i = 0; i < n; i++) {
         u.parent[i] = (uint32_t)i;
         u.size[i] = 1;
+        u.next[i] = (uint32_t)i;
+        u.agm[i] = ag_bit(ls->agency[i]);
         for (size_t s = 0; s < ls->nstrong; s++)
             u.sv[i * ls->nstrong + s] = ls->strongtok[i * ls->nstrong + s];
     }
+    if ((rc = apply_decisions(ls, lp, &u, &apart, res, d)) != XCHG_OK)
+        goto cleanup;
+    rc = XCHG_ERR_NOMEM;
 
     /* 1. exact keys, strongest first */
     double t0 = now_s();
@@ -677,13 +948,15 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
             e++;
         for (size_t x = i + 1; x < e; x++) {
             uint32_t a = ls->mt[i].rec, b = ls->mt[x].rec;
-            if (contradicted(ls, ls->mt[i].idx, a, b))
+            /* (index nmatch_keys: an agency's own person identifier, no twin rule) */
+            if (ls->mt[i].idx < p->nmatch_keys && contradicted(ls, ls->mt[i].idx, a, b))
                 continue;
             int slot = -1;
             int r = unite(&u, a, b, &slot);
             if (r > 0)
                 res->exact_unions++;
-            else if (r < 0 && push_pair(&conflicts, a, b, 1.0f, (int16_t)ls->mt[i].idx))
+            res->exact_person_refused += r == -2;
+            if (r < 0 && push_pair(&conflicts, a, b, 1.0f, (int16_t)ls->mt[i].idx))
                 goto cleanup;
         }
         i = e;
@@ -697,9 +970,18 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
         /* A pair goes to clerical review only when it shares a blocking key with a date
          * part (e.g. phonetic forename + date of birth): pairs that only share an address
          * and a surname are family members far more often than typing errors. */
-        for (size_t k = 0; k < p->fuzzy.nblocking && k < 256; k++)
-            for (size_t x = 0; x < p->fuzzy.blocking[k].nparts; x++)
-                dated[k] |= p->fields[p->fuzzy.blocking[k].parts[x].field].type == XCHG_FT_DATE;
+        for (size_t k = 0; k < p->fuzzy.nblocking && k < 256; k++) {
+            for (size_t x = 0; x < p->fuzzy.blocking[k].nparts; x++) {
+                const xchg_key_part *kp = &p->fuzzy.blocking[k].parts[x];
+                if (p->fields[kp->field].type != XCHG_FT_DATE)
+                    continue;
+                dated[k] |= KEY_DATED;
+                if (kp->transform != XCHG_TR_YEAR)
+                    dated[k] |= KEY_FULL_DATE;
+            }
+            if (!dated[k])
+                dated[k] = KEY_UNDATED;
+        }
         if (!threads)
             threads = 2;
         if (threads > 16)
@@ -757,29 +1039,65 @@ xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date, const uint8_t pkey[32
         }
         links.n = m;
         sort(links.v, links.n, sizeof *links.v, cmp_pair_score);
-        agmask = calloc(n ? n : 1, sizeof *agmask);
-        if (!agmask)
-            goto cleanup;
+        /* best first: a pair over the threshold merges its records' clusters unless the
+         * merged person would hold records the evidence says are different people
+         * (unite: strong identifiers, one record per person, agency-local ids, review
+         * decisions) or, with one_to_one, the clusters already share an agency */
+        const float th = (float)p->fuzzy.threshold; /* as stored: float */
         for (size_t k = 0; k < links.n; k++) {
             xchg_link_pair *l = &links.v[k];
-            if (find(&u, l->a) == find(&u, l->b))
+            if (l->score < th)
+                break; /* sorted: the rest are review candidates */
+            uint32_t x = find(&u, l->a), y = find(&u, l->b);
+            if (x == y)
                 continue; /* already one person */
-            uint32_t ba = 1u << (ls->agency[l->b] & 31), bb = 1u << (ls->agency[l->a] & 31);
-            int free_slot = !p->fuzzy.one_to_one || (!(agmask[l->a] & ba) && !(agmask[l->b] & bb));
-            if (l->score >= (float)p->fuzzy.threshold && free_slot) { /* as stored: float */
-                int slot = -1;
-                int r = unite(&u, l->a, l->b, &slot);
-                if (r > 0) {
-                    u.fuzzy[find(&u, l->a)] = 1;
-                    agmask[l->a] |= ba;
-                    agmask[l->b] |= bb;
-                    res->fuzzy_links++;
-                } else if (r < 0) {
-                    res->fuzzy_refused++; /* different strong identifiers: not one person */
-                }
-            } else if (l->key && push_pair(&review, l->a, l->b, l->score, -1)) {
-                goto cleanup;
+            if (p->fuzzy.one_to_one && o2o_clash(&u, ls, l->a, l->b, x, y)) {
+                res->one_to_one_refused++;
+                l->key |= KEY_O2O;
+                continue;
             }
+            int slot = -1;
+            int r = unite(&u, x, y, &slot);
+            if (r > 0) {
+                u.fuzzy[find(&u, x)] = 1;
+                res->fuzzy_links++;
+            }
+            res->fuzzy_refused += r == -1; /* different strong identifiers: not one person */
+            res->person_refused += r == -2;
+        }
+        /*
+         * Clerical review: what is still unresolved once every link is made. A pair is
+         * listed when it shares a blocking key with a date part, scored in the review band
+         * (or over the threshold but refused by one_to_one), its two clusters are still
+         * apart, and nothing says they are different people; one pair per cluster pair
+         * (the best), so a person with many records is not listed many times over.
+         */
+        size_t nrp = 0;
+        rp = malloc((links.n ? links.n : 1) * sizeof *rp);
+        if (!rp)
+            goto cleanup;
+        for (size_t k = 0; k < links.n; k++) {
+            const xchg_link_pair *l = &links.v[k];
+            if (!review_blocks(l->key) || (l->score >= th && !(l->key & KEY_O2O)))
+                continue;
+            uint32_t x = find(&u, l->a), y = find(&u, l->b);
+            if (x == y || strong_conflict(&u, x, y) >= 0 || person_conflict(&u, x, y))
+                continue;
+            rp[nrp++] = (struct rpair){x < y ? x : y, x < y ? y : x, (uint32_t)k};
+        }
+        sort(rp, nrp, sizeof *rp, cmp_rpair);
+        keep = malloc((nrp ? nrp : 1) * sizeof *keep);
+        if (!keep)
+            goto cleanup;
+        size_t nkeep = 0;
+        for (size_t k = 0; k < nrp; k++)
+            if (!k || rp[k].x != rp[k - 1].x || rp[k].y != rp[k - 1].y)
+                keep[nkeep++] = rp[k].k; /* the best pair of each cluster pair */
+        sort(keep, nkeep, sizeof *keep, cmp_u32); /* back to score order */
+        for (size_t k = 0; k < nkeep; k++) {
+            const xchg_link_pair *l = &links.v[keep[k]];
+            if (push_pair(&review, l->a, l->b, l->score, -1))
+                goto cleanup;
         }
     }
     res->seconds_fuzzy = now_s() - t0;
@@ -972,7 +1290,12 @@ cleanup:
     free(review.v);
     free(conflicts.v);
     free(links.v);
-    free(agmask);
+    free(rp);
+    free(keep);
+    free(apart);
+    free(u.next);
+    free(u.agm);
+    free(u.cl);
     free(hh);
     free(hsize);
     free(pnum);

@@ -11,6 +11,7 @@
 #include "exchange/crypto.h"
 #include "exchange/date.h"
 #include "exchange/fileio.h"
+#include "exchange/record.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -594,7 +595,7 @@ static void parse_parties(struct ctx *c, struct fy_node *root)
         ERR(c, s, "the agreement needs exactly one party with role matcher (found %zu)", nmatcher);
     if (nagency == 0)
         ERR(c, s, "the agreement needs at least one party with role agency");
-    if (nrecip == 0)
+    if (nrecip == 0 && !p->linkage_only)
         ERR(c, s, "the agreement needs at least one party with role recipient");
     c->parties_ok = c->errors == before;
 }
@@ -982,6 +983,8 @@ static void parse_problems(struct ctx *c, struct fy_node *root)
     struct fy_node *m;
     xchg_policy_data *p = c->p;
     int before = c->errors;
+    if (p->linkage_only && !get(root, "problems"))
+        return; /* pure linkage: no indicator vocabulary */
     if (!need(c, root, "problems", "the agreement file", &m) || !is_map(c, m, "'problems'"))
         return;
     int cnt = fy_node_mapping_item_count(m);
@@ -1042,6 +1045,8 @@ static void parse_rule(struct ctx *c, struct fy_node *root)
     static const char *const ek[] = {"at_least", "of", NULL};
     struct fy_node *m, *ew;
     xchg_policy_data *p = c->p;
+    if (p->linkage_only && !get(root, "rule") && !get(root, "problems"))
+        return; /* pure linkage: nobody is eligible for anything */
     if (!need(c, root, "rule", "the agreement file", &m) || !is_map(c, m, "'rule'"))
         return;
     check_keys(c, m, keys, "'rule'");
@@ -1219,7 +1224,7 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
     static const char *const keys[] = {"record_ref", "columns", "date_formats", "group_by",
                                        "indicators", "payload", "consent_column",
                                        "consent_date_column", "basis_column", "consent_values",
-                                       NULL};
+                                       "one_record_per_person", "person_id", NULL};
     static const char *const ikeys[] = {"problem", "when", "date", "end_date", NULL};
     struct fy_node *m;
     xchg_policy_data *p = c->p;
@@ -1249,7 +1254,10 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
         x->agency = pi;
         x->group_by = XCHG_NONE;
         x->record_ref = get_str(c, v, "record_ref", 1, where);
-        x->consent_column = get_str(c, v, "consent_column", 1, where);
+        /* a pure linkage agreement releases nothing: consent is not recorded */
+        x->consent_column = get_str(c, v, "consent_column", !p->linkage_only, where);
+        x->one_record_per_person = get_bool(c, v, "one_record_per_person", 0, where);
+        x->person_id = XCHG_NONE;
         x->consent_date_column = get_str(c, v, "consent_date_column", 0, where);
         x->basis_column = get_str(c, v, "basis_column", 0, where);
         parse_consent_values(c, get(v, "consent_values"), x);
@@ -1324,11 +1332,37 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
         if (gb) {
             x->group_by = field_ref(c, get(v, "group_by"), gb, where);
         }
+        /* the agency's own person identifier: an identifying field among its columns,
+         * sealed as a keyed token that only says "same" or "different" */
+        const char *pid = get_str(c, v, "person_id", 0, where);
+        if (pid) {
+            size_t fi = field_ref(c, get(v, "person_id"), pid, where);
+            int mapped = 0;
+            for (size_t j = 0; fi != XCHG_NONE && j < x->ncolumns; j++)
+                mapped |= x->columns[j].field == fi;
+            if (fi != XCHG_NONE && !mapped)
+                ERR(c, get(v, "person_id"), "'person_id' field '%s' of %s is not among its 'columns'",
+                    pid, where);
+            else if (fi != XCHG_NONE && !p->fields[fi].identifying)
+                ERR(c, get(v, "person_id"),
+                    "'person_id' field '%s' of %s must be an identifying field (e.g. type "
+                    "identifier), not type %s",
+                    pid, where, xchg_field_type_name(p->fields[fi].type));
+            else if (fi != XCHG_NONE && p->nmatch_keys >= XCHG_RECORD_MAX_TOKENS)
+                ERR(c, get(v, "person_id"),
+                    "'person_id' needs a token slot, but the agreement already has %zu match keys",
+                    p->nmatch_keys);
+            else if (fi != XCHG_NONE)
+                x->person_id = fi;
+        }
         /* payload */
         const char **pay;
         size_t npay;
         struct fy_node *pn = get(v, "payload");
         if (pn && get_str_list(c, pn, &pay, &npay, "'payload'")) {
+            if (npay && p->linkage_only)
+                ERR(c, pn, "payload of %s: a linkage-only agreement (no 'release' section) "
+                           "releases nothing, so it carries no payload", where);
             x->payload = alloc(c, sizeof(size_t) * (npay ? npay : 1));
             for (size_t i = 0; x->payload && i < npay; i++) {
                 size_t fi = field_ref(c, pn, pay[i], "'payload'");
@@ -1448,6 +1482,8 @@ static void parse_release(struct ctx *c, struct fy_node *root)
     static const char *const ck[] = {"requires", "unless_basis", "withheld", NULL};
     struct fy_node *m;
     xchg_policy_data *p = c->p;
+    if (p->linkage_only)
+        return; /* a pure linkage agreement: nothing is released */
     if (!need(c, root, "release", "the agreement file", &m) || !is_map(c, m, "'release'"))
         return;
     check_keys(c, m, keys, "'release'");
@@ -1786,6 +1822,8 @@ xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_
             XCHG_POLICY_FORMAT);
     pol->d.format = (int)fmt;
     pol->d.owner = XCHG_NONE;
+    /* no release, no problems, no rule: a pure linkage agreement (docs/policy.md) */
+    pol->d.linkage_only = !get(root, "release") && !get(root, "problems") && !get(root, "rule");
     parse_agreement(&c, root);
     parse_purposes(&c, root);
     parse_parties(&c, root);

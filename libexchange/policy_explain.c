@@ -158,17 +158,30 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
                 put(&b, "\n");
             }
         }
-        put(&b, "  - detail for the recipients, encrypted so that only they can read it: ");
-        for (size_t i = 0; i < x->npayload; i++)
-            put(&b, "%s%s", i ? ", " : "", p->fields[x->payload[i]].name);
-        put(&b, "%s\n", x->npayload ? "" : "none");
-        put(&b, "  - the consent recorded for the person (column '%s')%s\n", x->consent_column,
-            x->basis_column ? " and any legal basis recorded for sharing without it" : "");
+        if (!p->linkage_only) {
+            put(&b, "  - detail for the recipients, encrypted so that only they can read it: ");
+            for (size_t i = 0; i < x->npayload; i++)
+                put(&b, "%s%s", i ? ", " : "", p->fields[x->payload[i]].name);
+            put(&b, "%s\n", x->npayload ? "" : "none");
+        }
+        if (x->consent_column)
+            put(&b, "  - the consent recorded for the person (column '%s')%s\n", x->consent_column,
+                x->basis_column ? " and any legal basis recorded for sharing without it" : "");
+        if (x->one_record_per_person)
+            put(&b, "  - its declaration that it holds at most one record per person\n");
+        if (x->person_id != XCHG_NONE)
+            put(&b, "  - a keyed hash of its own person identifier ('%s'), compared only for "
+                    "equality between its own records\n",
+                p->fields[x->person_id].name);
     }
 
-    put(&b, "\nWho qualifies\n-------------\nA family is eligible when at least %u of these %zu "
-            "problems are evidenced within %d days:\n",
-        p->rule_at_least, p->nrule_of, p->rule_window_days);
+    if (p->linkage_only)
+        put(&b, "\nThis is a linkage-only agreement: it has no eligibility rule and no release; "
+                "the matcher links records into persons and nothing leaves it.\n");
+    else
+        put(&b, "\nWho qualifies\n-------------\nA family is eligible when at least %u of these "
+                "%zu problems are evidenced within %d days:\n",
+            p->rule_at_least, p->nrule_of, p->rule_window_days);
     for (size_t i = 0; i < p->nrule_of; i++) {
         const xchg_problem *pb = &p->problems[p->rule_of[i]];
         put(&b, "- %s (evidenced by ", pb->title);
@@ -192,26 +205,28 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
             "indicators with their dates, and consent status. It cannot read names, dates of birth, "
             "addresses or any other detail: those travel encrypted to the recipients.\n");
 
-    put(&b, "\nWho receives referrals\n----------------------\n");
-    list_parties(&b, p, p->recipients, p->nrecipients);
-    put(&b, " receive%s a referral packet for a family only after %u matcher operator%s approve%s "
-            "it.\nWhat each agency's records may be used for, and what its detail needs before release:\n",
-        p->nrecipients == 1 ? "s" : "", p->approvals_required,
-        p->approvals_required == 1 ? "" : "s (two different people)",
-        p->approvals_required == 1 ? "s" : "");
-    for (size_t i = 0; i < p->nconsent; i++) {
-        const xchg_consent_rule *r = &p->consent[i];
-        put(&b, "- %s, for %s: %s", p->parties[r->agency].label, r->purpose, req_text(r->requires));
-        if (r->nunless) {
-            put(&b, ", or where the record carries a legal basis for sharing without it (");
-            for (size_t j = 0; j < r->nunless; j++)
-                put(&b, "%s%s", j ? ", " : "", r->unless_basis[j]);
-            put(&b, ")");
+    if (!p->linkage_only) {
+        put(&b, "\nWho receives referrals\n----------------------\n");
+        list_parties(&b, p, p->recipients, p->nrecipients);
+        put(&b, " receive%s a referral packet for a family only after %u matcher operator%s approve%s "
+                "it.\nWhat each agency's records may be used for, and what its detail needs before release:\n",
+            p->nrecipients == 1 ? "s" : "", p->approvals_required,
+            p->approvals_required == 1 ? "" : "s (two different people)",
+            p->approvals_required == 1 ? "s" : "");
+        for (size_t i = 0; i < p->nconsent; i++) {
+            const xchg_consent_rule *r = &p->consent[i];
+            put(&b, "- %s, for %s: %s", p->parties[r->agency].label, r->purpose, req_text(r->requires));
+            if (r->nunless) {
+                put(&b, ", or where the record carries a legal basis for sharing without it (");
+                for (size_t j = 0; j < r->nunless; j++)
+                    put(&b, "%s%s", j ? ", " : "", r->unless_basis[j]);
+                put(&b, ")");
+            }
+            put(&b, ".\n");
         }
-        put(&b, ".\n");
+        put(&b, "Detail that may not be released is listed in the packet as withheld, with the "
+                "reason.\n");
     }
-    put(&b, "Detail that may not be released is listed in the packet as withheld, with the "
-            "reason.\n");
 
     put(&b, "\nRetention and reporting\n-----------------------\n");
     put(&b, "The matcher deletes linked data %ld days after it was received; each deletion is "

@@ -153,6 +153,7 @@ struct seal {
     uint8_t (*house_keys)[KEY_BYTES];
     uint8_t (*rel_keys)[KEY_BYTES];
     uint8_t (*fb_keys)[KEY_BYTES];
+    uint8_t (*pid_key)[KEY_BYTES]; /* the agency's own person identifier (docs/formats.md) */
 
     xchg_clk_schema *clk_schema;
     xchg_clk_encoder *clk;
@@ -699,8 +700,8 @@ static int read_header(struct seal *s, const char *const *f, const size_t *lens,
                       s->x->record_ref);
         bad = 1;
     }
-    s->consent_col = find_col(f, lens, n, s->x->consent_column);
-    if (s->consent_col < 0) {
+    s->consent_col = s->x->consent_column ? find_col(f, lens, n, s->x->consent_column) : -1;
+    if (s->x->consent_column && s->consent_col < 0) {
         xchg_diag_add(s->d, XCHG_SEV_ERROR, s->o->input, 1, 0,
                       "column '%s' (consent) is missing from the header", s->x->consent_column);
         bad = 1;
@@ -901,6 +902,14 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
     for (size_t k = 0; k < s->p->nmatch_keys; k++)
         if (make_token(s, &s->p->match_keys[k], s->match_keys[k], r.match[r.nmatch].value))
             r.match[r.nmatch++].index = (uint8_t)k;
+    if (s->x->person_id != XCHG_NONE && r.nmatch < XCHG_RECORD_MAX_TOKENS) {
+        /* the agency's own person identifier: match token index nmatch_keys, keyed per
+         * agency, so it only ever says "same" or "different" between this agency's rows */
+        xchg_key_part part = {s->x->person_id, XCHG_TR_NONE};
+        xchg_match_key one = {"person_id", &part, 1, 0};
+        if (make_token(s, &one, s->pid_key[0], r.match[r.nmatch].value))
+            r.match[r.nmatch++].index = (uint8_t)s->p->nmatch_keys;
+    }
     for (size_t k = 0; k < s->p->fuzzy.nblocking; k++)
         if (make_token(s, &s->p->fuzzy.blocking[k], s->block_keys[k], r.block[r.nblock].value))
             r.block[r.nblock++].index = (uint8_t)k;
@@ -966,7 +975,8 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
     }
 
     /* consent */
-    r.consent = consent_status(s, f[s->consent_col], lens[s->consent_col], line);
+    r.consent = s->consent_col >= 0 ? consent_status(s, f[s->consent_col], lens[s->consent_col], line)
+                                    : XCHG_CONSENT_NOT_SOUGHT; /* linkage-only agreement */
     r.consent_date = XCHG_DATE_NONE;
     if (s->consent_date_col >= 0) {
         const char *cd = f[s->consent_date_col];
@@ -1059,8 +1069,8 @@ static xchg_err derive_keys(struct seal *s, const xchg_secret *sec)
 {
     const xchg_policy_data *p = s->p;
     size_t n = p->nmatch_keys + p->fuzzy.nblocking + p->nhousehold_keys + p->nhousehold_relations +
-               p->nhousehold_fallback;
-    uint8_t(*all)[KEY_BYTES] = sodium_malloc((n ? n : 1) * KEY_BYTES);
+               p->nhousehold_fallback + 1;
+    uint8_t(*all)[KEY_BYTES] = sodium_malloc(n * KEY_BYTES);
     if (!all)
         return XCHG_ERR_NOMEM;
     s->match_keys = all;
@@ -1068,6 +1078,7 @@ static xchg_err derive_keys(struct seal *s, const xchg_secret *sec)
     s->house_keys = s->block_keys + p->fuzzy.nblocking;
     s->rel_keys = s->house_keys + p->nhousehold_keys;
     s->fb_keys = s->rel_keys + p->nhousehold_relations;
+    s->pid_key = s->fb_keys + p->nhousehold_fallback;
     char purpose[200];
     xchg_err e = XCHG_OK;
     for (size_t i = 0; i < p->nmatch_keys && e == XCHG_OK; i++) {
@@ -1091,6 +1102,12 @@ static xchg_err derive_keys(struct seal *s, const xchg_secret *sec)
         snprintf(purpose, sizeof purpose, "relation/%s/%s", p->parties[s->agency].id,
                  p->fields[p->household_relations[i]].name);
         e = xchg_secret_derive(sec, purpose, s->rel_keys[i], KEY_BYTES);
+    }
+    /* so is the agency's own person identifier */
+    if (e == XCHG_OK && s->x->person_id != XCHG_NONE) {
+        snprintf(purpose, sizeof purpose, "person-id/%s/%s", p->parties[s->agency].id,
+                 p->fields[s->x->person_id].name);
+        e = xchg_secret_derive(sec, purpose, s->pid_key[0], KEY_BYTES);
     }
     return e;
 }

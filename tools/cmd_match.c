@@ -365,16 +365,21 @@ static const char *how_name(int how)
     return how == 1 ? "exact" : how == 2 ? "fuzzy" : "single";
 }
 
-/* A CSV field, quoted when it holds a separator, quote or line break (RFC 4180). */
+/* A CSV field, quoted when it holds a separator, quote or line break (RFC 4180). A value
+ * a spreadsheet would run as a formula (starting with = + - @) gets a leading apostrophe
+ * and is quoted. */
 static void csv_field(FILE *o, const char *s)
 {
     if (!s)
         s = "";
-    if (!strpbrk(s, ",\"\r\n")) {
+    int formula = strchr("=+-@", s[0]) && s[0];
+    if (!formula && !strpbrk(s, ",\"\r\n")) {
         fputs(s, o);
         return;
     }
     fputc('"', o);
+    if (formula)
+        fputc('\'', o);
     for (; *s; s++) {
         if (*s == '"')
             fputc('"', o);

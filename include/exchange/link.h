@@ -8,9 +8,14 @@
  *     the same fields says the two records differ (e.g. twins who share surname, date of
  *     birth, postcode and initial but not forename);
  *  2. fuzzy: pairs of records sharing a blocking token are scored by the Dice similarity
- *     of their CLKs; pairs at or above the threshold are linked (at most one link per
- *     record and other agency, best first, when one_to_one), pairs in the review band are
- *     listed for clerical review, never silently linked or dropped;
+ *     of their CLKs; best first, a pair at or above the threshold merges the two records'
+ *     *clusters* unless the merged person would hold two records the evidence says are
+ *     different people (two records of an agency that holds one record per person, two
+ *     different agency-local person ids, different strong identifiers, a reviewer's
+ *     "different" decision) or, with one_to_one, unless the clusters already hold
+ *     records of the same agency (clusters are matched one to one between agencies);
+ *     pairs in the review band whose clusters are still apart and not known to be
+ *     different people are listed for clerical review (one per cluster pair);
  *  3. households: persons sharing a household token or a declared relationship;
  *  4. the eligibility rule per family over the evidence window ending on the run date.
  * Results carry only indexes, pseudonyms, problem codes and dates — no identifier.
@@ -87,7 +92,28 @@ typedef struct xchg_link_result {
     uint64_t exact_unions, fuzzy_links, candidate_pairs, comparisons;
     uint64_t fuzzy_refused; /* fuzzy pairs over the threshold whose strong identifiers differ */
     double seconds_exact, seconds_fuzzy, seconds_households;
+    /* fuzzy pairs over the threshold refused by person-level evidence (one record per
+     * person, agency-local person ids, a "different people" decision), and by one_to_one */
+    uint64_t person_refused, one_to_one_refused;
+    /* exact-key merges refused by person-level evidence (also listed as conflicts) */
+    uint64_t exact_person_refused;
+    /* decisions applied, and decisions naming a record not in the set (e.g. purged) */
+    uint64_t decisions_applied, decisions_stale;
 } xchg_link_result;
+
+/* A reviewer's decision on two records, by the ids given to xchg_linkset_add. */
+typedef struct xchg_link_decision {
+    uint64_t a, b;
+    int same; /* 1: one person (always linked); 0: different people (never linked) */
+} xchg_link_decision;
+
+typedef struct xchg_link_params {
+    int32_t run_date;                /* days since 1970: ends the evidence window */
+    const uint8_t *pseudonym_key;    /* 32 bytes, held by the matcher only */
+    unsigned threads;                /* fuzzy scoring workers (0 = default) */
+    const xchg_link_decision *decisions; /* optional, applied before any key */
+    size_t ndecisions;
+} xchg_link_params;
 
 /*
  * Run linkage over the set. run_date (days since 1970) ends the evidence window.
@@ -98,6 +124,16 @@ typedef struct xchg_link_result {
 XCHG_API xchg_err xchg_link_run(xchg_linkset *ls, int32_t run_date,
                                 const uint8_t pseudonym_key[32], unsigned threads,
                                 xchg_link_result **out, xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
+ * The same with parameters, including reviewers' decisions: a "same" pair is united
+ * before the exact keys (whatever its tokens say); a "different" pair is never put into
+ * one person by any stage. Decisions naming an id not in the set are counted as stale
+ * and skipped; two decisions that contradict each other (a pair both same and, through
+ * other same decisions, different) fail with XCHG_ERR_ARG and a message in d.
+ */
+XCHG_API xchg_err xchg_link_run_ex(xchg_linkset *ls, const xchg_link_params *params,
+                                   xchg_link_result **out, xchg_diag *d) XCHG_MUST_CHECK;
 
 XCHG_API void xchg_link_result_free(xchg_link_result *r);
 

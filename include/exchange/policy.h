@@ -176,6 +176,11 @@ typedef struct xchg_extract {
     const char *consent_column, *consent_date_column, *basis_column;
     const char **consent_values[4]; /* per xchg_consent_status: accepted spellings */
     size_t nconsent_values[4];
+    /* person-level evidence for linkage (docs/linkage.md): the agency holds at most one
+     * record per person; and/or a field holding the agency's own person identifier
+     * (sealed as a keyed token, match token index = nmatch_keys; XCHG_NONE if none) */
+    int one_record_per_person;
+    size_t person_id;
 } xchg_extract;
 
 typedef enum xchg_requirement {
@@ -245,6 +250,9 @@ typedef struct xchg_policy_data {
     xchg_consent_rule *consent;
     size_t nconsent;
     long suppress_below, round_to;
+    /* no 'release' section: a pure linkage agreement (no problems, rule, consent or
+     * recipients required); nothing can be released under it */
+    int linkage_only;
 } xchg_policy_data;
 
 typedef struct xchg_policy xchg_policy;

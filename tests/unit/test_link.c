@@ -2,16 +2,43 @@
  * The linkage engine on hand-built records with exact expected clusters: transitive
  * links, the over-merge guard, twins kept apart, a moved family still linked by a strong
  * key, the one-to-one fuzzy constraint with clerical review, a family that meets the rule
- * only with both agencies, evidence outside the window, and stable pseudonyms.
+ * only with both agencies, evidence outside the window, and stable pseudonyms; person-level
+ * evidence (one record per person, agency-local person ids), one-to-one on clusters, and
+ * reviewers' decisions.
  */
 #include "test_helpers.h"
 
-static xchg_policy *pol;
+static xchg_policy *pol, *pol_base, *pol_person;
 static size_t POLICE, SCHOOL;
 static size_t K_UPN, K_NAME, K_PHON, P_CRIME, P_SCHOOL;
 static int32_t RUN;
 
 static const uint8_t pkey[32] = {7};
+
+/* t with the first occurrence of `at` replaced by `with` (t is freed) */
+static char *subst(char *t, const char *at, const char *with)
+{
+    char *p = strstr(t, at);
+    assert_non_null(p);
+    char *u = malloc(strlen(t) + strlen(with) + 1);
+    memcpy(u, t, (size_t)(p - t));
+    strcpy(u + (p - t), with);
+    strcat(u, p + strlen(at));
+    free(t);
+    return u;
+}
+
+static xchg_policy *parse(char *u)
+{
+    xchg_policy *out = NULL;
+    xchg_diag *d = xchg_diag_new();
+    xchg_err e = xchg_policy_parse(u, strlen(u), "link.yaml", &out, d);
+    for (size_t i = 0; i < xchg_diag_count(d); i++)
+        print_message("%s\n", xchg_diag_text(d, i));
+    xchg_diag_free(d);
+    free(u);
+    return e == XCHG_OK ? out : NULL;
+}
 
 static int setup(void **state)
 {
@@ -21,19 +48,18 @@ static int setup(void **state)
     /* the base agreement plus fuzzy matching (the CLK schema is not used by the engine) */
     const char *fz = "fuzzy:\n  threshold: 0.9\n  review_band: [0.8, 0.9]\n  blocking: [[\"surname:phonetic\", \"dob:year\"], [postcode]]\n"
                      "  clk_schema: {version: 3}\nhouseholds:\n";
-    char *at = strstr(t, "households:\n");
-    char *u = malloc(n + strlen(fz) + 1);
-    memcpy(u, t, (size_t)(at - t));
-    strcpy(u + (at - t), fz);
-    strcat(u, at + strlen("households:\n"));
-    xchg_diag *d = xchg_diag_new();
-    xchg_err e = xchg_policy_parse(u, strlen(u), "link.yaml", &pol, d);
-    for (size_t i = 0; i < xchg_diag_count(d); i++)
-        print_message("%s\n", xchg_diag_text(d, i));
-    xchg_diag_free(d);
+    char *u = subst(strdup(t), "households:\n", fz);
+    /* and with person-level evidence: the school holds one record per pupil, the police
+     * give their own person identifier; clusters not matched one to one */
+    char *v = subst(strdup(u), "  clk_schema: {version: 3}\n", "  clk_schema: {version: 3}\n  one_to_one: false\n");
+    v = subst(v, "  upn: {type: upn}\n", "  upn: {type: upn}\n  police_id: {type: identifier}\n");
+    v = subst(v, "Type: incident_type,", "Type: incident_type, PID: police_id,");
+    v = subst(v, "    record_ref: Ref\n", "    record_ref: Ref\n    person_id: police_id\n");
+    v = subst(v, "    record_ref: Pupil\n", "    record_ref: Pupil\n    one_record_per_person: true\n");
     free(t);
-    free(u);
-    if (e != XCHG_OK)
+    pol = pol_base = parse(u);
+    pol_person = parse(v);
+    if (!pol_base || !pol_person)
         return -1;
     const xchg_policy_data *p = xchg_policy_get(pol);
     POLICE = xchg_policy_party(pol, "police");
@@ -59,7 +85,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    xchg_policy_free(pol);
+    xchg_policy_free(pol_base);
+    xchg_policy_free(pol_person);
     return 0;
 }
 
@@ -106,6 +133,25 @@ static void clk(struct rb *b, unsigned ones, unsigned offset)
     }
     b->r.clk = b->clk;
     b->r.clk_len = sizeof b->clk;
+}
+
+static xchg_link_result *run_with(const xchg_link_params *lp, struct rb *recs,
+                                  const size_t *agency, size_t n, xchg_err want)
+{
+    xchg_linkset *ls = NULL;
+    assert_int_equal(xchg_linkset_new(pol, &ls), XCHG_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(xchg_linkset_add(ls, agency[i], 100 + i, &recs[i].r), XCHG_OK);
+    xchg_link_result *res = NULL;
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(xchg_link_run_ex(ls, lp, &res, d), want);
+    if (want != XCHG_OK) {
+        assert_true(xchg_diag_count(d) > 0);
+        assert_null(res);
+    }
+    xchg_diag_free(d);
+    xchg_linkset_free(ls);
+    return res;
 }
 
 static xchg_link_result *run(struct rb *recs, const size_t *agency, size_t n)
@@ -337,6 +383,182 @@ static void test_stable_pseudonyms(void **state)
     xchg_link_result_free(b);
 }
 
+
+/* a police person-id token (match token index nmatch_keys under pol_person) */
+static void pid(struct rb *b, uint8_t v) { match(b, xchg_policy_get(pol_person)->nmatch_keys, v); }
+
+static void test_one_record_per_person_chain(void **state)
+{
+    (void)state;
+    pol = pol_person;
+    /* A and C are two pupils (the school holds one record per pupil); B, a police record,
+     * is similar to both. A-B links (0.95); B-C (0.925) would put A and C into one person:
+     * refused, and not listed for review either (the evidence has decided it) */
+    struct rb r[3];
+    size_t ag[3] = {SCHOOL, POLICE, SCHOOL};
+    rinit(&r[0], "A");
+    rinit(&r[1], "B");
+    rinit(&r[2], "C");
+    block(&r[0], 0, 1);
+    block(&r[1], 0, 1);
+    block(&r[1], 0, 2);
+    block(&r[2], 0, 2);
+    clk(&r[0], 40, 0);
+    clk(&r[1], 40, 2);
+    clk(&r[2], 40, 5);
+    xchg_link_result *res = run(r, ag, 3);
+    assert_int_equal(res->npersons, 2);
+    assert_int_equal(res->person[0], res->person[1]);
+    assert_int_not_equal(res->person[0], res->person[2]);
+    assert_int_equal(res->fuzzy_links, 1);
+    assert_int_equal(res->person_refused, 1);
+    assert_int_equal(res->nreview, 0);
+    xchg_link_result_free(res);
+    /* the same chain through exact keys: B shares name_dob with A and phon_dob with C; the
+     * second merge is refused and reported as a conflict on phon_dob */
+    for (int i = 0; i < 3; i++)
+        r[i].r.clk = NULL, r[i].r.clk_len = 0, r[i].r.nblock = 0;
+    match(&r[0], K_NAME, 10);
+    match(&r[1], K_NAME, 10);
+    match(&r[1], K_PHON, 11);
+    match(&r[2], K_PHON, 11);
+    res = run(r, ag, 3);
+    assert_int_equal(res->npersons, 2);
+    assert_int_equal(res->person[0], res->person[1]);
+    assert_int_not_equal(res->person[0], res->person[2]);
+    assert_int_equal(res->exact_person_refused, 1);
+    assert_int_equal(res->nconflicts, 1);
+    assert_int_equal(res->conflicts[0].key, (int16_t)K_PHON);
+    assert_int_equal(res->conflicts[0].a, 1);
+    assert_int_equal(res->conflicts[0].b, 2);
+    xchg_link_result_free(res);
+    /* without the declaration (base agreement, one_to_one off is not available there:
+     * one_to_one refuses B-C instead, so the chain is also broken, but as a solver rule) */
+    pol = pol_base;
+}
+
+static void test_agency_person_ids(void **state)
+{
+    (void)state;
+    pol = pol_person;
+    /* P1 and P2: police records with different police person ids, very similar (0.95);
+     * S, a pupil, is similar to both. P3 and P4 share a police id and nothing else. */
+    struct rb r[5];
+    size_t ag[5] = {POLICE, POLICE, SCHOOL, POLICE, POLICE};
+    rinit(&r[0], "P1");
+    rinit(&r[1], "P2");
+    rinit(&r[2], "S");
+    rinit(&r[3], "P3");
+    rinit(&r[4], "P4");
+    pid(&r[0], 1);
+    pid(&r[1], 2);
+    pid(&r[3], 3);
+    pid(&r[4], 3);
+    for (int i = 0; i < 3; i++)
+        block(&r[i], 0, 9);
+    clk(&r[0], 40, 0);
+    clk(&r[1], 40, 2);   /* P1-P2 0.95 */
+    clk(&r[2], 40, 127); /* S-P1 0.975, S-P2 0.925 */
+    xchg_link_result *res = run(r, ag, 5);
+    assert_int_equal(res->npersons, 3);
+    assert_int_equal(res->person[0], res->person[2]); /* the best pair S-P1 */
+    assert_int_not_equal(res->person[0], res->person[1]);
+    assert_int_equal(res->person[3], res->person[4]); /* the police say: one person */
+    assert_int_not_equal(res->person[3], res->person[0]);
+    assert_int_equal(res->person_refused, 2); /* P1-P2 and S-P2 */
+    assert_int_equal(res->fuzzy_links, 1);
+    xchg_link_result_free(res);
+    /* a person-id token from an agency that declares none is refused */
+    xchg_linkset *ls = NULL;
+    assert_int_equal(xchg_linkset_new(pol, &ls), XCHG_OK);
+    assert_int_equal(xchg_linkset_add(ls, SCHOOL, 1, &r[0].r), XCHG_ERR_ARG);
+    xchg_linkset_free(ls);
+    pol = pol_base;
+}
+
+static void test_one_to_one_on_clusters(void **state)
+{
+    (void)state;
+    /* P1 (police) and S1 (school) are one person by an exact key. S2 (school) is similar
+     * to P1 (0.95) but P1's cluster already holds a school record: refused, listed for
+     * review. P2 (police) is similar to S2 (0.925): linked. P3 (police), a duplicate of P1
+     * within the police (0.95), joins P1's person: a link within one agency may join
+     * clusters that share only that agency. */
+    struct rb r[5];
+    size_t ag[5] = {POLICE, SCHOOL, SCHOOL, POLICE, POLICE};
+    const char *names[5] = {"P1", "S1", "S2", "P2", "P3"};
+    for (int i = 0; i < 5; i++)
+        rinit(&r[i], names[i]);
+    match(&r[0], K_NAME, 20);
+    match(&r[1], K_NAME, 20);
+    block(&r[0], 0, 100);
+    block(&r[2], 0, 100);
+    block(&r[2], 0, 101);
+    block(&r[3], 0, 101);
+    block(&r[0], 0, 102);
+    block(&r[4], 0, 102);
+    block(&r[0], 1, 103); /* P1, S2: the same postcode too, so a review question */
+    block(&r[2], 1, 103);
+    clk(&r[0], 40, 0);
+    clk(&r[2], 40, 2);
+    clk(&r[3], 40, 5);
+    clk(&r[4], 40, 126);
+    xchg_link_result *res = run(r, ag, 5);
+    assert_int_equal(res->npersons, 2);
+    assert_int_equal(res->person[0], res->person[1]);
+    assert_int_equal(res->person[0], res->person[4]);
+    assert_int_equal(res->person[2], res->person[3]);
+    assert_int_not_equal(res->person[0], res->person[2]);
+    assert_int_equal(res->fuzzy_links, 2);
+    assert_int_equal(res->one_to_one_refused, 1);
+    assert_int_equal(res->nreview, 1);
+    assert_int_equal(res->review[0].a, 0);
+    assert_int_equal(res->review[0].b, 2);
+    xchg_link_result_free(res);
+    /* sharing only a surname sound and a birth year is not enough to be asked about */
+    r[0].r.nblock--;
+    r[2].r.nblock--;
+    res = run(r, ag, 5);
+    assert_int_equal(res->one_to_one_refused, 1);
+    assert_int_equal(res->nreview, 0);
+    xchg_link_result_free(res);
+}
+
+static void test_decisions(void **state)
+{
+    (void)state;
+    /* A and B share name_dob; C and D share nothing. Decisions: A, B different people;
+     * C, D one person; one decision names a record no longer in the set. */
+    struct rb r[4];
+    size_t ag[4] = {POLICE, SCHOOL, POLICE, SCHOOL};
+    for (int i = 0; i < 4; i++)
+        rinit(&r[i], i == 0 ? "A" : i == 1 ? "B" : i == 2 ? "C" : "D");
+    match(&r[0], K_NAME, 30);
+    match(&r[1], K_NAME, 30);
+    match(&r[2], K_NAME, 31);
+    match(&r[3], K_NAME, 32);
+    xchg_link_params lp = {.run_date = RUN, .pseudonym_key = pkey, .threads = 1};
+    xchg_link_result *res = run_with(&lp, r, ag, 4, XCHG_OK);
+    assert_int_equal(res->npersons, 3);
+    assert_int_equal(res->person[0], res->person[1]);
+    xchg_link_result_free(res);
+    const xchg_link_decision dec[3] = {{100, 101, 0}, {102, 103, 1}, {100, 999, 1}};
+    lp.decisions = dec;
+    lp.ndecisions = 3;
+    res = run_with(&lp, r, ag, 4, XCHG_OK);
+    assert_int_equal(res->npersons, 3);
+    assert_int_not_equal(res->person[0], res->person[1]);
+    assert_int_equal(res->person[2], res->person[3]);
+    assert_int_equal(res->decisions_applied, 2);
+    assert_int_equal(res->decisions_stale, 1);
+    assert_int_equal(res->nconflicts, 1); /* the name_dob merge refused */
+    xchg_link_result_free(res);
+    /* contradictory: A-C same, C-B same, A-B different */
+    const xchg_link_decision bad[3] = {{100, 102, 1}, {102, 101, 1}, {101, 100, 0}};
+    lp.decisions = bad;
+    res = run_with(&lp, r, ag, 4, XCHG_ERR_ARG);
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -349,6 +571,10 @@ int main(void)
         cmocka_unit_test(test_one_to_one),
         cmocka_unit_test(test_rule_needs_both_agencies),
         cmocka_unit_test(test_stable_pseudonyms),
+        cmocka_unit_test(test_one_record_per_person_chain),
+        cmocka_unit_test(test_agency_person_ids),
+        cmocka_unit_test(test_one_to_one_on_clusters),
+        cmocka_unit_test(test_decisions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -207,6 +207,21 @@ static const struct bad bads[] = {
     {"bad consent requirement", "{requires: engagement}", "{requires: maybe}", XCHG_ERR_POLICY,
      "t.yaml:105:28: error: 'requires' in consent rules of 'school' must be none, engagement or "
      "explicit_consent, not 'maybe'"},
+    {"person id not among the columns", "    record_ref: Ref\n",
+     "    record_ref: Ref\n    person_id: upn\n", XCHG_ERR_POLICY,
+     "...error: 'person_id' field 'upn' of extract of 'police' is not among its 'columns'"},
+    {"person id not identifying", "    record_ref: Ref\n",
+     "    record_ref: Ref\n    person_id: incident_type\n", XCHG_ERR_POLICY,
+     "...error: 'person_id' field 'incident_type' of extract of 'police' must be an identifying "
+     "field (e.g. type identifier), not type code"},
+    {"one record per person not a boolean", "    record_ref: Pupil\n",
+     "    record_ref: Pupil\n    one_record_per_person: yes\n", XCHG_ERR_POLICY,
+     "...one_record_per_person..."},
+    {"problems but no release",
+     "release:\n  recipients: [team]\n  approvals_required: 2\n  consent:\n    police:\n      "
+     "referral: {requires: engagement, unless_basis: [safeguarding]}\n    school:\n      "
+     "referral: {requires: engagement}\n",
+     "", XCHG_ERR_POLICY, "...error: missing required key 'release' in the agreement file"},
     {"not YAML", "  title: Test agreement\n", "  title: [unclosed\n", XCHG_ERR_FORMAT,
      "t.yaml:9:11: error: not valid YAML: missing comma in flow sequence"},
     {"duplicate key", "  title: Test agreement\n", "  title: Test agreement\n  title: Again\n",
@@ -220,6 +235,13 @@ static int diag_matches(const xchg_diag *d, const char *expect)
     int suffix = strncmp(expect, "...", 3) == 0;
     for (size_t i = 0; i < xchg_diag_count(d); i++) {
         const char *t = xchg_diag_text(d, i);
+        if (suffix && prefix) { /* "...part...": anywhere */
+            char mid[256];
+            snprintf(mid, sizeof mid, "%.*s", (int)(el - 6), expect + 3);
+            if (strstr(t, mid))
+                return 1;
+            continue;
+        }
         if (suffix && strstr(t, expect + 3))
             return 1;
         if (prefix && strncmp(t, expect, el - 3) == 0)
@@ -257,6 +279,73 @@ static void test_validation_errors(void **state)
         free(text);
     }
     assert_int_equal(failed, 0);
+}
+
+
+/* A pure linkage agreement: no problems, rule, release, consent column, indicators or
+ * payload; validates, and says so. Adding a payload back is an error. */
+static void test_linkage_only(void **state)
+{
+    (void)state;
+    static const char *const cut[][2] = {
+        {"problems:\n  crime_asb:\n    title: Crime or ASB\n    asserted_by: [police]\n  school:\n"
+         "    title: Poor attendance\n    asserted_by: [school]\n",
+         ""},
+        {"rule:\n  eligible_when: {at_least: 2, of: [crime_asb, school]}\n  evidence_window_days: 365\n",
+         ""},
+        {"release:\n  recipients: [team]\n  approvals_required: 2\n  consent:\n    police:\n      "
+         "referral: {requires: engagement, unless_basis: [safeguarding]}\n    school:\n      "
+         "referral: {requires: engagement}\n",
+         ""},
+        {"    indicators:\n      - problem: crime_asb\n        when: {field: incident_type, in: [CRIME, ASB]}\n        date: incident_date\n", ""},
+        {"    indicators:\n      - problem: school\n        when: {ratio: [sessions_attended, sessions_possible], lt: 0.9}\n        date: term_end\n", ""},
+        {"    payload: [forename, surname, dob]\n", ""},
+        {"    payload: [forename, surname]\n", ""},
+        {"    consent_column: Consent\n", ""},
+        {"    consent_column: Consent\n", "    one_record_per_person: true\n"},
+        {"    record_ref: Ref\n", "    record_ref: Ref\n    person_id: surname\n"},
+    };
+    char *text = strdup(base_text);
+    for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++) {
+        char *t = mutate_in(text, cut[i][0], cut[i][1]);
+        free(text);
+        text = t;
+    }
+    xchg_policy *p = NULL;
+    xchg_diag *d = xchg_diag_new();
+    xchg_err e = xchg_policy_parse(text, strlen(text), "lo.yaml", &p, d);
+    for (size_t j = 0; j < xchg_diag_count(d); j++)
+        print_message("  %s\n", xchg_diag_text(d, j));
+    assert_int_equal(e, XCHG_OK);
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    assert_true(pd->linkage_only);
+    assert_int_equal(pd->nproblems, 0);
+    assert_int_equal(pd->nrecipients, 0);
+    const xchg_extract *pol_x = xchg_policy_extract(p, xchg_policy_party(p, "police"));
+    const xchg_extract *sch_x = xchg_policy_extract(p, xchg_policy_party(p, "school"));
+    assert_null(pol_x->consent_column);
+    assert_false(pol_x->one_record_per_person);
+    assert_true(sch_x->one_record_per_person);
+    assert_int_equal(pol_x->person_id, 1); /* fields: forename, surname, ... */
+    assert_int_equal(sch_x->person_id, XCHG_NONE);
+    char *ex = NULL;
+    assert_int_equal(xchg_policy_explain(p, &ex), XCHG_OK);
+    assert_non_null(strstr(ex, "linkage-only agreement"));
+    assert_non_null(strstr(ex, "at most one record per person"));
+    assert_null(strstr(ex, "Who receives referrals"));
+    free(ex);
+    xchg_policy_free(p);
+    xchg_diag_free(d);
+    /* nothing can be released under it, so no payload */
+    char *t2 = mutate_in(text, "    one_record_per_person: true\n",
+                         "    one_record_per_person: true\n    payload: [forename]\n");
+    d = xchg_diag_new();
+    assert_int_equal(xchg_policy_parse(t2, strlen(t2), "lo.yaml", &p, d), XCHG_ERR_POLICY);
+    assert_true(diag_matches(d, "...a linkage-only agreement (no 'release' section) releases "
+                                "nothing, so it carries no payload"));
+    xchg_diag_free(d);
+    free(t2);
+    free(text);
 }
 
 /* check never stops at the first problem */
@@ -496,6 +585,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base_is_valid),
         cmocka_unit_test(test_validation_errors),
+        cmocka_unit_test(test_linkage_only),
         cmocka_unit_test(test_reports_every_problem),
         cmocka_unit_test(test_sign_and_verify),
         cmocka_unit_test(test_one_byte_change_rejected),

@@ -655,6 +655,104 @@ static void test_clk_invalid_iso_dob(void **state)
     xchg_policy_free(p);
 }
 
+/* The police's own person identifier (extract option person_id) travels as one more match
+ * token, index nmatch_keys: equal for equal ids, different for different ids, absent
+ * when the row has none; the matcher accepts it from this agency only, and links by it. */
+static void test_person_id_token(void **state)
+{
+    (void)state;
+    size_t n;
+    char *t = slurp(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &n);
+    const char *steps[][2] = {
+        {"  upn: {type: upn}\n", "  upn: {type: upn}\n  police_id: {type: identifier}\n"},
+        {"Type: incident_type,", "Type: incident_type, PID: police_id,"},
+        {"    record_ref: Ref\n", "    record_ref: Ref\n    person_id: police_id\n"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        char *at = strstr(t, steps[i][0]);
+        assert_non_null(at);
+        char *u = malloc(strlen(t) + strlen(steps[i][1]) + 1);
+        memcpy(u, t, (size_t)(at - t));
+        strcpy(u + (at - t), steps[i][1]);
+        strcat(u, at + strlen(steps[i][0]));
+        free(t);
+        t = u;
+    }
+    xchg_policy *p2 = NULL;
+    assert_int_equal(xchg_policy_parse(t, strlen(t), "pid.yaml", &p2, NULL), XCHG_OK);
+    free(t);
+    const char *spath = tpath("pid.xsec"), *in = tpath("pid.csv"), *out = tpath("pid.xex");
+    unlink(spath);
+    xchg_seckey *owner = seed_key(1), *police = seed_key(2), *matcher = seed_key(4);
+    xchg_secret *sec = NULL;
+    assert_int_equal(xchg_secret_create(p2, owner, 1, 0, spath, 1, NULL), XCHG_OK);
+    assert_int_equal(xchg_secret_open(p2, police, spath, &sec, NULL), XCHG_OK);
+    FILE *f = fopen(in, "w");
+    assert_non_null(f);
+    fputs("Ref,Forename,Surname,DOB,Postcode,Type,Date,PID,Consent,Legal Basis\n"
+          "A,Ann,Ash,01/02/1990,OX4 1AA,CRIME,01/06/2026,tv-17,given,\n"
+          "B,Bob,Birch,02/03/1991,OX4 1AB,CRIME,02/06/2026,TV 17,given,\n" /* the same id */
+          "C,Cat,Cedar,03/04/1992,OX4 1AF,CRIME,03/06/2026,tv-18,given,\n"
+          "D,Dan,Dogwood,04/05/1993,OX4 1AD,CRIME,04/06/2026,,given,\n",
+          f);
+    fclose(f);
+    unlink(out);
+    xchg_seal_opts o = {.input = in, .output = out, .period_start = day("2025-08-01"),
+                        .period_end = day("2026-07-31"), .strict = 1, .now = 1767225600};
+    xchg_seal_stats st;
+    xchg_diag *d = xchg_diag_new();
+    xchg_err e = xchg_seal(p2, police, sec, &o, &st, d);
+    for (size_t i = 0; i < xchg_diag_count(d); i++)
+        print_message("%s\n", xchg_diag_text(d, i));
+    xchg_diag_free(d);
+    assert_int_equal(e, XCHG_OK);
+    assert_int_equal(st.sealed, 4);
+    size_t nmk = xchg_policy_get(p2)->nmatch_keys;
+    xchg_extract_file *xf = NULL;
+    assert_int_equal(xchg_extract_open(p2, matcher, out, 0, &xf, NULL), XCHG_OK);
+    xchg_linkset *ls = NULL;
+    assert_int_equal(xchg_linkset_new(p2, &ls), XCHG_OK);
+    uint8_t pid[4][32];
+    int has[4] = {0};
+    for (int i = 0;; i++) {
+        xchg_record r;
+        int end = 0;
+        assert_int_equal(xchg_extract_next(xf, &r, &end, NULL), XCHG_OK);
+        if (end)
+            break;
+        assert_true(i < 4);
+        for (size_t k = 0; k < r.nmatch; k++)
+            if (r.match[k].index == nmk) {
+                assert_false(has[i]);
+                has[i] = 1;
+                memcpy(pid[i], r.match[k].value, 32);
+            }
+        assert_int_equal(xchg_linkset_add(ls, xchg_extract_file_info(xf)->agency, (uint64_t)i, &r),
+                         XCHG_OK);
+    }
+    uint64_t cnt = 0;
+    assert_int_equal(xchg_extract_finish(xf, &cnt, NULL), XCHG_OK);
+    xchg_extract_close(xf);
+    assert_int_equal(cnt, 4);
+    assert_true(has[0] && has[1] && has[2]);
+    assert_false(has[3]);
+    assert_memory_equal(pid[0], pid[1], 32);     /* "tv-17" and "TV 17": one identifier */
+    assert_memory_not_equal(pid[0], pid[2], 32);
+    const uint8_t k0[32] = {7};
+    xchg_link_result *res = NULL;
+    assert_int_equal(xchg_link_run(ls, day("2026-06-30"), k0, 1, &res, NULL), XCHG_OK);
+    assert_int_equal(res->npersons, 3); /* A and B by the police id alone */
+    assert_int_equal(res->person[0], res->person[1]);
+    assert_int_not_equal(res->person[0], res->person[2]);
+    xchg_link_result_free(res);
+    xchg_linkset_free(ls);
+    xchg_secret_free(sec);
+    xchg_seckey_free(owner);
+    xchg_seckey_free(police);
+    xchg_seckey_free(matcher);
+    xchg_policy_free(p2);
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -667,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_double_metaphone_key),
         cmocka_unit_test(test_clk_invalid_values),
         cmocka_unit_test(test_clk_invalid_iso_dob),
+        cmocka_unit_test(test_person_id_token),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
