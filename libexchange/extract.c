@@ -58,6 +58,14 @@ static int parse_header(xchg_extract_file *f, const char *path, xchg_diag *d)
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "extract header is incomplete or malformed");
         goto done;
     }
+    json_t *kind = json_object_get(h, "kind");
+    if (kind && (!json_is_string(kind) || (strcmp(json_string_value(kind), "full") != 0 &&
+                                           strcmp(json_string_value(kind), "incremental") != 0))) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                      "extract header field 'kind' must be \"full\" or \"incremental\"");
+        goto done;
+    }
+    f->info.incremental = kind && strcmp(json_string_value(kind), "incremental") == 0;
     memcpy(f->info.agreement_id, agid, strlen(agid) + 1);
     memcpy(f->info.secret_fingerprint, fp, 33);
     f->info.epoch = (uint32_t)json_integer_value(ep);

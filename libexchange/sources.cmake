@@ -1,2 +1,5 @@
 # Sources added by the network module (request authentication, extract status).
 list(APPEND XCHG_LIB_SOURCES netauth.c store_status.c)
+# Output neutralisation (CSV formula injection, terminal control characters) and the
+# consent decision shared by sealing and release.
+list(APPEND XCHG_LIB_SOURCES textsafe.c consent.c)

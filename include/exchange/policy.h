@@ -180,6 +180,9 @@ typedef struct xchg_consent_rule {
     xchg_requirement requires;
     const char **unless_basis; /* recorded legal bases that allow release without it */
     size_t nunless;
+    /* identification only: a withdrawn consent (an objection, UK GDPR Art 21) stops the
+     * record's use for identification (objection_stops_identification, default true) */
+    int objection_stops;
 } xchg_consent_rule;
 
 typedef struct xchg_policy_data {
