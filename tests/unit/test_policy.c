@@ -207,6 +207,26 @@ static const struct bad bads[] = {
      "t.yaml:9:11: error: not valid YAML: missing comma in flow sequence"},
     {"duplicate key", "  title: Test agreement\n", "  title: Test agreement\n  title: Again\n",
      XCHG_ERR_FORMAT, "t.yaml:8:4: error: not valid YAML: duplicate key"},
+    /* a second document would be silently ignored while the first is enforced */
+    {"second YAML document", "  round_to: 5\n",
+     "  round_to: 5\n---\nrelease:\n  approvals_required: 1\n", XCHG_ERR_POLICY,
+     "t.yaml:109:1: error: a second YAML document starts here: an agreement is one document, and "
+     "nothing after the first may be left unread (remove the '---' and what follows, or merge it "
+     "into the agreement)"},
+    {"second YAML document after an end marker", "  round_to: 5\n",
+     "  round_to: 5\n...\n--- {}\n", XCHG_ERR_POLICY, "t.yaml:110:1: error: a second YAML document..."},
+    {"empty second YAML document", "  round_to: 5\n", "  round_to: 5\n---\n", XCHG_ERR_POLICY,
+     "t.yaml:109:1: error: a second YAML document..."},
+    {"objection rule on another purpose", "{requires: engagement}",
+     "{requires: engagement, objection_stops_identification: false}", XCHG_ERR_POLICY,
+     "t.yaml:105:72: error: 'objection_stops_identification' in consent rules of 'school' applies "
+     "only to the 'identification' purpose, not 'referral'"},
+    {"objection rule not a boolean", "{requires: engagement}",
+     "{requires: engagement}\n      identification: {requires: none, objection_stops_identification: "
+     "maybe}",
+     XCHG_ERR_POLICY,
+     "t.yaml:106:72: error: 'objection_stops_identification' in consent rules of 'school' must be "
+     "true or false, not 'maybe'"},
 };
 
 static int diag_matches(const xchg_diag *d, const char *expect)
