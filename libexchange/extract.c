@@ -2,6 +2,7 @@
 #include "exchange/extract.h"
 #include "exchange/crypto.h"
 #include "exchange/date.h"
+#include "exchange/textsafe.h"
 #include "exchange/xex.h"
 
 #include <jansson.h>
@@ -175,6 +176,9 @@ xchg_err xchg_extract_next(xchg_extract_file *f, xchg_record *r, int *end, xchg_
     if (rc != XCHG_OK) {
         why = xchg_diag_count(tmp) ? xchg_diag_message(tmp, 0) : "malformed";
     } else {
+        /* the reference reaches operators' screens and packets: same rule as at seal */
+        if (xchg_text_check(r->ref, r->ref_len, NULL, NULL) != 0)
+            why = "its record reference is not valid UTF-8 text or holds a control character";
         for (size_t i = 0; i < r->nmatch && !why; i++)
             if (r->match[i].index >= p->nmatch_keys)
                 why = "a match token names an unknown key";

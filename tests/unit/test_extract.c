@@ -219,7 +219,8 @@ static void test_other_agreement(void **state)
 
 /* Rewrite the genuine extract's header with edit(), re-sealed and signed by the police
  * key (so only the header differs), and open it as the matcher. */
-static xchg_err open_with_header(void (*edit)(json_t *), int *incremental, xchg_diag *d)
+static xchg_err open_with(void (*edit)(json_t *), const char *ref, int *incremental,
+                          xchg_diag *d)
 {
     xchg_seckey *m = seed_key(4), *police = seed_key(2);
     xchg_xex_reader *r = NULL;
@@ -238,6 +239,18 @@ static xchg_err open_with_header(void (*edit)(json_t *), int *incremental, xchg_
     assert_int_equal(xchg_xex_writer_new(path, 1, &pd->parties[xchg_policy_party(pol, "matcher")].key,
                                          police, text, strlen(text), &w, NULL),
                      XCHG_OK);
+    if (ref) { /* one record with this reference */
+        xchg_record rec;
+        memset(&rec, 0, sizeof rec);
+        rec.ref = ref;
+        rec.ref_len = strlen(ref);
+        rec.consent_date = XCHG_DATE_NONE;
+        rec.basis = "";
+        uint8_t buf[512];
+        size_t n = 0;
+        assert_int_equal(xchg_record_encode(&rec, buf, sizeof buf, &n), XCHG_OK);
+        assert_int_equal(xchg_xex_writer_add(w, buf, n), XCHG_OK);
+    }
     assert_int_equal(xchg_xex_writer_finish(w, NULL), XCHG_OK);
     xchg_xex_writer_free(w);
     free(text);
@@ -248,10 +261,16 @@ static xchg_err open_with_header(void (*edit)(json_t *), int *incremental, xchg_
         uint64_t n = 99;
         int end = 0;
         xchg_record rec;
-        assert_int_equal(xchg_extract_next(f, &rec, &end, d), XCHG_OK);
-        assert_true(end);
-        assert_int_equal(xchg_extract_finish(f, &n, d), XCHG_OK);
-        assert_int_equal(n, 0);
+        e = xchg_extract_next(f, &rec, &end, d);
+        if (e == XCHG_OK && ref) {
+            assert_false(end);
+            e = xchg_extract_next(f, &rec, &end, d);
+        }
+        if (e == XCHG_OK) {
+            assert_true(end);
+            assert_int_equal(xchg_extract_finish(f, &n, d), XCHG_OK);
+            assert_int_equal(n, ref ? 1 : 0);
+        }
     }
     xchg_extract_close(f);
     xchg_seckey_free(m);
@@ -259,7 +278,13 @@ static xchg_err open_with_header(void (*edit)(json_t *), int *incremental, xchg_
     return e;
 }
 
+static xchg_err open_with_header(void (*edit)(json_t *), int *incremental, xchg_diag *d)
+{
+    return open_with(edit, NULL, incremental, d);
+}
+
 static void no_kind(json_t *h) { json_object_del(h, "kind"); }
+static void no_edit(json_t *h) { (void)h; }
 static void kind_full(json_t *h) { json_object_set_new(h, "kind", json_string("full")); }
 static void kind_incr(json_t *h) { json_object_set_new(h, "kind", json_string("incremental")); }
 static void kind_delta(json_t *h) { json_object_set_new(h, "kind", json_string("delta")); }
@@ -298,6 +323,24 @@ static void test_kind(void **state)
     xchg_diag_free(d);
 }
 
+/* A record reference that is not text, or would drive the terminal, is refused by the
+ * matcher too (a sealer that did not check, or a hostile one). */
+static void test_bad_reference(void **state)
+{
+    (void)state;
+    xchg_diag *d = xchg_diag_new();
+    int inc;
+    assert_int_equal(open_with(no_edit, "R-1 Zoë", &inc, d), XCHG_OK);
+    const char *bad[] = {"R\x1b[2J", "R\xff", "R\xc2\x9b", "R\xe2\x80\xae"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        xchg_diag_clear(d);
+        assert_int_equal(open_with(no_edit, bad[i], &inc, d), XCHG_ERR_FORMAT);
+        assert_diag_has(d, "kind.xex: error: record 1 is not valid: its record reference is not "
+                           "valid UTF-8 text or holds a control character");
+    }
+    xchg_diag_free(d);
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -311,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_wrong_epoch),
         cmocka_unit_test(test_other_agreement),
         cmocka_unit_test(test_kind),
+        cmocka_unit_test(test_bad_reference),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

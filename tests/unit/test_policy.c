@@ -505,6 +505,80 @@ static void test_bind_keys(void **state)
     free(t);
 }
 
+/*
+ * `xchg policy explain` must promise only what the tools do. Its whole output for the
+ * shipped phase 2 agreement (keys bound deterministically: party n of the file gets
+ * seed_key(20 + n)) is fixed in tests/fixtures/policy/phase2.explain.txt; every kind of
+ * sentence in it is mapped to the test proving it in docs/policy.md ("What `policy
+ * explain` promises"). Regenerate deliberately with XCHG_UPDATE_GOLDEN=1 and review the
+ * diff sentence by sentence.
+ */
+#define GOLDEN XCHG_TEST_DIR "/fixtures/policy/phase2.explain.txt"
+static void test_explain_golden(void **state)
+{
+    (void)state;
+    size_t len;
+    char *text = slurp(XCHG_SOURCE_DIR "/policies/phase2.yaml", &len);
+    const char *dir = tpath("explain-keys");
+    mkdir(dir, 0700);
+    int n = 0;
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, "  - id: ", 8) != 0)
+            continue;
+        char id[65], path[700];
+        size_t k = strcspn(l + 8, " \n");
+        assert_true(k < sizeof id);
+        memcpy(id, l + 8, k);
+        id[k] = '\0';
+        snprintf(path, sizeof path, "%s/%s.pub", dir, id);
+        xchg_seckey *key = seed_key(20 + n++);
+        assert_int_equal(xchg_pubkey_save(xchg_seckey_public(key), path, 1, NULL), XCHG_OK);
+        xchg_seckey_free(key);
+    }
+    assert_int_equal(n, 12);
+    char *bound = NULL, *out = NULL;
+    size_t blen = 0, nb = 0;
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(xchg_policy_bind_keys(text, len, "phase2.yaml", dir, 0, &bound, &blen, &nb, d),
+                     XCHG_OK);
+    assert_int_equal(nb, 12);
+    xchg_policy *p = NULL;
+    if (xchg_policy_parse(bound, blen, "phase2.yaml", &p, d) != XCHG_OK) {
+        for (size_t i = 0; i < xchg_diag_count(d); i++)
+            print_message("  %s\n", xchg_diag_text(d, i));
+        fail_msg("policies/phase2.yaml with keys bound does not parse");
+    }
+    assert_int_equal(xchg_policy_explain(p, &out), XCHG_OK);
+    if (getenv("XCHG_UPDATE_GOLDEN") && *getenv("XCHG_UPDATE_GOLDEN"))
+        spit(GOLDEN, out, strlen(out));
+    char *want = slurp(GOLDEN, NULL);
+    if (strcmp(out, want) != 0) {
+        /* show the first line that differs */
+        const char *a = out, *b = want;
+        unsigned line = 1;
+        while (*a && *a == *b) {
+            line += *a == '\n';
+            a++;
+            b++;
+        }
+        while (a > out && a[-1] != '\n')
+            a--, b--;
+        print_message("explain output differs from %s at line %u:\n  got:  %.*s\n  want: %.*s\n",
+                      GOLDEN, line, (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
+        fail_msg("explain output changed: review every changed sentence against docs/policy.md");
+    }
+    /* the promises that were not true are gone */
+    assert_null(strstr(out, "are suppressed"));
+    assert_null(strstr(out, "The matcher deletes linked data"));
+    assert_non_null(strstr(out, "No report tool applies this yet"));
+    free(want);
+    free(out);
+    free(bound);
+    free(text);
+    xchg_policy_free(p);
+    xchg_diag_free(d);
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -518,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_missing_signatory_rejected),
         cmocka_unit_test(test_outsider_and_forged_signatures_rejected),
         cmocka_unit_test(test_bind_keys),
+        cmocka_unit_test(test_explain_golden),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
