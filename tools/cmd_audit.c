@@ -9,6 +9,32 @@
 
 #define DEFAULT_LOG "audit.log"
 
+/* v escaped for a terminal (xchg_term_safe), malloc'ed; "?" when out of memory. */
+static char *safe_dup(const char *v)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    int bad = !m;
+    if (m) {
+        bad |= xchg_term_safe(m, v) != 0;
+        bad |= fclose(m) != 0;
+    }
+    if (bad || !buf) {
+        free(buf);
+        return strdup("?");
+    }
+    return buf;
+}
+
+/* v written terminal-safe, then padded with spaces to width (counted in bytes). */
+static void pad_safe(const char *v, int width)
+{
+    char *t = safe_dup(v);
+    printf("%-*s", width, t ? t : "?");
+    free(t);
+}
+
 static const char usage[] =
     "usage: xchg audit verify --agreement A.yaml [--log FILE] [--against OLD] [--strict]\n"
     "       xchg audit export [--log FILE] -o OUT [--force]\n"
@@ -92,8 +118,12 @@ static int verify(int argc, char **argv)
     xchg_term_safe(stdout, st.agreement_sha256);
     fputc('\n', stdout);
     cli_print_diag(d);
-    if (strcmp(st.agreement_id, pd->id) != 0)
-        cli_warn("the log was started under agreement '%s', not '%s'", st.agreement_id, pd->id);
+    if (strcmp(st.agreement_id, pd->id) != 0) {
+        char *logged = safe_dup(st.agreement_id);
+        cli_warn("the log was started under agreement '%s', not '%s'", logged ? logged : "?",
+                 pd->id);
+        free(logged);
+    }
     rc = EXIT_OK;
     if (st.unsigned_entries && strict) {
         cli_error("%" PRIu64 " entries are not covered by a checkpoint (--strict)",
@@ -160,26 +190,6 @@ struct show_ctx {
     uint64_t since;
     uint64_t shown;
 };
-
-/* v written terminal-safe, then padded with spaces to width (counted in bytes). */
-static void pad_safe(const char *v, int width)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    int bad = !m;
-    if (m) {
-        bad |= xchg_term_safe(m, v) != 0;
-        bad |= fclose(m) != 0;
-    }
-    if (bad || !buf) {
-        free(buf);
-        printf("%-*s", width, "?");
-        return;
-    }
-    printf("%-*s", width, buf);
-    free(buf);
-}
 
 static int show_one(const xchg_audit_entry *e, void *ctx)
 {
