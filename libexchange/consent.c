@@ -62,8 +62,10 @@ int xchg_consent_decide(const xchg_policy *p, size_t agency, const char *purpose
     int ident = strcmp(purpose, XCHG_PURPOSE_IDENTIFICATION) == 0;
     const xchg_consent_rule *r = xchg_consent_rule_for(p, agency, purpose);
     /* identification without a rule of its own: the agreement's legal basis applies */
-    static const xchg_consent_rule ident_default = {0, XCHG_PURPOSE_IDENTIFICATION,
-                                                    XCHG_REQ_NONE, NULL, 0, 1};
+    static const xchg_consent_rule ident_default = {.agency = XCHG_NONE,
+                                                    .purpose = XCHG_PURPOSE_IDENTIFICATION,
+                                                    .requires = XCHG_REQ_NONE,
+                                                    .objection_stops = 1};
     if (!r && ident)
         r = &ident_default;
     if (!r) {

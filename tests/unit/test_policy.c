@@ -579,6 +579,38 @@ static void test_explain_golden(void **state)
     xchg_diag_free(d);
 }
 
+/* explain's consent lines follow the rules as xchg_consent_decide applies them */
+static void test_explain_consent(void **state)
+{
+    (void)state;
+    char *t = mutate("    police:\n      referral:",
+                     "    police:\n      identification: {requires: explicit_consent, unless_basis: "
+                     "[safeguarding], objection_stops_identification: false}\n      referral:");
+    xchg_policy *p = NULL, *q = NULL;
+    assert_int_equal(xchg_policy_parse(t, strlen(t), "t.yaml", &p, NULL), XCHG_OK);
+    assert_int_equal(xchg_policy_parse(base_text, base_len, "base.yaml", &q, NULL), XCHG_OK);
+    char *a = NULL, *b = NULL;
+    assert_int_equal(xchg_policy_explain(p, &a), XCHG_OK);
+    assert_int_equal(xchg_policy_explain(q, &b), XCHG_OK);
+    assert_non_null(strstr(a, "- Test police, for identification: only with the person's explicit "
+                              "consent, or where the record carries a legal basis for sharing "
+                              "without it (safeguarding); a recorded withdrawal of consent does "
+                              "not stop its use (the agreement says so).\n"));
+    /* no identification rule: the legal basis, and an objection stops it */
+    assert_non_null(strstr(a, "- Test school, for identification: no rule set, so the agreement's "
+                              "legal basis applies; a recorded withdrawal of consent is an "
+                              "objection that stops its use.\n"));
+    assert_non_null(strstr(b, "- Test police, for identification: no rule set"));
+    assert_non_null(strstr(b, "- Test police, for referral: only when the person has agreed to "
+                              "the referral, or where the record carries a legal basis for "
+                              "sharing without it (safeguarding).\n"));
+    free(a);
+    free(b);
+    free(t);
+    xchg_policy_free(p);
+    xchg_policy_free(q);
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -593,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_outsider_and_forged_signatures_rejected),
         cmocka_unit_test(test_bind_keys),
         cmocka_unit_test(test_explain_golden),
+        cmocka_unit_test(test_explain_consent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
