@@ -952,16 +952,11 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
      * carries no indicators at all (the matcher never receives evidence it may not use);
      * its tokens, consent and payload still travel so linkage and release stay right */
     char why[160];
-    if (!xchg_consent_decide(s->pol, s->agency, XCHG_PURPOSE_IDENTIFICATION, r.consent,
-                             r.consent_date, basis, why, sizeof why)) {
-        char msg[320];
-        snprintf(msg, sizeof msg,
-                 "consent: not usable for identification (%s): sealed without its %zu "
-                 "indicator event%s",
-                 why, r.nind, r.nind == 1 ? "" : "s");
-        report_line(s, line, s->x->consent_column, "no-indicators", msg);
-        s->st->identification_denied++;
-        s->st->indicators_withheld += r.nind;
+    size_t withheld = 0;
+    int denied = !xchg_consent_decide(s->pol, s->agency, XCHG_PURPOSE_IDENTIFICATION, r.consent,
+                                      r.consent_date, basis, why, sizeof why);
+    if (denied) {
+        withheld = r.nind;
         r.nind = 0;
     }
 
@@ -1015,6 +1010,16 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
     }
     s->st->sealed++;
     s->st->indicators += r.nind;
+    if (denied) { /* counted and reported once the record is written */
+        char msg[320];
+        snprintf(msg, sizeof msg,
+                 "consent: not usable for identification (%s): sealed without its %zu "
+                 "indicator event%s",
+                 why, withheld, withheld == 1 ? "" : "s");
+        report_line(s, line, s->x->consent_column, "no-indicators", msg);
+        s->st->identification_denied++;
+        s->st->indicators_withheld += withheld;
+    }
     /* wipe the row's clear values */
     for (size_t i = 0; i < s->p->nfields; i++)
         if (s->vals[i].present)
