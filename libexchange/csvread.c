@@ -18,6 +18,7 @@ struct rd {
     size_t *offs, *lens;
     size_t n;
     unsigned cur_line, row_line;
+    unsigned start_line; /* the last line that began outside any row: where a row starts */
     int row_open;
     int stop, err;
 };
@@ -29,7 +30,8 @@ static void on_field(void *s, size_t len, void *data)
         return;
     if (!r->row_open) {
         r->row_open = 1;
-        r->row_line = r->cur_line;
+        /* a first field quoted over several lines completes on a later line */
+        r->row_line = r->start_line ? r->start_line : r->cur_line;
     }
     if (len > XCHG_CSV_MAX_FIELD) {
         xchg_diag_add(r->d, XCHG_SEV_ERROR, r->path, r->cur_line, 0,
@@ -116,6 +118,8 @@ xchg_err xchg_csv_read(const char *path, xchg_csv_row_fn fn, void *ctx, int *sto
     ssize_t got;
     while (!r.err && !r.stop && (got = getline(&line, &cap, f)) >= 0) {
         r.cur_line++;
+        if (p.pstate == 0) /* libcsv's ROW_NOT_BEGUN: no field or row is open */
+            r.start_line = r.cur_line;
         const char *s = line;
         size_t n = (size_t)got;
         if (r.cur_line == 1 && n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {

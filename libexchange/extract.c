@@ -2,6 +2,7 @@
 #include "exchange/extract.h"
 #include "exchange/crypto.h"
 #include "exchange/date.h"
+#include "exchange/textsafe.h"
 #include "exchange/xex.h"
 
 #include <jansson.h>
@@ -58,13 +59,14 @@ static int parse_header(xchg_extract_file *f, const char *path, xchg_diag *d)
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "extract header is incomplete or malformed");
         goto done;
     }
-    const char *kind = str(h, "kind");
-    if (kind && strcmp(kind, "full") != 0 && strcmp(kind, "incremental") != 0) {
+    json_t *kind = json_object_get(h, "kind");
+    if (kind && (!json_is_string(kind) || (strcmp(json_string_value(kind), "full") != 0 &&
+                                           strcmp(json_string_value(kind), "incremental") != 0))) {
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
-                      "extract header: kind '%.32s' is neither 'full' nor 'incremental'", kind);
+                      "extract header field 'kind' must be \"full\" or \"incremental\"");
         goto done;
     }
-    f->info.incremental = kind && strcmp(kind, "incremental") == 0;
+    f->info.incremental = kind && strcmp(json_string_value(kind), "incremental") == 0;
     memcpy(f->info.agreement_id, agid, strlen(agid) + 1);
     memcpy(f->info.secret_fingerprint, fp, 33);
     f->info.epoch = (uint32_t)json_integer_value(ep);
@@ -177,6 +179,9 @@ xchg_err xchg_extract_next(xchg_extract_file *f, xchg_record *r, int *end, xchg_
         /* index nmatch_keys: the agency's own person identifier, if its extract names one */
         const xchg_extract *x = xchg_policy_extract(f->pol, f->info.agency);
         size_t nmk = p->nmatch_keys + (x && x->person_id != XCHG_NONE);
+        /* the reference reaches operators' screens and packets: same rule as at seal */
+        if (xchg_text_check(r->ref, r->ref_len, NULL, NULL) != 0)
+            why = "its record reference is not valid UTF-8 text or holds a control character";
         for (size_t i = 0; i < r->nmatch && !why; i++)
             if (r->match[i].index >= nmk)
                 why = "a match token names an unknown key";

@@ -1479,7 +1479,8 @@ static void parse_purposes(struct ctx *c, struct fy_node *root)
 static void parse_release(struct ctx *c, struct fy_node *root)
 {
     static const char *const keys[] = {"recipients", "approvals_required", "consent", NULL};
-    static const char *const ck[] = {"requires", "unless_basis", "withheld", NULL};
+    static const char *const ck[] = {"requires", "unless_basis", "withheld",
+                                     "objection_stops_identification", NULL};
     struct fy_node *m;
     xchg_policy_data *p = c->p;
     if (p->linkage_only)
@@ -1575,6 +1576,13 @@ static void parse_release(struct ctx *c, struct fy_node *root)
             else if (wh && strcmp(wh, "notice") != 0)
                 ERR(c, get(rule, "withheld"),
                     "'withheld' in %s must be silent, notice or named, not '%s'", where, wh);
+            struct fy_node *ob = get(rule, "objection_stops_identification");
+            if (ob && strcmp(purpose, "identification") != 0)
+                ERR(c, ob,
+                    "'objection_stops_identification' in %s applies only to the "
+                    "'identification' purpose, not '%s'",
+                    where, purpose);
+            cr->objection_stops = get_bool(c, rule, "objection_stops_identification", 1, where);
             p->nconsent++;
         }
     }
@@ -1750,6 +1758,37 @@ static unsigned utf8_bad_line(const char *text, size_t len)
     return 0;
 }
 
+/*
+ * Where a second YAML document starts ("---" after the first document), or 0 when the
+ * text holds one document. fy_document_build_from_string reads the first document only,
+ * so without this check everything after a "---" would be silently ignored while the
+ * signatories may have read it as part of the agreement. Returns -1 on no memory.
+ */
+static int second_document(const char *text, size_t len, unsigned *line, unsigned *col)
+{
+    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE};
+    struct fy_parser *fyp = fy_parser_create(&cfg);
+    if (!fyp)
+        return -1;
+    int found = 0, docs = 0;
+    if (fy_parser_set_string(fyp, text, len) != 0) {
+        fy_parser_destroy(fyp);
+        return -1;
+    }
+    struct fy_event *ev;
+    while (!found && (ev = fy_parser_parse(fyp)) != NULL) {
+        if (ev->type == FYET_DOCUMENT_START && ++docs == 2) {
+            const struct fy_mark *m = fy_event_start_mark(ev);
+            *line = m ? (unsigned)m->line + 1 : 0;
+            *col = m ? (unsigned)m->column + 1 : 0;
+            found = 1;
+        }
+        fy_parser_event_free(fyp, ev);
+    }
+    fy_parser_destroy(fyp);
+    return found;
+}
+
 xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_policy **out,
                            xchg_diag *d)
 {
@@ -1803,6 +1842,19 @@ xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_
         if (!n)
             xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0, "not valid YAML");
         rc = XCHG_ERR_FORMAT;
+        goto cleanup;
+    }
+    unsigned l2 = 0, c2 = 0;
+    int second = second_document(text, len, &l2, &c2);
+    if (second < 0) {
+        rc = XCHG_ERR_NOMEM;
+        goto cleanup;
+    }
+    if (second) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, file, l2, c2,
+                      "a second YAML document starts here: an agreement is one document, and "
+                      "nothing after the first may be left unread (remove the '---' and what "
+                      "follows, or merge it into the agreement)");
         goto cleanup;
     }
     struct fy_node *root = fy_document_root(doc);

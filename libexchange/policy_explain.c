@@ -1,4 +1,15 @@
-/* Plain-English summary of an agreement, for an IG lead to paste into a DPIA. */
+/*
+ * Plain-English summary of an agreement, for an IG lead to paste into a DPIA.
+ *
+ * Every sentence printed here is either what the agreement itself says (marked as such:
+ * "the agreement states", "the agreement asks") or a promise about what the tools do —
+ * and each kind of promise is backed by a test: the table in docs/policy.md ("What
+ * `policy explain` promises") names it, and tests/unit/test_policy.c fixes the whole
+ * output for policies/phase2.yaml (tests/fixtures/policy/phase2.explain.txt). A
+ * behaviour that is not built is not promised: where the agreement asks for one, the text
+ * says that no tool applies it yet.
+ */
+#include "exchange/consent.h"
 #include "exchange/date.h"
 #include "exchange/policy.h"
 
@@ -51,6 +62,26 @@ static const char *req_text(xchg_requirement r)
     return "?";
 }
 
+static const char *ident_req_text(xchg_requirement r)
+{
+    switch (r) {
+    case XCHG_REQ_NONE: return "no consent needed: the agreement's legal basis applies";
+    case XCHG_REQ_ENGAGEMENT: return "only when the person has agreed to take part";
+    case XCHG_REQ_EXPLICIT: return "only with the person's explicit consent";
+    }
+    return "?";
+}
+
+static void unless_text(struct sb *b, const xchg_consent_rule *r)
+{
+    if (!r || !r->nunless)
+        return;
+    put(b, ", or where the record carries a legal basis for sharing without it (");
+    for (size_t j = 0; j < r->nunless; j++)
+        put(b, "%s%s", j ? ", " : "", r->unless_basis[j]);
+    put(b, ")");
+}
+
 static const char *agg_text(xchg_agg a)
 {
     switch (a) {
@@ -92,8 +123,12 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
         put(&b, "=");
     put(&b, "\n\nAgreement %s, version %ld, owned by %s.\n", p->id, p->version,
         p->owner != XCHG_NONE ? p->parties[p->owner].label : "?");
-    put(&b, "In force from %s to %s; to be reviewed by %s.%s%s%s\n\n", d1, d3, d2,
+    put(&b, "In force from %s to %s; to be reviewed by %s.%s%s%s\n", d1, d3, d2,
         p->dpia ? " DPIA reference: " : "", p->dpia ? p->dpia : "", p->dpia ? "." : "");
+    put(&b, "No tool acts under it until every party marked below as signing has signed "
+            "these exact bytes, nor before %s or after %s; after %s verifying it warns that "
+            "the review is due.\n\n",
+        d1, d3, d2);
 
     put(&b, "Purpose\n-------\n%s\n", p->purpose);
     if (p->benefit)
@@ -109,7 +144,7 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
     for (size_t i = 0; i < p->ngateways; i++)
         put(&b, "- Gateway: %s\n", p->gateways[i]);
     if (p->controllers)
-        put(&b, "The parties are %s controllers.\n", p->controllers);
+        put(&b, "The agreement states that the parties are %s controllers.\n", p->controllers);
 
     put(&b, "\nWho takes part\n--------------\n");
     for (size_t i = 0; i < p->nparties; i++) {
@@ -117,7 +152,7 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
         char hex[XCHG_KEYID_HEXLEN + 1];
         xchg_keyid_hex(q->key.id, hex);
         put(&b, "- %s (%s, %s; key %s)%s\n", q->label, q->id, xchg_role_name(q->role), hex,
-            q->signs ? ", signs the agreement" : "");
+            q->signs ? ", must sign the agreement" : "");
         if (q->legal_basis)
             put(&b, "    basis: %s\n", q->legal_basis);
     }
@@ -136,8 +171,15 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
             first = 0;
         }
         put(&b, "%s\n", first ? "none" : "");
+        if (p->fuzzy.clk_schema_json)
+            put(&b, "  - a Bloom-filter encoding of its identifiers, keyed with the same secret\n");
+        put(&b, "  - its own record reference (column '%s'), in clear, so that a referral can "
+                "point back to the case\n",
+            x->record_ref);
         if (x->nindicators) {
-            put(&b, "  - problem indicators it may assert:\n");
+            put(&b, "  - problem indicators it may assert, with their dates, only for events "
+                    "within the extract's period and only for records its identification "
+                    "consent rule allows (below):\n");
             for (size_t i = 0; i < x->nindicators; i++) {
                 const xchg_indicator *in = &x->indicators[i];
                 put(&b, "      %s when ", p->problems[in->problem].title);
@@ -173,6 +215,7 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
             put(&b, "  - a keyed hash of its own person identifier ('%s'), compared only for "
                     "equality between its own records\n",
                 p->fields[x->person_id].name);
+        put(&b, "  Columns the agreement does not map never leave the agency.\n");
     }
 
     if (p->linkage_only)
@@ -197,44 +240,76 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
     put(&b, "%s links records using keyed hashes of identifiers (%zu exact match keys",
         m != XCHG_NONE ? p->parties[m].label : "The matcher", p->nmatch_keys);
     if (p->fuzzy.clk_schema_json)
-        put(&b, ", and Bloom-filter encodings compared by Dice similarity at %.2f with a clerical "
-                "review band from %.2f",
+        put(&b, ", and Bloom-filter encodings linked at a Dice similarity of %.2f or more; pairs "
+                "from %.2f that are not linked and share a date-based blocking key are listed "
+                "for clerical review",
             p->fuzzy.threshold, p->fuzzy.review_low);
     put(&b, "). It never holds the linkage secret, so it cannot compute a hash for a name it "
             "guesses. It sees which records share a key, how similar encodings are, the problem "
-            "indicators with their dates, and consent status. It cannot read names, dates of birth, "
-            "addresses or any other detail: those travel encrypted to the recipients.\n");
+            "indicators with their dates, consent status and any recorded legal basis, and each "
+            "agency's record references. It cannot read names, dates of birth, addresses or any "
+            "other detail: those travel encrypted to the recipients.\n");
 
     if (!p->linkage_only) {
         put(&b, "\nWho receives referrals\n----------------------\n");
         list_parties(&b, p, p->recipients, p->nrecipients);
-        put(&b, " receive%s a referral packet for a family only after %u matcher operator%s approve%s "
-                "it.\nWhat each agency's records may be used for, and what its detail needs before release:\n",
+        put(&b, " receive%s referral packets for approved families. A packet is released, and can "
+                "be opened, only with the signed approvals of %u distinct matcher operator%s (",
             p->nrecipients == 1 ? "s" : "", p->approvals_required,
-            p->approvals_required == 1 ? "" : "s (two different people)",
-            p->approvals_required == 1 ? "s" : "");
-        for (size_t i = 0; i < p->nconsent; i++) {
-            const xchg_consent_rule *r = &p->consent[i];
-            put(&b, "- %s, for %s: %s", p->parties[r->agency].label, r->purpose, req_text(r->requires));
-            if (r->nunless) {
-                put(&b, ", or where the record carries a legal basis for sharing without it (");
-                for (size_t j = 0; j < r->nunless; j++)
-                    put(&b, "%s%s", j ? ", " : "", r->unless_basis[j]);
-                put(&b, ")");
+            p->approvals_required == 1 ? "" : "s");
+        size_t nop = 0;
+        for (size_t i = 0; i < p->nparties; i++)
+            if (p->parties[i].role == XCHG_ROLE_OPERATOR)
+                put(&b, "%s%s", nop++ ? ", " : "", p->parties[i].id);
+        put(&b, "); the matcher alone cannot release one. Each packet is encrypted to its "
+                "recipient.\n");
+
+        put(&b, "\nConsent\n-------\n");
+        put(&b, "Identification: a record whose consent does not meet its agency's identification "
+                "rule is sealed without its problem indicators, so it cannot make a family "
+                "eligible; its keyed hashes, consent status and encrypted detail still travel. "
+                "Referral: detail whose consent does not meet the referral rule does not travel in "
+                "the packet, and the packet does not name it: no agency, reference, problem or "
+                "date; per agency the agreement's 'withheld' setting decides whether the packet "
+                "says that more is held (notice, the default), says nothing (silent) or names the "
+                "agency and reference (named). The problems and dates a packet lists come only "
+                "from the records released in it.\n");
+        for (size_t e = 0; e < p->nextracts; e++) {
+            size_t ag = p->extracts[e].agency;
+            const xchg_consent_rule *id = xchg_consent_rule_for(pol, ag, XCHG_PURPOSE_IDENTIFICATION);
+            put(&b, "- %s, for identification: %s", p->parties[ag].label,
+                id ? ident_req_text(id->requires)
+                   : "no rule set, so the agreement's legal basis applies");
+            unless_text(&b, id);
+            put(&b, "; %s.\n",
+                !id || id->objection_stops
+                    ? "a recorded withdrawal of consent is an objection that stops its use"
+                    : "a recorded withdrawal of consent does not stop its use (the agreement says "
+                      "so)");
+            for (size_t i = 0; i < p->nconsent; i++) {
+                const xchg_consent_rule *r = &p->consent[i];
+                if (r->agency != ag || strcmp(r->purpose, XCHG_PURPOSE_IDENTIFICATION) == 0)
+                    continue;
+                put(&b, "- %s, for %s: %s", p->parties[ag].label, r->purpose, req_text(r->requires));
+                unless_text(&b, r);
+                put(&b, ".\n");
             }
-            put(&b, ".\n");
         }
-        put(&b, "Detail that may not be released is listed in the packet as withheld, with the "
-                "reason.\n");
     }
 
     put(&b, "\nRetention and reporting\n-----------------------\n");
-    put(&b, "The matcher deletes linked data %ld days after it was received; each deletion is "
-            "recorded in the audit log. Published counts below %ld are suppressed and counts are "
-            "rounded to the nearest %ld.\n",
-        p->retention_days, p->suppress_below, p->round_to);
+    put(&b, "`xchg match ingest` and `xchg match run` purge every extract received more than "
+            "%ld days ago (its records, tokens, payloads and run-level family summaries), with "
+            "an audit entry; `xchg match purge` stays for manual use.\n",
+        p->retention_days);
+    put(&b, "The agreement asks that published counts below %ld be suppressed and that counts "
+            "be rounded to the nearest %ld. No report tool applies this yet: suppress and round "
+            "any figures by hand before they leave the matcher.\n",
+        p->suppress_below, p->round_to);
     if (p->frequency)
-        put(&b, "Frequency of sharing: %s.\n", p->frequency);
+        put(&b, "The agreement states how often data is shared: %s (no tool schedules or "
+                "checks this).\n",
+            p->frequency);
 
     if (b.nomem) {
         free(b.s);

@@ -7,11 +7,13 @@
  */
 #include "exchange/seal.h"
 #include "exchange/clk.h"
+#include "exchange/consent.h"
 #include "exchange/crypto.h"
 #include "exchange/csvread.h"
 #include "exchange/date.h"
 #include "exchange/normalise.h"
 #include "exchange/record.h"
+#include "exchange/textsafe.h"
 #include "exchange/xex.h"
 #include "internal.h"
 
@@ -181,6 +183,22 @@ struct seal {
     size_t ndate_fmts;
 };
 
+/* One line of the validation report (pass 2 only). Messages quote agency-controlled
+ * values, so every field goes through xchg_csv_field (quoting, formula neutralisation). */
+static void report_line(struct seal *s, unsigned line, const char *field, const char *outcome,
+                        const char *msg)
+{
+    if (!s->report || s->pass != 2)
+        return;
+    fprintf(s->report, "%u,", line);
+    xchg_csv_field(s->report, field);
+    fputc(',', s->report);
+    xchg_csv_field(s->report, outcome);
+    fputc(',', s->report);
+    xchg_csv_field(s->report, msg);
+    fputc('\n', s->report);
+}
+
 /* One row problem: counted, kept in the diagnostics (up to a limit) and written to the
  * report (all of them). field may be NULL for problems of the whole row. */
 XCHG_PRINTF(6, 7)
@@ -195,13 +213,7 @@ static void row_msg(struct seal *s, xchg_severity sev, unsigned line, const char
     if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
         msg[0] = '\0';
     va_end(ap);
-    if (s->report && s->pass == 2) {
-        fprintf(s->report, "%u,%s,%s,\"", line, field ? field : "",
-                sev == XCHG_SEV_ERROR ? "rejected" : "warning");
-        for (const char *c = msg; *c; c++)
-            fputs(*c == '"' ? "\"\"" : (char[2]){*c, 0}, s->report);
-        fputs("\"\n", s->report);
-    }
+    report_line(s, line, field, sev == XCHG_SEV_ERROR ? "rejected" : "warning", msg);
     if (s->messages++ < s->max_messages)
         xchg_diag_add(s->d, sev, s->o->input, line, 0, "%s", msg);
 }
@@ -841,6 +853,24 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
         s->st->rejected++;
         return 0;
     }
+    /* the reference travels to the matcher, into packets and onto key workers' screens:
+     * an undecodable one would silently fail to match the agency's case later */
+    size_t at = 0;
+    uint32_t cp = 0;
+    int tc = xchg_text_check(ref, ref_len, &at, &cp);
+    if (tc) {
+        if (tc == 1)
+            row_msg(s, XCHG_SEV_ERROR, line, s->x->record_ref, 0,
+                    "column '%s': the record reference is not valid UTF-8 (byte %zu)",
+                    s->x->record_ref, at + 1);
+        else
+            row_msg(s, XCHG_SEV_ERROR, line, s->x->record_ref, 0,
+                    "column '%s': the record reference contains a control character (U+%04X at "
+                    "byte %zu)",
+                    s->x->record_ref, (unsigned)cp, at + 1);
+        s->st->rejected++;
+        return 0;
+    }
     uint8_t rd[16];
     digest16(ref, ref_len, rd);
     int found;
@@ -1006,6 +1036,18 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
     r.basis = basis;
     r.basis_len = strlen(basis);
 
+    /* identification consent: a record the agreement does not let identify a family
+     * carries no indicators at all (the matcher never receives evidence it may not use);
+     * its tokens, consent and payload still travel so linkage and release stay right */
+    char why[160];
+    size_t withheld = 0;
+    int denied = !xchg_consent_decide(s->pol, s->agency, XCHG_PURPOSE_IDENTIFICATION, r.consent,
+                                      r.consent_date, basis, why, sizeof why);
+    if (denied) {
+        withheld = r.nind;
+        r.nind = 0;
+    }
+
     /* payload, encrypted to the recipients */
     json_t *pj = payload_json(s, ref, ref_len);
     char *pt = pj ? json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -1056,6 +1098,16 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
     }
     s->st->sealed++;
     s->st->indicators += r.nind;
+    if (denied) { /* counted and reported once the record is written */
+        char msg[320];
+        snprintf(msg, sizeof msg,
+                 "consent: not usable for identification (%s): sealed without its %zu "
+                 "indicator event%s",
+                 why, withheld, withheld == 1 ? "" : "s");
+        report_line(s, line, s->x->consent_column, "no-indicators", msg);
+        s->st->identification_denied++;
+        s->st->indicators_withheld += withheld;
+    }
     /* wipe the row's clear values */
     for (size_t i = 0; i < s->p->nfields; i++)
         if (s->vals[i].present)
@@ -1210,6 +1262,7 @@ static char *make_header(struct seal *s, const xchg_seckey *agency, const xchg_s
     json_object_set_new(h, "secret_fingerprint", json_string(fp));
     json_object_set_new(h, "period", json_pack("{s:s, s:s}", "start", from, "end", to));
     json_object_set_new(h, "created", json_integer(s->o->now));
+    json_object_set_new(h, "kind", json_string(s->o->incremental ? "incremental" : "full"));
     xchg_hex_encode(hex, s->extract_id, 16);
     json_object_set_new(h, "extract_id", json_string(hex));
     json_object_set_new(h, "clk_bytes",
@@ -1372,6 +1425,29 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
     if (s.messages > s.max_messages)
         xchg_diag_add(d, XCHG_SEV_NOTE, o->input, 0, 0, "%zu more row messages not shown",
                       s.messages - s.max_messages);
+    /* a header-only file sealed as a full snapshot would replace everything the agency
+     * sent for the period with nothing: only on purpose */
+    if (rc == XCHG_OK && st->rows == 0 && o->incremental) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, o->input, 0, 0,
+                      "no data rows; an empty incremental extract has nothing to send");
+        rc = XCHG_ERR_FORMAT;
+    } else if (rc == XCHG_OK && st->rows == 0 && !o->allow_empty) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, o->input, 0, 0,
+                      "no data rows; an empty full snapshot needs --empty-snapshot (it would "
+                      "replace every record this agency sent for the period with none)");
+        rc = XCHG_ERR_FORMAT;
+    }
+    if (rc == XCHG_OK && st->identification_denied)
+        xchg_diag_add(d, XCHG_SEV_NOTE, o->input, 0, 0,
+                      "%llu record%s did not meet the agreement's consent rule for "
+                      "identification and %s sealed without indicators (%llu indicator event%s "
+                      "not sent%s)",
+                      (unsigned long long)st->identification_denied,
+                      st->identification_denied == 1 ? "" : "s",
+                      st->identification_denied == 1 ? "was" : "were",
+                      (unsigned long long)st->indicators_withheld,
+                      st->indicators_withheld == 1 ? "" : "s",
+                      o->report ? "; listed in the report" : "");
     if (rc == XCHG_OK && st->rejected && (o->strict || st->rejected == st->rows)) {
         xchg_diag_add(d, XCHG_SEV_ERROR, o->input, 0, 0,
                       "%llu of %llu rows are bad; nothing was sealed%s",

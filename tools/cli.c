@@ -50,8 +50,12 @@ void cli_info(const char *fmt, ...)
 
 void cli_print_diag(const xchg_diag *d)
 {
-    for (size_t i = 0; i < xchg_diag_count(d); i++)
-        fprintf(stderr, "%s\n", xchg_diag_text(d, i));
+    /* diagnostics quote input (CSV cells, header names, YAML text): no control
+     * characters reach the terminal */
+    for (size_t i = 0; i < xchg_diag_count(d); i++) {
+        xchg_term_safe(stderr, xchg_diag_text(d, i));
+        fputc('\n', stderr);
+    }
     if (xchg_diag_lost(d))
         fprintf(stderr, "xchg: some messages were lost (out of memory)\n");
 }

@@ -9,6 +9,32 @@
 
 #define DEFAULT_LOG "audit.log"
 
+/* v escaped for a terminal (xchg_term_safe), malloc'ed; "?" when out of memory. */
+static char *safe_dup(const char *v)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    int bad = !m;
+    if (m) {
+        bad |= xchg_term_safe(m, v) != 0;
+        bad |= fclose(m) != 0;
+    }
+    if (bad || !buf) {
+        free(buf);
+        return strdup("?");
+    }
+    return buf;
+}
+
+/* v written terminal-safe, then padded with spaces to width (counted in bytes). */
+static void pad_safe(const char *v, int width)
+{
+    char *t = safe_dup(v);
+    printf("%-*s", width, t ? t : "?");
+    free(t);
+}
+
 static const char usage[] =
     "usage: xchg audit verify --agreement A.yaml [--log FILE] [--against OLD] [--strict]\n"
     "       xchg audit export [--log FILE] -o OUT [--force]\n"
@@ -86,10 +112,18 @@ static int verify(int argc, char **argv)
     if (st.have_checkpoint)
         printf("  last checkpoint  seq %" PRIu64 "\n", st.last_checkpoint_seq);
     printf("  head             seq %" PRIu64 " hash %s\n", st.head_seq, st.head_hash);
-    printf("  started under    agreement '%s' sha256 %s\n", st.agreement_id, st.agreement_sha256);
+    fputs("  started under    agreement '", stdout);
+    xchg_term_safe(stdout, st.agreement_id);
+    fputs("' sha256 ", stdout);
+    xchg_term_safe(stdout, st.agreement_sha256);
+    fputc('\n', stdout);
     cli_print_diag(d);
-    if (strcmp(st.agreement_id, pd->id) != 0)
-        cli_warn("the log was started under agreement '%s', not '%s'", st.agreement_id, pd->id);
+    if (strcmp(st.agreement_id, pd->id) != 0) {
+        char *logged = safe_dup(st.agreement_id);
+        cli_warn("the log was started under agreement '%s', not '%s'", logged ? logged : "?",
+                 pd->id);
+        free(logged);
+    }
     rc = EXIT_OK;
     if (st.unsigned_entries && strict) {
         cli_error("%" PRIu64 " entries are not covered by a checkpoint (--strict)",
@@ -169,8 +203,15 @@ static int show_one(const xchg_audit_entry *e, void *ctx)
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
     if (c->shown++ == 0)
         printf("%-6s  %-19s  %-18s  %-16s  %s\n", "SEQ", "TIME (UTC)", "TYPE", "ACTOR", "DATA");
-    printf("%-6" PRIu64 "  %-19s  %-18s  %-16s  %s\n", e->seq, when, e->type,
-           *e->actor ? e->actor : "-", e->data);
+    /* type, actor and data are read from the log file, which is not trusted to be
+     * intact here: control characters are shown as escapes, never sent to the terminal */
+    printf("%-6" PRIu64 "  %-19s  ", e->seq, when);
+    pad_safe(e->type, 18);
+    fputs("  ", stdout);
+    pad_safe(*e->actor ? e->actor : "-", 16);
+    fputs("  ", stdout);
+    xchg_term_safe(stdout, e->data);
+    fputc('\n', stdout);
     return 0;
 }
 

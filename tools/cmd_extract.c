@@ -66,12 +66,22 @@ static int one(const xchg_policy *p, const xchg_seckey *k, const char *path, uin
     xchg_date_format(in->period_end, to);
     xchg_hex_encode(id, in->extract_id, 16);
     printf("%s: ok: sealed extract from '%s', %llu records, epoch %u, period %s..%s, extract id "
-           "%s\n",
-           path, pd->parties[in->agency].id, (unsigned long long)count, in->epoch, from, to, id);
+           "%s, %s\n",
+           path, pd->parties[in->agency].id, (unsigned long long)count, in->epoch, from, to, id,
+           in->incremental ? "incremental" : "full snapshot");
     if (inspect) {
-        printf("  agreement        %s (sha256 matches the agreement in force)\n", in->agreement_id);
-        printf("  signed by        %s (%s)\n", pd->parties[in->agency].id, pd->parties[in->agency].label);
-        printf("  secret           epoch %u, fingerprint %s\n", in->epoch, in->secret_fingerprint);
+        /* header text comes from the agency's file: never raw to the terminal */
+        fputs("  agreement        ", stdout);
+        xchg_term_safe(stdout, in->agreement_id);
+        printf(" (sha256 matches the agreement in force)\n");
+        printf("  kind             %s\n",
+               in->incremental ? "incremental (adds to the agency's earlier extracts)"
+                               : "full snapshot (replaces the agency's earlier extracts)");
+        printf("  signed by        %s (", pd->parties[in->agency].id);
+        xchg_term_safe(stdout, pd->parties[in->agency].label);
+        printf(")\n  secret           epoch %u, fingerprint ", in->epoch);
+        xchg_term_safe(stdout, in->secret_fingerprint);
+        fputc('\n', stdout);
         char when[32] = "?";
         time_t t = (time_t)in->created;
         struct tm tm;

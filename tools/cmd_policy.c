@@ -57,8 +57,8 @@ static int do_explain(const char *path)
     if (e == XCHG_OK)
         e = xchg_policy_explain(p, &text);
     int rc = e == XCHG_OK ? EXIT_OK : cli_fail(e, d, path);
-    if (text)
-        fputs(text, stdout);
+    if (text) /* the agreement's own text (labels, purposes) is shown, never obeyed */
+        xchg_term_safe_text(stdout, text);
     free(text);
     xchg_policy_free(p);
     xchg_diag_free(d);
@@ -132,9 +132,10 @@ static int do_sign(const char *path, const char *keyfile, const char *pfd, const
     size_t who = xchg_policy_party_by_key(p, xchg_seckey_public(k)->id);
     char hex[65];
     xchg_hex_encode(hex, xchg_policy_hash(p), 32);
-    printf("signed agreement '%s' version %ld as party '%s' (%s)\nsha256 %s\nsignatures: %s\n",
-           xchg_policy_get(p)->id, xchg_policy_get(p)->version, xchg_policy_get(p)->parties[who].id,
-           xchg_policy_get(p)->parties[who].label, hex, sigpath);
+    printf("signed agreement '%s' version %ld as party '%s' (", xchg_policy_get(p)->id,
+           xchg_policy_get(p)->version, xchg_policy_get(p)->parties[who].id);
+    xchg_term_safe(stdout, xchg_policy_get(p)->parties[who].label);
+    printf(")\nsha256 %s\nsignatures: %s\n", hex, sigpath);
     rc = EXIT_OK;
 cleanup:
     xchg_seckey_free(k);

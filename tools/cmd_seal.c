@@ -9,7 +9,8 @@
 static const char usage[] =
     "usage: xchg seal --agreement A.yaml --key AGENCY.key --secret LINKAGE.xsec\n"
     "                 --in EXTRACT.csv -o EXTRACT.xex [--period START..END]\n"
-    "                 [--report REPORT.csv] [--strict] [--force] [--passphrase-fd N]\n"
+    "                 [--incremental | --empty-snapshot] [--report REPORT.csv] [--strict]\n"
+    "                 [--force] [--passphrase-fd N]\n"
     "       xchg seal --inspect --agreement A.yaml --key MATCHER.key EXTRACT.xex\n"
     "\n"
     "Turns the agency's CSV extract into a sealed extract: identifiers become keyed tokens\n"
@@ -20,8 +21,17 @@ static const char usage[] =
     "  --period START..END  the evidence period the extract covers (YYYY-MM-DD..YYYY-MM-DD;\n"
     "                       default: the agreement's evidence window ending today)\n"
     "  --report FILE        write every row problem to FILE as CSV (line, field, outcome,\n"
-    "                       problem); bad rows are left out and listed, never dropped silently\n"
+    "                       problem); bad rows are left out and listed, never dropped silently;\n"
+    "                       outcome is rejected, warning, or no-indicators (a record whose\n"
+    "                       consent does not meet the agreement's identification rule: sealed\n"
+    "                       without its problem indicators)\n"
     "  --strict             fail the whole run, writing nothing, if any row is bad\n"
+    "  --incremental        the extract adds records to what the agency sent before; by\n"
+    "                       default it is a full snapshot, which replaces the agency's earlier\n"
+    "                       extracts for the period\n"
+    "  --empty-snapshot     allow a full snapshot with no data rows (it withdraws every record\n"
+    "                       the agency sent for the period); without it a header-only file is\n"
+    "                       refused\n"
     "  --force              replace an existing output file\n";
 
 static int parse_period(const char *s, int32_t *a, int32_t *b)
@@ -41,12 +51,14 @@ int cmd_seal(int argc, char **argv)
         if (strcmp(argv[i], "--inspect") == 0)
             return cmd_extract_run("inspect", argc, argv);
     const char *agr = NULL, *key = NULL, *sec = NULL, *in = NULL, *out = NULL, *period = NULL,
-               *strict = NULL, *report = NULL, *force = NULL, *pfd = NULL;
+               *strict = NULL, *report = NULL, *force = NULL, *pfd = NULL, *incr = NULL,
+               *empty = NULL;
     const struct cli_opt opts[] = {
         {"--agreement", 'a', 1, &agr},  {"--key", 'k', 1, &key},     {"--secret", 's', 1, &sec},
         {"--in", 'i', 1, &in},          {"--out", 'o', 1, &out},     {"--period", 0, 1, &period},
         {"--strict", 0, 0, &strict},    {"--report", 'r', 1, &report},
-        {"--force", 'f', 0, &force},
+        {"--force", 'f', 0, &force},    {"--incremental", 0, 0, &incr},
+        {"--empty-snapshot", 0, 0, &empty},
         {"--passphrase-fd", 0, 1, &pfd}, {0},
     };
     const char *pos[1];
@@ -62,6 +74,11 @@ int cmd_seal(int argc, char **argv)
         fputs(usage, stderr);
         return EXIT_USAGE;
     }
+    if (incr && empty) {
+        cli_error("--empty-snapshot declares an empty full snapshot; an incremental extract "
+                  "with no rows has nothing to send");
+        return EXIT_USAGE;
+    }
     xchg_diag *d = xchg_diag_new();
     xchg_policy *p = NULL;
     xchg_seckey *k = NULL;
@@ -73,7 +90,8 @@ int cmd_seal(int argc, char **argv)
     cli_today(&today);
     xchg_seal_opts o = {.input = in, .output = out, .overwrite = force != NULL,
                         .strict = strict != NULL,
-                        .report = report, .now = (int64_t)time(NULL)};
+                        .report = report, .now = (int64_t)time(NULL),
+                        .incremental = incr != NULL, .allow_empty = empty != NULL};
     if (period) {
         if (parse_period(period, &o.period_start, &o.period_end) != 0) {
             cli_error("--period must be START..END with dates YYYY-MM-DD, START <= END");
@@ -105,15 +123,19 @@ int cmd_seal(int argc, char **argv)
     xchg_date_format(o.period_end, to);
     size_t who = xchg_policy_party_by_key(p, xchg_seckey_public(k)->id);
     printf("sealed %s -> %s\n  agency %s, agreement %s, epoch %u, period %s..%s\n"
-           "  extract id %s\n  rows %llu, sealed %llu, rejected %llu, indicator events %llu "
+           "  %s, extract id %s\n  rows %llu, sealed %llu, rejected %llu, indicator events %llu "
            "(%llu outside the period, not sent)\n"
+           "  consent: %llu records not usable for identification, sealed without their %llu "
+           "indicator events\n"
            "  warnings %llu (%llu invalid identifiers left out; %llu rows with no match key)\n",
            in, out, xchg_policy_get(p)->parties[who].id, xchg_policy_get(p)->id,
-           xchg_secret_epoch(s), from, to, id, (unsigned long long)st.rows,
-           (unsigned long long)st.sealed, (unsigned long long)st.rejected,
-           (unsigned long long)st.indicators, (unsigned long long)st.out_of_period,
-           (unsigned long long)st.warnings, (unsigned long long)st.dropped_identifiers,
-           (unsigned long long)st.no_tokens);
+           xchg_secret_epoch(s), from, to,
+           o.incremental ? "incremental extract" : "full snapshot", id,
+           (unsigned long long)st.rows, (unsigned long long)st.sealed,
+           (unsigned long long)st.rejected, (unsigned long long)st.indicators,
+           (unsigned long long)st.out_of_period, (unsigned long long)st.identification_denied,
+           (unsigned long long)st.indicators_withheld, (unsigned long long)st.warnings,
+           (unsigned long long)st.dropped_identifiers, (unsigned long long)st.no_tokens);
     rc = EXIT_OK;
 cleanup:
     xchg_secret_free(s);

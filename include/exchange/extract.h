@@ -28,7 +28,9 @@ typedef struct xchg_extract_info {
     int64_t created;
     uint8_t extract_id[XCHG_EXTRACT_ID_BYTES];
     size_t clk_bytes;
-    int incremental;          /* header "kind": 1 "incremental", 0 "full" (or absent) */
+    /* header "kind": 0 a full snapshot ("full", or no "kind" in files sealed before it
+     * existed), 1 an incremental extract ("incremental") */
+    int incremental;
     const char *header_json;  /* the header as written */
 } xchg_extract_info;
 
@@ -38,7 +40,7 @@ typedef struct xchg_extract_file xchg_extract_file;
  * Open path with the matcher's key for the verified agreement p. expect_epoch 0 accepts
  * any epoch. Errors (distinct messages in d): those of xchg_xex_reader_open
  * (XCHG_ERR_UNKNOWN_KEY for a file sealed to another matcher), XCHG_ERR_FORMAT (header
- * not an extract header), XCHG_ERR_DENIED (another agreement or version of it, a party
+ * not an extract header, or a "kind" other than "full" or "incremental"), XCHG_ERR_DENIED (another agreement or version of it, a party
  * that is not an agency, a wrong epoch), XCHG_ERR_UNKNOWN_KEY (signed by a key that is
  * not the agency's).
  */

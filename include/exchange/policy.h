@@ -204,6 +204,9 @@ typedef struct xchg_consent_rule {
     const char **unless_basis; /* recorded legal bases that allow release without it */
     size_t nunless;
     xchg_withheld_notice withheld; /* purpose referral: what a packet says when withheld */
+    /* identification only: a withdrawn consent (an objection, UK GDPR Art 21) stops the
+     * record's use for identification (objection_stops_identification, default true) */
+    int objection_stops;
 } xchg_consent_rule;
 
 typedef struct xchg_policy_data {

@@ -30,6 +30,14 @@ typedef struct xchg_seal_opts {
     const char *report;   /* optional CSV validation report (line, field, outcome, problem) */
     int64_t now;          /* creation time (Unix seconds) for the header */
     size_t max_messages;  /* row messages kept in the diagnostics; 0 means 200 */
+    /* What the extract is (header "kind", docs/formats.md): 0 a full snapshot — every
+     * record the agency holds for the period, replacing what it sent before for that
+     * period — or 1 an incremental extract adding to it. */
+    int incremental;
+    /* Allow a full snapshot with no data rows (it withdraws everything the agency sent
+     * for the period). Without it a header-only CSV is refused; an empty incremental
+     * extract is always refused (nothing to send). */
+    int allow_empty;
 } xchg_seal_opts;
 
 typedef struct xchg_seal_stats {
@@ -41,6 +49,10 @@ typedef struct xchg_seal_stats {
     uint64_t indicators;           /* indicator events written */
     uint64_t out_of_period;        /* indicator events outside the period, not sent */
     uint64_t no_tokens;            /* rows sealed with no match token at all */
+    /* records whose consent does not meet the agreement's identification rule
+     * (xchg_consent_decide, purpose "identification"): sealed without indicators */
+    uint64_t identification_denied;
+    uint64_t indicators_withheld;  /* indicator events those records did not carry */
     uint8_t extract_id[16];
 } xchg_seal_stats;
 
@@ -51,8 +63,13 @@ typedef struct xchg_seal_stats {
  * record reference, a duplicate reference, a value a used field cannot take, an
  * unparseable indicator date) is left out and reported; with strict, or when every row
  * is bad, the run fails. An invalid identifier only drops that identifier from the row's
- * tokens, with a warning. On any failure nothing is written at opts->output (nor the
- * report).
+ * tokens, with a warning. A record reference must be valid UTF-8 without control
+ * characters (xchg_text_check). A file with no data rows fails unless allow_empty (and
+ * always when incremental). A record whose consent does not meet the agreement's rule
+ * for the purpose "identification" is sealed with its tokens, consent and payload but no
+ * indicator events (data minimisation: the matcher never receives evidence it may not
+ * use), counted in identification_denied and listed in the report. On any failure
+ * nothing is written at opts->output (nor the report).
  * Errors: XCHG_ERR_DENIED (key is not an agency of p), XCHG_ERR_FORMAT (bad CSV, a
  * missing column, bad rows), XCHG_ERR_EXISTS, XCHG_ERR_IO, XCHG_ERR_NOMEM.
  */

@@ -30,7 +30,7 @@ XEX=()
 for agency in $(awk '/^  - id: /{id=$3} /^    role: agency/{print id}' "$A"); do
   f=${FILE[$agency]}
   $X seal --agreement "$A" --key "$K/$agency.key" --secret "$T/phase2.xsec" --in "$T/county/$f.csv" \
-    -o "$T/$f.xex" --period 2025-11-01..2026-10-31 >/dev/null 2>&1
+    -o "$T/$f.xex" --period 2025-11-01..2026-10-31 --empty-snapshot >/dev/null 2>&1
   XEX+=("$T/$f.xex")
 done
 $X seal --agreement "$T/phase1.yaml" --key "$K/police.key" --secret "$T/phase1.xsec" \

@@ -36,7 +36,7 @@ declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=s
 for a in "${!FILE[@]}"; do
   f=${FILE[$a]}
   $X seal --agreement "$A" --key "$K/$a.key" --secret "$T/s.xsec" --in "$T/county/$f.csv" \
-    -o "$T/$f.xex" --period 2025-11-01..2026-10-31 >/dev/null 2>&1
+    -o "$T/$f.xex" --period 2025-11-01..2026-10-31 --empty-snapshot >/dev/null 2>&1
 done
 for f in police education; do
   [ -e "$T/$f.xex" ] && continue

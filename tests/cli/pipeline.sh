@@ -27,7 +27,7 @@ for name in phase1 phase2; do
   for agency in $(awk '/^  - id: /{id=$3} /^    role: agency/{print id}' "$A"); do
     f=${FILE[$agency]}
     expect 0 "rejected 0" -- $X seal --agreement "$A" --key "$K/$agency.key" --secret "$T/$name.xsec" \
-      --in "$T/county/$f.csv" -o "$T/$name-$f.xex" --period 2025-11-01..2026-10-31 --strict
+      --in "$T/county/$f.csv" -o "$T/$name-$f.xex" --period 2025-11-01..2026-10-31 --strict --empty-snapshot
     expect 0 ": ok: sealed extract from '$agency'" -- $X extract verify --agreement "$A" --key "$K/matcher.key" --epoch 1 "$T/$name-$f.xex"
   done
 done

@@ -6,6 +6,8 @@
  */
 #include "test_helpers.h"
 
+#include <jansson.h>
+
 #define FIX XCHG_TEST_DIR "/fixtures/seal/"
 
 static xchg_policy *pol, *other, *amended;
@@ -215,6 +217,130 @@ static void test_other_agreement(void **state)
     xchg_diag_free(d);
 }
 
+/* Rewrite the genuine extract's header with edit(), re-sealed and signed by the police
+ * key (so only the header differs), and open it as the matcher. */
+static xchg_err open_with(void (*edit)(json_t *), const char *ref, int *incremental,
+                          xchg_diag *d)
+{
+    xchg_seckey *m = seed_key(4), *police = seed_key(2);
+    xchg_xex_reader *r = NULL;
+    assert_int_equal(xchg_xex_reader_open(xex, m, &r, NULL), XCHG_OK);
+    size_t hl;
+    const uint8_t *h = xchg_xex_reader_header(r, &hl);
+    json_t *j = json_loadb((const char *)h, hl, 0, NULL);
+    assert_non_null(j);
+    xchg_xex_reader_free(r);
+    edit(j);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    const char *path = tpath("kind.xex");
+    xchg_xex_writer *w = NULL;
+    const xchg_policy_data *pd = xchg_policy_get(pol);
+    assert_int_equal(xchg_xex_writer_new(path, 1, &pd->parties[xchg_policy_party(pol, "matcher")].key,
+                                         police, text, strlen(text), &w, NULL),
+                     XCHG_OK);
+    if (ref) { /* one record with this reference */
+        xchg_record rec;
+        memset(&rec, 0, sizeof rec);
+        rec.ref = ref;
+        rec.ref_len = strlen(ref);
+        rec.consent_date = XCHG_DATE_NONE;
+        rec.basis = "";
+        uint8_t buf[512];
+        size_t n = 0;
+        assert_int_equal(xchg_record_encode(&rec, buf, sizeof buf, &n), XCHG_OK);
+        assert_int_equal(xchg_xex_writer_add(w, buf, n), XCHG_OK);
+    }
+    assert_int_equal(xchg_xex_writer_finish(w, NULL), XCHG_OK);
+    xchg_xex_writer_free(w);
+    free(text);
+    xchg_extract_file *f = NULL;
+    xchg_err e = xchg_extract_open(pol, m, path, 1, &f, d);
+    if (e == XCHG_OK) {
+        *incremental = xchg_extract_file_info(f)->incremental;
+        uint64_t n = 99;
+        int end = 0;
+        xchg_record rec;
+        e = xchg_extract_next(f, &rec, &end, d);
+        if (e == XCHG_OK && ref) {
+            assert_false(end);
+            e = xchg_extract_next(f, &rec, &end, d);
+        }
+        if (e == XCHG_OK) {
+            assert_true(end);
+            assert_int_equal(xchg_extract_finish(f, &n, d), XCHG_OK);
+            assert_int_equal(n, ref ? 1 : 0);
+        }
+    }
+    xchg_extract_close(f);
+    xchg_seckey_free(m);
+    xchg_seckey_free(police);
+    return e;
+}
+
+static xchg_err open_with_header(void (*edit)(json_t *), int *incremental, xchg_diag *d)
+{
+    return open_with(edit, NULL, incremental, d);
+}
+
+static void no_kind(json_t *h) { json_object_del(h, "kind"); }
+static void no_edit(json_t *h) { (void)h; }
+static void kind_full(json_t *h) { json_object_set_new(h, "kind", json_string("full")); }
+static void kind_incr(json_t *h) { json_object_set_new(h, "kind", json_string("incremental")); }
+static void kind_delta(json_t *h) { json_object_set_new(h, "kind", json_string("delta")); }
+static void kind_case(json_t *h) { json_object_set_new(h, "kind", json_string("Full")); }
+static void kind_num(json_t *h) { json_object_set_new(h, "kind", json_integer(1)); }
+static void kind_null(json_t *h) { json_object_set_new(h, "kind", json_null()); }
+
+/* The header's "kind": full or incremental; absent (files sealed before it existed) is a
+ * full snapshot; anything else is not an extract this matcher can place. */
+static void test_kind(void **state)
+{
+    (void)state;
+    xchg_diag *d = xchg_diag_new();
+    int inc = -1;
+    /* the genuine extract says "full" */
+    xchg_seckey *m = seed_key(4);
+    xchg_extract_file *f = NULL;
+    assert_int_equal(xchg_extract_open(pol, m, xex, 1, &f, d), XCHG_OK);
+    assert_non_null(strstr(xchg_extract_file_info(f)->header_json, "\"kind\":\"full\""));
+    assert_int_equal(xchg_extract_file_info(f)->incremental, 0);
+    xchg_extract_close(f);
+    xchg_seckey_free(m);
+    assert_int_equal(open_with_header(no_kind, &inc, d), XCHG_OK);
+    assert_int_equal(inc, 0);
+    assert_int_equal(open_with_header(kind_full, &inc, d), XCHG_OK);
+    assert_int_equal(inc, 0);
+    assert_int_equal(open_with_header(kind_incr, &inc, d), XCHG_OK);
+    assert_int_equal(inc, 1);
+    void (*bad[])(json_t *) = {kind_delta, kind_case, kind_num, kind_null};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        xchg_diag_clear(d);
+        assert_int_equal(open_with_header(bad[i], &inc, d), XCHG_ERR_FORMAT);
+        assert_diag_has(d, "kind.xex: error: extract header field 'kind' must be \"full\" or "
+                           "\"incremental\"");
+    }
+    xchg_diag_free(d);
+}
+
+/* A record reference that is not text, or would drive the terminal, is refused by the
+ * matcher too (a sealer that did not check, or a hostile one). */
+static void test_bad_reference(void **state)
+{
+    (void)state;
+    xchg_diag *d = xchg_diag_new();
+    int inc;
+    assert_int_equal(open_with(no_edit, "R-1 Zoë", &inc, d), XCHG_OK);
+    const char *bad[] = {"R\x1b[2J", "R\xff", "R\xc2\x9b", "R\xe2\x80\xae"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        xchg_diag_clear(d);
+        assert_int_equal(open_with(no_edit, bad[i], &inc, d), XCHG_ERR_FORMAT);
+        assert_diag_has(d, "kind.xex: error: record 1 is not valid: its record reference is not "
+                           "valid UTF-8 text or holds a control character");
+    }
+    xchg_diag_free(d);
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -227,6 +353,8 @@ int main(void)
         cmocka_unit_test(test_signer_not_in_agreement),
         cmocka_unit_test(test_wrong_epoch),
         cmocka_unit_test(test_other_agreement),
+        cmocka_unit_test(test_kind),
+        cmocka_unit_test(test_bad_reference),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -343,7 +343,9 @@ static void test_csv(void **state)
     (void)state;
     static const tcase t[] = {
         {"empty", "", 0, XCHG_ERR_FORMAT, NULL},
-        {"header only (an empty extract is valid)", CSV_HEAD, S, XCHG_OK, NULL},
+        /* an empty full snapshot would replace the agency's real extract: only with allow_empty */
+        {"header only (no data rows)", CSV_HEAD, S, XCHG_ERR_FORMAT,
+         "no data rows; an empty full snapshot needs --empty-snapshot"},
         {"missing column", "Ref,Forename\nP1,Zoe\n", S, XCHG_ERR_FORMAT, NULL},
         {"NUL byte", CSV_NUL, sizeof CSV_NUL - 1, XCHG_ERR_FORMAT, "NUL"},
         /* an invalid name only drops that identifier from the row's tokens, with a warning */

@@ -292,7 +292,7 @@ static void test_bad_rows(void **state)
     size_t rl;
     char *rep = slurp(tpath("report.csv"), &rl);
     assert_non_null(strstr(rep, "line,field,outcome,problem\n"));
-    assert_non_null(strstr(rep, "3,Ref,rejected,\"column 'Ref': record reference 'P1' appears more than once\"\n"));
+    assert_non_null(strstr(rep, "3,Ref,rejected,column 'Ref': record reference 'P1' appears more than once\n"));
     assert_non_null(strstr(rep, "5,incident_type,rejected,"));
     assert_non_null(strstr(rep, "7,,rejected,\"row has 7 fields, the header has 8\"\n"));
     assert_non_null(strstr(rep, "8,dob,warning,"));
@@ -753,6 +753,276 @@ static void test_person_id_token(void **state)
     xchg_policy_free(p2);
 }
 
+/* seal under agreement p (not the suite's), with extra options */
+static xchg_err seal_opts(const xchg_policy *p, const char *in, const char *out, int seed,
+                          int strict, int incremental, int allow_empty, xchg_seal_stats *st,
+                          xchg_diag *d)
+{
+    xchg_seckey *k = seed_key(seed);
+    unlink(out);
+    unlink(tpath("report.csv"));
+    xchg_seal_opts o = {.input = in, .output = out, .period_start = day("2025-08-01"),
+                        .period_end = day("2026-07-31"), .strict = strict, .now = 1767225600,
+                        .report = tpath("report.csv"), .incremental = incremental,
+                        .allow_empty = allow_empty};
+    xchg_err e = xchg_seal(p, k, police_secret, &o, st, d);
+    xchg_seckey_free(k);
+    return e;
+}
+
+/* the kind the matcher reads through xchg_extract_open */
+static int extract_incremental(const xchg_policy *p, const char *path)
+{
+    xchg_seckey *m = seed_key(4);
+    xchg_extract_file *f = NULL;
+    assert_int_equal(xchg_extract_open(p, m, path, 1, &f, NULL), XCHG_OK);
+    int inc = xchg_extract_file_info(f)->incremental;
+    xchg_extract_close(f);
+    xchg_seckey_free(m);
+    return inc;
+}
+
+/* Task: an extract says whether it is a full snapshot or incremental; a header-only
+ * file is not silently sealed as a full snapshot (it would supersede the real one). */
+static void test_kind_and_empty(void **state)
+{
+    (void)state;
+    const char *out = tpath("kind.xex"), *in = tpath("empty.csv");
+    xchg_seal_stats st;
+    xchg_diag *d = xchg_diag_new();
+    struct opened o;
+    /* default: a full snapshot */
+    assert_int_equal(seal_opts(pol, FIX "police.csv", out, 2, 0, 0, 0, &st, d), XCHG_OK);
+    open_extract(out, 2, &o);
+    assert_string_equal(json_string_value(json_object_get(o.header, "kind")), "full");
+    close_extract(&o);
+    assert_int_equal(extract_incremental(pol, out), 0);
+    /* --incremental */
+    assert_int_equal(seal_opts(pol, FIX "police.csv", out, 2, 0, 1, 0, &st, d), XCHG_OK);
+    open_extract(out, 2, &o);
+    assert_string_equal(json_string_value(json_object_get(o.header, "kind")), "incremental");
+    close_extract(&o);
+    assert_int_equal(extract_incremental(pol, out), 1);
+
+    /* a header-only CSV: refused, naming the file, nothing written (report neither) */
+    const char *csv = "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent\n";
+    spit(in, csv, strlen(csv));
+    xchg_diag_clear(d);
+    assert_int_equal(seal_opts(pol, in, out, 2, 0, 0, 0, &st, d), XCHG_ERR_FORMAT);
+    char want[600];
+    snprintf(want, sizeof want,
+             "%s: error: no data rows; an empty full snapshot needs --empty-snapshot", in);
+    assert_diag_has(d, want);
+    assert_int_equal(access(out, F_OK), -1);
+    assert_int_equal(access(tpath("report.csv"), F_OK), -1);
+    /* blank lines after the header are no rows either */
+    spit(in, "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent\n\n\n", 54);
+    xchg_diag_clear(d);
+    assert_int_equal(seal_opts(pol, in, out, 2, 0, 0, 0, &st, d), XCHG_ERR_FORMAT);
+    assert_diag_has(d, "no data rows");
+    /* an empty incremental extract: nothing to send, even with allow_empty */
+    spit(in, csv, strlen(csv));
+    xchg_diag_clear(d);
+    assert_int_equal(seal_opts(pol, in, out, 2, 0, 1, 1, &st, d), XCHG_ERR_FORMAT);
+    assert_diag_has(d, "no data rows; an empty incremental extract has nothing to send");
+    assert_int_equal(access(out, F_OK), -1);
+    /* an empty full snapshot on purpose */
+    xchg_diag_clear(d);
+    assert_int_equal(seal_opts(pol, in, out, 2, 0, 0, 1, &st, d), XCHG_OK);
+    assert_int_equal(st.rows, 0);
+    assert_int_equal(st.sealed, 0);
+    open_extract(out, 2, &o);
+    assert_int_equal(o.n, 0);
+    assert_string_equal(json_string_value(json_object_get(o.header, "kind")), "full");
+    close_extract(&o);
+    xchg_diag_free(d);
+}
+
+/* Task: a record reference that is not valid UTF-8 or holds a control character is a
+ * bad row naming file, line and column, counted in rejected; strict fails. */
+static void test_bad_references(void **state)
+{
+    (void)state;
+    const char *in = tpath("refs.csv"), *out = tpath("refs.xex");
+    const char *csv = "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent\n"
+                      "R1,Ann,Lee,01/02/2000,OX4 1AA,CRIME,01/06/2026,given\n"
+                      "R\xff" "2,Bob,Lee,01/02/2000,OX4 1AA,CRIME,01/06/2026,given\n"   /* bad byte */
+                      "R\xc0\xae,Cy,Lee,01/02/2000,OX4 1AA,CRIME,01/06/2026,given\n"    /* overlong */
+                      "R\x1b[2J,Di,Lee,01/02/2000,OX4 1AA,CRIME,01/06/2026,given\n"     /* ESC */
+                      "R\xc2\x85" "5,Ed,Lee,01/02/2000,OX4 1AA,CRIME,01/06/2026,given\n" /* C1 NEL */
+                      "R\x7f" "6,Fay,Lee,01/02/2000,OX4 1AA,CRIME,01/06/2026,given\n"   /* DEL */
+                      "\"R\n7\",Gus,Lee,01/02/2000,OX4 1AA,CRIME,01/06/2026,given\n"    /* newline */
+                      "R\xe2\x80\xae" "8,Hal,Lee,01/02/2000,OX4 1AA,CRIME,01/06/2026,given\n" /* RLO */
+                      "Zoë-9,Ivy,Lee,01/02/2000,OX4 1AA,CRIME,01/06/2026,given\n";    /* fine */
+    spit(in, csv, strlen(csv));
+    xchg_seal_stats st;
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(seal_opts(pol, in, out, 2, 1, 0, 0, &st, d), XCHG_ERR_FORMAT);
+    assert_int_equal(access(out, F_OK), -1);
+    assert_int_equal(st.rejected, 7);
+    assert_diag_has(d, "refs.csv:3: error: column 'Ref': the record reference is not valid UTF-8 (byte 2)");
+    assert_diag_has(d, "refs.csv:4: error: column 'Ref': the record reference is not valid UTF-8 (byte 2)");
+    assert_diag_has(d, "refs.csv:5: error: column 'Ref': the record reference contains a control "
+                       "character (U+001B at byte 2)");
+    assert_diag_has(d, "refs.csv:6: error: column 'Ref': the record reference contains a control "
+                       "character (U+0085 at byte 2)");
+    assert_diag_has(d, "refs.csv:7: error: column 'Ref': the record reference contains a control "
+                       "character (U+007F at byte 2)");
+    assert_diag_has(d, "refs.csv:8: error: column 'Ref': the record reference contains a control "
+                       "character (U+000A at byte 2)");
+    assert_diag_has(d, "refs.csv:10: error: column 'Ref': the record reference contains a control "
+                       "character (U+202E at byte 2)");
+    assert_diag_has(d, "7 of 9 rows are bad; nothing was sealed (strict mode)");
+    /* without strict the good rows are sealed, the bad ones listed */
+    xchg_diag_clear(d);
+    assert_int_equal(seal_opts(pol, in, out, 2, 0, 0, 0, &st, d), XCHG_OK);
+    assert_int_equal(st.sealed, 2);
+    assert_int_equal(st.rejected, 7);
+    struct opened o;
+    open_extract(out, 2, &o);
+    assert_int_equal(o.n, 2);
+    assert_non_null(find(&o, "R1"));
+    assert_non_null(find(&o, "Zoë-9"));
+    close_extract(&o);
+    char *rep = slurp(tpath("report.csv"), NULL);
+    assert_non_null(strstr(rep, "5,Ref,rejected,column 'Ref': the record reference contains a "
+                                "control character (U+001B at byte 2)\n"));
+    free(rep);
+    xchg_diag_free(d);
+}
+
+static unsigned nind_of(const struct opened *o, const char *ref) { return find(o, ref)->nind; }
+
+/* Task: the agreement's identification consent rule is applied at seal. */
+static void test_identification_consent(void **state)
+{
+    (void)state;
+    const char *out = tpath("consent.xex"), *in = tpath("consent.csv");
+    /* the police's records may identify a family only with explicit consent, or where the
+     * record carries a safeguarding basis */
+    xchg_policy *strict_pol = policy_variant(
+        "      referral: {requires: engagement, unless_basis: [safeguarding]}\n    school:",
+        "      identification: {requires: explicit_consent, unless_basis: [safeguarding]}\n"
+        "      referral: {requires: engagement, unless_basis: [safeguarding]}\n    school:");
+    const char *csv = "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent,Consent Date,Legal Basis\n"
+                      "C1,Ann,Lee,01/02/2000,OX4 1AA,CRIME,01/06/2026,given,,\n"
+                      "C2,Bob,Lee,01/02/2001,OX4 1AA,CRIME,01/06/2026,refused,,\n"
+                      "C3,Cy,Lee,01/02/2002,OX4 1AA,ASB,01/06/2026,,,\n"
+                      "C4,Di,Lee,01/02/2003,OX4 1AA,CRIME,01/06/2026,withdrawn,2026-05-01,\n"
+                      "C5,Ed,Lee,01/02/2004,OX4 1AA,CRIME,01/06/2026,refused,,Safeguarding\n";
+    spit(in, csv, strlen(csv));
+    xchg_seal_stats st;
+    xchg_diag *d = xchg_diag_new();
+    struct opened o;
+    assert_int_equal(seal_opts(strict_pol, in, out, 2, 0, 0, 0, &st, d), XCHG_OK);
+    assert_int_equal(st.sealed, 5);
+    assert_int_equal(st.identification_denied, 3);
+    assert_int_equal(st.indicators_withheld, 3);
+    assert_int_equal(st.indicators, 2);
+    assert_diag_has(d, "consent.csv: note: 3 records did not meet the agreement's consent rule "
+                       "for identification and were sealed without indicators (3 indicator "
+                       "events not sent; listed in the report)");
+    open_extract(out, 2, &o);
+    assert_int_equal(nind_of(&o, "C1"), 1); /* explicit consent given */
+    assert_int_equal(nind_of(&o, "C2"), 0); /* refused */
+    assert_int_equal(nind_of(&o, "C3"), 0); /* not sought */
+    assert_int_equal(nind_of(&o, "C4"), 0); /* withdrawn */
+    assert_int_equal(nind_of(&o, "C5"), 1); /* refused, but a safeguarding basis */
+    /* the record still travels: tokens (linkage stays right), consent state, payload */
+    assert_non_null(token(find(&o, "C2"), "name_dob"));
+    assert_int_equal(find(&o, "C2")->consent, XCHG_CONSENT_REFUSED);
+    assert_true(find(&o, "C2")->payload_len > 0);
+    close_extract(&o);
+    char *rep = slurp(tpath("report.csv"), NULL);
+    assert_non_null(strstr(rep, "3,Consent,no-indicators,consent: not usable for identification "
+                                "(consent refused): sealed without its 1 indicator event\n"));
+    assert_non_null(strstr(rep, "5,Consent,no-indicators,consent: not usable for identification "
+                                "(consent withdrawn: an objection stops identification): "
+                                "sealed without its 1 indicator event\n"));
+    free(rep);
+    xchg_policy_free(strict_pol);
+
+    /* the base agreement sets no identification rule: its legal basis applies, but a
+     * withdrawal (an objection) stops identification by default */
+    xchg_diag_clear(d);
+    assert_int_equal(seal_opts(pol, in, out, 2, 0, 0, 0, &st, d), XCHG_OK);
+    assert_int_equal(st.identification_denied, 1);
+    open_extract(out, 2, &o);
+    assert_int_equal(nind_of(&o, "C2"), 1);
+    assert_int_equal(nind_of(&o, "C3"), 1);
+    assert_int_equal(nind_of(&o, "C4"), 0);
+    close_extract(&o);
+    /* ... unless the agreement says an objection does not stop it */
+    xchg_policy *keep = policy_variant(
+        "      referral: {requires: engagement, unless_basis: [safeguarding]}\n    school:",
+        "      identification: {requires: none, objection_stops_identification: false}\n"
+        "      referral: {requires: engagement, unless_basis: [safeguarding]}\n    school:");
+    xchg_diag_clear(d);
+    assert_int_equal(seal_opts(keep, in, out, 2, 0, 0, 0, &st, d), XCHG_OK);
+    assert_int_equal(st.identification_denied, 0);
+    open_extract(out, 2, &o);
+    assert_int_equal(nind_of(&o, "C4"), 1);
+    close_extract(&o);
+    xchg_policy_free(keep);
+    xchg_diag_free(d);
+}
+
+/* Task: the decision rule itself, for both purposes (the referral half is release.c's
+ * may_release, ported unchanged). */
+static void test_consent_decide(void **state)
+{
+    (void)state;
+    xchg_policy *p = policy_variant(
+        "      referral: {requires: engagement, unless_basis: [safeguarding]}\n    school:",
+        "      identification: {requires: explicit_consent}\n"
+        "      referral: {requires: engagement, unless_basis: [safeguarding]}\n    school:");
+    size_t police = xchg_policy_party(p, "police"), school = xchg_policy_party(p, "school");
+    char why[160];
+    const char *I = XCHG_PURPOSE_IDENTIFICATION, *R = XCHG_PURPOSE_REFERRAL;
+    struct {
+        size_t agency;
+        const char *purpose;
+        int consent;
+        int32_t date;
+        const char *basis;
+        int allow;
+        const char *why;
+    } t[] = {
+        {police, I, XCHG_CONSENT_GIVEN, XCHG_DATE_NONE, "", 1, "explicit consent recorded"},
+        {police, I, XCHG_CONSENT_REFUSED, XCHG_DATE_NONE, "", 0, "consent refused"},
+        {police, I, XCHG_CONSENT_NOT_SOUGHT, XCHG_DATE_NONE, NULL, 0,
+         "consent not yet sought — ask the family"},
+        {police, I, XCHG_CONSENT_REFUSED, XCHG_DATE_NONE, "safeguarding", 0, "consent refused"},
+        {police, I, XCHG_CONSENT_WITHDRAWN, day("2026-05-01"), "", 0,
+         "consent withdrawn on 2026-05-01: an objection stops identification"},
+        {police, R, XCHG_CONSENT_GIVEN, XCHG_DATE_NONE, "", 1, "the person agreed to the referral"},
+        {police, R, XCHG_CONSENT_REFUSED, XCHG_DATE_NONE, "safeguarding", 1,
+         "recorded legal basis: safeguarding"},
+        {police, R, XCHG_CONSENT_WITHDRAWN, day("2026-05-01"), "", 0,
+         "consent withdrawn on 2026-05-01"},
+        {police, R, XCHG_CONSENT_WITHDRAWN, XCHG_DATE_NONE, "", 0, "consent withdrawn"},
+        {school, R, XCHG_CONSENT_NOT_SOUGHT, XCHG_DATE_NONE, "safeguarding", 0,
+         "consent not yet sought — ask the family"},
+        /* no identification rule for school: the agreement's legal basis */
+        {school, I, XCHG_CONSENT_REFUSED, XCHG_DATE_NONE, "", 1,
+         "the agreement's legal basis (no consent needed)"},
+        {school, I, XCHG_CONSENT_WITHDRAWN, XCHG_DATE_NONE, "", 0,
+         "consent withdrawn: an objection stops identification"},
+        /* no referral rule: nothing is released */
+        {xchg_policy_party(p, "team"), R, XCHG_CONSENT_GIVEN, XCHG_DATE_NONE, "", 0,
+         "the agreement sets no release rule for this agency"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        int got = xchg_consent_decide(p, t[i].agency, t[i].purpose, t[i].consent, t[i].date,
+                                      t[i].basis, why, sizeof why);
+        if (got != t[i].allow || strcmp(why, t[i].why) != 0)
+            fail_msg("case %zu: got %d \"%s\", want %d \"%s\"", i, got, why, t[i].allow, t[i].why);
+    }
+    assert_null(xchg_consent_rule_for(p, school, I));
+    assert_non_null(xchg_consent_rule_for(p, police, I));
+    xchg_policy_free(p);
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -766,6 +1036,10 @@ int main(void)
         cmocka_unit_test(test_clk_invalid_values),
         cmocka_unit_test(test_clk_invalid_iso_dob),
         cmocka_unit_test(test_person_id_token),
+        cmocka_unit_test(test_kind_and_empty),
+        cmocka_unit_test(test_bad_references),
+        cmocka_unit_test(test_identification_consent),
+        cmocka_unit_test(test_consent_decide),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
