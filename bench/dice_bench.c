@@ -97,7 +97,8 @@ static uint8_t *load_clks(const char *path, size_t *n, size_t *cb)
             b = a + 1 + strcspn(a + 1, "\r\n");
         size_t len = 0;
         if (sodium_base642bin(tmp, sizeof tmp, a + 1, (size_t)(b - a - 1), NULL, &len, NULL,
-                              sodium_base64_VARIANT_ORIGINAL) != 0 || len == 0) {
+                              sodium_base64_VARIANT_ORIGINAL) != 0 ||
+            len == 0) {
             if (first) { /* the header */
                 first = 0;
                 continue;
@@ -148,8 +149,10 @@ int main(int argc, char **argv)
     if (force && *force) {
         xchg_dice_kernel k;
         if (xchg_dice_kernel_parse(force, &k)) {
-            fprintf(stderr, "dice_bench: XCHG_DICE_KERNEL=%s is not a path "
-                            "(generic, popcnt, avx2, avx512)\n", force);
+            fprintf(stderr,
+                    "dice_bench: XCHG_DICE_KERNEL=%s is not a path "
+                    "(generic, popcnt, avx2, avx512)\n",
+                    force);
             return 2;
         }
         if (!xchg_dice_kernel_supported(k)) {
