@@ -6,6 +6,11 @@
  * median run is reported, and every path's checksum must equal the generic path's.
  *
  *   dice_bench [FILTERS] [REPEATS] [BYTES]   default 4000 filters (8 M pairs), 5, 128
+ *   dice_bench --clks FILE.csv [REPEATS]     the CLKs of a clkhash CSV (rec_id,clk_base64,...),
+ *                                            e.g. tests/kat/clkhash/clks_febrl1_blakeHash.csv
+ *
+ * Random filters have two thirds of their bits set, as FEBRL CLKs do (the kernels do the
+ * same work whatever the bits; --clks runs on real ones).
  *
  * Prints one line per path this CPU runs, the last lines exactly
  *   dice <path>: N M comparisons/s
@@ -14,6 +19,7 @@
  */
 #include "dice_kernel.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,13 +76,72 @@ static double run(xchg_dice_many_fn fn, const uint8_t *f, size_t n, size_t cb, i
     return med;
 }
 
+/* the clk_base64 column of a clkhash CSV: *n filters of *cb bytes (all the same length) */
+static uint8_t *load_clks(const char *path, size_t *n, size_t *cb)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        perror(path);
+        return NULL;
+    }
+    char line[4096];
+    uint8_t *f = NULL, tmp[1024];
+    size_t cap = 0;
+    *n = *cb = 0;
+    int first = 1;
+    while (fgets(line, sizeof line, fp)) {
+        char *a = strchr(line, ','), *b = a ? strchr(a + 1, ',') : NULL;
+        if (!a)
+            continue;
+        if (!b)
+            b = a + 1 + strcspn(a + 1, "\r\n");
+        size_t len = 0;
+        if (sodium_base642bin(tmp, sizeof tmp, a + 1, (size_t)(b - a - 1), NULL, &len, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0 ||
+            len == 0) {
+            if (first) { /* the header */
+                first = 0;
+                continue;
+            }
+            fprintf(stderr, "%s: a clk_base64 value that is not base64\n", path);
+            free(f);
+            fclose(fp);
+            return NULL;
+        }
+        first = 0;
+        if (*cb && len != *cb) {
+            fprintf(stderr, "%s: CLKs of different lengths (%zu, %zu bytes)\n", path, *cb, len);
+            free(f);
+            fclose(fp);
+            return NULL;
+        }
+        *cb = len;
+        if ((*n + 1) * len > cap) {
+            cap = cap ? cap * 2 : 1024 * len;
+            uint8_t *nf = realloc(f, cap);
+            if (!nf) {
+                free(f);
+                fclose(fp);
+                return NULL;
+            }
+            f = nf;
+        }
+        memcpy(f + *n * len, tmp, len);
+        (*n)++;
+    }
+    fclose(fp);
+    return f;
+}
+
 int main(int argc, char **argv)
 {
-    size_t n = argc > 1 ? (size_t)atol(argv[1]) : 4000;
-    int reps = argc > 2 ? atoi(argv[2]) : 5;
-    size_t cb = argc > 3 ? (size_t)atol(argv[3]) : 128;
-    if (n < 2 || reps < 1 || cb < 1) {
-        fprintf(stderr, "usage: dice_bench [FILTERS>=2] [REPEATS>=1] [BYTES>=1]\n");
+    const char *clks = argc > 2 && strcmp(argv[1], "--clks") == 0 ? argv[2] : NULL;
+    size_t n = clks ? 0 : argc > 1 ? (size_t)atol(argv[1]) : 4000;
+    int reps = clks ? (argc > 3 ? atoi(argv[3]) : 5) : argc > 2 ? atoi(argv[2]) : 5;
+    size_t cb = argc > 3 && !clks ? (size_t)atol(argv[3]) : 128;
+    if ((!clks && n < 2) || reps < 1 || cb < 1) {
+        fprintf(stderr, "usage: dice_bench [FILTERS>=2] [REPEATS>=1] [BYTES>=1]\n"
+                        "       dice_bench --clks FILE.csv [REPEATS>=1]\n");
         return 2;
     }
     int only = -1;
@@ -84,8 +149,10 @@ int main(int argc, char **argv)
     if (force && *force) {
         xchg_dice_kernel k;
         if (xchg_dice_kernel_parse(force, &k)) {
-            fprintf(stderr, "dice_bench: XCHG_DICE_KERNEL=%s is not a path "
-                            "(generic, popcnt, avx2, avx512)\n", force);
+            fprintf(stderr,
+                    "dice_bench: XCHG_DICE_KERNEL=%s is not a path "
+                    "(generic, popcnt, avx2, avx512)\n",
+                    force);
             return 2;
         }
         if (!xchg_dice_kernel_supported(k)) {
@@ -95,23 +162,27 @@ int main(int argc, char **argv)
         }
         only = (int)k;
     }
-    uint8_t *f = malloc(n * cb);
+    uint8_t *f = clks ? load_clks(clks, &n, &cb) : malloc(n * cb);
+    if (clks && (!f || n < 2)) {
+        fprintf(stderr, "dice_bench: %s: need at least two CLKs\n", clks);
+        return 2;
+    }
     uint32_t *out = malloc(n * sizeof *out);
     if (!f || !out)
         return 1;
-    /* random filters at the density of FEBRL-like CLKs (about 40% of bits set) */
     uint64_t s = 0x9e3779b97f4a7c15u;
-    for (size_t i = 0; i < n * cb; i++) {
+    for (size_t i = 0; !clks && i < n * cb; i++) {
         uint8_t b = 0;
         for (int bit = 0; bit < 8; bit++) {
             s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-            b |= (uint8_t)((s % 100 < 40) << bit);
+            b |= (uint8_t)((s % 3 != 0) << bit);
         }
         f[i] = b;
     }
-    printf("dice_bench: %zu filters of %zu bytes, %zu pairs per run, median of %d runs, "
+    printf("dice_bench: %zu %s filters of %zu bytes, %zu pairs per run, median of %d runs, "
            "best path here: %s\n",
-           n, cb, n * (n - 1) / 2, reps, xchg_dice_kernel_name(xchg_dice_kernel_best()));
+           n, clks ? clks : "random", cb, n * (n - 1) / 2, reps,
+           xchg_dice_kernel_name(xchg_dice_kernel_best()));
     unsigned long long ref = 0;
     int have_ref = 0, bad = 0;
     for (int k = 0; k < XCHG_DICE_NKERNELS; k++) {

@@ -74,8 +74,8 @@ static void check_size(size_t n, size_t m, size_t off, enum fill how)
         for (size_t i = 0; i < m; i++)
             if (got[i] != want[i])
                 fail_msg("%s: n=%zu m=%zu off=%zu fill=%d filter %zu: %u, want %u",
-                         xchg_dice_kernel_name((xchg_dice_kernel)k), n, m, off, (int)how, i,
-                         got[i], want[i]);
+                         xchg_dice_kernel_name((xchg_dice_kernel)k), n, m, off, (int)how, i, got[i],
+                         want[i]);
         /* nothing written past the block */
         assert_int_equal(got[m], 0xa5a5a5a5u);
     }
@@ -89,8 +89,8 @@ static void check_size(size_t n, size_t m, size_t off, enum fill how)
 static void test_paths_match_reference(void **state)
 {
     (void)state;
-    static const size_t sizes[] = {1,   3,   7,   8,   9,   16,  31,  32,  33,  40,  63,
-                                   64,  65,  96,  100, 127, 128, 129, 130, 160, 192, 200,
+    static const size_t sizes[] = {1,   3,   7,   8,   9,   16,  31,  32,  33,  40,   63,
+                                   64,  65,  96,  100, 127, 128, 129, 130, 160, 192,  200,
                                    255, 256, 257, 384, 511, 512, 513, 520, 544, 1000, 1024};
     static const size_t blocks[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 17};
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
@@ -202,10 +202,8 @@ static void test_forced_dispatch(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_paths_match_reference),
-        cmocka_unit_test(test_extremes),
-        cmocka_unit_test(test_many_1024bit_blocks),
-        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_paths_match_reference), cmocka_unit_test(test_extremes),
+        cmocka_unit_test(test_many_1024bit_blocks),   cmocka_unit_test(test_names),
         cmocka_unit_test(test_forced_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
