@@ -4,6 +4,7 @@
  * The store is reached only through its typed calls (store_internal.h).
  */
 #include "exchange/release.h"
+#include "exchange/consent.h"
 #include "exchange/crypto.h"
 #include "exchange/date.h"
 #include "exchange/packet.h"
@@ -573,61 +574,6 @@ xchg_err xchg__release_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, 
     return rc;
 }
 
-/* ---- the consent filter ----------------------------------------------------------- */
-
-static const xchg_consent_rule *consent_rule(const xchg_policy_data *pd, size_t agency)
-{
-    for (size_t i = 0; i < pd->nconsent; i++)
-        if (pd->consent[i].agency == agency &&
-            strcmp(pd->consent[i].purpose, XCHG_RELEASE_PURPOSE) == 0)
-            return &pd->consent[i];
-    return NULL;
-}
-
-/* The consent decision for one record: 1 release (why in basis), 0 withhold (why). */
-static int may_release(const xchg_policy_data *pd, size_t agency, int consent, int32_t cdate,
-                       const char *basis, char *why, size_t whylen)
-{
-    const xchg_consent_rule *r = consent_rule(pd, agency);
-    if (!r) {
-        snprintf(why, whylen, "the agreement sets no release rule for this agency");
-        return 0;
-    }
-    if (r->requires == XCHG_REQ_NONE) {
-        snprintf(why, whylen, "the agreement's legal basis (no consent needed)");
-        return 1;
-    }
-    if (consent == XCHG_CONSENT_GIVEN) {
-        snprintf(why, whylen, "%s",
-                 r->requires == XCHG_REQ_EXPLICIT ? "explicit consent recorded"
-                                                  : "the person agreed to the referral");
-        return 1;
-    }
-    for (size_t i = 0; basis && *basis && i < r->nunless; i++)
-        if (strcmp(basis, r->unless_basis[i]) == 0) {
-            snprintf(why, whylen, "recorded legal basis: %s", basis);
-            return 1;
-        }
-    switch (consent) {
-    case XCHG_CONSENT_REFUSED:
-        snprintf(why, whylen, "consent refused");
-        break;
-    case XCHG_CONSENT_WITHDRAWN:
-        if (cdate != XCHG_DATE_NONE) {
-            char dd[11];
-            xchg_date_format(cdate, dd);
-            snprintf(why, whylen, "consent withdrawn on %s", dd);
-        } else {
-            snprintf(why, whylen, "consent withdrawn");
-        }
-        break;
-    default:
-        snprintf(why, whylen, "consent not yet sought — ask the family");
-        break;
-    }
-    return 0;
-}
-
 /* ---- the packet body ---------------------------------------------------------------- */
 
 #define WITHHELD_NOTICE                                                                        \
@@ -684,7 +630,6 @@ static void add_evidence(struct body *b, size_t agency, const xchg__family_recor
 static int body_record(void *ctx, const xchg__family_record *r)
 {
     struct body *b = ctx;
-    const xchg_policy_data *pd = xchg_policy_get(b->m->p);
     if (strcmp(b->curp, r->person) != 0) {
         snprintf(b->curp, sizeof b->curp, "%s", r->person);
         char rp[XCHG_PSEUDONYM_MAX + 1];
@@ -699,8 +644,10 @@ static int body_record(void *ctx, const xchg__family_record *r)
     }
     size_t ag = xchg_policy_party(b->m->p, r->agency);
     char why[160];
+    /* the consent filter: consent.c decides, on the newest version of the record */
     int ok = r->current && ag != XCHG_NONE &&
-             may_release(pd, ag, r->consent, r->consent_date, r->basis, why, sizeof why);
+             xchg_consent_decide(b->m->p, ag, XCHG_PURPOSE_REFERRAL, r->consent, r->consent_date,
+                                 r->basis, why, sizeof why);
     if (!r->current)
         snprintf(why, sizeof why, "no longer in the agency's current extract");
     if (ok && (!r->sealed_key || !r->payload || r->payload_len == 0)) {
@@ -712,7 +659,8 @@ static int body_record(void *ctx, const xchg__family_record *r)
         /* Withheld: only what the agency's rule allows is said, never the problem or
            dates; by default one notice per member that names no agency. */
         b->st->withheld++;
-        const xchg_consent_rule *cr = ag != XCHG_NONE ? consent_rule(pd, ag) : NULL;
+        const xchg_consent_rule *cr =
+            ag != XCHG_NONE ? xchg_consent_rule_for(b->m->p, ag, XCHG_PURPOSE_REFERRAL) : NULL;
         xchg_withheld_notice how = cr ? cr->withheld : XCHG_WITHHELD_NOTICE;
         if (how == XCHG_WITHHELD_NAMED) {
             json_t *w = json_object_get(b->cur, "withheld");

@@ -5,6 +5,7 @@
  */
 #define SQLITE_HAS_CODEC 1
 #include "exchange/store.h"
+#include "exchange/consent.h"
 #include "exchange/crypto.h"
 #include "exchange/date.h"
 #include "exchange/extract.h"
@@ -1221,6 +1222,13 @@ xchg_err xchg_store_each_record(xchg_store *s, const xchg_policy *p, xchg_store_
             e = sqlfail(s->db, d, s->path, "loading records");
             goto cleanup;
         }
+        /* Identification consent is applied at seal; applied again here so that an
+           extract sealed before the rule existed, or by an agency tool that skipped it,
+           cannot make a family eligible on evidence the agreement forbids using. */
+        if (r.nind && agency != XCHG_NONE &&
+            !xchg_consent_decide(p, agency, XCHG_PURPOSE_IDENTIFICATION, r.consent,
+                                 r.consent_date, r.basis, NULL, 0))
+            r.nind = 0;
         if ((e = fn(ctx, agency, (uint64_t)id, &r)) != XCHG_OK)
             goto cleanup;
         n++;

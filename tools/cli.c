@@ -318,10 +318,5 @@ int cli_load_agreement(const char *path, xchg_policy **p)
 void cli_term_text(FILE *f, const char *s)
 {
     /* control characters (ESC sequences included) never reach a terminal verbatim */
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            fprintf(f, "\\x%02x", *p);
-        else
-            fputc(*p, f);
-    }
+    xchg_term_safe(f, s ? s : "");
 }

@@ -368,24 +368,10 @@ static const char *how_name(int how)
 /* A CSV field, quoted when it holds a separator, quote or line break (RFC 4180). A value
  * a spreadsheet would run as a formula (starting with = + - @) gets a leading apostrophe
  * and is quoted. */
+/* one CSV field, quoted when needed and defused against formula injection (textsafe.h) */
 static void csv_field(FILE *o, const char *s)
 {
-    if (!s)
-        s = "";
-    int formula = strchr("=+-@", s[0]) && s[0];
-    if (!formula && !strpbrk(s, ",\"\r\n")) {
-        fputs(s, o);
-        return;
-    }
-    fputc('"', o);
-    if (formula)
-        fputc('\'', o);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', o);
-        fputc(*s, o);
-    }
-    fputc('"', o);
+    xchg_csv_field(o, s ? s : "");
 }
 
 static void json_str(FILE *o, const char *s)
