@@ -292,6 +292,13 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
                     continue;
                 put(&b, "- %s, for %s: %s", p->parties[ag].label, r->purpose, req_text(r->requires));
                 unless_text(&b, r);
+                if (strcmp(r->purpose, XCHG_PURPOSE_REFERRAL) == 0)
+                    put(&b, "; when withheld, the packet %s",
+                        r->withheld == XCHG_WITHHELD_SILENT
+                            ? "says nothing of it"
+                        : r->withheld == XCHG_WITHHELD_NAMED
+                            ? "names the agency and the record reference, with the reason"
+                            : "says only that more is held and can be shared with consent");
                 put(&b, ".\n");
             }
         }

@@ -640,6 +640,50 @@ static void test_retention_automatic(void **state)
     xchg_matcher_close(s);
 }
 
+/* What a packet says of withheld records is the agreement's choice, per agency. */
+static void test_withheld_settings(void **state)
+{
+    (void)state;
+    static const char *const modes[] = {"silent", "named"};
+    xchg_policy *keep = pol;
+    for (size_t i = 0; i < 2; i++) {
+        /* the school's referral rule in base.yaml */
+        char find[] = "    school:\n      referral: {requires: engagement}";
+        char with[200];
+        snprintf(with, sizeof with, "    school:\n      referral: {requires: engagement, withheld: %s}",
+                 modes[i]);
+        pol = policy_variant(find, with);
+        assert_non_null(pol);
+        char fam[24];
+        xchg_matcher *s = lee_family(fam);
+        decide(s, 8, fam, 1, XCHG_OK);
+        decide(s, 9, fam, 1, XCHG_OK);
+        xchg_seckey *m = seed_key(4);
+        const char *pk = path_in("withheld.xrp");
+        assert_int_equal(xchg_matcher_release(s, m, fam, "team", pk, 1, 1767225700, NULL, NULL),
+                         XCHG_OK);
+        json_t *j = open_packet(pk, pol, 5);
+        /* Kate's police record (default notice) still gives her the notice */
+        assert_int_equal(members_with_notice(j), 1);
+        char *t = json_dumps(j, JSON_COMPACT);
+        if (i == 0) {
+            assert_null(strstr(t, "\"S1\""));
+            assert_null(strstr(t, "\"withheld\""));
+        } else {
+            assert_non_null(strstr(t, "\"withheld\":[{\"agency\":\"school\""));
+            assert_non_null(strstr(t, "\"ref\":\"S1\""));
+            assert_non_null(strstr(t, "consent not yet sought"));
+            assert_null(strstr(t, "\"P3\"")); /* the police's rule is still notice */
+        }
+        free(t);
+        json_decref(j);
+        xchg_seckey_free(m);
+        xchg_matcher_close(s);
+        xchg_policy_free(pol);
+    }
+    pol = keep;
+}
+
 /* Statement bytes: a known-answer vector (docs/formats.md) and every field bound. */
 static void test_statement_vector(void **state)
 {
@@ -706,6 +750,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_writes_nothing),
         cmocka_unit_test(test_decision_rolled_forward),
         cmocka_unit_test(test_retention_automatic),
+        cmocka_unit_test(test_withheld_settings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
