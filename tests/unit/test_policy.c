@@ -696,7 +696,8 @@ static void test_explain_consent(void **state)
     assert_non_null(strstr(b, "- Test police, for identification: no rule set"));
     assert_non_null(strstr(b, "- Test police, for referral: only when the person has agreed to "
                               "the referral, or where the record carries a legal basis for "
-                              "sharing without it (safeguarding).\n"));
+                              "sharing without it (safeguarding); when withheld, the packet says "
+                              "only that more is held and can be shared with consent.\n"));
     free(a);
     free(b);
     free(t);
