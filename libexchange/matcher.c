@@ -166,6 +166,8 @@ static int fwd_visit(const xchg_audit_entry *e, void *ctx)
     if (strcmp(e->type, XCHG_AUDIT_APPROVE) == 0 || strcmp(e->type, XCHG_AUDIT_REJECT) == 0 ||
         strcmp(e->type, XCHG_AUDIT_RELEASE) == 0)
         f->e = xchg__release_roll_forward(f->m, e, f->d);
+    else if (strcmp(e->type, XCHG_AUDIT_REVIEW) == 0)
+        f->e = xchg__review_roll_forward(f->m, e, f->d);
     return f->e != XCHG_OK;
 }
 
@@ -319,8 +321,20 @@ xchg_err xchg_matcher_run(xchg_matcher *m, int32_t run_date, unsigned threads, i
     if (e == XCHG_OK)
         e = xchg_store_load(m->s, m->p, ls, &st->records, d);
     double t1 = mono();
+    /* operators' review decisions, verified, on the current versions of their records */
+    xchg_link_decision *dec = NULL;
+    size_t ndec = 0;
     if (e == XCHG_OK)
-        e = xchg_link_run(ls, run_date, xchg_store_pseudonym_key(m->s), threads, &r, d);
+        e = xchg__review_load(m, &dec, &ndec, &st->reviews_ignored, d);
+    st->reviews_applied = ndec;
+    xchg_link_params lp = {.run_date = run_date,
+                           .pseudonym_key = xchg_store_pseudonym_key(m->s),
+                           .threads = threads,
+                           .decisions = dec,
+                           .ndecisions = ndec};
+    if (e == XCHG_OK)
+        e = xchg_link_run_ex(ls, &lp, &r, d);
+    free(dec);
     double t2 = mono();
     if (e != XCHG_OK)
         goto cleanup;
@@ -345,11 +359,12 @@ xchg_err xchg_matcher_run(xchg_matcher *m, int32_t run_date, unsigned threads, i
     xchg_date_format(run_date, ds);
     e = xchg__matcher_audit(
         m, XCHG_AUDIT_RUN, NULL,
-        json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "run", (json_int_t)st->run,
+        json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "run", (json_int_t)st->run,
                   "window_ends", ds, "records", (json_int_t)st->records, "persons",
                   (json_int_t)st->persons, "households", (json_int_t)st->households, "eligible",
                   (json_int_t)st->eligible, "review", (json_int_t)st->review, "conflicts",
-                  (json_int_t)st->conflicts),
+                  (json_int_t)st->conflicts, "reviews_applied", (json_int_t)st->reviews_applied,
+                  "reviews_ignored", (json_int_t)st->reviews_ignored),
         NULL, d);
 cleanup:
     st->seconds_load = t1 - t0;

@@ -3,6 +3,7 @@
 #define XCHG_MATCHER_INTERNAL_H
 
 #include "exchange/audit.h"
+#include "exchange/link.h"
 #include "exchange/matcher.h"
 
 #include <jansson.h>
@@ -27,6 +28,12 @@ size_t xchg__matcher_party(const xchg_policy *p);
 
 /* Roll decisions recorded in the audit log forward into the store (release.c). */
 xchg_err xchg__release_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, xchg_diag *d);
+
+/* The verified review decisions (newest per pair) as link decisions on current row ids
+ * (review.c); *out malloc'ed. */
+xchg_err xchg__review_load(xchg_matcher *m, xchg_link_decision **out, size_t *n,
+                           size_t *ignored, xchg_diag *d);
+xchg_err xchg__review_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, xchg_diag *d);
 
 /* json_stringn cut to the audit log's string limit (at a UTF-8 boundary) */
 json_t *xchg__audit_str(const char *s);

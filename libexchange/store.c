@@ -364,6 +364,14 @@ static const char *const migrations[] = {
     "ALTER TABLE decisions ADD COLUMN members TEXT;"
     "CREATE INDEX decisions_id ON decisions(decision_id);"
     "ALTER TABLE runs ADD COLUMN purged_at INTEGER;",
+    /* 3 -> 4: operators' clerical-review decisions, by the agencies' record references so
+       they outlive re-ingests and apply to every later run */
+    "CREATE TABLE review_decisions(id INTEGER PRIMARY KEY, decision_id TEXT NOT NULL UNIQUE,"
+    "  agency_a TEXT NOT NULL, ref_a TEXT NOT NULL, agency_b TEXT NOT NULL,"
+    "  ref_b TEXT NOT NULL, same INTEGER NOT NULL, operator TEXT NOT NULL,"
+    "  party TEXT NOT NULL, reason TEXT NOT NULL, time INTEGER NOT NULL,"
+    "  signature BLOB NOT NULL);"
+    "CREATE INDEX review_decisions_pair ON review_decisions(agency_a, ref_a, agency_b, ref_b);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -104,6 +104,28 @@ xchg_err xchg__store_family_persons(xchg_store *s, int64_t run, const char *fami
                                     int (*fn)(void *ctx, const char *person), void *ctx,
                                     xchg_diag *d);
 
+/* One operator's clerical-review decision on two records (by agency and reference). */
+typedef struct xchg__review_row {
+    char decision_id[XCHG_RELEASE_ID_HEXLEN + 1];
+    char agency_a[XCHG_PARTY_ID_MAX + 1], ref_a[XCHG_RECORD_MAX_REF + 1];
+    char agency_b[XCHG_PARTY_ID_MAX + 1], ref_b[XCHG_RECORD_MAX_REF + 1];
+    int same;
+    char operator_kid[XCHG_KEYID_HEXLEN + 1];
+    char party[XCHG_PARTY_ID_MAX + 1];
+    char reason[XCHG_RELEASE_REASON_MAX + 1];
+    int64_t time;
+    uint8_t signature[64];
+    size_t siglen;
+} xchg__review_row;
+
+xchg_err xchg__store_review_put(xchg_store *s, const xchg__review_row *r, xchg_diag *d);
+int xchg__store_review_exists(xchg_store *s, const char *decision_id);
+/* every review decision, oldest first */
+xchg_err xchg__store_reviews(xchg_store *s, int (*fn)(void *ctx, const xchg__review_row *r),
+                             void *ctx, xchg_diag *d);
+/* the row id of the active version of (agency, ref), 0 when none */
+int64_t xchg__store_active_record(xchg_store *s, const char *agency, const char *ref);
+
 /* Meta values the matcher service keeps (audit roll-forward position). */
 xchg_err xchg__store_meta_get_int(xchg_store *s, const char *name, int64_t *v);
 xchg_err xchg__store_meta_set_int(xchg_store *s, const char *name, int64_t v, xchg_diag *d);

@@ -16,6 +16,8 @@ static const char usage[] =
     "       xchg match show   --db DB DBKEY [--run N] [--json] FAMILY\n"
     "       xchg match links  --db DB DBKEY [--run N] --csv\n"
     "       xchg match purge  --db DB DBKEY --agreement A [--date YYYY-MM-DD] [--dry-run]\n"
+    "       xchg match review --db DB DBKEY --agreement A --key OPERATOR.key\n"
+    "                         (--same | --different) --reason TEXT AGENCY:REF AGENCY:REF\n"
     "\n"
     "DBKEY is --db-key KEYFILE (made by init --db-key-out) or --db-passphrase-fd N (the\n"
     "operator's passphrase on a file descriptor); without either the passphrase is asked\n"
@@ -29,6 +31,9 @@ static const char usage[] =
     "list    candidate families of the latest run (eligible only unless --all)\n"
     "show    one family: members, problems with agencies and dates, review pairs\n"
     "links   every record's person and family pseudonyms, for checking linkage\n"
+    "review  an operator decides a clerical-review pair (as 'show' lists it): one person\n"
+    "        (--same) or different people (--different); signed with the operator's key,\n"
+    "        audited, kept and applied by every later run (the newest decision wins)\n"
     "purge   delete the records of extracts received longer ago than the agreement's\n"
     "        retention period (as of --date, default today); each extract's row stays,\n"
     "        marked purged, and the audit log records what was deleted\n"
@@ -62,6 +67,8 @@ int match_parse(int argc, char **argv, struct common *c)
         {"--out", 'o', 1, &c->out},
         {"--force", 'f', 0, &c->force},
         {"--dry-run", 0, 0, &c->dry},
+        {"--same", 0, 0, &c->same},
+        {"--different", 0, 0, &c->different},
         {0},
     };
     int help, rc;
@@ -343,6 +350,10 @@ static int do_run(const struct common *c)
     printf("  eligible families  %zu\n", r.eligible);
     printf("  review pairs       %zu\n", r.review);
     printf("  conflicts          %zu\n", r.conflicts);
+    if (r.reviews_applied || r.reviews_ignored)
+        printf("  review decisions   %zu applied%s%zu ignored (not verifiable, or a record no "
+               "longer held)\n",
+               r.reviews_applied, ", ", r.reviews_ignored);
     printf("  exact unions %llu, fuzzy links %llu, candidate pairs %llu, comparisons %llu\n",
            (unsigned long long)r.exact_unions, (unsigned long long)r.fuzzy_links,
            (unsigned long long)r.candidate_pairs, (unsigned long long)r.comparisons);
@@ -699,6 +710,58 @@ cleanup:
     return rc;
 }
 
+/* ---- review ----------------------------------------------------------------------- */
+
+static int split_ref(const char *s, char *agency, size_t n, const char **ref)
+{
+    const char *colon = strchr(s, ':');
+    if (!colon || colon == s || !colon[1] || (size_t)(colon - s) >= n)
+        return -1;
+    memcpy(agency, s, (size_t)(colon - s));
+    agency[colon - s] = '\0';
+    *ref = colon + 1;
+    return 0;
+}
+
+static int do_review(const struct common *c)
+{
+    char aa[XCHG_PARTY_ID_MAX + 1], ab[XCHG_PARTY_ID_MAX + 1];
+    const char *ra = NULL, *rb = NULL;
+    if (!c->key || !c->reason || c->npos != 2 || (!c->same == !c->different) ||
+        split_ref(c->pos[0], aa, sizeof aa, &ra) || split_ref(c->pos[1], ab, sizeof ab, &rb)) {
+        cli_error("match review needs --key (an operator's), --same or --different, --reason "
+                  "TEXT and two records as AGENCY:REF");
+        return EXIT_USAGE;
+    }
+    xchg_policy *p = NULL;
+    xchg_matcher *m = NULL;
+    xchg_seckey *k = NULL;
+    xchg_diag *d = xchg_diag_new();
+    int rc;
+    if ((rc = cli_load_agreement(c->agr, &p)) != 0 || (rc = match_open_matcher(c, p, &m)) != 0 ||
+        (rc = cli_load_seckey(c->key, c->pfd, &k)) != 0)
+        goto cleanup;
+    xchg_err e = xchg_matcher_review(m, k, aa, ra, ab, rb, c->same != NULL, c->reason,
+                                     (int64_t)time(NULL), d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, "match review");
+        goto cleanup;
+    }
+    printf("recorded: %s:", aa);
+    cli_term_text(stdout, ra);
+    printf(" and %s:", ab);
+    cli_term_text(stdout, rb);
+    printf(" are %s; every later run applies it (xchg match run)\n",
+           c->same ? "one person" : "different people");
+    rc = EXIT_OK;
+cleanup:
+    xchg_seckey_free(k);
+    xchg_matcher_close(m);
+    xchg_policy_free(p);
+    xchg_diag_free(d);
+    return rc;
+}
+
 int cmd_match(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -710,7 +773,7 @@ int cmd_match(int argc, char **argv)
         int (*fn)(const struct common *);
     } verbs[] = {{"init", do_init}, {"ingest", do_ingest}, {"run", do_run},
                  {"list", do_list}, {"show", do_show},     {"links", do_links},
-                 {"purge", do_purge}};
+                 {"purge", do_purge},  {"review", do_review}};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         if (strcmp(argv[1], verbs[i].verb) != 0)
             continue;

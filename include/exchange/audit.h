@@ -45,6 +45,7 @@ extern "C" {
 #define XCHG_AUDIT_CONSENT_WITHDRAWAL "consent_withdrawal"
 #define XCHG_AUDIT_PURGE "purge"
 #define XCHG_AUDIT_KEY "key"
+#define XCHG_AUDIT_REVIEW "review"
 
 typedef struct xchg_audit xchg_audit;
 

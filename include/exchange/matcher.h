@@ -84,6 +84,8 @@ typedef struct xchg_matcher_run_stats {
     uint64_t records;
     size_t persons, households, eligible, review, conflicts;
     uint64_t exact_unions, fuzzy_links, candidate_pairs, comparisons;
+    size_t reviews_applied;  /* operators' review decisions given to the linkage */
+    size_t reviews_ignored;  /* review decisions that do not verify, or name no record */
     double seconds_load, seconds_link, seconds_exact, seconds_fuzzy, seconds_households,
         seconds_save;
     xchg_purge_stats *purged; /* what retention removed first (NULL: not wanted) */
@@ -137,6 +139,22 @@ XCHG_API xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *match
                                        const char *family, const char *recipient,
                                        const char *path, int overwrite, int64_t now,
                                        xchg_release_stats *st, xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
+ * An operator's clerical-review decision on two records, named by agency party id and
+ * the agency's record reference (as `xchg match show` lists review pairs): same = 1 "one
+ * person" (always linked), 0 "different people" (never linked). Signed by the operator's
+ * key over a review statement (docs/formats.md), stored with its audit entry, kept across
+ * runs and applied by every later run (the newest decision on a pair wins); a decision
+ * that does not verify against the agreement's operator keys is ignored by runs and
+ * counted. Errors: XCHG_ERR_DENIED (not an operator), XCHG_ERR_ARG (bad reason, the same
+ * record twice), XCHG_ERR_NOT_FOUND (no active record of that agency and reference).
+ */
+XCHG_API xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *operator_key,
+                                      const char *agency_a, const char *ref_a,
+                                      const char *agency_b, const char *ref_b, int same,
+                                      const char *reason, int64_t now, xchg_diag *d)
+    XCHG_MUST_CHECK;
 
 /*
  * Delete what was received before cutoff (xchg_store_purge: records, tokens, indicators,

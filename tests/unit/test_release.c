@@ -684,6 +684,85 @@ static void test_withheld_settings(void **state)
     pol = keep;
 }
 
+static uint32_t persons_of(xchg_matcher *s, const char *fam)
+{
+    xchg_store_family f;
+    assert_int_equal(xchg_store_family_show(xchg_matcher_store(s), 0, fam, &f, NULL, NULL, NULL,
+                                            NULL),
+                     XCHG_OK);
+    return f.npersons;
+}
+
+static void review(xchg_matcher *s, int op, const char *ra, const char *rb, int same,
+                   xchg_err want)
+{
+    xchg_seckey *k = seed_key(op);
+    xchg_diag *d = xchg_diag_new();
+    xchg_err e = xchg_matcher_review(s, k, "police", ra, strncmp(rb, "S", 1) ? "police" : "school",
+                                     rb, same, same ? "one person" : "two people", 1767225600, d);
+    if (e != want)
+        fail_msg("review %s %s: %s (%s)", ra, rb, xchg_strerror(e),
+                 xchg_diag_count(d) ? xchg_diag_text(d, 0) : "");
+    xchg_diag_free(d);
+    xchg_seckey_free(k);
+}
+
+/* Review decisions: signed by an operator, kept across runs and re-ingests, the newest
+ * on a pair wins, a forged one is ignored. */
+static void test_review_decisions(void **state)
+{
+    (void)state;
+    char fam[24];
+    xchg_matcher *s = lee_family(fam);
+    assert_int_equal(persons_of(s, fam), 3);
+    /* Dad's two police records are different people, says an operator */
+    review(s, 8, "P1", "P2", 0, XCHG_OK);
+    review(s, 4, "P1", "P2", 1, XCHG_ERR_DENIED); /* the matcher is no operator */
+    review(s, 8, "P1", "P1", 1, XCHG_ERR_ARG);
+    review(s, 8, "P1", "P99", 1, XCHG_ERR_NOT_FOUND);
+    xchg_matcher_run_stats rs;
+    memset(&rs, 0, sizeof rs);
+    assert_int_equal(xchg_matcher_run(s, day("2026-07-31"), 1, 1767225600, &rs, NULL), XCHG_OK);
+    assert_int_equal(rs.reviews_applied, 1);
+    assert_int_equal(rs.reviews_ignored, 0);
+    assert_int_equal(persons_of(s, fam), 4);
+    /* kept across a re-ingest: the police send the same records again, newer */
+    seal(police_csv("given"), "police3.csv", 2, psec, 1767225600 + 3600);
+    ingest(s, "police3.xex", "supersedes");
+    run(s);
+    assert_int_equal(persons_of(s, fam), 4);
+    /* a forged row (no valid signature) in the store is ignored */
+    xchg__review_row r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.decision_id, sizeof r.decision_id, "%032d", 7);
+    snprintf(r.agency_a, sizeof r.agency_a, "police");
+    snprintf(r.ref_a, sizeof r.ref_a, "P1");
+    snprintf(r.agency_b, sizeof r.agency_b, "police");
+    snprintf(r.ref_b, sizeof r.ref_b, "P2");
+    r.same = 1;
+    xchg_seckey *k9 = seed_key(9);
+    xchg_keyid_hex(xchg_seckey_public(k9)->id, r.operator_kid);
+    xchg_seckey_free(k9);
+    snprintf(r.party, sizeof r.party, "op9");
+    snprintf(r.reason, sizeof r.reason, "forged");
+    r.time = 1767229999;
+    r.siglen = 64;
+    assert_int_equal(xchg__store_review_put(xchg_matcher_store(s), &r, NULL), XCHG_OK);
+    memset(&rs, 0, sizeof rs);
+    assert_int_equal(xchg_matcher_run(s, day("2026-07-31"), 1, 1767225600, &rs, NULL), XCHG_OK);
+    assert_int_equal(rs.reviews_ignored, 1);
+    assert_int_equal(persons_of(s, fam), 4);
+    /* the newest genuine decision on the pair wins */
+    review(s, 9, "P1", "P2", 1, XCHG_OK);
+    run(s);
+    assert_int_equal(persons_of(s, fam), 3);
+    /* the review is in the audit log, and the log verifies */
+    char *log = slurp(path_in("db.audit"), NULL);
+    assert_non_null(strstr(log, "\"type\":\"review\""));
+    free(log);
+    xchg_matcher_close(s);
+}
+
 /* Statement bytes: a known-answer vector (docs/formats.md) and every field bound. */
 static void test_statement_vector(void **state)
 {
@@ -751,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_decision_rolled_forward),
         cmocka_unit_test(test_retention_automatic),
         cmocka_unit_test(test_withheld_settings),
+        cmocka_unit_test(test_review_decisions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
