@@ -59,4 +59,8 @@ static inline void xchg__strlcpy(char *dst, const char *s, size_t n, size_t cap)
     dst[n] = '\0';
 }
 
+/* "P-XXXX-XXXX-XXXX" / "F-...": prefix, '-', 12 base32 characters of the first 8 bytes
+ * of a MAC (as a host-order uint64, as pseudonyms have always been made), in groups of 4. */
+void xchg__pseudonym_format(const uint8_t mac[8], char prefix, char out[XCHG_PSEUDONYM_MAX + 1]);
+
 #endif

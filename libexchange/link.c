@@ -8,6 +8,7 @@
  */
 #include "exchange/link.h"
 #include "exchange/crypto.h"
+#include "internal.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -585,22 +586,11 @@ static int cmp_pair_score(const void *x, const void *y)
 /* pseudonym: "P-" / "F-" + 12 base32 characters of HMAC(key, label || token) */
 static void pseudonym(const uint8_t key[32], char prefix, const uint64_t h[2], char out[24])
 {
-    static const char b32[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     uint8_t msg[17], mac[32];
     msg[0] = (uint8_t)prefix;
     memcpy(msg + 1, h, 16);
     xchg_hmac_sha256(key, 32, msg, sizeof msg, mac);
-    out[0] = prefix;
-    out[1] = '-';
-    uint64_t v;
-    memcpy(&v, mac, 8);
-    for (int i = 0; i < 12; i++) {
-        out[2 + i + i / 4] = b32[v & 31];
-        v >>= 5;
-        if (i % 4 == 3 && i < 11)
-            out[2 + i + i / 4 + 1] = '-';
-    }
-    out[16] = '\0';
+    xchg__pseudonym_format(mac, prefix, out);
 }
 
 /* latest evidence date of a record (or INT32_MIN) */

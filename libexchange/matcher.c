@@ -19,15 +19,6 @@ json_t *xchg__audit_str(const char *s)
     return json_stringn(s ? s : "", n);
 }
 
-size_t xchg__matcher_party(const xchg_policy *p)
-{
-    const xchg_policy_data *pd = xchg_policy_get(p);
-    for (size_t i = 0; i < pd->nparties; i++)
-        if (pd->parties[i].role == XCHG_ROLE_MATCHER)
-            return i;
-    return XCHG_NONE;
-}
-
 static char *audit_path_of(const char *db)
 {
     size_t n = strlen(db) + 7;
@@ -48,7 +39,7 @@ static xchg_err audit_open(xchg_matcher *m, xchg_audit **a, xchg_diag *d)
         memset(&g, 0, sizeof g);
         g.agreement_id = pd->id;
         memcpy(g.agreement_sha256, xchg_policy_hash(m->p), XCHG_SHA256_BYTES);
-        size_t mi = xchg__matcher_party(m->p);
+        size_t mi = xchg_policy_matcher(m->p);
         if (mi != XCHG_NONE)
             memcpy(g.matcher_key, pd->parties[mi].key.id, XCHG_KEYID_BYTES);
         e = xchg_audit_open(m->audit_path, &g, a, d);
@@ -276,7 +267,7 @@ xchg_err xchg_matcher_checkpoint(xchg_matcher *m, const xchg_seckey *matcher, co
 {
     if (!m || !matcher || !type || !event)
         return XCHG_ERR_ARG;
-    size_t mi = xchg__matcher_party(m->p);
+    size_t mi = xchg_policy_matcher(m->p);
     if (mi == XCHG_NONE ||
         !xchg_equal(xchg_policy_get(m->p)->parties[mi].key.id, xchg_seckey_public(matcher)->id,
                     XCHG_KEYID_BYTES)) {

@@ -23,9 +23,6 @@ struct xchg_matcher {
 xchg_err xchg__matcher_audit(xchg_matcher *m, const char *type, const uint8_t *actor,
                              json_t *data, const xchg_seckey *sign, xchg_diag *d);
 
-/* The party index of the agreement's matcher, or XCHG_NONE. */
-size_t xchg__matcher_party(const xchg_policy *p);
-
 /* Roll decisions recorded in the audit log forward into the store (release.c). */
 xchg_err xchg__release_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, xchg_diag *d);
 

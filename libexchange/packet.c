@@ -79,21 +79,13 @@ done:
     return ok;
 }
 
-static size_t matcher_party(const xchg_policy_data *pd)
-{
-    for (size_t i = 0; i < pd->nparties; i++)
-        if (pd->parties[i].role == XCHG_ROLE_MATCHER)
-            return i;
-    return XCHG_NONE;
-}
-
 xchg_err xchg_packet_seal(const xchg_policy *p, const xchg_seckey *matcher, size_t recipient,
                           const char *body, const char *path, int overwrite, xchg_diag *d)
 {
     if (!p || !matcher || !body || !path)
         return XCHG_ERR_ARG;
     const xchg_policy_data *pd = xchg_policy_get(p);
-    size_t m = matcher_party(pd);
+    size_t m = xchg_policy_matcher(p);
     if (recipient >= pd->nparties || pd->parties[recipient].role != XCHG_ROLE_RECIPIENT) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "packets go only to a recipient party");
         return XCHG_ERR_DENIED;
@@ -213,7 +205,7 @@ xchg_err xchg_packet_open(const xchg_policy *p, const xchg_seckey *recipient, co
         rc = XCHG_ERR_FORMAT;
         goto cleanup;
     }
-    size_t m = matcher_party(pd);
+    size_t m = xchg_policy_matcher(p);
     if (m == XCHG_NONE || memcmp(pt, pd->parties[m].key.id, 8) != 0) {
         char a[17];
         xchg_keyid_hex(pt, a);

@@ -1949,6 +1949,24 @@ size_t xchg_policy_party_by_key(const xchg_policy *p, const uint8_t id[XCHG_KEYI
     return XCHG_NONE;
 }
 
+size_t xchg_policy_matcher(const xchg_policy *p)
+{
+    for (size_t i = 0; p && i < p->d.nparties; i++)
+        if (p->d.parties[i].role == XCHG_ROLE_MATCHER)
+            return i;
+    return XCHG_NONE;
+}
+
+size_t xchg_policy_party_by_keyhex(const xchg_policy *p, const char *keyid_hex, xchg_role role)
+{
+    uint8_t id[XCHG_KEYID_BYTES];
+    if (!keyid_hex || strlen(keyid_hex) != XCHG_KEYID_HEXLEN ||
+        xchg_hex_decode(id, sizeof id, keyid_hex, XCHG_KEYID_HEXLEN) != XCHG_OK)
+        return XCHG_NONE;
+    size_t i = xchg_policy_party_by_key(p, id);
+    return i != XCHG_NONE && p->d.parties[i].role == role ? i : XCHG_NONE;
+}
+
 const xchg_extract *xchg_policy_extract(const xchg_policy *p, size_t agency)
 {
     for (size_t i = 0; p && i < p->d.nextracts; i++)

@@ -233,10 +233,7 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
     }
 
     put(&b, "\nWhat the matcher can and cannot see\n-----------------------------------\n");
-    size_t m = XCHG_NONE;
-    for (size_t i = 0; i < p->nparties; i++)
-        if (p->parties[i].role == XCHG_ROLE_MATCHER)
-            m = i;
+    size_t m = xchg_policy_matcher(pol);
     put(&b, "%s links records using keyed hashes of identifiers (%zu exact match keys",
         m != XCHG_NONE ? p->parties[m].label : "The matcher", p->nmatch_keys);
     if (p->fuzzy.clk_schema_json)

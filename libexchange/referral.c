@@ -96,13 +96,7 @@ static xchg_err check_approvals(const xchg_policy *p, json_t *j, xchg_referral *
     size_t ops[16], nops = 0;
     json_array_foreach(ap, i, x) {
         const char *kid = str(x, "operator"), *sig = str(x, "signature");
-        size_t who = XCHG_NONE;
-        for (size_t k = 0; k < pd->nparties; k++) {
-            char h[XCHG_KEYID_HEXLEN + 1];
-            xchg_keyid_hex(pd->parties[k].key.id, h);
-            if (pd->parties[k].role == XCHG_ROLE_OPERATOR && strcmp(h, kid) == 0)
-                who = k;
-        }
+        size_t who = xchg_policy_party_by_keyhex(p, kid, XCHG_ROLE_OPERATOR);
         uint8_t s[XCHG_RELEASE_SIG_BYTES];
         size_t sl = 0;
         if (who == XCHG_NONE ||

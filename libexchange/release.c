@@ -141,23 +141,11 @@ int xchg_release_text_ok(const char *s, size_t max, const char **why)
 static void recipient_pseudonym(xchg_store *s, const char *recipient, const char *internal,
                                 char prefix, char out[XCHG_PSEUDONYM_MAX + 1])
 {
-    static const char b32[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     char msg[160];
     int n = snprintf(msg, sizeof msg, "recipient|%s|%s", recipient, internal);
     uint8_t mac[32];
     xchg_hmac_sha256(xchg_store_pseudonym_key(s), 32, msg, (size_t)(n > 0 ? n : 0), mac);
-    uint64_t v;
-    memcpy(&v, mac, 8);
-    out[0] = prefix;
-    out[1] = '-';
-    int o = 2;
-    for (int i = 0; i < 12; i++) {
-        if (i && i % 4 == 0)
-            out[o++] = '-';
-        out[o++] = b32[v & 31];
-        v >>= 5;
-    }
-    out[o] = '\0';
+    xchg__pseudonym_format(mac, prefix, out);
 }
 
 struct persons {
@@ -218,19 +206,6 @@ static size_t recipient_party(const xchg_policy *p, const char *recipient)
 
 /* ---- verifying stored decisions ------------------------------------------------------ */
 
-/* an operator party of the agreement whose key id is kid (hex), or XCHG_NONE */
-static size_t operator_by_kid(const xchg_policy *p, const char *kid)
-{
-    const xchg_policy_data *pd = xchg_policy_get(p);
-    for (size_t i = 0; i < pd->nparties; i++) {
-        char h[XCHG_KEYID_HEXLEN + 1];
-        xchg_keyid_hex(pd->parties[i].key.id, h);
-        if (pd->parties[i].role == XCHG_ROLE_OPERATOR && strcmp(h, kid) == 0)
-            return i;
-    }
-    return XCHG_NONE;
-}
-
 /* What the decisions for one recipient add up to. */
 struct tally {
     const xchg_matcher *m;
@@ -252,7 +227,7 @@ static int verify_row(const struct tally *t, const xchg__decision *r, size_t *op
         snprintf(why, whylen, "made before signed statements named their recipient");
         return 0;
     }
-    size_t who = operator_by_kid(t->m->p, r->operator_kid);
+    size_t who = xchg_policy_party_by_keyhex(t->m->p, r->operator_kid, XCHG_ROLE_OPERATOR);
     if (who == XCHG_NONE) {
         snprintf(why, whylen, "key %s is not an operator of the agreement", r->operator_kid);
         return 0;
@@ -793,7 +768,7 @@ xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher, const
         st = &local;
     memset(st, 0, sizeof *st);
     /* only the matcher signs packets and checkpoints: refuse before writing anything */
-    size_t mi = xchg__matcher_party(m->p);
+    size_t mi = xchg_policy_matcher(m->p);
     if (mi == XCHG_NONE || !xchg_equal(pd->parties[mi].key.id, xchg_seckey_public(matcher)->id,
                                        XCHG_KEYID_BYTES)) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,

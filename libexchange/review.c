@@ -63,21 +63,9 @@ static size_t statement(const xchg_policy *p, const xchg__review_row *r, uint8_t
     return o;
 }
 
-static size_t operator_of(const xchg_policy *p, const char *kid)
-{
-    const xchg_policy_data *pd = xchg_policy_get(p);
-    for (size_t i = 0; i < pd->nparties; i++) {
-        char h[XCHG_KEYID_HEXLEN + 1];
-        xchg_keyid_hex(pd->parties[i].key.id, h);
-        if (pd->parties[i].role == XCHG_ROLE_OPERATOR && strcmp(h, kid) == 0)
-            return i;
-    }
-    return XCHG_NONE;
-}
-
 static int verifies(const xchg_policy *p, const xchg__review_row *r)
 {
-    size_t who = operator_of(p, r->operator_kid);
+    size_t who = xchg_policy_party_by_keyhex(p, r->operator_kid, XCHG_ROLE_OPERATOR);
     uint8_t msg[REVIEW_STATEMENT_MAX];
     size_t ml = statement(p, r, msg);
     return who != XCHG_NONE && ml && r->siglen == 64 &&

@@ -1354,10 +1354,7 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "the period ends before it starts");
         return XCHG_ERR_ARG;
     }
-    size_t matcher = XCHG_NONE;
-    for (size_t i = 0; i < s.p->nparties; i++)
-        if (s.p->parties[i].role == XCHG_ROLE_MATCHER)
-            matcher = i;
+    size_t matcher = xchg_policy_matcher(pol);
     s.cols = calloc(s.x->ncolumns ? s.x->ncolumns : 1, sizeof *s.cols);
     s.vals = calloc(s.p->nfields ? s.p->nfields : 1, sizeof *s.vals);
     s.dk = sodium_malloc(XCHG_PAYLOAD_KEY_BYTES);

@@ -260,9 +260,9 @@ static int show(int argc, char **argv)
 static const xchg_party *matcher_of(const xchg_policy *p)
 {
     const xchg_policy_data *pd = xchg_policy_get(p);
-    for (size_t i = 0; i < pd->nparties; i++)
-        if (pd->parties[i].role == XCHG_ROLE_MATCHER)
-            return &pd->parties[i];
+    size_t m = xchg_policy_matcher(p);
+    if (m != XCHG_NONE)
+        return &pd->parties[m];
     cli_error("agreement '%s' has no party with role matcher", pd->id);
     return NULL;
 }

@@ -286,6 +286,15 @@ XCHG_API const uint8_t *xchg_policy_hash(const xchg_policy *p);
 XCHG_API size_t xchg_policy_party(const xchg_policy *p, const char *id);
 /* Index of the party holding this key id, or XCHG_NONE. */
 XCHG_API size_t xchg_policy_party_by_key(const xchg_policy *p, const uint8_t id[XCHG_KEYID_BYTES]);
+
+/* The party index of the agreement's matcher (a valid agreement has exactly one), or
+ * XCHG_NONE. */
+XCHG_API size_t xchg_policy_matcher(const xchg_policy *p);
+
+/* The party whose key id, as hex text, is keyid_hex and whose role is role; XCHG_NONE
+ * when no such party (another role counts as none). */
+XCHG_API size_t xchg_policy_party_by_keyhex(const xchg_policy *p, const char *keyid_hex,
+                                            xchg_role role);
 /* The extract definition of an agency party, or NULL. */
 XCHG_API const xchg_extract *xchg_policy_extract(const xchg_policy *p, size_t agency);
 
