@@ -17,12 +17,19 @@
 extern "C" {
 #endif
 
+/*
+ * XCHG_API marks the shared library's ABI. XCHG_STATIC_API marks helpers the tools and
+ * tests share through the static library (files, CSV, hex/base64): hidden in the shared
+ * library, so they are not part of its ABI and may change with any release.
+ */
 #if defined(__GNUC__)
 #define XCHG_API __attribute__((visibility("default")))
+#define XCHG_STATIC_API __attribute__((visibility("hidden")))
 #define XCHG_MUST_CHECK __attribute__((warn_unused_result))
 #define XCHG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define XCHG_API
+#define XCHG_STATIC_API
 #define XCHG_MUST_CHECK
 #define XCHG_PRINTF(a, b)
 #endif

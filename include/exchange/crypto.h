@@ -51,20 +51,20 @@ XCHG_API void *xchg_secure_alloc(size_t len);
 XCHG_API void xchg_secure_free(void *p);
 
 /* Length of the base64 text (standard alphabet, padded, NUL included) for n bytes. */
-XCHG_API size_t xchg_base64_len(size_t n);
+XCHG_STATIC_API size_t xchg_base64_len(size_t n);
 /* Encode n bytes as padded standard base64 into out (xchg_base64_len(n) bytes). */
-XCHG_API void xchg_base64_encode(char *out, const void *bin, size_t n);
+XCHG_STATIC_API void xchg_base64_encode(char *out, const void *bin, size_t n);
 /*
  * Decode standard padded base64 text of length len into bin (capacity cap). Returns
  * XCHG_ERR_FORMAT on any invalid character, bad padding or overflow of cap.
  */
-XCHG_API xchg_err xchg_base64_decode(void *bin, size_t cap, size_t *outlen, const char *b64,
+XCHG_STATIC_API xchg_err xchg_base64_decode(void *bin, size_t cap, size_t *outlen, const char *b64,
                                      size_t len) XCHG_MUST_CHECK;
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
-XCHG_API void xchg_hex_encode(char *out, const void *bin, size_t n);
+XCHG_STATIC_API void xchg_hex_encode(char *out, const void *bin, size_t n);
 /* Decode exactly n bytes of hex (2n characters, either case). XCHG_ERR_FORMAT if not. */
-XCHG_API xchg_err xchg_hex_decode(void *bin, size_t n, const char *hex, size_t len)
+XCHG_STATIC_API xchg_err xchg_hex_decode(void *bin, size_t n, const char *hex, size_t len)
     XCHG_MUST_CHECK;
 
 #ifdef __cplusplus

@@ -11,6 +11,9 @@
 
 #include "exchange/common.h"
 
+/* Static-only (XCHG_STATIC_API): shared by the tools and tests through the static
+ * library; not exported from the shared library. */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -31,7 +34,7 @@ typedef int (*xchg_csv_row_fn)(void *ctx, unsigned line, const char *const *fiel
  * XCHG_ERR_IO, XCHG_ERR_FORMAT (malformed quoting, a NUL byte, a field or row over the
  * limits, a quoted field still open at the end of the file). stopped may be NULL.
  */
-XCHG_API xchg_err xchg_csv_read(const char *path, xchg_csv_row_fn fn, void *ctx, int *stopped,
+XCHG_STATIC_API xchg_err xchg_csv_read(const char *path, xchg_csv_row_fn fn, void *ctx, int *stopped,
                                 xchg_diag *d) XCHG_MUST_CHECK;
 
 #ifdef __cplusplus

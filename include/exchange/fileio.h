@@ -11,6 +11,9 @@
 
 #include "exchange/common.h"
 
+/* Static-only (XCHG_STATIC_API): shared by the tools and tests through the static
+ * library; not exported from the shared library. */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -21,11 +24,11 @@ extern "C" {
  * XCHG_ERR_IO, XCHG_ERR_FORMAT when the file is larger than max, XCHG_ERR_NOMEM; each
  * with a diagnostic naming the file. Nothing is allocated on failure.
  */
-XCHG_API xchg_err xchg_file_read(const char *path, size_t max, char **buf, size_t *len,
+XCHG_STATIC_API xchg_err xchg_file_read(const char *path, size_t max, char **buf, size_t *len,
                                  xchg_diag *d);
 
 /* Like xchg_file_read but into a sodium_malloc'ed buffer (free it with xchg_secure_free). */
-XCHG_API xchg_err xchg_file_read_secret(const char *path, size_t max, char **buf, size_t *len,
+XCHG_STATIC_API xchg_err xchg_file_read_secret(const char *path, size_t max, char **buf, size_t *len,
                                         xchg_diag *d);
 
 #define XCHG_WRITE_OVERWRITE 1u /* replace an existing file (otherwise XCHG_ERR_EXISTS) */
@@ -35,7 +38,7 @@ XCHG_API xchg_err xchg_file_read_secret(const char *path, size_t max, char **buf
  * and permissions mode (e.g. 0600 for secrets; the umask does not apply). On any error
  * the destination is untouched and no temporary file is left behind.
  */
-XCHG_API xchg_err xchg_file_write_atomic(const char *path, const void *data, size_t len,
+XCHG_STATIC_API xchg_err xchg_file_write_atomic(const char *path, const void *data, size_t len,
                                          unsigned mode, unsigned flags, xchg_diag *d);
 
 #ifdef __cplusplus
