@@ -508,6 +508,9 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 
 int main(int argc, char **argv)
 {
+    int hr = cli_harden(); /* before any secret is read: no core dumps, SIGXFSZ ignored */
+    if (hr)
+        return hr;
     const char *agr = NULL, *key = NULL, *db = NULL, *dbkey = NULL, *cert = NULL, *tlskey = NULL,
                *listen = "127.0.0.1:8443", *outbox = NULL, *maxup = NULL, *threads = NULL,
                *timeout = NULL, *pfd = NULL;
