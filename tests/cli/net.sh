@@ -186,6 +186,22 @@ grep -q 'method=POST path=/v1/extracts status=201 key=' "$T/d.log" && ok || bad 
 first=$(sed -n 2p "$T/county/police.csv" | cut -d, -f2)
 [ -n "$first" ] && ! grep -qF -- "$first" "$T/d.log" && ok || bad "log holds personal data"
 
+# a path with an encoded newline (and CR, ESC, a quote) cannot forge a log line: every
+# logged value is escaped, so the request is exactly one line and no line starts with the
+# forged text
+for evil in '/v1/x%0Aforged%20status=200' '/v1/y%0D%0Aforged2' '/v1/z%1B%5B2J%22forged3'; do
+  code=$(curl -s -o "$T/raw.out" -w '%{http_code}' --cacert "$T/ca/ca.pem" "$URL$evil")
+  [ "$code" = 404 ] && ok || bad "$evil: HTTP $code (want 404)"
+done
+sleep 0.2 # the log line is written once the answer is sent
+grep -q '^forged' "$T/d.log" && bad "a request path forged a log line: $(grep -n '^forged' "$T/d.log")" || ok
+[ "$(grep -c '/v1/x' "$T/d.log")" = 1 ] && ok || bad "want one log line for /v1/x: $(grep -n 'forged' "$T/d.log")"
+grep -qF 'path=/v1/x\x0aforged status=200' "$T/d.log" && bad "unquoted value with a space" || ok
+grep -qF 'path="/v1/x\x0aforged status=200" status=404' "$T/d.log" && ok || bad "escaped path not logged: $(grep 'path=/v1/x\|path="/v1/x' "$T/d.log")"
+grep -qF 'path=/v1/y\x0d\x0aforged2 status=404' "$T/d.log" && ok || bad "CR LF not escaped: $(grep forged2 "$T/d.log")"
+grep -qF 'path=/v1/z\x1b[2J\"forged3 status=404' "$T/d.log" && ok || bad "ESC or quote not escaped: $(grep forged3 "$T/d.log")"
+! LC_ALL=C grep -q $'\x1b\|\r' "$T/d.log" && ok || bad "raw control bytes in the log"
+
 # clean shutdown on SIGTERM
 kill -TERM $DPID
 wait $DPID && ok || bad "daemon exit status after SIGTERM"
