@@ -710,8 +710,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct req *r = *con_cls;
     if (!r)
         return;
-    /* a kept-alive connection has the request deadline again for its next request */
-    watch_set(sv, conn, sv->wd.header_ms, "request");
+    /* a kept-alive connection has the request deadline again for its next request (an
+     * aborted one is closing: its deadline and phase stay, for the log) */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        watch_set(sv, conn, sv->wd.header_ms, "request");
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms =

@@ -6,8 +6,8 @@
 # not asserted — bench/slowloris.sh measures it) and a sealed extract submission. The
 # daemon's limits hold: the attacker gets at most --max-per-ip (default 16) connections —
 # the rest are refused at accept — and every one it got is closed by the daemon at its
-# --header-timeout deadline although it kept sending, each logged as one event=deadline
-# line. (Before these limits the attacker held 512 slots and the signed requests failed.)
+# --header-timeout deadline (8 s here) although it kept sending, each logged as one event=deadline
+# line; a signed upload whose body trickles is closed at --body-timeout. (Before these limits the attacker held 512 slots and the signed requests failed.)
 . "$(dirname "$0")/lib.bash"
 X=$XCHG
 D=$XCHG_MATCHERD
@@ -42,15 +42,16 @@ bash "$S/scripts/make-demo-ca.sh" "$T/ca" 1 >/dev/null
 PER_IP=16 # the daemon's default --max-per-ip
 "$D" --agreement "$A" --key "$K/matcher.key" --db "$DB" --db-key "$T/m.dbkey" \
   --cert "$T/ca/server.pem" --tls-key "$T/ca/server.key" --listen 127.0.0.1:0 \
-  --threads 2 --timeout 10 --header-timeout 6 >"$T/d.out" 2>"$T/d.log" &
+  --threads 2 --timeout 10 --header-timeout 8 --body-timeout 3 >"$T/d.out" 2>"$T/d.log" &
 DPID=$!
 for _ in $(seq 100); do grep -q "^listening on" "$T/d.out" 2>/dev/null && break; sleep 0.1; done
 PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/d.out")
 [ -n "$PORT" ] && ok || { bad "daemon did not start: $(cat "$T/d.log")"; finish; exit 1; }
 URL=https://127.0.0.1:$PORT
 
-# the attack: opening for at most 5 s (less than the 6 s deadline, so no slot is freed
-# while it opens), a header line every 2 s (well inside the 10 s idle timeout)
+# the attack: opening for at most 5 s (+2 s for a handshake under way; less than the 8 s
+# deadline, so no slot is freed while it opens), a header line every 2 s (well inside the
+# 10 s idle timeout)
 "$SL" 127.0.0.1 "$PORT" --from 127.0.0.2 --conns 520 --interval 2 --open-for 5 --max-time 20 \
   >"$T/sl.out" 2>"$T/sl.err" &
 APID=$!
@@ -88,9 +89,25 @@ opened=$(val opened) refused=$(val refused) cut=$(val cut) left=$(val open_at_en
 [ $(( ${opened:-0} + ${refused:-0} )) -ge 1 ] && [ "${refused:-0}" -ge 1 ] && ok || bad "no connection refused by the per-address limit"
 [ "${left:-1}" = 0 ] && [ "${cut:-0}" = "${opened:-x}" ] && ok ||
   bad "slow connections not closed by their deadline: $cut of $opened cut, $left still open after 20 s"
-sleep 0.3
-n=$(grep -c 'event=deadline peer=127.0.0.2 phase=request limit_s=6' "$T/d.log")
+for _ in $(seq 50); do # the daemon logs each as it closes it
+  n=$(grep -c 'event=deadline peer=127.0.0.2 phase=request limit_s=8' "$T/d.log")
+  [ "$n" = "$opened" ] && break
+  sleep 0.1
+done
 [ "$n" = "$opened" ] && ok || bad "want $opened event=deadline log lines, got $n: $(grep deadline "$T/d.log" | head -3)"
+# a signed upload whose body trickles (4 MB at 100 kB/s: 40 s) is closed at the 3 s
+# --body-timeout deadline, logged, and leaves no temporary file
+head -c 4000000 /dev/zero >"$T/slow.bin"
+$NS "$K/police.key" POST /v1/extracts "$T/slow.bin" >"$T/slow.hdr"
+curl -s --max-time 30 --limit-rate 100k -o /dev/null --cacert "$T/ca/ca.pem" -H @"$T/slow.hdr" \
+  -H "Content-Type: application/octet-stream" --data-binary @"$T/slow.bin" "$URL/v1/extracts" &&
+  bad "a 40 s upload finished under a 3 s body deadline" || ok
+for _ in $(seq 50); do grep -q 'event=deadline peer=127.0.0.1 phase=body limit_s=3' "$T/d.log" && break; sleep 0.1; done
+grep -q 'event=deadline peer=127.0.0.1 phase=body limit_s=3' "$T/d.log" && ok ||
+  bad "slow upload not closed at the body deadline: $(tail -3 "$T/d.log")"
+for _ in $(seq 50); do [ -z "$(ls -A "$T" | grep xchg-upload)" ] && break; sleep 0.1; done
+[ -z "$(ls -A "$T" | grep xchg-upload)" ] && ok || bad "temporary upload left behind"
+
 # the daemon is still healthy afterwards, and its log lines are all well-formed
 read -r code secs <<<"$(health)"
 [ "$code" = 200 ] && ok || bad "health after the attack: HTTP $code"
