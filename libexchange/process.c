@@ -26,8 +26,7 @@ xchg_err xchg_process_harden(xchg_diag *d)
     sa.sa_handler = SIG_IGN;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGXFSZ, &sa, NULL) != 0) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "cannot ignore SIGXFSZ: %s",
-                      strerror(errno));
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "cannot ignore SIGXFSZ: %s", strerror(errno));
         rc = XCHG_ERR_IO;
     }
     return rc;

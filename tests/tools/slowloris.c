@@ -83,9 +83,9 @@ int main(int argc, char **argv)
     }
     struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     struct sockaddr_in src = {.sin_family = AF_INET};
-    if (inet_pton(AF_INET, host, &dst.sin_addr) != 1 || inet_pton(AF_INET, from, &src.sin_addr) != 1 ||
-        port <= 0 || port > 65535 || n < 1 || n > 5000 || interval < 0.1 || open_for < 0 ||
-        max_time <= 0 || max_time > 120)
+    if (inet_pton(AF_INET, host, &dst.sin_addr) != 1 ||
+        inet_pton(AF_INET, from, &src.sin_addr) != 1 || port <= 0 || port > 65535 || n < 1 ||
+        n > 5000 || interval < 0.1 || open_for < 0 || max_time <= 0 || max_time > 120)
         usage();
     if (!loopback(&dst.sin_addr) || !loopback(&src.sin_addr)) {
         fprintf(stderr, "slowloris: loopback (127.0.0.0/8) addresses only\n");
