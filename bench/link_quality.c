@@ -75,6 +75,10 @@ static double pairs_of(uint64_t *v, size_t n)
 
 int main(int argc, char **argv)
 {
+    if (xchg_process_harden(NULL) != XCHG_OK) { /* it loads secret keys: no core dumps */
+        fprintf(stderr, "%s: cannot turn core dumps off\n", argv[0]);
+        return 2;
+    }
     if (argc < 7) {
         fprintf(stderr, "usage: link_quality AGREEMENT MATCHER.key TRUTH_DIR RUN_DATE "
                         "ELIGIBLE.csv EXTRACT.xex...\n");

@@ -26,5 +26,6 @@
 #include "exchange/netauth.h"
 #include "exchange/normalise.h"
 #include "exchange/xex.h"
+#include "exchange/process.h"
 
 #endif

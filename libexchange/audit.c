@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -464,6 +465,12 @@ static xchg_err write_all(int fd, const char *buf, size_t n, const char *path, x
         ssize_t w = write(fd, buf, n);
         if (w < 0 && errno == EINTR)
             continue;
+        if (w < 0 && errno == EFBIG) {
+            char m[PATH_MAX + 96];
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "%s",
+                          xchg__write_error(m, sizeof m, path, errno));
+            return XCHG_ERR_IO;
+        }
         if (w <= 0) {
             xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot write the audit log: %s",
                           w < 0 ? strerror(errno) : "no progress");

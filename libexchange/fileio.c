@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
@@ -106,6 +107,15 @@ xchg_err xchg_file_read_secret(const char *path, size_t max, char **buf, size_t 
     return read_path(path, max, 1, buf, len, d);
 }
 
+const char *xchg__write_error(char *buf, size_t cap, const char *path, int err)
+{
+    if (err == EFBIG)
+        snprintf(buf, cap, "file size limit reached while writing %s (%s)", path, strerror(err));
+    else
+        snprintf(buf, cap, "cannot write: %s", strerror(err));
+    return buf;
+}
+
 static int fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -157,7 +167,9 @@ xchg_err xchg_file_write_atomic(const char *path, const void *data, size_t len, 
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot write: %s", strerror(errno));
+            char m[PATH_MAX + 96];
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "%s",
+                          xchg__write_error(m, sizeof m, path, errno));
             goto cleanup;
         }
         p += w;

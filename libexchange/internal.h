@@ -50,6 +50,14 @@ void xchg__fault_point(void);
 #define XCHG_FAULT_POINT() ((void)0)
 #endif
 
+/*
+ * The message for a failed write(2) to the file the user named path, errno err, into buf.
+ * EFBIG (the file size limit, RLIMIT_FSIZE / `ulimit -f`, reached with SIGXFSZ ignored as
+ * xchg_process_harden does) reads "file size limit reached while writing PATH (File too
+ * large)"; anything else "cannot write: REASON". Returns buf.
+ */
+const char *xchg__write_error(char *buf, size_t cap, const char *path, int err);
+
 /* Copy at most cap-1 bytes of s (length n) into dst and NUL-terminate. */
 static inline void xchg__strlcpy(char *dst, const char *s, size_t n, size_t cap)
 {

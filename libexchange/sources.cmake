@@ -5,3 +5,5 @@ list(APPEND XCHG_LIB_SOURCES dice_kernel.c)
 # Output neutralisation (CSV formula injection, terminal control characters) and the
 # consent decision shared by sealing and release.
 list(APPEND XCHG_LIB_SOURCES textsafe.c consent.c)
+# Process hardening for every program that holds secret keys (no core dumps, SIGXFSZ).
+list(APPEND XCHG_LIB_SOURCES process.c)

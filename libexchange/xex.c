@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,7 +145,7 @@ struct xchg_xex_writer {
     uint8_t *big; /* scratch for frames larger than buf (lazy) */
     uint64_t count;
     xchg_err err; /* sticky failure of add */
-    char errmsg[160];
+    char errmsg[PATH_MAX + 128];
 };
 
 static void wfail(xchg_xex_writer *w, xchg_err rc, const char *what)
@@ -158,9 +159,8 @@ static void wfail(xchg_xex_writer *w, xchg_err rc, const char *what)
 static xchg_err wflush(xchg_xex_writer *w)
 {
     if (w->pos && write_all(w->fd, w->buf, w->pos) != 0) {
-        char m[140];
-        snprintf(m, sizeof m, "cannot write: %s", strerror(errno));
-        wfail(w, XCHG_ERR_IO, m);
+        char m[PATH_MAX + 96];
+        wfail(w, XCHG_ERR_IO, xchg__write_error(m, sizeof m, w->path, errno));
         return XCHG_ERR_IO;
     }
     w->pos = 0;
@@ -192,9 +192,8 @@ static xchg_err wemit(xchg_xex_writer *w, const uint8_t *m, size_t mlen, const u
     }
     if (dst == w->big) {
         if (write_all(w->fd, dst, flen) != 0) {
-            char e[140];
-            snprintf(e, sizeof e, "cannot write: %s", strerror(errno));
-            wfail(w, XCHG_ERR_IO, e);
+            char e[PATH_MAX + 96];
+            wfail(w, XCHG_ERR_IO, xchg__write_error(e, sizeof e, w->path, errno));
             return w->err;
         }
     } else {

@@ -93,6 +93,17 @@ int cli_fail(xchg_err err, const xchg_diag *d, const char *what)
     return cli_exit_code(err);
 }
 
+int cli_harden(void)
+{
+    xchg_diag *d = xchg_diag_new();
+    xchg_err e = xchg_process_harden(d);
+    int rc = e == XCHG_OK ? 0 : cli_fail(e, d, "process hardening");
+    if (rc)
+        cli_hint("core dumps could not be turned off; refusing to handle secret keys");
+    xchg_diag_free(d);
+    return rc;
+}
+
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char **pos, int maxpos,
               int *npos, int *help)
 {

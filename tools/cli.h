@@ -24,6 +24,9 @@ void cli_print_diag(const xchg_diag *d);
 int cli_exit_code(xchg_err e);
 /* Report err with diagnostics (or a generic message naming what) and return its exit code. */
 int cli_fail(xchg_err err, const xchg_diag *d, const char *what);
+/* xchg_process_harden() (no core dumps, not dumpable, SIGXFSZ ignored): the first call in
+ * main of every program that loads a secret. 0, or an exit code after printing why. */
+int cli_harden(void);
 
 /* Minimal long/short option parser shared by every verb. */
 struct cli_opt {

@@ -18,8 +18,10 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -29,7 +31,8 @@ static const char usage[] =
     "usage: xchg-matcherd --agreement A.yaml --key MATCHER.key --db DB --db-key KEYFILE\n"
     "                     --cert CERT.pem --tls-key KEY.pem [--listen HOST:PORT]\n"
     "                     [--outbox DIR] [--max-upload BYTES] [--threads N] [--timeout S]\n"
-    "                     [--passphrase-fd N]\n"
+    "                     [--max-connections N] [--max-per-ip N] [--header-timeout S]\n"
+    "                     [--body-timeout S] [--passphrase-fd N]\n"
     "\n"
     "Serve the matcher over HTTPS (TLS 1.2 or 1.3). --listen 127.0.0.1:0 picks a free\n"
     "port; the daemon prints 'listening on HOST:PORT' once it accepts connections.\n"
@@ -39,9 +42,31 @@ static const char usage[] =
     "  GET  /v1/extracts/ID         agencies, operators, governance: an extract's status\n"
     "  GET  /v1/packets             recipients: their packets in OUTBOX/<party id>/*.xrp\n"
     "  GET  /v1/packets/NAME        recipients: one packet's bytes\n"
+    "Limits (defaults): --max-connections 512 at once, --max-per-ip 16 from one address,\n"
+    "--header-timeout 10 s from accepting a connection (or ending its last answer) to the\n"
+    "whole request head, TLS handshake included; --body-timeout 900 s for an upload's body;\n"
+    "--timeout 15 s without any progress. A connection past its deadline is closed.\n"
     "One log line per request goes to stderr. SIGTERM or SIGINT stops it cleanly.\n";
 
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+/* One accepted connection, watched for its deadline (see the watchdog below). */
+struct conn_watch {
+    struct conn_watch *prev, *next;
+    int fd;
+    int64_t started_ms, deadline_ms; /* CLOCK_MONOTONIC; deadline 0: none */
+    const char *phase;               /* what the deadline is for: "request", "body" */
+    int cut;                         /* closed by the watchdog */
+    char peer[INET6_ADDRSTRLEN];
+};
+
+struct watchdog {
+    pthread_mutex_t lock; /* the list and every entry's deadline */
+    pthread_cond_t wake;
+    struct conn_watch *head;
+    unsigned header_ms, body_ms;
+    int stop;
+};
 
 struct server {
     xchg_policy *p;
@@ -52,13 +77,14 @@ struct server {
     const char *outbox;
     char dbdir[PATH_MAX - 64];
     uint64_t max_upload;
+    struct watchdog wd;
 };
 
 /* Per-request state, from the first call of the handler to the completion callback. */
 struct req {
     struct timespec t0;
     char method[8];
-    char path[160];
+    char path[256];
     char key[XCHG_KEYID_HEXLEN + 1];
     unsigned status;
     uint64_t in, out;
@@ -71,6 +97,223 @@ struct req {
     size_t party;
     xchg_sha256_stream *h;
 };
+
+/* ---- the log: one writer for every line -------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * Append v to buf[*pos..cap) as a log value. Request paths, MHD's messages and peer
+ * addresses come from the network, so nothing is written as it came: bytes below 0x20,
+ * DEL and bytes above 0x7f become \xNN, '"' and '\\' are escaped, and a value that is
+ * empty or holds a space or '=' is quoted. A line therefore always ends where the writer
+ * ends it, and a value cannot pose as another field. Truncated values end with "...".
+ */
+static void log_value(char *buf, size_t cap, size_t *pos, const char *v)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t p = *pos, n = strlen(v);
+    int quote = n == 0 || strpbrk(v, " =") != NULL;
+    const size_t room = cap - 8; /* for '"', "...", '"', '\n' */
+    if (quote && p < room)
+        buf[p++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (p + 4 > room) {
+            memcpy(buf + p, "...", 3);
+            p += 3;
+            break;
+        }
+        if (ch < 0x20 || ch >= 0x7f) {
+            buf[p++] = '\\';
+            buf[p++] = 'x';
+            buf[p++] = hex[ch >> 4];
+            buf[p++] = hex[ch & 15];
+        } else if (ch == '"' || ch == '\\') {
+            buf[p++] = '\\';
+            buf[p++] = (char)ch;
+        } else {
+            buf[p++] = (char)ch;
+        }
+    }
+    if (quote)
+        buf[p++] = '"';
+    *pos = p;
+}
+
+/*
+ * The one log-line writer: "time=... KEY=VALUE ...\n" on stderr from (key, value) string
+ * pairs ending with a NULL key. Each line goes out in a single write(2) under a lock, so
+ * the lines of concurrent requests never interleave.
+ */
+static void log_line(const char *key, ...)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    char buf[2048];
+    size_t pos = 0;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    pos += strftime(buf, sizeof buf, "time=%Y-%m-%dT%H:%M:%SZ", &tm);
+    va_list ap;
+    va_start(ap, key);
+    for (const char *k = key; k; k = va_arg(ap, const char *)) {
+        const char *v = va_arg(ap, const char *);
+        size_t kl = strlen(k);
+        if (pos + kl + 16 > sizeof buf)
+            break;
+        buf[pos++] = ' ';
+        memcpy(buf + pos, k, kl); /* keys are constants of this file */
+        pos += kl;
+        buf[pos++] = '=';
+        log_value(buf, sizeof buf, &pos, v ? v : "-");
+    }
+    va_end(ap);
+    buf[pos++] = '\n';
+    pthread_mutex_lock(&lock);
+    for (size_t off = 0; off < pos;) {
+        ssize_t w = write(STDERR_FILENO, buf + off, pos - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+/* libmicrohttpd's own messages (errors, refused connections) go through the same writer. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = 0;
+    log_line("event", "mhd", "msg", msg, NULL);
+}
+
+/* ---- connection deadlines ----------------------------------------------------------- */
+
+/*
+ * The idle timeout (MHD_OPTION_CONNECTION_TIMEOUT) only fires when a connection makes no
+ * progress at all: a client sending one header line every few seconds keeps it alive
+ * forever (slowloris). libmicrohttpd 0.9.75 has no total deadline, so we keep one per
+ * connection: from acceptance (TLS handshake included) or from the end of its previous
+ * answer, the request head must be complete within --header-timeout; an authenticated
+ * upload's body within --body-timeout. A watchdog thread shuts down the socket of a
+ * connection past its deadline; libmicrohttpd then sees the end of the stream and closes
+ * it, freeing the slot. Entries leave the list in the CLOSED notification, which comes
+ * before libmicrohttpd closes the descriptor, so the watchdog never touches a descriptor
+ * number that has been reused: it acts only under the lock, on listed entries.
+ */
+static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
+                        enum MHD_ConnectionNotificationCode code)
+{
+    struct server *sv = cls;
+    struct watchdog *wd = &sv->wd;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        struct conn_watch *cw = calloc(1, sizeof *cw);
+        if (!cw || !fi) {
+            /* cannot watch it: do not serve it either */
+            if (fi)
+                shutdown(fi->connect_fd, SHUT_RDWR);
+            free(cw);
+            *socket_context = NULL;
+            return;
+        }
+        cw->fd = fi->connect_fd;
+        snprintf(cw->peer, sizeof cw->peer, "-");
+        if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)ai->client_addr)->sin_addr, cw->peer,
+                      sizeof cw->peer);
+        else if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ai->client_addr)->sin6_addr,
+                      cw->peer, sizeof cw->peer);
+        cw->started_ms = now_ms();
+        cw->deadline_ms = cw->started_ms + wd->header_ms;
+        cw->phase = "request";
+        pthread_mutex_lock(&wd->lock);
+        cw->next = wd->head;
+        if (wd->head)
+            wd->head->prev = cw;
+        wd->head = cw;
+        pthread_mutex_unlock(&wd->lock);
+        *socket_context = cw;
+        return;
+    }
+    struct conn_watch *cw = *socket_context;
+    if (code != MHD_CONNECTION_NOTIFY_CLOSED || !cw)
+        return;
+    pthread_mutex_lock(&wd->lock);
+    if (cw->prev)
+        cw->prev->next = cw->next;
+    else
+        wd->head = cw->next;
+    if (cw->next)
+        cw->next->prev = cw->prev;
+    pthread_mutex_unlock(&wd->lock);
+    *socket_context = NULL;
+    if (cw->cut) {
+        char ms[32], lim[32];
+        snprintf(ms, sizeof ms, "%lld", (long long)(now_ms() - cw->started_ms));
+        snprintf(lim, sizeof lim, "%u",
+                 (strcmp(cw->phase, "body") == 0 ? wd->body_ms : wd->header_ms) / 1000);
+        log_line("event", "deadline", "peer", cw->peer, "phase", cw->phase, "limit_s", lim,
+                 "conn_ms", ms, "msg", "connection closed: request not complete in time", NULL);
+    }
+    free(cw);
+}
+
+/* Give the connection of conn a new deadline ms from now (0: none), for phase. */
+static void watch_set(struct server *sv, struct MHD_Connection *conn, unsigned ms,
+                      const char *phase)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_watch *cw = ci ? ci->socket_context : NULL;
+    if (!cw)
+        return;
+    pthread_mutex_lock(&sv->wd.lock);
+    cw->deadline_ms = ms ? now_ms() + ms : 0;
+    cw->phase = phase;
+    pthread_mutex_unlock(&sv->wd.lock);
+}
+
+static void *watchdog_main(void *arg)
+{
+    struct watchdog *wd = arg;
+    pthread_mutex_lock(&wd->lock);
+    while (!wd->stop) {
+        int64_t now = now_ms();
+        for (struct conn_watch *cw = wd->head; cw; cw = cw->next) {
+            if (!cw->cut && cw->deadline_ms && now >= cw->deadline_ms) {
+                shutdown(cw->fd, SHUT_RDWR);
+                cw->cut = 1;
+            }
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 200 * 1000000L; /* deadlines hold to within 0.2 s */
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&wd->wake, &wd->lock, &until);
+    }
+    pthread_mutex_unlock(&wd->lock);
+    return NULL;
+}
 
 /* ---- responses --------------------------------------------------------------------- */
 
@@ -360,6 +603,53 @@ static enum MHD_Result upload_end(struct server *sv, struct MHD_Connection *conn
     (XCHG_NETAUTH_ROLE(XCHG_ROLE_AGENCY) | XCHG_NETAUTH_ROLE(XCHG_ROLE_MATCHER) |                  \
      XCHG_NETAUTH_ROLE(XCHG_ROLE_GOVERNANCE) | XCHG_NETAUTH_ROLE(XCHG_ROLE_OPERATOR))
 
+/* The first call for a request (its head is complete): route, authenticate, answer. */
+static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, struct req *r,
+                                const char *url, const char *method)
+{
+    int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    unsigned roles = 0;
+    enum { HEALTH, SUBMIT, STATUS, PACKETS, PACKET, NONE } ep = NONE;
+    if (strcmp(url, "/v1/health") == 0)
+        ep = HEALTH, roles = ANY_PARTY;
+    else if (strcmp(url, "/v1/extracts") == 0)
+        ep = SUBMIT, roles = XCHG_NETAUTH_ROLE(XCHG_ROLE_AGENCY);
+    else if (strncmp(url, "/v1/extracts/", 13) == 0)
+        ep = STATUS, roles = STATUS_ROLES;
+    else if (strcmp(url, "/v1/packets") == 0)
+        ep = PACKETS, roles = XCHG_NETAUTH_ROLE(XCHG_ROLE_RECIPIENT);
+    else if (strncmp(url, "/v1/packets/", 12) == 0)
+        ep = PACKET, roles = XCHG_NETAUTH_ROLE(XCHG_ROLE_RECIPIENT);
+    if (ep == NONE)
+        return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such endpoint");
+    if ((ep == SUBMIT && !post) || (ep != SUBMIT && !get))
+        return send_error(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+    unsigned status;
+    const char *msg;
+    if (authenticate(sv, conn, r, method, url, roles, &status, &msg) != 0)
+        return send_error(conn, r, status, msg);
+    if (ep == SUBMIT)
+        return upload_begin(sv, conn, r);
+    uint8_t empty[XCHG_SHA256_BYTES];
+    xchg_netauth_reason why;
+    xchg_sha256("", 0, empty);
+    if (xchg_netauth_check_body(r->body_hex, empty, &why) != XCHG_OK)
+        return send_error(conn, r, MHD_HTTP_UNAUTHORIZED, xchg_netauth_reason_text(why));
+    switch (ep) {
+    case HEALTH:
+        return ep_health(sv, conn, r);
+    case STATUS:
+        return ep_extract_status(sv, conn, r, url + 13);
+    case PACKETS:
+        return ep_packets(sv, conn, r);
+    case PACKET:
+        return ep_packet(sv, conn, r, url + 12);
+    default:
+        break;
+    }
+    return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such endpoint");
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
@@ -380,47 +670,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             snprintf(r->key, sizeof r->key, "%s", k);
         *con_cls = r;
 
-        int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-        unsigned roles = 0;
-        enum { HEALTH, SUBMIT, STATUS, PACKETS, PACKET, NONE } ep = NONE;
-        if (strcmp(url, "/v1/health") == 0)
-            ep = HEALTH, roles = ANY_PARTY;
-        else if (strcmp(url, "/v1/extracts") == 0)
-            ep = SUBMIT, roles = XCHG_NETAUTH_ROLE(XCHG_ROLE_AGENCY);
-        else if (strncmp(url, "/v1/extracts/", 13) == 0)
-            ep = STATUS, roles = STATUS_ROLES;
-        else if (strcmp(url, "/v1/packets") == 0)
-            ep = PACKETS, roles = XCHG_NETAUTH_ROLE(XCHG_ROLE_RECIPIENT);
-        else if (strncmp(url, "/v1/packets/", 12) == 0)
-            ep = PACKET, roles = XCHG_NETAUTH_ROLE(XCHG_ROLE_RECIPIENT);
-        if (ep == NONE)
-            return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such endpoint");
-        if ((ep == SUBMIT && !post) || (ep != SUBMIT && !get))
-            return send_error(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
-        unsigned status;
-        const char *msg;
-        if (authenticate(sv, conn, r, method, url, roles, &status, &msg) != 0)
-            return send_error(conn, r, status, msg);
-        if (ep == SUBMIT)
-            return upload_begin(sv, conn, r);
-        uint8_t empty[XCHG_SHA256_BYTES];
-        xchg_netauth_reason why;
-        xchg_sha256("", 0, empty);
-        if (xchg_netauth_check_body(r->body_hex, empty, &why) != XCHG_OK)
-            return send_error(conn, r, MHD_HTTP_UNAUTHORIZED, xchg_netauth_reason_text(why));
-        switch (ep) {
-        case HEALTH:
-            return ep_health(sv, conn, r);
-        case STATUS:
-            return ep_extract_status(sv, conn, r, url + 13);
-        case PACKETS:
-            return ep_packets(sv, conn, r);
-        case PACKET:
-            return ep_packet(sv, conn, r, url + 12);
-        default:
-            break;
-        }
-        return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such endpoint");
+        enum MHD_Result ret = dispatch(sv, conn, r, url, method);
+        /* an accepted upload has --body-timeout for its body; an error answer (whatever
+         * body follows is discarded) the request deadline again; other answers are
+         * being sent, limited by the idle timeout only (a large packet to a slow link) */
+        if (r->upload)
+            watch_set(sv, conn, sv->wd.body_ms, "body");
+        else if (r->status >= 400)
+            watch_set(sv, conn, sv->wd.header_ms, "request");
+        else
+            watch_set(sv, conn, 0, "request");
+        return ret;
     }
     if (!r->upload) {
         *upload_size = 0; /* a body on a request already answered: ignore it */
@@ -429,33 +689,35 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     if (*upload_size > 0)
         return upload_data(sv, r, upload, upload_size);
     r->upload = 0;
+    watch_set(sv, conn, 0, "body"); /* the body is in: no deadline while it is ingested */
     return upload_end(sv, conn, r);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
+    struct server *sv = cls;
     struct req *r = *con_cls;
     if (!r)
         return;
+    /* a kept-alive connection has the request deadline again for its next request (an
+     * aborted one is closing: its deadline and phase stay, for the log) */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        watch_set(sv, conn, sv->wd.header_ms, "request");
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms =
         (double)(t1.tv_sec - r->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
-    time_t now = time(NULL);
-    struct tm tm;
-    char ts[32];
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    /* No personal data: paths hold only endpoint names, extract ids and packet names. */
-    fprintf(stderr,
-            "time=%s method=%s path=%s status=%u key=%s bytes_in=%llu bytes_out=%llu "
-            "ms=%.1f%s\n",
-            ts, r->method, r->path, r->status, r->key[0] ? r->key : "-", (unsigned long long)r->in,
-            (unsigned long long)r->out, ms,
-            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    char status[16], in[24], out[24], msb[32];
+    snprintf(status, sizeof status, "%u", r->status);
+    snprintf(in, sizeof in, "%llu", (unsigned long long)r->in);
+    snprintf(out, sizeof out, "%llu", (unsigned long long)r->out);
+    snprintf(msb, sizeof msb, "%.1f", ms);
+    /* No personal data: paths hold only endpoint names, extract ids and packet names. The
+     * path is the client's, escaped by log_line like every value. */
+    log_line("method", r->method, "path", r->path, "status", status, "key",
+             r->key[0] ? r->key : "-", "bytes_in", in, "bytes_out", out, "ms", msb,
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL : "aborted", "1", NULL);
     if (r->fd >= 0)
         close(r->fd);
     if (r->tmp[0])
@@ -498,9 +760,13 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 
 int main(int argc, char **argv)
 {
+    int hr = cli_harden(); /* before any secret is read: no core dumps, SIGXFSZ ignored */
+    if (hr)
+        return hr;
     const char *agr = NULL, *key = NULL, *db = NULL, *dbkey = NULL, *cert = NULL, *tlskey = NULL,
                *listen = "127.0.0.1:8443", *outbox = NULL, *maxup = NULL, *threads = NULL,
-               *timeout = NULL, *pfd = NULL;
+               *timeout = NULL, *pfd = NULL, *maxconn = NULL, *perip = NULL, *hdrtmo = NULL,
+               *bodytmo = NULL;
     const struct cli_opt opts[] = {{"--agreement", 'a', 1, &agr},
                                    {"--key", 'k', 1, &key},
                                    {"--db", 0, 1, &db},
@@ -512,6 +778,10 @@ int main(int argc, char **argv)
                                    {"--max-upload", 0, 1, &maxup},
                                    {"--threads", 't', 1, &threads},
                                    {"--timeout", 0, 1, &timeout},
+                                   {"--max-connections", 0, 1, &maxconn},
+                                   {"--max-per-ip", 0, 1, &perip},
+                                   {"--header-timeout", 0, 1, &hdrtmo},
+                                   {"--body-timeout", 0, 1, &bodytmo},
                                    {"--passphrase-fd", 0, 1, &pfd},
                                    {NULL, 0, 0, NULL}};
     const char *pos[1];
@@ -523,7 +793,8 @@ int main(int argc, char **argv)
     xchg_store_key *sk = NULL;
     xchg_diag *d = NULL;
     struct MHD_Daemon *daemon = NULL;
-    int lock_made = 0;
+    int lock_made = 0, wd_made = 0;
+    pthread_t wd_thread;
 
     if (xchg_init() != XCHG_OK) {
         cli_error("cannot initialise the crypto library");
@@ -535,7 +806,8 @@ int main(int argc, char **argv)
         fputs(usage, stdout);
         return EXIT_OK;
     }
-    uint64_t max_upload = 1ull << 30, nthreads = 4, tmo = 30;
+    uint64_t max_upload = 1ull << 30, nthreads = 4, tmo = 15, max_conn = 512, per_ip = 16,
+             header_s = 10, body_s = 900;
     struct sockaddr_in sa;
     if (npos || !agr || !key || !db || !dbkey || !cert || !tlskey) {
         cli_error("xchg-matcherd needs --agreement, --key, --db, --db-key, --cert and --tls-key");
@@ -549,7 +821,23 @@ int main(int argc, char **argv)
         cli_hint("--listen takes an IPv4 HOST:PORT (port 0 picks a free one)");
         return EXIT_USAGE;
     }
+    if ((maxconn && parse_u64(maxconn, 1, 10000, &max_conn)) ||
+        (perip && parse_u64(perip, 1, 10000, &per_ip)) ||
+        (hdrtmo && parse_u64(hdrtmo, 1, 3600, &header_s)) ||
+        (bodytmo && parse_u64(bodytmo, 1, 86400, &body_s))) {
+        cli_error("bad --max-connections, --max-per-ip, --header-timeout or --body-timeout "
+                  "value");
+        cli_hint("connections 1..10000, seconds 1..3600 (--body-timeout up to 86400)");
+        return EXIT_USAGE;
+    }
+    if (per_ip > max_conn || nthreads > max_conn) {
+        cli_error("--max-per-ip and --threads cannot exceed --max-connections (%llu)",
+                  (unsigned long long)max_conn);
+        return EXIT_USAGE;
+    }
     sv.max_upload = max_upload;
+    sv.wd.header_ms = (unsigned)header_s * 1000;
+    sv.wd.body_ms = (unsigned)body_s * 1000;
     sv.outbox = outbox;
     snprintf(sv.dbdir, sizeof sv.dbdir, "%s", db);
     char *slash = strrchr(sv.dbdir, '/');
@@ -606,6 +894,17 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    pthread_mutex_init(&sv.wd.lock, NULL);
+    pthread_cond_init(&sv.wd.wake, NULL);
+    if (pthread_create(&wd_thread, NULL, watchdog_main, &sv.wd) != 0) {
+        cli_error("cannot start the connection watchdog thread");
+        pthread_cond_destroy(&sv.wd.wake);
+        pthread_mutex_destroy(&sv.wd.lock);
+        rc = EXIT_INTERNAL;
+        goto cleanup;
+    }
+    wd_made = 1;
+
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
     daemon = MHD_start_daemon(flags, 0, NULL, NULL, handler, &sv, MHD_OPTION_SOCK_ADDR,
@@ -613,7 +912,10 @@ int main(int argc, char **argv)
                               MHD_OPTION_HTTPS_MEM_KEY, keypem, MHD_OPTION_HTTPS_PRIORITIES,
                               TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)nthreads,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)tmo,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conn,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)per_ip,
+                              MHD_OPTION_NOTIFY_CONNECTION, notify_conn, &sv,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                               MHD_OPTION_NOTIFY_COMPLETED, completed, &sv, MHD_OPTION_END);
     if (!daemon) {
         cli_error("cannot start the HTTPS server on %s", listen);
@@ -629,12 +931,21 @@ int main(int argc, char **argv)
 
     int sig = 0;
     sigwait(&set, &sig);
-    fprintf(stderr, "xchg-matcherd: %s received, stopping\n",
-            sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    log_line("event", "stop", "msg",
+             sig == SIGTERM ? "SIGTERM received, stopping" : "SIGINT received, stopping", NULL);
     rc = EXIT_OK;
 cleanup:
     if (daemon)
-        MHD_stop_daemon(daemon);
+        MHD_stop_daemon(daemon); /* every connection is closed: the watch list is empty */
+    if (wd_made) {
+        pthread_mutex_lock(&sv.wd.lock);
+        sv.wd.stop = 1;
+        pthread_cond_signal(&sv.wd.wake);
+        pthread_mutex_unlock(&sv.wd.lock);
+        pthread_join(wd_thread, NULL);
+        pthread_cond_destroy(&sv.wd.wake);
+        pthread_mutex_destroy(&sv.wd.lock);
+    }
     if (lock_made)
         pthread_mutex_destroy(&sv.store_lock);
     xchg_netauth_free(sv.auth);

@@ -48,6 +48,9 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+    int hr = cli_harden(); /* before any secret is read: no core dumps, SIGXFSZ ignored */
+    if (hr)
+        return hr;
     if (xchg_init() != XCHG_OK) {
         cli_error("cannot initialise the crypto library");
         return EXIT_INTERNAL;

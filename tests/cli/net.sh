@@ -3,13 +3,9 @@
 # demo CA from scripts/make-demo-ca.sh: a good submission is ingested and a repeat is
 # "already ingested"; unsigned, badly signed, replayed, stale, wrong-role, oversized,
 # truncated and non-extract uploads are refused with the right status and change nothing;
-# oversized without a Content-Length (chunked): counted as it streams, refused at the limit
-$NS "$K/police.key" POST /v1/extracts "$T/big.bin" >"$T/ch.hdr"
-code=$(curl -s -o "$T/raw.out" -w '%{http_code}' --cacert "$T/ca/ca.pem" -H @"$T/ch.hdr" \
-  -H "Transfer-Encoding: chunked" --data-binary @"$T/big.bin" "$URL/v1/extracts")
-status_is 413 "$code" "chunked oversized upload"
 # a client pinning another CA refuses to talk; a recipient fetches its packets (atomically,
-# only new ones) and an agency cannot.
+# only new ones) and an agency cannot. The daemon is hardened (core size 0) and its log
+# escapes every value (a path with %0A cannot forge a log line).
 . "$(dirname "$0")/lib.bash"
 X=$XCHG
 D=$XCHG_MATCHERD
@@ -49,6 +45,8 @@ bash "$S/scripts/make-demo-ca.sh" "$T/ca" 1 >/dev/null
 bash "$S/scripts/make-demo-ca.sh" "$T/other-ca" 1 >/dev/null
 mkdir -p "$T/outbox/tf-team" "$T/outbox/fi-team" "$T/got"
 
+# allowed core dumps: the daemon must turn them off itself (xchg_process_harden)
+ulimit -c "$(ulimit -H -c)" 2>/dev/null || true
 "$D" --agreement "$A" --key "$K/matcher.key" --db "$DB" --db-key "$T/m.dbkey" \
   --cert "$T/ca/server.pem" --tls-key "$T/ca/server.key" --listen 127.0.0.1:0 \
   --outbox "$T/outbox" --max-upload 2000000 --threads 2 --timeout 10 \
@@ -59,6 +57,9 @@ for _ in $(seq 100); do grep -q "^listening on" "$T/d.out" 2>/dev/null && break;
 PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/d.out")
 [ -n "$PORT" ] && ok || { bad "daemon did not start: $(cat "$T/d.log")"; finish; exit 1; }
 URL=https://127.0.0.1:$PORT
+# it holds the store key and the matcher's key: no core dumps (soft and hard limit 0)
+core=$(awk '/^Max core file size/{print $5, $6}' /proc/$DPID/limits 2>/dev/null)
+[ "$core" = "0 0" ] && ok || bad "matcherd core file size limit is '$core' (want '0 0'; started with $(ulimit -c))"
 NET=(--to "$URL" --ca "$T/ca/ca.pem" --agreement "$A")
 
 # the store's counts (an ingest of a missing file changes nothing and prints them)
@@ -184,6 +185,22 @@ code=$(raw GET /v1/packets/..%2Ffi-team%2Ffam-0003.xrp "$T/tr.hdr")
 grep -q 'method=POST path=/v1/extracts status=201 key=' "$T/d.log" && ok || bad "log line format"
 first=$(sed -n 2p "$T/county/police.csv" | cut -d, -f2)
 [ -n "$first" ] && ! grep -qF -- "$first" "$T/d.log" && ok || bad "log holds personal data"
+
+# a path with an encoded newline (and CR, ESC, a quote) cannot forge a log line: every
+# logged value is escaped, so the request is exactly one line and no line starts with the
+# forged text
+for evil in '/v1/x%0Aforged%20status=200' '/v1/y%0D%0Aforged2' '/v1/z%1B%5B2J%22forged3'; do
+  code=$(curl -s -o "$T/raw.out" -w '%{http_code}' --cacert "$T/ca/ca.pem" "$URL$evil")
+  [ "$code" = 404 ] && ok || bad "$evil: HTTP $code (want 404)"
+done
+sleep 0.2 # the log line is written once the answer is sent
+grep -q '^forged' "$T/d.log" && bad "a request path forged a log line: $(grep -n '^forged' "$T/d.log")" || ok
+[ "$(grep -c '/v1/x' "$T/d.log")" = 1 ] && ok || bad "want one log line for /v1/x: $(grep -n 'forged' "$T/d.log")"
+grep -qF 'path=/v1/x\x0aforged status=200' "$T/d.log" && bad "unquoted value with a space" || ok
+grep -qF 'path="/v1/x\x0aforged status=200" status=404' "$T/d.log" && ok || bad "escaped path not logged: $(grep 'path=/v1/x\|path="/v1/x' "$T/d.log")"
+grep -qF 'path=/v1/y\x0d\x0aforged2 status=404' "$T/d.log" && ok || bad "CR LF not escaped: $(grep forged2 "$T/d.log")"
+grep -qF 'path=/v1/z\x1b[2J\"forged3 status=404' "$T/d.log" && ok || bad "ESC or quote not escaped: $(grep forged3 "$T/d.log")"
+! LC_ALL=C grep -q $'\x1b\|\r' "$T/d.log" && ok || bad "raw control bytes in the log"
 
 # clean shutdown on SIGTERM
 kill -TERM $DPID

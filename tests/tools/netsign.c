@@ -14,6 +14,10 @@
 
 int main(int argc, char **argv)
 {
+    if (xchg_process_harden(NULL) != XCHG_OK) { /* it loads secret keys: no core dumps */
+        fprintf(stderr, "%s: cannot turn core dumps off\n", argv[0]);
+        return 2;
+    }
     if (argc < 4 || xchg_init() != XCHG_OK) {
         fprintf(stderr, "usage: netsign KEY METHOD PATH [BODYFILE|-] [OFFSET] [corrupt]\n");
         return 2;

@@ -120,6 +120,10 @@ static int on_cell(void *ctx, const char *table, const char *column, const void 
 
 int main(int argc, char **argv)
 {
+    if (xchg_process_harden(NULL) != XCHG_OK) { /* it loads secret keys: no core dumps */
+        fprintf(stderr, "%s: cannot turn core dumps off\n", argv[0]);
+        return 2;
+    }
     if (argc < 5) {
         fprintf(stderr, "usage: privacy_scan DB DBKEY AGREEMENT PEOPLE.csv [FILE...]\n");
         return 2;

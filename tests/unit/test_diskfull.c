@@ -117,6 +117,12 @@ static void test_file_too_large(void **state)
     assert_int_equal(ex, XCHG_ERR_IO);
     assert_int_equal(ep, XCHG_ERR_IO);
     assert_diag_has(d, "File too large");
+    /* named plainly, with the file the user asked for (not the temporary one) */
+    char want[600];
+    snprintf(want, sizeof want, "file size limit reached while writing %s", xp);
+    assert_diag_has(d, want);
+    snprintf(want, sizeof want, "file size limit reached while writing %s", pp);
+    assert_diag_has(d, want);
     size_t n;
     char *after = slurp(xp, &n);
     assert_true(n == nx && memcmp(after, before_x, n) == 0);
