@@ -79,6 +79,20 @@ done:
     return ok;
 }
 
+int xchg_packet_name_ok(const char *s, const char *suffix)
+{
+    size_t n = s ? strlen(s) : 0, m = suffix ? strlen(suffix) : 0;
+    if (n == 0 || n > 200 || s[0] == '.' || n <= m)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-'))
+            return 0;
+    }
+    return !suffix || strcmp(s + n - m, suffix) == 0;
+}
+
 xchg_err xchg_packet_seal(const xchg_policy *p, const xchg_seckey *matcher, size_t recipient,
                           const char *body, const char *path, int overwrite, xchg_diag *d)
 {

@@ -380,20 +380,6 @@ int cmd_submit(int argc, char **argv)
 
 /* ---- fetch-packets ----------------------------------------------------------------- */
 
-static int safe_packet_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 5 || n > 200 || s[0] == '.' || strcmp(s + n - 4, ".xrp") != 0)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 /* GET with retries into a memory sink. */
 static CURLcode get_json(struct net *n, const char *path, struct sink *s, long *status)
 {
@@ -527,7 +513,7 @@ int cmd_fetch_packets(int argc, char **argv)
         const char *name = json_string_value(json_object_get(it, "name"));
         const char *sha = json_string_value(json_object_get(it, "sha256"));
         json_int_t size = json_integer_value(json_object_get(it, "size"));
-        if (!name || !sha || !safe_packet_name(name) || size < 0) {
+        if (!name || !sha || !xchg_packet_name_ok(name, ".xrp") || size < 0) {
             cli_warn("skipping a malformed entry in the packet list");
             continue;
         }

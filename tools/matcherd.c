@@ -346,20 +346,6 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct req *r, un
 
 /* ---- helpers ----------------------------------------------------------------------- */
 
-/* A file name we are willing to serve: [A-Za-z0-9._-], not starting with '.', ".xrp". */
-static int safe_name(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = suffix ? strlen(suffix) : 0;
-    if (n == 0 || n > 200 || s[0] == '.' || n <= m)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '.' || ch == '_' || ch == '-'))
-            return 0;
-    }
-    return !suffix || strcmp(s + n - m, suffix) == 0;
-}
 
 static unsigned auth_status(xchg_netauth_reason why)
 {
@@ -436,7 +422,7 @@ static enum MHD_Result ep_packets(struct server *sv, struct MHD_Connection *conn
     const char *rid = party_id(sv, r->party);
     json_t *list = json_array();
     char dir[PATH_MAX];
-    if (!sv->outbox || !safe_name(rid, NULL)) {
+    if (!sv->outbox || !xchg_packet_name_ok(rid, NULL)) {
         json_decref(list);
         return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no outbox for this recipient");
     }
@@ -445,7 +431,7 @@ static enum MHD_Result ep_packets(struct server *sv, struct MHD_Connection *conn
     if (dh) {
         struct dirent *de;
         while ((de = readdir(dh)) != NULL) {
-            if (!safe_name(de->d_name, ".xrp"))
+            if (!xchg_packet_name_ok(de->d_name, ".xrp"))
                 continue;
             char f[PATH_MAX + 256];
             struct stat sb;
@@ -470,7 +456,7 @@ static enum MHD_Result ep_packet(struct server *sv, struct MHD_Connection *conn,
 {
     const char *rid = party_id(sv, r->party);
     char f[PATH_MAX];
-    if (!sv->outbox || !safe_name(rid, NULL) || !safe_name(name, ".xrp"))
+    if (!sv->outbox || !xchg_packet_name_ok(rid, NULL) || !xchg_packet_name_ok(name, ".xrp"))
         return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such packet");
     snprintf(f, sizeof f, "%s/%s/%s", sv->outbox, rid, name);
     int fd = open(f, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -666,7 +652,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->path, sizeof r->path, "%s", url);
         const char *k = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_KEY);
-        if (k && safe_name(k, NULL) && strlen(k) == XCHG_KEYID_HEXLEN)
+        if (k && xchg_packet_name_ok(k, NULL) && strlen(k) == XCHG_KEYID_HEXLEN)
             snprintf(r->key, sizeof r->key, "%s", k);
         *con_cls = r;
 

@@ -38,6 +38,14 @@ XCHG_API xchg_err xchg_packet_seal(const xchg_policy *p, const xchg_seckey *matc
 XCHG_API xchg_err xchg_packet_open(const xchg_policy *p, const xchg_seckey *recipient,
                                    const char *path, char **body, xchg_diag *d) XCHG_MUST_CHECK;
 
+/*
+ * The file-name rule client and daemon share for packets and outbox folders: 1..200
+ * characters of [A-Za-z0-9._-], not starting with '.', ending in suffix (e.g. ".xrp"),
+ * with something before it; suffix NULL for a folder name (a recipient's party id).
+ * 1 acceptable, 0 not (a path separator, "..", a hidden file, a control character...).
+ */
+XCHG_API int xchg_packet_name_ok(const char *name, const char *suffix);
+
 #ifdef __cplusplus
 }
 #endif

@@ -763,6 +763,26 @@ static void test_review_decisions(void **state)
     xchg_matcher_close(s);
 }
 
+/* The one packet-name rule the daemon and `xchg fetch-packets` share. */
+static void test_packet_names(void **state)
+{
+    (void)state;
+    assert_true(xchg_packet_name_ok("F-ABCD-EFGH-JKLM.xrp", ".xrp"));
+    assert_true(xchg_packet_name_ok("tf-team", NULL));
+    static const char *const bad[] = {"", ".xrp", ".hidden.xrp", "../x.xrp", "a/b.xrp",
+                                      "x.xrp\n", "x\x1b.xrp", "x.XRP", "x.xrp.tmp", NULL};
+    for (size_t i = 0; bad[i]; i++)
+        assert_false(xchg_packet_name_ok(bad[i], ".xrp"));
+    char longn[210];
+    memset(longn, 'a', 196);
+    memcpy(longn + 196, ".xrp", 5);
+    assert_true(xchg_packet_name_ok(longn, ".xrp"));
+    memset(longn, 'a', 200);
+    memcpy(longn + 200, ".xrp", 5);
+    assert_false(xchg_packet_name_ok(longn, ".xrp"));
+    assert_false(xchg_packet_name_ok("a/b", NULL));
+}
+
 /* Statement bytes: a known-answer vector (docs/formats.md) and every field bound. */
 static void test_statement_vector(void **state)
 {
@@ -823,6 +843,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statement_vector),
+        cmocka_unit_test(test_packet_names),
         cmocka_unit_test(test_release_end_to_end),
         cmocka_unit_test(test_forged_decisions_refused),
         cmocka_unit_test(test_assembled_packet_unopenable),
