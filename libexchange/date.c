@@ -1,5 +1,6 @@
 /* Civil-date arithmetic after Howard Hinnant's days_from_civil / civil_from_days. */
 #include "exchange/date.h"
+#include "exchange/record.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +55,11 @@ xchg_err xchg_date_parse(const char *s, size_t len, int32_t *days)
 
 void xchg_date_format(int32_t days, char out[11])
 {
+    /* the two sentinels an indicator span may carry are words, not dates */
+    if (days == XCHG_DATE_OPEN || days == XCHG_DATE_NONE) {
+        snprintf(out, 11, "%s", days == XCHG_DATE_OPEN ? "open" : "none");
+        return;
+    }
     int y, m, d;
     xchg_date_to_ymd(days, &y, &m, &d);
     char buf[32];

@@ -1267,15 +1267,6 @@ xchg_err xchg_store_load(xchg_store *s, const xchg_policy *p, struct xchg_linkse
 
 /* ---- saving a run --------------------------------------------------------------- */
 
-static void date_text(int32_t v, char out[11])
-{
-    if (v == XCHG_DATE_OPEN)
-        snprintf(out, 11, "open");
-    else if (v == XCHG_DATE_NONE)
-        snprintf(out, 11, "none");
-    else
-        xchg_date_format(v, out);
-}
 
 static int32_t date_value(const char *t)
 {
@@ -1302,8 +1293,8 @@ static char *problems_json(const xchg_policy *p, const xchg_family *f)
         for (size_t k = 0; k < pd->nrule_of; k++)
             rule |= pd->rule_of[k] == fp->problem;
         char first[11], last[11];
-        date_text(fp->first, first);
-        date_text(fp->last, last);
+        xchg_date_format(fp->first, first);
+        xchg_date_format(fp->last, last);
         json_object_set_new(o, "code", json_string(fp->problem < pd->nproblems
                                                        ? pd->problems[fp->problem].code
                                                        : "?"));

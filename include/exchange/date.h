@@ -13,7 +13,8 @@ XCHG_API xchg_err xchg_date_from_ymd(int y, int m, int d, int32_t *days) XCHG_MU
 XCHG_API void xchg_date_to_ymd(int32_t days, int *y, int *m, int *d);
 /* Parse exactly "YYYY-MM-DD" (len bytes). */
 XCHG_API xchg_err xchg_date_parse(const char *s, size_t len, int32_t *days) XCHG_MUST_CHECK;
-/* Format as "YYYY-MM-DD" into out (11 bytes). */
+/* Format as "YYYY-MM-DD" into out (11 bytes); XCHG_DATE_OPEN (an open-ended span) as
+ * "open" and XCHG_DATE_NONE as "none" (record.h). */
 XCHG_API void xchg_date_format(int32_t days, char out[11]);
 
 #ifdef __cplusplus

@@ -140,9 +140,9 @@ check_packet() {
     echo "FAIL: $why: the audit log does not verify"; FAILS=$((FAILS+1)); return
   fi
   # re-run: completes (--force replaces a packet written before the release was recorded)
-  if ! $X release packet $M --key "$K/matcher.key" --to tf-team -o "$P" --force "$FAMILY" >/dev/null 2>&1 ||
+  if ! $X release packet $M --key "$K/matcher.key" --to tf-team -o "$P" --force "$FAMILY" >"$T/rerun.out" 2>&1 ||
      ! packet_ok; then
-    echo "FAIL: $why: re-running release packet does not complete"; FAILS=$((FAILS+1)); return
+    echo "FAIL: $why: re-running release packet does not complete: $(tail -3 "$T/rerun.out")"; FAILS=$((FAILS+1)); return
   fi
   PASSES=$((PASSES+1))
 }

@@ -68,7 +68,11 @@ counts() { $X match ingest --db "$DB" --db-key "$T/m.dbkey" --agreement "$A" --k
 raw() {
   local args=(-s -o "$T/raw.out" -w '%{http_code}' --cacert "$T/ca/ca.pem" -X "$1")
   [ -n "$3" ] && args+=(-H @"$3")
-  [ -n "${4:-}" ] && args+=(-H "Content-Type: application/octet-stream" --data-binary @"$4")
+  # Expect: 100-continue, so a request refused on its headers (401, 413) is answered before
+  # the body is sent: without it the daemon may close while curl is still sending, and the
+  # kernel's reset can eat the answer (HTTP 000) on a loaded machine
+  [ -n "${4:-}" ] && args+=(-H "Content-Type: application/octet-stream" -H "Expect: 100-continue"
+                            --expect100-timeout 30 --data-binary @"$4")
   curl "${args[@]}" "$URL$2"
 }
 status_is() { # WANT GOT WHAT

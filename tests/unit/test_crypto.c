@@ -195,6 +195,11 @@ static void test_dates(void **state)
     assert_int_equal(xchg_date_parse("2024-02-29", 10, &d), XCHG_OK);
     xchg_date_format(d, s);
     assert_string_equal(s, "2024-02-29");
+    /* the sentinels of an open-ended span and of no date are words (they once overflowed) */
+    xchg_date_format(XCHG_DATE_OPEN, s);
+    assert_string_equal(s, "open");
+    xchg_date_format(XCHG_DATE_NONE, s);
+    assert_string_equal(s, "none");
     assert_int_equal(xchg_date_parse("2023-02-29", 10, &d), XCHG_ERR_FORMAT);
     assert_int_equal(xchg_date_parse("2023-13-01", 10, &d), XCHG_ERR_FORMAT);
     assert_int_equal(xchg_date_parse("2023-1-01", 9, &d), XCHG_ERR_FORMAT);
