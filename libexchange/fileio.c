@@ -237,3 +237,21 @@ void xchg__fault_point(void)
         raise(SIGKILL);
 }
 #endif
+
+xchg_err xchg__armour_write(const char *path, const char *head, const char *prefix,
+                            const void *body, size_t len, int force, xchg_diag *d)
+{
+    size_t hl = head ? strlen(head) : 0, pl = strlen(prefix);
+    size_t cap = hl + pl + xchg_base64_len(len) + 2;
+    char *text = xchg_secure_alloc(cap);
+    if (!text)
+        return XCHG_ERR_NOMEM;
+    memcpy(text, head ? head : "", hl);
+    memcpy(text + hl, prefix, pl);
+    xchg_base64_encode(text + hl + pl, body, len);
+    size_t n = strlen(text);
+    text[n++] = '\n';
+    xchg_err e = xchg_file_write_atomic(path, text, n, 0600, force ? XCHG_WRITE_OVERWRITE : 0, d);
+    xchg_secure_free(text);
+    return e;
+}

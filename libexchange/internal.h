@@ -71,4 +71,10 @@ static inline void xchg__strlcpy(char *dst, const char *s, size_t n, size_t cap)
  * of a MAC (as a host-order uint64, as pseudonyms have always been made), in groups of 4. */
 void xchg__pseudonym_format(const uint8_t mac[8], char prefix, char out[XCHG_PSEUDONYM_MAX + 1]);
 
+/* The one writer of armoured secret files (secret keys, linkage secrets, database keys):
+ * head (lines ending in '\n', or NULL), then prefix and base64(body) on one line, written
+ * atomically with mode 0600, built in guarded memory that is wiped afterwards. */
+xchg_err xchg__armour_write(const char *path, const char *head, const char *prefix,
+                            const void *body, size_t len, int force, xchg_diag *d);
+
 #endif

@@ -247,16 +247,13 @@ xchg_err xchg_seckey_save(const xchg_seckey *k, const char *path, const char *pa
         body_checksum(body, body + SK_OFF_TAG);
     }
     xchg_keyid_hex(k->pub.id, idhex);
-    int n = snprintf(text, cap, COMMENT_PREFIX "exchange secret key %s %s\n" SEC_PREFIX, idhex,
+    int n = snprintf(text, cap, COMMENT_PREFIX "exchange secret key %s %s\n", idhex,
                      k->pub.label);
     if (n < 0 || (size_t)n + b64len + 1 > cap) {
         rc = XCHG_ERR_ARG;
         goto cleanup;
     }
-    xchg_base64_encode(text + n, body, SK_BODY);
-    size_t tlen = strlen(text);
-    text[tlen++] = '\n';
-    rc = xchg_file_write_atomic(path, text, tlen, 0600, force ? XCHG_WRITE_OVERWRITE : 0, d);
+    rc = xchg__armour_write(path, text, SEC_PREFIX, body, SK_BODY, force, d);
 cleanup:
     sodium_free(body);
     sodium_free(key);

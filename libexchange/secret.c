@@ -109,14 +109,11 @@ xchg_err xchg_secret_create(const xchg_policy *pol, const xchg_seckey *owner, ui
         rc = XCHG_ERR_NOMEM;
         goto cleanup;
     }
-    int n = snprintf(text, cap,
-                     "# exchange linkage secret: agreement %s, epoch %u\n"
-                     "# sealed to its %zu agencies; the matcher cannot open it\n" SEC_PREFIX,
-                     p->id, epoch, nag);
-    xchg_base64_encode(text + n, body, o);
-    size_t tl = strlen(text);
-    text[tl++] = '\n';
-    rc = xchg_file_write_atomic(path, text, tl, 0600, force ? XCHG_WRITE_OVERWRITE : 0, d);
+    snprintf(text, cap,
+             "# exchange linkage secret: agreement %s, epoch %u\n"
+             "# sealed to its %zu agencies; the matcher cannot open it\n",
+             p->id, epoch, nag);
+    rc = xchg__armour_write(path, text, SEC_PREFIX, body, o, force, d);
 cleanup:
     sodium_free(secret);
     free(body);

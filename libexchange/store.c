@@ -92,18 +92,8 @@ xchg_err xchg_store_key_save(const xchg_store_key *k, const char *path, int forc
 {
     if (!k || !path || k->passphrase)
         return XCHG_ERR_ARG;
-    /* "xdbk1:" + base64(32) (44 chars + NUL) + "\n" */
-    size_t cap = sizeof KEYFILE_PREFIX + xchg_base64_len(XCHG_STORE_KEY_BYTES) + 1;
-    char *text = xchg_secure_alloc(cap);
-    if (!text)
-        return XCHG_ERR_NOMEM;
-    memcpy(text, KEYFILE_PREFIX, sizeof KEYFILE_PREFIX - 1);
-    xchg_base64_encode(text + sizeof KEYFILE_PREFIX - 1, k->key, XCHG_STORE_KEY_BYTES);
-    size_t n = strlen(text);
-    text[n++] = '\n';
-    xchg_err e = xchg_file_write_atomic(path, text, n, 0600, force ? XCHG_WRITE_OVERWRITE : 0, d);
-    xchg_secure_free(text);
-    return e;
+    /* "xdbk1:" + base64(32) + "\n" */
+    return xchg__armour_write(path, NULL, KEYFILE_PREFIX, k->key, XCHG_STORE_KEY_BYTES, force, d);
 }
 
 xchg_err xchg_store_key_load(const char *path, xchg_store_key **out, xchg_diag *d)
