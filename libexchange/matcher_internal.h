@@ -23,6 +23,12 @@ struct xchg_matcher {
 xchg_err xchg__matcher_audit(xchg_matcher *m, const char *type, const uint8_t *actor,
                              json_t *data, const xchg_seckey *sign, xchg_diag *d);
 
+/* An operator's key and text, checked before anything is written: the key must be an
+ * operator's of the agreement (XCHG_ERR_DENIED; what says what operators do), the reason
+ * acceptable text (XCHG_ERR_ARG). *who is the operator's party index. */
+xchg_err xchg__operator_check(xchg_matcher *m, const xchg_seckey *op, const char *reason,
+                              const char *what, size_t *who, xchg_diag *d);
+
 /* Roll decisions recorded in the audit log forward into the store (release.c). */
 xchg_err xchg__release_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, xchg_diag *d);
 

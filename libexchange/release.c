@@ -385,18 +385,16 @@ xchg_err xchg_matcher_release_list(xchg_matcher *m,
 
 /* ---- deciding ------------------------------------------------------------------------ */
 
-xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *op, const char *family,
-                             int approve, const char *reason, int64_t now, xchg_diag *d)
+xchg_err xchg__operator_check(xchg_matcher *m, const xchg_seckey *op, const char *reason,
+                              const char *what, size_t *who, xchg_diag *d)
 {
-    if (!m || !op || !family || !reason)
-        return XCHG_ERR_ARG;
     const xchg_policy_data *pd = xchg_policy_get(m->p);
-    size_t who = xchg_policy_party_by_key(m->p, xchg_seckey_public(op)->id);
-    if (who == XCHG_NONE || pd->parties[who].role != XCHG_ROLE_OPERATOR) {
+    *who = xchg_policy_party_by_key(m->p, xchg_seckey_public(op)->id);
+    if (*who == XCHG_NONE || pd->parties[*who].role != XCHG_ROLE_OPERATOR) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
                       "this key is not the key of an operator of agreement '%s' (parties with "
-                      "role operator decide on releases)",
-                      pd->id);
+                      "role operator %s)",
+                      pd->id, what);
         return XCHG_ERR_DENIED;
     }
     const char *why = NULL;
@@ -405,6 +403,19 @@ xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *op, const char 
                       XCHG_RELEASE_REASON_MAX);
         return XCHG_ERR_ARG;
     }
+    return XCHG_OK;
+}
+
+xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *op, const char *family,
+                             int approve, const char *reason, int64_t now, xchg_diag *d)
+{
+    if (!m || !op || !family || !reason)
+        return XCHG_ERR_ARG;
+    const xchg_policy_data *pd = xchg_policy_get(m->p);
+    size_t who;
+    xchg_err ce = xchg__operator_check(m, op, reason, "decide on releases", &who, d);
+    if (ce != XCHG_OK)
+        return ce;
     if (strlen(family) > XCHG_PSEUDONYM_MAX) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "'%.40s' is not a family pseudonym", family);
         return XCHG_ERR_ARG;

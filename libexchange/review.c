@@ -79,20 +79,10 @@ xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *op, const char 
     if (!m || !op || !agency_a || !ref_a || !agency_b || !ref_b || !reason)
         return XCHG_ERR_ARG;
     const xchg_policy_data *pd = xchg_policy_get(m->p);
-    size_t who = xchg_policy_party_by_key(m->p, xchg_seckey_public(op)->id);
-    if (who == XCHG_NONE || pd->parties[who].role != XCHG_ROLE_OPERATOR) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "this key is not the key of an operator of agreement '%s' (parties with "
-                      "role operator decide review pairs)",
-                      pd->id);
-        return XCHG_ERR_DENIED;
-    }
-    const char *why = NULL;
-    if (!xchg_release_text_ok(reason, XCHG_RELEASE_REASON_MAX, &why)) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "%s (at most %d bytes of UTF-8 text)", why,
-                      XCHG_RELEASE_REASON_MAX);
-        return XCHG_ERR_ARG;
-    }
+    size_t who;
+    xchg_err ce = xchg__operator_check(m, op, reason, "decide review pairs", &who, d);
+    if (ce != XCHG_OK)
+        return ce;
     if (pair_order(agency_a, ref_a, agency_b, ref_b) == 0) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "a review decision needs two different records");
         return XCHG_ERR_ARG;
