@@ -4,6 +4,10 @@
  *
  * Two passes over the CSV when the agreement has aggregate indicators (sum/ratio over a
  * person's rows): the first sums per group, the second writes records. Otherwise one.
+ *
+ * This file is the orchestration: CSV read -> column map -> normalise -> tokens (token.c)
+ * -> CLK -> indicators (indicator.c) -> consent (consent.c decides) -> payload ->
+ * container (xex.c), plus the validation report. emit() runs one record's stages.
  */
 #include "exchange/seal.h"
 #include "exchange/clk.h"
