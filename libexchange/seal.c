@@ -4,6 +4,10 @@
  *
  * Two passes over the CSV when the agreement has aggregate indicators (sum/ratio over a
  * person's rows): the first sums per group, the second writes records. Otherwise one.
+ *
+ * This file is the orchestration: CSV read -> column map -> normalise -> tokens (token.c)
+ * -> CLK -> indicators (indicator.c) -> consent (consent.c decides) -> payload ->
+ * container (xex.c), plus the validation report. emit() runs one record's stages.
  */
 #include "exchange/seal.h"
 #include "exchange/clk.h"
@@ -16,6 +20,10 @@
 #include "exchange/textsafe.h"
 #include "exchange/xex.h"
 #include "internal.h"
+#include "hmap.h"
+#include "indicator.h"
+#include "seal_internal.h"
+#include "token.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -29,100 +37,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define VAL_MAX XCHG_NORM_MAX
+#define VAL_MAX XCHG__VAL_MAX
 #define KEY_BYTES 32
 
-/* ---- a small hash set/map of 16-byte digests ----------------------------------- */
-
-struct hmap {
-    uint8_t (*keys)[16];
-    uint32_t *vals;
-    uint8_t *used;
-    size_t cap, n;
-};
-
-static int hmap_grow(struct hmap *m)
-{
-    size_t nc = m->cap ? m->cap * 2 : 1024;
-    struct hmap g = {calloc(nc, 16), calloc(nc, sizeof(uint32_t)), calloc(nc, 1), nc, 0};
-    if (!g.keys || !g.vals || !g.used) {
-        free(g.keys);
-        free(g.vals);
-        free(g.used);
-        return -1;
-    }
-    for (size_t i = 0; i < m->cap; i++) {
-        if (!m->used[i])
-            continue;
-        uint64_t h;
-        memcpy(&h, m->keys[i], 8);
-        size_t j = (size_t)h & (nc - 1);
-        while (g.used[j])
-            j = (j + 1) & (nc - 1);
-        memcpy(g.keys[j], m->keys[i], 16);
-        g.vals[j] = m->vals[i];
-        g.used[j] = 1;
-        g.n++;
-    }
-    free(m->keys);
-    free(m->vals);
-    free(m->used);
-    *m = g;
-    return 0;
-}
-
-/* Find or insert key; *found tells which. Returns the slot or -1 on no memory. */
-static long hmap_slot(struct hmap *m, const uint8_t key[16], int insert, int *found)
-{
-    if (insert && (m->n + 1) * 2 > m->cap && hmap_grow(m) != 0)
-        return -1;
-    if (!m->cap) {
-        *found = 0;
-        return -1;
-    }
-    uint64_t h;
-    memcpy(&h, key, 8);
-    size_t j = (size_t)h & (m->cap - 1);
-    while (m->used[j]) {
-        if (memcmp(m->keys[j], key, 16) == 0) {
-            *found = 1;
-            return (long)j;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    *found = 0;
-    if (!insert)
-        return -1;
-    memcpy(m->keys[j], key, 16);
-    m->used[j] = 1;
-    m->n++;
-    return (long)j;
-}
-
-static void hmap_free(struct hmap *m)
-{
-    free(m->keys);
-    free(m->vals);
-    free(m->used);
-}
-
-static void digest16(const void *s, size_t n, uint8_t out[16])
-{
-    crypto_generichash(out, 16, s, n, NULL, 0);
-}
-
-/* ---- per-field values of one row ----------------------------------------------- */
-
-struct val {
-    int present;
-    char canon[VAL_MAX];   /* normalised form used in tokens */
-    char display[VAL_MAX]; /* readable form for the payload */
-    int32_t date;
-    double num;
-    xchg_postcode pc;
-    int invalid;         /* an identifier that failed validation (present is 0) */
-    char typed[VAL_MAX]; /* then: what was typed, for the CLK (see typed_value) */
-};
+/* ---- the sealing run ---------------------------------------------------------- */
 
 struct colmap {
     size_t field;
@@ -148,14 +66,9 @@ struct seal {
     long ref_col, consent_col, consent_date_col, basis_col;
     size_t ncsv;
 
-    struct val *vals; /* nfields */
+    xchg__val *vals; /* nfields */
 
-    uint8_t (*match_keys)[KEY_BYTES];
-    uint8_t (*block_keys)[KEY_BYTES];
-    uint8_t (*house_keys)[KEY_BYTES];
-    uint8_t (*rel_keys)[KEY_BYTES];
-    uint8_t (*fb_keys)[KEY_BYTES];
-    uint8_t (*pid_key)[KEY_BYTES]; /* the agency's own person identifier (docs/formats.md) */
+    xchg__token_keys keys; /* token.c */
 
     xchg_clk_schema *clk_schema;
     xchg_clk_encoder *clk;
@@ -163,14 +76,9 @@ struct seal {
     size_t clk_nfeat;
     uint8_t *clk_buf;
 
-    /* aggregates: per group, two sums per aggregate condition */
-    size_t nagg;        /* number of aggregate conditions */
-    size_t *agg_ind, *agg_cond;
-    struct hmap groups;
-    double *sums;       /* groups slot * nagg * 2 */
-    size_t sums_cap;
+    xchg__indicators ind; /* indicator.c: conditions, aggregates of pass 1 */
 
-    struct hmap refs;
+    xchg__hmap refs;    /* digests of the record references seen */
     uint8_t *dk;        /* payload data key (secure) */
     uint8_t extract_id[16];
     const uint8_t *agreement_hash;
@@ -248,10 +156,7 @@ static void display_copy(char *out, size_t cap, const char *s, size_t n)
 
 static const xchg_column *column_of(const struct seal *s, size_t field)
 {
-    for (size_t i = 0; i < s->x->ncolumns; i++)
-        if (s->x->columns[i].field == field)
-            return &s->x->columns[i];
-    return NULL;
+    return xchg__column_of(s->x, field);
 }
 
 /*
@@ -307,7 +212,7 @@ static void typed_value(const struct seal *s, size_t fi, const char *raw, size_t
 static int normalise_field(struct seal *s, size_t fi, const char *raw, size_t n, unsigned line)
 {
     const xchg_field *f = &s->p->fields[fi];
-    struct val *v = &s->vals[fi];
+    xchg__val *v = &s->vals[fi];
     const char *reason = NULL;
     v->present = 0;
     v->invalid = 0;
@@ -458,215 +363,6 @@ static int normalise_field(struct seal *s, size_t fi, const char *raw, size_t n,
     return 0;
 }
 
-/* ---- tokens ----------------------------------------------------------------------- */
-
-/* The string one key part contributes, or 0 when this row cannot supply it. */
-static int part_value(struct seal *s, const xchg_key_part *kp, char *out, size_t cap)
-{
-    const struct val *v = &s->vals[kp->field];
-    if (!v->present)
-        return 0;
-    char first[VAL_MAX];
-    switch (kp->transform) {
-    case XCHG_TR_NONE:
-        snprintf(out, cap, "%s", v->canon);
-        return 1;
-    case XCHG_TR_INITIAL:
-    case XCHG_TR_FIRST:
-        return xchg_norm_first_token(v->canon, kp->transform == XCHG_TR_INITIAL, out, cap) ==
-                   XCHG_OK &&
-               out[0];
-    case XCHG_TR_NICKNAME:
-        return xchg_norm_first_token(v->canon, 0, first, sizeof first) == XCHG_OK && first[0] &&
-               xchg_norm_nickname(first, 0, out, cap) == XCHG_OK;
-    case XCHG_TR_PHONETIC: {
-        char sx[5];
-        if (xchg_norm_soundex(v->canon, sx) != XCHG_OK)
-            return 0;
-        snprintf(out, cap, "%s", sx);
-        return 1;
-    }
-    case XCHG_TR_DOUBLE_METAPHONE: {
-        char dm[5];
-        if (xchg_norm_double_metaphone(v->canon, dm, NULL) != XCHG_OK)
-            return 0;
-        snprintf(out, cap, "%s", dm);
-        return 1;
-    }
-    case XCHG_TR_YEAR:
-        snprintf(out, cap, "%.4s", v->canon);
-        return 1;
-    case XCHG_TR_SWAP_DM: {
-        /* The unordered pair {date, date with day and month swapped}: two records whose
-         * dates differ exactly by such a swap share it. No token when no swap exists. */
-        int32_t sw;
-        if (xchg_norm_date_swap(v->date, &sw) != XCHG_OK)
-            return 0;
-        char a[11], b[11];
-        xchg_date_format(v->date < sw ? v->date : sw, a);
-        xchg_date_format(v->date < sw ? sw : v->date, b);
-        snprintf(out, cap, "%s|%s", a, b);
-        return 1;
-    }
-    case XCHG_TR_OUTWARD:
-        snprintf(out, cap, "%s", v->pc.outward);
-        return 1;
-    case XCHG_TR_SECTOR:
-        snprintf(out, cap, "%s", v->pc.sector);
-        return 1;
-    }
-    return 0;
-}
-
-/* HMAC-SHA256 over the key's parts, each as u16le length + bytes. 0 if a part is missing. */
-static int make_token(struct seal *s, const xchg_match_key *k, const uint8_t key[KEY_BYTES],
-                      uint8_t out[XCHG_TOKEN_BYTES])
-{
-    crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, key, KEY_BYTES);
-    for (size_t i = 0; i < k->nparts; i++) {
-        char v[VAL_MAX * 2];
-        if (!part_value(s, &k->parts[i], v, sizeof v)) {
-            sodium_memzero(&st, sizeof st);
-            return 0;
-        }
-        size_t n = strlen(v);
-        uint8_t len[2] = {(uint8_t)(n & 0xff), (uint8_t)(n >> 8)};
-        crypto_auth_hmacsha256_update(&st, len, 2);
-        crypto_auth_hmacsha256_update(&st, (const uint8_t *)v, n);
-        sodium_memzero(v, sizeof v);
-    }
-    crypto_auth_hmacsha256_final(&st, out);
-    sodium_memzero(&st, sizeof st);
-    return 1;
-}
-
-/* ---- indicators ------------------------------------------------------------------- */
-
-static int32_t window_of(const struct seal *s, size_t problem)
-{
-    int32_t w = s->p->problems[problem].window_days;
-    return w > 0 ? w : s->p->rule_window_days;
-}
-
-static int compare(double a, xchg_op op, double b)
-{
-    switch (op) {
-    case XCHG_OP_LT: return a < b;
-    case XCHG_OP_LE: return a <= b;
-    case XCHG_OP_GT: return a > b;
-    case XCHG_OP_GE: return a >= b;
-    case XCHG_OP_EQ: return a == b;
-    case XCHG_OP_NE: return a != b;
-    case XCHG_OP_IN:
-    case XCHG_OP_PRESENT: return 0;
-    }
-    return 0;
-}
-
-static int row_condition(const struct seal *s, const xchg_condition *c)
-{
-    const struct val *v = &s->vals[c->field];
-    const xchg_field *f = &s->p->fields[c->field];
-    if (c->op == XCHG_OP_PRESENT)
-        return v->present;
-    if (!v->present)
-        return 0;
-    if (f->type == XCHG_FT_NUMBER && c->op != XCHG_OP_IN)
-        return compare(v->num, c->op, c->number);
-    if (c->op == XCHG_OP_IN) {
-        for (size_t i = 0; i < c->nlist; i++)
-            if (strcasecmp(v->canon, c->list[i]) == 0)
-                return 1;
-        return 0;
-    }
-    int eq = c->text && strcasecmp(v->canon, c->text) == 0;
-    return c->op == XCHG_OP_EQ ? eq : c->op == XCHG_OP_NE ? !eq : 0;
-}
-
-/* The evidence date of an indicator for this row, or XCHG_DATE_NONE. */
-static int32_t ind_date(const struct seal *s, const xchg_indicator *in)
-{
-    if (in->date_field == XCHG_NONE)
-        return s->o->period_end;
-    return s->vals[in->date_field].present ? s->vals[in->date_field].date : XCHG_DATE_NONE;
-}
-
-static int group_key(const struct seal *s, uint8_t key[16])
-{
-    if (s->x->group_by == XCHG_NONE || !s->vals[s->x->group_by].present)
-        return 0;
-    const char *g = s->vals[s->x->group_by].canon;
-    digest16(g, strlen(g), key);
-    return 1;
-}
-
-/* pass 1: add this row's values to its group's sums */
-static int accumulate(struct seal *s)
-{
-    uint8_t key[16];
-    if (!s->nagg || !group_key(s, key))
-        return 0;
-    int found;
-    long slot = hmap_slot(&s->groups, key, 1, &found);
-    if (slot < 0)
-        return -1;
-    if (s->groups.cap * s->nagg * 2 > s->sums_cap) {
-        /* the map may have grown and moved: rebuild sums by slot */
-        size_t nc = s->groups.cap * s->nagg * 2;
-        double *ns = calloc(nc, sizeof *ns);
-        if (!ns)
-            return -1;
-        /* re-index: values store a dense group number, sums are by that number */
-        if (s->sums)
-            memcpy(ns, s->sums, s->sums_cap * sizeof *ns);
-        free(s->sums);
-        s->sums = ns;
-        s->sums_cap = nc;
-    }
-    if (!found)
-        s->groups.vals[slot] = (uint32_t)(s->groups.n - 1);
-    double *g = s->sums + (size_t)s->groups.vals[slot] * s->nagg * 2;
-    for (size_t a = 0; a < s->nagg; a++) {
-        const xchg_indicator *in = &s->x->indicators[s->agg_ind[a]];
-        const xchg_condition *c = &in->all[s->agg_cond[a]];
-        int32_t dt = ind_date(s, in);
-        int32_t w = window_of(s, in->problem);
-        if (dt == XCHG_DATE_NONE || dt > s->o->period_end || dt <= s->o->period_end - w)
-            continue;
-        if (s->vals[c->field].present)
-            g[2 * a] += s->vals[c->field].num;
-        if (c->agg == XCHG_AGG_RATIO && s->vals[c->field2].present)
-            g[2 * a + 1] += s->vals[c->field2].num;
-    }
-    return 0;
-}
-
-static int agg_condition(const struct seal *s, size_t ind, size_t cond)
-{
-    uint8_t key[16];
-    if (!group_key(s, key))
-        return 0;
-    int found;
-    long slot = hmap_slot((struct hmap *)&s->groups, key, 0, &found);
-    if (slot < 0 || !found)
-        return 0;
-    size_t a = 0;
-    while (a < s->nagg && !(s->agg_ind[a] == ind && s->agg_cond[a] == cond))
-        a++;
-    if (a == s->nagg)
-        return 0;
-    const double *g = s->sums + (size_t)s->groups.vals[slot] * s->nagg * 2;
-    const xchg_condition *c = &s->x->indicators[ind].all[cond];
-    double v = g[2 * a];
-    if (c->agg == XCHG_AGG_RATIO) {
-        if (g[2 * a + 1] <= 0)
-            return 0;
-        v = g[2 * a] / g[2 * a + 1];
-    }
-    return compare(v, c->op, c->number);
-}
-
 /* ---- consent ------------------------------------------------------------------------ */
 
 static uint8_t consent_status(struct seal *s, const char *raw, size_t n, unsigned line)
@@ -803,7 +499,7 @@ static int on_row(void *ctx, unsigned line, const char *const *f, const size_t *
     }
     int bad = 0;
     if (s->pass == 1) {
-        if (load_row(s, line, f, lens, n, &bad) && !bad && accumulate(s) != 0) {
+        if (load_row(s, line, f, lens, n, &bad) && !bad && xchg__ind_accumulate(&s->ind, s->vals) != 0) {
             s->err = XCHG_ERR_NOMEM;
             return 1;
         }
@@ -831,7 +527,7 @@ static json_t *payload_json(struct seal *s, const char *ref, size_t ref_len)
     json_object_set_new(o, "agency", json_string(s->p->parties[s->agency].id));
     json_object_set_new(o, "ref", json_stringn(ref, ref_len));
     for (size_t i = 0; i < s->x->npayload; i++) {
-        const struct val *v = &s->vals[s->x->payload[i]];
+        const xchg__val *v = &s->vals[s->x->payload[i]];
         if (v->display[0])
             json_object_set_new(fields, s->p->fields[s->x->payload[i]].name,
                                 json_string(v->display));
@@ -840,10 +536,16 @@ static json_t *payload_json(struct seal *s, const char *ref, size_t ref_len)
     return o;
 }
 
-static int emit(struct seal *s, unsigned line, const char *const *f, const size_t *lens)
+/* ---- one record: the stages of emit() ---------------------------------------------- */
+
+/* What a stage of emit() says: go on; the row is bad (counted and reported, the run goes
+ * on); stop the run (s->err is set). */
+enum step { STEP_OK, STEP_BAD, STEP_STOP };
+
+/* The record reference: present, not too long, decodable, and not seen before. */
+static enum step record_ref(struct seal *s, unsigned line, const char *const *f,
+                            const size_t *lens, xchg_record *r)
 {
-    xchg_record r;
-    memset(&r, 0, sizeof r);
     const char *ref = f[s->ref_col];
     size_t ref_len = lens[s->ref_col];
     trim(&ref, &ref_len);
@@ -851,7 +553,7 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
         row_msg(s, XCHG_SEV_ERROR, line, s->x->record_ref, 0, "column '%s': the record reference is %s",
                 s->x->record_ref, ref_len ? "longer than 256 bytes" : "empty");
         s->st->rejected++;
-        return 0;
+        return STEP_BAD;
     }
     /* the reference travels to the matcher, into packets and onto key workers' screens:
      * an undecodable one would silently fail to match the agency's case later */
@@ -869,145 +571,111 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
                     "byte %zu)",
                     s->x->record_ref, (unsigned)cp, at + 1);
         s->st->rejected++;
-        return 0;
+        return STEP_BAD;
     }
     uint8_t rd[16];
-    digest16(ref, ref_len, rd);
+    xchg__digest16(ref, ref_len, rd);
     int found;
-    if (hmap_slot(&s->refs, rd, 1, &found) < 0) {
+    if (xchg__hmap_slot(&s->refs, rd, 1, &found) < 0) {
         s->err = XCHG_ERR_NOMEM;
-        return 1;
+        return STEP_STOP;
     }
     if (found) {
         row_msg(s, XCHG_SEV_ERROR, line, s->x->record_ref, 0,
                 "column '%s': record reference '%.*s' appears more than once", s->x->record_ref,
                 (int)ref_len, ref);
         s->st->rejected++;
-        return 0;
+        return STEP_BAD;
     }
-    r.ref = ref;
-    r.ref_len = ref_len;
+    r->ref = ref;
+    r->ref_len = ref_len;
+    return STEP_OK;
+}
 
-    /* indicators first: a row whose indicator cannot be dated is a bad row */
-    for (size_t i = 0; i < s->x->nindicators; i++) {
-        const xchg_indicator *in = &s->x->indicators[i];
-        int holds = in->nall > 0;
-        for (size_t c = 0; c < in->nall && holds; c++)
-            holds = in->all[c].agg == XCHG_AGG_ROW ? row_condition(s, &in->all[c])
-                                                   : agg_condition(s, i, c);
-        if (!holds)
-            continue;
-        int32_t start = ind_date(s, in);
-        if (start == XCHG_DATE_NONE) {
-            row_msg(s, XCHG_SEV_ERROR, line, s->p->fields[in->date_field].name, 0,
-                    "problem '%s' is indicated but its date field '%s' is empty",
-                    s->p->problems[in->problem].code, s->p->fields[in->date_field].name);
-            s->st->rejected++;
-            return 0;
-        }
-        int32_t end = start;
-        if (in->end_field != XCHG_NONE)
-            end = s->vals[in->end_field].present ? s->vals[in->end_field].date : XCHG_DATE_OPEN;
-        if (end < start) {
-            row_msg(s, XCHG_SEV_ERROR, line, s->p->fields[in->end_field].name, 0,
-                    "problem '%s': '%s' is before '%s'",
-                    s->p->problems[in->problem].code, s->p->fields[in->end_field].name,
-                    s->p->fields[in->date_field].name);
-            s->st->rejected++;
-            return 0;
-        }
-        if (end < s->o->period_start || start > s->o->period_end) {
-            s->st->out_of_period++;
-            continue;
-        }
-        int dup = 0;
-        for (size_t k = 0; k < r.nind; k++)
-            dup |= r.ind[k].problem == in->problem && r.ind[k].start == start && r.ind[k].end == end;
-        if (dup || r.nind == XCHG_RECORD_MAX_INDICATORS)
-            continue;
-        r.ind[r.nind++] = (xchg_indicator_ev){(uint8_t)in->problem, start, end};
-    }
+/* Indicators (indicator.c) come first: a row whose indicator cannot be dated is bad. */
+static enum step indicators(struct seal *s, unsigned line, xchg_record *r)
+{
+    xchg__ind_fault fault;
+    if (!xchg__ind_evaluate(&s->ind, s->vals, r, &s->st->out_of_period, &fault))
+        return STEP_OK;
+    const xchg_indicator *in = fault.in;
+    if (fault.kind == XCHG__IND_NO_DATE)
+        row_msg(s, XCHG_SEV_ERROR, line, s->p->fields[in->date_field].name, 0,
+                "problem '%s' is indicated but its date field '%s' is empty",
+                s->p->problems[in->problem].code, s->p->fields[in->date_field].name);
+    else
+        row_msg(s, XCHG_SEV_ERROR, line, s->p->fields[in->end_field].name, 0,
+                "problem '%s': '%s' is before '%s'",
+                s->p->problems[in->problem].code, s->p->fields[in->end_field].name,
+                s->p->fields[in->date_field].name);
+    s->st->rejected++;
+    return STEP_BAD;
+}
 
-    /* tokens */
-    for (size_t k = 0; k < s->p->nmatch_keys; k++)
-        if (make_token(s, &s->p->match_keys[k], s->match_keys[k], r.match[r.nmatch].value))
-            r.match[r.nmatch++].index = (uint8_t)k;
-    if (s->x->person_id != XCHG_NONE && r.nmatch < XCHG_RECORD_MAX_TOKENS) {
-        /* the agency's own person identifier: match token index nmatch_keys, keyed per
-         * agency, so it only ever says "same" or "different" between this agency's rows */
-        xchg_key_part part = {s->x->person_id, XCHG_TR_NONE};
-        xchg_match_key one = {"person_id", &part, 1, 0};
-        if (make_token(s, &one, s->pid_key[0], r.match[r.nmatch].value))
-            r.match[r.nmatch++].index = (uint8_t)s->p->nmatch_keys;
-    }
-    for (size_t k = 0; k < s->p->fuzzy.nblocking; k++)
-        if (make_token(s, &s->p->fuzzy.blocking[k], s->block_keys[k], r.block[r.nblock].value))
-            r.block[r.nblock++].index = (uint8_t)k;
-    for (size_t k = 0; k < s->p->nhousehold_keys; k++)
-        if (make_token(s, &s->p->household_keys[k], s->house_keys[k], r.house[r.nhouse].value))
-            r.house[r.nhouse++].index = (uint8_t)k;
-    for (size_t k = 0; k < s->p->nhousehold_relations; k++) {
-        xchg_key_part part = {s->p->household_relations[k], XCHG_TR_NONE};
-        xchg_match_key one = {"relation", &part, 1, 0};
-        if (column_of(s, part.field) &&
-            make_token(s, &one, s->rel_keys[k], r.house[r.nhouse].value))
-            r.house[r.nhouse++].index = (uint8_t)(s->p->nhousehold_keys + k);
-    }
-    for (size_t k = 0; k < s->p->nhousehold_fallback && r.nhouse < XCHG_RECORD_MAX_TOKENS; k++)
-        if (make_token(s, &s->p->household_fallback[k], s->fb_keys[k], r.house[r.nhouse].value))
-            r.house[r.nhouse++].index =
-                (uint8_t)(s->p->nhousehold_keys + s->p->nhousehold_relations + k);
-    if (r.nmatch == 0) {
+/* Tokens (token.c); a row without any match token can only be linked by fuzzy matching. */
+static void tokens(struct seal *s, unsigned line, xchg_record *r)
+{
+    xchg__tokens_make(&s->keys, s->p, s->x, s->vals, r);
+    if (r->nmatch == 0) {
         s->st->no_tokens++;
         row_msg(s, XCHG_SEV_WARNING, line, NULL, 1,
                 "no match key can be formed from this row (identifiers missing or invalid); "
                 "it can only be linked by fuzzy matching");
     }
+}
 
-    /* Bloom-filter encoding */
-    if (s->clk) {
-        const char *fields[64];
-        size_t flens[64];
-        int ntyped = 0;
+/* The Bloom-filter encoding (CLK), when the agreement has a schema. */
+static void clk_encode(struct seal *s, unsigned line, xchg_record *r)
+{
+    if (!s->clk)
+        return;
+    const char *fields[64];
+    size_t flens[64];
+    int ntyped = 0;
+    for (size_t i = 0; i < s->clk_nfeat && i < 64; i++) {
+        size_t fi = s->clk_fields[i];
+        fields[i] = fi != XCHG_NONE && s->vals[fi].present ? s->vals[fi].canon : "";
+        /* an invalid identifier is encoded as typed unless the agreement says drop */
+        if (fi != XCHG_NONE && s->vals[fi].invalid &&
+            (s->p->fields[fi].clk_invalid ? s->p->fields[fi].clk_invalid
+                                          : s->p->fuzzy.invalid) != XCHG_CLK_INVALID_DROP) {
+            fields[i] = s->vals[fi].typed;
+            ntyped++;
+        }
+        flens[i] = strlen(fields[i]);
+    }
+    xchg_diag *tmp = xchg_diag_new();
+    xchg_err ce = xchg_clk_encode(s->clk, fields, flens, s->clk_nfeat, s->clk_buf, tmp);
+    if (ce == XCHG_ERR_FORMAT && ntyped) {
+        /* the schema's own format refuses a typed value (as clkhash would, e.g. a date
+         * feature and month 13): that feature is left empty, not the whole filter */
         for (size_t i = 0; i < s->clk_nfeat && i < 64; i++) {
             size_t fi = s->clk_fields[i];
-            fields[i] = fi != XCHG_NONE && s->vals[fi].present ? s->vals[fi].canon : "";
-            /* an invalid identifier is encoded as typed unless the agreement says drop */
-            if (fi != XCHG_NONE && s->vals[fi].invalid &&
-                (s->p->fields[fi].clk_invalid ? s->p->fields[fi].clk_invalid
-                                              : s->p->fuzzy.invalid) != XCHG_CLK_INVALID_DROP) {
-                fields[i] = s->vals[fi].typed;
-                ntyped++;
-            }
-            flens[i] = strlen(fields[i]);
+            if (fi != XCHG_NONE && s->vals[fi].invalid && fields[i] == s->vals[fi].typed)
+                fields[i] = "", flens[i] = 0;
         }
-        xchg_diag *tmp = xchg_diag_new();
-        xchg_err ce = xchg_clk_encode(s->clk, fields, flens, s->clk_nfeat, s->clk_buf, tmp);
-        if (ce == XCHG_ERR_FORMAT && ntyped) {
-            /* the schema's own format refuses a typed value (as clkhash would, e.g. a date
-             * feature and month 13): that feature is left empty, not the whole filter */
-            for (size_t i = 0; i < s->clk_nfeat && i < 64; i++) {
-                size_t fi = s->clk_fields[i];
-                if (fi != XCHG_NONE && s->vals[fi].invalid && fields[i] == s->vals[fi].typed)
-                    fields[i] = "", flens[i] = 0;
-            }
-            xchg_diag_clear(tmp);
-            ce = xchg_clk_encode(s->clk, fields, flens, s->clk_nfeat, s->clk_buf, tmp);
-        }
-        if (ce == XCHG_OK) {
-            r.clk = s->clk_buf;
-            r.clk_len = xchg_clk_filter_bytes(s->clk_schema);
-        } else {
-            row_msg(s, XCHG_SEV_WARNING, line, NULL, 1, "no Bloom-filter encoding for this row: %s",
-                    xchg_diag_count(tmp) ? xchg_diag_message(tmp, 0) : "encoding failed");
-        }
-        xchg_diag_free(tmp);
+        xchg_diag_clear(tmp);
+        ce = xchg_clk_encode(s->clk, fields, flens, s->clk_nfeat, s->clk_buf, tmp);
     }
+    if (ce == XCHG_OK) {
+        r->clk = s->clk_buf;
+        r->clk_len = xchg_clk_filter_bytes(s->clk_schema);
+    } else {
+        row_msg(s, XCHG_SEV_WARNING, line, NULL, 1, "no Bloom-filter encoding for this row: %s",
+                xchg_diag_count(tmp) ? xchg_diag_message(tmp, 0) : "encoding failed");
+    }
+    xchg_diag_free(tmp);
+}
 
-    /* consent */
-    r.consent = s->consent_col >= 0 ? consent_status(s, f[s->consent_col], lens[s->consent_col], line)
-                                    : XCHG_CONSENT_NOT_SOUGHT; /* linkage-only agreement */
-    r.consent_date = XCHG_DATE_NONE;
+/* The row's consent status, consent date and legal basis (basis: 256 bytes, r->basis
+ * points at it). */
+static void read_consent(struct seal *s, unsigned line, const char *const *f, const size_t *lens,
+                         xchg_record *r, char basis[256])
+{
+    r->consent = s->consent_col >= 0
+                     ? consent_status(s, f[s->consent_col], lens[s->consent_col], line)
+                     : XCHG_CONSENT_NOT_SOUGHT; /* linkage-only agreement */
+    r->consent_date = XCHG_DATE_NONE;
     if (s->consent_date_col >= 0) {
         const char *cd = f[s->consent_date_col];
         size_t cl = lens[s->consent_date_col];
@@ -1015,13 +683,12 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
         int32_t day;
         if (cl && xchg_norm_date_any(cd, cl, s->date_fmts, s->ndate_fmts, 0, &day, NULL, NULL) ==
                       XCHG_OK)
-            r.consent_date = day;
+            r->consent_date = day;
         else if (cl)
             row_msg(s, XCHG_SEV_WARNING, line, s->x->consent_date_column, 1,
                     "column '%s': '%.*s' is not a date",
                     s->x->consent_date_column, (int)(cl > 40 ? 40 : cl), cd);
     }
-    char basis[256];
     basis[0] = '\0';
     if (s->basis_col >= 0) {
         const char *b = f[s->basis_col];
@@ -1033,72 +700,92 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
             basis[i] = (char)tolower((unsigned char)b[i]);
         basis[bl] = '\0';
     }
-    r.basis = basis;
-    r.basis_len = strlen(basis);
+    r->basis = basis;
+    r->basis_len = strlen(basis);
+}
 
-    /* identification consent: a record the agreement does not let identify a family
-     * carries no indicators at all (the matcher never receives evidence it may not use);
-     * its tokens, consent and payload still travel so linkage and release stay right */
-    char why[160];
-    size_t withheld = 0;
-    int denied = !xchg_consent_decide(s->pol, s->agency, XCHG_PURPOSE_IDENTIFICATION, r.consent,
-                                      r.consent_date, basis, why, sizeof why);
+/* Identification consent (consent.c): a record the agreement does not let identify a
+ * family carries no indicators at all (the matcher never receives evidence it may not
+ * use); its tokens, consent and payload still travel so linkage and release stay right.
+ * 1 when denied: *withheld events were dropped, why says why. */
+static int identification_consent(struct seal *s, xchg_record *r, char *why, size_t whylen,
+                                  size_t *withheld)
+{
+    *withheld = 0;
+    int denied = !xchg_consent_decide(s->pol, s->agency, XCHG_PURPOSE_IDENTIFICATION, r->consent,
+                                      r->consent_date, r->basis, why, whylen);
     if (denied) {
-        withheld = r.nind;
-        r.nind = 0;
+        *withheld = r->nind;
+        r->nind = 0;
     }
+    return denied;
+}
 
-    /* payload, encrypted to the recipients */
-    json_t *pj = payload_json(s, ref, ref_len);
+/* The payload, encrypted to the recipients: *ct (malloc'd) becomes r's payload. */
+static enum step encrypt_payload(struct seal *s, unsigned line, xchg_record *r, uint8_t **ct)
+{
+    json_t *pj = payload_json(s, r->ref, r->ref_len);
     char *pt = pj ? json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(pj);
     if (!pt) {
         s->err = XCHG_ERR_NOMEM;
-        return 1;
+        return STEP_STOP;
     }
     size_t ptl = strlen(pt);
-    uint8_t *ct = malloc(ptl + XCHG_PAYLOAD_OVERHEAD);
-    if (!ct || ptl + XCHG_PAYLOAD_OVERHEAD > XCHG_RECORD_MAX_PAYLOAD) {
+    *ct = malloc(ptl + XCHG_PAYLOAD_OVERHEAD);
+    if (!*ct || ptl + XCHG_PAYLOAD_OVERHEAD > XCHG_RECORD_MAX_PAYLOAD) {
         sodium_memzero(pt, ptl);
         free(pt);
-        free(ct);
-        if (!ct) {
+        if (!*ct) {
             s->err = XCHG_ERR_NOMEM;
-            return 1;
+            return STEP_STOP;
         }
+        free(*ct);
+        *ct = NULL;
         row_msg(s, XCHG_SEV_ERROR, line, NULL, 0, "the row's detail is too large to seal");
         s->st->rejected++;
-        return 0;
+        return STEP_BAD;
     }
-    xchg_payload_encrypt(s->dk, s->agreement_hash, s->extract_id, ref, ref_len, pt, ptl, ct);
+    xchg_payload_encrypt(s->dk, s->agreement_hash, s->extract_id, r->ref, r->ref_len, pt, ptl,
+                         *ct);
     sodium_memzero(pt, ptl);
     free(pt);
-    r.payload = ct;
-    r.payload_len = ptl + XCHG_PAYLOAD_OVERHEAD;
+    r->payload = *ct;
+    r->payload_len = ptl + XCHG_PAYLOAD_OVERHEAD;
+    return STEP_OK;
+}
 
-    size_t need = xchg_record_size(&r), len = 0;
+/* Encode the record and add it to the sealed extract. */
+static enum step write_record(struct seal *s, const xchg_record *r)
+{
+    size_t need = xchg_record_size(r), len = 0;
     if (need > s->reccap) {
         uint8_t *nb = realloc(s->recbuf, need);
         if (!nb) {
-            free(ct);
             s->err = XCHG_ERR_NOMEM;
-            return 1;
+            return STEP_STOP;
         }
         s->recbuf = nb;
         s->reccap = need;
     }
-    xchg_err e = xchg_record_encode(&r, s->recbuf, s->reccap, &len);
-    free(ct);
+    xchg_err e = xchg_record_encode(r, s->recbuf, s->reccap, &len);
     if (e == XCHG_OK)
         e = xchg_xex_writer_add(s->w, s->recbuf, len);
     sodium_memzero(s->recbuf, len);
     if (e != XCHG_OK) {
         s->err = e;
-        return 1;
+        return STEP_STOP;
     }
+    return STEP_OK;
+}
+
+/* Counted, and a record sealed without its indicators reported, once it is written. */
+static void count_sealed(struct seal *s, unsigned line, const xchg_record *r, int denied,
+                         const char *why, size_t withheld)
+{
     s->st->sealed++;
-    s->st->indicators += r.nind;
-    if (denied) { /* counted and reported once the record is written */
+    s->st->indicators += r->nind;
+    if (denied) {
         char msg[320];
         snprintf(msg, sizeof msg,
                  "consent: not usable for identification (%s): sealed without its %zu "
@@ -1108,61 +795,45 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
         s->st->identification_denied++;
         s->st->indicators_withheld += withheld;
     }
-    /* wipe the row's clear values */
+}
+
+/* Wipe the row's clear values. */
+static void wipe_row(struct seal *s)
+{
     for (size_t i = 0; i < s->p->nfields; i++)
         if (s->vals[i].present)
             sodium_memzero(&s->vals[i], sizeof s->vals[i]);
+}
+
+/* One good row -> one sealed record. 0 to go on (the row may have been rejected), 1 to
+ * stop the run (s->err). */
+static int emit(struct seal *s, unsigned line, const char *const *f, const size_t *lens)
+{
+    xchg_record r;
+    memset(&r, 0, sizeof r);
+    enum step k;
+    if ((k = record_ref(s, line, f, lens, &r)) != STEP_OK ||
+        (k = indicators(s, line, &r)) != STEP_OK)
+        return k == STEP_STOP;
+    tokens(s, line, &r);
+    clk_encode(s, line, &r);
+    char basis[256], why[160];
+    size_t withheld;
+    read_consent(s, line, f, lens, &r, basis);
+    int denied = identification_consent(s, &r, why, sizeof why, &withheld);
+    uint8_t *ct = NULL;
+    if ((k = encrypt_payload(s, line, &r, &ct)) != STEP_OK)
+        return k == STEP_STOP;
+    k = write_record(s, &r);
+    free(ct);
+    if (k != STEP_OK)
+        return 1;
+    count_sealed(s, line, &r, denied, why, withheld);
+    wipe_row(s);
     return 0;
 }
 
 /* ---- set-up ---------------------------------------------------------------------- */
-
-static xchg_err derive_keys(struct seal *s, const xchg_secret *sec)
-{
-    const xchg_policy_data *p = s->p;
-    size_t n = p->nmatch_keys + p->fuzzy.nblocking + p->nhousehold_keys + p->nhousehold_relations +
-               p->nhousehold_fallback + 1;
-    uint8_t(*all)[KEY_BYTES] = sodium_malloc(n * KEY_BYTES);
-    if (!all)
-        return XCHG_ERR_NOMEM;
-    s->match_keys = all;
-    s->block_keys = all + p->nmatch_keys;
-    s->house_keys = s->block_keys + p->fuzzy.nblocking;
-    s->rel_keys = s->house_keys + p->nhousehold_keys;
-    s->fb_keys = s->rel_keys + p->nhousehold_relations;
-    s->pid_key = s->fb_keys + p->nhousehold_fallback;
-    char purpose[200];
-    xchg_err e = XCHG_OK;
-    for (size_t i = 0; i < p->nmatch_keys && e == XCHG_OK; i++) {
-        snprintf(purpose, sizeof purpose, "match/%s", p->match_keys[i].name);
-        e = xchg_secret_derive(sec, purpose, s->match_keys[i], KEY_BYTES);
-    }
-    for (size_t i = 0; i < p->fuzzy.nblocking && e == XCHG_OK; i++) {
-        snprintf(purpose, sizeof purpose, "block/%zu", i);
-        e = xchg_secret_derive(sec, purpose, s->block_keys[i], KEY_BYTES);
-    }
-    for (size_t i = 0; i < p->nhousehold_keys && e == XCHG_OK; i++) {
-        snprintf(purpose, sizeof purpose, "household/%zu", i);
-        e = xchg_secret_derive(sec, purpose, s->house_keys[i], KEY_BYTES);
-    }
-    for (size_t i = 0; i < p->nhousehold_fallback && e == XCHG_OK; i++) {
-        snprintf(purpose, sizeof purpose, "household-fallback/%zu", i);
-        e = xchg_secret_derive(sec, purpose, s->fb_keys[i], KEY_BYTES);
-    }
-    /* declared relationships are agency-local references: keyed per agency */
-    for (size_t i = 0; i < p->nhousehold_relations && e == XCHG_OK; i++) {
-        snprintf(purpose, sizeof purpose, "relation/%s/%s", p->parties[s->agency].id,
-                 p->fields[p->household_relations[i]].name);
-        e = xchg_secret_derive(sec, purpose, s->rel_keys[i], KEY_BYTES);
-    }
-    /* so is the agency's own person identifier */
-    if (e == XCHG_OK && s->x->person_id != XCHG_NONE) {
-        snprintf(purpose, sizeof purpose, "person-id/%s/%s", p->parties[s->agency].id,
-                 p->fields[s->x->person_id].name);
-        e = xchg_secret_derive(sec, purpose, s->pid_key[0], KEY_BYTES);
-    }
-    return e;
-}
 
 static xchg_err setup_clk(struct seal *s, const xchg_secret *sec)
 {
@@ -1195,29 +866,6 @@ static xchg_err setup_clk(struct seal *s, const xchg_secret *sec)
         e = xchg_clk_encoder_new(s->clk_schema, key, KEY_BYTES, &s->clk);
     sodium_free(key);
     return e;
-}
-
-static xchg_err setup_aggregates(struct seal *s)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < s->x->nindicators; i++)
-        for (size_t c = 0; c < s->x->indicators[i].nall; c++)
-            n += s->x->indicators[i].all[c].agg != XCHG_AGG_ROW;
-    s->nagg = n;
-    if (!n)
-        return XCHG_OK;
-    s->agg_ind = calloc(n, sizeof *s->agg_ind);
-    s->agg_cond = calloc(n, sizeof *s->agg_cond);
-    if (!s->agg_ind || !s->agg_cond)
-        return XCHG_ERR_NOMEM;
-    n = 0;
-    for (size_t i = 0; i < s->x->nindicators; i++)
-        for (size_t c = 0; c < s->x->indicators[i].nall; c++)
-            if (s->x->indicators[i].all[c].agg != XCHG_AGG_ROW) {
-                s->agg_ind[n] = i;
-                s->agg_cond[n++] = c;
-            }
-    return XCHG_OK;
 }
 
 static xchg_err setup_date_formats(struct seal *s)
@@ -1365,13 +1013,15 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
     randombytes_buf(s.dk, XCHG_PAYLOAD_KEY_BYTES);
     randombytes_buf(s.extract_id, sizeof s.extract_id);
     memcpy(st->extract_id, s.extract_id, 16);
-    if ((rc = derive_keys(&s, sec)) != XCHG_OK || (rc = setup_clk(&s, sec)) != XCHG_OK ||
-        (rc = setup_aggregates(&s)) != XCHG_OK || (rc = setup_date_formats(&s)) != XCHG_OK)
+    if ((rc = xchg__token_keys_derive(&s.keys, s.p, s.x, s.agency, sec)) != XCHG_OK ||
+        (rc = setup_clk(&s, sec)) != XCHG_OK ||
+        (rc = xchg__ind_init(&s.ind, s.p, s.x, o->period_start, o->period_end)) != XCHG_OK ||
+        (rc = setup_date_formats(&s)) != XCHG_OK)
         goto cleanup;
 
     /* pass 1: per-person sums for aggregate indicators */
     int stopped = 0;
-    if (s.nagg) {
+    if (s.ind.nagg) {
         s.pass = 1;
         size_t before = xchg_diag_count(d);
         xchg_diag *quiet = xchg_diag_new(); /* pass 2 reports row problems */
@@ -1477,16 +1127,13 @@ cleanup:
         free(s.vals);
     }
     sodium_free(s.dk);
-    sodium_free(s.match_keys);
+    xchg__token_keys_free(&s.keys);
     xchg_clk_encoder_free(s.clk);
     xchg_clk_schema_free(s.clk_schema);
     free(s.clk_fields);
     free(s.clk_buf);
-    free(s.agg_ind);
-    free(s.agg_cond);
-    free(s.sums);
-    hmap_free(&s.groups);
-    hmap_free(&s.refs);
+    xchg__ind_free(&s.ind);
+    xchg__hmap_free(&s.refs);
     free(s.recbuf);
     free(s.date_fmts);
     return rc;
