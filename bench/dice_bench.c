@@ -1,5 +1,5 @@
 /*
- * dice_bench — the linkage engine's Dice kernel alone (libexchange/dice_kernel.c): one
+ * dice_bench — the linkage engine's Dice kernel alone (libexchange/matcher/dice_kernel.c): one
  * filter against the rest of a contiguous block, as link.c's fuzzy worker runs it, on one
  * core (thread CPU time, so other processes sharing the core do not count). Each path is
  * timed REPEATS times over the whole triangle of FILTERS filters; the

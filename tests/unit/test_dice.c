@@ -1,5 +1,5 @@
 /*
- * The linkage engine's Dice kernel (libexchange/dice_kernel.c): every path this CPU runs
+ * The linkage engine's Dice kernel (libexchange/matcher/dice_kernel.c): every path this CPU runs
  * gives exactly the generic path's counts -- and generic gives a bit-by-bit reference's --
  * on random, all-ones and sparse filters of many lengths (including lengths that are not
  * multiples of 8, 32 or 64 bytes, and longer than the AVX2 chunk), at unaligned addresses,
