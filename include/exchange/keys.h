@@ -23,7 +23,7 @@ extern "C" {
 #define XCHG_LABEL_MAX 200
 /* "xk1:" + base64 of 74 bytes (100 chars) + NUL */
 #define XCHG_PUBKEY_STRLEN 105
-#define XCHG_SEAL_OVERHEAD 48 /* crypto_box_SEALBYTES */
+#define XCHG_BOX_OVERHEAD 48 /* crypto_box_SEALBYTES */
 
 typedef struct xchg_pubkey {
     uint8_t id[XCHG_KEYID_BYTES];        /* derived from the two public keys */
@@ -104,8 +104,7 @@ XCHG_API xchg_err xchg_pubkey_save(const xchg_pubkey *pk, const char *path, int 
                                    xchg_diag *d);
 
 /* Read a public key file; the label comes from its comment line (untrusted). */
-XCHG_API xchg_err xchg_pubkey_load(const char *path, xchg_pubkey *pk, xchg_diag *d)
-    XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_pubkey_load(const char *path, xchg_pubkey *pk, xchg_diag *d) XCHG_MUST_CHECK;
 
 /* Ed25519 signature of msg with k. */
 XCHG_API void xchg_sign(const xchg_seckey *k, const void *msg, size_t len,
@@ -117,13 +116,13 @@ XCHG_API xchg_err xchg_verify(const xchg_pubkey *pk, const void *msg, size_t len
 
 /*
  * Anonymous public-key encryption of msg to pk's box key (libsodium crypto_box_seal):
- * out receives len + XCHG_SEAL_OVERHEAD bytes.
+ * out receives len + XCHG_BOX_OVERHEAD bytes.
  */
-XCHG_API xchg_err xchg_seal_to(const xchg_pubkey *pk, const void *msg, size_t len, uint8_t *out);
+XCHG_API xchg_err xchg_box_seal(const xchg_pubkey *pk, const void *msg, size_t len, uint8_t *out);
 
-/* Open a crypto_box_seal message with k into out (clen - XCHG_SEAL_OVERHEAD bytes). */
-XCHG_API xchg_err xchg_seal_open(const xchg_seckey *k, const uint8_t *c, size_t clen,
-                                 uint8_t *out) XCHG_MUST_CHECK;
+/* Open a crypto_box_seal message with k into out (clen - XCHG_BOX_OVERHEAD bytes). */
+XCHG_API xchg_err xchg_box_open(const xchg_seckey *k, const uint8_t *c, size_t clen,
+                                uint8_t *out) XCHG_MUST_CHECK;
 
 /* ---- keyrings ------------------------------------------------------------------- */
 
@@ -140,8 +139,8 @@ XCHG_API xchg_err xchg_keyring_add(xchg_keyring *kr, const xchg_pubkey *pk);
  * Load a keyring file: one "xk1:... label" per line, '#' comments and blank lines
  * ignored. Errors name file and line. On error kr is unchanged.
  */
-XCHG_API xchg_err xchg_keyring_load(xchg_keyring *kr, const char *path, xchg_diag *d)
-    XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_keyring_load(xchg_keyring *kr, const char *path,
+                                    xchg_diag *d) XCHG_MUST_CHECK;
 
 /* Write kr as a keyring file (atomic). */
 XCHG_API xchg_err xchg_keyring_save(const xchg_keyring *kr, const char *path, int force,

@@ -918,9 +918,9 @@ static char *make_header(struct seal *s, const xchg_seckey *agency, const xchg_s
     json_t *keys = json_array();
     for (size_t i = 0; i < p->nrecipients; i++) {
         const xchg_party *q = &p->parties[p->recipients[i]];
-        uint8_t sealed[XCHG_PAYLOAD_KEY_BYTES + XCHG_SEAL_OVERHEAD];
+        uint8_t sealed[XCHG_PAYLOAD_KEY_BYTES + XCHG_BOX_OVERHEAD];
         char b64[128];
-        if (xchg_seal_to(&q->key, s->dk, XCHG_PAYLOAD_KEY_BYTES, sealed) != XCHG_OK) {
+        if (xchg_box_seal(&q->key, s->dk, XCHG_PAYLOAD_KEY_BYTES, sealed) != XCHG_OK) {
             json_decref(keys);
             json_decref(h);
             return NULL;

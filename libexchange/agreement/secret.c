@@ -19,7 +19,7 @@
 #include <string.h>
 
 #define SEC_PREFIX "xsec1:"
-#define SEALED_LEN (XCHG_SECRET_BYTES + XCHG_SEAL_OVERHEAD)
+#define SEALED_LEN (XCHG_SECRET_BYTES + XCHG_BOX_OVERHEAD)
 #define ENTRY_LEN (XCHG_KEYID_BYTES + SEALED_LEN)
 #define SECFILE_MAX (64u << 10)
 
@@ -94,7 +94,7 @@ xchg_err xchg_secret_create(const xchg_policy *pol, const xchg_seckey *owner, ui
             continue;
         memcpy(body + o, p->parties[i].key.id, XCHG_KEYID_BYTES);
         o += XCHG_KEYID_BYTES;
-        if ((rc = xchg_seal_to(&p->parties[i].key, secret, XCHG_SECRET_BYTES, body + o)) != XCHG_OK)
+        if ((rc = xchg_box_seal(&p->parties[i].key, secret, XCHG_SECRET_BYTES, body + o)) != XCHG_OK)
             goto cleanup;
         o += SEALED_LEN;
     }
@@ -224,7 +224,7 @@ xchg_err xchg_secret_open(const xchg_policy *pol, const xchg_seckey *k, const ch
         goto cleanup;
     }
     memset(s, 0, sizeof *s);
-    if (xchg_seal_open(k, entry, SEALED_LEN, s->key) != XCHG_OK) {
+    if (xchg_box_open(k, entry, SEALED_LEN, s->key) != XCHG_OK) {
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot unseal the linkage secret with this key");
         rc = XCHG_ERR_VERIFY;
         goto cleanup;

@@ -523,12 +523,12 @@ xchg_err xchg_verify(const xchg_pubkey *pk, const void *msg, size_t len,
                                                                          : XCHG_ERR_VERIFY;
 }
 
-xchg_err xchg_seal_to(const xchg_pubkey *pk, const void *msg, size_t len, uint8_t *out)
+xchg_err xchg_box_seal(const xchg_pubkey *pk, const void *msg, size_t len, uint8_t *out)
 {
     return crypto_box_seal(out, msg, len, pk->box_pk) == 0 ? XCHG_OK : XCHG_ERR_CRYPTO;
 }
 
-xchg_err xchg_seal_open(const xchg_seckey *k, const uint8_t *c, size_t clen, uint8_t *out)
+xchg_err xchg_box_open(const xchg_seckey *k, const uint8_t *c, size_t clen, uint8_t *out)
 {
     if (clen < crypto_box_SEALBYTES)
         return XCHG_ERR_TRUNCATED;

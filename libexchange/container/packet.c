@@ -125,7 +125,7 @@ xchg_err xchg_packet_seal(const xchg_policy *p, const xchg_seckey *matcher, size
     out[7] = 1;
     memcpy(out + 8, pd->parties[recipient].key.id, 8);
     randombytes_buf(key, 32);
-    if ((rc = xchg_seal_to(&pd->parties[recipient].key, key, 32, out + 16)) != XCHG_OK)
+    if ((rc = xchg_box_seal(&pd->parties[recipient].key, key, 32, out + 16)) != XCHG_OK)
         goto cleanup;
     randombytes_buf(out + 96, 24);
     memcpy(pt, xchg_seckey_public(matcher)->id, 8);
@@ -195,7 +195,7 @@ xchg_err xchg_packet_open(const xchg_policy *p, const xchg_seckey *recipient, co
         rc = XCHG_ERR_DENIED;
         goto cleanup;
     }
-    if (xchg_seal_open(recipient, in + 16, 80, key) != XCHG_OK) {
+    if (xchg_box_open(recipient, in + 16, 80, key) != XCHG_OK) {
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "referral packet is damaged (key does not open)");
         rc = XCHG_ERR_VERIFY;
         goto cleanup;

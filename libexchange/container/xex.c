@@ -43,7 +43,7 @@
 #define MAGIC_LEN 7
 #define OFF_KEYID 8
 #define OFF_SEALED (OFF_KEYID + XCHG_KEYID_BYTES)
-#define SEALED_LEN (SS_KEYBYTES + XCHG_SEAL_OVERHEAD)
+#define SEALED_LEN (SS_KEYBYTES + XCHG_BOX_OVERHEAD)
 #define OFF_SSHDR (OFF_SEALED + SEALED_LEN)
 #define PREAMBLE_LEN (OFF_SSHDR + SS_HEADERBYTES)
 #define TRAILER_LEN (8 + crypto_sign_BYTES)
@@ -53,7 +53,7 @@
 
 _Static_assert(PREAMBLE_LEN == XCHG_XEX_PREAMBLE_BYTES, "preamble layout");
 _Static_assert(SS_KEYBYTES == 32 && SS_HEADERBYTES == 24 && SS_ABYTES == 17, "secretstream sizes");
-_Static_assert(XCHG_SEAL_OVERHEAD == crypto_box_SEALBYTES, "seal overhead");
+_Static_assert(XCHG_BOX_OVERHEAD == crypto_box_SEALBYTES, "seal overhead");
 _Static_assert(FIRST_MAX <= XCHG_XEX_RECORD_MAX, "plaintext buffer holds the header");
 
 static const char sign_ctx[] = "exchange sealed extract v1"; /* signed with its NUL */
@@ -287,7 +287,7 @@ xchg_err xchg_xex_writer_new(const char *path, int overwrite, const xchg_pubkey 
     memcpy(preamble, XCHG_XEX_MAGIC, MAGIC_LEN);
     preamble[MAGIC_LEN] = XCHG_XEX_VERSION;
     memcpy(preamble + OFF_KEYID, matcher->id, XCHG_KEYID_BYTES);
-    if (xchg_seal_to(matcher, w->s->key, SS_KEYBYTES, preamble + OFF_SEALED) != XCHG_OK ||
+    if (xchg_box_seal(matcher, w->s->key, SS_KEYBYTES, preamble + OFF_SEALED) != XCHG_OK ||
         crypto_secretstream_xchacha20poly1305_init_push(&w->s->ss, preamble + OFF_SSHDR,
                                                         w->s->key) != 0) {
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot seal the stream key");
@@ -659,7 +659,7 @@ xchg_err xchg_xex_reader_open(const char *path, const xchg_seckey *matcher, xchg
         goto cleanup;
 
     const xchg_pubkey *mine = xchg_seckey_public(matcher);
-    int unsealed = xchg_seal_open(matcher, preamble + OFF_SEALED, SEALED_LEN, r->s->key) == XCHG_OK;
+    int unsealed = xchg_box_open(matcher, preamble + OFF_SEALED, SEALED_LEN, r->s->key) == XCHG_OK;
     char want[XCHG_KEYID_HEXLEN + 1], have[XCHG_KEYID_HEXLEN + 1];
     xchg_keyid_hex(preamble + OFF_KEYID, want);
     xchg_keyid_hex(mine->id, have);

@@ -35,7 +35,7 @@ static json_t *open_detail(const xchg_policy *p, const xchg_seckey *k, json_t *r
 {
     const char *sk = str(rec, "sealed_key"), *pl = str(rec, "payload"),
                *xid = str(rec, "extract_id"), *ref = str(rec, "ref");
-    uint8_t sealed[XCHG_PAYLOAD_KEY_BYTES + XCHG_SEAL_OVERHEAD], id[XCHG_EXTRACT_ID_BYTES];
+    uint8_t sealed[XCHG_PAYLOAD_KEY_BYTES + XCHG_BOX_OVERHEAD], id[XCHG_EXTRACT_ID_BYTES];
     uint8_t *dk = xchg_secure_alloc(XCHG_PAYLOAD_KEY_BYTES);
     size_t n = 0, plen = strlen(pl), cl = 0;
     uint8_t *c = malloc(plen + 1), *pt = NULL;
@@ -49,7 +49,7 @@ static json_t *open_detail(const xchg_policy *p, const xchg_seckey *k, json_t *r
         *err = "the packet's copy of this record is malformed";
         goto done;
     }
-    if (xchg_seal_open(k, sealed, n, dk) != XCHG_OK) {
+    if (xchg_box_open(k, sealed, n, dk) != XCHG_OK) {
         *err = "the agency's data key does not open with this key";
         goto done;
     }

@@ -171,14 +171,14 @@ static void test_seal(void **state)
     assert_int_equal(xchg_seckey_generate("a", &a), XCHG_OK);
     assert_int_equal(xchg_seckey_generate("b", &b), XCHG_OK);
     const char msg[] = "linkage secret";
-    uint8_t c[sizeof msg + XCHG_SEAL_OVERHEAD], p[sizeof msg];
-    assert_int_equal(xchg_seal_to(xchg_seckey_public(a), msg, sizeof msg, c), XCHG_OK);
-    assert_int_equal(xchg_seal_open(a, c, sizeof c, p), XCHG_OK);
+    uint8_t c[sizeof msg + XCHG_BOX_OVERHEAD], p[sizeof msg];
+    assert_int_equal(xchg_box_seal(xchg_seckey_public(a), msg, sizeof msg, c), XCHG_OK);
+    assert_int_equal(xchg_box_open(a, c, sizeof c, p), XCHG_OK);
     assert_memory_equal(p, msg, sizeof msg);
-    assert_int_equal(xchg_seal_open(b, c, sizeof c, p), XCHG_ERR_VERIFY);
+    assert_int_equal(xchg_box_open(b, c, sizeof c, p), XCHG_ERR_VERIFY);
     c[sizeof c - 1] ^= 0x80;
-    assert_int_equal(xchg_seal_open(a, c, sizeof c, p), XCHG_ERR_VERIFY);
-    assert_int_equal(xchg_seal_open(a, c, 10, p), XCHG_ERR_TRUNCATED);
+    assert_int_equal(xchg_box_open(a, c, sizeof c, p), XCHG_ERR_VERIFY);
+    assert_int_equal(xchg_box_open(a, c, 10, p), XCHG_ERR_TRUNCATED);
     xchg_seckey_free(a);
     xchg_seckey_free(b);
 }

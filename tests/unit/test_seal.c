@@ -143,11 +143,11 @@ static json_t *open_payload(const struct opened *o, const xchg_record *r)
     uint8_t sealed[80], dk[32], id[16];
     size_t n;
     assert_int_equal(xchg_base64_decode(sealed, sizeof sealed, &n, b64, strlen(b64)), XCHG_OK);
-    assert_int_equal(xchg_seal_open(team, sealed, n, dk), XCHG_OK);
+    assert_int_equal(xchg_box_open(team, sealed, n, dk), XCHG_OK);
     /* the matcher's key alone cannot open the data key, hence no payload */
     xchg_seckey *matcher = seed_key(4);
     uint8_t dk2[32];
-    assert_int_equal(xchg_seal_open(matcher, sealed, n, dk2), XCHG_ERR_VERIFY);
+    assert_int_equal(xchg_box_open(matcher, sealed, n, dk2), XCHG_ERR_VERIFY);
     xchg_seckey_free(matcher);
     const char *idhex = json_string_value(json_object_get(o->header, "extract_id"));
     assert_int_equal(xchg_hex_decode(id, 16, idhex, strlen(idhex)), XCHG_OK);

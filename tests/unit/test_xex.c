@@ -590,7 +590,7 @@ static void forge(const char *src, const char *dst, enum forge_kind kind)
     uint8_t *f = (uint8_t *)slurp(src, &len);
     size_t nf = frames(f, len, off, 15);
     uint8_t key[32], m[1024];
-    assert_int_equal(xchg_seal_open(matcher, f + 16, 80, key), XCHG_OK);
+    assert_int_equal(xchg_box_open(matcher, f + 16, 80, key), XCHG_OK);
     crypto_secretstream_xchacha20poly1305_state in, out;
     /* init_pull with the same header yields the same state init_push made */
     assert_int_equal(crypto_secretstream_xchacha20poly1305_init_pull(&in, f + 96, key), 0);
@@ -665,9 +665,9 @@ static void test_resealed_preamble_breaks_signature(void **state)
     size_t len;
     uint8_t *f = (uint8_t *)slurp(path, &len);
     uint8_t key[32];
-    assert_int_equal(xchg_seal_open(matcher, f + 16, 80, key), XCHG_OK);
+    assert_int_equal(xchg_box_open(matcher, f + 16, 80, key), XCHG_OK);
     /* same stream key, sealed afresh: every AEAD check still passes */
-    assert_int_equal(xchg_seal_to(xchg_seckey_public(matcher), key, 32, f + 16), XCHG_OK);
+    assert_int_equal(xchg_box_seal(xchg_seckey_public(matcher), key, 32, f + 16), XCHG_OK);
     spit(bad, f, len);
     /* the header message's AD is the preamble, so this is caught before the signature */
     expect_reject(bad, XCHG_ERR_VERIFY, "header message does not authenticate");
