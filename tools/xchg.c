@@ -32,6 +32,7 @@ static const char usage[] =
     "  match show       one family: members, problems, agencies, review pairs\n"
     "  match links      every record's person and family pseudonyms (--csv)\n"
     "  match purge      delete what is past the agreement's retention period\n"
+    "  match review     an operator decides a clerical-review pair (signed, kept, applied)\n"
     "  release approve|reject   an operator's signed decision on a candidate family\n"
     "  release list     candidate families, approvals and packets\n"
     "  release packet   the consent-aware referral packet for an approved family\n"

@@ -107,6 +107,8 @@ XCHG_API void xchg_diag_vadd(xchg_diag *d, xchg_severity sev, const char *file,
     XCHG_PRINTF(6, 0);
 
 XCHG_API size_t xchg_diag_count(const xchg_diag *d);
+/* Append a copy of every message of src to dst, as they are (file, line and all). */
+XCHG_API void xchg_diag_copy(xchg_diag *dst, const xchg_diag *src);
 /* Number of diagnostics of severity error. */
 XCHG_API size_t xchg_diag_errors(const xchg_diag *d);
 XCHG_API int xchg_diag_lost(const xchg_diag *d);

@@ -1029,9 +1029,7 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
         rc = xchg_csv_read(o->input, on_row, &s, &stopped, quiet);
         s.d = d;
         if (rc != XCHG_OK || s.fatal) {
-            for (size_t i = 0; i < xchg_diag_count(quiet); i++)
-                xchg_diag_add(d, xchg_diag_severity(quiet, i), NULL, 0, 0, "%s",
-                              xchg_diag_text(quiet, i));
+            xchg_diag_copy(d, quiet);
             (void)before;
             xchg_diag_free(quiet);
             if (rc == XCHG_OK)

@@ -137,3 +137,29 @@ xchg_severity xchg_diag_severity(const xchg_diag *d, size_t i)
 
 unsigned xchg_diag_line(const xchg_diag *d, size_t i) { return d && i < d->n ? d->v[i].line : 0; }
 unsigned xchg_diag_col(const xchg_diag *d, size_t i) { return d && i < d->n ? d->v[i].col : 0; }
+
+void xchg_diag_copy(xchg_diag *dst, const xchg_diag *src)
+{
+    if (!dst || !src)
+        return;
+    for (size_t i = 0; i < src->n; i++) {
+        const struct entry *e = &src->v[i];
+        if (dst->n == dst->cap) {
+            size_t nc = dst->cap ? dst->cap * 2 : 8;
+            struct entry *nv = realloc(dst->v, nc * sizeof *nv);
+            if (!nv) {
+                dst->lost = 1;
+                return;
+            }
+            dst->v = nv;
+            dst->cap = nc;
+        }
+        char *t = strdup(e->text);
+        if (!t) {
+            dst->lost = 1;
+            return;
+        }
+        dst->v[dst->n++] = (struct entry){e->sev, e->line, e->col, t, e->msgoff};
+    }
+    dst->lost |= src->lost;
+}
