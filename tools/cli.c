@@ -331,3 +331,16 @@ void cli_term_text(FILE *f, const char *s)
     /* control characters (ESC sequences included) never reach a terminal verbatim */
     xchg_term_safe(f, s ? s : "");
 }
+
+int cli_verb_args(int argc, char **argv, const struct cli_opt *opts, const char **pos,
+                  int maxpos, int *npos, const char *usage)
+{
+    int help = 0, rc = cli_parse(argc, argv, opts, pos, maxpos, npos, &help);
+    if (rc)
+        return rc;
+    if (help) {
+        fputs(usage, stdout);
+        return -1;
+    }
+    return 0;
+}

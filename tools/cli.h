@@ -41,6 +41,12 @@ struct cli_opt {
  * (capacity maxpos) and counted in *npos. Returns 0, or prints an error and returns
  * EXIT_USAGE. "--help"/"-h" sets *help.
  */
+/*
+ * cli_parse for one verb, with --help handled: prints usage to stdout and returns -1 (the
+ * verb returns EXIT_OK); an exit code on a usage error; 0 to go on.
+ */
+int cli_verb_args(int argc, char **argv, const struct cli_opt *opts, const char **pos,
+                  int maxpos, int *npos, const char *usage);
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char **pos, int maxpos,
               int *npos, int *help);
 

@@ -71,13 +71,9 @@ static int verify(int argc, char **argv)
         {0},
     };
     const char *pos[1];
-    int npos, help, rc;
-    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, &help)) != 0)
-        return rc;
-    if (help) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+    int npos, rc;
+    if ((rc = cli_verb_args(argc, argv, opts, pos, 0, &npos, usage)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
     if (!agr) {
         cli_error("audit verify needs --agreement A.yaml (the matcher's public key comes from it)");
         return EXIT_USAGE;
@@ -156,13 +152,9 @@ static int export_log(int argc, char **argv)
         {0},
     };
     const char *pos[1];
-    int npos, help, rc;
-    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, &help)) != 0)
-        return rc;
-    if (help) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+    int npos, rc;
+    if ((rc = cli_verb_args(argc, argv, opts, pos, 0, &npos, usage)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
     if (!out) {
         cli_error("audit export needs -o OUT");
         return EXIT_USAGE;
@@ -225,13 +217,9 @@ static int show(int argc, char **argv)
         {0},
     };
     const char *pos[1];
-    int npos, help, rc;
-    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, &help)) != 0)
-        return rc;
-    if (help) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+    int npos, rc;
+    if ((rc = cli_verb_args(argc, argv, opts, pos, 0, &npos, usage)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
     struct show_ctx c = {type, 0, 0};
     if (since) {
         char *end = NULL;
@@ -272,13 +260,9 @@ static int init(int argc, char **argv)
     const char *agr = NULL, *log = NULL;
     const struct cli_opt opts[] = {{"--agreement", 'a', 1, &agr}, {"--log", 'l', 1, &log}, {0}};
     const char *pos[1];
-    int npos, help, rc;
-    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, &help)) != 0)
-        return rc;
-    if (help) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+    int npos, rc;
+    if ((rc = cli_verb_args(argc, argv, opts, pos, 0, &npos, usage)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
     if (!agr) {
         cli_error("audit init needs --agreement A.yaml");
         return EXIT_USAGE;
@@ -328,13 +312,9 @@ static int record(int argc, char **argv)
         {0},
     };
     const char *pos[1];
-    int npos, help, rc;
-    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, &help)) != 0)
-        return rc;
-    if (help) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+    int npos, rc;
+    if ((rc = cli_verb_args(argc, argv, opts, pos, 0, &npos, usage)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
     if (!type) {
         cli_error("audit record needs --type T");
         return EXIT_USAGE;
@@ -386,13 +366,9 @@ static int checkpoint(int argc, char **argv)
         {0},
     };
     const char *pos[1];
-    int npos, help, rc;
-    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, &help)) != 0)
-        return rc;
-    if (help) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+    int npos, rc;
+    if ((rc = cli_verb_args(argc, argv, opts, pos, 0, &npos, usage)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
     if (!key) {
         cli_error("audit checkpoint needs --key MATCHER.key");
         return EXIT_USAGE;

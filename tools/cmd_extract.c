@@ -126,13 +126,9 @@ int cmd_extract_run(const char *verb, int argc, char **argv)
         {"--passphrase-fd", 0, 1, &pfd}, {"--inspect", 0, 0, &ins}, {0},
     };
     const char *pos[256];
-    int npos, help, rc;
-    if ((rc = cli_parse(argc, argv, opts, pos, 256, &npos, &help)) != 0)
-        return rc;
-    if (help) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+    int npos, rc;
+    if ((rc = cli_verb_args(argc, argv, opts, pos, 256, &npos, usage)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
     int inspect = strcmp(verb, "inspect") == 0;
     if (!agr || !key || npos == 0 || (inspect && npos != 1)) {
         cli_error("extract %s needs --agreement, --key (the matcher's) and %s", verb,

@@ -27,13 +27,9 @@ int cmd_keygen(int argc, char **argv)
         {"--force", 'f', 0, &force},     {0},
     };
     const char *pos[1];
-    int npos, help, rc;
-    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, &help)) != 0)
-        return rc;
-    if (help) {
-        fputs(keygen_usage, stdout);
-        return EXIT_OK;
-    }
+    int npos, rc;
+    if ((rc = cli_verb_args(argc, argv, opts, pos, 0, &npos, keygen_usage)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
     if (!out || !label) {
         cli_error("keygen needs --out PREFIX and --label TEXT");
         fputs(keygen_usage, stderr);

@@ -351,13 +351,9 @@ int cmd_submit(int argc, char **argv)
                                    {"--retries", 0, 1, &retries},
                                    {NULL, 0, 0, NULL}};
     const char *pos[256];
-    int npos = 0, help = 0, rc;
-    if ((rc = cli_parse(argc, argv, opts, pos, 256, &npos, &help)) != 0)
-        return rc;
-    if (help) {
-        fputs(submit_usage, stdout);
-        return EXIT_OK;
-    }
+    int npos = 0, rc;
+    if ((rc = cli_verb_args(argc, argv, opts, pos, 256, &npos, submit_usage)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
     if (npos == 0) {
         cli_error("xchg submit needs at least one FILE");
         fputs(submit_usage, stderr);
@@ -464,13 +460,9 @@ int cmd_fetch_packets(int argc, char **argv)
                                    {"--out", 'o', 1, &out},
                                    {NULL, 0, 0, NULL}};
     const char *pos[1];
-    int npos = 0, help = 0, rc;
-    if ((rc = cli_parse(argc, argv, opts, pos, 1, &npos, &help)) != 0)
-        return rc;
-    if (help) {
-        fputs(fetch_usage, stdout);
-        return EXIT_OK;
-    }
+    int npos = 0, rc;
+    if ((rc = cli_verb_args(argc, argv, opts, pos, 1, &npos, fetch_usage)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
     if (npos || !out) {
         cli_error("xchg fetch-packets needs -o DIR and no other arguments");
         fputs(fetch_usage, stderr);

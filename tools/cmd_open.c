@@ -20,13 +20,9 @@ int cmd_open(int argc, char **argv)
     const struct cli_opt opts[] = {{"--agreement", 'a', 1, &agr}, {"--key", 'k', 1, &key},
                                    {"--json", 0, 0, &js}, {"--passphrase-fd", 0, 1, &pfd}, {0}};
     const char *pos[1];
-    int npos, help, rc;
-    if ((rc = cli_parse(argc, argv, opts, pos, 1, &npos, &help)) != 0)
-        return rc;
-    if (help) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+    int npos, rc;
+    if ((rc = cli_verb_args(argc, argv, opts, pos, 1, &npos, usage)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
     if (!agr || !key || npos != 1) {
         cli_error("open needs --agreement, --key (the recipient's) and the packet file");
         fputs(usage, stderr);

@@ -62,13 +62,9 @@ int cmd_seal(int argc, char **argv)
         {"--passphrase-fd", 0, 1, &pfd}, {0},
     };
     const char *pos[1];
-    int npos, help, rc;
-    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, &help)) != 0)
-        return rc;
-    if (help) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+    int npos, rc;
+    if ((rc = cli_verb_args(argc, argv, opts, pos, 0, &npos, usage)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
     if (!agr || !key || !sec || !in || !out) {
         cli_error("seal needs --agreement, --key, --secret, --in and -o");
         fputs(usage, stderr);

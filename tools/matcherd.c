@@ -775,7 +775,7 @@ int main(int argc, char **argv)
                                    {"--passphrase-fd", 0, 1, &pfd},
                                    {NULL, 0, 0, NULL}};
     const char *pos[1];
-    int npos = 0, help = 0, rc;
+    int npos = 0, rc;
     struct server sv;
     memset(&sv, 0, sizeof sv);
     char *certpem = NULL, *keypem = NULL;
@@ -790,12 +790,8 @@ int main(int argc, char **argv)
         cli_error("cannot initialise the crypto library");
         return EXIT_INTERNAL;
     }
-    if ((rc = cli_parse(argc, argv, opts, pos, 1, &npos, &help)) != 0)
-        return rc;
-    if (help) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+    if ((rc = cli_verb_args(argc, argv, opts, pos, 1, &npos, usage)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
     uint64_t max_upload = 1ull << 30, nthreads = 4, tmo = 15, max_conn = 512, per_ip = 16,
              header_s = 10, body_s = 900;
     struct sockaddr_in sa;
