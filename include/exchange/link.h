@@ -67,7 +67,7 @@ typedef struct xchg_family_problem {
 
 typedef struct xchg_family {
     uint32_t household;     /* household number */
-    char pseudonym[24];     /* stable: derived from the family's strongest tokens */
+    char pseudonym[XCHG_PSEUDONYM_MAX + 1]; /* stable: derived from the family's strongest tokens */
     uint32_t npersons, nrecords;
     xchg_family_problem problems[32];
     uint8_t nproblems;      /* problems evidenced in the window */
@@ -81,7 +81,7 @@ typedef struct xchg_link_result {
     size_t nrecords;
     uint32_t *person;     /* per record: person number */
     uint32_t *household;  /* per record: household (family) number */
-    char (*person_pseudonym)[24]; /* per person */
+    char (*person_pseudonym)[XCHG_PSEUDONYM_MAX + 1]; /* per person */
     size_t npersons, nhouseholds;
     xchg_family *families; /* per household number */
     xchg_link_pair *review;   /* pairs for clerical review */

@@ -37,9 +37,8 @@ typedef struct xchg_matcher xchg_matcher;
  * entry and a "key" entry recording the store's creation). XCHG_ERR_EXISTS if either
  * exists. On error nothing is left.
  */
-XCHG_API xchg_err xchg_matcher_create(const char *db, const xchg_store_key *k,
-                                      const xchg_policy *p, xchg_matcher **out, xchg_diag *d)
-    XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_matcher_create(const char *db, const xchg_store_key *k, const xchg_policy *p,
+                                      xchg_matcher **out, xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
  * Open the store at db for agreement p (see xchg_store_open for the binding and flags)
@@ -48,8 +47,8 @@ XCHG_API xchg_err xchg_matcher_create(const char *db, const xchg_store_key *k,
  * existed. p is required.
  */
 XCHG_API xchg_err xchg_matcher_open(const char *db, const xchg_store_key *k, const xchg_policy *p,
-                                    unsigned flags, xchg_matcher **out, xchg_diag *d)
-    XCHG_MUST_CHECK;
+                                    unsigned flags, xchg_matcher **out,
+                                    xchg_diag *d) XCHG_MUST_CHECK;
 
 /* Close; accepts NULL. */
 XCHG_API void xchg_matcher_close(xchg_matcher *m);
@@ -67,16 +66,15 @@ XCHG_API const char *xchg_matcher_audit_path(const xchg_matcher *m);
  * first. The store error is returned; an audit failure is XCHG_ERR_IO with the store
  * rolled back (the extract is not ingested unrecorded).
  */
-XCHG_API xchg_err xchg_matcher_ingest(xchg_matcher *m, const xchg_seckey *matcher,
-                                      const char *path, const xchg_pubkey *submitter,
-                                      const char *via, int64_t now, xchg_ingest_stats *st,
-                                      xchg_diag *d) XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_matcher_ingest(xchg_matcher *m, const xchg_seckey *matcher, const char *path,
+                                      const xchg_pubkey *submitter, const char *via, int64_t now,
+                                      xchg_ingest_stats *st, xchg_diag *d) XCHG_MUST_CHECK;
 
 /* Append an entry {"event": event} and a checkpoint signed with the matcher's key (which
  * must be the agreement's matcher: XCHG_ERR_DENIED otherwise). */
 XCHG_API xchg_err xchg_matcher_checkpoint(xchg_matcher *m, const xchg_seckey *matcher,
-                                          const char *type, const char *event, xchg_diag *d)
-    XCHG_MUST_CHECK;
+                                          const char *type, const char *event,
+                                          xchg_diag *d) XCHG_MUST_CHECK;
 
 typedef struct xchg_matcher_run_stats {
     int64_t run;
@@ -84,8 +82,8 @@ typedef struct xchg_matcher_run_stats {
     uint64_t records;
     size_t persons, households, eligible, review, conflicts;
     uint64_t exact_unions, fuzzy_links, candidate_pairs, comparisons;
-    size_t reviews_applied;  /* operators' review decisions given to the linkage */
-    size_t reviews_ignored;  /* review decisions that do not verify, or name no record */
+    size_t reviews_applied; /* operators' review decisions given to the linkage */
+    size_t reviews_ignored; /* review decisions that do not verify, or name no record */
     double seconds_load, seconds_link, seconds_exact, seconds_fuzzy, seconds_households,
         seconds_save;
     xchg_purge_stats *purged; /* what retention removed first (NULL: not wanted) */
@@ -96,9 +94,8 @@ typedef struct xchg_matcher_run_stats {
  * retention first, then load, link (threads 0: one per core), save as a new run, and a
  * "run" audit entry, all or nothing.
  */
-XCHG_API xchg_err xchg_matcher_run(xchg_matcher *m, int32_t run_date, unsigned threads,
-                                   int64_t now, xchg_matcher_run_stats *st, xchg_diag *d)
-    XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_matcher_run(xchg_matcher *m, int32_t run_date, unsigned threads, int64_t now,
+                                   xchg_matcher_run_stats *st, xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
  * An operator's decision on a family of the latest run: approve (1) or reject (0), with
@@ -136,9 +133,9 @@ XCHG_API xchg_err xchg_matcher_release_list(xchg_matcher *m,
  * the notice each agency's rule asks for (docs/release.md).
  */
 XCHG_API xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher,
-                                       const char *family, const char *recipient,
-                                       const char *path, int overwrite, int64_t now,
-                                       xchg_release_stats *st, xchg_diag *d) XCHG_MUST_CHECK;
+                                       const char *family, const char *recipient, const char *path,
+                                       int overwrite, int64_t now, xchg_release_stats *st,
+                                       xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
  * An operator's clerical-review decision on two records, named by agency party id and
@@ -151,10 +148,9 @@ XCHG_API xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *match
  * record twice), XCHG_ERR_NOT_FOUND (no active record of that agency and reference).
  */
 XCHG_API xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *operator_key,
-                                      const char *agency_a, const char *ref_a,
-                                      const char *agency_b, const char *ref_b, int same,
-                                      const char *reason, int64_t now, xchg_diag *d)
-    XCHG_MUST_CHECK;
+                                      const char *agency_a, const char *ref_a, const char *agency_b,
+                                      const char *ref_b, int same, const char *reason, int64_t now,
+                                      xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
  * Delete what was received before cutoff (xchg_store_purge: records, tokens, indicators,

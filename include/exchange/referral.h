@@ -23,14 +23,14 @@ typedef struct xchg_referral_field {
 } xchg_referral_field;
 
 typedef struct xchg_referral_record {
-    const char *agency;        /* party id */
-    const char *agency_label;  /* from the agreement */
-    const char *ref;           /* the agency's record reference */
-    const char *consent;       /* given / refused / not sought / withdrawn */
-    const char *basis;         /* why it could be released */
+    const char *agency;       /* party id */
+    const char *agency_label; /* from the agreement */
+    const char *ref;          /* the agency's record reference */
+    const char *consent;      /* given / refused / not sought / withdrawn */
+    const char *basis;        /* why it could be released */
     xchg_referral_field *fields;
     size_t nfields;
-    const char *error;         /* non-NULL: the detail could not be opened (and why) */
+    const char *error; /* non-NULL: the detail could not be opened (and why) */
 } xchg_referral_record;
 
 typedef struct xchg_referral_withheld {
@@ -38,10 +38,10 @@ typedef struct xchg_referral_withheld {
 } xchg_referral_withheld;
 
 typedef struct xchg_referral_member {
-    const char *person;       /* the recipient's pseudonym of the person */
+    const char *person; /* the recipient's pseudonym of the person */
     xchg_referral_record *records;
     size_t nrecords;
-    const char *notice;       /* the agreement's notice that more is held, or NULL */
+    const char *notice;               /* the agreement's notice that more is held, or NULL */
     xchg_referral_withheld *withheld; /* only for agencies whose rule names them */
     size_t nwithheld;
 } xchg_referral_member;
@@ -81,8 +81,8 @@ typedef struct xchg_referral {
  * *out only on success; free with xchg_referral_free (which wipes the detail).
  */
 XCHG_API xchg_err xchg_referral_open(const xchg_policy *p, const xchg_seckey *recipient,
-                                     const char *path, xchg_referral **out, xchg_diag *d)
-    XCHG_MUST_CHECK;
+                                     const char *path, xchg_referral **out,
+                                     xchg_diag *d) XCHG_MUST_CHECK;
 
 /* The referral as JSON (decrypted detail in place of ciphertext), malloc'ed; NULL on
  * memory exhaustion. The caller wipes and frees it. */

@@ -34,8 +34,8 @@ extern "C" {
 #define XCHG_RELEASE_REASON_MAX 500 /* bytes of UTF-8 in a decision's reason */
 #define XCHG_RELEASE_ID_HEXLEN 32   /* decision ids and packet ids: 16 random bytes, hex */
 #define XCHG_RELEASE_SIG_BYTES 64   /* Ed25519 */
-#define XCHG_RELEASE_STATEMENT_MAX                                                            \
-    (32 + XCHG_SHA256_BYTES + 1 + XCHG_PARTY_ID_MAX + 1 + XCHG_PSEUDONYM_MAX + 8 +            \
+#define XCHG_RELEASE_STATEMENT_MAX                                                                 \
+    (32 + XCHG_SHA256_BYTES + 1 + XCHG_PARTY_ID_MAX + 1 + XCHG_PSEUDONYM_MAX + 8 +                 \
      XCHG_SHA256_BYTES + 1 + 2 + XCHG_RELEASE_REASON_MAX + 8)
 
 /* What an operator signs (v2). All strings NUL-terminated UTF-8. */
@@ -75,15 +75,15 @@ XCHG_API int xchg_release_text_ok(const char *s, size_t max, const char **why);
 
 typedef struct xchg_release_state {
     char family[XCHG_PSEUDONYM_MAX + 1];
-    int64_t run;          /* the latest run, which the decisions must be for */
+    int64_t run; /* the latest run, which the decisions must be for */
     int eligible;
-    unsigned approvals;   /* distinct operators whose approval verifies, since the last
-                             rejection */
-    unsigned required;    /* the agreement's approvals_required */
-    int rejected;         /* the latest decision is a rejection */
-    unsigned forged;      /* decision rows whose signature does not verify (ignored) */
+    unsigned approvals; /* distinct operators whose approval verifies, since the last
+                           rejection */
+    unsigned required;  /* the agreement's approvals_required */
+    int rejected;       /* the latest decision is a rejection */
+    unsigned forged;    /* decision rows whose signature does not verify (ignored) */
     char last_reason[XCHG_RELEASE_REASON_MAX + 1];
-    unsigned packets;     /* packets made for this family */
+    unsigned packets; /* packets made for this family */
 } xchg_release_state;
 
 typedef struct xchg_release_stats {

@@ -13,7 +13,8 @@
 #include <string.h>
 
 /* pseudonym: "P-" / "F-" + 12 base32 characters of HMAC(key, label || token) */
-static void pseudonym(const uint8_t key[32], char prefix, const uint64_t h[2], char out[24])
+static void pseudonym(const uint8_t key[32], char prefix, const uint64_t h[2],
+                      char out[XCHG_PSEUDONYM_MAX + 1])
 {
     uint8_t msg[17], mac[32];
     msg[0] = (uint8_t)prefix;

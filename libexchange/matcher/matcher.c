@@ -1,8 +1,8 @@
 /* The matcher service (include/exchange/matcher.h): the store and its audit log as one. */
-#include "matcher_internal.h"
 #include "exchange/crypto.h"
 #include "exchange/date.h"
 #include "exchange/link.h"
+#include "matcher_internal.h"
 #include "store_internal.h"
 
 #include <stdio.h>
@@ -50,8 +50,8 @@ static xchg_err audit_open(xchg_matcher *m, xchg_audit **a, xchg_diag *d)
     return e;
 }
 
-xchg_err xchg__matcher_audit(xchg_matcher *m, const char *type, const uint8_t *actor,
-                             json_t *data, const xchg_seckey *sign, xchg_diag *d)
+xchg_err xchg__matcher_audit(xchg_matcher *m, const char *type, const uint8_t *actor, json_t *data,
+                             const xchg_seckey *sign, xchg_diag *d)
 {
     char *text = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(data);
@@ -93,8 +93,14 @@ void xchg_matcher_close(xchg_matcher *m)
     free(m);
 }
 
-xchg_store *xchg_matcher_store(xchg_matcher *m) { return m ? m->s : NULL; }
-const char *xchg_matcher_audit_path(const xchg_matcher *m) { return m ? m->audit_path : NULL; }
+xchg_store *xchg_matcher_store(xchg_matcher *m)
+{
+    return m ? m->s : NULL;
+}
+const char *xchg_matcher_audit_path(const xchg_matcher *m)
+{
+    return m ? m->audit_path : NULL;
+}
 
 xchg_err xchg_matcher_create(const char *db, const xchg_store_key *k, const xchg_policy *p,
                              xchg_matcher **out, xchg_diag *d)
@@ -117,10 +123,10 @@ xchg_err xchg_matcher_create(const char *db, const xchg_store_key *k, const xchg
         xchg_matcher_close(m);
         return e;
     }
-    e = xchg__matcher_audit(m, XCHG_AUDIT_KEY, NULL,
-                            json_pack("{s:s, s:i}", "event", "store created", "schema",
-                                      XCHG_STORE_SCHEMA_VERSION),
-                            NULL, d);
+    e = xchg__matcher_audit(
+        m, XCHG_AUDIT_KEY, NULL,
+        json_pack("{s:s, s:i}", "event", "store created", "schema", XCHG_STORE_SCHEMA_VERSION),
+        NULL, d);
     if (e != XCHG_OK) {
         /* a failed create leaves nothing behind */
         char buf[4096];
@@ -268,9 +274,8 @@ xchg_err xchg_matcher_checkpoint(xchg_matcher *m, const xchg_seckey *matcher, co
     if (!m || !matcher || !type || !event)
         return XCHG_ERR_ARG;
     size_t mi = xchg_policy_matcher(m->p);
-    if (mi == XCHG_NONE ||
-        !xchg_equal(xchg_policy_get(m->p)->parties[mi].key.id, xchg_seckey_public(matcher)->id,
-                    XCHG_KEYID_BYTES)) {
+    if (mi == XCHG_NONE || !xchg_equal(xchg_policy_get(m->p)->parties[mi].key.id,
+                                       xchg_seckey_public(matcher)->id, XCHG_KEYID_BYTES)) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
                       "this key is not the matcher's key the agreement pins; the audit log's "
                       "checkpoints are signed by the matcher only");
@@ -380,16 +385,14 @@ xchg_err xchg_matcher_purge(xchg_matcher *m, int64_t cutoff, int dry_run, xchg_p
     for (size_t i = 0; i < st->nextracts && i < 64; i++)
         json_array_append_new(ids, json_string(st->extract_ids[i]));
     return xchg__matcher_audit(m, XCHG_AUDIT_PURGE, NULL,
-                               json_pack("{s:I, s:I, s:I, s:I, s:o}", "cutoff",
-                                         (json_int_t)cutoff, "extracts",
-                                         (json_int_t)st->nextracts, "records",
+                               json_pack("{s:I, s:I, s:I, s:I, s:o}", "cutoff", (json_int_t)cutoff,
+                                         "extracts", (json_int_t)st->nextracts, "records",
                                          (json_int_t)st->records, "runs", (json_int_t)st->runs,
                                          "extract_ids", ids),
                                NULL, d);
 }
 
-xchg_err xchg_matcher_retention(xchg_matcher *m, int64_t now, xchg_purge_stats *st,
-                                xchg_diag *d)
+xchg_err xchg_matcher_retention(xchg_matcher *m, int64_t now, xchg_purge_stats *st, xchg_diag *d)
 {
     if (!m)
         return XCHG_ERR_ARG;

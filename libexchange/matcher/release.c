@@ -28,8 +28,7 @@ static const char members_ctx[] = "exchange release members v1";
 
 /* ---- the statement ----------------------------------------------------------------- */
 
-xchg_err xchg_decision_statement_bytes(const xchg_decision_statement *st, uint8_t *out,
-                                       size_t *len)
+xchg_err xchg_decision_statement_bytes(const xchg_decision_statement *st, uint8_t *out, size_t *len)
 {
     if (!st || !out || !len || !st->recipient || !st->family || !st->reason)
         return XCHG_ERR_ARG;
@@ -107,8 +106,11 @@ int xchg_release_text_ok(const char *s, size_t max, const char **why)
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
         unsigned c = p[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t len = c < 0x80             ? 1
+                     : (c & 0xe0) == 0xc0 ? 2
+                     : (c & 0xf0) == 0xe0 ? 3
+                     : (c & 0xf8) == 0xf0 ? 4
+                                          : 0;
         if (!len || i + len > n) {
             *why = "the reason is not valid UTF-8";
             return 0;
@@ -175,8 +177,7 @@ static int add_person(void *ctx, const char *person)
 
 /* The members digest of family in run for recipient. */
 static xchg_err members_digest(xchg_store *s, int64_t run, const char *family,
-                               const char *recipient, uint8_t out[XCHG_SHA256_BYTES],
-                               xchg_diag *d)
+                               const char *recipient, uint8_t out[XCHG_SHA256_BYTES], xchg_diag *d)
 {
     struct persons ps = {s, recipient, NULL, 0, 0, 0};
     xchg_err e = xchg__store_family_persons(s, run, family, add_person, &ps, d);
@@ -236,8 +237,11 @@ static int verify_row(const struct tally *t, const xchg__decision *r, size_t *op
         snprintf(why, whylen, "its signature is malformed");
         return 0;
     }
-    xchg_decision_statement s = {.recipient = t->recipient, .family = t->family_rp,
-                                 .run = r->run, .approve = r->approve, .reason = r->reason,
+    xchg_decision_statement s = {.recipient = t->recipient,
+                                 .family = t->family_rp,
+                                 .run = r->run,
+                                 .approve = r->approve,
+                                 .reason = r->reason,
                                  .time = r->time};
     memcpy(s.agreement_sha256, xchg_policy_hash(t->m->p), XCHG_SHA256_BYTES);
     memcpy(s.members, t->members, XCHG_SHA256_BYTES);
@@ -295,12 +299,12 @@ static int tally_row(void *ctx, const xchg__decision *r)
         char when[32], sig[XCHG_RELEASE_SIG_BYTES * 2];
         iso_time(r->time, when);
         xchg_base64_encode(sig, r->signature, XCHG_RELEASE_SIG_BYTES);
-        json_array_append_new(
-            t->approvals,
-            json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "operator", r->operator_kid,
-                      "operator_party", pa->id, "operator_label", pa->label ? pa->label : "",
-                      "time", when, "time_unix", (json_int_t)r->time, "reason", r->reason,
-                      "signature", sig, "run", (json_int_t)r->run));
+        json_array_append_new(t->approvals,
+                              json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "operator",
+                                        r->operator_kid, "operator_party", pa->id, "operator_label",
+                                        pa->label ? pa->label : "", "time", when, "time_unix",
+                                        (json_int_t)r->time, "reason", r->reason, "signature", sig,
+                                        "run", (json_int_t)r->run));
     }
     return 0;
 }
@@ -375,7 +379,8 @@ xchg_err xchg_matcher_release_list(xchg_matcher *m,
         return XCHG_ERR_ARG;
     int64_t run = xchg__store_latest_run(m->s);
     if (!run) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "there is no linkage run yet (xchg match run)");
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "there is no linkage run yet (xchg match run)");
         return XCHG_ERR_NOT_FOUND;
     }
     struct list_ctx l = {m, fn, ctx, d, XCHG_OK};
@@ -458,8 +463,8 @@ xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *op, const char 
     for (size_t i = 0; e == XCHG_OK && i < pd->nrecipients; i++) {
         const char *rid = pd->parties[pd->recipients[i]].id;
         uint8_t members[XCHG_SHA256_BYTES];
-        xchg_decision_statement s = {.recipient = rid, .run = run, .approve = approve,
-                                     .reason = reason, .time = now};
+        xchg_decision_statement s = {
+            .recipient = rid, .run = run, .approve = approve, .reason = reason, .time = now};
         char frp[XCHG_PSEUDONYM_MAX + 1];
         recipient_pseudonym(m->s, rid, family, 'F', frp);
         s.family = frp;
@@ -541,15 +546,16 @@ xchg_err xchg__release_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, 
     row.time = json_integer_value(json_object_get(j, "time"));
     size_t i;
     json_t *s;
-    json_array_foreach(json_object_get(j, "statements"), i, s) {
+    json_array_foreach(json_object_get(j, "statements"), i, s)
+    {
         const char *sig = json_string_value(json_object_get(s, "signature"));
         size_t n = 0;
         snprintf(row.recipient, sizeof row.recipient, "%s",
                  json_string_value(json_object_get(s, "recipient")) ?: "");
         snprintf(row.members, sizeof row.members, "%s",
                  json_string_value(json_object_get(s, "members")) ?: "");
-        if (!sig || xchg_base64_decode(row.signature, sizeof row.signature, &n, sig,
-                                       strlen(sig)) != XCHG_OK)
+        if (!sig || xchg_base64_decode(row.signature, sizeof row.signature, &n, sig, strlen(sig)) !=
+                        XCHG_OK)
             continue;
         row.siglen = n;
         /* whatever the log says is verified again at release, like any row */
@@ -562,8 +568,8 @@ xchg_err xchg__release_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, 
 
 /* ---- the packet body ---------------------------------------------------------------- */
 
-#define WITHHELD_NOTICE                                                                        \
-    "Further information about this person is held by an agency of the agreement and can be " \
+#define WITHHELD_NOTICE                                                                            \
+    "Further information about this person is held by an agency of the agreement and can be "      \
     "shared with the family's consent."
 
 struct problem_acc {
@@ -580,7 +586,7 @@ struct body {
     json_t *members; /* array */
     json_t *cur;     /* current member object */
     char curp[XCHG_PSEUDONYM_MAX + 1];
-    int cur_notice;  /* the member already carries the notice */
+    int cur_notice; /* the member already carries the notice */
     struct problem_acc probs[64];
     size_t nprobs;
     xchg_release_stats *st;
@@ -654,8 +660,8 @@ static int body_record(void *ctx, const xchg__family_record *r)
                 w = json_array();
                 json_object_set_new(b->cur, "withheld", w);
             }
-            json_array_append_new(w, json_pack("{s:s, s:s, s:s}", "agency", r->agency, "ref",
-                                               r->ref, "reason", why));
+            json_array_append_new(
+                w, json_pack("{s:s, s:s, s:s}", "agency", r->agency, "ref", r->ref, "reason", why));
         } else if (how == XCHG_WITHHELD_NOTICE && !b->cur_notice) {
             json_object_set_new(b->cur, "notice", json_string(WITHHELD_NOTICE));
             b->cur_notice = 1;
@@ -671,11 +677,10 @@ static int body_record(void *ctx, const xchg__family_record *r)
         return 1;
     }
     xchg_base64_encode(b64, r->payload, r->payload_len);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "agency", r->agency, "ref",
-                          r->ref, "consent",
-                          r->consent >= 0 && r->consent < 4 ? cn[r->consent] : "?",
-                          "basis_for_release", why, "extract_id", xhex, "sealed_key",
-                          r->sealed_key, "payload", b64);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "agency", r->agency, "ref", r->ref,
+                          "consent", r->consent >= 0 && r->consent < 4 ? cn[r->consent] : "?",
+                          "basis_for_release", why, "extract_id", xhex, "sealed_key", r->sealed_key,
+                          "payload", b64);
     free(b64);
     if (!o || json_array_append_new(json_object_get(b->cur, "records"), o)) {
         b->nomem = 1;
@@ -693,8 +698,8 @@ static int cmp_problem(const void *x, const void *y)
 }
 
 /* The packet body (owned by the caller) for family, recipient rp, approvals (consumed). */
-static json_t *packet_body(xchg_matcher *m, const char *family, const char *recipient,
-                           int64_t run, const char *family_rp, json_t *approvals, int64_t now,
+static json_t *packet_body(xchg_matcher *m, const char *family, const char *recipient, int64_t run,
+                           const char *family_rp, json_t *approvals, int64_t now,
                            xchg_release_stats *st, xchg_diag *d, xchg_err *err)
 {
     const xchg_policy_data *pd = xchg_policy_get(m->p);
@@ -744,11 +749,11 @@ static json_t *packet_body(xchg_matcher *m, const char *family, const char *reci
         "{s:s, s:i, s:s, s:s, s:{s:s, s:I, s:s}, s:s, s:s, s:I, s:{s:s}, s:{s:i}, s:o, s:o, "
         "s:o, s:{s:i, s:i}}",
         "format", "exchange-referral", "version", 2, "packet_id", st->packet_id, "created", when,
-        "agreement", "id", pd->id, "version", (json_int_t)pd->version, "sha256", hex,
-        "recipient", recipient, "family", family_rp, "run", (json_int_t)run, "evidence",
-        "window_ends", rd, "rule", "at_least", (int)pd->rule_at_least, "problems", probs,
-        "members", b.members, "approvals", approvals, "counts", "members", (int)st->members,
-        "released", (int)st->released);
+        "agreement", "id", pd->id, "version", (json_int_t)pd->version, "sha256", hex, "recipient",
+        recipient, "family", family_rp, "run", (json_int_t)run, "evidence", "window_ends", rd,
+        "rule", "at_least", (int)pd->rule_at_least, "problems", probs, "members", b.members,
+        "approvals", approvals, "counts", "members", (int)st->members, "released",
+        (int)st->released);
     if (!body)
         *err = XCHG_ERR_NOMEM;
     return body;
@@ -762,8 +767,8 @@ static xchg_err refuse(xchg_matcher *m, const xchg_seckey *matcher, const char *
     json_t *o = json_pack("{s:o, s:o, s:s, s:o}", "family", xchg__audit_str(family), "recipient",
                           xchg__audit_str(recipient), "refused", xchg_strerror(why), "detail",
                           xchg__audit_str(detail ? detail : ""));
-    xchg_err e = xchg__matcher_audit(m, XCHG_AUDIT_RELEASE, xchg_seckey_public(matcher)->id, o,
-                                     matcher, d);
+    xchg_err e =
+        xchg__matcher_audit(m, XCHG_AUDIT_RELEASE, xchg_seckey_public(matcher)->id, o, matcher, d);
     return e == XCHG_OK ? why : e;
 }
 
@@ -780,8 +785,8 @@ xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher, const
     memset(st, 0, sizeof *st);
     /* only the matcher signs packets and checkpoints: refuse before writing anything */
     size_t mi = xchg_policy_matcher(m->p);
-    if (mi == XCHG_NONE || !xchg_equal(pd->parties[mi].key.id, xchg_seckey_public(matcher)->id,
-                                       XCHG_KEYID_BYTES)) {
+    if (mi == XCHG_NONE ||
+        !xchg_equal(pd->parties[mi].key.id, xchg_seckey_public(matcher)->id, XCHG_KEYID_BYTES)) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
                       "this key is not the matcher's key agreement '%s' pins; only the matcher "
                       "makes packets (operators approve with 'xchg release approve')",
@@ -834,7 +839,8 @@ xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher, const
             xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "%s; no packet", detail);
         return refuse(m, matcher, family, recipient, e, detail, d);
     }
-    json_t *body = packet_body(m, family, recipient, rs.run, t.family_rp, approvals, now, st, d, &e);
+    json_t *body =
+        packet_body(m, family, recipient, rs.run, t.family_rp, approvals, now, st, d, &e);
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(body);
     size_t tl = strlen(path) + 16;
@@ -852,13 +858,13 @@ xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher, const
     e = xchg__store_release_put(m->s, st->packet_id, family, rs.run, recipient, now, st->released,
                                 st->withheld, d);
     if (e == XCHG_OK)
-        e = xchg__matcher_audit(
-            m, XCHG_AUDIT_RELEASE, xchg_seckey_public(matcher)->id,
-            json_pack("{s:s, s:s, s:I, s:s, s:s, s:i, s:i, s:i}", "family", family, "recipient",
-                      recipient, "run", (json_int_t)rs.run, "packet", st->packet_id,
-                      "recipient_family", st->family, "members", (int)st->members, "released",
-                      (int)st->released, "withheld", (int)st->withheld),
-            matcher, d);
+        e = xchg__matcher_audit(m, XCHG_AUDIT_RELEASE, xchg_seckey_public(matcher)->id,
+                                json_pack("{s:s, s:s, s:I, s:s, s:s, s:i, s:i, s:i}", "family",
+                                          family, "recipient", recipient, "run", (json_int_t)rs.run,
+                                          "packet", st->packet_id, "recipient_family", st->family,
+                                          "members", (int)st->members, "released",
+                                          (int)st->released, "withheld", (int)st->withheld),
+                                matcher, d);
     XCHG_FAULT_POINT();
     if (e == XCHG_OK) {
         /* without overwrite, link() refuses a file that appeared at path meanwhile */

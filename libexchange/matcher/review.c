@@ -20,8 +20,8 @@
 
 static const char review_ctx[] = "exchange review decision v1";
 
-#define REVIEW_STATEMENT_MAX                                                                  \
-    (sizeof review_ctx + 32 + 2 * (1 + XCHG_PARTY_ID_MAX + 2 + XCHG_RECORD_MAX_REF) + 1 + 2 + \
+#define REVIEW_STATEMENT_MAX                                                                       \
+    (sizeof review_ctx + 32 + 2 * (1 + XCHG_PARTY_ID_MAX + 2 + XCHG_RECORD_MAX_REF) + 1 + 2 +      \
      XCHG_RELEASE_REASON_MAX + 8)
 
 static int pair_order(const char *aa, const char *ra, const char *ab, const char *rb)
@@ -84,7 +84,8 @@ xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *op, const char 
     if (ce != XCHG_OK)
         return ce;
     if (pair_order(agency_a, ref_a, agency_b, ref_b) == 0) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "a review decision needs two different records");
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "a review decision needs two different records");
         return XCHG_ERR_ARG;
     }
     const char *ag[2] = {agency_a, agency_b}, *rf[2] = {ref_a, ref_b};
@@ -129,9 +130,9 @@ xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *op, const char 
             json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:I, s:s, s:s}", "decision_id",
                       r.decision_id, "agency_a", xchg__audit_str(r.agency_a), "ref_a",
                       xchg__audit_str(r.ref_a), "agency_b", xchg__audit_str(r.agency_b), "ref_b",
-                      xchg__audit_str(r.ref_b), "decision", same ? "same person" : "different people",
-                      "reason", xchg__audit_str(reason), "time", (json_int_t)now,
-                      "operator_party", r.party, "signature", sig),
+                      xchg__audit_str(r.ref_b), "decision",
+                      same ? "same person" : "different people", "reason", xchg__audit_str(reason),
+                      "time", (json_int_t)now, "operator_party", r.party, "signature", sig),
             NULL, d);
     if (e == XCHG_OK)
         e = xchg__store_commit(m->s, d);
@@ -148,9 +149,9 @@ xchg_err xchg__review_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, x
     if (id && xchg__store_review_exists(m->s, id) == 0) {
         xchg__review_row r;
         memset(&r, 0, sizeof r);
-#define TXT(f, k)                                                                             \
-    snprintf(r.f, sizeof r.f, "%s",                                                          \
-             json_string_value(json_object_get(j, k)) ? json_string_value(json_object_get(j, k)) \
+#define TXT(f, k)                                                                                  \
+    snprintf(r.f, sizeof r.f, "%s",                                                                \
+             json_string_value(json_object_get(j, k)) ? json_string_value(json_object_get(j, k))   \
                                                       : "")
         TXT(decision_id, "decision_id");
         TXT(agency_a, "agency_a");
@@ -166,8 +167,8 @@ xchg_err xchg__review_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, x
         r.time = json_integer_value(json_object_get(j, "time"));
         const char *sig = json_string_value(json_object_get(j, "signature"));
         size_t n = 0;
-        if (sig && xchg_base64_decode(r.signature, sizeof r.signature, &n, sig, strlen(sig)) ==
-                       XCHG_OK) {
+        if (sig &&
+            xchg_base64_decode(r.signature, sizeof r.signature, &n, sig, strlen(sig)) == XCHG_OK) {
             r.siglen = n;
             rc = xchg__store_review_put(m->s, &r, d); /* verified again by every run */
         }
@@ -192,8 +193,10 @@ static int add_row(void *ctx, const xchg__review_row *r)
     }
     /* the newest decision on a pair wins: replace an earlier one */
     for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->rows[i].agency_a, r->agency_a) == 0 && strcmp(l->rows[i].ref_a, r->ref_a) == 0 &&
-            strcmp(l->rows[i].agency_b, r->agency_b) == 0 && strcmp(l->rows[i].ref_b, r->ref_b) == 0) {
+        if (strcmp(l->rows[i].agency_a, r->agency_a) == 0 &&
+            strcmp(l->rows[i].ref_a, r->ref_a) == 0 &&
+            strcmp(l->rows[i].agency_b, r->agency_b) == 0 &&
+            strcmp(l->rows[i].ref_b, r->ref_b) == 0) {
             l->rows[i] = *r;
             return 0;
         }

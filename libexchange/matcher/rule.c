@@ -1,8 +1,8 @@
 /* The identification rule's evidence window (rule.h). */
 #include "rule.h"
 
-int xchg__rule_in_window(const xchg_policy_data *pd, unsigned problem, int32_t start,
-                         int32_t end, int32_t run_date)
+int xchg__rule_in_window(const xchg_policy_data *pd, unsigned problem, int32_t start, int32_t end,
+                         int32_t run_date)
 {
     if (problem >= pd->nproblems)
         return 0;

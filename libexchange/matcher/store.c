@@ -1363,7 +1363,7 @@ xchg_err xchg_store_save_result(xchg_store *s, const xchg_policy *p,
         sqlite3_bind_int64(q, 1, run);
         sqlite3_bind_int64(q, 2, (int64_t)i);
         sqlite3_bind_text(q, 3, res->person_pseudonym[i],
-                          (int)strnlen(res->person_pseudonym[i], 24), SQLITE_STATIC);
+                          (int)strnlen(res->person_pseudonym[i], XCHG_PSEUDONYM_MAX + 1), SQLITE_STATIC);
         STEP();
     }
     PREP("INSERT INTO run_records(run, record, person, household) VALUES (?1, ?2, ?3, ?4)");
@@ -1391,7 +1391,7 @@ xchg_err xchg_store_save_result(xchg_store *s, const xchg_policy *p,
         }
         sqlite3_bind_int64(q, 1, run);
         sqlite3_bind_int64(q, 2, (int64_t)i);
-        sqlite3_bind_text(q, 3, f->pseudonym, (int)strnlen(f->pseudonym, 24), SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, f->pseudonym, (int)strnlen(f->pseudonym, XCHG_PSEUDONYM_MAX + 1), SQLITE_STATIC);
         sqlite3_bind_int(q, 4, f->eligible != 0);
         sqlite3_bind_int(q, 5, f->nrule);
         sqlite3_bind_int(q, 6, f->nproblems);

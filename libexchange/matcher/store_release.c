@@ -126,9 +126,8 @@ int xchg__store_decision_exists(xchg_store *s, const char *decision_id)
 }
 
 xchg_err xchg__store_decisions(xchg_store *s, const char *family, int64_t run,
-                               const char *recipient,
-                               int (*fn)(void *ctx, const xchg__decision *r), void *ctx,
-                               xchg_diag *d)
+                               const char *recipient, int (*fn)(void *ctx, const xchg__decision *r),
+                               void *ctx, xchg_diag *d)
 {
     sqlite3_stmt *q = prep(s, "SELECT decision_id, family, run, recipient, operator, party, "
                               "decision, reason, time, signature, members FROM decisions "
@@ -258,14 +257,15 @@ static int64_t newest_version(sqlite3_stmt *q, int64_t rec)
 
 xchg_err xchg__store_family_records(xchg_store *s, int64_t run, const char *family,
                                     const char *key_id_hex,
-                                    int (*fn)(void *ctx, const xchg__family_record *r),
-                                    void *ctx, xchg_diag *d)
+                                    int (*fn)(void *ctx, const xchg__family_record *r), void *ctx,
+                                    xchg_diag *d)
 {
     xchg_err e = XCHG_OK;
-    sqlite3_stmt *q = prep(s, "SELECT rr.record, p.pseudonym FROM families f "
-                              "JOIN run_records rr ON rr.run = f.run AND rr.household = f.household "
-                              "JOIN persons p ON p.run = rr.run AND p.person = rr.person "
-                              "WHERE f.run = ?1 AND f.pseudonym = ?2");
+    sqlite3_stmt *q =
+        prep(s, "SELECT rr.record, p.pseudonym FROM families f "
+                "JOIN run_records rr ON rr.run = f.run AND rr.household = f.household "
+                "JOIN persons p ON p.run = rr.run AND p.person = rr.person "
+                "WHERE f.run = ?1 AND f.pseudonym = ?2");
     sqlite3_stmt *nv = prep(s, "SELECT replaced_by FROM records WHERE id = ?1");
     sqlite3_stmt *rq = prep(
         s, "SELECT e.agency, r.ref, r.consent, r.consent_date, r.basis, e.extract_id, r.payload, "
@@ -369,10 +369,11 @@ xchg_err xchg__store_family_persons(xchg_store *s, int64_t run, const char *fami
                                     int (*fn)(void *ctx, const char *person), void *ctx,
                                     xchg_diag *d)
 {
-    sqlite3_stmt *q = prep(s, "SELECT DISTINCT p.pseudonym FROM families f "
-                              "JOIN run_records rr ON rr.run = f.run AND rr.household = f.household "
-                              "JOIN persons p ON p.run = rr.run AND p.person = rr.person "
-                              "WHERE f.run = ?1 AND f.pseudonym = ?2 ORDER BY p.pseudonym");
+    sqlite3_stmt *q =
+        prep(s, "SELECT DISTINCT p.pseudonym FROM families f "
+                "JOIN run_records rr ON rr.run = f.run AND rr.household = f.household "
+                "JOIN persons p ON p.run = rr.run AND p.person = rr.person "
+                "WHERE f.run = ?1 AND f.pseudonym = ?2 ORDER BY p.pseudonym");
     if (!q)
         return fail(s, d, "reading the family's members");
     sqlite3_bind_int64(q, 1, run);

@@ -54,8 +54,8 @@ static json_t *open_detail(const xchg_policy *p, const xchg_seckey *k, json_t *r
         goto done;
     }
     pt = malloc(cl - XCHG_PAYLOAD_OVERHEAD + 1);
-    if (!pt || xchg_payload_decrypt(dk, xchg_policy_hash(p), id, ref, strlen(ref), c, cl, pt) !=
-                   XCHG_OK) {
+    if (!pt ||
+        xchg_payload_decrypt(dk, xchg_policy_hash(p), id, ref, strlen(ref), c, cl, pt) != XCHG_OK) {
         *err = "the detail does not authenticate (altered, or moved from another record)";
         goto done;
     }
@@ -73,8 +73,8 @@ done:
 }
 
 /* Verify the approvals a packet carries; fills r->approvals with the valid ones. */
-static xchg_err check_approvals(const xchg_policy *p, json_t *j, xchg_referral *r,
-                                const char *path, xchg_diag *d)
+static xchg_err check_approvals(const xchg_policy *p, json_t *j, xchg_referral *r, const char *path,
+                                xchg_diag *d)
 {
     const xchg_policy_data *pd = xchg_policy_get(p);
     json_t *members = json_object_get(j, "members");
@@ -94,16 +94,20 @@ static xchg_err check_approvals(const xchg_policy *p, json_t *j, xchg_referral *
     if (!r->approvals)
         return XCHG_ERR_NOMEM;
     size_t ops[16], nops = 0;
-    json_array_foreach(ap, i, x) {
+    json_array_foreach(ap, i, x)
+    {
         const char *kid = str(x, "operator"), *sig = str(x, "signature");
         size_t who = xchg_policy_party_by_keyhex(p, kid, XCHG_ROLE_OPERATOR);
         uint8_t s[XCHG_RELEASE_SIG_BYTES];
         size_t sl = 0;
-        if (who == XCHG_NONE ||
-            xchg_base64_decode(s, sizeof s, &sl, sig, strlen(sig)) != XCHG_OK || sl != sizeof s)
+        if (who == XCHG_NONE || xchg_base64_decode(s, sizeof s, &sl, sig, strlen(sig)) != XCHG_OK ||
+            sl != sizeof s)
             continue;
-        xchg_decision_statement st = {.recipient = r->recipient, .family = r->family,
-                                      .run = r->run, .approve = 1, .reason = str(x, "reason"),
+        xchg_decision_statement st = {.recipient = r->recipient,
+                                      .family = r->family,
+                                      .run = r->run,
+                                      .approve = 1,
+                                      .reason = str(x, "reason"),
                                       .time = json_integer_value(json_object_get(x, "time_unix"))};
         memcpy(st.agreement_sha256, xchg_policy_hash(p), XCHG_SHA256_BYTES);
         memcpy(st.members, digest, sizeof digest);
@@ -137,8 +141,8 @@ static xchg_err check_approvals(const xchg_policy *p, json_t *j, xchg_referral *
     return XCHG_OK;
 }
 
-static xchg_err fill(const xchg_policy *p, const xchg_seckey *k, struct priv *pv,
-                     const char *path, xchg_diag *d)
+static xchg_err fill(const xchg_policy *p, const xchg_seckey *k, struct priv *pv, const char *path,
+                     xchg_diag *d)
 {
     const xchg_policy_data *pd = xchg_policy_get(p);
     xchg_referral *r = &pv->r;
@@ -156,7 +160,8 @@ static xchg_err fill(const xchg_policy *p, const xchg_seckey *k, struct priv *pv
     r->family = str(j, "family");
     r->run = json_integer_value(json_object_get(j, "run"));
     r->window_ends = str(json_object_get(j, "evidence"), "window_ends");
-    r->rule_at_least = (long)json_integer_value(json_object_get(json_object_get(j, "rule"), "at_least"));
+    r->rule_at_least =
+        (long)json_integer_value(json_object_get(json_object_get(j, "rule"), "at_least"));
     xchg_err e = check_approvals(p, j, r, path, d);
     if (e != XCHG_OK)
         return e;
@@ -166,7 +171,8 @@ static xchg_err fill(const xchg_policy *p, const xchg_seckey *k, struct priv *pv
     r->members = calloc(json_array_size(members) + 1, sizeof *r->members);
     if (!r->problems || !r->members)
         return XCHG_ERR_NOMEM;
-    json_array_foreach(probs, i, x) {
+    json_array_foreach(probs, i, x)
+    {
         xchg_referral_problem *pr = &r->problems[r->nproblems++];
         pr->code = str(x, "code");
         pr->title = str(x, "title");
@@ -181,7 +187,8 @@ static xchg_err fill(const xchg_policy *p, const xchg_seckey *k, struct priv *pv
             json_string_value(a);
     }
     unsigned held = 0;
-    json_array_foreach(members, i, x) {
+    json_array_foreach(members, i, x)
+    {
         xchg_referral_member *m = &r->members[r->nmembers++];
         m->person = str(x, "person");
         m->notice = json_string_value(json_object_get(x, "notice"));
@@ -191,7 +198,8 @@ static xchg_err fill(const xchg_policy *p, const xchg_seckey *k, struct priv *pv
         m->withheld = calloc(json_array_size(w) + 1, sizeof *m->withheld);
         if (!m->records || !m->withheld)
             return XCHG_ERR_NOMEM;
-        json_array_foreach(recs, ri, y) {
+        json_array_foreach(recs, ri, y)
+        {
             xchg_referral_record *rec = &m->records[m->nrecords++];
             held++;
             rec->agency = str(y, "agency");
@@ -215,13 +223,15 @@ static xchg_err fill(const xchg_policy *p, const xchg_seckey *k, struct priv *pv
                 return XCHG_ERR_NOMEM;
             const char *fk;
             json_t *fv;
-            json_object_foreach(det, fk, fv) {
+            json_object_foreach(det, fk, fv)
+            {
                 rec->fields[rec->nfields].name = fk;
                 rec->fields[rec->nfields++].value =
                     json_string_value(fv) ? json_string_value(fv) : "";
             }
         }
-        json_array_foreach(w, ri, y) {
+        json_array_foreach(w, ri, y)
+        {
             xchg_referral_withheld *wh = &m->withheld[m->nwithheld++];
             wh->agency = str(y, "agency");
             wh->agency_label = label_of(pd, wh->agency);
