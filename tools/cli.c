@@ -53,7 +53,13 @@ void cli_print_diag(const xchg_diag *d)
     /* diagnostics quote input (CSV cells, header names, YAML text): no control
      * characters reach the terminal */
     for (size_t i = 0; i < xchg_diag_count(d); i++) {
-        xchg_term_safe(stderr, xchg_diag_text(d, i));
+        const char *t = xchg_diag_text(d, i);
+        /* a message that names no file is the tool's own: "xchg: error: ..." as
+         * docs/exit-codes.md says, like cli_error's */
+        if (strncmp(t, "error: ", 7) == 0 || strncmp(t, "warning: ", 9) == 0 ||
+            strncmp(t, "note: ", 6) == 0)
+            fputs("xchg: ", stderr);
+        xchg_term_safe(stderr, t);
         fputc('\n', stderr);
     }
     if (xchg_diag_lost(d))
