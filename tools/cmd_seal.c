@@ -121,8 +121,8 @@ int cmd_seal(int argc, char **argv)
     printf("sealed %s -> %s\n  agency %s, agreement %s, epoch %u, period %s..%s\n"
            "  %s, extract id %s\n  rows %llu, sealed %llu, rejected %llu, indicator events %llu "
            "(%llu outside the period, not sent)\n"
-           "  consent: %llu records not usable for identification, sealed without their %llu "
-           "indicator events\n"
+           "  consent: %llu record%s not usable for identification, sealed without %s %llu "
+           "indicator event%s\n"
            "  warnings %llu (%llu invalid identifiers left out; %llu rows with no match key)\n",
            in, out, xchg_policy_get(p)->parties[who].id, xchg_policy_get(p)->id,
            xchg_secret_epoch(s), from, to,
@@ -130,7 +130,9 @@ int cmd_seal(int argc, char **argv)
            (unsigned long long)st.rows, (unsigned long long)st.sealed,
            (unsigned long long)st.rejected, (unsigned long long)st.indicators,
            (unsigned long long)st.out_of_period, (unsigned long long)st.identification_denied,
-           (unsigned long long)st.indicators_withheld, (unsigned long long)st.warnings,
+           st.identification_denied == 1 ? "" : "s", st.identification_denied == 1 ? "its" : "their",
+           (unsigned long long)st.indicators_withheld, st.indicators_withheld == 1 ? "" : "s",
+           (unsigned long long)st.warnings,
            (unsigned long long)st.dropped_identifiers, (unsigned long long)st.no_tokens);
     rc = EXIT_OK;
 cleanup:

@@ -34,7 +34,7 @@ HEAD="Episode ID,NHS No,Forename,Surname,DOB,Postcode,Treatment,Referral Date,Co
 printf '%s\n%s\n%s\n' "$HEAD" \
   "H1,,Ann,Lee,01/02/1980,OX4 1AA,DRUG,01/06/2026,given,01/05/2026," \
   "H2,,Bob,Lee,01/02/1981,OX4 1AA,ALCOHOL,01/06/2026,refused,01/05/2026," >"$T/health.csv"
-expect 0 "consent: 1 records not usable for identification, sealed without their 1 indicator events" -- \
+expect 0 "consent: 1 record not usable for identification, sealed without its 1 indicator event" -- \
   "${SEAL[@]}" --in "$T/health.csv" -o "$T/h.xex" --report "$T/h-report.csv"
 expect 0 "1 record did not meet the agreement's consent rule for identification" -- \
   "${SEAL[@]}" --in "$T/health.csv" -o "$T/h.xex" --force
