@@ -33,8 +33,10 @@ CHILD=
 
 # 2. not dumpable: as an unprivileged user, xchg's environment cannot be read by another
 #    process of that same user (it could for a dumpable process)
-if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
-  AS_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+AS_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+# (the build tree may sit below a folder nobody cannot enter: then the check cannot run)
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+   "${AS_NOBODY[@]}" "$X" --version >/dev/null 2>&1; then
   chmod 711 "$T"
   mkdir -m 0777 "$T/pub"
   mkfifo -m 0666 "$T/pub/fifo"
@@ -62,7 +64,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   wait $CHILD 2>/dev/null
   CHILD=
 else
-  echo "skipped: the dumpable check needs root and setpriv (to act as an unprivileged user)"
+  echo "skipped: the dumpable check needs root, setpriv and a build tree an unprivileged user can run"
 fi
 
 # 3. the file size limit: a clear error naming the file, exit 3, nothing left behind.
