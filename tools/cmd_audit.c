@@ -170,7 +170,7 @@ static int export_log(int argc, char **argv)
             cli_hint("use --force to replace it");
     } else {
         cli_print_diag(d);
-        cli_info("exported %" PRIu64 " entries from %s to %s", n, log, out);
+        printf("exported %" PRIu64 " entries from %s to %s\n", n, log, out);
         rc = EXIT_OK;
     }
     xchg_diag_free(d);
@@ -291,8 +291,8 @@ static int init(int argc, char **argv)
     }
     char hex[XCHG_KEYID_HEXLEN + 1];
     xchg_keyid_hex(m->key.id, hex);
-    cli_info("started %s for agreement '%s', matcher '%s' (key %s)", log, g.agreement_id, m->id,
-             hex);
+    printf("started %s for agreement '%s', matcher '%s' (key %s)\n", log, g.agreement_id, m->id,
+           hex);
     rc = EXIT_OK;
 cleanup:
     xchg_audit_close(a);
@@ -346,9 +346,9 @@ static int record(int argc, char **argv)
         rc = e == XCHG_ERR_ARG ? (cli_print_diag(d), EXIT_USAGE) : cli_fail(e, d, log);
         goto cleanup;
     }
-    cli_info("recorded %s entry seq %" PRIu64 " in %s (not yet signed: run 'xchg audit "
-             "checkpoint')",
-             type, seq, log);
+    printf("recorded %s entry seq %" PRIu64 " in %s (not yet signed: run 'xchg audit "
+           "checkpoint')\n",
+           type, seq, log);
     rc = EXIT_OK;
 cleanup:
     xchg_audit_close(a);
@@ -390,9 +390,9 @@ static int checkpoint(int argc, char **argv)
         rc = cli_fail(e, d, log);
         goto cleanup;
     }
-    cli_info("signed checkpoint seq %" PRIu64 " in %s: entries up to seq %" PRIu64
-             " are signed by the matcher",
-             seq, log, seq - 1);
+    printf("signed checkpoint seq %" PRIu64 " in %s: entries up to seq %" PRIu64
+           " are signed by the matcher\n",
+           seq, log, seq - 1);
     rc = EXIT_OK;
 cleanup:
     xchg_seckey_free(k);
