@@ -630,9 +630,13 @@ cleanup:
     return rc;
 }
 
+static const char links_header[] = "agency,record_ref,person,family\n";
+
 static int link_row(void *ctx, const xchg_store_link *l)
 {
-    (void)ctx;
+    size_t *n = ctx;
+    if ((*n)++ == 0)
+        fputs(links_header, stdout);
     csv_field(stdout, l->agency);
     putchar(',');
     csv_field(stdout, l->ref);
@@ -656,10 +660,16 @@ static int do_links(const struct common *c)
     if ((rc = parse_run(c, &run)) != 0 || (rc = match_open_store(c, NULL, &s)) != 0)
         return rc;
     xchg_diag *d = xchg_diag_new();
-    printf("agency,record_ref,person,family\n");
-    xchg_err e = xchg_store_links(s, run, link_row, NULL, d);
-    if (e != XCHG_OK)
+    size_t n = 0;
+    /* the header only with the rows: a failure prints no half a CSV */
+    xchg_err e = xchg_store_links(s, run, link_row, &n, d);
+    if (e == XCHG_OK && n == 0)
+        fputs(links_header, stdout);
+    if (e != XCHG_OK) {
         rc = cli_fail(e, d, c->db);
+        if (e == XCHG_ERR_NOT_FOUND)
+            cli_hint("run 'xchg match run' first");
+    }
     xchg_diag_free(d);
     xchg_store_free(s);
     return rc;
