@@ -410,6 +410,20 @@ static void date_or(char out[11], int32_t v)
         xchg_date_format(v, out);
 }
 
+/* a problem's agencies, comma-joined for a line of text or a CSV cell */
+static const char *agencies_text(const xchg_store_problem *pr, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (unsigned k = 0; k < pr->nagencies && k < XCHG_STORE_PROBLEM_AGENCIES; k++) {
+        int w = snprintf(buf + used, n - used, "%s%s", k ? "," : "", pr->agencies[k]);
+        if (w < 0 || (size_t)w >= n - used)
+            break;
+        used += (size_t)w;
+    }
+    return buf;
+}
+
 static void family_json(FILE *o, const xchg_store_family *f)
 {
     fprintf(o, "{\"family\":");
@@ -426,16 +440,9 @@ static void family_json(FILE *o, const xchg_store_family *f)
         fprintf(o, "%s{\"code\":", i ? "," : "");
         json_str(o, pr->code);
         fprintf(o, ",\"agencies\":[");
-        const char *s = pr->agencies;
-        int first = 1;
-        while (*s) {
-            size_t n = strcspn(s, ",");
-            char one[65];
-            snprintf(one, sizeof one, "%.*s", (int)(n < 64 ? n : 64), s);
-            fprintf(o, "%s", first ? "" : ",");
-            json_str(o, one);
-            first = 0;
-            s += n + (s[n] == ',');
+        for (unsigned k = 0; k < pr->nagencies && k < XCHG_STORE_PROBLEM_AGENCIES; k++) {
+            fprintf(o, "%s", k ? "," : "");
+            json_str(o, pr->agencies[k]);
         }
         fprintf(o, "],\"first\":\"%s\",\"last\":\"%s\",\"counts_for_rule\":%s}", a, b,
                 pr->counts ? "true" : "false");
@@ -462,8 +469,9 @@ static int list_one(void *ctx, const xchg_store_family *f)
         size_t used = 0;
         buf[0] = '\0';
         for (size_t i = 0; i < f->nproblems && used < sizeof buf; i++) {
+            char ag[XCHG_STORE_PROBLEM_AGENCIES * (XCHG_PARTY_ID_MAX + 1)];
             int w = snprintf(buf + used, sizeof buf - used, "%s%s[%s]", i ? " " : "",
-                             f->problems[i].code, f->problems[i].agencies);
+                             f->problems[i].code, agencies_text(&f->problems[i], ag, sizeof ag));
             if (w < 0)
                 break;
             used += (size_t)w;
@@ -476,9 +484,11 @@ static int list_one(void *ctx, const xchg_store_family *f)
                    "ELIGIBLE", "LINKS", "REVIEW", "CONFLICTS", "PROBLEMS [AGENCIES]");
         printf("%-22s %7u %7u %-8s %-6s %6u %9u  ", f->pseudonym, f->npersons, f->nrecords,
                f->eligible ? "yes" : "no", how_name(f->how), f->nreview, f->nconflicts);
-        for (size_t i = 0; i < f->nproblems; i++)
+        for (size_t i = 0; i < f->nproblems; i++) {
+            char ag[XCHG_STORE_PROBLEM_AGENCIES * (XCHG_PARTY_ID_MAX + 1)];
             printf("%s%s%s[%s]", i ? " " : "", f->problems[i].code,
-                   f->problems[i].counts ? "" : "*", f->problems[i].agencies);
+                   f->problems[i].counts ? "" : "*", agencies_text(&f->problems[i], ag, sizeof ag));
+        }
         putchar('\n');
     }
     l->n++;
@@ -615,7 +625,9 @@ static int do_show(const struct common *c)
             char a[11], b[11];
             date_or(a, f->problems[i].first);
             date_or(b, f->problems[i].last);
-            printf("  %-24s %s..%s  %s%s\n", f->problems[i].code, a, b, f->problems[i].agencies,
+            char ag[XCHG_STORE_PROBLEM_AGENCIES * (XCHG_PARTY_ID_MAX + 1)];
+            printf("  %-24s %s..%s  %s%s\n", f->problems[i].code, a, b,
+                   agencies_text(&f->problems[i], ag, sizeof ag),
                    f->problems[i].counts ? "" : "  (not counted by the rule)");
         }
         e = xchg_store_family_show(s, run, c->pos[0], f, show_member, show_pair, &sc, d);

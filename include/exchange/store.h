@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-#define XCHG_STORE_SCHEMA_VERSION 4
+#define XCHG_STORE_SCHEMA_VERSION 5
 #define XCHG_STORE_KEY_BYTES 32
 #define XCHG_STORE_SALT_BYTES 16
 #define XCHG_STORE_PSEUDONYM_KEY_BYTES 32
@@ -190,9 +190,13 @@ XCHG_API xchg_err xchg_store_save_run(xchg_store *s, const xchg_policy *p,
 
 /* ---- operator views (pseudonymous: the store has no names to show) -------------- */
 
+#define XCHG_STORE_PROBLEM_AGENCIES 8 /* agencies listed per problem (more are counted) */
+
 typedef struct xchg_store_problem {
     char code[64];
-    char agencies[256]; /* party ids evidencing it, joined with ',' */
+    unsigned nagencies; /* agencies evidencing it (only the first XCHG_STORE_PROBLEM_AGENCIES
+                           are named) */
+    char agencies[XCHG_STORE_PROBLEM_AGENCIES][XCHG_PARTY_ID_MAX + 1]; /* party ids */
     int32_t first, last;
     int counts;         /* counts towards the eligibility rule */
 } xchg_store_problem;

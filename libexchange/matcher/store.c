@@ -362,6 +362,14 @@ static const char *const migrations[] = {
     "  party TEXT NOT NULL, reason TEXT NOT NULL, time INTEGER NOT NULL,"
     "  signature BLOB NOT NULL);"
     "CREATE INDEX review_decisions_pair ON review_decisions(agency_a, ref_a, agency_b, ref_b);",
+    /* 4 -> 5: a family's problems as rows (they were JSON text in families.problems) */
+    "CREATE TABLE family_problems(run INTEGER NOT NULL REFERENCES runs(id),"
+    "  household INTEGER NOT NULL, problem TEXT NOT NULL, first INTEGER NOT NULL,"
+    "  last INTEGER NOT NULL, rule INTEGER NOT NULL, PRIMARY KEY(run, household, problem))"
+    "  WITHOUT ROWID;"
+    "CREATE TABLE family_problem_agencies(run INTEGER NOT NULL REFERENCES runs(id),"
+    "  household INTEGER NOT NULL, problem TEXT NOT NULL, agency TEXT NOT NULL,"
+    "  PRIMARY KEY(run, household, problem, agency)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -429,6 +437,47 @@ static xchg_err fill_extract_keys(xchg_store *s, xchg_diag *d)
     return e;
 }
 
+static xchg_err put_problem(xchg_store *s, int64_t run, int64_t household, const char *code,
+                            int32_t first, int32_t last, int rule, const char *const *agencies,
+                            size_t nagencies, xchg_diag *d);
+static int32_t date_value(const char *t);
+
+/* 4 -> 5 in C: the problems of runs stored as JSON text become rows */
+static xchg_err problems_to_rows(xchg_store *s, xchg_diag *d)
+{
+    sqlite3_stmt *q = NULL;
+    xchg_err e = XCHG_OK;
+    if (sqlite3_prepare_v2(s->db, "SELECT run, household, problems FROM families", -1, &q,
+                           NULL) != SQLITE_OK)
+        return sqlfail(s->db, d, s->path, "migrating family problems");
+    while (e == XCHG_OK && sqlite3_step(q) == SQLITE_ROW) {
+        const char *pj = (const char *)sqlite3_column_text(q, 2);
+        json_t *a = pj && *pj ? json_loads(pj, 0, NULL) : NULL;
+        size_t i;
+        json_t *o;
+        json_array_foreach(a, i, o) {
+            const char *ag[32];
+            size_t na = 0, k;
+            json_t *v;
+            json_array_foreach(json_object_get(o, "agencies"), k, v) if (na < 32 &&
+                                                                         json_string_value(v))
+                ag[na++] = json_string_value(v);
+            const char *code = json_string_value(json_object_get(o, "code"));
+            if (!code)
+                continue;
+            e = put_problem(s, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1), code,
+                            date_value(json_string_value(json_object_get(o, "first"))),
+                            date_value(json_string_value(json_object_get(o, "last"))),
+                            json_is_true(json_object_get(o, "rule")), ag, na, d);
+            if (e != XCHG_OK)
+                break;
+        }
+        json_decref(a);
+    }
+    sqlite3_finalize(q);
+    return e;
+}
+
 static xchg_err migrate(xchg_store *s, xchg_diag *d)
 {
     int v = schema_version(s);
@@ -449,6 +498,8 @@ static xchg_err migrate(xchg_store *s, xchg_diag *d)
         if ((e = exec(s, migrations[i], d)) != XCHG_OK)
             goto fail;
     if (v >= 1 && v < 3 && (e = fill_extract_keys(s, d)) != XCHG_OK)
+        goto fail;
+    if (v >= 1 && v < 5 && (e = problems_to_rows(s, d)) != XCHG_OK)
         goto fail;
     if ((e = set_meta_int(s, "schema_version", NMIGRATIONS, d)) != XCHG_OK)
         goto fail;
@@ -1268,35 +1319,73 @@ static int32_t date_value(const char *t)
     return v;
 }
 
-/* The family's problems as JSON: code, agencies (party ids), first, last, rule. */
-static char *problems_json(const xchg_policy *p, const xchg_family *f)
+/* One problem of a family as rows: the problem, and each agency evidencing it. */
+static xchg_err put_problem(xchg_store *s, int64_t run, int64_t household, const char *code,
+                            int32_t first, int32_t last, int rule, const char *const *agencies,
+                            size_t nagencies, xchg_diag *d)
+{
+    sqlite3_stmt *q = NULL, *a = NULL;
+    xchg_err e = XCHG_OK;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO family_problems(run, household, problem, first, "
+                           "last, rule) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                           -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "INSERT OR IGNORE INTO family_problem_agencies(run, household, problem, "
+                           "agency) VALUES (?1, ?2, ?3, ?4)",
+                           -1, &a, NULL) != SQLITE_OK) {
+        e = sqlfail(s->db, d, s->path, "storing a family's problems");
+        goto done;
+    }
+    sqlite3_bind_int64(q, 1, run);
+    sqlite3_bind_int64(q, 2, household);
+    sqlite3_bind_text(q, 3, code, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 4, first);
+    sqlite3_bind_int(q, 5, last);
+    sqlite3_bind_int(q, 6, rule != 0);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        e = sqlfail(s->db, d, s->path, "storing a family's problems");
+        goto done;
+    }
+    for (size_t i = 0; i < nagencies; i++) {
+        sqlite3_reset(a);
+        sqlite3_bind_int64(a, 1, run);
+        sqlite3_bind_int64(a, 2, household);
+        sqlite3_bind_text(a, 3, code, -1, SQLITE_STATIC);
+        sqlite3_bind_text(a, 4, agencies[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(a) != SQLITE_DONE) {
+            e = sqlfail(s->db, d, s->path, "storing a family's problems");
+            break;
+        }
+    }
+done:
+    sqlite3_finalize(q);
+    sqlite3_finalize(a);
+    return e;
+}
+
+/* The link result's problems of family f (household index h) as rows. */
+static xchg_err put_family_problems(xchg_store *s, const xchg_policy *p, int64_t run, size_t h,
+                                    const xchg_family *f, xchg_diag *d)
 {
     const xchg_policy_data *pd = xchg_policy_get(p);
-    json_t *a = json_array();
-    for (unsigned i = 0; a && i < f->nproblems && i < 32; i++) {
+    xchg_err e = XCHG_OK;
+    for (unsigned i = 0; e == XCHG_OK && i < f->nproblems && i < 32; i++) {
         const xchg_family_problem *fp = &f->problems[i];
-        json_t *o = json_object(), *ag = json_array();
+        if (fp->problem >= pd->nproblems)
+            continue;
+        const char *ag[32];
+        size_t na = 0;
         for (size_t k = 0; k < pd->nparties && k < 32; k++)
             if (fp->agencies & (1u << k))
-                json_array_append_new(ag, json_string(pd->parties[k].id));
+                ag[na++] = pd->parties[k].id;
         int rule = 0;
         for (size_t k = 0; k < pd->nrule_of; k++)
             rule |= pd->rule_of[k] == fp->problem;
-        char first[11], last[11];
-        xchg_date_format(fp->first, first);
-        xchg_date_format(fp->last, last);
-        json_object_set_new(o, "code", json_string(fp->problem < pd->nproblems
-                                                       ? pd->problems[fp->problem].code
-                                                       : "?"));
-        json_object_set_new(o, "agencies", ag);
-        json_object_set_new(o, "first", json_string(first));
-        json_object_set_new(o, "last", json_string(last));
-        json_object_set_new(o, "rule", json_boolean(rule));
-        json_array_append_new(a, o);
+        e = put_problem(s, run, (int64_t)h, pd->problems[fp->problem].code, fp->first, fp->last,
+                        rule, ag, na, d);
     }
-    char *t = a ? json_dumps(a, JSON_COMPACT) : NULL;
-    json_decref(a);
-    return t;
+    return e;
 }
 
 xchg_err xchg_store_save_result(xchg_store *s, const xchg_policy *p,
@@ -1384,24 +1473,21 @@ xchg_err xchg_store_save_result(xchg_store *s, const xchg_policy *p,
          "?11,?12)");
     for (size_t i = 0; i < res->nhouseholds; i++) {
         const xchg_family *f = &res->families[i];
-        char *pj = problems_json(p, f);
-        if (!pj) {
-            e = XCHG_ERR_NOMEM;
-            goto cleanup;
-        }
         sqlite3_bind_int64(q, 1, run);
         sqlite3_bind_int64(q, 2, (int64_t)i);
         sqlite3_bind_text(q, 3, f->pseudonym, (int)strnlen(f->pseudonym, XCHG_PSEUDONYM_MAX + 1), SQLITE_STATIC);
         sqlite3_bind_int(q, 4, f->eligible != 0);
         sqlite3_bind_int(q, 5, f->nrule);
         sqlite3_bind_int(q, 6, f->nproblems);
-        sqlite3_bind_text(q, 7, pj, -1, free);
+        sqlite3_bind_text(q, 7, "", 0, SQLITE_STATIC); /* problems are rows (version 5) */
         sqlite3_bind_int(q, 8, (int)f->how);
         sqlite3_bind_int64(q, 9, f->npersons);
         sqlite3_bind_int64(q, 10, f->nrecords);
         sqlite3_bind_int64(q, 11, f->nconflicts);
         sqlite3_bind_int64(q, 12, f->nreview);
         STEP();
+        if (f->nproblems && (e = put_family_problems(s, p, run, i, f, d)) != XCHG_OK)
+            goto cleanup;
     }
     for (int which = 0; which < 2; which++) {
         const xchg_link_pair *pairs = which ? res->conflicts : res->review;
@@ -1484,14 +1570,51 @@ static xchg_err resolve_run(xchg_store *s, int64_t *run, xchg_diag *d)
 
 #define FAMILY_COLS                                                                            \
     "SELECT run, pseudonym, household, npersons, nrecords, nconflicts, nreview, eligible, "    \
-    "how, nrule, problems FROM families "
+    "how, nrule FROM families "
 
 static const char *or_q(const char *t)
 {
     return t ? t : "?";
 }
 
-static void family_row(sqlite3_stmt *q, xchg_store_family *f)
+/* The problems of (run, household), in problem order, with their agencies. */
+static void family_problems(xchg_store *s, xchg_store_family *f)
+{
+    sqlite3_stmt *q = NULL, *a = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT problem, first, last, rule FROM family_problems WHERE run = ?1 "
+                           "AND household = ?2 ORDER BY problem",
+                           -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "SELECT agency FROM family_problem_agencies WHERE run = ?1 AND "
+                           "household = ?2 AND problem = ?3 ORDER BY agency",
+                           -1, &a, NULL) != SQLITE_OK)
+        goto done;
+    sqlite3_bind_int64(q, 1, f->run);
+    sqlite3_bind_int64(q, 2, f->household);
+    while (sqlite3_step(q) == SQLITE_ROW && f->nproblems < 32) {
+        xchg_store_problem *pr = &f->problems[f->nproblems++];
+        snprintf(pr->code, sizeof pr->code, "%s", or_q((const char *)sqlite3_column_text(q, 0)));
+        pr->first = (int32_t)sqlite3_column_int(q, 1);
+        pr->last = (int32_t)sqlite3_column_int(q, 2);
+        pr->counts = sqlite3_column_int(q, 3);
+        sqlite3_reset(a);
+        sqlite3_bind_int64(a, 1, f->run);
+        sqlite3_bind_int64(a, 2, f->household);
+        sqlite3_bind_text(a, 3, pr->code, -1, SQLITE_STATIC);
+        while (sqlite3_step(a) == SQLITE_ROW) {
+            if (pr->nagencies < XCHG_STORE_PROBLEM_AGENCIES)
+                snprintf(pr->agencies[pr->nagencies], sizeof pr->agencies[0], "%s",
+                         or_q((const char *)sqlite3_column_text(a, 0)));
+            pr->nagencies++;
+        }
+    }
+done:
+    sqlite3_finalize(q);
+    sqlite3_finalize(a);
+}
+
+static void family_row(xchg_store *s, sqlite3_stmt *q, xchg_store_family *f)
 {
     memset(f, 0, sizeof *f);
     f->run = sqlite3_column_int64(q, 0);
@@ -1504,32 +1627,7 @@ static void family_row(sqlite3_stmt *q, xchg_store_family *f)
     f->eligible = sqlite3_column_int(q, 7);
     f->how = sqlite3_column_int(q, 8);
     f->nrule = (unsigned)sqlite3_column_int(q, 9);
-    const char *pj = (const char *)sqlite3_column_text(q, 10);
-    json_t *a = pj ? json_loads(pj, 0, NULL) : NULL;
-    size_t i;
-    json_t *o;
-    json_array_foreach(a, i, o)
-    {
-        if (f->nproblems >= 32)
-            break;
-        xchg_store_problem *pr = &f->problems[f->nproblems++];
-        snprintf(pr->code, sizeof pr->code, "%s",
-                 or_q(json_string_value(json_object_get(o, "code"))));
-        json_t *ag = json_object_get(o, "agencies"), *v;
-        size_t k, used = 0;
-        json_array_foreach(ag, k, v)
-        {
-            int w = snprintf(pr->agencies + used, sizeof pr->agencies - used, "%s%s",
-                             k ? "," : "", or_q(json_string_value(v)));
-            if (w < 0 || (size_t)w >= sizeof pr->agencies - used)
-                break;
-            used += (size_t)w;
-        }
-        pr->first = date_value(json_string_value(json_object_get(o, "first")));
-        pr->last = date_value(json_string_value(json_object_get(o, "last")));
-        pr->counts = json_is_true(json_object_get(o, "rule"));
-    }
-    json_decref(a);
+    family_problems(s, f);
 }
 
 xchg_err xchg_store_families(xchg_store *s, int64_t run, unsigned flags,
@@ -1556,7 +1654,7 @@ xchg_err xchg_store_families(xchg_store *s, int64_t run, unsigned flags,
         return XCHG_ERR_NOMEM;
     }
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        family_row(q, f);
+        family_row(s, q, f);
         if (fn(ctx, f))
             break;
     }
@@ -1590,7 +1688,7 @@ xchg_err xchg_store_family_show(xchg_store *s, int64_t run, const char *pseudony
                       (long long)run);
         return XCHG_ERR_NOT_FOUND;
     }
-    family_row(q, fam);
+    family_row(s, q, fam);
     sqlite3_finalize(q);
     q = NULL;
     if (member) {

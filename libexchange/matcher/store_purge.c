@@ -86,6 +86,8 @@ xchg_err xchg_store_purge(xchg_store *s, int64_t cutoff, int dry_run, xchg_purge
         "(started < ? OR id IN (SELECT DISTINCT run FROM run_records WHERE record IN "
         "(SELECT id FROM purge_records)))",
         "DELETE FROM families WHERE run IN (SELECT id FROM purge_runs)",
+        "DELETE FROM family_problems WHERE run IN (SELECT id FROM purge_runs)",
+        "DELETE FROM family_problem_agencies WHERE run IN (SELECT id FROM purge_runs)",
         "DELETE FROM persons WHERE run IN (SELECT id FROM purge_runs)",
         "DELETE FROM run_records WHERE run IN (SELECT id FROM purge_runs)",
         "DELETE FROM review_pairs WHERE run IN (SELECT id FROM purge_runs)",

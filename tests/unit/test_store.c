@@ -6,6 +6,7 @@
  */
 #define SQLITE_HAS_CODEC 1
 #include "test_helpers.h"
+#include "store_internal.h"
 
 #include <exchange/link.h>
 #include <sqlcipher/sqlite3.h>
@@ -671,7 +672,8 @@ static int on_link(void *ctx, const xchg_store_link *l)
 static void test_save_and_views(void **state)
 {
     (void)state;
-    xchg_store *s = new_store("run.db", NULL);
+    xchg_store_key *key = NULL;
+    xchg_store *s = new_store("run.db", &key);
     ingest_ok(s, police2);
     ingest_ok(s, school);
     uint64_t ids[64] = {0};
@@ -744,8 +746,9 @@ static void test_save_and_views(void **state)
     assert_int_equal(v.pairs, 1);
     assert_int_equal(v.conflicts, 1);
     assert_int_equal(f.nproblems, 2);
-    assert_string_equal(f.problems[0].agencies, "police");
-    assert_string_equal(f.problems[1].agencies, "school");
+    assert_int_equal(f.problems[0].nagencies, 1);
+    assert_string_equal(f.problems[0].agencies[0], "police");
+    assert_string_equal(f.problems[1].agencies[0], "school");
     assert_int_equal(f.problems[0].first, 20000);
     assert_int_equal(f.problems[1].last, XCHG_DATE_OPEN);
     assert_int_equal(f.eligible, 1);
@@ -757,6 +760,31 @@ static void test_save_and_views(void **state)
     assert_int_equal(v.links, (int)n);
     assert_int_equal(xchg_store_links(s, 7, on_link, &v, NULL), XCHG_ERR_NOT_FOUND);
     free(pseud);
+    /* a store of schema 4 kept a family's problems as JSON text: made so by hand here,
+       migration 5 turns them into rows with the same view */
+    sqlite3 *db = xchg__store_db(s);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE family_problems; DROP TABLE family_problem_agencies;"
+                                  "UPDATE meta SET value = 4 WHERE name = 'schema_version';"
+                                  "UPDATE families SET problems = '[{\"code\":\"crime_asb\","
+                                  "\"agencies\":[\"police\",\"school\"],\"first\":"
+                                  "\"2024-10-04\",\"last\":\"open\",\"rule\":true}]' "
+                                  "WHERE pseudonym = 'F-aaaa';",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    xchg_store_free(s);
+    s = NULL;
+    assert_int_equal(xchg_store_open(tpath("run.db"), key, pol, 0, &s, NULL), XCHG_OK);
+    assert_int_equal(info(s).schema_version, XCHG_STORE_SCHEMA_VERSION);
+    assert_int_equal(xchg_store_family_show(s, 0, "F-aaaa", &f, NULL, NULL, NULL, NULL), XCHG_OK);
+    assert_int_equal(f.nproblems, 1);
+    assert_string_equal(f.problems[0].code, "crime_asb");
+    assert_int_equal(f.problems[0].nagencies, 2);
+    assert_string_equal(f.problems[0].agencies[1], "school");
+    assert_int_equal(f.problems[0].first, 20000);
+    assert_int_equal(f.problems[0].last, XCHG_DATE_OPEN);
+    assert_int_equal(f.problems[0].counts, 1);
+    xchg_store_key_free(key);
     xchg_store_free(s);
 }
 
