@@ -2045,7 +2045,7 @@ xchg_err xchg_policy_bind_keys(const char *text, size_t len, const char *file, c
     }
     struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE};
     struct fy_document *doc = fy_document_build_from_string(&cfg, text, len);
-    xchg_err rc = XCHG_ERR_POLICY;
+    xchg_err rc = XCHG_ERR_POLICY, key_err = XCHG_ERR_POLICY;
     struct splice *sp = NULL;
     size_t nsp = 0;
     char *res = NULL;
@@ -2095,7 +2095,8 @@ xchg_err xchg_policy_bind_keys(const char *text, size_t len, const char *file, c
         xchg_err r = xchg_pubkey_load(path, &pk, d);
         free(path);
         if (r != XCHG_OK) {
-            errors++;
+            if (!errors++)
+                key_err = r; /* a missing key file is "not found" (exit 3), not a bad policy */
             continue;
         }
         const struct fy_mark *a = fy_token_start_mark(tok), *b = fy_token_end_mark(tok);
@@ -2106,8 +2107,10 @@ xchg_err xchg_policy_bind_keys(const char *text, size_t len, const char *file, c
         xchg_pubkey_to_string(&pk, sp[nsp].key);
         nsp++;
     }
-    if (errors)
+    if (errors) {
+        rc = key_err;
         goto cleanup;
+    }
     size_t cap = len + nsp * XCHG_PUBKEY_STRLEN + 1;
     res = malloc(cap);
     if (!res) {
