@@ -102,9 +102,11 @@ static int verify(int argc, char **argv)
     }
     char hex[XCHG_KEYID_HEXLEN + 1];
     xchg_keyid_hex(m->key.id, hex);
-    printf("%s: ok: %" PRIu64 " entries (seq 0..%" PRIu64 "), %" PRIu64
+    /* "ok" only when the command succeeds: under --strict, unsigned entries fail it */
+    printf("%s: %s: %" PRIu64 " entries (seq 0..%" PRIu64 "), %" PRIu64
            " checkpoints signed by matcher '%s' (key %s)\n",
-           log, st.entries, st.head_seq, st.checkpoints, m->id, hex);
+           log, st.unsigned_entries && strict ? "chain intact, not all signed" : "ok", st.entries,
+           st.head_seq, st.checkpoints, m->id, hex);
     if (st.have_checkpoint)
         printf("  last checkpoint  seq %" PRIu64 "\n", st.last_checkpoint_seq);
     printf("  head             seq %" PRIu64 " hash %s\n", st.head_seq, st.head_hash);
