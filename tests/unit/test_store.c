@@ -577,6 +577,45 @@ static void test_supersede_order(void **state)
     assert_string_equal(active[0], active[1]);
 }
 
+/* Identification consent is applied again when the matcher loads records: a record that
+ * arrives with indicators although its consent was withdrawn (an extract sealed before
+ * the rule, or by a tool that skipped it — here, the store edited) contributes none. */
+struct ind_ctx {
+    uint64_t with, without;
+};
+
+static xchg_err count_ind(void *ctx, size_t agency, uint64_t id, const xchg_record *r)
+{
+    (void)agency;
+    (void)id;
+    struct ind_ctx *c = ctx;
+    if (r->nind)
+        c->with++;
+    else
+        c->without++;
+    return XCHG_OK;
+}
+
+static void test_identification_consent_at_load(void **state)
+{
+    (void)state;
+    xchg_store *s = new_store("idload.db", NULL);
+    ingest_ok(s, police2);
+    struct ind_ctx before = {0, 0}, after = {0, 0};
+    assert_int_equal(xchg_store_each_record(s, pol, count_ind, &before, NULL, NULL), XCHG_OK);
+    assert_true(before.with >= 2);
+    /* every record with indicators now says "consent withdrawn" */
+    assert_int_equal(sqlite3_exec(xchg__store_db(s),
+                                  "UPDATE records SET consent = 3, basis = NULL WHERE id IN "
+                                  "(SELECT record FROM indicators)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(xchg_store_each_record(s, pol, count_ind, &after, NULL, NULL), XCHG_OK);
+    assert_int_equal(after.with, 0);
+    assert_int_equal(after.without, before.with + before.without);
+    xchg_store_free(s);
+}
+
 static void expect_rejected(xchg_store *s, const xchg_policy *p, const char *path, xchg_err want,
                             const char *msg)
 {
@@ -831,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_reingest_noop),
         cmocka_unit_test(test_supersede),
         cmocka_unit_test(test_supersede_order),
+        cmocka_unit_test(test_identification_consent_at_load),
         cmocka_unit_test(test_rejected_changes_nothing),
         cmocka_unit_test(test_save_and_views),
         cmocka_unit_test(test_load_linkset),
