@@ -170,15 +170,20 @@ static int fwd_visit(const xchg_audit_entry *e, void *ctx)
 
 static xchg_err roll_forward(xchg_matcher *m, xchg_diag *d)
 {
-    struct fwd f = {m, d, XCHG_OK, -1, -1};
-    int64_t from = -1;
-    if (xchg__store_meta_get_int(m->s, "audit_applied_seq", &from) == XCHG_OK)
-        f.from = from;
     FILE *probe = fopen(m->audit_path, "r");
     if (!probe)
         return XCHG_OK; /* no log yet: nothing to roll forward */
     fclose(probe);
-    xchg_err e = xchg_audit_foreach(m->audit_path, fwd_visit, &f, d);
+    /* Under the store's write lock: another process that appended its entry and has not
+       committed yet finishes first, so its row is seen and not inserted a second time. */
+    xchg_err e = xchg__store_begin(m->s, d);
+    if (e != XCHG_OK)
+        return e;
+    struct fwd f = {m, d, XCHG_OK, -1, -1};
+    int64_t from = -1;
+    if (xchg__store_meta_get_int(m->s, "audit_applied_seq", &from) == XCHG_OK)
+        f.from = from;
+    e = xchg_audit_foreach(m->audit_path, fwd_visit, &f, d);
     if (e == XCHG_ERR_TRUNCATED) {
         /* a crash mid-append: the torn entry never counted; appends refuse until an IG
            lead repairs the log, and say so there */
@@ -189,6 +194,9 @@ static xchg_err roll_forward(xchg_matcher *m, xchg_diag *d)
         e = f.e;
     if (e == XCHG_OK && f.last > f.from)
         e = xchg__store_meta_set_int(m->s, "audit_applied_seq", f.last, d);
+    if (e == XCHG_OK)
+        return xchg__store_commit(m->s, d);
+    xchg__store_rollback(m->s);
     return e;
 }
 
