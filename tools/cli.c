@@ -332,12 +332,6 @@ int cli_load_agreement(const char *path, xchg_policy **p)
     return rc;
 }
 
-void cli_term_text(FILE *f, const char *s)
-{
-    /* control characters (ESC sequences included) never reach a terminal verbatim */
-    xchg_term_safe(f, s ? s : "");
-}
-
 int cli_verb_args(int argc, char **argv, const struct cli_opt *opts, const char **pos,
                   int maxpos, int *npos, const char *usage)
 {

@@ -75,8 +75,5 @@ int cli_load_agreement(const char *path, xchg_policy **p);
 /* Today's date as days since 1970-01-01 (UTC). */
 int cli_today(int32_t *days);
 
-/* Text from another party (a reason, a reference, a detail) for a terminal: control
- * characters are shown escaped, never sent. */
-void cli_term_text(FILE *f, const char *s);
 
 #endif

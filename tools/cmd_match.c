@@ -770,9 +770,9 @@ static int do_review(const struct common *c)
         goto cleanup;
     }
     printf("recorded: %s:", aa);
-    cli_term_text(stdout, ra);
+    xchg_term_safe(stdout, ra);
     printf(" and %s:", ab);
-    cli_term_text(stdout, rb);
+    xchg_term_safe(stdout, rb);
     printf(" are %s; every later run applies it (xchg match run)\n",
            c->same ? "one person" : "different people");
     rc = EXIT_OK;

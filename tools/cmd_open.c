@@ -54,7 +54,7 @@ int cmd_open(int argc, char **argv)
         FILE *o = stdout;
         fprintf(o, "REFERRAL %s — family %s\n", r->packet_id, r->family);
         fprintf(o, "Agreement: %s (%s)\nFor: ", pd->title, pd->id);
-        cli_term_text(o, r->recipient);
+        xchg_term_safe(o, r->recipient);
         fprintf(o, "\nWhy this family: it meets the agreement's rule (at least %ld of its "
                    "problems), approved by %zu operators.\n",
                 r->rule_at_least, r->napprovals);
@@ -64,12 +64,12 @@ int cmd_open(int argc, char **argv)
         for (size_t i = 0; i < r->nproblems; i++) {
             const xchg_referral_problem *pr = &r->problems[i];
             fprintf(o, "  - ");
-            cli_term_text(o, pr->title);
+            xchg_term_safe(o, pr->title);
             fprintf(o, " (");
             for (size_t a = 0; a < pr->nagencies; a++) {
                 size_t pi = xchg_policy_party(p, pr->agencies[a]);
                 fprintf(o, "%s", a ? ", " : "");
-                cli_term_text(o, pi != XCHG_NONE ? pd->parties[pi].label : pr->agencies[a]);
+                xchg_term_safe(o, pi != XCHG_NONE ? pd->parties[pi].label : pr->agencies[a]);
             }
             fprintf(o, "; %s to %s)\n", pr->first, pr->last);
         }
@@ -80,9 +80,9 @@ int cmd_open(int argc, char **argv)
             for (size_t ri = 0; ri < m->nrecords; ri++) {
                 const xchg_referral_record *rec = &m->records[ri];
                 fprintf(o, "    ");
-                cli_term_text(o, rec->agency_label);
+                xchg_term_safe(o, rec->agency_label);
                 fprintf(o, ", record ");
-                cli_term_text(o, rec->ref);
+                xchg_term_safe(o, rec->ref);
                 if (rec->error) {
                     fprintf(o, ": ERROR: %s\n", rec->error);
                     continue;
@@ -90,15 +90,15 @@ int cmd_open(int argc, char **argv)
                 fprintf(o, ": released (%s)\n", rec->basis);
                 for (size_t f = 0; f < rec->nfields; f++) {
                     fprintf(o, "      %-22s ", rec->fields[f].name);
-                    cli_term_text(o, rec->fields[f].value);
+                    xchg_term_safe(o, rec->fields[f].value);
                     fputc('\n', o);
                 }
             }
             for (size_t w = 0; w < m->nwithheld; w++) {
                 fprintf(o, "    ");
-                cli_term_text(o, m->withheld[w].agency_label);
+                xchg_term_safe(o, m->withheld[w].agency_label);
                 fprintf(o, ", record ");
-                cli_term_text(o, m->withheld[w].ref);
+                xchg_term_safe(o, m->withheld[w].ref);
                 fprintf(o, ": WITHHELD — %s\n", m->withheld[w].reason);
             }
             if (m->notice)
@@ -107,9 +107,9 @@ int cmd_open(int argc, char **argv)
         fprintf(o, "\nApprovals (each signature verified against the agreement's operator keys):\n");
         for (size_t i = 0; i < r->napprovals; i++) {
             fprintf(o, "  %s by ", r->approvals[i].time);
-            cli_term_text(o, r->approvals[i].label);
+            xchg_term_safe(o, r->approvals[i].label);
             fprintf(o, " (key %s): ", r->approvals[i].operator_key);
-            cli_term_text(o, r->approvals[i].reason);
+            xchg_term_safe(o, r->approvals[i].reason);
             fputc('\n', o);
         }
         fprintf(o, "\nCreated %s by the matcher; signature and agreement verified.\n",

@@ -46,7 +46,7 @@ static int list_row(void *ctx, const xchg_release_state *st)
            : st->rejected ? "REJECTED"
                           : "",
            st->packets);
-    cli_term_text(stdout, st->last_reason);
+    xchg_term_safe(stdout, st->last_reason);
     putchar('\n');
     return 0;
 }
