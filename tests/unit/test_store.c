@@ -804,6 +804,12 @@ static void test_save_and_views(void **state)
     sqlite3 *db = xchg__store_db(s);
     assert_int_equal(sqlite3_exec(db,
                                   "DROP TABLE family_problems; DROP TABLE family_problem_agencies;"
+                                  /* and what schema 6 added */
+                                  "DROP TABLE measure_events; DROP TABLE family_state;"
+                                  "DROP TABLE family_baseline; DROP TABLE family_outcomes;"
+                                  "PRAGMA foreign_keys=OFF; CREATE TABLE r5 AS SELECT id, extract, ref, consent,"
+                                  " consent_date, basis, clk, payload, replaced_by FROM records;"
+                                  "DROP TABLE records; ALTER TABLE r5 RENAME TO records;"
                                   "UPDATE meta SET value = 4 WHERE name = 'schema_version';"
                                   "UPDATE families SET problems = '[{\"code\":\"crime_asb\","
                                   "\"agencies\":[\"police\",\"school\"],\"first\":"
