@@ -746,8 +746,8 @@ static void test_save_and_views(void **state)
     fam[0].nproblems = 2;
     fam[0].nrule = 2;
     fam[0].how = XCHG_LINK_FUZZY;
-    fam[0].problems[0] = (xchg_family_problem){0, 1u << 1, 20000, 20010};
-    fam[0].problems[1] = (xchg_family_problem){1, 1u << 2, 20005, XCHG_DATE_OPEN};
+    fam[0].problems[0] = (xchg_family_problem){0, 1u << 1, 20000, 20010, 0};
+    fam[0].problems[1] = (xchg_family_problem){1, 1u << 2, 20005, XCHG_DATE_OPEN, 0};
     fam[0].nreview = 1;
     fam[0].nconflicts = 1;
     snprintf(fam[1].pseudonym, 24, "F-bbbb");
