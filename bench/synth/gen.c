@@ -1233,7 +1233,7 @@ static void education_events(ctx *c, household *h, synth_rng *ev, int slot, bool
     bool perm_pupil = poor && rng_chance(ev, 40000);
     bool ap_pupil = poor && rng_chance(ev, 30000);
     bool offroll = rng_chance(ev, poor ? 40000 : 8000);
-    int offroll_from = h->p[slot].age % 2 ? c->ncal - 1 : c->ncal - 2;
+    int offroll_from = (int)rng_below(ev, (uint32_t)c->ncal);
     uint8_t flags = 0;
     if (rng_chance(ev, poor ? 120000 : 30000))
         flags |= EF_EHCP;
