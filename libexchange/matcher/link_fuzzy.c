@@ -10,13 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The Dice kernel (dice_kernel.c): out[i] = popcount(q & f[i]) for one query against m
- * contiguous filters of n bytes, on the fastest path this CPU runs (or XCHG_DICE_KERNEL). */
+/* The Dice kernel (dice_kernel.c): row x of a block of m contiguous filters of n bytes is
+ * popcount(f[x] & f[y]) for every y > x, on the fastest path this CPU runs (or
+ * XCHG_DICE_KERNEL). */
 #include "dice_kernel.h"
-
-typedef xchg_dice_many_fn and_pop_many_fn;
-
-static and_pop_many_fn pick_and_pop_many(size_t n) { return xchg_dice_kernel_pick(n); }
 
 struct fz_job {
     const uint8_t *dated; /* per blocking key: has a date part */
@@ -36,7 +33,11 @@ static void *fuzzy_worker(void *arg)
     struct fz_job *j = arg;
     const xchg_linkset *ls = j->ls;
     const size_t cb = ls->clk_bytes;
-    and_pop_many_fn many = pick_and_pop_many(cb);
+    xchg_dice_block *blk = xchg_dice_block_new(xchg_dice_kernel_selected());
+    if (!blk) {
+        j->err = 1;
+        return NULL;
+    }
     uint32_t *counts = NULL;
     /* each group's filters are gathered into one contiguous buffer first, so the all-pairs
      * loop runs on cache-resident data instead of records scattered over the set */
@@ -82,10 +83,11 @@ static void *fuzzy_worker(void *arg)
             }
             int16_t dated = (int16_t)j->dated[j->bt[i].idx];
             const float lo = (float)j->lo;
+            xchg_dice_block_set(blk, buf, m, cb);
             for (size_t x = 0; x + 1 < m; x++) {
                 /* one filter against the rest of the block at once */
                 size_t rest = m - x - 1;
-                many(buf + x * cb, buf + (x + 1) * cb, rest, cb, counts);
+                xchg_dice_block_row(blk, x, counts);
                 for (size_t r = 0; r < rest; r++) {
                     size_t y = x + 1 + r;
                     unsigned den = (unsigned)pops[x] + pops[y];
@@ -105,6 +107,7 @@ static void *fuzzy_worker(void *arg)
         i = e;
     }
 done:
+    xchg_dice_block_free(blk);
     free(buf);
     free(recs);
     free(pops);
