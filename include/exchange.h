@@ -18,6 +18,7 @@
 #include "exchange/policy.h"
 #include "exchange/record.h"
 #include "exchange/referral.h"
+#include "exchange/evidence.h"
 #include "exchange/release.h"
 #include "exchange/seal.h"
 #include "exchange/secret.h"

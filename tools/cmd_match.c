@@ -350,6 +350,15 @@ static int do_run(const struct common *c)
     printf("  eligible families  %zu\n", r.eligible);
     printf("  review pairs       %zu\n", r.review);
     printf("  conflicts          %zu\n", r.conflicts);
+    int outcomes = 0;
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    for (size_t i = 0; i < pd->nproblems; i++)
+        outcomes |= pd->problems[i].noutcome > 0;
+    if (outcomes)
+        printf("  identified         %zu famil%s tracked across runs (%zu new in this run); "
+               "outcomes met %zu; claimable %zu\n",
+               r.tracked, r.tracked == 1 ? "y" : "ies", r.identified_new, r.outcomes_met,
+               r.claimable);
     if (r.reviews_applied || r.reviews_ignored)
         printf("  review decisions   %zu applied%s%zu ignored (not verifiable, or a record no "
                "longer held)\n",
@@ -444,8 +453,17 @@ static void family_json(FILE *o, const xchg_store_family *f)
             fprintf(o, "%s", k ? "," : "");
             json_str(o, pr->agencies[k]);
         }
-        fprintf(o, "],\"first\":\"%s\",\"last\":\"%s\",\"counts_for_rule\":%s}", a, b,
-                pr->counts ? "true" : "false");
+        fprintf(o, "],\"first\":\"%s\",\"last\":\"%s\",\"counts_for_rule\":%s,\"criteria\":[", a,
+                b, pr->counts ? "true" : "false");
+        char cb[sizeof pr->criteria];
+        snprintf(cb, sizeof cb, "%s", pr->criteria);
+        char *save = NULL;
+        int k = 0;
+        for (char *t = strtok_r(cb, ";", &save); t; t = strtok_r(NULL, ";", &save), k++) {
+            fprintf(o, "%s", k ? "," : "");
+            json_str(o, t);
+        }
+        fprintf(o, "]}");
     }
     fprintf(o, "]}");
 }
@@ -477,6 +495,20 @@ static int list_one(void *ctx, const xchg_store_family *f)
             used += (size_t)w;
         }
         csv_field(stdout, buf);
+        /* the criteria that identified the problems (docs/programme.md), ';'-joined */
+        char cr[2048];
+        size_t cu = 0;
+        cr[0] = '\0';
+        for (size_t i = 0; i < f->nproblems && cu < sizeof cr; i++)
+            if (f->problems[i].criteria[0]) {
+                int w = snprintf(cr + cu, sizeof cr - cu, "%s%s", cu ? ";" : "",
+                                 f->problems[i].criteria);
+                if (w < 0)
+                    break;
+                cu += (size_t)w;
+            }
+        putchar(',');
+        csv_field(stdout, cr);
         putchar('\n');
     } else {
         if (l->n == 0)
@@ -510,7 +542,8 @@ static int do_list(const struct common *c)
     if (l.mode == 1)
         printf("[\n");
     if (l.mode == 2)
-        printf("family,run,persons,records,eligible,links,review_pairs,conflicts,problems\n");
+        printf("family,run,persons,records,eligible,links,review_pairs,conflicts,problems,"
+               "criteria\n");
     xchg_diag *d = xchg_diag_new();
     xchg_err e = xchg_store_families(s, run, c->all ? XCHG_STORE_ALL : 0, list_one, &l, d);
     if (e != XCHG_OK) {

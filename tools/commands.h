@@ -15,5 +15,7 @@ int cmd_match(int argc, char **argv);
 int cmd_release(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_fetch_packets(int argc, char **argv);
+int cmd_outcomes(int argc, char **argv);
+int cmd_claims(int argc, char **argv);
 
 #endif

@@ -36,6 +36,8 @@ static const char usage[] =
     "  release approve|reject   an operator's signed decision on a candidate family\n"
     "  release list     candidate families, approvals and packets\n"
     "  release packet   the consent-aware referral packet for an approved family\n"
+    "  outcomes         each identified family's outcomes: met, not met, too early, since\n"
+    "  claims           payment-by-results claims, with signed evidence packs (-o DIR)\n"
     "Recipient\n"
     "  open          open a referral packet addressed to your team\n"
     "  fetch-packets download your team's new packets from the matcher daemon\n"
@@ -43,6 +45,7 @@ static const char usage[] =
     "  audit verify   check the matcher's audit log: hash chain and signed checkpoints\n"
     "  audit export   copy the audit log (the copy verifies on its own)\n"
     "  audit show     list audit entries as a table\n"
+    "  claims verify  check an evidence pack offline: signature, criteria, outcomes\n"
     "  audit init | record | checkpoint   (matcher) start, append to, sign the log\n"
     "\n"
     "Run 'xchg <command> --help' for a command's options. Exit codes: docs/exit-codes.md.\n";
@@ -93,6 +96,10 @@ int main(int argc, char **argv)
         return cmd_fetch_packets(argc - 1, argv + 1);
     if (strcmp(v, "audit") == 0)
         return cmd_audit(argc - 1, argv + 1);
+    if (strcmp(v, "outcomes") == 0)
+        return cmd_outcomes(argc - 1, argv + 1);
+    if (strcmp(v, "claims") == 0)
+        return cmd_claims(argc - 1, argv + 1);
     cli_error("unknown command '%s'", v);
     cli_hint("run 'xchg --help' for the list of commands");
     return EXIT_USAGE;

@@ -44,6 +44,7 @@ extern "C" {
 #define XCHG_AUDIT_OPEN_RECEIPT "open_receipt"
 #define XCHG_AUDIT_CONSENT_WITHDRAWAL "consent_withdrawal"
 #define XCHG_AUDIT_PURGE "purge"
+#define XCHG_AUDIT_CLAIMS "claims" /* a claim list and its evidence packs were written */
 #define XCHG_AUDIT_KEY "key"
 #define XCHG_AUDIT_REVIEW "review"
 

@@ -87,6 +87,9 @@ typedef struct xchg_matcher_run_stats {
     double seconds_load, seconds_link, seconds_exact, seconds_fuzzy, seconds_households,
         seconds_save;
     xchg_purge_stats *purged; /* what retention removed first (NULL: not wanted) */
+    /* programme (docs/programme.md): families with a state across runs, of which
+     * identified in this run for the first time; baseline outcomes met; claimable */
+    size_t tracked, identified_new, outcomes_met, claimable;
 } xchg_matcher_run_stats;
 
 /*
@@ -164,6 +167,27 @@ XCHG_API xchg_err xchg_matcher_purge(xchg_matcher *m, int64_t cutoff, int dry_ru
  * agreement sets none); st may be NULL. Called by ingest and run. */
 XCHG_API xchg_err xchg_matcher_retention(xchg_matcher *m, int64_t now, xchg_purge_stats *st,
                                          xchg_diag *d) XCHG_MUST_CHECK;
+
+/* ---- claims (docs/programme.md "Claims") ---------------------------------------- */
+
+typedef struct xchg_matcher_claim {
+    char family[XCHG_PSEUDONYM_MAX + 1];
+    int32_t identified, judged;
+    size_t nproblems, nevents;
+    char pack_sha256[65]; /* of the pack's bytes */
+    char path[4096];      /* where it was written ("" when listing only) */
+} xchg_matcher_claim;
+
+/*
+ * The families of run (0: latest) the agreement's claim rule holds for, each with a signed
+ * evidence pack (evidence.h) re-evaluated on its events before signing; written to
+ * dir/<family>.xev (0600) when dir is given, with a "claims" audit entry. matcher must be
+ * the agreement's matcher key (XCHG_ERR_DENIED). fn is called per claim.
+ */
+XCHG_API xchg_err xchg_matcher_claims(xchg_matcher *m, const xchg_seckey *matcher, int64_t run,
+                                      const char *dir,
+                                      int (*fn)(void *ctx, const xchg_matcher_claim *c),
+                                      void *ctx, size_t *nclaims, xchg_diag *d) XCHG_MUST_CHECK;
 
 #ifdef __cplusplus
 }

@@ -166,6 +166,17 @@ typedef struct xchg_criterion {
     unsigned line;
 } xchg_criterion;
 
+/* A problem's outcome for a family, judged on a date (docs/programme.md "Outcomes"). */
+typedef enum xchg_outcome_status {
+    XCHG_OUTCOME_NA = 0,        /* not a baseline problem, or no outcome defined */
+    XCHG_OUTCOME_TOO_EARLY = 1, /* the outcome period has not passed since identification */
+    XCHG_OUTCOME_NOT_MET = 2,
+    XCHG_OUTCOME_MET = 3,
+} xchg_outcome_status;
+
+/* "n/a", "too early", "not met", "met" */
+XCHG_API const char *xchg_outcome_status_name(xchg_outcome_status s);
+
 typedef struct xchg_term {
     const char *name;
     int32_t start, end; /* days since 1970, inclusive */

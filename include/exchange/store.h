@@ -321,6 +321,28 @@ XCHG_API xchg_err xchg_store_find_extract(xchg_store *s, const char *id_hex,
                                             xchg_store_extract_status *out, xchg_diag *d)
     XCHG_MUST_CHECK;
 
+/* ---- programme: a family's state across runs and its outcomes (docs/programme.md) ---- */
+
+/* One baseline problem's outcome for a family in a run. */
+typedef struct xchg_store_outcome {
+    char family[XCHG_PSEUDONYM_MAX + 1];
+    int64_t run, first_run; /* this run; the run that first identified the family */
+    int32_t identified;     /* the date it was first identified */
+    int32_t judged;         /* the run's date */
+    char problem[65];
+    int status;             /* xchg_outcome_status */
+    double baseline, latest; /* the outcome's first measure, baseline and latest (NAN: none) */
+    int32_t since;          /* met: the first run date of the unbroken series; else NONE */
+    char criteria[256];     /* outcome criteria met, ';'-joined */
+    int change;             /* the family in this run: 0 new, 1 members changed, 2 unchanged */
+} xchg_store_outcome;
+
+/* The outcomes of run (0: latest), by family then problem; fn's non-zero return stops.
+ * XCHG_ERR_NOT_FOUND when there is no such run. */
+XCHG_API xchg_err xchg_store_outcomes(xchg_store *s, int64_t run,
+                                      int (*fn)(void *ctx, const xchg_store_outcome *o),
+                                      void *ctx, xchg_diag *d);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
 #include "exchange/date.h"
 #include "exchange/link.h"
 #include "matcher_internal.h"
+#include "programme_track.h"
 #include "store_internal.h"
 
 #include <stdio.h>
@@ -359,16 +360,28 @@ xchg_err xchg_matcher_run(xchg_matcher *m, int32_t run_date, unsigned threads, i
     e = xchg_store_save_run(m->s, m->p, ls, r, &rp, &st->run, d);
     if (e != XCHG_OK)
         goto cleanup;
+    /* each family's state across runs and its outcomes (programme_track.c) */
+    xchg__track_stats ts;
+    e = xchg__programme_track(m->s, m->p, ls, r, st->run, run_date, &ts, d);
+    if (e != XCHG_OK)
+        goto cleanup;
+    st->tracked = ts.tracked;
+    st->identified_new = ts.identified_new;
+    st->outcomes_met = ts.outcomes_met;
+    st->claimable = ts.claimable;
     char ds[11];
     xchg_date_format(run_date, ds);
     e = xchg__matcher_audit(
         m, XCHG_AUDIT_RUN, NULL,
-        json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "run", (json_int_t)st->run,
+        json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "run",
+                  (json_int_t)st->run,
                   "window_ends", ds, "records", (json_int_t)st->records, "persons",
                   (json_int_t)st->persons, "households", (json_int_t)st->households, "eligible",
                   (json_int_t)st->eligible, "review", (json_int_t)st->review, "conflicts",
                   (json_int_t)st->conflicts, "reviews_applied", (json_int_t)st->reviews_applied,
-                  "reviews_ignored", (json_int_t)st->reviews_ignored),
+                  "reviews_ignored", (json_int_t)st->reviews_ignored, "identified_new",
+                  (json_int_t)st->identified_new, "outcomes_met", (json_int_t)st->outcomes_met,
+                  "claimable", (json_int_t)st->claimable),
         NULL, d);
 cleanup:
     st->seconds_load = t1 - t0;

@@ -29,15 +29,6 @@ typedef struct xchg_prog_family {
     size_t nev;
 } xchg_prog_family;
 
-typedef enum xchg_outcome_status {
-    XCHG_OUTCOME_NA = 0,        /* not a baseline problem, or no outcome defined */
-    XCHG_OUTCOME_TOO_EARLY = 1, /* the outcome period has not passed since identification */
-    XCHG_OUTCOME_NOT_MET = 2,
-    XCHG_OUTCOME_MET = 3,
-} xchg_outcome_status;
-
-const char *xchg_outcome_status_name(xchg_outcome_status s);
-
 /* Does criterion c (or one of its sub-criteria) read measure m? */
 int xchg__criterion_uses(const xchg_criterion *c, uint8_t m);
 

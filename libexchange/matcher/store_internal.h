@@ -131,4 +131,46 @@ int64_t xchg__store_active_record(xchg_store *s, const char *agency, const char 
 xchg_err xchg__store_meta_get_int(xchg_store *s, const char *name, int64_t *v);
 xchg_err xchg__store_meta_set_int(xchg_store *s, const char *name, int64_t v, xchg_diag *d);
 
+/* ---- programme: family state across runs (store_programme.c) ---- */
+
+typedef struct xchg__prog_state {
+    char pseudonym[XCHG_PSEUDONYM_MAX + 1];
+    int64_t first_run, last_run;
+    int32_t identified;  /* the date first identified */
+    char members[65];    /* hex digest of the member persons (xchg_release_members_digest) */
+    int change;          /* in last_run: 0 new, 1 members changed, 2 unchanged */
+    char baseline[2048]; /* "problem=criteria problem=criteria" (criteria ';'-joined ids) */
+} xchg__prog_state;
+
+xchg_err xchg__store_prog_states(xchg_store *s, int (*fn)(void *ctx, const xchg__prog_state *st),
+                                 void *ctx, xchg_diag *d);
+/* The outcomes of the latest run before run that has any. */
+xchg_err xchg__store_prog_previous(xchg_store *s, int64_t run,
+                                   int (*fn)(void *ctx, const char *family, const char *problem,
+                                             int status, int32_t since),
+                                   void *ctx, xchg_diag *d);
+/* Upsert the states (baselines are written once) and insert run's outcomes, in one
+ * transaction. */
+xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_state *st, size_t n,
+                               const xchg_store_outcome *o, size_t no, xchg_diag *d);
+
+/* A family's records in a run with their measure events, for an evidence pack. */
+typedef struct xchg__evidence_event {
+    char measure[65];
+    int32_t start, end;
+    double value, of;
+} xchg__evidence_event;
+typedef struct xchg__evidence_record {
+    char person[XCHG_PSEUDONYM_MAX + 1];
+    char agency[XCHG_PARTY_ID_MAX + 1];
+    char ref[XCHG_RECORD_MAX_REF + 1];
+    uint8_t age;
+    char extract_sha256[65]; /* "" when not known (ingested from a pipe) */
+    xchg__evidence_event ev[XCHG_RECORD_MAX_INDICATORS];
+    size_t nev;
+} xchg__evidence_record;
+xchg_err xchg__store_family_evidence(xchg_store *s, int64_t run, const char *family,
+                                     int (*fn)(void *ctx, const xchg__evidence_record *r),
+                                     void *ctx, xchg_diag *d);
+
 #endif

@@ -1,0 +1,230 @@
+/*
+ * A family's state across runs (docs/programme.md "A family's state across runs",
+ * "Outcomes"): after each linkage run, a newly eligible family is recorded as identified
+ * with its baseline problems; every family identified before (or now) gets its baseline
+ * problems' outcomes judged on the run date, and "since" carried from the run before.
+ */
+#include "programme_track.h"
+
+#include "exchange/release.h"
+#include "internal.h"
+#include "link_internal.h"
+#include "programme.h"
+#include "store_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct states {
+    xchg__prog_state *v;
+    size_t n, cap;
+};
+
+static int add_state(void *ctx, const xchg__prog_state *st)
+{
+    struct states *s = ctx;
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 256;
+        xchg__prog_state *nv = realloc(s->v, nc * sizeof *nv);
+        if (!nv)
+            return 1;
+        s->v = nv;
+        s->cap = nc;
+    }
+    s->v[s->n++] = *st;
+    return 0;
+}
+
+struct prev {
+    char family[XCHG_PSEUDONYM_MAX + 1];
+    char problem[65];
+    int status;
+    int32_t since;
+};
+struct prevs {
+    struct prev *v;
+    size_t n, cap;
+};
+
+static int add_prev(void *ctx, const char *family, const char *problem, int status, int32_t since)
+{
+    struct prevs *p = ctx;
+    if (!family || !problem)
+        return 0;
+    if (p->n == p->cap) {
+        size_t nc = p->cap ? p->cap * 2 : 256;
+        struct prev *nv = realloc(p->v, nc * sizeof *nv);
+        if (!nv)
+            return 1;
+        p->v = nv;
+        p->cap = nc;
+    }
+    struct prev *x = &p->v[p->n++];
+    snprintf(x->family, sizeof x->family, "%s", family);
+    snprintf(x->problem, sizeof x->problem, "%s", problem);
+    x->status = status;
+    x->since = since;
+    return 0;
+}
+
+static int cmp_state(const void *a, const void *b)
+{
+    return strcmp(((const xchg__prog_state *)a)->pseudonym, ((const xchg__prog_state *)b)->pseudonym);
+}
+
+static int cmp_prev(const void *a, const void *b)
+{
+    const struct prev *x = a, *y = b;
+    int c = strcmp(x->family, y->family);
+    return c ? c : strcmp(x->problem, y->problem);
+}
+
+static void join_ids(char *out, size_t cap, const xchg_criterion *c, size_t n, uint32_t bits)
+{
+    out[0] = '\0';
+    for (size_t k = 0; k < n && k < 32; k++)
+        if ((bits & (1u << k)) && c[k].id) {
+            size_t l = strlen(out);
+            snprintf(out + l, cap - l, "%s%s", l ? ";" : "", c[k].id);
+        }
+}
+
+/* The family's member persons as a digest (hex). */
+static xchg_err members_hex(const xchg_link_result *res, const xchg__famview *v,
+                            const xchg_prog_family *pf, char out[65])
+{
+    const char *ps[256];
+    size_t n = pf->nmembers < 256 ? pf->nmembers : 256;
+    for (size_t i = 0; i < n; i++)
+        ps[i] = res->person_pseudonym[v->persons[i]];
+    uint8_t dg[XCHG_SHA256_BYTES];
+    xchg_err e = xchg_release_members_digest(ps, n, dg);
+    if (e == XCHG_OK)
+        xchg_hex_encode(out, dg, sizeof dg);
+    return e;
+}
+
+xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg_linkset *ls,
+                               const xchg_link_result *res, int64_t run, int32_t run_date,
+                               xchg__track_stats *ts, xchg_diag *d)
+{
+    const xchg_policy_data *pd = xchg_policy_get(pol);
+    memset(ts, 0, sizeof *ts);
+    if (pd->linkage_only)
+        return XCHG_OK;
+    struct states st = {0};
+    struct prevs pv = {0};
+    xchg__prog_state *out = NULL;
+    xchg_store_outcome *oc = NULL;
+    size_t nout = 0, noc = 0, occap = 0;
+    xchg__famview v;
+    memset(&v, 0, sizeof v);
+    xchg_err e = xchg__store_prog_states(s, add_state, &st, d);
+    if (e == XCHG_OK)
+        e = xchg__store_prog_previous(s, run, add_prev, &pv, d);
+    if (e == XCHG_OK)
+        e = xchg__famview_init(&v, ls, res);
+    if (e == XCHG_OK && !(out = malloc((res->nhouseholds ? res->nhouseholds : 1) * sizeof *out)))
+        e = XCHG_ERR_NOMEM;
+    if (e != XCHG_OK)
+        goto done;
+    qsort(st.v, st.n, sizeof *st.v, cmp_state);
+    qsort(pv.v, pv.n, sizeof *pv.v, cmp_prev);
+    for (size_t h = 0; h < res->nhouseholds && e == XCHG_OK; h++) {
+        const xchg_family *fam = &res->families[h];
+        xchg__prog_state key, *old;
+        snprintf(key.pseudonym, sizeof key.pseudonym, "%s", fam->pseudonym);
+        old = bsearch(&key, st.v, st.n, sizeof *st.v, cmp_state);
+        if (!old && !fam->eligible)
+            continue;
+        xchg_prog_family pf;
+        if ((e = xchg__famview_get(&v, ls, res, (uint32_t)h, &pf)) != XCHG_OK)
+            break;
+        xchg__prog_state *ns = &out[nout++];
+        char mh[65];
+        if ((e = members_hex(res, &v, &pf, mh)) != XCHG_OK)
+            break;
+        if (old) {
+            *ns = *old;
+            ns->change = strcmp(old->members, mh) == 0 ? 2 : 1;
+        } else {
+            /* newly identified: its baseline is the problems it shows now */
+            memset(ns, 0, sizeof *ns);
+            snprintf(ns->pseudonym, sizeof ns->pseudonym, "%s", fam->pseudonym);
+            ns->first_run = run;
+            ns->identified = run_date;
+            for (uint8_t k = 0; k < fam->nproblems; k++) {
+                const xchg_problem *pb = &pd->problems[fam->problems[k].problem];
+                char ids[256];
+                join_ids(ids, sizeof ids, pb->identify, pb->nidentify, fam->problems[k].criteria);
+                size_t l = strlen(ns->baseline);
+                snprintf(ns->baseline + l, sizeof ns->baseline - l, "%s%s=%s", l ? " " : "",
+                         pb->code, ids);
+            }
+            ts->identified_new++;
+        }
+        ns->last_run = run;
+        snprintf(ns->members, sizeof ns->members, "%s", mh);
+        ts->tracked++;
+        /* outcomes of the baseline problems */
+        uint8_t base[256] = {0}, met[256] = {0};
+        char buf[sizeof ns->baseline];
+        snprintf(buf, sizeof buf, "%s", ns->baseline);
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+            char *eq = strchr(tok, '=');
+            if (eq)
+                *eq = '\0';
+            size_t p = 0;
+            while (p < pd->nproblems && strcmp(pd->problems[p].code, tok) != 0)
+                p++;
+            if (p == pd->nproblems || !pd->problems[p].noutcome)
+                continue; /* a problem the agreement no longer has, or without an outcome */
+            base[p] = 1;
+            if (noc == occap) {
+                size_t nc = occap ? occap * 2 : 256;
+                xchg_store_outcome *no = realloc(oc, nc * sizeof *no);
+                if (!no) {
+                    e = XCHG_ERR_NOMEM;
+                    break;
+                }
+                oc = no;
+                occap = nc;
+            }
+            xchg_store_outcome *o = &oc[noc++];
+            memset(o, 0, sizeof *o);
+            snprintf(o->family, sizeof o->family, "%s", ns->pseudonym);
+            snprintf(o->problem, sizeof o->problem, "%s", pd->problems[p].code);
+            uint32_t bits = 0;
+            o->status = (int)xchg__prog_outcome(pd, &pf, p, ns->identified, run_date, &o->baseline,
+                                                &o->latest, &bits);
+            join_ids(o->criteria, sizeof o->criteria, pd->problems[p].outcome,
+                     pd->problems[p].noutcome, bits);
+            o->since = XCHG_DATE_NONE;
+            if (o->status == XCHG_OUTCOME_MET) {
+                struct prev pk, *pp;
+                snprintf(pk.family, sizeof pk.family, "%s", o->family);
+                snprintf(pk.problem, sizeof pk.problem, "%s", o->problem);
+                pp = bsearch(&pk, pv.v, pv.n, sizeof *pv.v, cmp_prev);
+                o->since = pp && pp->status == XCHG_OUTCOME_MET && pp->since != XCHG_DATE_NONE
+                               ? pp->since
+                               : run_date;
+                met[p] = 1;
+                ts->outcomes_met++;
+            }
+        }
+        if (xchg__prog_claimable(pd, base, met))
+            ts->claimable++;
+    }
+    if (e == XCHG_OK)
+        e = xchg__store_prog_save(s, run, out, nout, oc, noc, d);
+done:
+    xchg__famview_free(&v);
+    free(st.v);
+    free(pv.v);
+    free(out);
+    free(oc);
+    return e;
+}

@@ -1,0 +1,23 @@
+/*
+ * Private: after a linkage run, each family's state across runs and its outcomes
+ * (programme_track.c), saved to the store's programme tables.
+ */
+#ifndef XCHG_PROGRAMME_TRACK_H
+#define XCHG_PROGRAMME_TRACK_H
+
+#include "exchange/link.h"
+#include "exchange/policy.h"
+#include "exchange/store.h"
+
+typedef struct xchg__track_stats {
+    size_t tracked;        /* families with a state in this run */
+    size_t identified_new; /* of which identified for the first time */
+    size_t outcomes_met;   /* baseline problems whose outcome is met */
+    size_t claimable;      /* families the claim rule holds for */
+} xchg__track_stats;
+
+xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg_linkset *ls,
+                               const xchg_link_result *res, int64_t run, int32_t run_date,
+                               xchg__track_stats *ts, xchg_diag *d);
+
+#endif

@@ -1,0 +1,242 @@
+/*
+ * xchg outcomes / xchg claims: the programme's outcomes per family and problem, and
+ * payment-by-results claims with their signed evidence packs (docs/programme.md). Thin
+ * shells over xchg_store_outcomes, xchg_matcher_claims and xchg_evidence_verify.
+ */
+#include "cli.h"
+#include "cli_store.h"
+#include "commands.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char outcomes_usage[] =
+    "usage: xchg outcomes --db DB --db-key FILE --agreement A [--run N] [--json | --csv]\n"
+    "  Each identified family's baseline problems with their outcome judged on the run's\n"
+    "  date: baseline and latest value of the outcome's measure, met / not met / too early,\n"
+    "  and since when it has been met in every run (docs/programme.md).\n";
+
+static const char claims_usage[] =
+    "usage: xchg claims --db DB --db-key FILE --agreement A --key MATCHER.key [--run N]\n"
+    "                   [-o DIR] [--json | --csv]\n"
+    "       xchg claims verify --agreement A PACK...\n"
+    "  The families the agreement's claim rule holds for; with -o, a signed evidence pack\n"
+    "  per family (DIR/<family>.xev) that 'claims verify' checks offline: the matcher's\n"
+    "  signature and the rule, criteria and outcomes re-evaluated on the pack's events.\n";
+
+static void num(char *out, size_t n, double v)
+{
+    if (isnan(v))
+        snprintf(out, n, "-");
+    else if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(out, n, "%.0f", v);
+    else
+        snprintf(out, n, "%.3f", v);
+}
+
+static const char *change_name(int c)
+{
+    return c == 0 ? "new" : c == 1 ? "changed" : "unchanged";
+}
+
+struct out {
+    const struct common *c;
+    size_t n;
+    int first;
+};
+
+static int print_outcome(void *ctx, const xchg_store_outcome *o)
+{
+    struct out *w = ctx;
+    char idd[11], since[11] = "-", b[32], l[32];
+    xchg_date_format(o->identified, idd);
+    if (o->since != XCHG_DATE_NONE)
+        xchg_date_format(o->since, since);
+    num(b, sizeof b, o->baseline);
+    num(l, sizeof l, o->latest);
+    const char *st = xchg_outcome_status_name((xchg_outcome_status)o->status);
+    if (w->c->json) {
+        printf("%s{\"family\":\"%s\",\"identified\":\"%s\",\"first_run\":%lld,\"problem\":\"%s\","
+               "\"status\":\"%s\",\"baseline\":%s,\"latest\":%s,\"since\":%s%s%s,"
+               "\"criteria_met\":\"%s\",\"family_since_last_run\":\"%s\"}",
+               w->first ? "" : ",\n  ", o->family, idd, (long long)o->first_run, o->problem, st,
+               isnan(o->baseline) ? "null" : b, isnan(o->latest) ? "null" : l,
+               o->since == XCHG_DATE_NONE ? "" : "\"", o->since == XCHG_DATE_NONE ? "null" : since,
+               o->since == XCHG_DATE_NONE ? "" : "\"", o->criteria, change_name(o->change));
+    } else if (w->c->csv) {
+        printf("%s,%s,%lld,%s,%s,%s,%s,%s,%s,%s\n", o->family, idd, (long long)o->first_run,
+               o->problem, st, isnan(o->baseline) ? "" : b, isnan(o->latest) ? "" : l,
+               o->since == XCHG_DATE_NONE ? "" : since, o->criteria, change_name(o->change));
+    } else {
+        printf("%-16s %-10s %-22s %-9s %8s %8s %-10s %s\n", o->family, idd, o->problem, st, b, l,
+               since, o->criteria);
+    }
+    w->first = 0;
+    w->n++;
+    return 0;
+}
+
+static int do_outcomes(int argc, char **argv)
+{
+    struct common c = {.usage = outcomes_usage, .group = "outcomes"};
+    int rc = match_parse(argc, argv, &c);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    if (c.npos) {
+        cli_error("outcomes takes no arguments (got '%s')", c.pos[0]);
+        return EXIT_USAGE;
+    }
+    xchg_policy *p = NULL;
+    xchg_store *s = NULL;
+    xchg_diag *d = xchg_diag_new();
+    if ((rc = cli_load_agreement(c.agr, &p)) != 0 || (rc = match_open_store(&c, p, &s)) != 0)
+        goto cleanup;
+    long long run = c.run ? atoll(c.run) : 0;
+    struct out w = {&c, 0, 1};
+    if (c.json)
+        printf("[");
+    else if (c.csv)
+        printf("family,identified,first_run,problem,status,baseline,latest,since,criteria_met,"
+               "family_since_last_run\n");
+    else
+        printf("%-16s %-10s %-22s %-9s %8s %8s %-10s %s\n", "family", "identified", "problem",
+               "outcome", "baseline", "latest", "met since", "criteria met");
+    xchg_err e = xchg_store_outcomes(s, run, print_outcome, &w, d);
+    if (c.json)
+        printf("]\n");
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, c.db);
+        goto cleanup;
+    }
+    if (!c.json && !c.csv)
+        printf("%zu outcome%s\n", w.n, w.n == 1 ? "" : "s");
+    rc = EXIT_OK;
+cleanup:
+    xchg_store_free(s);
+    xchg_policy_free(p);
+    xchg_diag_free(d);
+    return rc;
+}
+
+int cmd_outcomes(int argc, char **argv)
+{
+    return do_outcomes(argc, argv);
+}
+
+static int print_claim(void *ctx, const xchg_matcher_claim *cl)
+{
+    struct out *w = ctx;
+    char idd[11], jd[11];
+    xchg_date_format(cl->identified, idd);
+    xchg_date_format(cl->judged, jd);
+    if (w->c->json)
+        printf("%s{\"family\":\"%s\",\"identified\":\"%s\",\"judged\":\"%s\",\"problems\":%zu,"
+               "\"events\":%zu,\"pack_sha256\":\"%s\"}",
+               w->first ? "" : ",\n  ", cl->family, idd, jd, cl->nproblems, cl->nevents,
+               cl->pack_sha256);
+    else if (w->c->csv)
+        printf("%s,%s,%s,%zu,%zu,%s\n", cl->family, idd, jd, cl->nproblems, cl->nevents,
+               cl->pack_sha256);
+    else
+        printf("%-16s identified %s, judged %s: %zu problem%s, %zu events%s%s\n", cl->family, idd,
+               jd, cl->nproblems, cl->nproblems == 1 ? "" : "s", cl->nevents,
+               cl->path[0] ? ", pack " : "", cl->path);
+    w->first = 0;
+    w->n++;
+    return 0;
+}
+
+static int do_verify(int argc, char **argv)
+{
+    const char *agr = NULL, *pos[256];
+    int npos = 0;
+    const struct cli_opt opts[] = {{"--agreement", 'a', 1, &agr}, {0}};
+    int rc = cli_verb_args(argc, argv, opts, pos, 256, &npos, claims_usage);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    if (!agr || !npos) {
+        cli_error("claims verify needs --agreement A and at least one PACK");
+        return EXIT_USAGE;
+    }
+    xchg_policy *p = NULL;
+    if ((rc = cli_load_agreement(agr, &p)) != 0)
+        return rc;
+    int worst = EXIT_OK;
+    for (int i = 0; i < npos; i++) {
+        xchg_diag *d = xchg_diag_new();
+        xchg_evidence_verdict v;
+        xchg_err e = xchg_evidence_verify(p, pos[i], &v, d);
+        if (e != XCHG_OK) {
+            int r = cli_fail(e, d, pos[i]);
+            cli_error("%s: the claim is not evidenced", pos[i]);
+            if (r > worst)
+                worst = r;
+        } else {
+            char idd[11], jd[11];
+            xchg_date_format(v.identified, idd);
+            xchg_date_format(v.judged, jd);
+            printf("%s: ok: family %s, identified %s, judged %s; %zu problem%s re-evaluated on "
+                   "%zu events from %zu extract%s; claim rule holds\n",
+                   pos[i], v.family, idd, jd, v.nproblems, v.nproblems == 1 ? "" : "s", v.nevents,
+                   v.nextracts, v.nextracts == 1 ? "" : "s");
+            for (size_t k = 0; k < v.nproblems && k < 32; k++)
+                printf("  %-22s %s\n", v.problems[k],
+                       xchg_outcome_status_name((xchg_outcome_status)v.status[k]));
+        }
+        xchg_diag_free(d);
+    }
+    xchg_policy_free(p);
+    return worst;
+}
+
+int cmd_claims(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "verify") == 0)
+        return do_verify(argc - 1, argv + 1);
+    struct common c = {.usage = claims_usage, .group = "claims"};
+    int rc = match_parse(argc, argv, &c);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    if (c.npos) {
+        cli_error("unknown claims action '%s' (expected verify, or options only)", c.pos[0]);
+        return EXIT_USAGE;
+    }
+    if (!c.key) {
+        cli_error("claims needs --key MATCHER.key (evidence packs are signed by the matcher)");
+        return EXIT_USAGE;
+    }
+    xchg_policy *p = NULL;
+    xchg_matcher *m = NULL;
+    xchg_seckey *k = NULL;
+    xchg_diag *d = xchg_diag_new();
+    if ((rc = cli_load_agreement(c.agr, &p)) != 0 ||
+        (rc = cli_load_seckey(c.key, c.pfd, &k)) != 0 || (rc = match_open_matcher(&c, p, &m)) != 0)
+        goto cleanup;
+    long long run = c.run ? atoll(c.run) : 0;
+    struct out w = {&c, 0, 1};
+    if (c.json)
+        printf("[");
+    else if (c.csv)
+        printf("family,identified,judged,problems,events,pack_sha256\n");
+    size_t n = 0;
+    xchg_err e = xchg_matcher_claims(m, k, run, c.out, print_claim, &w, &n, d);
+    if (c.json)
+        printf("]\n");
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, c.db);
+        goto cleanup;
+    }
+    cli_print_diag(d);
+    if (!c.json && !c.csv)
+        printf("%zu claimable famil%s%s%s\n", n, n == 1 ? "y" : "ies",
+               c.out ? "; evidence packs in " : "", c.out ? c.out : "");
+    rc = EXIT_OK;
+cleanup:
+    xchg_seckey_free(k);
+    xchg_matcher_close(m);
+    xchg_policy_free(p);
+    xchg_diag_free(d);
+    return rc;
+}
