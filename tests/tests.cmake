@@ -8,3 +8,5 @@ target_link_libraries(netsign PRIVATE exchange_static)
 # bench/slowloris.sh: TLS through OpenSSL, which the library already links.
 add_executable(slowloris tools/slowloris.c)
 target_link_libraries(slowloris PRIVATE PkgConfig::OPENSSL_SSL PkgConfig::OPENSSL)
+# Disclosure control for the published reports: suppression, rounding, the attacker's LP.
+xchg_unit_test(sdc)
