@@ -11,7 +11,8 @@
 
 struct tab {
     xchg__sdc_table t;
-    size_t *cell_line; /* two lines per cell (NONE when fewer) */
+    size_t *cell_off; /* cell c is in lines cell_line[cell_off[c] .. cell_off[c + 1]) */
+    size_t *cell_line;
 };
 
 static struct tab *tab_alloc(size_t ncells, size_t nlines, size_t nparts)
@@ -28,14 +29,13 @@ static struct tab *tab_alloc(size_t ncells, size_t nlines, size_t nparts)
     t->line_off = calloc(nlines + 1, sizeof *t->line_off);
     t->line_part = calloc(nparts ? nparts : 1, sizeof *t->line_part);
     t->line_total = calloc(nlines ? nlines : 1, sizeof *t->line_total);
-    b->cell_line = malloc((ncells ? ncells : 1) * 2 * sizeof *b->cell_line);
+    b->cell_off = calloc(ncells + 1, sizeof *b->cell_off);
+    b->cell_line = calloc(nparts + nlines + 1, sizeof *b->cell_line);
     if (!t->value || !t->state || !t->shown || !t->line_off || !t->line_part || !t->line_total ||
-        !b->cell_line) {
+        !b->cell_off || !b->cell_line) {
         xchg__sdc_free(t);
         return NULL;
     }
-    for (size_t i = 0; i < ncells * 2; i++)
-        b->cell_line[i] = NONE;
     return b;
 }
 
@@ -50,28 +50,60 @@ void xchg__sdc_free(xchg__sdc_table *t)
     free(t->line_off);
     free(t->line_part);
     free(t->line_total);
+    free(b->cell_off);
     free(b->cell_line);
     free(b);
-}
-
-static void link_cell(struct tab *b, size_t cell, size_t line)
-{
-    size_t *cl = b->cell_line + 2 * cell;
-    if (cl[0] == NONE)
-        cl[0] = line;
-    else if (cl[1] == NONE && cl[0] != line)
-        cl[1] = line;
 }
 
 /* close line k (parts already appended from line_off[k] to *np) with total */
 static void end_line(struct tab *b, size_t k, size_t *np, size_t total)
 {
+    b->t.line_total[k] = total;
+    b->t.line_off[k + 1] = *np;
+}
+
+/* the cell -> lines index, once every line is in place */
+static void index_lines(struct tab *b)
+{
     xchg__sdc_table *t = &b->t;
-    t->line_total[k] = total;
-    t->line_off[k + 1] = *np;
-    for (size_t i = t->line_off[k]; i < *np; i++)
-        link_cell(b, t->line_part[i], k);
-    link_cell(b, total, k);
+    for (size_t k = 0; k < t->nlines; k++) {
+        for (size_t i = t->line_off[k]; i < t->line_off[k + 1]; i++)
+            b->cell_off[t->line_part[i] + 1]++;
+        b->cell_off[t->line_total[k] + 1]++;
+    }
+    for (size_t c = 0; c < t->ncells; c++)
+        b->cell_off[c + 1] += b->cell_off[c];
+    size_t *fill = calloc(t->ncells ? t->ncells : 1, sizeof *fill);
+    if (!fill) { /* never fails for want of it: an empty index only weakens the choice */
+        memset(b->cell_off, 0, (t->ncells + 1) * sizeof *b->cell_off);
+        return;
+    }
+    for (size_t k = 0; k < t->nlines; k++) {
+        for (size_t i = t->line_off[k]; i <= t->line_off[k + 1]; i++) {
+            size_t c = i < t->line_off[k + 1] ? t->line_part[i] : t->line_total[k];
+            b->cell_line[b->cell_off[c] + fill[c]++] = k;
+        }
+    }
+    free(fill);
+}
+
+xchg__sdc_table *xchg__sdc_new(size_t ncells, const long *values, size_t nlines,
+                               const size_t *line_off, const size_t *line_part,
+                               const size_t *line_total)
+{
+    struct tab *b = tab_alloc(ncells, nlines, line_off[nlines]);
+    if (!b)
+        return NULL;
+    xchg__sdc_table *t = &b->t;
+    t->rows = ncells;
+    t->cols = 1;
+    t->one_d = 1;
+    memcpy(t->value, values, ncells * sizeof *values);
+    memcpy(t->line_off, line_off, (nlines + 1) * sizeof *line_off);
+    memcpy(t->line_part, line_part, line_off[nlines] * sizeof *line_part);
+    memcpy(t->line_total, line_total, nlines * sizeof *line_total);
+    index_lines(b);
+    return t;
 }
 
 xchg__sdc_table *xchg__sdc_new_1d(size_t n, const long *counts)
@@ -90,6 +122,7 @@ xchg__sdc_table *xchg__sdc_new_1d(size_t n, const long *counts)
         t->line_part[np++] = i;
     }
     end_line(b, 0, &np, n);
+    index_lines(b);
     return t;
 }
 
@@ -124,6 +157,7 @@ xchg__sdc_table *xchg__sdc_new_2d(size_t rows, size_t cols, const long *counts)
             t->line_part[np++] = i * w + j;
         end_line(b, k, &np, rows * w + j);
     }
+    index_lines(b);
     return t;
 }
 
@@ -452,11 +486,10 @@ static int better(const struct tab *bt, size_t line, size_t a, int a_total, size
     if (az != bz)
         return bz;
     int ap = 0, bp = 0;
-    for (int s = 0; s < 2; s++) {
-        size_t la = bt->cell_line[2 * a + s], lb = bt->cell_line[2 * b + s];
-        ap |= la != NONE && la != line && line_suppressed(t, la) == 1;
-        bp |= lb != NONE && lb != line && line_suppressed(t, lb) == 1;
-    }
+    for (size_t i = bt->cell_off[a]; i < bt->cell_off[a + 1]; i++)
+        ap |= bt->cell_line[i] != line && line_suppressed(t, bt->cell_line[i]) == 1;
+    for (size_t i = bt->cell_off[b]; i < bt->cell_off[b + 1]; i++)
+        bp |= bt->cell_line[i] != line && line_suppressed(t, bt->cell_line[i]) == 1;
     if (ap != bp)
         return ap;
     if (a_total != b_total)
@@ -524,21 +557,21 @@ xchg_err xchg__sdc_protect(xchg__sdc_table *t, const xchg__sdc_rules *r)
         for (size_t c = 0; c < n; c++) {
             if (!suppressed(t, c) || width_of(lo[c], hi[c]) >= r->threshold)
                 continue;
-            const size_t *cl = bt->cell_line + 2 * c;
-            if ((cl[0] != NONE && touched[cl[0]]) || (cl[1] != NONE && touched[cl[1]]))
+            int near = 0;
+            for (size_t i = bt->cell_off[c]; i < bt->cell_off[c + 1]; i++)
+                near |= touched[bt->cell_line[i]];
+            if (near)
                 continue; /* a neighbour's new suppression may already cover it */
             size_t best = NONE;
             int bt_total = 0;
-            for (int s = 0; s < 2; s++)
-                if (cl[s] != NONE)
-                    pick(bt, cl[s], &best, &bt_total);
+            for (size_t i = bt->cell_off[c]; i < bt->cell_off[c + 1]; i++)
+                pick(bt, bt->cell_line[i], &best, &bt_total);
             if (best == NONE)
                 continue;
             t->state[best] = XCHG__SDC_SECONDARY;
             added++;
-            for (int s = 0; s < 2; s++)
-                if (bt->cell_line[2 * best + s] != NONE)
-                    touched[bt->cell_line[2 * best + s]] = 1;
+            for (size_t i = bt->cell_off[best]; i < bt->cell_off[best + 1]; i++)
+                touched[bt->cell_line[i]] = 1;
         }
         if (added == 0)
             break;

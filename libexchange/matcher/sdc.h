@@ -58,6 +58,13 @@ typedef struct xchg__sdc_table {
 xchg__sdc_table *xchg__sdc_new_1d(size_t n, const long *counts);
 /* A 2-D table (rows x cols, row-major counts) with row, column and grand totals. */
 xchg__sdc_table *xchg__sdc_new_2d(size_t rows, size_t cols, const long *counts);
+/* Any set of ncells counts (values: every cell, totals included, as counted) and nlines
+ * lines: line k says cells line_part[line_off[k] .. line_off[k+1]) sum to line_total[k]
+ * (linked tables: e.g. families per problem combination, their total, and families per
+ * problem, each the sum of the combinations that include it). */
+xchg__sdc_table *xchg__sdc_new(size_t ncells, const long *values, size_t nlines,
+                               const size_t *line_off, const size_t *line_part,
+                               const size_t *line_total);
 /* A table whose cells have no linear relation (e.g. families per problem, where a family
  * counts once per problem): primary suppression and rounding only. */
 xchg__sdc_table *xchg__sdc_new_free(size_t n, const long *counts);

@@ -169,6 +169,39 @@ static void test_no_lines(void **state)
     xchg__sdc_free(t);
 }
 
+/* linked tables: families per problem combination and per problem. Protected one by one,
+ * {A,B} (the secondary beside {A} = 3) is recovered as B - {B}; protected as one set of
+ * lines, it is not. */
+static void test_linked(void **state)
+{
+    (void)state;
+    /* cells: {A} {B} {A,B} {C} | total | A B C */
+    long v[] = {3, 20, 10, 30, 63, 13, 30, 30};
+    size_t off[] = {0, 4, 6, 8, 9};
+    size_t part[] = {0, 1, 2, 3, /* A */ 0, 2, /* B */ 1, 2, /* C */ 3};
+    size_t tot[] = {4, 5, 6, 7};
+    /* alone: the combinations' table, then the problem lines checked against it */
+    xchg__sdc_table *alone = xchg__sdc_new(8, v, 1, off, part, tot);
+    assert_int_equal(xchg__sdc_protect(alone, &R5), XCHG_OK);
+    assert_int_equal(alone->state[2], XCHG__SDC_SECONDARY);
+    xchg__sdc_table *attack = xchg__sdc_new(8, v, 4, off, part, tot);
+    memcpy(attack->state, alone->state, sizeof v / sizeof v[0] * sizeof(int));
+    size_t ex;
+    long narrow;
+    assert_int_equal(xchg__sdc_exposed(attack, 5, &ex, &narrow), XCHG_OK);
+    assert_int_equal(ex, 2);
+    assert_int_equal(narrow, 0);
+    /* together */
+    xchg__sdc_table *t = xchg__sdc_new(8, v, 4, off, part, tot);
+    assert_int_equal(xchg__sdc_protect(t, &R5), XCHG_OK);
+    assert_int_equal(xchg__sdc_exposed(t, 5, &ex, &narrow), XCHG_OK);
+    assert_int_equal(ex, 0);
+    assert_true(narrow >= 5);
+    xchg__sdc_free(alone);
+    xchg__sdc_free(attack);
+    xchg__sdc_free(t);
+}
+
 /* ---- the LP attacker against an exhaustive search ---------------------------------- */
 
 struct brute {
@@ -322,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_1d_small_sum), cmocka_unit_test(test_zeros),
         cmocka_unit_test(test_off),         cmocka_unit_test(test_2d_cycle),
         cmocka_unit_test(test_2d_small_margin), cmocka_unit_test(test_no_lines),
+        cmocka_unit_test(test_linked),
         cmocka_unit_test(test_lp_vs_exhaustive), cmocka_unit_test(test_attack_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
