@@ -46,6 +46,7 @@ extern "C" {
 #define XCHG_AUDIT_PURGE "purge"
 #define XCHG_AUDIT_KEY "key"
 #define XCHG_AUDIT_REVIEW "review"
+#define XCHG_AUDIT_REPORT "report"
 
 typedef struct xchg_audit xchg_audit;
 
