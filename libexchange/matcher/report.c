@@ -275,9 +275,11 @@ static void html_table(FILE *f, const xchg__report_table *t)
     fprintf(f, "<table id=\"table-%s\" data-table=\"%s\"><caption>", t->id, t->id);
     html_text(f, t->title);
     fprintf(f, " (%s)</caption>\n<thead><tr><th scope=\"col\">%s</th>", t->unit,
-            strcmp(t->id, "area") == 0 ? "Area" : strcmp(t->id, "age") == 0 ? "Age band"
-                                                 : strcmp(t->id, "problem") == 0 ? "Problem"
-                                                                                 : "Combination");
+            strcmp(t->id, "area") == 0              ? "Area"
+            : strcmp(t->id, "age") == 0             ? "Age band"
+            : strcmp(t->id, "problem") == 0         ? "Problem"
+            : strcmp(t->id, "teams") == 0           ? "Agencies"
+                                                    : "Problems");
     if (!t->cols) {
         fprintf(f, "<th scope=\"col\">%c%s</th></tr></thead>\n<tbody>\n",
                 t->unit[0] - 'a' + 'A', t->unit + 1);
@@ -331,18 +333,29 @@ static void svg_open(FILE *f, const xchg__report_table *t, const char *kind, int
     fputs(" (the table below gives the values)</title>\n", f);
 }
 
-static void svg_close(FILE *f, const xchg__report_table *t)
+static void svg_close(FILE *f, const xchg__report_table *t, const char *how)
 {
     fputs("</svg>\n<figcaption>", f);
     html_text(f, t->title);
-    fputs(". The values are in the table below; " MARK " marks a suppressed count, drawn "
-          "without a bar.</figcaption>\n</figure>\n",
-          f);
+    fprintf(f, ". The values are in the table below; " MARK " marks a suppressed count, %s."
+               "</figcaption>\n</figure>\n",
+            how);
+}
+
+/* room for the longest row label at 12px (about 6.6px a character), within limits */
+static int label_width(const xchg__report_table *t)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < t->rows; j++)
+        if (strlen(t->row_label[j]) > n)
+            n = strlen(t->row_label[j]);
+    int w = (int)(n * 6.6) + 16;
+    return w < 80 ? 80 : w > 480 ? 480 : w;
 }
 
 static void html_bars(FILE *f, const xchg__report_table *t)
 {
-    const int lw = 230, bw = 360, rh = 22, w = lw + bw + 60;
+    const int lw = label_width(t), bw = 360, rh = 22, w = lw + bw + 60;
     int h = (int)t->rows * rh + 10;
     long m = max_shown(t, 0, t->rows, 1);
     svg_open(f, t, "Bar chart", w, h);
@@ -363,12 +376,12 @@ static void html_bars(FILE *f, const xchg__report_table *t)
                     y + 15);
         }
     }
-    svg_close(f, t);
+    svg_close(f, t, "drawn without a bar");
 }
 
 static void html_heatmap(FILE *f, const xchg__report_table *t)
 {
-    const int lw = 260, cw = 64, rh = 24, top = 90;
+    const int lw = label_width(t), cw = 64, rh = 24, top = 90;
     int w = lw + (int)t->cols * cw + 10, h = top + (int)t->rows * rh + 10;
     size_t W = t->cols + 1;
     long m = 0, v;
@@ -415,7 +428,7 @@ static void html_heatmap(FILE *f, const xchg__report_table *t)
         }
         fputc('\n', f);
     }
-    svg_close(f, t);
+    svg_close(f, t, "drawn hatched");
 }
 
 static void render_html(FILE *f, const xchg__report *r)
