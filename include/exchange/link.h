@@ -63,6 +63,7 @@ typedef struct xchg_family_problem {
     uint8_t problem;
     uint32_t agencies; /* bit i set: party i evidences it (parties < 32) */
     int32_t first, last; /* earliest start and latest end of the evidence in the window */
+    uint32_t criteria;   /* bit i: the problem's identify criterion i held (docs/programme.md) */
 } xchg_family_problem;
 
 typedef struct xchg_family {

@@ -111,18 +111,102 @@ typedef struct xchg_fuzzy {
     int invalid;    /* XCHG_CLK_INVALID_ENCODE (default) or _DROP, for every field */
 } xchg_fuzzy;
 
+typedef enum xchg_op {
+    XCHG_OP_LT = 0, XCHG_OP_LE, XCHG_OP_GT, XCHG_OP_GE, XCHG_OP_EQ, XCHG_OP_NE, XCHG_OP_IN,
+    XCHG_OP_PRESENT,
+} xchg_op;
+
+/* ---- programme rules (docs/programme.md) ------------------------------------------ */
+
+#define XCHG_MAX_MEASURES 64 /* measure indexes travel as one byte; 255 = none */
+
+/* A measure: events one or more agencies send (a pupil's attendance in a term, an ASB
+ * incident, a benefit claim's span), evaluated by criteria at the matcher. */
+typedef struct xchg_measure {
+    const char *name;
+    size_t *agencies; /* party indexes of the agencies whose extracts send it */
+    size_t nagencies;
+} xchg_measure;
+
+typedef enum xchg_crit_kind {
+    XCHG_CRIT_COUNT = 0,      /* number of events in the window, compared */
+    XCHG_CRIT_SUM = 1,        /* sum of values, compared */
+    XCHG_CRIT_RATIO = 2,      /* sum of values / sum of 'of', compared */
+    XCHG_CRIT_ACTIVE = 3,     /* some span or event in the window */
+    XCHG_CRIT_CONTINUOUS = 4, /* spans cover the whole window */
+    XCHG_CRIT_NONE = 5,       /* no event or span in the window */
+    XCHG_CRIT_REDUCTION = 6,  /* count <= (1 - reduction) x count in the baseline window */
+    XCHG_CRIT_ALL = 7,        /* every sub-criterion */
+    XCHG_CRIT_ANY = 8,        /* some sub-criterion */
+} xchg_crit_kind;
+
+typedef enum xchg_scope {
+    XCHG_SCOPE_DEFAULT = 0, /* person for identification, each for outcomes */
+    XCHG_SCOPE_PERSON = 1,  /* some member on their own events */
+    XCHG_SCOPE_EACH = 2,    /* every member with events in the window (at least one) */
+    XCHG_SCOPE_FAMILY = 3,  /* all members' events together */
+} xchg_scope;
+
+typedef struct xchg_criterion {
+    const char *id; /* traceable id (P2-EDU-1), NULL for an unnamed sub-criterion */
+    xchg_crit_kind kind;
+    size_t *measures;
+    size_t nmeasures;
+    xchg_op op;       /* COUNT / SUM / RATIO: LT..NE */
+    double number;
+    double reduction; /* REDUCTION: 0 < r <= 1 */
+    int32_t days;     /* window: the last `days` days; 0 with terms == 0: the rule's window */
+    unsigned terms;   /* window: the last `terms` terms of the calendar */
+    xchg_scope scope;
+    int child_in_family; /* the family must have a member aged under 18 */
+    size_t *baseline_with, *baseline_without; /* outcomes: measure indexes */
+    size_t nbaseline_with, nbaseline_without;
+    struct xchg_criterion *sub; /* ALL / ANY */
+    size_t nsub;
+    unsigned line;
+} xchg_criterion;
+
+typedef struct xchg_term {
+    const char *name;
+    int32_t start, end; /* days since 1970, inclusive */
+} xchg_term;
+
+/* Eligibility: at_least N of problems, or all / any of sub-rules. */
+typedef enum { XCHG_RULE_AT_LEAST = 0, XCHG_RULE_ALL = 1, XCHG_RULE_ANY = 2 } xchg_rule_kind;
+typedef struct xchg_rule_expr {
+    xchg_rule_kind kind;
+    unsigned at_least;
+    size_t *of; /* problem indexes */
+    size_t nof;
+    struct xchg_rule_expr *sub;
+    size_t nsub;
+} xchg_rule_expr;
+
+typedef struct xchg_claim_group {
+    size_t *problems;
+    size_t nproblems;
+} xchg_claim_group;
+
+typedef struct xchg_cost_item {
+    const char *id, *title;
+    double unit_cost;           /* per event avoided */
+    double predicted_reduction; /* 0..1 */
+    size_t *measures;           /* the events it counts */
+    size_t nmeasures;
+} xchg_cost_item;
+
 typedef struct xchg_problem {
     const char *code;
     const char *title;
     size_t *asserted_by; /* party indexes */
     size_t nasserted;
     int32_t window_days; /* evidence window */
+    xchg_criterion *identify; /* any of these identifies the problem (none: legacy events) */
+    size_t nidentify;
+    xchg_criterion *outcome;  /* the outcome that evidences progress (none: no outcome) */
+    size_t noutcome;
+    int outcome_any;          /* 1: any outcome criterion; 0: all */
 } xchg_problem;
-
-typedef enum xchg_op {
-    XCHG_OP_LT = 0, XCHG_OP_LE, XCHG_OP_GT, XCHG_OP_GE, XCHG_OP_EQ, XCHG_OP_NE, XCHG_OP_IN,
-    XCHG_OP_PRESENT,
-} xchg_op;
 
 typedef enum xchg_agg {
     XCHG_AGG_ROW = 0,   /* the row's own value */
@@ -141,11 +225,16 @@ typedef struct xchg_condition {
 } xchg_condition;
 
 typedef struct xchg_indicator {
-    size_t problem;
+    size_t problem;      /* the problem it asserts; XCHG_NONE for a measure */
+    size_t measure;      /* a measure (docs/programme.md): index into measures, or XCHG_NONE */
     xchg_condition *all; /* every condition must hold */
     size_t nall;
     size_t date_field; /* evidence date; XCHG_NONE = the extract's period end */
     size_t end_field;  /* for spans (claims, plans): end date, XCHG_NONE if instant */
+    /* measures only: the person's age in whole years on the evidence date must be in
+     * [age_min, age_below) (-1: no bound; needs the agreement's date-of-birth field) */
+    int age_min, age_below;
+    size_t value_field, of_field; /* numbers carried (XCHG_NONE: value 1, of 0) */
     unsigned line;
 } xchg_indicator;
 
@@ -253,6 +342,23 @@ typedef struct xchg_policy_data {
     xchg_consent_rule *consent;
     size_t nconsent;
     long suppress_below, round_to;
+    /* programme (docs/programme.md) */
+    xchg_measure *measures;
+    size_t nmeasures;
+    xchg_rule_expr rule;  /* eligible_when (the at_least form also fills rule_at_least/of) */
+    xchg_term *terms;     /* the school-term calendar, in date order */
+    size_t nterms;
+    int claim_all_identified; /* claim: every baseline problem's outcome met */
+    xchg_claim_group *claim_groups; /* claim: any group all met (and one of it identified) */
+    size_t nclaim_groups;
+    xchg_cost_item *costs;
+    size_t ncosts;
+    double cost_per_family; /* the programme's cost per family worked with (0: unknown) */
+    const char *currency;
+    size_t dob_field;   /* the date of birth (ages); XCHG_NONE if none */
+    size_t area_field;  /* geography: the coarse area code field, or XCHG_NONE */
+    const char **area_sectors, **area_names; /* or a postcode sector -> area table */
+    size_t nareas;
     /* no 'release' section: a pure linkage agreement (no problems, rule, consent or
      * recipients required); nothing can be released under it */
     int linkage_only;

@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define XCHG_RECORD_VERSION 1
+#define XCHG_RECORD_VERSION 2   /* written; version 1 (no measures, age or area) still reads */
 #define XCHG_TOKEN_BYTES 32
 #define XCHG_RECORD_MAX_TOKENS 32
 #define XCHG_RECORD_MAX_INDICATORS 32
@@ -25,6 +25,9 @@ extern "C" {
 #define XCHG_RECORD_MAX_PAYLOAD (256u << 10)
 #define XCHG_DATE_NONE INT32_MIN /* no date */
 #define XCHG_DATE_OPEN INT32_MAX /* an open-ended span */
+#define XCHG_RECORD_MAX_AREA 64
+#define XCHG_AGE_UNKNOWN 255     /* xchg_record.age when the agency has no date of birth */
+#define XCHG_IND_NONE 255        /* xchg_indicator_ev.problem / .measure when not one */
 
 typedef struct xchg_token {
     uint8_t index; /* match key / blocking key / household key index */
@@ -32,9 +35,12 @@ typedef struct xchg_token {
 } xchg_token;
 
 typedef struct xchg_indicator_ev {
-    uint8_t problem;   /* index into the agreement's problems */
+    uint8_t problem;    /* index into the agreement's problems (when not is_measure) */
     int32_t start;     /* evidence date (days since 1970) */
     int32_t end;       /* == start for an event; XCHG_DATE_OPEN for an open span */
+    uint8_t is_measure; /* 0: asserts `problem`; 1: an event of `measure` (docs/programme.md) */
+    uint8_t measure;    /* index into the agreement's measures when is_measure */
+    double value, of;   /* a measure's numbers (value 1, of 0 when it carries none) */
 } xchg_indicator_ev;
 
 typedef struct xchg_record {
@@ -57,6 +63,9 @@ typedef struct xchg_record {
     size_t basis_len;
     const uint8_t *payload; /* nonce || AEAD ciphertext; see xchg_payload_* */
     size_t payload_len;
+    uint8_t age;            /* whole years on the extract's period end, or XCHG_AGE_UNKNOWN */
+    const char *area;       /* the agreement's coarse area code (docs/programme.md), or "" */
+    size_t area_len;
 } xchg_record;
 
 /* Bytes needed to encode r. */

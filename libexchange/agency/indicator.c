@@ -5,9 +5,12 @@
  */
 #include "indicator.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "exchange/date.h"
 
 static int32_t window_of(const xchg__indicators *ind, size_t problem)
 {
@@ -173,11 +176,58 @@ static int agg_condition(const xchg__indicators *ind, const xchg__val *vals, siz
     return compare(v, c->op, c->number);
 }
 
+/* Whole years from the date of birth to day d (-1 when unknown or before birth). */
+static int age_on(const xchg__indicators *ind, const xchg__val *vals, int32_t d)
+{
+    size_t f = ind->p->dob_field;
+    if (f == XCHG_NONE || !vals[f].present || d == XCHG_DATE_NONE || d < vals[f].date)
+        return -1;
+    int by, bm, bd, y, m, dd;
+    xchg_date_to_ymd(vals[f].date, &by, &bm, &bd);
+    xchg_date_to_ymd(d, &y, &m, &dd);
+    int a = y - by - (m < bm || (m == bm && dd < bd));
+    return a;
+}
+
+void xchg__ind_person(const xchg__indicators *ind, const xchg__val *vals, xchg_record *r,
+                      char area[XCHG_RECORD_MAX_AREA + 1])
+{
+    int a = age_on(ind, vals, ind->period_end);
+    r->age = a >= 0 && a <= 150 ? (uint8_t)a : XCHG_AGE_UNKNOWN;
+    area[0] = '\0';
+    const xchg_policy_data *p = ind->p;
+    if (p->area_field != XCHG_NONE && vals[p->area_field].present) {
+        /* an area code longer than the format allows is cut at a character boundary */
+        const char *v = vals[p->area_field].canon;
+        size_t n = strlen(v);
+        if (n > XCHG_RECORD_MAX_AREA) {
+            n = XCHG_RECORD_MAX_AREA;
+            while (n && ((unsigned char)v[n] & 0xC0) == 0x80)
+                n--;
+        }
+        memcpy(area, v, n);
+        area[n] = '\0';
+    } else if (p->nareas) {
+        for (size_t f = 0; f < p->nfields; f++) {
+            if (p->fields[f].type != XCHG_FT_POSTCODE || !vals[f].present)
+                continue;
+            for (size_t i = 0; i < p->nareas; i++)
+                if (strcasecmp(vals[f].pc.sector, p->area_sectors[i]) == 0) {
+                    snprintf(area, XCHG_RECORD_MAX_AREA + 1, "%s", p->area_names[i]);
+                    break;
+                }
+            break;
+        }
+    }
+    r->area = area;
+    r->area_len = strlen(area);
+}
+
 /* Do all of indicator i's conditions hold for this row? */
 static int holds(const xchg__indicators *ind, const xchg__val *vals, size_t i)
 {
     const xchg_indicator *in = &ind->x->indicators[i];
-    int h = in->nall > 0;
+    int h = in->nall > 0 || in->measure != XCHG_NONE;
     for (size_t c = 0; c < in->nall && h; c++)
         h = in->all[c].agg == XCHG_AGG_ROW ? row_condition(ind, vals, &in->all[c])
                                            : agg_condition(ind, vals, i, c);
@@ -207,13 +257,33 @@ int xchg__ind_evaluate(const xchg__indicators *ind, const xchg__val *vals, xchg_
             (*out_of_period)++;
             continue;
         }
+        xchg_indicator_ev ev = {.start = start, .end = end};
+        if (in->measure != XCHG_NONE) {
+            /* a measure: the person's age on the evidence date, the numbers it carries */
+            int a = age_on(ind, vals, start);
+            if ((in->age_min >= 0 || in->age_below >= 0) &&
+                (a < 0 || (in->age_min >= 0 && a < in->age_min) ||
+                 (in->age_below >= 0 && a >= in->age_below)))
+                continue;
+            if ((in->value_field != XCHG_NONE && !vals[in->value_field].present) ||
+                (in->of_field != XCHG_NONE && !vals[in->of_field].present))
+                continue; /* nothing measured on this row */
+            ev.is_measure = 1;
+            ev.problem = XCHG_IND_NONE;
+            ev.measure = (uint8_t)in->measure;
+            ev.value = in->value_field != XCHG_NONE ? vals[in->value_field].num : 1;
+            ev.of = in->of_field != XCHG_NONE ? vals[in->of_field].num : 0;
+        } else {
+            ev.problem = (uint8_t)in->problem;
+        }
         int dup = 0;
         for (size_t k = 0; k < r->nind; k++)
-            dup |= r->ind[k].problem == in->problem && r->ind[k].start == start &&
+            dup |= r->ind[k].is_measure == ev.is_measure && r->ind[k].problem == ev.problem &&
+                   r->ind[k].measure == ev.measure && r->ind[k].start == start &&
                    r->ind[k].end == end;
         if (dup || r->nind == XCHG_RECORD_MAX_INDICATORS)
             continue;
-        r->ind[r->nind++] = (xchg_indicator_ev){(uint8_t)in->problem, start, end};
+        r->ind[r->nind++] = ev;
     }
     return 0;
 }

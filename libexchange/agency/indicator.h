@@ -45,4 +45,10 @@ int xchg__ind_accumulate(xchg__indicators *ind, const xchg__val *vals);
 int xchg__ind_evaluate(const xchg__indicators *ind, const xchg__val *vals, xchg_record *r,
                        uint64_t *out_of_period, xchg__ind_fault *fault);
 
+/* The row's person facts the matcher may hold: age in whole years on the period end, and
+ * the agreement's coarse area (an area field, or the postcode sector table); area is the
+ * buffer r->area points to. */
+void xchg__ind_person(const xchg__indicators *ind, const xchg__val *vals, xchg_record *r,
+                      char area[XCHG_RECORD_MAX_AREA + 1]);
+
 #endif

@@ -599,14 +599,16 @@ static enum step indicators(struct seal *s, unsigned line, xchg_record *r)
     if (!xchg__ind_evaluate(&s->ind, s->vals, r, &s->st->out_of_period, &fault))
         return STEP_OK;
     const xchg_indicator *in = fault.in;
+    const char *kind = in->measure != XCHG_NONE ? "measure" : "problem";
+    const char *name = in->measure != XCHG_NONE ? s->p->measures[in->measure].name
+                                                : s->p->problems[in->problem].code;
     if (fault.kind == XCHG__IND_NO_DATE)
         row_msg(s, XCHG_SEV_ERROR, line, s->p->fields[in->date_field].name, 0,
-                "problem '%s' is indicated but its date field '%s' is empty",
-                s->p->problems[in->problem].code, s->p->fields[in->date_field].name);
+                "%s '%s' is indicated but its date field '%s' is empty", kind, name,
+                s->p->fields[in->date_field].name);
     else
         row_msg(s, XCHG_SEV_ERROR, line, s->p->fields[in->end_field].name, 0,
-                "problem '%s': '%s' is before '%s'",
-                s->p->problems[in->problem].code, s->p->fields[in->end_field].name,
+                "%s '%s': '%s' is before '%s'", kind, name, s->p->fields[in->end_field].name,
                 s->p->fields[in->date_field].name);
     s->st->rejected++;
     return STEP_BAD;
@@ -817,6 +819,8 @@ static int emit(struct seal *s, unsigned line, const char *const *f, const size_
         return k == STEP_STOP;
     tokens(s, line, &r);
     clk_encode(s, line, &r);
+    char area[XCHG_RECORD_MAX_AREA + 1];
+    xchg__ind_person(&s->ind, s->vals, &r, area);
     char basis[256], why[160];
     size_t withheld;
     read_consent(s, line, f, lens, &r, basis);

@@ -650,7 +650,8 @@ static int clk_invalid_of(struct ctx *c, struct fy_node *map, const char *key, i
 
 static void parse_fields(struct ctx *c, struct fy_node *root)
 {
-    static const char *const keys[] = {"type", "values", "special_category", "clk_invalid", NULL};
+    static const char *const keys[] = {"type", "values", "special_category", "clk_invalid",
+                                       "date_of_birth", NULL};
     struct fy_node *m;
     xchg_policy_data *p = c->p;
     int before = c->errors;
@@ -699,8 +700,21 @@ static void parse_fields(struct ctx *c, struct fy_node *root)
         } else if (vals) {
             ERR(c, vals, "'values' is only allowed for fields of type code");
         }
+        if (get_bool(c, v, "date_of_birth", 0, where)) {
+            if (f->type != XCHG_FT_DATE)
+                ERR(c, get(v, "date_of_birth"), "%s: 'date_of_birth' needs a date field", where);
+            else if (p->dob_field != XCHG_NONE)
+                ERR(c, get(v, "date_of_birth"), "only one field may be the 'date_of_birth'");
+            else
+                p->dob_field = p->nfields;
+        }
         p->nfields++;
     }
+    /* the date of birth (ages): marked, else a date field called dob */
+    if (p->dob_field == XCHG_NONE)
+        for (size_t i = 0; i < p->nfields; i++)
+            if (strcmp(p->fields[i].name, "dob") == 0 && p->fields[i].type == XCHG_FT_DATE)
+                p->dob_field = i;
     c->fields_ok = c->errors == before;
 }
 
@@ -979,7 +993,8 @@ static void parse_households(struct ctx *c, struct fy_node *root)
 
 static void parse_problems(struct ctx *c, struct fy_node *root)
 {
-    static const char *const keys[] = {"title", "asserted_by", "window_days", NULL};
+    static const char *const keys[] = {"title", "asserted_by", "window_days", "identify",
+                                       "outcome", NULL};
     struct fy_node *m;
     xchg_policy_data *p = c->p;
     int before = c->errors;
@@ -1039,10 +1054,95 @@ static size_t problem_ref(struct ctx *c, struct fy_node *n, const char *code, co
     return XCHG_NONE;
 }
 
+static void parse_rule_expr(struct ctx *c, struct fy_node *n, xchg_rule_expr *r, int depth)
+{
+    static const char *const ek[] = {"at_least", "of", "all", "any", NULL};
+    memset(r, 0, sizeof *r);
+    if (!is_map(c, n, "'eligible_when'"))
+        return;
+    if (depth > 8) {
+        ERR(c, n, "'eligible_when' is nested too deeply");
+        return;
+    }
+    check_keys(c, n, ek, "'eligible_when'");
+    struct fy_node *all = get(n, "all"), *any = get(n, "any");
+    if (all || any) {
+        if (all && any)
+            ERR(c, n, "'eligible_when' takes 'all' or 'any', not both");
+        if (get(n, "at_least") || get(n, "of"))
+            ERR(c, n, "'eligible_when' with 'all'/'any' takes no 'at_least'/'of' beside them");
+        struct fy_node *l = all ? all : any;
+        r->kind = all ? XCHG_RULE_ALL : XCHG_RULE_ANY;
+        if (!is_seq(c, l, "'all'/'any' in 'eligible_when'"))
+            return;
+        int cnt = fy_node_sequence_item_count(l);
+        if (cnt <= 0) {
+            ERR(c, l, "'all'/'any' in 'eligible_when' is empty");
+            return;
+        }
+        r->sub = alloc(c, sizeof *r->sub * (size_t)cnt);
+        void *it = NULL;
+        struct fy_node *e;
+        while (r->sub && (e = fy_node_sequence_iterate(l, &it)) != NULL)
+            parse_rule_expr(c, e, &r->sub[r->nsub++], depth + 1);
+        return;
+    }
+    r->kind = XCHG_RULE_AT_LEAST;
+    long al = 0;
+    int have_al = get_long(c, n, "at_least", 1, 1, 100, &al, "'eligible_when'");
+    r->at_least = (unsigned)al;
+    const char **names;
+    size_t nn;
+    struct fy_node *of;
+    if (!need(c, n, "of", "'eligible_when'", &of) ||
+        !get_str_list(c, of, &names, &nn, "'of' in 'eligible_when'"))
+        return;
+    r->of = alloc(c, sizeof(size_t) * (nn ? nn : 1));
+    for (size_t i = 0; r->of && i < nn; i++) {
+        size_t pi = problem_ref(c, of, names[i], "the eligibility rule");
+        if (pi == XCHG_NONE)
+            continue;
+        for (size_t j = 0; j < r->nof; j++)
+            if (r->of[j] == pi)
+                ERR(c, of, "problem '%s' is listed twice in the eligibility rule", names[i]);
+        r->of[r->nof++] = pi;
+    }
+    if (have_al && nn && al > (long)nn)
+        ERR(c, n, "the eligibility rule can never be met: it needs %ld problems but lists only %zu",
+            al, nn);
+}
+
+/* The fewest problems that can satisfy r (for display: "at least N problems"). */
+static unsigned rule_min(const xchg_rule_expr *r)
+{
+    if (r->kind == XCHG_RULE_AT_LEAST)
+        return r->at_least;
+    unsigned best = r->kind == XCHG_RULE_ANY ? UINT32_MAX : 0;
+    for (size_t i = 0; i < r->nsub; i++) {
+        unsigned m = rule_min(&r->sub[i]);
+        best = r->kind == XCHG_RULE_ANY ? (m < best ? m : best) : best + m;
+    }
+    return best == UINT32_MAX ? 0 : best;
+}
+
+/* rule_of: every problem the rule names, once. */
+static void rule_union(struct ctx *c, const xchg_rule_expr *r)
+{
+    xchg_policy_data *p = c->p;
+    for (size_t i = 0; i < r->nof; i++) {
+        int have = 0;
+        for (size_t j = 0; j < p->nrule_of; j++)
+            have |= p->rule_of[j] == r->of[i];
+        if (!have && p->nrule_of < p->nproblems)
+            p->rule_of[p->nrule_of++] = r->of[i];
+    }
+    for (size_t i = 0; i < r->nsub; i++)
+        rule_union(c, &r->sub[i]);
+}
+
 static void parse_rule(struct ctx *c, struct fy_node *root)
 {
     static const char *const keys[] = {"eligible_when", "evidence_window_days", NULL};
-    static const char *const ek[] = {"at_least", "of", NULL};
     struct fy_node *m, *ew;
     xchg_policy_data *p = c->p;
     if (p->linkage_only && !get(root, "rule") && !get(root, "problems"))
@@ -1053,31 +1153,13 @@ static void parse_rule(struct ctx *c, struct fy_node *root)
     long w = 365;
     get_long(c, m, "evidence_window_days", 1, 1, 3660, &w, "'rule'");
     p->rule_window_days = (int32_t)w;
-    if (!need(c, m, "eligible_when", "'rule'", &ew) || !is_map(c, ew, "'eligible_when'"))
+    if (!need(c, m, "eligible_when", "'rule'", &ew))
         return;
-    check_keys(c, ew, ek, "'eligible_when'");
-    long al = 0;
-    int have_al = get_long(c, ew, "at_least", 1, 1, 100, &al, "'eligible_when'");
-    p->rule_at_least = (unsigned)al;
-    const char **names;
-    size_t nn;
-    struct fy_node *of;
-    if (!need(c, ew, "of", "'eligible_when'", &of) ||
-        !get_str_list(c, of, &names, &nn, "'of' in 'eligible_when'"))
-        return;
-    p->rule_of = alloc(c, sizeof(size_t) * (nn ? nn : 1));
-    for (size_t i = 0; p->rule_of && i < nn; i++) {
-        size_t pi = problem_ref(c, of, names[i], "the eligibility rule");
-        if (pi == XCHG_NONE)
-            continue;
-        for (size_t j = 0; j < p->nrule_of; j++)
-            if (p->rule_of[j] == pi)
-                ERR(c, of, "problem '%s' is listed twice in the eligibility rule", names[i]);
-        p->rule_of[p->nrule_of++] = pi;
-    }
-    if (have_al && nn && al > (long)nn)
-        ERR(c, ew, "the eligibility rule can never be met: it needs %ld problems but lists only %zu",
-            al, nn);
+    parse_rule_expr(c, ew, &p->rule, 0);
+    p->rule_of = alloc(c, sizeof(size_t) * (p->nproblems ? p->nproblems : 1));
+    if (p->rule_of)
+        rule_union(c, &p->rule);
+    p->rule_at_least = rule_min(&p->rule);
 }
 
 static int parse_op(struct ctx *c, struct fy_node *cond, xchg_condition *k, const char *where)
@@ -1219,13 +1301,119 @@ static void parse_consent_values(struct ctx *c, struct fy_node *n, xchg_extract 
     }
 }
 
+
+/* ---- measures (docs/programme.md) ------------------------------------------------- */
+
+static int xchg__column_mapped(const xchg_extract *x, size_t field)
+{
+    for (size_t j = 0; j < x->ncolumns; j++)
+        if (x->columns[j].field == field)
+            return 1;
+    return 0;
+}
+
+/* The measure called name (added on first use), noting that agency sends it. */
+static size_t measure_add(struct ctx *c, struct fy_node *n, const char *name, size_t agency)
+{
+    xchg_policy_data *p = c->p;
+    if (!valid_ident(name)) {
+        ERR(c, n, "measure name '%s' must be 1-64 characters of a-z, 0-9, '-', '_'", name);
+        return XCHG_NONE;
+    }
+    if (!p->measures && !(p->measures = alloc(c, sizeof *p->measures * XCHG_MAX_MEASURES)))
+        return XCHG_NONE;
+    size_t i = 0;
+    while (i < p->nmeasures && strcmp(p->measures[i].name, name) != 0)
+        i++;
+    if (i == p->nmeasures) {
+        if (p->nmeasures == XCHG_MAX_MEASURES) {
+            ERR(c, n, "too many measures (at most %d)", XCHG_MAX_MEASURES);
+            return XCHG_NONE;
+        }
+        xchg_measure *m = &p->measures[p->nmeasures++];
+        memset(m, 0, sizeof *m);
+        m->name = name;
+        m->agencies = alloc(c, sizeof(size_t) * (p->nparties ? p->nparties : 1));
+    }
+    xchg_measure *m = &p->measures[i];
+    int have = 0;
+    for (size_t k = 0; k < m->nagencies; k++)
+        have |= m->agencies[k] == agency;
+    if (!have && m->agencies && m->nagencies < p->nparties)
+        m->agencies[m->nagencies++] = agency;
+    return i;
+}
+
+static size_t measure_ref(struct ctx *c, struct fy_node *n, const char *name, const char *where)
+{
+    for (size_t i = 0; i < c->p->nmeasures; i++)
+        if (strcmp(c->p->measures[i].name, name) == 0)
+            return i;
+    if (c->extracts_ok)
+        ERR(c, n, "unknown measure '%s' in %s (no extract has an indicator with 'measure: %s')",
+            name, where, name);
+    return XCHG_NONE;
+}
+
+/* A number field of this agency's extract, for a measure's value or of. */
+static size_t measure_number(struct ctx *c, struct fy_node *e, const char *key,
+                             const xchg_extract *x, const char *where)
+{
+    const char *name = get_str(c, e, key, 0, where);
+    if (!name)
+        return XCHG_NONE;
+    size_t fi = field_ref(c, get(e, key), name, where);
+    if (fi == XCHG_NONE)
+        return XCHG_NONE;
+    if (c->p->fields[fi].type != XCHG_FT_NUMBER)
+        ERR(c, get(e, key), "%s: '%s' must name a number field; '%s' is %s", where, key, name,
+            xchg_field_type_name(c->p->fields[fi].type));
+    else if (!xchg__column_mapped(x, fi))
+        ERR(c, get(e, key), "%s: field '%s' is not one of this agency's 'columns'", where, name);
+    return fi;
+}
+
+/* A measure's age bounds ({ge: 16, lt: 25}) and the numbers it carries. */
+static void parse_measure_extras(struct ctx *c, struct fy_node *e, xchg_indicator *in,
+                                 const xchg_extract *x, const char *name)
+{
+    static const char *const akeys[] = {"lt", "ge", NULL};
+    char where[160];
+    label(where, sizeof where, "measure '%s'", name);
+    struct fy_node *a = get(e, "age");
+    if (a && is_map(c, a, "'age'")) {
+        check_keys(c, a, akeys, "'age'");
+        long v;
+        if (get_long(c, a, "ge", 0, 0, 150, &v, "'age'"))
+            in->age_min = (int)v;
+        if (get_long(c, a, "lt", 0, 1, 151, &v, "'age'"))
+            in->age_below = (int)v;
+        if (in->age_min < 0 && in->age_below < 0)
+            ERR(c, a, "%s: 'age' needs 'ge' and/or 'lt' (whole years on the evidence date)", where);
+        if (in->age_min >= 0 && in->age_below >= 0 && in->age_below <= in->age_min)
+            ERR(c, a, "%s: no age is both at least %d and under %d", where, in->age_min,
+                in->age_below);
+        if (c->p->dob_field == XCHG_NONE)
+            ERR(c, a, "%s: an age condition needs a date-of-birth field (a date field 'dob', or "
+                      "one marked 'date_of_birth: true')", where);
+        else if (!xchg__column_mapped(x, c->p->dob_field))
+            ERR(c, a, "%s: an age condition needs this agency's 'columns' to provide '%s'",
+                where, c->p->fields[c->p->dob_field].name);
+    }
+    in->value_field = measure_number(c, e, "value", x, where);
+    in->of_field = measure_number(c, e, "of", x, where);
+    if (in->of_field != XCHG_NONE && in->value_field == XCHG_NONE)
+        ERR(c, get(e, "of"), "%s: 'of' (a denominator) needs a 'value'", where);
+}
+
 static void parse_extracts(struct ctx *c, struct fy_node *root)
 {
     static const char *const keys[] = {"record_ref", "columns", "date_formats", "group_by",
                                        "indicators", "payload", "consent_column",
                                        "consent_date_column", "basis_column", "consent_values",
                                        "one_record_per_person", "person_id", NULL};
-    static const char *const ikeys[] = {"problem", "when", "date", "end_date", NULL};
+    static const char *const ikeys[] = {"problem", "measure", "when", "date", "end_date",
+                                        "age", "value", "of", NULL};
     struct fy_node *m;
     xchg_policy_data *p = c->p;
     int before = c->errors;
@@ -1391,20 +1579,42 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
                 memset(in, 0, sizeof *in);
                 in->line = node_line(e);
                 in->date_field = in->end_field = XCHG_NONE;
-                const char *code = get_str(c, e, "problem", 1, "an indicator");
-                if (!code)
-                    continue;
-                in->problem = problem_ref(c, get(e, "problem"), code, where);
-                if (in->problem == XCHG_NONE)
-                    continue;
-                const xchg_problem *pb = &p->problems[in->problem];
-                int may = 0;
-                for (size_t j = 0; j < pb->nasserted; j++)
-                    may |= pb->asserted_by[j] == pi;
-                if (!may)
-                    ERR(c, get(e, "problem"),
-                        "agency '%s' may not assert problem '%s' (not in its 'asserted_by')", agency,
-                        code);
+                in->problem = in->measure = in->value_field = in->of_field = XCHG_NONE;
+                in->age_min = in->age_below = -1;
+                const char *code;
+                if (get(e, "measure")) {
+                    code = get_str(c, e, "measure", 1, "an indicator");
+                    if (!code)
+                        continue;
+                    if (get(e, "problem"))
+                        ERR(c, get(e, "problem"), "an indicator names either a 'problem' (it "
+                                                  "asserts it) or a 'measure', not both");
+                    in->measure = measure_add(c, get(e, "measure"), code, pi);
+                    if (in->measure == XCHG_NONE)
+                        continue;
+                    parse_measure_extras(c, e, in, x, code);
+                } else {
+                    code = get_str(c, e, "problem", 1, "an indicator");
+                    if (!code)
+                        continue;
+                    in->problem = problem_ref(c, get(e, "problem"), code, where);
+                    if (in->problem == XCHG_NONE)
+                        continue;
+                    const xchg_problem *pb = &p->problems[in->problem];
+                    int may = 0;
+                    for (size_t j = 0; j < pb->nasserted; j++)
+                        may |= pb->asserted_by[j] == pi;
+                    if (!may)
+                        ERR(c, get(e, "problem"),
+                            "agency '%s' may not assert problem '%s' (not in its 'asserted_by')",
+                            agency, code);
+                    static const char *const legacy_only[] = {"age", "value", "of"};
+                    for (int q = 0; q < 3; q++)
+                        if (get(e, legacy_only[q]))
+                            ERR(c, get(e, legacy_only[q]),
+                                "'%s' is for measures (an indicator with 'measure:')",
+                                legacy_only[q]);
+                }
                 char iw[160];
                 label(iw, sizeof iw, "indicator for '%s' in %s", code, where);
                 const char *dn = get_str(c, e, "date", 0, iw);
@@ -1415,7 +1625,11 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
                 if (en && (in->end_field = field_ref(c, get(e, "end_date"), en, iw)) != XCHG_NONE &&
                     p->fields[in->end_field].type != XCHG_FT_DATE)
                     ERR(c, get(e, "end_date"), "%s: 'end_date' must name a date field", iw);
-                struct fy_node *w;
+                struct fy_node *w = get(e, "when");
+                if (!w && in->measure != XCHG_NONE) {
+                    x->nindicators++; /* a measure of every row */
+                    continue;
+                }
                 if (!need(c, e, "when", iw, &w))
                     continue;
                 /* one condition (mapping) or a list of conditions, all of which must hold */
@@ -1438,6 +1652,410 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
         p->nextracts++;
     }
     c->extracts_ok = c->errors == before;
+}
+
+
+/* ---- programme: criteria, terms, claim, costs, geography (docs/programme.md) ------- */
+
+static int parse_measure_list(struct ctx *c, struct fy_node *n, size_t **out, size_t *count,
+                              const char *where)
+{
+    const char **names;
+    size_t nn;
+    *out = NULL;
+    *count = 0;
+    if (!n)
+        return 1;
+    if (!get_str_list(c, n, &names, &nn, where))
+        return 0;
+    *out = alloc(c, sizeof(size_t) * (nn ? nn : 1));
+    if (!*out)
+        return 0;
+    for (size_t i = 0; i < nn; i++) {
+        size_t m = measure_ref(c, n, names[i], where);
+        if (m == XCHG_NONE)
+            return 0;
+        (*out)[(*count)++] = m;
+    }
+    return 1;
+}
+
+static void parse_criterion(struct ctx *c, struct fy_node *n, xchg_criterion *k, int depth,
+                            const char *where);
+
+static void parse_criteria_list(struct ctx *c, struct fy_node *n, xchg_criterion **out,
+                                size_t *count, int depth, const char *where)
+{
+    *out = NULL;
+    *count = 0;
+    if (!is_seq(c, n, where))
+        return;
+    int cnt = fy_node_sequence_item_count(n);
+    if (cnt <= 0) {
+        ERR(c, n, "%s: the list of criteria is empty", where);
+        return;
+    }
+    *out = alloc(c, sizeof **out * (size_t)cnt);
+    void *it = NULL;
+    struct fy_node *e;
+    while (*out && (e = fy_node_sequence_iterate(n, &it)) != NULL)
+        parse_criterion(c, e, &(*out)[(*count)++], depth + 1, where);
+}
+
+static void parse_criterion(struct ctx *c, struct fy_node *n, xchg_criterion *k, int depth,
+                            const char *where)
+{
+    static const char *const keys[] = {"id", "measure", "count", "sum", "ratio", "active",
+                                       "continuous", "none", "reduction", "all", "any", "days",
+                                       "terms", "scope", "child_in_family", "baseline_with",
+                                       "baseline_without", NULL};
+    static const char *const kinds[] = {"count", "sum", "ratio", "active", "continuous",
+                                        "none", "reduction", "all", "any"};
+    memset(k, 0, sizeof *k);
+    k->line = node_line(n);
+    if (!is_map(c, n, "a criterion"))
+        return;
+    if (depth > 8) {
+        ERR(c, n, "%s: criteria nested too deeply", where);
+        return;
+    }
+    k->id = get_str(c, n, "id", 0, where);
+    char w[192];
+    label(w, sizeof w, "criterion %s%s%sin %s", k->id ? "'" : "", k->id ? k->id : "",
+          k->id ? "' " : "", where);
+    check_keys(c, n, keys, w);
+    int found = 0;
+    struct fy_node *kn = NULL;
+    for (int i = 0; i < 9; i++)
+        if (get(n, kinds[i])) {
+            if (found++) {
+                ERR(c, get(n, kinds[i]), "%s: give one of count, sum, ratio, active, continuous, "
+                                         "none, reduction, all or any", w);
+                return;
+            }
+            k->kind = (xchg_crit_kind)i;
+            kn = get(n, kinds[i]);
+        }
+    if (!found) {
+        ERR(c, n, "%s needs one of count, sum, ratio, active, continuous, none, reduction, all "
+                  "or any", w);
+        return;
+    }
+    if (k->kind == XCHG_CRIT_ALL || k->kind == XCHG_CRIT_ANY) {
+        parse_criteria_list(c, kn, &k->sub, &k->nsub, depth, w);
+        if (get(n, "measure"))
+            ERR(c, get(n, "measure"), "%s: 'all'/'any' take their measures from their criteria",
+                w);
+    } else {
+        struct fy_node *mn;
+        if (need(c, n, "measure", w, &mn))
+            parse_measure_list(c, mn, &k->measures, &k->nmeasures, w);
+    }
+    if (k->kind <= XCHG_CRIT_RATIO) {
+        xchg_condition cond;
+        memset(&cond, 0, sizeof cond);
+        if (is_map(c, kn, w) && parse_op(c, kn, &cond, w)) {
+            if (cond.op > XCHG_OP_NE || (cond.op >= XCHG_OP_EQ && !plain(get(kn, "eq") ? get(kn, "eq") : get(kn, "ne"))))
+                ERR(c, kn, "%s compares a number: lt, le, gt, ge, eq or ne with a number", w);
+            k->op = cond.op;
+            k->number = cond.number;
+        }
+    } else if (k->kind == XCHG_CRIT_REDUCTION) {
+        if (num_of(c, kn, &k->reduction, "'reduction'") &&
+            (k->reduction <= 0 || k->reduction > 1))
+            ERR(c, kn, "%s: 'reduction' is a fraction fewer than the baseline, above 0 and at "
+                       "most 1 (0.6 for 60 %% fewer)", w);
+    } else if (k->kind < XCHG_CRIT_ALL && !get_bool(c, n, kinds[k->kind], 0, w)) {
+        ERR(c, kn, "%s: '%s' may only be true", w, kinds[k->kind]);
+    }
+    long v;
+    if (get_long(c, n, "days", 0, 1, 3660, &v, w))
+        k->days = (int32_t)v;
+    if (get_long(c, n, "terms", 0, 1, 12, &v, w)) {
+        k->terms = (unsigned)v;
+        if (k->days)
+            ERR(c, get(n, "terms"), "%s: a window is 'days' or 'terms', not both", w);
+    }
+    const char *sc = get_str(c, n, "scope", 0, w);
+    if (sc) {
+        if (strcmp(sc, "person") == 0)
+            k->scope = XCHG_SCOPE_PERSON;
+        else if (strcmp(sc, "each") == 0)
+            k->scope = XCHG_SCOPE_EACH;
+        else if (strcmp(sc, "family") == 0)
+            k->scope = XCHG_SCOPE_FAMILY;
+        else
+            ERR(c, get(n, "scope"), "%s: scope is person, each or family, not '%s'", w, sc);
+    }
+    k->child_in_family = get_bool(c, n, "child_in_family", 0, w);
+    if (k->child_in_family && c->p->dob_field == XCHG_NONE)
+        ERR(c, get(n, "child_in_family"), "%s: 'child_in_family' needs ages: a date-of-birth "
+                                          "field", w);
+    parse_measure_list(c, get(n, "baseline_with"), &k->baseline_with, &k->nbaseline_with, w);
+    parse_measure_list(c, get(n, "baseline_without"), &k->baseline_without,
+                       &k->nbaseline_without, w);
+}
+
+/* Every measure a criterion (and its sub-criteria) reads. */
+static size_t criterion_uses_agency(const xchg_policy_data *p, const xchg_criterion *k,
+                                    const xchg_problem *pb, size_t *bad_measure)
+{
+    for (size_t i = 0; i < k->nmeasures; i++) {
+        const xchg_measure *m = &p->measures[k->measures[i]];
+        for (size_t a = 0; a < m->nagencies; a++) {
+            int may = 0;
+            for (size_t j = 0; j < pb->nasserted; j++)
+                may |= pb->asserted_by[j] == m->agencies[a];
+            if (!may) {
+                *bad_measure = k->measures[i];
+                return m->agencies[a];
+            }
+        }
+    }
+    for (size_t i = 0; i < k->nsub; i++) {
+        size_t r = criterion_uses_agency(p, &k->sub[i], pb, bad_measure);
+        if (r != XCHG_NONE)
+            return r;
+    }
+    return XCHG_NONE;
+}
+
+static unsigned criterion_max_terms(const xchg_criterion *k)
+{
+    unsigned t = k->terms;
+    for (size_t i = 0; i < k->nsub; i++) {
+        unsigned s = criterion_max_terms(&k->sub[i]);
+        if (s > t)
+            t = s;
+    }
+    return t;
+}
+
+static void parse_terms(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"name", "start", "end", NULL};
+    xchg_policy_data *p = c->p;
+    struct fy_node *m = get(root, "terms");
+    if (!m || !is_seq(c, m, "'terms'"))
+        return;
+    int cnt = fy_node_sequence_item_count(m);
+    p->terms = alloc(c, sizeof *p->terms * (size_t)(cnt > 0 ? cnt : 1));
+    void *it = NULL;
+    struct fy_node *e;
+    while (p->terms && (e = fy_node_sequence_iterate(m, &it)) != NULL) {
+        if (!is_map(c, e, "each term"))
+            continue;
+        check_keys(c, e, keys, "a term");
+        xchg_term *t = &p->terms[p->nterms];
+        t->name = get_str(c, e, "name", 1, "a term");
+        char w[128];
+        label(w, sizeof w, "term '%s'", t->name ? t->name : "?");
+        if (!t->name || !get_date(c, e, "start", &t->start, w) ||
+            !get_date(c, e, "end", &t->end, w))
+            continue;
+        if (t->end < t->start)
+            ERR(c, get(e, "end"), "%s ends before it starts", w);
+        else if (p->nterms && t->start <= p->terms[p->nterms - 1].end)
+            ERR(c, get(e, "start"), "%s must start after the term before it ends (list the "
+                                    "terms in date order, without overlaps)", w);
+        p->nterms++;
+    }
+}
+
+/* Problems' identify/outcome criteria (after the extracts: they name measures). */
+static void parse_problem_criteria(struct ctx *c, struct fy_node *root)
+{
+    xchg_policy_data *p = c->p;
+    struct fy_node *pm = get(root, "problems");
+    if (!c->problems_ok || !pm)
+        return;
+    for (size_t i = 0; i < p->nproblems; i++) {
+        xchg_problem *pb = &p->problems[i];
+        struct fy_node *v = get(pm, pb->code);
+        char where[128];
+        label(where, sizeof where, "problem '%s'", pb->code);
+        struct fy_node *id = get(v, "identify"), *oc = get(v, "outcome");
+        if (id)
+            parse_criteria_list(c, id, &pb->identify, &pb->nidentify, 0, where);
+        if (oc && fy_node_get_type(oc) == FYNT_MAPPING) {
+            static const char *const ok[] = {"all", "any", NULL};
+            check_keys(c, oc, ok, "'outcome'");
+            struct fy_node *all = get(oc, "all"), *any = get(oc, "any");
+            if ((all != NULL) + (any != NULL) != 1)
+                ERR(c, oc, "%s: 'outcome' is a list of criteria, or 'all:'/'any:' one", where);
+            else
+                parse_criteria_list(c, all ? all : any, &pb->outcome, &pb->noutcome, 0, where);
+            pb->outcome_any = any != NULL;
+        } else if (oc) {
+            parse_criteria_list(c, oc, &pb->outcome, &pb->noutcome, 0, where);
+        }
+        for (size_t k = 0; k < pb->nidentify + pb->noutcome; k++) {
+            const xchg_criterion *cr =
+                k < pb->nidentify ? &pb->identify[k] : &pb->outcome[k - pb->nidentify];
+            size_t bad = XCHG_NONE;
+            size_t ag = criterion_uses_agency(p, cr, pb, &bad);
+            if (ag != XCHG_NONE)
+                ERR(c, k < pb->nidentify ? id : oc,
+                    "%s: measure '%s' comes from agency '%s', which may not assert it (not in "
+                    "its 'asserted_by')",
+                    where, p->measures[bad].name, p->parties[ag].id);
+            unsigned t = criterion_max_terms(cr);
+            if (t && p->nterms < t)
+                ERR(c, k < pb->nidentify ? id : oc,
+                    "%s: a criterion looks at %u terms but the agreement's 'terms' calendar "
+                    "lists %zu", where, t, p->nterms);
+            if (k < pb->nidentify && (cr->nbaseline_with || cr->nbaseline_without))
+                ERR(c, id, "%s: 'baseline_with'/'baseline_without' are for outcomes", where);
+            if (k < pb->nidentify && cr->kind == XCHG_CRIT_REDUCTION)
+                ERR(c, id, "%s: 'reduction' compares with the baseline: it is for outcomes",
+                    where);
+        }
+    }
+}
+
+static void parse_claim(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"all_identified", "any_of", NULL};
+    xchg_policy_data *p = c->p;
+    struct fy_node *m = get(root, "claim");
+    if (!m || !is_map(c, m, "'claim'"))
+        return;
+    check_keys(c, m, keys, "'claim'");
+    p->claim_all_identified = get_bool(c, m, "all_identified", 0, "'claim'");
+    struct fy_node *g = get(m, "any_of");
+    if (p->claim_all_identified == (g != NULL))
+        ERR(c, m, "'claim' is 'all_identified: true' or 'any_of: [[problems], ...]'");
+    if (!g || !is_seq(c, g, "'any_of' in 'claim'"))
+        return;
+    int cnt = fy_node_sequence_item_count(g);
+    p->claim_groups = alloc(c, sizeof *p->claim_groups * (size_t)(cnt > 0 ? cnt : 1));
+    void *it = NULL;
+    struct fy_node *e;
+    while (p->claim_groups && (e = fy_node_sequence_iterate(g, &it)) != NULL) {
+        xchg_claim_group *cg = &p->claim_groups[p->nclaim_groups++];
+        const char **names;
+        size_t nn;
+        memset(cg, 0, sizeof *cg);
+        if (!get_str_list(c, e, &names, &nn, "a claim group") || !nn)
+            continue;
+        cg->problems = alloc(c, sizeof(size_t) * nn);
+        for (size_t i = 0; cg->problems && i < nn; i++) {
+            size_t pi = problem_ref(c, e, names[i], "a claim group");
+            if (pi == XCHG_NONE)
+                continue;
+            if (!p->problems[pi].noutcome)
+                ERR(c, e, "claim group: problem '%s' has no 'outcome' to be met", names[i]);
+            cg->problems[cg->nproblems++] = pi;
+        }
+    }
+}
+
+static void parse_costs(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"currency", "per_family", "items", NULL};
+    static const char *const ikeys[] = {"id", "title", "unit_cost", "predicted_reduction",
+                                        "measure", NULL};
+    xchg_policy_data *p = c->p;
+    p->currency = "GBP";
+    struct fy_node *m = get(root, "costs");
+    if (!m || !is_map(c, m, "'costs'"))
+        return;
+    check_keys(c, m, keys, "'costs'");
+    const char *cur = get_str(c, m, "currency", 0, "'costs'");
+    if (cur)
+        p->currency = cur;
+    struct fy_node *pf = get(m, "per_family");
+    if (pf && num_of(c, pf, &p->cost_per_family, "'per_family' in 'costs'") &&
+        p->cost_per_family < 0)
+        ERR(c, pf, "'per_family' in 'costs' must not be negative");
+    struct fy_node *items = get(m, "items");
+    if (!items || !is_seq(c, items, "'items' in 'costs'"))
+        return;
+    int cnt = fy_node_sequence_item_count(items);
+    p->costs = alloc(c, sizeof *p->costs * (size_t)(cnt > 0 ? cnt : 1));
+    void *it = NULL;
+    struct fy_node *e;
+    while (p->costs && (e = fy_node_sequence_iterate(items, &it)) != NULL) {
+        if (!is_map(c, e, "a cost item"))
+            continue;
+        check_keys(c, e, ikeys, "a cost item");
+        xchg_cost_item *ci = &p->costs[p->ncosts];
+        memset(ci, 0, sizeof *ci);
+        ci->id = get_str(c, e, "id", 1, "a cost item");
+        ci->title = get_str(c, e, "title", 0, "a cost item");
+        struct fy_node *uc, *pr, *mn;
+        if (need(c, e, "unit_cost", "a cost item", &uc) &&
+            num_of(c, uc, &ci->unit_cost, "'unit_cost'") && ci->unit_cost < 0)
+            ERR(c, uc, "'unit_cost' must not be negative");
+        if (need(c, e, "predicted_reduction", "a cost item", &pr) &&
+            num_of(c, pr, &ci->predicted_reduction, "'predicted_reduction'") &&
+            (ci->predicted_reduction < 0 || ci->predicted_reduction > 1))
+            ERR(c, pr, "'predicted_reduction' is a fraction from 0 to 1 (0.36 for 36 %%)");
+        if (need(c, e, "measure", "a cost item", &mn))
+            parse_measure_list(c, mn, &ci->measures, &ci->nmeasures, "a cost item");
+        p->ncosts++;
+    }
+}
+
+static void parse_geography(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"field", "postcode_sectors", NULL};
+    xchg_policy_data *p = c->p;
+    struct fy_node *m = get(root, "geography");
+    if (!m || !is_map(c, m, "'geography'"))
+        return;
+    check_keys(c, m, keys, "'geography'");
+    const char *fname = get_str(c, m, "field", 0, "'geography'");
+    struct fy_node *ps = get(m, "postcode_sectors");
+    if ((fname != NULL) == (ps != NULL)) {
+        ERR(c, m, "'geography' is 'field: <an area code field>' or 'postcode_sectors: {sector: "
+                  "area}'");
+        return;
+    }
+    if (fname) {
+        size_t fi = field_ref(c, get(m, "field"), fname, "'geography'");
+        if (fi == XCHG_NONE)
+            return;
+        if (p->fields[fi].identifying || (p->fields[fi].type != XCHG_FT_CODE &&
+                                          p->fields[fi].type != XCHG_FT_TEXT))
+            ERR(c, get(m, "field"), "'geography': the area field '%s' must be a code or text "
+                                    "field (an area, not an address)", fname);
+        p->area_field = fi;
+        return;
+    }
+    if (!is_map(c, ps, "'postcode_sectors'"))
+        return;
+    size_t pc = XCHG_NONE;
+    for (size_t i = 0; i < p->nfields && pc == XCHG_NONE; i++)
+        if (p->fields[i].type == XCHG_FT_POSTCODE)
+            pc = i;
+    if (pc == XCHG_NONE)
+        ERR(c, ps, "'postcode_sectors' needs a uk_postcode field");
+    int cnt = fy_node_mapping_item_count(ps);
+    p->area_sectors = alloc(c, sizeof(char *) * (size_t)(cnt > 0 ? cnt : 1));
+    p->area_names = alloc(c, sizeof(char *) * (size_t)(cnt > 0 ? cnt : 1));
+    void *it = NULL;
+    struct fy_node_pair *pr;
+    while (p->area_sectors && p->area_names && (pr = fy_node_mapping_iterate(ps, &it)) != NULL) {
+        const char *sec = str_of(c, fy_node_pair_key(pr), "a postcode sector");
+        const char *area = str_of(c, fy_node_pair_value(pr), "an area name");
+        if (!sec || !area)
+            continue;
+        size_t sl = strlen(sec);
+        /* a sector is an outward code, a space and the inward digit: "FW12 3" */
+        if (sl < 4 || sl > 6 || sec[sl - 2] != ' ' || sec[sl - 1] < '0' || sec[sl - 1] > '9') {
+            ERR(c, fy_node_pair_key(pr), "'%s' is not a postcode sector (outward code, space, "
+                                         "digit: 'FW12 3')", sec);
+            continue;
+        }
+        if (!*area || strlen(area) > 64) {
+            ERR(c, fy_node_pair_value(pr), "area name for sector '%s' must be 1-64 characters",
+                sec);
+            continue;
+        }
+        p->area_sectors[p->nareas] = sec;
+        p->area_names[p->nareas++] = area;
+    }
 }
 
 static int parse_requirement(const char *s, xchg_requirement *r)
@@ -1638,7 +2256,7 @@ static void cross_check(struct ctx *c, struct fy_node *root)
         /* every problem must be assertable: some agency that may assert it has an indicator */
         struct fy_node *pm = get(root, "problems");
         for (size_t i = 0; i < p->nproblems; i++) {
-            int can = 0;
+            int can = p->problems[i].nidentify > 0;
             for (size_t e = 0; e < p->nextracts; e++)
                 for (size_t j = 0; j < p->extracts[e].nindicators; j++)
                     can |= p->extracts[e].indicators[j].problem == i;
@@ -1654,7 +2272,7 @@ static void cross_check(struct ctx *c, struct fy_node *root)
         size_t attainable = 0;
         for (size_t i = 0; i < p->nrule_of; i++) {
             const xchg_problem *pb = &p->problems[p->rule_of[i]];
-            int can = 0;
+            int can = pb->nidentify > 0;
             for (size_t e = 0; e < p->nextracts; e++)
                 for (size_t j = 0; j < p->extracts[e].nindicators; j++)
                     can |= p->extracts[e].indicators[j].problem == p->rule_of[i];
@@ -1668,7 +2286,7 @@ static void cross_check(struct ctx *c, struct fy_node *root)
                 p->rule_at_least, attainable);
         /* every agency in 'problems' with data should have an extract */
         for (size_t e = 0; e < p->nextracts; e++) {
-            if (p->extracts[e].nindicators == 0)
+            if (p->extracts[e].nindicators == 0 && p->nproblems)
                 WARN(c, get(get(root, "extracts"), p->parties[p->extracts[e].agency].id),
                      "extract of '%s' asserts no problem (it contributes identity data only)",
                      p->parties[p->extracts[e].agency].id);
@@ -1795,7 +2413,8 @@ xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_
 {
     static const char *const top[] = {"exchange_agreement", "agreement", "purposes", "parties",
                                       "fields", "match_keys", "fuzzy", "households",
-                                      "problems", "rule", "extracts", "release", "reports", NULL};
+                                      "problems", "rule", "extracts", "release", "reports",
+                                      "terms", "claim", "costs", "geography", NULL};
     if (!text || !out)
         return XCHG_ERR_ARG;
     if (!file)
@@ -1875,6 +2494,7 @@ xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_
             XCHG_POLICY_FORMAT);
     pol->d.format = (int)fmt;
     pol->d.owner = XCHG_NONE;
+    pol->d.dob_field = pol->d.area_field = XCHG_NONE;
     /* no release, no problems, no rule: a pure linkage agreement (docs/policy.md) */
     pol->d.linkage_only = !get(root, "release") && !get(root, "problems") && !get(root, "rule");
     parse_agreement(&c, root);
@@ -1884,9 +2504,14 @@ xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_
     parse_match_keys(&c, root);
     parse_fuzzy(&c, root);
     parse_households(&c, root);
+    parse_terms(&c, root);
+    parse_geography(&c, root);
     parse_problems(&c, root);
     parse_rule(&c, root);
     parse_extracts(&c, root);
+    parse_problem_criteria(&c, root);
+    parse_claim(&c, root);
+    parse_costs(&c, root);
     parse_release(&c, root);
     parse_reports(&c, root);
     cross_check(&c, root);

@@ -152,6 +152,15 @@ const xchg_extract_info *xchg_extract_file_info(const xchg_extract_file *f)
     return f ? &f->info : NULL;
 }
 
+/* A measure's events may come only from the agencies whose extracts define it. */
+static int may_measure(const xchg_policy_data *p, size_t measure, size_t agency)
+{
+    for (size_t i = 0; i < p->measures[measure].nagencies; i++)
+        if (p->measures[measure].agencies[i] == agency)
+            return 1;
+    return 0;
+}
+
 static int may_assert(const xchg_policy_data *p, size_t problem, size_t agency)
 {
     for (size_t i = 0; i < p->problems[problem].nasserted; i++)
@@ -195,7 +204,15 @@ xchg_err xchg_extract_next(xchg_extract_file *f, xchg_record *r, int *end, xchg_
         if (!why && r->clk_len != f->info.clk_bytes)
             why = "its Bloom-filter encoding has the wrong length";
         for (size_t i = 0; i < r->nind && !why; i++) {
-            if (r->ind[i].problem >= p->nproblems) {
+            if (r->ind[i].is_measure) {
+                if (r->ind[i].measure >= p->nmeasures) {
+                    why = "an indicator names an unknown measure";
+                } else if (!may_measure(p, r->ind[i].measure, f->info.agency)) {
+                    snprintf(buf, sizeof buf, "it sends measure '%s', which this agency's "
+                             "extract does not define", p->measures[r->ind[i].measure].name);
+                    why = buf;
+                }
+            } else if (r->ind[i].problem >= p->nproblems) {
                 why = "an indicator names an unknown problem";
             } else if (!may_assert(p, r->ind[i].problem, f->info.agency)) {
                 snprintf(buf, sizeof buf, "it asserts problem '%s', which this agency may not",

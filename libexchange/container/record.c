@@ -2,16 +2,36 @@
 #include "exchange/record.h"
 #include "internal.h"
 
+#include <math.h>
 #include <sodium.h>
 #include <string.h>
+
+#define IND_V1 9  /* problem, start, end */
+#define IND_V2 26 /* problem, measure, start, end, value f64, of f64 */
+
+static void put_f64(uint8_t *p, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    xchg__put_u32le(p, (uint32_t)u);
+    xchg__put_u32le(p + 4, (uint32_t)(u >> 32));
+}
+
+static double get_f64(const uint8_t *p)
+{
+    uint64_t u = (uint64_t)xchg__get_u32le(p) | (uint64_t)xchg__get_u32le(p + 4) << 32;
+    double v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
 
 static size_t tokens_size(size_t n) { return 1 + n * (1 + XCHG_TOKEN_BYTES); }
 
 size_t xchg_record_size(const xchg_record *r)
 {
     return 1 + 2 + r->ref_len + tokens_size(r->nmatch) + tokens_size(r->nblock) +
-           tokens_size(r->nhouse) + 2 + r->clk_len + 1 + r->nind * 9 + 1 + 4 + 1 + r->basis_len +
-           4 + r->payload_len;
+           tokens_size(r->nhouse) + 2 + r->clk_len + 1 + r->nind * IND_V2 + 1 + 4 + 1 +
+           r->basis_len + 1 + 1 + r->area_len + 4 + r->payload_len;
 }
 
 static void put_tokens(uint8_t **p, const xchg_token *t, size_t n)
@@ -30,8 +50,13 @@ xchg_err xchg_record_encode(const xchg_record *r, uint8_t *buf, size_t cap, size
         r->nmatch > XCHG_RECORD_MAX_TOKENS || r->nblock > XCHG_RECORD_MAX_TOKENS ||
         r->nhouse > XCHG_RECORD_MAX_TOKENS || r->nind > XCHG_RECORD_MAX_INDICATORS ||
         r->clk_len > XCHG_RECORD_MAX_CLK || r->basis_len > 255 ||
-        r->payload_len > XCHG_RECORD_MAX_PAYLOAD || r->consent > 3)
+        r->payload_len > XCHG_RECORD_MAX_PAYLOAD || r->consent > 3 ||
+        r->area_len > XCHG_RECORD_MAX_AREA || (r->age > 150 && r->age != XCHG_AGE_UNKNOWN))
         return XCHG_ERR_ARG;
+    for (size_t i = 0; i < r->nind; i++)
+        if (!isfinite(r->ind[i].value) || !isfinite(r->ind[i].of) ||
+            (r->ind[i].is_measure ? r->ind[i].measure : r->ind[i].problem) == XCHG_IND_NONE)
+            return XCHG_ERR_ARG;
     size_t need = xchg_record_size(r);
     if (need > cap)
         return XCHG_ERR_ARG;
@@ -51,10 +76,13 @@ xchg_err xchg_record_encode(const xchg_record *r, uint8_t *buf, size_t cap, size
     p += r->clk_len;
     *p++ = (uint8_t)r->nind;
     for (size_t i = 0; i < r->nind; i++) {
-        *p++ = r->ind[i].problem;
+        *p++ = r->ind[i].is_measure ? XCHG_IND_NONE : r->ind[i].problem;
+        *p++ = r->ind[i].is_measure ? r->ind[i].measure : XCHG_IND_NONE;
         xchg__put_u32le(p, (uint32_t)r->ind[i].start);
         xchg__put_u32le(p + 4, (uint32_t)r->ind[i].end);
-        p += 8;
+        put_f64(p + 8, r->ind[i].value);
+        put_f64(p + 16, r->ind[i].of);
+        p += 24;
     }
     *p++ = r->consent;
     xchg__put_u32le(p, (uint32_t)r->consent_date);
@@ -63,6 +91,11 @@ xchg_err xchg_record_encode(const xchg_record *r, uint8_t *buf, size_t cap, size
     if (r->basis_len)
         memcpy(p, r->basis, r->basis_len);
     p += r->basis_len;
+    *p++ = r->age;
+    *p++ = (uint8_t)r->area_len;
+    if (r->area_len)
+        memcpy(p, r->area, r->area_len);
+    p += r->area_len;
     xchg__put_u32le(p, (uint32_t)r->payload_len);
     p += 4;
     if (r->payload_len)
@@ -121,11 +154,15 @@ xchg_err xchg_record_decode(const uint8_t *buf, size_t len, xchg_record *out, xc
     memset(&x, 0, sizeof x);
     if (!need(&r, 3, "header"))
         return XCHG_ERR_TRUNCATED;
-    if (*r.p != XCHG_RECORD_VERSION) {
+    unsigned version = *r.p;
+    if (version != 1 && version != XCHG_RECORD_VERSION) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "record has unsupported version %u", *r.p);
         return XCHG_ERR_VERSION;
     }
     r.p++;
+    x.age = XCHG_AGE_UNKNOWN;
+    x.area = "";
+    size_t isz = version == 1 ? IND_V1 : IND_V2;
     x.ref_len = (size_t)r.p[0] | (size_t)r.p[1] << 8;
     r.p += 2;
     if (x.ref_len == 0 || x.ref_len > XCHG_RECORD_MAX_REF) {
@@ -157,15 +194,30 @@ xchg_err xchg_record_decode(const uint8_t *buf, size_t len, xchg_record *out, xc
                       x.nind, XCHG_RECORD_MAX_INDICATORS);
         return XCHG_ERR_FORMAT;
     }
-    if (!need(&r, x.nind * 9, "indicators"))
+    if (!need(&r, x.nind * isz, "indicators"))
         return XCHG_ERR_TRUNCATED;
     for (size_t i = 0; i < x.nind; i++) {
-        x.ind[i].problem = r.p[0];
-        x.ind[i].start = (int32_t)xchg__get_u32le(r.p + 1);
-        x.ind[i].end = (int32_t)xchg__get_u32le(r.p + 5);
-        r.p += 9;
-        if (x.ind[i].end < x.ind[i].start) {
+        xchg_indicator_ev *ev = &x.ind[i];
+        ev->problem = *r.p++;
+        ev->measure = version == 1 ? XCHG_IND_NONE : *r.p++;
+        ev->start = (int32_t)xchg__get_u32le(r.p);
+        ev->end = (int32_t)xchg__get_u32le(r.p + 4);
+        ev->value = version == 1 ? 0 : get_f64(r.p + 8);
+        ev->of = version == 1 ? 0 : get_f64(r.p + 16);
+        r.p += isz - 1 - (version != 1);
+        if (ev->end < ev->start) {
             xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "indicator ends before it starts");
+            return XCHG_ERR_FORMAT;
+        }
+        ev->is_measure = ev->measure != XCHG_IND_NONE;
+        if ((ev->problem == XCHG_IND_NONE) == (ev->measure == XCHG_IND_NONE)) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "indicator %zu must name exactly one of a problem and a measure", i);
+            return XCHG_ERR_FORMAT;
+        }
+        if (!isfinite(ev->value) || !isfinite(ev->of)) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "indicator %zu has a value that is not "
+                                                         "a finite number", i);
             return XCHG_ERR_FORMAT;
         }
     }
@@ -184,6 +236,25 @@ xchg_err xchg_record_decode(const uint8_t *buf, size_t len, xchg_record *out, xc
         return XCHG_ERR_TRUNCATED;
     x.basis = (const char *)r.p;
     r.p += x.basis_len;
+    if (version != 1) {
+        if (!need(&r, 2, "the age and area"))
+            return XCHG_ERR_TRUNCATED;
+        x.age = *r.p++;
+        x.area_len = *r.p++;
+        if (x.age > 150 && x.age != XCHG_AGE_UNKNOWN) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "record has an impossible age %u", x.age);
+            return XCHG_ERR_FORMAT;
+        }
+        if (x.area_len > XCHG_RECORD_MAX_AREA) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "record area of %zu bytes is too long",
+                          x.area_len);
+            return XCHG_ERR_FORMAT;
+        }
+        if (!need(&r, x.area_len, "the area"))
+            return XCHG_ERR_TRUNCATED;
+        x.area = x.area_len ? (const char *)r.p : "";
+        r.p += x.area_len;
+    }
     if (!need(&r, 4, "the payload length"))
         return XCHG_ERR_TRUNCATED;
     x.payload_len = xchg__get_u32le(r.p);

@@ -85,6 +85,7 @@ void xchg_linkset_free(xchg_linkset *ls)
         return;
     free(ls->ids);
     free(ls->agency);
+    free(ls->age);
     free(ls->ev_off);
     free(ls->ev);
     free(ls->mt);
@@ -147,6 +148,9 @@ xchg_err xchg_linkset_add(xchg_linkset *ls, size_t agency, uint64_t id, const xc
         uint16_t *ag = realloc(ls->agency, nc * sizeof *ag);
         if (ag)
             ls->agency = ag;
+        uint8_t *age = realloc(ls->age, nc);
+        if (age)
+            ls->age = age;
         uint32_t *eo = realloc(ls->ev_off, (nc + 1) * sizeof *eo);
         if (eo)
             ls->ev_off = eo;
@@ -168,7 +172,7 @@ xchg_err xchg_linkset_add(xchg_linkset *ls, size_t agency, uint64_t id, const xc
         sval_t *pid = ls->cons_bits ? realloc(ls->pid, nc * sizeof *pid) : ls->pid;
         if (pid)
             ls->pid = pid;
-        if (!ids || !ag || !eo || !pop || !hc || (ls->clk_bytes && !clk) ||
+        if (!ids || !ag || !age || !eo || !pop || !hc || (ls->clk_bytes && !clk) ||
             (ls->ndomslots && !dt) || (ls->nstrong && !st) || (ls->cons_bits && !pid))
             return XCHG_ERR_NOMEM;
         ls->cap = nc;
@@ -180,6 +184,7 @@ xchg_err xchg_linkset_add(xchg_linkset *ls, size_t agency, uint64_t id, const xc
         return XCHG_ERR_NOMEM;
     ls->ids[n] = id;
     ls->agency[n] = (uint16_t)agency;
+    ls->age[n] = r->age;
     if (ls->ndomslots)
         memset(&ls->domtok[n * ls->ndomslots], 0, ls->ndomslots * sizeof(sval_t));
     if (ls->nstrong)
@@ -206,8 +211,13 @@ xchg_err xchg_linkset_add(xchg_linkset *ls, size_t agency, uint64_t id, const xc
     for (size_t i = 0; i < r->nhouse; i++)
         tok_from(&ls->ht[ls->nht++], &r->house[i], (uint32_t)n);
     ls->ev_off[n] = (uint32_t)ls->nev;
-    for (size_t i = 0; i < r->nind; i++)
-        ls->ev[ls->nev++] = (ev_t){r->ind[i].problem, r->ind[i].start, r->ind[i].end};
+    for (size_t i = 0; i < r->nind; i++) {
+        const xchg_indicator_ev *e = &r->ind[i];
+        if (e->is_measure && e->measure >= ls->p->nmeasures)
+            continue;
+        ls->ev[ls->nev++] = (ev_t){e->problem, e->is_measure, e->measure,
+                                   e->start,   e->end,        e->value, e->of};
+    }
     ls->ev_off[n + 1] = (uint32_t)ls->nev;
     ls->has_clk[n] = r->clk_len > 0;
     ls->pop[n] = 0;

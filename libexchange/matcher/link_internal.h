@@ -27,10 +27,12 @@ typedef struct {
     uint8_t set;
 } sval_t;
 
-/* an indicator event */
+/* an indicator event: a problem asserted, or a measure's event (docs/programme.md) */
 typedef struct {
-    uint8_t problem;
+    uint8_t problem; /* when !is_measure */
+    uint8_t is_measure, measure;
     int32_t start, end;
+    double value, of;
 } ev_t;
 
 struct xchg_linkset {
@@ -39,6 +41,7 @@ struct xchg_linkset {
     size_t n, cap;
     uint64_t *ids;
     uint16_t *agency;
+    uint8_t *age;     /* per record: age on its period end, or XCHG_AGE_UNKNOWN */
     uint32_t *ev_off; /* n+1 offsets into ev */
     ev_t *ev;
     size_t nev, evcap;
@@ -145,6 +148,24 @@ xchg_err xchg__link_households(const xchg_linkset *ls, xchg_link_result *res, ui
 /* 4. Families and the rule (link_families.c): one family per household, its problems in
  * the evidence window ending on run_date, eligibility, pseudonym, review and conflict
  * counts. */
+/* One family's members and measure events, for the programme's criteria (programme.h):
+ * households' records in CSR form, and buffers reused from family to family. */
+struct xchg_prog_family;
+typedef struct xchg__famview {
+    uint32_t *off, *rec;  /* household h: rec[off[h] .. off[h+1]) */
+    uint32_t *member;     /* per record: member number within its family (scratch) */
+    uint32_t *persons;    /* the family's persons, by member number */
+    uint8_t *age;         /* per member */
+    struct xchg_prog_ev *ev;
+    size_t evcap, pcap;
+} xchg__famview;
+
+xchg_err xchg__famview_init(xchg__famview *v, const xchg_linkset *ls, const xchg_link_result *res);
+void xchg__famview_free(xchg__famview *v);
+/* Fill f with household h's members (ages: the oldest record's) and measure events. */
+xchg_err xchg__famview_get(xchg__famview *v, const xchg_linkset *ls, const xchg_link_result *res,
+                           uint32_t h, struct xchg_prog_family *f);
+
 xchg_err xchg__link_families(const xchg_linkset *ls, struct uf *u, int32_t run_date,
                              const uint8_t pkey[32], const uint64_t (*pkeys)[3],
                              const uint32_t *hnum, const struct pairs *review,

@@ -194,6 +194,7 @@ enum {
     ST_INS_RECORD,
     ST_INS_TOKEN,
     ST_INS_IND,
+    ST_INS_MEASURE,
     ST_SET_META,
     ST_COUNT
 };
@@ -214,10 +215,12 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SET_SUPERSEDED] = "UPDATE extracts SET superseded_by = ?2 WHERE id = ?1",
     [ST_SET_COUNT] = "UPDATE extracts SET n_records = ?2 WHERE id = ?1",
     [ST_INS_RECORD] = "INSERT INTO records(extract, ref, consent, consent_date, basis, clk, "
-                      "payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                      "payload, age, area) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_INS_TOKEN] = "INSERT INTO tokens(record, kind, seq, idx, value) VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_INS_IND] = "INSERT INTO indicators(record, seq, problem, start, end) "
                    "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_INS_MEASURE] = "INSERT INTO measure_events(record, seq, measure, start, end, value, of) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_SET_META] = "INSERT OR REPLACE INTO meta(name, value) VALUES (?1, ?2)",
 };
 
@@ -370,6 +373,26 @@ static const char *const migrations[] = {
     "CREATE TABLE family_problem_agencies(run INTEGER NOT NULL REFERENCES runs(id),"
     "  household INTEGER NOT NULL, problem TEXT NOT NULL, agency TEXT NOT NULL,"
     "  PRIMARY KEY(run, household, problem, agency)) WITHOUT ROWID;",
+    /* 5 -> 6: programme rules (docs/programme.md): a record's person facts (age on the
+       period end, coarse area), its measure events, which criteria identified a family's
+       problem, and a family's state across runs (first identification, baseline,
+       outcomes per run) */
+    "ALTER TABLE records ADD COLUMN age INTEGER;"
+    "ALTER TABLE records ADD COLUMN area TEXT;"
+    "CREATE TABLE measure_events(record INTEGER NOT NULL REFERENCES records(id),"
+    "  seq INTEGER NOT NULL, measure TEXT NOT NULL, start INTEGER NOT NULL,"
+    "  end INTEGER NOT NULL, value REAL NOT NULL, of REAL NOT NULL,"
+    "  PRIMARY KEY(record, seq)) WITHOUT ROWID;"
+    "ALTER TABLE family_problems ADD COLUMN criteria TEXT;"
+    "CREATE TABLE family_state(pseudonym TEXT PRIMARY KEY, first_run INTEGER NOT NULL,"
+    "  identified INTEGER NOT NULL, last_run INTEGER NOT NULL, members TEXT NOT NULL)"
+    "  WITHOUT ROWID;"
+    "CREATE TABLE family_baseline(pseudonym TEXT NOT NULL, problem TEXT NOT NULL,"
+    "  criteria TEXT NOT NULL, PRIMARY KEY(pseudonym, problem)) WITHOUT ROWID;"
+    "CREATE TABLE family_outcomes(run INTEGER NOT NULL REFERENCES runs(id),"
+    "  pseudonym TEXT NOT NULL, problem TEXT NOT NULL, status INTEGER NOT NULL,"
+    "  baseline REAL, latest REAL, since INTEGER, criteria TEXT,"
+    "  PRIMARY KEY(run, pseudonym, problem)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -822,10 +845,11 @@ static xchg_err put_tokens(xchg_store *s, sqlite3_stmt *q, int64_t rec, int kind
     return XCHG_OK;
 }
 
-static xchg_err put_record(xchg_store *s, int64_t ext, const xchg_record *r, uint64_t *ntok,
-                           xchg_diag *d)
+static xchg_err put_record(xchg_store *s, const xchg_policy_data *pd, int64_t ext,
+                           const xchg_record *r, uint64_t *ntok, xchg_diag *d)
 {
-    sqlite3_stmt *q = s->st[ST_INS_RECORD], *t = s->st[ST_INS_TOKEN], *in = s->st[ST_INS_IND];
+    sqlite3_stmt *q = s->st[ST_INS_RECORD], *t = s->st[ST_INS_TOKEN], *in = s->st[ST_INS_IND],
+                 *ms = s->st[ST_INS_MEASURE];
     sqlite3_bind_int64(q, 1, ext);
     sqlite3_bind_text(q, 2, r->ref, (int)r->ref_len, SQLITE_STATIC);
     sqlite3_bind_int(q, 3, r->consent);
@@ -845,6 +869,14 @@ static xchg_err put_record(xchg_store *s, int64_t ext, const xchg_record *r, uin
         sqlite3_bind_blob(q, 7, r->payload, (int)r->payload_len, SQLITE_STATIC);
     else
         sqlite3_bind_null(q, 7);
+    if (r->age != XCHG_AGE_UNKNOWN)
+        sqlite3_bind_int(q, 8, r->age);
+    else
+        sqlite3_bind_null(q, 8);
+    if (r->area_len)
+        sqlite3_bind_text(q, 9, r->area, (int)r->area_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, 9);
     if (sqlite3_step(q) != SQLITE_DONE)
         return sqlfail(s->db, d, s->path, "storing a record");
     sqlite3_reset(q);
@@ -856,14 +888,23 @@ static xchg_err put_record(xchg_store *s, int64_t ext, const xchg_record *r, uin
         return e;
     *ntok += r->nmatch + r->nblock + r->nhouse;
     for (size_t i = 0; i < r->nind; i++) {
-        sqlite3_bind_int64(in, 1, rec);
-        sqlite3_bind_int(in, 2, (int)i);
-        sqlite3_bind_int(in, 3, r->ind[i].problem);
-        sqlite3_bind_int(in, 4, r->ind[i].start);
-        sqlite3_bind_int(in, 5, r->ind[i].end);
-        if (sqlite3_step(in) != SQLITE_DONE)
+        const xchg_indicator_ev *ev = &r->ind[i];
+        sqlite3_stmt *st = ev->is_measure ? ms : in;
+        sqlite3_bind_int64(st, 1, rec);
+        sqlite3_bind_int(st, 2, (int)i);
+        if (ev->is_measure)
+            sqlite3_bind_text(st, 3, pd->measures[ev->measure].name, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_int(st, 3, ev->problem);
+        sqlite3_bind_int(st, 4, ev->start);
+        sqlite3_bind_int(st, 5, ev->end);
+        if (ev->is_measure) {
+            sqlite3_bind_double(st, 6, ev->value);
+            sqlite3_bind_double(st, 7, ev->of);
+        }
+        if (sqlite3_step(st) != SQLITE_DONE)
             return sqlfail(s->db, d, s->path, "storing an indicator");
-        sqlite3_reset(in);
+        sqlite3_reset(st);
     }
     return XCHG_OK;
 }
@@ -1024,7 +1065,7 @@ xchg_err xchg__store_ingest(xchg_store *s, const xchg_policy *p, const xchg_seck
         e = XCHG_ERR_DENIED;
         goto cleanup;
     }
-    for (int i = ST_FIND_EXTRACT; i <= ST_INS_IND; i++)
+    for (int i = ST_FIND_EXTRACT; i <= ST_INS_MEASURE; i++)
         if (!stmt(s, i)) {
             e = sqlfail(s->db, d, s->path, "prepare");
             goto cleanup;
@@ -1111,7 +1152,7 @@ xchg_err xchg__store_ingest(xchg_store *s, const xchg_policy *p, const xchg_seck
             goto cleanup;
         if (end)
             break;
-        if ((e = put_record(s, ext, &r, &st->tokens, d)) != XCHG_OK)
+        if ((e = put_record(s, xchg_policy_get(p), ext, &r, &st->tokens, d)) != XCHG_OK)
             goto cleanup;
         XCHG_FAULT_POINT();
         st->records++;
@@ -1170,8 +1211,8 @@ cleanup:
 
 /* ---- loading for linkage -------------------------------------------------------- */
 
-static const char *const load_sql[3] = {
-    "SELECT r.id, e.agency, r.ref, r.consent, r.consent_date, r.basis, r.clk "
+static const char *const load_sql[4] = {
+    "SELECT r.id, e.agency, r.ref, r.consent, r.consent_date, r.basis, r.clk, r.age, r.area "
     "FROM records r JOIN extracts e ON r.extract = e.id "
     "WHERE e.superseded_by IS NULL AND r.replaced_by IS NULL ORDER BY r.id",
     "SELECT t.record, t.kind, t.idx, t.value FROM tokens t "
@@ -1180,29 +1221,34 @@ static const char *const load_sql[3] = {
     "SELECT i.record, i.problem, i.start, i.end FROM indicators i "
     "JOIN records r ON i.record = r.id JOIN extracts e ON r.extract = e.id "
     "WHERE e.superseded_by IS NULL AND r.replaced_by IS NULL ORDER BY i.record, i.seq",
+    "SELECT m.record, m.measure, m.start, m.end, m.value, m.of FROM measure_events m "
+    "JOIN records r ON m.record = r.id JOIN extracts e ON r.extract = e.id "
+    "WHERE e.superseded_by IS NULL AND r.replaced_by IS NULL ORDER BY m.record, m.seq",
 };
 
 xchg_err xchg_store_each_record(xchg_store *s, const xchg_policy *p, xchg_store_record_fn fn,
                                 void *ctx, uint64_t *count, xchg_diag *d)
 {
-    sqlite3_stmt *q[3] = {NULL, NULL, NULL};
+    sqlite3_stmt *q[4] = {NULL, NULL, NULL, NULL};
     xchg_err e = XCHG_OK;
     uint64_t n = 0;
-    int trc = SQLITE_DONE, irc = SQLITE_DONE;
+    int trc = SQLITE_DONE, irc = SQLITE_DONE, mrc = SQLITE_DONE;
     char last_agency[65] = "";
     size_t agency = XCHG_NONE;
     if (!s || !p || !fn)
         return XCHG_ERR_ARG;
+    const xchg_policy_data *pd = xchg_policy_get(p);
     /* one read transaction: a consistent snapshot across the three cursors */
     if ((e = exec(s, "BEGIN", d)) != XCHG_OK)
         return e;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (sqlite3_prepare_v2(s->db, load_sql[i], -1, &q[i], NULL) != SQLITE_OK) {
             e = sqlfail(s->db, d, s->path, "loading records");
             goto cleanup;
         }
     trc = sqlite3_step(q[1]);
     irc = sqlite3_step(q[2]);
+    mrc = sqlite3_step(q[3]);
     int rc;
     while ((rc = sqlite3_step(q[0])) == SQLITE_ROW) {
         xchg_record r;
@@ -1238,6 +1284,12 @@ xchg_err xchg_store_each_record(xchg_store *s, const xchg_policy *p, xchg_store_
         r.clk_len = (size_t)sqlite3_column_bytes(q[0], 6);
         if (!r.clk_len)
             r.clk = NULL;
+        r.age = sqlite3_column_type(q[0], 7) == SQLITE_NULL ? XCHG_AGE_UNKNOWN
+                                                            : (uint8_t)sqlite3_column_int(q[0], 7);
+        r.area = (const char *)sqlite3_column_text(q[0], 8);
+        r.area_len = (size_t)sqlite3_column_bytes(q[0], 8);
+        if (!r.area)
+            r.area = "";
         for (; trc == SQLITE_ROW && sqlite3_column_int64(q[1], 0) <= id; trc = sqlite3_step(q[1])) {
             if (sqlite3_column_int64(q[1], 0) < id)
                 continue;
@@ -1267,7 +1319,33 @@ xchg_err xchg_store_each_record(xchg_store *s, const xchg_policy *p, xchg_store_
             r.ind[r.nind].end = sqlite3_column_int(q[2], 3);
             r.nind++;
         }
-        if ((trc != SQLITE_ROW && trc != SQLITE_DONE) || (irc != SQLITE_ROW && irc != SQLITE_DONE)) {
+        /* measure events, by name: an agreement that no longer has the measure drops it */
+        for (; mrc == SQLITE_ROW && sqlite3_column_int64(q[3], 0) <= id; mrc = sqlite3_step(q[3])) {
+            if (sqlite3_column_int64(q[3], 0) < id)
+                continue;
+            const char *mn = (const char *)sqlite3_column_text(q[3], 1);
+            size_t mi = XCHG_NONE;
+            for (size_t k = 0; mn && k < pd->nmeasures && mi == XCHG_NONE; k++)
+                if (strcmp(pd->measures[k].name, mn) == 0)
+                    mi = k;
+            if (mi == XCHG_NONE)
+                continue;
+            if (r.nind >= XCHG_RECORD_MAX_INDICATORS) {
+                xchg_diag_add(d, XCHG_SEV_ERROR, s->path, 0, 0, "store: malformed measure rows");
+                e = XCHG_ERR_FORMAT;
+                goto cleanup;
+            }
+            xchg_indicator_ev *ev = &r.ind[r.nind++];
+            ev->is_measure = 1;
+            ev->problem = XCHG_IND_NONE;
+            ev->measure = (uint8_t)mi;
+            ev->start = sqlite3_column_int(q[3], 2);
+            ev->end = sqlite3_column_int(q[3], 3);
+            ev->value = sqlite3_column_double(q[3], 4);
+            ev->of = sqlite3_column_double(q[3], 5);
+        }
+        if ((trc != SQLITE_ROW && trc != SQLITE_DONE) || (irc != SQLITE_ROW && irc != SQLITE_DONE) ||
+            (mrc != SQLITE_ROW && mrc != SQLITE_DONE)) {
             e = sqlfail(s->db, d, s->path, "loading records");
             goto cleanup;
         }
@@ -1285,7 +1363,7 @@ xchg_err xchg_store_each_record(xchg_store *s, const xchg_policy *p, xchg_store_
     if (rc != SQLITE_DONE)
         e = sqlfail(s->db, d, s->path, "loading records");
 cleanup:
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         sqlite3_finalize(q[i]);
     sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     if (count)

@@ -88,6 +88,7 @@ xchg_err xchg_store_purge(xchg_store *s, int64_t cutoff, int dry_run, xchg_purge
         "DELETE FROM families WHERE run IN (SELECT id FROM purge_runs)",
         "DELETE FROM family_problems WHERE run IN (SELECT id FROM purge_runs)",
         "DELETE FROM family_problem_agencies WHERE run IN (SELECT id FROM purge_runs)",
+        "DELETE FROM family_outcomes WHERE run IN (SELECT id FROM purge_runs)",
         "DELETE FROM persons WHERE run IN (SELECT id FROM purge_runs)",
         "DELETE FROM run_records WHERE run IN (SELECT id FROM purge_runs)",
         "DELETE FROM review_pairs WHERE run IN (SELECT id FROM purge_runs)",
@@ -104,6 +105,7 @@ xchg_err xchg_store_purge(xchg_store *s, int64_t cutoff, int dry_run, xchg_purge
         "(SELECT id FROM purge_records)",
         "DELETE FROM tokens WHERE record IN (SELECT id FROM purge_records)",
         "DELETE FROM indicators WHERE record IN (SELECT id FROM purge_records)",
+        "DELETE FROM measure_events WHERE record IN (SELECT id FROM purge_records)",
         "DELETE FROM records WHERE id IN (SELECT id FROM purge_records)",
         /* the extract row stays, emptied, as the record of what was held and deleted */
         "UPDATE extracts SET purged_at = strftime('%s','now'), header = '{}' WHERE "

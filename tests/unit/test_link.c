@@ -120,7 +120,7 @@ static void ind(struct rb *b, size_t problem, const char *date)
 {
     int32_t d;
     assert_int_equal(xchg_date_parse(date, 10, &d), XCHG_OK);
-    b->r.ind[b->r.nind++] = (xchg_indicator_ev){(uint8_t)problem, d, d};
+    b->r.ind[b->r.nind++] = (xchg_indicator_ev){.problem = (uint8_t)problem, .start = d, .end = d};
 }
 
 /* a 16-byte CLK with `ones` leading bits set, then `shift` of them moved */

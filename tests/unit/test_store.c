@@ -746,8 +746,8 @@ static void test_save_and_views(void **state)
     fam[0].nproblems = 2;
     fam[0].nrule = 2;
     fam[0].how = XCHG_LINK_FUZZY;
-    fam[0].problems[0] = (xchg_family_problem){0, 1u << 1, 20000, 20010};
-    fam[0].problems[1] = (xchg_family_problem){1, 1u << 2, 20005, XCHG_DATE_OPEN};
+    fam[0].problems[0] = (xchg_family_problem){0, 1u << 1, 20000, 20010, 0};
+    fam[0].problems[1] = (xchg_family_problem){1, 1u << 2, 20005, XCHG_DATE_OPEN, 0};
     fam[0].nreview = 1;
     fam[0].nconflicts = 1;
     snprintf(fam[1].pseudonym, 24, "F-bbbb");
@@ -804,6 +804,12 @@ static void test_save_and_views(void **state)
     sqlite3 *db = xchg__store_db(s);
     assert_int_equal(sqlite3_exec(db,
                                   "DROP TABLE family_problems; DROP TABLE family_problem_agencies;"
+                                  /* and what schema 6 added */
+                                  "DROP TABLE measure_events; DROP TABLE family_state;"
+                                  "DROP TABLE family_baseline; DROP TABLE family_outcomes;"
+                                  "PRAGMA foreign_keys=OFF; CREATE TABLE r5 AS SELECT id, extract, ref, consent,"
+                                  " consent_date, basis, clk, payload, replaced_by FROM records;"
+                                  "DROP TABLE records; ALTER TABLE r5 RENAME TO records;"
                                   "UPDATE meta SET value = 4 WHERE name = 'schema_version';"
                                   "UPDATE families SET problems = '[{\"code\":\"crime_asb\","
                                   "\"agencies\":[\"police\",\"school\"],\"first\":"
