@@ -20,12 +20,14 @@ static xchg_err db_error(xchg_store *s, xchg_diag *d)
 int xchg__store_records_have(xchg_store *s, const char *column)
 {
     sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(xchg__store_db(s), "SELECT name FROM pragma_table_info('records')",
-                           -1, &q, NULL) != SQLITE_OK)
+    /* the pragma statement, not the pragma_table_info() function: builds may omit the
+       table-valued pragma functions */
+    if (sqlite3_prepare_v2(xchg__store_db(s), "PRAGMA table_info(records)", -1, &q, NULL) !=
+        SQLITE_OK)
         return 0;
     int found = 0;
     while (!found && sqlite3_step(q) == SQLITE_ROW) {
-        const unsigned char *n = sqlite3_column_text(q, 0);
+        const unsigned char *n = sqlite3_column_text(q, 1);
         found = n && strcmp((const char *)n, column) == 0;
     }
     sqlite3_finalize(q);

@@ -20,7 +20,10 @@ for p in $(awk '/^  - id: /{print $3}' "$S/policies/phase2.yaml"); do
   $X keygen -o "$K/$p" --label "Test $p" >/dev/null
 done
 A=$T/phase2.yaml
-$X policy bind-keys "$S/policies/phase2.yaml" --keys "$K" -o "$A" >/dev/null
+# the example agreement with a geography: the county's postcode sectors in four areas
+. "$S/tests/report/geography.bash"
+{ cat "$S/policies/phase2.yaml"; geography_for "$C"; } > "$T/unbound.yaml"
+$X policy bind-keys "$T/unbound.yaml" --keys "$K" -o "$A" >/dev/null
 for p in $(awk '/^  - id: /{print $3}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
 $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/s.xsec" >/dev/null
 declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care
