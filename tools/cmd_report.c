@@ -59,7 +59,7 @@ int cmd_report(int argc, char **argv)
                         : !c.agr  ? "report needs --agreement A"
                         : c.npos  ? "report takes no positional argument"
                                   : "give at most one of --csv, --json, --html");
-        fputs(usage, stderr);
+        cli_hint("run 'xchg report --help' for the options");
         return EXIT_USAGE;
     }
     int64_t run = 0;
