@@ -23,3 +23,7 @@ set_tests_properties(cli.report PROPERTIES ENVIRONMENT "${XCHG_REPORT_ENV}"
 add_test(NAME cli.report_html COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/report/html.sh)
 set_tests_properties(cli.report_html PROPERTIES ENVIRONMENT "${XCHG_REPORT_ENV}"
   FIXTURES_REQUIRED report_demo SKIP_RETURN_CODE 77 TIMEOUT 180)
+# The recovery attack on a 300,000-person county (a few minutes on two cores).
+add_test(NAME cli.report_county COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/report/county.sh)
+set_tests_properties(cli.report_county PROPERTIES ENVIRONMENT "${XCHG_REPORT_ENV};PEOPLE=300000"
+  TIMEOUT 1200 LABELS slow)
