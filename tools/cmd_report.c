@@ -55,10 +55,10 @@ int cmd_report(int argc, char **argv)
         return EXIT_OK;
     }
     if (!c.db || !c.agr || c.npos || (!!csv + !!json + !!html) > 1) {
-        cli_error("%s", !c.db     ? "report needs --db DB"
-                        : !c.agr  ? "report needs --agreement A"
-                        : c.npos  ? "report takes no positional argument"
-                                  : "give at most one of --csv, --json, --html");
+        cli_error("%s", !c.db    ? "report needs --db DB"
+                        : !c.agr ? "report needs --agreement A"
+                        : c.npos ? "report takes no positional argument"
+                                 : "give at most one of --csv, --json, --html");
         cli_hint("run 'xchg report --help' for the options");
         return EXIT_USAGE;
     }

@@ -5,9 +5,9 @@
  * "suppressed": true in JSON. Agency-controlled text (area codes) goes through the
  * textsafe helpers for text and CSV, and is escaped for HTML.
  */
+#include "report.h"
 #include "exchange/date.h"
 #include "exchange/textsafe.h"
-#include "report.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -73,8 +73,7 @@ static void render_text(FILE *f, const xchg__report *r)
     date_of(r->produced, ps);
     fputs("Programme report: agreement ", f);
     xchg_term_safe(f, r->agreement_id);
-    fprintf(f, ", run %lld (evidence window ending %s), produced %s\n", (long long)r->run, ds,
-            ps);
+    fprintf(f, ", run %lld (evidence window ending %s), produced %s\n", (long long)r->run, ds, ps);
     rules_sentence(f, r);
     fputs("\n", f);
     for (size_t i = 0; i < r->ntables; i++) {
@@ -165,8 +164,8 @@ static json_t *json_cell(const xchg__report_table *t, size_t c)
 
 static json_t *json_table(const xchg__report_table *t)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", t->id, "title", t->title, "unit",
-                          t->unit, "source", t->source);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", t->id, "title", t->title, "unit", t->unit,
+                          "source", t->source);
     json_t *rows = json_array();
     for (size_t a = 0; a < t->rows; a++) {
         json_t *row = json_pack("{s:s}", "label", t->row_label[a]);
@@ -207,15 +206,15 @@ static char *render_json(const xchg__report *r)
     json_t *tables = json_array();
     for (size_t i = 0; i < r->ntables; i++)
         json_array_append_new(tables, json_table(&r->tables[i]));
-    json_t *o = json_pack(
-        "{s:s, s:i, s:s, s:I, s:s, s:s, s:{s:I, s:I, s:b, s:s, s:s}, s:o}", "format",
-        "exchange-report", "version", 1, "agreement", r->agreement_id, "run",
-        (json_int_t)r->run, "window_ends", ds, "produced", ps, "disclosure", "suppress_below",
-        (json_int_t)r->rules.threshold, "round_to", (json_int_t)r->rules.base,
-        "suppress_zeros", r->rules.suppress_zeros, "secondary",
-        "no lone suppressed cell in any row, column or total line; then every suppressed "
-        "cell's derivable interval checked by linear programming",
-        "marker", "suppressed: value null, \"suppressed\": true", "tables", tables);
+    json_t *o =
+        json_pack("{s:s, s:i, s:s, s:I, s:s, s:s, s:{s:I, s:I, s:b, s:s, s:s}, s:o}", "format",
+                  "exchange-report", "version", 1, "agreement", r->agreement_id, "run",
+                  (json_int_t)r->run, "window_ends", ds, "produced", ps, "disclosure",
+                  "suppress_below", (json_int_t)r->rules.threshold, "round_to",
+                  (json_int_t)r->rules.base, "suppress_zeros", r->rules.suppress_zeros, "secondary",
+                  "no lone suppressed cell in any row, column or total line; then every suppressed "
+                  "cell's derivable interval checked by linear programming",
+                  "marker", "suppressed: value null, \"suppressed\": true", "tables", tables);
     char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     return s;
@@ -227,11 +226,21 @@ static void html_text(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
         default:
             if ((unsigned char)*s < 0x20)
                 fputc(' ', f);
@@ -262,11 +271,12 @@ static void html_value(FILE *f, const xchg__report_table *t, size_t c, const cha
 {
     long v;
     if (xchg__report_shown(t, c, &v))
-        fprintf(f, "<td%s%s%s data-value=\"%ld\">%ld</td>", cls ? " class=\"" : "",
-                cls ? cls : "", cls ? "\"" : "", v, v);
+        fprintf(f, "<td%s%s%s data-value=\"%ld\">%ld</td>", cls ? " class=\"" : "", cls ? cls : "",
+                cls ? "\"" : "", v, v);
     else
-        fprintf(f, "<td class=\"c%s%s\" data-suppressed=\"1\"><abbr title=\"suppressed\">"
-                   MARK "</abbr></td>",
+        fprintf(f,
+                "<td class=\"c%s%s\" data-suppressed=\"1\"><abbr title=\"suppressed\">" MARK
+                "</abbr></td>",
                 cls ? " " : "", cls ? cls : "");
 }
 
@@ -275,14 +285,14 @@ static void html_table(FILE *f, const xchg__report_table *t)
     fprintf(f, "<table id=\"table-%s\" data-table=\"%s\"><caption>", t->id, t->id);
     html_text(f, t->title);
     fprintf(f, " (%s)</caption>\n<thead><tr><th scope=\"col\">%s</th>", t->unit,
-            strcmp(t->id, "area") == 0              ? "Area"
-            : strcmp(t->id, "age") == 0             ? "Age band"
-            : strcmp(t->id, "problem") == 0         ? "Problem"
-            : strcmp(t->id, "teams") == 0           ? "Agencies"
-                                                    : "Problems");
+            strcmp(t->id, "area") == 0      ? "Area"
+            : strcmp(t->id, "age") == 0     ? "Age band"
+            : strcmp(t->id, "problem") == 0 ? "Problem"
+            : strcmp(t->id, "teams") == 0   ? "Agencies"
+                                            : "Problems");
     if (!t->cols) {
-        fprintf(f, "<th scope=\"col\">%c%s</th></tr></thead>\n<tbody>\n",
-                t->unit[0] - 'a' + 'A', t->unit + 1);
+        fprintf(f, "<th scope=\"col\">%c%s</th></tr></thead>\n<tbody>\n", t->unit[0] - 'a' + 'A',
+                t->unit + 1);
         for (size_t j = 0; j <= t->rows; j++) {
             if (j == t->rows && !has_total(t))
                 break;
@@ -337,8 +347,9 @@ static void svg_close(FILE *f, const xchg__report_table *t, const char *how)
 {
     fputs("</svg>\n<figcaption>", f);
     html_text(f, t->title);
-    fprintf(f, ". The values are in the table below; " MARK " marks a suppressed count, %s."
-               "</figcaption>\n</figure>\n",
+    fprintf(f,
+            ". The values are in the table below; " MARK " marks a suppressed count, %s."
+            "</figcaption>\n</figure>\n",
             how);
 }
 
@@ -441,19 +452,21 @@ static void render_html(FILE *f, const xchg__report *r)
           "<meta name=\"generator\" content=\"exchange report 1\">\n<title>Programme report: ",
           f);
     html_text(f, r->agreement_id);
-    fprintf(f, ", run %lld</title>\n<style>%s</style>\n</head>\n<body>\n<header>\n"
-               "<h1>Programme report</h1>\n<p class=\"meta\">Agreement <strong>",
+    fprintf(f,
+            ", run %lld</title>\n<style>%s</style>\n</head>\n<body>\n<header>\n"
+            "<h1>Programme report</h1>\n<p class=\"meta\">Agreement <strong>",
             (long long)r->run, css);
     html_text(f, r->agreement_id);
-    fprintf(f, "</strong>, run %lld, evidence window ending %s; produced %s.</p>\n"
-               "<p class=\"sdc\" id=\"disclosure\">",
+    fprintf(f,
+            "</strong>, run %lld, evidence window ending %s; produced %s.</p>\n"
+            "<p class=\"sdc\" id=\"disclosure\">",
             (long long)r->run, ds, ps);
     rules_sentence(f, r);
     fputs("</p>\n</header>\n<main>\n", f);
     for (size_t i = 0; i < r->ntables; i++) {
         const xchg__report_table *t = &r->tables[i];
-        fprintf(f, "<section id=\"s-%s\" aria-labelledby=\"h-%s\">\n<h2 id=\"h-%s\">", t->id,
-                t->id, t->id);
+        fprintf(f, "<section id=\"s-%s\" aria-labelledby=\"h-%s\">\n<h2 id=\"h-%s\">", t->id, t->id,
+                t->id);
         html_text(f, t->title);
         fputs("</h2>\n<p class=\"source\">", f);
         html_text(f, t->source);
@@ -468,8 +481,7 @@ static void render_html(FILE *f, const xchg__report *r)
     fputs("</main>\n</body>\n</html>\n", f);
 }
 
-xchg_err xchg__report_render(const xchg__report *r, xchg_report_format fmt, char **out,
-                             size_t *len)
+xchg_err xchg__report_render(const xchg__report *r, xchg_report_format fmt, char **out, size_t *len)
 {
     if (!r || !out || !len)
         return XCHG_ERR_ARG;

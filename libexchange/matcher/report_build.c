@@ -31,9 +31,9 @@ struct build {
 static const struct {
     int lo, hi;
     const char *label;
-} bands[] = {{0, 4, "0-4"},     {5, 10, "5-10"},   {11, 15, "11-15"}, {16, 17, "16-17"},
-             {18, 24, "18-24"}, {25, 34, "25-34"}, {35, 49, "35-49"}, {50, 64, "50-64"},
-             {65, 1000, "65 and over"}};
+} bands[] = {{0, 4, "0-4"},     {5, 10, "5-10"},   {11, 15, "11-15"},
+             {16, 17, "16-17"}, {18, 24, "18-24"}, {25, 34, "25-34"},
+             {35, 49, "35-49"}, {50, 64, "50-64"}, {65, 1000, "65 and over"}};
 #define NBANDS (sizeof bands / sizeof bands[0])
 
 static struct fam *find(struct build *b, int64_t hh)
@@ -338,8 +338,8 @@ static xchg_err problems_tables(xchg__report *r, const struct build *b)
     if (!(t->row_label = labels(np)) || !(t->cell = malloc((np + 1) * sizeof *t->cell)))
         goto cleanup;
     for (size_t p = 0; p < np; p++) {
-        t->row_label[p] = strdup(pd->problems[p].title ? pd->problems[p].title
-                                                       : pd->problems[p].code);
+        t->row_label[p] =
+            strdup(pd->problems[p].title ? pd->problems[p].title : pd->problems[p].code);
         if (!t->row_label[p])
             goto cleanup;
         t->cell[p] = nk + 1 + p;
@@ -413,11 +413,11 @@ static xchg_err teams_tables(xchg__report *r, const struct build *b)
         goto cleanup;
     }
     r->sets[r->nsets++] = set;
-    xchg__report_table *area = add_table(
-        r, "area", "Families identified, by area", "families",
-        "Each identified family once, in the area most of its members' records give "
-        "(records.area; Unknown when none does).",
-        XCHG__CHART_BARS);
+    xchg__report_table *area =
+        add_table(r, "area", "Families identified, by area", "families",
+                  "Each identified family once, in the area most of its members' records give "
+                  "(records.area; Unknown when none does).",
+                  XCHG__CHART_BARS);
     area->t = set;
     area->rows = na;
     if (!(area->row_label = labels(na)) || !(area->cell = malloc((na + 1) * sizeof *area->cell)))

@@ -476,8 +476,7 @@ static size_t line_suppressed(const xchg__sdc_table *t, size_t k)
 /* Is candidate a better than b (b may be NONE)? Non-zero first, then a cell whose other
  * line has a lone suppression (it closes both), then the smaller count, then the part
  * before the total. */
-static int better(const struct tab *bt, size_t line, size_t a, int a_total, size_t b,
-                  int b_total)
+static int better(const struct tab *bt, size_t line, size_t a, int a_total, size_t b, int b_total)
 {
     const xchg__sdc_table *t = &bt->t;
     if (b == NONE)

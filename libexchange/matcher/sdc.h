@@ -49,7 +49,7 @@ typedef struct xchg__sdc_table {
     int *state;  /* XCHG__SDC_* */
     long *shown; /* the rounded value published (meaningful when state is published) */
     size_t nlines;
-    size_t *line_off;   /* line k: parts line_part[line_off[k] .. line_off[k+1]) */
+    size_t *line_off; /* line k: parts line_part[line_off[k] .. line_off[k+1]) */
     size_t *line_part;
     size_t *line_total; /* line k's total cell */
 } xchg__sdc_table;
@@ -84,8 +84,7 @@ xchg_err xchg__sdc_intervals(const xchg__sdc_table *t, const long *known, long *
 
 /* Number of suppressed cells whose interval (as above, from t->value) is narrower than
  * width; *narrowest the least width seen (XCHG__SDC_UNBOUNDED when none suppressed). */
-xchg_err xchg__sdc_exposed(const xchg__sdc_table *t, long width, size_t *exposed,
-                           long *narrowest);
+xchg_err xchg__sdc_exposed(const xchg__sdc_table *t, long width, size_t *exposed, long *narrowest);
 
 /* Round v to the nearest multiple of base (halves up); base <= 1 leaves v. */
 long xchg__sdc_round(long v, long base);

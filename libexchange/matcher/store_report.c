@@ -37,8 +37,8 @@ int xchg__store_records_have(xchg_store *s, const char *column)
 int xchg__store_run_exists(xchg_store *s, int64_t run)
 {
     sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(xchg__store_db(s), "SELECT 1 FROM runs WHERE id = ?1", -1, &q,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(xchg__store_db(s), "SELECT 1 FROM runs WHERE id = ?1", -1, &q, NULL) !=
+        SQLITE_OK)
         return -1;
     sqlite3_bind_int64(q, 1, run);
     int rc = sqlite3_step(q);
@@ -48,8 +48,8 @@ int xchg__store_run_exists(xchg_store *s, int64_t run)
 
 /* Run sql (?1 = run) and hand each row to fn as (household, text column 1 or NULL,
  * integer column 2 or -1 when NULL). */
-static xchg_err rows(xchg_store *s, const char *sql, int64_t run, xchg__report_row_fn fn,
-                     void *ctx, xchg_diag *d)
+static xchg_err rows(xchg_store *s, const char *sql, int64_t run, xchg__report_row_fn fn, void *ctx,
+                     xchg_diag *d)
 {
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(xchg__store_db(s), sql, -1, &q, NULL) != SQLITE_OK)
@@ -60,9 +60,8 @@ static xchg_err rows(xchg_store *s, const char *sql, int64_t run, xchg__report_r
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         int ncol = sqlite3_column_count(q);
         const unsigned char *text = ncol > 1 ? sqlite3_column_text(q, 1) : NULL;
-        int64_t num = ncol > 2 && sqlite3_column_type(q, 2) != SQLITE_NULL
-                          ? sqlite3_column_int64(q, 2)
-                          : -1;
+        int64_t num =
+            ncol > 2 && sqlite3_column_type(q, 2) != SQLITE_NULL ? sqlite3_column_int64(q, 2) : -1;
         if (fn(ctx, sqlite3_column_int64(q, 0), (const char *)text, num)) {
             e = XCHG_ERR_NOMEM;
             break;
@@ -75,12 +74,12 @@ static xchg_err rows(xchg_store *s, const char *sql, int64_t run, xchg__report_r
 }
 
 /* the members' records of the run's identified families */
-#define MEMBERS                                                                               \
-    " FROM families f JOIN run_records rr ON rr.run = f.run AND rr.household = f.household" \
+#define MEMBERS                                                                                    \
+    " FROM families f JOIN run_records rr ON rr.run = f.run AND rr.household = f.household"        \
     " JOIN records r ON r.id = rr.record"
 
-xchg_err xchg__store_report_families(xchg_store *s, int64_t run, xchg__report_row_fn fn,
-                                     void *ctx, xchg_diag *d)
+xchg_err xchg__store_report_families(xchg_store *s, int64_t run, xchg__report_row_fn fn, void *ctx,
+                                     xchg_diag *d)
 {
     return rows(s,
                 "SELECT household, NULL, npersons FROM families WHERE run = ?1 AND eligible = 1 "
@@ -88,8 +87,8 @@ xchg_err xchg__store_report_families(xchg_store *s, int64_t run, xchg__report_ro
                 run, fn, ctx, d);
 }
 
-xchg_err xchg__store_report_problems(xchg_store *s, int64_t run, xchg__report_row_fn fn,
-                                     void *ctx, xchg_diag *d)
+xchg_err xchg__store_report_problems(xchg_store *s, int64_t run, xchg__report_row_fn fn, void *ctx,
+                                     xchg_diag *d)
 {
     return rows(s,
                 "SELECT fp.household, fp.problem FROM families f JOIN family_problems fp"
@@ -98,8 +97,8 @@ xchg_err xchg__store_report_problems(xchg_store *s, int64_t run, xchg__report_ro
                 run, fn, ctx, d);
 }
 
-xchg_err xchg__store_report_agencies(xchg_store *s, int64_t run, xchg__report_row_fn fn,
-                                     void *ctx, xchg_diag *d)
+xchg_err xchg__store_report_agencies(xchg_store *s, int64_t run, xchg__report_row_fn fn, void *ctx,
+                                     xchg_diag *d)
 {
     return rows(s,
                 "SELECT DISTINCT rr.household, e.agency" MEMBERS

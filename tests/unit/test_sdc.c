@@ -4,8 +4,8 @@
  * search on small tables; and, on many random tables, that no suppressed cell of a
  * protected table can be narrowed below the threshold.
  */
-#include "test_helpers.h"
 #include "sdc.h"
+#include "test_helpers.h"
 
 static const xchg__sdc_rules R5 = {5, 5, 0};
 
@@ -208,8 +208,8 @@ struct brute {
     const xchg__sdc_table *t;
     size_t *cells; /* suppressed cells, in order */
     size_t n;
-    long *x;     /* current assignment, all cells */
-    long *ub;    /* per cell */
+    long *x;  /* current assignment, all cells */
+    long *ub; /* per cell */
     long *lo, *hi;
     int found;
 };
@@ -351,12 +351,17 @@ static void test_attack_random(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round),       cmocka_unit_test(test_1d_pair),
-        cmocka_unit_test(test_1d_small_sum), cmocka_unit_test(test_zeros),
-        cmocka_unit_test(test_off),         cmocka_unit_test(test_2d_cycle),
-        cmocka_unit_test(test_2d_small_margin), cmocka_unit_test(test_no_lines),
+        cmocka_unit_test(test_round),
+        cmocka_unit_test(test_1d_pair),
+        cmocka_unit_test(test_1d_small_sum),
+        cmocka_unit_test(test_zeros),
+        cmocka_unit_test(test_off),
+        cmocka_unit_test(test_2d_cycle),
+        cmocka_unit_test(test_2d_small_margin),
+        cmocka_unit_test(test_no_lines),
         cmocka_unit_test(test_linked),
-        cmocka_unit_test(test_lp_vs_exhaustive), cmocka_unit_test(test_attack_random),
+        cmocka_unit_test(test_lp_vs_exhaustive),
+        cmocka_unit_test(test_attack_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
