@@ -62,6 +62,9 @@ typedef struct synth_opts {
     uint32_t safeguarding_sc_ppm; /* ... children's social care */
     uint32_t prevalence_ppm[PV_COUNT];
     int32_t as_of;
+    bool as_of_set;     /* --as-of given (else the default for the number of periods) */
+    int periods;        /* follow-up periods, 1-4 */
+    int period_months;  /* months between period ends */
     const char *out;
     bool quiet;
 } synth_opts;

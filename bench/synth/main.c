@@ -23,7 +23,11 @@ static void usage(FILE *f)
           "      --people N             generate households until at least N people (<= 3000000)\n"
           "      --demo                 the fixed demo county: seed 20261031, 300 households\n"
           "  -s, --seed S               unsigned 64-bit seed (default 1)\n"
-          "      --as-of YYYY-MM-DD     as-of date for windows and ages (default 2026-10-31)\n"
+          "      --as-of YYYY-MM-DD     as-of date A for windows and ages: the last period's end\n"
+          "                             (default 2026-10-31; with --periods 2-4, 2026-08-31)\n"
+          "      --periods N            follow-up periods 1-4 (default 1); N > 1 writes\n"
+          "                             DIR/period-1 ... DIR/period-N, each a full snapshot\n"
+          "      --period-months M      months between period ends, 1-24 (default 6)\n"
           "  -e, --error-rate R         probability that a row carries one recording error\n"
           "                             (default 0.05; R as 0.05 or 5%)\n"
           "      --error-mix K=W,...    relative weights of error kinds: typo, transposition,\n"
@@ -147,6 +151,8 @@ enum {
     OPT_SAFEGUARDING,
     OPT_SAFEGUARDING_SC,
     OPT_PREVALENCE,
+    OPT_PERIODS,
+    OPT_PERIOD_MONTHS,
 };
 
 int main(int argc, char **argv)
@@ -167,6 +173,8 @@ int main(int argc, char **argv)
         {"safeguarding", required_argument, NULL, OPT_SAFEGUARDING},
         {"safeguarding-social-care", required_argument, NULL, OPT_SAFEGUARDING_SC},
         {"prevalence", required_argument, NULL, OPT_PREVALENCE},
+        {"periods", required_argument, NULL, OPT_PERIODS},
+        {"period-months", required_argument, NULL, OPT_PERIOD_MONTHS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -200,6 +208,7 @@ int main(int argc, char **argv)
             if (date_parse_iso(optarg, &d))
                 return fail("--as-of must be a valid date YYYY-MM-DD", optarg);
             o.as_of = d;
+            o.as_of_set = true;
             break;
         }
         case 'e':
@@ -251,6 +260,20 @@ int main(int argc, char **argv)
                             "workless, cin, da, health",
                             optarg);
             break;
+        case OPT_PERIODS: {
+            uint64_t v;
+            if (parse_u64(optarg, &v) || v < 1 || v > 4)
+                return fail("--periods must be an integer from 1 to 4", optarg);
+            o.periods = (int)v;
+            break;
+        }
+        case OPT_PERIOD_MONTHS: {
+            uint64_t v;
+            if (parse_u64(optarg, &v) || v < 1 || v > 24)
+                return fail("--period-months must be an integer from 1 to 24", optarg);
+            o.period_months = (int)v;
+            break;
+        }
         case 'q':
             o.quiet = true;
             break;
@@ -279,5 +302,7 @@ int main(int argc, char **argv)
         return fail("give only one of --households and --people", NULL);
     if (!o.out || !*o.out)
         return fail("--out DIR is required", NULL);
+    if (o.periods > 1 && !o.as_of_set) /* periods end 31 Aug and end of Feb */
+        o.as_of = date_from_ymd(2026, 8, 31);
     return synth_run(&o);
 }

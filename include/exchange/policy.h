@@ -357,7 +357,7 @@ typedef struct xchg_policy_data {
     const char *currency;
     size_t dob_field;   /* the date of birth (ages); XCHG_NONE if none */
     size_t area_field;  /* geography: the coarse area code field, or XCHG_NONE */
-    const char **area_sectors, **area_names; /* or a postcode sector -> area table */
+    const char **area_sectors, **area_names; /* or postcode district/sector -> area */
     size_t nareas;
     /* no 'release' section: a pure linkage agreement (no problems, rule, consent or
      * recipients required); nothing can be released under it */

@@ -211,11 +211,18 @@ void xchg__ind_person(const xchg__indicators *ind, const xchg__val *vals, xchg_r
         for (size_t f = 0; f < p->nfields; f++) {
             if (p->fields[f].type != XCHG_FT_POSTCODE || !vals[f].present)
                 continue;
-            for (size_t i = 0; i < p->nareas; i++)
-                if (strcasecmp(vals[f].pc.sector, p->area_sectors[i]) == 0) {
-                    snprintf(area, XCHG_RECORD_MAX_AREA + 1, "%s", p->area_names[i]);
+            /* a sector's own entry wins over its district's */
+            const char *hit = NULL;
+            for (size_t i = 0; i < p->nareas; i++) {
+                if (strcmp(vals[f].pc.sector, p->area_sectors[i]) == 0) {
+                    hit = p->area_names[i];
                     break;
                 }
+                if (!hit && strcmp(vals[f].pc.outward, p->area_sectors[i]) == 0)
+                    hit = p->area_names[i];
+            }
+            if (hit)
+                snprintf(area, XCHG_RECORD_MAX_AREA + 1, "%s", hit);
             break;
         }
     }

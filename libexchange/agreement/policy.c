@@ -1997,19 +1997,33 @@ static void parse_costs(struct ctx *c, struct fy_node *root)
     }
 }
 
+/* A postcode district ("FW12") or sector ("FW12 3"), upper case. */
+static int postcode_part(const char *s)
+{
+    size_t n = strlen(s), out = n;
+    if (n >= 4 && s[n - 2] == ' ' && s[n - 1] >= '0' && s[n - 1] <= '9')
+        out = n - 2; /* a sector: outward code, space, digit */
+    if (out < 2 || out > 4 || s[0] < 'A' || s[0] > 'Z')
+        return 0;
+    for (size_t i = 1; i < out; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+            return 0;
+    return 1;
+}
+
 static void parse_geography(struct ctx *c, struct fy_node *root)
 {
-    static const char *const keys[] = {"field", "postcode_sectors", NULL};
+    static const char *const keys[] = {"field", "postcode_areas", NULL};
     xchg_policy_data *p = c->p;
     struct fy_node *m = get(root, "geography");
     if (!m || !is_map(c, m, "'geography'"))
         return;
     check_keys(c, m, keys, "'geography'");
     const char *fname = get_str(c, m, "field", 0, "'geography'");
-    struct fy_node *ps = get(m, "postcode_sectors");
+    struct fy_node *ps = get(m, "postcode_areas");
     if ((fname != NULL) == (ps != NULL)) {
-        ERR(c, m, "'geography' is 'field: <an area code field>' or 'postcode_sectors: {sector: "
-                  "area}'");
+        ERR(c, m, "'geography' is 'field: <an area code field>' or 'postcode_areas: {district "
+                  "or sector: area}'");
         return;
     }
     if (fname) {
@@ -2023,34 +2037,32 @@ static void parse_geography(struct ctx *c, struct fy_node *root)
         p->area_field = fi;
         return;
     }
-    if (!is_map(c, ps, "'postcode_sectors'"))
+    if (!is_map(c, ps, "'postcode_areas'"))
         return;
     size_t pc = XCHG_NONE;
     for (size_t i = 0; i < p->nfields && pc == XCHG_NONE; i++)
         if (p->fields[i].type == XCHG_FT_POSTCODE)
             pc = i;
     if (pc == XCHG_NONE)
-        ERR(c, ps, "'postcode_sectors' needs a uk_postcode field");
+        ERR(c, ps, "'postcode_areas' needs a uk_postcode field");
     int cnt = fy_node_mapping_item_count(ps);
     p->area_sectors = alloc(c, sizeof(char *) * (size_t)(cnt > 0 ? cnt : 1));
     p->area_names = alloc(c, sizeof(char *) * (size_t)(cnt > 0 ? cnt : 1));
     void *it = NULL;
     struct fy_node_pair *pr;
     while (p->area_sectors && p->area_names && (pr = fy_node_mapping_iterate(ps, &it)) != NULL) {
-        const char *sec = str_of(c, fy_node_pair_key(pr), "a postcode sector");
+        const char *sec = str_of(c, fy_node_pair_key(pr), "a postcode district or sector");
         const char *area = str_of(c, fy_node_pair_value(pr), "an area name");
         if (!sec || !area)
             continue;
-        size_t sl = strlen(sec);
-        /* a sector is an outward code, a space and the inward digit: "FW12 3" */
-        if (sl < 4 || sl > 6 || sec[sl - 2] != ' ' || sec[sl - 1] < '0' || sec[sl - 1] > '9') {
-            ERR(c, fy_node_pair_key(pr), "'%s' is not a postcode sector (outward code, space, "
-                                         "digit: 'FW12 3')", sec);
+        if (!postcode_part(sec)) {
+            ERR(c, fy_node_pair_key(pr), "'%s' is not a postcode district ('FW12') or sector "
+                                         "('FW12 3'), in capitals", sec);
             continue;
         }
-        if (!*area || strlen(area) > 64) {
-            ERR(c, fy_node_pair_value(pr), "area name for sector '%s' must be 1-64 characters",
-                sec);
+        if (!*area || strlen(area) > XCHG_RECORD_MAX_AREA) {
+            ERR(c, fy_node_pair_value(pr), "area name for '%s' must be 1-%d bytes", sec,
+                XCHG_RECORD_MAX_AREA);
             continue;
         }
         p->area_sectors[p->nareas] = sec;

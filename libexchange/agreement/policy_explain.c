@@ -107,6 +107,67 @@ static const char *op_text(xchg_op o)
     return "?";
 }
 
+static void window_text(struct sb *b, const xchg_policy_data *p, const xchg_criterion *c)
+{
+    if (c->terms)
+        put(b, " over the last %u school term%s", c->terms, c->terms == 1 ? "" : "s");
+    else if (c->days)
+        put(b, " within %d days", c->days);
+    else
+        put(b, " within %d days", p->rule_window_days);
+}
+
+static void criterion_text(struct sb *b, const xchg_policy_data *p, const xchg_criterion *c)
+{
+    static const char *const scope[] = {"", "a person: ", "each person with records: ",
+                                        "the family together: "};
+    if (c->scope)
+        put(b, "%s", scope[c->scope]);
+    if (c->kind == XCHG_CRIT_ALL || c->kind == XCHG_CRIT_ANY) {
+        put(b, "%s (", c->kind == XCHG_CRIT_ALL ? "all of" : "any of");
+        for (size_t i = 0; i < c->nsub; i++) {
+            put(b, "%s", i ? "; " : "");
+            criterion_text(b, p, &c->sub[i]);
+        }
+        put(b, ")");
+    } else {
+        static const char *const what[] = {"number of", "total of", "proportion", "any",
+                                           "unbroken", "no", "reduction of"};
+        put(b, "%s ", what[c->kind]);
+        for (size_t i = 0; i < c->nmeasures; i++)
+            put(b, "%s%s", i ? (i + 1 == c->nmeasures ? " or " : ", ") : "",
+                p->measures[c->measures[i]].name);
+        if (c->kind <= XCHG_CRIT_RATIO)
+            put(b, " %s %g", op_text(c->op), c->number);
+        if (c->kind == XCHG_CRIT_REDUCTION)
+            put(b, " by %g%% against the baseline", c->reduction * 100);
+        window_text(b, p, c);
+    }
+    if (c->child_in_family)
+        put(b, ", with a child (under 18) in the family");
+    if (c->nbaseline_with)
+        put(b, " (applies when the baseline had %s)", p->measures[c->baseline_with[0]].name);
+    if (c->nbaseline_without)
+        put(b, " (applies when the baseline had no %s)", p->measures[c->baseline_without[0]].name);
+}
+
+static void rule_text(struct sb *b, const xchg_policy_data *p, const xchg_rule_expr *r)
+{
+    if (r->kind == XCHG_RULE_AT_LEAST) {
+        put(b, "at least %u of (", r->at_least);
+        for (size_t i = 0; i < r->nof; i++)
+            put(b, "%s%s", i ? ", " : "", p->problems[r->of[i]].code);
+        put(b, ")");
+        return;
+    }
+    put(b, "%s [", r->kind == XCHG_RULE_ALL ? "all of" : "any of");
+    for (size_t i = 0; i < r->nsub; i++) {
+        put(b, "%s", i ? "; " : "");
+        rule_text(b, p, &r->sub[i]);
+    }
+    put(b, "]");
+}
+
 xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
 {
     if (!pol || !out)
@@ -177,12 +238,29 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
                 "point back to the case\n",
             x->record_ref);
         if (x->nindicators) {
-            put(&b, "  - problem indicators it may assert, with their dates, only for events "
+            put(&b, "  - problem indicators and measures, with their dates, only for events "
                     "within the extract's period and only for records its identification "
                     "consent rule allows (below):\n");
             for (size_t i = 0; i < x->nindicators; i++) {
                 const xchg_indicator *in = &x->indicators[i];
-                put(&b, "      %s when ", p->problems[in->problem].title);
+                if (in->measure != XCHG_NONE) {
+                    put(&b, "      measure '%s'", p->measures[in->measure].name);
+                    if (in->value_field != XCHG_NONE)
+                        put(&b, " (%s%s%s)", p->fields[in->value_field].name,
+                            in->of_field != XCHG_NONE ? " of " : "",
+                            in->of_field != XCHG_NONE ? p->fields[in->of_field].name : "");
+                    if (in->age_min >= 0 || in->age_below >= 0) {
+                        put(&b, " for a person aged");
+                        if (in->age_min >= 0)
+                            put(&b, " %d or over", in->age_min);
+                        if (in->age_below >= 0)
+                            put(&b, "%s under %d", in->age_min >= 0 ? " and" : "", in->age_below);
+                        put(&b, " on the date");
+                    }
+                    put(&b, in->nall ? " when " : " for every row");
+                } else {
+                    put(&b, "      %s when ", p->problems[in->problem].title);
+                }
                 for (size_t k = 0; k < in->nall; k++) {
                     const xchg_condition *cd = &in->all[k];
                     put(&b, "%s%s%s", k ? " and " : "", agg_text(cd->agg), p->fields[cd->field].name);
@@ -230,6 +308,44 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
         put(&b, "- %s (evidenced by ", pb->title);
         list_parties(&b, p, pb->asserted_by, pb->nasserted);
         put(&b, ")\n");
+        for (size_t k = 0; k < pb->nidentify; k++) {
+            put(&b, "    %s: ", pb->identify[k].id ? pb->identify[k].id : "criterion");
+            criterion_text(&b, p, &pb->identify[k]);
+            put(&b, "\n");
+        }
+    }
+    if (p->rule.kind != XCHG_RULE_AT_LEAST) {
+        put(&b, "The rule in full: ");
+        rule_text(&b, p, &p->rule);
+        put(&b, "\n");
+    }
+    int outcomes = 0;
+    for (size_t i = 0; i < p->nproblems; i++)
+        outcomes |= p->problems[i].noutcome > 0;
+    if (outcomes) {
+        put(&b, "\nOutcomes and claims\n-------------------\nProgress is judged on evidence "
+                "dated after the family was identified (docs/programme.md):\n");
+        for (size_t i = 0; i < p->nproblems; i++) {
+            const xchg_problem *pb = &p->problems[i];
+            if (!pb->noutcome)
+                continue;
+            put(&b, "- %s: %s of\n", pb->title, pb->outcome_any ? "any" : "all");
+            for (size_t k = 0; k < pb->noutcome; k++) {
+                put(&b, "    %s: ", pb->outcome[k].id ? pb->outcome[k].id : "criterion");
+                criterion_text(&b, p, &pb->outcome[k]);
+                put(&b, "\n");
+            }
+        }
+        if (p->claim_all_identified)
+            put(&b, "A family can be claimed for when every problem it was identified on shows "
+                    "its outcome.\n");
+        for (size_t g = 0; g < p->nclaim_groups; g++) {
+            put(&b, "%s", g ? "Or when " : "A family can be claimed for when ");
+            for (size_t k = 0; k < p->claim_groups[g].nproblems; k++)
+                put(&b, "%s%s", k ? (k + 1 == p->claim_groups[g].nproblems ? " and " : ", ") : "",
+                    p->problems[p->claim_groups[g].problems[k]].title);
+            put(&b, " (those it was identified on, at least one) all show their outcomes.\n");
+        }
     }
 
     put(&b, "\nWhat the matcher can and cannot see\n-----------------------------------\n");
@@ -246,6 +362,16 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
             "indicators with their dates, consent status and any recorded legal basis, and each "
             "agency's record references. It cannot read names, dates of birth, addresses or any "
             "other detail: those travel encrypted to the recipients.\n");
+    if (p->nmeasures)
+        put(&b, "For the programme's criteria it also sees each measure's events with their "
+                "dates and numbers (for example a pupil's sessions attended and possible in a "
+                "term), and each person's age in whole years on the extract's period end (not "
+                "the date of birth).\n");
+    if (p->area_field != XCHG_NONE || p->nareas)
+        put(&b, "For reports it sees each record's area (%s), never the postcode or "
+                "address.\n",
+            p->area_field != XCHG_NONE ? p->fields[p->area_field].name
+                                       : "from the agreement's postcode table");
 
     if (!p->linkage_only) {
         put(&b, "\nWho receives referrals\n----------------------\n");

@@ -11,6 +11,7 @@
 #include "exchange/record.h"
 #include "internal.h"
 #include "matcher_internal.h"
+#include "programme.h"
 #include "rule.h"
 #include "store_internal.h"
 
@@ -593,29 +594,51 @@ struct body {
     int nomem;
 };
 
+static void add_problem(struct body *b, size_t agency, unsigned problem, int32_t start,
+                        int32_t end)
+{
+    struct problem_acc *pa = NULL;
+    for (size_t k = 0; k < b->nprobs; k++)
+        if (b->probs[k].problem == problem)
+            pa = &b->probs[k];
+    if (!pa && b->nprobs < sizeof b->probs / sizeof b->probs[0]) {
+        pa = &b->probs[b->nprobs++];
+        *pa = (struct problem_acc){problem, 0, start, end};
+    }
+    if (!pa)
+        return;
+    if (agency < 32)
+        pa->agencies |= 1u << agency;
+    if (start < pa->first)
+        pa->first = start;
+    if (end > pa->last)
+        pa->last = end;
+}
+
 static void add_evidence(struct body *b, size_t agency, const xchg__family_record *r)
 {
     const xchg_policy_data *pd = xchg_policy_get(b->m->p);
     for (size_t i = 0; i < r->nind; i++) {
         const xchg__indicator *ev = &r->ind[i];
-        if (!xchg__rule_in_window(pd, ev->problem, ev->start, ev->end, b->run_date))
+        if (ev->problem != UINT32_MAX) {
+            if (xchg__rule_in_window(pd, ev->problem, ev->start, ev->end, b->run_date))
+                add_problem(b, agency, ev->problem, ev->start, ev->end);
             continue;
-        struct problem_acc *pa = NULL;
-        for (size_t k = 0; k < b->nprobs; k++)
-            if (b->probs[k].problem == ev->problem)
-                pa = &b->probs[k];
-        if (!pa && b->nprobs < sizeof b->probs / sizeof b->probs[0]) {
-            pa = &b->probs[b->nprobs++];
-            *pa = (struct problem_acc){ev->problem, 0, ev->start, ev->end};
         }
-        if (!pa)
+        /* a measure event evidences each problem whose criteria read it, in their windows */
+        size_t m = 0;
+        while (m < pd->nmeasures && strcmp(pd->measures[m].name, ev->measure) != 0)
+            m++;
+        if (m == pd->nmeasures)
             continue;
-        if (agency < 32)
-            pa->agencies |= 1u << agency;
-        if (ev->start < pa->first)
-            pa->first = ev->start;
-        if (ev->end > pa->last)
-            pa->last = ev->end;
+        for (size_t pr = 0; pr < pd->nproblems; pr++) {
+            int used = 0;
+            for (size_t c = 0; c < pd->problems[pr].nidentify && !used; c++)
+                used = xchg__criterion_uses(&pd->problems[pr].identify[c], (uint8_t)m);
+            if (used && ev->end >= xchg__prog_horizon(pd, pr, XCHG_DATE_NONE, b->run_date) &&
+                ev->start <= b->run_date)
+                add_problem(b, agency, (unsigned)pr, ev->start, ev->end);
+        }
     }
 }
 
@@ -720,11 +743,23 @@ static json_t *packet_body(xchg_matcher *m, const char *family, const char *reci
         json_decref(approvals);
         return NULL;
     }
-    /* problems evidenced by released records only, with their agencies and dates */
+    /* problems evidenced by released records only, with their agencies and dates; a
+       measure's events count only for problems the family was identified on (good
+       attendance is evidence for the criteria, not a problem of its own) */
+    xchg_store_family fam;
+    int have_fam = xchg_store_family_show(m->s, run, family, &fam, NULL, NULL, NULL, NULL) ==
+                   XCHG_OK;
     qsort(b.probs, b.nprobs, sizeof b.probs[0], cmp_problem);
     json_t *probs = json_array();
     for (size_t i = 0; i < b.nprobs; i++) {
         const struct problem_acc *pa = &b.probs[i];
+        if (pd->problems[pa->problem].nidentify) {
+            int identified = 0;
+            for (size_t k = 0; have_fam && k < fam.nproblems; k++)
+                identified |= strcmp(fam.problems[k].code, pd->problems[pa->problem].code) == 0;
+            if (!identified)
+                continue;
+        }
         json_t *ag = json_array();
         for (size_t k = 0; k < pd->nparties && k < 32; k++)
             if (pa->agencies & (1u << k))

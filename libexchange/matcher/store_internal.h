@@ -72,7 +72,8 @@ xchg_err xchg__store_release_candidates(xchg_store *s, int64_t run,
                                         xchg_diag *d);
 
 typedef struct xchg__indicator {
-    unsigned problem;
+    unsigned problem; /* a problem event; UINT32_MAX for a measure event */
+    char measure[65]; /* a measure event: the measure's name */
     int32_t start, end;
 } xchg__indicator;
 

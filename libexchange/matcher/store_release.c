@@ -272,8 +272,9 @@ xchg_err xchg__store_family_records(xchg_store *s, int64_t run, const char *fami
            "(e.superseded_by IS NULL AND e.purged_at IS NULL AND r.replaced_by IS NULL), "
            "(SELECT k.sealed_key FROM extract_keys k WHERE k.extract = e.id AND k.key_id = ?2) "
            "FROM records r JOIN extracts e ON e.id = r.extract WHERE r.id = ?1");
-    sqlite3_stmt *iq = prep(s, "SELECT problem, start, end FROM indicators WHERE record = ?1 "
-                               "ORDER BY seq");
+    sqlite3_stmt *iq = prep(s, "SELECT problem, NULL, start, end, seq FROM indicators "
+                               "WHERE record = ?1 UNION ALL SELECT -1, measure, start, end, seq "
+                               "FROM measure_events WHERE record = ?1 ORDER BY 5");
     /* the family's members in a stable order: person, agency, reference */
     struct item {
         int64_t rec;
@@ -341,9 +342,11 @@ xchg_err xchg__store_family_records(xchg_store *s, int64_t run, const char *fami
                 ind = nn;
                 icap = nc;
             }
-            ind[ni].problem = (unsigned)sqlite3_column_int(iq, 0);
-            ind[ni].start = (int32_t)sqlite3_column_int(iq, 1);
-            ind[ni].end = (int32_t)sqlite3_column_int(iq, 2);
+            int pr = sqlite3_column_int(iq, 0);
+            ind[ni].problem = pr < 0 ? UINT32_MAX : (unsigned)pr;
+            text(ind[ni].measure, sizeof ind[ni].measure, iq, 1);
+            ind[ni].start = (int32_t)sqlite3_column_int(iq, 2);
+            ind[ni].end = (int32_t)sqlite3_column_int(iq, 3);
             ni++;
         }
         if (e != XCHG_OK)

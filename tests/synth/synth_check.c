@@ -613,7 +613,10 @@ static void on_extract_row(table_reader *t, void *arg)
         long start = parse_date(fld(t, col(t, "CLAIM_START")), D_ISO_T);
         const char *e = fld(t, col(t, "CLAIM_END"));
         long end = e[0] ? parse_date(e, D_ISO_T) : -1;
-        if (strcmp(b, "UC_WORKING") != 0 && start <= st->A && (!e[0] || end >= st->lo))
+        /* the out-of-work codes of the shipped agreements' worklessness indicator */
+        bool oow = !strcmp(b, "UC_NOT_WORKING") || !strcmp(b, "JSA") || !strcmp(b, "ESA") ||
+                   !strcmp(b, "IS");
+        if (oow && start <= st->A && (!e[0] || end >= st->lo))
             set_problem(hid, 3);
     } else if (strcmp(s->file, "social_care.csv") == 0) {
         const char *plan = fld(t, col(t, "Plan Type"));
@@ -629,6 +632,9 @@ static void on_extract_row(table_reader *t, void *arg)
             set_problem(hid, 6);
     } else if (strcmp(s->file, "education.csv") == 0) {
         long i = r->person - 1;
+        long tend = parse_date(fld(t, col(t, "Term End")), D_ISO);
+        if (tend < st->lo || tend > st->A || !fld(t, col(t, "Sessions Possible"))[0])
+            return; /* the legacy rules sum the last three terms' rows with sessions */
         st->possible[i] += atol(fld(t, col(t, "Sessions Possible")));
         st->attended[i] += atol(fld(t, col(t, "Sessions Attended")));
         st->unauth[i] += atol(fld(t, col(t, "Unauthorised Absence Sessions")));
