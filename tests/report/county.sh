@@ -25,7 +25,7 @@ for p in $(awk '/^  - id: /{print $3}' "$S/policies/phase2.yaml"); do
   $X keygen -o "$W/keys/$p" --label "$p" >/dev/null
 done
 . "$S/tests/report/geography.bash"
-{ cat "$S/policies/phase2.yaml"; geography_for "$W/county"; } > "$W/unbound.yaml"
+{ cat "$S/policies/phase2.yaml"; geography_for "$W/county" "$S/policies/phase2.yaml"; } > "$W/unbound.yaml"
 A=$W/phase2.yaml
 $X policy bind-keys "$W/unbound.yaml" --keys "$W/keys" -o "$A" >/dev/null
 for p in $(awk '/^  - id: /{print $3}' "$A"); do $X policy sign "$A" --key "$W/keys/$p.key" >/dev/null; done
