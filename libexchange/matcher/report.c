@@ -393,7 +393,8 @@ static void html_bars(FILE *f, const xchg__report_table *t)
 static void html_heatmap(FILE *f, const xchg__report_table *t)
 {
     const int lw = label_width(t), cw = 64, rh = 24, top = 90;
-    int w = lw + (int)t->cols * cw + 10, h = top + (int)t->rows * rh + 10;
+    /* room on the right for the last column label, drawn rotated up and to the right */
+    int w = lw + (int)t->cols * cw + 80, h = top + (int)t->rows * rh + 10;
     size_t W = t->cols + 1;
     long m = 0, v;
     for (size_t a = 0; a < t->rows; a++)
