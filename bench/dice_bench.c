@@ -1,18 +1,23 @@
 /*
- * dice_bench — the linkage engine's Dice kernel alone (libexchange/matcher/dice_kernel.c): one
- * filter against the rest of a contiguous block, as link.c's fuzzy worker runs it, on one
- * core (thread CPU time, so other processes sharing the core do not count). Each path is
- * timed REPEATS times over the whole triangle of FILTERS filters; the
- * median run is reported, and every path's checksum must equal the generic path's.
+ * dice_bench — the linkage engine's Dice kernel alone (libexchange/matcher/dice_kernel.c): the
+ * whole triangle of a block of filters, each filter against the rest of its block, as the
+ * fuzzy worker (link_fuzzy.c) scores a blocking group, on one core (thread CPU time, so other
+ * processes sharing the core do not count). Each path is timed REPEATS times two ways: one
+ * filter against the rest with the path's xchg_dice_many_fn ("<path> one against many"), and
+ * row by row through an xchg_dice_block (what the engine runs: "dice <path>"; bit-sliced
+ * tiles on avx2/avx512 for blocks big enough). The median run is reported, and every
+ * checksum must equal the generic path's.
  *
- *   dice_bench [FILTERS] [REPEATS] [BYTES]   default 4000 filters (8 M pairs), 5, 128
- *   dice_bench --clks FILE.csv [REPEATS]     the CLKs of a clkhash CSV (rec_id,clk_base64,...),
- *                                            e.g. tests/kat/clkhash/clks_febrl1_blakeHash.csv
+ *   dice_bench [--block B] [FILTERS] [REPEATS] [BYTES]   default 4000 filters, 5, 128
+ *   dice_bench [--block B] --clks FILE.csv [REPEATS]     the CLKs of a clkhash CSV
+ *                                            (rec_id,clk_base64,...), e.g.
+ *                                            tests/kat/clkhash/clks_febrl1_blakeHash.csv
  *
+ * --block B splits the filters into consecutive blocks of B (default: one block of all).
  * Random filters have two thirds of their bits set, as FEBRL CLKs do (the kernels do the
  * same work whatever the bits; --clks runs on real ones).
  *
- * Prints one line per path this CPU runs, the last lines exactly
+ * Prints one line per path this CPU runs and way, the last line of each path exactly
  *   dice <path>: N M comparisons/s
  * With XCHG_DICE_KERNEL=<path> only that path is timed (an unsupported or unknown one is
  * an error, exit 2), so a forced path can be measured alone.
@@ -31,45 +36,57 @@ static int cmp_double(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-/* sum of every count of the whole triangle (untimed: the check that paths agree) */
-static unsigned long long checksum(xchg_dice_many_fn fn, const uint8_t *f, size_t n, size_t cb,
-                                   uint32_t *out)
+static volatile unsigned long long sink;
+
+/* the filters are scored in consecutive blocks of `blk` filters (the last one shorter), the
+ * whole triangle of each, as the fuzzy worker scores a blocking group: row by row through
+ * an xchg_dice_block (b) or, when b is NULL, one filter against the rest of its block with
+ * fn. Returns the comparisons; *sum is a checksum of every count. */
+static unsigned long long triangle(xchg_dice_block *b, xchg_dice_many_fn fn, const uint8_t *f,
+                                   size_t n, size_t cb, size_t blk, uint32_t *out,
+                                   unsigned long long *sum)
 {
-    unsigned long long sum = 0;
-    for (size_t x = 0; x + 1 < n; x++) {
-        size_t rest = n - x - 1;
-        fn(f + x * cb, f + (x + 1) * cb, rest, cb, out);
-        for (size_t i = 0; i < rest; i++)
-            sum += out[i] * (unsigned long long)(i + 1);
+    unsigned long long cmp = 0, s = 0;
+    for (size_t b0 = 0; b0 < n; b0 += blk) {
+        size_t m = n - b0 < blk ? n - b0 : blk;
+        const uint8_t *g = f + b0 * cb;
+        if (b)
+            xchg_dice_block_set(b, g, m, cb);
+        for (size_t x = 0; x + 1 < m; x++) {
+            size_t rest = m - x - 1;
+            if (b)
+                xchg_dice_block_row(b, x, out);
+            else
+                fn(g + x * cb, g + (x + 1) * cb, rest, cb, out);
+            cmp += rest;
+            if (sum)
+                for (size_t i = 0; i < rest; i++)
+                    s += out[i] * (unsigned long long)(i + 1);
+            else
+                s += out[rest - 1];
+        }
     }
-    return sum;
+    if (sum)
+        *sum = s;
+    sink = s;
+    return cmp;
 }
 
 /* median comparisons per second of `reps` timed runs of the kernel alone */
-static double run(xchg_dice_many_fn fn, const uint8_t *f, size_t n, size_t cb, int reps,
-                  uint32_t *out)
+static double run(xchg_dice_block *b, xchg_dice_many_fn fn, const uint8_t *f, size_t n, size_t cb,
+                  size_t blk, int reps, uint32_t *out)
 {
     double *rate = malloc((size_t)reps * sizeof *rate);
     if (!rate)
         return 0;
-    volatile uint32_t sink = 0;
     for (int r = 0; r < reps; r++) {
-        struct timespec a, b;
-        unsigned long long cmp = 0;
-        uint32_t keep = 0;
+        struct timespec a, e;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-        for (size_t x = 0; x + 1 < n; x++) {
-            size_t rest = n - x - 1;
-            fn(f + x * cb, f + (x + 1) * cb, rest, cb, out);
-            cmp += rest;
-            keep += out[rest - 1];
-        }
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
-        sink = keep;
-        double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+        unsigned long long cmp = triangle(b, fn, f, n, cb, blk, out, NULL);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &e);
+        double s = (double)(e.tv_sec - a.tv_sec) + (double)(e.tv_nsec - a.tv_nsec) / 1e9;
         rate[r] = (double)cmp / s;
     }
-    (void)sink;
     qsort(rate, (size_t)reps, sizeof *rate, cmp_double);
     double med = rate[reps / 2];
     free(rate);
@@ -135,13 +152,24 @@ static uint8_t *load_clks(const char *path, size_t *n, size_t *cb)
 
 int main(int argc, char **argv)
 {
+    size_t blk = 0; /* 0: all the filters are one block */
+    if (argc > 2 && strcmp(argv[1], "--block") == 0) {
+        blk = (size_t)atol(argv[2]);
+        if (blk < 2) {
+            fprintf(stderr, "dice_bench: --block needs at least 2\n");
+            return 2;
+        }
+        argv[2] = argv[0];
+        argv += 2;
+        argc -= 2;
+    }
     const char *clks = argc > 2 && strcmp(argv[1], "--clks") == 0 ? argv[2] : NULL;
     size_t n = clks ? 0 : argc > 1 ? (size_t)atol(argv[1]) : 4000;
     int reps = clks ? (argc > 3 ? atoi(argv[3]) : 5) : argc > 2 ? atoi(argv[2]) : 5;
     size_t cb = argc > 3 && !clks ? (size_t)atol(argv[3]) : 128;
     if ((!clks && n < 2) || reps < 1 || cb < 1) {
-        fprintf(stderr, "usage: dice_bench [FILTERS>=2] [REPEATS>=1] [BYTES>=1]\n"
-                        "       dice_bench --clks FILE.csv [REPEATS>=1]\n");
+        fprintf(stderr, "usage: dice_bench [--block B] [FILTERS>=2] [REPEATS>=1] [BYTES>=1]\n"
+                        "       dice_bench [--block B] --clks FILE.csv [REPEATS>=1]\n");
         return 2;
     }
     int only = -1;
@@ -167,6 +195,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "dice_bench: %s: need at least two CLKs\n", clks);
         return 2;
     }
+    if (!blk || blk > n)
+        blk = n;
     uint32_t *out = malloc(n * sizeof *out);
     if (!f || !out)
         return 1;
@@ -179,32 +209,49 @@ int main(int argc, char **argv)
         }
         f[i] = b;
     }
-    printf("dice_bench: %zu %s filters of %zu bytes, %zu pairs per run, median of %d runs, "
-           "best path here: %s\n",
-           n, clks ? clks : "random", cb, n * (n - 1) / 2, reps,
+    size_t pairs = 0;
+    for (size_t b0 = 0; b0 < n; b0 += blk) {
+        size_t m = n - b0 < blk ? n - b0 : blk;
+        pairs += m * (m - 1) / 2;
+    }
+    printf("dice_bench: %zu %s filters of %zu bytes in blocks of %zu, %zu pairs per run, median "
+           "of %d runs, best path here: %s\n",
+           n, clks ? clks : "random", cb, blk, pairs, reps,
            xchg_dice_kernel_name(xchg_dice_kernel_best()));
     unsigned long long ref = 0;
-    int have_ref = 0, bad = 0;
+    int bad = 0;
     for (int k = 0; k < XCHG_DICE_NKERNELS; k++) {
         if (only >= 0 && k != only && k != XCHG_DICE_GENERIC)
             continue;
         xchg_dice_many_fn fn = xchg_dice_kernel_fn((xchg_dice_kernel)k);
-        if (!fn)
+        xchg_dice_block *b = xchg_dice_block_new((xchg_dice_kernel)k);
+        if (!fn || !b) {
+            xchg_dice_block_free(b);
             continue;
-        /* generic is the reference checksum; with a forced path it is not timed */
-        unsigned long long check = checksum(fn, f, n, cb, out);
-        double rate = (only < 0 || k == only) ? run(fn, f, n, cb, reps, out) : 0;
-        if (!have_ref) {
-            ref = check;
-            have_ref = 1;
-        } else if (check != ref) {
-            fprintf(stderr, "dice_bench: %s checksum %llu differs from generic %llu\n",
-                    xchg_dice_kernel_name((xchg_dice_kernel)k), check, ref);
+        }
+        /* generic one-against-many is the reference checksum (untimed when a path is
+         * forced); the block rows of every path must give it too */
+        unsigned long long c_many = 0, c_block = 0;
+        triangle(NULL, fn, f, n, cb, blk, out, &c_many);
+        triangle(b, fn, f, n, cb, blk, out, &c_block);
+        if (k == XCHG_DICE_GENERIC)
+            ref = c_many;
+        if (c_many != ref || c_block != ref) {
+            fprintf(stderr,
+                    "dice_bench: %s checksums %llu (one against many), %llu (block) "
+                    "differ from generic %llu\n",
+                    xchg_dice_kernel_name((xchg_dice_kernel)k), c_many, c_block, ref);
             bad = 1;
         }
-        if (only < 0 || k == only)
+        if (only < 0 || k == only) {
+            double r_many = run(NULL, fn, f, n, cb, blk, reps, out);
+            double r_block = run(b, fn, f, n, cb, blk, reps, out);
+            printf("%s one against many: %.1f M comparisons/s\n",
+                   xchg_dice_kernel_name((xchg_dice_kernel)k), r_many / 1e6);
             printf("dice %s: %.1f M comparisons/s\n", xchg_dice_kernel_name((xchg_dice_kernel)k),
-                   rate / 1e6);
+                   r_block / 1e6);
+        }
+        xchg_dice_block_free(b);
     }
     free(f);
     free(out);

@@ -12,7 +12,9 @@
 # Prints one line per set and threshold:
 #   febrl<N> t=<T> precision=<P> recall=<R> f1=<F>
 # (the threshold is overridden in memory by bench/link_quality's LQ_THRESHOLD; the signed
-# agreement says 0.80). FEBRL_VERBOSE=1 also prints link_quality's full report to stderr.
+# agreement says 0.80). FEBRL_VERBOSE=1 also prints link_quality's full report to stderr;
+# FEBRL_WORK=DIR keeps the sealed files there, with each run's per-record persons in
+# DIR/dataset<N>/links-<T>.csv (link_quality's LQ_DUMP: file:ref,person,family,...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${1:-../shared/data/febrl}
@@ -26,8 +28,13 @@ fi
 X=$B/tools/xchg
 LQ=$B/bench/link_quality
 [ -x "$LQ" ] || { echo "febrl-quality: $LQ not built" >&2; exit 1; }
-W=$(mktemp -d "${TMPDIR:-/tmp}/febrlq.XXXXXX")
-trap 'rm -rf "$W"' EXIT
+if [ -n "${FEBRL_WORK:-}" ]; then # keep the sealed files and per-record dumps there
+  W=$FEBRL_WORK
+  rm -rf "$W" && mkdir -p "$W"
+else
+  W=$(mktemp -d "${TMPDIR:-/tmp}/febrlq.XXXXXX")
+  trap 'rm -rf "$W"' EXIT
+fi
 mkdir -p "$W/keys"
 for p in ig febrl-orig febrl-dup matcher; do $X keygen -o "$W/keys/$p" --label "$p" >/dev/null; done
 A=$W/agreement.yaml
@@ -68,7 +75,7 @@ PY
       { cat "$W/$ds/${a##*:}.log" >&2; exit 1; }
   done
   for t in $TS; do
-    out=$(LQ_THRESHOLD=$t $LQ "$A" "$W/keys/matcher.key" "$W/$ds/truth" 2026-06-30 \
+    out=$(env LQ_THRESHOLD=$t ${FEBRL_WORK:+LQ_DUMP=$W/$ds/links-$t.csv} $LQ "$A" "$W/keys/matcher.key" "$W/$ds/truth" 2026-06-30 \
       "$W/$ds/truth/eligible.csv" "$W/$ds/orig.xex" "$W/$ds/dup.xex")
     [ -n "${FEBRL_VERBOSE:-}" ] && printf '== %s t=%s ==\n%s\n' "$ds" "$t" "$out" >&2
     awk -v ds="febrl${ds#dataset}" -v t="$t" '/^person pairs:/ {

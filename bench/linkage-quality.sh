@@ -6,17 +6,26 @@
 #
 # For each example agreement and error rate prints person-level pairwise precision,
 # recall and F1, and family-level eligibility precision and recall (bench/link_quality.c).
+# LQ_BUILD=DIR uses an existing build; LQ_WORK=DIR keeps the county, the sealed files and
+# per-record dumps (DIR/<agreement>-<rate>-links.csv: file:ref,person,family,eligible,...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HH=${1:-20000}
 shift || true
 RATES=${*:-"0.02 0.05 0.15"}
-B=build/bench-release
-cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DXCHG_TESTS=OFF >/dev/null
-cmake --build $B -j"$(nproc)" >/dev/null
+B=${LQ_BUILD:-build/bench-release}
+if [ -z "${LQ_BUILD:-}" ]; then
+  cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DXCHG_TESTS=OFF >/dev/null
+  cmake --build $B -j2 >/dev/null
+fi
 X=$B/tools/xchg
-W=$(mktemp -d "${TMPDIR:-/tmp}/linkq.XXXXXX")
-trap 'rm -rf "$W"' EXIT
+if [ -n "${LQ_WORK:-}" ]; then # keep the county, sealed files and per-record dumps there
+  W=$LQ_WORK
+  rm -rf "$W" && mkdir -p "$W"
+else
+  W=$(mktemp -d "${TMPDIR:-/tmp}/linkq.XXXXXX")
+  trap 'rm -rf "$W"' EXIT
+fi
 mkdir -p "$W/keys"
 for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team fi-team operator-1 operator-2; do
   $X keygen -o "$W/keys/$p" --label "$p" >/dev/null
@@ -31,7 +40,7 @@ for name in phase1 phase2; do
 done
 for rate in $RATES; do
   rm -rf "$W/county"
-  $B/bench/xchg-synth --households "$HH" --seed 42 --error-rate "$rate" --out "$W/county" --quiet
+  nice -n 10 $B/bench/xchg-synth --households "$HH" --seed 42 --error-rate "$rate" --out "$W/county" --quiet
   for name in phase1 phase2; do
     A=$W/$name.yaml
     files=()
@@ -42,7 +51,8 @@ for rate in $RATES; do
       files+=("$W/$name-$f.xex")
     done
     echo "== $name, $HH households, error rate $rate =="
-    $B/bench/link_quality "$A" "$W/keys/matcher.key" "$W/county/truth" 2026-10-31 \
+    env ${LQ_WORK:+LQ_DUMP=$W/$name-$rate-links.csv LQ_IDS=$W/$name-$rate-ids.txt} \
+      nice -n 10 $B/bench/link_quality "$A" "$W/keys/matcher.key" "$W/county/truth" 2026-10-31 \
       "$W/county/truth/eligible_$name.csv" "${files[@]}"
   done
 done

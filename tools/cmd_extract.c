@@ -31,6 +31,7 @@ static int one(const xchg_policy *p, const xchg_seckey *k, const char *path, uin
     xchg_extract_file *f = NULL;
     size_t nk = pd->nmatch_keys, np = pd->nproblems;
     uint64_t *keys = calloc(nk + 1, sizeof *keys), *probs = calloc(np + 1, sizeof *probs);
+    uint64_t meas[XCHG_MAX_MEASURES] = {0};
     uint64_t consent[4] = {0}, blocks = 0, house = 0, clks = 0, payload = 0, basis = 0;
     int rc;
     xchg_err e = xchg_extract_open(p, k, path, epoch, &f, d);
@@ -43,7 +44,10 @@ static int one(const xchg_policy *p, const xchg_seckey *k, const char *path, uin
             for (size_t i = 0; i < r.nmatch; i++)
                 keys[r.match[i].index]++;
             for (size_t i = 0; i < r.nind; i++)
-                probs[r.ind[i].problem]++;
+                if (r.ind[i].is_measure)
+                    meas[r.ind[i].measure]++;
+                else
+                    probs[r.ind[i].problem]++;
             consent[r.consent]++;
             blocks += r.nblock;
             house += r.nhouse;
@@ -95,10 +99,19 @@ static int one(const xchg_policy *p, const xchg_seckey *k, const char *path, uin
                (unsigned long long)house);
         printf("  Bloom filters    %llu of %llu records (%zu bytes each)\n",
                (unsigned long long)clks, (unsigned long long)count, in->clk_bytes);
-        printf("  indicator events per problem:\n");
+        int any = 0;
+        for (size_t i = 0; i < np; i++)
+            any |= probs[i] != 0;
+        if (any || !pd->nmeasures)
+            printf("  indicator events per problem:\n");
         for (size_t i = 0; i < np; i++)
             if (probs[i])
                 printf("    %-20s %llu\n", pd->problems[i].code, (unsigned long long)probs[i]);
+        if (pd->nmeasures)
+            printf("  measure events:\n");
+        for (size_t i = 0; i < pd->nmeasures; i++)
+            if (meas[i])
+                printf("    %-20s %llu\n", pd->measures[i].name, (unsigned long long)meas[i]);
         printf("  consent:");
         for (unsigned c = 0; c < 4; c++)
             printf(" %s %llu%s", consent_name(c), (unsigned long long)consent[c], c < 3 ? "," : "\n");

@@ -73,6 +73,9 @@ typedef struct synth_term {
 typedef struct synth_hview {
     int n;
     int32_t dob[SYNTH_MAXP];
+    /* a withdrawn consent (an objection) stops a record's use for identification: the
+     * matcher never sees its events (docs/programme.md, consent.c) */
+    bool withdrawn[SYNTH_MAXP][8];
     const synth_event *ev;
     int nev;
     const synth_term *terms;

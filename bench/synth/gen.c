@@ -1727,8 +1727,14 @@ static void list_append(char *buf, size_t cap, const char *s)
 static void write_programme(ctx *c, const household *h, prog_state st[2])
 {
     synth_hview v = {.n = h->n, .ev = h->ev, .nev = h->nev, .terms = c->cal, .nterms = c->ncal};
-    for (int i = 0; i < h->n; i++)
+    for (int i = 0; i < h->n; i++) {
         v.dob[i] = h->p[i].dob;
+        for (int ag = 0; ag < AG_COUNT && ag < 8; ag++) {
+            agency_attr a;
+            agency_attr_for(c, &h->p[i], ag, &a);
+            v.withdrawn[i][ag] = a.consent == CS_WITHDRAWN;
+        }
+    }
     uint32_t crit = prog_criteria(&v, c->T);
     for (int k = 0; k < C_COUNT; k++)
         c->st->crit[k] += (crit >> k) & 1u;

@@ -29,7 +29,8 @@ enum measure {
     M_ALTPROV,      /* alt_provision */
     M_OFFROLL,      /* not_on_roll */
     M_UNAUTH,       /* unauthorised (value/of = unauthorised/possible) */
-    M_OOW,          /* out_of_work_benefit */
+    M_OOW,          /* out_of_work_benefit, phase 1's list (ESA IB CA IS JSA SDA) */
+    M_OOW2,         /* out_of_work_benefit, phase 2's (also Universal Credit, not working) */
     M_EMPLOY,       /* employment */
     M_ASB_INC,      /* asb_incident */
     M_ADULT_GUILTY, /* adult_guilty */
@@ -60,7 +61,7 @@ static bool has_sessions(const synth_event *e)
 /* Is event e, as known at T, an event of measure m? Fills its date or span and values. */
 static bool measure_of(const synth_hview *h, const synth_event *e, int32_t T, int m, mev *x)
 {
-    if (!ev_visible(e, T))
+    if (!ev_visible(e, T) || (e->ag < 8 && h->withdrawn[e->slot][e->ag]))
         return false;
     int age = age_on(h->dob[e->slot], e->date);
     x->s = x->e = e->date;
@@ -112,9 +113,11 @@ static bool measure_of(const synth_hview *h, const synth_event *e, int32_t T, in
     x->e = ev_end_known(e, T) ? e->end : INT32_MAX;
     switch (m) {
     case M_OOW:
+    case M_OOW2:
         return e->ag == 2 && age >= 18 &&
                (e->kind == BEN_JSA || e->kind == BEN_ESA || e->kind == BEN_IS ||
-                e->kind == BEN_IB || e->kind == BEN_CA || e->kind == BEN_SDA);
+                e->kind == BEN_IB || e->kind == BEN_CA || e->kind == BEN_SDA ||
+                (m == M_OOW2 && e->kind == BEN_UC_NOT_WORKING));
     case M_JSA:
         return e->ag == 2 && e->kind == BEN_JSA;
     case M_EMPLOY:
@@ -245,7 +248,9 @@ uint32_t prog_criteria(const synth_hview *h, int32_t T)
         if (ratio_ge(aggregate(h, T, MB(M_UNAUTH), t3, s), 15, 100))
             c |= 1u << C_P1_EDU_5;
         if (aggregate(h, T, MB(M_OOW), y, s).count >= 1)
-            c |= 1u << C_P1_WORK_1 | 1u << C_P2_WORK_1;
+            c |= 1u << C_P1_WORK_1;
+        if (aggregate(h, T, MB(M_OOW2), y, s).count >= 1)
+            c |= 1u << C_P2_WORK_1;
         if (aggregate(h, T, MB(M_ASB_INC), y, s).count >= 1)
             c |= 1u << C_P2_CRIME_1;
         if (aggregate(h, T, MB(M_ADULT_GUILTY), y, s).count >= 1)

@@ -199,6 +199,7 @@ typedef struct xchg_store_problem {
     char agencies[XCHG_STORE_PROBLEM_AGENCIES][XCHG_PARTY_ID_MAX + 1]; /* party ids */
     int32_t first, last;
     int counts;         /* counts towards the eligibility rule */
+    char criteria[256]; /* the criteria ids that identified it, ';'-joined ("" for legacy) */
 } xchg_store_problem;
 
 typedef struct xchg_store_family {

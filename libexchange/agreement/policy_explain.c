@@ -238,9 +238,12 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
                 "point back to the case\n",
             x->record_ref);
         if (x->nindicators) {
-            put(&b, "  - problem indicators and measures, with their dates, only for events "
-                    "within the extract's period and only for records its identification "
-                    "consent rule allows (below):\n");
+            int measures = 0;
+            for (size_t i = 0; i < x->nindicators; i++)
+                measures |= x->indicators[i].measure != XCHG_NONE;
+            put(&b, "  - %s, with their dates, only for events within the extract's period and "
+                    "only for records its identification consent rule allows (below):\n",
+                measures ? "problem indicators and measures" : "problem indicators it may assert");
             for (size_t i = 0; i < x->nindicators; i++) {
                 const xchg_indicator *in = &x->indicators[i];
                 if (in->measure != XCHG_NONE) {

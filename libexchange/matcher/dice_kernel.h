@@ -59,4 +59,37 @@ xchg_dice_kernel xchg_dice_kernel_selected(void);
 /* the engine's function for filters of n bytes (every path handles every n) */
 xchg_dice_many_fn xchg_dice_kernel_pick(size_t n);
 
+/*
+ * A block: all pairs of m contiguous filters of n bytes, the triangle the fuzzy worker
+ * scores. Row x is out[r] = popcount(f[x] & f[x+1+r]) for r < m-x-1: the same counts as
+ * the path's xchg_dice_many_fn(f[x], f[x+1], m-x-1, n, out), on every path.
+ *
+ * On the avx2 and avx512 paths a block of many filters is scored bit-sliced: its filters
+ * are transposed, 256 at a time, into tiles of 8n columns of 256 bits (column i holds bit i
+ * of each of the 256 filters), built on first use; a row adds up, with Harley-Seal
+ * carry-save adders, the columns at the query's set bits (or at its clear bits, then
+ * subtracts from the filters' popcounts, whichever are fewer), one 256-lane vertical
+ * counter per tile, and turns the counters into counts once per tile. The end of a row
+ * whose part of a tile is short is done filter by filter (the path's many()).
+ *
+ * One block object is reused for any number of blocks (one thread at a time); set() keeps
+ * f, which must stay unchanged and alive while rows are asked for.
+ */
+typedef struct xchg_dice_block xchg_dice_block;
+
+/* a block scorer on path k; NULL when k is not supported or memory runs out */
+xchg_dice_block *xchg_dice_block_new(xchg_dice_kernel k);
+
+/* score the m filters of n bytes at f from now on (never fails: without memory for the
+ * tiles, rows are scored filter by filter) */
+void xchg_dice_block_set(xchg_dice_block *b, const uint8_t *f, size_t m, size_t n);
+
+/* out[r] = popcount(f[x] & f[x+1+r]) for r < m-x-1 (x < m) */
+void xchg_dice_block_row(xchg_dice_block *b, size_t x, uint32_t *out);
+
+/* 1 when the current block's rows use bit-sliced tiles (for tests and benchmarks) */
+int xchg_dice_block_bitsliced(const xchg_dice_block *b);
+
+void xchg_dice_block_free(xchg_dice_block *b);
+
 #endif

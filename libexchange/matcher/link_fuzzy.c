@@ -10,13 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The Dice kernel (dice_kernel.c): out[i] = popcount(q & f[i]) for one query against m
- * contiguous filters of n bytes, on the fastest path this CPU runs (or XCHG_DICE_KERNEL). */
+/* The Dice kernel (dice_kernel.c): row x of a block of m contiguous filters of n bytes is
+ * popcount(f[x] & f[y]) for every y > x, on the fastest path this CPU runs (or
+ * XCHG_DICE_KERNEL). */
 #include "dice_kernel.h"
-
-typedef xchg_dice_many_fn and_pop_many_fn;
-
-static and_pop_many_fn pick_and_pop_many(size_t n) { return xchg_dice_kernel_pick(n); }
 
 struct fz_job {
     const uint8_t *dated; /* per blocking key: has a date part */
@@ -36,7 +33,11 @@ static void *fuzzy_worker(void *arg)
     struct fz_job *j = arg;
     const xchg_linkset *ls = j->ls;
     const size_t cb = ls->clk_bytes;
-    and_pop_many_fn many = pick_and_pop_many(cb);
+    xchg_dice_block *blk = xchg_dice_block_new(xchg_dice_kernel_selected());
+    if (!blk) {
+        j->err = 1;
+        return NULL;
+    }
     uint32_t *counts = NULL;
     /* each group's filters are gathered into one contiguous buffer first, so the all-pairs
      * loop runs on cache-resident data instead of records scattered over the set */
@@ -82,10 +83,11 @@ static void *fuzzy_worker(void *arg)
             }
             int16_t dated = (int16_t)j->dated[j->bt[i].idx];
             const float lo = (float)j->lo;
+            xchg_dice_block_set(blk, buf, m, cb);
             for (size_t x = 0; x + 1 < m; x++) {
                 /* one filter against the rest of the block at once */
                 size_t rest = m - x - 1;
-                many(buf + x * cb, buf + (x + 1) * cb, rest, cb, counts);
+                xchg_dice_block_row(blk, x, counts);
                 for (size_t r = 0; r < rest; r++) {
                     size_t y = x + 1 + r;
                     unsigned den = (unsigned)pops[x] + pops[y];
@@ -105,6 +107,7 @@ static void *fuzzy_worker(void *arg)
         i = e;
     }
 done:
+    xchg_dice_block_free(blk);
     free(buf);
     free(recs);
     free(pops);
@@ -132,7 +135,7 @@ static int cmp_pair_score(const void *x, const void *y)
 #define KEY_DATED 1     /* shares a blocking key with a date part */
 #define KEY_FULL_DATE 2 /* shares a blocking key with a whole date (not just a year) */
 #define KEY_UNDATED 4   /* shares a blocking key without a date part */
-#define KEY_O2O 0x4000  /* over the threshold but refused by one_to_one */
+#define KEY_O2O 0x4000  /* over the threshold but refused by one_to_one or the cluster score */
 
 /*
  * Which shared blocks make a pair a review question: a block with a whole date (e.g.
@@ -273,10 +276,62 @@ static void merge_duplicates(struct pairs *links)
     xchg__link_sort(links->v, links->n, sizeof *links->v, cmp_pair_score);
 }
 
+/* Dice of records i and j (both with a filter) */
+static double rec_dice(const xchg_linkset *ls, uint32_t i, uint32_t j)
+{
+    const uint8_t *p = ls->clk + (size_t)i * ls->clk_bytes, *q = ls->clk + (size_t)j * ls->clk_bytes;
+    unsigned c = 0;
+    size_t z = 0;
+    for (; z + 8 <= ls->clk_bytes; z += 8) {
+        uint64_t a, b;
+        memcpy(&a, p + z, 8);
+        memcpy(&b, q + z, 8);
+        c += (unsigned)__builtin_popcountll(a & b);
+    }
+    for (; z < ls->clk_bytes; z++)
+        c += (unsigned)__builtin_popcount((unsigned)(p[z] & q[z]));
+    return 2.0 * c / ((double)ls->pop[i] + ls->pop[j]);
+}
+
+#define CLUSTER_SCORE_MAX 64 /* records of each cluster the cluster score looks at */
+
+/*
+ * Does the cluster pair (roots x, y) score below th on average? The mean Dice over every
+ * record pair across the two clusters (records with a filter; up to CLUSTER_SCORE_MAX
+ * records of each), so a record that resembles one record of a person but none of the
+ * others does not join that person on the strength of one pair. 0 when the best pair
+ * is the only one.
+ */
+static int cluster_below(const xchg_linkset *ls, struct uf *u, uint32_t x, uint32_t y, float th)
+{
+    double sum = 0;
+    unsigned cnt = 0, nx = 0;
+    uint32_t i = x;
+    do {
+        if (ls->has_clk[i] && ls->pop[i] && nx < CLUSTER_SCORE_MAX) {
+            nx++;
+            unsigned ny = 0;
+            uint32_t j = y;
+            do {
+                if (ls->has_clk[j] && ls->pop[j] && ny < CLUSTER_SCORE_MAX) {
+                    ny++;
+                    sum += rec_dice(ls, i, j);
+                    cnt++;
+                }
+                j = u->next[j];
+            } while (j != y);
+        }
+        i = u->next[i];
+    } while (i != x);
+    return cnt > 1 && sum < (double)th * cnt;
+}
+
 /* The cluster-level greedy solver. Best first: a pair over the threshold merges its
  * records' clusters unless the merged person would hold records the evidence says are
  * different people (unite: strong identifiers, one record per person, agency-local ids,
- * review decisions) or, with one_to_one, the clusters already share an agency. */
+ * review decisions), or, with one_to_one, the clusters already share an agency, or the
+ * two clusters score below the threshold on average over all their record pairs (that
+ * pair is left to clerical review, like a one_to_one refusal). */
 static void solve(const xchg_linkset *ls, struct uf *u, struct pairs *links,
                   xchg_link_result *res)
 {
@@ -294,14 +349,21 @@ static void solve(const xchg_linkset *ls, struct uf *u, struct pairs *links,
             l->key |= KEY_O2O;
             continue;
         }
-        int slot = -1;
-        int r = xchg__uf_unite(u, x, y, &slot);
-        if (r > 0) {
-            u->fuzzy[xchg__uf_find(u, x)] = 1;
-            res->fuzzy_links++;
+        if (xchg__uf_strong_conflict(u, x, y) >= 0) {
+            res->fuzzy_refused++; /* different strong identifiers: not one person */
+            continue;
         }
-        res->fuzzy_refused += r == -1; /* different strong identifiers: not one person */
-        res->person_refused += r == -2;
+        if (xchg__uf_person_conflict(u, x, y)) {
+            res->person_refused++;
+            continue;
+        }
+        if (cluster_below(ls, u, x, y, th)) {
+            l->key |= KEY_O2O; /* mixed evidence: a question for the reviewer */
+            continue;
+        }
+        xchg__uf_merge_roots(u, x, y);
+        u->fuzzy[xchg__uf_find(u, x)] = 1;
+        res->fuzzy_links++;
     }
 }
 

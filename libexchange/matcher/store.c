@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include "store_internal.h"
+#include "exchange/netauth.h"
 #include <jansson.h>
 #include <sodium.h>
 #include <sqlcipher/sqlite3.h>
@@ -210,8 +211,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "extract_id > ?3)) ORDER BY created DESC, extract_id DESC LIMIT 1",
     [ST_INS_EXTRACT] = "INSERT INTO extracts(extract_id, agency, agreement_hash, epoch, "
                        "fingerprint, period_start, period_end, created, ingested_at, n_records, "
-                       "header, incremental) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, "
-                       "?11)",
+                       "header, incremental, sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, "
+                       "?10, ?11, ?12)",
     [ST_SET_SUPERSEDED] = "UPDATE extracts SET superseded_by = ?2 WHERE id = ?1",
     [ST_SET_COUNT] = "UPDATE extracts SET n_records = ?2 WHERE id = ?1",
     [ST_INS_RECORD] = "INSERT INTO records(extract, ref, consent, consent_date, basis, clk, "
@@ -384,9 +385,11 @@ static const char *const migrations[] = {
     "  end INTEGER NOT NULL, value REAL NOT NULL, of REAL NOT NULL,"
     "  PRIMARY KEY(record, seq)) WITHOUT ROWID;"
     "ALTER TABLE family_problems ADD COLUMN criteria TEXT;"
+    "ALTER TABLE extracts ADD COLUMN sha256 TEXT;"
+    /* change: 0 new in last_run, 1 its members changed, 2 unchanged since the run before */
     "CREATE TABLE family_state(pseudonym TEXT PRIMARY KEY, first_run INTEGER NOT NULL,"
-    "  identified INTEGER NOT NULL, last_run INTEGER NOT NULL, members TEXT NOT NULL)"
-    "  WITHOUT ROWID;"
+    "  identified INTEGER NOT NULL, last_run INTEGER NOT NULL, members TEXT NOT NULL,"
+    "  change INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
     "CREATE TABLE family_baseline(pseudonym TEXT NOT NULL, problem TEXT NOT NULL,"
     "  criteria TEXT NOT NULL, PRIMARY KEY(pseudonym, problem)) WITHOUT ROWID;"
     "CREATE TABLE family_outcomes(run INTEGER NOT NULL REFERENCES runs(id),"
@@ -461,8 +464,8 @@ static xchg_err fill_extract_keys(xchg_store *s, xchg_diag *d)
 }
 
 static xchg_err put_problem(xchg_store *s, int64_t run, int64_t household, const char *code,
-                            int32_t first, int32_t last, int rule, const char *const *agencies,
-                            size_t nagencies, xchg_diag *d);
+                            int32_t first, int32_t last, int rule, const char *criteria,
+                            const char *const *agencies, size_t nagencies, xchg_diag *d);
 static int32_t date_value(const char *t);
 
 /* 4 -> 5 in C: the problems of runs stored as JSON text become rows */
@@ -491,7 +494,7 @@ static xchg_err problems_to_rows(xchg_store *s, xchg_diag *d)
             e = put_problem(s, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1), code,
                             date_value(json_string_value(json_object_get(o, "first"))),
                             date_value(json_string_value(json_object_get(o, "last"))),
-                            json_is_true(json_object_get(o, "rule")), ag, na, d);
+                            json_is_true(json_object_get(o, "rule")), NULL, ag, na, d);
             if (e != XCHG_OK)
                 break;
         }
@@ -1123,6 +1126,15 @@ xchg_err xchg__store_ingest(xchg_store *s, const xchg_policy *p, const xchg_seck
     sqlite3_bind_int64(q, 9, (int64_t)time(NULL));
     sqlite3_bind_text(q, 10, in->header_json ? in->header_json : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_int(q, 11, in->incremental ? 1 : 0);
+    /* the sealed file's SHA-256: evidence packs cite the extracts they rely on by it */
+    uint8_t fh[XCHG_SHA256_BYTES];
+    char fhex[2 * XCHG_SHA256_BYTES + 1];
+    if (strcmp(path, "-") != 0 && xchg_sha256_file(path, fh, NULL) == XCHG_OK) {
+        xchg_hex_encode(fhex, fh, sizeof fh);
+        sqlite3_bind_text(q, 12, fhex, -1, SQLITE_TRANSIENT);
+    } else {
+        sqlite3_bind_null(q, 12);
+    }
     if (sqlite3_step(q) != SQLITE_DONE) {
         e = sqlfail(s->db, d, s->path, "storing the extract");
         goto cleanup;
@@ -1399,14 +1411,14 @@ static int32_t date_value(const char *t)
 
 /* One problem of a family as rows: the problem, and each agency evidencing it. */
 static xchg_err put_problem(xchg_store *s, int64_t run, int64_t household, const char *code,
-                            int32_t first, int32_t last, int rule, const char *const *agencies,
-                            size_t nagencies, xchg_diag *d)
+                            int32_t first, int32_t last, int rule, const char *criteria,
+                            const char *const *agencies, size_t nagencies, xchg_diag *d)
 {
     sqlite3_stmt *q = NULL, *a = NULL;
     xchg_err e = XCHG_OK;
     if (sqlite3_prepare_v2(s->db,
                            "INSERT OR REPLACE INTO family_problems(run, household, problem, first, "
-                           "last, rule) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                           "last, rule, criteria) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                            -1, &q, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT OR IGNORE INTO family_problem_agencies(run, household, problem, "
@@ -1421,6 +1433,10 @@ static xchg_err put_problem(xchg_store *s, int64_t run, int64_t household, const
     sqlite3_bind_int(q, 4, first);
     sqlite3_bind_int(q, 5, last);
     sqlite3_bind_int(q, 6, rule != 0);
+    if (criteria && *criteria)
+        sqlite3_bind_text(q, 7, criteria, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, 7);
     if (sqlite3_step(q) != SQLITE_DONE) {
         e = sqlfail(s->db, d, s->path, "storing a family's problems");
         goto done;
@@ -1460,8 +1476,15 @@ static xchg_err put_family_problems(xchg_store *s, const xchg_policy *p, int64_t
         int rule = 0;
         for (size_t k = 0; k < pd->nrule_of; k++)
             rule |= pd->rule_of[k] == fp->problem;
-        e = put_problem(s, run, (int64_t)h, pd->problems[fp->problem].code, fp->first, fp->last,
-                        rule, ag, na, d);
+        /* the criteria that identified it, by their ids (docs/programme.md) */
+        char crit[256] = "";
+        const xchg_problem *pb = &pd->problems[fp->problem];
+        for (size_t k = 0; k < pb->nidentify && k < 32; k++)
+            if ((fp->criteria & (1u << k)) && pb->identify[k].id) {
+                size_t n = strlen(crit);
+                snprintf(crit + n, sizeof crit - n, "%s%s", n ? ";" : "", pb->identify[k].id);
+            }
+        e = put_problem(s, run, (int64_t)h, pb->code, fp->first, fp->last, rule, crit, ag, na, d);
     }
     return e;
 }
@@ -1660,8 +1683,8 @@ static void family_problems(xchg_store *s, xchg_store_family *f)
 {
     sqlite3_stmt *q = NULL, *a = NULL;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT problem, first, last, rule FROM family_problems WHERE run = ?1 "
-                           "AND household = ?2 ORDER BY problem",
+                           "SELECT problem, first, last, rule, criteria FROM family_problems "
+                           "WHERE run = ?1 AND household = ?2 ORDER BY problem",
                            -1, &q, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "SELECT agency FROM family_problem_agencies WHERE run = ?1 AND "
@@ -1676,6 +1699,8 @@ static void family_problems(xchg_store *s, xchg_store_family *f)
         pr->first = (int32_t)sqlite3_column_int(q, 1);
         pr->last = (int32_t)sqlite3_column_int(q, 2);
         pr->counts = sqlite3_column_int(q, 3);
+        snprintf(pr->criteria, sizeof pr->criteria, "%s",
+                 sqlite3_column_text(q, 4) ? (const char *)sqlite3_column_text(q, 4) : "");
         sqlite3_reset(a);
         sqlite3_bind_int64(a, 1, f->run);
         sqlite3_bind_int64(a, 2, f->household);

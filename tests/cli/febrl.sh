@@ -2,13 +2,13 @@
 # Public FEBRL dataset 1 linked as two agencies (originals, duplicates) under the
 # linkage-only bench agreement, through the matcher's own commands: seal, match init,
 # ingest, run, links --csv. Pairwise F1 against the rec-N truth must stay above a floor
-# set from the measured figures (0.997 to 1.000 at the agreement's threshold 0.80 over runs with fresh keys; docs/linkage.md).
+# set from the measured figures (0.997 to 1.000 at the agreement's threshold 0.80 over runs with fresh keys, 1.000 in all eight keyings of the cluster-score change; docs/linkage.md).
 # Also: a record reference a spreadsheet would run as a formula is escaped in the CSV.
 . "$(dirname "$0")/lib.bash"
 X=$XCHG
 S=$XCHG_SOURCE_DIR
 F=${XCHG_FEBRL_DIR:-$S/../shared/data/febrl}
-FLOOR=0.99
+FLOOR=0.995
 if [ ! -f "$F/dataset1.csv" ]; then
   echo "skipped: no FEBRL data at $F"; echo "0 passed, 0 failed"; exit 0
 fi

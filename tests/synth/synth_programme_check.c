@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAXF 32
 #define FIELD_MAX 1024
@@ -208,7 +209,7 @@ static int years(const char *dob, long t)
 
 enum {
     YOUTH, ADULT_GUILTY, ASB_INTERV, ASB_INC, DA, PERM, FTE, ALTPROV, OFFROLL, UNAUTH, ATTEND,
-    EHCP_CARER, NEET, OOW, JSA, EMPLOY, NEGLECT, CP, LAC, TREAT, TREAT_DONE, NMEAS
+    EHCP_CARER, NEET, OOW, OOW2, JSA, EMPLOY, NEGLECT, CP, LAC, TREAT, TREAT_DONE, NMEAS
 };
 
 typedef struct mev {
@@ -313,6 +314,10 @@ static void on_extract(table_reader *t, void *arg)
     long hh = ppl[p].hh;
     const char *dob = ppl[p].dob;
 #define F(name) fld(t, col(t, name))
+    /* a withdrawn consent is an objection: the row is not used for identification */
+    const char *cs = F(!strcmp(cur_file, "dwp.csv") ? "CONSENT" : "Consent");
+    if (strcasecmp(cs, "withdrawn") == 0)
+        return;
     if (!strcmp(cur_file, "police.csv")) {
         const char *type = F("Incident Type"), *role = F("Role"), *oc = F("Outcome");
         long d = day_of(F("Incident Date"), 'D');
@@ -348,8 +353,13 @@ static void on_extract(table_reader *t, void *arg)
             e = LONG_MAX;
         static const char *oow[] = {"JSA", "ESA", "IS", "IB", "CA", "SDA"};
         for (int i = 0; i < 6; i++)
-            if (!strcmp(b, oow[i]) && years(dob, s) >= 18)
+            if (!strcmp(b, oow[i]) && years(dob, s) >= 18) {
                 add(hh, p, OOW, s, e, 1, 0);
+                add(hh, p, OOW2, s, e, 1, 0);
+            }
+        /* phase 2's out-of-work benefits also include Universal Credit, not working */
+        if (!strcmp(b, "UC_NOT_WORKING") && years(dob, s) >= 18)
+            add(hh, p, OOW2, s, e, 1, 0);
         if (!strcmp(b, "JSA"))
             add(hh, p, JSA, s, e, 1, 0);
         if (!strcmp(b, "EMPLOYMENT"))
@@ -495,7 +505,7 @@ static unsigned criteria(long T, bool child)
         tot fte = total(M1(FTE), t3, p), att = total(M1(ATTEND), t3, p);
         bool att_low = att.of > 0 && att.v * 100 < 90 * att.of;
         bool youth = total(M1(YOUTH), y, p).n > 0;
-        bool oow = total(M1(OOW), y, p).n > 0;
+        bool oow = total(M1(OOW), y, p).n > 0, oow2 = total(M1(OOW2), y, p).n > 0;
         c |= youth ? 1u << 0 : 0;                                      /* P1-CRIME-1 */
         c |= total(M1(ASB_INTERV), y, p).n ? 1u << 1 : 0;              /* P1-CRIME-2 */
         c |= total(M1(PERM), t3, p).n ? 1u << 2 : 0;                   /* P1-EDU-1 */
@@ -504,7 +514,8 @@ static unsigned criteria(long T, bool child)
         c |= total(M1(OFFROLL), t3, p).n ? 1u << 5 : 0;                /* P1-EDU-4 */
         tot un = total(M1(UNAUTH), t3, p);
         c |= un.of > 0 && un.v * 100 >= 15 * un.of ? 1u << 6 : 0;      /* P1-EDU-5 */
-        c |= oow ? 1u << 7 | 1u << 14 : 0;                             /* P1-WORK-1, P2-WORK-1 */
+        c |= oow ? 1u << 7 : 0;                                        /* P1-WORK-1 */
+        c |= oow2 ? 1u << 14 : 0;                                      /* P2-WORK-1 */
         c |= total(M1(ASB_INC), y, p).n ? 1u << 8 : 0;                 /* P2-CRIME-1 */
         c |= youth ? 1u << 9 : 0;                                      /* P2-CRIME-2 */
         c |= total(M1(ADULT_GUILTY), y, p).n ? 1u << 10 : 0;           /* P2-CRIME-3 */

@@ -112,6 +112,10 @@ static int on_cell(void *ctx, const char *table, const char *column, const void 
     char where[200];
     snprintf(where, sizeof where, "store %s.%s", table, column);
     cells++;
+    /* a record's area is the agreement's coarse geography (a locality name such as
+     * "Eastwick St Mary", never a postcode or address): words in it are not the person's */
+    if (!strcmp(table, "records") && !strcmp(column, "area"))
+        return 0;
     /* numbers are stored and dumped as text; short numeric cells (counts, indexes, days)
      * are not identifiers */
     scan(where, data, len, is_text);
@@ -150,13 +154,28 @@ int main(int argc, char **argv)
         line[strcspn(line, "\r\n")] = 0;
         char *col[32] = {0};
         int c = 0;
+        /* RFC 4180 fields: an address "Flat 3, Willow Court" is one quoted field */
         for (char *p = line; c < 32;) {
-            col[c++] = p;
-            char *comma = strchr(p, ',');
-            if (!comma)
+            char *w = p, *r = p;
+            col[c++] = w;
+            if (*r == '"') {
+                for (r++; *r; r++) {
+                    if (*r == '"' && r[1] == '"')
+                        *w++ = *r++;
+                    else if (*r == '"') {
+                        r++;
+                        break;
+                    } else
+                        *w++ = *r;
+                }
+            }
+            while (*r && *r != ',')
+                *w++ = *r++;
+            int more = *r == ',';
+            *w = 0;
+            if (!more)
                 break;
-            *comma = 0;
-            p = comma + 1;
+            p = r + 1;
         }
         for (int i = 0; i < c && i < ncol; i++) {
             const char *k = names[i], *v = col[i];

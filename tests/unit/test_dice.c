@@ -199,12 +199,95 @@ static void test_forced_dispatch(void **state)
     assert_string_equal(note, "");
 }
 
+/* a filter of n bytes at one of several densities (so queries with more set than clear
+ * bits, and fewer, both occur), empty and full ones included */
+static void fill_mixed(uint8_t *p, size_t n)
+{
+    int d = rnd8() % 8;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t a = rnd8(), b = rnd8(), c = rnd8();
+        p[i] = d == 0   ? 0
+               : d == 1 ? 0xff
+               : d == 2 ? (uint8_t)(a & b & c)
+               : d == 3 ? (uint8_t)(a | b | c)
+               : d == 4 ? (uint8_t)(a | b)
+               : d == 5 ? (uint8_t)(a & b)
+                        : a;
+    }
+}
+
+/* the rows of a block of m filters of n bytes, on every supported path, equal the generic
+ * path's one-against-many counts */
+static void check_block(size_t n, size_t m, size_t off)
+{
+    uint8_t *fbuf = malloc(m * n + off + 1);
+    uint32_t *want = malloc((m + 1) * sizeof *want), *got = malloc((m + 1) * sizeof *got);
+    assert_non_null(fbuf);
+    assert_non_null(want);
+    assert_non_null(got);
+    uint8_t *f = fbuf + off;
+    for (size_t i = 0; i < m; i++)
+        fill_mixed(f + i * n, n);
+    xchg_dice_many_fn generic = xchg_dice_kernel_fn(XCHG_DICE_GENERIC);
+    for (int k = 0; k < XCHG_DICE_NKERNELS; k++) {
+        xchg_dice_block *b = xchg_dice_block_new((xchg_dice_kernel)k);
+        if (!b) {
+            assert_false(xchg_dice_kernel_supported((xchg_dice_kernel)k));
+            continue;
+        }
+        /* a block object is reused: set it to another (smaller) block first */
+        xchg_dice_block_set(b, f, m / 2, n);
+        if (m / 2 > 1)
+            xchg_dice_block_row(b, 0, got);
+        xchg_dice_block_set(b, f, m, n);
+        /* the bit-sliced rows are what this checks: blocks this big use them */
+        if (m >= 513 && (k == XCHG_DICE_AVX2 || k == XCHG_DICE_AVX512))
+            assert_true(xchg_dice_block_bitsliced(b));
+        if (k == XCHG_DICE_GENERIC || k == XCHG_DICE_POPCNT)
+            assert_false(xchg_dice_block_bitsliced(b));
+        for (size_t x = 0; x < m; x++) {
+            size_t rest = m - x - 1;
+            generic(f + x * n, f + (x + 1) * n, rest, n, want);
+            memset(got, 0xa5, (rest + 1) * sizeof *got);
+            xchg_dice_block_row(b, x, got);
+            for (size_t r = 0; r < rest; r++)
+                if (got[r] != want[r])
+                    fail_msg("%s block: n=%zu m=%zu off=%zu row %zu filter %zu: %u, want %u",
+                             xchg_dice_kernel_name((xchg_dice_kernel)k), n, m, off, x, x + 1 + r,
+                             got[r], want[r]);
+            assert_int_equal(got[rest], 0xa5a5a5a5u); /* nothing written past the row */
+        }
+        xchg_dice_block_free(b);
+    }
+    free(fbuf);
+    free(want);
+    free(got);
+}
+
+/* blocks around the tile size (256 filters) and where bit-slicing starts (a block of 224
+ * filters on avx2, 480 on avx512; a row's part of a tile of 128 or 160), of filter lengths
+ * that are and are not multiples of 8, 32 and 256 bits, short and long */
+static void test_block_rows(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 3, 8, 13, 32, 33, 64, 100, 127, 128, 129, 255, 256, 257, 520};
+    static const size_t blocks[] = {0, 1, 2, 5, 127, 129, 223, 224, 255, 256, 257, 300, 481, 513};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+        for (size_t b = 0; b < sizeof blocks / sizeof *blocks; b++)
+            if (sizes[s] * blocks[b] * blocks[b] <= 70000000u)
+                check_block(sizes[s], blocks[b], (s + b) % 3);
+    check_block(128, 1100, 1); /* the usual 1024-bit filters, five tiles */
+    check_block(257, 513, 2);  /* counts past 2^10: the counter levels in memory */
+    check_block(4100, 513, 0); /* and past 2^13 */
+    xchg_dice_block_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths_match_reference), cmocka_unit_test(test_extremes),
         cmocka_unit_test(test_many_1024bit_blocks),   cmocka_unit_test(test_names),
-        cmocka_unit_test(test_forced_dispatch),
+        cmocka_unit_test(test_forced_dispatch),       cmocka_unit_test(test_block_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

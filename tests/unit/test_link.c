@@ -3,8 +3,9 @@
  * links, the over-merge guard, twins kept apart, a moved family still linked by a strong
  * key, the one-to-one fuzzy constraint with clerical review, a family that meets the rule
  * only with both agencies, evidence outside the window, and stable pseudonyms; person-level
- * evidence (one record per person, agency-local person ids), one-to-one on clusters, and
- * reviewers' decisions.
+ * evidence (one record per person, agency-local person ids), one-to-one on clusters, the
+ * cluster score (a record like one of a person's records but not the others stays apart),
+ * and reviewers' decisions.
  */
 #include "test_helpers.h"
 
@@ -524,6 +525,59 @@ static void test_one_to_one_on_clusters(void **state)
     xchg_link_result_free(res);
 }
 
+static void test_cluster_score(void **state)
+{
+    (void)state;
+    pol = pol_person; /* clusters not matched one to one: only the cluster score decides */
+    /* A1 and A2 (police) are one person by an exact key. X (school) shares both blocks
+     * with A1 only and scores 0.95 with it, but 0.55 with A2: the two clusters score 0.75
+     * on average, below the threshold (0.9), so X stays apart and the pair is a review
+     * question. */
+    struct rb r[3];
+    size_t ag[3] = {POLICE, POLICE, SCHOOL};
+    const char *names[3] = {"A1", "A2", "X"};
+    for (int i = 0; i < 3; i++)
+        rinit(&r[i], names[i]);
+    match(&r[0], K_NAME, 30);
+    match(&r[1], K_NAME, 30);
+    block(&r[0], 0, 31);
+    block(&r[2], 0, 31);
+    block(&r[0], 1, 32);
+    block(&r[2], 1, 32);
+    clk(&r[0], 40, 0);
+    clk(&r[1], 40, 20);
+    clk(&r[2], 40, 2);
+    xchg_link_result *res = run(r, ag, 3);
+    assert_int_equal(res->npersons, 2);
+    assert_int_equal(res->person[0], res->person[1]);
+    assert_int_not_equal(res->person[0], res->person[2]);
+    assert_int_equal(res->fuzzy_links, 0);
+    assert_int_equal(res->nreview, 1);
+    assert_int_equal(res->review[0].a, 0);
+    assert_int_equal(res->review[0].b, 2);
+    assert_true(res->review[0].score > 0.94f && res->review[0].score < 0.96f);
+    xchg_link_result_free(res);
+    /* A2 like A1 (0.975): X scores 0.95 and 0.975 with the person, 0.9625 on average, and
+     * joins it; nothing left to review */
+    clk(&r[1], 40, 1);
+    res = run(r, ag, 3);
+    assert_int_equal(res->npersons, 1);
+    assert_int_equal(res->person[0], res->person[2]);
+    assert_int_equal(res->fuzzy_links, 1);
+    assert_int_equal(res->nreview, 0);
+    xchg_link_result_free(res);
+    /* a single pair is scored as it stands: X and A1 alone link at 0.95 */
+    struct rb two[2] = {r[0], r[2]};
+    size_t ag2[2] = {POLICE, SCHOOL};
+    two[0].r.clk = two[0].clk;
+    two[1].r.clk = two[1].clk;
+    res = run(two, ag2, 2);
+    assert_int_equal(res->npersons, 1);
+    assert_int_equal(res->fuzzy_links, 1);
+    xchg_link_result_free(res);
+    pol = pol_base;
+}
+
 static void test_decisions(void **state)
 {
     (void)state;
@@ -574,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_one_record_per_person_chain),
         cmocka_unit_test(test_agency_person_ids),
         cmocka_unit_test(test_one_to_one_on_clusters),
+        cmocka_unit_test(test_cluster_score),
         cmocka_unit_test(test_decisions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
