@@ -8,3 +8,22 @@ target_link_libraries(netsign PRIVATE exchange_static)
 # bench/slowloris.sh: TLS through OpenSSL, which the library already links.
 add_executable(slowloris tools/slowloris.c)
 target_link_libraries(slowloris PRIVATE PkgConfig::OPENSSL_SSL PkgConfig::OPENSSL)
+# Disclosure control for the published reports: suppression, rounding, the attacker's LP.
+xchg_unit_test(sdc)
+# The recovery attack on a store's report (tests/report/report.sh, bench/report-bench.sh).
+add_executable(report_attack tools/report_attack.c)
+target_link_libraries(report_attack PRIVATE exchange_static)
+target_include_directories(report_attack PRIVATE ${XCHG_PRIVATE_INCLUDES})
+# xchg report end to end on the demo county; its HTML is then rendered in headless
+# Chromium (skipped, exit 77, only when no chromium is installed; CI installs it).
+set(XCHG_REPORT_ENV "XCHG=$<TARGET_FILE:xchg>;XCHG_SYNTH=$<TARGET_FILE:xchg-synth>;XCHG_REPORT_ATTACK=$<TARGET_FILE:report_attack>;XCHG_SOURCE_DIR=${PROJECT_SOURCE_DIR};XCHG_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp;XCHG_REPORT_OUT=${CMAKE_CURRENT_BINARY_DIR}/report-demo")
+add_test(NAME cli.report COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/report/report.sh)
+set_tests_properties(cli.report PROPERTIES ENVIRONMENT "${XCHG_REPORT_ENV}"
+  FIXTURES_SETUP report_demo TIMEOUT 300)
+add_test(NAME cli.report_html COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/report/html.sh)
+set_tests_properties(cli.report_html PROPERTIES ENVIRONMENT "${XCHG_REPORT_ENV}"
+  FIXTURES_REQUIRED report_demo SKIP_RETURN_CODE 77 TIMEOUT 180)
+# The recovery attack on a 300,000-person county (a few minutes on two cores).
+add_test(NAME cli.report_county COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/report/county.sh)
+set_tests_properties(cli.report_county PROPERTIES ENVIRONMENT "${XCHG_REPORT_ENV};PEOPLE=300000"
+  TIMEOUT 1200 LABELS slow)

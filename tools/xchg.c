@@ -38,6 +38,7 @@ static const char usage[] =
     "  release packet   the consent-aware referral packet for an approved family\n"
     "  outcomes         each identified family's outcomes: met, not met, too early, since\n"
     "  claims           payment-by-results claims, with signed evidence packs (-o DIR)\n"
+    "  report           programme tables with disclosure control (text, CSV, JSON, HTML)\n"
     "Recipient\n"
     "  open          open a referral packet addressed to your team\n"
     "  fetch-packets download your team's new packets from the matcher daemon\n"
@@ -90,6 +91,8 @@ int main(int argc, char **argv)
         return cmd_open(argc - 1, argv + 1);
     if (strcmp(v, "release") == 0)
         return cmd_release(argc - 1, argv + 1);
+    if (strcmp(v, "report") == 0)
+        return cmd_report(argc - 1, argv + 1);
     if (strcmp(v, "submit") == 0)
         return cmd_submit(argc - 1, argv + 1);
     if (strcmp(v, "fetch-packets") == 0)

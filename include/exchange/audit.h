@@ -47,6 +47,7 @@ extern "C" {
 #define XCHG_AUDIT_CLAIMS "claims" /* a claim list and its evidence packs were written */
 #define XCHG_AUDIT_KEY "key"
 #define XCHG_AUDIT_REVIEW "review"
+#define XCHG_AUDIT_REPORT "report"
 
 typedef struct xchg_audit xchg_audit;
 

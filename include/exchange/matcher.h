@@ -188,6 +188,36 @@ XCHG_API xchg_err xchg_matcher_claims(xchg_matcher *m, const xchg_seckey *matche
                                       const char *dir,
                                       int (*fn)(void *ctx, const xchg_matcher_claim *c),
                                       void *ctx, size_t *nclaims, xchg_diag *d) XCHG_MUST_CHECK;
+/* ---- reports (docs/reports.md) ---- */
+
+typedef enum xchg_report_format {
+    XCHG_REPORT_TEXT = 0, /* aligned text tables, "[c]" for a suppressed cell */
+    XCHG_REPORT_CSV = 1,  /* one row per cell: table,row,column,value,flag */
+    XCHG_REPORT_JSON = 2, /* "exchange-report" version 1 */
+    XCHG_REPORT_HTML = 3, /* one self-contained page: inline CSS and SVG, no script */
+} xchg_report_format;
+
+typedef struct xchg_report_stats {
+    int64_t run;
+    size_t tables;     /* tables in the report */
+    size_t cells;      /* counts shown or suppressed, margins included */
+    size_t suppressed; /* of which suppressed (primary and secondary) */
+    char sha256[65];   /* hex SHA-256 of the report's bytes, as the audit entry records */
+} xchg_report_stats;
+
+/*
+ * The programme report of run (0: the latest) in format fmt: families identified by
+ * area, by problem and problem combination, by the combination of agencies holding
+ * records on them (by area), and their members by age band — every count protected by
+ * the agreement's `reports:` rules (primary and secondary suppression, rounding;
+ * docs/reports.md). On success *out (malloc'ed, NUL-terminated, *len bytes without
+ * the NUL) holds the report and a "report" audit entry records the run, the format and
+ * the report's SHA-256; st may be NULL. XCHG_ERR_NOT_FOUND when there is no such run;
+ * XCHG_ERR_IO when the audit entry cannot be written (no report is then returned).
+ */
+XCHG_API xchg_err xchg_matcher_report(xchg_matcher *m, int64_t run, xchg_report_format fmt,
+                                      int64_t now, char **out, size_t *len,
+                                      xchg_report_stats *st, xchg_diag *d) XCHG_MUST_CHECK;
 
 #ifdef __cplusplus
 }

@@ -373,6 +373,8 @@ typedef struct xchg_policy_data {
     /* no 'release' section: a pure linkage agreement (no problems, rule, consent or
      * recipients required); nothing can be released under it */
     int linkage_only;
+    /* reports: zeros suppressed like small counts (suppress_zeros, default false) */
+    int suppress_zeros;
 } xchg_policy_data;
 
 typedef struct xchg_policy xchg_policy;

@@ -2220,7 +2220,7 @@ static void parse_release(struct ctx *c, struct fy_node *root)
 
 static void parse_reports(struct ctx *c, struct fy_node *root)
 {
-    static const char *const keys[] = {"suppress_below", "round_to", NULL};
+    static const char *const keys[] = {"suppress_below", "round_to", "suppress_zeros", NULL};
     struct fy_node *m;
     xchg_policy_data *p = c->p;
     p->suppress_below = 5;
@@ -2230,6 +2230,7 @@ static void parse_reports(struct ctx *c, struct fy_node *root)
     check_keys(c, m, keys, "'reports'");
     get_long(c, m, "suppress_below", 1, 0, 1000, &p->suppress_below, "'reports'");
     get_long(c, m, "round_to", 0, 1, 1000, &p->round_to, "'reports'");
+    p->suppress_zeros = get_bool(c, m, "suppress_zeros", 0, "'reports'");
     if (p->suppress_below < 5)
         WARN(c, get(m, "suppress_below"),
              "'suppress_below' under 5 is below common statistical disclosure practice");

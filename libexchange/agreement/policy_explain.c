@@ -435,10 +435,11 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
             "%ld days ago (its records, tokens, payloads and run-level family summaries), with "
             "an audit entry; `xchg match purge` stays for manual use.\n",
         p->retention_days);
-    put(&b, "The agreement asks that published counts below %ld be suppressed and that counts "
-            "be rounded to the nearest %ld. No report tool applies this yet: suppress and round "
-            "any figures by hand before they leave the matcher.\n",
-        p->suppress_below, p->round_to);
+    put(&b, "`xchg report` publishes the programme's tables with every count below %ld "
+            "suppressed%s, further counts suppressed so that none can be recovered from the "
+            "totals, and every other count rounded to the nearest %ld; each report is recorded "
+            "in the audit log with its SHA-256.\n",
+        p->suppress_below, p->suppress_zeros ? " (zeros included)" : "", p->round_to);
     if (p->frequency)
         put(&b, "The agreement states how often data is shared: %s (no tool schedules or "
                 "checks this).\n",

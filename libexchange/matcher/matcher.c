@@ -4,6 +4,7 @@
 #include "exchange/link.h"
 #include "matcher_internal.h"
 #include "programme_track.h"
+#include "report.h"
 #include "store_internal.h"
 
 #include <stdio.h>
@@ -426,5 +427,63 @@ xchg_err xchg_matcher_retention(xchg_matcher *m, int64_t now, xchg_purge_stats *
     xchg_err e = xchg_matcher_purge(m, now - (int64_t)days * 86400, 0, ps, d);
     if (!st)
         free(ps);
+    return e;
+}
+
+/* ---- reports ------------------------------------------------------------------------ */
+
+static const char *const format_names[] = {"text", "csv", "json", "html"};
+
+xchg_err xchg_matcher_report(xchg_matcher *m, int64_t run, xchg_report_format fmt, int64_t now,
+                             char **out, size_t *len, xchg_report_stats *st, xchg_diag *d)
+{
+    if (!m || !out || !len || (unsigned)fmt > XCHG_REPORT_HTML)
+        return XCHG_ERR_ARG;
+    if (run == 0 && (run = xchg__store_latest_run(m->s)) <= 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "the store has no linkage run yet: a report counts a run's families");
+        return XCHG_ERR_NOT_FOUND;
+    }
+    xchg__report *r = NULL;
+    char *buf = NULL;
+    size_t n = 0;
+    xchg_err e = xchg__report_build(m->s, m->p, run, now, &r, d);
+    if (e == XCHG_OK)
+        e = xchg__report_render(r, fmt, &buf, &n);
+    if (e != XCHG_OK)
+        goto cleanup;
+    xchg_report_stats local;
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof *st);
+    st->run = run;
+    st->tables = r->ntables;
+    for (size_t i = 0; i < r->nsets; i++)
+        for (size_t c = 0; c < r->sets[i]->ncells; c++) {
+            st->cells++;
+            st->suppressed += r->sets[i]->state[c] != XCHG__SDC_PUBLISHED;
+        }
+    uint8_t h[XCHG_SHA256_BYTES];
+    xchg_sha256(buf, n, h);
+    xchg_hex_encode(st->sha256, h, sizeof h);
+    json_t *tables = json_array();
+    for (size_t i = 0; i < r->ntables; i++)
+        json_array_append_new(tables, json_string(r->tables[i].id));
+    e = xchg__matcher_audit(
+        m, XCHG_AUDIT_REPORT, NULL,
+        json_pack("{s:I, s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:b}", "run", (json_int_t)run,
+                  "format", format_names[fmt], "sha256", st->sha256, "bytes", (json_int_t)n,
+                  "tables", tables, "cells", (json_int_t)st->cells, "suppressed",
+                  (json_int_t)st->suppressed, "suppress_below", (json_int_t)r->rules.threshold,
+                  "suppress_zeros", r->rules.suppress_zeros),
+        NULL, d);
+    if (e != XCHG_OK)
+        goto cleanup;
+    *out = buf;
+    *len = n;
+    buf = NULL;
+cleanup:
+    free(buf);
+    xchg__report_free(r);
     return e;
 }

@@ -172,5 +172,29 @@ typedef struct xchg__evidence_record {
 xchg_err xchg__store_family_evidence(xchg_store *s, int64_t run, const char *family,
                                      int (*fn)(void *ctx, const xchg__evidence_record *r),
                                      void *ctx, xchg_diag *d);
+/* ---- reports (store_report.c) ---- */
+
+/* 1 when the records table has this column (schema 6: "area", "age"), 0 not. */
+int xchg__store_records_have(xchg_store *s, const char *column);
+/* 1 when run exists, 0 not, -1 error */
+int xchg__store_run_exists(xchg_store *s, int64_t run);
+/* One row of a report query: household, a text value (NULL: none or unknown) and a
+ * number (-1: NULL). Non-zero stops the query: XCHG_ERR_NOMEM (the only reason to). */
+typedef int (*xchg__report_row_fn)(void *ctx, int64_t household, const char *text, int64_t num);
+/* The identified (eligible) families of run: (household, NULL, persons) */
+xchg_err xchg__store_report_families(xchg_store *s, int64_t run, xchg__report_row_fn fn,
+                                     void *ctx, xchg_diag *d);
+/* (household, problem code) for each problem of each identified family */
+xchg_err xchg__store_report_problems(xchg_store *s, int64_t run, xchg__report_row_fn fn,
+                                     void *ctx, xchg_diag *d);
+/* (household, agency party id) for each agency with a record on a member */
+xchg_err xchg__store_report_agencies(xchg_store *s, int64_t run, xchg__report_row_fn fn,
+                                     void *ctx, xchg_diag *d);
+/* (household, area or NULL, records with it): the areas the members' records carry */
+xchg_err xchg__store_report_areas(xchg_store *s, int64_t run, xchg__report_row_fn fn, void *ctx,
+                                  xchg_diag *d);
+/* (household, NULL, age or -1) once per member: the greatest age their records give */
+xchg_err xchg__store_report_ages(xchg_store *s, int64_t run, xchg__report_row_fn fn, void *ctx,
+                                 xchg_diag *d);
 
 #endif

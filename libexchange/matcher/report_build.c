@@ -1,0 +1,535 @@
+/*
+ * The programme report's tables (report.h, docs/reports.md): the identified families of
+ * a run, counted from the store's rows, then protected (sdc.c). Counts are exact here;
+ * only the protected, rounded values ever leave through report.c.
+ */
+#include "report.h"
+#include "store_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UNKNOWN "Unknown"
+
+struct fam {
+    int64_t hh;
+    uint64_t problems; /* bit i: the agreement's problem i */
+    uint64_t agencies; /* bit i: party i holds a record on a member */
+    char *area;        /* the members' records' most common area; NULL unknown */
+    int64_t area_n;
+};
+
+struct build {
+    const xchg_policy_data *pd;
+    struct fam *f;
+    size_t n, cap;
+    long ages[10];
+};
+
+/* age bands: children by school phase, then adults */
+static const struct {
+    int lo, hi;
+    const char *label;
+} bands[] = {{0, 4, "0-4"},     {5, 10, "5-10"},   {11, 15, "11-15"},
+             {16, 17, "16-17"}, {18, 24, "18-24"}, {25, 34, "25-34"},
+             {35, 49, "35-49"}, {50, 64, "50-64"}, {65, 1000, "65 and over"}};
+#define NBANDS (sizeof bands / sizeof bands[0])
+
+static struct fam *find(struct build *b, int64_t hh)
+{
+    size_t lo = 0, hi = b->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b->f[mid].hh < hh)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < b->n && b->f[lo].hh == hh ? &b->f[lo] : NULL;
+}
+
+static int on_family(void *ctx, int64_t hh, const char *text, int64_t num)
+{
+    (void)text;
+    (void)num;
+    struct build *b = ctx;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 1024;
+        struct fam *f = realloc(b->f, cap * sizeof *f);
+        if (!f)
+            return 1;
+        b->f = f;
+        b->cap = cap;
+    }
+    memset(&b->f[b->n], 0, sizeof b->f[b->n]);
+    b->f[b->n++].hh = hh;
+    return 0;
+}
+
+static int on_problem(void *ctx, int64_t hh, const char *code, int64_t num)
+{
+    (void)num;
+    struct build *b = ctx;
+    struct fam *f = find(b, hh);
+    for (size_t i = 0; f && code && i < b->pd->nproblems && i < 64; i++)
+        if (strcmp(b->pd->problems[i].code, code) == 0)
+            f->problems |= (uint64_t)1 << i;
+    return 0;
+}
+
+static int on_agency(void *ctx, int64_t hh, const char *agency, int64_t num)
+{
+    (void)num;
+    struct build *b = ctx;
+    struct fam *f = find(b, hh);
+    for (size_t i = 0; f && agency && i < b->pd->nparties && i < 64; i++)
+        if (strcmp(b->pd->parties[i].id, agency) == 0)
+            f->agencies |= (uint64_t)1 << i;
+    return 0;
+}
+
+static int on_area(void *ctx, int64_t hh, const char *area, int64_t n)
+{
+    struct build *b = ctx;
+    struct fam *f = find(b, hh);
+    if (!f || !area || !*area)
+        return 0;
+    /* the most common; ties to the smaller code (rows come in code order) */
+    if (!f->area || n > f->area_n) {
+        char *a = strdup(area);
+        if (!a)
+            return 1;
+        free(f->area);
+        f->area = a;
+        f->area_n = n;
+    }
+    return 0;
+}
+
+static int on_age(void *ctx, int64_t hh, const char *text, int64_t age)
+{
+    (void)text;
+    struct build *b = ctx;
+    if (!find(b, hh))
+        return 0;
+    size_t band = NBANDS; /* unknown */
+    for (size_t i = 0; age >= 0 && i < NBANDS; i++)
+        if (age >= bands[i].lo && age <= bands[i].hi)
+            band = i;
+    b->ages[band]++;
+    return 0;
+}
+
+/* ---- labels ----------------------------------------------------------------------- */
+
+struct key {
+    uint64_t mask;
+    char *label;
+    long n;
+};
+
+static int popcount64(uint64_t v)
+{
+    int c = 0;
+    for (; v; v &= v - 1)
+        c++;
+    return c;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    const struct key *x = a, *y = b;
+    int px = popcount64(x->mask), py = popcount64(y->mask);
+    if (px != py)
+        return px < py ? -1 : 1;
+    return strcmp(x->label, y->label);
+}
+
+/* "a + b + c" of the names whose bits are set; "None" for no bit */
+static char *mask_label(uint64_t mask, const char *(*name)(const xchg_policy_data *, size_t),
+                        const xchg_policy_data *pd, size_t n)
+{
+    size_t len = 8;
+    for (size_t i = 0; i < n && i < 64; i++)
+        if (mask & ((uint64_t)1 << i))
+            len += strlen(name(pd, i)) + 3;
+    char *s = malloc(len);
+    if (!s)
+        return NULL;
+    strcpy(s, mask ? "" : "None");
+    for (size_t i = 0; i < n && i < 64; i++)
+        if (mask & ((uint64_t)1 << i)) {
+            if (*s)
+                strcat(s, " + ");
+            strcat(s, name(pd, i));
+        }
+    return s;
+}
+
+static const char *problem_code(const xchg_policy_data *pd, size_t i)
+{
+    return pd->problems[i].code;
+}
+static const char *party_id(const xchg_policy_data *pd, size_t i)
+{
+    return pd->parties[i].id;
+}
+
+/* distinct masks (sorted by size, then label), with their counts; *nk keys */
+static xchg_err keys_of(const struct build *b, int agencies, struct key **out, size_t *nk)
+{
+    struct key *k = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        uint64_t m = agencies ? b->f[i].agencies : b->f[i].problems;
+        size_t j = 0;
+        while (j < n && k[j].mask != m)
+            j++;
+        if (j == n) {
+            if (n == cap) {
+                cap = cap ? 2 * cap : 16;
+                struct key *t = realloc(k, cap * sizeof *t);
+                if (!t)
+                    goto nomem;
+                k = t;
+            }
+            k[n].mask = m;
+            k[n].n = 0;
+            k[n].label = agencies ? mask_label(m, party_id, b->pd, b->pd->nparties)
+                                  : mask_label(m, problem_code, b->pd, b->pd->nproblems);
+            if (!k[n].label)
+                goto nomem;
+            n++;
+        }
+        k[j].n++;
+    }
+    if (n)
+        qsort(k, n, sizeof *k, key_cmp);
+    *out = k;
+    *nk = n;
+    return XCHG_OK;
+nomem:
+    for (size_t j = 0; j < n; j++)
+        free(k[j].label);
+    free(k);
+    return XCHG_ERR_NOMEM;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    int ux = strcmp(x, UNKNOWN) == 0, uy = strcmp(y, UNKNOWN) == 0;
+    if (ux != uy)
+        return ux ? 1 : -1; /* "Unknown" last */
+    return strcmp(x, y);
+}
+
+static size_t *identity(size_t n)
+{
+    size_t *c = malloc((n ? n : 1) * sizeof *c);
+    for (size_t i = 0; c && i < n; i++)
+        c[i] = i;
+    return c;
+}
+
+static char **labels(size_t n)
+{
+    return calloc(n ? n : 1, sizeof(char *));
+}
+
+void xchg__report_free(xchg__report *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->ntables; i++) {
+        xchg__report_table *t = &r->tables[i];
+        for (size_t j = 0; t->row_label && j < t->rows; j++)
+            free(t->row_label[j]);
+        for (size_t j = 0; t->col_label && j < t->cols; j++)
+            free(t->col_label[j]);
+        free(t->row_label);
+        free(t->col_label);
+        free(t->cell);
+    }
+    for (size_t i = 0; i < r->nsets; i++)
+        xchg__sdc_free(r->sets[i]);
+    free(r);
+}
+
+int xchg__report_shown(const xchg__report_table *t, size_t c, long *v)
+{
+    size_t k = t->cell[c];
+    if (k == XCHG__REPORT_NONE || t->t->state[k] != XCHG__SDC_PUBLISHED)
+        return 0;
+    *v = t->t->shown[k];
+    return 1;
+}
+
+static xchg__report_table *add_table(xchg__report *r, const char *id, const char *title,
+                                     const char *unit, const char *source, xchg__chart chart)
+{
+    xchg__report_table *t = &r->tables[r->ntables++];
+    memset(t, 0, sizeof *t);
+    t->id = id;
+    t->title = title;
+    t->unit = unit;
+    t->source = source;
+    t->chart = chart;
+    return t;
+}
+
+/* ---- the tables --------------------------------------------------------------------- */
+
+/* Families by problem combination, and by problem: one set of lines (the combinations sum
+ * to the families identified; each problem's families are the combinations with it). */
+static xchg_err problems_tables(xchg__report *r, const struct build *b)
+{
+    const xchg_policy_data *pd = b->pd;
+    struct key *k = NULL;
+    size_t nk = 0, np = pd->nproblems < 64 ? pd->nproblems : 64;
+    xchg_err e = keys_of(b, 0, &k, &nk);
+    if (e != XCHG_OK)
+        return e;
+    e = XCHG_ERR_NOMEM;
+    size_t ncells = nk + 1 + np;
+    long *v = calloc(ncells, sizeof *v);
+    size_t *off = calloc(np + 2, sizeof *off), *part = calloc(nk * (np + 1) + 1, sizeof *part);
+    size_t *tot = calloc(np + 1, sizeof *tot);
+    if (!v || !off || !part || !tot)
+        goto cleanup;
+    size_t nl = 0, npart = 0;
+    for (size_t i = 0; i < nk; i++) {
+        v[i] = k[i].n;
+        v[nk] += k[i].n;
+        part[npart++] = i;
+    }
+    tot[nl++] = nk;
+    off[nl] = npart;
+    for (size_t p = 0; p < np; p++) {
+        size_t start = npart;
+        for (size_t i = 0; i < nk; i++)
+            if (k[i].mask & ((uint64_t)1 << p)) {
+                v[nk + 1 + p] += k[i].n;
+                part[npart++] = i;
+            }
+        if (npart == start)
+            continue; /* no family has it: a zero bound by nothing */
+        tot[nl++] = nk + 1 + p;
+        off[nl] = npart;
+    }
+    xchg__sdc_table *set = xchg__sdc_new(ncells, v, nl, off, part, tot);
+    if (!set || (e = xchg__sdc_protect(set, &r->rules)) != XCHG_OK) {
+        xchg__sdc_free(set);
+        e = XCHG_ERR_NOMEM;
+        goto cleanup;
+    }
+    r->families_set = r->nsets;
+    r->families_cell = nk;
+    r->sets[r->nsets++] = set;
+    e = XCHG_ERR_NOMEM;
+    xchg__report_table *t =
+        add_table(r, "problem", "Families identified, by problem", "families",
+                  "Each identified family once under every problem the run found for it "
+                  "(family_problems): the counts add up to more than the families.",
+                  XCHG__CHART_BARS);
+    t->t = set;
+    t->rows = np;
+    if (!(t->row_label = labels(np)) || !(t->cell = malloc((np + 1) * sizeof *t->cell)))
+        goto cleanup;
+    for (size_t p = 0; p < np; p++) {
+        t->row_label[p] =
+            strdup(pd->problems[p].title ? pd->problems[p].title : pd->problems[p].code);
+        if (!t->row_label[p])
+            goto cleanup;
+        t->cell[p] = nk + 1 + p;
+    }
+    t->cell[np] = XCHG__REPORT_NONE;
+    t = add_table(r, "problem_combination", "Families identified, by combination of problems",
+                  "families",
+                  "Each identified family once, under the exact set of problems the run "
+                  "found for it.",
+                  XCHG__CHART_NONE);
+    t->t = set;
+    t->rows = nk;
+    if (!(t->row_label = labels(nk)) || !(t->cell = identity(nk + 1)))
+        goto cleanup;
+    for (size_t i = 0; i < nk; i++) {
+        t->row_label[i] = k[i].label;
+        k[i].label = NULL;
+    }
+    e = XCHG_OK;
+cleanup:
+    for (size_t i = 0; i < nk; i++)
+        free(k[i].label);
+    free(k);
+    free(v);
+    free(off);
+    free(part);
+    free(tot);
+    return e;
+}
+
+/* Families by the combination of agencies holding records on them, by area; the area
+ * table is this table's column totals. */
+static xchg_err teams_tables(xchg__report *r, const struct build *b)
+{
+    struct key *k = NULL;
+    size_t nk = 0, na = 0;
+    char **areas = NULL;
+    long *v = NULL;
+    xchg_err e = keys_of(b, 1, &k, &nk);
+    if (e != XCHG_OK)
+        return e;
+    e = XCHG_ERR_NOMEM;
+    /* the distinct areas, sorted, "Unknown" last */
+    if (!(areas = calloc(b->n + 1, sizeof *areas)))
+        goto cleanup;
+    for (size_t i = 0; i < b->n; i++) {
+        const char *a = b->f[i].area ? b->f[i].area : UNKNOWN;
+        size_t j = 0;
+        while (j < na && strcmp(areas[j], a) != 0)
+            j++;
+        if (j == na)
+            areas[na++] = (char *)a;
+    }
+    if (na == 0)
+        areas[na++] = UNKNOWN;
+    qsort(areas, na, sizeof *areas, str_cmp);
+    if (!(v = calloc(nk * na + 1, sizeof *v)))
+        goto cleanup;
+    for (size_t i = 0; i < b->n; i++) {
+        const char *a = b->f[i].area ? b->f[i].area : UNKNOWN;
+        size_t row = 0, col = 0;
+        while (row < nk && k[row].mask != b->f[i].agencies)
+            row++;
+        while (col < na && strcmp(areas[col], a) != 0)
+            col++;
+        v[row * na + col]++;
+    }
+    xchg__sdc_table *set = xchg__sdc_new_2d(nk, na, v);
+    if (!set || xchg__sdc_protect(set, &r->rules) != XCHG_OK) {
+        xchg__sdc_free(set);
+        goto cleanup;
+    }
+    r->sets[r->nsets++] = set;
+    xchg__report_table *area =
+        add_table(r, "area", "Families identified, by area", "families",
+                  "Each identified family once, in the area most of its members' records give "
+                  "(records.area; Unknown when none does).",
+                  XCHG__CHART_BARS);
+    area->t = set;
+    area->rows = na;
+    if (!(area->row_label = labels(na)) || !(area->cell = malloc((na + 1) * sizeof *area->cell)))
+        goto cleanup;
+    for (size_t j = 0; j <= na; j++) {
+        if (j < na && !(area->row_label[j] = strdup(areas[j])))
+            goto cleanup;
+        area->cell[j] = nk * (na + 1) + j;
+    }
+    xchg__report_table *t = add_table(
+        r, "teams", "Families identified, by the agencies working with them and by area",
+        "families",
+        "Each identified family once, under the exact set of agencies whose records on its "
+        "members the run linked, and in its area.",
+        XCHG__CHART_HEATMAP);
+    t->t = set;
+    t->rows = nk;
+    t->cols = na;
+    if (!(t->row_label = labels(nk)) || !(t->col_label = labels(na)) ||
+        !(t->cell = identity((nk + 1) * (na + 1))))
+        goto cleanup;
+    for (size_t i = 0; i < nk; i++) {
+        t->row_label[i] = k[i].label;
+        k[i].label = NULL;
+    }
+    for (size_t j = 0; j < na; j++)
+        if (!(t->col_label[j] = strdup(areas[j])))
+            goto cleanup;
+    e = XCHG_OK;
+cleanup:
+    for (size_t i = 0; i < nk; i++)
+        free(k[i].label);
+    free(k);
+    free(areas);
+    free(v);
+    return e;
+}
+
+static xchg_err age_table(xchg__report *r, const struct build *b)
+{
+    size_t n = NBANDS + 1;
+    xchg__sdc_table *set = xchg__sdc_new_1d(n, b->ages);
+    if (!set || xchg__sdc_protect(set, &r->rules) != XCHG_OK) {
+        xchg__sdc_free(set);
+        return XCHG_ERR_NOMEM;
+    }
+    r->sets[r->nsets++] = set;
+    xchg__report_table *t =
+        add_table(r, "age", "People in identified families, by age band", "people",
+                  "Each member of an identified family once, by the greatest age in years "
+                  "their records give at the extract's period end (records.age).",
+                  XCHG__CHART_NONE);
+    t->t = set;
+    t->rows = n;
+    if (!(t->row_label = labels(n)) || !(t->cell = identity(n + 1)))
+        return XCHG_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (!(t->row_label[i] = strdup(i < NBANDS ? bands[i].label : UNKNOWN)))
+            return XCHG_ERR_NOMEM;
+    return XCHG_OK;
+}
+
+xchg_err xchg__report_build(xchg_store *s, const xchg_policy *p, int64_t run, int64_t now,
+                            xchg__report **out, xchg_diag *d)
+{
+    if (!s || !p || !out)
+        return XCHG_ERR_ARG;
+    int ex = xchg__store_run_exists(s, run);
+    if (ex <= 0) {
+        if (ex == 0)
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "no run %lld in the store",
+                          (long long)run);
+        return ex == 0 ? XCHG_ERR_NOT_FOUND : XCHG_ERR_IO;
+    }
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    struct build b;
+    memset(&b, 0, sizeof b);
+    b.pd = pd;
+    xchg__report *r = calloc(1, sizeof *r);
+    xchg_err e = XCHG_ERR_NOMEM;
+    if (!r)
+        goto cleanup;
+    r->agreement_id = pd->id;
+    r->run = run;
+    r->run_date = xchg__store_run_date(s, run);
+    r->produced = now;
+    r->rules.threshold = pd->suppress_below;
+    r->rules.base = pd->round_to;
+    r->rules.suppress_zeros = pd->suppress_zeros;
+    r->have_area = xchg__store_records_have(s, "area");
+    r->have_age = xchg__store_records_have(s, "age");
+    if ((e = xchg__store_report_families(s, run, on_family, &b, d)) != XCHG_OK ||
+        (e = xchg__store_report_problems(s, run, on_problem, &b, d)) != XCHG_OK ||
+        (e = xchg__store_report_agencies(s, run, on_agency, &b, d)) != XCHG_OK ||
+        (e = xchg__store_report_areas(s, run, on_area, &b, d)) != XCHG_OK ||
+        (e = xchg__store_report_ages(s, run, on_age, &b, d)) != XCHG_OK)
+        goto cleanup;
+    /* the order the report shows them in */
+    if ((e = teams_tables(r, &b)) != XCHG_OK || (e = problems_tables(r, &b)) != XCHG_OK ||
+        (e = age_table(r, &b)) != XCHG_OK)
+        goto cleanup;
+    /* area, teams, problem, combination, age: show area, problem, combination, teams, age */
+    xchg__report_table tmp = r->tables[1];
+    r->tables[1] = r->tables[2];
+    r->tables[2] = r->tables[3];
+    r->tables[3] = tmp;
+    *out = r;
+    r = NULL;
+cleanup:
+    xchg__report_free(r);
+    for (size_t i = 0; i < b.n; i++)
+        free(b.f[i].area);
+    free(b.f);
+    return e;
+}
