@@ -1646,6 +1646,14 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
                 } else if (parse_condition(c, w, &in->all[0], x, iw)) {
                     in->nall = 1;
                 }
+                /* the agency aggregates over a problem's window; a measure has none */
+                for (size_t q = 0; in->measure != XCHG_NONE && q < in->nall; q++)
+                    if (in->all[q].agg != XCHG_AGG_ROW) {
+                        ERR(c, w, "%s: a measure's 'when' takes row conditions ('field'); sums "
+                                  "and ratios over a window are the criteria's (docs/programme.md)",
+                            iw);
+                        break;
+                    }
                 x->nindicators++;
             }
         }

@@ -812,6 +812,12 @@ static const struct bad prog_bads[] = {
      "evidence date)"},
     {"impossible age", "        age: {lt: 18}\n", "        age: {ge: 18, lt: 18}\n",
      XCHG_ERR_POLICY, "t.yaml:99:15: error: measure 'offence': no age is both at least 18 and under 18"},
+    {"sum in a measure's when", "        value: sessions_attended\n",
+     "        when: {sum: sessions_attended, ge: 3}\n        value: sessions_attended\n",
+     XCHG_ERR_POLICY,
+     "t.yaml:110:16: error: indicator for 'attendance' in extract of 'school': a measure's 'when' "
+     "takes row conditions ('field'); sums and ratios over a window are the criteria's "
+     "(docs/programme.md)"},
     {"of without value", "        value: sessions_attended\n", "", XCHG_ERR_POLICY,
      "t.yaml:110:13: error: measure 'attendance': 'of' (a denominator) needs a 'value'"},
     {"value not a number field", "        value: sessions_attended\n", "        value: term_end\n",
