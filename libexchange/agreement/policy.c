@@ -1388,8 +1388,8 @@ static void parse_measure_extras(struct ctx *c, struct fy_node *e, xchg_indicato
             in->age_min = (int)v;
         if (get_long(c, a, "lt", 0, 1, 151, &v, "'age'"))
             in->age_below = (int)v;
-        if (in->age_min < 0 && in->age_below < 0)
-            ERR(c, a, "%s: 'age' needs 'ge' and/or 'lt' (whole years on the evidence date)", where);
+        if (in->age_min < 0 && in->age_below < 0) /* an empty {} has no position: the indicator's */
+            ERR(c, fy_node_mapping_item_count(a) > 0 ? a : e, "%s: 'age' needs 'ge' and/or 'lt' (whole years on the evidence date)", where);
         if (in->age_min >= 0 && in->age_below >= 0 && in->age_below <= in->age_min)
             ERR(c, a, "%s: no age is both at least %d and under %d", where, in->age_min,
                 in->age_below);
@@ -1646,6 +1646,14 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
                 } else if (parse_condition(c, w, &in->all[0], x, iw)) {
                     in->nall = 1;
                 }
+                /* the agency aggregates over a problem's window; a measure has none */
+                for (size_t q = 0; in->measure != XCHG_NONE && q < in->nall; q++)
+                    if (in->all[q].agg != XCHG_AGG_ROW) {
+                        ERR(c, w, "%s: a measure's 'when' takes row conditions ('field'); sums "
+                                  "and ratios over a window are the criteria's (docs/programme.md)",
+                            iw);
+                        break;
+                    }
                 x->nindicators++;
             }
         }

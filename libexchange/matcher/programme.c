@@ -146,11 +146,16 @@ static int has_child(const ctx *x)
     return 0;
 }
 
-/* Had the family events of any of these measures in the evidence window ending on the
- * identification date? */
-static int baseline_has(const ctx *x, const size_t *ms, size_t n)
+/* Had the family events of any of these measures in c's baseline window: the window of
+ * the same length as c's (its first leaf's, for all/any) ending on the identification
+ * date (docs/programme.md "baseline window")? */
+static int baseline_has(const ctx *x, const xchg_criterion *c, const size_t *ms, size_t n)
 {
-    int32_t from = x->identified - x->days + 1, to = x->identified;
+    while ((c->kind == XCHG_CRIT_ALL || c->kind == XCHG_CRIT_ANY) && c->nsub)
+        c = &c->sub[0];
+    int32_t from, to;
+    if (!window(x, c, x->identified, &from, &to))
+        return 0;
     for (size_t i = 0; i < x->f->nev; i++)
         for (size_t k = 0; k < n; k++)
             if (x->f->ev[i].measure == ms[k] && in_window(&x->f->ev[i], from, to))
@@ -206,9 +211,9 @@ static int on(const ctx *x, const xchg_criterion *c, long subject)
 {
     if (c->child_in_family && !has_child(x))
         return R_NOT;
-    if (x->outcome && ((c->nbaseline_with && !baseline_has(x, c->baseline_with, c->nbaseline_with)) ||
-                       (c->nbaseline_without &&
-                        baseline_has(x, c->baseline_without, c->nbaseline_without))))
+    if (x->outcome &&
+        ((c->nbaseline_with && !baseline_has(x, c, c->baseline_with, c->nbaseline_with)) ||
+         (c->nbaseline_without && baseline_has(x, c, c->baseline_without, c->nbaseline_without))))
         return R_NA;
     if (c->kind != XCHG_CRIT_ALL && c->kind != XCHG_CRIT_ANY)
         return leaf(x, c, subject);

@@ -737,6 +737,171 @@ static void test_explain_consent(void **state)
     xchg_policy_free(q);
 }
 
+/* ---- the programme's syntax (docs/policy.md "Programme rules") -------------------- */
+
+/* base.yaml turned into a programme agreement: measures with an age and a value/of,
+ * identify and outcome criteria, a three-term calendar, a claim rule and a geography. */
+static const char *const prog_edits[][2] = {
+    {"      - problem: crime_asb\n        when: {field: incident_type, in: [CRIME, ASB]}\n",
+     "      - measure: offence\n        when: {field: incident_type, eq: CRIME}\n"
+     "        age: {lt: 18}\n"},
+    {"      - problem: school\n        when: {ratio: [sessions_attended, sessions_possible], lt: 0.9}\n",
+     "      - measure: attendance\n        value: sessions_attended\n        of: sessions_possible\n"},
+    {"    asserted_by: [police]\n",
+     "    asserted_by: [police]\n"
+     "    identify:\n"
+     "      - {id: C1, measure: offence, count: {ge: 1}, days: 365}\n"
+     "    outcome:\n"
+     "      - {id: C-O1, measure: offence, none: true, days: 183}\n"},
+    {"    asserted_by: [school]\n",
+     "    asserted_by: [school]\n"
+     "    identify:\n"
+     "      - {id: S1, measure: attendance, ratio: {lt: 0.9}, terms: 3}\n"
+     "    outcome:\n"
+     "      - {id: S-O1, measure: attendance, ratio: {ge: 0.9}, terms: 3, scope: each}\n"},
+    {"rule:\n",
+     "terms:\n"
+     "  - {name: autumn, start: 2025-09-01, end: 2025-12-31}\n"
+     "  - {name: spring, start: 2026-01-01, end: 2026-03-31}\n"
+     "  - {name: summer, start: 2026-04-01, end: 2026-07-31}\n"
+     "claim: {all_identified: true}\n"
+     "geography:\n"
+     "  postcode_areas: {FW1: Fenwold, FW2 3: Ashby}\n"
+     "rule:\n"},
+};
+
+static char *prog_text(void)
+{
+    char *t = strdup(base_text);
+    for (size_t i = 0; i < sizeof prog_edits / sizeof prog_edits[0]; i++) {
+        char *u = mutate_in(t, prog_edits[i][0], prog_edits[i][1]);
+        free(t);
+        t = u;
+    }
+    return t;
+}
+
+static void test_programme_valid(void **state)
+{
+    (void)state;
+    char *t = prog_text();
+    xchg_policy *p = NULL;
+    xchg_diag *d = xchg_diag_new();
+    xchg_err e = xchg_policy_parse(t, strlen(t), "t.yaml", &p, d);
+    for (size_t i = 0; e != XCHG_OK && i < xchg_diag_count(d); i++)
+        print_message("  %s\n", xchg_diag_text(d, i));
+    assert_int_equal(e, XCHG_OK);
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    assert_int_equal(pd->nmeasures, 2);
+    assert_int_equal(pd->nterms, 3);
+    assert_true(pd->claim_all_identified);
+    assert_int_equal(pd->nareas, 2);
+    assert_string_equal(pd->area_sectors[1], "FW2 3");
+    assert_int_equal(pd->problems[1].identify[0].kind, XCHG_CRIT_RATIO);
+    assert_int_equal(pd->problems[1].identify[0].terms, 3);
+    assert_int_equal(pd->problems[1].outcome[0].scope, XCHG_SCOPE_EACH);
+    const xchg_extract *x = xchg_policy_extract(p, xchg_policy_party(p, "police"));
+    assert_int_equal(x->indicators[0].age_min, -1);
+    assert_int_equal(x->indicators[0].age_below, 18);
+    xchg_policy_free(p);
+    xchg_diag_free(d);
+    free(t);
+}
+
+static const struct bad prog_bads[] = {
+    {"unknown measure", "{id: C1, measure: offence,", "{id: C1, measure: offense,", XCHG_ERR_POLICY,
+     "t.yaml:71:27: error: unknown measure 'offense' in criterion 'C1' in problem 'crime_asb' (no "
+     "extract has an indicator with 'measure: offense')"},
+    {"terms beyond the calendar", "ratio: {lt: 0.9}, terms: 3}", "ratio: {lt: 0.9}, terms: 4}",
+     XCHG_ERR_POLICY,
+     "t.yaml:78:10: error: problem 'school': a criterion looks at 4 terms but the agreement's "
+     "'terms' calendar lists 3"},
+    {"measure of an agency not in asserted_by", "{id: C1, measure: offence, count",
+     "{id: C1, measure: attendance, count", XCHG_ERR_POLICY,
+     "t.yaml:71:10: error: problem 'crime_asb': measure 'attendance' comes from agency 'school', "
+     "which may not assert it (not in its 'asserted_by')"},
+    {"reduction in identify", "{id: C1, measure: offence, count: {ge: 1}, days: 365}",
+     "{id: C1, measure: offence, reduction: 0.5, days: 365}", XCHG_ERR_POLICY,
+     "t.yaml:71:10: error: problem 'crime_asb': 'reduction' compares with the baseline: it is for "
+     "outcomes"},
+    {"baseline condition in identify", "{id: C1, measure: offence, count: {ge: 1}, days: 365}",
+     "{id: C1, measure: offence, count: {ge: 1}, days: 365, baseline_with: [offence]}",
+     XCHG_ERR_POLICY,
+     "t.yaml:71:10: error: problem 'crime_asb': 'baseline_with'/'baseline_without' are for outcomes"},
+    {"bad postcode_areas key", "{FW1: Fenwold,", "{fw1: Fenwold,", XCHG_ERR_POLICY,
+     "t.yaml:87:20: error: 'fw1' is not a postcode district ('FW12') or sector ('FW12 3'), in "
+     "capitals"},
+    {"age without a date of birth", "  dob: {type: date}\n", "  dob: {type: text}\n",
+     XCHG_ERR_POLICY,
+     "t.yaml:99:15: error: measure 'offence': an age condition needs a date-of-birth field (a date "
+     "field 'dob', or one marked 'date_of_birth: true')"},
+    {"age the extract cannot compute", "  dob: {type: date}\n",
+     "  dob: {type: date}\n  born: {type: date, date_of_birth: true}\n", XCHG_ERR_POLICY,
+     "t.yaml:100:15: error: measure 'offence': an age condition needs this agency's 'columns' to "
+     "provide 'born'"},
+    {"empty age", "        age: {lt: 18}\n", "        age: {}\n", XCHG_ERR_POLICY,
+     "t.yaml:97:9: error: measure 'offence': 'age' needs 'ge' and/or 'lt' (whole years on the "
+     "evidence date)"},
+    {"impossible age", "        age: {lt: 18}\n", "        age: {ge: 18, lt: 18}\n",
+     XCHG_ERR_POLICY, "t.yaml:99:15: error: measure 'offence': no age is both at least 18 and under 18"},
+    {"sum in a measure's when", "        value: sessions_attended\n",
+     "        when: {sum: sessions_attended, ge: 3}\n        value: sessions_attended\n",
+     XCHG_ERR_POLICY,
+     "t.yaml:110:16: error: indicator for 'attendance' in extract of 'school': a measure's 'when' "
+     "takes row conditions ('field'); sums and ratios over a window are the criteria's "
+     "(docs/programme.md)"},
+    {"of without value", "        value: sessions_attended\n", "", XCHG_ERR_POLICY,
+     "t.yaml:110:13: error: measure 'attendance': 'of' (a denominator) needs a 'value'"},
+    {"value not a number field", "        value: sessions_attended\n", "        value: term_end\n",
+     XCHG_ERR_POLICY,
+     "t.yaml:110:16: error: measure 'attendance': 'value' must name a number field; 'term_end' is "
+     "date"},
+    {"claim both forms", "claim: {all_identified: true}", "claim: {all_identified: true, any_of: [[school]]}",
+     XCHG_ERR_POLICY,
+     "t.yaml:85:9: error: 'claim' is 'all_identified: true' or 'any_of: [[problems], ...]'"},
+    {"claim neither form", "claim: {all_identified: true}", "claim: {all_identified: false}",
+     XCHG_ERR_POLICY,
+     "t.yaml:85:9: error: 'claim' is 'all_identified: true' or 'any_of: [[problems], ...]'"},
+    {"claim group of a problem without outcome", "claim: {all_identified: true}",
+     "claim: {any_of: [[school, crime_asb]]}", XCHG_ERR_POLICY,
+     "t.yaml:83:19: error: claim group: problem 'crime_asb' has no 'outcome' to be met",
+     "    outcome:\n      - {id: C-O1, measure: offence, none: true, days: 183}\n", ""},
+    {"claim group of an unknown problem", "claim: {all_identified: true}",
+     "claim: {any_of: [[school], [crime]]}", XCHG_ERR_POLICY,
+     "t.yaml:85:29: error: unknown problem 'crime' in a claim group (declare it under 'problems')"},
+};
+
+static void test_programme_errors(void **state)
+{
+    (void)state;
+    char *base = prog_text();
+    int failed = 0;
+    for (size_t i = 0; i < sizeof prog_bads / sizeof prog_bads[0]; i++) {
+        const struct bad *b = &prog_bads[i];
+        char *text = mutate_in(base, b->find, b->repl);
+        if (b->find2) {
+            char *t2 = mutate_in(text, b->find2, b->repl2);
+            free(text);
+            text = t2;
+        }
+        xchg_policy *p = NULL;
+        xchg_diag *d = xchg_diag_new();
+        xchg_err e = xchg_policy_parse(text, strlen(text), "t.yaml", &p, d);
+        if (e != b->err || p != NULL || !diag_matches(d, b->expect)) {
+            print_message("case '%s': got %s, expected %s\n  expected: %s\n", b->name,
+                          xchg_strerror(e), xchg_strerror(b->err), b->expect);
+            for (size_t j = 0; j < xchg_diag_count(d); j++)
+                print_message("  got:      %s\n", xchg_diag_text(d, j));
+            failed++;
+        }
+        xchg_policy_free(p);
+        xchg_diag_free(d);
+        free(text);
+    }
+    free(base);
+    assert_int_equal(failed, 0);
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -754,6 +919,8 @@ int main(void)
         cmocka_unit_test(test_bind_keys),
         cmocka_unit_test(test_explain_golden),
         cmocka_unit_test(test_explain_consent),
+        cmocka_unit_test(test_programme_valid),
+        cmocka_unit_test(test_programme_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
