@@ -300,7 +300,7 @@ uint32_t prog_problems(int phase, uint32_t c)
 /* ---- outcomes ---- */
 
 enum { G_COUNT_GE, G_NONE, G_REDUCTION, G_RATIO_GE, G_SUM_LT, G_CONTINUOUS, G_EXCL_AND_ATT };
-enum { S_EACH, S_FAMILY };
+enum { S_EACH, S_FAMILY, S_PERSON };
 
 typedef struct ocrit {
     uint32_t meas;
@@ -319,7 +319,7 @@ typedef struct oproblem {
 static const oproblem out1[PH1_COUNT] = {
     [PH1_CRIME] = {false, 1, {{MB(M_YOUTH), G_NONE, S_FAMILY, 0, 1, 183, 0, 0, 0}}},
     [PH1_SCHOOL] = {false, 1, {{MB(M_ATTEND), G_RATIO_GE, S_EACH, 85, 100, 0, 3, 0, 0}}},
-    [PH1_WORK] = {false, 1, {{MB(M_EMPLOY), G_CONTINUOUS, S_EACH, 0, 1, 91, 0, 0, 0}}},
+    [PH1_WORK] = {false, 1, {{MB(M_EMPLOY), G_CONTINUOUS, S_PERSON, 0, 1, 91, 0, 0, 0}}},
 };
 
 static const oproblem out2[PH2_COUNT] = {
@@ -335,8 +335,8 @@ static const oproblem out2[PH2_COUNT] = {
     [PH2_CHILD] = {false, 1, {{MB(M_CP) | MB(M_LAC), G_NONE, S_FAMILY, 0, 1, 183, 0, 0, 0}}},
     [PH2_WORK] = {true,
                   3,
-                  {{MB(M_EMPLOY), G_CONTINUOUS, S_EACH, 0, 1, 182, 0, MB(M_JSA), 0},
-                   {MB(M_EMPLOY), G_CONTINUOUS, S_EACH, 0, 1, 91, 0, 0, MB(M_JSA)},
+                  {{MB(M_EMPLOY), G_CONTINUOUS, S_PERSON, 0, 1, 182, 0, MB(M_JSA), 0},
+                   {MB(M_EMPLOY), G_CONTINUOUS, S_PERSON, 0, 1, 91, 0, 0, MB(M_JSA)},
                    {MB(M_NEET), G_NONE, S_FAMILY, 0, 1, 91, 0, MB(M_NEET), 0}}},
     [PH2_DA] = {false, 1, {{MB(M_DA), G_NONE, S_FAMILY, 0, 1, 183, 0, 0, 0}}},
     [PH2_HEALTH] = {true,
@@ -408,6 +408,10 @@ static int eval_crit(const synth_hview *h, const ocrit *c, int32_t I, int32_t T)
         ok = now * c->den <= (c->den - c->num) * base;
     } else if (c->scope == S_FAMILY) {
         ok = member_holds(h, T, c, w, -1);
+    } else if (c->scope == S_PERSON) { /* one adult into continuous work is enough */
+        ok = false;
+        for (int s = 0; s < h->n && !ok; s++)
+            ok = member_holds(h, T, c, w, s);
     } else {
         int with_events = 0;
         ok = true;
@@ -427,18 +431,22 @@ int prog_status(const synth_hview *h, int phase, int p, uint32_t baseline, int32
     if (!(baseline & (1u << p)))
         return ST_NA;
     const oproblem *op = phase == 1 ? &out1[p] : &out2[p];
-    int r[3], applicable = 0, trues = 0;
+    int r[3], applicable = 0, trues = 0, early = 0;
     for (int i = 0; i < op->n; i++) {
         r[i] = eval_crit(h, &op->c[i], I, T);
         if (r[i] == R_SKIP)
             continue;
         applicable++;
-        if (r[i] == R_EARLY)
-            return ST_TOO_EARLY;
+        early += r[i] == R_EARLY;
         trues += r[i] == R_TRUE;
     }
-    bool met = op->any ? trues > 0 : trues == applicable;
-    return met ? ST_MET : ST_NOT_MET;
+    /* any: one way of evidencing progress met is enough, even while another's period runs;
+       all: every applicable criterion, so any still running makes it too early */
+    if (op->any)
+        return trues ? ST_MET : early ? ST_TOO_EARLY : ST_NOT_MET;
+    if (early)
+        return ST_TOO_EARLY;
+    return trues == applicable ? ST_MET : ST_NOT_MET;
 }
 
 bool prog_claimable(int phase, uint32_t baseline, const int *status)

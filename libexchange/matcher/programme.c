@@ -173,7 +173,7 @@ static int leaf(const ctx *x, const xchg_criterion *c, long subject)
     agg a = aggregate(x, c, subject, from, to);
     switch (c->kind) {
     case XCHG_CRIT_COUNT: return compare((double)a.n, c->op, c->number);
-    case XCHG_CRIT_SUM: return a.n && compare(a.v, c->op, c->number);
+    case XCHG_CRIT_SUM: return compare(a.v, c->op, c->number); /* no events: a sum of 0 */
     case XCHG_CRIT_RATIO: return a.of > 0 && compare(a.v / a.of, c->op, c->number);
     case XCHG_CRIT_ACTIVE: return a.n > 0;
     case XCHG_CRIT_NONE: return a.n == 0;
@@ -272,10 +272,9 @@ static int eval(const ctx *x, const xchg_criterion *c)
     if (s == XCHG_SCOPE_PERSON)
         return met ? R_MET : early ? R_EARLY : na && !not ? R_NA : R_NOT;
     /* each: every member with data, at least one */
-    if (!with) {
-        int r = on(x, c, -1); /* nobody has data: too early or not applicable, else not met */
-        return r == R_EARLY || r == R_NA ? r : R_NOT;
-    }
+    if (!with) /* nobody has events: the family's (empty) aggregate decides, e.g. a sum of 0
+                  is "fewer than 3 exclusions", no attendance is no evidence */
+        return on(x, c, -1);
     return early ? R_EARLY : not ? R_NOT : met ? R_MET : R_NA;
 }
 

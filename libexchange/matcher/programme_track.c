@@ -69,6 +69,39 @@ static int add_prev(void *ctx, const char *family, const char *problem, int stat
     return 0;
 }
 
+struct member_of {
+    char person[XCHG_PSEUDONYM_MAX + 1];
+    char family[XCHG_PSEUDONYM_MAX + 1];
+};
+struct members {
+    struct member_of *v;
+    size_t n, cap;
+};
+
+static int add_member(void *ctx, const char *family, const char *person)
+{
+    struct members *m = ctx;
+    if (!family || !person)
+        return 0;
+    if (m->n == m->cap) {
+        size_t nc = m->cap ? m->cap * 2 : 1024;
+        struct member_of *nv = realloc(m->v, nc * sizeof *nv);
+        if (!nv)
+            return 1;
+        m->v = nv;
+        m->cap = nc;
+    }
+    snprintf(m->v[m->n].person, sizeof m->v[0].person, "%s", person);
+    snprintf(m->v[m->n].family, sizeof m->v[0].family, "%s", family);
+    m->n++;
+    return 0;
+}
+
+static int cmp_member(const void *a, const void *b)
+{
+    return strcmp(((const struct member_of *)a)->person, ((const struct member_of *)b)->person);
+}
+
 static int cmp_state(const void *a, const void *b)
 {
     return strcmp(((const xchg__prog_state *)a)->pseudonym, ((const xchg__prog_state *)b)->pseudonym);
@@ -106,6 +139,48 @@ static xchg_err members_hex(const xchg_link_result *res, const xchg__famview *v,
     return e;
 }
 
+/* The earlier state a family whose pseudonym is new inherits: the unclaimed one sharing
+ * most of its member persons (ties: the earliest identified). */
+static xchg__prog_state *inherit(struct states *st, const struct members *mem, const char *const *persons,
+                                 size_t np, const uint8_t *claimed)
+{
+    xchg__prog_state *best = NULL;
+    size_t best_n = 0;
+    for (size_t i = 0; i < np; i++) {
+        struct member_of key;
+        snprintf(key.person, sizeof key.person, "%s", persons[i]);
+        struct member_of *hit = bsearch(&key, mem->v, mem->n, sizeof *mem->v, cmp_member);
+        if (!hit)
+            continue;
+        while (hit > mem->v && strcmp(hit[-1].person, key.person) == 0)
+            hit--;
+        for (; hit < mem->v + mem->n && strcmp(hit->person, key.person) == 0; hit++) {
+            xchg__prog_state sk, *cand;
+            snprintf(sk.pseudonym, sizeof sk.pseudonym, "%s", hit->family);
+            cand = bsearch(&sk, st->v, st->n, sizeof *st->v, cmp_state);
+            if (!cand || claimed[cand - st->v])
+                continue;
+            size_t shared = 0; /* persons of this family in cand */
+            for (size_t k = 0; k < np; k++) {
+                struct member_of k2, *h2;
+                snprintf(k2.person, sizeof k2.person, "%s", persons[k]);
+                h2 = bsearch(&k2, mem->v, mem->n, sizeof *mem->v, cmp_member);
+                if (!h2)
+                    continue;
+                while (h2 > mem->v && strcmp(h2[-1].person, k2.person) == 0)
+                    h2--;
+                for (; h2 < mem->v + mem->n && strcmp(h2->person, k2.person) == 0; h2++)
+                    shared += strcmp(h2->family, cand->pseudonym) == 0;
+            }
+            if (shared > best_n || (shared == best_n && best && cand->identified < best->identified)) {
+                best = cand;
+                best_n = shared;
+            }
+        }
+    }
+    return best;
+}
+
 xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg_linkset *ls,
                                const xchg_link_result *res, int64_t run, int32_t run_date,
                                xchg__track_stats *ts, xchg_diag *d)
@@ -116,39 +191,75 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
         return XCHG_OK;
     struct states st = {0};
     struct prevs pv = {0};
+    struct members mem = {0};
     xchg__prog_state *out = NULL;
     xchg_store_outcome *oc = NULL;
-    size_t nout = 0, noc = 0, occap = 0;
+    uint8_t *claimed = NULL;
+    const char **pnames = NULL; /* every family's persons, by state written */
+    size_t nout = 0, noc = 0, occap = 0, npn = 0;
     xchg__famview v;
     memset(&v, 0, sizeof v);
     xchg_err e = xchg__store_prog_states(s, add_state, &st, d);
     if (e == XCHG_OK)
         e = xchg__store_prog_previous(s, run, add_prev, &pv, d);
     if (e == XCHG_OK)
+        e = xchg__store_prog_persons(s, add_member, &mem, d);
+    if (e == XCHG_OK)
         e = xchg__famview_init(&v, ls, res);
-    if (e == XCHG_OK && !(out = malloc((res->nhouseholds ? res->nhouseholds : 1) * sizeof *out)))
+    if (e == XCHG_OK && (!(out = malloc((res->nhouseholds ? res->nhouseholds : 1) * sizeof *out)) ||
+                         !(claimed = calloc(st.n ? st.n : 1, 1)) ||
+                         !(pnames = malloc((ls->n ? ls->n : 1) * sizeof *pnames))))
         e = XCHG_ERR_NOMEM;
     if (e != XCHG_OK)
         goto done;
     qsort(st.v, st.n, sizeof *st.v, cmp_state);
     qsort(pv.v, pv.n, sizeof *pv.v, cmp_prev);
+    qsort(mem.v, mem.n, sizeof *mem.v, cmp_member);
+    /* states a family of this run carries by its own pseudonym */
+    for (size_t h = 0; h < res->nhouseholds; h++) {
+        xchg__prog_state key, *old;
+        snprintf(key.pseudonym, sizeof key.pseudonym, "%s", res->families[h].pseudonym);
+        if ((old = bsearch(&key, st.v, st.n, sizeof *st.v, cmp_state)) != NULL)
+            claimed[old - st.v] = 1;
+    }
     for (size_t h = 0; h < res->nhouseholds && e == XCHG_OK; h++) {
         const xchg_family *fam = &res->families[h];
         xchg__prog_state key, *old;
         snprintf(key.pseudonym, sizeof key.pseudonym, "%s", fam->pseudonym);
         old = bsearch(&key, st.v, st.n, sizeof *st.v, cmp_state);
-        if (!old && !fam->eligible)
-            continue;
         xchg_prog_family pf;
         if ((e = xchg__famview_get(&v, ls, res, (uint32_t)h, &pf)) != XCHG_OK)
             break;
+        const char **persons = pnames + npn;
+        for (size_t i = 0; i < pf.nmembers; i++)
+            persons[i] = res->person_pseudonym[v.persons[i]];
+        int inherited = 0;
+        if (!old && mem.n) {
+            old = inherit(&st, &mem, persons, pf.nmembers, claimed);
+            if (old) {
+                claimed[old - st.v] = 1;
+                inherited = 1;
+            }
+        }
+        if (!old && !fam->eligible)
+            continue;
+        npn += pf.nmembers;
         xchg__prog_state *ns = &out[nout++];
         char mh[65];
         if ((e = members_hex(res, &v, &pf, mh)) != XCHG_OK)
             break;
+        char prev_name[XCHG_PSEUDONYM_MAX + 1] = "";
         if (old) {
             *ns = *old;
             ns->change = strcmp(old->members, mh) == 0 ? 2 : 1;
+            snprintf(prev_name, sizeof prev_name, "%s", old->pseudonym);
+            if (inherited) {
+                snprintf(ns->inherited_from, sizeof ns->inherited_from, "%s", old->pseudonym);
+                snprintf(ns->pseudonym, sizeof ns->pseudonym, "%s", fam->pseudonym);
+                ns->change = 1;
+            } else {
+                ns->inherited_from[0] = '\0';
+            }
         } else {
             /* newly identified: its baseline is the problems it shows now */
             memset(ns, 0, sizeof *ns);
@@ -165,6 +276,8 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
             }
             ts->identified_new++;
         }
+        ns->persons = persons;
+        ns->npersons = pf.nmembers;
         ns->last_run = run;
         snprintf(ns->members, sizeof ns->members, "%s", mh);
         ts->tracked++;
@@ -205,7 +318,7 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
             o->since = XCHG_DATE_NONE;
             if (o->status == XCHG_OUTCOME_MET) {
                 struct prev pk, *pp;
-                snprintf(pk.family, sizeof pk.family, "%s", o->family);
+                snprintf(pk.family, sizeof pk.family, "%s", prev_name[0] ? prev_name : o->family);
                 snprintf(pk.problem, sizeof pk.problem, "%s", o->problem);
                 pp = bsearch(&pk, pv.v, pv.n, sizeof *pv.v, cmp_prev);
                 o->since = pp && pp->status == XCHG_OUTCOME_MET && pp->since != XCHG_DATE_NONE
@@ -224,7 +337,10 @@ done:
     xchg__famview_free(&v);
     free(st.v);
     free(pv.v);
+    free(mem.v);
     free(out);
     free(oc);
+    free(claimed);
+    free(pnames);
     return e;
 }

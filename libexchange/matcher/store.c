@@ -390,6 +390,9 @@ static const char *const migrations[] = {
     "CREATE TABLE family_state(pseudonym TEXT PRIMARY KEY, first_run INTEGER NOT NULL,"
     "  identified INTEGER NOT NULL, last_run INTEGER NOT NULL, members TEXT NOT NULL,"
     "  change INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    /* the member persons: a family whose pseudonym changes inherits by them */
+    "CREATE TABLE family_state_persons(pseudonym TEXT NOT NULL, person TEXT NOT NULL,"
+    "  PRIMARY KEY(pseudonym, person)) WITHOUT ROWID;"
     "CREATE TABLE family_baseline(pseudonym TEXT NOT NULL, problem TEXT NOT NULL,"
     "  criteria TEXT NOT NULL, PRIMARY KEY(pseudonym, problem)) WITHOUT ROWID;"
     "CREATE TABLE family_outcomes(run INTEGER NOT NULL REFERENCES runs(id),"

@@ -66,6 +66,27 @@ xchg_err xchg__store_prog_states(xchg_store *s, int (*fn)(void *ctx, const xchg_
     return e;
 }
 
+xchg_err xchg__store_prog_persons(xchg_store *s,
+                                  int (*fn)(void *ctx, const char *family, const char *person),
+                                  void *ctx, xchg_diag *d)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(xchg__store_db(s),
+                           "SELECT pseudonym, person FROM family_state_persons ORDER BY person",
+                           -1, &q, NULL) != SQLITE_OK)
+        return fail(s, d, "reading family members");
+    xchg_err e = XCHG_OK;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        if (fn(ctx, (const char *)sqlite3_column_text(q, 0),
+               (const char *)sqlite3_column_text(q, 1)))
+            break;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        e = fail(s, d, "reading family members");
+    sqlite3_finalize(q);
+    return e;
+}
+
 xchg_err xchg__store_prog_previous(xchg_store *s, int64_t run,
                                    int (*fn)(void *ctx, const char *family, const char *problem,
                                              int status, int32_t since),
@@ -98,7 +119,7 @@ xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_stat
                                const xchg_store_outcome *o, size_t no, xchg_diag *d)
 {
     sqlite3 *db = xchg__store_db(s);
-    sqlite3_stmt *qs = NULL, *qb = NULL, *qo = NULL;
+    sqlite3_stmt *qs = NULL, *qb = NULL, *qo = NULL, *qp = NULL, *qd = NULL, *qi[3] = {0};
     xchg_err e = xchg__store_begin(s, d);
     if (e != XCHG_OK)
         return e;
@@ -114,11 +135,45 @@ xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_stat
                            "INSERT OR REPLACE INTO family_outcomes(run, pseudonym, problem, status, "
                            "baseline, latest, since, criteria) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
                            "?8)",
-                           -1, &qo, NULL) != SQLITE_OK) {
+                           -1, &qo, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO family_state_persons(pseudonym, person) "
+                               "VALUES (?1, ?2)", -1, &qp, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "DELETE FROM family_state_persons WHERE pseudonym = ?1", -1, &qd,
+                           NULL) != SQLITE_OK ||
+        /* inheriting: the earlier state moves to the new pseudonym */
+        sqlite3_prepare_v2(db, "UPDATE family_baseline SET pseudonym = ?2 WHERE pseudonym = ?1",
+                           -1, &qi[0], NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "DELETE FROM family_state WHERE pseudonym = ?1", -1, &qi[1],
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "DELETE FROM family_state_persons WHERE pseudonym = ?1", -1,
+                           &qi[2], NULL) != SQLITE_OK) {
         e = fail(s, d, "saving family state");
         goto done;
     }
     for (size_t i = 0; i < n && e == XCHG_OK; i++) {
+        if (st[i].inherited_from[0]) {
+            for (int k = 0; k < 3 && e == XCHG_OK; k++) {
+                sqlite3_reset(qi[k]);
+                sqlite3_bind_text(qi[k], 1, st[i].inherited_from, -1, SQLITE_STATIC);
+                if (k == 0)
+                    sqlite3_bind_text(qi[k], 2, st[i].pseudonym, -1, SQLITE_STATIC);
+                if (sqlite3_step(qi[k]) != SQLITE_DONE)
+                    e = fail(s, d, "moving a family's state to its new pseudonym");
+            }
+        }
+        sqlite3_reset(qd);
+        sqlite3_bind_text(qd, 1, st[i].pseudonym, -1, SQLITE_STATIC);
+        if (e == XCHG_OK && sqlite3_step(qd) != SQLITE_DONE)
+            e = fail(s, d, "saving family members");
+        for (size_t k = 0; k < st[i].npersons && e == XCHG_OK; k++) {
+            sqlite3_reset(qp);
+            sqlite3_bind_text(qp, 1, st[i].pseudonym, -1, SQLITE_STATIC);
+            sqlite3_bind_text(qp, 2, st[i].persons[k], -1, SQLITE_STATIC);
+            if (sqlite3_step(qp) != SQLITE_DONE)
+                e = fail(s, d, "saving family members");
+        }
+        if (e != XCHG_OK)
+            break;
         sqlite3_reset(qs);
         sqlite3_bind_text(qs, 1, st[i].pseudonym, -1, SQLITE_STATIC);
         sqlite3_bind_int64(qs, 2, st[i].first_run);
@@ -172,6 +227,10 @@ done:
     sqlite3_finalize(qs);
     sqlite3_finalize(qb);
     sqlite3_finalize(qo);
+    sqlite3_finalize(qp);
+    sqlite3_finalize(qd);
+    for (int k = 0; k < 3; k++)
+        sqlite3_finalize(qi[k]);
     if (e == XCHG_OK)
         return xchg__store_commit(s, d);
     xchg__store_rollback(s);

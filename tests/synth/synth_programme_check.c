@@ -616,6 +616,19 @@ static int each(const int *ms, range r, member_test f)
     return verdict(with > 0);
 }
 
+/* some member passes (one adult into continuous work is enough) */
+static int some(range r, member_test f)
+{
+    for (int k = 0; k < nmembers; k++)
+        if (f(members[k], r))
+            return 2;
+    return 3;
+}
+static int some_days(long n, member_test f, long I, long T)
+{
+    return too_early_days(T, I, n) ? 1 : some(last_days(T, n), f);
+}
+
 static int each_days(const int *ms, long n, member_test f, long I, long T)
 {
     return too_early_days(T, I, n) ? 1 : each(ms, last_days(T, n), f);
@@ -633,16 +646,17 @@ static bool had(const int *ms, range r)
 /* status: 0 na, 1 too_early, 2 met, 3 not_met */
 static int combine(const int *r, int n, bool any)
 {
-    int applicable = 0, yes = 0;
+    int applicable = 0, yes = 0, early = 0;
     for (int i = 0; i < n; i++) {
         if (r[i] == 0)
             continue;
-        if (r[i] == 1)
-            return 1;
         applicable++;
+        early += r[i] == 1;
         yes += r[i] == 2;
     }
-    return (any ? yes > 0 : yes == applicable) ? 2 : 3;
+    if (any) /* one way met is enough, even while another's period runs */
+        return yes ? 2 : early ? 1 : 3;
+    return early ? 1 : yes == applicable ? 2 : 3;
 }
 
 static int status(int phase, int p, long I, long T)
@@ -654,7 +668,7 @@ static int status(int phase, int p, long I, long T)
         else if (p == 1)
             r[0] = each_terms(M1(ATTEND), 3, t_att85, I, T);
         else
-            r[0] = each_days(M1(EMPLOY), 91, t_cont, I, T);
+            r[0] = some_days(91, t_cont, I, T);
         return combine(r, 1, false);
     }
     switch (p) {
@@ -672,8 +686,8 @@ static int status(int phase, int p, long I, long T)
         return combine(r, 1, false);
     case 3: {
         bool jsa182 = had(M1(JSA), last_days(I, 182)), jsa91 = had(M1(JSA), last_days(I, 91));
-        r[0] = jsa182 ? each_days(M1(EMPLOY), 182, t_cont, I, T) : 0;
-        r[1] = !jsa91 ? each_days(M1(EMPLOY), 91, t_cont, I, T) : 0;
+        r[0] = jsa182 ? some_days(182, t_cont, I, T) : 0;
+        r[1] = !jsa91 ? some_days(91, t_cont, I, T) : 0;
         r[2] = had(M1(NEET), last_days(I, 91)) ? none_in(M1(NEET), 91, I, T) : 0;
         return combine(r, 3, true);
     }

@@ -807,6 +807,7 @@ static void test_save_and_views(void **state)
                                   /* and what schema 6 added */
                                   "DROP TABLE measure_events; DROP TABLE family_state;"
                                   "DROP TABLE family_baseline; DROP TABLE family_outcomes;"
+                                  "DROP TABLE family_state_persons;"
                                   "PRAGMA foreign_keys=OFF; CREATE TABLE r5 AS SELECT id, extract, ref, consent,"
                                   " consent_date, basis, clk, payload, replaced_by FROM records;"
                                   "DROP TABLE records; ALTER TABLE r5 RENAME TO records;"
