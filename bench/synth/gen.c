@@ -890,6 +890,15 @@ static void emit_event(ctx *c, household *h, const synth_event *e, uint64_t inde
         field_consent(l, AG_POLICE, &x);
         line_fieldf(l, "INC%07llu", (unsigned long long)e->ref);
         line_field(l, outcome_names[ev_outcome_at(e, T)]);
+        /* a domestic abuse report records whether a child (under 18) lives in the household */
+        if (e->kind == INC_DA) {
+            bool child = false;
+            for (int i = 0; i < h->n; i++)
+                child |= h->p[i].dob <= e->date && age_on(h->p[i].dob, e->date) < 18;
+            line_field(l, child ? "Y" : "N");
+        } else {
+            line_field(l, "");
+        }
         break;
     case AG_EDUCATION: {
         const term *t = &c->cal[e->term];
@@ -1822,7 +1831,7 @@ static void set_address(ctx *c, household *h)
 
 static const char *const headers[AG_COUNT] = {
     "Police Ref,Surname,Forename,Date of Birth,Address Line 1,Postcode,Incident Type,Role,"
-    "Incident Date,Consent,Consent Date,Legal Basis,Incident Ref,Outcome",
+    "Incident Date,Consent,Consent Date,Legal Basis,Incident Ref,Outcome,Child Present",
     "Pupil Ref,UPN,Legal Forename,Legal Surname,DOB,Address1,Postcode,Term Start,Term End,"
     "Sessions Possible,Sessions Attended,Unauthorised Absence Sessions,Fixed Term Exclusions,"
     "Permanent Exclusion,Consent,Consent Date,Legal Basis,Provision,On Roll,EHCP,Young Carer,NEET",

@@ -38,6 +38,7 @@ enum measure {
     M_NEGLECT,      /* cin_cp_neglect */
     M_NEET,         /* neet */
     M_DA,           /* da_report */
+    M_DA_CHILD,     /* da_report_child: a report recording a child in the household */
     M_TREAT,        /* treatment */
     M_EHCP_CARER,   /* ehcp_or_carer */
     M_CP,           /* cp_plan */
@@ -85,6 +86,14 @@ static bool measure_of(const synth_hview *h, const synth_event *e, int32_t T, in
         return e->ag == 5 || (e->ag == 0 && e->kind == INC_ASB && e->sub != ROLE_VICTIM);
     case M_DA:
         return e->ag == 0 && e->kind == INC_DA;
+    case M_DA_CHILD: {
+        if (e->ag != 0 || e->kind != INC_DA)
+            return false;
+        for (int i = 0; i < h->n; i++)
+            if (h->dob[i] <= e->date && age_on(h->dob[i], e->date) < 18)
+                return true;
+        return false;
+    }
     case M_PERM:
         return e->ag == 1 && (e->flags & EF_PERM);
     case M_FTE:
@@ -262,7 +271,8 @@ uint32_t prog_criteria(const synth_hview *h, int32_t T)
             c |= 1u << C_P2_CHILD_1;
         if (aggregate(h, T, MB(M_NEET), y, s).count >= 1)
             c |= 1u << C_P2_WORK_2;
-        if (child && aggregate(h, T, MB(M_DA), y, s).count >= 1)
+        (void)child; /* the police report says whether a child lives in the household */
+        if (aggregate(h, T, MB(M_DA_CHILD), y, s).count >= 1)
             c |= 1u << C_P2_DA_1;
         if (aggregate(h, T, MB(M_TREAT), y, s).count >= 1)
             c |= 1u << C_P2_HEALTH_1;

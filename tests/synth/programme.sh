@@ -61,7 +61,7 @@ for f in truth/programme-phase1.csv truth/programme-phase2.csv period-2/truth/ho
     cmp -s "$T/e0/$f" "$T/e3/$f" || fail "error rate changed $f"
 done
 # must-fail: a changed outcome in an extract is caught
-sed 's/,GUILTY\r$/,NFA\r/' "$T/p3/period-3/police.csv" >"$T/x" && mv "$T/x" "$T/p3/period-3/police.csv"
+sed 's/,GUILTY,\r$/,NFA,\r/' "$T/p3/period-3/police.csv" >"$T/x" && mv "$T/x" "$T/p3/period-3/police.csv"
 if "$SYNTH_PROGRAMME_CHECK" "$T/p3" >"$T/out" 2>&1; then fail "checker accepted a tampered outcome"; fi
 grep -q "P2-CRIME-3" "$T/out" || fail "wrong tamper diagnosis"
 echo "programme: all passed"

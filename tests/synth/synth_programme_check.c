@@ -208,7 +208,7 @@ static int years(const char *dob, long t)
 /* ---- measure events from the extracts ---- */
 
 enum {
-    YOUTH, ADULT_GUILTY, ASB_INTERV, ASB_INC, DA, PERM, FTE, ALTPROV, OFFROLL, UNAUTH, ATTEND,
+    YOUTH, ADULT_GUILTY, ASB_INTERV, ASB_INC, DA, DA_CHILD, PERM, FTE, ALTPROV, OFFROLL, UNAUTH, ATTEND,
     EHCP_CARER, NEET, OOW, OOW2, JSA, EMPLOY, NEGLECT, CP, LAC, TREAT, TREAT_DONE, NMEAS
 };
 
@@ -330,8 +330,22 @@ static void on_extract(table_reader *t, void *arg)
             add(hh, p, ADULT_GUILTY, d, d, 1, 0);
         if (!strcmp(type, "ASB") && actor)
             add(hh, p, ASB_INC, d, d, 1, 0);
-        if (!strcmp(type, "DOMESTIC ABUSE"))
+        if (!strcmp(type, "DOMESTIC ABUSE")) {
             add(hh, p, DA, d, d, 1, 0);
+            /* the report's "Child Present" must be true of the household on that date */
+            const char *cp = F("Child Present");
+            bool child = false;
+            for (long q = 1; q <= nppl; q++)
+                if (ppl[q].hh == hh && day_of(ppl[q].dob, 'I') <= d && years(ppl[q].dob, d) < 18)
+                    child = true;
+            if (strcmp(cp, child ? "Y" : "N") != 0)
+                fail("police.csv: %s: Child Present '%s' but the household %s a child on %ld",
+                     t->f[0], cp, child ? "has" : "has no", d);
+            if (child)
+                add(hh, p, DA_CHILD, d, d, 1, 0);
+        } else if (F("Child Present")[0]) {
+            fail("police.csv: %s: Child Present given for a %s incident", t->f[0], type);
+        }
         if (strcmp(type, "CRIME") != 0 || !actor ? oc[0] != '\0' : !oc[0])
             fail("police.csv: %s: outcome '%s' for %s %s", t->f[0], oc, type, role);
         if (!strcmp(oc, "CAUTION") && age >= 18)
@@ -522,7 +536,8 @@ static unsigned criteria(long T, bool child)
         c |= att_low ? 1u << 11 : 0;                                   /* P2-EDU-1 */
         c |= total(M1(NEGLECT), y, p).n ? 1u << 13 : 0;                /* P2-CHILD-1 */
         c |= total(M1(NEET), y, p).n ? 1u << 15 : 0;                   /* P2-WORK-2 */
-        c |= child && total(M1(DA), y, p).n ? 1u << 16 : 0;            /* P2-DA-1 */
+        c |= total(M1(DA_CHILD), y, p).n ? 1u << 16 : 0;              /* P2-DA-1 */
+        (void)child;
         c |= total(M1(TREAT), y, p).n ? 1u << 17 : 0;                  /* P2-HEALTH-1 */
         if (total(M1(EHCP_CARER), t3, p).n && ((fte.n && fte.v > 3) || att_low))
             c |= 1u << 18;                                             /* P2-HEALTH-2 */

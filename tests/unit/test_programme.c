@@ -310,28 +310,39 @@ static void test_days_window_edges(void **state)
     assert_int_equal(crit(phase2, &f, "worklessness", T), w1);
 }
 
-/* P2-DA-1: a DA report counts only with a member under 18 (age unknown is not a child). */
+/* P2-DA-1: a police DA report recording a child present counts, at any member's age (the
+ * police know who lives there; the matcher may know of no child); one without does not.
+ * Derby's local criterion is the family condition: a member under 18 (age unknown is not a
+ * child). */
 static void test_da_child_in_family(void **state)
 {
     (void)state;
     int32_t T = day("2026-10-31");
-    uint8_t da = M(phase2, "da_report");
+    uint8_t da = M(phase2, "da_report"), dac = M(phase2, "da_report_child");
     uint32_t da1 = BIT(phase2, "domestic_abuse", "P2-DA-1", 0);
+    const int adult[] = {35, 0};
+    fam f;
+    members(&f, 1, adult);
+    event(&f, 0, da, T - 10, 1, 0);
+    assert_int_equal(crit(phase2, &f, "domestic_abuse", T), 0);
+    members(&f, 1, adult);
+    event(&f, 0, da, T - 10, 1, 0);
+    event(&f, 0, dac, T - 10, 1, 0);
+    assert_int_equal(crit(phase2, &f, "domestic_abuse", T), da1);
     const struct {
         size_t n;
         int ages[2];
         uint32_t want;
-    } cases[] = {{1, {35, 0}, 0}, {2, {35, 17}, da1}, {2, {35, 18}, 0}, {2, {35, -1}, 0},
-                 {2, {35, 0}, da1}};
+    } cases[] = {{1, {35, 0}, 0}, {2, {35, 17}, 1}, {2, {35, 18}, 0}, {2, {35, -1}, 0},
+                 {2, {35, 0}, 1}};
+    uint32_t local = BIT(derby, "local", "LOCAL-DA-1", 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        fam f;
         members(&f, cases[i].n, cases[i].ages);
-        event(&f, 0, da, T - 10, 1, 0);
-        assert_int_equal(crit(phase2, &f, "domestic_abuse", T), cases[i].want);
+        event(&f, 0, M(derby, "da_report"), T - 10, 1, 0);
+        assert_int_equal(crit(derby, &f, "local", T), cases[i].want ? local : 0);
     }
-    /* Derby's local DA criterion is the same */
+    /* a child of 4 known to the matcher */
     const int ages[] = {35, 4};
-    fam f;
     members(&f, 2, ages);
     event(&f, 0, M(derby, "da_report"), T - 10, 1, 0);
     assert_int_equal(crit(derby, &f, "local", T), BIT(derby, "local", "LOCAL-DA-1", 0));
@@ -626,12 +637,12 @@ static void test_age_on_evidence_date(void **state)
     const char *csv = tpath("prog-police.csv"), *sec = tpath("prog.xsec"), *out = tpath("prog.xex");
     static const char body[] =
         "Police Ref,Forename,Surname,Date of Birth,Address Line 1,Postcode,Incident Type,Role,"
-        "Incident Date,Outcome,Consent,Consent Date,Legal Basis\r\n"
-        "R1,Sam,Tate,15/06/2008,1 Mill Lane,FW1 2AB,CRIME,OFFENDER,14/06/2026,GUILTY,given,,\r\n"
-        "R2,Sam,Tate,15/06/2008,1 Mill Lane,FW1 2AB,CRIME,OFFENDER,15/06/2026,GUILTY,given,,\r\n"
-        "R3,Sam,Tate,15/06/2008,1 Mill Lane,FW1 2AB,CRIME,SUSPECT,16/06/2026,CAUTION,given,,\r\n"
-        "R4,Sam,Tate,15/06/2008,1 Mill Lane,FW1 2AB,CRIME,OFFENDER,13/06/2026,CAUTION,given,,\r\n"
-        "R5,Sam,Tate,15/06/2008,1 Mill Lane,FW1 2AB,DOMESTIC ABUSE,VICTIM,01/07/2026,,given,,\r\n";
+        "Incident Date,Outcome,Consent,Consent Date,Legal Basis,Child Present\r\n"
+        "R1,Sam,Tate,15/06/2008,1 Mill Lane,FW1 2AB,CRIME,OFFENDER,14/06/2026,GUILTY,given,,,\r\n"
+        "R2,Sam,Tate,15/06/2008,1 Mill Lane,FW1 2AB,CRIME,OFFENDER,15/06/2026,GUILTY,given,,,\r\n"
+        "R3,Sam,Tate,15/06/2008,1 Mill Lane,FW1 2AB,CRIME,SUSPECT,16/06/2026,CAUTION,given,,,\r\n"
+        "R4,Sam,Tate,15/06/2008,1 Mill Lane,FW1 2AB,CRIME,OFFENDER,13/06/2026,CAUTION,given,,,\r\n"
+        "R5,Sam,Tate,15/06/2008,1 Mill Lane,FW1 2AB,DOMESTIC ABUSE,VICTIM,01/07/2026,,given,,,N\r\n";
     spit(csv, body, sizeof body - 1);
     unlink(sec);
     xchg_seckey *owner = seed_key((int)party_seed(p, "county-ig"));
