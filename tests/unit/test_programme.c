@@ -12,6 +12,9 @@
 #include "test_helpers.h"
 
 #include "programme.h"
+#include "exchange/evidence.h"
+
+#include <jansson.h>
 
 #include <math.h>
 
@@ -711,6 +714,110 @@ static void test_age_on_evidence_date(void **state)
     xchg_seckey_free(matcher);
 }
 
+
+/* ---- evidence packs: verified offline, every tampering refused ---------------------- */
+
+static json_t *ev_json(int person, const char *measure, const char *start, const char *end)
+{
+    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:f}", "person", person, "record",
+                     "R-TEST-0000-0001", "agency", strcmp(measure, "da_report") == 0 ||
+                     strcmp(measure, "da_report_child") == 0 ? "police" : "dwp",
+                     "extract", "00", "measure", measure, "start", start, "end", end, "value", 1.0,
+                     "of", 0.0);
+}
+
+/* A claim that holds: identified on 2026-02-28 on domestic abuse (a report recording a child)
+ * and worklessness (a benefit claim), judged 2026-09-30: no further reports for 183 days,
+ * and an adult in work without a break for the last 91 days. */
+static json_t *good_body(const xchg_policy *p)
+{
+    char hex[65];
+    xchg_hex_encode(hex, xchg_policy_hash(p), 32);
+    json_t *events = json_array();
+    json_array_append_new(events, ev_json(0, "da_report", "2026-02-10", "2026-02-10"));
+    json_array_append_new(events, ev_json(0, "da_report_child", "2026-02-10", "2026-02-10"));
+    json_array_append_new(events, ev_json(0, "out_of_work_benefit", "2025-06-01", "2026-03-01"));
+    json_array_append_new(events, ev_json(0, "employment", "2026-03-02", "open"));
+    return json_pack("{s:s, s:i, s:{s:s, s:i, s:s}, s:s, s:i, s:i, s:s, s:s, s:s, s:[{s:s, s:i}, "
+                     "{s:s, s:i}], s:[{s:s, s:[s], s:s, s:[s], s:s}, {s:s, s:[s], s:s, s:[s], "
+                     "s:s}], s:o, s:s}",
+                     "format", "exchange-evidence", "version", 1, "agreement", "id", "x", "version",
+                     1, "sha256", hex, "family", "F-TEST-0000-0001", "run", 3, "first_run", 1,
+                     "identified", "2026-02-28", "judged", "2026-09-30", "claim", "all_identified",
+                     "members", "person", "P-A", "age", 40, "person", "P-B", "age", 12, "problems",
+                     "code", "domestic_abuse", "identified_by", "P2-DA-1", "outcome", "met",
+                     "outcome_criteria", "P2-DA-O1", "since", "2026-09-30", "code", "worklessness",
+                     "identified_by", "P2-WORK-1", "outcome", "met", "outcome_criteria",
+                     "P2-WORK-O2", "since", "2026-09-30", "events", events, "matcher", "m");
+}
+
+static xchg_err pack_verify(const xchg_policy *p, json_t *body, const xchg_seckey *signer,
+                            int flip, xchg_evidence_verdict *v)
+{
+    char *txt = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    char *sealed = NULL;
+    size_t n = 0;
+    assert_int_equal(xchg_evidence_seal(signer, txt, strlen(txt), &sealed, &n), XCHG_OK);
+    if (flip)
+        sealed[20] ^= 1; /* after signing */
+    const char *path = tpath("pack.xev");
+    spit(path, sealed, n);
+    xchg_diag *d = xchg_diag_new();
+    xchg_err e = xchg_evidence_verify(p, path, v, d);
+    if (e != XCHG_OK && getenv("XCHG_TEST_VERBOSE"))
+        for (size_t i = 0; i < xchg_diag_count(d); i++)
+            print_message("  %s\n", xchg_diag_text(d, i));
+    xchg_diag_free(d);
+    free(txt);
+    free(sealed);
+    json_decref(body);
+    return e;
+}
+
+static void test_evidence_pack(void **state)
+{
+    (void)state;
+    const xchg_policy *p = phase2;
+    xchg_seckey *matcher = seed_key((int)party_seed(p, "matcher"));
+    xchg_seckey *op = seed_key((int)party_seed(p, "operator-1"));
+    xchg_evidence_verdict v;
+    /* the honest pack verifies, re-evaluated */
+    assert_int_equal(pack_verify(p, good_body(p), matcher, 0, &v), XCHG_OK);
+    assert_int_equal(v.claimable, 1);
+    assert_int_equal(v.nproblems, 2);
+    assert_int_equal(v.status[0], XCHG_OUTCOME_MET);
+    assert_int_equal(v.status[1], XCHG_OUTCOME_MET);
+    assert_int_equal(v.nevents, 4);
+    /* a byte changed after signing */
+    assert_int_equal(pack_verify(p, good_body(p), matcher, 1, &v), XCHG_ERR_VERIFY);
+    /* signed by someone else than the agreement's matcher */
+    assert_int_equal(pack_verify(p, good_body(p), op, 0, &v), XCHG_ERR_VERIFY);
+    /* a dishonest matcher signs claims its events do not bear out: */
+    json_t *b = good_body(p); /* the job left out: the outcome is not met */
+    json_array_remove(json_object_get(b, "events"), 3);
+    assert_int_equal(pack_verify(p, b, matcher, 0, &v), XCHG_ERR_VERIFY);
+    b = good_body(p); /* judged too early: 91 days have not passed since identification */
+    json_object_set_new(b, "judged", json_string("2026-05-01"));
+    assert_int_equal(pack_verify(p, b, matcher, 0, &v), XCHG_ERR_VERIFY);
+    b = good_body(p); /* no child recorded: domestic abuse was never identified */
+    json_array_remove(json_object_get(b, "events"), 1);
+    assert_int_equal(pack_verify(p, b, matcher, 0, &v), XCHG_ERR_VERIFY);
+    b = good_body(p); /* a criterion named that does not hold */
+    json_array_set_new(json_object_get(json_array_get(json_object_get(b, "problems"), 1),
+                                       "identified_by"),
+                       0, json_string("P2-WORK-2"));
+    assert_int_equal(pack_verify(p, b, matcher, 0, &v), XCHG_ERR_VERIFY);
+    b = good_body(p); /* for another agreement */
+    json_object_set_new(json_object_get(b, "agreement"), "sha256", json_string("00"));
+    assert_int_equal(pack_verify(p, b, matcher, 0, &v), XCHG_ERR_VERIFY);
+    b = good_body(p); /* a further DA report inside the 183 days */
+    json_array_append_new(json_object_get(b, "events"),
+                          ev_json(0, "da_report", "2026-07-01", "2026-07-01"));
+    assert_int_equal(pack_verify(p, b, matcher, 0, &v), XCHG_ERR_VERIFY);
+    xchg_seckey_free(matcher);
+    xchg_seckey_free(op);
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -729,6 +836,7 @@ int main(void)
         cmocka_unit_test(test_rule_expression),
         cmocka_unit_test(test_claim_rules),
         cmocka_unit_test(test_age_on_evidence_date),
+        cmocka_unit_test(test_evidence_pack),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
