@@ -21,12 +21,12 @@ PEOPLE=${1:-20000}
 AGR=${2:-policies/phase2.yaml}
 PHASE=$(grep -q 'P1-CRIME-1' "$AGR" && echo 1 || echo 2)
 B=${OQ_BUILD:-build/bench-release}
-if [ -z "${OQ_BUILD:-}" ]; then
+if [ -z "${OQ_BUILD:-}" ] && [ -z "${OQ_XCHG:-}" ]; then
   cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DXCHG_TESTS=OFF >/dev/null
   cmake --build "$B" -j2 >/dev/null
 fi
-X=$B/tools/xchg
-SYNTH=$B/bench/xchg-synth
+X=${OQ_XCHG:-$B/tools/xchg}       # the test suite passes its own binaries
+SYNTH=${OQ_SYNTH:-$B/bench/xchg-synth}
 if [ -n "${OQ_WORK:-}" ]; then
   W=$OQ_WORK
   rm -rf "$W" && mkdir -p "$W"
