@@ -16,8 +16,8 @@
 #include "store_internal.h"
 
 #include <jansson.h>
-#include <sodium.h>
 #include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +66,8 @@ static int add_state(void *ctx, const xchg__prog_state *st)
 
 static int cmp_state(const void *a, const void *b)
 {
-    return strcmp(((const xchg__prog_state *)a)->pseudonym, ((const xchg__prog_state *)b)->pseudonym);
+    return strcmp(((const xchg__prog_state *)a)->pseudonym,
+                  ((const xchg__prog_state *)b)->pseudonym);
 }
 
 /* The family's evidence as the pack will carry it. */
@@ -123,14 +124,14 @@ static int on_record(void *ctx, const xchg__evidence_record *r)
             k->cap = nc;
         }
         k->ev[k->nev++] = (xchg_prog_ev){(uint32_t)who, (uint32_t)k->nev, (uint8_t)m, e->start,
-                                         e->end, e->value, e->of};
+                                         e->end,        e->value,         e->of};
         char sd[11], ed[11];
         xchg_date_format(e->start, sd);
         xchg_date_format(e->end, ed);
-        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:f}", "person",
-                              (json_int_t)who, "record", rp, "agency", r->agency, "extract",
-                              r->extract_sha256, "measure", e->measure, "start", sd, "end", ed,
-                              "value", e->value, "of", e->of);
+        json_t *o =
+            json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:f}", "person", (json_int_t)who,
+                      "record", rp, "agency", r->agency, "extract", r->extract_sha256, "measure",
+                      e->measure, "start", sd, "end", ed, "value", e->value, "of", e->of);
         if (!o || json_array_append_new(k->events, o)) {
             k->nomem = 1;
             return 1;
@@ -230,17 +231,16 @@ static xchg_err one_pack(xchg_matcher *m, const xchg_seckey *key, int64_t run, c
         char since[11] = "";
         if (rows[i].since != XCHG_DATE_NONE)
             xchg_date_format(rows[i].since, since);
-        json_array_append_new(probs, json_pack("{s:s, s:o, s:s, s:o, s:s}", "code",
-                                               pd->problems[p].code, "identified_by",
-                                               id_list(crit), "outcome",
-                                               xchg_outcome_status_name(s), "outcome_criteria",
-                                               id_list(rows[i].criteria), "since", since));
+        json_array_append_new(
+            probs, json_pack("{s:s, s:o, s:s, s:o, s:s}", "code", pd->problems[p].code,
+                             "identified_by", id_list(crit), "outcome", xchg_outcome_status_name(s),
+                             "outcome_criteria", id_list(rows[i].criteria), "since", since));
     }
     for (size_t i = 0; i < k.np; i++)
-        json_array_append_new(members, k.ages[i] == XCHG_AGE_UNKNOWN
-                                           ? json_pack("{s:s, s:n}", "person", k.persons[i], "age")
-                                           : json_pack("{s:s, s:i}", "person", k.persons[i], "age",
-                                                       (int)k.ages[i]));
+        json_array_append_new(
+            members, k.ages[i] == XCHG_AGE_UNKNOWN
+                         ? json_pack("{s:s, s:n}", "person", k.persons[i], "age")
+                         : json_pack("{s:s, s:i}", "person", k.persons[i], "age", (int)k.ages[i]));
     if (!xchg__prog_claimable(pd, base, met)) {
         /* the store said claimable, the events do not: never sign what does not verify */
         xchg_diag_add(d, XCHG_SEV_WARNING, xchg_matcher_audit_path(m), 0, 0,
@@ -260,13 +260,13 @@ static xchg_err one_pack(xchg_matcher *m, const xchg_seckey *key, int64_t run, c
                      "s:s}",
                      "format", "exchange-evidence", "version", XCHG_EVIDENCE_VERSION, "agreement",
                      "id", pd->id, "version", (json_int_t)pd->version, "sha256", hex, "family",
-                     st->pseudonym, "run", (json_int_t)run, "first_run",
-                     (json_int_t)st->first_run, "identified", idd, "judged", jd, "claim",
+                     st->pseudonym, "run", (json_int_t)run, "first_run", (json_int_t)st->first_run,
+                     "identified", idd, "judged", jd, "claim",
                      pd->claim_all_identified ? "all_identified" : "any_of", "members", members,
                      "problems", probs, "events", k.events, "matcher", kid);
     k.events = NULL;
-    char *txt = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
-                     : NULL;
+    char *txt =
+        body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) : NULL;
     if (!txt) {
         e = XCHG_ERR_NOMEM;
         goto done;
@@ -324,7 +324,8 @@ xchg_err xchg_matcher_claims(xchg_matcher *m, const xchg_seckey *matcher, int64_
         e = xchg__store_prog_states(m->s, add_state, &st, d);
     if (e != XCHG_OK)
         goto done;
-    qsort(st.v, st.n, sizeof *st.v, cmp_state);
+    if (st.n)
+        qsort(st.v, st.n, sizeof *st.v, cmp_state);
     size_t n = 0;
     crypto_hash_sha256_state lh;
     crypto_hash_sha256_init(&lh);
@@ -342,7 +343,7 @@ xchg_err xchg_matcher_claims(xchg_matcher *m, const xchg_seckey *matcher, int64_
                 }
         xchg__prog_state key, *s;
         snprintf(key.pseudonym, sizeof key.pseudonym, "%s", rows.v[i].family);
-        s = bsearch(&key, st.v, st.n, sizeof *st.v, cmp_state);
+        s = (st.n ? bsearch(&key, st.v, st.n, sizeof *st.v, cmp_state) : NULL);
         if (s && xchg__prog_claimable(pd, base, met)) {
             xchg_matcher_claim c;
             memset(&c, 0, sizeof c);

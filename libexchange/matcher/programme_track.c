@@ -104,7 +104,8 @@ static int cmp_member(const void *a, const void *b)
 
 static int cmp_state(const void *a, const void *b)
 {
-    return strcmp(((const xchg__prog_state *)a)->pseudonym, ((const xchg__prog_state *)b)->pseudonym);
+    return strcmp(((const xchg__prog_state *)a)->pseudonym,
+                  ((const xchg__prog_state *)b)->pseudonym);
 }
 
 static int cmp_prev(const void *a, const void *b)
@@ -141,15 +142,16 @@ static xchg_err members_hex(const xchg_link_result *res, const xchg__famview *v,
 
 /* The earlier state a family whose pseudonym is new inherits: the unclaimed one sharing
  * most of its member persons (ties: the earliest identified). */
-static xchg__prog_state *inherit(struct states *st, const struct members *mem, const char *const *persons,
-                                 size_t np, const uint8_t *claimed)
+static xchg__prog_state *inherit(struct states *st, const struct members *mem,
+                                 const char *const *persons, size_t np, const uint8_t *claimed)
 {
     xchg__prog_state *best = NULL;
     size_t best_n = 0;
     for (size_t i = 0; i < np; i++) {
         struct member_of key;
         snprintf(key.person, sizeof key.person, "%s", persons[i]);
-        struct member_of *hit = bsearch(&key, mem->v, mem->n, sizeof *mem->v, cmp_member);
+        struct member_of *hit =
+            (mem->n ? bsearch(&key, mem->v, mem->n, sizeof *mem->v, cmp_member) : NULL);
         if (!hit)
             continue;
         while (hit > mem->v && strcmp(hit[-1].person, key.person) == 0)
@@ -157,14 +159,14 @@ static xchg__prog_state *inherit(struct states *st, const struct members *mem, c
         for (; hit < mem->v + mem->n && strcmp(hit->person, key.person) == 0; hit++) {
             xchg__prog_state sk, *cand;
             snprintf(sk.pseudonym, sizeof sk.pseudonym, "%s", hit->family);
-            cand = bsearch(&sk, st->v, st->n, sizeof *st->v, cmp_state);
+            cand = (st->n ? bsearch(&sk, st->v, st->n, sizeof *st->v, cmp_state) : NULL);
             if (!cand || claimed[cand - st->v])
                 continue;
             size_t shared = 0; /* persons of this family in cand */
             for (size_t k = 0; k < np; k++) {
                 struct member_of k2, *h2;
                 snprintf(k2.person, sizeof k2.person, "%s", persons[k]);
-                h2 = bsearch(&k2, mem->v, mem->n, sizeof *mem->v, cmp_member);
+                h2 = (mem->n ? bsearch(&k2, mem->v, mem->n, sizeof *mem->v, cmp_member) : NULL);
                 if (!h2)
                     continue;
                 while (h2 > mem->v && strcmp(h2[-1].person, k2.person) == 0)
@@ -172,7 +174,8 @@ static xchg__prog_state *inherit(struct states *st, const struct members *mem, c
                 for (; h2 < mem->v + mem->n && strcmp(h2->person, k2.person) == 0; h2++)
                     shared += strcmp(h2->family, cand->pseudonym) == 0;
             }
-            if (shared > best_n || (shared == best_n && best && cand->identified < best->identified)) {
+            if (shared > best_n ||
+                (shared == best_n && best && cand->identified < best->identified)) {
                 best = cand;
                 best_n = shared;
             }
@@ -212,21 +215,24 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
         e = XCHG_ERR_NOMEM;
     if (e != XCHG_OK)
         goto done;
-    qsort(st.v, st.n, sizeof *st.v, cmp_state);
-    qsort(pv.v, pv.n, sizeof *pv.v, cmp_prev);
-    qsort(mem.v, mem.n, sizeof *mem.v, cmp_member);
+    if (st.n)
+        qsort(st.v, st.n, sizeof *st.v, cmp_state);
+    if (pv.n)
+        qsort(pv.v, pv.n, sizeof *pv.v, cmp_prev);
+    if (mem.n)
+        qsort(mem.v, mem.n, sizeof *mem.v, cmp_member);
     /* states a family of this run carries by its own pseudonym */
     for (size_t h = 0; h < res->nhouseholds; h++) {
         xchg__prog_state key, *old;
         snprintf(key.pseudonym, sizeof key.pseudonym, "%s", res->families[h].pseudonym);
-        if ((old = bsearch(&key, st.v, st.n, sizeof *st.v, cmp_state)) != NULL)
+        if (st.n && (old = bsearch(&key, st.v, st.n, sizeof *st.v, cmp_state)) != NULL)
             claimed[old - st.v] = 1;
     }
     for (size_t h = 0; h < res->nhouseholds && e == XCHG_OK; h++) {
         const xchg_family *fam = &res->families[h];
         xchg__prog_state key, *old;
         snprintf(key.pseudonym, sizeof key.pseudonym, "%s", fam->pseudonym);
-        old = bsearch(&key, st.v, st.n, sizeof *st.v, cmp_state);
+        old = (st.n ? bsearch(&key, st.v, st.n, sizeof *st.v, cmp_state) : NULL);
         xchg_prog_family pf;
         if ((e = xchg__famview_get(&v, ls, res, (uint32_t)h, &pf)) != XCHG_OK)
             break;
@@ -320,7 +326,7 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
                 struct prev pk, *pp;
                 snprintf(pk.family, sizeof pk.family, "%s", prev_name[0] ? prev_name : o->family);
                 snprintf(pk.problem, sizeof pk.problem, "%s", o->problem);
-                pp = bsearch(&pk, pv.v, pv.n, sizeof *pv.v, cmp_prev);
+                pp = (pv.n ? bsearch(&pk, pv.v, pv.n, sizeof *pv.v, cmp_prev) : NULL);
                 o->since = pp && pp->status == XCHG_OUTCOME_MET && pp->since != XCHG_DATE_NONE
                                ? pp->since
                                : run_date;

@@ -974,6 +974,7 @@ int main(int argc, char **argv)
             printf(" %ld", claims[k][ph]);
         printf("\n");
     }
+    free(fams);
     if (failures) {
         printf("%d check(s) failed\n", failures);
         return 1;
