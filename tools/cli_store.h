@@ -6,7 +6,7 @@
 
 struct common {
     const char *db, *dbkey, *dbpfd, *agr, *key, *pfd, *date, *threads, *run, *json, *csv, *all,
-        *keyout, *accept, *reason, *to, *out, *force, *dry, *same, *different;
+        *keyout, *accept, *reason, *to, *out, *force, *dry, *same, *different, *costs;
     const char *pos[256];
     int npos;
     const char *usage; /* the verb group's usage text for --help (NULL: match's) */

@@ -69,6 +69,7 @@ int match_parse(int argc, char **argv, struct common *c)
         {"--dry-run", 0, 0, &c->dry},
         {"--same", 0, 0, &c->same},
         {"--different", 0, 0, &c->different},
+        {"--costs", 0, 0, &c->costs},
         {0},
     };
     int help, rc;

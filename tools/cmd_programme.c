@@ -14,9 +14,59 @@
 
 static const char outcomes_usage[] =
     "usage: xchg outcomes --db DB --db-key FILE --agreement A [--run N] [--json | --csv]\n"
+    "       xchg outcomes --costs --db DB --db-key FILE --agreement A [--run N]\n"
     "  Each identified family's baseline problems with their outcome judged on the run's\n"
     "  date: baseline and latest value of the outcome's measure, met / not met / too early,\n"
-    "  and since when it has been met in every run (docs/programme.md).\n";
+    "  and since when it has been met in every run (docs/programme.md). --costs: the\n"
+    "  agreement's unit costs against the events before and after identification, the\n"
+    "  predicted and observed savings, and the saving per pound invested.\n";
+
+static void money(char *out, size_t n, double v)
+{
+    snprintf(out, n, "%.0f", v);
+}
+
+static int do_costs(const struct common *c, xchg_store *s, const xchg_policy *p)
+{
+    (void)s;
+    xchg_matcher *m = NULL;
+    xchg_diag *d = xchg_diag_new();
+    int rc = match_open_matcher(c, p, &m);
+    if (rc) {
+        xchg_diag_free(d);
+        return rc;
+    }
+    xchg_matcher_cost_report r;
+    xchg_err e = xchg_matcher_costs(m, c->run ? atoll(c->run) : 0, &r, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, c->db);
+    } else {
+        char a[32], b[32], inv[32];
+        printf("cost savings over %zu famil%s identified at least %d days before the run\n",
+               r.families, r.families == 1 ? "y" : "ies", r.window_days);
+        printf("%-32s %10s %9s %9s %9s %14s %14s\n", "item", "unit cost", "predicted",
+               "baseline", "after", "predicted", "observed");
+        for (size_t i = 0; i < r.nlines; i++) {
+            const xchg_matcher_cost_line *l = &r.lines[i];
+            money(a, sizeof a, l->predicted_saving);
+            money(b, sizeof b, l->observed_saving);
+            printf("%-32s %10.0f %8.0f%% %9.0f %9.0f %14s %14s\n", l->title, l->unit_cost,
+                   l->predicted_reduction * 100, l->baseline_events, l->outcome_events, a, b);
+        }
+        money(a, sizeof a, r.predicted_saving);
+        money(b, sizeof b, r.observed_saving);
+        money(inv, sizeof inv, r.invested);
+        printf("total (%s): predicted %s, observed %s, invested %s\n", r.currency, a, b, inv);
+        if (isnan(r.saving_per_pound))
+            printf("saving per pound invested: - (the agreement gives no cost per family)\n");
+        else
+            printf("saving per pound invested: %.2f\n", r.saving_per_pound);
+        rc = EXIT_OK;
+    }
+    xchg_matcher_close(m);
+    xchg_diag_free(d);
+    return rc;
+}
 
 static const char claims_usage[] =
     "usage: xchg claims --db DB --db-key FILE --agreement A --key MATCHER.key [--run N]\n"
@@ -91,7 +141,13 @@ static int do_outcomes(int argc, char **argv)
     xchg_policy *p = NULL;
     xchg_store *s = NULL;
     xchg_diag *d = xchg_diag_new();
-    if ((rc = cli_load_agreement(c.agr, &p)) != 0 || (rc = match_open_store(&c, p, &s)) != 0)
+    if ((rc = cli_load_agreement(c.agr, &p)) != 0)
+        goto cleanup;
+    if (c.costs) {
+        rc = do_costs(&c, NULL, p);
+        goto cleanup;
+    }
+    if ((rc = match_open_store(&c, p, &s)) != 0)
         goto cleanup;
     long long run = c.run ? atoll(c.run) : 0;
     struct out w = {&c, 0, 1};

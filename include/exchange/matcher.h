@@ -186,8 +186,8 @@ typedef struct xchg_matcher_claim {
  */
 XCHG_API xchg_err xchg_matcher_claims(xchg_matcher *m, const xchg_seckey *matcher, int64_t run,
                                       const char *dir,
-                                      int (*fn)(void *ctx, const xchg_matcher_claim *c),
-                                      void *ctx, size_t *nclaims, xchg_diag *d) XCHG_MUST_CHECK;
+                                      int (*fn)(void *ctx, const xchg_matcher_claim *c), void *ctx,
+                                      size_t *nclaims, xchg_diag *d) XCHG_MUST_CHECK;
 /* ---- reports (docs/reports.md) ---- */
 
 typedef enum xchg_report_format {
@@ -216,8 +216,35 @@ typedef struct xchg_report_stats {
  * XCHG_ERR_IO when the audit entry cannot be written (no report is then returned).
  */
 XCHG_API xchg_err xchg_matcher_report(xchg_matcher *m, int64_t run, xchg_report_format fmt,
-                                      int64_t now, char **out, size_t *len,
-                                      xchg_report_stats *st, xchg_diag *d) XCHG_MUST_CHECK;
+                                      int64_t now, char **out, size_t *len, xchg_report_stats *st,
+                                      xchg_diag *d) XCHG_MUST_CHECK;
+
+/* ---- cost savings (docs/programme.md "Cost savings") ----------------------------- */
+
+#define XCHG_MATCHER_MAX_COSTS 32
+
+typedef struct xchg_matcher_cost_line {
+    char id[65], title[129];
+    double unit_cost, predicted_reduction;
+    double baseline_events, outcome_events; /* over the families counted */
+    double predicted_saving, observed_saving;
+} xchg_matcher_cost_line;
+
+typedef struct xchg_matcher_cost_report {
+    size_t families;     /* identified at least a whole evidence window before the run */
+    int32_t window_days; /* the baseline and outcome windows' length */
+    char currency[16];
+    double invested; /* families x the agreement's cost per family */
+    double predicted_saving, observed_saving;
+    double saving_per_pound; /* observed saving / invested; NAN when nothing was invested */
+    size_t nlines;
+    xchg_matcher_cost_line lines[XCHG_MATCHER_MAX_COSTS];
+} xchg_matcher_cost_report;
+
+/* The agreement's cost items over the families of run (0: latest) judged a whole evidence
+ * window after their identification. */
+XCHG_API xchg_err xchg_matcher_costs(xchg_matcher *m, int64_t run, xchg_matcher_cost_report *out,
+                                     xchg_diag *d) XCHG_MUST_CHECK;
 
 #ifdef __cplusplus
 }

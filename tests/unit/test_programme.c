@@ -12,6 +12,7 @@
 #include "test_helpers.h"
 
 #include "programme.h"
+#include "costs.h"
 #include "exchange/evidence.h"
 
 #include <jansson.h>
@@ -818,6 +819,34 @@ static void test_evidence_pack(void **state)
     xchg_seckey_free(op);
 }
 
+/* Cost arithmetic on phase 2's default table (2010 FIP costings, per_family 4000). */
+static void test_cost_arithmetic(void **state)
+{
+    (void)state;
+    const xchg_policy_data *pd = xchg_policy_get(phase2);
+    assert_int_equal(pd->ncosts, 4);
+    double counts[4][2] = {{10, 4}, {20, 8}, {5, 6}, {0, 0}}; /* crown court, asbo, eviction, mh */
+    xchg_matcher_cost_report r;
+    xchg__costs_compute(pd, (const double(*)[2])counts, 10, 365, &r);
+    assert_int_equal(r.nlines, 4);
+    assert_string_equal(r.lines[0].id, "crown-court");
+    assert_true(fabs(r.lines[0].unit_cost - 10858) < 1e-9);
+    assert_true(fabs(r.lines[0].predicted_saving - 10 * 10858 * 0.36) < 1e-6);
+    assert_true(fabs(r.lines[0].observed_saving - 6 * 10858) < 1e-6);
+    assert_true(fabs(r.lines[1].observed_saving - 12 * 5768) < 1e-6);
+    assert_true(fabs(r.lines[2].observed_saving - (-1) * 6872) < 1e-6); /* more after: a cost */
+    assert_true(fabs(r.lines[3].predicted_saving) < 1e-9);
+    double observed = 6 * 10858.0 + 12 * 5768.0 - 6872.0;
+    assert_true(fabs(r.observed_saving - observed) < 1e-6);
+    assert_true(fabs(r.predicted_saving - (10 * 10858 + 20 * 5768 + 5 * 6872) * 0.36) < 1e-6);
+    assert_true(fabs(r.invested - 40000) < 1e-9);
+    assert_true(fabs(r.saving_per_pound - observed / 40000) < 1e-12);
+    assert_string_equal(r.currency, "GBP");
+    /* nothing invested: no ratio */
+    xchg__costs_compute(pd, (const double(*)[2])counts, 0, 365, &r);
+    assert_true(isnan(r.saving_per_pound));
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -837,6 +866,7 @@ int main(void)
         cmocka_unit_test(test_claim_rules),
         cmocka_unit_test(test_age_on_evidence_date),
         cmocka_unit_test(test_evidence_pack),
+        cmocka_unit_test(test_cost_arithmetic),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
