@@ -84,6 +84,11 @@ typedef struct xchg_release_state {
     unsigned forged;    /* decision rows whose signature does not verify (ignored) */
     char last_reason[XCHG_RELEASE_REASON_MAX + 1];
     unsigned packets; /* packets made for this family */
+    /* approvals made in an earlier run over exactly the same member set, which carry over
+     * (docs/programme.md: only new or changed families need a decision), and the change
+     * since the run before: 0 new, 1 members changed, 2 unchanged, -1 not tracked */
+    unsigned carried;
+    int change;
 } xchg_release_state;
 
 typedef struct xchg_release_stats {

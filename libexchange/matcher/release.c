@@ -272,6 +272,14 @@ static int tally_row(void *ctx, const xchg__decision *r)
     xchg_release_state *st = t->st;
     size_t who;
     char why[120];
+    if (r->run != st->run) {
+        /* an earlier run's decision counts only over exactly the members the family has
+           now; one about another member set is history, not a forgery */
+        char hex[2 * XCHG_SHA256_BYTES + 1];
+        xchg_hex_encode(hex, t->members, XCHG_SHA256_BYTES);
+        if (strcmp(hex, r->members) != 0)
+            return 0;
+    }
     if (!verify_row(t, r, &who, why, sizeof why)) {
         /* a row that does not verify counts for nothing, and is reported */
         if (!st->forged++) {
@@ -284,6 +292,7 @@ static int tally_row(void *ctx, const xchg__decision *r)
     if (!r->approve) {
         st->rejected = 1;
         t->nops = 0;
+        st->carried = 0;
         if (t->approvals)
             json_array_clear(t->approvals);
         return 0;
@@ -295,6 +304,7 @@ static int tally_row(void *ctx, const xchg__decision *r)
     if (t->nops == sizeof t->ops / sizeof t->ops[0])
         return 0;
     t->ops[t->nops++] = who;
+    st->carried += r->run != st->run;
     if (t->approvals) {
         const xchg_party *pa = &xchg_policy_get(t->m->p)->parties[who];
         char when[32], sig[XCHG_RELEASE_SIG_BYTES * 2];
@@ -330,6 +340,7 @@ static xchg_err state_for(xchg_matcher *m, const char *family, const char *recip
         return XCHG_ERR_NOT_FOUND;
     }
     st->packets = xchg__store_release_count(m->s, family);
+    st->change = xchg__store_family_change(m->s, family, st->run);
     if (!recipient && pd->nrecipients)
         recipient = pd->parties[pd->recipients[0]].id;
     if (!recipient)

@@ -52,7 +52,8 @@ typedef struct xchg__decision {
 xchg_err xchg__store_decision_put(xchg_store *s, const xchg__decision *r, xchg_diag *d);
 /* 1 when a row with this decision id exists, 0 not, -1 error */
 int xchg__store_decision_exists(xchg_store *s, const char *decision_id);
-/* rows for (family, run[, recipient]) in the order they were stored */
+/* rows for family[, recipient] in runs up to run, by run then in the order they were stored
+ * (an unchanged family's approvals carry over: release.c decides which count) */
 xchg_err xchg__store_decisions(xchg_store *s, const char *family, int64_t run,
                                const char *recipient,
                                int (*fn)(void *ctx, const xchg__decision *r), void *ctx,
@@ -205,5 +206,8 @@ xchg_err xchg__store_report_areas(xchg_store *s, int64_t run, xchg__report_row_f
 /* (household, NULL, age or -1) once per member: the greatest age their records give */
 xchg_err xchg__store_report_ages(xchg_store *s, int64_t run, xchg__report_row_fn fn, void *ctx,
                                  xchg_diag *d);
+
+/* The family's change in run (0 new, 1 members changed, 2 unchanged), -1 untracked. */
+int xchg__store_family_change(xchg_store *s, const char *family, int64_t run);
 
 #endif

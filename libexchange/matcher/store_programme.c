@@ -344,3 +344,19 @@ done:
     sqlite3_finalize(mq);
     return e;
 }
+
+int xchg__store_family_change(xchg_store *s, const char *family, int64_t run)
+{
+    sqlite3_stmt *q = NULL;
+    int c = -1;
+    if (sqlite3_prepare_v2(xchg__store_db(s),
+                           "SELECT change FROM family_state WHERE pseudonym = ?1 AND last_run = ?2",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, family, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, run);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            c = sqlite3_column_int(q, 0);
+    }
+    sqlite3_finalize(q);
+    return c;
+}

@@ -131,8 +131,8 @@ xchg_err xchg__store_decisions(xchg_store *s, const char *family, int64_t run,
 {
     sqlite3_stmt *q = prep(s, "SELECT decision_id, family, run, recipient, operator, party, "
                               "decision, reason, time, signature, members FROM decisions "
-                              "WHERE family = ?1 AND run = ?2 AND (?3 IS NULL OR "
-                              "coalesce(recipient, '') = ?3) ORDER BY id");
+                              "WHERE family = ?1 AND run <= ?2 AND (?3 IS NULL OR "
+                              "coalesce(recipient, '') = ?3) ORDER BY run, id");
     if (!q)
         return fail(s, d, "reading decisions");
     sqlite3_bind_text(q, 1, family, -1, SQLITE_STATIC);

@@ -103,9 +103,12 @@ static xchg_err check_approvals(const xchg_policy *p, json_t *j, xchg_referral *
         if (who == XCHG_NONE || xchg_base64_decode(s, sizeof s, &sl, sig, strlen(sig)) != XCHG_OK ||
             sl != sizeof s)
             continue;
+        /* an approval made in this run, or carried from an earlier one over the same
+           member set (the statement binds the members digest and its own run) */
+        json_int_t arun = json_integer_value(json_object_get(x, "run"));
         xchg_decision_statement st = {.recipient = r->recipient,
                                       .family = r->family,
-                                      .run = r->run,
+                                      .run = arun,
                                       .approve = 1,
                                       .reason = str(x, "reason"),
                                       .time = json_integer_value(json_object_get(x, "time_unix"))};
@@ -113,8 +116,7 @@ static xchg_err check_approvals(const xchg_policy *p, json_t *j, xchg_referral *
         memcpy(st.members, digest, sizeof digest);
         uint8_t msg[XCHG_RELEASE_STATEMENT_MAX];
         size_t ml;
-        if (json_integer_value(json_object_get(x, "run")) != r->run ||
-            xchg_decision_statement_bytes(&st, msg, &ml) != XCHG_OK ||
+        if (arun < 1 || arun > r->run || xchg_decision_statement_bytes(&st, msg, &ml) != XCHG_OK ||
             xchg_verify(&pd->parties[who].key, msg, ml, s) != XCHG_OK)
             continue;
         int seen = 0;
