@@ -18,6 +18,8 @@
 #        the matcher releases the consent-aware referral packet to the key-worker team
 #    10. the team opens the packet and reads the referral; an IG lead verifies the
 #        audit log
+#    11. the families' outcomes so far, and the programme report with disclosure control
+#        (text, and a self-contained HTML file)
 #
 # Output goes to demo-out/ (recreated on each run). Nothing here is real personal data.
 set -euo pipefail
@@ -162,7 +164,16 @@ echo
 echo "  the IG lead checks the matcher's audit log (hash chain + signed checkpoints):"
 "$XCHG" audit verify --agreement "$A" --log "$M/store.db.audit" | sed 's/^/    /'
 
+step "11. the programme: outcomes tracked per family, and the published tables"
+echo "  each identified family's baseline problems and their outcomes (one run so far: too"
+echo "  early; bench/outcomes-quality.sh runs three periods with claims and evidence packs):"
+"$XCHG" outcomes "${DB[@]}" > "$OUT/outcomes.txt"
+head -6 "$OUT/outcomes.txt" | sed 's/^/    /'
+"$XCHG" report "${DB[@]}" -o "$OUT/report.txt" --force | sed 's/^/  /'
+head -16 "$OUT/report.txt" | sed 's/^/  /'
+"$XCHG" report "${DB[@]}" --html -o "$OUT/report.html" --force | sed 's/^/  /'
+
 step "done"
 echo "Everything is in demo-out/: keys, signed agreements, the linkage secret, the demo"
 echo "county, the sealed extracts, the matcher's encrypted store and audit log, and the"
-echo "referral packet."
+echo "referral packet, and the programme report (report.html)."
