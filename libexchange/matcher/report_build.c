@@ -20,11 +20,19 @@ struct fam {
     int64_t area_n;
 };
 
+/* outcome counts for one problem code: met, not met, too early (the report's columns) */
+struct outc {
+    char *code;
+    long n[3];
+};
+
 struct build {
     const xchg_policy_data *pd;
     struct fam *f;
     size_t n, cap;
     long ages[10];
+    struct outc *o;
+    size_t no, ocap;
 };
 
 /* age bands: children by school phase, then adults */
@@ -118,6 +126,49 @@ static int on_age(void *ctx, int64_t hh, const char *text, int64_t age)
         if (age >= bands[i].lo && age <= bands[i].hi)
             band = i;
     b->ages[band]++;
+    return 0;
+}
+
+/* the column of an outcome status: met, not met, too early; -1 none */
+static int outcome_col(int64_t status)
+{
+    return status == XCHG_OUTCOME_MET       ? 0
+           : status == XCHG_OUTCOME_NOT_MET ? 1
+           : status == XCHG_OUTCOME_TOO_EARLY ? 2
+                                              : -1;
+}
+
+static struct outc *outc_of(struct build *b, const char *code)
+{
+    for (size_t i = 0; i < b->no; i++)
+        if (strcmp(b->o[i].code, code) == 0)
+            return &b->o[i];
+    if (b->no == b->ocap) {
+        size_t cap = b->ocap ? 2 * b->ocap : 16;
+        struct outc *o = realloc(b->o, cap * sizeof *o);
+        if (!o)
+            return NULL;
+        b->o = o;
+        b->ocap = cap;
+    }
+    struct outc *o = &b->o[b->no];
+    memset(o, 0, sizeof *o);
+    if (!(o->code = strdup(code)))
+        return NULL;
+    b->no++;
+    return o;
+}
+
+static int on_outcome(void *ctx, int64_t status, const char *code, int64_t n)
+{
+    struct build *b = ctx;
+    int col = outcome_col(status);
+    if (col < 0 || !code || n <= 0)
+        return 0;
+    struct outc *o = outc_of(b, code);
+    if (!o)
+        return 1;
+    o->n[col] += (long)n;
     return 0;
 }
 
@@ -480,6 +531,87 @@ static xchg_err age_table(xchg__report *r, const struct build *b)
     return XCHG_OK;
 }
 
+/* Outcomes (RAG progress) by problem: families per problem and outcome status, a 2-D
+ * table with margins (its own protected set: a family counts once per baseline problem,
+ * so the column totals are family-problems, not families). Rows: the agreement's
+ * problems with an outcome, in its order, then any other code the store has. No table
+ * when there is neither. */
+static const char *const outcome_cols[3] = {"Met", "Not met", "Too early"};
+
+static xchg_err outcomes_table(xchg__report *r, struct build *b)
+{
+    const xchg_policy_data *pd = b->pd;
+    for (size_t p = 0; p < pd->nproblems; p++)
+        if (pd->problems[p].noutcome > 0 && !outc_of(b, pd->problems[p].code))
+            return XCHG_ERR_NOMEM;
+    if (b->no == 0)
+        return XCHG_OK;
+    /* rows in the agreement's order, then codes it does not define (an older agreement's)
+       by code */
+    size_t n = b->no;
+    size_t *order = malloc(n * sizeof *order);
+    long *v = calloc(n * 3, sizeof *v);
+    xchg_err e = XCHG_ERR_NOMEM;
+    if (!order || !v)
+        goto cleanup;
+    size_t k = 0;
+    for (size_t p = 0; p < pd->nproblems; p++)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(b->o[i].code, pd->problems[p].code) == 0)
+                order[k++] = i;
+    size_t known = k;
+    for (size_t i = 0; i < n; i++) {
+        size_t p = 0;
+        while (p < pd->nproblems && strcmp(b->o[i].code, pd->problems[p].code) != 0)
+            p++;
+        if (p == pd->nproblems) {
+            size_t j = k++;
+            while (j > known && strcmp(b->o[order[j - 1]].code, b->o[i].code) > 0) {
+                order[j] = order[j - 1];
+                j--;
+            }
+            order[j] = i;
+        }
+    }
+    for (size_t a = 0; a < n; a++)
+        for (size_t c = 0; c < 3; c++)
+            v[a * 3 + c] = b->o[order[a]].n[c];
+    xchg__sdc_table *set = xchg__sdc_new_2d(n, 3, v);
+    if (!set || xchg__sdc_protect(set, &r->rules) != XCHG_OK) {
+        xchg__sdc_free(set);
+        goto cleanup;
+    }
+    r->sets[r->nsets++] = set;
+    xchg__report_table *t = add_table(
+        r, "outcomes", "Outcomes (RAG progress), by problem", "families",
+        "Each family whose outcomes the run judged, once under each of its baseline problems "
+        "with an outcome (family_outcomes): met (green), not met (red), or too early to judge "
+        "(amber); the totals count a family once per problem.",
+        XCHG__CHART_STACKED);
+    t->t = set;
+    t->rows = n;
+    t->cols = 3;
+    if (!(t->row_label = labels(n)) || !(t->col_label = labels(3)) ||
+        !(t->cell = identity((n + 1) * 4)))
+        goto cleanup;
+    for (size_t a = 0; a < n; a++) {
+        const char *code = b->o[order[a]].code, *title = code;
+        for (size_t p = 0; p < pd->nproblems; p++)
+            if (strcmp(pd->problems[p].code, code) == 0 && pd->problems[p].title)
+                title = pd->problems[p].title;
+        if (!(t->row_label[a] = strdup(title)))
+            goto cleanup;
+    }
+    for (size_t c = 0; c < 3; c++)
+        if (!(t->col_label[c] = strdup(outcome_cols[c])))
+            goto cleanup;
+    e = XCHG_OK;
+cleanup:
+    free(order);
+    free(v);
+    return e;
+}
+
 xchg_err xchg__report_build(xchg_store *s, const xchg_policy *p, int64_t run, int64_t now,
                             xchg__report **out, xchg_diag *d)
 {
@@ -513,7 +645,8 @@ xchg_err xchg__report_build(xchg_store *s, const xchg_policy *p, int64_t run, in
         (e = xchg__store_report_problems(s, run, on_problem, &b, d)) != XCHG_OK ||
         (e = xchg__store_report_agencies(s, run, on_agency, &b, d)) != XCHG_OK ||
         (e = xchg__store_report_areas(s, run, on_area, &b, d)) != XCHG_OK ||
-        (e = xchg__store_report_ages(s, run, on_age, &b, d)) != XCHG_OK)
+        (e = xchg__store_report_ages(s, run, on_age, &b, d)) != XCHG_OK ||
+        (e = xchg__store_report_outcomes(s, run, on_outcome, &b, d)) != XCHG_OK)
         goto cleanup;
     /* the order the report shows them in */
     if ((e = teams_tables(r, &b)) != XCHG_OK || (e = problems_tables(r, &b)) != XCHG_OK ||
@@ -524,6 +657,8 @@ xchg_err xchg__report_build(xchg_store *s, const xchg_policy *p, int64_t run, in
     r->tables[1] = r->tables[2];
     r->tables[2] = r->tables[3];
     r->tables[3] = tmp;
+    if ((e = outcomes_table(r, &b)) != XCHG_OK)
+        goto cleanup;
     *out = r;
     r = NULL;
 cleanup:
@@ -531,5 +666,8 @@ cleanup:
     for (size_t i = 0; i < b.n; i++)
         free(b.f[i].area);
     free(b.f);
+    for (size_t i = 0; i < b.no; i++)
+        free(b.o[i].code);
+    free(b.o);
     return e;
 }
