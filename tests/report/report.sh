@@ -56,13 +56,25 @@ $X report "${DB[@]}" --json > "$T/stdout.json" 2>/dev/null
 
 # the tables are there
 for t in "Families identified, by area" "Families identified, by problem" \
-         "by combination of problems" "by the agencies working with them" "by age band"; do
+         "by combination of problems" "by the agencies working with them" "by age band" \
+         "Outcomes (RAG progress), by problem"; do
   expect 0 "$t" -- cat "$T/r.txt"
 done
 # families identified (N, exact in the operator's own list), published rounded
 expect 0 "" -- test "$N" -ge 5
 expect 0 "" -- grep -qE "^  Total +$R\$" "$T/r.txt"
 expect 0 "" -- grep -q "^problem_combination,Total,families,$R,\$" <(tr -d '\r' < "$T/r.csv")
+
+# outcomes by problem: the grand total is the run's judged family-problems (exact in
+# xchg outcomes), rounded; met / not met / too early columns, with margins
+$X outcomes "${DB[@]}" --csv > "$T/outcomes.csv"
+NO=$(awk -F, 'NR > 1 && ($5 == "met" || $5 == "not met" || $5 == "too early")' "$T/outcomes.csv" | wc -l)
+expect 0 "" -- test "$NO" -ge 5
+expect 0 "" -- grep -q "^outcomes,Total,Total,$(( (NO + 2) / 5 * 5 )),\$" <(tr -d '\r' < "$T/r.csv")
+for c in Met "Not met" "Too early"; do
+  expect 0 "" -- grep -q "^outcomes,Total,$c," <(tr -d '\r' < "$T/r.csv")
+done
+expect 0 "" -- grep -q '"id": "outcomes"' "$T/r.json"
 
 # what is shown obeys the rules (suppress_below 5, round_to 5, zeros shown)
 bad=$(tr -d '\r' < "$T/r.csv" | awk -F, 'NR > 1 {
