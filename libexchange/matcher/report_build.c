@@ -332,9 +332,78 @@ static xchg__report_table *add_table(xchg__report *r, const char *id, const char
 
 /* ---- the tables --------------------------------------------------------------------- */
 
+/* The run's outcome counts by problem (rows) and status (met, not met, too early): rows
+ * in the agreement's order (its problems with an outcome, and any it does not define, an
+ * older agreement's, by code, last); prob: the row's agreement problem or NONE. */
+struct ocounts {
+    size_t n;
+    size_t *row;  /* index into build.o */
+    size_t *prob; /* agreement problem index, or OC_NONE */
+    long *v;      /* n x 3 */
+    size_t *cell; /* the view's (n + 1) x 4 cell indexes into the problems set */
+};
+#define OC_NONE ((size_t)-1)
+
+static xchg_err outcome_counts(struct build *b, struct ocounts *oc)
+{
+    const xchg_policy_data *pd = b->pd;
+    memset(oc, 0, sizeof *oc);
+    for (size_t p = 0; p < pd->nproblems; p++)
+        if (pd->problems[p].noutcome > 0 && !outc_of(b, pd->problems[p].code))
+            return XCHG_ERR_NOMEM;
+    size_t n = b->no;
+    if (n == 0)
+        return XCHG_OK;
+    oc->row = malloc(n * sizeof *oc->row);
+    oc->prob = malloc(n * sizeof *oc->prob);
+    oc->v = calloc(n * 3, sizeof *oc->v);
+    if (!oc->row || !oc->prob || !oc->v)
+        return XCHG_ERR_NOMEM;
+    size_t k = 0;
+    for (size_t p = 0; p < pd->nproblems; p++)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(b->o[i].code, pd->problems[p].code) == 0) {
+                oc->prob[k] = p;
+                oc->row[k++] = i;
+            }
+    size_t known = k;
+    for (size_t i = 0; i < n; i++) {
+        size_t p = 0;
+        while (p < pd->nproblems && strcmp(b->o[i].code, pd->problems[p].code) != 0)
+            p++;
+        if (p < pd->nproblems)
+            continue;
+        size_t j = k++;
+        while (j > known && strcmp(b->o[oc->row[j - 1]].code, b->o[i].code) > 0) {
+            oc->row[j] = oc->row[j - 1];
+            oc->prob[j] = oc->prob[j - 1];
+            j--;
+        }
+        oc->row[j] = i;
+        oc->prob[j] = OC_NONE;
+    }
+    oc->n = n;
+    for (size_t a = 0; a < n; a++)
+        for (size_t c = 0; c < 3; c++)
+            oc->v[a * 3 + c] = b->o[oc->row[a]].n[c];
+    return XCHG_OK;
+}
+
+static void ocounts_free(struct ocounts *oc)
+{
+    free(oc->row);
+    free(oc->prob);
+    free(oc->v);
+    free(oc->cell);
+}
+
 /* Families by problem combination, and by problem: one set of lines (the combinations sum
- * to the families identified; each problem's families are the combinations with it). */
-static xchg_err problems_tables(xchg__report *r, const struct build *b)
+ * to the families identified; each problem's families are the combinations with it).
+ * The outcomes by problem table (oc, when it has rows) is in the same set: its rows,
+ * columns and row totals are lines, and a row whose families number exactly the
+ * problem's families identified (a first run: the same families) has that problem's
+ * count as its row total, so neither table can be subtracted from the other. */
+static xchg_err problems_tables(xchg__report *r, const struct build *b, struct ocounts *oc)
 {
     const xchg_policy_data *pd = b->pd;
     struct key *k = NULL;
@@ -343,11 +412,14 @@ static xchg_err problems_tables(xchg__report *r, const struct build *b)
     if (e != XCHG_OK)
         return e;
     e = XCHG_ERR_NOMEM;
-    size_t ncells = nk + 1 + np;
-    long *v = calloc(ncells, sizeof *v);
-    size_t *off = calloc(np + 2, sizeof *off), *part = calloc(nk * (np + 1) + 1, sizeof *part);
-    size_t *tot = calloc(np + 1, sizeof *tot);
-    if (!v || !off || !part || !tot)
+    size_t no = oc->n, ncells = nk + 1 + np;
+    size_t maxcells = ncells + no * 4 + 4, maxlines = np + 1 + no + 5;
+    long *v = calloc(maxcells, sizeof *v);
+    size_t *off = calloc(maxlines + 1, sizeof *off),
+           *part = calloc(nk * (np + 1) + no * 7 + 4, sizeof *part);
+    size_t *tot = calloc(maxlines, sizeof *tot);
+    int *pline = calloc(np + 1, sizeof *pline);
+    if (!v || !off || !part || !tot || !pline)
         goto cleanup;
     size_t nl = 0, npart = 0;
     for (size_t i = 0; i < nk; i++) {
@@ -367,6 +439,51 @@ static xchg_err problems_tables(xchg__report *r, const struct build *b)
         if (npart == start)
             continue; /* no family has it: a zero bound by nothing */
         tot[nl++] = nk + 1 + p;
+        off[nl] = npart;
+        pline[p] = 1;
+    }
+    if (no) {
+        /* the outcomes view, (no + 1) x 4: interior, row totals, column and grand totals */
+        size_t W = 4;
+        if (!(oc->cell = malloc((no + 1) * W * sizeof *oc->cell)))
+            goto cleanup;
+        for (size_t a = 0; a < no; a++)
+            for (size_t c = 0; c < 3; c++) {
+                oc->cell[a * W + c] = ncells;
+                v[ncells++] = oc->v[a * 3 + c];
+            }
+        for (size_t c = 0; c < 4; c++)
+            oc->cell[no * W + c] = ncells++; /* column totals and the grand total */
+        for (size_t a = 0; a < no; a++) {
+            long sum = oc->v[a * 3] + oc->v[a * 3 + 1] + oc->v[a * 3 + 2];
+            size_t p = oc->prob[a];
+            if (p != OC_NONE && p < np && pline[p] && sum > 0 && v[nk + 1 + p] == sum)
+                oc->cell[a * W + 3] = nk + 1 + p; /* linked: the problem's count */
+            else {
+                oc->cell[a * W + 3] = ncells;
+                v[ncells++] = sum;
+            }
+            for (size_t c = 0; c < 3; c++) {
+                v[oc->cell[no * W + c]] += oc->v[a * 3 + c];
+                v[oc->cell[no * W + 3]] += oc->v[a * 3 + c];
+            }
+        }
+        /* lines: each row, each column, the row totals and the column totals */
+        for (size_t a = 0; a < no; a++) {
+            for (size_t c = 0; c < 3; c++)
+                part[npart++] = oc->cell[a * W + c];
+            tot[nl++] = oc->cell[a * W + 3];
+            off[nl] = npart;
+        }
+        for (size_t c = 0; c < 4; c++) {
+            for (size_t a = 0; a < no; a++)
+                part[npart++] = oc->cell[a * W + c];
+            tot[nl++] = oc->cell[no * W + c];
+            off[nl] = npart;
+        }
+        for (size_t c = 0; c < 3; c++)
+            part[npart++] = oc->cell[no * W + c];
+        tot[nl++] = oc->cell[no * W + 3];
         off[nl] = npart;
     }
     xchg__sdc_table *set = xchg__sdc_new(ncells, v, nl, off, part, tot);
@@ -418,6 +535,7 @@ cleanup:
     free(off);
     free(part);
     free(tot);
+    free(pline);
     return e;
 }
 
@@ -532,84 +650,40 @@ static xchg_err age_table(xchg__report *r, const struct build *b)
 }
 
 /* Outcomes (RAG progress) by problem: families per problem and outcome status, a 2-D
- * table with margins (its own protected set: a family counts once per baseline problem,
- * so the column totals are family-problems, not families). Rows: the agreement's
- * problems with an outcome, in its order, then any other code the store has. No table
- * when there is neither. */
+ * view with margins of the problems set (problems_tables: a family counts once per
+ * baseline problem, so the column totals are family-problems, not families). */
 static const char *const outcome_cols[3] = {"Met", "Not met", "Too early"};
 
-static xchg_err outcomes_table(xchg__report *r, struct build *b)
+static xchg_err outcomes_view(xchg__report *r, const struct build *b, struct ocounts *oc)
 {
     const xchg_policy_data *pd = b->pd;
-    for (size_t p = 0; p < pd->nproblems; p++)
-        if (pd->problems[p].noutcome > 0 && !outc_of(b, pd->problems[p].code))
-            return XCHG_ERR_NOMEM;
-    if (b->no == 0)
+    size_t n = oc->n;
+    if (n == 0)
         return XCHG_OK;
-    /* rows in the agreement's order, then codes it does not define (an older agreement's)
-       by code */
-    size_t n = b->no;
-    size_t *order = malloc(n * sizeof *order);
-    long *v = calloc(n * 3, sizeof *v);
-    xchg_err e = XCHG_ERR_NOMEM;
-    if (!order || !v)
-        goto cleanup;
-    size_t k = 0;
-    for (size_t p = 0; p < pd->nproblems; p++)
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(b->o[i].code, pd->problems[p].code) == 0)
-                order[k++] = i;
-    size_t known = k;
-    for (size_t i = 0; i < n; i++) {
-        size_t p = 0;
-        while (p < pd->nproblems && strcmp(b->o[i].code, pd->problems[p].code) != 0)
-            p++;
-        if (p == pd->nproblems) {
-            size_t j = k++;
-            while (j > known && strcmp(b->o[order[j - 1]].code, b->o[i].code) > 0) {
-                order[j] = order[j - 1];
-                j--;
-            }
-            order[j] = i;
-        }
-    }
-    for (size_t a = 0; a < n; a++)
-        for (size_t c = 0; c < 3; c++)
-            v[a * 3 + c] = b->o[order[a]].n[c];
-    xchg__sdc_table *set = xchg__sdc_new_2d(n, 3, v);
-    if (!set || xchg__sdc_protect(set, &r->rules) != XCHG_OK) {
-        xchg__sdc_free(set);
-        goto cleanup;
-    }
-    r->sets[r->nsets++] = set;
     xchg__report_table *t = add_table(
         r, "outcomes", "Outcomes (RAG progress), by problem", "families",
         "Each family whose outcomes the run judged, once under each of its baseline problems "
         "with an outcome (family_outcomes): met (green), not met (red), or too early to judge "
         "(amber); the totals count a family once per problem.",
         XCHG__CHART_STACKED);
-    t->t = set;
+    t->t = r->sets[r->families_set];
     t->rows = n;
     t->cols = 3;
-    if (!(t->row_label = labels(n)) || !(t->col_label = labels(3)) ||
-        !(t->cell = identity((n + 1) * 4)))
-        goto cleanup;
+    t->cell = oc->cell;
+    oc->cell = NULL;
+    if (!(t->row_label = labels(n)) || !(t->col_label = labels(3)))
+        return XCHG_ERR_NOMEM;
     for (size_t a = 0; a < n; a++) {
-        const char *code = b->o[order[a]].code, *title = code;
-        for (size_t p = 0; p < pd->nproblems; p++)
-            if (strcmp(pd->problems[p].code, code) == 0 && pd->problems[p].title)
-                title = pd->problems[p].title;
+        const char *code = b->o[oc->row[a]].code, *title = code;
+        if (oc->prob[a] != OC_NONE && pd->problems[oc->prob[a]].title)
+            title = pd->problems[oc->prob[a]].title;
         if (!(t->row_label[a] = strdup(title)))
-            goto cleanup;
+            return XCHG_ERR_NOMEM;
     }
     for (size_t c = 0; c < 3; c++)
         if (!(t->col_label[c] = strdup(outcome_cols[c])))
-            goto cleanup;
-    e = XCHG_OK;
-cleanup:
-    free(order);
-    free(v);
-    return e;
+            return XCHG_ERR_NOMEM;
+    return XCHG_OK;
 }
 
 xchg_err xchg__report_build(xchg_store *s, const xchg_policy *p, int64_t run, int64_t now,
@@ -627,6 +701,8 @@ xchg_err xchg__report_build(xchg_store *s, const xchg_policy *p, int64_t run, in
     const xchg_policy_data *pd = xchg_policy_get(p);
     struct build b;
     memset(&b, 0, sizeof b);
+    struct ocounts oc;
+    memset(&oc, 0, sizeof oc);
     b.pd = pd;
     xchg__report *r = calloc(1, sizeof *r);
     xchg_err e = XCHG_ERR_NOMEM;
@@ -648,8 +724,10 @@ xchg_err xchg__report_build(xchg_store *s, const xchg_policy *p, int64_t run, in
         (e = xchg__store_report_ages(s, run, on_age, &b, d)) != XCHG_OK ||
         (e = xchg__store_report_outcomes(s, run, on_outcome, &b, d)) != XCHG_OK)
         goto cleanup;
+    if ((e = outcome_counts(&b, &oc)) != XCHG_OK)
+        goto cleanup;
     /* the order the report shows them in */
-    if ((e = teams_tables(r, &b)) != XCHG_OK || (e = problems_tables(r, &b)) != XCHG_OK ||
+    if ((e = teams_tables(r, &b)) != XCHG_OK || (e = problems_tables(r, &b, &oc)) != XCHG_OK ||
         (e = age_table(r, &b)) != XCHG_OK)
         goto cleanup;
     /* area, teams, problem, combination, age: show area, problem, combination, teams, age */
@@ -657,7 +735,7 @@ xchg_err xchg__report_build(xchg_store *s, const xchg_policy *p, int64_t run, in
     r->tables[1] = r->tables[2];
     r->tables[2] = r->tables[3];
     r->tables[3] = tmp;
-    if ((e = outcomes_table(r, &b)) != XCHG_OK)
+    if ((e = outcomes_view(r, &b, &oc)) != XCHG_OK)
         goto cleanup;
     *out = r;
     r = NULL;
@@ -666,6 +744,7 @@ cleanup:
     for (size_t i = 0; i < b.n; i++)
         free(b.f[i].area);
     free(b.f);
+    ocounts_free(&oc);
     for (size_t i = 0; i < b.no; i++)
         free(b.o[i].code);
     free(b.o);
