@@ -285,12 +285,12 @@ static void html_table(FILE *f, const xchg__report_table *t)
     fprintf(f, "<table id=\"table-%s\" data-table=\"%s\"><caption>", t->id, t->id);
     html_text(f, t->title);
     fprintf(f, " (%s)</caption>\n<thead><tr><th scope=\"col\">%s</th>", t->unit,
-            strcmp(t->id, "area") == 0      ? "Area"
-            : strcmp(t->id, "age") == 0     ? "Age band"
-            : strcmp(t->id, "problem") == 0 ? "Problem"
+            strcmp(t->id, "area") == 0       ? "Area"
+            : strcmp(t->id, "age") == 0      ? "Age band"
+            : strcmp(t->id, "problem") == 0  ? "Problem"
             : strcmp(t->id, "outcomes") == 0 ? "Problem"
-            : strcmp(t->id, "teams") == 0   ? "Agencies"
-                                            : "Problems");
+            : strcmp(t->id, "teams") == 0    ? "Agencies"
+                                             : "Problems");
     if (!t->cols) {
         fprintf(f, "<th scope=\"col\">%c%s</th></tr></thead>\n<tbody>\n", t->unit[0] - 'a' + 'A',
                 t->unit + 1);

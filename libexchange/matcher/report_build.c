@@ -132,8 +132,8 @@ static int on_age(void *ctx, int64_t hh, const char *text, int64_t age)
 /* the column of an outcome status: met, not met, too early; -1 none */
 static int outcome_col(int64_t status)
 {
-    return status == XCHG_OUTCOME_MET       ? 0
-           : status == XCHG_OUTCOME_NOT_MET ? 1
+    return status == XCHG_OUTCOME_MET         ? 0
+           : status == XCHG_OUTCOME_NOT_MET   ? 1
            : status == XCHG_OUTCOME_TOO_EARLY ? 2
                                               : -1;
 }
