@@ -285,11 +285,12 @@ static void html_table(FILE *f, const xchg__report_table *t)
     fprintf(f, "<table id=\"table-%s\" data-table=\"%s\"><caption>", t->id, t->id);
     html_text(f, t->title);
     fprintf(f, " (%s)</caption>\n<thead><tr><th scope=\"col\">%s</th>", t->unit,
-            strcmp(t->id, "area") == 0      ? "Area"
-            : strcmp(t->id, "age") == 0     ? "Age band"
-            : strcmp(t->id, "problem") == 0 ? "Problem"
-            : strcmp(t->id, "teams") == 0   ? "Agencies"
-                                            : "Problems");
+            strcmp(t->id, "area") == 0       ? "Area"
+            : strcmp(t->id, "age") == 0      ? "Age band"
+            : strcmp(t->id, "problem") == 0  ? "Problem"
+            : strcmp(t->id, "outcomes") == 0 ? "Problem"
+            : strcmp(t->id, "teams") == 0    ? "Agencies"
+                                             : "Problems");
     if (!t->cols) {
         fprintf(f, "<th scope=\"col\">%c%s</th></tr></thead>\n<tbody>\n", t->unit[0] - 'a' + 'A',
                 t->unit + 1);
@@ -443,6 +444,92 @@ static void html_heatmap(FILE *f, const xchg__report_table *t)
     svg_close(f, t, "drawn hatched");
 }
 
+/* RAG stacked bars: one bar per row, its published parts as segments (widths on one
+ * scale, the largest row's shown parts the full width). Colour is not the only cue: each
+ * status has its own fill pattern (solid, hatched, dotted), a legend, and each segment
+ * wide enough carries its count; a suppressed part has no segment and is listed as
+ * "[c]" after the bar with its status. */
+static const struct {
+    const char *name, *fill, *text;
+} rag[3] = {
+    {"Met (green)", "url(#rag-met)", "#fff"},
+    {"Not met (red)", "url(#rag-notmet)", "#fff"},
+    {"Too early (amber)", "url(#rag-early)", "#0b0c0c"},
+};
+
+static void html_stacked(FILE *f, const xchg__report_table *t)
+{
+    const int lw = label_width(t), bw = 420, rh = 26, top = 34, w = lw + bw + 190;
+    const size_t W = t->cols + 1, nc = t->cols < 3 ? t->cols : 3;
+    int h = top + (int)t->rows * rh + 10;
+    long m = 0, v;
+    for (size_t a = 0; a < t->rows; a++) {
+        long sum = 0;
+        for (size_t b = 0; b < nc; b++)
+            if (xchg__report_shown(t, a * W + b, &v))
+                sum += v;
+        if (sum > m)
+            m = sum;
+    }
+    svg_open(f, t, "Stacked bar chart", w, h);
+    fputs("<defs><pattern id=\"rag-met\" width=\"8\" height=\"8\" "
+          "patternUnits=\"userSpaceOnUse\"><rect width=\"8\" height=\"8\" fill=\"#00703c\"/>"
+          "</pattern><pattern id=\"rag-notmet\" width=\"8\" height=\"8\" "
+          "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"8\" "
+          "height=\"8\" fill=\"#d4351c\"/><rect width=\"2\" height=\"8\" fill=\"#942514\"/>"
+          "</pattern><pattern id=\"rag-early\" width=\"8\" height=\"8\" "
+          "patternUnits=\"userSpaceOnUse\"><rect width=\"8\" height=\"8\" fill=\"#ffbf47\"/>"
+          "<circle cx=\"4\" cy=\"4\" r=\"1.5\" fill=\"#a36b00\"/></pattern></defs>\n",
+          f);
+    /* the legend: pattern swatch and name */
+    for (size_t b = 0; b < nc; b++) {
+        int x = lw + (int)b * 150;
+        fprintf(f,
+                "<g class=\"legend\"><rect x=\"%d\" y=\"6\" width=\"16\" height=\"16\" "
+                "fill=\"%s\" stroke=\"#0b0c0c\"/><text x=\"%d\" y=\"19\">%s</text></g>\n",
+                x, rag[b].fill, x + 22, rag[b].name);
+    }
+    for (size_t a = 0; a < t->rows; a++) {
+        int y = top + (int)a * rh, x = lw;
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", lw - 8, y + 17);
+        html_text(f, t->row_label[a]);
+        fputs("</text>", f);
+        int nsupp = 0;
+        for (size_t b = 0; b < nc; b++) {
+            if (!xchg__report_shown(t, a * W + b, &v)) {
+                nsupp++;
+                continue;
+            }
+            int len = m > 0 ? (int)((double)v / (double)m * bw) : 0;
+            if (len <= 0)
+                continue;
+            fprintf(f,
+                    "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" "
+                    "stroke=\"#fff\"><title>%s: %ld</title></rect>",
+                    x, y + 2, len, rh - 6, rag[b].fill, rag[b].name, v);
+            if (len >= 28)
+                fprintf(f,
+                        "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
+                        "style=\"fill:%s\">%ld</text>",
+                        x + len / 2, y + 17, rag[b].text, v);
+            x += len;
+        }
+        if (nsupp) {
+            /* the suppressed parts, by name: no segment, no value */
+            fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#505a5f\">", x + 6, y + 17);
+            int first = 1;
+            for (size_t b = 0; b < nc; b++)
+                if (!xchg__report_shown(t, a * W + b, &v)) {
+                    fprintf(f, "%s" MARK " %s", first ? "" : ", ", t->col_label[b]);
+                    first = 0;
+                }
+            fputs("</text>", f);
+        }
+        fputc('\n', f);
+    }
+    svg_close(f, t, "drawn without a segment and named after the bar");
+}
+
 static void render_html(FILE *f, const xchg__report *r)
 {
     char ds[11], ps[11];
@@ -476,6 +563,8 @@ static void render_html(FILE *f, const xchg__report *r)
             html_bars(f, t);
         else if (t->chart == XCHG__CHART_HEATMAP && t->rows > 0 && t->cols > 0)
             html_heatmap(f, t);
+        else if (t->chart == XCHG__CHART_STACKED && t->rows > 0 && t->cols > 0)
+            html_stacked(f, t);
         html_table(f, t);
         fputs("</section>\n", f);
     }

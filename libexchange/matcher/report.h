@@ -7,8 +7,8 @@
  * protected set of counts (sdc.h). Views that share counts share protection: families by
  * area are the column totals of the team-combination-by-area table, and families by
  * problem are lines of the problem-combination table, so a suppressed cell cannot be
- * recovered by subtracting one published table from another. A later table (RAG
- * progress, outcomes) is one more view with its chart kind (stacked bars).
+ * recovered by subtracting one published table from another. Outcomes (RAG progress)
+ * by problem are their own 2-D set, drawn as stacked bars.
  */
 #ifndef XCHG_REPORT_H
 #define XCHG_REPORT_H
@@ -27,7 +27,7 @@ typedef enum xchg__chart {
     XCHG__CHART_NONE = 0,
     XCHG__CHART_BARS = 1,    /* horizontal bars, one per row (1-D) */
     XCHG__CHART_HEATMAP = 2, /* the interior of a 2-D table */
-    XCHG__CHART_STACKED = 3, /* reserved: RAG progress, one stacked bar per row (2-D) */
+    XCHG__CHART_STACKED = 3, /* RAG progress: one stacked bar per row (2-D) */
 } xchg__chart;
 
 typedef struct xchg__report_table {

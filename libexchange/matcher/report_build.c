@@ -20,11 +20,19 @@ struct fam {
     int64_t area_n;
 };
 
+/* outcome counts for one problem code: met, not met, too early (the report's columns) */
+struct outc {
+    char *code;
+    long n[3];
+};
+
 struct build {
     const xchg_policy_data *pd;
     struct fam *f;
     size_t n, cap;
     long ages[10];
+    struct outc *o;
+    size_t no, ocap;
 };
 
 /* age bands: children by school phase, then adults */
@@ -118,6 +126,49 @@ static int on_age(void *ctx, int64_t hh, const char *text, int64_t age)
         if (age >= bands[i].lo && age <= bands[i].hi)
             band = i;
     b->ages[band]++;
+    return 0;
+}
+
+/* the column of an outcome status: met, not met, too early; -1 none */
+static int outcome_col(int64_t status)
+{
+    return status == XCHG_OUTCOME_MET         ? 0
+           : status == XCHG_OUTCOME_NOT_MET   ? 1
+           : status == XCHG_OUTCOME_TOO_EARLY ? 2
+                                              : -1;
+}
+
+static struct outc *outc_of(struct build *b, const char *code)
+{
+    for (size_t i = 0; i < b->no; i++)
+        if (strcmp(b->o[i].code, code) == 0)
+            return &b->o[i];
+    if (b->no == b->ocap) {
+        size_t cap = b->ocap ? 2 * b->ocap : 16;
+        struct outc *o = realloc(b->o, cap * sizeof *o);
+        if (!o)
+            return NULL;
+        b->o = o;
+        b->ocap = cap;
+    }
+    struct outc *o = &b->o[b->no];
+    memset(o, 0, sizeof *o);
+    if (!(o->code = strdup(code)))
+        return NULL;
+    b->no++;
+    return o;
+}
+
+static int on_outcome(void *ctx, int64_t status, const char *code, int64_t n)
+{
+    struct build *b = ctx;
+    int col = outcome_col(status);
+    if (col < 0 || !code || n <= 0)
+        return 0;
+    struct outc *o = outc_of(b, code);
+    if (!o)
+        return 1;
+    o->n[col] += (long)n;
     return 0;
 }
 
@@ -281,9 +332,78 @@ static xchg__report_table *add_table(xchg__report *r, const char *id, const char
 
 /* ---- the tables --------------------------------------------------------------------- */
 
+/* The run's outcome counts by problem (rows) and status (met, not met, too early): rows
+ * in the agreement's order (its problems with an outcome, and any it does not define, an
+ * older agreement's, by code, last); prob: the row's agreement problem or NONE. */
+struct ocounts {
+    size_t n;
+    size_t *row;  /* index into build.o */
+    size_t *prob; /* agreement problem index, or OC_NONE */
+    long *v;      /* n x 3 */
+    size_t *cell; /* the view's (n + 1) x 4 cell indexes into the problems set */
+};
+#define OC_NONE ((size_t)-1)
+
+static xchg_err outcome_counts(struct build *b, struct ocounts *oc)
+{
+    const xchg_policy_data *pd = b->pd;
+    memset(oc, 0, sizeof *oc);
+    for (size_t p = 0; p < pd->nproblems; p++)
+        if (pd->problems[p].noutcome > 0 && !outc_of(b, pd->problems[p].code))
+            return XCHG_ERR_NOMEM;
+    size_t n = b->no;
+    if (n == 0)
+        return XCHG_OK;
+    oc->row = malloc(n * sizeof *oc->row);
+    oc->prob = malloc(n * sizeof *oc->prob);
+    oc->v = calloc(n * 3, sizeof *oc->v);
+    if (!oc->row || !oc->prob || !oc->v)
+        return XCHG_ERR_NOMEM;
+    size_t k = 0;
+    for (size_t p = 0; p < pd->nproblems; p++)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(b->o[i].code, pd->problems[p].code) == 0) {
+                oc->prob[k] = p;
+                oc->row[k++] = i;
+            }
+    size_t known = k;
+    for (size_t i = 0; i < n; i++) {
+        size_t p = 0;
+        while (p < pd->nproblems && strcmp(b->o[i].code, pd->problems[p].code) != 0)
+            p++;
+        if (p < pd->nproblems)
+            continue;
+        size_t j = k++;
+        while (j > known && strcmp(b->o[oc->row[j - 1]].code, b->o[i].code) > 0) {
+            oc->row[j] = oc->row[j - 1];
+            oc->prob[j] = oc->prob[j - 1];
+            j--;
+        }
+        oc->row[j] = i;
+        oc->prob[j] = OC_NONE;
+    }
+    oc->n = n;
+    for (size_t a = 0; a < n; a++)
+        for (size_t c = 0; c < 3; c++)
+            oc->v[a * 3 + c] = b->o[oc->row[a]].n[c];
+    return XCHG_OK;
+}
+
+static void ocounts_free(struct ocounts *oc)
+{
+    free(oc->row);
+    free(oc->prob);
+    free(oc->v);
+    free(oc->cell);
+}
+
 /* Families by problem combination, and by problem: one set of lines (the combinations sum
- * to the families identified; each problem's families are the combinations with it). */
-static xchg_err problems_tables(xchg__report *r, const struct build *b)
+ * to the families identified; each problem's families are the combinations with it).
+ * The outcomes by problem table (oc, when it has rows) is in the same set: its rows,
+ * columns and row totals are lines, and a row whose families number exactly the
+ * problem's families identified (a first run: the same families) has that problem's
+ * count as its row total, so neither table can be subtracted from the other. */
+static xchg_err problems_tables(xchg__report *r, const struct build *b, struct ocounts *oc)
 {
     const xchg_policy_data *pd = b->pd;
     struct key *k = NULL;
@@ -292,11 +412,14 @@ static xchg_err problems_tables(xchg__report *r, const struct build *b)
     if (e != XCHG_OK)
         return e;
     e = XCHG_ERR_NOMEM;
-    size_t ncells = nk + 1 + np;
-    long *v = calloc(ncells, sizeof *v);
-    size_t *off = calloc(np + 2, sizeof *off), *part = calloc(nk * (np + 1) + 1, sizeof *part);
-    size_t *tot = calloc(np + 1, sizeof *tot);
-    if (!v || !off || !part || !tot)
+    size_t no = oc->n, ncells = nk + 1 + np;
+    size_t maxcells = ncells + no * 4 + 4, maxlines = np + 1 + no + 5;
+    long *v = calloc(maxcells, sizeof *v);
+    size_t *off = calloc(maxlines + 1, sizeof *off),
+           *part = calloc(nk * (np + 1) + no * 7 + 4, sizeof *part);
+    size_t *tot = calloc(maxlines, sizeof *tot);
+    int *pline = calloc(np + 1, sizeof *pline);
+    if (!v || !off || !part || !tot || !pline)
         goto cleanup;
     size_t nl = 0, npart = 0;
     for (size_t i = 0; i < nk; i++) {
@@ -316,6 +439,51 @@ static xchg_err problems_tables(xchg__report *r, const struct build *b)
         if (npart == start)
             continue; /* no family has it: a zero bound by nothing */
         tot[nl++] = nk + 1 + p;
+        off[nl] = npart;
+        pline[p] = 1;
+    }
+    if (no) {
+        /* the outcomes view, (no + 1) x 4: interior, row totals, column and grand totals */
+        size_t W = 4;
+        if (!(oc->cell = malloc((no + 1) * W * sizeof *oc->cell)))
+            goto cleanup;
+        for (size_t a = 0; a < no; a++)
+            for (size_t c = 0; c < 3; c++) {
+                oc->cell[a * W + c] = ncells;
+                v[ncells++] = oc->v[a * 3 + c];
+            }
+        for (size_t c = 0; c < 4; c++)
+            oc->cell[no * W + c] = ncells++; /* column totals and the grand total */
+        for (size_t a = 0; a < no; a++) {
+            long sum = oc->v[a * 3] + oc->v[a * 3 + 1] + oc->v[a * 3 + 2];
+            size_t p = oc->prob[a];
+            if (p != OC_NONE && p < np && pline[p] && sum > 0 && v[nk + 1 + p] == sum)
+                oc->cell[a * W + 3] = nk + 1 + p; /* linked: the problem's count */
+            else {
+                oc->cell[a * W + 3] = ncells;
+                v[ncells++] = sum;
+            }
+            for (size_t c = 0; c < 3; c++) {
+                v[oc->cell[no * W + c]] += oc->v[a * 3 + c];
+                v[oc->cell[no * W + 3]] += oc->v[a * 3 + c];
+            }
+        }
+        /* lines: each row, each column, the row totals and the column totals */
+        for (size_t a = 0; a < no; a++) {
+            for (size_t c = 0; c < 3; c++)
+                part[npart++] = oc->cell[a * W + c];
+            tot[nl++] = oc->cell[a * W + 3];
+            off[nl] = npart;
+        }
+        for (size_t c = 0; c < 4; c++) {
+            for (size_t a = 0; a < no; a++)
+                part[npart++] = oc->cell[a * W + c];
+            tot[nl++] = oc->cell[no * W + c];
+            off[nl] = npart;
+        }
+        for (size_t c = 0; c < 3; c++)
+            part[npart++] = oc->cell[no * W + c];
+        tot[nl++] = oc->cell[no * W + 3];
         off[nl] = npart;
     }
     xchg__sdc_table *set = xchg__sdc_new(ncells, v, nl, off, part, tot);
@@ -367,6 +535,7 @@ cleanup:
     free(off);
     free(part);
     free(tot);
+    free(pline);
     return e;
 }
 
@@ -480,6 +649,43 @@ static xchg_err age_table(xchg__report *r, const struct build *b)
     return XCHG_OK;
 }
 
+/* Outcomes (RAG progress) by problem: families per problem and outcome status, a 2-D
+ * view with margins of the problems set (problems_tables: a family counts once per
+ * baseline problem, so the column totals are family-problems, not families). */
+static const char *const outcome_cols[3] = {"Met", "Not met", "Too early"};
+
+static xchg_err outcomes_view(xchg__report *r, const struct build *b, struct ocounts *oc)
+{
+    const xchg_policy_data *pd = b->pd;
+    size_t n = oc->n;
+    if (n == 0)
+        return XCHG_OK;
+    xchg__report_table *t = add_table(
+        r, "outcomes", "Outcomes (RAG progress), by problem", "families",
+        "Each family whose outcomes the run judged, once under each of its baseline problems "
+        "with an outcome (family_outcomes): met (green), not met (red), or too early to judge "
+        "(amber); the totals count a family once per problem.",
+        XCHG__CHART_STACKED);
+    t->t = r->sets[r->families_set];
+    t->rows = n;
+    t->cols = 3;
+    t->cell = oc->cell;
+    oc->cell = NULL;
+    if (!(t->row_label = labels(n)) || !(t->col_label = labels(3)))
+        return XCHG_ERR_NOMEM;
+    for (size_t a = 0; a < n; a++) {
+        const char *code = b->o[oc->row[a]].code, *title = code;
+        if (oc->prob[a] != OC_NONE && pd->problems[oc->prob[a]].title)
+            title = pd->problems[oc->prob[a]].title;
+        if (!(t->row_label[a] = strdup(title)))
+            return XCHG_ERR_NOMEM;
+    }
+    for (size_t c = 0; c < 3; c++)
+        if (!(t->col_label[c] = strdup(outcome_cols[c])))
+            return XCHG_ERR_NOMEM;
+    return XCHG_OK;
+}
+
 xchg_err xchg__report_build(xchg_store *s, const xchg_policy *p, int64_t run, int64_t now,
                             xchg__report **out, xchg_diag *d)
 {
@@ -495,6 +701,8 @@ xchg_err xchg__report_build(xchg_store *s, const xchg_policy *p, int64_t run, in
     const xchg_policy_data *pd = xchg_policy_get(p);
     struct build b;
     memset(&b, 0, sizeof b);
+    struct ocounts oc;
+    memset(&oc, 0, sizeof oc);
     b.pd = pd;
     xchg__report *r = calloc(1, sizeof *r);
     xchg_err e = XCHG_ERR_NOMEM;
@@ -513,10 +721,13 @@ xchg_err xchg__report_build(xchg_store *s, const xchg_policy *p, int64_t run, in
         (e = xchg__store_report_problems(s, run, on_problem, &b, d)) != XCHG_OK ||
         (e = xchg__store_report_agencies(s, run, on_agency, &b, d)) != XCHG_OK ||
         (e = xchg__store_report_areas(s, run, on_area, &b, d)) != XCHG_OK ||
-        (e = xchg__store_report_ages(s, run, on_age, &b, d)) != XCHG_OK)
+        (e = xchg__store_report_ages(s, run, on_age, &b, d)) != XCHG_OK ||
+        (e = xchg__store_report_outcomes(s, run, on_outcome, &b, d)) != XCHG_OK)
+        goto cleanup;
+    if ((e = outcome_counts(&b, &oc)) != XCHG_OK)
         goto cleanup;
     /* the order the report shows them in */
-    if ((e = teams_tables(r, &b)) != XCHG_OK || (e = problems_tables(r, &b)) != XCHG_OK ||
+    if ((e = teams_tables(r, &b)) != XCHG_OK || (e = problems_tables(r, &b, &oc)) != XCHG_OK ||
         (e = age_table(r, &b)) != XCHG_OK)
         goto cleanup;
     /* area, teams, problem, combination, age: show area, problem, combination, teams, age */
@@ -524,6 +735,8 @@ xchg_err xchg__report_build(xchg_store *s, const xchg_policy *p, int64_t run, in
     r->tables[1] = r->tables[2];
     r->tables[2] = r->tables[3];
     r->tables[3] = tmp;
+    if ((e = outcomes_view(r, &b, &oc)) != XCHG_OK)
+        goto cleanup;
     *out = r;
     r = NULL;
 cleanup:
@@ -531,5 +744,9 @@ cleanup:
     for (size_t i = 0; i < b.n; i++)
         free(b.f[i].area);
     free(b.f);
+    ocounts_free(&oc);
+    for (size_t i = 0; i < b.no; i++)
+        free(b.o[i].code);
+    free(b.o);
     return e;
 }

@@ -206,6 +206,10 @@ xchg_err xchg__store_report_areas(xchg_store *s, int64_t run, xchg__report_row_f
 /* (household, NULL, age or -1) once per member: the greatest age their records give */
 xchg_err xchg__store_report_ages(xchg_store *s, int64_t run, xchg__report_row_fn fn, void *ctx,
                                  xchg_diag *d);
+/* The run's outcome counts, not per household: (status, problem code, families), one row
+ * per problem and status (xchg_outcome_status 1..3; no rows without outcome tracking) */
+xchg_err xchg__store_report_outcomes(xchg_store *s, int64_t run, xchg__report_row_fn fn,
+                                     void *ctx, xchg_diag *d);
 
 /* The family's change in run (0 new, 1 members changed, 2 unchanged), -1 untracked. */
 int xchg__store_family_change(xchg_store *s, const char *family, int64_t run);

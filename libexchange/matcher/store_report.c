@@ -6,6 +6,8 @@
  *
  * records.area and records.age come with schema 6 (the agreement's geography); a store
  * without those columns answers NULL for every family (the report's "Unknown").
+ * family_outcomes (outcome tracking) is read as counts only: a store without the table
+ * answers no rows (the report then has no outcomes table).
  */
 #include "store_internal.h"
 
@@ -135,5 +137,31 @@ xchg_err xchg__store_report_ages(xchg_store *s, int64_t run, xchg__report_row_fn
                 "SELECT rr.household, NULL, max(r.age)" MEMBERS
                 " WHERE f.run = ?1 AND f.eligible = 1 GROUP BY rr.household, rr.person"
                 " ORDER BY rr.household",
+                run, fn, ctx, d);
+}
+
+static int have_table(xchg_store *s, const char *name)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(xchg__store_db(s),
+                           "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", -1, &q,
+                           NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    int found = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    return found;
+}
+
+xchg_err xchg__store_report_outcomes(xchg_store *s, int64_t run, xchg__report_row_fn fn, void *ctx,
+                                     xchg_diag *d)
+{
+    if (!have_table(s, "family_outcomes"))
+        return XCHG_OK;
+    /* 1 too early, 2 not met, 3 met (xchg_outcome_status); 0 (no outcome) is not counted */
+    return rows(s,
+                "SELECT status, problem, count(*) FROM family_outcomes"
+                " WHERE run = ?1 AND status BETWEEN 1 AND 3 GROUP BY problem, status"
+                " ORDER BY problem, status",
                 run, fn, ctx, d);
 }

@@ -2,7 +2,8 @@
 # The HTML report (made by report.sh on the demo county) rendered in headless Chromium:
 # the page loads offline as one file, every chart (figure) has its table, every chart and
 # table cell shows only protected counts (none below the agreement's suppress_below but
-# zero, suppressed ones as [c]), and it renders to a screenshot and prints to PDF.
+# zero, suppressed ones as [c]), the outcomes stacked bars do not rely on colour alone,
+# and it renders to a screenshot and prints to PDF.
 # Exit 77 (ctest SKIP) only when no chromium is installed; CI installs Debian's chromium.
 . "$XCHG_SOURCE_DIR/tests/cli/lib.bash"
 CHROME=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
@@ -26,7 +27,7 @@ expect 0 "" -- grep -q '<h1>Programme report</h1>' "$T/dom.html"
 
 # every chart has its table, in the same section, after the chart
 figs=$(grep -o '<figure data-chart="[a-z_]*" data-table="table-[a-z_]*"' "$T/dom.html" | sed 's/.*data-table="//; s/"$//')
-expect 0 "" -- test "$(echo "$figs" | grep -c .)" -eq 3
+expect 0 "" -- test "$(echo "$figs" | grep -c .)" -eq 4
 for id in $figs; do
   expect 0 "" -- grep -q "<table id=\"$id\"" "$T/dom.html"
   # the table follows its figure before the section ends
@@ -34,6 +35,26 @@ for id in $figs; do
                         f && index($0, "<table id=\"" id "\"") {print "yes"; exit}
                         f && /<\/section>/ {exit}' "$T/dom.html")
   expect 0 "" -- test "$ok" = yes
+done
+# the outcomes (RAG) stacked bars: colour is not the only cue — a legend naming each
+# status, a pattern per status, every segment titled with its status and count; the
+# table after it has the three status columns
+sec=$(awk '/<section id="s-outcomes"/{f=1} f{print} f && /<\/section>/{exit}' "$T/dom.html")
+expect 0 "" -- grep -q 'data-chart="outcomes"' <<<"$sec"
+for s in "Met (green)" "Not met (red)" "Too early (amber)"; do
+  expect 0 "" -- grep -q "<text [^>]*>$s</text>" <<<"$sec"
+done
+for p in rag-met rag-notmet rag-early; do
+  expect 0 "" -- grep -q "<pattern id=\"$p\"" <<<"$sec"
+done
+expect 0 "" -- test "$(grep -oE '<rect [^>]*fill="url\(#rag-[a-z]+\)"[^>]*><title>' <<<"$sec" | wc -l)" -eq \
+  "$(grep -o '<title>[A-Za-z ()]*: [0-9]*</title>' <<<"$sec" | wc -l)"
+expect 0 "" -- test "$(grep -oE '<title>[A-Za-z ()]+: [0-9]+</title>' <<<"$sec" | wc -l)" -gt 0
+bad=$(grep -oE '<title>[A-Za-z ()]+: [0-9]+</title>' <<<"$sec" | grep -oE '[0-9]+' |
+      awk -v t="$THR" '$1 != 0 && $1 < t')
+expect 0 "" -- test -z "$bad"
+for c in Met "Not met" "Too early"; do
+  expect 0 "" -- grep -q "<th scope=\"col\">$c</th>" <<<"$sec"
 done
 # every section has a table; every svg is an image with a title
 expect 0 "" -- test "$(grep -c '<section' "$T/dom.html")" -eq "$(grep -c '<table id=' "$T/dom.html")"

@@ -56,13 +56,33 @@ $X report "${DB[@]}" --json > "$T/stdout.json" 2>/dev/null
 
 # the tables are there
 for t in "Families identified, by area" "Families identified, by problem" \
-         "by combination of problems" "by the agencies working with them" "by age band"; do
+         "by combination of problems" "by the agencies working with them" "by age band" \
+         "Outcomes (RAG progress), by problem"; do
   expect 0 "$t" -- cat "$T/r.txt"
 done
 # families identified (N, exact in the operator's own list), published rounded
 expect 0 "" -- test "$N" -ge 5
 expect 0 "" -- grep -qE "^  Total +$R\$" "$T/r.txt"
 expect 0 "" -- grep -q "^problem_combination,Total,families,$R,\$" <(tr -d '\r' < "$T/r.csv")
+
+# outcomes by problem: the grand total is the run's judged family-problems (exact in
+# xchg outcomes), rounded; met / not met / too early columns, with margins
+$X outcomes "${DB[@]}" --csv > "$T/outcomes.csv"
+NO=$(awk -F, 'NR > 1 && ($5 == "met" || $5 == "not met" || $5 == "too early")' "$T/outcomes.csv" | wc -l)
+expect 0 "" -- test "$NO" -ge 5
+expect 0 "" -- grep -q "^outcomes,Total,Total,$(( (NO + 2) / 5 * 5 )),\$" <(tr -d '\r' < "$T/r.csv")
+for c in Met "Not met" "Too early"; do
+  expect 0 "" -- grep -q "^outcomes,Total,$c," <(tr -d '\r' < "$T/r.csv")
+done
+expect 0 "" -- grep -q '"id": "outcomes"' "$T/r.json"
+# a first run: each problem's outcomes are judged for exactly its identified families, so
+# the outcomes row total is the problem's count (one protected cell), published or
+# suppressed alike in both tables (never one subtracted from the other)
+diff <(tr -d '\r' < "$T/r.csv" | awk -F, '$1 == "problem" {sub(/^problem,/, ""); sub(/,families,/, ","); print}') \
+     <(tr -d '\r' < "$T/r.csv" | awk -F, '$1 == "outcomes" && $(NF-2) == "Total" && $2 != "Total" {
+         sub(/^outcomes,/, ""); sub(/,Total,/, ","); print}') > "$T/link.diff" && rc=0 || rc=$?
+expect 0 "" -- test "$rc" -eq 0
+[ "$rc" -eq 0 ] || cat "$T/link.diff"
 
 # what is shown obeys the rules (suppress_below 5, round_to 5, zeros shown)
 bad=$(tr -d '\r' < "$T/r.csv" | awk -F, 'NR > 1 {
