@@ -99,6 +99,11 @@ int cli_fail(xchg_err err, const xchg_diag *d, const char *what)
     return cli_exit_code(err);
 }
 
+const char *cli_plural(unsigned long long n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
 int cli_harden(void)
 {
     xchg_diag *d = xchg_diag_new();

@@ -72,6 +72,9 @@ int cli_load_seckey(const char *path, const char *fd_arg, xchg_seckey **out);
  */
 int cli_load_agreement(const char *path, xchg_policy **p);
 
+/* The word for a count of n: one when n is 1, else many ("1 checkpoint", "2 checkpoints"). */
+const char *cli_plural(unsigned long long n, const char *one, const char *many);
+
 /* Today's date as days since 1970-01-01 (UTC). */
 int cli_today(int32_t *days);
 

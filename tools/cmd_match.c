@@ -285,9 +285,12 @@ static int do_ingest(const struct common *c)
     }
     xchg_store_info in;
     if (xchg_store_get_info(xchg_matcher_store(m), &in, NULL) == XCHG_OK)
-        printf("store: %llu active records in %llu active extracts (%llu extracts in all)\n",
-               (unsigned long long)in.records_active, (unsigned long long)in.extracts_active,
-               (unsigned long long)in.extracts);
+        printf("store: %llu active %s in %llu active %s (%llu %s in all)\n",
+               (unsigned long long)in.records_active,
+               cli_plural(in.records_active, "record", "records"),
+               (unsigned long long)in.extracts_active,
+               cli_plural(in.extracts_active, "extract", "extracts"),
+               (unsigned long long)in.extracts, cli_plural(in.extracts, "extract", "extracts"));
     if (rejected)
         cli_error("%d of %d files rejected", rejected, c->npos);
     {
