@@ -6,6 +6,7 @@
 #include <exchange/link.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static const char usage[] =
@@ -190,6 +191,15 @@ static int do_init(const struct common *c)
     }
     if ((rc = cli_load_agreement(c->agr, &p)) != 0)
         goto cleanup;
+    struct stat sb;
+    if (lstat(c->db, &sb) == 0) { /* name the store, not the log the library checks first */
+        xchg_diag_add(d, XCHG_SEV_ERROR, c->db, 0, 0,
+                      "a store already exists; refusing to replace it or its audit log");
+        cli_print_diag(d);
+        cli_hint("give another --db for a new store");
+        rc = EXIT_USAGE;
+        goto cleanup;
+    }
     xchg_err e;
     if (c->keyout) {
         if ((e = xchg_store_key_generate(&k)) != XCHG_OK ||
