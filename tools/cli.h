@@ -45,6 +45,14 @@ struct cli_opt {
  * cli_parse for one verb, with --help handled: prints usage to stdout and returns -1 (the
  * verb returns EXIT_OK); an exit code on a usage error; 0 to go on.
  */
+/*
+ * Print to stdout the part of a verb group's usage text that is about verb: its synopsis
+ * lines ("usage: xchg GROUP VERB ..." and their continuations) and its paragraph (the
+ * lines from one starting with "VERB  " or "VERB, OTHER  " to the next unindented line),
+ * then where the whole group's help is. A single-verb command's usage (or one that does
+ * not mention verb) is printed whole.
+ */
+void cli_verb_usage(const char *usage, const char *verb);
 int cli_verb_args(int argc, char **argv, const struct cli_opt *opts, const char **pos,
                   int maxpos, int *npos, const char *usage);
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char **pos, int maxpos,

@@ -141,7 +141,7 @@ int cmd_key(int argc, char **argv)
     if ((rc = cli_parse(argc - 1, argv + 1, opts, pos, 256, &npos, &help)) != 0)
         return rc;
     if (help) {
-        fputs(key_usage, stdout);
+        cli_verb_usage(key_usage, argv[1]);
         return EXIT_OK;
     }
     if (strcmp(argv[1], "show") == 0) {

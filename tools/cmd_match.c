@@ -38,6 +38,7 @@ static const char usage[] =
     "purge   delete the records of extracts received longer ago than the agreement's\n"
     "        retention period (as of --date, default today); each extract's row stays,\n"
     "        marked purged, and the audit log records what was deleted\n"
+    "options of several commands:\n"
     "  --passphrase-fd N         init: the new database passphrase; ingest: the\n"
     "                            matcher key's passphrase\n"
     "  --accept-new-version      accept a new version (hash) of the store's agreement\n";
@@ -77,7 +78,7 @@ int match_parse(int argc, char **argv, struct common *c)
     if ((rc = cli_parse(argc, argv, opts, c->pos, 256, &c->npos, &help)) != 0)
         return rc;
     if (help) {
-        fputs(c->usage ? c->usage : usage, stdout);
+        cli_verb_usage(c->usage ? c->usage : usage, argv[0]);
         return -1;
     }
     if (!c->db) {

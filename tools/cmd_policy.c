@@ -198,7 +198,7 @@ int cmd_policy(int argc, char **argv)
     if ((rc = cli_parse(argc - 1, argv + 1, opts, pos, 64, &npos, &help)) != 0)
         return rc;
     if (help) {
-        fputs(usage, stdout);
+        cli_verb_usage(usage, verb);
         return EXIT_OK;
     }
     int need_one = strcmp(verb, "check") != 0;

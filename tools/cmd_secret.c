@@ -37,7 +37,7 @@ int cmd_secret(int argc, char **argv)
     if ((rc = cli_parse(argc - 1, argv + 1, opts, pos, 4, &npos, &help)) != 0)
         return rc;
     if (help) {
-        fputs(usage, stdout);
+        cli_verb_usage(usage, verb);
         return EXIT_OK;
     }
     if (!agr || !key) {
