@@ -41,7 +41,7 @@ mkdir -p "$K"
 for p in $(awk '/^  - id: /{print $3}' "$AGR"); do $X keygen -o "$K/$p" --label "$p" >/dev/null; done
 A=$W/agreement.yaml
 $X policy bind-keys "$AGR" --keys "$K" -o "$A" >/dev/null
-for p in $(awk '/^  - id: /{print $3}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
+for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
 $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$W/s.xsec" >/dev/null
 DB=(--db "$W/db" --db-key "$W/db.key" --agreement "$A")
 $X match init --db "$W/db" --agreement "$A" --db-key-out "$W/db.key" >/dev/null

@@ -99,6 +99,11 @@ int cli_fail(xchg_err err, const xchg_diag *d, const char *what)
     return cli_exit_code(err);
 }
 
+const char *cli_plural(unsigned long long n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
 int cli_harden(void)
 {
     xchg_diag *d = xchg_diag_new();
@@ -339,8 +344,114 @@ int cli_verb_args(int argc, char **argv, const struct cli_opt *opts, const char 
     if (rc)
         return rc;
     if (help) {
-        fputs(usage, stdout);
+        cli_verb_usage(usage, argv[0]);
         return -1;
     }
     return 0;
+}
+
+/* The words of a synopsis line after "xchg ": group and verb (up to a space). */
+static int synopsis_words(const char *l, size_t n, const char **w1, size_t *n1, const char **w2,
+                          size_t *n2)
+{
+    size_t i = 0;
+    if (n >= 7 && (strncmp(l, "usage: ", 7) == 0 || strncmp(l, "       ", 7) == 0))
+        i = 7;
+    else
+        return 0;
+    if (n - i < 5 || strncmp(l + i, "xchg ", 5) != 0)
+        return 0;
+    i += 5;
+    *w1 = l + i;
+    while (i < n && l[i] != ' ')
+        i++;
+    *n1 = (size_t)(l + i - *w1);
+    while (i < n && l[i] == ' ')
+        i++;
+    *w2 = l + i;
+    while (i < n && l[i] != ' ')
+        i++;
+    *n2 = (size_t)(l + i - *w2);
+    return 1;
+}
+
+static int word_is(const char *w, size_t n, const char *verb)
+{
+    return n == strlen(verb) && strncmp(w, verb, n) == 0;
+}
+
+/* A paragraph's head names verb: "verb  text" or "a, verb  text". */
+static int head_names(const char *l, size_t n, const char *verb)
+{
+    size_t end = 0;
+    while (end + 1 < n && !(l[end] == ' ' && l[end + 1] == ' '))
+        end++;
+    for (size_t i = 0; i < end;) {
+        size_t j = i;
+        while (j < end && l[j] != ',')
+            j++;
+        if (word_is(l + i, j - i, verb))
+            return 1;
+        i = j + 1;
+        while (i < end && l[i] == ' ')
+            i++;
+    }
+    return 0;
+}
+
+void cli_verb_usage(const char *usage, const char *verb)
+{
+    const char *group = NULL;
+    size_t ngroup = 0;
+    int found = 0;
+    /* first pass: is verb one of several in the synopsis? */
+    for (const char *l = usage; *l && *l != '\n';) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) : strlen(l);
+        const char *w1, *w2;
+        size_t n1, n2;
+        if (synopsis_words(l, n, &w1, &n1, &w2, &n2)) {
+            if (word_is(w1, n1, verb))
+                break; /* a single-verb command: all of it is about verb */
+            if (word_is(w2, n2, verb)) {
+                found = 1;
+                group = w1;
+                ngroup = n1;
+            }
+        }
+        l += n + (e != NULL);
+    }
+    if (!found) {
+        fputs(usage, stdout);
+        return;
+    }
+    int in_synopsis = 1, keep = 0, printed = 0;
+    for (const char *l = usage; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) : strlen(l);
+        const char *w1, *w2;
+        size_t n1, n2;
+        if (n == 0) {
+            if (in_synopsis)
+                in_synopsis = 0;
+            keep = 0;
+        } else if (in_synopsis) {
+            if (synopsis_words(l, n, &w1, &n1, &w2, &n2)) {
+                keep = word_is(w2, n2, verb);
+                if (keep)
+                    printf("%s%.*s\n", printed++ ? "       " : "usage: ", (int)(n - 7), l + 7);
+            } else if (keep) {
+                printf("%.*s\n", (int)n, l);
+            }
+        } else if (l[0] != ' ') {
+            keep = head_names(l, n, verb);
+            if (keep)
+                printf("\n%.*s\n", (int)n, l);
+        } else if (keep) {
+            printf("%.*s\n", (int)n, l);
+        }
+        l += n + (e != NULL);
+    }
+    printf("\nRun 'xchg %.*s --help' for every %.*s command and the options they share.\n",
+           (int)ngroup, group, (int)ngroup, group);
 }

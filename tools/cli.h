@@ -45,6 +45,14 @@ struct cli_opt {
  * cli_parse for one verb, with --help handled: prints usage to stdout and returns -1 (the
  * verb returns EXIT_OK); an exit code on a usage error; 0 to go on.
  */
+/*
+ * Print to stdout the part of a verb group's usage text that is about verb: its synopsis
+ * lines ("usage: xchg GROUP VERB ..." and their continuations) and its paragraph (the
+ * lines from one starting with "VERB  " or "VERB, OTHER  " to the next unindented line),
+ * then where the whole group's help is. A single-verb command's usage (or one that does
+ * not mention verb) is printed whole.
+ */
+void cli_verb_usage(const char *usage, const char *verb);
 int cli_verb_args(int argc, char **argv, const struct cli_opt *opts, const char **pos,
                   int maxpos, int *npos, const char *usage);
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char **pos, int maxpos,
@@ -71,6 +79,9 @@ int cli_load_seckey(const char *path, const char *fd_arg, xchg_seckey **out);
  * with a line saying the command refuses to act, and the exit code is returned.
  */
 int cli_load_agreement(const char *path, xchg_policy **p);
+
+/* The word for a count of n: one when n is 1, else many ("1 checkpoint", "2 checkpoints"). */
+const char *cli_plural(unsigned long long n, const char *one, const char *many);
 
 /* Today's date as days since 1970-01-01 (UTC). */
 int cli_today(int32_t *days);

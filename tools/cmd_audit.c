@@ -103,10 +103,11 @@ static int verify(int argc, char **argv)
     char hex[XCHG_KEYID_HEXLEN + 1];
     xchg_keyid_hex(m->key.id, hex);
     /* "ok" only when the command succeeds: under --strict, unsigned entries fail it */
-    printf("%s: %s: %" PRIu64 " entries (seq 0..%" PRIu64 "), %" PRIu64
-           " checkpoints signed by matcher '%s' (key %s)\n",
+    printf("%s: %s: %" PRIu64 " %s (seq 0..%" PRIu64 "), %" PRIu64
+           " %s signed by matcher '%s' (key %s)\n",
            log, st.unsigned_entries && strict ? "chain intact, not all signed" : "ok", st.entries,
-           st.head_seq, st.checkpoints, m->id, hex);
+           cli_plural(st.entries, "entry", "entries"), st.head_seq, st.checkpoints,
+           cli_plural(st.checkpoints, "checkpoint", "checkpoints"), m->id, hex);
     if (st.have_checkpoint)
         printf("  last checkpoint  seq %" PRIu64 "\n", st.last_checkpoint_seq);
     printf("  head             seq %" PRIu64 " hash %s\n", st.head_seq, st.head_hash);
@@ -124,8 +125,9 @@ static int verify(int argc, char **argv)
     }
     rc = EXIT_OK;
     if (st.unsigned_entries && strict) {
-        cli_error("%" PRIu64 " entries are not covered by a checkpoint (--strict)",
-                  st.unsigned_entries);
+        cli_error("%" PRIu64 " %s not covered by a checkpoint (--strict)",
+                  st.unsigned_entries,
+                  cli_plural(st.unsigned_entries, "entry is", "entries are"));
         rc = EXIT_DENIED;
     }
     if (against) {
@@ -172,7 +174,8 @@ static int export_log(int argc, char **argv)
             cli_hint("use --force to replace it");
     } else {
         cli_print_diag(d);
-        printf("exported %" PRIu64 " entries from %s to %s\n", n, log, out);
+        printf("exported %" PRIu64 " %s from %s to %s\n", n, cli_plural(n, "entry", "entries"),
+               log, out);
         rc = EXIT_OK;
     }
     xchg_diag_free(d);

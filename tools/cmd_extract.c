@@ -61,7 +61,8 @@ static int one(const xchg_policy *p, const xchg_seckey *k, const char *path, uin
         e = xchg_extract_finish(f, &count, d);
     if (e != XCHG_OK) {
         rc = cli_fail(e, d, path);
-        cli_error("%s is rejected", path);
+        if (rc == EXIT_DENIED) /* failed verification; an I/O error says only that */
+            cli_error("%s is rejected", path);
         goto cleanup;
     }
     const xchg_extract_info *in = xchg_extract_file_info(f);
@@ -69,9 +70,10 @@ static int one(const xchg_policy *p, const xchg_seckey *k, const char *path, uin
     xchg_date_format(in->period_start, from);
     xchg_date_format(in->period_end, to);
     xchg_hex_encode(id, in->extract_id, 16);
-    printf("%s: ok: sealed extract from '%s', %llu records, epoch %u, period %s..%s, extract id "
+    printf("%s: ok: sealed extract from '%s', %llu %s, epoch %u, period %s..%s, extract id "
            "%s, %s\n",
-           path, pd->parties[in->agency].id, (unsigned long long)count, in->epoch, from, to, id,
+           path, pd->parties[in->agency].id, (unsigned long long)count,
+           cli_plural(count, "record", "records"), in->epoch, from, to, id,
            in->incremental ? "incremental" : "full snapshot");
     if (inspect) {
         /* header text comes from the agency's file: never raw to the terminal */

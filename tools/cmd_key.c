@@ -141,7 +141,7 @@ int cmd_key(int argc, char **argv)
     if ((rc = cli_parse(argc - 1, argv + 1, opts, pos, 256, &npos, &help)) != 0)
         return rc;
     if (help) {
-        fputs(key_usage, stdout);
+        cli_verb_usage(key_usage, argv[1]);
         return EXIT_OK;
     }
     if (strcmp(argv[1], "show") == 0) {
@@ -176,7 +176,8 @@ int cmd_key(int argc, char **argv)
             e = xchg_keyring_save(kr, out, force != NULL, d);
         rc = e == XCHG_OK ? EXIT_OK : cli_fail(e, d, "key ring");
         if (e == XCHG_OK)
-            printf("wrote %s with %zu keys\n", out, xchg_keyring_count(kr));
+            printf("wrote %s with %zu %s\n", out, xchg_keyring_count(kr),
+                   cli_plural(xchg_keyring_count(kr), "key", "keys"));
         xchg_keyring_free(kr);
         xchg_diag_free(d);
         return rc;

@@ -6,6 +6,7 @@
 #include <exchange/link.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static const char usage[] =
@@ -37,6 +38,7 @@ static const char usage[] =
     "purge   delete the records of extracts received longer ago than the agreement's\n"
     "        retention period (as of --date, default today); each extract's row stays,\n"
     "        marked purged, and the audit log records what was deleted\n"
+    "options of several commands:\n"
     "  --passphrase-fd N         init: the new database passphrase; ingest: the\n"
     "                            matcher key's passphrase\n"
     "  --accept-new-version      accept a new version (hash) of the store's agreement\n";
@@ -76,7 +78,7 @@ int match_parse(int argc, char **argv, struct common *c)
     if ((rc = cli_parse(argc, argv, opts, c->pos, 256, &c->npos, &help)) != 0)
         return rc;
     if (help) {
-        fputs(c->usage ? c->usage : usage, stdout);
+        cli_verb_usage(c->usage ? c->usage : usage, argv[0]);
         return -1;
     }
     if (!c->db) {
@@ -190,6 +192,15 @@ static int do_init(const struct common *c)
     }
     if ((rc = cli_load_agreement(c->agr, &p)) != 0)
         goto cleanup;
+    struct stat sb;
+    if (lstat(c->db, &sb) == 0) { /* name the store, not the log the library checks first */
+        xchg_diag_add(d, XCHG_SEV_ERROR, c->db, 0, 0,
+                      "a store already exists; refusing to replace it or its audit log");
+        cli_print_diag(d);
+        cli_hint("give another --db for a new store");
+        rc = EXIT_USAGE;
+        goto cleanup;
+    }
     xchg_err e;
     if (c->keyout) {
         if ((e = xchg_store_key_generate(&k)) != XCHG_OK ||
@@ -285,9 +296,12 @@ static int do_ingest(const struct common *c)
     }
     xchg_store_info in;
     if (xchg_store_get_info(xchg_matcher_store(m), &in, NULL) == XCHG_OK)
-        printf("store: %llu active records in %llu active extracts (%llu extracts in all)\n",
-               (unsigned long long)in.records_active, (unsigned long long)in.extracts_active,
-               (unsigned long long)in.extracts);
+        printf("store: %llu active %s in %llu active %s (%llu %s in all)\n",
+               (unsigned long long)in.records_active,
+               cli_plural(in.records_active, "record", "records"),
+               (unsigned long long)in.extracts_active,
+               cli_plural(in.extracts_active, "extract", "extracts"),
+               (unsigned long long)in.extracts, cli_plural(in.extracts, "extract", "extracts"));
     if (rejected)
         cli_error("%d of %d files rejected", rejected, c->npos);
     {

@@ -56,8 +56,8 @@ int cmd_open(int argc, char **argv)
         fprintf(o, "Agreement: %s (%s)\nFor: ", pd->title, pd->id);
         xchg_term_safe(o, r->recipient);
         fprintf(o, "\nWhy this family: it meets the agreement's rule (at least %ld of its "
-                   "problems), approved by %zu operators.\n",
-                r->rule_at_least, r->napprovals);
+                   "problems), approved by %zu %s.\n",
+                r->rule_at_least, r->napprovals, cli_plural(r->napprovals, "operator", "operators"));
         fprintf(o, "Evidence released to you (window ending %s):\n", r->window_ends);
         if (!r->nproblems)
             fprintf(o, "  (none of the evidence may be shared with you yet)\n");

@@ -33,9 +33,11 @@ static int do_check(int npos, const char **pos)
             const xchg_policy_data *pd = xchg_policy_get(p);
             char hex[65];
             xchg_hex_encode(hex, xchg_policy_hash(p), 32);
-            printf("%s: ok: agreement '%s' version %ld, %zu parties, %zu problems, "
-                   "%zu extracts (sha256 %s)\n",
-                   pos[i], pd->id, pd->version, pd->nparties, pd->nproblems, pd->nextracts, hex);
+            printf("%s: ok: agreement '%s' version %ld, %zu %s, %zu %s, %zu %s (sha256 %s)\n",
+                   pos[i], pd->id, pd->version, pd->nparties,
+                   cli_plural(pd->nparties, "party", "parties"), pd->nproblems,
+                   cli_plural(pd->nproblems, "problem", "problems"), pd->nextracts,
+                   cli_plural(pd->nextracts, "extract", "extracts"), hex);
         } else {
             size_t n = xchg_diag_errors(d);
             fprintf(stderr, "%s: %zu error%s\n", pos[i], n, n == 1 ? "" : "s");
@@ -164,9 +166,10 @@ static int do_verify(const char *path, const char *sig)
         xchg_date_format(pd->valid_from, from);
         xchg_date_format(pd->expires, to);
         xchg_hex_encode(hex, xchg_policy_hash(p), 32);
-        printf("verified: agreement '%s' version %ld\n  signed by all %zu signatories\n"
+        printf("verified: agreement '%s' version %ld\n  signed by %s %zu %s\n"
                "  in force %s to %s\n  sha256 %s\n",
-               pd->id, pd->version, ns, from, to, hex);
+               pd->id, pd->version, ns == 1 ? "its" : "all", ns,
+               cli_plural(ns, "signatory", "signatories"), from, to, hex);
     } else {
         cli_error("agreement %s is not verified: %s", path, xchg_strerror(e));
     }
@@ -195,7 +198,7 @@ int cmd_policy(int argc, char **argv)
     if ((rc = cli_parse(argc - 1, argv + 1, opts, pos, 64, &npos, &help)) != 0)
         return rc;
     if (help) {
-        fputs(usage, stdout);
+        cli_verb_usage(usage, verb);
         return EXIT_OK;
     }
     int need_one = strcmp(verb, "check") != 0;

@@ -121,9 +121,10 @@ int cmd_release(int argc, char **argv)
             goto cleanup;
         }
         printf("packet %s for '%s' written to %s\n  family %s (as the recipient sees it: %s)\n"
-               "  %u members, %u records: %u released, %u withheld\n",
-               st.packet_id, c.to, c.out, c.pos[0], st.family, st.members, st.records,
-               st.released, st.withheld);
+               "  %u %s, %u %s: %u released, %u withheld\n",
+               st.packet_id, c.to, c.out, c.pos[0], st.family, st.members,
+               cli_plural(st.members, "member", "members"), st.records,
+               cli_plural(st.records, "record", "records"), st.released, st.withheld);
         rc = EXIT_OK;
     }
 cleanup:

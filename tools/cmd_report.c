@@ -105,9 +105,10 @@ int cmd_report(int argc, char **argv)
                 cli_hint("give --force to replace it");
             goto cleanup;
         }
-        cli_info("report of run %lld written to %s (%zu tables, %zu of %zu counts suppressed; "
+        cli_info("report of run %lld written to %s (%zu %s, %zu of %zu counts suppressed; "
                  "sha256 %s, recorded in the audit log)",
-                 (long long)st.run, c.out, st.tables, st.suppressed, st.cells, st.sha256);
+                 (long long)st.run, c.out, st.tables, cli_plural(st.tables, "table", "tables"),
+                 st.suppressed, st.cells, st.sha256);
     } else if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
         cli_error("cannot write the report to standard output");
         rc = EXIT_IO;

@@ -37,7 +37,7 @@ int cmd_secret(int argc, char **argv)
     if ((rc = cli_parse(argc - 1, argv + 1, opts, pos, 4, &npos, &help)) != 0)
         return rc;
     if (help) {
-        fputs(usage, stdout);
+        cli_verb_usage(usage, verb);
         return EXIT_OK;
     }
     if (!agr || !key) {
@@ -68,8 +68,8 @@ int cmd_secret(int argc, char **argv)
         const xchg_policy_data *pd = xchg_policy_get(p);
         for (size_t i = 0; i < pd->nparties; i++)
             nag += pd->parties[i].role == XCHG_ROLE_AGENCY;
-        printf("wrote %s: linkage secret for '%s' epoch %lu, sealed to %zu agencies\n", out,
-               pd->id, ep, nag);
+        printf("wrote %s: linkage secret for '%s' epoch %lu, sealed to %zu %s\n", out,
+               pd->id, ep, nag, cli_plural(nag, "agency", "agencies"));
         rc = EXIT_OK;
     } else if (strcmp(verb, "open") == 0) {
         if (npos != 1) {

@@ -103,7 +103,10 @@ int main(int argc, char **argv)
         return cmd_outcomes(argc - 1, argv + 1);
     if (strcmp(v, "claims") == 0)
         return cmd_claims(argc - 1, argv + 1);
-    cli_error("unknown command '%s'", v);
+    if (v[0] == '-')
+        cli_error("unknown option '%s'", v);
+    else
+        cli_error("unknown command '%s'", v);
     cli_hint("run 'xchg --help' for the list of commands");
     return EXIT_USAGE;
 }

@@ -1099,15 +1099,17 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
                       o->report ? "; listed in the report" : "");
     if (rc == XCHG_OK && st->rejected && (o->strict || st->rejected == st->rows)) {
         xchg_diag_add(d, XCHG_SEV_ERROR, o->input, 0, 0,
-                      "%llu of %llu rows are bad; nothing was sealed%s",
+                      "%llu of %llu row%s %s bad; nothing was sealed%s",
                       (unsigned long long)st->rejected, (unsigned long long)st->rows,
+                      st->rows == 1 ? "" : "s", st->rejected == 1 ? "is" : "are",
                       o->strict ? " (strict mode)" : "");
         rc = XCHG_ERR_FORMAT;
     } else if (rc == XCHG_OK && st->rejected) {
         xchg_diag_add(d, XCHG_SEV_WARNING, o->input, 0, 0,
-                      "%llu of %llu rows are bad and were not sealed (listed above%s)",
+                      "%llu of %llu row%s %s bad and %s not sealed (listed above%s)",
                       (unsigned long long)st->rejected, (unsigned long long)st->rows,
-                      o->report ? " and in the report" : "");
+                      st->rows == 1 ? "" : "s", st->rejected == 1 ? "is" : "are",
+                      st->rejected == 1 ? "was" : "were", o->report ? " and in the report" : "");
     }
     if (rc == XCHG_OK && s.report && report_close(&s, o, d) != XCHG_OK)
         rc = XCHG_ERR_IO;

@@ -131,6 +131,13 @@ xchg_err xchg_policy_sign(const xchg_policy *pol, const xchg_seckey *k, const ch
     }
     if (memcmp(p->parties[who].key.sign_pk, pk->sign_pk, 32) != 0)
         return XCHG_ERR_UNKNOWN_KEY;
+    if (!p->parties[who].signs) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "party '%s' is not a signatory of agreement '%s' (signs_agreement: "
+                      "false); refusing to sign",
+                      p->parties[who].id, p->id);
+        return XCHG_ERR_DENIED;
+    }
     struct sigline *v = NULL;
     size_t n = 0;
     int missing;

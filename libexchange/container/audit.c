@@ -892,9 +892,10 @@ xchg_err xchg_audit_verify(const char *path, const xchg_pubkey *matcher, xchg_au
                           st->entries);
         else if (st->unsigned_entries)
             xchg_diag_add(d, XCHG_SEV_WARNING, path, 0, 0,
-                          "%" PRIu64 " entries after the last checkpoint (seq %" PRIu64
-                          ") are not signed by the matcher",
-                          st->unsigned_entries, st->last_checkpoint_seq);
+                          "%" PRIu64 " %s after the last checkpoint (seq %" PRIu64
+                          ") %s not signed by the matcher",
+                          st->unsigned_entries, st->unsigned_entries == 1 ? "entry" : "entries",
+                          st->last_checkpoint_seq, st->unsigned_entries == 1 ? "is" : "are");
     }
     free(line);
     fclose(f);

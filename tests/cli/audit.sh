@@ -42,7 +42,7 @@ expect 2 "not a JSON object" -- $X audit record --log "$L" --type reject --data 
 expect 2 "is not allowed" -- $X audit record --log "$L" --type checkpoint
 
 # --- verify, show, export ---
-expect 0 "$L: ok: 5 entries (seq 0..4), 1 checkpoints signed by matcher 'matcher'" -- $X audit verify --agreement "$T/a.yaml" --log "$L"
+expect 0 "$L: ok: 5 entries (seq 0..4), 1 checkpoint signed by matcher 'matcher'" -- $X audit verify --agreement "$T/a.yaml" --log "$L"
 expect 0 "SEQ     TIME (UTC)" -- $X audit show --log "$L"
 expect 0 '{"family":"f-1","reason":"two problems"}' -- $X audit show --log "$L" --type approve
 n=$($X audit show --log "$L" --since 3 | wc -l)
@@ -54,7 +54,7 @@ expect 0 "ok: 5 entries" -- $X audit verify --agreement "$T/a.yaml" --log "$T/e1
 
 # unsigned entries after the last checkpoint: a warning, or a failure with --strict
 $X audit record --log "$L" --type purge --data '{"records":7,"extracts":["9f3a"]}' 2>/dev/null
-expect 0 "warning: 1 entries after the last checkpoint (seq 4) are not signed" -- $X audit verify --agreement "$T/a.yaml" --log "$L"
+expect 0 "warning: 1 entry after the last checkpoint (seq 4) is not signed" -- $X audit verify --agreement "$T/a.yaml" --log "$L"
 expect 1 "not covered by a checkpoint (--strict)" -- $X audit verify --agreement "$T/a.yaml" --log "$L" --strict
 expect 0 "is an unchanged prefix of the log" -- $X audit verify --agreement "$T/a.yaml" --log "$L" --against "$T/e1.jsonl"
 $X audit checkpoint --log "$L" --key "$K/matcher.key" 2>/dev/null

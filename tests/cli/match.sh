@@ -22,7 +22,7 @@ declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=s
 for name in phase1 phase2; do
   A=$T/$name.yaml
   $X policy bind-keys "$S/policies/$name.yaml" --keys "$K" -o "$A" >/dev/null
-  for p in $(awk '/^  - id: /{print $3}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
+  for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
   $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/$name.xsec" >/dev/null
 done
 A=$T/phase2.yaml

@@ -25,7 +25,7 @@ A0=$S/policies/phase2.yaml
 for p in $(awk '/^  - id: /{print $3}' "$A0"); do $X keygen -o "$K/$p" --label "Test $p" >/dev/null; done
 A=$T/phase2.yaml
 $X policy bind-keys "$A0" --keys "$K" -o "$A" >/dev/null
-for p in $(awk '/^  - id: /{print $3}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
+for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
 $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/s.xsec" >/dev/null
 declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care
                  [youth-offending]=yos [housing]=housing [health]=health)

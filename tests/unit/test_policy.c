@@ -550,6 +550,14 @@ static void test_outsider_and_forged_signatures_rejected(void **state)
     /* the library refuses to sign with a key that is no party's */
     assert_int_equal(xchg_policy_sign(p, outsider, sig, 0, d), XCHG_ERR_UNKNOWN_KEY);
     assert_diag_has(d, "is not the key of any party of agreement 'test-agreement'");
+    /* nor with the key of a party that is not a signatory (team: signs_agreement false) */
+    xchg_seckey *team = seed_key(5);
+    assert_int_equal(xchg_policy_sign(p, team, sig, 0, d), XCHG_ERR_DENIED);
+    assert_diag_has(d, "party 'team' is not a signatory of agreement 'test-agreement' "
+                       "(signs_agreement: false); refusing to sign");
+    xchg_seckey_free(team);
+    FILE *none = fopen(sig, "r");
+    assert_null(none); /* and writes no signature file */
     /* an outsider appends a signature line by hand: rejected */
     sign_all(path, p, 0);
     uint8_t body[114], msg[32 + 50];

@@ -341,7 +341,7 @@ static void test_header_and_access(void **state)
     csv = "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent\nP1,A,B,01/01/2000,OX4 1AA,THEFT,01/06/2026,given\n";
     spit(in, csv, strlen(csv));
     assert_int_equal(seal(in, out, 2, police_secret, 0, &st, d), XCHG_ERR_FORMAT);
-    assert_diag_has(d, "1 of 1 rows are bad; nothing was sealed");
+    assert_diag_has(d, "1 of 1 row is bad; nothing was sealed");
     assert_int_equal(access(out, F_OK), -1);
     /* empty file */
     xchg_diag_clear(d);
