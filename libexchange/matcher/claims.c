@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "matcher_internal.h"
 #include "programme.h"
+#include "programme_track.h"
 #include "store_internal.h"
 
 #include <jansson.h>
@@ -23,52 +24,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-struct fam_rows {
-    xchg_store_outcome *v;
-    size_t n, cap;
-};
-
-static int add_row(void *ctx, const xchg_store_outcome *o)
-{
-    struct fam_rows *r = ctx;
-    if (r->n == r->cap) {
-        size_t nc = r->cap ? r->cap * 2 : 256;
-        xchg_store_outcome *nv = realloc(r->v, nc * sizeof *nv);
-        if (!nv)
-            return 1;
-        r->v = nv;
-        r->cap = nc;
-    }
-    r->v[r->n++] = *o;
-    return 0;
-}
-
-struct states {
-    xchg__prog_state *v;
-    size_t n, cap;
-};
-
-static int add_state(void *ctx, const xchg__prog_state *st)
-{
-    struct states *s = ctx;
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 256;
-        xchg__prog_state *nv = realloc(s->v, nc * sizeof *nv);
-        if (!nv)
-            return 1;
-        s->v = nv;
-        s->cap = nc;
-    }
-    s->v[s->n++] = *st;
-    return 0;
-}
-
-static int cmp_state(const void *a, const void *b)
-{
-    return strcmp(((const xchg__prog_state *)a)->pseudonym,
-                  ((const xchg__prog_state *)b)->pseudonym);
-}
 
 /* The family's evidence as the pack will carry it. */
 struct pack {
@@ -317,15 +272,13 @@ xchg_err xchg_matcher_claims(xchg_matcher *m, const xchg_seckey *matcher, int64_
     }
     if (run <= 0)
         run = xchg__store_latest_run(m->s);
-    struct fam_rows rows = {0};
-    struct states st = {0};
-    xchg_err e = xchg_store_outcomes(m->s, run, add_row, &rows, d);
+    xchg__outcome_rows rows = {0};
+    xchg__prog_states st = {0};
+    xchg_err e = xchg__outcome_rows_load(m->s, run, &rows, d);
     if (e == XCHG_OK)
-        e = xchg__store_prog_states(m->s, add_state, &st, d);
+        e = xchg__prog_states_load(m->s, &st, d);
     if (e != XCHG_OK)
         goto done;
-    if (st.n)
-        qsort(st.v, st.n, sizeof *st.v, cmp_state);
     size_t n = 0;
     crypto_hash_sha256_state lh;
     crypto_hash_sha256_init(&lh);
@@ -341,9 +294,7 @@ xchg_err xchg_matcher_claims(xchg_matcher *m, const xchg_seckey *matcher, int64_
                     base[p] = 1;
                     met[p] = rows.v[k].status == XCHG_OUTCOME_MET;
                 }
-        xchg__prog_state key, *s;
-        snprintf(key.pseudonym, sizeof key.pseudonym, "%s", rows.v[i].family);
-        s = (st.n ? bsearch(&key, st.v, st.n, sizeof *st.v, cmp_state) : NULL);
+        const xchg__prog_state *s = xchg__prog_state_find(&st, rows.v[i].family);
         if (s && xchg__prog_claimable(pd, base, met)) {
             xchg_matcher_claim c;
             memset(&c, 0, sizeof c);

@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "matcher_internal.h"
+#include "programme_track.h"
 #include "store_internal.h"
 
 #include <math.h>
@@ -40,28 +41,6 @@ void xchg__costs_compute(const xchg_policy_data *pd, const double (*counts)[2], 
         out->observed_saving += l->observed_saving;
     }
     out->saving_per_pound = out->invested > 0 ? out->observed_saving / out->invested : NAN;
-}
-
-struct rows {
-    xchg_store_outcome *v;
-    size_t n, cap;
-};
-
-static int add_row(void *ctx, const xchg_store_outcome *o)
-{
-    struct rows *r = ctx;
-    if (r->n && strcmp(r->v[r->n - 1].family, o->family) == 0)
-        return 0; /* one row per family is enough: its dates */
-    if (r->n == r->cap) {
-        size_t nc = r->cap ? r->cap * 2 : 256;
-        xchg_store_outcome *nv = realloc(r->v, nc * sizeof *nv);
-        if (!nv)
-            return 1;
-        r->v = nv;
-        r->cap = nc;
-    }
-    r->v[r->n++] = *o;
-    return 0;
 }
 
 struct tally {
@@ -100,14 +79,16 @@ xchg_err xchg_matcher_costs(xchg_matcher *m, int64_t run, xchg_matcher_cost_repo
     const xchg_policy_data *pd = xchg_policy_get(m->p);
     if (run <= 0)
         run = xchg__store_latest_run(m->s);
-    struct rows rows = {0};
+    xchg__outcome_rows rows = {0};
     double counts[XCHG_MATCHER_MAX_COSTS][2];
     memset(counts, 0, sizeof counts);
     int32_t w = pd->rule_window_days > 0 ? pd->rule_window_days : 365;
-    xchg_err e = xchg_store_outcomes(m->s, run, add_row, &rows, d);
+    xchg_err e = xchg__outcome_rows_load(m->s, run, &rows, d);
     size_t families = 0;
     for (size_t i = 0; e == XCHG_OK && i < rows.n; i++) {
         const xchg_store_outcome *o = &rows.v[i];
+        if (i && strcmp(rows.v[i - 1].family, o->family) == 0)
+            continue; /* one row per family is enough: its dates */
         if (o->judged - w < o->identified)
             continue; /* a whole window has not passed since identification */
         struct tally t = {pd,    o->identified - w + 1, o->identified, o->judged - w + 1, o->judged,

@@ -17,24 +17,50 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct states {
-    xchg__prog_state *v;
-    size_t n, cap;
-};
-
 static int add_state(void *ctx, const xchg__prog_state *st)
 {
-    struct states *s = ctx;
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 256;
-        xchg__prog_state *nv = realloc(s->v, nc * sizeof *nv);
-        if (!nv)
-            return 1;
-        s->v = nv;
-        s->cap = nc;
-    }
+    xchg__prog_states *s = ctx;
+    if (xchg__link_grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v))
+        return 1;
     s->v[s->n++] = *st;
     return 0;
+}
+
+static int cmp_state(const void *a, const void *b)
+{
+    return strcmp(((const xchg__prog_state *)a)->pseudonym,
+                  ((const xchg__prog_state *)b)->pseudonym);
+}
+
+xchg_err xchg__prog_states_load(xchg_store *s, xchg__prog_states *st, xchg_diag *d)
+{
+    memset(st, 0, sizeof *st);
+    xchg_err e = xchg__store_prog_states(s, add_state, st, d);
+    if (e == XCHG_OK && st->n)
+        qsort(st->v, st->n, sizeof *st->v, cmp_state);
+    return e;
+}
+
+xchg__prog_state *xchg__prog_state_find(const xchg__prog_states *st, const char *pseudonym)
+{
+    xchg__prog_state key;
+    snprintf(key.pseudonym, sizeof key.pseudonym, "%s", pseudonym);
+    return st->n ? bsearch(&key, st->v, st->n, sizeof *st->v, cmp_state) : NULL;
+}
+
+static int add_row(void *ctx, const xchg_store_outcome *o)
+{
+    xchg__outcome_rows *r = ctx;
+    if (xchg__link_grow((void **)&r->v, &r->cap, r->n + 1, sizeof *r->v))
+        return 1;
+    r->v[r->n++] = *o;
+    return 0;
+}
+
+xchg_err xchg__outcome_rows_load(xchg_store *s, int64_t run, xchg__outcome_rows *rows, xchg_diag *d)
+{
+    memset(rows, 0, sizeof *rows);
+    return xchg_store_outcomes(s, run, add_row, rows, d);
 }
 
 struct prev {
@@ -53,14 +79,8 @@ static int add_prev(void *ctx, const char *family, const char *problem, int stat
     struct prevs *p = ctx;
     if (!family || !problem)
         return 0;
-    if (p->n == p->cap) {
-        size_t nc = p->cap ? p->cap * 2 : 256;
-        struct prev *nv = realloc(p->v, nc * sizeof *nv);
-        if (!nv)
-            return 1;
-        p->v = nv;
-        p->cap = nc;
-    }
+    if (xchg__link_grow((void **)&p->v, &p->cap, p->n + 1, sizeof *p->v))
+        return 1;
     struct prev *x = &p->v[p->n++];
     snprintf(x->family, sizeof x->family, "%s", family);
     snprintf(x->problem, sizeof x->problem, "%s", problem);
@@ -83,14 +103,8 @@ static int add_member(void *ctx, const char *family, const char *person)
     struct members *m = ctx;
     if (!family || !person)
         return 0;
-    if (m->n == m->cap) {
-        size_t nc = m->cap ? m->cap * 2 : 1024;
-        struct member_of *nv = realloc(m->v, nc * sizeof *nv);
-        if (!nv)
-            return 1;
-        m->v = nv;
-        m->cap = nc;
-    }
+    if (xchg__link_grow((void **)&m->v, &m->cap, m->n + 1, sizeof *m->v))
+        return 1;
     snprintf(m->v[m->n].person, sizeof m->v[0].person, "%s", person);
     snprintf(m->v[m->n].family, sizeof m->v[0].family, "%s", family);
     m->n++;
@@ -100,12 +114,6 @@ static int add_member(void *ctx, const char *family, const char *person)
 static int cmp_member(const void *a, const void *b)
 {
     return strcmp(((const struct member_of *)a)->person, ((const struct member_of *)b)->person);
-}
-
-static int cmp_state(const void *a, const void *b)
-{
-    return strcmp(((const xchg__prog_state *)a)->pseudonym,
-                  ((const xchg__prog_state *)b)->pseudonym);
 }
 
 static int cmp_prev(const void *a, const void *b)
@@ -142,7 +150,7 @@ static xchg_err members_hex(const xchg_link_result *res, const xchg__famview *v,
 
 /* The earlier state a family whose pseudonym is new inherits: the unclaimed one sharing
  * most of its member persons (ties: the earliest identified). */
-static xchg__prog_state *inherit(struct states *st, const struct members *mem,
+static xchg__prog_state *inherit(xchg__prog_states *st, const struct members *mem,
                                  const char *const *persons, size_t np, const uint8_t *claimed)
 {
     xchg__prog_state *best = NULL;
@@ -192,7 +200,7 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
     memset(ts, 0, sizeof *ts);
     if (pd->linkage_only)
         return XCHG_OK;
-    struct states st = {0};
+    xchg__prog_states st = {0};
     struct prevs pv = {0};
     struct members mem = {0};
     xchg__prog_state *out = NULL;
@@ -202,7 +210,7 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
     size_t nout = 0, noc = 0, occap = 0, npn = 0;
     xchg__famview v;
     memset(&v, 0, sizeof v);
-    xchg_err e = xchg__store_prog_states(s, add_state, &st, d);
+    xchg_err e = xchg__prog_states_load(s, &st, d);
     if (e == XCHG_OK)
         e = xchg__store_prog_previous(s, run, add_prev, &pv, d);
     if (e == XCHG_OK)
@@ -215,8 +223,6 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
         e = XCHG_ERR_NOMEM;
     if (e != XCHG_OK)
         goto done;
-    if (st.n)
-        qsort(st.v, st.n, sizeof *st.v, cmp_state);
     if (pv.n)
         qsort(pv.v, pv.n, sizeof *pv.v, cmp_prev);
     if (mem.n)

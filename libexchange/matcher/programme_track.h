@@ -20,4 +20,21 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
                                const xchg_link_result *res, int64_t run, int32_t run_date,
                                xchg__track_stats *ts, xchg_diag *d);
 
+/* Every family state, sorted by pseudonym (st->v malloc'ed), and a lookup in it. */
+#include "store_internal.h"
+typedef struct xchg__prog_states {
+    xchg__prog_state *v;
+    size_t n, cap;
+} xchg__prog_states;
+xchg_err xchg__prog_states_load(xchg_store *s, xchg__prog_states *st, xchg_diag *d);
+xchg__prog_state *xchg__prog_state_find(const xchg__prog_states *st, const char *pseudonym);
+
+/* Every outcome row of run (0: latest), by family then problem (rows->v malloc'ed). */
+typedef struct xchg__outcome_rows {
+    xchg_store_outcome *v;
+    size_t n, cap;
+} xchg__outcome_rows;
+xchg_err xchg__outcome_rows_load(xchg_store *s, int64_t run, xchg__outcome_rows *rows,
+                                 xchg_diag *d);
+
 #endif
