@@ -243,6 +243,17 @@ static xchg_err sqlfail(sqlite3 *db, xchg_diag *d, const char *path, const char 
     return XCHG_ERR_IO;
 }
 
+xchg_err xchg__store_fail(xchg_store *s, xchg_diag *d, const char *what)
+{
+    return sqlfail(s->db, d, s->path, what);
+}
+
+void xchg__store_text(char *out, size_t n, sqlite3_stmt *q, int col)
+{
+    const char *t = (const char *)sqlite3_column_text(q, col);
+    snprintf(out, n, "%s", t ? t : "");
+}
+
 static xchg_err exec(xchg_store *s, const char *sql, xchg_diag *d)
 {
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)

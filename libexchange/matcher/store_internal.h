@@ -12,6 +12,11 @@
 
 /* Only for the store's own files (store.c, store_*.c). */
 sqlite3 *xchg__store_db(xchg_store *s);
+/* "database: WHAT: <sqlite's message>" naming the store, XCHG_ERR_IO: every store file's
+ * error, so they all read alike */
+xchg_err xchg__store_fail(xchg_store *s, xchg_diag *d, const char *what);
+/* a text column into a buffer ("" for NULL) */
+void xchg__store_text(char *out, size_t n, sqlite3_stmt *q, int col);
 const char *xchg__store_path(const xchg_store *s);
 
 /* Ingest with a hook called inside the transaction, just before COMMIT, once the whole

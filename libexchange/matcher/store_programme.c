@@ -7,19 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static xchg_err fail(xchg_store *s, xchg_diag *d, const char *what)
-{
-    xchg_diag_add(d, XCHG_SEV_ERROR, xchg__store_path(s), 0, 0, "database: %s: %s", what,
-                  sqlite3_errmsg(xchg__store_db(s)));
-    return XCHG_ERR_IO;
-}
-
-static void text(char *out, size_t n, sqlite3_stmt *q, int col)
-{
-    const char *t = (const char *)sqlite3_column_text(q, col);
-    snprintf(out, n, "%s", t ? t : "");
-}
-
 static int run_exists(xchg_store *s, int64_t run)
 {
     sqlite3_stmt *q = NULL;
@@ -45,23 +32,23 @@ xchg_err xchg__store_prog_states(xchg_store *s, int (*fn)(void *ctx, const xchg_
                            "FROM family_baseline b WHERE b.pseudonym = s.pseudonym) "
                            "FROM family_state s ORDER BY s.pseudonym",
                            -1, &q, NULL) != SQLITE_OK)
-        return fail(s, d, "reading family state");
+        return xchg__store_fail(s, d, "reading family state");
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         xchg__prog_state st;
         memset(&st, 0, sizeof st);
-        text(st.pseudonym, sizeof st.pseudonym, q, 0);
+        xchg__store_text(st.pseudonym, sizeof st.pseudonym, q, 0);
         st.first_run = sqlite3_column_int64(q, 1);
         st.identified = (int32_t)sqlite3_column_int(q, 2);
         st.last_run = sqlite3_column_int64(q, 3);
-        text(st.members, sizeof st.members, q, 4);
+        xchg__store_text(st.members, sizeof st.members, q, 4);
         st.change = sqlite3_column_int(q, 5);
-        text(st.baseline, sizeof st.baseline, q, 6);
+        xchg__store_text(st.baseline, sizeof st.baseline, q, 6);
         if (fn(ctx, &st))
             break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        e = fail(s, d, "reading family state");
+        e = xchg__store_fail(s, d, "reading family state");
     sqlite3_finalize(q);
     return e;
 }
@@ -72,9 +59,9 @@ xchg_err xchg__store_prog_persons(xchg_store *s,
 {
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(xchg__store_db(s),
-                           "SELECT pseudonym, person FROM family_state_persons ORDER BY person",
-                           -1, &q, NULL) != SQLITE_OK)
-        return fail(s, d, "reading family members");
+                           "SELECT pseudonym, person FROM family_state_persons ORDER BY person", -1,
+                           &q, NULL) != SQLITE_OK)
+        return xchg__store_fail(s, d, "reading family members");
     xchg_err e = XCHG_OK;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW)
@@ -82,7 +69,7 @@ xchg_err xchg__store_prog_persons(xchg_store *s,
                (const char *)sqlite3_column_text(q, 1)))
             break;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        e = fail(s, d, "reading family members");
+        e = xchg__store_fail(s, d, "reading family members");
     sqlite3_finalize(q);
     return e;
 }
@@ -99,18 +86,18 @@ xchg_err xchg__store_prog_previous(xchg_store *s, int64_t run,
                            "SELECT pseudonym, problem, status, since FROM family_outcomes WHERE "
                            "run = (SELECT max(run) FROM family_outcomes WHERE run < ?1)",
                            -1, &q, NULL) != SQLITE_OK)
-        return fail(s, d, "reading earlier outcomes");
+        return xchg__store_fail(s, d, "reading earlier outcomes");
     sqlite3_bind_int64(q, 1, run);
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        int32_t since = sqlite3_column_type(q, 3) == SQLITE_NULL ? XCHG_DATE_NONE
-                                                                : sqlite3_column_int(q, 3);
+        int32_t since =
+            sqlite3_column_type(q, 3) == SQLITE_NULL ? XCHG_DATE_NONE : sqlite3_column_int(q, 3);
         if (fn(ctx, (const char *)sqlite3_column_text(q, 0),
                (const char *)sqlite3_column_text(q, 1), sqlite3_column_int(q, 2), since))
             break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        e = fail(s, d, "reading earlier outcomes");
+        e = xchg__store_fail(s, d, "reading earlier outcomes");
     sqlite3_finalize(q);
     return e;
 }
@@ -131,23 +118,26 @@ xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_stat
                            "INSERT OR IGNORE INTO family_baseline(pseudonym, problem, criteria) "
                            "VALUES (?1, ?2, ?3)",
                            -1, &qb, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(
+            db,
+            "INSERT OR REPLACE INTO family_outcomes(run, pseudonym, problem, status, "
+            "baseline, latest, since, criteria) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+            "?8)",
+            -1, &qo, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db,
-                           "INSERT OR REPLACE INTO family_outcomes(run, pseudonym, problem, status, "
-                           "baseline, latest, since, criteria) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                           "?8)",
-                           -1, &qo, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO family_state_persons(pseudonym, person) "
-                               "VALUES (?1, ?2)", -1, &qp, NULL) != SQLITE_OK ||
+                           "INSERT OR IGNORE INTO family_state_persons(pseudonym, person) "
+                           "VALUES (?1, ?2)",
+                           -1, &qp, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "DELETE FROM family_state_persons WHERE pseudonym = ?1", -1, &qd,
                            NULL) != SQLITE_OK ||
         /* inheriting: the earlier state moves to the new pseudonym */
-        sqlite3_prepare_v2(db, "UPDATE family_baseline SET pseudonym = ?2 WHERE pseudonym = ?1",
-                           -1, &qi[0], NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "DELETE FROM family_state WHERE pseudonym = ?1", -1, &qi[1],
-                           NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "DELETE FROM family_state_persons WHERE pseudonym = ?1", -1,
-                           &qi[2], NULL) != SQLITE_OK) {
-        e = fail(s, d, "saving family state");
+        sqlite3_prepare_v2(db, "UPDATE family_baseline SET pseudonym = ?2 WHERE pseudonym = ?1", -1,
+                           &qi[0], NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "DELETE FROM family_state WHERE pseudonym = ?1", -1, &qi[1], NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(db, "DELETE FROM family_state_persons WHERE pseudonym = ?1", -1, &qi[2],
+                           NULL) != SQLITE_OK) {
+        e = xchg__store_fail(s, d, "saving family state");
         goto done;
     }
     for (size_t i = 0; i < n && e == XCHG_OK; i++) {
@@ -158,19 +148,19 @@ xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_stat
                 if (k == 0)
                     sqlite3_bind_text(qi[k], 2, st[i].pseudonym, -1, SQLITE_STATIC);
                 if (sqlite3_step(qi[k]) != SQLITE_DONE)
-                    e = fail(s, d, "moving a family's state to its new pseudonym");
+                    e = xchg__store_fail(s, d, "moving a family's state to its new pseudonym");
             }
         }
         sqlite3_reset(qd);
         sqlite3_bind_text(qd, 1, st[i].pseudonym, -1, SQLITE_STATIC);
         if (e == XCHG_OK && sqlite3_step(qd) != SQLITE_DONE)
-            e = fail(s, d, "saving family members");
+            e = xchg__store_fail(s, d, "saving family members");
         for (size_t k = 0; k < st[i].npersons && e == XCHG_OK; k++) {
             sqlite3_reset(qp);
             sqlite3_bind_text(qp, 1, st[i].pseudonym, -1, SQLITE_STATIC);
             sqlite3_bind_text(qp, 2, st[i].persons[k], -1, SQLITE_STATIC);
             if (sqlite3_step(qp) != SQLITE_DONE)
-                e = fail(s, d, "saving family members");
+                e = xchg__store_fail(s, d, "saving family members");
         }
         if (e != XCHG_OK)
             break;
@@ -182,7 +172,7 @@ xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_stat
         sqlite3_bind_text(qs, 5, st[i].members, -1, SQLITE_STATIC);
         sqlite3_bind_int(qs, 6, st[i].change);
         if (sqlite3_step(qs) != SQLITE_DONE) {
-            e = fail(s, d, "saving family state");
+            e = xchg__store_fail(s, d, "saving family state");
             break;
         }
         /* the baseline: "code=criteria code=criteria" */
@@ -198,7 +188,7 @@ xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_stat
             sqlite3_bind_text(qb, 2, tok, -1, SQLITE_TRANSIENT);
             sqlite3_bind_text(qb, 3, eq + 1, -1, SQLITE_TRANSIENT);
             if (sqlite3_step(qb) != SQLITE_DONE)
-                e = fail(s, d, "saving a family's baseline");
+                e = xchg__store_fail(s, d, "saving a family's baseline");
         }
     }
     for (size_t i = 0; i < no && e == XCHG_OK; i++) {
@@ -221,7 +211,7 @@ xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_stat
             sqlite3_bind_int(qo, 7, o[i].since);
         sqlite3_bind_text(qo, 8, o[i].criteria, -1, SQLITE_STATIC);
         if (sqlite3_step(qo) != SQLITE_DONE)
-            e = fail(s, d, "saving outcomes");
+            e = xchg__store_fail(s, d, "saving outcomes");
     }
 done:
     sqlite3_finalize(qs);
@@ -261,7 +251,7 @@ xchg_err xchg_store_outcomes(xchg_store *s, int64_t run,
                            "o.pseudonym JOIN runs r ON r.id = o.run WHERE o.run = ?1 "
                            "ORDER BY o.pseudonym, o.problem",
                            -1, &q, NULL) != SQLITE_OK)
-        return fail(s, d, "reading outcomes");
+        return xchg__store_fail(s, d, "reading outcomes");
     sqlite3_bind_int64(q, 1, run);
     xchg_err e = XCHG_OK;
     int rc;
@@ -269,14 +259,14 @@ xchg_err xchg_store_outcomes(xchg_store *s, int64_t run,
         xchg_store_outcome o;
         memset(&o, 0, sizeof o);
         o.run = run;
-        text(o.family, sizeof o.family, q, 0);
-        text(o.problem, sizeof o.problem, q, 1);
+        xchg__store_text(o.family, sizeof o.family, q, 0);
+        xchg__store_text(o.problem, sizeof o.problem, q, 1);
         o.status = sqlite3_column_int(q, 2);
         o.baseline = sqlite3_column_type(q, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 3);
         o.latest = sqlite3_column_type(q, 4) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 4);
-        o.since = sqlite3_column_type(q, 5) == SQLITE_NULL ? XCHG_DATE_NONE
-                                                          : sqlite3_column_int(q, 5);
-        text(o.criteria, sizeof o.criteria, q, 6);
+        o.since =
+            sqlite3_column_type(q, 5) == SQLITE_NULL ? XCHG_DATE_NONE : sqlite3_column_int(q, 5);
+        xchg__store_text(o.criteria, sizeof o.criteria, q, 6);
         o.first_run = sqlite3_column_int64(q, 7);
         o.identified = sqlite3_column_int(q, 8);
         o.judged = sqlite3_column_int(q, 9);
@@ -285,7 +275,7 @@ xchg_err xchg_store_outcomes(xchg_store *s, int64_t run,
             break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        e = fail(s, d, "reading outcomes");
+        e = xchg__store_fail(s, d, "reading outcomes");
     sqlite3_finalize(q);
     return e;
 }
@@ -309,7 +299,7 @@ xchg_err xchg__store_family_evidence(xchg_store *s, int64_t run, const char *fam
                            "SELECT measure, start, end, value, of FROM measure_events WHERE "
                            "record = ?1 ORDER BY seq",
                            -1, &mq, NULL) != SQLITE_OK) {
-        e = fail(s, d, "reading a family's evidence");
+        e = xchg__store_fail(s, d, "reading a family's evidence");
         goto done;
     }
     sqlite3_bind_int64(q, 1, run);
@@ -318,17 +308,17 @@ xchg_err xchg__store_family_evidence(xchg_store *s, int64_t run, const char *fam
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         xchg__evidence_record r;
         memset(&r, 0, sizeof r);
-        text(r.person, sizeof r.person, q, 1);
-        text(r.agency, sizeof r.agency, q, 2);
-        text(r.ref, sizeof r.ref, q, 3);
+        xchg__store_text(r.person, sizeof r.person, q, 1);
+        xchg__store_text(r.agency, sizeof r.agency, q, 2);
+        xchg__store_text(r.ref, sizeof r.ref, q, 3);
         r.age = sqlite3_column_type(q, 4) == SQLITE_NULL ? XCHG_AGE_UNKNOWN
-                                                        : (uint8_t)sqlite3_column_int(q, 4);
-        text(r.extract_sha256, sizeof r.extract_sha256, q, 5);
+                                                         : (uint8_t)sqlite3_column_int(q, 4);
+        xchg__store_text(r.extract_sha256, sizeof r.extract_sha256, q, 5);
         sqlite3_reset(mq);
         sqlite3_bind_int64(mq, 1, sqlite3_column_int64(q, 0));
         while (sqlite3_step(mq) == SQLITE_ROW && r.nev < XCHG_RECORD_MAX_INDICATORS) {
             xchg__evidence_event *ev = &r.ev[r.nev++];
-            text(ev->measure, sizeof ev->measure, mq, 0);
+            xchg__store_text(ev->measure, sizeof ev->measure, mq, 0);
             ev->start = sqlite3_column_int(mq, 1);
             ev->end = sqlite3_column_int(mq, 2);
             ev->value = sqlite3_column_double(mq, 3);
@@ -338,7 +328,7 @@ xchg_err xchg__store_family_evidence(xchg_store *s, int64_t run, const char *fam
             break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        e = fail(s, d, "reading a family's evidence");
+        e = xchg__store_fail(s, d, "reading a family's evidence");
 done:
     sqlite3_finalize(q);
     sqlite3_finalize(mq);

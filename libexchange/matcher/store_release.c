@@ -6,13 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static xchg_err fail(xchg_store *s, xchg_diag *d, const char *what)
-{
-    xchg_diag_add(d, XCHG_SEV_ERROR, xchg__store_path(s), 0, 0, "database: %s: %s", what,
-                  sqlite3_errmsg(xchg__store_db(s)));
-    return XCHG_ERR_IO;
-}
-
 static sqlite3_stmt *prep(xchg_store *s, const char *sql)
 {
     sqlite3_stmt *q = NULL;
@@ -21,23 +14,17 @@ static sqlite3_stmt *prep(xchg_store *s, const char *sql)
     return q;
 }
 
-static void text(char *out, size_t n, sqlite3_stmt *q, int col)
-{
-    const char *t = (const char *)sqlite3_column_text(q, col);
-    snprintf(out, n, "%s", t ? t : "");
-}
-
 xchg_err xchg__store_begin(xchg_store *s, xchg_diag *d)
 {
     if (sqlite3_exec(xchg__store_db(s), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return fail(s, d, "begin");
+        return xchg__store_fail(s, d, "begin");
     return XCHG_OK;
 }
 
 xchg_err xchg__store_commit(xchg_store *s, xchg_diag *d)
 {
     if (sqlite3_exec(xchg__store_db(s), "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        xchg_err e = fail(s, d, "commit");
+        xchg_err e = xchg__store_fail(s, d, "commit");
         xchg__store_rollback(s);
         return e;
     }
@@ -97,7 +84,7 @@ xchg_err xchg__store_decision_put(xchg_store *s, const xchg__decision *r, xchg_d
                               "reason, time, signature, recipient, decision_id, members) "
                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
     if (!q)
-        return fail(s, d, "recording the decision");
+        return xchg__store_fail(s, d, "recording the decision");
     sqlite3_bind_text(q, 1, r->family, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, r->run);
     sqlite3_bind_text(q, 3, r->operator_kid, -1, SQLITE_STATIC);
@@ -111,7 +98,7 @@ xchg_err xchg__store_decision_put(xchg_store *s, const xchg__decision *r, xchg_d
     sqlite3_bind_text(q, 11, r->members, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? XCHG_OK : fail(s, d, "recording the decision");
+    return rc == SQLITE_DONE ? XCHG_OK : xchg__store_fail(s, d, "recording the decision");
 }
 
 int xchg__store_decision_exists(xchg_store *s, const char *decision_id)
@@ -134,7 +121,7 @@ xchg_err xchg__store_decisions(xchg_store *s, const char *family, int64_t run,
                               "WHERE family = ?1 AND run <= ?2 AND (?3 IS NULL OR "
                               "coalesce(recipient, '') = ?3) ORDER BY run, id");
     if (!q)
-        return fail(s, d, "reading decisions");
+        return xchg__store_fail(s, d, "reading decisions");
     sqlite3_bind_text(q, 1, family, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, run);
     if (recipient)
@@ -143,27 +130,28 @@ xchg_err xchg__store_decisions(xchg_store *s, const char *family, int64_t run,
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         xchg__decision r;
         memset(&r, 0, sizeof r);
-        text(r.decision_id, sizeof r.decision_id, q, 0);
-        text(r.family, sizeof r.family, q, 1);
+        xchg__store_text(r.decision_id, sizeof r.decision_id, q, 0);
+        xchg__store_text(r.family, sizeof r.family, q, 1);
         r.run = sqlite3_column_int64(q, 2);
-        text(r.recipient, sizeof r.recipient, q, 3);
-        text(r.operator_kid, sizeof r.operator_kid, q, 4);
-        text(r.party, sizeof r.party, q, 5);
+        xchg__store_text(r.recipient, sizeof r.recipient, q, 3);
+        xchg__store_text(r.operator_kid, sizeof r.operator_kid, q, 4);
+        xchg__store_text(r.party, sizeof r.party, q, 5);
         const char *dec = (const char *)sqlite3_column_text(q, 6);
         r.approve = dec && strcmp(dec, "approve") == 0;
-        text(r.reason, sizeof r.reason, q, 7);
+        xchg__store_text(r.reason, sizeof r.reason, q, 7);
         r.time = sqlite3_column_int64(q, 8);
         int sl = sqlite3_column_bytes(q, 9);
         if (sl > 0 && (size_t)sl <= sizeof r.signature) {
             memcpy(r.signature, sqlite3_column_blob(q, 9), (size_t)sl);
             r.siglen = (size_t)sl;
         }
-        text(r.members, sizeof r.members, q, 10);
+        xchg__store_text(r.members, sizeof r.members, q, 10);
         if (fn(ctx, &r))
             break;
     }
     sqlite3_finalize(q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? XCHG_OK : fail(s, d, "reading decisions");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? XCHG_OK
+                                                 : xchg__store_fail(s, d, "reading decisions");
 }
 
 int xchg__store_family_has_decisions(xchg_store *s, const char *family)
@@ -184,7 +172,7 @@ xchg_err xchg__store_release_put(xchg_store *s, const char *packet_id, const cha
     sqlite3_stmt *q = prep(s, "INSERT INTO releases(packet_id, family, run, recipient, time, "
                               "released, withheld) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     if (!q)
-        return fail(s, d, "recording the release");
+        return xchg__store_fail(s, d, "recording the release");
     sqlite3_bind_text(q, 1, packet_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, family, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 3, run);
@@ -194,7 +182,7 @@ xchg_err xchg__store_release_put(xchg_store *s, const char *packet_id, const cha
     sqlite3_bind_int(q, 7, (int)withheld);
     int rc = sqlite3_step(q);
     sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? XCHG_OK : fail(s, d, "recording the release");
+    return rc == SQLITE_DONE ? XCHG_OK : xchg__store_fail(s, d, "recording the release");
 }
 
 int xchg__store_release_exists(xchg_store *s, const char *packet_id)
@@ -228,17 +216,18 @@ xchg_err xchg__store_release_candidates(xchg_store *s, int64_t run,
     sqlite3_stmt *q = prep(s, "SELECT pseudonym FROM families WHERE run = ?1 AND (eligible OR "
                               "pseudonym IN (SELECT family FROM decisions)) ORDER BY pseudonym");
     if (!q)
-        return fail(s, d, "listing families");
+        return xchg__store_fail(s, d, "listing families");
     sqlite3_bind_int64(q, 1, run);
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         char fam[XCHG_PSEUDONYM_MAX + 1];
-        text(fam, sizeof fam, q, 0);
+        xchg__store_text(fam, sizeof fam, q, 0);
         if (fn(ctx, fam))
             break;
     }
     sqlite3_finalize(q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? XCHG_OK : fail(s, d, "listing families");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? XCHG_OK
+                                                 : xchg__store_fail(s, d, "listing families");
 }
 
 /* The newest version of record id `rec`: follow replaced_by (chains are short: one link
@@ -282,7 +271,7 @@ xchg_err xchg__store_family_records(xchg_store *s, int64_t run, const char *fami
     } *items = NULL;
     size_t n = 0, cap = 0;
     if (!q || !nv || !rq || !iq) {
-        e = fail(s, d, "reading the family's records");
+        e = xchg__store_fail(s, d, "reading the family's records");
         goto cleanup;
     }
     sqlite3_bind_int64(q, 1, run);
@@ -299,7 +288,7 @@ xchg_err xchg__store_family_records(xchg_store *s, int64_t run, const char *fami
             cap = nc;
         }
         items[n].rec = sqlite3_column_int64(q, 0);
-        text(items[n].person, sizeof items[n].person, q, 1);
+        xchg__store_text(items[n].person, sizeof items[n].person, q, 1);
         n++;
     }
     xchg__indicator *ind = NULL;
@@ -344,7 +333,7 @@ xchg_err xchg__store_family_records(xchg_store *s, int64_t run, const char *fami
             }
             int pr = sqlite3_column_int(iq, 0);
             ind[ni].problem = pr < 0 ? UINT32_MAX : (unsigned)pr;
-            text(ind[ni].measure, sizeof ind[ni].measure, iq, 1);
+            xchg__store_text(ind[ni].measure, sizeof ind[ni].measure, iq, 1);
             ind[ni].start = (int32_t)sqlite3_column_int(iq, 2);
             ind[ni].end = (int32_t)sqlite3_column_int(iq, 3);
             ni++;
@@ -378,12 +367,12 @@ xchg_err xchg__store_family_persons(xchg_store *s, int64_t run, const char *fami
                 "JOIN persons p ON p.run = rr.run AND p.person = rr.person "
                 "WHERE f.run = ?1 AND f.pseudonym = ?2 ORDER BY p.pseudonym");
     if (!q)
-        return fail(s, d, "reading the family's members");
+        return xchg__store_fail(s, d, "reading the family's members");
     sqlite3_bind_int64(q, 1, run);
     sqlite3_bind_text(q, 2, family, -1, SQLITE_STATIC);
     while (sqlite3_step(q) == SQLITE_ROW) {
         char p[XCHG_PSEUDONYM_MAX + 1];
-        text(p, sizeof p, q, 0);
+        xchg__store_text(p, sizeof p, q, 0);
         if (fn(ctx, p))
             break;
     }
@@ -410,10 +399,10 @@ xchg_err xchg__store_meta_set_int(xchg_store *s, const char *name, int64_t v, xc
 {
     sqlite3_stmt *q = prep(s, "INSERT OR REPLACE INTO meta(name, value) VALUES (?1, ?2)");
     if (!q)
-        return fail(s, d, "writing meta");
+        return xchg__store_fail(s, d, "writing meta");
     sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, v);
     int rc = sqlite3_step(q);
     sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? XCHG_OK : fail(s, d, "writing meta");
+    return rc == SQLITE_DONE ? XCHG_OK : xchg__store_fail(s, d, "writing meta");
 }

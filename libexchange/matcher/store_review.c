@@ -4,19 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static xchg_err fail(xchg_store *s, xchg_diag *d, const char *what)
-{
-    xchg_diag_add(d, XCHG_SEV_ERROR, xchg__store_path(s), 0, 0, "database: %s: %s", what,
-                  sqlite3_errmsg(xchg__store_db(s)));
-    return XCHG_ERR_IO;
-}
-
-static void text(char *out, size_t n, sqlite3_stmt *q, int col)
-{
-    const char *t = (const char *)sqlite3_column_text(q, col);
-    snprintf(out, n, "%s", t ? t : "");
-}
-
 xchg_err xchg__store_review_put(xchg_store *s, const xchg__review_row *r, xchg_diag *d)
 {
     sqlite3_stmt *q = NULL;
@@ -25,7 +12,7 @@ xchg_err xchg__store_review_put(xchg_store *s, const xchg__review_row *r, xchg_d
                            "ref_b, same, operator, party, reason, time, signature) VALUES (?1, "
                            "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                            -1, &q, NULL) != SQLITE_OK)
-        return fail(s, d, "recording the review decision");
+        return xchg__store_fail(s, d, "recording the review decision");
     sqlite3_bind_text(q, 1, r->decision_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, r->agency_a, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 3, r->ref_a, -1, SQLITE_STATIC);
@@ -39,7 +26,7 @@ xchg_err xchg__store_review_put(xchg_store *s, const xchg__review_row *r, xchg_d
     sqlite3_bind_blob(q, 11, r->signature, (int)r->siglen, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? XCHG_OK : fail(s, d, "recording the review decision");
+    return rc == SQLITE_DONE ? XCHG_OK : xchg__store_fail(s, d, "recording the review decision");
 }
 
 int xchg__store_review_exists(xchg_store *s, const char *decision_id)
@@ -63,20 +50,20 @@ xchg_err xchg__store_reviews(xchg_store *s, int (*fn)(void *ctx, const xchg__rev
                            "SELECT decision_id, agency_a, ref_a, agency_b, ref_b, same, operator, "
                            "party, reason, time, signature FROM review_decisions ORDER BY id",
                            -1, &q, NULL) != SQLITE_OK)
-        return fail(s, d, "reading review decisions");
+        return xchg__store_fail(s, d, "reading review decisions");
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         xchg__review_row r;
         memset(&r, 0, sizeof r);
-        text(r.decision_id, sizeof r.decision_id, q, 0);
-        text(r.agency_a, sizeof r.agency_a, q, 1);
-        text(r.ref_a, sizeof r.ref_a, q, 2);
-        text(r.agency_b, sizeof r.agency_b, q, 3);
-        text(r.ref_b, sizeof r.ref_b, q, 4);
+        xchg__store_text(r.decision_id, sizeof r.decision_id, q, 0);
+        xchg__store_text(r.agency_a, sizeof r.agency_a, q, 1);
+        xchg__store_text(r.ref_a, sizeof r.ref_a, q, 2);
+        xchg__store_text(r.agency_b, sizeof r.agency_b, q, 3);
+        xchg__store_text(r.ref_b, sizeof r.ref_b, q, 4);
         r.same = sqlite3_column_int(q, 5);
-        text(r.operator_kid, sizeof r.operator_kid, q, 6);
-        text(r.party, sizeof r.party, q, 7);
-        text(r.reason, sizeof r.reason, q, 8);
+        xchg__store_text(r.operator_kid, sizeof r.operator_kid, q, 6);
+        xchg__store_text(r.party, sizeof r.party, q, 7);
+        xchg__store_text(r.reason, sizeof r.reason, q, 8);
         r.time = sqlite3_column_int64(q, 9);
         int sl = sqlite3_column_bytes(q, 10);
         if (sl > 0 && (size_t)sl <= sizeof r.signature) {
@@ -87,7 +74,9 @@ xchg_err xchg__store_reviews(xchg_store *s, int (*fn)(void *ctx, const xchg__rev
             break;
     }
     sqlite3_finalize(q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? XCHG_OK : fail(s, d, "reading review decisions");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? XCHG_OK
+               : xchg__store_fail(s, d, "reading review decisions");
 }
 
 int64_t xchg__store_active_record(xchg_store *s, const char *agency, const char *ref)
