@@ -775,6 +775,84 @@ static xchg_err pack_verify(const xchg_policy *p, json_t *body, const xchg_secke
     return e;
 }
 
+/* Bytes written as they are (no signing), verified, the error's text checked. */
+static void raw_refused(const xchg_policy *p, const char *bytes, size_t n, xchg_err want,
+                        const char *msg)
+{
+    const char *path = tpath("raw.xev");
+    spit(path, bytes, n);
+    xchg_diag *d = xchg_diag_new();
+    xchg_evidence_verdict v;
+    assert_int_equal(xchg_evidence_verify(p, path, &v, d), want);
+    assert_diag_has(d, msg);
+    xchg_diag_free(d);
+}
+
+/* Signed by the matcher, but a body that is not a well-formed pack. */
+static void signed_refused(const xchg_policy *p, const xchg_seckey *k, const char *body,
+                           xchg_err want, const char *msg)
+{
+    char *sealed = NULL;
+    size_t n = 0;
+    assert_int_equal(xchg_evidence_seal(k, body, strlen(body), &sealed, &n), XCHG_OK);
+    raw_refused(p, sealed, n, want, msg);
+    free(sealed);
+}
+
+/* Malformed packs: every one refused with a message, never a crash or an "ok". */
+static void test_evidence_malformed(void **state)
+{
+    (void)state;
+    const xchg_policy *p = phase2;
+    xchg_seckey *matcher = seed_key((int)party_seed(p, "matcher"));
+    raw_refused(p, "", 0, XCHG_ERR_FORMAT, "no signature line at its end");
+    raw_refused(p, "{}\n", 3, XCHG_ERR_FORMAT, "no signature line at its end");
+    static const char short_kid[] = "{}\nxchg-signature ed25519 abc AAAA\n";
+    raw_refused(p, short_kid, sizeof short_kid - 1, XCHG_ERR_FORMAT, "malformed signature line");
+    char bad_sig[128];
+    char kid[XCHG_KEYID_HEXLEN + 1];
+    xchg_keyid_hex(xchg_seckey_public(matcher)->id, kid);
+    int n = snprintf(bad_sig, sizeof bad_sig, "{}\nxchg-signature ed25519 %s !!!\n", kid);
+    raw_refused(p, bad_sig, (size_t)n, XCHG_ERR_FORMAT, "malformed signature");
+    /* the seal refuses a body with a newline (it would forge a second line) */
+    char *o = NULL;
+    size_t ol = 0;
+    assert_int_equal(xchg_evidence_seal(matcher, "{}\n{}", 5, &o, &ol), XCHG_ERR_ARG);
+    signed_refused(p, matcher, "not json", XCHG_ERR_FORMAT, "evidence pack body is not valid");
+    signed_refused(p, matcher, "{\"format\":\"other\"}", XCHG_ERR_FORMAT,
+                   "not an exchange evidence pack");
+    signed_refused(p, matcher, "{\"format\":\"exchange-evidence\",\"version\":9}",
+                   XCHG_ERR_VERSION, "version 9 is not supported");
+    /* a good body with one bad part at a time, each re-signed by the matcher */
+    json_t *b = good_body(p);
+    json_object_set_new(json_array_get(json_object_get(b, "events"), 0), "measure",
+                        json_string("no_such_measure"));
+    char *t = json_dumps(b, JSON_COMPACT);
+    signed_refused(p, matcher, t, XCHG_ERR_VERIFY, "event 1 is malformed");
+    free(t);
+    json_decref(b);
+    b = good_body(p);
+    json_object_set_new(json_array_get(json_object_get(b, "events"), 2), "person", json_integer(7));
+    t = json_dumps(b, JSON_COMPACT);
+    signed_refused(p, matcher, t, XCHG_ERR_VERIFY, "event 3 is malformed");
+    free(t);
+    json_decref(b);
+    b = good_body(p);
+    json_object_set_new(b, "judged", json_string("2025-01-01"));
+    t = json_dumps(b, JSON_COMPACT);
+    signed_refused(p, matcher, t, XCHG_ERR_VERIFY, "judged on or after identified");
+    free(t);
+    json_decref(b);
+    b = good_body(p);
+    json_object_set_new(json_array_get(json_object_get(b, "problems"), 0), "code",
+                        json_string("not_a_problem"));
+    t = json_dumps(b, JSON_COMPACT);
+    signed_refused(p, matcher, t, XCHG_ERR_VERIFY, "'not_a_problem' is not one of the agreement's");
+    free(t);
+    json_decref(b);
+    xchg_seckey_free(matcher);
+}
+
 static void test_evidence_pack(void **state)
 {
     (void)state;
@@ -866,6 +944,7 @@ int main(void)
         cmocka_unit_test(test_claim_rules),
         cmocka_unit_test(test_age_on_evidence_date),
         cmocka_unit_test(test_evidence_pack),
+        cmocka_unit_test(test_evidence_malformed),
         cmocka_unit_test(test_cost_arithmetic),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
