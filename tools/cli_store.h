@@ -16,6 +16,8 @@ struct common {
 /* Parse the options every matcher verb shares. 0, -1 after --help, or an exit code. */
 int match_parse(int argc, char **argv, struct common *c);
 int match_db_key(const struct common *c, xchg_store_key **out);
+/* --run N (a run number from 1) into *run, 0 when not given. 0, or EXIT_USAGE. */
+int match_parse_run(const struct common *c, int64_t *run);
 int match_open_store(const struct common *c, const xchg_policy *p, xchg_store **s);
 
 /* The matcher service (store + audit log) for the agreement actions. */

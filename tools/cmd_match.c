@@ -160,7 +160,7 @@ int match_open_matcher(const struct common *c, const xchg_policy *p, xchg_matche
     return rc;
 }
 
-static int parse_run(const struct common *c, int64_t *run)
+int match_parse_run(const struct common *c, int64_t *run)
 {
     *run = 0;
     if (c->run) {
@@ -551,7 +551,7 @@ static int do_list(const struct common *c)
         cli_error("choose --json or --csv");
         return EXIT_USAGE;
     }
-    if ((rc = parse_run(c, &run)) != 0 || (rc = match_open_store(c, NULL, &s)) != 0)
+    if ((rc = match_parse_run(c, &run)) != 0 || (rc = match_open_store(c, NULL, &s)) != 0)
         return rc;
     struct list_ctx l = {c->json ? 1 : c->csv ? 2 : 0, 0};
     if (l.mode == 1)
@@ -644,7 +644,7 @@ static int do_show(const struct common *c)
         cli_error("match show needs one FAMILY pseudonym");
         return EXIT_USAGE;
     }
-    if ((rc = parse_run(c, &run)) != 0 || (rc = match_open_store(c, NULL, &s)) != 0)
+    if ((rc = match_parse_run(c, &run)) != 0 || (rc = match_open_store(c, NULL, &s)) != 0)
         return rc;
     xchg_store_family *f = calloc(1, sizeof *f);
     xchg_diag *d = xchg_diag_new();
@@ -717,7 +717,7 @@ static int do_links(const struct common *c)
         cli_error("match links writes CSV: give --csv");
         return EXIT_USAGE;
     }
-    if ((rc = parse_run(c, &run)) != 0 || (rc = match_open_store(c, NULL, &s)) != 0)
+    if ((rc = match_parse_run(c, &run)) != 0 || (rc = match_open_store(c, NULL, &s)) != 0)
         return rc;
     xchg_diag *d = xchg_diag_new();
     size_t n = 0;

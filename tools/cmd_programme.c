@@ -26,9 +26,8 @@ static void money(char *out, size_t n, double v)
     snprintf(out, n, "%.0f", v);
 }
 
-static int do_costs(const struct common *c, xchg_store *s, const xchg_policy *p)
+static int do_costs(const struct common *c, const xchg_policy *p)
 {
-    (void)s;
     xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
     int rc = match_open_matcher(c, p, &m);
@@ -37,7 +36,13 @@ static int do_costs(const struct common *c, xchg_store *s, const xchg_policy *p)
         return rc;
     }
     xchg_matcher_cost_report r;
-    xchg_err e = xchg_matcher_costs(m, c->run ? atoll(c->run) : 0, &r, d);
+    int64_t run;
+    if ((rc = match_parse_run(c, &run)) != 0) {
+        xchg_matcher_close(m);
+        xchg_diag_free(d);
+        return rc;
+    }
+    xchg_err e = xchg_matcher_costs(m, run, &r, d);
     if (e != XCHG_OK) {
         rc = cli_fail(e, d, c->db);
     } else {
@@ -95,11 +100,21 @@ struct out {
     const struct common *c;
     size_t n;
     int first;
+    const char *header; /* printed before the first row, or at the end if there is none */
 };
+
+static void header(struct out *w)
+{
+    if (w->header) {
+        fputs(w->header, stdout);
+        w->header = NULL;
+    }
+}
 
 static int print_outcome(void *ctx, const xchg_store_outcome *o)
 {
     struct out *w = ctx;
+    header(w);
     char idd[11], since[11] = "-", b[32], l[32];
     xchg_date_format(o->identified, idd);
     if (o->since != XCHG_DATE_NONE)
@@ -144,23 +159,27 @@ static int do_outcomes(int argc, char **argv)
     if ((rc = cli_load_agreement(c.agr, &p)) != 0)
         goto cleanup;
     if (c.costs) {
-        rc = do_costs(&c, NULL, p);
+        rc = do_costs(&c, p);
         goto cleanup;
     }
     if ((rc = match_open_store(&c, p, &s)) != 0)
         goto cleanup;
-    long long run = c.run ? atoll(c.run) : 0;
-    struct out w = {&c, 0, 1};
-    if (c.json)
-        printf("[");
-    else if (c.csv)
-        printf("family,identified,first_run,problem,status,baseline,latest,since,criteria_met,"
-               "family_since_last_run\n");
-    else
-        printf("%-16s %-10s %-22s %-9s %8s %8s %-10s %s\n", "family", "identified", "problem",
-               "outcome", "baseline", "latest", "met since", "criteria met");
+    int64_t run;
+    if ((rc = match_parse_run(&c, &run)) != 0)
+        goto cleanup;
+    char text_header[160];
+    snprintf(text_header, sizeof text_header, "%-16s %-10s %-22s %-9s %8s %8s %-10s %s\n",
+             "family", "identified", "problem", "outcome", "baseline", "latest", "met since",
+             "criteria met");
+    struct out w = {&c, 0, 1,
+                    c.json  ? "["
+                    : c.csv ? "family,identified,first_run,problem,status,baseline,latest,since,"
+                              "criteria_met,family_since_last_run\n"
+                            : text_header};
     xchg_err e = xchg_store_outcomes(s, run, print_outcome, &w, d);
-    if (c.json)
+    if (e == XCHG_OK)
+        header(&w); /* no rows: the header (or an empty JSON list) all the same */
+    if (c.json && e == XCHG_OK)
         printf("]\n");
     if (e != XCHG_OK) {
         rc = cli_fail(e, d, c.db);
@@ -184,6 +203,7 @@ int cmd_outcomes(int argc, char **argv)
 static int print_claim(void *ctx, const xchg_matcher_claim *cl)
 {
     struct out *w = ctx;
+    header(w);
     char idd[11], jd[11];
     xchg_date_format(cl->identified, idd);
     xchg_date_format(cl->judged, jd);
@@ -226,7 +246,8 @@ static int do_verify(int argc, char **argv)
         xchg_err e = xchg_evidence_verify(p, pos[i], &v, d);
         if (e != XCHG_OK) {
             int r = cli_fail(e, d, pos[i]);
-            cli_error("%s: the claim is not evidenced", pos[i]);
+            if (e == XCHG_ERR_VERIFY || e == XCHG_ERR_FORMAT || e == XCHG_ERR_VERSION)
+                cli_error("%s: the claim is not evidenced", pos[i]);
             if (r > worst)
                 worst = r;
         } else {
@@ -270,15 +291,18 @@ int cmd_claims(int argc, char **argv)
     if ((rc = cli_load_agreement(c.agr, &p)) != 0 ||
         (rc = cli_load_seckey(c.key, c.pfd, &k)) != 0 || (rc = match_open_matcher(&c, p, &m)) != 0)
         goto cleanup;
-    long long run = c.run ? atoll(c.run) : 0;
-    struct out w = {&c, 0, 1};
-    if (c.json)
-        printf("[");
-    else if (c.csv)
-        printf("family,identified,judged,problems,events,pack_sha256\n");
+    int64_t run;
+    if ((rc = match_parse_run(&c, &run)) != 0)
+        goto cleanup;
+    struct out w = {&c, 0, 1,
+                    c.json  ? "["
+                    : c.csv ? "family,identified,judged,problems,events,pack_sha256\n"
+                            : NULL};
     size_t n = 0;
     xchg_err e = xchg_matcher_claims(m, k, run, c.out, print_claim, &w, &n, d);
-    if (c.json)
+    if (e == XCHG_OK)
+        header(&w);
+    if (c.json && e == XCHG_OK)
         printf("]\n");
     if (e != XCHG_OK) {
         rc = cli_fail(e, d, c.db);

@@ -62,16 +62,10 @@ int cmd_report(int argc, char **argv)
         cli_hint("run 'xchg report --help' for the options");
         return EXIT_USAGE;
     }
-    int64_t run = 0;
-    if (c.run) {
-        char *end = NULL;
-        long long v = strtoll(c.run, &end, 10);
-        if (!end || *end || v < 1) {
-            cli_error("--run must be a run number from 1");
-            return EXIT_USAGE;
-        }
-        run = v;
-    }
+    int64_t run;
+    int rr = match_parse_run(&c, &run);
+    if (rr)
+        return rr;
     xchg_report_format fmt = csv    ? XCHG_REPORT_CSV
                              : json ? XCHG_REPORT_JSON
                              : html ? XCHG_REPORT_HTML
