@@ -708,6 +708,57 @@ static void test_age_on_evidence_date(void **state)
     uint64_t count = 0;
     assert_int_equal(xchg_xex_reader_finish(r, &count, NULL), XCHG_OK);
     xchg_xex_reader_free(r);
+
+    /* A dishonest agency: the police sign records carrying another agency's measure (an
+       education attendance event) or a measure the agreement does not have. The matcher's
+       reader refuses each, naming why. */
+    assert_int_equal(xchg_xex_reader_open(out, matcher, &r, NULL), XCHG_OK);
+    size_t hl, rl;
+    const uint8_t *h = xchg_xex_reader_header(r, &hl), *r1;
+    char *hdr = malloc(hl);
+    memcpy(hdr, h, hl);
+    int end1 = 0;
+    assert_int_equal(xchg_xex_reader_next(r, &r1, &rl, &end1, NULL), XCHG_OK);
+    uint8_t *genuine = malloc(rl); /* a real record: its tokens and CLK stay as sealed */
+    memcpy(genuine, r1, rl);
+    xchg_xex_reader_free(r);
+    const struct {
+        uint8_t measure;
+        const char *msg;
+    } forged[] = {{M(p, "attendance"),
+                   "it sends measure 'attendance', which this agency's extract does not define"},
+                  {200, "an indicator names an unknown measure"}};
+    for (size_t k = 0; k < 2; k++) {
+        const char *fx = tpath("forged.xex");
+        unlink(fx);
+        xchg_xex_writer *w = NULL;
+        assert_int_equal(xchg_xex_writer_new(fx, 1, &pd->parties[xchg_policy_party(p, "matcher")].key,
+                                             police, hdr, hl, &w, NULL),
+                         XCHG_OK);
+        xchg_record rec;
+        assert_int_equal(xchg_record_decode(genuine, rl, &rec, NULL), XCHG_OK);
+        rec.nind = 1;
+        rec.ind[0] = (xchg_indicator_ev){.is_measure = 1, .problem = XCHG_IND_NONE,
+                                         .measure = forged[k].measure, .start = day("2026-07-31"),
+                                         .end = day("2026-07-31"), .value = 100, .of = 120};
+        size_t n = 0, cap = xchg_record_size(&rec);
+        uint8_t *buf = malloc(cap);
+        assert_int_equal(xchg_record_encode(&rec, buf, cap, &n), XCHG_OK);
+        assert_int_equal(xchg_xex_writer_add(w, buf, n), XCHG_OK);
+        free(buf);
+        assert_int_equal(xchg_xex_writer_finish(w, NULL), XCHG_OK);
+        xchg_xex_writer_free(w);
+        xchg_extract_file *f = NULL;
+        xchg_diag_clear(d);
+        assert_int_equal(xchg_extract_open(p, matcher, fx, 1, &f, d), XCHG_OK);
+        xchg_record got;
+        int end = 0;
+        assert_int_equal(xchg_extract_next(f, &got, &end, d), XCHG_ERR_FORMAT);
+        assert_diag_has(d, forged[k].msg);
+        xchg_extract_close(f);
+    }
+    free(hdr);
+    free(genuine);
     xchg_diag_free(d);
     xchg_secret_free(s);
     xchg_seckey_free(owner);
