@@ -754,9 +754,9 @@ static json_t *packet_body(xchg_matcher *m, const char *family, const char *reci
         json_decref(approvals);
         return NULL;
     }
-    /* problems evidenced by released records only, with their agencies and dates; a
-       measure's events count only for problems the family was identified on (good
-       attendance is evidence for the criteria, not a problem of its own) */
+    /* problems the family was identified on in this run, evidenced by released records
+       only, with their agencies and dates (a measure's events are evidence for criteria:
+       good attendance is not a problem of its own) */
     xchg_store_family fam;
     int have_fam = xchg_store_family_show(m->s, run, family, &fam, NULL, NULL, NULL, NULL) ==
                    XCHG_OK;
@@ -764,13 +764,11 @@ static json_t *packet_body(xchg_matcher *m, const char *family, const char *reci
     json_t *probs = json_array();
     for (size_t i = 0; i < b.nprobs; i++) {
         const struct problem_acc *pa = &b.probs[i];
-        if (pd->problems[pa->problem].nidentify) {
-            int identified = 0;
-            for (size_t k = 0; have_fam && k < fam.nproblems; k++)
-                identified |= strcmp(fam.problems[k].code, pd->problems[pa->problem].code) == 0;
-            if (!identified)
-                continue;
-        }
+        int identified = 0;
+        for (size_t k = 0; have_fam && k < fam.nproblems; k++)
+            identified |= strcmp(fam.problems[k].code, pd->problems[pa->problem].code) == 0;
+        if (!identified)
+            continue;
         json_t *ag = json_array();
         for (size_t k = 0; k < pd->nparties && k < 32; k++)
             if (pa->agencies & (1u << k))

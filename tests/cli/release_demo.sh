@@ -117,6 +117,15 @@ awk '$3 != "released" { print $2 }' "$T/expected.txt" | while read -r ref; do
   grep -q "\"$ref\"" "$T/p.json" && echo "$ref"
 done > "$T/leaked.txt"
 expect 1 "" -- grep . "$T/leaked.txt"
+# the problems the packet states are problems the family was identified on, and only those
+# its released records evidence (never a measure's other events, like good attendance)
+$X match show --db "$T/db" --db-key "$T/db.key" "$FAM" > "$T/show.txt"
+grep -o '"code": *"[a-z_]*"' "$T/p.json" | sed 's/.*"\([a-z_]*\)"$/\1/' | sort -u > "$T/pkt-problems.txt"
+expect 0 "" -- test -s "$T/pkt-problems.txt"
+while read -r code; do
+  grep -q "^  $code " "$T/show.txt" && PASSES=$((PASSES+1)) ||
+    { echo "FAIL: the packet states $code, which the family was not identified on"; FAILS=$((FAILS+1)); }
+done < "$T/pkt-problems.txt"
 # the recipient's view says more is held without naming the agency or problem
 expect 0 "can be shared with the family's consent" -- cat "$T/p.json"
 # the recipient reads the detail; another party cannot open the packet
