@@ -153,42 +153,42 @@ static xchg_err members_hex(const xchg_link_result *res, const xchg__famview *v,
 static xchg__prog_state *inherit(xchg__prog_states *st, const struct members *mem,
                                  const char *const *persons, size_t np, const uint8_t *claimed)
 {
-    xchg__prog_state *best = NULL;
-    size_t best_n = 0;
-    for (size_t i = 0; i < np; i++) {
+    /* one pass over the family's persons: every unclaimed state they belong to, with how
+       many of them it holds */
+    xchg__prog_state *cand[64];
+    size_t shared[64], nc = 0;
+    for (size_t i = 0; i < np && mem->n; i++) {
         struct member_of key;
         snprintf(key.person, sizeof key.person, "%s", persons[i]);
-        struct member_of *hit =
-            (mem->n ? bsearch(&key, mem->v, mem->n, sizeof *mem->v, cmp_member) : NULL);
+        struct member_of *hit = bsearch(&key, mem->v, mem->n, sizeof *mem->v, cmp_member);
         if (!hit)
             continue;
         while (hit > mem->v && strcmp(hit[-1].person, key.person) == 0)
             hit--;
         for (; hit < mem->v + mem->n && strcmp(hit->person, key.person) == 0; hit++) {
-            xchg__prog_state sk, *cand;
-            snprintf(sk.pseudonym, sizeof sk.pseudonym, "%s", hit->family);
-            cand = (st->n ? bsearch(&sk, st->v, st->n, sizeof *st->v, cmp_state) : NULL);
-            if (!cand || claimed[cand - st->v])
+            xchg__prog_state *c = xchg__prog_state_find(st, hit->family);
+            if (!c || claimed[c - st->v])
                 continue;
-            size_t shared = 0; /* persons of this family in cand */
-            for (size_t k = 0; k < np; k++) {
-                struct member_of k2, *h2;
-                snprintf(k2.person, sizeof k2.person, "%s", persons[k]);
-                h2 = (mem->n ? bsearch(&k2, mem->v, mem->n, sizeof *mem->v, cmp_member) : NULL);
-                if (!h2)
+            size_t k = 0;
+            while (k < nc && cand[k] != c)
+                k++;
+            if (k == nc) {
+                if (nc == 64)
                     continue;
-                while (h2 > mem->v && strcmp(h2[-1].person, k2.person) == 0)
-                    h2--;
-                for (; h2 < mem->v + mem->n && strcmp(h2->person, k2.person) == 0; h2++)
-                    shared += strcmp(h2->family, cand->pseudonym) == 0;
+                cand[nc] = c;
+                shared[nc++] = 0;
             }
-            if (shared > best_n ||
-                (shared == best_n && best && cand->identified < best->identified)) {
-                best = cand;
-                best_n = shared;
-            }
+            shared[k]++;
         }
     }
+    /* the most shared members; ties: the earliest identified */
+    xchg__prog_state *best = NULL;
+    size_t best_n = 0;
+    for (size_t k = 0; k < nc; k++)
+        if (shared[k] > best_n || (shared[k] == best_n && cand[k]->identified < best->identified)) {
+            best = cand[k];
+            best_n = shared[k];
+        }
     return best;
 }
 
