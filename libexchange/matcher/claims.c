@@ -174,15 +174,8 @@ static xchg_err one_pack(xchg_matcher *m, const xchg_seckey *key, int64_t run, c
         met[p] = s == XCHG_OUTCOME_MET;
         xchg__prog_problem(pd, &f, p, st->identified, &ib);
         /* the baseline's stated criteria, from the state */
-        const char *crit = "";
-        char cbuf[256] = "";
-        const char *bl = strstr(st->baseline, pd->problems[p].code);
-        if (bl && bl[strlen(pd->problems[p].code)] == '=') {
-            const char *v0 = bl + strlen(pd->problems[p].code) + 1;
-            size_t vl = strcspn(v0, " ");
-            snprintf(cbuf, sizeof cbuf, "%.*s", (int)vl, v0);
-            crit = cbuf;
-        }
+        char crit[256];
+        xchg__baseline_criteria(st->baseline, pd->problems[p].code, crit, sizeof crit);
         char since[11] = "";
         if (rows[i].since != XCHG_DATE_NONE)
             xchg_date_format(rows[i].since, since);

@@ -48,6 +48,23 @@ xchg__prog_state *xchg__prog_state_find(const xchg__prog_states *st, const char 
     return st->n ? bsearch(&key, st->v, st->n, sizeof *st->v, cmp_state) : NULL;
 }
 
+int xchg__baseline_criteria(const char *baseline, const char *code, char *out, size_t n)
+{
+    size_t cl = strlen(code);
+    out[0] = '\0';
+    for (const char *t = baseline; t && *t;) {
+        size_t tl = strcspn(t, " ");
+        if (tl > cl && strncmp(t, code, cl) == 0 && t[cl] == '=') {
+            snprintf(out, n, "%.*s", (int)(tl - cl - 1), t + cl + 1);
+            return 1;
+        }
+        t += tl;
+        while (*t == ' ')
+            t++;
+    }
+    return 0;
+}
+
 static int add_row(void *ctx, const xchg_store_outcome *o)
 {
     xchg__outcome_rows *r = ctx;

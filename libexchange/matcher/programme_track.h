@@ -29,6 +29,10 @@ typedef struct xchg__prog_states {
 xchg_err xchg__prog_states_load(xchg_store *s, xchg__prog_states *st, xchg_diag *d);
 xchg__prog_state *xchg__prog_state_find(const xchg__prog_states *st, const char *pseudonym);
 
+/* The criteria ids a baseline ("problem=ids problem=ids") gives problem code (exact
+ * match, never a prefix of another code) into out; 1 when the problem is in it. */
+int xchg__baseline_criteria(const char *baseline, const char *code, char *out, size_t n);
+
 /* Every outcome row of run (0: latest), by family then problem (rows->v malloc'ed). */
 typedef struct xchg__outcome_rows {
     xchg_store_outcome *v;

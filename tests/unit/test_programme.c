@@ -13,6 +13,7 @@
 
 #include "programme.h"
 #include "costs.h"
+#include "programme_track.h"
 #include "exchange/evidence.h"
 
 #include <jansson.h>
@@ -948,6 +949,20 @@ static void test_evidence_pack(void **state)
     xchg_seckey_free(op);
 }
 
+/* A baseline's criteria by exact problem code: "health" is not found in "mental_health". */
+static void test_baseline_criteria(void **state)
+{
+    (void)state;
+    char out[64];
+    const char *b = "mental_health=X-1 health=P2-HEALTH-1;P2-HEALTH-2 crime_asb=";
+    assert_int_equal(xchg__baseline_criteria(b, "health", out, sizeof out), 1);
+    assert_string_equal(out, "P2-HEALTH-1;P2-HEALTH-2");
+    assert_int_equal(xchg__baseline_criteria(b, "crime_asb", out, sizeof out), 1);
+    assert_string_equal(out, "");
+    assert_int_equal(xchg__baseline_criteria(b, "crime", out, sizeof out), 0);
+    assert_int_equal(xchg__baseline_criteria("", "health", out, sizeof out), 0);
+}
+
 /* Cost arithmetic on phase 2's default table (2010 FIP costings, per_family 4000). */
 static void test_cost_arithmetic(void **state)
 {
@@ -997,6 +1012,7 @@ int main(void)
         cmocka_unit_test(test_evidence_pack),
         cmocka_unit_test(test_evidence_malformed),
         cmocka_unit_test(test_cost_arithmetic),
+        cmocka_unit_test(test_baseline_criteria),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
