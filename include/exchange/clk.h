@@ -98,6 +98,45 @@ XCHG_API xchg_err xchg_clk_encode(xchg_clk_encoder *enc, const char *const *fiel
                                   const size_t *lens, size_t nfields, uint8_t *out,
                                   xchg_diag *d) XCHG_MUST_CHECK;
 
+/* ---- hardening (docs/clk.md, "Hardening options") ------------------------------ */
+
+/* Transforms applied to every filter after encoding; all zero = none. */
+typedef struct xchg_clk_hardening {
+    const char *salt_feature; /* schema feature whose value salts a keyed bit permutation,
+                               * or NULL for none */
+    size_t salt_chars;        /* use only the first salt_chars bytes of it (0 = all);
+                               * e.g. 4 of a %Y-%m-%d date = the year of birth */
+    double blip;              /* probability that each bit is flipped (0 <= blip < 0.5) */
+} xchg_clk_hardening;
+
+/*
+ * Makes xchg_clk_encode apply h to every filter enc encodes from now on. The permutation
+ * key is a keyed BLAKE2b of secret (the encoder's own secret, 16..64 bytes) and a fixed
+ * context string. XCHG_ERR_POLICY with a message in d when salt_feature is not a feature
+ * of the schema or blip is out of range; XCHG_ERR_ARG for a bad secret; enc is unchanged on
+ * error. A NULL h or an all-zero one removes the hardening.
+ */
+XCHG_API xchg_err xchg_clk_encoder_harden(xchg_clk_encoder *enc, const xchg_clk_hardening *h,
+                                          const void *secret, size_t secretlen,
+                                          xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
+ * The salted permutation on its own: bit i of the l-bit filter f (MSB first) moves to
+ * position perm[i], where perm is the Fisher-Yates shuffle driven by
+ * randombytes_buf_deterministic(seed = BLAKE2b-256(salt, key = key)), 8 big-endian bytes
+ * per step i = l-1 .. 1, j = value mod (i+1). XCHG_ERR_ARG for l < 2; XCHG_ERR_NOMEM.
+ */
+XCHG_API xchg_err xchg_clk_permute(uint8_t *f, size_t l, const uint8_t key[32], const void *salt,
+                                   size_t saltlen) XCHG_MUST_CHECK;
+
+/*
+ * BLIP on its own: bit i of the l-bit filter f flips when the big-endian 16-bit value at
+ * bytes 2i, 2i+1 of randombytes_buf_deterministic(seed) is below round(p * 65536).
+ * XCHG_ERR_ARG unless 0 <= p < 0.5.
+ */
+XCHG_API xchg_err xchg_clk_blip(uint8_t *f, size_t l, double p,
+                                const uint8_t seed[32]) XCHG_MUST_CHECK;
+
 /* Number of bits set in the nbytes at f. */
 XCHG_API size_t xchg_clk_popcount(const uint8_t *f, size_t nbytes);
 

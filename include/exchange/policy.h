@@ -109,6 +109,10 @@ typedef struct xchg_fuzzy {
     size_t nblocking;
     int one_to_one; /* at most one link per record and agency */
     int invalid;    /* XCHG_CLK_INVALID_ENCODE (default) or _DROP, for every field */
+    /* hardening of every CLK (docs/clk.md): salted permutation and BLIP; NULL / 0 = off */
+    const char *harden_salt;  /* clk_schema feature identifier */
+    size_t harden_salt_chars; /* 0 = the whole value */
+    double harden_blip;       /* bit-flip probability */
 } xchg_fuzzy;
 
 typedef enum xchg_op {

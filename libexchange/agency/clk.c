@@ -86,6 +86,7 @@ struct xchg_clk_encoder {
     struct buf pad;  /* padded value */
     struct buf offs; /* code point offsets into pad */
     struct buf tok;  /* one token */
+    struct clk_harden *hard; /* NULL: no hardening (clk_harden.c) */
 };
 
 /* Grow b to hold n elements of size sz. 0 on success. */
@@ -109,6 +110,7 @@ void xchg_clk_encoder_free(xchg_clk_encoder *enc)
     if (!enc)
         return;
     xchg_secure_free(enc->keys); /* xchg_secure_free wipes before it releases */
+    xchg__clk_harden_free(enc->hard, enc->s->l);
     xchg_secure_free(enc->snap);
     xchg_secure_free(enc->hk);
     xchg_secure_free(enc->hw);
@@ -286,6 +288,20 @@ cleanup:
         return rc;
     }
     *out = enc;
+    return XCHG_OK;
+}
+
+xchg_err xchg_clk_encoder_harden(xchg_clk_encoder *enc, const xchg_clk_hardening *h,
+                                 const void *secret, size_t secretlen, xchg_diag *d)
+{
+    if (!enc)
+        return XCHG_ERR_ARG;
+    struct clk_harden *nh = NULL;
+    xchg_err rc = xchg__clk_harden_new(enc->s, h, secret, secretlen, &nh, d);
+    if (rc != XCHG_OK)
+        return rc;
+    xchg__clk_harden_free(enc->hard, enc->s->l);
+    enc->hard = nh;
     return XCHG_OK;
 }
 
@@ -1002,6 +1018,8 @@ xchg_err xchg_clk_encode(xchg_clk_encoder *enc, const char *const *fields, const
     memcpy(out, enc->bits, nout);
     if (s->l % 8)
         out[nout - 1] &= (uint8_t)(0xffu << (8 - s->l % 8));
+    if (enc->hard)
+        xchg__clk_harden_apply(enc->hard, s, fields, lens, out);
 
 cleanup:
     if (enc->q) { /* after an error, drop what a failed record left queued */

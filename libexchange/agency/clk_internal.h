@@ -107,4 +107,16 @@ void clk_blake2b_snap_hash4(const struct clk_blake2b_snap *const snap[4],
                             const uint8_t *const block[4], const size_t len[4], uint8_t out[4][64],
                             enum clk_blake2b_impl impl);
 
+/* ---- hardening, clk_harden.c ------------------------------------------------------ */
+
+struct clk_harden;
+/* *out = NULL when hd asks for nothing. */
+xchg_err xchg__clk_harden_new(const xchg_clk_schema *s, const xchg_clk_hardening *hd,
+                              const void *secret, size_t secretlen, struct clk_harden **out,
+                              xchg_diag *d);
+void xchg__clk_harden_free(struct clk_harden *h, size_t l);
+/* Transform the finished filter out (s->l bits) of the record fields/lens. */
+void xchg__clk_harden_apply(struct clk_harden *h, const xchg_clk_schema *s,
+                            const char *const *fields, const size_t *lens, uint8_t *out);
+
 #endif

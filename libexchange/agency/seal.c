@@ -868,6 +868,11 @@ static xchg_err setup_clk(struct seal *s, const xchg_secret *sec)
     e = xchg_secret_derive(sec, "clk", key, KEY_BYTES);
     if (e == XCHG_OK)
         e = xchg_clk_encoder_new(s->clk_schema, key, KEY_BYTES, &s->clk);
+    if (e == XCHG_OK) { /* the agreement's fuzzy.hardening (clk_harden.c) */
+        xchg_clk_hardening h = {p->fuzzy.harden_salt, p->fuzzy.harden_salt_chars,
+                                p->fuzzy.harden_blip};
+        e = xchg_clk_encoder_harden(s->clk, &h, key, KEY_BYTES, s->d);
+    }
     sodium_free(key);
     return e;
 }

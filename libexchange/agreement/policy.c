@@ -910,10 +910,63 @@ static void parse_key_list(struct ctx *c, struct fy_node *n, const char *what, c
     }
 }
 
+/* fuzzy.hardening (docs/clk.md, "Hardening options"): transforms of every CLK after
+ * encoding. salt: {feature: <a clk_schema feature identifier>, chars: N} permutes the bits
+ * by a keyed permutation chosen by the feature's first N bytes; blip: P flips each bit with
+ * probability P. */
+static void parse_clk_hardening(struct ctx *c, struct fy_node *m, struct fy_node *sch,
+                                xchg_fuzzy *f)
+{
+    static const char *const keys[] = {"salt", "blip", NULL};
+    static const char *const skeys[] = {"feature", "chars", NULL};
+    struct fy_node *h = get(m, "hardening");
+    if (!h || !is_map(c, h, "'hardening'"))
+        return;
+    check_keys(c, h, keys, "'hardening'");
+    struct fy_node *sa = get(h, "salt");
+    if (sa && is_map(c, sa, "'salt' in 'hardening'")) {
+        check_keys(c, sa, skeys, "'salt' in 'hardening'");
+        const char *feat = get_str(c, sa, "feature", 1, "'salt' in 'hardening'");
+        if (feat) {
+            int found = 0;
+            struct fy_node *fs = sch ? get(sch, "features") : NULL;
+            for (int i = 0; fs && fy_node_get_type(fs) == FYNT_SEQUENCE &&
+                            i < fy_node_sequence_item_count(fs); i++) {
+                struct fy_node *id = get(fy_node_sequence_get_by_index(fs, i), "identifier");
+                size_t il = 0;
+                const char *is = id && fy_node_get_type(id) == FYNT_SCALAR
+                                     ? fy_node_get_scalar(id, &il) : NULL;
+                if (is && il == strlen(feat) && memcmp(is, feat, il) == 0)
+                    found = 1;
+            }
+            if (!found)
+                ERR(c, get(sa, "feature"), "salt feature '%s' is not a feature of 'clk_schema'",
+                    feat);
+            f->harden_salt = feat;
+        }
+        struct fy_node *ch = get(sa, "chars");
+        double n = 0;
+        if (ch && num_of(c, ch, &n, "'chars'")) {
+            if (n < 1 || n > 256 || n != (double)(size_t)n)
+                ERR(c, ch, "'chars' must be a whole number from 1 to 256, not %g", n);
+            else
+                f->harden_salt_chars = (size_t)n;
+        }
+    }
+    struct fy_node *b = get(h, "blip");
+    double p = 0;
+    if (b && num_of(c, b, &p, "'blip'")) {
+        if (!(p >= 0 && p < 0.5))
+            ERR(c, b, "'blip' must be a bit-flip probability in [0, 0.5), not %g", p);
+        else
+            f->harden_blip = p;
+    }
+}
+
 static void parse_fuzzy(struct ctx *c, struct fy_node *root)
 {
     static const char *const keys[] = {"clk_schema", "threshold", "review_band", "blocking",
-                                       "one_to_one", "invalid", NULL};
+                                       "one_to_one", "invalid", "hardening", NULL};
     struct fy_node *m = get(root, "fuzzy");
     xchg_fuzzy *f = &c->p->fuzzy;
     if (!m)
@@ -921,7 +974,7 @@ static void parse_fuzzy(struct ctx *c, struct fy_node *root)
     if (!is_map(c, m, "'fuzzy'"))
         return;
     check_keys(c, m, keys, "'fuzzy'");
-    struct fy_node *sch;
+    struct fy_node *sch = NULL;
     if (need(c, m, "clk_schema", "'fuzzy'", &sch) && is_map(c, sch, "'clk_schema'")) {
         struct fy_node *ver = get(sch, "version");
         size_t vl = 0;
@@ -957,6 +1010,7 @@ static void parse_fuzzy(struct ctx *c, struct fy_node *root)
     }
     f->one_to_one = get_bool(c, m, "one_to_one", 1, "'fuzzy'");
     f->invalid = clk_invalid_of(c, m, "invalid", XCHG_CLK_INVALID_ENCODE, "'fuzzy'");
+    parse_clk_hardening(c, m, sch, f);
     struct fy_node *b;
     if (need(c, m, "blocking", "'fuzzy'", &b))
         parse_key_list(c, b, "'blocking'", "a blocking key", "block", 1, &f->blocking,

@@ -1,0 +1,46 @@
+/* Attacks on the encodings the matcher holds (docs/attacks.md). Pure functions over
+ * arrays: bench/attack/main.c feeds them a sealed county, tests/unit/test_attack.c a small
+ * fixture. Nothing here holds or needs the linkage secret. */
+#ifndef XCHG_BENCH_ATTACK_H
+#define XCHG_BENCH_ATTACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A public frequency list of plaintext values (normalised as the agreement normalises). */
+typedef struct att_list {
+    char **v;
+    double *w; /* relative frequency, any scale */
+    size_t n;
+    int positional; /* the field's tokens: 0 = padded bigrams (names), 1 = positional
+                     * unigrams "<i> <c>" (dates) */
+    int model_only; /* used to explain patterns, never re-identified (guess -1) */
+} att_list;
+
+void att_list_add(att_list *l, const char *v, double w); /* adds w to an existing value */
+void att_list_add_new(att_list *l, const char *v, double w); /* v known to be new */
+void att_list_free(att_list *l);
+long att_list_find(const att_list *l, const char *v);
+
+/*
+ * Pattern mining (Christen et al. 2018 style) on n filters of l bits (nb bytes each, MSB
+ * first): frequent bit patterns (K positions always set together in at least minsup of
+ * the filters) are mined greedily from every seed bit, aligned to the q-grams (bigrams,
+ * padded as clkhash pads them) of the nfields public lists by their expected frequency and
+ * co-occurrence, and each filter is re-identified per field as the listed value whose
+ * assigned q-grams best match the patterns it contains. guess[r * nfields + f] = index in
+ * lists[f] or -1. Returns the number of patterns mined, or -1 on allocation failure.
+ */
+long att_clk_pattern(const uint8_t *clks, size_t n, size_t l, size_t nb, const att_list *lists,
+                     size_t nfields, long *guess, size_t *nassigned);
+
+/*
+ * Frequency alignment (Kuzu et al. 2011 style) of n opaque values (nb bytes each, e.g.
+ * exact tokens or whole filters) with a public distribution: distinct values sorted by
+ * count are matched rank for rank with the list sorted by weight; guess[r] = list index
+ * or -1 (values seen fewer than min_count times are not guessed).
+ */
+int att_freq_align(const uint8_t *vals, size_t n, size_t nb, const att_list *list,
+                   size_t min_count, long *guess);
+
+#endif
