@@ -2,6 +2,7 @@
 #include "attack.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,8 +45,7 @@ long att_list_find(const att_list *l, const char *v)
     return -1;
 }
 
-const char *(*att_debug_truth)(size_t r, size_t f);
-#include <stdio.h>
+
 /* ---- pattern mining ---------------------------------------------------------------- */
 
 #define PAT_K 10      /* positions per mined pattern */
@@ -103,11 +103,187 @@ static int has_token(const char *v, int positional, const char *g)
     return 0;
 }
 
+/* signature of record r over patterns pc[0..m) */
+static uint64_t sig_of(const uint64_t *pR, size_t W, size_t r, const size_t *pc, size_t m)
+{
+    uint64_t s = 0;
+    for (size_t j = 0; j < m; j++)
+        s |= ((pR[pc[j] * W + r / 64] >> (r % 64)) & 1) << j;
+    return s;
+}
+
+struct sgrp {
+    uint64_t sig;
+    size_t count;
+    long name;
+};
+static int cmp_sgrp_sig(const void *a, const void *b)
+{
+    const struct sgrp *x = a, *y = b;
+    return (x->sig > y->sig) - (x->sig < y->sig);
+}
+static int cmp_sgrp_count(const void *a, const void *b)
+{
+    const struct sgrp *x = a, *y = b;
+    return (x->count < y->count) - (x->count > y->count);
+}
+static const double *g_lw;
+static int cmp_li(const void *a, const void *b)
+{
+    double x = g_lw[*(const size_t *)a], y = g_lw[*(const size_t *)b];
+    return (x < y) - (x > y);
+}
+
+/* Align one component's record groups with list l; per record the value index in *out.
+ * Returns the weighted fraction of (group, pattern) agreements under the final alignment. */
+double att__align_field(const uint64_t *pR, size_t W, size_t n, const size_t *pc, size_t m,
+                        const att_list *l, long *out);
+double att__align_field(const uint64_t *pR, size_t W, size_t n, const size_t *pc, size_t m,
+                        const att_list *l, long *out)
+{
+    double score = 0;
+    uint64_t *sig = malloc(n * sizeof *sig);
+    struct sgrp *g = malloc(n * sizeof *g);
+    size_t *li = malloc(l->n * sizeof *li), *rank = malloc(l->n * sizeof *rank);
+    /* candidate q-grams: every token of every listed value; membership per value */
+    size_t nc = 0;
+    char (*cg)[8] = NULL;
+    unsigned char *mem = NULL;
+    long qg[64];
+    if (!sig || !g || !li || !rank)
+        goto done;
+    for (size_t i = 0; i < l->n; i++) {
+        char tk[TOKMAX][8];
+        size_t k = tokens(l->v[i], l->positional, tk, TOKMAX);
+        for (size_t j = 0; j < k; j++) {
+            size_t c;
+            for (c = 0; c < nc && strcmp(cg[c], tk[j]); c++)
+                ;
+            if (c == nc) {
+                cg = realloc(cg, (nc + 1) * sizeof *cg);
+                memcpy(cg[nc++], tk[j], 8);
+            }
+        }
+    }
+    mem = calloc(l->n * nc + 1, 1);
+    if (!mem)
+        goto done;
+    for (size_t i = 0; i < l->n; i++)
+        for (size_t c = 0; c < nc; c++)
+            mem[i * nc + c] = (unsigned char)has_token(l->v[i], l->positional, cg[c]);
+    double wt = 0;
+    for (size_t i = 0; i < l->n; i++)
+        li[i] = i, wt += l->w[i];
+    g_lw = l->w;
+    qsort(li, l->n, sizeof *li, cmp_li);
+    for (size_t i = 0; i < l->n; i++)
+        rank[li[i]] = i;
+    for (size_t r = 0; r < n; r++)
+        sig[r] = sig_of(pR, W, r, pc, m), g[r].sig = sig[r], g[r].count = 1;
+    qsort(g, n, sizeof *g, cmp_sgrp_sig);
+    size_t ng = 0;
+    for (size_t r = 0; r < n; r++) {
+        if (ng && g[ng - 1].sig == g[r].sig)
+            g[ng - 1].count++;
+        else
+            g[ng++] = g[r];
+    }
+    qsort(g, ng, sizeof *g, cmp_sgrp_count);
+    for (size_t i = 0; i < ng; i++) /* Kuzu: rank for rank */
+        g[i].name = i < l->n ? (long)li[i] : -1;
+    /* log P(bit | token present?): index bit * 2 + present */
+    const double EPS1 = 0.05, EPS0 = 0.02;
+    const double ll[4] = {log(1 - EPS0), log(EPS1), log(EPS0), log(1 - EPS1)};
+    for (int it = 0; it < 1; it++) { /* (alternating further lowered the success: a model
+                                      * mismatch; see docs/attacks.md) */
+        /* q-gram of each pattern: the token whose presence in the aligned values best
+         * explains the pattern's presence (likelihood with error rates EPS1 for a missing
+         * bit, EPS0 for a spurious one) */
+        for (size_t j = 0; j < m && it == 0; j++) { /* start: by frequency alone */
+            double sj = 0, best = 1e300;
+            for (size_t i = 0; i < ng; i++)
+                sj += (double)g[i].count * (double)((g[i].sig >> j) & 1);
+            sj /= (double)n;
+            for (size_t c = 0; c < nc; c++) {
+                double e = 0;
+                for (size_t v = 0; v < l->n; v++)
+                    e += mem[v * nc + c] * l->w[v] / wt;
+                if (fabs(e - sj) < best)
+                    best = fabs(e - sj), qg[j] = (long)c;
+            }
+        }
+        for (size_t j = 0; j < m && it > 0; j++) {
+            double best = -1e300;
+            qg[j] = -1;
+            for (size_t c = 0; c < nc; c++) {
+                double a = 0;
+                for (size_t i = 0; i < ng; i++)
+                    if (g[i].name >= 0)
+                        a += (double)g[i].count *
+                             ll[((g[i].sig >> j) & 1) * 2 + mem[(size_t)g[i].name * nc + c]];
+                if (a > best)
+                    best = a, qg[j] = (long)c;
+            }
+        }
+        /* value of each group: maximum a posteriori, the public frequency as the prior */
+        size_t changed = 0;
+        score = 0;
+        for (size_t i = 0; i < ng; i++) {
+            long bn = -1;
+            double bs = -1e300;
+            for (size_t v = 0; v < l->n; v++) {
+                double a = log(l->w[v] / wt + 1e-12);
+                for (size_t j = 0; j < m; j++)
+                    a += ll[((g[i].sig >> j) & 1) * 2 + mem[v * nc + (size_t)qg[j]]];
+                if (a > bs)
+                    bs = a, bn = (long)v;
+            }
+            if (bn != g[i].name)
+                changed++;
+            g[i].name = bn;
+            score += (double)g[i].count * bs;
+        }
+        if (!changed)
+            break;
+    }
+    score /= (double)n; /* mean log posterior per record ... */
+    for (size_t j = 0; j < m; j++) { /* ... minus that of patterns unrelated to any value */
+        double sj = 0;
+        for (size_t i = 0; i < ng; i++)
+            sj += (double)g[i].count * (double)((g[i].sig >> j) & 1);
+        sj /= (double)n;
+        if (sj > 0 && sj < 1)
+            score -= sj * log(sj) + (1 - sj) * log(1 - sj);
+    }
+    /* back to records */
+    qsort(g, ng, sizeof *g, cmp_sgrp_sig);
+    for (size_t r = 0; r < n; r++) {
+        size_t lo = 0, hi = ng;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (g[mid].sig < sig[r])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        out[r] = lo < ng && g[lo].sig == sig[r] ? g[lo].name : -1;
+    }
+done:
+    free(sig);
+    free(g);
+    free(li);
+    free(rank);
+    free(cg);
+    free(mem);
+    return score;
+}
+
 long att_clk_pattern(const uint8_t *clks, size_t n, size_t l, size_t nb, const att_list *lists,
-                     size_t nfields, long *guess, size_t *nassigned)
+                     size_t nfields, long *guess, size_t *nassigned, att_truth_fn truth,
+                     void *tctx, size_t *nqgrams)
 {
     long rc = -1;
-    size_t W = (n + 63) / 64, np = 0, ncand = 0;
+    size_t W = (n + 63) / 64, np = 0;
     uint64_t *col = calloc(l * W + 1, sizeof *col), *R = calloc(W + 1, sizeof *R);
     uint64_t *pR = calloc(l * W + 1, sizeof *pR);
     uint32_t *pbits = calloc(l * PAT_K + 1, sizeof *pbits);
@@ -115,8 +291,6 @@ long att_clk_pattern(const uint8_t *clks, size_t n, size_t l, size_t nb, const a
     long *assign = calloc(l + 1, sizeof *assign);
     size_t *order = calloc(l + 1, sizeof *order);
     unsigned char *inP = calloc(l + 1, 1);
-    struct cand *cand = NULL;
-    double *joint = NULL; /* per field: ncf x ncf expected co-occurrence */
     size_t *fstart = calloc(nfields + 1, sizeof *fstart);
     if (!col || !R || !pR || !pbits || !psup || !csup || !assign || !order || !inP || !fstart)
         goto cleanup;
@@ -178,213 +352,150 @@ long att_clk_pattern(const uint8_t *clks, size_t n, size_t l, size_t nb, const a
         psup[np++] = sup;
     }
 
-    /* 2. the attacker's q-gram model from the public lists */
-    for (size_t f = 0; f < nfields; f++) {
-        fstart[f] = ncand;
-        double tot = 0;
-        for (size_t i = 0; i < lists[f].n; i++)
-            tot += lists[f].w[i];
-        for (size_t i = 0; i < lists[f].n; i++) {
-            char tk[TOKMAX][8];
-            size_t k = tokens(lists[f].v[i], lists[f].positional, tk, TOKMAX);
-            for (size_t j = 0; j < k; j++) {
-                size_t c;
-                for (c = fstart[f]; c < ncand; c++)
-                    if (strcmp(cand[c].g, tk[j]) == 0)
-                        break;
-                if (c == ncand) {
-                    cand = realloc(cand, (ncand + 1) * sizeof *cand);
-                    memset(&cand[ncand], 0, sizeof *cand);
-                    cand[ncand].field = f;
-                    memcpy(cand[ncand].g, tk[j], 8);
-                    cand[ncand].idx = ncand - fstart[f];
-                    ncand++;
-                }
+    /* 2. fields: patterns of one field depend on each other (bigrams of one name occur
+     * together or exclude each other), patterns of different fields are independent; link
+     * pattern pairs whose phi coefficient is far from zero and take the components */
+    double *sp = calloc(np + 1, sizeof *sp);
+    size_t *comp = calloc(np + 1, sizeof *comp);
+    if (!sp || !comp)
+        goto cleanup2;
+    for (size_t p = 0; p < np; p++)
+        sp[p] = (double)psup[p] / (double)n, comp[p] = p;
+    /* average-linkage clustering on |phi| (single linkage would chain fields together
+     * through patterns that mix the bits of two fields' q-grams) */
+    double *phi = calloc(np * np + 1, sizeof *phi);
+    size_t *csize = calloc(np + 1, sizeof *csize);
+    if (!phi || !csize) {
+        free(phi), free(csize);
+        goto cleanup2;
+    }
+    for (size_t p = 0; p < np; p++) {
+        csize[p] = 1;
+        for (size_t q = 0; q < np; q++) {
+            if (q == p)
+                continue;
+            double co = (double)popand(pR + p * W, pR + q * W, W) / (double)n;
+            phi[p * np + q] = fabs((co - sp[p] * sp[q]) /
+                                   sqrt(sp[p] * (1 - sp[p]) * sp[q] * (1 - sp[q]) + 1e-12));
+        }
+    }
+    /* phi now holds, between cluster representatives, the sum of |phi| over member pairs */
+    double tau = 2.0 / sqrt((double)n);
+    for (;;) {
+        double best = 0;
+        size_t ba = 0, bb = 0;
+        for (size_t p = 0; p < np; p++) {
+            if (comp[p] != p)
+                continue;
+            for (size_t q = p + 1; q < np; q++) {
+                if (comp[q] != q)
+                    continue;
+                double avg = phi[p * np + q] / ((double)csize[p] * (double)csize[q]);
+                if (avg > best)
+                    best = avg, ba = p, bb = q;
             }
         }
-    }
-    fstart[nfields] = ncand;
-    joint = calloc(ncand * ncand + 1, sizeof *joint);
-    if (!joint)
-        goto cleanup;
-    for (size_t f = 0; f < nfields; f++) {
-        double tot = 0;
-        for (size_t i = 0; i < lists[f].n; i++)
-            tot += lists[f].w[i];
-        for (size_t i = 0; i < lists[f].n; i++) {
-            size_t ids[TOKMAX], k = 0;
-            char tk[TOKMAX][8];
-            size_t nt = tokens(lists[f].v[i], lists[f].positional, tk, TOKMAX);
-            for (size_t j = 0; j < nt; j++)
-                for (size_t c = fstart[f]; c < fstart[f + 1]; c++)
-                    if (strcmp(cand[c].g, tk[j]) == 0) {
-                        size_t u;
-                        for (u = 0; u < k && ids[u] != c; u++)
-                            ;
-                        if (u == k)
-                            ids[k++] = c;
-                        break;
-                    }
-            for (size_t a = 0; a < k; a++)
-                for (size_t b = 0; b < k; b++)
-                    joint[ids[a] * ncand + ids[b]] += tot > 0 ? lists[f].w[i] / tot : 0;
-        }
-        for (size_t c = fstart[f]; c < fstart[f + 1]; c++)
-            cand[c].e = joint[c * ncand + c];
-    }
-    for (size_t a = 0; a < ncand; a++)
-        for (size_t b = 0; b < ncand; b++)
-            if (cand[a].field != cand[b].field)
-                joint[a * ncand + b] = cand[a].e * cand[b].e;
-
-    /* 3. align: patterns by support, each to the unused q-gram whose expected frequency and
-     * co-occurrence with the patterns already aligned fit best */
-    for (size_t p = 0; p < np; p++)
-        order[p] = p;
-    for (size_t i = 1; i < np; i++) /* insertion sort by support, descending */
-        for (size_t j = i; j > 0 && psup[order[j]] > psup[order[j - 1]]; j--) {
-            size_t t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
-    unsigned char *used = calloc(ncand + 1, 1);
-    double *co = calloc(np * np + 1, sizeof *co); /* observed co-occurrence fractions */
-    for (size_t p = 0; co && p < np; p++)
-        for (size_t q = p; q < np; q++)
-            co[p * np + q] = co[q * np + p] =
-                (double)popand(pR + p * W, pR + q * W, W) / (double)n;
-    for (size_t p = 0; p < np; p++)
-        assign[p] = -1;
-    /* cost of pattern p standing for candidate c, given the other assignments */
-#define FIT(p, c, skip)                                                                        \
-    ({                                                                                         \
-        double d_ = co[(p) * np + (p)] - cand[c].e, e_ = d_ * d_ / (cand[c].e + 1e-3);         \
-        for (size_t q_ = 0; q_ < np; q_++) {                                                   \
-            if (q_ == (p) || q_ == (skip) || assign[q_] < 0)                                   \
-                continue;                                                                      \
-            double x_ = co[(p) * np + q_] - joint[(c) * ncand + (size_t)assign[q_]];           \
-            e_ += x_ * x_ / (joint[(c) * ncand + (size_t)assign[q_]] + 1e-3);                  \
-        }                                                                                      \
-        e_;                                                                                    \
-    })
-    for (size_t oi = 0; used && co && oi < np; oi++) {
-        size_t p = order[oi];
-        double best = 1e300;
-        long bc = -1;
-        for (size_t c = 0; c < ncand; c++) {
-            if (used[c])
+        if (best < tau)
+            break;
+        for (size_t x = 0; x < np; x++) {
+            if (comp[x] != x || x == ba || x == bb)
                 continue;
-            double err = FIT(p, c, (size_t)-1);
-            if (err < best)
-                best = err, bc = (long)c;
+            phi[ba * np + x] += phi[bb * np + x];
+            phi[x * np + ba] = phi[ba * np + x];
         }
-        assign[p] = bc;
-        if (bc >= 0) {
-            used[bc] = 1;
+        csize[ba] += csize[bb];
+        for (size_t x = 0; x < np; x++)
+            if (comp[x] == bb)
+                comp[x] = ba;
+    }
+    free(phi);
+    free(csize);
+    /* scoring only (never used by the attack): mined patterns that are one true q-gram */
+    if (truth && nqgrams) {
+        *nqgrams = 0;
+        for (size_t p = 0; p < np; p++) {
+            double bj = 0;
+            for (size_t f = 0; f < nfields; f++) {
+                char best[8] = "";
+                size_t bestc = 0, first = (size_t)-1;
+                for (size_t r = 0; r < n && first == (size_t)-1; r++)
+                    if ((pR[p * W + r / 64] >> (r % 64)) & 1)
+                        first = r;
+                if (first == (size_t)-1)
+                    continue;
+                char tk[TOKMAX][8];
+                size_t k = tokens(truth(first, f, tctx), lists[f].positional, tk, TOKMAX);
+                for (size_t j = 0; j < k; j++) {
+                    size_t c = 0;
+                    for (size_t r2 = 0; r2 < n; r2++)
+                        if ((pR[p * W + r2 / 64] >> (r2 % 64)) & 1)
+                            c += has_token(truth(r2, f, tctx), lists[f].positional, tk[j]);
+                    if (c > bestc)
+                        bestc = c, memcpy(best, tk[j], 8);
+                }
+                size_t uni = 0;
+                for (size_t r2 = 0; r2 < n; r2++)
+                    uni += ((pR[p * W + r2 / 64] >> (r2 % 64)) & 1) ||
+                           has_token(truth(r2, f, tctx), lists[f].positional, best);
+                double j = uni ? (double)bestc / (double)uni : 0;
+                if (j > bj)
+                    bj = j;
+            }
+            *nqgrams += bj >= 0.8;
+        }
+    }
+    /* 3. per public list, per component: align groups of records with one signature over
+     * the component's patterns to listed values (Kuzu-style, by frequency), then alternate
+     * (q-gram of each pattern from the values aligned; value of each group from the
+     * q-grams) -- the attack keeps the component the list explains best */
+    for (size_t r = 0; r < n * nfields; r++)
+        guess[r] = -1;
+    unsigned char *taken = calloc(np + 1, 1);
+    for (size_t f = 0; taken && f < nfields; f++) {
+        if (lists[f].model_only || lists[f].n == 0)
+            continue;
+        double bestscore = -1;
+        long *bestg = malloc(n * sizeof *bestg), *curg = malloc(n * sizeof *curg);
+        size_t bestc = (size_t)-1;
+        for (size_t c0 = 0; bestg && curg && c0 < np; c0++) {
+            if (comp[c0] != c0 || taken[c0])
+                continue;
+            size_t pc[64], m = 0; /* its 64 best-supported patterns */
+            for (size_t p = 0; p < np; p++) {
+                if (comp[p] != c0)
+                    continue;
+                if (m < 64) {
+                    pc[m++] = p;
+                } else {
+                    size_t lo = 0;
+                    for (size_t j = 1; j < m; j++)
+                        if (psup[pc[j]] < psup[pc[lo]])
+                            lo = j;
+                    if (psup[p] > psup[pc[lo]])
+                        pc[lo] = p;
+                }
+            }
+            if (m < 3)
+                continue;
+            double sc = att__align_field(pR, W, n, pc, m, &lists[f], curg);
+            if (sc > bestscore) {
+                bestscore = sc, bestc = c0;
+                memcpy(bestg, curg, n * sizeof *bestg);
+            }
+        }
+        if (bestc != (size_t)-1) {
+            taken[bestc] = 1;
+            for (size_t r = 0; r < n; r++)
+                guess[r * nfields + f] = bestg[r];
             (*nassigned)++;
         }
+        free(bestg);
+        free(curg);
     }
-    /* refine: move a pattern to a free candidate, or swap two, while the total cost falls */
-    long *owner = malloc((ncand + 1) * sizeof *owner);
-    for (int pass = 0; owner && used && co && pass < 30; pass++) {
-        for (size_t c = 0; c < ncand; c++)
-            owner[c] = -1;
-        for (size_t p = 0; p < np; p++)
-            if (assign[p] >= 0)
-                owner[assign[p]] = (long)p;
-        size_t moves = 0;
-        for (size_t p = 0; p < np; p++) {
-            if (assign[p] < 0)
-                continue;
-            size_t a = (size_t)assign[p];
-            double cur = FIT(p, a, (size_t)-1);
-            for (size_t c = 0; c < ncand; c++) {
-                if (c == a)
-                    continue;
-                if (owner[c] < 0) {
-                    if (FIT(p, c, (size_t)-1) + 1e-12 < cur) {
-                        owner[a] = -1, owner[c] = (long)p, assign[p] = (long)c;
-                        a = c, cur = FIT(p, a, (size_t)-1), moves++;
-                    }
-                    continue;
-                }
-                size_t q = (size_t)owner[c];
-                double before = cur + FIT(q, c, p);
-                double after = FIT(p, c, q) + FIT(q, a, p);
-                if (after + 1e-12 < before) {
-                    assign[p] = (long)c, assign[q] = (long)a;
-                    owner[c] = (long)p, owner[a] = (long)q;
-                    a = c, cur = FIT(p, a, (size_t)-1), moves++;
-                }
-            }
-        }
-        if (!moves)
-            break;
-    }
-#undef FIT
-    free(owner);
-    free(co);
-    free(used);
-    if (att_debug_truth) {
-        size_t ntrue = 0, nok = 0;
-        for (size_t oi = 0; oi < np; oi++) {
-            size_t p = order[oi];
-            /* the true q-gram: the (field, bigram) held by most records of the pattern */
-            double bj = 0; size_t bc = 0;
-            for (size_t c = 0; c < ncand; c++) {
-                if (lists[cand[c].field].model_only) continue;
-                size_t in = 0, tot = 0;
-                for (size_t r = 0; r < n; r++) {
-                    int h = has_token(att_debug_truth(r, cand[c].field), lists[cand[c].field].positional, cand[c].g);
-                    int pr = (pR[p * W + r / 64] >> (r % 64)) & 1;
-                    in += h && pr; tot += h || pr;
-                }
-                double j = tot ? (double)in / (double)tot : 0;
-                if (j > bj) bj = j, bc = c;
-            }
-            if (bj >= 0.8) {
-                ntrue++;
-                nok += assign[p] == (long)bc;
-            }
-            if (getenv("ATT_DEBUG")[0] == '2')
-            fprintf(stderr, "pattern %zu sup %zu: true f%zu '%s' (J %.2f e %.3f)  assigned f%zu %s\n", p, psup[p],
-                    cand[bc].field, cand[bc].g, bj, cand[bc].e, assign[p] >= 0 ? cand[assign[p]].field : 9,
-                    assign[p] >= 0 ? cand[assign[p]].g : "-");
-        }
-        fprintf(stderr, "%zu patterns, %zu of one name q-gram, %zu of them aligned right\n", np, ntrue, nok);
-    }
-
-    /* 4. re-identify: per field, the listed value agreeing with most aligned patterns */
-    for (size_t f = 0; f < nfields; f++) {
-        size_t na = 0, *ap = malloc((np + 1) * sizeof *ap);
-        for (size_t p = 0; ap && p < np; p++)
-            if (assign[p] >= 0 && cand[assign[p]].field == f)
-                ap[na++] = p;
-        unsigned char *mem = lists[f].model_only ? NULL : malloc(lists[f].n * na + 1);
-        for (size_t i = 0; mem && i < lists[f].n; i++)
-            for (size_t a = 0; a < na; a++)
-                mem[i * na + a] = (unsigned char)has_token(lists[f].v[i], lists[f].positional,
-                                                           cand[assign[ap[a]]].g);
-        unsigned char *pres = malloc(na + 1);
-        for (size_t r = 0; r < n; r++) {
-            long bi = -1;
-            double bs = -1e300;
-            for (size_t a = 0; pres && a < na; a++)
-                pres[a] = (unsigned char)((pR[ap[a] * W + r / 64] >> (r % 64)) & 1);
-            for (size_t i = 0; mem && pres && i < lists[f].n; i++) {
-                double sc = 0;
-                for (size_t a = 0; a < na; a++)
-                    sc += pres[a] == mem[i * na + a] ? 1 : -1;
-                sc += 1e-9 * lists[f].w[i]; /* ties: the commoner value */
-                if (sc > bs)
-                    bs = sc, bi = (long)i;
-            }
-            guess[r * nfields + f] = bi;
-        }
-        free(pres);
-        free(mem);
-        free(ap);
-    }
+    free(taken);
+cleanup2:
+    free(sp);
+    free(comp);
     rc = (long)np;
 
 cleanup:
@@ -397,8 +508,6 @@ cleanup:
     free(assign);
     free(order);
     free(inP);
-    free(cand);
-    free(joint);
     free(fstart);
     return rc;
 }

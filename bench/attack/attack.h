@@ -30,9 +30,14 @@ long att_list_find(const att_list *l, const char *v);
  * co-occurrence, and each filter is re-identified per field as the listed value whose
  * assigned q-grams best match the patterns it contains. guess[r * nfields + f] = index in
  * lists[f] or -1. Returns the number of patterns mined, or -1 on allocation failure.
+ * For scoring only, truth(r, f, tctx) (may be NULL) gives record r's true value of field f
+ * and *nqgrams the number of mined patterns that are exactly one true q-gram (Jaccard of
+ * the record sets >= 0.8); the attack itself never calls it.
  */
+typedef const char *(*att_truth_fn)(size_t r, size_t f, void *ctx);
 long att_clk_pattern(const uint8_t *clks, size_t n, size_t l, size_t nb, const att_list *lists,
-                     size_t nfields, long *guess, size_t *nassigned);
+                     size_t nfields, long *guess, size_t *nassigned, att_truth_fn truth,
+                     void *tctx, size_t *nqgrams);
 
 /*
  * Frequency alignment (Kuzu et al. 2011 style) of n opaque values (nb bytes each, e.g.
