@@ -21,20 +21,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PERM_CACHE 256 /* permutations kept, one per salt value (years of birth: ~100) */
+#define PERM_PROBE 16
+
 struct clk_harden {
     size_t salt_feature; /* feature index, or (size_t)-1: no salting */
+    /* cache: the permutation of each seed seen, found from the slot its first two bytes
+     * choose (a permutation costs 8 l stream bytes and a shuffle; a lookup, a compare) */
+    uint8_t cseed[PERM_CACHE][32];
+    unsigned char cused[PERM_CACHE];
+    uint32_t *cperm; /* PERM_CACHE * l */
     size_t salt_chars;   /* bytes of the value used; 0 = all */
     uint32_t blip16;     /* flip when a 16-bit draw is below this; 0 = off */
     uint8_t key[32];     /* salted-permutation key (sodium_malloc'd struct) */
-    uint32_t *perm;      /* scratch: l indices */
     uint8_t *stream;     /* scratch: 8 bytes per index */
     uint8_t *tmp;        /* scratch: one filter */
 };
-
-static inline int bit_get(const uint8_t *f, size_t i)
-{
-    return (f[i >> 3] >> (7 - (i & 7))) & 1;
-}
 
 /* Fisher-Yates over l indices from 8 stream bytes per step (bias of the modulo below
  * 2^-50 for l <= 2^14). perm[i] = where bit i goes. */
@@ -58,9 +60,11 @@ static void apply_perm(uint8_t *f, uint8_t *tmp, const uint32_t *perm, size_t l)
 {
     size_t nb = (l + 7) / 8;
     memset(tmp, 0, nb);
-    for (size_t i = 0; i < l; i++)
-        if (bit_get(f, i))
+    for (size_t k = 0; k < nb; k++) /* visit the set bits only */
+        for (unsigned v = f[k]; v; v &= v - 1) {
+            size_t i = k * 8 + 7 - (size_t)__builtin_ctz(v);
             tmp[perm[i] >> 3] |= (uint8_t)(0x80u >> (perm[i] & 7));
+        }
     memcpy(f, tmp, nb);
 }
 
@@ -131,7 +135,9 @@ void xchg__clk_harden_free(struct clk_harden *h, size_t l)
         sodium_memzero(h->stream, 8 * l);
     if (h->tmp)
         sodium_memzero(h->tmp, (l + 7) / 8);
-    free(h->perm);
+    if (h->cperm)
+        sodium_memzero(h->cperm, (size_t)PERM_CACHE * l * sizeof *h->cperm);
+    free(h->cperm);
     free(h->stream);
     free(h->tmp);
     xchg_secure_free(h);
@@ -175,10 +181,11 @@ xchg_err xchg__clk_harden_new(const xchg_clk_schema *s, const xchg_clk_hardening
                            secret, secretlen);
     }
     h->blip16 = blip_threshold(hd->blip);
-    h->perm = malloc(s->l * sizeof *h->perm);
     h->stream = malloc(8 * s->l);
     h->tmp = malloc((s->l + 7) / 8);
-    if (!h->perm || !h->stream || !h->tmp) {
+    if (hd->salt_feature)
+        h->cperm = malloc((size_t)PERM_CACHE * s->l * sizeof *h->cperm);
+    if (!h->stream || !h->tmp || (hd->salt_feature && !h->cperm)) {
         xchg__clk_harden_free(h, s->l);
         return XCHG_ERR_NOMEM;
     }
@@ -195,8 +202,27 @@ void xchg__clk_harden_apply(struct clk_harden *h, const xchg_clk_schema *s,
             n = h->salt_chars;
         uint8_t seed[32];
         perm_seed(seed, h->key, fields[h->salt_feature] ? fields[h->salt_feature] : "", n);
-        make_perm(h->perm, h->stream, s->l, seed);
-        apply_perm(out, h->tmp, h->perm, s->l);
+        /* open addressing over PERM_PROBE slots; when all are taken, the first is reused */
+        size_t home = (((size_t)seed[0] << 8) | seed[1]) % PERM_CACHE, slot = home;
+        int hit = 0;
+        for (size_t k = 0; k < PERM_PROBE; k++) {
+            size_t sl = (home + k) % PERM_CACHE;
+            if (!h->cused[sl]) {
+                slot = sl;
+                break;
+            }
+            if (sodium_memcmp(h->cseed[sl], seed, 32) == 0) {
+                slot = sl, hit = 1;
+                break;
+            }
+        }
+        uint32_t *perm = h->cperm + slot * s->l;
+        if (!hit) {
+            make_perm(perm, h->stream, s->l, seed);
+            memcpy(h->cseed[slot], seed, 32);
+            h->cused[slot] = 1;
+        }
+        apply_perm(out, h->tmp, perm, s->l);
         sodium_memzero(seed, sizeof seed);
     }
     if (h->blip16) {
