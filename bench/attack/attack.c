@@ -335,8 +335,10 @@ long att_clk_pattern(const uint8_t *clks, size_t n, size_t l, size_t nb, const a
         int dup = 0;
         for (size_t p = 0; p < np && !dup; p++) {
             size_t in = popand(R, pR + p * W, W);
-            size_t mn = sup < psup[p] ? sup : psup[p];
-            if ((double)in >= 0.9 * (double)mn) { /* one holds the other: one q-gram */
+            size_t mn = sup < psup[p] ? sup : psup[p], mx = sup > psup[p] ? sup : psup[p];
+            /* one holds the other and their sizes are close: one q-gram (a pattern held by
+             * nearly every filter, e.g. a century digit, contains everything else) */
+            if ((double)in >= 0.9 * (double)mn && (double)mn >= 0.6 * (double)mx) {
                 dup = 1;
                 if (sup > psup[p]) { /* keep the better-supported version */
                     memcpy(pR + p * W, R, W * sizeof *R);
@@ -454,7 +456,7 @@ long att_clk_pattern(const uint8_t *clks, size_t n, size_t l, size_t nb, const a
     for (size_t f = 0; taken && f < nfields; f++) {
         if (lists[f].model_only || lists[f].n == 0)
             continue;
-        double bestscore = -1;
+        double bestscore = -1e300;
         long *bestg = malloc(n * sizeof *bestg), *curg = malloc(n * sizeof *curg);
         size_t bestc = (size_t)-1;
         for (size_t c0 = 0; bestg && curg && c0 < np; c0++) {

@@ -38,6 +38,8 @@ variant_yaml() {
 import re, sys
 src, var, out = sys.argv[1:]
 t = open(src).read()
+# start from no hardening: drop a fuzzy.hardening block the source carries
+t = re.sub(r'\n  hardening:[^\n]*(\n    [^\n]*)*', '', t, count=1)
 hard = []
 for v in var.split('+'):
     if v == 'salt-year': hard.append('    salt: {feature: dob, chars: 4}')

@@ -162,9 +162,14 @@ static struct pat_result pattern_attack(const uint8_t *clks)
                               NULL, &res.qgrams);
     assert_true(np >= 0);
     res.npat = (size_t)np;
-    size_t hit = 0;
-    for (size_t r = 0; r < NREC; r++)
+    size_t hit = 0, h0 = 0, h1 = 0;
+    for (size_t r = 0; r < NREC; r++) {
         hit += guess[3 * r] == fx.truth[r][0] && guess[3 * r + 1] == fx.truth[r][1];
+        h0 += guess[3 * r] == fx.truth[r][0];
+        h1 += guess[3 * r + 1] == fx.truth[r][1];
+    }
+    printf("  forename right %.4f, surname right %.4f\n", (double)h0 / (double)NREC,
+           (double)h1 / (double)NREC);
     free(guess);
     res.reid = (double)hit / (double)NREC;
     return res;
