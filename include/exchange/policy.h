@@ -98,6 +98,11 @@ typedef struct xchg_match_key {
     xchg_key_part *parts;
     size_t nparts;
     int strong; /* a strong identifier: different values block weaker merges */
+    /* any_order: parts any_order_parts[0] and [1] (indices into parts) are compared as an
+     * unordered pair — the lesser value hashed first — so that a record with the two
+     * values swapped (forename and surname) shares the token */
+    int any_order;
+    size_t any_order_parts[2];
 } xchg_match_key;
 
 typedef struct xchg_fuzzy {

@@ -177,6 +177,21 @@ static const struct bad bads[] = {
      "t.yaml:62:32: error: unknown transform 'metaphone' in match key 'phon_dob' (expected "
      "initial, phonetic, double_metaphone, first, nickname, year, swap_dm, outward or "
      "sector)"},
+    {"any_order names a field not in the key", "{name: name_dob, fields: [surname, forename, dob]}",
+     "{name: name_dob, fields: [surname, forename, dob], any_order: [surname, postcode]}",
+     XCHG_ERR_POLICY,
+     "t.yaml:61:77: error: 'any_order' of match key 'name_dob' names 'postcode', which is not "
+     "one of its fields"},
+    {"any_order of different types", "{name: name_dob, fields: [surname, forename, dob]}",
+     "{name: name_dob, fields: [surname, forename, dob], any_order: [surname, dob]}",
+     XCHG_ERR_POLICY,
+     "t.yaml:61:68: error: 'any_order' of match key 'name_dob' pairs fields of different types "
+     "(name, date)"},
+    {"any_order of one field", "{name: name_dob, fields: [surname, forename, dob]}",
+     "{name: name_dob, fields: [surname, forename, dob], any_order: [surname]}",
+     XCHG_ERR_POLICY,
+     "t.yaml:61:68: error: 'any_order' of match key 'name_dob' must name exactly two of its "
+     "fields"},
     {"bad clk_invalid", "surname: {type: name}", "surname: {type: name, clk_invalid: keep}",
      XCHG_ERR_POLICY,
      "t.yaml:50:38: error: 'clk_invalid' in field 'surname' must be encode or drop, not 'keep'"},
