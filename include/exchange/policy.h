@@ -166,6 +166,10 @@ typedef struct xchg_criterion {
     int child_in_family; /* the family must have a member aged under 18 */
     size_t *baseline_with, *baseline_without; /* outcomes: measure indexes */
     size_t nbaseline_with, nbaseline_without;
+    /* outcomes, person scope: only a member with events of these measures in the baseline
+     * window is a subject ("an adult has moved off out-of-work benefits into work") */
+    size_t *moved_from;
+    size_t nmoved_from;
     struct xchg_criterion *sub; /* ALL / ANY */
     size_t nsub;
     unsigned line;

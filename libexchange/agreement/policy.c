@@ -1773,7 +1773,7 @@ static void parse_criterion(struct ctx *c, struct fy_node *n, xchg_criterion *k,
     static const char *const keys[] = {"id", "measure", "count", "sum", "ratio", "active",
                                        "continuous", "none", "reduction", "all", "any", "days",
                                        "terms", "scope", "child_in_family", "baseline_with",
-                                       "baseline_without", NULL};
+                                       "baseline_without", "moved_from", NULL};
     static const char *const kinds[] = {"count", "sum", "ratio", "active", "continuous",
                                         "none", "reduction", "all", "any"};
     memset(k, 0, sizeof *k);
@@ -1859,6 +1859,10 @@ static void parse_criterion(struct ctx *c, struct fy_node *n, xchg_criterion *k,
     parse_measure_list(c, get(n, "baseline_with"), &k->baseline_with, &k->nbaseline_with, w);
     parse_measure_list(c, get(n, "baseline_without"), &k->baseline_without,
                        &k->nbaseline_without, w);
+    parse_measure_list(c, get(n, "moved_from"), &k->moved_from, &k->nmoved_from, w);
+    if (k->nmoved_from && k->scope == XCHG_SCOPE_EACH)
+        ERR(c, get(n, "moved_from"), "%s: 'moved_from' names who moved: scope person (that "
+                                     "member) or family (some member), not each", w);
 }
 
 /* Every measure a criterion (and its sub-criteria) reads. */
@@ -1971,6 +1975,8 @@ static void parse_problem_criteria(struct ctx *c, struct fy_node *root)
                     "lists %zu", where, t, p->nterms);
             if (k < pb->nidentify && (cr->nbaseline_with || cr->nbaseline_without))
                 ERR(c, id, "%s: 'baseline_with'/'baseline_without' are for outcomes", where);
+            if (k < pb->nidentify && cr->nmoved_from)
+                ERR(c, id, "%s: 'moved_from' is for outcomes", where);
             if (k < pb->nidentify && cr->kind == XCHG_CRIT_REDUCTION)
                 ERR(c, id, "%s: 'reduction' compares with the baseline: it is for outcomes",
                     where);

@@ -851,6 +851,14 @@ static const struct bad prog_bads[] = {
      "{id: C1, measure: offence, count: {ge: 1}, days: 365, baseline_with: [offence]}",
      XCHG_ERR_POLICY,
      "t.yaml:71:10: error: problem 'crime_asb': 'baseline_with'/'baseline_without' are for outcomes"},
+    {"moved_from in identify", "{id: C1, measure: offence, count: {ge: 1}, days: 365}",
+     "{id: C1, measure: offence, count: {ge: 1}, days: 365, moved_from: [offence]}",
+     XCHG_ERR_POLICY, "t.yaml:71:10: error: problem 'crime_asb': 'moved_from' is for outcomes"},
+    {"moved_from with each", "{id: C1, measure: offence, count: {ge: 1}, days: 365}",
+     "{id: C1, measure: offence, count: {ge: 1}, days: 365, scope: each, moved_from: [offence]}",
+     XCHG_ERR_POLICY,
+     "t.yaml:71:89: error: criterion 'C1' in problem 'crime_asb': 'moved_from' names who moved: "
+     "scope person (that member) or family (some member), not each"},
     {"bad postcode_areas key", "{FW1: Fenwold,", "{fw1: Fenwold,", XCHG_ERR_POLICY,
      "t.yaml:87:20: error: 'fw1' is not a postcode district ('FW12') or sector ('FW12 3'), in "
      "capitals"},
