@@ -103,6 +103,8 @@ int main(int argc, char **argv)
         return cmd_outcomes(argc - 1, argv + 1);
     if (strcmp(v, "claims") == 0)
         return cmd_claims(argc - 1, argv + 1);
+    if (strcmp(v, "console") == 0)
+        return cmd_console(argc - 1, argv + 1);
     if (v[0] == '-')
         cli_error("unknown option '%s'", v);
     else

@@ -119,6 +119,20 @@ XCHG_API xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *operat
 XCHG_API xchg_err xchg_matcher_release_state(xchg_matcher *m, const char *family,
                                              xchg_release_state *st, xchg_diag *d);
 
+/*
+ * Every stored decision on a family of the latest run, oldest first, each with whether
+ * its signature verifies and whether it is about the family's present members: fn(ctx,
+ * dec) per row (non-zero stops); *st gets the family's state as
+ * xchg_matcher_release_state gives it. For an operator console: who decided what and
+ * when, and which operators' approvals count now. XCHG_ERR_NOT_FOUND as
+ * xchg_matcher_release_state.
+ */
+XCHG_API xchg_err xchg_matcher_release_decisions(xchg_matcher *m, const char *family,
+                                                 xchg_release_state *st,
+                                                 int (*fn)(void *ctx,
+                                                           const xchg_release_decision *dec),
+                                                 void *ctx, xchg_diag *d);
+
 /* Every eligible family of the latest run and every family with a decision. */
 XCHG_API xchg_err xchg_matcher_release_list(xchg_matcher *m,
                                             int (*fn)(void *ctx, const xchg_release_state *st),
