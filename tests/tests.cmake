@@ -35,3 +35,9 @@ set(XCHG_CONSOLE_ENV "XCHG=$<TARGET_FILE:xchg>;XCHG_SYNTH=$<TARGET_FILE:xchg-syn
 add_test(NAME console.api COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console/api.sh)
 set_tests_properties(console.api PROPERTIES ENVIRONMENT "${XCHG_CONSOLE_ENV}"
   SKIP_RETURN_CODE 77 TIMEOUT 300)
+add_executable(cdp console/cdp.c)
+target_link_libraries(cdp PRIVATE PkgConfig::JANSSON)
+add_test(NAME console.browser COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console/browser.sh)
+set_tests_properties(console.browser PROPERTIES ENVIRONMENT
+  "${XCHG_CONSOLE_ENV};XCHG_CDP=$<TARGET_FILE:cdp>;XCHG_CONSOLE_OUT=${CMAKE_CURRENT_BINARY_DIR}/console-artefacts"
+  SKIP_RETURN_CODE 77 TIMEOUT 300)

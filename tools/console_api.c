@@ -1169,6 +1169,11 @@ void console_handle(struct console *c, const struct console_req *rq, struct cons
         refuse(r, 405, "method", "only GET and POST");
         return;
     }
+    if (get && strcmp(rq->path, "/favicon.ico") == 0) {
+        r->status = 204;
+        r->content_type = "image/x-icon";
+        return;
+    }
     /* 3. the page's assets hold no data: served to anyone who passed the checks above */
     for (const struct console_asset *a = console_assets; get && a->path; a++)
         if (strcmp(rq->path, a->path) == 0 && strcmp(a->path, "/") != 0) {

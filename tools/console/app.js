@@ -101,24 +101,27 @@
     const bad = j.results.filter((x) => !x.ok);
     return (j.done - j.failed) + ' of ' + j.total + ' done' + (bad.length ? '; failed: ' + bad.map((x) => x.family + ' (' + x.message + ')').join('; ') : '');
   }
+  // a message about the open family survives the detail view being redrawn
+  function say(msgEl, text, bad) {
+    msgEl.textContent = text; msgEl.className = bad ? 'bad' : 'ok';
+    if (msgEl.id === 'd-msg') S.dmsg = { family: S.detail, text, bad };
+  }
   async function decide(fams, decision, reason, msgEl) {
-    if (!fams.length) { msgEl.textContent = 'select families first'; return; }
+    if (!fams.length) { say(msgEl, 'select families first', true); return; }
     const r = await api('POST', '/api/decide', { families: fams, decision, reason });
-    if (r.status !== 202) { msgEl.textContent = r.json.error; msgEl.className = 'bad'; return false; }
+    if (r.status !== 202) { say(msgEl, r.json.error, true); return false; }
     const j = await pollJob(r.json, decision === 'approve' ? 'approving' : 'rejecting');
-    msgEl.textContent = (decision === 'approve' ? 'approve: ' : 'reject: ') + jobSummary(j);
-    msgEl.className = j.failed ? 'bad' : 'ok';
+    say(msgEl, (decision === 'approve' ? 'approve: ' : 'reject: ') + jobSummary(j), j.failed);
     await loadQueue(false); loadJobs();
     if (S.detail) await openDetail(S.detail);
     return true;
   }
   async function release(fams, msgEl) {
-    if (!fams.length) { msgEl.textContent = 'select families first'; return; }
+    if (!fams.length) { say(msgEl, 'select families first', true); return; }
     const r = await api('POST', '/api/release', { families: fams });
-    if (r.status !== 202) { msgEl.textContent = r.json.error; msgEl.className = 'bad'; return; }
+    if (r.status !== 202) { say(msgEl, r.json.error, true); return; }
     const j = await pollJob(r.json, 'releasing');
-    msgEl.textContent = 'release: ' + jobSummary(j) + (j.results.length ? ' — ' + j.results.map((x) => x.message).join('; ') : '');
-    msgEl.className = j.failed ? 'bad' : 'ok';
+    say(msgEl, 'release: ' + jobSummary(j) + (j.results.length ? ' — ' + j.results.map((x) => x.message).join('; ') : ''), j.failed);
     await loadQueue(false); loadJobs();
     if (S.detail) await openDetail(S.detail);
   }
@@ -163,6 +166,7 @@
       rl.disabled = f.state !== 'approved';
       b.append(el('p', {}, rl));
     }
+    if (S.dmsg && S.dmsg.family === f.family) { msg.textContent = S.dmsg.text; msg.className = S.dmsg.bad ? 'bad' : 'ok'; }
     b.append(msg);
     $('detail').hidden = false;
     document.body.dataset.detail = f.family;
