@@ -41,3 +41,6 @@ add_test(NAME console.browser COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console/b
 set_tests_properties(console.browser PROPERTIES ENVIRONMENT
   "${XCHG_CONSOLE_ENV};XCHG_CDP=$<TARGET_FILE:cdp>;XCHG_CONSOLE_OUT=${CMAKE_CURRENT_BINARY_DIR}/console-artefacts"
   SKIP_RETURN_CODE 77 TIMEOUT 300)
+add_test(NAME console.cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console/cli.sh)
+set_tests_properties(console.cli PROPERTIES ENVIRONMENT "${XCHG_CONSOLE_ENV}"
+  SKIP_RETURN_CODE 77 TIMEOUT 300)

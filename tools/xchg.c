@@ -39,6 +39,7 @@ static const char usage[] =
     "  outcomes         each identified family's outcomes: met, not met, too early, since\n"
     "  claims           payment-by-results claims, with signed evidence packs (-o DIR)\n"
     "  report           programme tables with disclosure control (text, CSV, JSON, HTML)\n"
+    "  console          the operator's web console: queue, signed decisions, review\n"
     "Recipient\n"
     "  open          open a referral packet addressed to your team\n"
     "  fetch-packets download your team's new packets from the matcher daemon\n"

@@ -632,6 +632,36 @@ static void test_review(void **state)
     close_session(&s);
 }
 
+/* a linkage run as a background job: the queue is read again afterwards, decisions kept */
+static void test_run(void **state)
+{
+    (void)state;
+    struct sess s;
+    open_session(&s, op1, 0);
+    unsigned st;
+    json_t *j = post(&s, "/api/run", "{\"date\":\"2026-13-01\"}", &st);
+    assert_int_equal(st, 400);
+    json_decref(j);
+    j = finish(&s, post(&s, "/api/run", "{\"date\":\"2026-10-31\"}", &st));
+    assert_int_equal(json_integer_value(json_object_get(j, "failed")), 0);
+    assert_non_null(strstr(json_string_value(json_object_get(
+                               json_array_get(json_object_get(j, "results"), 0), "message")),
+                           "run 2"));
+    json_decref(j);
+    j = get(&s, "/api/queue", NULL, &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "run")), 2);
+    json_decref(j);
+    /* the released family keeps its state in the new run (same members, same pseudonym) */
+    char p[64];
+    snprintf(p, sizeof p, "/api/family/%s", fam[0]);
+    j = get(&s, p, NULL, &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "packets")), 1);
+    json_decref(j);
+    close_session(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -641,6 +671,7 @@ int main(void)
         cmocka_unit_test(test_not_operator),
         cmocka_unit_test(test_decisions),
         cmocka_unit_test(test_review),
+        cmocka_unit_test(test_run),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

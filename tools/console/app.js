@@ -201,6 +201,14 @@
     const ul = $('jobs'); ul.textContent = '';
     if (S.lastJob) ul.append(el('li', { text: 'job ' + S.lastJob.id + ' (' + S.lastJob.kind + '): ' + jobSummary(S.lastJob) }));
   }
+  async function startRun() {
+    const msg = $('run-msg');
+    const r = await api('POST', '/api/run', { date: $('run-date').value });
+    if (r.status !== 202) { say(msg, r.json.error, true); return; }
+    const j = await pollJob(r.json, 'linkage run');
+    say(msg, j.results.map((x) => x.message).join('; '), j.failed);
+    loadJobs(); await loadQueue(true);
+  }
   function show(view) {
     for (const v of ['queue', 'reviews', 'jobs']) { $('view-' + v).hidden = v !== view; $('tab-' + v).classList.toggle('active', v === view); }
     if (view === 'reviews') loadReviews();
@@ -216,6 +224,8 @@
     for (const id of ['f-state', 'f-problem', 'f-agency', 'f-sort']) $(id).addEventListener('change', () => { S.offset = 0; loadQueue(false); });
     $('f-q').addEventListener('input', () => { S.offset = 0; loadQueue(false); });
     $('filters').addEventListener('submit', (e) => e.preventDefault());
+    $('run-form').addEventListener('submit', (e) => e.preventDefault());
+    $('run-start').addEventListener('click', startRun);
     $('refresh').addEventListener('click', () => loadQueue(true));
     $('prev').addEventListener('click', () => { S.offset = Math.max(0, S.offset - S.limit); loadQueue(false); });
     $('next').addEventListener('click', () => { S.offset += S.limit; loadQueue(false); });
