@@ -81,7 +81,6 @@ struct console {
     struct job *jobs; /* newest first */
     int next_job, stopping, busy_long;
     pthread_t worker;
-    json_t *reviewed; /* pairs decided through this console: "a|ra|b|rb" -> decision */
 };
 
 /* ---- small helpers -------------------------------------------------------------- */
@@ -679,6 +678,23 @@ static int review_pair(void *ctx, const xchg_store_pair *p)
     return 0;
 }
 
+/* The stored review decisions by pair, both ways round; the newest (listed last) wins. */
+static int review_seen(void *ctx, const xchg_review_decision *dec)
+{
+    json_t *map = ctx;
+    char when[32], k[2 * (XCHG_PARTY_ID_MAX + XCHG_RECORD_MAX_REF) + 8];
+    iso_time(dec->time, when);
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:b}", "decision", dec->same ? "same" : "different",
+                          "by", dec->operator_party, "time", when, "reason", dec->reason,
+                          "verified", dec->verified);
+    snprintf(k, sizeof k, "%s|%s|%s|%s", dec->agency_a, dec->ref_a, dec->agency_b, dec->ref_b);
+    json_object_set(map, k, v);
+    snprintf(k, sizeof k, "%s|%s|%s|%s", dec->agency_b, dec->ref_b, dec->agency_a, dec->ref_a);
+    json_object_set(map, k, v);
+    json_decref(v);
+    return 0;
+}
+
 static void api_reviews(struct console *c, const struct console_req *rq, struct console_resp *r)
 {
     long offset = arg_long(rq, "offset", 0, 0, 100000000), limit = arg_long(rq, "limit", 100, 1, 500);
@@ -692,18 +708,20 @@ static void api_reviews(struct console *c, const struct console_req *rq, struct 
         pthread_mutex_unlock(&c->mu);
         return;
     }
-    json_t *all = json_array();
+    json_t *all = json_array(), *decided = json_object();
     xchg_diag *d = xchg_diag_new();
     xchg_store_family *f = calloc(1, sizeof *f);
-    xchg_err err = f ? XCHG_OK : XCHG_ERR_NOMEM;
+    xchg_err err = f ? xchg_matcher_review_decisions(c->o.m, review_seen, decided, d)
+                     : XCHG_ERR_NOMEM;
     for (size_t i = 0; err == XCHG_OK && i < c->nq; i++) {
         if (!c->q[i].nreview)
             continue;
-        struct rv_ctx x = {all, &c->q[i], c->reviewed};
+        struct rv_ctx x = {all, &c->q[i], decided};
         err = xchg_store_family_show(xchg_matcher_store(c->o.m), 0, c->q[i].fam, f, NULL,
                                      review_pair, &x, d);
     }
     free(f);
+    json_decref(decided);
     pthread_mutex_unlock(&c->mu);
     if (err != XCHG_OK) {
         json_decref(all);
@@ -1068,13 +1086,6 @@ static void api_review(struct console *c, json_t *body, struct console_resp *r)
     int same = strcmp(dec, "same") == 0;
     xchg_err e = xchg_matcher_review(c->o.m, c->o.op, aa, ra, ab, rb, same, reason,
                                      (int64_t)time(NULL), d);
-    if (e == XCHG_OK) {
-        char k[2 * (XCHG_PARTY_ID_MAX + XCHG_RECORD_MAX_REF) + 8];
-        snprintf(k, sizeof k, "%s|%s|%s|%s", aa, ra, ab, rb);
-        json_object_set_new(c->reviewed, k, json_string(dec));
-        snprintf(k, sizeof k, "%s|%s|%s|%s", ab, rb, aa, ra);
-        json_object_set_new(c->reviewed, k, json_string(dec));
-    }
     pthread_mutex_unlock(&c->mu);
     if (e == XCHG_OK)
         respond_json(r, 200, json_pack("{s:s, s:s}", "decision", dec, "message",
@@ -1299,12 +1310,10 @@ struct console *console_new(const struct console_opts *o, char token[65])
         snprintf(c->my_party, sizeof c->my_party, "%s", pd->parties[who].id);
         c->is_operator = pd->parties[who].role == XCHG_ROLE_OPERATOR;
     }
-    c->reviewed = json_object();
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->jmu, NULL);
     pthread_cond_init(&c->jcv, NULL);
     if (pthread_create(&c->worker, NULL, worker, c) != 0) {
-        json_decref(c->reviewed);
         free(c);
         return NULL;
     }
@@ -1332,7 +1341,6 @@ void console_free(struct console *c)
         free(j);
     }
     free_queue(c->q, c->nq);
-    json_decref(c->reviewed);
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->jmu);
     pthread_cond_destroy(&c->jcv);

@@ -169,6 +169,27 @@ XCHG_API xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *operat
                                       const char *ref_b, int same, const char *reason, int64_t now,
                                       xchg_diag *d) XCHG_MUST_CHECK;
 
+/* One stored clerical-review decision, as xchg_matcher_review_decisions lists it. */
+typedef struct xchg_review_decision {
+    char agency_a[XCHG_PARTY_ID_MAX + 1], ref_a[XCHG_RECORD_MAX_REF + 1];
+    char agency_b[XCHG_PARTY_ID_MAX + 1], ref_b[XCHG_RECORD_MAX_REF + 1];
+    int same; /* 1 one person, 0 different people */
+    char operator_party[XCHG_PARTY_ID_MAX + 1];
+    char reason[XCHG_RELEASE_REASON_MAX + 1];
+    int64_t time;
+    int verified; /* its signature verifies against the agreement's operator key (runs
+                     ignore the others) */
+} xchg_review_decision;
+
+/*
+ * Every stored clerical-review decision, oldest first (for a pair, the newest is the one
+ * runs apply): fn(ctx, dec) per decision, non-zero stops. For an operator console.
+ */
+XCHG_API xchg_err xchg_matcher_review_decisions(xchg_matcher *m,
+                                                int (*fn)(void *ctx,
+                                                          const xchg_review_decision *dec),
+                                                void *ctx, xchg_diag *d);
+
 /*
  * Delete what was received before cutoff (xchg_store_purge: records, tokens, indicators,
  * payloads, and the run-level summaries of every run that used them or began before the

@@ -614,10 +614,14 @@ static void test_review(void **state)
     json_t *r = post(&s, "/api/review", body, &st);
     assert_int_equal(st, 200);
     json_decref(r);
+    /* the decision is kept in the store: a new console (another operator's) shows it */
+    close_session(&s);
+    open_session(&s, op2, 0);
     j = get(&s, "/api/reviews", NULL, &st);
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(json_object_get(j, "pairs"), 0), "decided")),
-        "different");
+    json_t *dd = json_object_get(json_array_get(json_object_get(j, "pairs"), 0), "decided");
+    assert_string_equal(json_string_value(json_object_get(dd, "decision")), "different");
+    assert_string_equal(json_string_value(json_object_get(dd, "by")), "operator-1");
+    assert_true(json_is_true(json_object_get(dd, "verified")));
     json_decref(j);
     /* a record the store does not have */
     j = post(&s, "/api/review",

@@ -192,7 +192,10 @@
         el('td', { text: p.family_persons + ' persons; ' + problemsText(p.family_problems) + '; ' + (STATE_TEXT[p.family_state] || p.family_state) }),
         el('td', {}, reason, ' ', el('button', { type: 'button', class: 'rv-same', text: 'Same person', onclick: () => send('same') }), ' ',
           el('button', { type: 'button', class: 'rv-different', text: 'Different people', onclick: () => send('different') }), ' ', msg));
-      if (p.decided) tr.dataset.decided = p.decided;
+      if (p.decided) {
+        tr.dataset.decided = p.decided.decision;
+        msg.textContent = 'decided: ' + (p.decided.decision === 'same' ? 'same person' : 'different people') + ' by ' + p.decided.by + ' ' + p.decided.time + (p.decided.verified ? '' : ' (signature does not verify: ignored)');
+      }
       tb.append(tr);
     }
     document.body.dataset.reviews = String(r.json.total);
