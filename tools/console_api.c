@@ -74,7 +74,7 @@ struct console {
     struct qent *q;
     size_t nq;
     int q_valid;
-    int64_t q_run;
+    int64_t q_run, q_version;
     double q_seconds;
     pthread_mutex_t jmu; /* jobs */
     pthread_cond_t jcv;
@@ -473,8 +473,11 @@ static int lock_or_busy(struct console *c, struct console_resp *r)
 
 static int ensure_queue(struct console *c, struct console_resp *r, int force)
 {
-    if (c->q_valid && !force)
+    /* another process (the other operator's console, the CLI) committed: read again */
+    int64_t v = xchg_store_changes_seen(xchg_matcher_store(c->o.m));
+    if (c->q_valid && !force && v == c->q_version)
         return 1;
+    c->q_version = v;
     xchg_diag *d = xchg_diag_new();
     xchg_err e = build_queue(c, d);
     if (e != XCHG_OK)
