@@ -5,11 +5,11 @@
 #include "console_api.h"
 
 #include <arpa/inet.h>
-#include <sodium.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -46,8 +46,8 @@ static const char *get_arg(void *actx, const char *name)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     (void)cls;
     (void)version;
@@ -78,8 +78,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!g_console || cc->too_big) {
         r.status = cc->too_big ? 413 : 503;
         r.content_type = "application/json";
-        r.body = strdup(cc->too_big ? "{\"error\":\"request too large\"}"
-                                    : "{\"error\":\"starting\"}");
+        r.body =
+            strdup(cc->too_big ? "{\"error\":\"request too large\"}" : "{\"error\":\"starting\"}");
         r.len = r.body ? strlen(r.body) : 0;
     } else {
         struct console_req rq = {
@@ -98,8 +98,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         console_handle(g_console, &rq, &r);
     }
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(r.len, r.body ? r.body : (void *)"", r.body ?
-                                        MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        MHD_create_response_from_buffer(r.len, r.body ? r.body : (void *)"",
+                                        r.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(r.body);
         return MHD_NO;
@@ -222,11 +222,11 @@ int cmd_console(int argc, char **argv)
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr = ia;
-    daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
-                              NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
+    daemon =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+                         NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
     if (!daemon) {
         cli_error("cannot listen on %s:%lu", host, port);
         rc = EXIT_IO;

@@ -1,4 +1,5 @@
 /* The operator console's requests, session and jobs (console_api.h, docs/console.md). */
+#define _GNU_SOURCE /* qsort_r */
 #include "console_api.h"
 
 #include <jansson.h>
@@ -22,12 +23,18 @@ const char *const console_security_headers[] = {
     "Content-Security-Policy",
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options", "nosniff",
-    "Referrer-Policy", "no-referrer",
-    "X-Frame-Options", "DENY",
-    "Cache-Control", "no-store",
-    "Cross-Origin-Opener-Policy", "same-origin",
-    "Cross-Origin-Resource-Policy", "same-origin",
+    "X-Content-Type-Options",
+    "nosniff",
+    "Referrer-Policy",
+    "no-referrer",
+    "X-Frame-Options",
+    "DENY",
+    "Cache-Control",
+    "no-store",
+    "Cross-Origin-Opener-Policy",
+    "same-origin",
+    "Cross-Origin-Resource-Policy",
+    "same-origin",
     NULL,
 };
 
@@ -230,13 +237,13 @@ static int dec_row(void *ctx, const xchg_release_decision *dd)
 static void derive_state(struct qent *e)
 {
     const xchg_release_state *s = &e->st;
-    const char *st = s->packets       ? "released"
-                     : s->rejected    ? "rejected"
+    const char *st = s->packets                                   ? "released"
+                     : s->rejected                                ? "rejected"
                      : s->approvals >= s->required && s->required ? "approved"
-                     : s->approvals   ? "awaiting"
-                     : s->change == 0 ? "new"
-                     : s->change == 1 ? "changed"
-                                      : "unchanged";
+                     : s->approvals                               ? "awaiting"
+                     : s->change == 0                             ? "new"
+                     : s->change == 1                             ? "changed"
+                                                                  : "unchanged";
     snprintf(e->state, sizeof e->state, "%s", st);
 }
 
@@ -380,41 +387,54 @@ static json_t *qent_json(const struct console *c, const struct qent *e)
                      "review_pairs", (int)e->nreview, "conflicts", (int)e->nconflicts,
                      "problems_counting", (int)e->nrule, "problems", e->problems, "first", a,
                      "last", b, "state", e->state, "approvals", (int)e->st.approvals, "required",
-                     (int)e->st.required, "rejected", e->st.rejected, "packets",
-                     (int)e->st.packets, "forged", (int)e->st.forged, "last_reason",
-                     e->st.last_reason, "last_by", e->last_party, "approved_by_me",
-                     e->mine == 1, "rejected_by_me", e->mine == 2, "last_time", when);
+                     (int)e->st.required, "rejected", e->st.rejected, "packets", (int)e->st.packets,
+                     "forged", (int)e->st.forged, "last_reason", e->st.last_reason, "last_by",
+                     e->last_party, "approved_by_me", e->mine == 1, "rejected_by_me", e->mine == 2,
+                     "last_time", when);
 }
 
 /* ---- sorting and filtering -------------------------------------------------------- */
 
-static int sort_key; /* set under c->mu before qsort: 0 problems, 1 size, 2 first, 3 last,
-                        4 state, 5 family */
-static int sort_desc;
+struct sort_by {
+    int key; /* 0 problems, 1 size, 2 first, 3 last, 4 state, 5 family */
+    int desc;
+};
 
 static int state_rank(const char *s)
 {
-    static const char *order[] = {"new", "changed", "awaiting", "approved", "released",
-                                  "rejected", "unchanged"};
+    static const char *order[] = {"new",      "changed",  "awaiting", "approved",
+                                  "released", "rejected", "unchanged"};
     for (int i = 0; i < 7; i++)
         if (strcmp(s, order[i]) == 0)
             return i;
     return 7;
 }
 
-static int cmp_view(const void *x, const void *y)
+static int cmp_view(const void *x, const void *y, void *ctx)
 {
+    const struct sort_by *by = ctx;
     const struct qent *a = *(const struct qent *const *)x, *b = *(const struct qent *const *)y;
     long v = 0;
-    switch (sort_key) {
-    case 0: v = (long)a->nproblems - (long)b->nproblems; break;
-    case 1: v = (long)a->persons - (long)b->persons; break;
-    case 2: v = (long)a->first - (long)b->first; break;
-    case 3: v = (long)a->last - (long)b->last; break;
-    case 4: v = state_rank(a->state) - state_rank(b->state); break;
-    default: break;
+    switch (by->key) {
+    case 0:
+        v = (long)a->nproblems - (long)b->nproblems;
+        break;
+    case 1:
+        v = (long)a->persons - (long)b->persons;
+        break;
+    case 2:
+        v = (long)a->first - (long)b->first;
+        break;
+    case 3:
+        v = (long)a->last - (long)b->last;
+        break;
+    case 4:
+        v = state_rank(a->state) - state_rank(b->state);
+        break;
+    default:
+        break;
     }
-    if (sort_desc)
+    if (by->desc)
         v = -v;
     return v < 0 ? -1 : v > 0 ? 1 : strcmp(a->fam, b->fam);
 }
@@ -431,8 +451,8 @@ static int has_problem(const struct qent *e, const char *code, const char *agenc
             return 1;
         size_t k;
         json_t *ag;
-        json_array_foreach(json_object_get(pr, "agencies"), k, ag) if (strcmp(json_string_value(ag),
-                                                                               agency) == 0) return 1;
+        json_array_foreach(json_object_get(pr, "agencies"), k,
+                           ag) if (strcmp(json_string_value(ag), agency) == 0) return 1;
     }
     return 0;
 }
@@ -483,14 +503,15 @@ static int ensure_queue(struct console *c, struct console_resp *r, int force)
     if (e != XCHG_OK)
         refuse(r, e == XCHG_ERR_NOT_FOUND ? 404 : 500, "store",
                diag_msg(d, e == XCHG_ERR_NOT_FOUND ? "there is no linkage run yet"
-                                                  : "the store could not be read"));
+                                                   : "the store could not be read"));
     xchg_diag_free(d);
     return e == XCHG_OK;
 }
 
 static void api_queue(struct console *c, const struct console_req *rq, struct console_resp *r)
 {
-    long offset = arg_long(rq, "offset", 0, 0, 100000000), limit = arg_long(rq, "limit", 50, 1, 500);
+    long offset = arg_long(rq, "offset", 0, 0, 100000000),
+         limit = arg_long(rq, "limit", 50, 1, 500);
     const char *state = arg(rq, "state"), *problem = arg(rq, "problem"),
                *agency = arg(rq, "agency"), *q = arg(rq, "q"), *sort = arg(rq, "sort");
     if (offset < 0 || limit < 0) {
@@ -522,8 +543,9 @@ static void api_queue(struct console *c, const struct console_req *rq, struct co
     size_t nv = 0;
     for (size_t i = 0; view && i < c->nq; i++) {
         const struct qent *e = &c->q[i];
-        json_object_set_new(counts, e->state,
-                            json_integer(json_integer_value(json_object_get(counts, e->state)) + 1));
+        json_object_set_new(
+            counts, e->state,
+            json_integer(json_integer_value(json_object_get(counts, e->state)) + 1));
         if (e->st.approvals && !e->st.rejected && !e->st.packets && !e->mine &&
             e->st.approvals < e->st.required)
             json_object_set_new(
@@ -557,10 +579,9 @@ static void api_queue(struct console *c, const struct console_req *rq, struct co
             continue;
         view[nv++] = e;
     }
-    sort_key = sk;
-    sort_desc = desc;
+    struct sort_by by = {sk, desc};
     if (nv)
-        qsort(view, nv, sizeof *view, cmp_view);
+        qsort_r(view, nv, sizeof *view, cmp_view, &by);
     json_t *rows = json_array();
     for (size_t i = (size_t)offset; view && i < nv && i < (size_t)offset + (size_t)limit; i++)
         json_array_append_new(rows, qent_json(c, view[i]));
@@ -573,11 +594,11 @@ static void api_queue(struct console *c, const struct console_req *rq, struct co
     json_object_foreach(agencies, key, v) json_array_append_new(al, json_string(key));
     json_decref(problems);
     json_decref(agencies);
-    json_t *out = json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:f, s:f}", "run",
-                            (json_int_t)c->q_run, "total", (json_int_t)c->nq, "matching",
-                            (json_int_t)nv, "offset", (json_int_t)offset, "families", rows,
-                            "counts", counts, "problems", pl, "agencies", al, "build_seconds",
-                            c->q_seconds, "view_seconds", secs);
+    json_t *out =
+        json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:f, s:f}", "run", (json_int_t)c->q_run,
+                  "total", (json_int_t)c->nq, "matching", (json_int_t)nv, "offset",
+                  (json_int_t)offset, "families", rows, "counts", counts, "problems", pl,
+                  "agencies", al, "build_seconds", c->q_seconds, "view_seconds", secs);
     free(view);
     pthread_mutex_unlock(&c->mu);
     respond_json(r, view ? 200 : 500, out);
@@ -592,9 +613,9 @@ struct show_ctx {
 static int show_member(void *ctx, const xchg_store_member *m)
 {
     struct show_ctx *s = ctx;
-    json_array_append_new(s->members, json_pack("{s:s, s:s, s:i}", "person", m->pseudonym,
-                                                "agencies", m->agencies, "records",
-                                                (int)m->nrecords));
+    json_array_append_new(s->members,
+                          json_pack("{s:s, s:s, s:i}", "person", m->pseudonym, "agencies",
+                                    m->agencies, "records", (int)m->nrecords));
     return 0;
 }
 
@@ -645,8 +666,10 @@ static void api_family(struct console *c, const char *fam, struct console_resp *
         json_object_set_new(j, "members", s.members);
         json_object_set_new(j, "pairs", s.pairs);
         json_object_set_new(j, "decisions", decisions);
-        json_object_set_new(j, "links", json_string(f->how == 2 ? "fuzzy" : f->how == 1 ? "exact"
-                                                                                       : "single"));
+        json_object_set_new(j, "links",
+                            json_string(f->how == 2   ? "fuzzy"
+                                        : f->how == 1 ? "exact"
+                                                      : "single"));
         json_object_set_new(j, "carried", json_integer(e->st.carried));
         respond_json(r, 200, j);
     }
@@ -700,7 +723,8 @@ static int review_seen(void *ctx, const xchg_review_decision *dec)
 
 static void api_reviews(struct console *c, const struct console_req *rq, struct console_resp *r)
 {
-    long offset = arg_long(rq, "offset", 0, 0, 100000000), limit = arg_long(rq, "limit", 100, 1, 500);
+    long offset = arg_long(rq, "offset", 0, 0, 100000000),
+         limit = arg_long(rq, "limit", 100, 1, 500);
     if (offset < 0 || limit < 0) {
         refuse(r, 400, "arg", "offset must be 0 or more and limit 1 to 500");
         return;
@@ -714,8 +738,8 @@ static void api_reviews(struct console *c, const struct console_req *rq, struct 
     json_t *all = json_array(), *decided = json_object();
     xchg_diag *d = xchg_diag_new();
     xchg_store_family *f = calloc(1, sizeof *f);
-    xchg_err err = f ? xchg_matcher_review_decisions(c->o.m, review_seen, decided, d)
-                     : XCHG_ERR_NOMEM;
+    xchg_err err =
+        f ? xchg_matcher_review_decisions(c->o.m, review_seen, decided, d) : XCHG_ERR_NOMEM;
     for (size_t i = 0; err == XCHG_OK && i < c->nq; i++) {
         if (!c->q[i].nreview)
             continue;
@@ -736,8 +760,8 @@ static void api_reviews(struct console *c, const struct console_req *rq, struct 
     json_t *page = json_array();
     for (size_t i = (size_t)offset; i < json_array_size(all) && i < (size_t)(offset + limit); i++)
         json_array_append(page, json_array_get(all, i));
-    json_t *out = json_pack("{s:I, s:I, s:o}", "total", (json_int_t)json_array_size(all),
-                            "offset", (json_int_t)offset, "pairs", page);
+    json_t *out = json_pack("{s:I, s:I, s:o}", "total", (json_int_t)json_array_size(all), "offset",
+                            (json_int_t)offset, "pairs", page);
     json_decref(all);
     respond_json(r, 200, out);
 }
@@ -749,16 +773,18 @@ static json_t *job_json(const struct job *j)
     static const char *kinds[] = {"", "decide", "release", "run"};
     return json_pack("{s:i, s:s, s:I, s:I, s:I, s:s, s:O}", "id", j->id, "kind", kinds[j->kind],
                      "done", (json_int_t)j->done, "total", (json_int_t)j->total, "failed",
-                     (json_int_t)j->failed,
-                     "state", j->finished ? "finished" : j->started ? "running" : "queued",
+                     (json_int_t)j->failed, "state",
+                     j->finished  ? "finished"
+                     : j->started ? "running"
+                                  : "queued",
                      "results", j->results);
 }
 
 static void job_result(struct console *c, struct job *j, const char *fam, int ok, const char *msg)
 {
     pthread_mutex_lock(&c->jmu);
-    json_array_append_new(j->results, json_pack("{s:s, s:b, s:s}", "family", fam ? fam : "",
-                                                "ok", ok, "message", msg ? msg : ""));
+    json_array_append_new(j->results, json_pack("{s:s, s:b, s:s}", "family", fam ? fam : "", "ok",
+                                                ok, "message", msg ? msg : ""));
     j->done++;
     j->failed += !ok;
     pthread_mutex_unlock(&c->jmu);
@@ -778,8 +804,8 @@ static void run_item(struct console *c, struct job *j, const char *fam)
         if (q)
             (void)refresh_state(c, q, NULL, NULL);
         if (ok && q)
-            snprintf(msg, sizeof msg, "%s: %u of %u approvals", j->approve ? "approved" : "rejected",
-                     q->st.approvals, q->st.required);
+            snprintf(msg, sizeof msg, "%s: %u of %u approvals",
+                     j->approve ? "approved" : "rejected", q->st.approvals, q->st.required);
         else if (!ok)
             snprintf(msg, sizeof msg, "%s", diag_msg(d, xchg_strerror(e)));
     } else if (j->kind == JOB_RELEASE) {
@@ -789,8 +815,8 @@ static void run_item(struct console *c, struct job *j, const char *fam)
         (void)mkdir(dir, 0700);
         snprintf(path, sizeof path, "%s/%s-%lld.xrp", dir, fam, (long long)now);
         xchg_release_stats st;
-        xchg_err e = xchg_matcher_release(c->o.m, c->o.matcher, fam, j->recipient, path, 0, now,
-                                          &st, d);
+        xchg_err e =
+            xchg_matcher_release(c->o.m, c->o.matcher, fam, j->recipient, path, 0, now, &st, d);
         ok = e == XCHG_OK;
         struct qent *q = find_fam(c, fam);
         if (q)
@@ -826,8 +852,8 @@ static void *worker(void *arg)
         for (struct job *j = c->jobs; j; j = j->next)
             if (!j->started)
                 todo = j; /* the oldest not started (the list is newest first) */
-        if (!todo) {
-            if (c->stopping)
+        if (!todo || c->stopping) {
+            if (c->stopping) /* jobs not started are not done: nothing of them happened */
                 break;
             pthread_cond_broadcast(&c->jcv);
             pthread_cond_wait(&c->jcv, &c->jmu);
@@ -839,8 +865,14 @@ static void *worker(void *arg)
         if (todo->kind == JOB_RUN)
             run_item(c, todo, NULL);
         else
-            for (size_t i = 0; i < json_array_size(todo->families); i++)
+            for (size_t i = 0; i < json_array_size(todo->families); i++) {
+                pthread_mutex_lock(&c->jmu);
+                int stop = c->stopping; /* each item is whole; stop between two */
+                pthread_mutex_unlock(&c->jmu);
+                if (stop)
+                    break;
                 run_item(c, todo, json_string_value(json_array_get(todo->families, i)));
+            }
         pthread_mutex_lock(&c->jmu);
         todo->finished = 1;
         c->busy_long = 0;
@@ -1087,14 +1119,15 @@ static void api_review(struct console *c, json_t *body, struct console_resp *r)
         return;
     xchg_diag *d = xchg_diag_new();
     int same = strcmp(dec, "same") == 0;
-    xchg_err e = xchg_matcher_review(c->o.m, c->o.op, aa, ra, ab, rb, same, reason,
-                                     (int64_t)time(NULL), d);
+    xchg_err e =
+        xchg_matcher_review(c->o.m, c->o.op, aa, ra, ab, rb, same, reason, (int64_t)time(NULL), d);
     pthread_mutex_unlock(&c->mu);
     if (e == XCHG_OK)
-        respond_json(r, 200, json_pack("{s:s, s:s}", "decision", dec, "message",
-                                       same ? "recorded: one person; every later run applies it"
-                                            : "recorded: different people; every later run "
-                                              "applies it"));
+        respond_json(r, 200,
+                     json_pack("{s:s, s:s}", "decision", dec, "message",
+                               same ? "recorded: one person; every later run applies it"
+                                    : "recorded: different people; every later run "
+                                      "applies it"));
     else
         refuse(r, http_status(e), "review", diag_msg(d, xchg_strerror(e)));
     xchg_diag_free(d);
@@ -1211,8 +1244,8 @@ void console_handle(struct console *c, const struct console_req *rq, struct cons
         random_hex(c->session);
         random_hex(c->csrf);
         c->have_session = 1;
-        snprintf(r->set_cookie, sizeof r->set_cookie,
-                 "%s=%s; Path=/; HttpOnly; SameSite=Strict", c->cookie_name, c->session);
+        snprintf(r->set_cookie, sizeof r->set_cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict",
+                 c->cookie_name, c->session);
         snprintf(r->location, sizeof r->location, "/");
         r->status = 303;
         r->content_type = "text/plain";
@@ -1306,7 +1339,8 @@ struct console *console_new(const struct console_opts *o, char token[65])
     snprintf(c->allowed_host[1], sizeof c->allowed_host[1], "%s:%u",
              strcmp(o->host, "127.0.0.1") == 0 ? "localhost" : o->host, o->port);
     for (int i = 0; i < 2; i++)
-        snprintf(c->allowed_origin[i], sizeof c->allowed_origin[i], "http://%s", c->allowed_host[i]);
+        snprintf(c->allowed_origin[i], sizeof c->allowed_origin[i], "http://%s",
+                 c->allowed_host[i]);
     const xchg_policy_data *pd = xchg_policy_get(o->p);
     size_t who = xchg_policy_party_by_key(o->p, xchg_seckey_public(o->op)->id);
     if (who != XCHG_NONE) {

@@ -15,18 +15,18 @@
 struct console;
 
 struct console_opts {
-    xchg_matcher *m;              /* owned by the caller; used under the console's lock */
-    const xchg_policy *p;         /* the verified agreement */
-    const xchg_seckey *op;        /* the operator's key: signs every decision */
-    const xchg_seckey *matcher;   /* the matcher's key, for releases (NULL: no releases) */
-    const char *outbox;           /* packets go to outbox/<recipient>/ (NULL: no releases) */
-    const char *host;             /* the address served, e.g. "127.0.0.1" */
+    xchg_matcher *m;            /* owned by the caller; used under the console's lock */
+    const xchg_policy *p;       /* the verified agreement */
+    const xchg_seckey *op;      /* the operator's key: signs every decision */
+    const xchg_seckey *matcher; /* the matcher's key, for releases (NULL: no releases) */
+    const char *outbox;         /* packets go to outbox/<recipient>/ (NULL: no releases) */
+    const char *host;           /* the address served, e.g. "127.0.0.1" */
     unsigned port;
 };
 
 /* A request as the server saw it. Header values NULL when absent. */
 struct console_req {
-    const char *method, *path; /* path without the query */
+    const char *method, *path;                        /* path without the query */
     const char *(*arg)(void *actx, const char *name); /* query argument, or NULL */
     void *actx;
     const char *host, *origin, *cookie, *csrf, *content_type;

@@ -126,8 +126,8 @@ static void note_event(json_t *m)
 static json_t *command(const char *method, json_t *params, int page, double timeout)
 {
     int id = next_id++;
-    json_t *m = json_pack("{s:i, s:s, s:o}", "id", id, "method", method,
-                          "params", params ? params : json_object());
+    json_t *m = json_pack("{s:i, s:s, s:o}", "id", id, "method", method, "params",
+                          params ? params : json_object());
     if (page && session[0])
         json_object_set_new(m, "sessionId", json_string(session));
     if (send_msg(m) != 0)
@@ -159,10 +159,10 @@ static json_t *command(const char *method, json_t *params, int page, double time
 /* Evaluate js; 1 truthy, 0 falsy, -1 exception or failure (printed when loud). */
 static int evaluate(const char *js, int loud, char *out, size_t outn)
 {
-    json_t *r = command("Runtime.evaluate",
-                        json_pack("{s:s, s:b, s:b}", "expression", js, "returnByValue", 1,
-                                  "awaitPromise", 1),
-                        1, 60);
+    json_t *r = command(
+        "Runtime.evaluate",
+        json_pack("{s:s, s:b, s:b}", "expression", js, "returnByValue", 1, "awaitPromise", 1), 1,
+        60);
     if (!r)
         return -1;
     json_t *ex = json_object_get(r, "exceptionDetails");
@@ -189,23 +189,21 @@ static int evaluate(const char *js, int loud, char *out, size_t outn)
 }
 
 static const signed char b64[256] = {
-    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,
-    ['H'] = 8,  ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14,
-    ['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21,
-    ['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28,
-    ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35,
-    ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42,
-    ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49,
-    ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
-    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63,
-    ['/'] = 64,
+    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
+    ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
 };
 
 static int screenshot(const char *file)
 {
-    json_t *r = command("Page.captureScreenshot",
-                        json_pack("{s:s, s:b}", "format", "png", "captureBeyondViewport", 0), 1,
-                        60);
+    json_t *r =
+        command("Page.captureScreenshot",
+                json_pack("{s:s, s:b}", "format", "png", "captureBeyondViewport", 0), 1, 60);
     const char *data = r ? json_string_value(json_object_get(r, "data")) : NULL;
     if (!data) {
         json_decref(r);
@@ -261,8 +259,8 @@ int main(int argc, char **argv)
             close(fd);
         /* --no-sandbox: CI runs as root in a container without user namespaces, where
            Chromium's sandbox cannot start; the page is our own local console only */
-        execl(argv[1], argv[1], "--headless", "--no-sandbox", "--disable-gpu",
-              "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+        execl(argv[1], argv[1], "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+              "--no-default-browser-check", "--disable-extensions",
               "--disable-background-networking", "--disable-sync", "--disable-dev-shm-usage",
               "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", prof,
               "--remote-debugging-pipe", "--window-size=1400,1000", "about:blank", (char *)NULL);

@@ -7,10 +7,12 @@
  * approvals, a release, a rejection and a review decision, each checked through the
  * library afterwards.
  */
+// clang-format off: cmocka needs these first, in this order
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+// clang-format on
 
 #include "console_api.h"
 
@@ -115,8 +117,13 @@ static json_t *get(struct sess *s, const char *path, const char *query, unsigned
 static json_t *post(struct sess *s, const char *path, const char *body, unsigned *status)
 {
     return call(s,
-                (struct call){.method = "POST", .path = path, .origin = ORIGIN, .cookie = s->cookie,
-                              .csrf = s->csrf, .ctype = "application/json", .body = body},
+                (struct call){.method = "POST",
+                              .path = path,
+                              .origin = ORIGIN,
+                              .cookie = s->cookie,
+                              .csrf = s->csrf,
+                              .ctype = "application/json",
+                              .body = body},
                 status, NULL);
 }
 
@@ -129,7 +136,7 @@ static const char *err_code(json_t *j)
 static void open_session(struct sess *s, const xchg_seckey *k, int release)
 {
     memset(s, 0, sizeof *s);
-    struct console_opts o = {mat, pol, k, release ? mkey : NULL, release ? outbox : NULL,
+    struct console_opts o = {mat,         pol, k, release ? mkey : NULL, release ? outbox : NULL,
                              "127.0.0.1", PORT};
     assert_non_null(s->c = console_new(&o, s->token));
     char q[100];
@@ -187,8 +194,8 @@ static int setup(void **state)
     xchg_diag *dg = xchg_diag_new();
     time_t now = time(NULL);
     if (xchg_init() != XCHG_OK ||
-        xchg_policy_load_verified(path_of("phase2.yaml"), NULL, (int32_t)(now / 86400), &pol,
-                                  dg) != XCHG_OK)
+        xchg_policy_load_verified(path_of("phase2.yaml"), NULL, (int32_t)(now / 86400), &pol, dg) !=
+            XCHG_OK)
         return -1;
     xchg_store_key *k = NULL;
     if (xchg_store_key_load(path_of("db.key"), &k, dg) != XCHG_OK ||
@@ -281,7 +288,8 @@ static void test_token_and_session(void **state)
     json_decref(j);
     /* ... but not from a foreign Origin or Host (DNS rebinding), nor by "localhost" spoofed
        onto another port */
-    j = call(&s, (struct call){.path = "/api/queue", .cookie = cookie, .origin = "http://evil.example"},
+    j = call(&s,
+             (struct call){.path = "/api/queue", .cookie = cookie, .origin = "http://evil.example"},
              &st, NULL);
     assert_int_equal(st, 403);
     assert_string_equal(err_code(j), "bad_origin");
@@ -312,8 +320,11 @@ static void test_csrf_and_origin(void **state)
     open_session(&s, op1, 0);
     unsigned st;
     const char *body = "{\"families\":[\"F-X\"],\"decision\":\"approve\",\"reason\":\"r\"}";
-    struct call c = {.method = "POST", .path = "/api/decide", .cookie = s.cookie,
-                     .ctype = "application/json", .body = body};
+    struct call c = {.method = "POST",
+                     .path = "/api/decide",
+                     .cookie = s.cookie,
+                     .ctype = "application/json",
+                     .body = body};
     /* no Origin on a change */
     c.csrf = s.csrf;
     json_t *j = call(&s, c, &st, NULL);
@@ -387,10 +398,11 @@ static void test_not_operator(void **state)
     assert_int_equal(st, 403);
     assert_string_equal(err_code(j), "not_operator");
     json_decref(j);
-    j = post(&s, "/api/review",
-             "{\"a\":{\"agency\":\"police\",\"ref\":\"x\"},\"b\":{\"agency\":\"dwp\",\"ref\":\"y\"},"
-             "\"decision\":\"same\",\"reason\":\"r\"}",
-             &st);
+    j = post(
+        &s, "/api/review",
+        "{\"a\":{\"agency\":\"police\",\"ref\":\"x\"},\"b\":{\"agency\":\"dwp\",\"ref\":\"y\"},"
+        "\"decision\":\"same\",\"reason\":\"r\"}",
+        &st);
     assert_int_equal(st, 403);
     json_decref(j);
     /* a console without the matcher's key makes no packets */
@@ -425,7 +437,8 @@ static void test_queue(void **state)
         snprintf(fam[i], sizeof fam[i], "%s",
                  json_string_value(json_object_get(json_array_get(rows, (size_t)i), "family")));
     assert_true(strcmp(fam[0], fam[1]) < 0);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "state")), "new");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "state")),
+                        "new");
     char fifth[XCHG_PSEUDONYM_MAX + 1];
     snprintf(fifth, sizeof fifth, "%s",
              json_string_value(json_object_get(json_array_get(rows, 4), "family")));
@@ -473,9 +486,10 @@ static void test_decisions(void **state)
     unsigned st;
     char body[400];
     /* a batch with one bad family: refused whole, nothing decided */
-    snprintf(body, sizeof body,
-             "{\"families\":[\"%s\",\"F-NOT-A-FAMILY\"],\"decision\":\"approve\",\"reason\":\"ok\"}",
-             fam[0]);
+    snprintf(
+        body, sizeof body,
+        "{\"families\":[\"%s\",\"F-NOT-A-FAMILY\"],\"decision\":\"approve\",\"reason\":\"ok\"}",
+        fam[0]);
     json_t *j = post(&s1, "/api/decide", body, &st);
     assert_int_equal(st, 400);
     assert_string_equal(err_code(j), "bad_family");
@@ -556,8 +570,8 @@ static void test_decisions(void **state)
     j = get(&s2, "/api/queue", "state=awaiting_me", &st);
     assert_int_equal(json_integer_value(json_object_get(j, "matching")), 2);
     json_decref(j);
-    snprintf(body, sizeof body, "{\"families\":[\"%s\"],\"decision\":\"approve\",\"reason\":\"agreed\"}",
-             fam[0]);
+    snprintf(body, sizeof body,
+             "{\"families\":[\"%s\"],\"decision\":\"approve\",\"reason\":\"agreed\"}", fam[0]);
     j = finish(&s2, post(&s2, "/api/decide", body, &st));
     json_decref(j);
     snprintf(body, sizeof body,
