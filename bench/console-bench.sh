@@ -33,9 +33,8 @@ if [ -n "${REUSE:-}" ]; then # a work dir kept by an earlier KEEP=1 run: measure
 else
 "$XCHG_SYNTH" --people "$PEOPLE" --seed 1 --out "$W/county" --quiet
 mkdir -p "$W/keys"
-for p in $(awk '/^  - id: /{print $3}' "$S/policies/phase2.yaml"); do
-  $X keygen -o "$W/keys/$p" --label "$p" >/dev/null
-done
+make_key() { $X keygen -o "$1" --label "$2" >/dev/null; } # every key made here
+for p in $(awk '/^  - id: /{print $3}' "$S/policies/phase2.yaml"); do make_key "$W/keys/$p" "$p"; done
 A=$W/phase2.yaml
 $X policy bind-keys "$S/policies/phase2.yaml" --keys "$W/keys" -o "$A" >/dev/null
 for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$W/keys/$p.key" >/dev/null; done
