@@ -39,6 +39,7 @@ static const char usage[] =
     "  outcomes         each identified family's outcomes: met, not met, too early, since\n"
     "  claims           payment-by-results claims, with signed evidence packs (-o DIR)\n"
     "  report           programme tables with disclosure control (text, CSV, JSON, HTML)\n"
+    "  console          the operator's web console: queue, signed decisions, review\n"
     "Recipient\n"
     "  open          open a referral packet addressed to your team\n"
     "  fetch-packets download your team's new packets from the matcher daemon\n"
@@ -103,6 +104,8 @@ int main(int argc, char **argv)
         return cmd_outcomes(argc - 1, argv + 1);
     if (strcmp(v, "claims") == 0)
         return cmd_claims(argc - 1, argv + 1);
+    if (strcmp(v, "console") == 0)
+        return cmd_console(argc - 1, argv + 1);
     if (v[0] == '-')
         cli_error("unknown option '%s'", v);
     else
