@@ -394,8 +394,8 @@ typedef struct xchg_policy_data {
     /* reports: zeros suppressed like small counts (suppress_zeros, default false) */
     int suppress_zeros;
     /* release_key (docs/release.md, "The release key"): present = dealt and checked
-     * (Feldman); pending = `release_key: required` but not dealt yet (nothing can be
-     * sealed); neither = no release key (release by signed approvals only) */
+     * (Feldman); pending = `release_key: required` but not dealt yet (works as without
+     * one, with a warning); neither = no release key (release by signed approvals only) */
     xchg_release_key release_key;
 } xchg_policy_data;
 

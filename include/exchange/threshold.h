@@ -42,8 +42,8 @@ extern "C" {
 
 /*
  * The context digest of one record: BLAKE2b-256 of "exchange release context v1\0" |
- * agreement sha256 (32) | deal id (16) | extract id (16) | u8 len | ref. XCHG_ERR_ARG when
- * ref is longer than 255 bytes.
+ * agreement sha256 (32) | deal id (16) | extract id (16) | u16le len | ref. XCHG_ERR_ARG
+ * when ref is longer than 65535 bytes.
  */
 XCHG_API xchg_err xchg_threshold_context(const uint8_t agreement[32],
                                          const uint8_t deal[XCHG_TH_DEAL_BYTES],

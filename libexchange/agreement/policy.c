@@ -2131,8 +2131,8 @@ static int hex_point(struct ctx *c, struct fy_node *n, uint8_t out[32], const ch
 
 /*
  * release_key: the threshold release key (docs/release.md "The release key"). Either the
- * scalar `required` (the IG lead has still to deal it: `xchg release-key deal`; nothing
- * can be sealed until then) or the dealt section: scheme, deal, threshold (=
+ * scalar `required` (the IG lead has still to deal it: `xchg release-key deal`; until
+ * then the agreement works as one without a release key, and says so) or the dealt section: scheme, deal, threshold (=
  * approvals_required), public (P), commitments (the Feldman commitments a_1·G ..
  * a_{t-1}·G) and one verification share per operator, each checked against the
  * commitments here, so an agreement whose shares do not lie on one polynomial with
@@ -2157,7 +2157,7 @@ static void parse_release_key(struct ctx *c, struct fy_node *root)
         if (v && strcmp(v, "required") == 0) {
             rk->pending = 1;
             WARN(c, m, "'release_key' is required but not dealt yet: run 'xchg release-key deal' "
-                       "before signing (nothing can be sealed under this agreement until then)");
+                       "before signing (until then release rests on signed approvals only)");
         } else if (v) {
             ERR(c, m, "'release_key' must be 'required' or the section 'xchg release-key deal' "
                       "writes");

@@ -27,16 +27,16 @@ xchg_err xchg_threshold_context(const uint8_t agreement[32], const uint8_t deal[
                                 const uint8_t extract_id[16], const char *ref, size_t ref_len,
                                 uint8_t ctx[XCHG_TH_CTX_BYTES])
 {
-    if (!agreement || !deal || !extract_id || !ref || ref_len > 255)
+    if (!agreement || !deal || !extract_id || !ref || ref_len > 65535)
         return XCHG_ERR_ARG;
     crypto_generichash_state h;
-    uint8_t l = (uint8_t)ref_len;
+    uint8_t l[2] = {(uint8_t)ref_len, (uint8_t)(ref_len >> 8)};
     crypto_generichash_init(&h, NULL, 0, XCHG_TH_CTX_BYTES);
     crypto_generichash_update(&h, (const uint8_t *)ctx_tag, sizeof ctx_tag);
     crypto_generichash_update(&h, agreement, 32);
     crypto_generichash_update(&h, deal, XCHG_TH_DEAL_BYTES);
     crypto_generichash_update(&h, extract_id, 16);
-    crypto_generichash_update(&h, &l, 1);
+    crypto_generichash_update(&h, l, 2);
     crypto_generichash_update(&h, (const uint8_t *)ref, ref_len);
     crypto_generichash_final(&h, ctx, XCHG_TH_CTX_BYTES);
     return XCHG_OK;
