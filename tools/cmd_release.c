@@ -13,8 +13,7 @@
 static const char usage[] =
     "usage: xchg release approve --db DB DBKEY --agreement A --key OPERATOR.key\n"
     "                            [--share OPERATOR.share] --reason TEXT FAMILY\n"
-    "       xchg release reject  --db DB DBKEY --agreement A --key OPERATOR.key --reason TEXT "
-    "FAMILY\n"
+    "       xchg release reject  --db DB DBKEY --agreement A --key OPERATOR.key --reason TEXT FAMILY\n"
     "       xchg release list    --db DB DBKEY --agreement A\n"
     "       xchg release packet  --db DB DBKEY --agreement A --key MATCHER.key --to RECIPIENT\n"
     "                            -o PACKET.xrp [--force] FAMILY\n"
@@ -47,15 +46,15 @@ static int need(const struct common *c, int key, int reason, int family)
 static int list_row(void *ctx, const xchg_release_state *st)
 {
     (void)ctx;
-    printf("%-18s %-8s %u/%u%-4s %-9s %u  ", st->family, st->eligible ? "yes" : "no", st->approvals,
-           st->required, "",
-           st->forged        ? "FORGED"
-           : st->rejected    ? "REJECTED"
-           : st->carried     ? "carried" /* approvals from an earlier run, same members */
-           : st->change == 0 ? "new"     /* since the last run: needs a decision */
+    printf("%-18s %-8s %u/%u%-4s %-9s %u  ", st->family, st->eligible ? "yes" : "no",
+           st->approvals, st->required, "",
+           st->forged       ? "FORGED"
+           : st->rejected   ? "REJECTED"
+           : st->carried    ? "carried"   /* approvals from an earlier run, same members */
+           : st->change == 0 ? "new"       /* since the last run: needs a decision */
            : st->change == 1 ? "changed"
            : st->change == 2 ? "unchanged"
-                             : "",
+                            : "",
            st->packets);
     xchg_term_safe(stdout, st->last_reason);
     putchar('\n');
@@ -143,9 +142,9 @@ int cmd_release(int argc, char **argv)
         if (xchg_matcher_release_state(m, c.pos[0], &st, d) == XCHG_OK)
             printf("%s family %s: %u of %u approvals%s\n", approve ? "approved" : "rejected",
                    c.pos[0], st.approvals, st.required,
-                   st.rejected                   ? " (rejected: no packet can be made)"
-                   : st.approvals >= st.required ? "; a packet can be made"
-                                                 : "; another operator must approve");
+                   st.rejected                         ? " (rejected: no packet can be made)"
+                   : st.approvals >= st.required       ? "; a packet can be made"
+                                                       : "; another operator must approve");
         rc = EXIT_OK;
     } else if (list) {
         printf("%-18s %-8s %-8s %-9s %s  %s\n", "FAMILY", "ELIGIBLE", "APPROVED", "STATE",
@@ -154,8 +153,8 @@ int cmd_release(int argc, char **argv)
         rc = e == XCHG_OK ? EXIT_OK : cli_fail(e, d, "release list");
     } else {
         xchg_release_stats st;
-        xchg_err e =
-            xchg_matcher_release(m, k, c.pos[0], c.to, c.out, c.force != NULL, now, &st, d);
+        xchg_err e = xchg_matcher_release(m, k, c.pos[0], c.to, c.out, c.force != NULL, now, &st,
+                                          d);
         if (e != XCHG_OK) {
             rc = cli_fail(e, d, "release packet");
             goto cleanup;
