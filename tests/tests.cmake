@@ -27,3 +27,8 @@ set_tests_properties(cli.report_html PROPERTIES ENVIRONMENT "${XCHG_REPORT_ENV}"
 add_test(NAME cli.report_county COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/report/county.sh)
 set_tests_properties(cli.report_county PROPERTIES ENVIRONMENT "${XCHG_REPORT_ENV};PEOPLE=300000"
   TIMEOUT 1200 LABELS slow)
+# What the matcher's store and one recipient's key read together without the tools
+# (tests/cli/threshold.sh, docs/release.md "The release key").
+add_executable(release_attack tools/release_attack.c)
+target_link_libraries(release_attack PRIVATE exchange_static)
+target_include_directories(release_attack PRIVATE ${XCHG_PRIVATE_INCLUDES})

@@ -53,6 +53,12 @@ expect 0 "eligible families" -- $X match run "${DB[@]}" --date 2026-10-31
 FAM=$($X match list --db "$T/db" --db-key "$T/db.key" --csv | awk -F, 'NR==2{print $1}')
 expect 0 "" -- test -n "$FAM"
 
+# the matcher's store + the team's key, without the tools: nothing opens before approval
+attack() { $XCHG_RELEASE_ATTACK "$T/db" "$T/db.key" "$A" "$K/tf-team.key"; }
+total=$(attack | sed -n 's/.* of \([0-9]*\) stored.*/\1/p')
+expect 0 "" -- test "$total" -gt 500
+expect 0 "read 0 of $total stored records (0 with" -- attack
+
 # approvals: no share, another operator's, another deal's: refused, nothing recorded
 R=(--reason "two problems")
 expect 1 "must carry their share's partial decryptions" -- $X release approve "${DB[@]}" --key "$K/operator-1.key" "${R[@]}" "$FAM"
@@ -61,12 +67,15 @@ expect 1 "this share is from deal" -- $X release approve "${DB[@]}" --key "$K/op
 expect 2 "only for release approve" -- $X release reject "${DB[@]}" --key "$K/operator-1.key" --share "$T/shares/operator-1.share" "${R[@]}" "$FAM"
 expect 0 "0/2" -- bash -c "$X release list --db '$T/db' --db-key '$T/db.key' --agreement '$A' | grep '^$FAM '"
 expect 0 "1 of 2 approvals" -- $X release approve "${DB[@]}" --key "$K/operator-1.key" --share "$T/shares/operator-1.share" "${R[@]}" "$FAM"
+expect 0 "read 0 of $total stored records" -- attack   # one operator's contributions add nothing
 expect 1 "has 1 of the 2 approvals" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p.xrp" "$FAM"
 expect 0 "2 of 2 approvals" -- $X release approve "${DB[@]}" --key "$K/operator-2.key" --share "$T/shares/operator-2.share" --reason "agreed" "$FAM"
 expect 0 "written to" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p.xrp" "$FAM"
 $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p.xrp" --force "$FAM" > "$T/packet.txt"
 released=$(sed -n 's/.* \([0-9]*\) released.*/\1/p' "$T/packet.txt")
 expect 0 "" -- test "$released" -gt 0
+# two approvals: the store + the team's key read exactly the records the packet releases
+expect 0 "read $released of $total stored records ($released with" -- attack
 # every released record opens for the team (the operators' contributions combine)
 $X open --agreement "$A" --key "$K/tf-team.key" --json "$T/p.xrp" > "$T/p.json"
 expect 0 "" -- test "$(grep -c '"basis_for_release"' "$T/p.json")" -eq "$released"
