@@ -7,7 +7,7 @@
  * the consent filter releases; a forged or moved contribution is refused naming the
  * operator (by the matcher and by the recipient); a share of another deal, another
  * operator's share or no share is refused; contributions planted for a withheld record
- * or another family travel nowhere.
+ * or another family travel nowhere; retention purges the contributions with the records.
  */
 #include "store_internal.h"
 #include "test_helpers.h"
@@ -485,6 +485,12 @@ static void test_release_key_end_to_end(void **state)
     xchg_diag_clear(d);
     assert_int_equal(xchg_matcher_release(m, mk, fam, "team", pk, 1, NOW, &st, d), XCHG_ERR_VERIFY);
     assert_diag_has(d, "operator op2's contribution for record police/P1 does not verify");
+
+    /* retention purges the records' contributions with the records */
+    xchg_purge_stats ps;
+    assert_int_equal(xchg_matcher_purge(m, 4102444800, 0, &ps, NULL), XCHG_OK);
+    assert_int_equal(count(db, "SELECT count(*) FROM records"), 0);
+    assert_int_equal(count(db, "SELECT count(*) FROM contributions"), 0);
 
     xchg_diag_free(d);
     xchg_seckey_free(mk);
