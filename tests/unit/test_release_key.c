@@ -90,7 +90,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void seal(const char *csv, const char *name, int agency, xchg_secret *sec)
+static void seal_at(const char *csv, const char *name, int agency, xchg_secret *sec, int64_t now)
 {
     char in[600], out[600];
     snprintf(in, sizeof in, "%s/%s.csv", dir, name);
@@ -102,11 +102,16 @@ static void seal(const char *csv, const char *name, int agency, xchg_secret *sec
                         .overwrite = 1,
                         .period_start = day("2025-08-01"),
                         .period_end = day("2026-07-31"),
-                        .now = NOW,
+                        .now = now,
                         .strict = 1};
     xchg_seal_stats st;
     assert_int_equal(xchg_seal(pol, k, sec, &o, &st, NULL), XCHG_OK);
     xchg_seckey_free(k);
+}
+
+static void seal(const char *csv, const char *name, int agency, xchg_secret *sec)
+{
+    seal_at(csv, name, agency, sec, NOW);
 }
 
 static xchg_release_share *share_of(int op, const char *file, xchg_err want)
@@ -499,6 +504,88 @@ static void test_release_key_end_to_end(void **state)
     xchg_matcher_close(m);
 }
 
+/*
+ * Consent withdrawn after the approvals: the newer version of the record is withheld
+ * from the next packet, and approving again contributes nothing for it — but the
+ * contributions already given still open the OLD version's payload for the store plus
+ * the recipient (the documented limit: a contribution given cannot be taken back; only
+ * retention removes it).
+ */
+static void test_withdrawal_after_approval(void **state)
+{
+    (void)state;
+#define WCSV(consent, date)                                                                        \
+    "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent,Legal Basis,Consent Date\n"                \
+    "P1,Dan,Lee,14/05/1980,OX4 1AA,CRIME,01/06/2026," consent ",," date "\n"                        \
+    "P2,Dan,Lee,14/05/1980,OX4 1AA,ASB,02/06/2026,refused,Safeguarding,\n"
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", WCSV("given", ""));
+    seal(buf, "police-w", 2, psec);
+    seal("Pupil,UPN,Forename,Surname,DOB,Postcode,Possible,Attended,End,Consent\n"
+         "S1,B801200005001,Amy,Lee,2015-08-20,OX4 1AA,100,80,2026-03-31,not sought\n",
+         "school-w", 3, ssec);
+    xchg_store_key *sk = NULL;
+    assert_int_equal(xchg_store_key_generate(&sk), XCHG_OK);
+    unlink(path_in("dbw"));
+    unlink(path_in("dbw.audit"));
+    xchg_matcher *m = NULL;
+    assert_int_equal(xchg_matcher_create(path_in("dbw"), sk, pol, &m, NULL), XCHG_OK);
+    xchg_store_key_free(sk);
+    xchg_seckey *mk = seed_key(4);
+    assert_int_equal(
+        xchg_matcher_ingest(m, mk, path_in("police-w.xex"), NULL, NULL, NOW, NULL, NULL), XCHG_OK);
+    assert_int_equal(
+        xchg_matcher_ingest(m, mk, path_in("school-w.xex"), NULL, NULL, NOW, NULL, NULL), XCHG_OK);
+    assert_int_equal(xchg_matcher_run(m, day("2026-07-31"), 1, NOW, NULL, NULL), XCHG_OK);
+    char fam[24] = "";
+    assert_int_equal(xchg_matcher_release_list(m, collect, fam, NULL), XCHG_OK);
+    xchg_release_share *s1 = share_of(8, "shares/op1.share", XCHG_OK);
+    xchg_release_share *s2 = share_of(9, "shares/op2.share", XCHG_OK);
+    decide(m, 8, s1, fam, XCHG_OK, NULL);
+    decide(m, 9, s2, fam, XCHG_OK, NULL);
+    sqlite3 *db = xchg__store_db(xchg_matcher_store(m));
+    char refs[256];
+    assert_int_equal(store_attack(m, refs, sizeof refs), 2);
+    assert_string_equal(refs, "P1 P2");
+
+    /* P1's consent is withdrawn in a newer extract */
+    snprintf(buf, sizeof buf, "%s", WCSV("withdrawn", "15/07/2026"));
+    seal_at(buf, "police-w2", 2, psec, NOW + 10);
+    assert_int_equal(
+        xchg_matcher_ingest(m, mk, path_in("police-w2.xex"), NULL, NULL, NOW + 10, NULL, NULL),
+        XCHG_OK);
+    assert_int_equal(xchg_matcher_run(m, day("2026-07-31"), 1, NOW + 10, NULL, NULL), XCHG_OK);
+    assert_int_equal(xchg_matcher_release_list(m, collect, fam, NULL), XCHG_OK);
+    decide(m, 8, s1, fam, XCHG_OK, NULL);
+    decide(m, 9, s2, fam, XCHG_OK, NULL);
+    /* the new P1 (withdrawn) got no contribution; the new P2 (safeguarding) got two */
+    assert_int_equal(count(db, "SELECT count(*) FROM contributions c JOIN extracts e ON "
+                               "e.extract_id = c.extract_id WHERE e.superseded_by IS NULL "
+                               "AND c.ref = 'P1'"),
+                     0);
+    assert_int_equal(count(db, "SELECT count(*) FROM contributions c JOIN extracts e ON "
+                               "e.extract_id = c.extract_id WHERE e.superseded_by IS NULL "
+                               "AND c.ref = 'P2'"),
+                     2);
+    const char *pk = path_in("w.xrp");
+    xchg_release_stats st;
+    assert_int_equal(xchg_matcher_release(m, mk, fam, "team", pk, 1, NOW + 10, &st, NULL),
+                     XCHG_OK);
+    json_t *j = NULL;
+    assert_int_equal(open_packet(pk, &j, NULL), XCHG_OK);
+    assert_null(released(j, "P1"));
+    assert_non_null(json_object_get(released(j, "P2"), "detail"));
+    json_decref(j);
+    /* the limit, measured: the old versions (P1 and P2 of the superseded extract) still
+       open with the contributions given before the withdrawal, plus the new P2 */
+    assert_int_equal(store_attack(m, refs, sizeof refs), 3);
+    assert_string_equal(refs, "P1 P2 P2");
+    xchg_release_share_free(s1);
+    xchg_release_share_free(s2);
+    xchg_seckey_free(mk);
+    xchg_matcher_close(m);
+}
+
 /* An agreement whose verification shares do not lie on the dealt polynomial, whose
  * threshold differs from approvals_required, or that misses an operator: refused. */
 static void test_release_key_policy_checks(void **state)
@@ -546,6 +633,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_release_key_end_to_end),
+        cmocka_unit_test(test_withdrawal_after_approval),
         cmocka_unit_test(test_release_key_policy_checks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
