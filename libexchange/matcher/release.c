@@ -641,6 +641,9 @@ xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *op,
                         .rows = json_array(), .d = d, .e = XCHG_OK};
     if (keyed) {
         xchg_hex_encode(c.deal, pd->release_key.deal, XCHG_TH_DEAL_BYTES);
+        /* what would open a record's superseded versions is not kept */
+        if (e == XCHG_OK)
+            e = xchg__store_contributions_prune(m->s, d);
         if (e == XCHG_OK)
             e = xchg__store_family_records(m->s, run, family, NULL, contribute_one, &c, d);
         if (e == XCHG_OK)
@@ -1195,6 +1198,8 @@ xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher, const
         goto fail_tmp;
     e = xchg__store_release_put(m->s, st->packet_id, family, rs.run, recipient, now, st->released,
                                 st->withheld, d);
+    if (e == XCHG_OK && pd->release_key.present)
+        e = xchg__store_contributions_prune(m->s, d);
     if (e == XCHG_OK)
         e = xchg__matcher_audit(m, XCHG_AUDIT_RELEASE, xchg_seckey_public(matcher)->id,
                                 json_pack("{s:s, s:s, s:I, s:s, s:s, s:i, s:i, s:i}", "family",

@@ -120,6 +120,9 @@ typedef struct xchg__contribution {
 
 /* Stored (replacing the same operator's earlier one for the record and deal). */
 xchg_err xchg__store_contribution_put(xchg_store *s, const xchg__contribution *c, xchg_diag *d);
+/* Delete the contributions of every record that is no longer current (a newer version,
+ * a superseded or purged extract): what opens an old version is not kept. */
+xchg_err xchg__store_contributions_prune(xchg_store *s, xchg_diag *d);
 /* Every contribution for one record under deal, by party. */
 xchg_err xchg__store_contributions(xchg_store *s, const uint8_t extract_id[XCHG_EXTRACT_ID_BYTES],
                                    const char *ref, const char *deal,

@@ -464,3 +464,18 @@ xchg_err xchg__store_contributions(xchg_store *s, const uint8_t extract_id[XCHG_
                ? XCHG_OK
                : xchg__store_fail(s, d, "reading release-key contributions");
 }
+
+xchg_err xchg__store_contributions_prune(xchg_store *s, xchg_diag *d)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(xchg__store_db(s),
+                          "DELETE FROM contributions WHERE NOT EXISTS (SELECT 1 FROM records r "
+                          "JOIN extracts e ON e.id = r.extract WHERE e.extract_id = "
+                          "contributions.extract_id AND r.ref = contributions.ref AND "
+                          "e.superseded_by IS NULL AND e.purged_at IS NULL AND r.replaced_by IS "
+                          "NULL)",
+                          NULL, NULL, &err);
+    sqlite3_free(err);
+    return rc == SQLITE_OK ? XCHG_OK
+                           : xchg__store_fail(s, d, "removing superseded release-key contributions");
+}

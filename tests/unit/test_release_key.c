@@ -506,10 +506,9 @@ static void test_release_key_end_to_end(void **state)
 
 /*
  * Consent withdrawn after the approvals: the newer version of the record is withheld
- * from the next packet, and approving again contributes nothing for it — but the
- * contributions already given still open the OLD version's payload for the store plus
- * the recipient (the documented limit: a contribution given cannot be taken back; only
- * retention removes it).
+ * from the next packet, approving again contributes nothing for it, and the
+ * contributions that opened the old versions are deleted then (a copy taken before
+ * cannot be taken back: the documented limit).
  */
 static void test_withdrawal_after_approval(void **state)
 {
@@ -576,10 +575,12 @@ static void test_withdrawal_after_approval(void **state)
     assert_null(released(j, "P1"));
     assert_non_null(json_object_get(released(j, "P2"), "detail"));
     json_decref(j);
-    /* the limit, measured: the old versions (P1 and P2 of the superseded extract) still
-       open with the contributions given before the withdrawal, plus the new P2 */
-    assert_int_equal(store_attack(m, refs, sizeof refs), 3);
-    assert_string_equal(refs, "P1 P2 P2");
+    /* the contributions that opened the superseded versions were deleted at the next
+       approval: the store + recipient now read the new P2 only. (A breached matcher that
+       copied them before keeps them: the documented limit.) */
+    assert_int_equal(count(db, "SELECT count(*) FROM contributions"), 2);
+    assert_int_equal(store_attack(m, refs, sizeof refs), 1);
+    assert_string_equal(refs, "P2");
     xchg_release_share_free(s1);
     xchg_release_share_free(s2);
     xchg_seckey_free(mk);
