@@ -514,8 +514,8 @@ static void test_withdrawal_after_approval(void **state)
 {
     (void)state;
 #define WCSV(consent, date)                                                                        \
-    "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent,Legal Basis,Consent Date\n"                \
-    "P1,Dan,Lee,14/05/1980,OX4 1AA,CRIME,01/06/2026," consent ",," date "\n"                        \
+    "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent,Legal Basis,Consent Date\n"               \
+    "P1,Dan,Lee,14/05/1980,OX4 1AA,CRIME,01/06/2026," consent ",," date "\n"                       \
     "P2,Dan,Lee,14/05/1980,OX4 1AA,ASB,02/06/2026,refused,Safeguarding,\n"
     char buf[512];
     snprintf(buf, sizeof buf, "%s", WCSV("given", ""));
@@ -568,8 +568,7 @@ static void test_withdrawal_after_approval(void **state)
                      2);
     const char *pk = path_in("w.xrp");
     xchg_release_stats st;
-    assert_int_equal(xchg_matcher_release(m, mk, fam, "team", pk, 1, NOW + 10, &st, NULL),
-                     XCHG_OK);
+    assert_int_equal(xchg_matcher_release(m, mk, fam, "team", pk, 1, NOW + 10, &st, NULL), XCHG_OK);
     json_t *j = NULL;
     assert_int_equal(open_packet(pk, &j, NULL), XCHG_OK);
     assert_null(released(j, "P1"));
