@@ -586,6 +586,70 @@ static void test_withdrawal_after_approval(void **state)
     xchg_matcher_close(m);
 }
 
+/* An approval whose commit was lost (rows gone, its audit entry written) gets its
+ * contributions back from the log when the store is next opened, once. */
+static void test_contributions_rolled_forward(void **state)
+{
+    (void)state;
+    seal("Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent,Legal Basis\n"
+         "P1,Dan,Lee,14/05/1980,OX4 1AA,CRIME,01/06/2026,given,\n",
+         "police-r", 2, psec);
+    seal("Pupil,UPN,Forename,Surname,DOB,Postcode,Possible,Attended,End,Consent\n"
+         "S1,B801200005001,Amy,Lee,2015-08-20,OX4 1AA,100,80,2026-03-31,given\n",
+         "school-r", 3, ssec);
+    xchg_store_key *sk = NULL;
+    assert_int_equal(xchg_store_key_generate(&sk), XCHG_OK);
+    assert_int_equal(xchg_store_key_save(sk, path_in("dbr.key"), 1, NULL), XCHG_OK);
+    unlink(path_in("dbr"));
+    unlink(path_in("dbr.audit"));
+    xchg_matcher *m = NULL;
+    assert_int_equal(xchg_matcher_create(path_in("dbr"), sk, pol, &m, NULL), XCHG_OK);
+    xchg_seckey *mk = seed_key(4);
+    assert_int_equal(
+        xchg_matcher_ingest(m, mk, path_in("police-r.xex"), NULL, NULL, NOW, NULL, NULL), XCHG_OK);
+    assert_int_equal(
+        xchg_matcher_ingest(m, mk, path_in("school-r.xex"), NULL, NULL, NOW, NULL, NULL), XCHG_OK);
+    assert_int_equal(xchg_matcher_run(m, day("2026-07-31"), 1, NOW, NULL, NULL), XCHG_OK);
+    char fam[24] = "";
+    assert_int_equal(xchg_matcher_release_list(m, collect, fam, NULL), XCHG_OK);
+    xchg_release_share *s1 = share_of(8, "shares/op1.share", XCHG_OK);
+    decide(m, 8, s1, fam, XCHG_OK, NULL);
+    sqlite3 *db = xchg__store_db(xchg_matcher_store(m));
+    assert_int_equal(count(db, "SELECT count(*) FROM contributions"), 2);
+    sqlite3_exec(db,
+                 "DELETE FROM decisions; DELETE FROM contributions; DELETE FROM meta WHERE "
+                 "name = 'audit_applied_seq'",
+                 NULL, NULL, NULL);
+    xchg_matcher_close(m);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(xchg_matcher_open(path_in("dbr"), sk, pol, 0, &m, NULL), XCHG_OK);
+        db = xchg__store_db(xchg_matcher_store(m));
+        assert_int_equal(count(db, "SELECT count(*) FROM contributions WHERE party = 'op1' "
+                                   "AND idx = 1"),
+                         2);
+        xchg_matcher_close(m);
+    }
+    /* the rolled-forward contributions still verify: the second approval makes a packet
+       that opens */
+    assert_int_equal(xchg_matcher_open(path_in("dbr"), sk, pol, 0, &m, NULL), XCHG_OK);
+    xchg_release_share *s2 = share_of(9, "shares/op2.share", XCHG_OK);
+    decide(m, 9, s2, fam, XCHG_OK, NULL);
+    xchg_release_stats st;
+    assert_int_equal(xchg_matcher_release(m, mk, fam, "team", path_in("r.xrp"), 1, NOW, &st, NULL),
+                     XCHG_OK);
+    assert_int_equal(st.released, 2);
+    json_t *j = NULL;
+    assert_int_equal(open_packet(path_in("r.xrp"), &j, NULL), XCHG_OK);
+    assert_non_null(json_object_get(released(j, "P1"), "detail"));
+    assert_non_null(json_object_get(released(j, "S1"), "detail"));
+    json_decref(j);
+    xchg_matcher_close(m);
+    xchg_store_key_free(sk);
+    xchg_seckey_free(mk);
+    xchg_release_share_free(s1);
+    xchg_release_share_free(s2);
+}
+
 /* An agreement whose verification shares do not lie on the dealt polynomial, whose
  * threshold differs from approvals_required, or that misses an operator: refused. */
 static void test_release_key_policy_checks(void **state)
@@ -634,6 +698,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_release_key_end_to_end),
         cmocka_unit_test(test_withdrawal_after_approval),
+        cmocka_unit_test(test_contributions_rolled_forward),
         cmocka_unit_test(test_release_key_policy_checks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
