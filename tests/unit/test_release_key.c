@@ -680,6 +680,47 @@ static void test_release_key_policy_checks(void **state)
         xchg_diag_free(d);
         free(u);
     }
+    /* threshold 1 (approvals_required: 1): no commitments beyond P; every share is s */
+    {
+        char *buf = NULL, *sec = NULL, *out = NULL;
+        size_t n = 0, on = 0;
+        assert_int_equal(
+            xchg_file_read(XCHG_TEST_DIR "/fixtures/policy/base.yaml", 1u << 20, &buf, &n, NULL),
+            XCHG_OK);
+        char *at = strstr(buf, "approvals_required: 2");
+        assert_non_null(at);
+        at[20] = '1';
+        xchg_policy *p1 = NULL, *p1d = NULL;
+        assert_int_equal(xchg_policy_parse(buf, n, "t1.yaml", &p1, NULL), XCHG_OK);
+        mkdir(path_in("shares-t1"), 0700);
+        assert_int_equal(xchg_release_key_deal(p1, path_in("shares-t1"), 1, &sec, NULL), XCHG_OK);
+        assert_non_null(strstr(sec, "commitments: []"));
+        assert_int_equal(xchg_release_key_apply(buf, n, sec, &out, &on), XCHG_OK);
+        assert_int_equal(xchg_policy_parse(out, on, "t1-dealt.yaml", &p1d, NULL), XCHG_OK);
+        assert_int_equal(xchg_policy_get(p1d)->release_key.threshold, 1);
+        uint8_t ctx[32] = {1}, w[8 + XCHG_TH_WRAP_OVERHEAD], R[32], D[32], proof[64], sR[32], o[8];
+        assert_int_equal(xchg_threshold_wrap(xchg_policy_get(p1d)->release_key.pub, ctx,
+                                             (const uint8_t *)"exchange", 8, w),
+                         XCHG_OK);
+        assert_int_equal(xchg_threshold_wrapped_R(w, sizeof w, R), XCHG_OK);
+        xchg_seckey *k = seed_key(9);
+        xchg_release_share *sh = NULL;
+        assert_int_equal(xchg_release_share_load(p1d, k, path_in("shares-t1/op2.share"), &sh, NULL),
+                         XCHG_OK);
+        unsigned ix = xchg_release_share_index(sh);
+        assert_int_equal(
+            xchg_threshold_partial(xchg_release_share_scalar(sh), ix, R, ctx, D, proof), XCHG_OK);
+        assert_int_equal(xchg_threshold_combine(1, &ix, D, sR), XCHG_OK);
+        assert_int_equal(xchg_threshold_unwrap(sR, ctx, w, sizeof w, o), XCHG_OK);
+        assert_memory_equal(o, "exchange", 8);
+        xchg_release_share_free(sh);
+        xchg_seckey_free(k);
+        xchg_policy_free(p1);
+        xchg_policy_free(p1d);
+        free(buf);
+        free(sec);
+        free(out);
+    }
     /* one verification share replaced by another deal's point */
     char *v = strstr(text, "verify: ");
     assert_non_null(v);
