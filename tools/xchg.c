@@ -36,6 +36,7 @@ static const char usage[] =
     "  release approve|reject   an operator's signed decision on a candidate family\n"
     "  release list     candidate families, approvals and packets\n"
     "  release packet   the consent-aware referral packet for an approved family\n"
+    "  release-key deal the operators' threshold release key, one share per operator\n"
     "  outcomes         each identified family's outcomes: met, not met, too early, since\n"
     "  claims           payment-by-results claims, with signed evidence packs (-o DIR)\n"
     "  report           programme tables with disclosure control (text, CSV, JSON, HTML)\n"
@@ -92,6 +93,8 @@ int main(int argc, char **argv)
         return cmd_open(argc - 1, argv + 1);
     if (strcmp(v, "release") == 0)
         return cmd_release(argc - 1, argv + 1);
+    if (strcmp(v, "release-key") == 0)
+        return cmd_release_key(argc - 1, argv + 1);
     if (strcmp(v, "report") == 0)
         return cmd_report(argc - 1, argv + 1);
     if (strcmp(v, "submit") == 0)
