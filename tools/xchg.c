@@ -36,9 +36,11 @@ static const char usage[] =
     "  release approve|reject   an operator's signed decision on a candidate family\n"
     "  release list     candidate families, approvals and packets\n"
     "  release packet   the consent-aware referral packet for an approved family\n"
+    "  release-key deal the operators' threshold release key, one share per operator\n"
     "  outcomes         each identified family's outcomes: met, not met, too early, since\n"
     "  claims           payment-by-results claims, with signed evidence packs (-o DIR)\n"
     "  report           programme tables with disclosure control (text, CSV, JSON, HTML)\n"
+    "  console          the operator's web console: queue, signed decisions, review\n"
     "Recipient\n"
     "  open          open a referral packet addressed to your team\n"
     "  fetch-packets download your team's new packets from the matcher daemon\n"
@@ -91,6 +93,8 @@ int main(int argc, char **argv)
         return cmd_open(argc - 1, argv + 1);
     if (strcmp(v, "release") == 0)
         return cmd_release(argc - 1, argv + 1);
+    if (strcmp(v, "release-key") == 0)
+        return cmd_release_key(argc - 1, argv + 1);
     if (strcmp(v, "report") == 0)
         return cmd_report(argc - 1, argv + 1);
     if (strcmp(v, "submit") == 0)
@@ -103,6 +107,8 @@ int main(int argc, char **argv)
         return cmd_outcomes(argc - 1, argv + 1);
     if (strcmp(v, "claims") == 0)
         return cmd_claims(argc - 1, argv + 1);
+    if (strcmp(v, "console") == 0)
+        return cmd_console(argc - 1, argv + 1);
     if (v[0] == '-')
         cli_error("unknown option '%s'", v);
     else

@@ -21,6 +21,7 @@
 #include "exchange/keys.h"
 #include "exchange/policy.h"
 #include "exchange/release.h"
+#include "exchange/threshold.h"
 #include "exchange/store.h"
 
 #ifdef __cplusplus
@@ -112,12 +113,42 @@ XCHG_API xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *operat
                                       int64_t now, xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
+ * The same decision by an operator holding a share of the agreement's release key
+ * (threshold.h, docs/release.md "The release key"). Under an agreement with a release
+ * key an approval must carry the share (xchg_matcher_decide, which passes NULL, is then
+ * refused: XCHG_ERR_DENIED), and the share must be this operator's (index and
+ * verification share as the agreement publishes them: XCHG_ERR_DENIED). The operator's
+ * side then contributes, for exactly the family's records that the consent filter
+ * (consent.c) releases, a partial decryption with its proof, stored with the decision
+ * and in its audit entry; a record whose wrapped key repeats another's of the family
+ * refuses the approval (XCHG_ERR_VERIFY). A rejection needs no share (share may be NULL).
+ */
+XCHG_API xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *operator_key,
+                                            const xchg_release_share *share, const char *family,
+                                            int approve, const char *reason, int64_t now,
+                                            xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
  * The release state of a family of the latest run, counting only decisions whose
  * signature verifies against the agreement's operator keys (st->forged counts the rest).
  * XCHG_ERR_NOT_FOUND when the family is not in the latest run.
  */
 XCHG_API xchg_err xchg_matcher_release_state(xchg_matcher *m, const char *family,
                                              xchg_release_state *st, xchg_diag *d);
+
+/*
+ * Every stored decision on a family of the latest run, oldest first, each with whether
+ * its signature verifies and whether it is about the family's present members: fn(ctx,
+ * dec) per row (non-zero stops); *st gets the family's state as
+ * xchg_matcher_release_state gives it. For an operator console: who decided what and
+ * when, and which operators' approvals count now. XCHG_ERR_NOT_FOUND as
+ * xchg_matcher_release_state.
+ */
+XCHG_API xchg_err xchg_matcher_release_decisions(xchg_matcher *m, const char *family,
+                                                 xchg_release_state *st,
+                                                 int (*fn)(void *ctx,
+                                                           const xchg_release_decision *dec),
+                                                 void *ctx, xchg_diag *d);
 
 /* Every eligible family of the latest run and every family with a decision. */
 XCHG_API xchg_err xchg_matcher_release_list(xchg_matcher *m,
@@ -154,6 +185,27 @@ XCHG_API xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *operat
                                       const char *agency_a, const char *ref_a, const char *agency_b,
                                       const char *ref_b, int same, const char *reason, int64_t now,
                                       xchg_diag *d) XCHG_MUST_CHECK;
+
+/* One stored clerical-review decision, as xchg_matcher_review_decisions lists it. */
+typedef struct xchg_review_decision {
+    char agency_a[XCHG_PARTY_ID_MAX + 1], ref_a[XCHG_RECORD_MAX_REF + 1];
+    char agency_b[XCHG_PARTY_ID_MAX + 1], ref_b[XCHG_RECORD_MAX_REF + 1];
+    int same; /* 1 one person, 0 different people */
+    char operator_party[XCHG_PARTY_ID_MAX + 1];
+    char reason[XCHG_RELEASE_REASON_MAX + 1];
+    int64_t time;
+    int verified; /* its signature verifies against the agreement's operator key (runs
+                     ignore the others) */
+} xchg_review_decision;
+
+/*
+ * Every stored clerical-review decision, oldest first (for a pair, the newest is the one
+ * runs apply): fn(ctx, dec) per decision, non-zero stops. For an operator console.
+ */
+XCHG_API xchg_err xchg_matcher_review_decisions(xchg_matcher *m,
+                                                int (*fn)(void *ctx,
+                                                          const xchg_review_decision *dec),
+                                                void *ctx, xchg_diag *d);
 
 /*
  * Delete what was received before cutoff (xchg_store_purge: records, tokens, indicators,

@@ -98,6 +98,11 @@ typedef struct xchg_match_key {
     xchg_key_part *parts;
     size_t nparts;
     int strong; /* a strong identifier: different values block weaker merges */
+    /* any_order: parts any_order_parts[0] and [1] (indices into parts) are compared as an
+     * unordered pair — the lesser value hashed first — so that a record with the two
+     * values swapped (forename and surname) shares the token */
+    int any_order;
+    size_t any_order_parts[2];
 } xchg_match_key;
 
 typedef struct xchg_fuzzy {
@@ -165,6 +170,10 @@ typedef struct xchg_criterion {
     int child_in_family; /* the family must have a member aged under 18 */
     size_t *baseline_with, *baseline_without; /* outcomes: measure indexes */
     size_t nbaseline_with, nbaseline_without;
+    /* outcomes, person scope: only a member with events of these measures in the baseline
+     * window is a subject ("an adult has moved off out-of-work benefits into work") */
+    size_t *moved_from;
+    size_t nmoved_from;
     struct xchg_criterion *sub; /* ALL / ANY */
     size_t nsub;
     unsigned line;
@@ -313,6 +322,24 @@ typedef struct xchg_consent_rule {
     int objection_stops;
 } xchg_consent_rule;
 
+/* The agreement's release key: threshold = approvals_required; shares[] in operator
+ * order, index i+1 (docs/formats.md "Release key"). */
+typedef struct xchg_release_key_share {
+    size_t party; /* the operator's party index */
+    unsigned index;
+    uint8_t verify[32]; /* s_i·G */
+} xchg_release_key_share;
+
+typedef struct xchg_release_key {
+    int present, pending;
+    uint8_t deal[16];
+    unsigned threshold;
+    uint8_t pub[32];
+    uint8_t (*commitments)[32]; /* threshold of them; [0] = pub */
+    xchg_release_key_share *shares;
+    size_t nshares;
+} xchg_release_key;
+
 typedef struct xchg_policy_data {
     int format;
     const char *id;
@@ -379,6 +406,10 @@ typedef struct xchg_policy_data {
     int linkage_only;
     /* reports: zeros suppressed like small counts (suppress_zeros, default false) */
     int suppress_zeros;
+    /* release_key (docs/release.md, "The release key"): present = dealt and checked
+     * (Feldman); pending = `release_key: required` but not dealt yet (works as without
+     * one, with a warning); neither = no release key (release by signed approvals only) */
+    xchg_release_key release_key;
 } xchg_policy_data;
 
 typedef struct xchg_policy xchg_policy;

@@ -121,8 +121,17 @@ static void criterion_text(struct sb *b, const xchg_policy_data *p, const xchg_c
 {
     static const char *const scope[] = {"", "a person: ", "each person with records: ",
                                         "the family together: "};
-    if (c->scope)
+    if (c->nmoved_from) {
+        /* who moved: a member with these events in the identification window */
+        int fam = c->scope == XCHG_SCOPE_FAMILY || c->kind == XCHG_CRIT_NONE;
+        put(b, fam ? "the family, when a member had " : "a person who had ");
+        for (size_t i = 0; i < c->nmoved_from; i++)
+            put(b, "%s%s", i ? (i + 1 == c->nmoved_from ? " or " : ", ") : "",
+                p->measures[c->moved_from[i]].name);
+        put(b, " when identified: ");
+    } else if (c->scope) {
         put(b, "%s", scope[c->scope]);
+    }
     if (c->kind == XCHG_CRIT_ALL || c->kind == XCHG_CRIT_ANY) {
         put(b, "%s (", c->kind == XCHG_CRIT_ALL ? "all of" : "any of");
         for (size_t i = 0; i < c->nsub; i++) {
@@ -389,6 +398,23 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
                 put(&b, "%s%s", nop++ ? ", " : "", p->parties[i].id);
         put(&b, "); the matcher alone cannot release one. Each packet is encrypted to its "
                 "recipient.\n");
+        /* the release key (docs/release.md "The release key"): enforced by seal, approve,
+           packet and open (tests/unit/test_threshold.c, tests/cli/threshold.sh) */
+        if (p->release_key.present)
+            put(&b, "The approval is also a cryptographic step: every record's detail is sealed "
+                    "under a release key whose secret is split among the %zu operators, and it "
+                    "opens only with the contributions of %u of them, made for exactly the "
+                    "records they approved and the consent filter releases; the matcher and a "
+                    "recipient together cannot read anything else.\n",
+                p->release_key.nshares, p->release_key.threshold);
+        else if (p->release_key.pending)
+            put(&b, "The agreement requires a release key, but it has not been dealt: until it "
+                    "is (xchg release-key deal), the two-person rule is procedural only; the "
+                    "matcher's store and a recipient's key together open every stored detail.\n");
+        else
+            put(&b, "The agreement has no release key: the two-person rule is procedural only; "
+                    "the matcher's store and a recipient's key together open every stored "
+                    "detail.\n");
 
         put(&b, "\nConsent\n-------\n");
         put(&b, "Identification: a record whose consent does not meet its agency's identification "

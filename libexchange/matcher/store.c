@@ -410,6 +410,13 @@ static const char *const migrations[] = {
     "  pseudonym TEXT NOT NULL, problem TEXT NOT NULL, status INTEGER NOT NULL,"
     "  baseline REAL, latest REAL, since INTEGER, criteria TEXT,"
     "  PRIMARY KEY(run, pseudonym, problem)) WITHOUT ROWID;",
+    /* 6 -> 7: operators' release-key contributions (docs/release.md "The release key"):
+       a partial decryption of one record's wrapped payload with its proof, by record
+       (extract id, reference) so a later run's approval finds it again */
+    "CREATE TABLE IF NOT EXISTS contributions(extract_id BLOB NOT NULL, ref TEXT NOT NULL,"
+    "  party TEXT NOT NULL, idx INTEGER NOT NULL, deal TEXT NOT NULL, d BLOB NOT NULL,"
+    "  proof BLOB NOT NULL, decision TEXT NOT NULL,"
+    "  PRIMARY KEY(extract_id, ref, party, deal)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -661,6 +668,10 @@ static xchg_err open_db(const char *path, const xchg_store_key *k, int create,
         e = sqlfail(s->db, d, path, "cipher_page_size");
         goto fail;
     }
+    /* Wait for another process's lock from the first read on: one closing its connection
+       (the last one checkpoints the WAL under an exclusive lock) made this read fail at
+       once with "database is locked" (an operator's console stopping as the CLI starts). */
+    sqlite3_busy_timeout(s->db, 10000);
     /* The first read decrypts page 1: a wrong key fails here, before anything else. */
     int rc = sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -673,7 +684,6 @@ static xchg_err open_db(const char *path, const xchg_store_key *k, int create,
         }
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, 10000);
     if ((e = exec(s, "PRAGMA journal_mode=WAL", d)) != XCHG_OK ||
         (e = exec(s, "PRAGMA foreign_keys=ON", d)) != XCHG_OK ||
         (e = exec(s, "PRAGMA synchronous=NORMAL", d)) != XCHG_OK ||
