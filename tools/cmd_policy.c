@@ -33,11 +33,17 @@ static int do_check(int npos, const char **pos)
             const xchg_policy_data *pd = xchg_policy_get(p);
             char hex[65];
             xchg_hex_encode(hex, xchg_policy_hash(p), 32);
-            printf("%s: ok: agreement '%s' version %ld, %zu %s, %zu %s, %zu %s (sha256 %s)\n",
-                   pos[i], pd->id, pd->version, pd->nparties,
+            size_t unbound = xchg_policy_unbound(p);
+            printf("%s: ok%s: agreement '%s' version %ld, %zu %s, %zu %s, %zu %s (sha256 %s)\n",
+                   pos[i], unbound ? " (draft)" : "", pd->id, pd->version, pd->nparties,
                    cli_plural(pd->nparties, "party", "parties"), pd->nproblems,
                    cli_plural(pd->nproblems, "problem", "problems"), pd->nextracts,
                    cli_plural(pd->nextracts, "extract", "extracts"), hex);
+            if (unbound)
+                printf("%s: draft: %zu of %zu parties have no key yet (key: unbound); next: "
+                       "'xchg policy bind-keys %s --keys DIR -o AGREEMENT.yaml' with each "
+                       "party's DIR/<party id>.pub, then every signatory signs\n",
+                       pos[i], unbound, pd->nparties, pos[i]);
         } else {
             size_t n = xchg_diag_errors(d);
             fprintf(stderr, "%s: %zu error%s\n", pos[i], n, n == 1 ? "" : "s");

@@ -40,6 +40,9 @@ typedef struct xchg_party {
     int signs;               /* signs_agreement */
     xchg_pubkey key;
     unsigned line; /* where the party is defined */
+    /* key: unbound — a draft agreement (docs/policy.md "Drafts"): key is all zeros and
+     * matches no key; nothing may sign, verify or act under a draft */
+    int unbound;
 } xchg_party;
 
 typedef enum xchg_field_type {
@@ -388,6 +391,14 @@ typedef struct xchg_policy xchg_policy;
  */
 XCHG_API xchg_err xchg_policy_parse(const char *text, size_t len, const char *file,
                                     xchg_policy **out, xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
+ * Number of parties whose key is still "unbound": a draft agreement. A draft parses
+ * (so an IG lead can check it before the parties have keys) but cannot be signed or
+ * verified: xchg_policy_sign and xchg_policy_verify refuse it with XCHG_ERR_POLICY and
+ * the next step (xchg policy bind-keys). 0 for NULL.
+ */
+XCHG_API size_t xchg_policy_unbound(const xchg_policy *p);
 
 /* Read and parse a file (at most 4 MiB). */
 XCHG_API xchg_err xchg_policy_parse_file(const char *path, xchg_policy **out, xchg_diag *d)

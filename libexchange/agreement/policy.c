@@ -565,8 +565,8 @@ static void parse_parties(struct ctx *c, struct fy_node *root)
             size_t klen;
             const char *ks = scalar(c, kn, &klen, "'key'");
             if (ks && klen == 7 && memcmp(ks, "unbound", 7) == 0) {
-                ERR(c, kn, "%s has no key yet (key: unbound); bind the parties' public keys "
-                           "with 'xchg policy bind-keys'", where);
+                /* a draft: reported once for the whole agreement by xchg_policy_parse */
+                q->unbound = 1;
             } else if (ks) {
                 xchg_diag *tmp = xchg_diag_new();
                 if (xchg_pubkey_from_string(ks, klen, &q->key, tmp) != XCHG_OK)
@@ -576,7 +576,8 @@ static void parse_parties(struct ctx *c, struct fy_node *root)
                 if (q->label)
                     xchg__strlcpy(q->key.label, q->label, strlen(q->label), sizeof q->key.label);
                 for (size_t i = 0; i < p->nparties; i++)
-                    if (memcmp(p->parties[i].key.id, q->key.id, XCHG_KEYID_BYTES) == 0)
+                    if (!p->parties[i].unbound &&
+                        memcmp(p->parties[i].key.id, q->key.id, XCHG_KEYID_BYTES) == 0)
                         ERR(c, kn, "%s uses the same key as party '%s': each party needs its own",
                             where, p->parties[i].id);
             }
@@ -2590,9 +2591,18 @@ size_t xchg_policy_party(const xchg_policy *p, const char *id)
 size_t xchg_policy_party_by_key(const xchg_policy *p, const uint8_t id[XCHG_KEYID_BYTES])
 {
     for (size_t i = 0; p && i < p->d.nparties; i++)
-        if (memcmp(p->d.parties[i].key.id, id, XCHG_KEYID_BYTES) == 0)
+        if (!p->d.parties[i].unbound &&
+            memcmp(p->d.parties[i].key.id, id, XCHG_KEYID_BYTES) == 0)
             return i;
     return XCHG_NONE;
+}
+
+size_t xchg_policy_unbound(const xchg_policy *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; p && i < p->d.nparties; i++)
+        n += p->d.parties[i].unbound != 0;
+    return n;
 }
 
 size_t xchg_policy_matcher(const xchg_policy *p)

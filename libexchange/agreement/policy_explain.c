@@ -211,7 +211,10 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
     for (size_t i = 0; i < p->nparties; i++) {
         const xchg_party *q = &p->parties[i];
         char hex[XCHG_KEYID_HEXLEN + 1];
-        xchg_keyid_hex(q->key.id, hex);
+        if (q->unbound) /* a draft: no key yet (docs/policy.md "Drafts") */
+            snprintf(hex, sizeof hex, "unbound");
+        else
+            xchg_keyid_hex(q->key.id, hex);
         put(&b, "- %s (%s, %s; key %s)%s\n", q->label, q->id, xchg_role_name(q->role), hex,
             q->signs ? ", must sign the agreement" : "");
         if (q->legal_basis)

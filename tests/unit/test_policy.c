@@ -4,6 +4,8 @@
  * reject a changed byte, a missing signatory, an outsider's or forged signature, and
  * dates outside the validity window.
  */
+#include <ctype.h>
+#include <sys/stat.h>
 #include "test_helpers.h"
 
 #define BASE XCHG_TEST_DIR "/fixtures/policy/base.yaml"
@@ -164,10 +166,6 @@ static const struct bad bads[] = {
     {"bad public key", "key: xk1:WEttcbsA6RH", "key: xk1:WEttcbsA6RX", XCHG_ERR_POLICY,
      "t.yaml:36:10: error: key of party 'school': public key is damaged: its key id does not "
      "match its keys"},
-    {"unbound key", "key: xk1:WEttcbsA6RHptO1JKMYo0cLG6ukDOJBZlWEpWSc6XGP5NjbBRhSshzfR1fnyyPwTlfyCiHixxEBhXUUL5Ebe3hm6XLAeK3tKAHE=",
-     "key: unbound", XCHG_ERR_POLICY,
-     "t.yaml:36:10: error: party 'school' has no key yet (key: unbound); bind the parties' "
-     "public keys with 'xchg policy bind-keys'"},
     {"unknown field in columns", "Type: incident_type,", "Type: incident_kind,", XCHG_ERR_POLICY,
      "t.yaml:79:89: error: unknown field 'incident_kind' in extract of 'police' (declare it under "
      "'fields')"},
@@ -492,6 +490,78 @@ static void test_sign_and_verify(void **state)
     assert_int_equal(xchg_policy_verify(p, sig, day("2027-12-31"), NULL), XCHG_OK);
     xchg_diag_free(d);
     xchg_policy_free(p);
+}
+
+/* key: unbound is a draft: it parses (check succeeds), but nothing signs or verifies it,
+ * and the unbound party's all-zero key matches no key. */
+static void test_draft(void **state)
+{
+    (void)state;
+    static const char school_key[] =
+        "key: xk1:WEttcbsA6RHptO1JKMYo0cLG6ukDOJBZlWEpWSc6XGP5NjbBRhSshzfR1fnyyPwTlfyCiHixxEB"
+        "hXUUL5Ebe3hm6XLAeK3tKAHE=";
+    char *t = mutate(school_key, "key: unbound");
+    xchg_diag *d = xchg_diag_new();
+    xchg_policy *p = NULL;
+    assert_int_equal(xchg_policy_parse(t, strlen(t), "t.yaml", &p, d), XCHG_OK);
+    assert_int_equal(xchg_diag_errors(d), 0);
+    assert_int_equal(xchg_policy_unbound(p), 1);
+    size_t school = xchg_policy_party(p, "school");
+    assert_true(xchg_policy_get(p)->parties[school].unbound);
+    uint8_t zero[XCHG_KEYID_BYTES] = {0};
+    assert_int_equal(xchg_policy_party_by_key(p, zero), XCHG_NONE);
+    xchg_seckey *k = seed_key(3); /* school's real key is not the draft's */
+    assert_int_equal(xchg_policy_party_by_key(p, xchg_seckey_public(k)->id), XCHG_NONE);
+    xchg_seckey_free(k);
+    /* signing a draft is refused, whoever signs, naming the next step */
+    const char *path = write_agreement("draft.yaml", t);
+    char sig[600];
+    snprintf(sig, sizeof sig, "%s.sig", path);
+    k = seed_key(1);
+    assert_int_equal(xchg_policy_sign(p, k, sig, 1767225600, d), XCHG_ERR_POLICY);
+    xchg_seckey_free(k);
+    assert_diag_has(d, "error: agreement 'test-agreement' is a draft: 1 party has no key yet "
+                       "(key: unbound: 'school'); a draft cannot be signed. Next step: 'xchg "
+                       "policy bind-keys AGREEMENT --keys DIR -o OUT'");
+    struct stat sb;
+    assert_int_not_equal(stat(sig, &sb), 0); /* no signature file appeared */
+    /* signatures of the bound agreement do not make the draft usable */
+    const char *bound = write_agreement("bound.yaml", base_text);
+    xchg_policy *b = NULL;
+    assert_int_equal(xchg_policy_parse_file(bound, &b, NULL), XCHG_OK);
+    sign_all(bound, b, 0);
+    xchg_policy_free(b);
+    char bsig[600];
+    snprintf(bsig, sizeof bsig, "%s.sig", bound);
+    xchg_diag_clear(d);
+    xchg_policy *v = NULL;
+    assert_int_equal(xchg_policy_load_verified(path, bsig, day("2026-06-01"), &v, d),
+                     XCHG_ERR_POLICY);
+    assert_null(v);
+    assert_diag_has(d, "a draft cannot be verified or used");
+    xchg_policy_free(p);
+    free(t);
+    /* every party unbound: no "same key" error between the parties' zero keys */
+    char *all = malloc(base_len + 1);
+    size_t o = 0;
+    for (const char *q = base_text; *q;) {
+        if (strncmp(q, "key: xk1:", 9) == 0) {
+            memcpy(all + o, "key: unbound", 12);
+            o += 12;
+            q += 9;
+            while (isalnum((unsigned char)*q) || *q == '+' || *q == '/' || *q == '=')
+                q++;
+        } else {
+            all[o++] = *q++;
+        }
+    }
+    all[o] = '\0';
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_policy_parse(all, strlen(all), "all.yaml", &p, d), XCHG_OK);
+    assert_int_equal(xchg_policy_unbound(p), 7);
+    xchg_policy_free(p);
+    free(all);
+    xchg_diag_free(d);
 }
 
 static void test_one_byte_change_rejected(void **state)
@@ -921,6 +991,7 @@ int main(void)
         cmocka_unit_test(test_reports_every_problem),
         cmocka_unit_test(test_reports_suppress_zeros),
         cmocka_unit_test(test_sign_and_verify),
+        cmocka_unit_test(test_draft),
         cmocka_unit_test(test_one_byte_change_rejected),
         cmocka_unit_test(test_missing_signatory_rejected),
         cmocka_unit_test(test_outsider_and_forged_signatures_rejected),
