@@ -69,6 +69,7 @@ typedef struct xchg_field {
     const char **values;  /* XCHG_FT_CODE: allowed values */
     size_t nvalues;
     int clk_invalid;      /* an invalid value in the CLK: XCHG_CLK_INVALID_* (DEFAULT: fuzzy's) */
+    double max_unparseable; /* quality.fields: share of bad values --strict allows; -1: global */
 } xchg_field;
 
 /* What the CLK gets for an identifier that fails validation (exact tokens always drop it) */
@@ -378,6 +379,9 @@ typedef struct xchg_policy_data {
     int linkage_only;
     /* reports: zeros suppressed like small counts (suppress_zeros, default false) */
     int suppress_zeros;
+    /* quality.max_unparseable (default 0.05): the share of a field's non-empty values
+     * that may fail to parse before `seal --strict` refuses the extract */
+    double max_unparseable;
 } xchg_policy_data;
 
 typedef struct xchg_policy xchg_policy;
@@ -427,6 +431,11 @@ XCHG_API size_t xchg_policy_party_by_keyhex(const xchg_policy *p, const char *ke
                                             xchg_role role);
 /* The extract definition of an agency party, or NULL. */
 XCHG_API const xchg_extract *xchg_policy_extract(const xchg_policy *p, size_t agency);
+
+/* The share (0..1) of field's non-empty values that may fail to parse before a strict
+ * seal refuses the extract: the field's quality.fields entry, else quality's
+ * max_unparseable, else 0.05 (docs/mapping.md). */
+XCHG_API double xchg_policy_max_unparseable(const xchg_policy *p, size_t field);
 
 /* Names for enums (static strings). */
 XCHG_API const char *xchg_role_name(xchg_role r);
