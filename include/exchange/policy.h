@@ -458,6 +458,49 @@ XCHG_API xchg_err xchg_policy_bind_keys(const char *text, size_t len, const char
                                         const char *keydir, int rebind, char **out,
                                         size_t *outlen, size_t *bound, xchg_diag *d);
 
+/* ---- new agreements (policy_new.c) ---------------------------------------------- */
+
+/*
+ * What `xchg policy new` writes. Every field but preset and valid_from may be NULL / 0:
+ * the preset's own value is kept. Extra parties (party_ids[i] with role party_roles[i],
+ * "agency", "recipient", ...) are added to the preset's; for the linkage preset the
+ * agencies given replace its two example agencies, each with an extract of every field.
+ */
+typedef struct xchg_policy_new_opts {
+    const char *preset;  /* "phase1", "phase2" or "linkage" (xchg_policy_preset) */
+    const char *id, *title, *owner, *purpose, *dpia;
+    int32_t valid_from;  /* days since 1970: review_by is a year later, expires two */
+    long retention_days;
+    const char *const *party_ids;
+    const char *const *party_roles;
+    size_t nparties;
+} xchg_policy_new_opts;
+
+/* The i-th preset's name and one-line summary (static strings); 0 when i is past the end. */
+XCHG_API int xchg_policy_preset(size_t i, const char **name, const char **summary);
+
+/*
+ * Fill id, title, owner, purpose, dpia and retention_days of o (those still NULL / 0)
+ * with the values the preset o->preset would use, for prompts. Strings are static or
+ * owned by the library and live until the process ends. XCHG_ERR_ARG for an unknown
+ * preset.
+ */
+XCHG_API xchg_err xchg_policy_new_defaults(xchg_policy_new_opts *o) XCHG_MUST_CHECK;
+
+/*
+ * Write a new agreement as a draft (every key "unbound"): the preset's data, problems,
+ * rule, extracts and release, the header and agreement block rewritten with o's values,
+ * every section of the ICO data sharing code named in a comment where it is answered
+ * (docs/policy.md "policy new"), a fresh CLK salt. The text always passes
+ * xchg_policy_parse (checked before it is returned). *out is malloc'ed, NUL-terminated.
+ * Errors (reported in d): XCHG_ERR_ARG for an unknown preset or role, an agency added to
+ * a programme preset (its extracts carry the criteria), a party given twice or an owner
+ * that is not a party; XCHG_ERR_POLICY if o's values make an invalid agreement (e.g. an
+ * id of other characters), with the parser's messages; XCHG_ERR_NOMEM.
+ */
+XCHG_API xchg_err xchg_policy_new(const xchg_policy_new_opts *o, char **out, xchg_diag *d)
+    XCHG_MUST_CHECK;
+
 /* ---- signatures (policy_sign.c) ------------------------------------------------- */
 
 /*

@@ -564,6 +564,83 @@ static void test_draft(void **state)
     xchg_diag_free(d);
 }
 
+/* xchg_policy_new: every preset gives a draft that parses, every ICO section named; the
+ * options are used; refusals name what is wrong and return nothing. */
+static void test_policy_new(void **state)
+{
+    (void)state;
+    const char *name;
+    size_t np = 0;
+    for (size_t i = 0; xchg_policy_preset(i, &name, NULL); i++, np++) {
+        xchg_policy_new_opts o = {.preset = name, .valid_from = day("2026-01-01")};
+        char *t = NULL;
+        xchg_diag *d = xchg_diag_new();
+        assert_int_equal(xchg_policy_new(&o, &t, d), XCHG_OK);
+        xchg_policy *p = NULL;
+        assert_int_equal(xchg_policy_parse(t, strlen(t), "new.yaml", &p, d), XCHG_OK);
+        assert_int_equal(xchg_diag_errors(d), 0);
+        assert_int_equal(xchg_policy_unbound(p), xchg_policy_get(p)->nparties);
+        assert_int_equal(xchg_policy_get(p)->valid_from, day("2026-01-01"));
+        assert_int_equal(xchg_policy_get(p)->expires, day("2026-01-01") + 730);
+        for (int n = 1; n <= 12; n++) {
+            char ico[16];
+            snprintf(ico, sizeof ico, "# ICO %d ", n);
+            assert_non_null(strstr(t, ico));
+        }
+        xchg_policy_free(p);
+        free(t);
+        xchg_diag_free(d);
+    }
+    assert_int_equal(np, 3);
+    /* the linkage preset with the agencies given, and the options used */
+    const char *ids[] = {"police", "health"}, *roles[] = {"agency", "agency"};
+    xchg_policy_new_opts o = {.preset = "linkage", .id = "overlap", .title = "A \"quoted\" title",
+                              .dpia = "D-1", .valid_from = day("2026-03-01"),
+                              .retention_days = 31, .party_ids = ids, .party_roles = roles,
+                              .nparties = 2};
+    char *t = NULL;
+    assert_int_equal(xchg_policy_new(&o, &t, NULL), XCHG_OK);
+    xchg_policy *p = NULL;
+    assert_int_equal(xchg_policy_parse(t, strlen(t), "new.yaml", &p, NULL), XCHG_OK);
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    assert_string_equal(pd->id, "overlap");
+    assert_string_equal(pd->title, "A \"quoted\" title");
+    assert_string_equal(pd->dpia, "D-1");
+    assert_int_equal(pd->retention_days, 31);
+    assert_true(pd->linkage_only);
+    assert_int_equal(pd->nextracts, 2);
+    assert_non_null(xchg_policy_extract(p, xchg_policy_party(p, "health")));
+    assert_int_equal(xchg_policy_party(p, "agency-a"), XCHG_NONE);
+    xchg_policy_free(p);
+    free(t);
+    /* refusals */
+    struct {
+        const char *preset, *id, *role, *owner, *want;
+        xchg_err e;
+    } refusals[] = {
+        {"phase9", NULL, NULL, NULL, "unknown preset 'phase9'", XCHG_ERR_ARG},
+        {"phase2", "police2", "agency", NULL, "preset 'phase2' fixes its agencies", XCHG_ERR_ARG},
+        {"phase1", "x", "chief", NULL, "party 'x': unknown role 'chief'", XCHG_ERR_ARG},
+        {"phase1", "dwp", "recipient", NULL, "party 'dwp' is given twice", XCHG_ERR_ARG},
+        {"phase1", NULL, NULL, "matcher", "owner 'matcher' is not a party that may own",
+         XCHG_ERR_ARG},
+        {"linkage", "Bad", "agency", NULL, "party id 'Bad' must be 1-64 characters",
+         XCHG_ERR_POLICY},
+    };
+    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+        xchg_diag *d = xchg_diag_new();
+        const char *bid[1] = {refusals[i].id}, *brole[1] = {refusals[i].role};
+        xchg_policy_new_opts b = {.preset = refusals[i].preset, .owner = refusals[i].owner,
+                                  .valid_from = day("2026-01-01"), .party_ids = bid,
+                                  .party_roles = brole, .nparties = refusals[i].id ? 1 : 0};
+        t = (char *)"unchanged";
+        assert_int_equal(xchg_policy_new(&b, &t, d), refusals[i].e);
+        assert_null(t);
+        assert_diag_has(d, refusals[i].want);
+        xchg_diag_free(d);
+    }
+}
+
 static void test_one_byte_change_rejected(void **state)
 {
     (void)state;
@@ -992,6 +1069,7 @@ int main(void)
         cmocka_unit_test(test_reports_suppress_zeros),
         cmocka_unit_test(test_sign_and_verify),
         cmocka_unit_test(test_draft),
+        cmocka_unit_test(test_policy_new),
         cmocka_unit_test(test_one_byte_change_rejected),
         cmocka_unit_test(test_missing_signatory_rejected),
         cmocka_unit_test(test_outsider_and_forged_signatures_rejected),
