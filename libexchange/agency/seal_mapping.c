@@ -333,11 +333,18 @@ xchg_err xchg_mapping_parse(const xchg_policy *pol, const char *text, size_t len
     struct mctx c = {.file = file, .d = d, .p = p, .m = m};
     xchg_err rc = XCHG_ERR_POLICY;
     struct fy_document *doc = NULL;
+    struct fy_diag *fd = NULL;
+    if (len == 0 || memchr(text, '\0', len)) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0, "%s",
+                      len ? "the mapping file contains a NUL byte" : "the mapping file is empty");
+        rc = XCHG_ERR_FORMAT;
+        goto cleanup;
+    }
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;
     dcfg.output_fn = NULL;
-    struct fy_diag *fd = fy_diag_create(&dcfg);
+    fd = fy_diag_create(&dcfg);
     if (!fd) {
         rc = XCHG_ERR_NOMEM;
         goto cleanup;

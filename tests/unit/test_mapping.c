@@ -234,6 +234,32 @@ static void test_refused_mappings(void **state)
         assert_diag_has(d, bads[i].want);
         free(s);
     }
+    /* hostile or malformed files: an error with a message, never a crash */
+    static const struct {
+        const char *text;
+        size_t len;
+        const char *want;
+    } hostile[] = {
+        {"", 0, "h.yaml: error: the mapping file is empty"},
+        {"- a\n- b\n", 0, "not a mapping file"},
+        {"exchange_mapping: 1\0agency: police\n", 35, "contains a NUL byte"},
+        {"columns: [1, 2]\n", 0, "expected a mapping for 'columns'"},
+        {"exchange_mapping: [1]\nagreement: {a: b}\nagency: police\ncolumns: {A: [x]}\n", 0,
+         "'exchange_mapping' must be text"},
+        {"a: &x [*x]\n", 0, "error"},
+        {"\xff\xfe: 1\n", 6, "error"},
+    };
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        xchg_diag_clear(d);
+        xchg_mapping *h = NULL;
+        size_t len = hostile[i].len ? hostile[i].len : strlen(hostile[i].text);
+        if (i == 0)
+            len = 0;
+        assert_int_not_equal(xchg_mapping_parse(pol, hostile[i].text, len, "h.yaml", &h, d),
+                             XCHG_OK);
+        assert_null(h);
+        assert_diag_has(d, hostile[i].want);
+    }
     /* another agency's key may not seal with the police's mapping */
     xchg_mapping *m = mapping(own_map, XCHG_OK, d);
     xchg_seckey *school = seed_key(3);
