@@ -120,6 +120,7 @@ static int do_new(int argc, char **argv)
     int32_t today;
     cli_today(&today);
     o.valid_from = today;
+    char todays[11], days[24]; /* defaults an answer may point at, past the prompts */
     if (ask_user) {
         fputs("A new data-sharing agreement (a draft: keys are bound later). Presets:\n", stderr);
         const char *name, *summary;
@@ -136,11 +137,9 @@ static int do_new(int argc, char **argv)
         o.owner = ask("Owner (the party id of the IG lead who owns it)", o.owner, line[3],
                       sizeof line[3]);
         o.dpia = ask("DPIA reference", o.dpia, line[4], sizeof line[4]);
-        char todays[11];
         xchg_date_format(today, todays);
         from = ask("In force from (YYYY-MM-DD; reviewed a year later, expires after two)",
                    from ? from : todays, line[5], sizeof line[5]);
-        char days[24];
         snprintf(days, sizeof days, "%ld", o.retention_days);
         const char *ret = ask("Retention of linked data, in days", days, line[6], sizeof line[6]);
         char *end;
