@@ -141,7 +141,7 @@ int cmd_seal(int argc, char **argv)
     }
     int32_t today;
     cli_today(&today);
-    xchg_seal_opts o = {.input = in, .output = out ? out : in, .overwrite = force != NULL,
+    xchg_seal_opts o = {.input = in, .output = out, .overwrite = force != NULL,
                         .mapping = m, .check_only = check != NULL,
                         .strict = strict != NULL,
                         .report = report, .now = (int64_t)time(NULL),

@@ -79,7 +79,7 @@ typedef struct xchg_seal_opts {
      * It must be for the sealing agency (XCHG_ERR_DENIED otherwise). */
     const xchg_mapping *mapping;
     /* Validate and report only: every stage runs, nothing is written (neither output
-     * nor report); the result is what sealing would give. */
+     * nor report; output may be NULL); the result is what sealing would give. */
     int check_only;
 } xchg_seal_opts;
 

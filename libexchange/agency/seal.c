@@ -1055,7 +1055,7 @@ static xchg_err report_close(struct seal *s, const xchg_seal_opts *o, xchg_diag 
 xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg_secret *sec,
                    const xchg_seal_opts *o, xchg_seal_stats *st, xchg_diag *d)
 {
-    if (!pol || !agency || !sec || !o || !o->input || !o->output || !st)
+    if (!pol || !agency || !sec || !o || !o->input || (!o->output && !o->check_only) || !st)
         return XCHG_ERR_ARG;
     memset(st, 0, sizeof *st);
     struct seal s;

@@ -14,6 +14,7 @@
 #include "seal_internal.h"
 
 #include <libfyaml.h>
+#include <utf8proc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,23 @@ struct mctx {
     xchg_mapping *m;
     int errors, nomem;
 };
+
+/* The line of the first byte that is not valid UTF-8, or 0: libfyaml is not given text
+ * it may loop on (as for agreements, policy.c). */
+static unsigned utf8_bad_line(const char *text, size_t len)
+{
+    unsigned line = 1;
+    for (size_t i = 0; i < len;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (k <= 0)
+            return line;
+        line += text[i] == '\n';
+        i += (size_t)k;
+    }
+    return 0;
+}
 
 static unsigned mark_of(struct fy_node *n, unsigned *col)
 {
@@ -337,6 +355,12 @@ xchg_err xchg_mapping_parse(const xchg_policy *pol, const char *text, size_t len
     if (len == 0 || memchr(text, '\0', len)) {
         xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0, "%s",
                       len ? "the mapping file contains a NUL byte" : "the mapping file is empty");
+        rc = XCHG_ERR_FORMAT;
+        goto cleanup;
+    }
+    unsigned bad = utf8_bad_line(text, len);
+    if (bad) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, file, bad, 0, "not valid UTF-8 text");
         rc = XCHG_ERR_FORMAT;
         goto cleanup;
     }

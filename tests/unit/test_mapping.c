@@ -247,7 +247,8 @@ static void test_refused_mappings(void **state)
         {"exchange_mapping: [1]\nagreement: {a: b}\nagency: police\ncolumns: {A: [x]}\n", 0,
          "'exchange_mapping' must be text"},
         {"a: &x [*x]\n", 0, "error"},
-        {"\xff\xfe: 1\n", 6, "error"},
+        {"\xff\xfe: 1\n", 6, "h.yaml:1: error: not valid UTF-8 text"},
+        {"%# directive\xfa\xfa\nexchange_mapping: 1\n", 0, "h.yaml:1: error: not valid UTF-8 text"},
     };
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
         xchg_diag_clear(d);
@@ -380,6 +381,11 @@ static void test_check_writes_nothing(void **state)
     o.strict = 0;
     assert_int_equal(xchg_seal(pol, k, police_secret, &o, &st, d), XCHG_OK);
     assert_int_equal(access(out, F_OK), -1);
+    o.output = NULL; /* a check needs no output name */
+    assert_int_equal(xchg_seal(pol, k, police_secret, &o, &st, d), XCHG_OK);
+    assert_int_equal(st.sealed, 20);
+    o.check_only = 0; /* but a seal does */
+    assert_int_equal(xchg_seal(pol, k, police_secret, &o, &st, d), XCHG_ERR_ARG);
     assert_int_equal(access(tpath("check.csv"), F_OK), -1);
     xchg_seckey_free(k);
     free(csv);
