@@ -208,6 +208,11 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
         put(&b, "The agreement states that the parties are %s controllers.\n", p->controllers);
 
     put(&b, "\nWho takes part\n--------------\n");
+    size_t unbound = xchg_policy_unbound(pol);
+    if (unbound) /* a draft (docs/policy.md "Drafts"): policy_sign.c refuse_draft */
+        put(&b, "This is a draft: %zu of %zu parties have no key yet (key unbound). No one can "
+                "sign it, and no tool acts under it, until every party's key is bound.\n",
+            unbound, p->nparties);
     for (size_t i = 0; i < p->nparties; i++) {
         const xchg_party *q = &p->parties[i];
         char hex[XCHG_KEYID_HEXLEN + 1];
