@@ -31,6 +31,7 @@ struct xchg_mapping {
     char **owned;               /* every string allocated for this mapping */
     size_t nowned, capowned;
     const char ***fmt_lists;    /* per column: its date_formats array (owned) */
+    const char **consent_lists[4]; /* consent_values given by the mapping (owned) */
 };
 
 struct mctx {
@@ -333,12 +334,61 @@ static void parse_columns(struct mctx *c, struct fy_node *cols, const xchg_extra
     free(lines);
 }
 
+/* consent_values: {given: [...], refused: [...], not_sought: [...], withdrawn: [...]}: the
+ * agency's own spellings; a status not listed keeps the agreement's. */
+static void parse_consent_values(struct mctx *c, struct fy_node *n)
+{
+    static const char *const names[] = {"given", "refused", "not_sought", "withdrawn", NULL};
+    xchg_mapping *m = c->m;
+    if (fy_node_get_type(n) != FYNT_MAPPING) {
+        err(c, n, "'consent_values' must map given, refused, not_sought, withdrawn to lists");
+        return;
+    }
+    check_keys(c, n, names, "'consent_values'");
+    if (!m->x.consent_column) {
+        err(c, n, "agreement '%s' has no consent column for agency '%s': no consent values to "
+                  "map",
+            c->p->id, c->p->parties[m->agency].id);
+        return;
+    }
+    for (int st = 0; st < 4; st++) {
+        struct fy_node *l = get(n, names[st]);
+        if (!l)
+            continue;
+        if (fy_node_get_type(l) != FYNT_SEQUENCE || fy_node_sequence_item_count(l) < 1) {
+            /* an empty list has no position of its own: report at its key */
+            struct fy_node_pair *pr = fy_node_mapping_lookup_pair_by_string(n, names[st],
+                                                                            strlen(names[st]));
+            err(c, pr ? fy_node_pair_key(pr) : l,
+                "'consent_values.%s' must be a list of the agency's spellings", names[st]);
+            continue;
+        }
+        int cnt = fy_node_sequence_item_count(l);
+        const char **v = calloc((size_t)cnt, sizeof *v);
+        if (!v) {
+            c->nomem = 1;
+            return;
+        }
+        m->consent_lists[st] = v;
+        size_t k = 0;
+        void *it = NULL;
+        struct fy_node *e;
+        while ((e = fy_node_sequence_iterate(l, &it)) != NULL) {
+            const char *t = str(c, e, "a consent value");
+            if (t)
+                v[k++] = t;
+        }
+        m->x.consent_values[st] = v;
+        m->x.nconsent_values[st] = k;
+    }
+}
+
 xchg_err xchg_mapping_parse(const xchg_policy *pol, const char *text, size_t len,
                             const char *file, xchg_mapping **out, xchg_diag *d)
 {
     static const char *const top[] = {"exchange_mapping", "agreement", "agency", "record_ref",
                                       "columns", "consent_column", "consent_date_column",
-                                      "basis_column", NULL};
+                                      "basis_column", "consent_values", NULL};
     if (!pol || !text || !out)
         return XCHG_ERR_ARG;
     *out = NULL;
@@ -454,6 +504,8 @@ xchg_err xchg_mapping_parse(const xchg_policy *pol, const char *text, size_t len
         if (v)
             *slots[i] = v;
     }
+    if (get(root, "consent_values"))
+        parse_consent_values(&c, get(root, "consent_values"));
 done:
     if (c.nomem)
         rc = XCHG_ERR_NOMEM;
@@ -495,6 +547,8 @@ void xchg_mapping_free(xchg_mapping *m)
         free(m->codes[i].to);
         free(m->fmt_lists[i]);
     }
+    for (int st = 0; st < 4; st++)
+        free(m->consent_lists[st]);
     for (size_t i = 0; i < m->nowned; i++)
         free(m->owned[i]);
     free(m->owned);

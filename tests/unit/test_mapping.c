@@ -158,6 +158,34 @@ static void test_renamed_reordered_translated(void **state)
     assert_string_equal(da, db); /* the same tokens, CLKs, indicators and consent */
     free(da);
     free(db);
+    /* the agency's own consent spellings: "Y" is given, "N" refused (identification still
+     * allowed by the base agreement; the status travels) */
+    {
+        char *cm = malloc(strlen(own_map) + 128);
+        snprintf(cm, strlen(own_map) + 128, "%sconsent_values: {given: [\"Y\"], refused: [N]}\n",
+                 own_map);
+        xchg_mapping *m2 = mapping(cm, XCHG_OK, d);
+        const char *yn =
+            "Incident,Reference,Family Name,Given Name,Born,Post Code,Occurred,Agreed\n"
+            "C,P1,O'Neil,Zoë,2012-07-03,ox4 1aa,01/06/2026,Y\n"
+            "a,P2,Smith,Bill,1980-02-14,OX4 1AB,15/05/2026,n\n"
+            "C,P3,Old,Ann,1970-01-01,OX4 1AB,01/01/2020,\n";
+        xchg_diag_clear(d);
+        assert_int_equal(seal_with(pol, yn, b, m2, 1, 0, &st, d), XCHG_OK);
+        assert_int_equal(st.warnings, 0);
+        char *dy = digest_extract(b);
+        da = digest_extract(a);
+        assert_string_equal(da, dy); /* the same consent as "given" / "Refused" */
+        free(dy);
+        free(da);
+        /* "given" is no longer a spelling this agency uses: a warning, recorded not sought */
+        xchg_diag_clear(d);
+        assert_int_equal(seal_with(pol, own_csv, b, m2, 0, 0, &st, d), XCHG_OK);
+        assert_diag_has(d, "in.csv:2: warning: column 'Agreed': consent value 'given' is not one "
+                           "the agreement knows");
+        xchg_mapping_free(m2);
+        free(cm);
+    }
     /* an agency code with no translation is still checked against the agreement's values */
     xchg_diag_clear(d);
     const char *odd = "Incident,Reference,Family Name,Given Name,Born,Post Code,Occurred,Agreed\n"
@@ -215,6 +243,10 @@ static void test_refused_mappings(void **state)
         {"consent_column: Agreed\n", "consent_date_column: When\n",
          "m.yaml:5:22: error: agreement 'test-agreement' has no consent_date_column for agency "
          "'police': nothing to map"},
+        {"consent_column: Agreed\n", "consent_values: {agreed: [Y]}\n",
+         "m.yaml:5:18: error: unknown key 'agreed' in 'consent_values'"},
+        {"consent_column: Agreed\n", "consent_values: {given: []}\n",
+         "m.yaml:5:18: error: 'consent_values.given' must be a list of the agency's spellings"},
         {"  Occurred: incident_date\n", "  Occurred: incident_date\n  Occurred: dob\n",
          "m.yaml:14:4: error: not valid YAML: duplicate key"},
     };
