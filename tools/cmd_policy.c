@@ -1,25 +1,224 @@
-/* xchg policy check | explain | sign | verify | bind-keys */
+/* xchg policy new | check | explain | sign | verify | bind-keys */
 #include "cli.h"
 #include "commands.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char usage[] =
-    "usage: xchg policy check AGREEMENT...\n"
+    "usage: xchg policy new --preset phase1|phase2|linkage [--party ID:ROLE]... [-o OUT]\n"
+    "                       [--id ID] [--title TEXT] [--owner PARTY] [--dpia REF]\n"
+    "                       [--valid-from YYYY-MM-DD] [--force]\n"
+    "       xchg policy new --interactive [-o OUT]\n"
+    "       xchg policy check AGREEMENT...\n"
     "       xchg policy explain AGREEMENT\n"
     "       xchg policy bind-keys AGREEMENT --keys DIR [-o OUT] [--rebind] [--force]\n"
     "       xchg policy sign AGREEMENT --key SECRET.key [--passphrase-fd N] [--sig FILE]\n"
     "       xchg policy verify AGREEMENT [--sig FILE]\n"
     "\n"
-    "check      validate an agreement and report every problem as file:line:col\n"
+    "new        write a draft agreement from a preset, every ICO data-sharing-code section\n"
+    "           named in a comment, keys unbound (asks on a terminal without --preset);\n"
+    "           e.g. xchg policy new --preset linkage --party police:agency\n"
+    "                --party health:agency -o draft.yaml\n"
+    "check      validate an agreement and report every problem as file:line:col; a draft\n"
+    "           (keys unbound) passes, naming the next step\n"
     "explain    print a plain-English summary for a DPIA\n"
     "bind-keys  write each party's public key (DIR/<party id>.pub) into the agreement\n"
     "sign       add your party's signature to AGREEMENT.sig (or --sig FILE)\n"
     "verify     require a valid signature from every signatory and the agreement in force\n"
     "\n"
     "Exit codes: 0 valid, 1 invalid/unsigned/not in force, 2 usage, 3 file error.\n";
+
+/* One answer from the terminal (or stdin with --interactive): the default when empty. */
+static const char *ask(const char *question, const char *def, char *line, size_t cap)
+{
+    fprintf(stderr, "%s [%s]: ", question, def ? def : "");
+    fflush(stderr);
+    if (!fgets(line, (int)cap, stdin)) {
+        fputc('\n', stderr);
+        return def;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    return line[0] ? line : def;
+}
+
+#define MAX_NEW_PARTIES 32
+
+/* Split "ID:ROLE" into the two arrays; -1 when it is not of that form. */
+static int party_arg(char *a, const char **ids, const char **roles, size_t *n)
+{
+    char *colon = strchr(a, ':');
+    if (!colon || colon == a || !colon[1] || *n >= MAX_NEW_PARTIES)
+        return -1;
+    *colon = '\0';
+    ids[*n] = a;
+    roles[(*n)++] = colon + 1;
+    return 0;
+}
+
+static int do_new(int argc, char **argv)
+{
+    const char *preset = NULL, *out = NULL, *force = NULL, *interactive = NULL, *id = NULL,
+               *title = NULL, *owner = NULL, *dpia = NULL, *from = NULL, *party = NULL;
+    const struct cli_opt opts[] = {
+        {"--preset", 'p', 1, &preset}, {"--out", 'o', 1, &out},   {"--force", 'f', 0, &force},
+        {"--interactive", 'i', 0, &interactive}, {"--id", 0, 1, &id}, {"--title", 0, 1, &title},
+        {"--owner", 0, 1, &owner},     {"--dpia", 0, 1, &dpia},  {"--valid-from", 0, 1, &from},
+        {"--party", 0, 1, &party},     {0},
+    };
+    /* --party may be given many times: collect every one, then parse the rest */
+    const char *ids[MAX_NEW_PARTIES], *roles[MAX_NEW_PARTIES];
+    size_t nparties = 0;
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    char **copies = calloc((size_t)argc + 1, sizeof *copies);
+    int nargs = 0, rc = EXIT_OK;
+    if (!args || !copies) {
+        free(args);
+        free(copies);
+        return EXIT_IO;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        if (strcmp(argv[i], "--party") == 0 && i + 1 < argc)
+            v = argv[++i];
+        else if (strncmp(argv[i], "--party=", 8) == 0)
+            v = argv[i] + 8;
+        if (!v) {
+            args[nargs++] = argv[i];
+            continue;
+        }
+        copies[i] = strdup(v);
+        if (!copies[i] || party_arg(copies[i], ids, roles, &nparties) != 0) {
+            cli_error("--party needs ID:ROLE (e.g. police:agency; at most %d), not '%s'",
+                      MAX_NEW_PARTIES, v);
+            rc = EXIT_USAGE;
+        }
+    }
+    const char *pos[1];
+    int npos = 0, help = 0;
+    char line[9][512];
+    char *answers_parties = NULL;
+    xchg_diag *d = NULL;
+    char *text = NULL;
+    if (rc == EXIT_OK && (rc = cli_parse(nargs, args, opts, pos, 0, &npos, &help)) == 0 && help) {
+        cli_verb_usage(usage, "new");
+        goto done;
+    }
+    if (rc)
+        goto done;
+    int ask_user = interactive || (!preset && isatty(STDIN_FILENO));
+    if (!preset && !ask_user) {
+        cli_error("policy new needs --preset phase1, phase2 or linkage (or run it on a terminal "
+                  "to be asked)");
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    xchg_policy_new_opts o = {.preset = preset, .id = id, .title = title, .owner = owner,
+                              .dpia = dpia};
+    int32_t today;
+    cli_today(&today);
+    o.valid_from = today;
+    char todays[11], days[24]; /* defaults an answer may point at, past the prompts */
+    if (ask_user) {
+        fputs("A new data-sharing agreement (a draft: keys are bound later). Presets:\n", stderr);
+        const char *name, *summary;
+        for (size_t i = 0; xchg_policy_preset(i, &name, &summary); i++)
+            fprintf(stderr, "  %-8s %s\n", name, summary);
+        o.preset = ask("Preset", preset ? preset : "phase1", line[0], sizeof line[0]);
+        if (xchg_policy_new_defaults(&o) != XCHG_OK) {
+            cli_error("unknown preset '%s' (expected phase1, phase2 or linkage)", o.preset);
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        o.id = ask("Agreement id (a-z 0-9 - _)", o.id, line[1], sizeof line[1]);
+        o.title = ask("Title", o.title, line[2], sizeof line[2]);
+        o.owner = ask("Owner (the party id of the IG lead who owns it)", o.owner, line[3],
+                      sizeof line[3]);
+        o.dpia = ask("DPIA reference", o.dpia, line[4], sizeof line[4]);
+        xchg_date_format(today, todays);
+        from = ask("In force from (YYYY-MM-DD; reviewed a year later, expires after two)",
+                   from ? from : todays, line[5], sizeof line[5]);
+        snprintf(days, sizeof days, "%ld", o.retention_days);
+        const char *ret = ask("Retention of linked data, in days", days, line[6], sizeof line[6]);
+        char *end;
+        o.retention_days = strtol(ret, &end, 10);
+        if (*end || o.retention_days < 1) {
+            cli_error("retention must be a whole number of days, not '%s'", ret);
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        const char *more = ask("More parties, as ID:ROLE separated by spaces (roles: agency for "
+                               "the linkage preset, recipient, operator, governance)",
+                               "none", line[7], sizeof line[7]);
+        if (strcmp(more, "none") != 0) {
+            answers_parties = strdup(more);
+            for (char *t = answers_parties ? strtok(answers_parties, " ,") : NULL; t;
+                 t = strtok(NULL, " ,"))
+                if (party_arg(t, ids, roles, &nparties) != 0) {
+                    cli_error("a party is ID:ROLE (e.g. police:agency), not '%s'", t);
+                    rc = EXIT_USAGE;
+                    goto done;
+                }
+        }
+        if (!out) {
+            char def[400];
+            snprintf(def, sizeof def, "%.300s.yaml", o.id);
+            out = ask("Write the draft to", def, line[8], sizeof line[8]);
+            if (out == def) { /* the default lives on this frame only */
+                snprintf(line[8], sizeof line[8], "%s", def);
+                out = line[8];
+            }
+        }
+    }
+    if (from && xchg_date_parse(from, strlen(from), &o.valid_from) != XCHG_OK) {
+        cli_error("--valid-from must be a date YYYY-MM-DD, not '%s'", from);
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    o.party_ids = ids;
+    o.party_roles = roles;
+    o.nparties = nparties;
+    if (xchg_policy_new_defaults(&o) != XCHG_OK) {
+        /* an unknown preset: xchg_policy_new says so */
+    }
+    d = xchg_diag_new();
+    xchg_err e = xchg_policy_new(&o, &text, d);
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, "policy new");
+        if (e == XCHG_ERR_ARG)
+            rc = EXIT_USAGE;
+        goto done;
+    }
+    if (out && strcmp(out, "-") != 0) {
+        e = xchg_file_write_atomic(out, text, strlen(text), 0644,
+                                   force ? XCHG_WRITE_OVERWRITE : 0, d);
+        if (e != XCHG_OK) {
+            rc = cli_fail(e, d, out);
+            goto done;
+        }
+    } else {
+        fputs(text, stdout);
+    }
+    const char *shown = out && strcmp(out, "-") != 0 ? out : "AGREEMENT";
+    fprintf(stderr,
+            "wrote %s: a draft of agreement '%s' (preset %s), every party's key unbound\n"
+            "next: fill in its TO DOs; 'xchg policy check %s'; each party runs 'xchg keygen' "
+            "and sends its .pub; 'xchg policy bind-keys %s --keys DIR -o agreement.yaml'; "
+            "every signatory signs\n",
+            out && strcmp(out, "-") != 0 ? out : "the draft to standard output", o.id, o.preset,
+            shown, shown);
+done:
+    for (int i = 0; i < argc; i++)
+        free(copies[i]);
+    free(copies);
+    free(args);
+    free(answers_parties);
+    free(text);
+    xchg_diag_free(d);
+    return rc;
+}
 
 static int do_check(int npos, const char **pos)
 {
@@ -33,11 +232,17 @@ static int do_check(int npos, const char **pos)
             const xchg_policy_data *pd = xchg_policy_get(p);
             char hex[65];
             xchg_hex_encode(hex, xchg_policy_hash(p), 32);
-            printf("%s: ok: agreement '%s' version %ld, %zu %s, %zu %s, %zu %s (sha256 %s)\n",
-                   pos[i], pd->id, pd->version, pd->nparties,
+            size_t unbound = xchg_policy_unbound(p);
+            printf("%s: ok%s: agreement '%s' version %ld, %zu %s, %zu %s, %zu %s (sha256 %s)\n",
+                   pos[i], unbound ? " (draft)" : "", pd->id, pd->version, pd->nparties,
                    cli_plural(pd->nparties, "party", "parties"), pd->nproblems,
                    cli_plural(pd->nproblems, "problem", "problems"), pd->nextracts,
                    cli_plural(pd->nextracts, "extract", "extracts"), hex);
+            if (unbound)
+                printf("%s: draft: %zu of %zu parties have no key yet (key: unbound); next: "
+                       "'xchg policy bind-keys %s --keys DIR -o AGREEMENT.yaml' with each "
+                       "party's DIR/<party id>.pub, then every signatory signs\n",
+                       pos[i], unbound, pd->nparties, pos[i]);
         } else {
             size_t n = xchg_diag_errors(d);
             fprintf(stderr, "%s: %zu error%s\n", pos[i], n, n == 1 ? "" : "s");
@@ -186,6 +391,8 @@ int cmd_policy(int argc, char **argv)
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
     const char *verb = argv[1];
+    if (strcmp(verb, "new") == 0)
+        return do_new(argc - 1, argv + 1);
     const char *key = NULL, *pfd = NULL, *sig = NULL, *keys = NULL, *out = NULL, *rebind = NULL,
                *force = NULL;
     const struct cli_opt opts[] = {

@@ -10,7 +10,10 @@ static const char usage[] =
     "usage: xchg seal --agreement A.yaml --key AGENCY.key --secret LINKAGE.xsec\n"
     "                 --in EXTRACT.csv -o EXTRACT.xex [--period START..END]\n"
     "                 [--incremental | --empty-snapshot] [--report REPORT.csv] [--strict]\n"
-    "                 [--force] [--passphrase-fd N]\n"
+    "                 [--mapping MAPPING.yaml] [--force] [--passphrase-fd N]\n"
+    "       xchg seal --check --agreement A.yaml --key AGENCY.key --secret LINKAGE.xsec\n"
+    "                 --in EXTRACT.csv [--mapping MAPPING.yaml] [--strict] [--period ...]\n"
+    "       xchg seal --template --agreement A.yaml (--mapping MAPPING.yaml | --agency ID)\n"
     "       xchg seal --inspect --agreement A.yaml --key MATCHER.key EXTRACT.xex\n"
     "\n"
     "Turns the agency's CSV extract into a sealed extract: identifiers become keyed tokens\n"
@@ -25,7 +28,14 @@ static const char usage[] =
     "                       outcome is rejected, warning, or no-indicators (a record whose\n"
     "                       consent does not meet the agreement's identification rule: sealed\n"
     "                       without its problem indicators)\n"
-    "  --strict             fail the whole run, writing nothing, if any row is bad\n"
+    "  --strict             fail the whole run, writing nothing, if any row is bad or a\n"
+    "                       column is systematically unparseable (more of its values than\n"
+    "                       the agreement's quality.max_unparseable, default 5%)\n"
+    "  --mapping FILE       the agency's own mapping of its CSV headers, date formats and\n"
+    "                       codes onto the agreement's fields (docs/mapping.md)\n"
+    "  --check              validate and report as sealing would; write nothing\n"
+    "  --template           print the CSV header and a sample row the extract must have\n"
+    "  --agency ID          with --template and no --mapping: the agency (party id)\n"
     "  --incremental        the extract adds records to what the agency sent before; by\n"
     "                       default it is a full snapshot, which replaces the agency's earlier\n"
     "                       extracts for the period\n"
@@ -33,6 +43,26 @@ static const char usage[] =
     "                       the agency sent for the period); without it a header-only file is\n"
     "                       refused\n"
     "  --force              replace an existing output file\n";
+
+/* xchg seal --template: the header and a sample row, from the mapping or the agreement. */
+static int do_template(const xchg_policy *p, const xchg_mapping *m, const char *agency_id)
+{
+    size_t agency = m ? xchg_mapping_agency(m) : xchg_policy_party(p, agency_id);
+    if (agency == XCHG_NONE || !xchg_policy_extract(p, agency)) {
+        cli_error("'%s' is not an agency of agreement '%s'", agency_id,
+                  xchg_policy_get(p)->id);
+        return EXIT_USAGE;
+    }
+    char *text = NULL;
+    xchg_err e = xchg_seal_template(p, agency, m, &text);
+    if (e != XCHG_OK) {
+        cli_error("cannot make the template: %s", xchg_strerror(e));
+        return cli_exit_code(e);
+    }
+    xchg_term_safe_text(stdout, text); /* column names are the agreement's or mapping's text */
+    free(text);
+    return EXIT_OK;
+}
 
 static int parse_period(const char *s, int32_t *a, int32_t *b)
 {
@@ -52,20 +82,33 @@ int cmd_seal(int argc, char **argv)
             return cmd_extract_run("inspect", argc, argv);
     const char *agr = NULL, *key = NULL, *sec = NULL, *in = NULL, *out = NULL, *period = NULL,
                *strict = NULL, *report = NULL, *force = NULL, *pfd = NULL, *incr = NULL,
-               *empty = NULL;
+               *empty = NULL, *mapping = NULL, *check = NULL, *tmpl = NULL, *agency_id = NULL;
     const struct cli_opt opts[] = {
         {"--agreement", 'a', 1, &agr},  {"--key", 'k', 1, &key},     {"--secret", 's', 1, &sec},
         {"--in", 'i', 1, &in},          {"--out", 'o', 1, &out},     {"--period", 0, 1, &period},
         {"--strict", 0, 0, &strict},    {"--report", 'r', 1, &report},
         {"--force", 'f', 0, &force},    {"--incremental", 0, 0, &incr},
         {"--empty-snapshot", 0, 0, &empty},
-        {"--passphrase-fd", 0, 1, &pfd}, {0},
+        {"--passphrase-fd", 0, 1, &pfd}, {"--mapping", 'm', 1, &mapping},
+        {"--check", 0, 0, &check},      {"--template", 0, 0, &tmpl},
+        {"--agency", 0, 1, &agency_id}, {0},
     };
     const char *pos[1];
     int npos, rc;
     if ((rc = cli_verb_args(argc, argv, opts, pos, 0, &npos, usage)) != 0)
         return rc < 0 ? EXIT_OK : rc;
-    if (!agr || !key || !sec || !in || !out) {
+    if (tmpl) {
+        if (!agr || (!mapping && !agency_id)) {
+            cli_error("seal --template needs --agreement and --mapping FILE or --agency ID");
+            return EXIT_USAGE;
+        }
+    } else if (check) {
+        if (!agr || !key || !sec || !in) {
+            cli_error("seal --check needs --agreement, --key, --secret and --in (it writes "
+                      "nothing, so no -o)");
+            return EXIT_USAGE;
+        }
+    } else if (!agr || !key || !sec || !in || !out) {
         cli_error("seal needs --agreement, --key, --secret, --in and -o");
         fputs(usage, stderr);
         return EXIT_USAGE;
@@ -79,12 +122,27 @@ int cmd_seal(int argc, char **argv)
     xchg_policy *p = NULL;
     xchg_seckey *k = NULL;
     xchg_secret *s = NULL;
+    xchg_mapping *m = NULL;
     if ((rc = cli_load_agreement(agr, &p)) != 0)
         goto cleanup;
     xchg_err e;
+    if (mapping) {
+        e = xchg_mapping_load(p, mapping, &m, d);
+        if (e != XCHG_OK) {
+            rc = cli_fail(e, d, mapping);
+            cli_hint("the mapping names the agency's CSV columns for the fields agreement "
+                     "'%s' lets it send (docs/mapping.md)", xchg_policy_get(p)->id);
+            goto cleanup;
+        }
+    }
+    if (tmpl) {
+        rc = do_template(p, m, agency_id);
+        goto cleanup;
+    }
     int32_t today;
     cli_today(&today);
     xchg_seal_opts o = {.input = in, .output = out, .overwrite = force != NULL,
+                        .mapping = m, .check_only = check != NULL,
                         .strict = strict != NULL,
                         .report = report, .now = (int64_t)time(NULL),
                         .incremental = incr != NULL, .allow_empty = empty != NULL};
@@ -109,8 +167,24 @@ int cmd_seal(int argc, char **argv)
     e = xchg_seal(p, k, s, &o, &st, d);
     cli_print_diag(d);
     if (e != XCHG_OK) {
-        cli_error("%s was not sealed: %s", in, xchg_strerror(e));
+        if (check)
+            cli_error("%s would not seal: %s (check only: nothing was written)", in,
+                      xchg_strerror(e));
+        else
+            cli_error("%s was not sealed: %s", in, xchg_strerror(e));
         rc = cli_exit_code(e);
+        goto cleanup;
+    }
+    if (check) {
+        printf("checked %s (nothing written)\n  rows %llu: %llu would be sealed, %llu rejected; "
+               "indicator events %llu\n  warnings %llu (%llu invalid identifiers left out; "
+               "%llu rows with no match key); %llu systematically unparseable column%s\n",
+               in, (unsigned long long)st.rows, (unsigned long long)st.sealed,
+               (unsigned long long)st.rejected, (unsigned long long)st.indicators,
+               (unsigned long long)st.warnings, (unsigned long long)st.dropped_identifiers,
+               (unsigned long long)st.no_tokens, (unsigned long long)st.quality_failures,
+               st.quality_failures == 1 ? "" : "s");
+        rc = EXIT_OK;
         goto cleanup;
     }
     char id[33], from[11], to[11];
@@ -136,6 +210,7 @@ int cmd_seal(int argc, char **argv)
            (unsigned long long)st.dropped_identifiers, (unsigned long long)st.no_tokens);
     rc = EXIT_OK;
 cleanup:
+    xchg_mapping_free(m);
     xchg_secret_free(s);
     xchg_seckey_free(k);
     xchg_policy_free(p);

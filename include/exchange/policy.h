@@ -40,6 +40,9 @@ typedef struct xchg_party {
     int signs;               /* signs_agreement */
     xchg_pubkey key;
     unsigned line; /* where the party is defined */
+    /* key: unbound — a draft agreement (docs/policy.md "Drafts"): key is all zeros and
+     * matches no key; nothing may sign, verify or act under a draft */
+    int unbound;
 } xchg_party;
 
 typedef enum xchg_field_type {
@@ -66,6 +69,7 @@ typedef struct xchg_field {
     const char **values;  /* XCHG_FT_CODE: allowed values */
     size_t nvalues;
     int clk_invalid;      /* an invalid value in the CLK: XCHG_CLK_INVALID_* (DEFAULT: fuzzy's) */
+    double max_unparseable; /* quality.fields: share of bad values --strict allows; -1: global */
 } xchg_field;
 
 /* What the CLK gets for an identifier that fails validation (exact tokens always drop it) */
@@ -410,6 +414,9 @@ typedef struct xchg_policy_data {
      * (Feldman); pending = `release_key: required` but not dealt yet (works as without
      * one, with a warning); neither = no release key (release by signed approvals only) */
     xchg_release_key release_key;
+    /* quality.max_unparseable (default 0.05): the share of a field's non-empty values
+     * that may fail to parse before `seal --strict` refuses the extract */
+    double max_unparseable;
 } xchg_policy_data;
 
 typedef struct xchg_policy xchg_policy;
@@ -423,6 +430,14 @@ typedef struct xchg_policy xchg_policy;
  */
 XCHG_API xchg_err xchg_policy_parse(const char *text, size_t len, const char *file,
                                     xchg_policy **out, xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
+ * Number of parties whose key is still "unbound": a draft agreement. A draft parses
+ * (so an IG lead can check it before the parties have keys) but cannot be signed or
+ * verified: xchg_policy_sign and xchg_policy_verify refuse it with XCHG_ERR_POLICY and
+ * the next step (xchg policy bind-keys). 0 for NULL.
+ */
+XCHG_API size_t xchg_policy_unbound(const xchg_policy *p);
 
 /* Read and parse a file (at most 4 MiB). */
 XCHG_API xchg_err xchg_policy_parse_file(const char *path, xchg_policy **out, xchg_diag *d)
@@ -452,6 +467,11 @@ XCHG_API size_t xchg_policy_party_by_keyhex(const xchg_policy *p, const char *ke
 /* The extract definition of an agency party, or NULL. */
 XCHG_API const xchg_extract *xchg_policy_extract(const xchg_policy *p, size_t agency);
 
+/* The share (0..1) of field's non-empty values that may fail to parse before a strict
+ * seal refuses the extract: the field's quality.fields entry, else quality's
+ * max_unparseable, else 0.05 (docs/mapping.md). */
+XCHG_API double xchg_policy_max_unparseable(const xchg_policy *p, size_t field);
+
 /* Names for enums (static strings). */
 XCHG_API const char *xchg_role_name(xchg_role r);
 XCHG_API const char *xchg_field_type_name(xchg_field_type t);
@@ -472,6 +492,49 @@ XCHG_API xchg_err xchg_policy_explain(const xchg_policy *p, char **out);
 XCHG_API xchg_err xchg_policy_bind_keys(const char *text, size_t len, const char *file,
                                         const char *keydir, int rebind, char **out,
                                         size_t *outlen, size_t *bound, xchg_diag *d);
+
+/* ---- new agreements (policy_new.c) ---------------------------------------------- */
+
+/*
+ * What `xchg policy new` writes. Every field but preset and valid_from may be NULL / 0:
+ * the preset's own value is kept. Extra parties (party_ids[i] with role party_roles[i],
+ * "agency", "recipient", ...) are added to the preset's; for the linkage preset the
+ * agencies given replace its two example agencies, each with an extract of every field.
+ */
+typedef struct xchg_policy_new_opts {
+    const char *preset;  /* "phase1", "phase2" or "linkage" (xchg_policy_preset) */
+    const char *id, *title, *owner, *purpose, *dpia;
+    int32_t valid_from;  /* days since 1970: review_by is a year later, expires two */
+    long retention_days;
+    const char *const *party_ids;
+    const char *const *party_roles;
+    size_t nparties;
+} xchg_policy_new_opts;
+
+/* The i-th preset's name and one-line summary (static strings); 0 when i is past the end. */
+XCHG_API int xchg_policy_preset(size_t i, const char **name, const char **summary);
+
+/*
+ * Fill id, title, owner, purpose, dpia and retention_days of o (those still NULL / 0)
+ * with the values the preset o->preset would use, for prompts. Strings are static or
+ * owned by the library and live until the process ends. XCHG_ERR_ARG for an unknown
+ * preset.
+ */
+XCHG_API xchg_err xchg_policy_new_defaults(xchg_policy_new_opts *o) XCHG_MUST_CHECK;
+
+/*
+ * Write a new agreement as a draft (every key "unbound"): the preset's data, problems,
+ * rule, extracts and release, the header and agreement block rewritten with o's values,
+ * every section of the ICO data sharing code named in a comment where it is answered
+ * (docs/policy.md "policy new"), a fresh CLK salt. The text always passes
+ * xchg_policy_parse (checked before it is returned). *out is malloc'ed, NUL-terminated.
+ * Errors (reported in d): XCHG_ERR_ARG for an unknown preset or role, an agency added to
+ * a programme preset (its extracts carry the criteria), a party given twice or an owner
+ * that is not a party; XCHG_ERR_POLICY if o's values make an invalid agreement (e.g. an
+ * id of other characters), with the parser's messages; XCHG_ERR_NOMEM.
+ */
+XCHG_API xchg_err xchg_policy_new(const xchg_policy_new_opts *o, char **out, xchg_diag *d)
+    XCHG_MUST_CHECK;
 
 /* ---- signatures (policy_sign.c) ------------------------------------------------- */
 

@@ -20,6 +20,43 @@
 extern "C" {
 #endif
 
+/*
+ * An agency-local mapping (docs/mapping.md): YAML kept by the agency, signed by nobody,
+ * mapping its own CSV headers, date formats and code translations onto the canonical
+ * fields the agreement lets that agency send. Opaque; made by xchg_mapping_load or
+ * _parse against a parsed agreement, released by xchg_mapping_free (NULL is fine). It
+ * refers into p, which must outlive it.
+ */
+typedef struct xchg_mapping xchg_mapping;
+
+/*
+ * Parse a mapping (len bytes of text; file names it in messages) against agreement p.
+ * Every problem is reported as "file:line:col: error: ..." in d: a field that is not the
+ * agreement's, one the agreement does not let this agency send (refused: only agreed
+ * fields leave the agency), a field mapped twice or not at all, a code translated to a
+ * value the agreement does not allow, a date format without %d %m %Y, another
+ * agreement's or a non-agency's mapping. *out only on success.
+ * Errors: XCHG_ERR_POLICY (invalid mapping), XCHG_ERR_FORMAT (not YAML), XCHG_ERR_NOMEM.
+ */
+XCHG_API xchg_err xchg_mapping_parse(const xchg_policy *p, const char *text, size_t len,
+                                     const char *file, xchg_mapping **out, xchg_diag *d)
+    XCHG_MUST_CHECK;
+/* Read (at most 1 MiB) and parse a mapping file; also XCHG_ERR_IO. */
+XCHG_API xchg_err xchg_mapping_load(const xchg_policy *p, const char *path, xchg_mapping **out,
+                                    xchg_diag *d) XCHG_MUST_CHECK;
+XCHG_API void xchg_mapping_free(xchg_mapping *m);
+/* The party index of the agency the mapping is for (XCHG_NONE for NULL). */
+XCHG_API size_t xchg_mapping_agency(const xchg_mapping *m);
+
+/*
+ * The CSV an agency's extract must look like: a header line and one sample row (each
+ * ending in "\n"), in the mapping's columns (m may be NULL: the agreement's own), with
+ * sample values valid for each field's type and first date format. *out is malloc'ed.
+ * Errors: XCHG_ERR_ARG (agency is not an agency with an extract), XCHG_ERR_NOMEM.
+ */
+XCHG_API xchg_err xchg_seal_template(const xchg_policy *p, size_t agency, const xchg_mapping *m,
+                                     char **out) XCHG_MUST_CHECK;
+
 typedef struct xchg_seal_opts {
     const char *input;    /* the agency's CSV file (read twice when indicators aggregate) */
     const char *output;   /* the sealed extract to write */
@@ -38,6 +75,12 @@ typedef struct xchg_seal_opts {
      * for the period). Without it a header-only CSV is refused; an empty incremental
      * extract is always refused (nothing to send). */
     int allow_empty;
+    /* The agency's mapping (docs/mapping.md), or NULL for the agreement's own columns.
+     * It must be for the sealing agency (XCHG_ERR_DENIED otherwise). */
+    const xchg_mapping *mapping;
+    /* Validate and report only: every stage runs, nothing is written (neither output
+     * nor report; output may be NULL); the result is what sealing would give. */
+    int check_only;
 } xchg_seal_opts;
 
 typedef struct xchg_seal_stats {
@@ -54,6 +97,9 @@ typedef struct xchg_seal_stats {
     uint64_t identification_denied;
     uint64_t indicators_withheld;  /* indicator events those records did not carry */
     uint8_t extract_id[16];
+    /* fields whose share of unparseable values is above the agreement's quality
+     * threshold (xchg_policy_max_unparseable): with strict, the run fails */
+    uint64_t quality_failures;
 } xchg_seal_stats;
 
 /*
@@ -68,8 +114,11 @@ typedef struct xchg_seal_stats {
  * always when incremental). A record whose consent does not meet the agreement's rule
  * for the purpose "identification" is sealed with its tokens, consent and payload but no
  * indicator events (data minimisation: the matcher never receives evidence it may not
- * use), counted in identification_denied and listed in the report. On any failure
- * nothing is written at opts->output (nor the report).
+ * use), counted in identification_denied and listed in the report. A field whose
+ * unparseable non-empty values exceed its quality share (a column in the wrong date
+ * format) is reported naming the column and its first lines: a warning, and with strict
+ * a failure. On any failure, and always with check_only, nothing is written at
+ * opts->output (nor the report).
  * Errors: XCHG_ERR_DENIED (key is not an agency of p), XCHG_ERR_FORMAT (bad CSV, a
  * missing column, bad rows), XCHG_ERR_EXISTS, XCHG_ERR_IO, XCHG_ERR_NOMEM.
  */

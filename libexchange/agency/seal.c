@@ -90,6 +90,18 @@ struct seal {
     FILE *report;           /* the validation report being written, or NULL */
     char *report_tmp;
     size_t ndate_fmts;
+    const xchg__codes *codes; /* the mapping's code translations per column, or NULL */
+    struct quality *quality;  /* per field (pass 2): values seen, unparseable, first lines */
+};
+
+/* How many of a field's non-empty values failed to parse, and where the first were:
+ * a column in the wrong format is a systematic error, not a few typos (docs/mapping.md). */
+#define QUALITY_LINES 5
+#define QUALITY_MIN_BAD 3 /* fewer unparseable values than this are never "systematic" */
+struct quality {
+    uint64_t values, bad;
+    unsigned first[QUALITY_LINES];
+    size_t nfirst;
 };
 
 /* One line of the validation report (pass 2 only). Messages quote agency-controlled
@@ -221,6 +233,9 @@ static int normalise_field(struct seal *s, size_t fi, const char *raw, size_t n,
     trim(&raw, &n);
     if (n == 0)
         return 1;
+    struct quality *q = s->pass == 2 && s->quality ? &s->quality[fi] : NULL;
+    if (q)
+        q->values++;
     display_copy(v->display, sizeof v->display, raw, n);
     xchg_err e = XCHG_OK;
     switch (f->type) {
@@ -334,6 +349,8 @@ static int normalise_field(struct seal *s, size_t fi, const char *raw, size_t n,
     }
     if (e != XCHG_OK) {
         v->canon[0] = '\0';
+        if (q && q->bad++ < QUALITY_LINES)
+            q->first[q->nfirst++] = line;
         int identifier = f->type == XCHG_FT_NHS || f->type == XCHG_FT_UPN ||
                          f->type == XCHG_FT_NINO || f->type == XCHG_FT_UPRN ||
                          f->type == XCHG_FT_POSTCODE || f->type == XCHG_FT_NAME ||
@@ -478,10 +495,67 @@ static int load_row(struct seal *s, unsigned line, const char *const *f, const s
         s->vals[i].present = s->vals[i].invalid = 0;
     for (size_t i = 0; i < s->x->ncolumns; i++) {
         size_t c = (size_t)s->cols[i].csv;
-        if (normalise_field(s, s->cols[i].field, f[c], lens[c], line) == -2)
+        const char *raw = f[c];
+        size_t rl = lens[c];
+        if (s->codes && s->codes[i].n) { /* the mapping's translation of the agency's code */
+            const char *t = raw;
+            size_t tl = rl;
+            trim(&t, &tl);
+            for (size_t k = 0; k < s->codes[i].n; k++)
+                if (strlen(s->codes[i].from[k]) == tl &&
+                    strncasecmp(s->codes[i].from[k], t, tl) == 0) {
+                    raw = s->codes[i].to[k];
+                    rl = strlen(raw);
+                    break;
+                }
+        }
+        if (normalise_field(s, s->cols[i].field, raw, rl, line) == -2)
             *bad = 1;
     }
     return 1;
+}
+
+/* After pass 2: every field whose share of unparseable values is above the agreement's
+ * quality threshold, named with its column and first lines. Returns how many. */
+static uint64_t quality_check(struct seal *s, xchg_severity sev)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->x->ncolumns; i++) {
+        size_t fi = s->x->columns[i].field;
+        const struct quality *q = &s->quality[fi];
+        double max = xchg_policy_max_unparseable(s->pol, fi);
+        /* a few bad values in a small extract are typos, reported row by row */
+        if (q->bad < QUALITY_MIN_BAD || (double)q->bad <= max * (double)q->values)
+            continue;
+        n++;
+        char lines[96];
+        size_t o = 0;
+        lines[0] = '\0';
+        for (size_t k = 0; k < q->nfirst; k++)
+            o += (size_t)snprintf(lines + o, sizeof lines - o, "%s%u", k ? ", " : "",
+                                  q->first[k]);
+        const xchg_field *f = &s->p->fields[fi];
+        char fmts[160];
+        fmts[0] = '\0';
+        if (f->type == XCHG_FT_DATE) {
+            const xchg_column *c = &s->x->columns[i];
+            size_t w = (size_t)snprintf(fmts, sizeof fmts, "; the column is read as ");
+            if (!c->ndate_formats)
+                snprintf(fmts + w, sizeof fmts - w, "%%Y-%%m-%%d");
+            for (size_t k = 0; k < c->ndate_formats && w < sizeof fmts; k++)
+                w += (size_t)snprintf(fmts + w, sizeof fmts - w, "%s%s", k ? " or " : "",
+                                      c->date_formats[k]);
+        }
+        xchg_diag_add(s->d, sev, s->o->input, 0, 0,
+                      "column '%s' (field %s): %llu of %llu values (%.1f%%) are not a valid %s, "
+                      "more than the agreement's quality threshold of %.1f%%: a systematic "
+                      "error, not a typo (first at line%s %s%s%s)",
+                      s->x->columns[i].csv, f->name, (unsigned long long)q->bad,
+                      (unsigned long long)q->values, 100.0 * (double)q->bad / (double)q->values,
+                      xchg_field_type_name(f->type), 100.0 * max, q->nfirst == 1 ? "" : "s",
+                      lines, q->bad > q->nfirst ? ", ..." : "", fmts);
+    }
+    return n;
 }
 
 static int emit(struct seal *s, unsigned line, const char *const *f, const size_t *lens);
@@ -801,7 +875,7 @@ static enum step write_record(struct seal *s, const xchg_record *r)
         s->reccap = need;
     }
     xchg_err e = xchg_record_encode(r, s->recbuf, s->reccap, &len);
-    if (e == XCHG_OK)
+    if (e == XCHG_OK && s->w) /* no writer: a check (opts->check_only) */
         e = xchg_xex_writer_add(s->w, s->recbuf, len);
     sodium_memzero(s->recbuf, len);
     if (e != XCHG_OK) {
@@ -1020,7 +1094,7 @@ static xchg_err report_close(struct seal *s, const xchg_seal_opts *o, xchg_diag 
 xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg_secret *sec,
                    const xchg_seal_opts *o, xchg_seal_stats *st, xchg_diag *d)
 {
-    if (!pol || !agency || !sec || !o || !o->input || !o->output || !st)
+    if (!pol || !agency || !sec || !o || !o->input || (!o->output && !o->check_only) || !st)
         return XCHG_ERR_ARG;
     memset(st, 0, sizeof *st);
     struct seal s;
@@ -1041,6 +1115,18 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
                       "this key is not the key of an agency of agreement '%s'", s.p->id);
         return XCHG_ERR_DENIED;
     }
+    if (o->mapping) { /* the agency's own columns onto the agreed fields (seal_mapping.c) */
+        size_t ma = xchg_mapping_agency(o->mapping);
+        if (ma != s.agency) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "the mapping is for agency '%s', but this key is agency '%s'",
+                          ma < s.p->nparties ? s.p->parties[ma].id : "?",
+                          s.p->parties[s.agency].id);
+            return XCHG_ERR_DENIED;
+        }
+        s.x = xchg__mapping_extract(o->mapping);
+        s.codes = xchg__mapping_codes(o->mapping);
+    }
     if (o->period_end < o->period_start) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "the period ends before it starts");
         return XCHG_ERR_ARG;
@@ -1048,8 +1134,9 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
     size_t matcher = xchg_policy_matcher(pol);
     s.cols = calloc(s.x->ncolumns ? s.x->ncolumns : 1, sizeof *s.cols);
     s.vals = calloc(s.p->nfields ? s.p->nfields : 1, sizeof *s.vals);
+    s.quality = calloc(s.p->nfields ? s.p->nfields : 1, sizeof *s.quality);
     s.dk = sodium_malloc(XCHG_PAYLOAD_KEY_BYTES);
-    if (!s.cols || !s.vals || !s.dk || matcher == XCHG_NONE) {
+    if (!s.cols || !s.vals || !s.quality || !s.dk || matcher == XCHG_NONE) {
         rc = XCHG_ERR_NOMEM;
         goto cleanup;
     }
@@ -1094,12 +1181,13 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
         rc = XCHG_ERR_NOMEM;
         goto cleanup;
     }
-    rc = xchg_xex_writer_new(o->output, o->overwrite, &s.p->parties[matcher].key, agency, header,
-                             strlen(header), &s.w, d);
+    if (!o->check_only)
+        rc = xchg_xex_writer_new(o->output, o->overwrite, &s.p->parties[matcher].key, agency,
+                                 header, strlen(header), &s.w, d);
     if (rc != XCHG_OK)
         goto cleanup;
     s.pass = 2;
-    if (o->report && (rc = report_open(&s, o, d)) != XCHG_OK)
+    if (o->report && !o->check_only && (rc = report_open(&s, o, d)) != XCHG_OK)
         goto cleanup;
     rc = xchg_csv_read(o->input, on_row, &s, &stopped, d);
     if (rc == XCHG_OK && s.err)
@@ -1135,7 +1223,18 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
                       st->identification_denied == 1 ? "was" : "were",
                       (unsigned long long)st->indicators_withheld,
                       st->indicators_withheld == 1 ? "" : "s",
-                      o->report ? "; listed in the report" : "");
+                      o->report && !o->check_only ? "; listed in the report" : "");
+    if (rc == XCHG_OK && st->rows) {
+        st->quality_failures = quality_check(&s, o->strict ? XCHG_SEV_ERROR : XCHG_SEV_WARNING);
+        if (st->quality_failures && o->strict) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, o->input, 0, 0,
+                          "%llu column%s systematically unparseable; nothing was sealed "
+                          "(strict mode)",
+                          (unsigned long long)st->quality_failures,
+                          st->quality_failures == 1 ? " is" : "s are");
+            rc = XCHG_ERR_FORMAT;
+        }
+    }
     if (rc == XCHG_OK && st->rejected && (o->strict || st->rejected == st->rows)) {
         xchg_diag_add(d, XCHG_SEV_ERROR, o->input, 0, 0,
                       "%llu of %llu row%s %s bad; nothing was sealed%s",
@@ -1148,11 +1247,11 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
                       "%llu of %llu row%s %s bad and %s not sealed (listed above%s)",
                       (unsigned long long)st->rejected, (unsigned long long)st->rows,
                       st->rows == 1 ? "" : "s", st->rejected == 1 ? "is" : "are",
-                      st->rejected == 1 ? "was" : "were", o->report ? " and in the report" : "");
+                      st->rejected == 1 ? "was" : "were", o->report && !o->check_only ? " and in the report" : "");
     }
     if (rc == XCHG_OK && s.report && report_close(&s, o, d) != XCHG_OK)
         rc = XCHG_ERR_IO;
-    if (rc == XCHG_OK)
+    if (rc == XCHG_OK && s.w)
         rc = xchg_xex_writer_finish(s.w, d);
 cleanup:
     if (rc != XCHG_OK)
@@ -1179,5 +1278,6 @@ cleanup:
     xchg__hmap_free(&s.refs);
     free(s.recbuf);
     free(s.date_fmts);
+    free(s.quality);
     return rc;
 }

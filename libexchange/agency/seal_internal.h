@@ -34,4 +34,17 @@ static inline const xchg_column *xchg__column_of(const xchg_extract *x, size_t f
     return NULL;
 }
 
+/* A mapping's code translations for one column (seal_mapping.c): the agency's value
+ * from[i] (compared case-insensitively, trimmed) is read as the agreement's to[i]. */
+typedef struct xchg__codes {
+    const char **from, **to;
+    size_t n;
+} xchg__codes;
+
+struct xchg_mapping;
+/* The effective extract of a mapping (the agreement's, with the mapping's columns), and
+ * its per-column code translations (parallel to the extract's columns). */
+const xchg_extract *xchg__mapping_extract(const struct xchg_mapping *m);
+const xchg__codes *xchg__mapping_codes(const struct xchg_mapping *m);
+
 #endif

@@ -566,8 +566,8 @@ static void parse_parties(struct ctx *c, struct fy_node *root)
             size_t klen;
             const char *ks = scalar(c, kn, &klen, "'key'");
             if (ks && klen == 7 && memcmp(ks, "unbound", 7) == 0) {
-                ERR(c, kn, "%s has no key yet (key: unbound); bind the parties' public keys "
-                           "with 'xchg policy bind-keys'", where);
+                /* a draft: reported once for the whole agreement by xchg_policy_parse */
+                q->unbound = 1;
             } else if (ks) {
                 xchg_diag *tmp = xchg_diag_new();
                 if (xchg_pubkey_from_string(ks, klen, &q->key, tmp) != XCHG_OK)
@@ -577,7 +577,8 @@ static void parse_parties(struct ctx *c, struct fy_node *root)
                 if (q->label)
                     xchg__strlcpy(q->key.label, q->label, strlen(q->label), sizeof q->key.label);
                 for (size_t i = 0; i < p->nparties; i++)
-                    if (memcmp(p->parties[i].key.id, q->key.id, XCHG_KEYID_BYTES) == 0)
+                    if (!p->parties[i].unbound &&
+                        memcmp(p->parties[i].key.id, q->key.id, XCHG_KEYID_BYTES) == 0)
                         ERR(c, kn, "%s uses the same key as party '%s': each party needs its own",
                             where, p->parties[i].id);
             }
@@ -2497,6 +2498,65 @@ static void parse_reports(struct ctx *c, struct fy_node *root)
              "'suppress_below' under 5 is below common statistical disclosure practice");
 }
 
+/*
+ * quality (optional): how much of a field's values may fail to parse before
+ * `xchg seal --strict` refuses the extract as systematically wrong (a column in the
+ * wrong date format, say). max_unparseable is a share of the non-empty values, 0..1;
+ * fields: {NAME: share} overrides it per field. Default 0.05 (docs/mapping.md).
+ */
+#define XCHG__MAX_UNPARSEABLE_DEFAULT 0.05
+static int share_of(struct ctx *c, struct fy_node *n, double *out, const char *what)
+{
+    if (!num_of(c, n, out, what))
+        return 0;
+    if (*out < 0 || *out > 1) {
+        ERR(c, n, "%s must be a share between 0 and 1 (0.05 is 5%%), not %g", what, *out);
+        return 0;
+    }
+    return 1;
+}
+
+static void parse_quality(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"max_unparseable", "fields", NULL};
+    xchg_policy_data *p = c->p;
+    p->max_unparseable = XCHG__MAX_UNPARSEABLE_DEFAULT;
+    for (size_t i = 0; i < p->nfields; i++)
+        p->fields[i].max_unparseable = -1;
+    struct fy_node *m = get(root, "quality");
+    if (!m || !is_map(c, m, "'quality'"))
+        return;
+    check_keys(c, m, keys, "'quality'");
+    struct fy_node *g = get(m, "max_unparseable");
+    if (g)
+        share_of(c, g, &p->max_unparseable, "'quality.max_unparseable'");
+    struct fy_node *fm = get(m, "fields");
+    if (!fm || !is_map(c, fm, "'quality.fields'"))
+        return;
+    void *it = NULL;
+    struct fy_node_pair *pr;
+    while ((pr = fy_node_mapping_iterate(fm, &it)) != NULL) {
+        const char *name = str_of(c, fy_node_pair_key(pr), "a field name");
+        if (!name)
+            continue;
+        size_t fi = field_ref(c, fy_node_pair_key(pr), name, "'quality.fields'");
+        double v;
+        if (share_of(c, fy_node_pair_value(pr), &v, "a field's max_unparseable") &&
+            fi != XCHG_NONE)
+            p->fields[fi].max_unparseable = v;
+    }
+}
+
+double xchg_policy_max_unparseable(const xchg_policy *pol, size_t field)
+{
+    if (!pol)
+        return XCHG__MAX_UNPARSEABLE_DEFAULT;
+    const xchg_policy_data *p = &pol->d;
+    if (field < p->nfields && p->fields[field].max_unparseable >= 0)
+        return p->fields[field].max_unparseable;
+    return p->max_unparseable;
+}
+
 /* Cross-checks that need several sections. */
 static void cross_check(struct ctx *c, struct fy_node *root)
 {
@@ -2687,7 +2747,8 @@ xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_
     static const char *const top[] = {"exchange_agreement", "agreement", "purposes", "parties",
                                       "fields", "match_keys", "fuzzy", "households",
                                       "problems", "rule", "extracts", "release", "reports",
-                                      "terms", "claim", "costs", "geography", "release_key", NULL};
+                                      "terms", "claim", "costs", "geography", "release_key",
+                                      "quality", NULL};
     if (!text || !out)
         return XCHG_ERR_ARG;
     if (!file)
@@ -2788,6 +2849,7 @@ xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_
     parse_release(&c, root);
     parse_release_key(&c, root);
     parse_reports(&c, root);
+    parse_quality(&c, root);
     cross_check(&c, root);
     mark_identifying_dates(pol);
     if (c.nomem) {
@@ -2844,9 +2906,18 @@ size_t xchg_policy_party(const xchg_policy *p, const char *id)
 size_t xchg_policy_party_by_key(const xchg_policy *p, const uint8_t id[XCHG_KEYID_BYTES])
 {
     for (size_t i = 0; p && i < p->d.nparties; i++)
-        if (memcmp(p->d.parties[i].key.id, id, XCHG_KEYID_BYTES) == 0)
+        if (!p->d.parties[i].unbound &&
+            memcmp(p->d.parties[i].key.id, id, XCHG_KEYID_BYTES) == 0)
             return i;
     return XCHG_NONE;
+}
+
+size_t xchg_policy_unbound(const xchg_policy *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; p && i < p->d.nparties; i++)
+        n += p->d.parties[i].unbound != 0;
+    return n;
 }
 
 size_t xchg_policy_matcher(const xchg_policy *p)

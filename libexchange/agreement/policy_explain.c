@@ -217,10 +217,18 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
         put(&b, "The agreement states that the parties are %s controllers.\n", p->controllers);
 
     put(&b, "\nWho takes part\n--------------\n");
+    size_t unbound = xchg_policy_unbound(pol);
+    if (unbound) /* a draft (docs/policy.md "Drafts"): policy_sign.c refuse_draft */
+        put(&b, "This is a draft: %zu of %zu parties have no key yet (key unbound). No one can "
+                "sign it, and no tool acts under it, until every party's key is bound.\n",
+            unbound, p->nparties);
     for (size_t i = 0; i < p->nparties; i++) {
         const xchg_party *q = &p->parties[i];
         char hex[XCHG_KEYID_HEXLEN + 1];
-        xchg_keyid_hex(q->key.id, hex);
+        if (q->unbound) /* a draft: no key yet (docs/policy.md "Drafts") */
+            snprintf(hex, sizeof hex, "unbound");
+        else
+            xchg_keyid_hex(q->key.id, hex);
         put(&b, "- %s (%s, %s; key %s)%s\n", q->label, q->id, xchg_role_name(q->role), hex,
             q->signs ? ", must sign the agreement" : "");
         if (q->legal_basis)

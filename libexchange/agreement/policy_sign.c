@@ -114,12 +114,44 @@ static xchg_err read_sigs(const char *path, struct sigline **out, size_t *n, int
     return rc;
 }
 
+/*
+ * A draft (some key: unbound) is neither signed nor verified: a signature over it would
+ * be over an agreement whose parties are not yet fixed. One message names every party
+ * still without a key and the next step.
+ */
+static int refuse_draft(const xchg_policy *pol, const char *what, xchg_diag *d)
+{
+    size_t n = xchg_policy_unbound(pol);
+    if (n == 0)
+        return 0;
+    const xchg_policy_data *p = xchg_policy_get(pol);
+    char names[512];
+    size_t o = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < p->nparties && o + 1 < sizeof names; i++) {
+        if (!p->parties[i].unbound)
+            continue;
+        int w = snprintf(names + o, sizeof names - o, "%s'%s'", o ? ", " : "", p->parties[i].id);
+        if (w < 0 || (size_t)w >= sizeof names - o)
+            break;
+        o += (size_t)w;
+    }
+    xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                  "agreement '%s' is a draft: %zu %s no key yet (key: unbound: %s); a draft "
+                  "cannot be %s. Next step: 'xchg policy bind-keys AGREEMENT --keys DIR -o OUT' "
+                  "with each party's DIR/<party id>.pub",
+                  p->id, n, n == 1 ? "party has" : "parties have", names, what);
+    return 1;
+}
+
 xchg_err xchg_policy_sign(const xchg_policy *pol, const xchg_seckey *k, const char *sigpath,
                           int64_t now, xchg_diag *d)
 {
     if (!pol || !k || !sigpath)
         return XCHG_ERR_ARG;
     const xchg_policy_data *p = xchg_policy_get(pol);
+    if (refuse_draft(pol, "signed", d))
+        return XCHG_ERR_POLICY;
     const xchg_pubkey *pk = xchg_seckey_public(k);
     size_t who = xchg_policy_party_by_key(pol, pk->id);
     if (who == XCHG_NONE) {
@@ -196,6 +228,8 @@ xchg_err xchg_policy_verify(const xchg_policy *pol, const char *sigpath, int32_t
     if (!pol || !sigpath)
         return XCHG_ERR_ARG;
     const xchg_policy_data *p = xchg_policy_get(pol);
+    if (refuse_draft(pol, "verified or used", d))
+        return XCHG_ERR_POLICY;
     struct sigline *v = NULL;
     size_t n = 0;
     int missing = 0;

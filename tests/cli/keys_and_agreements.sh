@@ -39,7 +39,12 @@ expect 0 "wrote $K/ring.txt with 2 keys" -- $X key ring -o "$K/ring.txt" "$K/pol
 
 # --- agreements ---
 sed 's|key: xk1:[A-Za-z0-9+/=]*|key: unbound|' "$S/tests/fixtures/policy/base.yaml" > "$T/a.yaml"
-expect 1 "party 'ig' has no key yet" -- $X policy check "$T/a.yaml"
+# unbound keys are a draft: check passes and names the next step; sign and verify refuse it
+expect 0 "a.yaml: ok (draft): agreement 'test-agreement' version 2" -- $X policy check "$T/a.yaml"
+expect 0 "draft: 7 of 7 parties have no key yet (key: unbound); next: 'xchg policy bind-keys" -- $X policy check "$T/a.yaml"
+expect 1 "is a draft: 7 parties have no key yet" -- $X policy sign "$T/a.yaml" --key "$K/ig.key"
+[ -e "$T/a.yaml.sig" ] && { echo "FAIL: signing a draft wrote a signature file"; FAILS=$((FAILS+1)); }
+expect 1 "a draft cannot be verified or used" -- $X policy verify "$T/a.yaml"
 expect 0 "bound 7 party keys" -- $X policy bind-keys "$T/a.yaml" --keys "$K" -o "$T/b.yaml"
 expect 0 ": ok: agreement 'test-agreement' version 2" -- $X policy check "$T/b.yaml"
 expect 1 "no signature file: the agreement has not been signed" -- $X policy verify "$T/b.yaml"

@@ -4,6 +4,8 @@
  * reject a changed byte, a missing signatory, an outsider's or forged signature, and
  * dates outside the validity window.
  */
+#include <ctype.h>
+#include <sys/stat.h>
 #include "test_helpers.h"
 
 #define BASE XCHG_TEST_DIR "/fixtures/policy/base.yaml"
@@ -164,10 +166,6 @@ static const struct bad bads[] = {
     {"bad public key", "key: xk1:WEttcbsA6RH", "key: xk1:WEttcbsA6RX", XCHG_ERR_POLICY,
      "t.yaml:36:10: error: key of party 'school': public key is damaged: its key id does not "
      "match its keys"},
-    {"unbound key", "key: xk1:WEttcbsA6RHptO1JKMYo0cLG6ukDOJBZlWEpWSc6XGP5NjbBRhSshzfR1fnyyPwTlfyCiHixxEBhXUUL5Ebe3hm6XLAeK3tKAHE=",
-     "key: unbound", XCHG_ERR_POLICY,
-     "t.yaml:36:10: error: party 'school' has no key yet (key: unbound); bind the parties' "
-     "public keys with 'xchg policy bind-keys'"},
     {"unknown field in columns", "Type: incident_type,", "Type: incident_kind,", XCHG_ERR_POLICY,
      "t.yaml:79:89: error: unknown field 'incident_kind' in extract of 'police' (declare it under "
      "'fields')"},
@@ -507,6 +505,155 @@ static void test_sign_and_verify(void **state)
     assert_int_equal(xchg_policy_verify(p, sig, day("2027-12-31"), NULL), XCHG_OK);
     xchg_diag_free(d);
     xchg_policy_free(p);
+}
+
+/* key: unbound is a draft: it parses (check succeeds), but nothing signs or verifies it,
+ * and the unbound party's all-zero key matches no key. */
+static void test_draft(void **state)
+{
+    (void)state;
+    static const char school_key[] =
+        "key: xk1:WEttcbsA6RHptO1JKMYo0cLG6ukDOJBZlWEpWSc6XGP5NjbBRhSshzfR1fnyyPwTlfyCiHixxEB"
+        "hXUUL5Ebe3hm6XLAeK3tKAHE=";
+    char *t = mutate(school_key, "key: unbound");
+    xchg_diag *d = xchg_diag_new();
+    xchg_policy *p = NULL;
+    assert_int_equal(xchg_policy_parse(t, strlen(t), "t.yaml", &p, d), XCHG_OK);
+    assert_int_equal(xchg_diag_errors(d), 0);
+    assert_int_equal(xchg_policy_unbound(p), 1);
+    size_t school = xchg_policy_party(p, "school");
+    assert_true(xchg_policy_get(p)->parties[school].unbound);
+    uint8_t zero[XCHG_KEYID_BYTES] = {0};
+    assert_int_equal(xchg_policy_party_by_key(p, zero), XCHG_NONE);
+    xchg_seckey *k = seed_key(3); /* school's real key is not the draft's */
+    assert_int_equal(xchg_policy_party_by_key(p, xchg_seckey_public(k)->id), XCHG_NONE);
+    xchg_seckey_free(k);
+    /* signing a draft is refused, whoever signs, naming the next step */
+    const char *path = write_agreement("draft.yaml", t);
+    char sig[600];
+    snprintf(sig, sizeof sig, "%s.sig", path);
+    k = seed_key(1);
+    assert_int_equal(xchg_policy_sign(p, k, sig, 1767225600, d), XCHG_ERR_POLICY);
+    xchg_seckey_free(k);
+    assert_diag_has(d, "error: agreement 'test-agreement' is a draft: 1 party has no key yet "
+                       "(key: unbound: 'school'); a draft cannot be signed. Next step: 'xchg "
+                       "policy bind-keys AGREEMENT --keys DIR -o OUT'");
+    struct stat sb;
+    assert_int_not_equal(stat(sig, &sb), 0); /* no signature file appeared */
+    /* signatures of the bound agreement do not make the draft usable */
+    const char *bound = write_agreement("bound.yaml", base_text);
+    xchg_policy *b = NULL;
+    assert_int_equal(xchg_policy_parse_file(bound, &b, NULL), XCHG_OK);
+    sign_all(bound, b, 0);
+    xchg_policy_free(b);
+    char bsig[600];
+    snprintf(bsig, sizeof bsig, "%s.sig", bound);
+    xchg_diag_clear(d);
+    xchg_policy *v = NULL;
+    assert_int_equal(xchg_policy_load_verified(path, bsig, day("2026-06-01"), &v, d),
+                     XCHG_ERR_POLICY);
+    assert_null(v);
+    assert_diag_has(d, "a draft cannot be verified or used");
+    xchg_policy_free(p);
+    free(t);
+    /* every party unbound: no "same key" error between the parties' zero keys */
+    char *all = malloc(base_len + 1);
+    size_t o = 0;
+    for (const char *q = base_text; *q;) {
+        if (strncmp(q, "key: xk1:", 9) == 0) {
+            memcpy(all + o, "key: unbound", 12);
+            o += 12;
+            q += 9;
+            while (isalnum((unsigned char)*q) || *q == '+' || *q == '/' || *q == '=')
+                q++;
+        } else {
+            all[o++] = *q++;
+        }
+    }
+    all[o] = '\0';
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_policy_parse(all, strlen(all), "all.yaml", &p, d), XCHG_OK);
+    assert_int_equal(xchg_policy_unbound(p), 7);
+    xchg_policy_free(p);
+    free(all);
+    xchg_diag_free(d);
+}
+
+/* xchg_policy_new: every preset gives a draft that parses, every ICO section named; the
+ * options are used; refusals name what is wrong and return nothing. */
+static void test_policy_new(void **state)
+{
+    (void)state;
+    const char *name;
+    size_t np = 0;
+    for (size_t i = 0; xchg_policy_preset(i, &name, NULL); i++, np++) {
+        xchg_policy_new_opts o = {.preset = name, .valid_from = day("2026-01-01")};
+        char *t = NULL;
+        xchg_diag *d = xchg_diag_new();
+        assert_int_equal(xchg_policy_new(&o, &t, d), XCHG_OK);
+        xchg_policy *p = NULL;
+        assert_int_equal(xchg_policy_parse(t, strlen(t), "new.yaml", &p, d), XCHG_OK);
+        assert_int_equal(xchg_diag_errors(d), 0);
+        assert_int_equal(xchg_policy_unbound(p), xchg_policy_get(p)->nparties);
+        assert_int_equal(xchg_policy_get(p)->valid_from, day("2026-01-01"));
+        assert_int_equal(xchg_policy_get(p)->expires, day("2026-01-01") + 730);
+        for (int n = 1; n <= 12; n++) {
+            char ico[16];
+            snprintf(ico, sizeof ico, "# ICO %d ", n);
+            assert_non_null(strstr(t, ico));
+        }
+        xchg_policy_free(p);
+        free(t);
+        xchg_diag_free(d);
+    }
+    assert_int_equal(np, 3);
+    /* the linkage preset with the agencies given, and the options used */
+    const char *ids[] = {"police", "health"}, *roles[] = {"agency", "agency"};
+    xchg_policy_new_opts o = {.preset = "linkage", .id = "overlap", .title = "A \"quoted\" title",
+                              .dpia = "D-1", .valid_from = day("2026-03-01"),
+                              .retention_days = 31, .party_ids = ids, .party_roles = roles,
+                              .nparties = 2};
+    char *t = NULL;
+    assert_int_equal(xchg_policy_new(&o, &t, NULL), XCHG_OK);
+    xchg_policy *p = NULL;
+    assert_int_equal(xchg_policy_parse(t, strlen(t), "new.yaml", &p, NULL), XCHG_OK);
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    assert_string_equal(pd->id, "overlap");
+    assert_string_equal(pd->title, "A \"quoted\" title");
+    assert_string_equal(pd->dpia, "D-1");
+    assert_int_equal(pd->retention_days, 31);
+    assert_true(pd->linkage_only);
+    assert_int_equal(pd->nextracts, 2);
+    assert_non_null(xchg_policy_extract(p, xchg_policy_party(p, "health")));
+    assert_int_equal(xchg_policy_party(p, "agency-a"), XCHG_NONE);
+    xchg_policy_free(p);
+    free(t);
+    /* refusals */
+    struct {
+        const char *preset, *id, *role, *owner, *want;
+        xchg_err e;
+    } refusals[] = {
+        {"phase9", NULL, NULL, NULL, "unknown preset 'phase9'", XCHG_ERR_ARG},
+        {"phase2", "police2", "agency", NULL, "preset 'phase2' fixes its agencies", XCHG_ERR_ARG},
+        {"phase1", "x", "chief", NULL, "party 'x': unknown role 'chief'", XCHG_ERR_ARG},
+        {"phase1", "dwp", "recipient", NULL, "party 'dwp' is given twice", XCHG_ERR_ARG},
+        {"phase1", NULL, NULL, "matcher", "owner 'matcher' is not a party that may own",
+         XCHG_ERR_ARG},
+        {"linkage", "Bad", "agency", NULL, "party id 'Bad' must be 1-64 characters",
+         XCHG_ERR_POLICY},
+    };
+    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+        xchg_diag *d = xchg_diag_new();
+        const char *bid[1] = {refusals[i].id}, *brole[1] = {refusals[i].role};
+        xchg_policy_new_opts b = {.preset = refusals[i].preset, .owner = refusals[i].owner,
+                                  .valid_from = day("2026-01-01"), .party_ids = bid,
+                                  .party_roles = brole, .nparties = refusals[i].id ? 1 : 0};
+        t = (char *)"unchanged";
+        assert_int_equal(xchg_policy_new(&b, &t, d), refusals[i].e);
+        assert_null(t);
+        assert_diag_has(d, refusals[i].want);
+        xchg_diag_free(d);
+    }
 }
 
 static void test_one_byte_change_rejected(void **state)
@@ -944,6 +1091,8 @@ int main(void)
         cmocka_unit_test(test_reports_every_problem),
         cmocka_unit_test(test_reports_suppress_zeros),
         cmocka_unit_test(test_sign_and_verify),
+        cmocka_unit_test(test_draft),
+        cmocka_unit_test(test_policy_new),
         cmocka_unit_test(test_one_byte_change_rejected),
         cmocka_unit_test(test_missing_signatory_rejected),
         cmocka_unit_test(test_outsider_and_forged_signatures_rejected),
