@@ -311,7 +311,8 @@ static void put_body(struct buf *b, const char *from, const char *to)
         const char *t = l;
         while (t < e && *t == ' ')
             t++;
-        if ((size_t)(e - t) > 6 && strncmp(t, "salt: ", 6) == 0) {
+        /* the clkhash KDF salt (a base64 value); not fuzzy.hardening's `salt: {...}` */
+        if ((size_t)(e - t) > 7 && strncmp(t, "salt: ", 6) == 0 && t[6] != '{') {
             unsigned char salt[32];
             char b64[64];
             randombytes_buf(salt, sizeof salt);
