@@ -258,6 +258,8 @@ int cli_read_passphrase(const char *fd_arg, const char *prompt, int confirm, cha
         if (r == -3) {
             cli_error("no terminal to ask for the passphrase");
             cli_hint("pass it on a file descriptor with --passphrase-fd N (never on the command line)");
+            if (confirm & CLI_PASS_NEW_KEY)
+                cli_hint("or make a key without a passphrase with --unprotected (not recommended)");
             goto cleanup;
         }
         if (r != 0) {
@@ -277,7 +279,8 @@ int cli_read_passphrase(const char *fd_arg, const char *prompt, int confirm, cha
     }
     if (*len == 0) {
         cli_error("empty passphrase");
-        cli_hint("omit --protect to store the key without a passphrase");
+        if (confirm & CLI_PASS_NEW_KEY)
+            cli_hint("use --unprotected to store the key without a passphrase (not recommended)");
         goto cleanup;
     }
     *pass = buf;

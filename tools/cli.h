@@ -60,10 +60,12 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char **po
 
 /*
  * Read a passphrase into a new secure buffer: from file descriptor fd when fd_arg is
- * given ("--passphrase-fd N"), else from the terminal with echo off (twice when confirm).
+ * given ("--passphrase-fd N"), else from the terminal with echo off (twice when confirm has
+ * CLI_PASS_CONFIRM; CLI_PASS_NEW_KEY adds hints about 'keygen --unprotected').
  * Returns 0 or an exit code after printing the error. The result is freed with
  * xchg_secure_free.
  */
+enum { CLI_PASS_CONFIRM = 1, CLI_PASS_NEW_KEY = 2 };
 int cli_read_passphrase(const char *fd_arg, const char *prompt, int confirm, char **pass,
                         size_t *len);
 

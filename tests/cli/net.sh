@@ -22,7 +22,7 @@ bad() { echo "FAIL: $*"; FAILS=$((FAILS+1)); }
 
 $XCHG_SYNTH --households 40 --seed 7 --out "$T/county" -q
 A0=$S/policies/phase2.yaml
-for p in $(awk '/^  - id: /{print $3}' "$A0"); do $X keygen -o "$K/$p" --label "Test $p" >/dev/null; done
+for p in $(awk '/^  - id: /{print $3}' "$A0"); do $X keygen -o "$K/$p" --label "Test $p" --unprotected >/dev/null; done
 A=$T/phase2.yaml
 $X policy bind-keys "$A0" --keys "$K" -o "$A" >/dev/null
 for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
