@@ -168,7 +168,7 @@ if "$XCHG" open --agreement "$A" --key "$OUT/keys/police.key" "$OUT/referral.xrp
      head -1 | sed 's/^/    /'; then :; fi
 echo
 echo "  the IG lead checks the matcher's audit log (hash chain + signed checkpoints):"
-"$XCHG" audit verify --agreement "$A" --log "$M/store.db.audit" | sed 's/^/    /'
+"$XCHG" audit verify --agreement "$A" --db "$M/store.db" | sed 's/^/    /'
 
 step "11. the programme: outcomes tracked per family, and the published tables"
 echo "  each identified family's baseline problems and their outcomes (one run so far: too"

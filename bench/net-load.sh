@@ -56,7 +56,7 @@ submit_all() { # label
   ls "$W"/x/*.xex | split -n r/"$C" - "$W/part."
   for part in "$W"/part.*; do
     # each client process submits its share, all of it at once (N/C in flight per client: N concurrent in all)
-    ( xargs -P $(( (N + C - 1) / C )) -n 1 "$X" submit --to "$URL" --ca "$W/ca/ca.pem" --agreement "$A" \
+    ( xargs -P $(( (N + C - 1) / C )) -n 1 "$X" submit --url "$URL" --ca "$W/ca/ca.pem" --agreement "$A" \
         --key "$K/police.key" --retries 5 <"$part" >"$part.out" 2>"$part.err" || true ) &
     cp+=($!)
   done

@@ -112,7 +112,10 @@ static const char key_usage[] =
     "\n"
     "show  prints the key id, label, algorithm and public key of public or secret key\n"
     "      files (a secret key's passphrase is not needed and its secret is not shown).\n"
-    "ring  writes a keyring: the public keys of an agreement's parties, one per line.\n";
+    "ring  writes a keyring: the public keys of an agreement's parties, one per line.\n"
+    "\n"
+    "example: xchg key show keys/police.pub keys/police.key\n"
+    "example: xchg key ring -o keyring.txt keys/*.pub\n";
 
 static int key_show(const char *path)
 {

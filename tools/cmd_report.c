@@ -26,7 +26,9 @@ static const char usage[] =
     "  -o, --out F   write to F (atomically) instead of standard output\n"
     "  -f, --force   replace F if it exists\n"
     "Every report produced is recorded in the audit log with its SHA-256.\n"
-    "DBKEY is --db-key KEYFILE or --db-passphrase-fd N (see xchg match --help).\n";
+    "DBKEY is --db-key KEYFILE or --db-passphrase-fd N (see xchg match --help).\n"
+    "\n"
+    "example: xchg report --db m/store.db --db-key m/store.key --agreement phase2.yaml --html -o report.html\n";
 
 int cmd_report(int argc, char **argv)
 {

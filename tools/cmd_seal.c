@@ -32,7 +32,9 @@ static const char usage[] =
     "  --empty-snapshot     allow a full snapshot with no data rows (it withdraws every record\n"
     "                       the agency sent for the period); without it a header-only file is\n"
     "                       refused\n"
-    "  --force              replace an existing output file\n";
+    "  --force              replace an existing output file\n"
+    "\n"
+    "example: xchg seal --agreement phase2.yaml --key keys/police.key --secret linkage-secret-e1.xsec --in police.csv -o police.xex\n";
 
 static int parse_period(const char *s, int32_t *a, int32_t *b)
 {

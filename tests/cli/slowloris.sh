@@ -69,7 +69,7 @@ read -r code secs <<<"$(health)"
 echo "health during the attack: HTTP $code in ${secs}s"
 [ "$code" = 200 ] && grep -q '"status":"ok"' "$T/h.out" && ok || bad "health during the attack: HTTP $code"
 t0=$(date +%s%N)
-expect 0 "ingested by the matcher" -- timeout 30 $X submit "$T/police.xex" --to "$URL" --ca "$T/ca/ca.pem" \
+expect 0 "ingested by the matcher" -- timeout 30 $X submit "$T/police.xex" --url "$URL" --ca "$T/ca/ca.pem" \
   --agreement "$A" --key "$K/police.key" --retries 0
 echo "submission during the attack: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 read -r code secs <<<"$(health)"
