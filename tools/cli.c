@@ -139,6 +139,13 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char **po
             *help = 1;
             continue;
         }
+        if (strcmp(a, "--list-options") == 0) {
+            /* hidden, for shell completion: the options this verb takes, one a line */
+            for (const struct cli_opt *p = opts; p && p->lng; p++)
+                printf("%s\n", p->lng);
+            puts("--help");
+            exit(fflush(stdout) == 0 ? EXIT_OK : EXIT_IO);
+        }
         const struct cli_opt *o = NULL;
         const char *inl = NULL;
         for (const struct cli_opt *p = opts; p && p->lng; p++) {
