@@ -230,7 +230,6 @@ static int net_fail(const struct net *n, CURLcode cc, const char *what)
     return EXIT_IO;
 }
 
-/* Shared setup: options, agreement (verified), key (a party of it with role want). */
 /* --url, or the deprecated --to (which elsewhere names a party: release packet). */
 static int url_of(const char **url, const char *to)
 {
@@ -246,19 +245,20 @@ static int url_of(const char **url, const char *to)
     return 0;
 }
 
-static int net_setup(struct net *n, const char *to, const char *ca, const char *agr,
+/* Shared setup: options, agreement (verified), key (a party of it with role want). */
+static int net_setup(struct net *n, const char *url, const char *ca, const char *agr,
                      const char *key, const char *pfd, const char *retries, xchg_role want,
                      xchg_policy **p)
 {
-    if (!to || !ca || !agr || !key) {
+    if (!url || !ca || !agr || !key) {
         cli_error("needs --url URL, --ca CA.pem, --agreement A.yaml and --key KEY");
         return EXIT_USAGE;
     }
-    if (strncmp(to, "https://", 8) != 0 || strlen(to) >= sizeof n->base) {
+    if (strncmp(url, "https://", 8) != 0 || strlen(url) >= sizeof n->base) {
         cli_error("--url must be an https:// URL");
         return EXIT_USAGE;
     }
-    snprintf(n->base, sizeof n->base, "%s", to);
+    snprintf(n->base, sizeof n->base, "%s", url);
     size_t bl = strlen(n->base);
     while (bl > 8 && n->base[bl - 1] == '/')
         n->base[--bl] = 0;
@@ -362,7 +362,8 @@ static int submit_one(struct net *n, const char *path)
 
 int cmd_submit(int argc, char **argv)
 {
-    const char *url = NULL, *to = NULL, *ca = NULL, *agr = NULL, *key = NULL, *pfd = NULL, *retries = NULL;
+    const char *url = NULL, *to = NULL, *ca = NULL, *agr = NULL, *key = NULL, *pfd = NULL,
+               *retries = NULL;
     const struct cli_opt opts[] = {{"--url", 'u', 1, &url},
                                    {"--to", 0, 1, &to}, /* deprecated: --url */
                                    {"--ca", 0, 1, &ca},
@@ -472,8 +473,8 @@ static int fetch_one(struct net *n, const char *dir, const char *name, const cha
 
 int cmd_fetch_packets(int argc, char **argv)
 {
-    const char *url = NULL, *to = NULL, *ca = NULL, *agr = NULL, *key = NULL, *pfd = NULL, *retries = NULL,
-               *out = NULL;
+    const char *url = NULL, *to = NULL, *ca = NULL, *agr = NULL, *key = NULL, *pfd = NULL,
+               *retries = NULL, *out = NULL;
     const struct cli_opt opts[] = {{"--url", 'u', 1, &url},
                                    {"--to", 0, 1, &to}, /* deprecated: --url */
                                    {"--ca", 0, 1, &ca},
@@ -495,11 +496,8 @@ int cmd_fetch_packets(int argc, char **argv)
     if ((rc = url_of(&url, to)) != 0)
         return rc;
     struct stat sb;
-    if (stat(out, &sb) != 0 && errno == ENOENT && mkdir(out, 0700) != 0) {
-        cli_error("cannot make directory %s: %s", out, strerror(errno));
-        return EXIT_IO;
-    }
-    if (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    int make_dir = stat(out, &sb) != 0 && errno == ENOENT; /* made once the key loads */
+    if (!make_dir && (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
         cli_error("%s is not a directory", out);
         return EXIT_USAGE;
     }
@@ -510,6 +508,11 @@ int cmd_fetch_packets(int argc, char **argv)
     struct sink s = {0};
     if ((rc = net_setup(&n, url, ca, agr, key, pfd, retries, XCHG_ROLE_RECIPIENT, &p)) != 0)
         goto cleanup;
+    if (make_dir && mkdir(out, 0700) != 0) {
+        cli_error("cannot make directory %s: %s", out, strerror(errno));
+        rc = EXIT_IO;
+        goto cleanup;
+    }
     long status = 0;
     CURLcode cc = get_json(&n, "/v1/packets", &s, &status);
     if (cc != CURLE_OK) {

@@ -49,7 +49,9 @@ static const char usage[] =
     "  claims verify  check an evidence pack offline: signature, criteria, outcomes\n"
     "  audit init | record | checkpoint   (matcher) start, append to, sign the log\n"
     "\n"
-    "Run 'xchg <command> --help' for a command's options. Exit codes: docs/exit-codes.md.\n";
+    "Run 'xchg <command> --help' (or 'xchg <command> <sub-command> --help') for its usage\n"
+    "with an example, 'man xchg-<command>' for its manual, 'xchg --version' for the\n"
+    "version. Exit codes: docs/exit-codes.md.\n";
 
 /*
  * Every verb group, in the order of the usage text above. A new verb group adds one row

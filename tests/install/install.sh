@@ -11,6 +11,8 @@ cache() { sed -n "s|^$1:[A-Z]*=||p" "$B/CMakeCache.txt"; }
 PREFIX=$(cache CMAKE_INSTALL_PREFIX)
 LIBDIR=$(cache CMAKE_INSTALL_LIBDIR)
 MAN=$(cache XCHG_MAN)
+# a sanitizer build's library needs its runtime in the program too
+SAN=""; [ "$(cache XCHG_SANITIZE)" = ON ] && SAN="-fsanitize=address,undefined"
 ROOT=$T/root
 P=$ROOT$PREFIX
 
@@ -73,9 +75,9 @@ C
 export PKG_CONFIG_SYSROOT_DIR=$ROOT PKG_CONFIG_PATH=$P/$LIBDIR/pkgconfig
 v=$(pkg-config --modversion exchange) && ok || bad "pkg-config --modversion exchange"
 # shellcheck disable=SC2046
-cc -Wall -Werror $(pkg-config --cflags exchange) "$T/t.c" -o "$T/t" $(pkg-config --libs exchange) \
+cc -Wall -Werror $SAN $(pkg-config --cflags exchange) "$T/t.c" -o "$T/t" $(pkg-config --libs exchange) \
   2>"$T/cc.err" && ok || bad "building against exchange.pc: $(cat "$T/cc.err")"
-got=$(LD_LIBRARY_PATH=$P/$LIBDIR "$T/t") && ok || bad "the tiny program failed"
+got=$(LD_LIBRARY_PATH=$P/$LIBDIR "$T/t" 2>"$T/t.err") && ok || bad "the tiny program failed: $(head -3 "$T/t.err")"
 [ "$got" = "library $v" ] && ok || bad "tiny program printed '$got', want 'library $v'"
 ldd "$T/t" | grep -q "$P/$LIBDIR/libexchange.so" 2>/dev/null && ok ||
   { LD_LIBRARY_PATH=$P/$LIBDIR ldd "$T/t" | grep -q "$P/$LIBDIR/libexchange.so" && ok || bad "not linked to the installed libexchange.so"; }
