@@ -61,7 +61,7 @@ for tmpl in policies/phase1.yaml policies/phase2.yaml; do
     fi
   done
 done
-echo "  (protected: $PROTECTED; the others made with --unprotected, demo only)"
+echo "  (protected:${PROTECTED% }; the others made with --unprotected, demo only)"
 ls -l "$OUT/keys" | awk 'NR>1 {print "  " $1, $NF}' | head -4; echo "  ..."
 "$XCHG" key show "$OUT/keys/county-ig.key"
 

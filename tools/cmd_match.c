@@ -136,8 +136,11 @@ int match_parse(int argc, char **argv, struct common *c)
     struct cli_opt mine[sizeof opts / sizeof opts[0]];
     const char *only = opts_of(g ? g : "match", argv[0]);
     size_t n = 0;
+    /* --agreement where a verb does not use it (the views) is tolerated with a warning:
+     * scripts pass one option array to every matcher command. Every other option a verb
+     * does not take is refused. */
     for (const struct cli_opt *o = opts; o->lng; o++)
-        if (!only || opt_listed(only, o->lng))
+        if (!only || opt_listed(only, o->lng) || strcmp(o->lng, "--agreement") == 0)
             mine[n++] = *o;
     mine[n] = (struct cli_opt){0};
     const char *grp = g ? g : "match";
@@ -148,6 +151,11 @@ int match_parse(int argc, char **argv, struct common *c)
             if (strlen(o->lng) != k || strncmp(argv[i], o->lng, k) != 0 ||
                 opt_listed(only, o->lng))
                 continue;
+            if (strcmp(o->lng, "--agreement") == 0) {
+                cli_warn("%s%s%s does not use --agreement; ignored", grp, single ? "" : " ",
+                         single ? "" : argv[0]);
+                break;
+            }
             cli_error("%s%s%s does not take %s", grp, single ? "" : " ", single ? "" : argv[0],
                       o->lng);
             cli_hint("its options: %s", only);
