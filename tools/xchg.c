@@ -145,7 +145,15 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *v = argv[1];
-    if (strcmp(v, "--help") == 0 || strcmp(v, "-h") == 0 || strcmp(v, "help") == 0) {
+    if (strcmp(v, "help") == 0 && argc >= 3 && argc <= 4 && argv[2][0] != '-') {
+        /* 'xchg help COMMAND [SUB]' is 'xchg COMMAND [SUB] --help' */
+        char *hargv[4] = {argv[2], argc == 4 ? argv[3] : "--help", argc == 4 ? "--help" : NULL,
+                          NULL};
+        for (size_t i = 0; i < NCOMMANDS; i++)
+            if (strcmp(argv[2], commands[i].name) == 0)
+                return dispatch(&commands[i], argc - 1, hargv);
+        v = argv[2]; /* an unknown command: said below, with the nearest */
+    } else if (strcmp(v, "--help") == 0 || strcmp(v, "-h") == 0 || strcmp(v, "help") == 0) {
         fputs(usage, stdout);
         return EXIT_OK;
     }

@@ -23,6 +23,10 @@ for c in "${CMDS[@]}"; do
   # shellcheck disable=SC2086
   [ "$($X $c -h 2>/dev/null)" = "$out" ] && ok || bad "xchg $c -h differs from --help"
 done
+# 'xchg help COMMAND [SUB]' is 'xchg COMMAND [SUB] --help'
+[ "$($X help match ingest)" = "$($X match ingest --help)" ] && ok || bad "xchg help match ingest"
+[ "$($X help keygen)" = "$($X keygen --help)" ] && ok || bad "xchg help keygen"
+expect 2 "did you mean 'xchg release packet'?" -- $X help release pakcet
 # a sub-verb's help is about that sub-verb only
 out=$($X match ingest --help)
 grep -q "xchg match run" <<<"$out" && bad "match ingest --help shows match run" || ok
