@@ -15,7 +15,7 @@ _xchg_options() { # program and words -> the options that command takes
 }
 
 _xchg() {
-  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+  local cur=${COMP_WORDS[COMP_CWORD]}
   local prog=${COMP_WORDS[0]} cmds cmd="" sub="" i w
   COMPREPLY=()
   cmds=$("$prog" --commands 2>/dev/null) || return 0
@@ -29,11 +29,19 @@ _xchg() {
       sub=$w
     fi
   done
+  if [[ $cmd == help ]]; then # xchg help COMMAND [SUB]
+    case $COMP_CWORD in
+      2) cmd="" ;; # the command list, below
+      3) mapfile -t COMPREPLY < <(compgen -W "$(awk -v c="${COMP_WORDS[2]}" '$1 == c && NF == 2 {print $2}' <<<"$cmds")" -- "$cur")
+         return 0 ;;
+      *) return 0 ;;
+    esac
+  fi
   if [[ -z $cmd ]]; then
     if [[ $cur == -* ]]; then
       mapfile -t COMPREPLY < <(compgen -W "--help --version" -- "$cur")
     else
-      mapfile -t COMPREPLY < <(compgen -W "$(awk '{print $1}' <<<"$cmds" | sort -u)" -- "$cur")
+      mapfile -t COMPREPLY < <(compgen -W "$(awk '{print $1}' <<<"$cmds" | sort -u) help" -- "$cur")
     fi
     return 0
   fi
