@@ -5,7 +5,8 @@
 #
 #   bench/outcomes-quality.sh [PEOPLE] [AGREEMENT]
 #     default 20000 people and policies/phase2.yaml; OQ_BUILD=DIR reuses a build,
-#     OQ_WORK=DIR keeps the work files, OQ_SEED=S the county's seed (default 1).
+#     OQ_WORK=DIR keeps the work files, OQ_SEED=S the county's seed (default 1),
+#     OQ_VERBOSE=1 lists each missed and each wrong claim on stderr.
 #
 # Every period: each agency seals its full snapshot (events since a year before the first
 # period), the matcher ingests it (superseding the last), runs with the window ending on
@@ -77,7 +78,7 @@ fi
 echo "evidence packs: $npacks written, $verified verified offline"
 
 # ---- compare with the truth ----
-awk -F, -v phase="$PHASE" -v W="$W" -v C="$C" '
+awk -F, -v phase="$PHASE" -v W="$W" -v C="$C" -v verbose="${OQ_VERBOSE:-0}" '
   function fileag(f) { return f=="police.csv"?"police":f=="education.csv"?"education":f=="dwp.csv"?"dwp":f=="social_care.csv"?"social-care":f=="yos.csv"?"youth-offending":f=="housing.csv"?"housing":"health" }
   function unq(s) { gsub(/^"|"$/, "", s); return s }
   BEGIN {
@@ -167,7 +168,10 @@ awk -F, -v phase="$PHASE" -v W="$W" -v C="$C" '
     for (fm in claim) { good = 0; n = split(fhs[3, fm], hs, " "); for (j = 1; j <= n; j++) if (hs[j] in tclaim) good = 1
       if (good) ctp++; else cfp++ }
     ccov = 0
-    for (h in tclaim) { good = 0; n = split(hf[3, h], fs, " "); for (j = 1; j <= n; j++) if (fs[j] in claim) good = 1; ccov += good }
+    for (h in tclaim) { good = 0; n = split(hf[3, h], fs, " "); for (j = 1; j <= n; j++) if (fs[j] in claim) good = 1; ccov += good
+      if (!good && verbose) printf "claim missed: household %s (matcher families in the last period: %s)\n", h, hf[3, h] > "/dev/stderr" }
+    if (verbose) for (fm in claim) { good = 0; n = split(fhs[3, fm], hs, " "); for (j = 1; j <= n; j++) if (hs[j] in tclaim) good = 1
+      if (!good) printf "claim wrong: family %s (households: %s)\n", fm, fhs[3, fm] > "/dev/stderr" }
     CP = (ctp + cfp) ? ctp / (ctp + cfp) : 1; CR = ntclaim ? ccov / ntclaim : 1
     printf "claims: %d families (truth %d households): precision %.4f recall %.4f\n", ctp + cfp, ntclaim, CP, CR
     nf = 0; for (fm in fams) nf++

@@ -32,3 +32,20 @@ set_tests_properties(cli.report_county PROPERTIES ENVIRONMENT "${XCHG_REPORT_ENV
 add_test(NAME cli.install COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/install/install.sh)
 set_tests_properties(cli.install PROPERTIES ENVIRONMENT
   "XCHG_SOURCE_DIR=${PROJECT_SOURCE_DIR};XCHG_BUILD_DIR=${PROJECT_BINARY_DIR};XCHG_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp")
+# The operator console (docs/console.md): its JSON API (every refusal, decisions exactly as
+# the CLI makes them) on a demo-county store, and the browser test in headless Chromium.
+add_executable(test_console_api console/test_console_api.c)
+target_link_libraries(test_console_api PRIVATE xchg_console PkgConfig::CMOCKA)
+set(XCHG_CONSOLE_ENV "XCHG=$<TARGET_FILE:xchg>;XCHG_SYNTH=$<TARGET_FILE:xchg-synth>;CONSOLE_API_TEST=$<TARGET_FILE:test_console_api>;XCHG_SOURCE_DIR=${PROJECT_SOURCE_DIR};XCHG_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp;CMOCKA_MESSAGE_OUTPUT=stdout")
+add_test(NAME console.api COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console/api.sh)
+set_tests_properties(console.api PROPERTIES ENVIRONMENT "${XCHG_CONSOLE_ENV}"
+  SKIP_RETURN_CODE 77 TIMEOUT 300)
+add_executable(cdp console/cdp.c)
+target_link_libraries(cdp PRIVATE PkgConfig::JANSSON)
+add_test(NAME console.browser COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console/browser.sh)
+set_tests_properties(console.browser PROPERTIES ENVIRONMENT
+  "${XCHG_CONSOLE_ENV};XCHG_CDP=$<TARGET_FILE:cdp>;XCHG_CONSOLE_OUT=${CMAKE_CURRENT_BINARY_DIR}/console-artefacts"
+  SKIP_RETURN_CODE 77 TIMEOUT 300)
+add_test(NAME console.cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console/cli.sh)
+set_tests_properties(console.cli PROPERTIES ENVIRONMENT "${XCHG_CONSOLE_ENV}"
+  SKIP_RETURN_CODE 77 TIMEOUT 300)

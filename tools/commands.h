@@ -18,5 +18,6 @@ int cmd_submit(int argc, char **argv);
 int cmd_fetch_packets(int argc, char **argv);
 int cmd_outcomes(int argc, char **argv);
 int cmd_claims(int argc, char **argv);
+int cmd_console(int argc, char **argv);
 
 #endif

@@ -39,6 +39,7 @@ static const char usage[] =
     "  outcomes         each identified family's outcomes: met, not met, too early, since\n"
     "  claims           payment-by-results claims, with signed evidence packs (-o DIR)\n"
     "  report           programme tables with disclosure control (text, CSV, JSON, HTML)\n"
+    "  console          the operator's web console: queue, signed decisions, review\n"
     "Recipient\n"
     "  open          open a referral packet addressed to your team\n"
     "  fetch-packets download your team's new packets from the matcher daemon\n"
@@ -73,6 +74,7 @@ static const struct cli_command commands[] = {
     {"outcomes", cmd_outcomes, NULL, 0},
     {"claims", cmd_claims, "verify", 1},
     {"report", cmd_report, NULL, 0},
+    {"console", cmd_console, NULL, 0},
     {"open", cmd_open, NULL, 0},
     {"fetch-packets", cmd_fetch_packets, NULL, 0},
     {"audit", cmd_audit, "verify export show init record checkpoint", 0},

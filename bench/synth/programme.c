@@ -318,6 +318,7 @@ typedef struct ocrit {
     long num, den; /* count >= num; sum < num; ratio >= num/den; reduction num/den */
     int days, terms;
     uint32_t with, without; /* baseline conditions (measure masks) */
+    uint32_t moved; /* person scope: only a member with these in the year to I is a subject */
 } ocrit;
 
 typedef struct oproblem {
@@ -327,33 +328,33 @@ typedef struct oproblem {
 } oproblem;
 
 static const oproblem out1[PH1_COUNT] = {
-    [PH1_CRIME] = {false, 1, {{MB(M_YOUTH), G_NONE, S_FAMILY, 0, 1, 183, 0, 0, 0}}},
-    [PH1_SCHOOL] = {false, 1, {{MB(M_ATTEND), G_RATIO_GE, S_EACH, 85, 100, 0, 3, 0, 0}}},
-    [PH1_WORK] = {false, 1, {{MB(M_EMPLOY), G_CONTINUOUS, S_PERSON, 0, 1, 91, 0, 0, 0}}},
+    [PH1_CRIME] = {false, 1, {{MB(M_YOUTH), G_NONE, S_FAMILY, 0, 1, 183, 0, 0, 0, 0}}},
+    [PH1_SCHOOL] = {false, 1, {{MB(M_ATTEND), G_RATIO_GE, S_EACH, 85, 100, 0, 3, 0, 0, 0}}},
+    [PH1_WORK] = {false, 1, {{MB(M_EMPLOY), G_CONTINUOUS, S_PERSON, 0, 1, 91, 0, 0, 0, MB(M_OOW)}}},
 };
 
 static const oproblem out2[PH2_COUNT] = {
     [PH2_CRIME] = {false,
                    3,
-                   {{MB(M_ASB_INC), G_REDUCTION, S_FAMILY, 60, 100, 183, 0, 0, 0},
-                    {MB(M_YOUTH) | MB(M_ADULT_GUILTY), G_REDUCTION, S_FAMILY, 33, 100, 183, 0, 0, 0},
-                    {MB(M_ADULT_GUILTY), G_NONE, S_FAMILY, 0, 1, 183, 0, 0, 0}}},
+                   {{MB(M_ASB_INC), G_REDUCTION, S_FAMILY, 60, 100, 183, 0, 0, 0, 0},
+                    {MB(M_YOUTH) | MB(M_ADULT_GUILTY), G_REDUCTION, S_FAMILY, 33, 100, 183, 0, 0, 0, 0},
+                    {MB(M_ADULT_GUILTY), G_NONE, S_FAMILY, 0, 1, 183, 0, 0, 0, 0}}},
     [PH2_SCHOOL] = {false,
                     2,
-                    {{MB(M_ATTEND), G_RATIO_GE, S_EACH, 90, 100, 0, 3, 0, 0},
-                     {MB(M_FTE), G_SUM_LT, S_EACH, 3, 1, 0, 3, 0, 0}}},
-    [PH2_CHILD] = {false, 1, {{MB(M_CP) | MB(M_LAC), G_NONE, S_FAMILY, 0, 1, 183, 0, 0, 0}}},
+                    {{MB(M_ATTEND), G_RATIO_GE, S_EACH, 90, 100, 0, 3, 0, 0, 0},
+                     {MB(M_FTE), G_SUM_LT, S_EACH, 3, 1, 0, 3, 0, 0, 0}}},
+    [PH2_CHILD] = {false, 1, {{MB(M_CP) | MB(M_LAC), G_NONE, S_FAMILY, 0, 1, 183, 0, 0, 0, 0}}},
     [PH2_WORK] = {true,
                   3,
-                  {{MB(M_EMPLOY), G_CONTINUOUS, S_PERSON, 0, 1, 182, 0, MB(M_JSA), 0},
-                   {MB(M_EMPLOY), G_CONTINUOUS, S_PERSON, 0, 1, 91, 0, 0, MB(M_JSA)},
-                   {MB(M_NEET), G_NONE, S_FAMILY, 0, 1, 91, 0, MB(M_NEET), 0}}},
-    [PH2_DA] = {false, 1, {{MB(M_DA), G_NONE, S_FAMILY, 0, 1, 183, 0, 0, 0}}},
+                  {{MB(M_EMPLOY), G_CONTINUOUS, S_PERSON, 0, 1, 182, 0, MB(M_JSA), 0, MB(M_JSA)},
+                   {MB(M_EMPLOY), G_CONTINUOUS, S_PERSON, 0, 1, 91, 0, 0, MB(M_JSA), MB(M_OOW2)},
+                   {MB(M_NEET), G_NONE, S_FAMILY, 0, 1, 91, 0, 0, 0, MB(M_NEET)}}},
+    [PH2_DA] = {false, 1, {{MB(M_DA), G_NONE, S_FAMILY, 0, 1, 183, 0, 0, 0, 0}}},
     [PH2_HEALTH] = {true,
                     2,
-                    {{MB(M_TREAT_DONE), G_COUNT_GE, S_EACH, 1, 1, 183, 0, MB(M_TREAT), 0},
+                    {{MB(M_TREAT_DONE), G_COUNT_GE, S_EACH, 1, 1, 183, 0, MB(M_TREAT), 0, 0},
                      {MB(M_FTE) | MB(M_ATTEND), G_EXCL_AND_ATT, S_EACH, 0, 1, 0, 3,
-                      MB(M_EHCP_CARER), 0}}},
+                      MB(M_EHCP_CARER), 0, 0}}},
 };
 
 /* The criterion's window ending at D (ok = false when the calendar is too short). */
@@ -405,6 +406,16 @@ static int eval_crit(const synth_hview *h, const ocrit *c, int32_t I, int32_t T)
         if (c->without && aggregate(h, T, c->without, b, -1).count > 0)
             return R_SKIP;
     }
+    /* moved: nobody had those events in the year before identification (the evidence
+     * window) — the criterion does not apply */
+    if (c->moved) {
+        win b = days_win(I, 365);
+        int any = 0;
+        for (int s = 0; s < h->n && !any; s++)
+            any = aggregate(h, T, c->moved, b, s).count > 0;
+        if (!any)
+            return R_SKIP;
+    }
     int first = 0;
     win w = crit_win(h, c, T, &first);
     if (c->terms ? (!w.ok || h->terms[first].start <= I) : T - c->days < I)
@@ -418,10 +429,12 @@ static int eval_crit(const synth_hview *h, const ocrit *c, int32_t I, int32_t T)
         ok = now * c->den <= (c->den - c->num) * base;
     } else if (c->scope == S_FAMILY) {
         ok = member_holds(h, T, c, w, -1);
-    } else if (c->scope == S_PERSON) { /* one adult into continuous work is enough */
+    } else if (c->scope == S_PERSON) { /* one adult into continuous work is enough: one who
+                                             was on benefits in the baseline (moved) */
         ok = false;
         for (int s = 0; s < h->n && !ok; s++)
-            ok = member_holds(h, T, c, w, s);
+            ok = (!c->moved || aggregate(h, T, c->moved, days_win(I, 365), s).count > 0) &&
+                 member_holds(h, T, c, w, s);
     } else {
         int with_events = 0;
         ok = true;

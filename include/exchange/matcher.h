@@ -119,6 +119,20 @@ XCHG_API xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *operat
 XCHG_API xchg_err xchg_matcher_release_state(xchg_matcher *m, const char *family,
                                              xchg_release_state *st, xchg_diag *d);
 
+/*
+ * Every stored decision on a family of the latest run, oldest first, each with whether
+ * its signature verifies and whether it is about the family's present members: fn(ctx,
+ * dec) per row (non-zero stops); *st gets the family's state as
+ * xchg_matcher_release_state gives it. For an operator console: who decided what and
+ * when, and which operators' approvals count now. XCHG_ERR_NOT_FOUND as
+ * xchg_matcher_release_state.
+ */
+XCHG_API xchg_err xchg_matcher_release_decisions(xchg_matcher *m, const char *family,
+                                                 xchg_release_state *st,
+                                                 int (*fn)(void *ctx,
+                                                           const xchg_release_decision *dec),
+                                                 void *ctx, xchg_diag *d);
+
 /* Every eligible family of the latest run and every family with a decision. */
 XCHG_API xchg_err xchg_matcher_release_list(xchg_matcher *m,
                                             int (*fn)(void *ctx, const xchg_release_state *st),
@@ -154,6 +168,27 @@ XCHG_API xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *operat
                                       const char *agency_a, const char *ref_a, const char *agency_b,
                                       const char *ref_b, int same, const char *reason, int64_t now,
                                       xchg_diag *d) XCHG_MUST_CHECK;
+
+/* One stored clerical-review decision, as xchg_matcher_review_decisions lists it. */
+typedef struct xchg_review_decision {
+    char agency_a[XCHG_PARTY_ID_MAX + 1], ref_a[XCHG_RECORD_MAX_REF + 1];
+    char agency_b[XCHG_PARTY_ID_MAX + 1], ref_b[XCHG_RECORD_MAX_REF + 1];
+    int same; /* 1 one person, 0 different people */
+    char operator_party[XCHG_PARTY_ID_MAX + 1];
+    char reason[XCHG_RELEASE_REASON_MAX + 1];
+    int64_t time;
+    int verified; /* its signature verifies against the agreement's operator key (runs
+                     ignore the others) */
+} xchg_review_decision;
+
+/*
+ * Every stored clerical-review decision, oldest first (for a pair, the newest is the one
+ * runs apply): fn(ctx, dec) per decision, non-zero stops. For an operator console.
+ */
+XCHG_API xchg_err xchg_matcher_review_decisions(xchg_matcher *m,
+                                                int (*fn)(void *ctx,
+                                                          const xchg_review_decision *dec),
+                                                void *ctx, xchg_diag *d);
 
 /*
  * Delete what was received before cutoff (xchg_store_purge: records, tokens, indicators,

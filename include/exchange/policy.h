@@ -98,6 +98,11 @@ typedef struct xchg_match_key {
     xchg_key_part *parts;
     size_t nparts;
     int strong; /* a strong identifier: different values block weaker merges */
+    /* any_order: parts any_order_parts[0] and [1] (indices into parts) are compared as an
+     * unordered pair — the lesser value hashed first — so that a record with the two
+     * values swapped (forename and surname) shares the token */
+    int any_order;
+    size_t any_order_parts[2];
 } xchg_match_key;
 
 typedef struct xchg_fuzzy {
@@ -161,6 +166,10 @@ typedef struct xchg_criterion {
     int child_in_family; /* the family must have a member aged under 18 */
     size_t *baseline_with, *baseline_without; /* outcomes: measure indexes */
     size_t nbaseline_with, nbaseline_without;
+    /* outcomes, person scope: only a member with events of these measures in the baseline
+     * window is a subject ("an adult has moved off out-of-work benefits into work") */
+    size_t *moved_from;
+    size_t nmoved_from;
     struct xchg_criterion *sub; /* ALL / ANY */
     size_t nsub;
     unsigned line;

@@ -91,6 +91,21 @@ typedef struct xchg_release_state {
     int change;
 } xchg_release_state;
 
+/* One stored decision on a family, as xchg_matcher_release_decisions judges it (the
+ * statement for the agreement's first recipient). */
+typedef struct xchg_release_decision {
+    char decision_id[XCHG_RELEASE_ID_HEXLEN + 1];
+    char operator_party[XCHG_PARTY_ID_MAX + 1]; /* as the row names it */
+    char operator_kid[XCHG_KEYID_HEXLEN + 1];
+    char operator_label[129]; /* the agreement's label of that operator ("" if none) */
+    int approve;
+    int64_t run, time; /* the run decided on; Unix seconds */
+    char reason[XCHG_RELEASE_REASON_MAX + 1];
+    int verified; /* its signature verifies against the agreement's operator key */
+    int current;  /* about the family's present members (this run, or an earlier run over
+                     exactly the same members); 0: history of another member set */
+} xchg_release_decision;
+
 typedef struct xchg_release_stats {
     char packet_id[XCHG_RELEASE_ID_HEXLEN + 1];
     char family[XCHG_PSEUDONYM_MAX + 1]; /* the recipient-specific pseudonym in the packet */

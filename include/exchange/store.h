@@ -106,6 +106,14 @@ typedef struct xchg_store_info {
 
 XCHG_API xchg_err xchg_store_get_info(xchg_store *s, xchg_store_info *out, xchg_diag *d);
 
+/*
+ * A number that changes whenever another connection (another process: the CLI, a second
+ * operator's console) has committed a change to the store since this handle last looked
+ * (SQLite's data_version); this handle's own commits do not change it. -1 on error. For
+ * a view that keeps what it read (the operator console) to know when to read again.
+ */
+XCHG_API int64_t xchg_store_changes_seen(xchg_store *s);
+
 /* The store's 32-byte pseudonym key (inside the encrypted database), for xchg_link_run.
  * Valid as long as s. */
 XCHG_API const uint8_t *xchg_store_pseudonym_key(const xchg_store *s);

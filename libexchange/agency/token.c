@@ -124,6 +124,26 @@ static int part_value(const xchg__val *vals, const xchg_key_part *kp, char *out,
     return 0;
 }
 
+/* The string part i of key k contributes: part_value, except that the two parts of an
+ * any_order pair give the lesser and the greater of their two values, in that order. */
+static int key_part_value(const xchg__val *vals, const xchg_match_key *k, size_t i, char *out,
+                          size_t cap)
+{
+    if (!k->any_order || (i != k->any_order_parts[0] && i != k->any_order_parts[1]))
+        return part_value(vals, &k->parts[i], out, cap);
+    char a[XCHG__VAL_MAX * 2], b[XCHG__VAL_MAX * 2];
+    int ok = part_value(vals, &k->parts[k->any_order_parts[0]], a, sizeof a) &&
+             part_value(vals, &k->parts[k->any_order_parts[1]], b, sizeof b);
+    if (ok) {
+        int lesser_first = strcmp(a, b) <= 0;
+        int want_lesser = i == k->any_order_parts[0];
+        snprintf(out, cap, "%s", want_lesser == lesser_first ? a : b);
+    }
+    sodium_memzero(a, sizeof a);
+    sodium_memzero(b, sizeof b);
+    return ok;
+}
+
 /* HMAC-SHA256 over the key's parts, each as u16le length + bytes. 0 if a part is missing. */
 static int make_token(const xchg__val *vals, const xchg_match_key *k, const uint8_t key[KEY_BYTES],
                       uint8_t out[XCHG_TOKEN_BYTES])
@@ -132,7 +152,7 @@ static int make_token(const xchg__val *vals, const xchg_match_key *k, const uint
     crypto_auth_hmacsha256_init(&st, key, KEY_BYTES);
     for (size_t i = 0; i < k->nparts; i++) {
         char v[XCHG__VAL_MAX * 2];
-        if (!part_value(vals, &k->parts[i], v, sizeof v)) {
+        if (!key_part_value(vals, k, i, v, sizeof v)) {
             sodium_memzero(&st, sizeof st);
             return 0;
         }
@@ -157,7 +177,7 @@ void xchg__tokens_make(const xchg__token_keys *tk, const xchg_policy_data *p,
         /* the agency's own person identifier: match token index nmatch_keys, keyed per
          * agency, so it only ever says "same" or "different" between this agency's rows */
         xchg_key_part part = {x->person_id, XCHG_TR_NONE};
-        xchg_match_key one = {"person_id", &part, 1, 0};
+        xchg_match_key one = {.name = "person_id", .parts = &part, .nparts = 1};
         if (make_token(vals, &one, tk->pid[0], r->match[r->nmatch].value))
             r->match[r->nmatch++].index = (uint8_t)p->nmatch_keys;
     }
@@ -169,7 +189,7 @@ void xchg__tokens_make(const xchg__token_keys *tk, const xchg_policy_data *p,
             r->house[r->nhouse++].index = (uint8_t)k;
     for (size_t k = 0; k < p->nhousehold_relations; k++) {
         xchg_key_part part = {p->household_relations[k], XCHG_TR_NONE};
-        xchg_match_key one = {"relation", &part, 1, 0};
+        xchg_match_key one = {.name = "relation", .parts = &part, .nparts = 1};
         if (xchg__column_of(x, part.field) &&
             make_token(vals, &one, tk->rel[k], r->house[r->nhouse].value))
             r->house[r->nhouse++].index = (uint8_t)(p->nhousehold_keys + k);

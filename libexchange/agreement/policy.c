@@ -823,9 +823,63 @@ static int parse_key_parts(struct ctx *c, struct fy_node *n, xchg_match_key *k, 
     return ok;
 }
 
+/* `any_order: [a, b]`: two of the key's parts, named as its `fields` name them, compared as
+ * an unordered pair (forename and surname swapped still share the token). */
+static void parse_any_order(struct ctx *c, struct fy_node *n, xchg_match_key *k,
+                            const char *where)
+{
+    if (!is_seq(c, n, "'any_order'"))
+        return;
+    if (fy_node_sequence_item_count(n) != 2) {
+        ERR(c, n, "'any_order' of %s must name exactly two of its fields", where);
+        return;
+    }
+    size_t idx[2];
+    for (int i = 0; i < 2; i++) {
+        struct fy_node *e = fy_node_sequence_get_by_index(n, i);
+        size_t len;
+        const char *s = scalar(c, e, &len, "'any_order'");
+        if (!s)
+            return;
+        const char *colon = memchr(s, ':', len);
+        size_t flen = colon ? (size_t)(colon - s) : len;
+        xchg_transform t = XCHG_TR_NONE;
+        char tr[32];
+        if (colon && (len - flen - 1 >= sizeof tr ||
+                      (memcpy(tr, colon + 1, len - flen - 1), tr[len - flen - 1] = '\0',
+                       !parse_transform(tr, &t)))) {
+            ERR(c, e, "'any_order' of %s: unknown transform in '%.*s'", where, (int)len, s);
+            return;
+        }
+        size_t f = field_idx(c->p, s, flen);
+        idx[i] = XCHG_NONE;
+        for (size_t j = 0; f != XCHG_NONE && j < k->nparts; j++)
+            if (k->parts[j].field == f && k->parts[j].transform == t)
+                idx[i] = j;
+        if (idx[i] == XCHG_NONE) {
+            ERR(c, e, "'any_order' of %s names '%.*s', which is not one of its fields", where,
+                (int)len, s);
+            return;
+        }
+    }
+    if (idx[0] == idx[1]) {
+        ERR(c, n, "'any_order' of %s names the same field twice", where);
+        return;
+    }
+    if (c->p->fields[k->parts[idx[0]].field].type != c->p->fields[k->parts[idx[1]].field].type) {
+        ERR(c, n, "'any_order' of %s pairs fields of different types (%s, %s)", where,
+            xchg_field_type_name(c->p->fields[k->parts[idx[0]].field].type),
+            xchg_field_type_name(c->p->fields[k->parts[idx[1]].field].type));
+        return;
+    }
+    k->any_order = 1;
+    k->any_order_parts[0] = idx[0] < idx[1] ? idx[0] : idx[1];
+    k->any_order_parts[1] = idx[0] < idx[1] ? idx[1] : idx[0];
+}
+
 static void parse_match_keys(struct ctx *c, struct fy_node *root)
 {
-    static const char *const keys[] = {"name", "fields", "strong", NULL};
+    static const char *const keys[] = {"name", "fields", "strong", "any_order", NULL};
     struct fy_node *s;
     xchg_policy_data *p = c->p;
     if (!need(c, root, "match_keys", "the agreement file", &s) || !is_seq(c, s, "'match_keys'"))
@@ -859,6 +913,9 @@ static void parse_match_keys(struct ctx *c, struct fy_node *root)
         struct fy_node *f;
         if (!need(c, e, "fields", where, &f) || !parse_key_parts(c, f, k, where))
             continue;
+        struct fy_node *ao = get(e, "any_order");
+        if (ao)
+            parse_any_order(c, ao, k, where);
         if (k->strong && seen_weak)
             ERR(c, e, "strong %s must come before the weaker keys (keys are applied strongest first)",
                 where);
@@ -1716,7 +1773,7 @@ static void parse_criterion(struct ctx *c, struct fy_node *n, xchg_criterion *k,
     static const char *const keys[] = {"id", "measure", "count", "sum", "ratio", "active",
                                        "continuous", "none", "reduction", "all", "any", "days",
                                        "terms", "scope", "child_in_family", "baseline_with",
-                                       "baseline_without", NULL};
+                                       "baseline_without", "moved_from", NULL};
     static const char *const kinds[] = {"count", "sum", "ratio", "active", "continuous",
                                         "none", "reduction", "all", "any"};
     memset(k, 0, sizeof *k);
@@ -1802,6 +1859,10 @@ static void parse_criterion(struct ctx *c, struct fy_node *n, xchg_criterion *k,
     parse_measure_list(c, get(n, "baseline_with"), &k->baseline_with, &k->nbaseline_with, w);
     parse_measure_list(c, get(n, "baseline_without"), &k->baseline_without,
                        &k->nbaseline_without, w);
+    parse_measure_list(c, get(n, "moved_from"), &k->moved_from, &k->nmoved_from, w);
+    if (k->nmoved_from && k->scope == XCHG_SCOPE_EACH)
+        ERR(c, get(n, "moved_from"), "%s: 'moved_from' names who moved: scope person (that "
+                                     "member) or family (some member), not each", w);
 }
 
 /* Every measure a criterion (and its sub-criteria) reads. */
@@ -1914,6 +1975,8 @@ static void parse_problem_criteria(struct ctx *c, struct fy_node *root)
                     "lists %zu", where, t, p->nterms);
             if (k < pb->nidentify && (cr->nbaseline_with || cr->nbaseline_without))
                 ERR(c, id, "%s: 'baseline_with'/'baseline_without' are for outcomes", where);
+            if (k < pb->nidentify && cr->nmoved_from)
+                ERR(c, id, "%s: 'moved_from' is for outcomes", where);
             if (k < pb->nidentify && cr->kind == XCHG_CRIT_REDUCTION)
                 ERR(c, id, "%s: 'reduction' compares with the baseline: it is for outcomes",
                     where);

@@ -121,8 +121,17 @@ static void criterion_text(struct sb *b, const xchg_policy_data *p, const xchg_c
 {
     static const char *const scope[] = {"", "a person: ", "each person with records: ",
                                         "the family together: "};
-    if (c->scope)
+    if (c->nmoved_from) {
+        /* who moved: a member with these events in the identification window */
+        int fam = c->scope == XCHG_SCOPE_FAMILY || c->kind == XCHG_CRIT_NONE;
+        put(b, fam ? "the family, when a member had " : "a person who had ");
+        for (size_t i = 0; i < c->nmoved_from; i++)
+            put(b, "%s%s", i ? (i + 1 == c->nmoved_from ? " or " : ", ") : "",
+                p->measures[c->moved_from[i]].name);
+        put(b, " when identified: ");
+    } else if (c->scope) {
         put(b, "%s", scope[c->scope]);
+    }
     if (c->kind == XCHG_CRIT_ALL || c->kind == XCHG_CRIT_ANY) {
         put(b, "%s (", c->kind == XCHG_CRIT_ALL ? "all of" : "any of");
         for (size_t i = 0; i < c->nsub; i++) {

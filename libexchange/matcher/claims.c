@@ -103,6 +103,8 @@ static void mark_used(const xchg_criterion *c, uint8_t *used)
         used[c->baseline_with[i]] = 1;
     for (size_t i = 0; i < c->nbaseline_without; i++)
         used[c->baseline_without[i]] = 1;
+    for (size_t i = 0; i < c->nmoved_from; i++)
+        used[c->moved_from[i]] = 1;
     for (size_t i = 0; i < c->nsub; i++)
         mark_used(&c->sub[i], used);
 }

@@ -19,7 +19,9 @@
 
 int xchg__link_same_fields(const xchg_match_key *a, const xchg_match_key *b)
 {
-    if (!a->nparts)
+    /* an any-order key compares across fields (forename against surname): it is not a
+     * coarser view of an ordered key over the same fields, so neither contradicts the other */
+    if (!a->nparts || a->any_order || b->any_order)
         return 0;
     for (int pass = 0; pass < 2; pass++) {
         const xchg_match_key *x = pass ? b : a, *y = pass ? a : b;

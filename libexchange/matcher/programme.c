@@ -163,6 +163,21 @@ static int baseline_has(const ctx *x, const xchg_criterion *c, const size_t *ms,
     return 0;
 }
 
+/* Had member `subject` (subject < 0: any member) events of c's moved_from measures in the
+ * identification window? */
+static int moved_has(const ctx *x, const xchg_criterion *c, long subject)
+{
+    int32_t from = x->identified - x->days + 1, to = x->identified;
+    for (size_t i = 0; i < x->f->nev; i++) {
+        if (subject >= 0 && x->f->ev[i].member != (uint32_t)subject)
+            continue;
+        for (size_t k = 0; k < c->nmoved_from; k++)
+            if (x->f->ev[i].measure == c->moved_from[k] && in_window(&x->f->ev[i], from, to))
+                return 1;
+    }
+    return 0;
+}
+
 static int leaf(const ctx *x, const xchg_criterion *c, long subject)
 {
     int32_t from, to;
@@ -214,6 +229,11 @@ static int on(const ctx *x, const xchg_criterion *c, long subject)
     if (x->outcome &&
         ((c->nbaseline_with && !baseline_has(x, c, c->baseline_with, c->nbaseline_with)) ||
          (c->nbaseline_without && baseline_has(x, c, c->baseline_without, c->nbaseline_without))))
+        return R_NA;
+    /* moved_from: only a member who had those events in the identification window (the
+     * problem's evidence window ending on the identification date) is a subject; a
+     * family-wide criterion applies only when some member had them */
+    if (x->outcome && c->nmoved_from && !moved_has(x, c, subject))
         return R_NA;
     if (c->kind != XCHG_CRIT_ALL && c->kind != XCHG_CRIT_ANY)
         return leaf(x, c, subject);

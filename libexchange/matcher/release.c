@@ -220,7 +220,35 @@ struct tally {
     json_t *approvals; /* the verified approvals, as a packet carries them (may be NULL) */
     char first_forged[XCHG_RELEASE_ID_HEXLEN + 1];
     char forged_why[120];
+    /* every row as it is judged (xchg_matcher_release_decisions), or NULL */
+    int (*each)(void *ctx, const xchg_release_decision *dec);
+    void *each_ctx;
+    int stopped;
 };
+
+/* Tell t->each about row r (verified: its signature verifies; current: it is about the
+ * family's present members). Non-zero stops the listing. */
+static int report_row(struct tally *t, const xchg__decision *r, int verified, int current)
+{
+    if (!t->each || t->stopped)
+        return t->stopped;
+    xchg_release_decision dec;
+    memset(&dec, 0, sizeof dec);
+    snprintf(dec.decision_id, sizeof dec.decision_id, "%s", r->decision_id);
+    snprintf(dec.operator_party, sizeof dec.operator_party, "%s", r->party);
+    snprintf(dec.operator_kid, sizeof dec.operator_kid, "%s", r->operator_kid);
+    size_t who = xchg_policy_party_by_keyhex(t->m->p, r->operator_kid, XCHG_ROLE_OPERATOR);
+    const char *label = who != XCHG_NONE ? xchg_policy_get(t->m->p)->parties[who].label : NULL;
+    snprintf(dec.operator_label, sizeof dec.operator_label, "%s", label ? label : "");
+    dec.approve = r->approve;
+    dec.run = r->run;
+    dec.time = r->time;
+    snprintf(dec.reason, sizeof dec.reason, "%s", r->reason);
+    dec.verified = verified;
+    dec.current = current;
+    t->stopped = t->each(t->each_ctx, &dec) != 0;
+    return t->stopped;
+}
 
 static int verify_row(const struct tally *t, const xchg__decision *r, size_t *op, char *why,
                       size_t whylen)
@@ -278,7 +306,7 @@ static int tally_row(void *ctx, const xchg__decision *r)
         char hex[2 * XCHG_SHA256_BYTES + 1];
         xchg_hex_encode(hex, t->members, XCHG_SHA256_BYTES);
         if (strcmp(hex, r->members) != 0)
-            return 0;
+            return report_row(t, r, 0, 0);
     }
     if (!verify_row(t, r, &who, why, sizeof why)) {
         /* a row that does not verify counts for nothing, and is reported */
@@ -286,8 +314,10 @@ static int tally_row(void *ctx, const xchg__decision *r)
             snprintf(t->first_forged, sizeof t->first_forged, "%s", r->decision_id);
             snprintf(t->forged_why, sizeof t->forged_why, "%s", why);
         }
-        return 0;
+        return report_row(t, r, 0, 1);
     }
+    if (report_row(t, r, 1, 1))
+        return 1;
     snprintf(st->last_reason, sizeof st->last_reason, "%s", r->reason);
     if (!r->approve) {
         st->rejected = 1;
@@ -322,9 +352,10 @@ static int tally_row(void *ctx, const xchg__decision *r)
 
 /* The state of family in the latest run as seen by recipient (the first recipient when
  * NULL), counting only decisions that verify. */
-static xchg_err state_for(xchg_matcher *m, const char *family, const char *recipient,
-                          xchg_release_state *st, json_t *approvals, struct tally *tout,
-                          xchg_diag *d)
+static xchg_err state_for_each(xchg_matcher *m, const char *family, const char *recipient,
+                               xchg_release_state *st, json_t *approvals, struct tally *tout,
+                               int (*each)(void *, const xchg_release_decision *),
+                               void *each_ctx, xchg_diag *d)
 {
     const xchg_policy_data *pd = xchg_policy_get(m->p);
     memset(st, 0, sizeof *st);
@@ -351,12 +382,40 @@ static xchg_err state_for(xchg_matcher *m, const char *family, const char *recip
     t->recipient = recipient;
     t->st = st;
     t->approvals = approvals;
+    t->each = each;
+    t->each_ctx = each_ctx;
+    /* a family no operator has decided on has nothing to verify: its state is complete
+       (the members digest is needed only to judge decision rows, or for a packet) */
+    if (!tout && !approvals) {
+        int any = xchg__store_family_has_decisions(m->s, family);
+        if (any < 0)
+            return XCHG_ERR_IO;
+        if (!any)
+            return XCHG_OK;
+    }
     recipient_pseudonym(m->s, recipient, family, 'F', t->family_rp);
     xchg_err e = members_digest(m->s, st->run, family, recipient, t->members, d);
     if (e == XCHG_OK)
         e = xchg__store_decisions(m->s, family, st->run, recipient, tally_row, t, d);
     st->approvals = t->nops;
     return e;
+}
+
+static xchg_err state_for(xchg_matcher *m, const char *family, const char *recipient,
+                          xchg_release_state *st, json_t *approvals, struct tally *tout,
+                          xchg_diag *d)
+{
+    return state_for_each(m, family, recipient, st, approvals, tout, NULL, NULL, d);
+}
+
+xchg_err xchg_matcher_release_decisions(xchg_matcher *m, const char *family,
+                                        xchg_release_state *st,
+                                        int (*fn)(void *ctx, const xchg_release_decision *dec),
+                                        void *ctx, xchg_diag *d)
+{
+    if (!m || !family || !st || !fn)
+        return XCHG_ERR_ARG;
+    return state_for_each(m, family, NULL, st, NULL, NULL, fn, ctx, d);
 }
 
 xchg_err xchg_matcher_release_state(xchg_matcher *m, const char *family, xchg_release_state *st,

@@ -248,3 +248,38 @@ xchg_err xchg__review_load(xchg_matcher *m, xchg_link_decision **out, size_t *n,
     *ignored = l.ignored;
     return XCHG_OK;
 }
+
+/* ---- listing (xchg_matcher_review_decisions) ------------------------------------------ */
+
+struct list_ctx {
+    const xchg_matcher *m;
+    int (*fn)(void *, const xchg_review_decision *);
+    void *ctx;
+};
+
+static int list_row(void *ctx, const xchg__review_row *r)
+{
+    struct list_ctx *l = ctx;
+    xchg_review_decision dec;
+    memset(&dec, 0, sizeof dec);
+    snprintf(dec.agency_a, sizeof dec.agency_a, "%s", r->agency_a);
+    snprintf(dec.ref_a, sizeof dec.ref_a, "%s", r->ref_a);
+    snprintf(dec.agency_b, sizeof dec.agency_b, "%s", r->agency_b);
+    snprintf(dec.ref_b, sizeof dec.ref_b, "%s", r->ref_b);
+    dec.same = r->same;
+    snprintf(dec.operator_party, sizeof dec.operator_party, "%s", r->party);
+    snprintf(dec.reason, sizeof dec.reason, "%s", r->reason);
+    dec.time = r->time;
+    dec.verified = verifies(l->m->p, r);
+    return l->fn(l->ctx, &dec);
+}
+
+xchg_err xchg_matcher_review_decisions(xchg_matcher *m,
+                                       int (*fn)(void *ctx, const xchg_review_decision *dec),
+                                       void *ctx, xchg_diag *d)
+{
+    if (!m || !fn)
+        return XCHG_ERR_ARG;
+    struct list_ctx l = {m, fn, ctx};
+    return xchg__store_reviews(m->s, list_row, &l, d);
+}

@@ -661,6 +661,10 @@ static xchg_err open_db(const char *path, const xchg_store_key *k, int create,
         e = sqlfail(s->db, d, path, "cipher_page_size");
         goto fail;
     }
+    /* Wait for another process's lock from the first read on: one closing its connection
+       (the last one checkpoints the WAL under an exclusive lock) made this read fail at
+       once with "database is locked" (an operator's console stopping as the CLI starts). */
+    sqlite3_busy_timeout(s->db, 10000);
     /* The first read decrypts page 1: a wrong key fails here, before anything else. */
     int rc = sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -673,7 +677,6 @@ static xchg_err open_db(const char *path, const xchg_store_key *k, int create,
         }
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, 10000);
     if ((e = exec(s, "PRAGMA journal_mode=WAL", d)) != XCHG_OK ||
         (e = exec(s, "PRAGMA foreign_keys=ON", d)) != XCHG_OK ||
         (e = exec(s, "PRAGMA synchronous=NORMAL", d)) != XCHG_OK ||

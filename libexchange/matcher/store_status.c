@@ -44,3 +44,14 @@ xchg_err xchg_store_find_extract(xchg_store *s, const char *id_hex, xchg_store_e
     sqlite3_finalize(q);
     return e;
 }
+
+int64_t xchg_store_changes_seen(xchg_store *s)
+{
+    sqlite3_stmt *q = NULL;
+    if (!s || sqlite3_prepare_v2(xchg__store_db(s), "PRAGMA data_version", -1, &q, NULL) !=
+                  SQLITE_OK)
+        return -1;
+    int64_t v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+    sqlite3_finalize(q);
+    return v;
+}

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef XCHG_FIXTURES
@@ -52,6 +53,50 @@ static inline xchg_policy *fz_policy(void)
     static xchg_policy *p;
     if (!p && xchg_policy_parse_file(XCHG_FIXTURES "/policy/base.yaml", &p, NULL) != XCHG_OK)
         fz_die("cannot parse " XCHG_FIXTURES "/policy/base.yaml");
+    return p;
+}
+
+/* policies/NAME.yaml with party i of the file bound to key seed 40 + i (as the unit tests
+ * bind them): *matcher gets the matcher's secret key. */
+#ifndef XCHG_SOURCE
+#define XCHG_SOURCE "."
+#endif
+static inline const char *fz_path(const char *name);
+static inline xchg_policy *fz_policy_shipped(const char *name, xchg_seckey **matcher)
+{
+    char path[512], dir[512];
+    snprintf(path, sizeof path, "%s/policies/%s.yaml", XCHG_SOURCE, name);
+    snprintf(dir, sizeof dir, "%s", fz_path("keys"));
+    mkdir(dir, 0700);
+    char *text = NULL;
+    size_t len = 0;
+    if (xchg_file_read(path, 1u << 22, &text, &len, NULL) != XCHG_OK)
+        fz_die(path);
+    int n = 0;
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, "  - id: ", 8) != 0)
+            continue;
+        char id[65], kp[700];
+        size_t k = strcspn(l + 8, " \n");
+        if (k >= sizeof id)
+            fz_die("party id");
+        memcpy(id, l + 8, k);
+        id[k] = '\0';
+        snprintf(kp, sizeof kp, "%s/%s.pub", dir, id);
+        xchg_seckey *key = fz_key(40 + n++);
+        if (xchg_pubkey_save(xchg_seckey_public(key), kp, 1, NULL) != XCHG_OK)
+            fz_die(kp);
+        xchg_seckey_free(key);
+    }
+    char *bound = NULL;
+    size_t blen = 0, nb = 0;
+    xchg_policy *p = NULL;
+    if (xchg_policy_bind_keys(text, len, path, dir, 0, &bound, &blen, &nb, NULL) != XCHG_OK ||
+        xchg_policy_parse(bound, blen, path, &p, NULL) != XCHG_OK)
+        fz_die("shipped policy with keys bound");
+    free(bound);
+    free(text);
+    *matcher = fz_key(40 + (int)xchg_policy_matcher(p));
     return p;
 }
 

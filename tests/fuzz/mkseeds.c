@@ -136,6 +136,47 @@ int main(int argc, char **argv)
         fz_die("packet_seal");
     put_file("packet", "team-packet", NOPREFIX, pp);
 
+    /* an evidence pack under the shipped phase 2 agreement: a claim that verifies (as the
+     * unit tests' good_body), as a body to be signed (selector 1) and signed (selector 0) */
+    {
+        xchg_seckey *pm = NULL;
+        xchg_policy *p2 = fz_policy_shipped("phase2", &pm);
+        char h2[65], ev[4096];
+        xchg_hex_encode(h2, xchg_policy_hash(p2), 32);
+#define EVF                                                                                    \
+    "{\"person\":0,\"record\":\"R-TEST-0000-0001\",\"agency\":\"%s\",\"extract\":\"00\","      \
+    "\"measure\":\"%s\",\"start\":\"%s\",\"end\":\"%s\",\"value\":1.0,\"of\":0.0}"
+        char e1[300], e2[300], e3[300], e4[300];
+        snprintf(e1, sizeof e1, EVF, "police", "da_report", "2026-02-10", "2026-02-10");
+        snprintf(e2, sizeof e2, EVF, "police", "da_report_child", "2026-02-10", "2026-02-10");
+        snprintf(e3, sizeof e3, EVF, "dwp", "out_of_work_benefit", "2025-06-01", "2026-03-01");
+        snprintf(e4, sizeof e4, EVF, "dwp", "employment", "2026-03-02", "open");
+        int n = snprintf(
+            ev, sizeof ev,
+            "{\"format\":\"exchange-evidence\",\"version\":1,\"agreement\":{\"id\":\"x\","
+            "\"version\":1,\"sha256\":\"%s\"},\"family\":\"F-TEST-0000-0001\",\"run\":3,"
+            "\"first_run\":1,\"identified\":\"2026-02-28\",\"judged\":\"2026-09-30\","
+            "\"claim\":\"all_identified\",\"members\":[{\"person\":\"P-A\",\"age\":40},"
+            "{\"person\":\"P-B\",\"age\":12}],\"problems\":[{\"code\":\"domestic_abuse\","
+            "\"identified_by\":[\"P2-DA-1\"],\"outcome\":\"met\",\"outcome_criteria\":"
+            "[\"P2-DA-O1\"],\"since\":\"2026-09-30\"},{\"code\":\"worklessness\","
+            "\"identified_by\":[\"P2-WORK-1\"],\"outcome\":\"met\",\"outcome_criteria\":"
+            "[\"P2-WORK-O2\"],\"since\":\"2026-09-30\"}],\"events\":[%s,%s,%s,%s],"
+            "\"matcher\":\"m\"}",
+            h2, e1, e2, e3, e4);
+        if (n <= 0 || (size_t)n >= sizeof ev)
+            fz_die("evidence seed");
+        put("evidence", "claim-body", 1, ev, (size_t)n);
+        char *sealed = NULL;
+        size_t sl = 0;
+        if (xchg_evidence_seal(pm, ev, (size_t)n, &sealed, &sl) != XCHG_OK)
+            fz_die("evidence_seal");
+        put("evidence", "claim-signed", 0, sealed, sl);
+        free(sealed);
+        xchg_seckey_free(pm);
+        xchg_policy_free(p2);
+    }
+
     /* an audit log: genesis, entries, a checkpoint */
     const char *ap = fz_path("seed.log");
     unlink(ap);

@@ -521,17 +521,23 @@ static int each(const int *ms, range r, member_test f)
     return verdict(with > 0);
 }
 
-/* some member passes (one adult into continuous work is enough) */
-static int some(range r, member_test f)
+/* "an adult has moved off <moved> into work": only members with <moved> events in the year
+ * to I are subjects; none: the criterion does not apply (0) */
+static int some_moved_days(const int *moved, long n, member_test f, long I, long T)
 {
+    range y = last_days(I, 365);
+    bool anyone = false;
     for (int k = 0; k < nmembers; k++)
-        if (f(members[k], r))
+        anyone |= total(moved, y, members[k]).n > 0;
+    if (!anyone)
+        return 0;
+    if (too_early_days(T, I, n))
+        return 1;
+    range r = last_days(T, n);
+    for (int k = 0; k < nmembers; k++)
+        if (total(moved, y, members[k]).n > 0 && f(members[k], r))
             return 2;
     return 3;
-}
-static int some_days(long n, member_test f, long I, long T)
-{
-    return too_early_days(T, I, n) ? 1 : some(last_days(T, n), f);
 }
 
 static int each_days(const int *ms, long n, member_test f, long I, long T)
@@ -573,7 +579,7 @@ static int status(int phase, int p, long I, long T)
         else if (p == 1)
             r[0] = each_terms(M1(ATTEND), 3, t_att85, I, T);
         else
-            r[0] = some_days(91, t_cont, I, T);
+            r[0] = some_moved_days(M1(OOW), 91, t_cont, I, T);
         return combine(r, 1, false);
     }
     switch (p) {
@@ -591,9 +597,9 @@ static int status(int phase, int p, long I, long T)
         return combine(r, 1, false);
     case 3: {
         bool jsa182 = had(M1(JSA), last_days(I, 182)), jsa91 = had(M1(JSA), last_days(I, 91));
-        r[0] = jsa182 ? some_days(182, t_cont, I, T) : 0;
-        r[1] = !jsa91 ? some_days(91, t_cont, I, T) : 0;
-        r[2] = had(M1(NEET), last_days(I, 91)) ? none_in(M1(NEET), 91, I, T) : 0;
+        r[0] = jsa182 ? some_moved_days(M1(JSA), 182, t_cont, I, T) : 0;
+        r[1] = !jsa91 ? some_moved_days(M1(OOW2), 91, t_cont, I, T) : 0;
+        r[2] = had(M1(NEET), last_days(I, 365)) ? none_in(M1(NEET), 91, I, T) : 0;
         return combine(r, 3, true);
     }
     case 4:

@@ -242,6 +242,46 @@ static void test_twins_kept_apart(void **state)
     xchg_link_result_free(res);
 }
 
+/* forename and surname swapped: an any-order key over the same fields as name_dob is not
+ * contradicted by name_dob (it compares across fields), so the two records are one person;
+ * phon_dob over the same swap still cannot join them */
+static void test_any_order_not_a_twin(void **state)
+{
+    (void)state;
+    size_t n;
+    char *t = slurp(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &n);
+    t = subst(t, "households:\n",
+              "  - {name: any_dob, fields: [surname, forename, dob], any_order: [surname, forename]}\n"
+              "households:\n");
+    xchg_policy *ap = parse(t);
+    assert_non_null(ap);
+    const xchg_policy_data *p = xchg_policy_get(ap);
+    size_t k_any = p->nmatch_keys - 1;
+    assert_string_equal(p->match_keys[k_any].name, "any_dob");
+    assert_true(p->match_keys[k_any].any_order);
+    xchg_policy *keep = pol;
+    pol = ap;
+    struct rb r[3];
+    size_t ag[3] = {POLICE, SCHOOL, SCHOOL};
+    rinit(&r[0], "Smith John");
+    match(&r[0], K_NAME, 30);
+    match(&r[0], k_any, 50);
+    rinit(&r[1], "John Smith"); /* the same person, names swapped */
+    match(&r[1], K_NAME, 31);
+    match(&r[1], k_any, 50);
+    rinit(&r[2], "twin"); /* name_dob differs, phon_dob equal: the twin rule holds */
+    match(&r[2], K_NAME, 32);
+    match(&r[2], K_PHON, 40);
+    match(&r[0], K_PHON, 40);
+    xchg_link_result *res = run(r, ag, 3);
+    assert_int_equal(res->person[0], res->person[1]);
+    assert_int_not_equal(res->person[0], res->person[2]);
+    assert_int_equal(res->npersons, 2);
+    xchg_link_result_free(res);
+    pol = keep;
+    xchg_policy_free(ap);
+}
+
 static void test_moved_family(void **state)
 {
     (void)state;
@@ -621,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_transitive),
         cmocka_unit_test(test_over_merge_guard),
         cmocka_unit_test(test_twins_kept_apart),
+        cmocka_unit_test(test_any_order_not_a_twin),
         cmocka_unit_test(test_moved_family),
         cmocka_unit_test(test_one_to_one),
         cmocka_unit_test(test_rule_needs_both_agencies),

@@ -177,6 +177,21 @@ static const struct bad bads[] = {
      "t.yaml:62:32: error: unknown transform 'metaphone' in match key 'phon_dob' (expected "
      "initial, phonetic, double_metaphone, first, nickname, year, swap_dm, outward or "
      "sector)"},
+    {"any_order names a field not in the key", "{name: name_dob, fields: [surname, forename, dob]}",
+     "{name: name_dob, fields: [surname, forename, dob], any_order: [surname, postcode]}",
+     XCHG_ERR_POLICY,
+     "t.yaml:61:77: error: 'any_order' of match key 'name_dob' names 'postcode', which is not "
+     "one of its fields"},
+    {"any_order of different types", "{name: name_dob, fields: [surname, forename, dob]}",
+     "{name: name_dob, fields: [surname, forename, dob], any_order: [surname, dob]}",
+     XCHG_ERR_POLICY,
+     "t.yaml:61:68: error: 'any_order' of match key 'name_dob' pairs fields of different types "
+     "(name, date)"},
+    {"any_order of one field", "{name: name_dob, fields: [surname, forename, dob]}",
+     "{name: name_dob, fields: [surname, forename, dob], any_order: [surname]}",
+     XCHG_ERR_POLICY,
+     "t.yaml:61:68: error: 'any_order' of match key 'name_dob' must name exactly two of its "
+     "fields"},
     {"bad clk_invalid", "surname: {type: name}", "surname: {type: name, clk_invalid: keep}",
      XCHG_ERR_POLICY,
      "t.yaml:50:38: error: 'clk_invalid' in field 'surname' must be encode or drop, not 'keep'"},
@@ -836,6 +851,14 @@ static const struct bad prog_bads[] = {
      "{id: C1, measure: offence, count: {ge: 1}, days: 365, baseline_with: [offence]}",
      XCHG_ERR_POLICY,
      "t.yaml:71:10: error: problem 'crime_asb': 'baseline_with'/'baseline_without' are for outcomes"},
+    {"moved_from in identify", "{id: C1, measure: offence, count: {ge: 1}, days: 365}",
+     "{id: C1, measure: offence, count: {ge: 1}, days: 365, moved_from: [offence]}",
+     XCHG_ERR_POLICY, "t.yaml:71:10: error: problem 'crime_asb': 'moved_from' is for outcomes"},
+    {"moved_from with each", "{id: C1, measure: offence, count: {ge: 1}, days: 365}",
+     "{id: C1, measure: offence, count: {ge: 1}, days: 365, scope: each, moved_from: [offence]}",
+     XCHG_ERR_POLICY,
+     "t.yaml:71:89: error: criterion 'C1' in problem 'crime_asb': 'moved_from' names who moved: "
+     "scope person (that member) or family (some member), not each"},
     {"bad postcode_areas key", "{FW1: Fenwold,", "{fw1: Fenwold,", XCHG_ERR_POLICY,
      "t.yaml:87:20: error: 'fw1' is not a postcode district ('FW12') or sector ('FW12 3'), in "
      "capitals"},

@@ -452,6 +452,69 @@ static void test_continuous_and_baseline(void **state)
     assert_int_equal(outcome(phase1, &f, "worklessness", I, I + 92, NULL), XCHG_OUTCOME_NOT_MET);
 }
 
+/* moved_from: the work outcomes are about the adult who was on benefits when the family
+ * was identified ("has moved off out-of-work benefits into continuous employment"), not
+ * any member in work — a member who never claimed (or who joined through a stale address)
+ * does not meet them; P2-WORK-O3 applies when a member was NEET in the year to I. */
+static void test_moved_from(void **state)
+{
+    (void)state;
+    const int ages[] = {45, 50, 17};
+    int32_t I = day("2026-01-15");
+    uint8_t oow = M(phase2, "out_of_work_benefit"), emp = M(phase2, "employment"),
+            neet = M(phase2, "neet");
+    uint32_t o2 = BIT(phase2, "worklessness", "P2-WORK-O2", 1);
+    uint32_t o3 = BIT(phase2, "worklessness", "P2-WORK-O3", 1);
+    fam f;
+    uint32_t met;
+
+    /* member 0 claims ESA; member 1, never a claimant, is in work: not met */
+    members(&f, 2, ages);
+    span(&f, 0, oow, I - 300, I, 1, 0);
+    span(&f, 1, emp, I - 500, XCHG_DATE_OPEN, 1, 0);
+    assert_int_equal(outcome(phase2, &f, "worklessness", I, I + 91, &met), XCHG_OUTCOME_NOT_MET);
+    assert_int_equal(met, 0);
+    assert_int_equal(outcome(phase2, &f, "worklessness", I, I + 90, NULL), XCHG_OUTCOME_TOO_EARLY);
+    /* the claimant moves into work: met */
+    span(&f, 0, emp, I + 1, XCHG_DATE_OPEN, 1, 0);
+    assert_int_equal(outcome(phase2, &f, "worklessness", I, I + 91, &met), XCHG_OUTCOME_MET);
+    assert_int_equal(met, o2);
+
+    /* a claim that ended 200 days before I is in the identification window (365 days): the
+     * claimant is still the one who moved */
+    members(&f, 1, ages);
+    span(&f, 0, oow, I - 300, I - 200, 1, 0);
+    span(&f, 0, emp, I + 1, XCHG_DATE_OPEN, 1, 0);
+    assert_int_equal(outcome(phase2, &f, "worklessness", I, I + 91, &met), XCHG_OUTCOME_MET);
+    /* one that ended 366 days before I is not: nobody moved, nothing applies */
+    f.ev[0].end = I - 365;
+    f.ev[0].start = I - 400;
+    assert_int_equal(outcome(phase2, &f, "worklessness", I, I + 91, &met), XCHG_OUTCOME_NOT_MET);
+    assert_int_equal(met, 0);
+
+    /* P2-WORK-O3: the 17-year-old was NEET 200 days before I, none since: met after 91
+     * days; a NEET spell after I: not met; NEET only before the year: does not apply */
+    members(&f, 3, ages);
+    event(&f, 2, neet, I - 200, 1, 0);
+    assert_int_equal(outcome(phase2, &f, "worklessness", I, I + 91, &met), XCHG_OUTCOME_MET);
+    assert_int_equal(met, o3);
+    assert_int_equal(outcome(phase2, &f, "worklessness", I, I + 90, NULL), XCHG_OUTCOME_TOO_EARLY);
+    event(&f, 2, neet, I + 30, 1, 0);
+    assert_int_equal(outcome(phase2, &f, "worklessness", I, I + 91, &met), XCHG_OUTCOME_NOT_MET);
+    members(&f, 3, ages);
+    event(&f, 2, neet, I - 400, 1, 0);
+    assert_int_equal(outcome(phase2, &f, "worklessness", I, I + 91, &met), XCHG_OUTCOME_NOT_MET);
+    assert_int_equal(met, 0);
+
+    /* phase 1 likewise: the partner in work who never claimed does not meet P1-WORK-O1 */
+    members(&f, 2, ages);
+    span(&f, 0, M(phase1, "out_of_work_benefit"), I - 300, I, 1, 0);
+    span(&f, 1, M(phase1, "employment"), I - 10, XCHG_DATE_OPEN, 1, 0);
+    assert_int_equal(outcome(phase1, &f, "worklessness", I, I + 91, NULL), XCHG_OUTCOME_NOT_MET);
+    span(&f, 0, M(phase1, "employment"), I + 1, XCHG_DATE_OPEN, 1, 0);
+    assert_int_equal(outcome(phase1, &f, "worklessness", I, I + 91, NULL), XCHG_OUTCOME_MET);
+}
+
 /* P2-HEALTH-2 (person scope): the EHC plan and the poor attendance or exclusions must be
  * the same child's. */
 static void test_person_scope_same_member(void **state)
@@ -1003,6 +1066,7 @@ int main(void)
         cmocka_unit_test(test_da_child_in_family),
         cmocka_unit_test(test_reduction),
         cmocka_unit_test(test_continuous_and_baseline),
+        cmocka_unit_test(test_moved_from),
         cmocka_unit_test(test_person_scope_same_member),
         cmocka_unit_test(test_each_scope),
         cmocka_unit_test(test_too_early_terms),

@@ -448,6 +448,7 @@ static xchg_policy *policy_with_clk(const char *dobfmt, const char *fuzzy_extra,
         "%.*s  dob: {type: date%s}\n%.*s"
         "  - {name: dm_dob, fields: [\"forename:double_metaphone\", \"surname:initial\", dob]}\n"
         "  - {name: sx_dob, fields: [\"forename:phonetic\", \"surname:initial\", dob]}\n"
+        "  - {name: any_dob, fields: [forename, surname, dob], any_order: [surname, forename]}\n"
         "fuzzy:\n"
         "  threshold: 0.8\n"
         "  blocking:\n"
@@ -513,7 +514,9 @@ static const char *const CLK_CSV =
     "P1,Catherine,Thompson,01/12/1990,OX4 1AA,CRIME,01/06/2026,given\n"
     "P2,Kathryn,Tomson,01/12/1990,OX4 1AA,CRIME,01/06/2026,given\n"
     "P3,Catherine,Thompson,13/13/1990,OX4 1AA,CRIME,01/06/2026,given\n"
-    "P4,Catherine,Thompson,unknown,OX4 1AA,CRIME,01/06/2026,given\n";
+    "P4,Catherine,Thompson,unknown,OX4 1AA,CRIME,01/06/2026,given\n"
+    "P5,Thompson,Catherine,01/12/1990,OX4 1AA,CRIME,01/06/2026,given\n"
+    "P6,Thompson,Thompson,01/12/1990,OX4 1AA,CRIME,01/06/2026,given\n";
 
 /* seal CLK_CSV as police under agreement p; *o is the opened extract */
 static void seal_clk_rows(xchg_policy *p, xchg_secret *s, struct opened *o)
@@ -558,6 +561,13 @@ static void test_double_metaphone_key(void **state)
     assert_memory_equal(token(a, "dm_dob"), token(b, "dm_dob"), 32);
     assert_memory_not_equal(token(a, "sx_dob"), token(b, "sx_dob"), 32);
     assert_memory_not_equal(token(a, "name_dob"), token(b, "name_dob"), 32);
+    /* forename and surname swapped: the any-order key joins P1 and P5, the ordered one
+     * does not; a record whose two names are equal is not confused with either */
+    const xchg_record *sw = find(&o, "P5"), *same = find(&o, "P6");
+    assert_memory_equal(token(a, "any_dob"), token(sw, "any_dob"), 32);
+    assert_memory_not_equal(token(a, "name_dob"), token(sw, "name_dob"), 32);
+    assert_memory_not_equal(token(a, "any_dob"), token(same, "any_dob"), 32);
+    assert_memory_not_equal(token(a, "any_dob"), token(b, "any_dob"), 32);
     pol = keep;
     close_extract(&o);
     xchg_secret_free(s);

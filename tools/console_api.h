@@ -1,0 +1,60 @@
+/*
+ * The operator console's request handling (docs/console.md), apart from the HTTP server:
+ * cmd_console.c feeds it requests from libmicrohttpd, tests/console/test_console_api.c
+ * calls it directly. It owns the session (the one-time token, the session cookie, the
+ * CSRF token), the checks every request passes (Host, Origin, cookie, CSRF token), the
+ * queue view and the background jobs; every decision, review and release is the matcher
+ * service's own call (matcher.h), exactly as the CLI makes it.
+ */
+#ifndef XCHG_CONSOLE_API_H
+#define XCHG_CONSOLE_API_H
+
+#include <exchange.h>
+#include <stddef.h>
+
+struct console;
+
+struct console_opts {
+    xchg_matcher *m;            /* owned by the caller; used under the console's lock */
+    const xchg_policy *p;       /* the verified agreement */
+    const xchg_seckey *op;      /* the operator's key: signs every decision */
+    const xchg_seckey *matcher; /* the matcher's key, for releases (NULL: no releases) */
+    const char *outbox;         /* packets go to outbox/<recipient>/ (NULL: no releases) */
+    const char *host;           /* the address served, e.g. "127.0.0.1" */
+    unsigned port;
+};
+
+/* A request as the server saw it. Header values NULL when absent. */
+struct console_req {
+    const char *method, *path;                        /* path without the query */
+    const char *(*arg)(void *actx, const char *name); /* query argument, or NULL */
+    void *actx;
+    const char *host, *origin, *cookie, *csrf, *content_type;
+    const char *body;
+    size_t body_len;
+};
+
+struct console_resp {
+    unsigned status;
+    const char *content_type;
+    char *body; /* malloc'ed (free with free()) */
+    size_t len;
+    char set_cookie[200];
+    char location[64];
+};
+
+/* A console over o (copied; the pointers must outlive it), with a fresh one-time token
+ * written to token (64 hex + NUL). NULL when out of memory or the worker cannot start. */
+struct console *console_new(const struct console_opts *o, char token[65]);
+/* Waits for running jobs, then frees; accepts NULL. */
+void console_free(struct console *c);
+/* Handle one request: resp is filled (status, body, headers to add). */
+void console_handle(struct console *c, const struct console_req *rq, struct console_resp *resp);
+/* The security headers every response carries (name, value pairs; NULL-terminated). */
+extern const char *const console_security_headers[];
+/* Block until no job is queued or running (tests). */
+void console_wait_idle(struct console *c);
+/* The cookie's name for this console ("xchg_console_<port>"). */
+const char *console_cookie_name(const struct console *c);
+
+#endif
