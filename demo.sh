@@ -14,7 +14,9 @@
 #        every sealed extract and inspects one (tokens and counts, never payloads)
 #     8. the matcher ingests the extracts into its encrypted store, links persons and
 #        households from tokens alone, applies the rule, and lists candidate families
-#     9. two different operators approve a family (one approval alone makes no packet);
+#     9. two different operators approve a family (one approval alone makes no packet),
+#        each with their share of the release key (dealt in step 2): their partial
+#        decryptions of the family's releasable records are what lets the team read them;
 #        the matcher releases the consent-aware referral packet to the key-worker team
 #    10. the team opens the packet and reads the referral; an IG lead verifies the
 #        audit log
@@ -36,7 +38,7 @@ cmake --build build/release -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 XCHG="$ROOT/build/release/tools/xchg"
 
 rm -rf "$OUT"
-mkdir -p "$OUT/keys" "$OUT/agreements"
+mkdir -p "$OUT/keys" "$OUT/agreements" "$OUT/shares/phase1" "$OUT/shares/phase2"
 
 label_of() { # party id -> label, read from the agreement template
   awk -v id="$1" '$0 ~ "- id: "id"$" {f=1; next} f && /label:/ {sub(/^ *label: */, ""); print; exit}' "$2"
@@ -81,6 +83,9 @@ for name in phase1 phase2; do
   A="$OUT/agreements/$name.yaml"
   step "2. $name: bind the parties' keys and check the agreement"
   "$XCHG" policy bind-keys "policies/$name.yaml" --keys "$OUT/keys" -o "$A"
+  # the release key: the IG lead deals it among the operators (one sealed share each), so
+  # that releasing any record's detail needs approvals_required operators cryptographically
+  "$XCHG" release-key deal "$A" --shares "$OUT/shares/$name" | sed 's/^/  /'
   "$XCHG" policy check "$A"
 
   step "3. $name: every signatory signs, then verify"
@@ -149,13 +154,18 @@ echo
 
 step "9. two operators approve; the matcher releases the referral packet"
 DB=(--db "$M/store.db" --db-key "$M/store.key" --agreement "$A")
+echo "  (an approval without the operator's share of the release key is refused:)"
+if "$XCHG" release approve "${DB[@]}" --key "$OUT/keys/operator-1.key" --passphrase-fd 3 3<<<"$DEMO_PASS" \
+     --reason "meets 2+ problems" "$FAMILY" 2>&1 | head -1 | sed 's/^/    /'; then :; fi
 "$XCHG" release approve "${DB[@]}" --key "$OUT/keys/operator-1.key" --passphrase-fd 3 3<<<"$DEMO_PASS" \
+  --share "$OUT/shares/phase2/operator-1.share" \
   --reason "meets 2+ problems; no open case with the team" "$FAMILY" | sed 's/^/  /'
 echo "  (with one approval the agreement's two-person rule refuses the packet:)"
 if "$XCHG" release packet "${DB[@]}" --key "$OUT/keys/matcher.key" --to tf-team \
      -o "$OUT/referral.xrp" "$FAMILY" 2>&1 | sed 's/^/    /'; then :; fi
 [ ! -e "$OUT/referral.xrp" ] || { echo "unexpected: a packet with one approval"; exit 1; }
 "$XCHG" release approve "${DB[@]}" --key "$OUT/keys/operator-2.key" --passphrase-fd 3 3<<<"$DEMO_PASS" \
+  --share "$OUT/shares/phase2/operator-2.share" \
   --reason "agreed: refer to the key-worker team" "$FAMILY" | sed 's/^/  /'
 "$XCHG" release packet "${DB[@]}" --key "$OUT/keys/matcher.key" --to tf-team \
   -o "$OUT/referral.xrp" "$FAMILY" | sed 's/^/  /'

@@ -24,6 +24,7 @@
 #include "exchange/secret.h"
 #include "exchange/store.h"
 #include "exchange/textsafe.h"
+#include "exchange/threshold.h"
 #include "exchange/netauth.h"
 #include "exchange/normalise.h"
 #include "exchange/xex.h"

@@ -49,3 +49,8 @@ set_tests_properties(console.browser PROPERTIES ENVIRONMENT
 add_test(NAME console.cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console/cli.sh)
 set_tests_properties(console.cli PROPERTIES ENVIRONMENT "${XCHG_CONSOLE_ENV}"
   SKIP_RETURN_CODE 77 TIMEOUT 300)
+# What the matcher's store and one recipient's key read together without the tools
+# (tests/cli/threshold.sh, docs/release.md "The release key").
+add_executable(release_attack tools/release_attack.c)
+target_link_libraries(release_attack PRIVATE exchange_static)
+target_include_directories(release_attack PRIVATE ${XCHG_PRIVATE_INCLUDES})

@@ -16,7 +16,8 @@
 
 static const char usage[] =
     "usage: xchg console --db DB DBKEY --agreement A --key OPERATOR.key [--passphrase-fd N]\n"
-    "                    [--matcher-key MATCHER.key [--matcher-passphrase-fd N] --outbox DIR]\n"
+    "                    [--share SHARE.xshare] [--matcher-key MATCHER.key\n"
+    "                    [--matcher-passphrase-fd N] --outbox DIR]\n"
     "                    [--listen ADDR [--allow-remote]] [--port N] [--accept-new-version]\n"
     "\n"
     "Serves the operator console on http://127.0.0.1 (a random free port unless --port) and\n"
@@ -25,7 +26,8 @@ static const char usage[] =
     "(singly and in batches) signed with OPERATOR.key exactly as 'xchg release approve'\n"
     "signs, the clerical-review pairs, and - with the matcher's key and an outbox - releases\n"
     "of approved families to outbox/<recipient>/. Every action is audited as from the CLI.\n"
-    "The keys never leave this process. Stop it with Ctrl-C.\n"
+    "The keys never leave this process. Stop it with Ctrl-C. Under an agreement with a\n"
+    "release key, approvals need this operator's --share (see xchg release-key).\n"
     "DBKEY is --db-key KEYFILE or --db-passphrase-fd N (see xchg match --help).\n"
     "  --listen ADDR     serve on another address: refused unless --allow-remote (the console\n"
     "                    speaks plain HTTP; put it behind TLS you control)\n"
@@ -137,7 +139,7 @@ int cmd_console(int argc, char **argv)
     struct common c;
     memset(&c, 0, sizeof c);
     const char *mkey = NULL, *mpfd = NULL, *outbox = NULL, *listen = NULL, *allow = NULL,
-               *port_s = NULL;
+               *port_s = NULL, *share_path = NULL;
     const struct cli_opt opts[] = {
         {"--db", 'd', 1, &c.db},
         {"--db-key", 0, 1, &c.dbkey},
@@ -148,6 +150,7 @@ int cmd_console(int argc, char **argv)
         {"--matcher-key", 0, 1, &mkey},
         {"--matcher-passphrase-fd", 0, 1, &mpfd},
         {"--outbox", 0, 1, &outbox},
+        {"--share", 0, 1, &share_path},
         {"--listen", 0, 1, &listen},
         {"--allow-remote", 0, 0, &allow},
         {"--port", 0, 1, &port_s},
@@ -195,6 +198,7 @@ int cmd_console(int argc, char **argv)
     xchg_policy *p = NULL;
     xchg_matcher *m = NULL;
     xchg_seckey *op = NULL, *mk = NULL;
+    xchg_release_share *share = NULL;
     struct MHD_Daemon *daemon = NULL;
     struct console *con = NULL;
     if ((rc = cli_load_agreement(c.agr, &p)) != 0 || (rc = cli_load_seckey(c.key, c.pfd, &op)) != 0)
@@ -208,6 +212,16 @@ int cmd_console(int argc, char **argv)
             rc = EXIT_DENIED;
             goto cleanup;
         }
+    }
+    if (share_path) {
+        /* this operator's share of the release key: approvals carry its contributions */
+        xchg_diag *sd = xchg_diag_new();
+        xchg_err e = xchg_release_share_load(p, op, share_path, &share, sd);
+        if (e != XCHG_OK)
+            rc = cli_fail(e, sd, share_path);
+        xchg_diag_free(sd);
+        if (rc)
+            goto cleanup;
     }
     if (mkey && (rc = cli_load_seckey(mkey, mpfd, &mk)) != 0)
         goto cleanup;
@@ -237,7 +251,7 @@ int cmd_console(int argc, char **argv)
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
     unsigned bound = di ? di->port : (unsigned)port;
     char token[65];
-    struct console_opts o = {m, p, op, mk, outbox, host, bound};
+    struct console_opts o = {m, p, op, mk, outbox, host, bound, share};
     if (!(con = console_new(&o, token))) {
         cli_error("cannot start the console");
         rc = EXIT_INTERNAL;
@@ -258,6 +272,7 @@ cleanup:
     g_console = NULL;
     console_free(con);
     xchg_seckey_free(mk);
+    xchg_release_share_free(share);
     xchg_seckey_free(op);
     xchg_matcher_close(m);
     xchg_policy_free(p);

@@ -1,15 +1,18 @@
-/* xchg release approve | reject | list | packet: accountable release of referrals. */
+/* xchg release approve | reject | list | packet: accountable release of referrals;
+ * xchg release-key deal: the operators' threshold release key (docs/release.md). */
 #include "cli.h"
 #include "cli_store.h"
 #include "commands.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static const char usage[] =
-    "usage: xchg release approve --db DB DBKEY --agreement A --key OPERATOR.key --reason TEXT FAMILY\n"
+    "usage: xchg release approve --db DB DBKEY --agreement A --key OPERATOR.key\n"
+    "                            [--share OPERATOR.share] --reason TEXT FAMILY\n"
     "       xchg release reject  --db DB DBKEY --agreement A --key OPERATOR.key --reason TEXT FAMILY\n"
     "       xchg release list    --db DB DBKEY --agreement A\n"
     "       xchg release packet  --db DB DBKEY --agreement A --key MATCHER.key --to RECIPIENT\n"
@@ -17,7 +20,10 @@ static const char usage[] =
     "\n"
     "approve, reject  an operator (a party with role operator) decides on a candidate family\n"
     "                 of the latest run; the decision is signed with the operator's key and\n"
-    "                 recorded with its reason in the store and the audit log\n"
+    "                 recorded with its reason in the store and the audit log; under an\n"
+    "                 agreement with a release key an approval needs the operator's share\n"
+    "                 (--share, from xchg release-key deal) and carries its partial\n"
+    "                 decryptions of exactly the family's releasable records\n"
     "list             candidate families with their approvals and releases\n"
     "packet           once the agreement's approvals_required different operators have\n"
     "                 approved, the matcher makes the referral packet for a recipient: each\n"
@@ -71,6 +77,26 @@ int cmd_release(int argc, char **argv)
     memset(&c, 0, sizeof c);
     c.usage = usage;
     c.group = "release";
+    /* --share FILE is release's own option: taken out before the options every matcher
+       verb shares are parsed */
+    const char *share_path = NULL;
+    int n = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--share") == 0 && i + 1 < argc) {
+            share_path = argv[++i];
+            continue;
+        }
+        if (strncmp(argv[i], "--share=", 8) == 0) {
+            share_path = argv[i] + 8;
+            continue;
+        }
+        argv[n++] = argv[i];
+    }
+    if (n < argc && strcmp(argv[argc - 1], "--share") == 0) {
+        cli_error("--share needs a file (the operator's share from xchg release-key deal)");
+        return EXIT_USAGE;
+    }
+    argc = n;
     int rc = match_parse(argc - 1, argv + 1, &c);
     if (rc == -1)
         return EXIT_OK;
@@ -92,14 +118,27 @@ int cmd_release(int argc, char **argv)
     xchg_policy *p = NULL;
     xchg_matcher *m = NULL;
     xchg_seckey *k = NULL;
+    xchg_release_share *share = NULL;
     xchg_diag *d = xchg_diag_new();
     if ((rc = cli_load_agreement(c.agr, &p)) != 0 || (rc = match_open_matcher(&c, p, &m)) != 0)
         goto cleanup;
     if (!list && (rc = cli_load_seckey(c.key, c.pfd, &k)) != 0)
         goto cleanup;
+    if (share_path && !approve) {
+        cli_error("--share is only for release approve");
+        rc = EXIT_USAGE;
+        goto cleanup;
+    }
+    if (share_path) {
+        xchg_err e = xchg_release_share_load(p, k, share_path, &share, d);
+        if (e != XCHG_OK) {
+            rc = cli_fail(e, d, share_path);
+            goto cleanup;
+        }
+    }
     int64_t now = (int64_t)time(NULL);
     if (approve || reject) {
-        xchg_err e = xchg_matcher_decide(m, k, c.pos[0], approve, c.reason, now, d);
+        xchg_err e = xchg_matcher_decide_share(m, k, share, c.pos[0], approve, c.reason, now, d);
         if (e != XCHG_OK) {
             rc = cli_fail(e, d, "release");
             goto cleanup;
@@ -133,9 +172,91 @@ int cmd_release(int argc, char **argv)
         rc = EXIT_OK;
     }
 cleanup:
+    xchg_release_share_free(share);
     xchg_seckey_free(k);
     xchg_matcher_close(m);
     xchg_policy_free(p);
+    xchg_diag_free(d);
+    return rc;
+}
+
+/* ---- xchg release-key --------------------------------------------------------------- */
+
+static const char key_usage[] =
+    "usage: xchg release-key deal AGREEMENT --shares DIR [-o OUT] [--force]\n"
+    "\n"
+    "deal  the IG lead (as dealer) makes the agreement's release key: a secret split among\n"
+    "      its operators so that approvals_required of them are needed to release any\n"
+    "      record's detail. Writes DIR/<operator>.share (0600, each sealed to that\n"
+    "      operator's key) and the agreement with its release_key section (public key and\n"
+    "      verification shares) to OUT (default: AGREEMENT itself). The secret and the\n"
+    "      shares are wiped at once; the agreement must then be signed again. Dealing again\n"
+    "      (an operator joins or leaves) makes a new key: what was sealed before needs the\n"
+    "      old shares (docs/release.md).\n"
+    "\n"
+    "example: xchg release-key deal phase2.yaml --shares shares/phase2\n";
+
+int cmd_release_key(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(key_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    const char *verb = argv[1], *dir = NULL, *out = NULL, *force = NULL;
+    const struct cli_opt opts[] = {
+        {"--shares", 0, 1, &dir}, {"--out", 'o', 1, &out}, {"--force", 'f', 0, &force}, {0}};
+    const char *pos[4];
+    int npos = 0, rc = cli_verb_args(argc - 1, argv + 1, opts, pos, 4, &npos, key_usage);
+    if (rc == -1)
+        return EXIT_OK;
+    if (rc)
+        return rc;
+    if (strcmp(verb, "deal") != 0) {
+        cli_error("unknown release-key command '%s'", verb);
+        fputs(key_usage, stderr);
+        return EXIT_USAGE;
+    }
+    if (npos != 1 || !dir) {
+        cli_error("release-key deal needs one AGREEMENT and --shares DIR");
+        return EXIT_USAGE;
+    }
+    xchg_diag *d = xchg_diag_new();
+    char *buf = NULL, *sec = NULL, *res = NULL;
+    size_t len = 0, rlen = 0;
+    xchg_policy *p = NULL, *chk = NULL;
+    /* the agreement is not signed yet (it changes here): parsed and checked, not verified */
+    xchg_err e = xchg_file_read(pos[0], 4u << 20, &buf, &len, d);
+    if (e == XCHG_OK)
+        e = xchg_policy_parse(buf, len, pos[0], &p, d);
+    if (e == XCHG_OK)
+        e = xchg_release_key_deal(p, dir, force != NULL, &sec, d);
+    if (e == XCHG_OK)
+        e = xchg_release_key_apply(buf, len, sec, &res, &rlen);
+    /* never write an agreement that does not parse with its new key */
+    if (e == XCHG_OK && (e = xchg_policy_parse(res, rlen, out ? out : pos[0], &chk, d)) != XCHG_OK)
+        cli_error("not writing %s: the agreement with its release key is not valid",
+                  out ? out : pos[0]);
+    if (e == XCHG_OK)
+        e = xchg_file_write_atomic(out ? out : pos[0], res, rlen, 0644,
+                                   (!out || force) ? XCHG_WRITE_OVERWRITE : 0, d);
+    rc = e == XCHG_OK ? EXIT_OK : cli_fail(e, d, pos[0]);
+    if (e == XCHG_OK) {
+        const xchg_release_key *rk = &xchg_policy_get(chk)->release_key;
+        char deal[33];
+        xchg_hex_encode(deal, rk->deal, sizeof rk->deal);
+        printf("release key dealt (deal %s): any %u of %zu operators release a record\n", deal,
+               rk->threshold, rk->nshares);
+        for (size_t i = 0; i < rk->nshares; i++)
+            printf("  %s/%s.share  for %s (index %u)\n", dir,
+                   xchg_policy_get(chk)->parties[rk->shares[i].party].id,
+                   xchg_policy_get(chk)->parties[rk->shares[i].party].id, rk->shares[i].index);
+        printf("written to %s: sign the agreement again before use\n", out ? out : pos[0]);
+    }
+    free(buf);
+    free(sec);
+    free(res);
+    xchg_policy_free(p);
+    xchg_policy_free(chk);
     xchg_diag_free(d);
     return rc;
 }

@@ -13,6 +13,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_extract_run(const char *verb, int argc, char **argv);
 int cmd_match(int argc, char **argv);
 int cmd_release(int argc, char **argv);
+int cmd_release_key(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_fetch_packets(int argc, char **argv);

@@ -798,7 +798,8 @@ static void run_item(struct console *c, struct job *j, const char *fam)
     pthread_mutex_lock(&c->mu);
     int64_t now = (int64_t)time(NULL);
     if (j->kind == JOB_DECIDE) {
-        xchg_err e = xchg_matcher_decide(c->o.m, c->o.op, fam, j->approve, j->reason, now, d);
+        xchg_err e = xchg_matcher_decide_share(c->o.m, c->o.op, c->o.share, fam, j->approve,
+                                               j->reason, now, d);
         ok = e == XCHG_OK;
         struct qent *q = find_fam(c, fam);
         if (q)

@@ -22,6 +22,8 @@ struct console_opts {
     const char *outbox;         /* packets go to outbox/<recipient>/ (NULL: no releases) */
     const char *host;           /* the address served, e.g. "127.0.0.1" */
     unsigned port;
+    const xchg_release_share *share; /* this operator's release-key share, or NULL (an
+                                        agreement without a release key) */
 };
 
 /* A request as the server saw it. Header values NULL when absent. */

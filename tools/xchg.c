@@ -36,6 +36,7 @@ static const char usage[] =
     "  release approve|reject   an operator's signed decision on a candidate family\n"
     "  release list     candidate families, approvals and packets\n"
     "  release packet   the consent-aware referral packet for an approved family\n"
+    "  release-key deal the operators' threshold release key, one share per operator\n"
     "  outcomes         each identified family's outcomes: met, not met, too early, since\n"
     "  claims           payment-by-results claims, with signed evidence packs (-o DIR)\n"
     "  report           programme tables with disclosure control (text, CSV, JSON, HTML)\n"
@@ -71,6 +72,7 @@ static const struct cli_command commands[] = {
     {"extract", cmd_extract, "verify inspect", 0},
     {"match", cmd_match, "init ingest run list show links purge review", 0},
     {"release", cmd_release, "approve reject list packet", 0},
+    {"release-key", cmd_release_key, "deal", 0},
     {"outcomes", cmd_outcomes, NULL, 0},
     {"claims", cmd_claims, "verify", 1},
     {"report", cmd_report, NULL, 0},

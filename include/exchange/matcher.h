@@ -21,6 +21,7 @@
 #include "exchange/keys.h"
 #include "exchange/policy.h"
 #include "exchange/release.h"
+#include "exchange/threshold.h"
 #include "exchange/store.h"
 
 #ifdef __cplusplus
@@ -110,6 +111,22 @@ XCHG_API xchg_err xchg_matcher_run(xchg_matcher *m, int32_t run_date, unsigned t
 XCHG_API xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *operator_key,
                                       const char *family, int approve, const char *reason,
                                       int64_t now, xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
+ * The same decision by an operator holding a share of the agreement's release key
+ * (threshold.h, docs/release.md "The release key"). Under an agreement with a release
+ * key an approval must carry the share (xchg_matcher_decide, which passes NULL, is then
+ * refused: XCHG_ERR_DENIED), and the share must be this operator's (index and
+ * verification share as the agreement publishes them: XCHG_ERR_DENIED). The operator's
+ * side then contributes, for exactly the family's records that the consent filter
+ * (consent.c) releases, a partial decryption with its proof, stored with the decision
+ * and in its audit entry; a record whose wrapped key repeats another's of the family
+ * refuses the approval (XCHG_ERR_VERIFY). A rejection needs no share (share may be NULL).
+ */
+XCHG_API xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *operator_key,
+                                            const xchg_release_share *share, const char *family,
+                                            int approve, const char *reason, int64_t now,
+                                            xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
  * The release state of a family of the latest run, counting only decisions whose

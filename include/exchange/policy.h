@@ -318,6 +318,24 @@ typedef struct xchg_consent_rule {
     int objection_stops;
 } xchg_consent_rule;
 
+/* The agreement's release key: threshold = approvals_required; shares[] in operator
+ * order, index i+1 (docs/formats.md "Release key"). */
+typedef struct xchg_release_key_share {
+    size_t party; /* the operator's party index */
+    unsigned index;
+    uint8_t verify[32]; /* s_i·G */
+} xchg_release_key_share;
+
+typedef struct xchg_release_key {
+    int present, pending;
+    uint8_t deal[16];
+    unsigned threshold;
+    uint8_t pub[32];
+    uint8_t (*commitments)[32]; /* threshold of them; [0] = pub */
+    xchg_release_key_share *shares;
+    size_t nshares;
+} xchg_release_key;
+
 typedef struct xchg_policy_data {
     int format;
     const char *id;
@@ -384,6 +402,10 @@ typedef struct xchg_policy_data {
     int linkage_only;
     /* reports: zeros suppressed like small counts (suppress_zeros, default false) */
     int suppress_zeros;
+    /* release_key (docs/release.md, "The release key"): present = dealt and checked
+     * (Feldman); pending = `release_key: required` but not dealt yet (works as without
+     * one, with a warning); neither = no release key (release by signed approvals only) */
+    xchg_release_key release_key;
 } xchg_policy_data;
 
 typedef struct xchg_policy xchg_policy;

@@ -18,6 +18,7 @@
 #include "exchange/normalise.h"
 #include "exchange/record.h"
 #include "exchange/textsafe.h"
+#include "exchange/threshold.h"
 #include "exchange/xex.h"
 #include "internal.h"
 #include "hmap.h"
@@ -723,6 +724,35 @@ static int identification_consent(struct seal *s, xchg_record *r, char *why, siz
     return denied;
 }
 
+/* Under an agreement with a release key (docs/release.md "The release key") the payload
+ * ciphertext is wrapped again, under the operators' threshold key, for this record's
+ * context: the matcher stores only the wrapped form, which needs the recipient's key
+ * and the approving operators' contributions to open. *ct is replaced. */
+static enum step release_wrap(struct seal *s, xchg_record *r, uint8_t **ct)
+{
+    const xchg_release_key *rk = &s->p->release_key;
+    if (!rk->present)
+        return STEP_OK;
+    uint8_t ctx[XCHG_TH_CTX_BYTES];
+    uint8_t *w = malloc(r->payload_len + XCHG_TH_WRAP_OVERHEAD);
+    xchg_err e = w ? xchg_threshold_context(s->agreement_hash, rk->deal, s->extract_id, r->ref,
+                                            r->ref_len, ctx)
+                   : XCHG_ERR_NOMEM;
+    if (e == XCHG_OK)
+        e = xchg_threshold_wrap(rk->pub, ctx, r->payload, r->payload_len, w);
+    free(*ct);
+    *ct = NULL;
+    if (e != XCHG_OK) {
+        free(w);
+        s->err = e;
+        return STEP_STOP;
+    }
+    *ct = w;
+    r->payload = w;
+    r->payload_len += XCHG_TH_WRAP_OVERHEAD;
+    return STEP_OK;
+}
+
 /* The payload, encrypted to the recipients: *ct (malloc'd) becomes r's payload. */
 static enum step encrypt_payload(struct seal *s, unsigned line, xchg_record *r, uint8_t **ct)
 {
@@ -735,7 +765,7 @@ static enum step encrypt_payload(struct seal *s, unsigned line, xchg_record *r, 
     }
     size_t ptl = strlen(pt);
     *ct = malloc(ptl + XCHG_PAYLOAD_OVERHEAD);
-    if (!*ct || ptl + XCHG_PAYLOAD_OVERHEAD > XCHG_RECORD_MAX_PAYLOAD) {
+    if (!*ct || ptl + XCHG_PAYLOAD_OVERHEAD + XCHG_TH_WRAP_OVERHEAD > XCHG_RECORD_MAX_PAYLOAD) {
         sodium_memzero(pt, ptl);
         free(pt);
         if (!*ct) {
@@ -754,7 +784,7 @@ static enum step encrypt_payload(struct seal *s, unsigned line, xchg_record *r, 
     free(pt);
     r->payload = *ct;
     r->payload_len = ptl + XCHG_PAYLOAD_OVERHEAD;
-    return STEP_OK;
+    return release_wrap(s, r, ct);
 }
 
 /* Encode the record and add it to the sealed extract. */
@@ -936,6 +966,10 @@ static char *make_header(struct seal *s, const xchg_seckey *agency, const xchg_s
     }
     json_object_set_new(h, "payload", json_pack("{s:s, s:o}", "aead", "xchacha20poly1305-ietf",
                                                 "keys", keys));
+    if (p->release_key.present) { /* payloads wrapped under this deal's release key */
+        xchg_hex_encode(fp, p->release_key.deal, XCHG_TH_DEAL_BYTES);
+        json_object_set_new(json_object_get(h, "payload"), "release_key_deal", json_string(fp));
+    }
     char *text = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(h);
     return text;

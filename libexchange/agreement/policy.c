@@ -12,6 +12,7 @@
 #include "exchange/date.h"
 #include "exchange/fileio.h"
 #include "exchange/record.h"
+#include "exchange/threshold.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -2177,6 +2178,141 @@ static void parse_purposes(struct ctx *c, struct fy_node *root)
         ERR(c, m, "'purposes' must name at least one purpose");
 }
 
+/* A 32-byte ristretto255 element written as 64 hex digits. */
+static int hex_point(struct ctx *c, struct fy_node *n, uint8_t out[32], const char *what)
+{
+    size_t len = 0;
+    const char *s = scalar(c, n, &len, what);
+    if (!s)
+        return 0;
+    if (len != 64 || xchg_hex_decode(out, 32, s, len) != XCHG_OK) {
+        ERR(c, n, "%s must be 64 hex digits (a ristretto255 point)", what);
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * release_key: the threshold release key (docs/release.md "The release key"). Either the
+ * scalar `required` (the IG lead has still to deal it: `xchg release-key deal`; until
+ * then the agreement works as one without a release key, and says so) or the dealt section: scheme, deal, threshold (=
+ * approvals_required), public (P), commitments (the Feldman commitments a_1·G ..
+ * a_{t-1}·G) and one verification share per operator, each checked against the
+ * commitments here, so an agreement whose shares do not lie on one polynomial with
+ * constant term P is refused.
+ */
+static void parse_release_key(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"scheme",      "deal",   "threshold", "public",
+                                       "commitments", "shares", NULL};
+    static const char *const sk[] = {"operator", "index", "verify", NULL};
+    xchg_release_key *rk = &c->p->release_key;
+    struct fy_node *m = get(root, "release_key");
+    if (!m)
+        return;
+    if (c->p->linkage_only) {
+        ERR(c, m, "'release_key' needs a 'release' section: a linkage-only agreement releases "
+                  "nothing");
+        return;
+    }
+    if (fy_node_get_type(m) == FYNT_SCALAR) {
+        const char *v = str_of(c, m, "'release_key'");
+        if (v && strcmp(v, "required") == 0) {
+            rk->pending = 1;
+            WARN(c, m, "'release_key' is required but not dealt yet: run 'xchg release-key deal' "
+                       "before signing (until then release rests on signed approvals only)");
+        } else if (v) {
+            ERR(c, m, "'release_key' must be 'required' or the section 'xchg release-key deal' "
+                      "writes");
+        }
+        return;
+    }
+    if (!is_map(c, m, "'release_key'"))
+        return;
+    check_keys(c, m, keys, "'release_key'");
+    int before = c->errors;
+    const char *scheme = get_str(c, m, "scheme", 1, "'release_key'");
+    if (scheme && strcmp(scheme, "ristretto255-shamir-feldman-v1") != 0)
+        ERR(c, get(m, "scheme"), "unknown release-key scheme '%s' (this version knows "
+                                  "ristretto255-shamir-feldman-v1)", scheme);
+    struct fy_node *n;
+    size_t len = 0;
+    const char *dh = NULL;
+    if (need(c, m, "deal", "'release_key'", &n) && (dh = scalar(c, n, &len, "'deal'")) &&
+        (len != 32 || xchg_hex_decode(rk->deal, 16, dh, len) != XCHG_OK))
+        ERR(c, n, "'deal' in 'release_key' must be 32 hex digits");
+    long t = 0;
+    if (get_long(c, m, "threshold", 1, 1, XCHG_TH_MAX_SHARES, &t, "'release_key'") &&
+        (unsigned)t != c->p->approvals_required)
+        ERR(c, get(m, "threshold"),
+            "'threshold' in 'release_key' is %ld but 'approvals_required' is %u: the release "
+            "key must need exactly the approvals the agreement requires (deal it again)",
+            t, c->p->approvals_required);
+    if (need(c, m, "public", "'release_key'", &n))
+        hex_point(c, n, rk->pub, "'public' in 'release_key'");
+    struct fy_node *cm, *sh;
+    if (t >= 1 && need(c, m, "commitments", "'release_key'", &cm) &&
+        is_seq(c, cm, "'commitments'")) {
+        rk->commitments = alloc(c, sizeof(*rk->commitments) * (size_t)t);
+        if (rk->commitments) {
+            memcpy(rk->commitments[0], rk->pub, 32);
+            if (fy_node_sequence_item_count(cm) != (int)t - 1)
+                ERR(c, cm, "'commitments' must list threshold - 1 = %ld points, not %d", t - 1,
+                    fy_node_sequence_item_count(cm));
+            void *it = NULL;
+            struct fy_node *e;
+            long j = 1;
+            while ((e = fy_node_sequence_iterate(cm, &it)) != NULL && j < t)
+                hex_point(c, e, rk->commitments[j++], "a commitment");
+        }
+    }
+    if (need(c, m, "shares", "'release_key'", &sh) && is_seq(c, sh, "'shares'")) {
+        int cnt = fy_node_sequence_item_count(sh);
+        rk->shares = alloc(c, sizeof(*rk->shares) * (size_t)(cnt > 0 ? cnt : 1));
+        void *it = NULL;
+        struct fy_node *e;
+        while (rk->shares && (e = fy_node_sequence_iterate(sh, &it)) != NULL) {
+            if (!is_map(c, e, "a release-key share"))
+                continue;
+            check_keys(c, e, sk, "a release-key share");
+            xchg_release_key_share *s = &rk->shares[rk->nshares];
+            const char *op = get_str(c, e, "operator", 1, "a release-key share");
+            long ix = 0;
+            struct fy_node *v;
+            if (!op || !get_long(c, e, "index", 1, 1, 255, &ix, "a release-key share") ||
+                !need(c, e, "verify", "a release-key share", &v) ||
+                !hex_point(c, v, s->verify, "'verify'"))
+                continue;
+            s->party = c->parties_ok ? party_ref(c, e, op, XCHG_ROLE_OPERATOR, "'shares'")
+                                     : XCHG_NONE;
+            s->index = (unsigned)ix;
+            for (size_t k = 0; k < rk->nshares; k++)
+                if (rk->shares[k].index == s->index || rk->shares[k].party == s->party)
+                    ERR(c, e, "share %ld (operator %s) repeats an index or an operator", ix, op);
+            if (c->errors == before && rk->commitments &&
+                xchg_threshold_check_share((const uint8_t *)rk->commitments, (unsigned)t,
+                                           s->index, s->verify) != XCHG_OK)
+                ERR(c, v,
+                    "operator %s's verification share does not lie on the dealt polynomial "
+                    "(Feldman check failed): the release key was altered or dealt wrongly",
+                    op);
+            rk->nshares++;
+        }
+        if (c->parties_ok && c->errors == before) {
+            size_t nop = 0;
+            for (size_t i = 0; i < c->p->nparties; i++)
+                nop += c->p->parties[i].role == XCHG_ROLE_OPERATOR;
+            if (nop != rk->nshares)
+                ERR(c, sh,
+                    "'shares' lists %zu operator%s but the agreement has %zu: every operator "
+                    "holds a share (deal again after an operator joins or leaves)",
+                    rk->nshares, rk->nshares == 1 ? "" : "s", nop);
+        }
+    }
+    rk->threshold = (unsigned)t;
+    rk->present = c->errors == before;
+}
+
 static void parse_release(struct ctx *c, struct fy_node *root)
 {
     static const char *const keys[] = {"recipients", "approvals_required", "consent", NULL};
@@ -2497,7 +2633,7 @@ xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_
     static const char *const top[] = {"exchange_agreement", "agreement", "purposes", "parties",
                                       "fields", "match_keys", "fuzzy", "households",
                                       "problems", "rule", "extracts", "release", "reports",
-                                      "terms", "claim", "costs", "geography", NULL};
+                                      "terms", "claim", "costs", "geography", "release_key", NULL};
     if (!text || !out)
         return XCHG_ERR_ARG;
     if (!file)
@@ -2596,6 +2732,7 @@ xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_
     parse_claim(&c, root);
     parse_costs(&c, root);
     parse_release(&c, root);
+    parse_release_key(&c, root);
     parse_reports(&c, root);
     cross_check(&c, root);
     mark_identifying_dates(pol);

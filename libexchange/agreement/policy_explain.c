@@ -398,6 +398,23 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
                 put(&b, "%s%s", nop++ ? ", " : "", p->parties[i].id);
         put(&b, "); the matcher alone cannot release one. Each packet is encrypted to its "
                 "recipient.\n");
+        /* the release key (docs/release.md "The release key"): enforced by seal, approve,
+           packet and open (tests/unit/test_threshold.c, tests/cli/threshold.sh) */
+        if (p->release_key.present)
+            put(&b, "The approval is also a cryptographic step: every record's detail is sealed "
+                    "under a release key whose secret is split among the %zu operators, and it "
+                    "opens only with the contributions of %u of them, made for exactly the "
+                    "records they approved and the consent filter releases; the matcher and a "
+                    "recipient together cannot read anything else.\n",
+                p->release_key.nshares, p->release_key.threshold);
+        else if (p->release_key.pending)
+            put(&b, "The agreement requires a release key, but it has not been dealt: until it "
+                    "is (xchg release-key deal), the two-person rule is procedural only; the "
+                    "matcher's store and a recipient's key together open every stored detail.\n");
+        else
+            put(&b, "The agreement has no release key: the two-person rule is procedural only; "
+                    "the matcher's store and a recipient's key together open every stored "
+                    "detail.\n");
 
         put(&b, "\nConsent\n-------\n");
         put(&b, "Identification: a record whose consent does not meet its agency's identification "

@@ -9,6 +9,7 @@
 #include "exchange/date.h"
 #include "exchange/packet.h"
 #include "exchange/record.h"
+#include "exchange/threshold.h"
 #include "internal.h"
 #include "matcher_internal.h"
 #include "programme.h"
@@ -224,6 +225,7 @@ struct tally {
     int (*each)(void *ctx, const xchg_release_decision *dec);
     void *each_ctx;
     int stopped;
+    char *forged_detail; /* the packet's: a release-key contribution that does not verify */
 };
 
 /* Tell t->each about row r (verified: its signature verifies; current: it is about the
@@ -482,8 +484,140 @@ xchg_err xchg__operator_check(xchg_matcher *m, const xchg_seckey *op, const char
     return XCHG_OK;
 }
 
+/* ---- release-key contributions ------------------------------------------------------ */
+
+/* The record's release-key context under agreement p (docs/formats.md "Release key"). */
+static xchg_err record_ctx(const xchg_policy *p, const uint8_t *extract_id, const char *ref,
+                           uint8_t ctx[XCHG_TH_CTX_BYTES])
+{
+    return xchg_threshold_context(xchg_policy_hash(p), xchg_policy_get(p)->release_key.deal,
+                                  extract_id, ref, strlen(ref), ctx);
+}
+
+/* The one release rule for a record, shared by the operator's contribution and the
+ * packet: the newest version, and consent.c's decision for the purpose referral.
+ * 1 releasable; otherwise why says why not. */
+static int releasable(const xchg_policy *p, const xchg__family_record *r, size_t *ag, char *why,
+                      size_t whylen)
+{
+    *ag = xchg_policy_party(p, r->agency);
+    int ok = r->current && *ag != XCHG_NONE &&
+             xchg_consent_decide(p, *ag, XCHG_PURPOSE_REFERRAL, r->consent, r->consent_date,
+                                 r->basis, why, whylen);
+    if (!r->current)
+        snprintf(why, whylen, "no longer in the agency's current extract");
+    return ok;
+}
+
+struct contrib {
+    xchg_matcher *m;
+    const xchg_release_share *share;
+    size_t party;
+    const char *decision_id;
+    char deal[33];
+    json_t *rows; /* for the audit entry */
+    uint8_t (*seen)[XCHG_TH_POINT_BYTES];
+    size_t nseen, cap;
+    unsigned contributed, skipped;
+    xchg_diag *d;
+    xchg_err e;
+};
+
+/*
+ * The operator's tool, for one record of the family it approves: only a record consent.c
+ * releases gets a contribution; its payload must be in the wrapped form (a version byte
+ * and a valid R) and its R must be no other record's of the family (a store that copied
+ * one record's R under another's name is refused).
+ */
+static int contribute_one(void *ctx, const xchg__family_record *r)
+{
+    struct contrib *c = ctx;
+    size_t ag;
+    char why[160];
+    if (!releasable(c->m->p, r, &ag, why, sizeof why) || !r->payload || !r->payload_len)
+        return 0;
+    uint8_t R[XCHG_TH_POINT_BYTES], rctx[XCHG_TH_CTX_BYTES];
+    if (xchg_threshold_wrapped_R(r->payload, r->payload_len, R) != XCHG_OK) {
+        /* sealed before the agreement had its release key: nothing to contribute */
+        c->skipped++;
+        return 0;
+    }
+    for (size_t i = 0; i < c->nseen; i++)
+        if (sodium_memcmp(c->seen[i], R, sizeof R) == 0) {
+            xchg_diag_add(c->d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "record %s/%s carries the wrapped key of another record of the family: "
+                          "the store was altered; nothing is approved",
+                          r->agency, r->ref);
+            c->e = XCHG_ERR_VERIFY;
+            return 1;
+        }
+    if (c->nseen == c->cap) {
+        size_t nc = c->cap ? 2 * c->cap : 16;
+        void *ns = realloc(c->seen, nc * sizeof *c->seen);
+        if (!ns) {
+            c->e = XCHG_ERR_NOMEM;
+            return 1;
+        }
+        c->seen = ns;
+        c->cap = nc;
+    }
+    memcpy(c->seen[c->nseen++], R, sizeof R);
+    xchg__contribution row;
+    memset(&row, 0, sizeof row);
+    memcpy(row.extract_id, r->extract_id, XCHG_EXTRACT_ID_BYTES);
+    snprintf(row.ref, sizeof row.ref, "%s", r->ref);
+    snprintf(row.party, sizeof row.party, "%s", xchg_policy_get(c->m->p)->parties[c->party].id);
+    snprintf(row.deal, sizeof row.deal, "%s", c->deal);
+    snprintf(row.decision_id, sizeof row.decision_id, "%s", c->decision_id);
+    row.index = xchg_release_share_index(c->share);
+    if ((c->e = record_ctx(c->m->p, r->extract_id, r->ref, rctx)) != XCHG_OK ||
+        (c->e = xchg_threshold_partial(xchg_release_share_scalar(c->share), row.index, R, rctx,
+                                       row.D, row.proof)) != XCHG_OK ||
+        (c->e = xchg__store_contribution_put(c->m->s, &row, c->d)) != XCHG_OK)
+        return 1;
+    char xhex[2 * XCHG_EXTRACT_ID_BYTES + 1], dd[64], pp[128];
+    xchg_hex_encode(xhex, r->extract_id, XCHG_EXTRACT_ID_BYTES);
+    xchg_base64_encode(dd, row.D, sizeof row.D);
+    xchg_base64_encode(pp, row.proof, sizeof row.proof);
+    json_array_append_new(c->rows, json_pack("{s:s, s:o, s:s, s:s}", "extract_id", xhex, "ref",
+                                             xchg__audit_str(r->ref), "d", dd, "proof", pp));
+    c->contributed++;
+    return 0;
+}
+
+/* The operator's share must be theirs: the index the agreement gives this operator and
+ * the verification share it publishes. */
+static xchg_err share_is_operators(xchg_matcher *m, const xchg_release_share *share, size_t who,
+                                   xchg_diag *d)
+{
+    const xchg_policy_data *pd = xchg_policy_get(m->p);
+    const xchg_release_key *rk = &pd->release_key;
+    for (size_t i = 0; share && i < rk->nshares; i++)
+        if (rk->shares[i].party == who && rk->shares[i].index == xchg_release_share_index(share) &&
+            xchg_threshold_share_matches(xchg_release_share_scalar(share), rk->shares[i].verify) ==
+                XCHG_OK)
+            return XCHG_OK;
+    if (share)
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "this share is not operator %s's share of agreement '%s''s release key",
+                      pd->parties[who].id, pd->id);
+    else
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "agreement '%s' has a release key: operator %s's approval must carry their "
+                      "share's partial decryptions (xchg release approve --share FILE)",
+                      pd->id, pd->parties[who].id);
+    return XCHG_ERR_DENIED;
+}
+
 xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *op, const char *family,
                              int approve, const char *reason, int64_t now, xchg_diag *d)
+{
+    return xchg_matcher_decide_share(m, op, NULL, family, approve, reason, now, d);
+}
+
+xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *op,
+                                   const xchg_release_share *share, const char *family,
+                                   int approve, const char *reason, int64_t now, xchg_diag *d)
 {
     if (!m || !op || !family || !reason)
         return XCHG_ERR_ARG;
@@ -516,6 +650,9 @@ xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *op, const char 
                       family);
         return XCHG_ERR_DENIED;
     }
+    int keyed = approve && pd->release_key.present;
+    if (keyed && (ce = share_is_operators(m, share, who, d)) != XCHG_OK)
+        return ce;
     xchg__decision row;
     memset(&row, 0, sizeof row);
     uint8_t id[16];
@@ -557,17 +694,39 @@ xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *op, const char 
         json_array_append_new(stmts, json_pack("{s:s, s:s, s:s}", "recipient", rid, "members",
                                                row.members, "signature", sig));
     }
+    /* the release key: this operator's partial decryption of every record of the family
+       the consent filter releases, stored with the decision (the same transaction) */
+    struct contrib c = {.m = m, .share = share, .party = who, .decision_id = row.decision_id,
+                        .rows = json_array(), .d = d, .e = XCHG_OK};
+    if (keyed) {
+        xchg_hex_encode(c.deal, pd->release_key.deal, XCHG_TH_DEAL_BYTES);
+        /* what would open a record's superseded versions is not kept */
+        if (e == XCHG_OK)
+            e = xchg__store_contributions_prune(m->s, d);
+        if (e == XCHG_OK)
+            e = xchg__store_family_records(m->s, run, family, NULL, contribute_one, &c, d);
+        if (e == XCHG_OK)
+            e = c.e;
+    }
     /* the audit entry holds everything the rows hold: written before COMMIT, and rolled
        forward into the store by xchg_matcher_open should the commit not happen */
+    json_t *entry =
+        json_pack("{s:s, s:s, s:I, s:s, s:o, s:I, s:s, s:O}", "decision_id", row.decision_id,
+                  "family", family, "run", (json_int_t)run, "decision",
+                  approve ? "approve" : "reject", "reason", xchg__audit_str(reason), "time",
+                  (json_int_t)now, "operator_party", row.party, "statements", stmts);
+    if (keyed && entry)
+        json_object_set_new(entry, "contributions",
+                            json_pack("{s:s, s:i, s:O}", "deal", c.deal, "index",
+                                      (int)xchg_release_share_index(share), "records", c.rows));
     if (e == XCHG_OK)
-        e = xchg__matcher_audit(
-            m, approve ? XCHG_AUDIT_APPROVE : XCHG_AUDIT_REJECT, xchg_seckey_public(op)->id,
-            json_pack("{s:s, s:s, s:I, s:s, s:o, s:I, s:s, s:O}", "decision_id", row.decision_id,
-                      "family", family, "run", (json_int_t)run, "decision",
-                      approve ? "approve" : "reject", "reason", xchg__audit_str(reason), "time",
-                      (json_int_t)now, "operator_party", row.party, "statements", stmts),
-            NULL, d);
+        e = xchg__matcher_audit(m, approve ? XCHG_AUDIT_APPROVE : XCHG_AUDIT_REJECT,
+                                xchg_seckey_public(op)->id, entry, NULL, d);
+    else
+        json_decref(entry);
     json_decref(stmts);
+    json_decref(c.rows);
+    free(c.seen);
     if (e == XCHG_OK)
         e = xchg__store_commit(m->s, d);
     else
@@ -633,6 +792,33 @@ xchg_err xchg__release_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, 
         if ((rc = xchg__store_decision_put(m->s, &row, d)) != XCHG_OK)
             break;
     }
+    /* the contributions the approval carried (verified again, like everything, when a
+       packet is made and when it is opened) */
+    json_t *cj = json_object_get(j, "contributions"), *cr;
+    const char *deal = json_string_value(json_object_get(cj, "deal"));
+    json_array_foreach(rc == XCHG_OK && deal ? json_object_get(cj, "records") : NULL, i, cr)
+    {
+        xchg__contribution c;
+        memset(&c, 0, sizeof c);
+        const char *x = json_string_value(json_object_get(cr, "extract_id"));
+        const char *ref = json_string_value(json_object_get(cr, "ref"));
+        const char *dd = json_string_value(json_object_get(cr, "d"));
+        const char *pp = json_string_value(json_object_get(cr, "proof"));
+        size_t dl = 0, pl = 0;
+        if (!x || !ref || !dd || !pp ||
+            xchg_hex_decode(c.extract_id, sizeof c.extract_id, x, strlen(x)) != XCHG_OK ||
+            xchg_base64_decode(c.D, sizeof c.D, &dl, dd, strlen(dd)) != XCHG_OK ||
+            xchg_base64_decode(c.proof, sizeof c.proof, &pl, pp, strlen(pp)) != XCHG_OK)
+            continue;
+        snprintf(c.ref, sizeof c.ref, "%s", ref);
+        snprintf(c.deal, sizeof c.deal, "%s", deal);
+        snprintf(c.party, sizeof c.party, "%s", row.party);
+        snprintf(c.decision_id, sizeof c.decision_id, "%s", row.decision_id);
+        c.index = (unsigned)json_integer_value(json_object_get(cj, "index"));
+        if ((rc = xchg__store_contribution_put(m->s, &c, d)) != XCHG_OK)
+            break;
+    }
+
     json_decref(j);
     return rc;
 }
@@ -662,7 +848,99 @@ struct body {
     size_t nprobs;
     xchg_release_stats *st;
     int nomem;
+    /* the release key: the approving operators (party indexes) whose contributions count */
+    const size_t *ops;
+    unsigned nops;
+    char forged[300]; /* a contribution that does not verify: the packet is refused */
 };
+
+struct gather {
+    struct body *b;
+    const xchg__family_record *r;
+    const uint8_t *R, *ctx;
+    json_t *arr;
+    unsigned valid;
+    size_t seen[XCHG_TH_MAX_SHARES];
+};
+
+/* One stored contribution for a released record: counted only when it is an approving
+ * operator's, under their index; verified here (a forged or altered one refuses the
+ * packet, naming the operator) and again by the recipient. */
+static int gather_one(void *ctx, const xchg__contribution *c)
+{
+    struct gather *g = ctx;
+    struct body *b = g->b;
+    const xchg_policy_data *pd = xchg_policy_get(b->m->p);
+    const xchg_release_key *rk = &pd->release_key;
+    size_t party = xchg_policy_party(b->m->p, c->party);
+    int approving = 0;
+    for (unsigned i = 0; i < b->nops; i++)
+        approving |= b->ops[i] == party;
+    const xchg_release_key_share *sh = NULL;
+    for (size_t i = 0; i < rk->nshares; i++)
+        if (rk->shares[i].party == party)
+            sh = &rk->shares[i];
+    if (!approving || !sh)
+        return 0; /* not an approval of this packet: it adds nothing and is not sent */
+    if (c->index != sh->index ||
+        xchg_threshold_verify_partial(sh->verify, sh->index, g->R, g->ctx, c->D, c->proof) !=
+            XCHG_OK) {
+        snprintf(b->forged, sizeof b->forged,
+                 "operator %s's contribution for record %s/%s does not verify against their "
+                 "verification share (forged or altered in the store)",
+                 c->party, g->r->agency, g->r->ref);
+        return 1;
+    }
+    if (g->valid < XCHG_TH_MAX_SHARES)
+        g->seen[g->valid++] = party;
+    char dd[64], pp[128];
+    xchg_base64_encode(dd, c->D, sizeof c->D);
+    xchg_base64_encode(pp, c->proof, sizeof c->proof);
+    json_array_append_new(g->arr, json_pack("{s:s, s:i, s:s, s:s}", "operator", c->party, "index",
+                                            (int)c->index, "d", dd, "proof", pp));
+    return 0;
+}
+
+/* The approving operators' contributions for a record the consent filter releases:
+ * *out (an array) when at least the threshold of them verify; NULL with why when the
+ * record cannot be opened (the approvals did not cover it), or b->forged set. */
+static json_t *contributions_for(struct body *b, const xchg__family_record *r, char *why,
+                                 size_t whylen)
+{
+    const xchg_release_key *rk = &xchg_policy_get(b->m->p)->release_key;
+    uint8_t R[XCHG_TH_POINT_BYTES], ctx[XCHG_TH_CTX_BYTES];
+    if (xchg_threshold_wrapped_R(r->payload, r->payload_len, R) != XCHG_OK) {
+        snprintf(why, whylen, "the detail was not sealed under the agreement's release key");
+        return NULL;
+    }
+    if (record_ctx(b->m->p, r->extract_id, r->ref, ctx) != XCHG_OK) {
+        snprintf(why, whylen, "the record reference is too long");
+        return NULL;
+    }
+    char deal[33];
+    xchg_hex_encode(deal, rk->deal, XCHG_TH_DEAL_BYTES);
+    struct gather g = {.b = b, .r = r, .R = R, .ctx = ctx, .arr = json_array()};
+    if (!g.arr ||
+        xchg__store_contributions(b->m->s, r->extract_id, r->ref, deal, gather_one, &g, NULL) !=
+            XCHG_OK) {
+        b->nomem = 1;
+        json_decref(g.arr);
+        return NULL;
+    }
+    if (b->forged[0]) {
+        json_decref(g.arr);
+        return NULL;
+    }
+    if (g.valid < rk->threshold) {
+        snprintf(why, whylen,
+                 "the approving operators' contributions do not cover this record (%u of %u; it "
+                 "became releasable after their approval): approve again",
+                 g.valid, rk->threshold);
+        json_decref(g.arr);
+        return NULL;
+    }
+    return g.arr;
+}
 
 static void add_problem(struct body *b, size_t agency, unsigned problem, int32_t start,
                         int32_t end)
@@ -727,17 +1005,20 @@ static int body_record(void *ctx, const xchg__family_record *r)
         }
         b->st->members++;
     }
-    size_t ag = xchg_policy_party(b->m->p, r->agency);
+    size_t ag;
     char why[160];
     /* the consent filter: consent.c decides, on the newest version of the record */
-    int ok = r->current && ag != XCHG_NONE &&
-             xchg_consent_decide(b->m->p, ag, XCHG_PURPOSE_REFERRAL, r->consent, r->consent_date,
-                                 r->basis, why, sizeof why);
-    if (!r->current)
-        snprintf(why, sizeof why, "no longer in the agency's current extract");
+    int ok = releasable(b->m->p, r, &ag, why, sizeof why);
     if (ok && (!r->sealed_key || !r->payload || r->payload_len == 0)) {
         ok = 0;
         snprintf(why, sizeof why, "the agency sealed no detail for this recipient");
+    }
+    json_t *contrib = NULL;
+    if (ok && xchg_policy_get(b->m->p)->release_key.present) {
+        contrib = contributions_for(b, r, why, sizeof why);
+        if (b->forged[0] || b->nomem)
+            return 1;
+        ok = contrib != NULL;
     }
     b->st->records++;
     if (!ok) {
@@ -766,6 +1047,7 @@ static int body_record(void *ctx, const xchg__family_record *r)
     xchg_hex_encode(xhex, r->extract_id, XCHG_EXTRACT_ID_BYTES);
     char *b64 = malloc(xchg_base64_len(r->payload_len));
     if (!b64) {
+        json_decref(contrib);
         b->nomem = 1;
         return 1;
     }
@@ -775,6 +1057,10 @@ static int body_record(void *ctx, const xchg__family_record *r)
                           "basis_for_release", why, "extract_id", xhex, "sealed_key", r->sealed_key,
                           "payload", b64);
     free(b64);
+    if (o && contrib)
+        json_object_set_new(o, "contributions", contrib);
+    else
+        json_decref(contrib);
     if (!o || json_array_append_new(json_object_get(b->cur, "records"), o)) {
         b->nomem = 1;
         return 1;
@@ -792,9 +1078,10 @@ static int cmp_problem(const void *x, const void *y)
 
 /* The packet body (owned by the caller) for family, recipient rp, approvals (consumed). */
 static json_t *packet_body(xchg_matcher *m, const char *family, const char *recipient, int64_t run,
-                           const char *family_rp, json_t *approvals, int64_t now,
+                           const struct tally *t, json_t *approvals, int64_t now,
                            xchg_release_stats *st, xchg_diag *d, xchg_err *err)
 {
+    const char *family_rp = t->family_rp;
     const xchg_policy_data *pd = xchg_policy_get(m->p);
     size_t rp = recipient_party(m->p, recipient);
     struct body b;
@@ -804,10 +1091,17 @@ static json_t *packet_body(xchg_matcher *m, const char *family, const char *reci
     b.st = st;
     b.run_date = xchg__store_run_date(m->s, run);
     b.members = json_array();
+    b.ops = t->ops;
+    b.nops = t->nops;
     xchg_keyid_hex(pd->parties[rp].key.id, b.key_id);
     *err = xchg__store_family_records(m->s, run, family, b.key_id, body_record, &b, d);
     if (*err == XCHG_OK && b.nomem)
         *err = XCHG_ERR_NOMEM;
+    if (*err == XCHG_OK && b.forged[0]) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "%s; no packet", b.forged);
+        *err = XCHG_ERR_VERIFY;
+        snprintf(t->forged_detail, 300, "%s", b.forged);
+    }
     if (*err != XCHG_OK) {
         json_decref(b.members);
         json_decref(approvals);
@@ -851,7 +1145,7 @@ static json_t *packet_body(xchg_matcher *m, const char *family, const char *reci
     json_t *body = json_pack(
         "{s:s, s:i, s:s, s:s, s:{s:s, s:I, s:s}, s:s, s:s, s:I, s:{s:s}, s:{s:i}, s:o, s:o, "
         "s:o, s:{s:i, s:i}}",
-        "format", "exchange-referral", "version", 2, "packet_id", st->packet_id, "created", when,
+        "format", "exchange-referral", "version", pd->release_key.present ? 3 : 2, "packet_id", st->packet_id, "created", when,
         "agreement", "id", pd->id, "version", (json_int_t)pd->version, "sha256", hex, "recipient",
         recipient, "family", family_rp, "run", (json_int_t)run, "evidence", "window_ends", rd,
         "rule", "at_least", (int)pd->rule_at_least, "problems", probs, "members", b.members,
@@ -911,6 +1205,7 @@ xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher, const
     json_t *approvals = json_array();
     xchg_err e = state_for(m, family, recipient, &rs, approvals, &t, d);
     char detail[300] = "";
+    t.forged_detail = detail;
     if (e != XCHG_OK) {
         json_decref(approvals);
         return e;
@@ -943,7 +1238,9 @@ xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher, const
         return refuse(m, matcher, family, recipient, e, detail, d);
     }
     json_t *body =
-        packet_body(m, family, recipient, rs.run, t.family_rp, approvals, now, st, d, &e);
+        packet_body(m, family, recipient, rs.run, &t, approvals, now, st, d, &e);
+    if (e == XCHG_ERR_VERIFY) /* a forged contribution: refused, with its audit entry */
+        return refuse(m, matcher, family, recipient, e, detail, d);
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(body);
     size_t tl = strlen(path) + 16;
@@ -960,6 +1257,8 @@ xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher, const
         goto fail_tmp;
     e = xchg__store_release_put(m->s, st->packet_id, family, rs.run, recipient, now, st->released,
                                 st->withheld, d);
+    if (e == XCHG_OK && pd->release_key.present)
+        e = xchg__store_contributions_prune(m->s, d);
     if (e == XCHG_OK)
         e = xchg__matcher_audit(m, XCHG_AUDIT_RELEASE, xchg_seckey_public(matcher)->id,
                                 json_pack("{s:s, s:s, s:I, s:s, s:s, s:i, s:i, s:i}", "family",

@@ -410,6 +410,13 @@ static const char *const migrations[] = {
     "  pseudonym TEXT NOT NULL, problem TEXT NOT NULL, status INTEGER NOT NULL,"
     "  baseline REAL, latest REAL, since INTEGER, criteria TEXT,"
     "  PRIMARY KEY(run, pseudonym, problem)) WITHOUT ROWID;",
+    /* 6 -> 7: operators' release-key contributions (docs/release.md "The release key"):
+       a partial decryption of one record's wrapped payload with its proof, by record
+       (extract id, reference) so a later run's approval finds it again */
+    "CREATE TABLE IF NOT EXISTS contributions(extract_id BLOB NOT NULL, ref TEXT NOT NULL,"
+    "  party TEXT NOT NULL, idx INTEGER NOT NULL, deal TEXT NOT NULL, d BLOB NOT NULL,"
+    "  proof BLOB NOT NULL, decision TEXT NOT NULL,"
+    "  PRIMARY KEY(extract_id, ref, party, deal)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -106,6 +106,29 @@ xchg_err xchg__store_family_records(xchg_store *s, int64_t run, const char *fami
                                     int (*fn)(void *ctx, const xchg__family_record *r),
                                     void *ctx, xchg_diag *d);
 
+/* One operator's release-key contribution for one record (docs/release.md "The release
+ * key"): D = s_i·R of the record's wrapped payload and its Chaum–Pedersen proof. */
+typedef struct xchg__contribution {
+    uint8_t extract_id[XCHG_EXTRACT_ID_BYTES];
+    char ref[XCHG_RECORD_MAX_REF + 1];
+    char party[XCHG_PARTY_ID_MAX + 1];
+    unsigned index;
+    char deal[33];
+    uint8_t D[32], proof[64];
+    char decision_id[XCHG_RELEASE_ID_HEXLEN + 1];
+} xchg__contribution;
+
+/* Stored (replacing the same operator's earlier one for the record and deal). */
+xchg_err xchg__store_contribution_put(xchg_store *s, const xchg__contribution *c, xchg_diag *d);
+/* Delete the contributions of every record that is no longer current (a newer version,
+ * a superseded or purged extract): what opens an old version is not kept. */
+xchg_err xchg__store_contributions_prune(xchg_store *s, xchg_diag *d);
+/* Every contribution for one record under deal, by party. */
+xchg_err xchg__store_contributions(xchg_store *s, const uint8_t extract_id[XCHG_EXTRACT_ID_BYTES],
+                                   const char *ref, const char *deal,
+                                   int (*fn)(void *ctx, const xchg__contribution *c), void *ctx,
+                                   xchg_diag *d);
+
 /* Every person pseudonym of the family in run (sorted), for the members digest. */
 xchg_err xchg__store_family_persons(xchg_store *s, int64_t run, const char *family,
                                     int (*fn)(void *ctx, const char *person), void *ctx,

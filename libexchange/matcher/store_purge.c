@@ -107,6 +107,9 @@ xchg_err xchg_store_purge(xchg_store *s, int64_t cutoff, int dry_run, xchg_purge
         "DELETE FROM indicators WHERE record IN (SELECT id FROM purge_records)",
         "DELETE FROM measure_events WHERE record IN (SELECT id FROM purge_records)",
         "DELETE FROM records WHERE id IN (SELECT id FROM purge_records)",
+        /* the operators' release-key contributions for those records (docs/release.md) */
+        "DELETE FROM contributions WHERE extract_id IN (SELECT extract_id FROM extracts "
+        "WHERE ingested_at < ? AND purged_at IS NULL)",
         /* the extract row stays, emptied, as the record of what was held and deleted */
         "UPDATE extracts SET purged_at = strftime('%s','now'), header = '{}' WHERE "
         "ingested_at < ? AND purged_at IS NULL",

@@ -408,3 +408,76 @@ xchg_err xchg__store_meta_set_int(xchg_store *s, const char *name, int64_t v, xc
     sqlite3_finalize(q);
     return rc == SQLITE_DONE ? XCHG_OK : xchg__store_fail(s, d, "writing meta");
 }
+
+/* ---- release-key contributions ------------------------------------------------------ */
+
+xchg_err xchg__store_contribution_put(xchg_store *s, const xchg__contribution *c, xchg_diag *d)
+{
+    sqlite3_stmt *q = prep(s, "INSERT OR REPLACE INTO contributions(extract_id, ref, party, idx, "
+                              "deal, d, proof, decision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    if (!q)
+        return xchg__store_fail(s, d, "recording a release-key contribution");
+    sqlite3_bind_blob(q, 1, c->extract_id, XCHG_EXTRACT_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, c->ref, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, c->party, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 4, (int)c->index);
+    sqlite3_bind_text(q, 5, c->deal, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 6, c->D, sizeof c->D, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 7, c->proof, sizeof c->proof, SQLITE_STATIC);
+    sqlite3_bind_text(q, 8, c->decision_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? XCHG_OK
+                             : xchg__store_fail(s, d, "recording a release-key contribution");
+}
+
+xchg_err xchg__store_contributions(xchg_store *s, const uint8_t extract_id[XCHG_EXTRACT_ID_BYTES],
+                                   const char *ref, const char *deal,
+                                   int (*fn)(void *ctx, const xchg__contribution *c), void *ctx,
+                                   xchg_diag *d)
+{
+    sqlite3_stmt *q = prep(s, "SELECT party, idx, d, proof, decision FROM contributions "
+                              "WHERE extract_id = ?1 AND ref = ?2 AND deal = ?3 ORDER BY party");
+    if (!q)
+        return xchg__store_fail(s, d, "reading release-key contributions");
+    sqlite3_bind_blob(q, 1, extract_id, XCHG_EXTRACT_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, ref, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, deal, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        xchg__contribution c;
+        memset(&c, 0, sizeof c);
+        memcpy(c.extract_id, extract_id, XCHG_EXTRACT_ID_BYTES);
+        snprintf(c.ref, sizeof c.ref, "%s", ref);
+        snprintf(c.deal, sizeof c.deal, "%s", deal);
+        xchg__store_text(c.party, sizeof c.party, q, 0);
+        c.index = (unsigned)sqlite3_column_int(q, 1);
+        /* a row of the wrong size is passed on zeroed: it fails verification, loudly */
+        if (sqlite3_column_bytes(q, 2) == (int)sizeof c.D)
+            memcpy(c.D, sqlite3_column_blob(q, 2), sizeof c.D);
+        if (sqlite3_column_bytes(q, 3) == (int)sizeof c.proof)
+            memcpy(c.proof, sqlite3_column_blob(q, 3), sizeof c.proof);
+        xchg__store_text(c.decision_id, sizeof c.decision_id, q, 4);
+        if (fn(ctx, &c))
+            break;
+    }
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? XCHG_OK
+               : xchg__store_fail(s, d, "reading release-key contributions");
+}
+
+xchg_err xchg__store_contributions_prune(xchg_store *s, xchg_diag *d)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(xchg__store_db(s),
+                          "DELETE FROM contributions WHERE NOT EXISTS (SELECT 1 FROM records r "
+                          "JOIN extracts e ON e.id = r.extract WHERE e.extract_id = "
+                          "contributions.extract_id AND r.ref = contributions.ref AND "
+                          "e.superseded_by IS NULL AND e.purged_at IS NULL AND r.replaced_by IS "
+                          "NULL)",
+                          NULL, NULL, &err);
+    sqlite3_free(err);
+    return rc == SQLITE_OK ? XCHG_OK
+                           : xchg__store_fail(s, d, "removing superseded release-key contributions");
+}

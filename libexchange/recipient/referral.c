@@ -4,6 +4,7 @@
 #include "exchange/packet.h"
 #include "exchange/record.h"
 #include "exchange/release.h"
+#include "exchange/threshold.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -29,9 +30,92 @@ static const char *label_of(const xchg_policy_data *pd, const char *id)
     return id;
 }
 
-/* Decrypt one released record's payload; the fields JSON object or NULL (+ message). */
-static json_t *open_detail(const xchg_policy *p, const xchg_seckey *k, json_t *rec,
-                           const char **err)
+/*
+ * The release key's outer layer of one record (docs/release.md "The release key"): the
+ * packet's contributions for the record, each from an operator whose approval of this
+ * packet verified, each proof checked against the operator's verification share in the
+ * agreement, at least the threshold of them, combined (Lagrange at 0) into s·R, which
+ * opens the wrapped payload w into inner (wl - XCHG_TH_WRAP_OVERHEAD bytes).
+ * XCHG_ERR_VERIFY (fatal: the packet is refused, naming the operator) for a contribution
+ * that does not verify; XCHG_ERR_DENIED (the record stays closed, *err says why) for too
+ * few; XCHG_OK.
+ */
+static xchg_err unwrap_record(const xchg_policy *p, const xchg_referral *r, json_t *rec,
+                              const uint8_t id[XCHG_EXTRACT_ID_BYTES], const uint8_t *w, size_t wl,
+                              uint8_t *inner, const char **err, const char *path, xchg_diag *d)
+{
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_release_key *rk = &pd->release_key;
+    const char *ref = str(rec, "ref");
+    uint8_t R[XCHG_TH_POINT_BYTES], ctx[XCHG_TH_CTX_BYTES], sR[XCHG_TH_POINT_BYTES];
+    uint8_t D[XCHG_TH_MAX_SHARES * XCHG_TH_POINT_BYTES];
+    unsigned idx[XCHG_TH_MAX_SHARES];
+    size_t n = 0, i;
+    json_t *c;
+    if (xchg_threshold_wrapped_R(w, wl, R) != XCHG_OK ||
+        xchg_threshold_context(xchg_policy_hash(p), rk->deal, id, ref, strlen(ref), ctx) !=
+            XCHG_OK) {
+        *err = "the record's detail is not sealed under the agreement's release key";
+        return XCHG_ERR_DENIED;
+    }
+    json_array_foreach(json_object_get(rec, "contributions"), i, c)
+    {
+        const char *op = str(c, "operator"), *dd = str(c, "d"), *pp = str(c, "proof");
+        size_t party = xchg_policy_party(p, op);
+        int approved = 0;
+        for (size_t k = 0; k < r->napprovals; k++)
+            approved |= strcmp(r->approvals[k].party, op) == 0;
+        const xchg_release_key_share *sh = NULL;
+        for (size_t k = 0; party != XCHG_NONE && k < rk->nshares; k++)
+            if (rk->shares[k].party == party)
+                sh = &rk->shares[k];
+        if (!approved || !sh)
+            continue; /* not an approving operator of this packet: adds nothing */
+        uint8_t proof[XCHG_TH_PROOF_BYTES];
+        size_t dl = 0, pl = 0;
+        int dup = 0;
+        for (size_t k = 0; k < n; k++)
+            dup |= idx[k] == sh->index;
+        if (dup || n == XCHG_TH_MAX_SHARES)
+            continue;
+        if (json_integer_value(json_object_get(c, "index")) != (json_int_t)sh->index ||
+            xchg_base64_decode(D + n * XCHG_TH_POINT_BYTES, XCHG_TH_POINT_BYTES, &dl, dd,
+                               strlen(dd)) != XCHG_OK ||
+            dl != XCHG_TH_POINT_BYTES ||
+            xchg_base64_decode(proof, sizeof proof, &pl, pp, strlen(pp)) != XCHG_OK ||
+            pl != sizeof proof ||
+            xchg_threshold_verify_partial(sh->verify, sh->index, R, ctx,
+                                          D + n * XCHG_TH_POINT_BYTES, proof) != XCHG_OK) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                          "operator %s's partial decryption of record %s/%s does not verify "
+                          "against their verification share in the agreement (forged or "
+                          "altered): the packet is refused",
+                          op, str(rec, "agency"), ref);
+            return XCHG_ERR_VERIFY;
+        }
+        idx[n++] = sh->index;
+    }
+    if (n < rk->threshold) {
+        *err = "the approving operators' contributions for this record are missing (fewer than "
+               "the agreement's threshold)";
+        return XCHG_ERR_DENIED;
+    }
+    xchg_err e = xchg_threshold_combine(rk->threshold, idx, D, sR);
+    if (e == XCHG_OK && xchg_threshold_unwrap(sR, ctx, w, wl, inner) != XCHG_OK)
+        e = XCHG_ERR_DENIED;
+    xchg_wipe(sR, sizeof sR);
+    if (e != XCHG_OK) {
+        *err = "the operators' contributions do not open this record's detail (altered)";
+        return XCHG_ERR_DENIED;
+    }
+    return XCHG_OK;
+}
+
+/* Decrypt one released record's payload; the fields JSON object or NULL (+ message).
+ * *fatal is set for a packet that must be refused as a whole. */
+static json_t *open_detail(const xchg_policy *p, const xchg_seckey *k, const xchg_referral *r,
+                           json_t *rec, const char **err, xchg_err *fatal, const char *path,
+                           xchg_diag *d)
 {
     const char *sk = str(rec, "sealed_key"), *pl = str(rec, "payload"),
                *xid = str(rec, "extract_id"), *ref = str(rec, "ref");
@@ -48,6 +132,29 @@ static json_t *open_detail(const xchg_policy *p, const xchg_seckey *k, json_t *r
         xchg_base64_decode(c, plen + 1, &cl, pl, plen) != XCHG_OK || cl < XCHG_PAYLOAD_OVERHEAD) {
         *err = "the packet's copy of this record is malformed";
         goto done;
+    }
+    if (xchg_policy_get(p)->release_key.present) {
+        /* the outer layer first: it needs the operators' contributions */
+        uint8_t *inner = cl >= XCHG_TH_WRAP_OVERHEAD ? malloc(cl - XCHG_TH_WRAP_OVERHEAD + 1) : NULL;
+        xchg_err ue = inner ? unwrap_record(p, r, rec, id, c, cl, inner, err, path, d)
+                            : XCHG_ERR_DENIED;
+        if (!inner && cl >= XCHG_TH_WRAP_OVERHEAD)
+            *err = "out of memory";
+        else if (!inner)
+            *err = "the packet's copy of this record is malformed";
+        if (ue == XCHG_ERR_VERIFY)
+            *fatal = ue;
+        if (ue != XCHG_OK) {
+            free(inner);
+            goto done;
+        }
+        free(c);
+        c = inner;
+        cl -= XCHG_TH_WRAP_OVERHEAD;
+        if (cl < XCHG_PAYLOAD_OVERHEAD) {
+            *err = "the packet's copy of this record is malformed";
+            goto done;
+        }
     }
     if (xchg_box_open(k, sealed, n, dk) != XCHG_OK) {
         *err = "the agency's data key does not open with this key";
@@ -149,11 +256,20 @@ static xchg_err fill(const xchg_policy *p, const xchg_seckey *k, struct priv *pv
     const xchg_policy_data *pd = xchg_policy_get(p);
     xchg_referral *r = &pv->r;
     json_t *j = pv->j;
-    if (json_integer_value(json_object_get(j, "version")) != 2) {
+    json_int_t ver = json_integer_value(json_object_get(j, "version"));
+    if (ver != 2 && ver != 3) {
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
                       "packet format version %lld: made before packets carried the operators' "
                       "signed approvals; ask the matcher for a new packet",
-                      (long long)json_integer_value(json_object_get(j, "version")));
+                      (long long)ver);
+        return XCHG_ERR_VERSION;
+    }
+    /* version 3 carries the operators' release-key contributions; it is the only version
+       an agreement with a release key accepts, and only such an agreement accepts it */
+    if ((ver == 3) != (pd->release_key.present != 0)) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                      "packet format version %lld, but agreement '%s' %s a release key",
+                      (long long)ver, pd->id, pd->release_key.present ? "has" : "has no");
         return XCHG_ERR_VERSION;
     }
     r->packet_id = str(j, "packet_id");
@@ -210,9 +326,13 @@ static xchg_err fill(const xchg_policy *p, const xchg_seckey *k, struct priv *pv
             rec->consent = str(y, "consent");
             rec->basis = str(y, "basis_for_release");
             const char *err = NULL;
-            json_t *det = open_detail(p, k, y, &err);
+            xchg_err fatal = XCHG_OK;
+            json_t *det = open_detail(p, k, r, y, &err, &fatal, path, d);
+            if (fatal != XCHG_OK)
+                return fatal;
             json_object_del(y, "sealed_key");
             json_object_del(y, "payload");
+            json_object_del(y, "contributions");
             if (!det) {
                 json_object_set_new(y, "error", json_string(err));
                 rec->error = str(y, "error");

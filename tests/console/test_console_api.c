@@ -137,7 +137,7 @@ static void open_session(struct sess *s, const xchg_seckey *k, int release)
 {
     memset(s, 0, sizeof *s);
     struct console_opts o = {mat,         pol, k, release ? mkey : NULL, release ? outbox : NULL,
-                             "127.0.0.1", PORT};
+                             "127.0.0.1", PORT,        NULL};
     assert_non_null(s->c = console_new(&o, s->token));
     char q[100];
     snprintf(q, sizeof q, "token=%s", s->token);
@@ -227,7 +227,7 @@ static void test_token_and_session(void **state)
     (void)state;
     struct sess s;
     memset(&s, 0, sizeof s);
-    struct console_opts o = {mat, pol, op1, NULL, NULL, "127.0.0.1", PORT};
+    struct console_opts o = {mat, pol, op1, NULL, NULL, "127.0.0.1", PORT, NULL};
     assert_non_null(s.c = console_new(&o, s.token));
     unsigned st;
     /* no token, no session: the API says 401, the page a login notice */

@@ -56,9 +56,9 @@ fi
 out=$(PATH="$P/bin:$PATH" bash -c '
   . "$1"
   c() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _xchg; echo "[${COMPREPLY[*]}]"; }
-  c xchg rel; c xchg audit v; c xchg keygen --unp; c xchg release list --js; c xchg help match pu' _ "$P/share/bash-completion/completions/xchg")
+  c xchg rep; c xchg audit v; c xchg keygen --unp; c xchg release list --js; c xchg help match pu' _ "$P/share/bash-completion/completions/xchg")
 # (release list takes no --json: nothing to complete)
-[ "$out" = $'[release]\n[verify]\n[--unprotected]\n[]\n[purge]' ] && ok || bad "completion: '$out'"
+[ "$out" = $'[report]\n[verify]\n[--unprotected]\n[]\n[purge]' ] && ok || bad "completion: '$out'"
 
 # a tiny program against the installed pkg-config file and shared library
 cat >"$T/t.c" <<'C'
