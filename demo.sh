@@ -45,26 +45,32 @@ label_of() { # party id -> label, read from the agreement template
 }
 
 step "1. each party makes its keys"
-# The owner protects its key with a passphrase (read from a file descriptor, never argv).
+# Keys are passphrase-protected by default. The owner's and both operators' keys are
+# protected here, with the passphrase on a file descriptor (never argv); the agencies',
+# the matcher's and the team's keys are made with --unprotected only so that the demo runs
+# without a terminal (demo only: a real deployment protects every key).
 DEMO_PASS="demo only: use a real passphrase"
+PROTECTED=" county-ig operator-1 operator-2 "
+is_protected() { [[ "$PROTECTED" == *" $1 "* ]]; }
 for tmpl in policies/phase1.yaml policies/phase2.yaml; do
   for id in $(awk '/^  - id: /{print $3}' "$tmpl"); do
     [ -f "$OUT/keys/$id.key" ] && continue
     label=$(label_of "$id" "$tmpl")
-    if [ "$id" = county-ig ]; then
+    if is_protected "$id"; then
       "$XCHG" keygen -o "$OUT/keys/$id" --label "$label" --passphrase-fd 3 3<<<"$DEMO_PASS" | head -1
     else
-      "$XCHG" keygen -o "$OUT/keys/$id" --label "$label" | head -1
+      "$XCHG" keygen -o "$OUT/keys/$id" --label "$label" --unprotected 2>/dev/null | head -1
     fi
   done
 done
+echo "  (protected:${PROTECTED% }; the others made with --unprotected, demo only)"
 ls -l "$OUT/keys" | awk 'NR>1 {print "  " $1, $NF}' | head -4; echo "  ..."
 "$XCHG" key show "$OUT/keys/county-ig.key"
 
 sign_all() { # agreement -> every signatory signs
   local a=$1
   for id in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$a"); do
-    if [ "$id" = county-ig ]; then
+    if is_protected "$id"; then
       "$XCHG" policy sign "$a" --key "$OUT/keys/$id.key" --passphrase-fd 3 3<<<"$DEMO_PASS" >/dev/null
     else
       "$XCHG" policy sign "$a" --key "$OUT/keys/$id.key" >/dev/null
@@ -149,16 +155,16 @@ echo
 step "9. two operators approve; the matcher releases the referral packet"
 DB=(--db "$M/store.db" --db-key "$M/store.key" --agreement "$A")
 echo "  (an approval without the operator's share of the release key is refused:)"
-if "$XCHG" release approve "${DB[@]}" --key "$OUT/keys/operator-1.key" \
+if "$XCHG" release approve "${DB[@]}" --key "$OUT/keys/operator-1.key" --passphrase-fd 3 3<<<"$DEMO_PASS" \
      --reason "meets 2+ problems" "$FAMILY" 2>&1 | head -1 | sed 's/^/    /'; then :; fi
-"$XCHG" release approve "${DB[@]}" --key "$OUT/keys/operator-1.key" \
+"$XCHG" release approve "${DB[@]}" --key "$OUT/keys/operator-1.key" --passphrase-fd 3 3<<<"$DEMO_PASS" \
   --share "$OUT/shares/phase2/operator-1.share" \
   --reason "meets 2+ problems; no open case with the team" "$FAMILY" | sed 's/^/  /'
 echo "  (with one approval the agreement's two-person rule refuses the packet:)"
 if "$XCHG" release packet "${DB[@]}" --key "$OUT/keys/matcher.key" --to tf-team \
      -o "$OUT/referral.xrp" "$FAMILY" 2>&1 | sed 's/^/    /'; then :; fi
 [ ! -e "$OUT/referral.xrp" ] || { echo "unexpected: a packet with one approval"; exit 1; }
-"$XCHG" release approve "${DB[@]}" --key "$OUT/keys/operator-2.key" \
+"$XCHG" release approve "${DB[@]}" --key "$OUT/keys/operator-2.key" --passphrase-fd 3 3<<<"$DEMO_PASS" \
   --share "$OUT/shares/phase2/operator-2.share" \
   --reason "agreed: refer to the key-worker team" "$FAMILY" | sed 's/^/  /'
 "$XCHG" release packet "${DB[@]}" --key "$OUT/keys/matcher.key" --to tf-team \
@@ -172,7 +178,7 @@ if "$XCHG" open --agreement "$A" --key "$OUT/keys/police.key" "$OUT/referral.xrp
      head -1 | sed 's/^/    /'; then :; fi
 echo
 echo "  the IG lead checks the matcher's audit log (hash chain + signed checkpoints):"
-"$XCHG" audit verify --agreement "$A" --log "$M/store.db.audit" | sed 's/^/    /'
+"$XCHG" audit verify --agreement "$A" --db "$M/store.db" | sed 's/^/    /'
 
 step "11. the programme: outcomes tracked per family, and the published tables"
 echo "  each identified family's baseline problems and their outcomes (one run so far: too"

@@ -33,7 +33,7 @@ if [ -n "${REUSE:-}" ]; then # a work dir kept by an earlier KEEP=1 run: measure
 else
 "$XCHG_SYNTH" --people "$PEOPLE" --seed 1 --out "$W/county" --quiet
 mkdir -p "$W/keys"
-make_key() { $X keygen -o "$1" --label "$2" >/dev/null; } # every key made here
+make_key() { $X keygen -o "$1" --label "$2" --unprotected >/dev/null 2>&1; } # every key made here
 for p in $(awk '/^  - id: /{print $3}' "$S/policies/phase2.yaml"); do make_key "$W/keys/$p" "$p"; done
 A=$W/phase2.yaml
 $X policy bind-keys "$S/policies/phase2.yaml" --keys "$W/keys" -o "$A" >/dev/null

@@ -36,7 +36,7 @@ else
   trap 'rm -rf "$W"' EXIT
 fi
 mkdir -p "$W/keys"
-for p in ig febrl-orig febrl-dup matcher; do $X keygen -o "$W/keys/$p" --label "$p" >/dev/null; done
+for p in ig febrl-orig febrl-dup matcher; do $X keygen -o "$W/keys/$p" --label "$p" --unprotected >/dev/null; done
 A=$W/agreement.yaml
 $X policy bind-keys bench/febrl/agreement.yaml --keys "$W/keys" -o "$A" >/dev/null
 for p in ig febrl-orig febrl-dup matcher; do $X policy sign "$A" --key "$W/keys/$p.key" >/dev/null; done

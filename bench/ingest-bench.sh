@@ -19,7 +19,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/ingest-bench.XXXXXX")
 $B/bench/xchg-synth --people "$PEOPLE" --seed 1 --out "$W/county" --quiet
 mkdir -p "$W/keys"
 for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team operator-1 operator-2; do
-  $X keygen -o "$W/keys/$p" --label "$p" >/dev/null
+  $X keygen -o "$W/keys/$p" --label "$p" --unprotected >/dev/null
 done
 A=$W/phase2.yaml
 $X policy bind-keys policies/phase2.yaml --keys "$W/keys" -o "$A" >/dev/null

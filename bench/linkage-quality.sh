@@ -28,7 +28,7 @@ else
 fi
 mkdir -p "$W/keys"
 for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team fi-team operator-1 operator-2; do
-  $X keygen -o "$W/keys/$p" --label "$p" >/dev/null
+  $X keygen -o "$W/keys/$p" --label "$p" --unprotected >/dev/null
 done
 declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care
                  [youth-offending]=yos [housing]=housing [health]=health)

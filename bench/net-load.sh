@@ -19,7 +19,7 @@ trap '[ -n "$DPID" ] && kill $DPID 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' E
 
 "$SYNTH" --households "${HOUSEHOLDS:-30}" --seed 5 --out "$W/county" -q
 A0=$SRC/policies/phase2.yaml
-for p in $(awk '/^  - id: /{print $3}' "$A0"); do "$X" keygen -o "$K/$p" --label "$p" >/dev/null; done
+for p in $(awk '/^  - id: /{print $3}' "$A0"); do "$X" keygen -o "$K/$p" --label "$p" --unprotected >/dev/null; done
 A=$W/a.yaml
 "$X" policy bind-keys "$A0" --keys "$K" -o "$A" >/dev/null
 for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do "$X" policy sign "$A" --key "$K/$p.key" >/dev/null; done
@@ -56,7 +56,7 @@ submit_all() { # label
   ls "$W"/x/*.xex | split -n r/"$C" - "$W/part."
   for part in "$W"/part.*; do
     # each client process submits its share, all of it at once (N/C in flight per client: N concurrent in all)
-    ( xargs -P $(( (N + C - 1) / C )) -n 1 "$X" submit --to "$URL" --ca "$W/ca/ca.pem" --agreement "$A" \
+    ( xargs -P $(( (N + C - 1) / C )) -n 1 "$X" submit --url "$URL" --ca "$W/ca/ca.pem" --agreement "$A" \
         --key "$K/police.key" --retries 5 <"$part" >"$part.out" 2>"$part.err" || true ) &
     cp+=($!)
   done

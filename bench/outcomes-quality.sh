@@ -39,7 +39,7 @@ C=$W/county
 nice -n 10 "$SYNTH" --people "$PEOPLE" --periods 3 --seed "${OQ_SEED:-1}" --out "$C" -q
 K=$W/keys
 mkdir -p "$K"
-for p in $(awk '/^  - id: /{print $3}' "$AGR"); do $X keygen -o "$K/$p" --label "$p" >/dev/null; done
+for p in $(awk '/^  - id: /{print $3}' "$AGR"); do $X keygen -o "$K/$p" --label "$p" --unprotected >/dev/null; done
 A=$W/agreement.yaml
 $X policy bind-keys "$AGR" --keys "$K" -o "$A" >/dev/null
 for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done

@@ -26,7 +26,7 @@ DPID=
 trap '[ -n "$DPID" ] && kill $DPID 2>/dev/null; jobs -p | xargs -r kill 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
 
 A0=$SRC/policies/phase2.yaml
-for p in $(awk '/^  - id: /{print $3}' "$A0"); do "$X" keygen -o "$K/$p" --label "$p" >/dev/null; done
+for p in $(awk '/^  - id: /{print $3}' "$A0"); do "$X" keygen -o "$K/$p" --label "$p" --unprotected >/dev/null; done
 A=$W/a.yaml
 "$X" policy bind-keys "$A0" --keys "$K" -o "$A" >/dev/null
 for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do "$X" policy sign "$A" --key "$K/$p.key" >/dev/null; done

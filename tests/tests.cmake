@@ -27,6 +27,11 @@ set_tests_properties(cli.report_html PROPERTIES ENVIRONMENT "${XCHG_REPORT_ENV}"
 add_test(NAME cli.report_county COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/report/county.sh)
 set_tests_properties(cli.report_county PROPERTIES ENVIRONMENT "${XCHG_REPORT_ENV};PEOPLE=300000"
   TIMEOUT 1200 LABELS slow)
+# cmake --install into a DESTDIR: layout, man pages render, completion, a program built
+# against the installed exchange.pc (tests/install/install.sh).
+add_test(NAME cli.install COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/install/install.sh)
+set_tests_properties(cli.install PROPERTIES ENVIRONMENT
+  "XCHG_SOURCE_DIR=${PROJECT_SOURCE_DIR};XCHG_BUILD_DIR=${PROJECT_BINARY_DIR};XCHG_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp")
 # The operator console (docs/console.md): its JSON API (every refusal, decisions exactly as
 # the CLI makes them) on a demo-county store, and the browser test in headless Chromium.
 add_executable(test_console_api console/test_console_api.c)

@@ -139,6 +139,13 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char **po
             *help = 1;
             continue;
         }
+        if (strcmp(a, "--list-options") == 0) {
+            /* hidden, for shell completion: the options this verb takes, one a line */
+            for (const struct cli_opt *p = opts; p && p->lng; p++)
+                printf("%s\n", p->lng);
+            puts("--help");
+            exit(fflush(stdout) == 0 ? EXIT_OK : EXIT_IO);
+        }
         const struct cli_opt *o = NULL;
         const char *inl = NULL;
         for (const struct cli_opt *p = opts; p && p->lng; p++) {
@@ -155,6 +162,7 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char **po
         }
         if (!o) {
             cli_error("unknown option '%s'", a);
+            cli_suggest_option(a, opts);
             return EXIT_USAGE;
         }
         if (o->takes_arg) {
@@ -258,6 +266,8 @@ int cli_read_passphrase(const char *fd_arg, const char *prompt, int confirm, cha
         if (r == -3) {
             cli_error("no terminal to ask for the passphrase");
             cli_hint("pass it on a file descriptor with --passphrase-fd N (never on the command line)");
+            if (confirm & CLI_PASS_NEW_KEY)
+                cli_hint("or make a key without a passphrase with --unprotected (not recommended)");
             goto cleanup;
         }
         if (r != 0) {
@@ -277,7 +287,8 @@ int cli_read_passphrase(const char *fd_arg, const char *prompt, int confirm, cha
     }
     if (*len == 0) {
         cli_error("empty passphrase");
-        cli_hint("omit --protect to store the key without a passphrase");
+        if (confirm & CLI_PASS_NEW_KEY)
+            cli_hint("use --unprotected to store the key without a passphrase (not recommended)");
         goto cleanup;
     }
     *pass = buf;
@@ -425,7 +436,7 @@ void cli_verb_usage(const char *usage, const char *verb)
         fputs(usage, stdout);
         return;
     }
-    int in_synopsis = 1, keep = 0, printed = 0;
+    int in_synopsis = 1, keep = 0, printed = 0, printed_example = 0;
     for (const char *l = usage; *l;) {
         const char *e = strchr(l, '\n');
         size_t n = e ? (size_t)(e - l) : strlen(l);
@@ -443,6 +454,15 @@ void cli_verb_usage(const char *usage, const char *verb)
             } else if (keep) {
                 printf("%.*s\n", (int)n, l);
             }
+        } else if (n > 14 && strncmp(l, "example: xchg ", 14) == 0) {
+            /* "example: xchg GROUP VERB ...": this verb's examples only */
+            const char *w = l + 14, *e2 = memchr(w, ' ', n - 14);
+            keep = 0;
+            if (e2 && word_is(e2 + 1, strcspn(e2 + 1, " \n"), verb)) {
+                if (!printed_example++)
+                    putchar('\n');
+                printf("%.*s\n", (int)n, l);
+            }
         } else if (l[0] != ' ') {
             keep = head_names(l, n, verb);
             if (keep)
@@ -454,4 +474,84 @@ void cli_verb_usage(const char *usage, const char *verb)
     }
     printf("\nRun 'xchg %.*s --help' for every %.*s command and the options they share.\n",
            (int)ngroup, group, (int)ngroup, group);
+}
+
+size_t cli_edit_distance(const char *a, const char *b)
+{
+    /* Levenshtein distance, one row at a time; words longer than 63 bytes count as far */
+    size_t na = strlen(a), nb = strlen(b);
+    if (na > 63 || nb > 63)
+        return (size_t)-1;
+    size_t row[64];
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[nb];
+}
+
+/* Close enough to be a typo: at most 2 edits, and fewer than half the word's letters. */
+static int near_enough(const char *word, size_t dist)
+{
+    size_t n = strlen(word);
+    return dist <= 2 && dist * 2 < n;
+}
+
+const char *cli_nearest_word(const char *word, const char *words)
+{
+    static char best[64];
+    size_t bestd = (size_t)-1;
+    best[0] = '\0';
+    for (const char *w = words; w && *w;) {
+        while (*w == ' ')
+            w++;
+        size_t n = strcspn(w, " ");
+        if (n == 0)
+            break;
+        if (n < sizeof best) {
+            char cand[64];
+            memcpy(cand, w, n);
+            cand[n] = '\0';
+            size_t dist = cli_edit_distance(word, cand);
+            if (dist < bestd) {
+                bestd = dist;
+                memcpy(best, cand, n + 1);
+            }
+        }
+        w += n;
+    }
+    return bestd != (size_t)-1 && near_enough(word, bestd) ? best : NULL;
+}
+
+void cli_suggest_option(const char *given, const struct cli_opt *opts)
+{
+    char name[64];
+    size_t n = strcspn(given, "=");
+    if (n >= sizeof name || strncmp(given, "--", 2) != 0)
+        return;
+    memcpy(name, given, n);
+    name[n] = '\0';
+    const char *best = NULL;
+    size_t bestd = (size_t)-1;
+    for (const struct cli_opt *p = opts; p && p->lng; p++) {
+        size_t d = cli_edit_distance(name, p->lng);
+        if (d < bestd) {
+            bestd = d;
+            best = p->lng;
+        }
+    }
+    if (best && near_enough(name + 2, bestd))
+        cli_hint("did you mean '%s'?", best);
 }

@@ -60,10 +60,12 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char **po
 
 /*
  * Read a passphrase into a new secure buffer: from file descriptor fd when fd_arg is
- * given ("--passphrase-fd N"), else from the terminal with echo off (twice when confirm).
+ * given ("--passphrase-fd N"), else from the terminal with echo off (twice when confirm has
+ * CLI_PASS_CONFIRM; CLI_PASS_NEW_KEY adds hints about 'keygen --unprotected').
  * Returns 0 or an exit code after printing the error. The result is freed with
  * xchg_secure_free.
  */
+enum { CLI_PASS_CONFIRM = 1, CLI_PASS_NEW_KEY = 2 };
 int cli_read_passphrase(const char *fd_arg, const char *prompt, int confirm, char **pass,
                         size_t *len);
 
@@ -79,6 +81,29 @@ int cli_load_seckey(const char *path, const char *fd_arg, xchg_seckey **out);
  * with a line saying the command refuses to act, and the exit code is returned.
  */
 int cli_load_agreement(const char *path, xchg_policy **p);
+
+/* Levenshtein edit distance of two words (SIZE_MAX for words over 63 bytes). */
+size_t cli_edit_distance(const char *a, const char *b);
+/* The word of the space-separated list words nearest to word, if it is close enough to be
+ * a typo (at most 2 edits, fewer than half its letters); else NULL. Static storage. */
+const char *cli_nearest_word(const char *word, const char *words);
+/* After an unknown option: "hint: did you mean '--passphrase-fd'?" when one of opts is
+ * close enough; nothing otherwise. */
+void cli_suggest_option(const char *given, const struct cli_opt *opts);
+
+/*
+ * The command table (tools/xchg.c). A verb group registers here once: its name, its
+ * entry point, its sub-verbs (space-separated; NULL for a single-verb command) and
+ * whether options alone are also a command (claims). The dispatcher refuses an unknown
+ * sub-verb with the nearest correct one before the group runs, and 'xchg --commands'
+ * lists every "group" and "group sub-verb" (bash completion and the help test read it).
+ */
+struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *subverbs;
+    int subverb_optional;
+};
 
 /* The word for a count of n: one when n is 1, else many ("1 checkpoint", "2 checkpoints"). */
 const char *cli_plural(unsigned long long n, const char *one, const char *many);

@@ -6,8 +6,46 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#define DEFAULT_LOG "audit.log"
+#define OLD_DEFAULT_LOG "audit.log"
+
+/*
+ * The log a command works on: --log FILE, or --db DB's log (DB.audit, where the matcher's
+ * store writes it). The old default ./audit.log is still used when neither is given and it
+ * exists, with a warning (scripts may rely on it). must_exist: a missing log is an error
+ * naming it (exit 3), not "0 entries verify". Returns 0 or an exit code after printing.
+ */
+static int log_path(const char **log, const char *db, int must_exist)
+{
+    static char buf[4096];
+    if (*log && db) {
+        cli_error("give --log FILE or --db DB, not both");
+        return EXIT_USAGE;
+    }
+    if (db) {
+        if ((size_t)snprintf(buf, sizeof buf, "%s.audit", db) >= sizeof buf) {
+            cli_error("--db: path too long");
+            return EXIT_USAGE;
+        }
+        *log = buf;
+    } else if (!*log) {
+        if (must_exist && access(OLD_DEFAULT_LOG, F_OK) != 0) {
+            cli_error("which audit log? give --log FILE or --db DB (its log is DB.audit)");
+            return EXIT_USAGE;
+        }
+        cli_warn("no --log or --db given: using ./" OLD_DEFAULT_LOG " (deprecated default; "
+                 "say --log " OLD_DEFAULT_LOG ")");
+        *log = OLD_DEFAULT_LOG;
+    }
+    if (must_exist && access(*log, F_OK) != 0) {
+        cli_error("%s: no such audit log", *log);
+        if (!db)
+            cli_hint("the matcher's store DB keeps its log in DB.audit (--db DB)");
+        return EXIT_IO;
+    }
+    return 0;
+}
 
 /* v escaped for a terminal (xchg_term_safe), malloc'ed; "?" when out of memory. */
 static char *safe_dup(const char *v)
@@ -36,12 +74,12 @@ static void pad_safe(const char *v, int width)
 }
 
 static const char usage[] =
-    "usage: xchg audit verify --agreement A.yaml [--log FILE] [--against OLD] [--strict]\n"
-    "       xchg audit export [--log FILE] -o OUT [--force]\n"
-    "       xchg audit show   [--log FILE] [--type T] [--since SEQ]\n"
-    "       xchg audit init   --agreement A.yaml [--log FILE]\n"
-    "       xchg audit record [--log FILE] --type T [--actor KEYID|FILE.pub] [--data JSON]\n"
-    "       xchg audit checkpoint [--log FILE] --key MATCHER.key [--passphrase-fd N]\n"
+    "usage: xchg audit verify --agreement A.yaml [--log FILE | --db DB] [--against OLD] [--strict]\n"
+    "       xchg audit export [--log FILE | --db DB] -o OUT [--force]\n"
+    "       xchg audit show   [--log FILE | --db DB] [--type T] [--since SEQ]\n"
+    "       xchg audit init   --agreement A.yaml [--log FILE | --db DB]\n"
+    "       xchg audit record [--log FILE | --db DB] --type T [--actor KEYID|FILE.pub] [--data JSON]\n"
+    "       xchg audit checkpoint [--log FILE | --db DB] --key MATCHER.key [--passphrase-fd N]\n"
     "\n"
     "verify  check the whole hash chain and every checkpoint signature with the matcher key\n"
     "        the agreement pins; reports the first broken entry by line. Needs no database\n"
@@ -56,16 +94,26 @@ static const char usage[] =
     "            data (strings longer than 512 bytes are refused)\n"
     "checkpoint  (matcher) sign the chain head with the matcher's key; do it after every\n"
     "            command that records entries\n"
-    "The log defaults to ./" DEFAULT_LOG ".\n";
+    "\n"
+    "Every command takes the log as --log FILE or as --db DB (the matcher's store, whose\n"
+    "log is DB.audit). Without either, ./" OLD_DEFAULT_LOG " is used if it exists, with a\n"
+    "warning (deprecated).\n"
+    "\n"
+    "example: xchg audit verify --agreement phase2.yaml --db matcher/store.db\n"
+    "example: xchg audit export --db matcher/store.db -o audit-2026-12.log\n"
+    "example: xchg audit show --log audit-2026-12.log --type release\n"
+    "example: xchg audit init --agreement phase2.yaml --log audit.log\n"
+    "example: xchg audit record --log audit.log --type note --data '{\"n\":1}'\n"
+    "example: xchg audit checkpoint --log audit.log --key matcher.key --passphrase-fd 3\n";
 
 static const xchg_party *matcher_of(const xchg_policy *p);
 
 static int verify(int argc, char **argv)
 {
-    const char *agr = NULL, *log = NULL, *against = NULL, *strict = NULL;
+    const char *agr = NULL, *log = NULL, *db = NULL, *against = NULL, *strict = NULL;
     const struct cli_opt opts[] = {
         {"--agreement", 'a', 1, &agr},
-        {"--log", 'l', 1, &log},
+        {"--log", 'l', 1, &log}, {"--db", 'd', 1, &db},
         {"--against", 0, 1, &against},
         {"--strict", 0, 0, &strict},
         {0},
@@ -78,8 +126,8 @@ static int verify(int argc, char **argv)
         cli_error("audit verify needs --agreement A.yaml (the matcher's public key comes from it)");
         return EXIT_USAGE;
     }
-    if (!log)
-        log = DEFAULT_LOG;
+    if ((rc = log_path(&log, db, 1)) != 0)
+        return rc;
     xchg_diag *d = xchg_diag_new();
     xchg_policy *p = NULL;
     if ((rc = cli_load_agreement(agr, &p)) != 0)
@@ -148,9 +196,9 @@ cleanup:
 
 static int export_log(int argc, char **argv)
 {
-    const char *log = NULL, *out = NULL, *force = NULL;
+    const char *log = NULL, *db = NULL, *out = NULL, *force = NULL;
     const struct cli_opt opts[] = {
-        {"--log", 'l', 1, &log},
+        {"--log", 'l', 1, &log}, {"--db", 'd', 1, &db},
         {"--out", 'o', 1, &out},
         {"--force", 'f', 0, &force},
         {0},
@@ -163,8 +211,8 @@ static int export_log(int argc, char **argv)
         cli_error("audit export needs -o OUT");
         return EXIT_USAGE;
     }
-    if (!log)
-        log = DEFAULT_LOG;
+    if ((rc = log_path(&log, db, 1)) != 0)
+        return rc;
     xchg_diag *d = xchg_diag_new();
     uint64_t n = 0;
     xchg_err e = xchg_audit_export(log, out, force ? XCHG_WRITE_OVERWRITE : 0, &n, d);
@@ -214,9 +262,9 @@ static int show_one(const xchg_audit_entry *e, void *ctx)
 
 static int show(int argc, char **argv)
 {
-    const char *log = NULL, *type = NULL, *since = NULL;
+    const char *log = NULL, *db = NULL, *type = NULL, *since = NULL;
     const struct cli_opt opts[] = {
-        {"--log", 'l', 1, &log},
+        {"--log", 'l', 1, &log}, {"--db", 'd', 1, &db},
         {"--type", 't', 1, &type},
         {"--since", 's', 1, &since},
         {0},
@@ -235,8 +283,8 @@ static int show(int argc, char **argv)
         }
         c.since = v;
     }
-    if (!log)
-        log = DEFAULT_LOG;
+    if ((rc = log_path(&log, db, 1)) != 0)
+        return rc;
     xchg_diag *d = xchg_diag_new();
     xchg_err e = xchg_audit_foreach(log, show_one, &c, d);
     if (e != XCHG_OK) {
@@ -262,8 +310,8 @@ static const xchg_party *matcher_of(const xchg_policy *p)
 
 static int init(int argc, char **argv)
 {
-    const char *agr = NULL, *log = NULL;
-    const struct cli_opt opts[] = {{"--agreement", 'a', 1, &agr}, {"--log", 'l', 1, &log}, {0}};
+    const char *agr = NULL, *log = NULL, *db = NULL;
+    const struct cli_opt opts[] = {{"--agreement", 'a', 1, &agr}, {"--log", 'l', 1, &log}, {"--db", 'd', 1, &db}, {0}};
     const char *pos[1];
     int npos, rc;
     if ((rc = cli_verb_args(argc, argv, opts, pos, 0, &npos, usage)) != 0)
@@ -272,8 +320,8 @@ static int init(int argc, char **argv)
         cli_error("audit init needs --agreement A.yaml");
         return EXIT_USAGE;
     }
-    if (!log)
-        log = DEFAULT_LOG;
+    if ((rc = log_path(&log, db, 0)) != 0)
+        return rc;
     xchg_diag *d = xchg_diag_new();
     xchg_policy *p = NULL;
     xchg_audit *a = NULL;
@@ -308,9 +356,9 @@ cleanup:
 
 static int record(int argc, char **argv)
 {
-    const char *log = NULL, *type = NULL, *actor = NULL, *data = NULL;
+    const char *log = NULL, *db = NULL, *type = NULL, *actor = NULL, *data = NULL;
     const struct cli_opt opts[] = {
-        {"--log", 'l', 1, &log},
+        {"--log", 'l', 1, &log}, {"--db", 'd', 1, &db},
         {"--type", 't', 1, &type},
         {"--actor", 0, 1, &actor},
         {"--data", 0, 1, &data},
@@ -324,8 +372,8 @@ static int record(int argc, char **argv)
         cli_error("audit record needs --type T");
         return EXIT_USAGE;
     }
-    if (!log)
-        log = DEFAULT_LOG;
+    if ((rc = log_path(&log, db, 1)) != 0)
+        return rc;
     xchg_diag *d = xchg_diag_new();
     xchg_audit *a = NULL;
     uint8_t id[XCHG_KEYID_BYTES];
@@ -363,9 +411,9 @@ cleanup:
 
 static int checkpoint(int argc, char **argv)
 {
-    const char *log = NULL, *key = NULL, *pfd = NULL;
+    const char *log = NULL, *db = NULL, *key = NULL, *pfd = NULL;
     const struct cli_opt opts[] = {
-        {"--log", 'l', 1, &log},
+        {"--log", 'l', 1, &log}, {"--db", 'd', 1, &db},
         {"--key", 'k', 1, &key},
         {"--passphrase-fd", 0, 1, &pfd},
         {0},
@@ -378,8 +426,8 @@ static int checkpoint(int argc, char **argv)
         cli_error("audit checkpoint needs --key MATCHER.key");
         return EXIT_USAGE;
     }
-    if (!log)
-        log = DEFAULT_LOG;
+    if ((rc = log_path(&log, db, 1)) != 0)
+        return rc;
     xchg_diag *d = xchg_diag_new();
     xchg_audit *a = NULL;
     xchg_seckey *k = NULL;

@@ -30,7 +30,9 @@ static const char usage[] =
     "release key, approvals need this operator's --share (see xchg release-key).\n"
     "DBKEY is --db-key KEYFILE or --db-passphrase-fd N (see xchg match --help).\n"
     "  --listen ADDR     serve on another address: refused unless --allow-remote (the console\n"
-    "                    speaks plain HTTP; put it behind TLS you control)\n";
+    "                    speaks plain HTTP; put it behind TLS you control)\n"
+    "\n"
+    "example: xchg console --db m/store.db --db-key m/store.key --agreement phase2.yaml --key keys/operator-1.key --passphrase-fd 3\n";
 
 struct conn_ctx {
     char *body;

@@ -15,7 +15,10 @@ static const char usage[] =
     "         well formed and within what the agreement lets that agency assert\n"
     "inspect  verify, then show the header and counts (tokens per key, indicators per\n"
     "         problem, consent); payloads stay encrypted — the matcher cannot open them\n"
-    "  --epoch N   also require linkage-secret epoch N\n";
+    "  --epoch N   also require linkage-secret epoch N\n"
+    "\n"
+    "example: xchg extract verify --agreement phase2.yaml --key keys/matcher.key --epoch 1 sealed/*.xex\n"
+    "example: xchg extract inspect --agreement phase2.yaml --key keys/matcher.key sealed/police.xex\n";
 
 static const char *consent_name(unsigned c)
 {

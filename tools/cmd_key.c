@@ -7,24 +7,32 @@
 #include <unistd.h>
 
 static const char keygen_usage[] =
-    "usage: xchg keygen -o PREFIX --label TEXT [--protect] [--passphrase-fd N] [--force]\n"
+    "usage: xchg keygen -o PREFIX --label TEXT [--passphrase-fd N | --unprotected] [--force]\n"
     "\n"
     "Makes an Ed25519 signing key and an X25519 box key for one party and writes\n"
-    "PREFIX.key (secret, mode 0600) and PREFIX.pub (public, for the agreement).\n"
+    "PREFIX.key (secret, mode 0600) and PREFIX.pub (public, for the agreement). The secret\n"
+    "key is encrypted with a passphrase (Argon2id), asked twice on the terminal unless\n"
+    "--passphrase-fd gives it.\n"
     "\n"
     "  -o, --out PREFIX       where to write the two files\n"
     "  -l, --label TEXT       who holds the key, e.g. \"Thames Valley Police — data officer\"\n"
-    "  -p, --protect          encrypt the secret key with a passphrase (asked on the terminal)\n"
-    "      --passphrase-fd N  read the passphrase from file descriptor N (implies --protect)\n"
-    "  -f, --force            replace existing key files\n";
+    "      --passphrase-fd N  read the passphrase from file descriptor N (never argv)\n"
+    "      --unprotected      store the secret key without a passphrase (warns; for tests\n"
+    "                         and demos)\n"
+    "  -p, --protect          (the default; accepted for old scripts)\n"
+    "  -f, --force            replace existing key files\n"
+    "\n"
+    "example: xchg keygen -o keys/police --label \"Police data officer\" --passphrase-fd 3 3<pass\n";
 
 int cmd_keygen(int argc, char **argv)
 {
     const char *out = NULL, *label = NULL, *protect = NULL, *pfd = NULL, *force = NULL;
+    const char *unprot = NULL;
     const struct cli_opt opts[] = {
         {"--out", 'o', 1, &out},         {"--label", 'l', 1, &label},
         {"--protect", 'p', 0, &protect}, {"--passphrase-fd", 0, 1, &pfd},
-        {"--force", 'f', 0, &force},     {0},
+        {"--unprotected", 0, 0, &unprot}, {"--force", 'f', 0, &force},
+        {0},
     };
     const char *pos[1];
     int npos, rc;
@@ -44,6 +52,10 @@ int cmd_keygen(int argc, char **argv)
             cli_error("--label must not contain control characters or newlines");
             return EXIT_USAGE;
         }
+    if (unprot && (protect || pfd)) {
+        cli_error("--unprotected contradicts %s", pfd ? "--passphrase-fd" : "--protect");
+        return EXIT_USAGE;
+    }
     size_t n = strlen(out) + 5;
     char *skpath = malloc(n), *pkpath = malloc(n);
     char *pass = NULL;
@@ -62,9 +74,13 @@ int cmd_keygen(int argc, char **argv)
         rc = EXIT_USAGE;
         goto cleanup;
     }
-    if (protect || pfd) {
-        if ((rc = cli_read_passphrase(pfd, "Passphrase for the new key: ", 1, &pass, &plen)) != 0)
+    if (!unprot) {
+        if ((rc = cli_read_passphrase(pfd, "Passphrase for the new key: ",
+                                      CLI_PASS_CONFIRM | CLI_PASS_NEW_KEY, &pass, &plen)) != 0)
             goto cleanup;
+    } else {
+        cli_warn("%s will not be protected by a passphrase: anyone who can read the file "
+                 "can use the key", skpath);
     }
     xchg_err e = xchg_seckey_generate(label, &k);
     if (e == XCHG_OK)
@@ -96,7 +112,10 @@ static const char key_usage[] =
     "\n"
     "show  prints the key id, label, algorithm and public key of public or secret key\n"
     "      files (a secret key's passphrase is not needed and its secret is not shown).\n"
-    "ring  writes a keyring: the public keys of an agreement's parties, one per line.\n";
+    "ring  writes a keyring: the public keys of an agreement's parties, one per line.\n"
+    "\n"
+    "example: xchg key show keys/police.pub keys/police.key\n"
+    "example: xchg key ring -o keyring.txt keys/*.pub\n";
 
 static int key_show(const char *path)
 {

@@ -10,7 +10,7 @@
 #include <time.h>
 
 static const char usage[] =
-    "usage: xchg match init   --db DB --agreement A (--db-key-out KEYFILE | --passphrase-fd N)\n"
+    "usage: xchg match init   --db DB --agreement A (--db-key-out KEYFILE | --db-passphrase-fd N)\n"
     "       xchg match ingest --db DB DBKEY --agreement A --key MATCHER.key FILE...\n"
     "       xchg match run    --db DB DBKEY --agreement A [--date YYYY-MM-DD] [--threads N]\n"
     "       xchg match list   --db DB DBKEY [--run N] [--all] [--json | --csv]\n"
@@ -39,9 +39,67 @@ static const char usage[] =
     "        retention period (as of --date, default today); each extract's row stays,\n"
     "        marked purged, and the audit log records what was deleted\n"
     "options of several commands:\n"
-    "  --passphrase-fd N         init: the new database passphrase; ingest: the\n"
-    "                            matcher key's passphrase\n"
-    "  --accept-new-version      accept a new version (hash) of the store's agreement\n";
+    "  --passphrase-fd N         the passphrase of the secret key given with --key\n"
+    "  --db-passphrase-fd N      the database passphrase (init: the new one; 'init\n"
+    "                            --passphrase-fd' is its deprecated spelling)\n"
+    "  --accept-new-version      accept a new version (hash) of the store's agreement\n"
+    "\n"
+    "example: xchg match init --db m/store.db --agreement phase2.yaml --db-key-out m/store.key\n"
+    "example: xchg match ingest --db m/store.db --db-key m/store.key --agreement phase2.yaml --key keys/matcher.key sealed/*.xex\n"
+    "example: xchg match run --db m/store.db --db-key m/store.key --agreement phase2.yaml --date 2026-10-31\n"
+    "example: xchg match list --db m/store.db --db-key m/store.key --csv\n"
+    "example: xchg match show --db m/store.db --db-key m/store.key F-3KQ7WZ2M\n"
+    "example: xchg match links --db m/store.db --db-key m/store.key --csv\n"
+    "example: xchg match purge --db m/store.db --db-key m/store.key --agreement phase2.yaml --dry-run\n"
+    "example: xchg match review --db m/store.db --db-key m/store.key --agreement phase2.yaml --key keys/operator-1.key --same --reason \"same DOB and UPN\" police:P17 school:S204\n";
+
+/*
+ * The options each matcher verb takes: the others are refused as unknown for that verb
+ * (with the nearest one it does take), so that e.g. 'release list --csv' is not silently
+ * ignored. DB names the options every store verb shares.
+ */
+#define DB "--db --db-key --db-passphrase-fd --accept-new-version "
+static const struct {
+    const char *group, *verb, *opts;
+} verb_opts[] = {
+    {"match", "init", "--db --agreement --db-key-out --db-passphrase-fd --passphrase-fd"},
+    {"match", "ingest", DB "--agreement --key --passphrase-fd"},
+    {"match", "run", DB "--agreement --date --threads"},
+    {"match", "list", DB "--run --all --json --csv"},
+    {"match", "show", DB "--run --json"},
+    {"match", "links", DB "--run --csv"},
+    {"match", "purge", DB "--agreement --date --dry-run"},
+    {"match", "review", DB "--agreement --key --passphrase-fd --same --different --reason"},
+    {"release", "approve", DB "--agreement --key --passphrase-fd --reason"},
+    {"release", "reject", DB "--agreement --key --passphrase-fd --reason"},
+    {"release", "list", DB "--agreement"},
+    {"release", "packet", DB "--agreement --key --passphrase-fd --to --out --force"},
+    {"outcomes", "outcomes", DB "--agreement --run --json --csv --costs"},
+    {"claims", "claims", DB "--agreement --key --passphrase-fd --run --out --json --csv"},
+};
+#undef DB
+
+static const char *opts_of(const char *group, const char *verb)
+{
+    for (size_t i = 0; i < sizeof verb_opts / sizeof verb_opts[0]; i++)
+        if (strcmp(verb_opts[i].group, group) == 0 && strcmp(verb_opts[i].verb, verb) == 0)
+            return verb_opts[i].opts;
+    return NULL;
+}
+
+static int opt_listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t k = strcspn(p, " ");
+        if (k == n && strncmp(p, name, n) == 0)
+            return 1;
+        p += k;
+        while (*p == ' ')
+            p++;
+    }
+    return 0;
+}
 
 int match_parse(int argc, char **argv, struct common *c)
 {
@@ -74,8 +132,38 @@ int match_parse(int argc, char **argv, struct common *c)
         {"--costs", 0, 0, &c->costs},
         {0},
     };
+    /* only the options this verb takes (all of them for a verb not in verb_opts) */
+    struct cli_opt mine[sizeof opts / sizeof opts[0]];
+    const char *only = opts_of(g ? g : "match", argv[0]);
+    size_t n = 0;
+    /* --agreement where a verb does not use it (the views) is tolerated with a warning:
+     * scripts pass one option array to every matcher command. Every other option a verb
+     * does not take is refused. */
+    for (const struct cli_opt *o = opts; o->lng; o++)
+        if (!only || opt_listed(only, o->lng) || strcmp(o->lng, "--agreement") == 0)
+            mine[n++] = *o;
+    mine[n] = (struct cli_opt){0};
+    const char *grp = g ? g : "match";
+    int single = strcmp(grp, argv[0]) == 0; /* outcomes, claims: the group is the verb */
+    for (int i = 1; only && i < argc && strcmp(argv[i], "--") != 0; i++) {
+        size_t k = strcspn(argv[i], "=");
+        for (const struct cli_opt *o = opts; o->lng; o++) {
+            if (strlen(o->lng) != k || strncmp(argv[i], o->lng, k) != 0 ||
+                opt_listed(only, o->lng))
+                continue;
+            if (strcmp(o->lng, "--agreement") == 0) {
+                cli_warn("%s%s%s does not use --agreement; ignored", grp, single ? "" : " ",
+                         single ? "" : argv[0]);
+                break;
+            }
+            cli_error("%s%s%s does not take %s", grp, single ? "" : " ", single ? "" : argv[0],
+                      o->lng);
+            cli_hint("its options: %s", only);
+            return EXIT_USAGE;
+        }
+    }
     int help, rc;
-    if ((rc = cli_parse(argc, argv, opts, c->pos, 256, &c->npos, &help)) != 0)
+    if ((rc = cli_parse(argc, argv, mine, c->pos, 256, &c->npos, &help)) != 0)
         return rc;
     if (help) {
         cli_verb_usage(c->usage ? c->usage : usage, argv[0]);
@@ -184,9 +272,20 @@ static int do_init(const struct common *c)
     xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
     int rc, wrote_key = 0;
+    /* --passphrase-fd means a secret key's passphrase everywhere else: here it is kept as
+     * the deprecated spelling of --db-passphrase-fd */
+    if (c->pfd && c->dbpfd) {
+        cli_error("match init: give --db-passphrase-fd only (--passphrase-fd is its deprecated "
+                  "spelling)");
+        rc = EXIT_USAGE;
+        goto cleanup;
+    }
+    if (c->pfd)
+        cli_warn("match init --passphrase-fd is deprecated: say --db-passphrase-fd (the "
+                 "database passphrase, as every other matcher command names it)");
     const char *pfd = c->dbpfd ? c->dbpfd : c->pfd;
     if (c->keyout && pfd) {
-        cli_error("match init takes --db-key-out or --passphrase-fd, not both");
+        cli_error("match init takes --db-key-out or --db-passphrase-fd, not both");
         rc = EXIT_USAGE;
         goto cleanup;
     }

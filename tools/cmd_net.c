@@ -22,19 +22,24 @@
 #include <unistd.h>
 
 static const char submit_usage[] =
-    "usage: xchg submit FILE... --to https://HOST:PORT --ca CA.pem --agreement A.yaml\n"
+    "usage: xchg submit FILE... --url https://HOST:PORT --ca CA.pem --agreement A.yaml\n"
     "                   --key AGENCY.key [--passphrase-fd N] [--retries N]\n"
     "\n"
     "Send sealed extracts to the matcher daemon, trusting only the CA in CA.pem. Prints the\n"
     "matcher's verdict for each file; exit 0 only when every file was accepted (ingested\n"
-    "now or already). Connection errors and server errors are retried (default 3 times).\n";
+    "now or already). Connection errors and server errors are retried (default 3 times).\n"
+    "\n"
+    "example: xchg submit sealed/police.xex --url https://matcher.example:8443 --ca ca.pem --agreement phase2.yaml --key keys/police.key\n";
 
 static const char fetch_usage[] =
-    "usage: xchg fetch-packets --to https://HOST:PORT --ca CA.pem --agreement A.yaml\n"
+    "usage: xchg fetch-packets --url https://HOST:PORT --ca CA.pem --agreement A.yaml\n"
     "                          --key RECIPIENT.key -o DIR [--passphrase-fd N] [--retries N]\n"
     "\n"
-    "Download the referral packets addressed to your team that DIR does not have yet.\n"
-    "Each file appears complete (checked against the server's SHA-256) or not at all.\n";
+    "Download the referral packets addressed to your team that DIR does not have yet\n"
+    "(DIR is made, mode 0700, if it does not exist).\n"
+    "Each file appears complete (checked against the server's SHA-256) or not at all.\n"
+    "\n"
+    "example: xchg fetch-packets --url https://matcher.example:8443 --ca ca.pem --agreement phase2.yaml --key keys/tf-team.key -o inbox\n";
 
 #define MAX_ANSWER (1u << 20)
 
@@ -225,20 +230,35 @@ static int net_fail(const struct net *n, CURLcode cc, const char *what)
     return EXIT_IO;
 }
 
+/* --url, or the deprecated --to (which elsewhere names a party: release packet). */
+static int url_of(const char **url, const char *to)
+{
+    if (to && *url) {
+        cli_error("give --url only (--to is its deprecated spelling)");
+        return EXIT_USAGE;
+    }
+    if (to) {
+        cli_warn("--to URL is deprecated here: say --url URL (--to names a recipient party "
+                 "in 'xchg release packet')");
+        *url = to;
+    }
+    return 0;
+}
+
 /* Shared setup: options, agreement (verified), key (a party of it with role want). */
-static int net_setup(struct net *n, const char *to, const char *ca, const char *agr,
+static int net_setup(struct net *n, const char *url, const char *ca, const char *agr,
                      const char *key, const char *pfd, const char *retries, xchg_role want,
                      xchg_policy **p)
 {
-    if (!to || !ca || !agr || !key) {
-        cli_error("needs --to URL, --ca CA.pem, --agreement A.yaml and --key KEY");
+    if (!url || !ca || !agr || !key) {
+        cli_error("needs --url URL, --ca CA.pem, --agreement A.yaml and --key KEY");
         return EXIT_USAGE;
     }
-    if (strncmp(to, "https://", 8) != 0 || strlen(to) >= sizeof n->base) {
-        cli_error("--to must be an https:// URL");
+    if (strncmp(url, "https://", 8) != 0 || strlen(url) >= sizeof n->base) {
+        cli_error("--url must be an https:// URL");
         return EXIT_USAGE;
     }
-    snprintf(n->base, sizeof n->base, "%s", to);
+    snprintf(n->base, sizeof n->base, "%s", url);
     size_t bl = strlen(n->base);
     while (bl > 8 && n->base[bl - 1] == '/')
         n->base[--bl] = 0;
@@ -342,8 +362,10 @@ static int submit_one(struct net *n, const char *path)
 
 int cmd_submit(int argc, char **argv)
 {
-    const char *to = NULL, *ca = NULL, *agr = NULL, *key = NULL, *pfd = NULL, *retries = NULL;
-    const struct cli_opt opts[] = {{"--to", 0, 1, &to},
+    const char *url = NULL, *to = NULL, *ca = NULL, *agr = NULL, *key = NULL, *pfd = NULL,
+               *retries = NULL;
+    const struct cli_opt opts[] = {{"--url", 'u', 1, &url},
+                                   {"--to", 0, 1, &to}, /* deprecated: --url */
                                    {"--ca", 0, 1, &ca},
                                    {"--agreement", 'a', 1, &agr},
                                    {"--key", 'k', 1, &key},
@@ -359,10 +381,12 @@ int cmd_submit(int argc, char **argv)
         fputs(submit_usage, stderr);
         return EXIT_USAGE;
     }
+    if ((rc = url_of(&url, to)) != 0)
+        return rc;
     struct net n;
     memset(&n, 0, sizeof n);
     xchg_policy *p = NULL;
-    if ((rc = net_setup(&n, to, ca, agr, key, pfd, retries, XCHG_ROLE_AGENCY, &p)) == 0) {
+    if ((rc = net_setup(&n, url, ca, agr, key, pfd, retries, XCHG_ROLE_AGENCY, &p)) == 0) {
         for (int i = 0; i < npos; i++) {
             int r = submit_one(&n, pos[i]);
             if (r && (!rc || r > rc))
@@ -449,9 +473,10 @@ static int fetch_one(struct net *n, const char *dir, const char *name, const cha
 
 int cmd_fetch_packets(int argc, char **argv)
 {
-    const char *to = NULL, *ca = NULL, *agr = NULL, *key = NULL, *pfd = NULL, *retries = NULL,
-               *out = NULL;
-    const struct cli_opt opts[] = {{"--to", 0, 1, &to},
+    const char *url = NULL, *to = NULL, *ca = NULL, *agr = NULL, *key = NULL, *pfd = NULL,
+               *retries = NULL, *out = NULL;
+    const struct cli_opt opts[] = {{"--url", 'u', 1, &url},
+                                   {"--to", 0, 1, &to}, /* deprecated: --url */
                                    {"--ca", 0, 1, &ca},
                                    {"--agreement", 'a', 1, &agr},
                                    {"--key", 'k', 1, &key},
@@ -468,8 +493,11 @@ int cmd_fetch_packets(int argc, char **argv)
         fputs(fetch_usage, stderr);
         return EXIT_USAGE;
     }
+    if ((rc = url_of(&url, to)) != 0)
+        return rc;
     struct stat sb;
-    if (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    int make_dir = stat(out, &sb) != 0 && errno == ENOENT; /* made once the key loads */
+    if (!make_dir && (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
         cli_error("%s is not a directory", out);
         return EXIT_USAGE;
     }
@@ -478,8 +506,13 @@ int cmd_fetch_packets(int argc, char **argv)
     xchg_policy *p = NULL;
     json_t *j = NULL;
     struct sink s = {0};
-    if ((rc = net_setup(&n, to, ca, agr, key, pfd, retries, XCHG_ROLE_RECIPIENT, &p)) != 0)
+    if ((rc = net_setup(&n, url, ca, agr, key, pfd, retries, XCHG_ROLE_RECIPIENT, &p)) != 0)
         goto cleanup;
+    if (make_dir && mkdir(out, 0700) != 0) {
+        cli_error("cannot make directory %s: %s", out, strerror(errno));
+        rc = EXIT_IO;
+        goto cleanup;
+    }
     long status = 0;
     CURLcode cc = get_json(&n, "/v1/packets", &s, &status);
     if (cc != CURLE_OK) {

@@ -12,7 +12,9 @@ static const char usage[] =
     "Verifies the matcher's signature and the agreement, decrypts the detail each agency\n"
     "released (only the recipient's key can), and prints the referral: the family, its\n"
     "members with their details, each agency's detail, what was withheld and why, and\n"
-    "which problems qualify the family. --json prints the same as JSON.\n";
+    "which problems qualify the family. --json prints the same as JSON.\n"
+    "\n"
+    "example: xchg open --agreement phase2.yaml --key keys/tf-team.key referral.xrp\n";
 
 int cmd_open(int argc, char **argv)
 {

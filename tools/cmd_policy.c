@@ -29,7 +29,14 @@ static const char usage[] =
     "sign       add your party's signature to AGREEMENT.sig (or --sig FILE)\n"
     "verify     require a valid signature from every signatory and the agreement in force\n"
     "\n"
-    "Exit codes: 0 valid, 1 invalid/unsigned/not in force, 2 usage, 3 file error.\n";
+    "Exit codes: 0 valid, 1 invalid/unsigned/not in force, 2 usage, 3 file error.\n"
+    "\n"
+    "example: xchg policy new --preset linkage --party police:agency -o draft.yaml\n"
+    "example: xchg policy check policies/phase2.yaml\n"
+    "example: xchg policy explain phase2.yaml\n"
+    "example: xchg policy bind-keys policies/phase2.yaml --keys keys -o phase2.yaml\n"
+    "example: xchg policy sign phase2.yaml --key keys/county-ig.key --passphrase-fd 3\n"
+    "example: xchg policy verify phase2.yaml\n";
 
 /* One answer from the terminal (or stdin with --interactive): the default when empty. */
 static const char *ask(const char *question, const char *def, char *line, size_t cap)

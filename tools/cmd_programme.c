@@ -19,7 +19,9 @@ static const char outcomes_usage[] =
     "  date: baseline and latest value of the outcome's measure, met / not met / too early,\n"
     "  and since when it has been met in every run (docs/programme.md). --costs: the\n"
     "  agreement's unit costs against the events before and after identification, the\n"
-    "  predicted and observed savings, and the saving per pound invested.\n";
+    "  predicted and observed savings, and the saving per pound invested.\n"
+    "\n"
+    "example: xchg outcomes --db m/store.db --db-key m/store.key --agreement phase2.yaml --csv\n";
 
 static void money(char *out, size_t n, double v)
 {
@@ -79,7 +81,10 @@ static const char claims_usage[] =
     "       xchg claims verify --agreement A PACK...\n"
     "  The families the agreement's claim rule holds for; with -o, a signed evidence pack\n"
     "  per family (DIR/<family>.xev) that 'claims verify' checks offline: the matcher's\n"
-    "  signature and the rule, criteria and outcomes re-evaluated on the pack's events.\n";
+    "  signature and the rule, criteria and outcomes re-evaluated on the pack's events.\n"
+    "\n"
+    "example: xchg claims --db m/store.db --db-key m/store.key --agreement phase2.yaml --key keys/matcher.key -o packs\n"
+    "example: xchg claims verify --agreement phase2.yaml packs/*.xev\n";
 
 static void num(char *out, size_t n, double v)
 {

@@ -29,7 +29,12 @@ static const char usage[] =
     "                 approved, the matcher makes the referral packet for a recipient: each\n"
     "                 agency's detail included only where consent or a recorded legal basis\n"
     "                 allows it, the rest listed as withheld with the reason\n"
-    "DBKEY is --db-key KEYFILE or --db-passphrase-fd N (see xchg match --help).\n";
+    "DBKEY is --db-key KEYFILE or --db-passphrase-fd N (see xchg match --help).\n"
+    "\n"
+    "example: xchg release approve --db m/store.db --db-key m/store.key --agreement phase2.yaml --key keys/operator-1.key --reason \"meets 3 of 6\" F-3KQ7WZ2M\n"
+    "example: xchg release reject --db m/store.db --db-key m/store.key --agreement phase2.yaml --key keys/operator-2.key --reason \"already supported\" F-3KQ7WZ2M\n"
+    "example: xchg release list --db m/store.db --db-key m/store.key --agreement phase2.yaml\n"
+    "example: xchg release packet --db m/store.db --db-key m/store.key --agreement phase2.yaml --key keys/matcher.key --to tf-team -o referral.xrp F-3KQ7WZ2M\n";
 
 static int need(const struct common *c, int key, int reason, int family)
 {
@@ -187,7 +192,9 @@ static const char key_usage[] =
     "      verification shares) to OUT (default: AGREEMENT itself). The secret and the\n"
     "      shares are wiped at once; the agreement must then be signed again. Dealing again\n"
     "      (an operator joins or leaves) makes a new key: what was sealed before needs the\n"
-    "      old shares (docs/release.md).\n";
+    "      old shares (docs/release.md).\n"
+    "\n"
+    "example: xchg release-key deal phase2.yaml --shares shares/phase2\n";
 
 int cmd_release_key(int argc, char **argv)
 {

@@ -26,7 +26,9 @@ static const char usage[] =
     "  -o, --out F   write to F (atomically) instead of standard output\n"
     "  -f, --force   replace F if it exists\n"
     "Every report produced is recorded in the audit log with its SHA-256.\n"
-    "DBKEY is --db-key KEYFILE or --db-passphrase-fd N (see xchg match --help).\n";
+    "DBKEY is --db-key KEYFILE or --db-passphrase-fd N (see xchg match --help).\n"
+    "\n"
+    "example: xchg report --db m/store.db --db-key m/store.key --agreement phase2.yaml --html -o report.html\n";
 
 int cmd_report(int argc, char **argv)
 {
@@ -54,10 +56,14 @@ int cmd_report(int argc, char **argv)
         fputs(usage, stdout);
         return EXIT_OK;
     }
-    if (!c.db || !c.agr || c.npos || (!!csv + !!json + !!html) > 1) {
+    if (c.npos) { /* first: a stray word is not reported as a missing option */
+        cli_error("report has no sub-commands and takes no arguments (got '%s')", c.pos[0]);
+        cli_hint("run 'xchg report --help' for the options");
+        return EXIT_USAGE;
+    }
+    if (!c.db || !c.agr || (!!csv + !!json + !!html) > 1) {
         cli_error("%s", !c.db    ? "report needs --db DB"
                         : !c.agr ? "report needs --agreement A"
-                        : c.npos ? "report takes no positional argument"
                                  : "give at most one of --csv, --json, --html");
         cli_hint("run 'xchg report --help' for the options");
         return EXIT_USAGE;

@@ -42,7 +42,9 @@ static const char usage[] =
     "  --empty-snapshot     allow a full snapshot with no data rows (it withdraws every record\n"
     "                       the agency sent for the period); without it a header-only file is\n"
     "                       refused\n"
-    "  --force              replace an existing output file\n";
+    "  --force              replace an existing output file\n"
+    "\n"
+    "example: xchg seal --agreement phase2.yaml --key keys/police.key --secret linkage-secret-e1.xsec --in police.csv -o police.xex\n";
 
 /* xchg seal --template: the header and a sample row, from the mapping or the agreement. */
 static int do_template(const xchg_policy *p, const xchg_mapping *m, const char *agency_id)

@@ -17,7 +17,10 @@ static const char usage[] =
     "      (compare fingerprints between agencies; the secret itself is never printed).\n"
     "\n"
     "Both verify the agreement first (signatures, validity dates).\n"
-    "  --passphrase-fd N   read the key's passphrase from file descriptor N\n";
+    "  --passphrase-fd N   read the key's passphrase from file descriptor N\n"
+    "\n"
+    "example: xchg secret new --agreement phase2.yaml --key keys/county-ig.key --passphrase-fd 3 --epoch 1 -o linkage-secret-e1.xsec\n"
+    "example: xchg secret open --agreement phase2.yaml --key keys/police.key linkage-secret-e1.xsec\n";
 
 int cmd_secret(int argc, char **argv)
 {

@@ -3,4 +3,4 @@ list(APPEND XCHG_TOOL_SOURCES cmd_net.c)
 add_executable(xchg-matcherd ${CMAKE_CURRENT_SOURCE_DIR}/matcherd.c
   ${CMAKE_CURRENT_SOURCE_DIR}/cli.c)
 target_link_libraries(xchg-matcherd PRIVATE exchange_static PkgConfig::MHD)
-install(TARGETS xchg-matcherd)
+install(TARGETS xchg-matcherd DESTINATION ${CMAKE_INSTALL_SBINDIR}) # a daemon: section 8

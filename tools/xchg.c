@@ -51,7 +51,89 @@ static const char usage[] =
     "  claims verify  check an evidence pack offline: signature, criteria, outcomes\n"
     "  audit init | record | checkpoint   (matcher) start, append to, sign the log\n"
     "\n"
-    "Run 'xchg <command> --help' for a command's options. Exit codes: docs/exit-codes.md.\n";
+    "Run 'xchg <command> --help' (or 'xchg <command> <sub-command> --help') for its usage\n"
+    "with an example, 'man xchg-<command>' for its manual, 'xchg --version' for the\n"
+    "version. Exit codes: docs/exit-codes.md.\n";
+
+/*
+ * Every verb group, in the order of the usage text above. A new verb group adds one row
+ * here (and its line in usage), a man page docs/man/xchg-NAME.1.scd (listed in
+ * docs/man/CMakeLists.txt), and an 'example: xchg NAME ...' line in its usage text; bash
+ * completion and tests/cli/help.sh find it through 'xchg --commands'.
+ */
+static const struct cli_command commands[] = {
+    {"keygen", cmd_keygen, NULL, 0},
+    {"key", cmd_key, "show ring", 0},
+    /* a new sub-verb (e.g. 'policy new') adds its word here, or the dispatcher refuses it */
+    {"policy", cmd_policy, "new check bind-keys explain sign verify", 0},
+    {"secret", cmd_secret, "new open", 0},
+    {"seal", cmd_seal, NULL, 0},
+    {"submit", cmd_submit, NULL, 0},
+    {"extract", cmd_extract, "verify inspect", 0},
+    {"match", cmd_match, "init ingest run list show links purge review", 0},
+    {"release", cmd_release, "approve reject list packet", 0},
+    {"release-key", cmd_release_key, "deal", 0},
+    {"outcomes", cmd_outcomes, NULL, 0},
+    {"claims", cmd_claims, "verify", 1},
+    {"report", cmd_report, NULL, 0},
+    {"console", cmd_console, NULL, 0},
+    {"open", cmd_open, NULL, 0},
+    {"fetch-packets", cmd_fetch_packets, NULL, 0},
+    {"audit", cmd_audit, "verify export show init record checkpoint", 0},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static int has_word(const char *words, const char *w)
+{
+    size_t n = strlen(w);
+    for (const char *p = words; p && *p;) {
+        size_t k = strcspn(p, " ");
+        if (k == n && strncmp(p, w, n) == 0)
+            return 1;
+        p += k;
+        while (*p == ' ')
+            p++;
+    }
+    return 0;
+}
+
+static void list_commands(void)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        printf("%s\n", commands[i].name);
+        for (const char *p = commands[i].subverbs; p && *p;) {
+            size_t k = strcspn(p, " ");
+            printf("%s %.*s\n", commands[i].name, (int)k, p);
+            p += k;
+            while (*p == ' ')
+                p++;
+        }
+    }
+}
+
+/* The group's sub-verb is known (or absent where options alone are a command): run it. */
+static int dispatch(const struct cli_command *c, int argc, char **argv)
+{
+    const char *sub = argc > 1 ? argv[1] : NULL;
+    if (!c->subverbs || !sub || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
+        return c->run(argc, argv);
+    if (has_word(c->subverbs, sub))
+        return c->run(argc, argv);
+    if (sub[0] == '-' && c->subverb_optional)
+        return c->run(argc, argv);
+    if (sub[0] == '-')
+        cli_error("'xchg %s' needs a command before its options (one of: %s)", c->name,
+                  c->subverbs);
+    else
+        cli_error("unknown %s command '%s'", c->name, sub);
+    const char *near = sub[0] == '-' ? NULL : cli_nearest_word(sub, c->subverbs);
+    if (near)
+        cli_hint("did you mean 'xchg %s %s'?", c->name, near);
+    else if (sub[0] != '-')
+        cli_hint("the %s commands are: %s", c->name, c->subverbs);
+    cli_hint("run 'xchg %s --help' for their usage", c->name);
+    return EXIT_USAGE;
+}
 
 int main(int argc, char **argv)
 {
@@ -67,52 +149,43 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *v = argv[1];
-    if (strcmp(v, "--help") == 0 || strcmp(v, "-h") == 0 || strcmp(v, "help") == 0) {
+    if (strcmp(v, "help") == 0 && argc >= 3 && argc <= 4 && argv[2][0] != '-') {
+        /* 'xchg help COMMAND [SUB]' is 'xchg COMMAND [SUB] --help' */
+        char *hargv[4] = {argv[2], argc == 4 ? argv[3] : "--help", argc == 4 ? "--help" : NULL,
+                          NULL};
+        for (size_t i = 0; i < NCOMMANDS; i++)
+            if (strcmp(argv[2], commands[i].name) == 0)
+                return dispatch(&commands[i], argc - 1, hargv);
+        v = argv[2]; /* an unknown command: said below, with the nearest */
+    } else if (strcmp(v, "--help") == 0 || strcmp(v, "-h") == 0 || strcmp(v, "help") == 0) {
         fputs(usage, stdout);
         return EXIT_OK;
     }
-    if (strcmp(v, "--version") == 0) {
+    if (strcmp(v, "--version") == 0 || strcmp(v, "-V") == 0) {
         printf("xchg %s (library %s)\n", XCHG_VERSION, xchg_version());
         return EXIT_OK;
     }
-    if (strcmp(v, "keygen") == 0)
-        return cmd_keygen(argc - 1, argv + 1);
-    if (strcmp(v, "key") == 0)
-        return cmd_key(argc - 1, argv + 1);
-    if (strcmp(v, "policy") == 0)
-        return cmd_policy(argc - 1, argv + 1);
-    if (strcmp(v, "secret") == 0)
-        return cmd_secret(argc - 1, argv + 1);
-    if (strcmp(v, "seal") == 0)
-        return cmd_seal(argc - 1, argv + 1);
-    if (strcmp(v, "extract") == 0)
-        return cmd_extract(argc - 1, argv + 1);
-    if (strcmp(v, "match") == 0)
-        return cmd_match(argc - 1, argv + 1);
-    if (strcmp(v, "open") == 0)
-        return cmd_open(argc - 1, argv + 1);
-    if (strcmp(v, "release") == 0)
-        return cmd_release(argc - 1, argv + 1);
-    if (strcmp(v, "release-key") == 0)
-        return cmd_release_key(argc - 1, argv + 1);
-    if (strcmp(v, "report") == 0)
-        return cmd_report(argc - 1, argv + 1);
-    if (strcmp(v, "submit") == 0)
-        return cmd_submit(argc - 1, argv + 1);
-    if (strcmp(v, "fetch-packets") == 0)
-        return cmd_fetch_packets(argc - 1, argv + 1);
-    if (strcmp(v, "audit") == 0)
-        return cmd_audit(argc - 1, argv + 1);
-    if (strcmp(v, "outcomes") == 0)
-        return cmd_outcomes(argc - 1, argv + 1);
-    if (strcmp(v, "claims") == 0)
-        return cmd_claims(argc - 1, argv + 1);
-    if (strcmp(v, "console") == 0)
-        return cmd_console(argc - 1, argv + 1);
-    if (v[0] == '-')
+    if (strcmp(v, "--commands") == 0) { /* for completion and tests: one command a line */
+        list_commands();
+        return EXIT_OK;
+    }
+    char names[512] = "";
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(v, commands[i].name) == 0)
+            return dispatch(&commands[i], argc - 1, argv + 1);
+        strncat(names, commands[i].name, sizeof names - strlen(names) - 2);
+        strncat(names, " ", sizeof names - strlen(names) - 1);
+    }
+    if (v[0] == '-') {
         cli_error("unknown option '%s'", v);
-    else
+        if (cli_edit_distance(v, "--version") <= 2)
+            cli_hint("did you mean '--version'?");
+    } else {
         cli_error("unknown command '%s'", v);
+        const char *near = cli_nearest_word(v, names);
+        if (near)
+            cli_hint("did you mean 'xchg %s'?", near);
+    }
     cli_hint("run 'xchg --help' for the list of commands");
     return EXIT_USAGE;
 }

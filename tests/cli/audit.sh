@@ -10,7 +10,7 @@ ok() { PASSES=$((PASSES+1)); }
 bad() { echo "FAIL: $*"; FAILS=$((FAILS+1)); }
 
 # An agreement in force whatever the date, with keys made here and signed by everyone.
-for p in ig police school matcher team other op1 op2; do $X keygen -o "$K/$p" --label "Test $p" >/dev/null; done
+for p in ig police school matcher team other op1 op2; do $X keygen -o "$K/$p" --label "Test $p" --unprotected >/dev/null; done
 sed 's|key: xk1:[A-Za-z0-9+/=]*|key: unbound|; s/valid_from: .*/valid_from: 2020-01-01/; s/review_by: .*/review_by: 2098-01-01/; s/expires: .*/expires: 2099-12-31/' \
   "$S/tests/fixtures/policy/base.yaml" > "$T/a0.yaml"
 $X policy bind-keys "$T/a0.yaml" --keys "$K" -o "$T/a.yaml" >/dev/null
@@ -25,7 +25,13 @@ expect 2 "unknown audit command 'frob'" -- $X audit frob
 expect 2 "audit verify needs --agreement" -- $X audit verify --log "$L"
 expect 2 "audit export needs -o OUT" -- $X audit export --log "$L"
 expect 2 "--since must be a sequence number" -- $X audit show --log "$L" --since x
-expect 3 "cannot open" -- $X audit verify --agreement "$T/a.yaml" --log "$T/none.log"
+expect 3 "none.log: no such audit log" -- $X audit verify --agreement "$T/a.yaml" --log "$T/none.log"
+# no "0 entries verify before line 0" for a missing file; --db DB names DB.audit
+out=$($X audit verify --agreement "$T/a.yaml" --log "$T/none.log" 2>&1) || true
+! grep -q "entries verify before" <<<"$out" && PASSES=$((PASSES+1)) || { echo "FAIL: missing log reported as broken: $out"; FAILS=$((FAILS+1)); }
+expect 3 "$T/none.db.audit: no such audit log" -- $X audit verify --agreement "$T/a.yaml" --db "$T/none.db"
+expect 2 "give --log FILE or --db DB, not both" -- $X audit verify --agreement "$T/a.yaml" --db "$T/x.db" --log "$T/x.log"
+expect 2 "which audit log? give --log FILE or --db DB" -- bash -c "cd '$T/keys' && $X audit verify --agreement '$T/a.yaml'"
 
 # --- the matcher writes: init, record, checkpoint ---
 expect 0 "started $L for agreement 'test-agreement', matcher 'matcher'" -- $X audit init --agreement "$T/a.yaml" --log "$L"

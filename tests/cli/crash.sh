@@ -25,7 +25,7 @@ unset XCHG_FAULT_AFTER_WRITES
 
 $XCHG_SYNTH --households 60 --seed 5 --out "$T/county" -q
 for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team fi-team operator-1 operator-2; do
-  $X keygen -o "$K/$p" --label "Test $p" >/dev/null
+  $X keygen -o "$K/$p" --label "Test $p" --unprotected >/dev/null
 done
 declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care
                  [youth-offending]=yos [housing]=housing [health]=health)

@@ -18,7 +18,7 @@ if [[ "$today" < "2026-01-01" || "$today" > "2030-12-31" ]]; then
 fi
 K=$T/keys
 mkdir -p "$K"
-for p in ig febrl-orig febrl-dup matcher; do $X keygen -o "$K/$p" --label "$p" >/dev/null; done
+for p in ig febrl-orig febrl-dup matcher; do $X keygen -o "$K/$p" --label "$p" --unprotected >/dev/null; done
 A=$T/agreement.yaml
 $X policy bind-keys "$S/bench/febrl/agreement.yaml" --keys "$K" -o "$A" >/dev/null
 for p in ig febrl-orig febrl-dup matcher; do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done

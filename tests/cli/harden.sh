@@ -69,10 +69,10 @@ fi
 
 # 3. the file size limit: a clear error naming the file, exit 3, nothing left behind.
 #    stderr goes to a pipe (a pipe has no file size limit; a file would).
-err=$( (ulimit -f 0; exec "$X" keygen -o "$T/k" --label "Limited") 2>&1 >/dev/null ) && rc=0 || rc=$?
+err=$( (ulimit -f 0; exec "$X" keygen -o "$T/k" --label "Limited" --unprotected) 2>&1 >/dev/null ) && rc=0 || rc=$?
 [ "$rc" = 3 ] && ok || bad "keygen past ulimit -f: exit $rc (want 3): $err"
 grep -qF "file size limit reached while writing $T/k." <<<"$err" && ok || bad "keygen past ulimit -f: message: $err"
 [ -z "$(ls -A "$T" | grep '^k\.')" ] && ok || bad "keygen past ulimit -f left files: $(ls -A "$T")"
 # with room it works
-expect 0 "" -- "$X" keygen -o "$T/k" --label "Limited"
+expect 0 "" -- "$X" keygen -o "$T/k" --label "Limited" --unprotected
 finish

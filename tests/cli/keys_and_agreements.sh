@@ -13,15 +13,18 @@ expect 2 "unknown command 'frobnicate'" -- $X frobnicate
 expect 2 "keygen needs --out PREFIX and --label TEXT" -- $X keygen -o "$K/x"
 expect 2 "unknown option '--pasphrase'" -- $X keygen -o "$K/x" --label x --pasphrase
 expect 2 "no terminal to ask for the passphrase" -- setsid -w $X keygen -o "$K/x" --label x --protect </dev/null
+expect 2 "no terminal to ask for the passphrase" -- setsid -w $X keygen -o "$K/x" --label x </dev/null
+expect 0 "will not be protected by a passphrase" -- $X keygen -o "$K/unprot" --label x --unprotected
+expect 2 "--unprotected contradicts --passphrase-fd" -- bash -c "$X keygen -o '$K/y' --label y --unprotected --passphrase-fd 3 3<<<pw"
 
 # --- keygen: files, modes, refusal to overwrite, passphrase on a descriptor ---
 for p in ig police school matcher team op1 op2; do
-  expect 0 "key id:" -- $X keygen -o "$K/$p" --label "Test $p"
+  expect 0 "key id:" -- $X keygen -o "$K/$p" --label "Test $p" --unprotected
 done
 [ "$(stat -c %a "$K/police.key")" = 600 ] && PASSES=$((PASSES+1)) || { echo "FAIL: key mode"; FAILS=$((FAILS+1)); }
 [ "$(stat -c %a "$K/police.pub")" = 644 ] && PASSES=$((PASSES+1)) || { echo "FAIL: pub mode"; FAILS=$((FAILS+1)); }
 before=$(sha256sum "$K/police.key")
-expect 2 "refusing to overwrite a key" -- $X keygen -o "$K/police" --label again
+expect 2 "refusing to overwrite a key" -- $X keygen -o "$K/police" --label again --unprotected
 [ "$before" = "$(sha256sum "$K/police.key")" ] && PASSES=$((PASSES+1)) || { echo "FAIL: key changed"; FAILS=$((FAILS+1)); }
 expect 0 "passphrase-protected" -- bash -c "$X keygen -o '$K/prot' --label P --passphrase-fd 3 3<<<'s3cret pass'"
 expect 0 "secret key (passphrase-protected, Argon2id)" -- $X key show "$K/prot.key"
@@ -70,7 +73,7 @@ expect 0 "A family is eligible when at least 2 of these 2 problems" -- $X policy
 expect 0 "" -- $X policy check "$S/tests/fixtures/policy/base.yaml"
 # the shipped example agreements are valid once keys are bound
 for p in county-ig education dwp social-care youth-offending housing health tf-team fi-team operator-1 operator-2; do
-  $X keygen -o "$K/$p" --label "Test $p" >/dev/null
+  $X keygen -o "$K/$p" --label "Test $p" --unprotected >/dev/null
 done
 expect 0 "bound 12 party keys" -- $X policy bind-keys "$S/policies/phase2.yaml" --keys "$K" -o "$T/p2.yaml"
 expect 0 ": ok: agreement 'county-thriving-families-phase2'" -- $X policy check "$T/p2.yaml"

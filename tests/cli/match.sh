@@ -15,7 +15,7 @@ if [[ "$today" < "2026-04-01" || "$today" > "2028-03-31" ]]; then
 fi
 $SYNTH --households 80 --seed 11 --out "$T/county" -q
 for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team fi-team operator-1 operator-2; do
-  $X keygen -o "$K/$p" --label "Test $p" >/dev/null
+  $X keygen -o "$K/$p" --label "Test $p" --unprotected >/dev/null
 done
 declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care
                  [youth-offending]=yos [housing]=housing [health]=health)
@@ -87,7 +87,11 @@ expect 3 "" -- $X match list --db "$DB" --db-key "$T/missing.dbkey"
 
 # passphrase-protected store (Argon2id); the passphrase comes on a file descriptor
 PDB=$T/p.db
-expect 0 "created store" -- bash -c "$X match init --db $PDB --agreement $A --passphrase-fd 3 3<<<'correct horse battery'"
+expect 0 "created store" -- bash -c "$X match init --db $PDB --agreement $A --db-passphrase-fd 3 3<<<'correct horse battery'"
+expect 0 "match init --passphrase-fd is deprecated" -- bash -c "$X match init --db $T/old-spelling.db --agreement $A --passphrase-fd 3 3<<<'correct horse battery'"
+expect 2 "give --db-passphrase-fd only" -- bash -c "$X match init --db $T/both.db --agreement $A --passphrase-fd 3 --db-passphrase-fd 3 3<<<'x'"
+expect 2 "release list does not take --csv" -- $X release list --db $PDB --db-passphrase-fd 0 --agreement $A --csv
+expect 2 "did you mean 'xchg match ingest'?" -- $X match ingets --db $PDB
 expect 0 "ingested" -- bash -c "$X match ingest --db $PDB --db-passphrase-fd 3 --agreement $A --key $K/matcher.key $T/police.xex 3<<<'correct horse battery'"
 expect 1 "wrong database key" -- bash -c "$X match list --db $PDB --db-passphrase-fd 3 3<<<'wrong horse'"
 

@@ -22,7 +22,7 @@ bad() { echo "FAIL: $*"; FAILS=$((FAILS+1)); }
 
 $XCHG_SYNTH --households 40 --seed 7 --out "$T/county" -q
 A0=$S/policies/phase2.yaml
-for p in $(awk '/^  - id: /{print $3}' "$A0"); do $X keygen -o "$K/$p" --label "Test $p" >/dev/null; done
+for p in $(awk '/^  - id: /{print $3}' "$A0"); do $X keygen -o "$K/$p" --label "Test $p" --unprotected >/dev/null; done
 A=$T/phase2.yaml
 $X policy bind-keys "$A0" --keys "$K" -o "$A" >/dev/null
 for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
@@ -60,7 +60,7 @@ URL=https://127.0.0.1:$PORT
 # it holds the store key and the matcher's key: no core dumps (soft and hard limit 0)
 core=$(awk '/^Max core file size/{print $5, $6}' /proc/$DPID/limits 2>/dev/null)
 [ "$core" = "0 0" ] && ok || bad "matcherd core file size limit is '$core' (want '0 0'; started with $(ulimit -c))"
-NET=(--to "$URL" --ca "$T/ca/ca.pem" --agreement "$A")
+NET=(--url "$URL" --ca "$T/ca/ca.pem" --agreement "$A")
 
 # the store's counts (an ingest of a missing file changes nothing and prints them)
 counts() { $X match ingest --db "$DB" --db-key "$T/m.dbkey" --agreement "$A" --key "$K/matcher.key" "$T/none.xex" 2>/dev/null | grep '^store:'; }
@@ -119,10 +119,10 @@ code=$(curl -s -o "$T/raw.out" -w '%{http_code}' --cacert "$T/ca/ca.pem" -H @"$T
   -H "Transfer-Encoding: chunked" --data-binary @"$T/big.bin" "$URL/v1/extracts")
 status_is 413 "$code" "chunked oversized upload"
 # a client pinning another CA refuses to talk (and sends nothing)
-expect 1 "not signed by the CA" -- $X submit "$T/police.xex" --to "$URL" --ca "$T/other-ca/ca.pem" \
+expect 1 "not signed by the CA" -- $X submit "$T/police.xex" --url "$URL" --ca "$T/other-ca/ca.pem" \
   --agreement "$A" --key "$K/police.key" --retries 0
 # http:// is refused by the client
-expect 2 "https://" -- $X submit "$T/police.xex" --to "http://127.0.0.1:$PORT" --ca "$T/ca/ca.pem" \
+expect 2 "https://" -- $X submit "$T/police.xex" --url "http://127.0.0.1:$PORT" --ca "$T/ca/ca.pem" \
   --agreement "$A" --key "$K/police.key"
 after=$(counts)
 [ "$before" = "$after" ] && ok || bad "refused uploads changed the store: $before -> $after"
@@ -177,6 +177,11 @@ cmp -s "$T/got/fam-0001.xrp" "$T/outbox/tf-team/fam-0001.xrp" && ok || bad "pack
 expect 0 "fetched 0 new packets ($NP already" -- $X fetch-packets "${NET[@]}" --key "$K/tf-team.key" -o "$T/got"
 [ -z "$(ls -A "$T/got" | grep '^\.')" ] && ok || bad "temporary download left behind"
 expect 1 "not the key of a recipient" -- $X fetch-packets "${NET[@]}" --key "$K/police.key" -o "$T/got"
+# -o DIR is made (0700) when it does not exist; --to URL is still accepted, with a warning
+expect 0 "fetched $NP new packets" -- $X fetch-packets "${NET[@]}" --key "$K/tf-team.key" -o "$T/new-inbox"
+[ "$(stat -c %a "$T/new-inbox")" = 700 ] && PASSES=$((PASSES+1)) || { echo "FAIL: new inbox mode"; FAILS=$((FAILS+1)); }
+expect 0 "--to URL is deprecated here: say --url URL" -- $X fetch-packets --to "$URL" --ca "$T/ca/ca.pem" --agreement "$A" --key "$K/tf-team.key" -o "$T/got"
+expect 2 "give --url only" -- $X fetch-packets --to "$URL" "${NET[@]}" --key "$K/tf-team.key" -o "$T/got"
 $NS "$K/police.key" GET /v1/packets >"$T/pl.hdr"
 status_is 403 "$(raw GET /v1/packets "$T/pl.hdr")" "agency listing packets"
 $NS "$K/police.key" GET /v1/packets/fam-0001.xrp >"$T/pk.hdr"

@@ -14,7 +14,7 @@ if [[ "$today" < "2026-04-01" || "$today" > "2028-03-31" ]]; then
 fi
 expect 0 "" -- $SYNTH --households 120 --seed 7 --out "$T/county" -q
 for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team fi-team operator-1 operator-2; do
-  $X keygen -o "$K/$p" --label "Test $p" >/dev/null
+  $X keygen -o "$K/$p" --label "Test $p" --unprotected >/dev/null
 done
 declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care
                  [youth-offending]=yos [housing]=housing [health]=health)

@@ -8,7 +8,7 @@ X=$XCHG
 bad() { echo "FAIL: $*"; FAILS=$((FAILS+1)); }
 
 # every key of this test is made here (one place to add a flag, e.g. --unprotected)
-make_key() { $X keygen -o "$1" --label "Test $(basename "$1")" >/dev/null; }
+make_key() { $X keygen -o "$1" --label "Test $(basename "$1")" --unprotected >/dev/null 2>&1; }
 
 # The party ids of an agreement and which of them sign (from the draft itself).
 parties_of() { sed -n 's/^  - id: //p' "$1"; }

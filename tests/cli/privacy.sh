@@ -14,7 +14,7 @@ if [[ "$today" < "2026-04-01" || "$today" > "2028-03-31" ]]; then
 fi
 expect 0 "" -- $XCHG_SYNTH --households 400 --seed 11 --out "$T/county" -q
 for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team operator-1 operator-2; do
-  $X keygen -o "$K/$p" --label "Test $p" >/dev/null
+  $X keygen -o "$K/$p" --label "Test $p" --unprotected >/dev/null
 done
 A=$T/phase2.yaml
 $X policy bind-keys "$S/policies/phase2.yaml" --keys "$K" -o "$A" >/dev/null

@@ -28,7 +28,7 @@ trap '[ -n "$APID" ] && kill $APID 2>/dev/null; [ -n "$DPID" ] && kill $DPID 2>/
 # an agreement, keys, and one sealed extract to submit
 $XCHG_SYNTH --households 10 --seed 3 --out "$T/county" -q
 A0=$S/policies/phase2.yaml
-for p in $(awk '/^  - id: /{print $3}' "$A0"); do $X keygen -o "$K/$p" --label "Test $p" >/dev/null; done
+for p in $(awk '/^  - id: /{print $3}' "$A0"); do $X keygen -o "$K/$p" --label "Test $p" --unprotected >/dev/null; done
 A=$T/phase2.yaml
 $X policy bind-keys "$A0" --keys "$K" -o "$A" >/dev/null
 for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
@@ -69,7 +69,7 @@ read -r code secs <<<"$(health)"
 echo "health during the attack: HTTP $code in ${secs}s"
 [ "$code" = 200 ] && grep -q '"status":"ok"' "$T/h.out" && ok || bad "health during the attack: HTTP $code"
 t0=$(date +%s%N)
-expect 0 "ingested by the matcher" -- timeout 30 $X submit "$T/police.xex" --to "$URL" --ca "$T/ca/ca.pem" \
+expect 0 "ingested by the matcher" -- timeout 30 $X submit "$T/police.xex" --url "$URL" --ca "$T/ca/ca.pem" \
   --agreement "$A" --key "$K/police.key" --retries 0
 echo "submission during the attack: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 read -r code secs <<<"$(health)"

@@ -16,7 +16,7 @@ if [[ "$today" < "2026-04-01" || "$today" > "2028-03-31" ]]; then
   echo "skipped: the example agreement is not in force on $today"; echo "0 passed, 0 failed"; exit 0
 fi
 mkkey() { # party id: the one place keys are made (a passphrase flag goes here)
-  $X keygen -o "$K/$1" --label "Test $1" >/dev/null
+  $X keygen -o "$K/$1" --label "Test $1" --unprotected >/dev/null 2>&1
 }
 C=$T/county
 expect 0 "" -- $XCHG_SYNTH --demo --out "$C" --quiet

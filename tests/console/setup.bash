@@ -4,7 +4,7 @@
 
 # Every key of these tests is made here, so that a key-protection flag is added in one place.
 make_key() { # PREFIX LABEL
-  "$XCHG" keygen -o "$1" --label "$2" >/dev/null
+  "$XCHG" keygen -o "$1" --label "$2" --unprotected >/dev/null 2>&1
 }
 
 console_demo() {

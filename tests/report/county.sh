@@ -22,7 +22,7 @@ W=$(mktemp -d "${XCHG_TMP:-${TMPDIR:-/tmp}}/report-county.XXXXXX")
 "$XCHG_SYNTH" --people "$PEOPLE" --seed 1 --out "$W/county" --quiet
 mkdir -p "$W/keys"
 for p in $(awk '/^  - id: /{print $3}' "$S/policies/phase2.yaml"); do
-  $X keygen -o "$W/keys/$p" --label "$p" >/dev/null
+  $X keygen -o "$W/keys/$p" --label "$p" --unprotected >/dev/null
 done
 . "$S/tests/report/geography.bash"
 { cat "$S/policies/phase2.yaml"; geography_for "$W/county" "$S/policies/phase2.yaml"; } > "$W/unbound.yaml"

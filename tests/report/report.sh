@@ -17,7 +17,7 @@ fi
 C=$T/county
 expect 0 "" -- $XCHG_SYNTH --demo --out "$C" --quiet
 for p in $(awk '/^  - id: /{print $3}' "$S/policies/phase2.yaml"); do
-  $X keygen -o "$K/$p" --label "Test $p" >/dev/null
+  $X keygen -o "$K/$p" --label "Test $p" --unprotected >/dev/null
 done
 A=$T/phase2.yaml
 # the example agreement, with a geography if it has none (tests/report/geography.bash)

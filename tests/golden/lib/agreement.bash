@@ -9,7 +9,7 @@ agreement_setup() {
   mkdir -p keys
   local p
   for p in ig police school matcher team op1 op2; do
-    "$XCHG" keygen -o "keys/$p" --label "Test $p" >/dev/null || echo "setup: keygen $p failed" >&2
+    "$XCHG" keygen -o "keys/$p" --label "Test $p" --unprotected >/dev/null 2>&1 || echo "setup: keygen $p failed" >&2
   done
   sed -e 's|key: xk1:[A-Za-z0-9+/=]*|key: unbound|' \
       -e 's/valid_from: 2026-01-01/valid_from: 2000-01-01/' \
