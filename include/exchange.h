@@ -25,6 +25,7 @@
 #include "exchange/store.h"
 #include "exchange/textsafe.h"
 #include "exchange/netauth.h"
+#include "exchange/oprf.h"
 #include "exchange/normalise.h"
 #include "exchange/xex.h"
 #include "exchange/process.h"

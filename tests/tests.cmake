@@ -1,5 +1,7 @@
 # Network module: unit tests of request authentication and the raw-request helper.
 xchg_unit_test(netauth)
+# The verifiable OPRF of the key service (xchg-keyd): vector, tampering, blinding.
+xchg_unit_test(oprf)
 # Process hardening: no core dumps, not dumpable, SIGXFSZ ignored (EFBIG reported).
 xchg_unit_test(process)
 add_executable(netsign tools/netsign.c)
