@@ -1,6 +1,7 @@
 /* xchg seal: an agency's CSV extract -> a sealed extract for the matcher. */
 #include "cli.h"
 #include "commands.h"
+#include "keyd_client.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@ static const char usage[] =
     "usage: xchg seal --agreement A.yaml --key AGENCY.key --secret LINKAGE.xsec\n"
     "                 --in EXTRACT.csv -o EXTRACT.xex [--period START..END]\n"
     "                 [--incremental | --empty-snapshot] [--report REPORT.csv] [--strict]\n"
-    "                 [--force] [--passphrase-fd N]\n"
+    "                 [--force] [--passphrase-fd N] [--keyd-ca CA.pem [--keyd URL]]\n"
     "       xchg seal --inspect --agreement A.yaml --key MATCHER.key EXTRACT.xex\n"
     "\n"
     "Turns the agency's CSV extract into a sealed extract: identifiers become keyed tokens\n"
@@ -32,7 +33,11 @@ static const char usage[] =
     "  --empty-snapshot     allow a full snapshot with no data rows (it withdraws every record\n"
     "                       the agency sent for the period); without it a header-only file is\n"
     "                       refused\n"
-    "  --force              replace an existing output file\n";
+    "  --force              replace an existing output file\n"
+    "  --keyd-ca CA.pem     an agreement with tokens.mode: oprf: trust only this CA for its\n"
+    "                       key service (xchg-keyd, docs/keyd.md)\n"
+    "  --keyd URL           reach the key service at URL instead of the agreement's\n"
+    "                       tokens.keyd (its answers are verified against tokens.key)\n";
 
 static int parse_period(const char *s, int32_t *a, int32_t *b)
 {
@@ -52,14 +57,15 @@ int cmd_seal(int argc, char **argv)
             return cmd_extract_run("inspect", argc, argv);
     const char *agr = NULL, *key = NULL, *sec = NULL, *in = NULL, *out = NULL, *period = NULL,
                *strict = NULL, *report = NULL, *force = NULL, *pfd = NULL, *incr = NULL,
-               *empty = NULL;
+               *empty = NULL, *keyd_ca = NULL, *keyd_url = NULL;
     const struct cli_opt opts[] = {
         {"--agreement", 'a', 1, &agr},  {"--key", 'k', 1, &key},     {"--secret", 's', 1, &sec},
         {"--in", 'i', 1, &in},          {"--out", 'o', 1, &out},     {"--period", 0, 1, &period},
         {"--strict", 0, 0, &strict},    {"--report", 'r', 1, &report},
         {"--force", 'f', 0, &force},    {"--incremental", 0, 0, &incr},
         {"--empty-snapshot", 0, 0, &empty},
-        {"--passphrase-fd", 0, 1, &pfd}, {0},
+        {"--passphrase-fd", 0, 1, &pfd}, {"--keyd-ca", 0, 1, &keyd_ca},
+        {"--keyd", 0, 1, &keyd_url},    {0},
     };
     const char *pos[1];
     int npos, rc;
@@ -79,6 +85,7 @@ int cmd_seal(int argc, char **argv)
     xchg_policy *p = NULL;
     xchg_seckey *k = NULL;
     xchg_secret *s = NULL;
+    struct cli_keyd *kd = NULL;
     if ((rc = cli_load_agreement(agr, &p)) != 0)
         goto cleanup;
     xchg_err e;
@@ -104,6 +111,13 @@ int cmd_seal(int argc, char **argv)
     if (e != XCHG_OK) {
         rc = cli_fail(e, d, sec);
         goto cleanup;
+    }
+    if (xchg_policy_get(p)->tokens.mode == XCHG_TOKENS_OPRF) {
+        if ((rc = cli_keyd_open(keyd_url ? keyd_url : xchg_policy_get(p)->tokens.keyd, keyd_ca, k,
+                                &kd)) != 0)
+            goto cleanup;
+        o.oprf_transport = cli_keyd_transport;
+        o.oprf_ctx = kd;
     }
     xchg_seal_stats st;
     e = xchg_seal(p, k, s, &o, &st, d);
@@ -134,8 +148,13 @@ int cmd_seal(int argc, char **argv)
            (unsigned long long)st.indicators_withheld, st.indicators_withheld == 1 ? "" : "s",
            (unsigned long long)st.warnings,
            (unsigned long long)st.dropped_identifiers, (unsigned long long)st.no_tokens);
+    if (kd)
+        printf("  tokens: OPRF through %s: %llu distinct values in %llu requests\n",
+               keyd_url ? keyd_url : xchg_policy_get(p)->tokens.keyd,
+               (unsigned long long)st.oprf_inputs, (unsigned long long)st.oprf_requests);
     rc = EXIT_OK;
 cleanup:
+    cli_keyd_close(kd);
     xchg_secret_free(s);
     xchg_seckey_free(k);
     xchg_policy_free(p);

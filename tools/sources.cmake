@@ -4,3 +4,9 @@ add_executable(xchg-matcherd ${CMAKE_CURRENT_SOURCE_DIR}/matcherd.c
   ${CMAKE_CURRENT_SOURCE_DIR}/cli.c)
 target_link_libraries(xchg-matcherd PRIVATE exchange_static PkgConfig::MHD)
 install(TARGETS xchg-matcherd)
+# The agreement's OPRF key service (docs/keyd.md), on the same HTTPS stack.
+add_executable(xchg-keyd ${CMAKE_CURRENT_SOURCE_DIR}/xchg-keyd.c ${CMAKE_CURRENT_SOURCE_DIR}/cli.c)
+target_link_libraries(xchg-keyd PRIVATE exchange_static PkgConfig::MHD)
+install(TARGETS xchg-keyd)
+# xchg seal's client of the key service (OPRF mode, libcurl)
+list(APPEND XCHG_TOOL_SOURCES keyd_client.c)
