@@ -153,27 +153,25 @@ static int make_token(const xchg__val *vals, const xchg_match_key *k, const uint
 
 /*
  * The OPRF input of match key k for this row (docs/formats.md, "OPRF tokens"):
- *   "xchg-token v1" ‖ u16be len ‖ agreement id ‖ u16be len ‖ key name ‖ parts
- * where parts are as make_token's HMAC message (u16le length + bytes each). 0 when a part
- * is missing or the input would exceed XCHG_OPRF_MAX_INPUT.
+ *   "xchg-token v1" ‖ u16be len ‖ agreement id ‖ parts
+ * where parts are as make_token's HMAC message (u16le length + bytes each). The key's
+ * name is not in it: two keys whose parts give the same strings (a forename that is its
+ * own nickname) share one evaluation, and the per-key subkey of the final HMAC keeps
+ * their tokens apart. 0 when a part is missing or the input would exceed
+ * XCHG_OPRF_MAX_INPUT.
  */
 static size_t oprf_input(const xchg__val *vals, const char *agreement, const xchg_match_key *k,
                          uint8_t *out)
 {
     static const char label[] = "xchg-token v1";
-    size_t n = 0, cap = XCHG_OPRF_MAX_INPUT;
-    const char *heads[2] = {agreement, k->name};
-    memcpy(out, label, sizeof label - 1);
-    n = sizeof label - 1;
-    for (int i = 0; i < 2; i++) {
-        size_t l = strlen(heads[i]);
-        if (n + 2 + l > cap)
-            return 0;
-        out[n++] = (uint8_t)(l >> 8);
-        out[n++] = (uint8_t)(l & 0xff);
-        memcpy(out + n, heads[i], l);
-        n += l;
-    }
+    size_t n = sizeof label - 1, cap = XCHG_OPRF_MAX_INPUT, al = strlen(agreement);
+    if (n + 2 + al > cap)
+        return 0;
+    memcpy(out, label, n);
+    out[n++] = (uint8_t)(al >> 8);
+    out[n++] = (uint8_t)(al & 0xff);
+    memcpy(out + n, agreement, al);
+    n += al;
     for (size_t i = 0; i < k->nparts; i++) {
         char v[XCHG__VAL_MAX * 2];
         if (!part_value(vals, &k->parts[i], v, sizeof v)) {
