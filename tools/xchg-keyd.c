@@ -521,6 +521,13 @@ static enum MHD_Result ep_oprf(struct server *sv, struct MHD_Connection *conn, s
     if (xchg_oprf_request_count(r->body, r->blen, &n) != XCHG_OK)
         return send_error(conn, r, MHD_HTTP_BAD_REQUEST,
                           "not an OPRF request (docs/formats.md: XOQ1, count, points)");
+    /* every element a valid point before anything is counted, recorded or evaluated */
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *el = r->body + 8 + i * XCHG_OPRF_ELEMENT_BYTES;
+        if (sodium_is_zero(el, XCHG_OPRF_ELEMENT_BYTES) || !crypto_core_ristretto255_is_valid_point(el))
+            return send_error(conn, r, MHD_HTTP_BAD_REQUEST,
+                              "a blinded element is not a valid ristretto255 point");
+    }
     r->evaluations = n;
     pthread_mutex_lock(&sv->lock);
     int32_t today = utc_day(time(NULL));
