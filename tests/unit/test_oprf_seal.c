@@ -296,6 +296,22 @@ static void test_oprf_refusals(void **state)
     xchg_diag_free(d);
 }
 
+/* policy explain states OPRF mode with its URL and limit, and what stays shared. */
+static void test_explain(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    assert_int_equal(xchg_policy_explain(pol_oprf, &text), XCHG_OK);
+    assert_non_null(strstr(text, "The exact match keys also need the agreement's key service "
+                                 "(https://keyd.example:8444)"));
+    assert_non_null(strstr(text, "at most 1000 per agency per day"));
+    assert_non_null(strstr(text, "stay keyed with the linkage secret every agency holds"));
+    free(text);
+    assert_int_equal(xchg_policy_explain(pol_secret, &text), XCHG_OK);
+    assert_null(strstr(text, "key service"));
+    free(text);
+}
+
 /* The agreement's tokens section: what it accepts and the errors it gives. */
 static void test_tokens_section(void **state)
 {
@@ -350,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_oprf_tokens),
         cmocka_unit_test(test_oprf_refusals),
         cmocka_unit_test(test_tokens_section),
+        cmocka_unit_test(test_explain),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
