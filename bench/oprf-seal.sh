@@ -9,9 +9,12 @@
 # and a demo CA, binds and signs the phase-2 agreement with a tokens section
 # (mode: oprf), starts xchg-keyd on a free loopback port, then seals each agency's extract
 # (one seal at a time; the daemon runs beside it), reporting per agency: rows, distinct
-# OPRF inputs, requests, seconds. Last line: "oprf-seal: <records> records <S> s".
+# OPRF inputs, requests, wall seconds and CPU seconds (the seal's user+sys and the
+# daemon's, which do not depend on what else the machine runs). Last line:
+# "oprf-seal: <records> records <S> s" (wall).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ -x /usr/bin/time ] || { echo "oprf-seal: install the Debian package 'time'" >&2; exit 2; }
 PEOPLE=${1:-1000000}
 B=build/bench-release
 cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DXCHG_TESTS=OFF >/dev/null
@@ -48,39 +51,48 @@ PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$W/keyd.out")
 declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care
                  [youth-offending]=yos [housing]=housing [health]=health)
 secs_of() { local t0=$1 t1; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }
-total_rows=0; total_s=0; total_in=0; total_req=0
-printf '%-16s %9s %9s %8s %8s %10s\n' agency rows "distinct" requests seconds "records/s"
+# the daemon's CPU seconds so far (utime + stime)
+keyd_cpu() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' /proc/$KPID/stat; }
+total_rows=0; total_s=0; total_in=0; total_req=0; total_cpu=0
+printf '%-16s %9s %9s %8s %8s %8s %8s %10s\n' agency rows "distinct" requests seconds "seal cpu" "keyd cpu" "records/s"
 for id in police education dwp social-care youth-offending housing health; do
   f=${FILE[$id]}
-  t0=$(date +%s.%N)
-  $X seal --agreement "$A" --key "$W/keys/$id.key" --secret "$W/s.xsec" --in "$W/county/$f.csv" \
+  t0=$(date +%s.%N); k0=$(keyd_cpu)
+  /usr/bin/time -f "%U %S" -o "$W/cpu.txt" $X seal --agreement "$A" --key "$W/keys/$id.key" \
+    --secret "$W/s.xsec" --in "$W/county/$f.csv" \
     -o "$W/$f.xex" --period 2025-11-01..2026-10-31 --keyd-ca "$W/ca/ca.pem" \
     --keyd "https://127.0.0.1:$PORT" >"$W/out.txt" 2>"$W/err.txt" ||
     { echo "oprf-seal: $id: $(cat "$W/err.txt")" >&2; exit 1; }
   secs=$(secs_of "$t0")
+  scpu=$(awk '{print $1 + $2}' "$W/cpu.txt"); kcpu=$(echo "$(keyd_cpu) - $k0" | bc -l)
   rows=$(awk '/rows/{print $2; exit}' "$W/out.txt" | tr -d ,)
   read -r din dreq < <(sed -n 's/.*OPRF through .*: \([0-9]*\) distinct values in \([0-9]*\) requests/\1 \2/p' "$W/out.txt")
-  printf '%-16s %9d %9d %8d %8.2f %10.0f\n' "$id" "$rows" "$din" "$dreq" "$secs" "$(echo "$rows/$secs" | bc -l)"
+  printf '%-16s %9d %9d %8d %8.2f %8.2f %8.2f %10.0f\n' "$id" "$rows" "$din" "$dreq" "$secs" \
+    "$scpu" "$kcpu" "$(echo "$rows/$secs" | bc -l)"
   total_rows=$((total_rows + rows)); total_s=$(echo "$total_s + $secs" | bc -l)
+  total_cpu=$(echo "$total_cpu + $scpu + $kcpu" | bc -l)
   total_in=$((total_in + din)); total_req=$((total_req + dreq))
 done
-printf '%-16s %9d %9d %8d %8.2f %10.0f\n' TOTAL "$total_rows" "$total_in" "$total_req" "$total_s" \
-  "$(echo "$total_rows/$total_s" | bc -l)"
+printf '%-16s %9d %9d %8d %8.2f %17.2f %10.0f\n' TOTAL "$total_rows" "$total_in" "$total_req" \
+  "$total_s" "$total_cpu" "$(echo "$total_rows/$total_s" | bc -l)"
 printf 'OPRF evaluations: %d (%.0f per second end to end, keyd on the same machine)\n' "$total_in" \
   "$(echo "$total_in/$total_s" | bc -l)"
 if [ -n "${COMPARE:-}" ]; then
   cp policies/phase2.yaml "$W/in2.yaml"
   sign "$W/in2.yaml" "$W/phase2.yaml"
   $X secret new --agreement "$W/phase2.yaml" --key "$W/keys/county-ig.key" --epoch 1 -o "$W/s2.xsec" >/dev/null
-  base_s=0
+  base_s=0; base_cpu=0
   for id in police education dwp social-care youth-offending housing health; do
     f=${FILE[$id]}
     t0=$(date +%s.%N)
-    $X seal --agreement "$W/phase2.yaml" --key "$W/keys/$id.key" --secret "$W/s2.xsec" \
+    /usr/bin/time -f "%U %S" -o "$W/cpu.txt" $X seal --agreement "$W/phase2.yaml" \
+      --key "$W/keys/$id.key" --secret "$W/s2.xsec" \
       --in "$W/county/$f.csv" -o "$W/$f-secret.xex" --period 2025-11-01..2026-10-31 >/dev/null 2>&1
     base_s=$(echo "$base_s + $(secs_of "$t0")" | bc -l)
+    base_cpu=$(echo "$base_cpu + $(awk '{print $1 + $2}' "$W/cpu.txt")" | bc -l)
   done
-  printf 'shared-secret mode: %d records %.2f s; OPRF mode costs %.2fx that\n' "$total_rows" \
-    "$base_s" "$(echo "$total_s/$base_s" | bc -l)"
+  printf 'shared-secret mode: %d records %.2f s (%.2f s CPU); OPRF mode costs %.2fx that (%.2fx in CPU)\n' \
+    "$total_rows" "$base_s" "$base_cpu" "$(echo "$total_s/$base_s" | bc -l)" \
+    "$(echo "$total_cpu/$base_cpu" | bc -l)"
 fi
 printf 'oprf-seal: %d records %.2f s\n' "$total_rows" "$total_s"
