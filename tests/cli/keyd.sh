@@ -152,7 +152,7 @@ expect 1 "not signed by the CA given with --keyd-ca" -- $X seal --agreement "$A"
 
 # raw requests: a one-point batch (the ristretto255 base point)
 printf 'XOQ1\001\000\000\000' >"$T/req.bin"
-echo e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76 | xxd -r -p >>"$T/req.bin"
+printf '\xe2\xf2\xae\x0a\x6a\xbc\x4e\x71\xa8\x84\xa9\x61\xc5\x00\x51\x5f\x58\xe3\x0b\x6a\xa5\x82\xdd\x8d\xb6\xa6\x59\x45\xe0\x8d\x2d\x76' >>"$T/req.bin"
 raw() {
   local args=(-s -o "$T/raw.out" -w '%{http_code}' --cacert "$T/ca/ca.pem" -X "$1")
   [ -n "$3" ] && args+=(-H @"$3")
