@@ -99,8 +99,7 @@ xchg_err cli_keyd_transport(void *ctx, const uint8_t *req, size_t len, uint8_t *
     snprintf(url, sizeof url, "%s/v1/oprf", c->base);
     for (unsigned attempt = 0;; attempt++) {
         xchg_netauth_headers h;
-        if (xchg_netauth_sign(c->k, "POST", "/v1/oprf", (int64_t)time(NULL), sha,
-                              &h) != XCHG_OK)
+        if (xchg_netauth_sign(c->k, "POST", "/v1/oprf", (int64_t)time(NULL), sha, &h) != XCHG_OK)
             return XCHG_ERR_CRYPTO;
         char line[6][160];
         struct curl_slist *hl = NULL;

@@ -356,7 +356,6 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct req *r, un
 
 /* ---- helpers ----------------------------------------------------------------------- */
 
-
 static unsigned auth_status(xchg_netauth_reason why)
 {
     switch (why) {
@@ -399,10 +398,12 @@ static const char *party_id(struct server *sv, size_t i)
     return xchg_policy_get(sv->p)->parties[i].id;
 }
 
-
 /* ---- the day's counters and the audit file ----------------------------------------- */
 
-static int32_t utc_day(time_t t) { return (int32_t)(t / 86400); }
+static int32_t utc_day(time_t t)
+{
+    return (int32_t)(t / 86400);
+}
 
 /*
  * Append one audit line (JSON, one write(2), fsync'd): what was asked and decided, in
@@ -416,10 +417,10 @@ static int audit_append(struct server *sv, size_t party, size_t n, const char *o
     time_t now = time(NULL);
     char day[11];
     xchg_date_format(utc_day(now), day);
-    json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:I,s:s,s:I,s:I}", "time", (json_int_t)now, "day",
-                          day, "agreement", pd->id, "agency", pd->parties[party].id,
-                          "evaluations", (json_int_t)n, "outcome", outcome, "used_today",
-                          (json_int_t)used, "limit", (json_int_t)pd->tokens.queries_per_day);
+    json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:I,s:s,s:I,s:I}", "time", (json_int_t)now, "day", day,
+                          "agreement", pd->id, "agency", pd->parties[party].id, "evaluations",
+                          (json_int_t)n, "outcome", outcome, "used_today", (json_int_t)used,
+                          "limit", (json_int_t)pd->tokens.queries_per_day);
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!s)
@@ -524,7 +525,8 @@ static enum MHD_Result ep_oprf(struct server *sv, struct MHD_Connection *conn, s
     /* every element a valid point before anything is counted, recorded or evaluated */
     for (size_t i = 0; i < n; i++) {
         const uint8_t *el = r->body + 8 + i * XCHG_OPRF_ELEMENT_BYTES;
-        if (sodium_is_zero(el, XCHG_OPRF_ELEMENT_BYTES) || !crypto_core_ristretto255_is_valid_point(el))
+        if (sodium_is_zero(el, XCHG_OPRF_ELEMENT_BYTES) ||
+            !crypto_core_ristretto255_is_valid_point(el))
             return send_error(conn, r, MHD_HTTP_BAD_REQUEST,
                               "a blinded element is not a valid ristretto255 point");
     }
@@ -865,7 +867,8 @@ int main(int argc, char **argv)
         if (xchg_oprf_public(sv.sk, pk) != XCHG_OK ||
             sodium_memcmp(pk, pd->tokens.key, sizeof pk) != 0) {
             cli_error("%s is not the key of agreement '%s' (its public key differs from "
-                      "tokens.key)", okey, pd->id);
+                      "tokens.key)",
+                      okey, pd->id);
             rc = EXIT_DENIED;
             goto cleanup;
         }
@@ -925,16 +928,15 @@ int main(int argc, char **argv)
 
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
-    daemon = MHD_start_daemon(flags, 0, NULL, NULL, handler, &sv, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_CERT, certpem,
-                              MHD_OPTION_HTTPS_MEM_KEY, keypem, MHD_OPTION_HTTPS_PRIORITIES,
-                              TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)nthreads,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)tmo,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conn,
-                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)per_ip,
-                              MHD_OPTION_NOTIFY_CONNECTION, notify_conn, &sv,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                              MHD_OPTION_NOTIFY_COMPLETED, completed, &sv, MHD_OPTION_END);
+    daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, handler, &sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_HTTPS_MEM_CERT, certpem, MHD_OPTION_HTTPS_MEM_KEY, keypem,
+        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)nthreads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)tmo,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)per_ip, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, &sv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, &sv,
+        MHD_OPTION_END);
     if (!daemon) {
         cli_error("cannot start the HTTPS server on %s", listen);
         cli_hint("is the port free, and are the certificate and key PEM files a pair?");

@@ -91,9 +91,8 @@ XCHG_API xchg_err xchg_oprf_finalize(const uint8_t *input, size_t len,
                                      uint8_t out[XCHG_OPRF_OUTPUT_BYTES]) XCHG_MUST_CHECK;
 /* The unkeyed reference: out = H(input, sk·HashToGroup(input)) — what a client obtains
  * through the protocol. For tests and known-answer vectors only. */
-XCHG_API xchg_err xchg_oprf_direct(const uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
-                                   const uint8_t *input, size_t len,
-                                   uint8_t out[XCHG_OPRF_OUTPUT_BYTES]) XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_oprf_direct(const uint8_t sk[XCHG_OPRF_SCALAR_BYTES], const uint8_t *input,
+                                   size_t len, uint8_t out[XCHG_OPRF_OUTPUT_BYTES]) XCHG_MUST_CHECK;
 
 /* ---- the service side ---------------------------------------------------------------- */
 
@@ -113,9 +112,8 @@ XCHG_API xchg_err xchg_oprf_serve(const uint8_t sk[XCHG_OPRF_SCALAR_BYTES], cons
  * A refusal or transport failure returns an error and may write a reason (NUL-terminated)
  * to why, e.g. "keyd refused (HTTP 429): rate limit ...".
  */
-typedef xchg_err (*xchg_oprf_transport)(void *ctx, const uint8_t *req, size_t len,
-                                        uint8_t **resp, size_t *resp_len, char *why,
-                                        size_t whylen);
+typedef xchg_err (*xchg_oprf_transport)(void *ctx, const uint8_t *req, size_t len, uint8_t **resp,
+                                        size_t *resp_len, char *why, size_t whylen);
 
 typedef struct xchg_oprf_client xchg_oprf_client;
 /* A client for the service with public key pk, sending batches of at most batch elements
@@ -138,8 +136,7 @@ XCHG_API xchg_err xchg_oprf_client_run(xchg_oprf_client *c, xchg_diag *d) XCHG_M
 XCHG_API xchg_err xchg_oprf_client_get(const xchg_oprf_client *c, const uint8_t *input, size_t len,
                                        uint8_t out[XCHG_OPRF_OUTPUT_BYTES]) XCHG_MUST_CHECK;
 /* Distinct inputs queued, and requests sent so far. */
-XCHG_API void xchg_oprf_client_stats(const xchg_oprf_client *c, size_t *distinct,
-                                     size_t *requests);
+XCHG_API void xchg_oprf_client_stats(const xchg_oprf_client *c, size_t *distinct, size_t *requests);
 
 #ifdef __cplusplus
 }

@@ -61,7 +61,10 @@ static void hash_to_scalar(const uint8_t *msg, size_t len, uint8_t s[SC])
     sodium_memzero(h, sizeof h);
 }
 
-static int is_zero(const uint8_t *b, size_t n) { return sodium_is_zero(b, n); }
+static int is_zero(const uint8_t *b, size_t n)
+{
+    return sodium_is_zero(b, n);
+}
 
 /* A valid encoding of a point other than the identity. */
 static int good_point(const uint8_t p[EL])
@@ -313,9 +316,10 @@ xchg_err xchg_oprf_verify(const uint8_t pk[EL], const uint8_t (*blinded)[EL],
         return XCHG_ERR_VERIFY;
     /* t2 = s·G + c·K ; t3 = s·M + c·Z */
     if (crypto_scalarmult_ristretto255_base(a, s) != 0 ||
-        crypto_scalarmult_ristretto255(b, c, pk) != 0 || crypto_core_ristretto255_add(t2, a, b) != 0 ||
-        crypto_scalarmult_ristretto255(a, s, m) != 0 || crypto_scalarmult_ristretto255(b, c, z) != 0 ||
-        crypto_core_ristretto255_add(t3, a, b) != 0)
+        crypto_scalarmult_ristretto255(b, c, pk) != 0 ||
+        crypto_core_ristretto255_add(t2, a, b) != 0 ||
+        crypto_scalarmult_ristretto255(a, s, m) != 0 ||
+        crypto_scalarmult_ristretto255(b, c, z) != 0 || crypto_core_ristretto255_add(t3, a, b) != 0)
         return XCHG_ERR_VERIFY;
     challenge(pk, m, z, t2, t3, c2);
     return sodium_memcmp(c2, c, SC) == 0 ? XCHG_OK : XCHG_ERR_VERIFY;
@@ -379,7 +383,8 @@ static uint32_t get32(const uint8_t *b)
 
 static void set32(uint8_t *b, uint32_t v)
 {
-    b[0] = (uint8_t)v, b[1] = (uint8_t)(v >> 8), b[2] = (uint8_t)(v >> 16), b[3] = (uint8_t)(v >> 24);
+    b[0] = (uint8_t)v, b[1] = (uint8_t)(v >> 8), b[2] = (uint8_t)(v >> 16),
+    b[3] = (uint8_t)(v >> 24);
 }
 
 xchg_err xchg_oprf_request_count(const uint8_t *req, size_t len, size_t *n)
@@ -427,7 +432,7 @@ struct xchg_oprf_client {
     xchg__hmap map;  /* digest of input -> index */
     uint8_t *inputs; /* concatenated inputs */
     size_t ilen, icap;
-    size_t *off;     /* per index: offset in inputs; len via off[i+1] */
+    size_t *off; /* per index: offset in inputs; len via off[i+1] */
     uint8_t (*out)[XCHG_OPRF_OUTPUT_BYTES];
     uint8_t *done;
     size_t n, cap;
@@ -547,7 +552,8 @@ static xchg_err run_batch(xchg_oprf_client *c, size_t from, size_t k, xchg_diag 
     uint8_t(*b)[EL] = (uint8_t(*)[EL])(req + 8);
     for (size_t i = 0; i < k && e == XCHG_OK; i++) {
         size_t j = from + i;
-        e = xchg_oprf_blind(c->inputs + c->off[j], c->off[j + 1] - c->off[j], NULL, blinds[i], b[i]);
+        e = xchg_oprf_blind(c->inputs + c->off[j], c->off[j + 1] - c->off[j], NULL, blinds[i],
+                            b[i]);
     }
     if (e != XCHG_OK)
         goto cleanup;
@@ -561,8 +567,8 @@ static xchg_err run_batch(xchg_oprf_client *c, size_t from, size_t k, xchg_diag 
     if (!resp || rlen != XCHG_OPRF_RESP_BYTES(k) || memcmp(resp, XCHG_OPRF_RESP_MAGIC, 4) != 0 ||
         get32(resp + 4) != k) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "OPRF key service: malformed response (%zu bytes for a batch of %zu)",
-                      rlen, k);
+                      "OPRF key service: malformed response (%zu bytes for a batch of %zu)", rlen,
+                      k);
         e = XCHG_ERR_FORMAT;
         goto cleanup;
     }

@@ -9,7 +9,10 @@
 
 #define EL XCHG_OPRF_ELEMENT_BYTES
 
-static void hex(char *out, const uint8_t *b, size_t n) { xchg_hex_encode(out, b, n); }
+static void hex(char *out, const uint8_t *b, size_t n)
+{
+    xchg_hex_encode(out, b, n);
+}
 
 /* Whether any message in d contains text. */
 static int diag_has(const xchg_diag *d, const char *text)
@@ -33,10 +36,12 @@ static void fixed_scalar(const char *label, uint8_t s[32])
 #define KAT_PK "7a1cb664c841ad0e5c658df8f3d3d28b01a5a62468fbb90a9a4af93f9dd28463"
 #define KAT_BLINDED "e68b745080fe346a651ae2c1c3dea3c162d88890f90eb47043522448680cf40b"
 #define KAT_EVALUATED "4883232ec286be21e54630a2bfdfe8e798b66b089dcfad947bb2bf76a9bff602"
-#define KAT_PROOF \
-    "56439bf5793ce9fdf0cb74ad6c380c2916c16fcde1730814cbd2188fd6c46f0860f3f293b2c103698012e5259ee0e8e8934d55cc191ddc2569f0be073847a30c"
-#define KAT_OUTPUT \
-    "72ae16221c4b5204a540d73b8b78d9fbf9c3eb57cb8fa0a68830e36a2c757eddffc898b4e2aae3d3dcd3b65e96a5d3cb580e09b9656d583b648ce840af3660b8"
+#define KAT_PROOF                                                                                  \
+    "56439bf5793ce9fdf0cb74ad6c380c2916c16fcde1730814cbd2188fd6c46f0860f3f293b2c103698012e5259ee0" \
+    "e8e8934d55cc191ddc2569f0be073847a30c"
+#define KAT_OUTPUT                                                                                 \
+    "72ae16221c4b5204a540d73b8b78d9fbf9c3eb57cb8fa0a68830e36a2c757eddffc898b4e2aae3d3dcd3b65e96a5" \
+    "d3cb580e09b9656d583b648ce840af3660b8"
 
 static void test_known_answer(void **state)
 {
@@ -51,17 +56,21 @@ static void test_known_answer(void **state)
     size_t n = strlen(KAT_INPUT);
     assert_int_equal(xchg_oprf_blind(in, n, blind, r, b), XCHG_OK);
     assert_memory_equal(r, blind, 32);
-    assert_int_equal(xchg_oprf_evaluate(sk, (const uint8_t(*)[EL])b, 1, pr, (uint8_t(*)[EL])e, proof),
-                     XCHG_OK);
-    assert_int_equal(xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])e, 1, proof),
-                     XCHG_OK);
+    assert_int_equal(
+        xchg_oprf_evaluate(sk, (const uint8_t(*)[EL])b, 1, pr, (uint8_t(*)[EL])e, proof), XCHG_OK);
+    assert_int_equal(
+        xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])e, 1, proof), XCHG_OK);
     assert_int_equal(xchg_oprf_finalize(in, n, r, e, out), XCHG_OK);
     assert_int_equal(xchg_oprf_direct(sk, in, n, d), XCHG_OK);
     assert_memory_equal(out, d, 64);
     if (getenv("XCHG_OPRF_PRINT")) {
-        const struct { const char *name; const uint8_t *v; size_t n; } f[] = {
-            {"sk", sk, 32}, {"pk", pk, 32}, {"blind", blind, 32}, {"blinded", b, 32},
-            {"evaluated", e, 32}, {"proof nonce", pr, 32}, {"proof", proof, 64}, {"output", out, 64}};
+        const struct {
+            const char *name;
+            const uint8_t *v;
+            size_t n;
+        } f[] = {{"sk", sk, 32},       {"pk", pk, 32},       {"blind", blind, 32},
+                 {"blinded", b, 32},   {"evaluated", e, 32}, {"proof nonce", pr, 32},
+                 {"proof", proof, 64}, {"output", out, 64}};
         for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
             hex(h, f[i].v, f[i].n);
             printf("%-12s %s\n", f[i].name, h);
@@ -87,33 +96,39 @@ static void test_batch_and_tamper(void **state)
     const char *in[N] = {"a", "b", "", "smith|1990-01-02", "a"};
     uint8_t r[N][32], b[N][EL], e[N][EL], proof[64], out[64], d[64];
     for (int i = 0; i < N; i++)
-        assert_int_equal(xchg_oprf_blind((const uint8_t *)in[i], strlen(in[i]), NULL, r[i], b[i]), XCHG_OK);
+        assert_int_equal(xchg_oprf_blind((const uint8_t *)in[i], strlen(in[i]), NULL, r[i], b[i]),
+                         XCHG_OK);
     /* the same input blinds differently each time */
     assert_memory_not_equal(b[0], b[4], EL);
     assert_int_equal(xchg_oprf_evaluate(sk, (const uint8_t(*)[EL])b, N, NULL, e, proof), XCHG_OK);
-    assert_int_equal(xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])e, N, proof), XCHG_OK);
+    assert_int_equal(
+        xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])e, N, proof), XCHG_OK);
     for (int i = 0; i < N; i++) {
-        assert_int_equal(xchg_oprf_finalize((const uint8_t *)in[i], strlen(in[i]), r[i], e[i], out), XCHG_OK);
+        assert_int_equal(xchg_oprf_finalize((const uint8_t *)in[i], strlen(in[i]), r[i], e[i], out),
+                         XCHG_OK);
         assert_int_equal(xchg_oprf_direct(sk, (const uint8_t *)in[i], strlen(in[i]), d), XCHG_OK);
         assert_memory_equal(out, d, 64);
     }
     /* wrong key: verified against another service's public key */
-    assert_int_equal(xchg_oprf_verify(pk2, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])e, N, proof),
-                     XCHG_ERR_VERIFY);
+    assert_int_equal(
+        xchg_oprf_verify(pk2, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])e, N, proof),
+        XCHG_ERR_VERIFY);
     /* wrong point: one evaluation replaced by a valid but different point (sk2·B) */
     uint8_t e2[N][EL], p2[64];
     assert_int_equal(xchg_oprf_evaluate(sk2, (const uint8_t(*)[EL])b, N, NULL, e2, p2), XCHG_OK);
     uint8_t mixed[N][EL];
     memcpy(mixed, e, sizeof e);
     memcpy(mixed[3], e2[3], EL);
-    assert_int_equal(xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])mixed, N, proof),
-                     XCHG_ERR_VERIFY);
+    assert_int_equal(
+        xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])mixed, N, proof),
+        XCHG_ERR_VERIFY);
     /* two evaluations swapped */
     memcpy(mixed, e, sizeof e);
     memcpy(mixed[0], e[1], EL);
     memcpy(mixed[1], e[0], EL);
-    assert_int_equal(xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])mixed, N, proof),
-                     XCHG_ERR_VERIFY);
+    assert_int_equal(
+        xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])mixed, N, proof),
+        XCHG_ERR_VERIFY);
     /* a consistent answer under another key, with its own valid proof: wrong key */
     assert_int_equal(xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])e2, N, p2),
                      XCHG_ERR_VERIFY);
@@ -122,8 +137,9 @@ static void test_batch_and_tamper(void **state)
         uint8_t bad[64];
         memcpy(bad, proof, 64);
         bad[k] ^= 1;
-        assert_int_equal(xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])e, N, bad),
-                         XCHG_ERR_VERIFY);
+        assert_int_equal(
+            xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])e, N, bad),
+            XCHG_ERR_VERIFY);
     }
     uint8_t bad[64];
     memcpy(bad, proof, 64);
@@ -133,15 +149,18 @@ static void test_batch_and_tamper(void **state)
     /* an identity or an invalid encoding anywhere */
     memcpy(mixed, e, sizeof e);
     memset(mixed[2], 0, EL);
-    assert_int_equal(xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])mixed, N, proof),
-                     XCHG_ERR_VERIFY);
+    assert_int_equal(
+        xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])mixed, N, proof),
+        XCHG_ERR_VERIFY);
     memset(mixed[2], 0xff, EL);
-    assert_int_equal(xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])mixed, N, proof),
-                     XCHG_ERR_VERIFY);
+    assert_int_equal(
+        xchg_oprf_verify(pk, (const uint8_t(*)[EL])b, (const uint8_t(*)[EL])mixed, N, proof),
+        XCHG_ERR_VERIFY);
     /* the service refuses invalid points before evaluating anything */
     memcpy(mixed, b, sizeof b);
     memset(mixed[1], 0, EL);
-    assert_int_equal(xchg_oprf_evaluate(sk, (const uint8_t(*)[EL])mixed, N, NULL, e2, p2), XCHG_ERR_FORMAT);
+    assert_int_equal(xchg_oprf_evaluate(sk, (const uint8_t(*)[EL])mixed, N, NULL, e2, p2),
+                     XCHG_ERR_FORMAT);
 }
 
 /* An in-process service: records every element it receives; may tamper or refuse. */
@@ -189,8 +208,13 @@ static void test_client(void **state)
     assert_int_equal(xchg_oprf_keygen(s.sk, pk), XCHG_OK);
     xchg_oprf_client *c = xchg_oprf_client_new(pk, transport, &s, 2);
     assert_non_null(c);
-    const char *in[] = {"jones|2011-03-04", "patel|1980-12-31", "jones|2011-03-04", "x", "y",
-                        "patel|1980-12-31", "z"};
+    const char *in[] = {"jones|2011-03-04",
+                        "patel|1980-12-31",
+                        "jones|2011-03-04",
+                        "x",
+                        "y",
+                        "patel|1980-12-31",
+                        "z"};
     size_t n = sizeof in / sizeof in[0];
     for (size_t i = 0; i < n; i++)
         assert_int_equal(xchg_oprf_client_add(c, (const uint8_t *)in[i], strlen(in[i])), XCHG_OK);
@@ -204,10 +228,12 @@ static void test_client(void **state)
     /* the service never received an unblinded value: no element equals H(x) of any input */
     for (size_t i = 0; i < n; i++) {
         uint8_t p[EL], out[64], d[64];
-        assert_int_equal(xchg_oprf_hash_to_group((const uint8_t *)in[i], strlen(in[i]), p), XCHG_OK);
+        assert_int_equal(xchg_oprf_hash_to_group((const uint8_t *)in[i], strlen(in[i]), p),
+                         XCHG_OK);
         for (size_t j = 0; j < s.nseen; j++)
             assert_memory_not_equal(p, s.seen[j], EL);
-        assert_int_equal(xchg_oprf_client_get(c, (const uint8_t *)in[i], strlen(in[i]), out), XCHG_OK);
+        assert_int_equal(xchg_oprf_client_get(c, (const uint8_t *)in[i], strlen(in[i]), out),
+                         XCHG_OK);
         assert_int_equal(xchg_oprf_direct(s.sk, (const uint8_t *)in[i], strlen(in[i]), d), XCHG_OK);
         assert_memory_equal(out, d, 64);
     }
@@ -219,7 +245,11 @@ static void test_client(void **state)
     xchg_oprf_client_free(c);
 
     /* tampered answers and a refusal: each an error with its reason, no output */
-    const struct { int mode; xchg_err want; const char *text; } cases[] = {
+    const struct {
+        int mode;
+        xchg_err want;
+        const char *text;
+    } cases[] = {
         {1, XCHG_ERR_VERIFY, "does not verify"},
         {2, XCHG_ERR_VERIFY, "does not verify"},
         {3, XCHG_ERR_DENIED, "rate limit reached"},
@@ -236,7 +266,8 @@ static void test_client(void **state)
             assert_int_equal(xchg_oprf_client_run(c, d), cases[k].want);
             assert_true(diag_has(d, cases[k].text));
             xchg_diag_free(d);
-            assert_int_equal(xchg_oprf_client_get(c, (const uint8_t *)"a", 1, out), XCHG_ERR_NOT_FOUND);
+            assert_int_equal(xchg_oprf_client_get(c, (const uint8_t *)"a", 1, out),
+                             XCHG_ERR_NOT_FOUND);
             xchg_oprf_client_free(c);
         }
     }
@@ -267,8 +298,9 @@ static void test_wire_and_keyfile(void **state)
     uint32_t big = XCHG_OPRF_MAX_BATCH + 1;
     memcpy(req, XCHG_OPRF_REQ_MAGIC, 4);
     req[4] = (uint8_t)big, req[5] = (uint8_t)(big >> 8);
-    assert_int_equal(xchg_oprf_request_count(req, XCHG_OPRF_REQ_BYTES(big) > sizeof req ? 8 : 8, &n),
-                     XCHG_ERR_FORMAT);
+    assert_int_equal(
+        xchg_oprf_request_count(req, XCHG_OPRF_REQ_BYTES(big) > sizeof req ? 8 : 8, &n),
+        XCHG_ERR_FORMAT);
     /* the service refuses a request whose elements are not points */
     uint8_t sk[32], pk[32], sk2[32];
     assert_int_equal(xchg_oprf_keygen(sk, pk), XCHG_OK);

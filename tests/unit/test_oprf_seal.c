@@ -54,8 +54,9 @@ static xchg_err transport(void *ctx, const uint8_t *req, size_t len, uint8_t **r
     for (size_t i = 0; i < n && s->nseen < MAX_INPUTS; i++)
         memcpy(s->seen[s->nseen++], req + 8 + i * EL, EL);
     if (s->used + n > s->limit) {
-        snprintf(why, whylen, "keyd refused the request (HTTP 429): rate limit: agency "
-                              "'police' has used %zu of its %zu OPRF evaluations",
+        snprintf(why, whylen,
+                 "keyd refused the request (HTTP 429): rate limit: agency "
+                 "'police' has used %zu of its %zu OPRF evaluations",
                  s->used, s->limit);
         return XCHG_ERR_DENIED;
     }
@@ -184,9 +185,13 @@ static xchg_err seal(xchg_policy *p, const char *in, const char *out, int seed, 
 {
     xchg_seckey *k = seed_key(seed);
     unlink(out);
-    xchg_seal_opts o = {.input = in, .output = out, .period_start = day("2025-08-01"),
-                        .period_end = day("2026-07-31"), .now = 1767225600,
-                        .oprf_transport = with_keyd ? transport : NULL, .oprf_ctx = &svc,
+    xchg_seal_opts o = {.input = in,
+                        .output = out,
+                        .period_start = day("2025-08-01"),
+                        .period_end = day("2026-07-31"),
+                        .now = 1767225600,
+                        .oprf_transport = with_keyd ? transport : NULL,
+                        .oprf_ctx = &svc,
                         .oprf_batch = 3};
     xchg_err e = xchg_seal(p, k, sec, &o, st, d);
     if (e != XCHG_OK && getenv("XCHG_TEST_VERBOSE"))
@@ -323,7 +328,9 @@ static void test_tokens_section(void **state)
     assert_int_equal(xchg_policy_get(pol_secret)->tokens.mode, XCHG_TOKENS_SECRET);
     size_t bl;
     char *base = slurp(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &bl);
-    const struct { const char *section, *error; } bad[] = {
+    const struct {
+        const char *section, *error;
+    } bad[] = {
         {"tokens: {mode: magic}\n", "'mode' in 'tokens' must be 'oprf' or 'secret', not 'magic'"},
         {"tokens: {mode: oprf, key: "
          "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76}\n",
