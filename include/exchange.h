@@ -26,6 +26,7 @@
 #include "exchange/textsafe.h"
 #include "exchange/threshold.h"
 #include "exchange/netauth.h"
+#include "exchange/oprf.h"
 #include "exchange/normalise.h"
 #include "exchange/xex.h"
 #include "exchange/process.h"

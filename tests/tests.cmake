@@ -1,5 +1,10 @@
 # Network module: unit tests of request authentication and the raw-request helper.
 xchg_unit_test(netauth)
+# The verifiable OPRF of the key service (xchg-keyd): vector, tampering, blinding.
+xchg_unit_test(oprf)
+# Sealing in OPRF mode; the wrap records every input the seal hands the OPRF client.
+xchg_unit_test(oprf_seal)
+target_link_options(test_oprf_seal PRIVATE -Wl,--wrap=xchg_oprf_client_add)
 # Process hardening: no core dumps, not dumpable, SIGXFSZ ignored (EFBIG reported).
 xchg_unit_test(process)
 add_executable(netsign tools/netsign.c)

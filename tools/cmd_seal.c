@@ -1,6 +1,7 @@
 /* xchg seal: an agency's CSV extract -> a sealed extract for the matcher. */
 #include "cli.h"
 #include "commands.h"
+#include "keyd_client.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@ static const char usage[] =
     "                 --in EXTRACT.csv -o EXTRACT.xex [--period START..END]\n"
     "                 [--incremental | --empty-snapshot] [--report REPORT.csv] [--strict]\n"
     "                 [--mapping MAPPING.yaml] [--force] [--passphrase-fd N]\n"
+    "                 [--keyd-ca CA.pem [--keyd URL]]\n"
     "       xchg seal --check --agreement A.yaml --key AGENCY.key --secret LINKAGE.xsec\n"
     "                 --in EXTRACT.csv [--mapping MAPPING.yaml] [--strict] [--period ...]\n"
     "       xchg seal --template --agreement A.yaml (--mapping MAPPING.yaml | --agency ID)\n"
@@ -43,6 +45,10 @@ static const char usage[] =
     "                       the agency sent for the period); without it a header-only file is\n"
     "                       refused\n"
     "  --force              replace an existing output file\n"
+    "  --keyd-ca CA.pem     an agreement with tokens.mode: oprf: trust only this CA for its\n"
+    "                       key service (xchg-keyd, docs/keyd.md)\n"
+    "  --keyd URL           reach the key service at URL instead of the agreement's\n"
+    "                       tokens.keyd (its answers are verified against tokens.key)\n"
     "\n"
     "example: xchg seal --agreement phase2.yaml --key keys/police.key --secret linkage-secret-e1.xsec --in police.csv -o police.xex\n";
 
@@ -84,7 +90,8 @@ int cmd_seal(int argc, char **argv)
             return cmd_extract_run("inspect", argc, argv);
     const char *agr = NULL, *key = NULL, *sec = NULL, *in = NULL, *out = NULL, *period = NULL,
                *strict = NULL, *report = NULL, *force = NULL, *pfd = NULL, *incr = NULL,
-               *empty = NULL, *mapping = NULL, *check = NULL, *tmpl = NULL, *agency_id = NULL;
+               *empty = NULL, *mapping = NULL, *check = NULL, *tmpl = NULL, *agency_id = NULL,
+               *keyd_ca = NULL, *keyd_url = NULL;
     const struct cli_opt opts[] = {
         {"--agreement", 'a', 1, &agr},  {"--key", 'k', 1, &key},     {"--secret", 's', 1, &sec},
         {"--in", 'i', 1, &in},          {"--out", 'o', 1, &out},     {"--period", 0, 1, &period},
@@ -93,7 +100,8 @@ int cmd_seal(int argc, char **argv)
         {"--empty-snapshot", 0, 0, &empty},
         {"--passphrase-fd", 0, 1, &pfd}, {"--mapping", 'm', 1, &mapping},
         {"--check", 0, 0, &check},      {"--template", 0, 0, &tmpl},
-        {"--agency", 0, 1, &agency_id}, {0},
+        {"--agency", 0, 1, &agency_id}, {"--keyd-ca", 0, 1, &keyd_ca},
+        {"--keyd", 0, 1, &keyd_url},    {0},
     };
     const char *pos[1];
     int npos, rc;
@@ -125,6 +133,7 @@ int cmd_seal(int argc, char **argv)
     xchg_seckey *k = NULL;
     xchg_secret *s = NULL;
     xchg_mapping *m = NULL;
+    struct cli_keyd *kd = NULL;
     if ((rc = cli_load_agreement(agr, &p)) != 0)
         goto cleanup;
     xchg_err e;
@@ -164,6 +173,13 @@ int cmd_seal(int argc, char **argv)
     if (e != XCHG_OK) {
         rc = cli_fail(e, d, sec);
         goto cleanup;
+    }
+    if (xchg_policy_get(p)->tokens.mode == XCHG_TOKENS_OPRF) {
+        if ((rc = cli_keyd_open(keyd_url ? keyd_url : xchg_policy_get(p)->tokens.keyd, keyd_ca, k,
+                                &kd)) != 0)
+            goto cleanup;
+        o.oprf_transport = cli_keyd_transport;
+        o.oprf_ctx = kd;
     }
     xchg_seal_stats st;
     e = xchg_seal(p, k, s, &o, &st, d);
@@ -210,9 +226,14 @@ int cmd_seal(int argc, char **argv)
            (unsigned long long)st.indicators_withheld, st.indicators_withheld == 1 ? "" : "s",
            (unsigned long long)st.warnings,
            (unsigned long long)st.dropped_identifiers, (unsigned long long)st.no_tokens);
+    if (kd)
+        printf("  tokens: OPRF through %s: %llu distinct values in %llu requests\n",
+               keyd_url ? keyd_url : xchg_policy_get(p)->tokens.keyd,
+               (unsigned long long)st.oprf_inputs, (unsigned long long)st.oprf_requests);
     rc = EXIT_OK;
 cleanup:
     xchg_mapping_free(m);
+    cli_keyd_close(kd);
     xchg_secret_free(s);
     xchg_seckey_free(k);
     xchg_policy_free(p);

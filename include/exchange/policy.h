@@ -343,6 +343,19 @@ typedef struct xchg_release_key {
     xchg_release_key_share *shares;
     size_t nshares;
 } xchg_release_key;
+/* How the exact-match tokens are keyed (the agreement's optional 'tokens' section). */
+typedef enum xchg_token_mode {
+    XCHG_TOKENS_SECRET = 0, /* HMAC under the linkage secret only (no 'tokens' section) */
+    XCHG_TOKENS_OPRF = 1,   /* through the key service's OPRF, then the linkage secret */
+} xchg_token_mode;
+
+typedef struct xchg_tokens {
+    xchg_token_mode mode;
+    const char *keyd;       /* the key service's https:// base URL */
+    uint8_t key[32];        /* its OPRF public key K = k·G (ristretto255) */
+    size_t custodian;       /* the party running it; XCHG_NONE: the agreement's owner */
+    long queries_per_day;   /* OPRF evaluations one agency may ask for per UTC day */
+} xchg_tokens;
 
 typedef struct xchg_policy_data {
     int format;
@@ -417,6 +430,8 @@ typedef struct xchg_policy_data {
     /* quality.max_unparseable (default 0.05): the share of a field's non-empty values
      * that may fail to parse before `seal --strict` refuses the extract */
     double max_unparseable;
+    /* tokens: how exact-match tokens are keyed (docs/keyd.md) */
+    xchg_tokens tokens;
 } xchg_policy_data;
 
 typedef struct xchg_policy xchg_policy;

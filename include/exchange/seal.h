@@ -13,6 +13,7 @@
 
 #include "exchange/common.h"
 #include "exchange/keys.h"
+#include "exchange/oprf.h"
 #include "exchange/policy.h"
 #include "exchange/secret.h"
 
@@ -81,6 +82,12 @@ typedef struct xchg_seal_opts {
     /* Validate and report only: every stage runs, nothing is written (neither output
      * nor report; output may be NULL); the result is what sealing would give. */
     int check_only;
+    /* OPRF mode (the agreement's tokens.mode: oprf, docs/keyd.md): how to reach the key
+     * service (xchg seal signs each request with the agency's key), and the batch size
+     * (0: XCHG_OPRF_MAX_BATCH). Required in OPRF mode; unused otherwise. */
+    xchg_oprf_transport oprf_transport;
+    void *oprf_ctx;
+    size_t oprf_batch;
 } xchg_seal_opts;
 
 typedef struct xchg_seal_stats {
@@ -100,6 +107,8 @@ typedef struct xchg_seal_stats {
     /* fields whose share of unparseable values is above the agreement's quality
      * threshold (xchg_policy_max_unparseable): with strict, the run fails */
     uint64_t quality_failures;
+    uint64_t oprf_inputs;   /* OPRF mode: distinct values evaluated by the key service */
+    uint64_t oprf_requests; /* and the requests (batches) that took */
 } xchg_seal_stats;
 
 /*
@@ -119,8 +128,14 @@ typedef struct xchg_seal_stats {
  * format) is reported naming the column and its first lines: a warning, and with strict
  * a failure. On any failure, and always with check_only, nothing is written at
  * opts->output (nor the report).
+ * use), counted in identification_denied and listed in the report. On any failure
+ * nothing is written at opts->output (nor the report).
+ * In OPRF mode every distinct match-key input of the file is evaluated through the key
+ * service first (a pass before anything is written); a refusal (e.g. the agency's daily
+ * rate limit) or a response that does not verify fails the run with the reason in d.
  * Errors: XCHG_ERR_DENIED (key is not an agency of p), XCHG_ERR_FORMAT (bad CSV, a
- * missing column, bad rows), XCHG_ERR_EXISTS, XCHG_ERR_IO, XCHG_ERR_NOMEM.
+ * missing column, bad rows), XCHG_ERR_EXISTS, XCHG_ERR_IO, XCHG_ERR_NOMEM; in OPRF mode
+ * also XCHG_ERR_ARG (no transport), XCHG_ERR_VERIFY and the transport's errors.
  */
 XCHG_API xchg_err xchg_seal(const xchg_policy *p, const xchg_seckey *agency, const xchg_secret *s,
                             const xchg_seal_opts *opts, xchg_seal_stats *stats, xchg_diag *d)

@@ -70,6 +70,7 @@ struct seal {
     xchg__val *vals; /* nfields */
 
     xchg__token_keys keys; /* token.c */
+    xchg_oprf_client *oprf; /* OPRF mode: the key service's outputs (oprf.c) */
 
     xchg_clk_schema *clk_schema;
     xchg_clk_encoder *clk;
@@ -574,7 +575,9 @@ static int on_row(void *ctx, unsigned line, const char *const *f, const size_t *
     }
     int bad = 0;
     if (s->pass == 1) {
-        if (load_row(s, line, f, lens, n, &bad) && !bad && xchg__ind_accumulate(&s->ind, s->vals) != 0) {
+        if (load_row(s, line, f, lens, n, &bad) && !bad &&
+            ((s->ind.nagg && xchg__ind_accumulate(&s->ind, s->vals) != 0) ||
+             (s->oprf && xchg__tokens_oprf_collect(&s->keys, s->p, s->vals, s->oprf) != XCHG_OK))) {
             s->err = XCHG_ERR_NOMEM;
             return 1;
         }
@@ -981,6 +984,21 @@ static xchg_err setup_clk(struct seal *s, const xchg_secret *sec)
     return e;
 }
 
+/* OPRF mode: a client for the agreement's key service, through the caller's transport. */
+static xchg_err setup_oprf(struct seal *s)
+{
+    if (!s->o->oprf_transport) {
+        xchg_diag_add(s->d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "agreement '%s' keys its exact-match tokens through the key service at %s "
+                      "(tokens.mode: oprf); no way to reach it was given",
+                      s->p->id, s->p->tokens.keyd);
+        return XCHG_ERR_ARG;
+    }
+    s->oprf = xchg_oprf_client_new(s->p->tokens.key, s->o->oprf_transport, s->o->oprf_ctx,
+                                   s->o->oprf_batch);
+    return s->oprf ? XCHG_OK : XCHG_ERR_NOMEM;
+}
+
 static xchg_err setup_date_formats(struct seal *s)
 {
     size_t n = 2;
@@ -1148,10 +1166,12 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
         (rc = xchg__ind_init(&s.ind, s.p, s.x, o->period_start, o->period_end)) != XCHG_OK ||
         (rc = setup_date_formats(&s)) != XCHG_OK)
         goto cleanup;
+    if (s.p->tokens.mode == XCHG_TOKENS_OPRF && (rc = setup_oprf(&s)) != XCHG_OK)
+        goto cleanup;
 
-    /* pass 1: per-person sums for aggregate indicators */
+    /* pass 1: per-person sums for aggregate indicators; OPRF mode's match-key inputs */
     int stopped = 0;
-    if (s.ind.nagg) {
+    if (s.ind.nagg || s.oprf) {
         s.pass = 1;
         size_t before = xchg_diag_count(d);
         xchg_diag *quiet = xchg_diag_new(); /* pass 2 reports row problems */
@@ -1174,6 +1194,15 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
         s.header_seen = 0;
         s.messages = 0;
         st->warnings = st->dropped_identifiers = 0;
+    }
+    if (s.oprf) { /* every distinct input, in batches, verified, before anything is written */
+        if ((rc = xchg_oprf_client_run(s.oprf, d)) != XCHG_OK)
+            goto cleanup;
+        size_t ni, nr;
+        xchg_oprf_client_stats(s.oprf, &ni, &nr);
+        st->oprf_inputs = ni;
+        st->oprf_requests = nr;
+        s.keys.oprf = s.oprf;
     }
 
     header = make_header(&s, agency, sec);
@@ -1270,6 +1299,7 @@ cleanup:
     }
     sodium_free(s.dk);
     xchg__token_keys_free(&s.keys);
+    xchg_oprf_client_free(s.oprf);
     xchg_clk_encoder_free(s.clk);
     xchg_clk_schema_free(s.clk_schema);
     free(s.clk_fields);

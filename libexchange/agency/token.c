@@ -29,8 +29,12 @@ xchg_err xchg__token_keys_derive(xchg__token_keys *k, const xchg_policy_data *p,
     k->pid = k->fb + p->nhousehold_fallback;
     char purpose[200];
     xchg_err e = XCHG_OK;
+    k->oprf = NULL;
+    k->agreement_id = p->id;
+    /* OPRF mode keys its match tokens apart from secret mode's: the two never collide */
+    const char *mk = p->tokens.mode == XCHG_TOKENS_OPRF ? "oprf-match" : "match";
     for (size_t i = 0; i < p->nmatch_keys && e == XCHG_OK; i++) {
-        snprintf(purpose, sizeof purpose, "match/%s", p->match_keys[i].name);
+        snprintf(purpose, sizeof purpose, "%s/%s", mk, p->match_keys[i].name);
         e = xchg_secret_derive(sec, purpose, k->match[i], KEY_BYTES);
     }
     for (size_t i = 0; i < p->fuzzy.nblocking && e == XCHG_OK; i++) {
@@ -167,11 +171,85 @@ static int make_token(const xchg__val *vals, const xchg_match_key *k, const uint
     return 1;
 }
 
+/*
+ * The OPRF input of match key k for this row (docs/formats.md, "OPRF tokens"):
+ *   "xchg-token v1" ‖ u16be len ‖ agreement id ‖ parts
+ * where parts are as make_token's HMAC message (u16le length + bytes each). The key's
+ * name is not in it: two keys whose parts give the same strings (a forename that is its
+ * own nickname) share one evaluation, and the per-key subkey of the final HMAC keeps
+ * their tokens apart. 0 when a part is missing or the input would exceed
+ * XCHG_OPRF_MAX_INPUT.
+ */
+static size_t oprf_input(const xchg__val *vals, const char *agreement, const xchg_match_key *k,
+                         uint8_t *out)
+{
+    static const char label[] = "xchg-token v1";
+    size_t n = sizeof label - 1, cap = XCHG_OPRF_MAX_INPUT, al = strlen(agreement);
+    if (n + 2 + al > cap)
+        return 0;
+    memcpy(out, label, n);
+    out[n++] = (uint8_t)(al >> 8);
+    out[n++] = (uint8_t)(al & 0xff);
+    memcpy(out + n, agreement, al);
+    n += al;
+    for (size_t i = 0; i < k->nparts; i++) {
+        char v[XCHG__VAL_MAX * 2];
+        if (!part_value(vals, &k->parts[i], v, sizeof v)) {
+            sodium_memzero(out, n);
+            return 0;
+        }
+        size_t l = strlen(v);
+        if (n + 2 + l > cap) {
+            sodium_memzero(v, sizeof v);
+            sodium_memzero(out, n);
+            return 0;
+        }
+        out[n++] = (uint8_t)(l & 0xff);
+        out[n++] = (uint8_t)(l >> 8);
+        memcpy(out + n, v, l);
+        n += l;
+        sodium_memzero(v, sizeof v);
+    }
+    return n;
+}
+
+xchg_err xchg__tokens_oprf_collect(const xchg__token_keys *tk, const xchg_policy_data *p,
+                                   const xchg__val *vals, xchg_oprf_client *c)
+{
+    uint8_t in[XCHG_OPRF_MAX_INPUT];
+    xchg_err e = XCHG_OK;
+    for (size_t k = 0; k < p->nmatch_keys && e == XCHG_OK; k++) {
+        size_t n = oprf_input(vals, tk->agreement_id, &p->match_keys[k], in);
+        if (n)
+            e = xchg_oprf_client_add(c, in, n);
+        sodium_memzero(in, n);
+    }
+    return e;
+}
+
+/* OPRF mode: HMAC-SHA256(subkey, OPRF output of the key's input). 0 when the row cannot
+ * form the key, or its input was not evaluated (the file changed between the passes). */
+static int make_oprf_token(const xchg__token_keys *tk, const xchg__val *vals,
+                           const xchg_match_key *k, const uint8_t key[KEY_BYTES],
+                           uint8_t out[XCHG_TOKEN_BYTES])
+{
+    uint8_t in[XCHG_OPRF_MAX_INPUT], y[XCHG_OPRF_OUTPUT_BYTES];
+    size_t n = oprf_input(vals, tk->agreement_id, k, in);
+    int ok = n && xchg_oprf_client_get(tk->oprf, in, n, y) == XCHG_OK;
+    if (ok)
+        crypto_auth_hmacsha256(out, y, sizeof y, key);
+    sodium_memzero(in, n);
+    sodium_memzero(y, sizeof y);
+    return ok;
+}
+
 void xchg__tokens_make(const xchg__token_keys *tk, const xchg_policy_data *p,
                        const xchg_extract *x, const xchg__val *vals, xchg_record *r)
 {
     for (size_t k = 0; k < p->nmatch_keys; k++)
-        if (make_token(vals, &p->match_keys[k], tk->match[k], r->match[r->nmatch].value))
+        if (tk->oprf ? make_oprf_token(tk, vals, &p->match_keys[k], tk->match[k],
+                                       r->match[r->nmatch].value)
+                     : make_token(vals, &p->match_keys[k], tk->match[k], r->match[r->nmatch].value))
             r->match[r->nmatch++].index = (uint8_t)k;
     if (x->person_id != XCHG_NONE && r->nmatch < XCHG_RECORD_MAX_TOKENS) {
         /* the agency's own person identifier: match token index nmatch_keys, keyed per

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <utf8proc.h>
 
 #define POLICY_MAX (4u << 20)
@@ -2741,6 +2742,66 @@ static int second_document(const char *text, size_t len, unsigned *line, unsigne
     return found;
 }
 
+/*
+ * tokens: {mode: oprf, keyd: https://..., key: <64 hex of K>, queries_per_day: N,
+ * custodian: <party id>} — exact-match tokens through the key service (docs/keyd.md).
+ * Absent, or mode: secret, keeps the linkage secret alone.
+ */
+static void parse_tokens(struct ctx *c, struct fy_node *root)
+{
+    static const char *const keys[] = {"mode", "keyd", "key", "queries_per_day", "custodian",
+                                       NULL};
+    struct fy_node *m = get(root, "tokens");
+    xchg_tokens *t = &c->p->tokens;
+    t->mode = XCHG_TOKENS_SECRET;
+    t->custodian = XCHG_NONE;
+    if (!m || !is_map(c, m, "'tokens'"))
+        return;
+    check_keys(c, m, keys, "'tokens'");
+    const char *mode = get_str(c, m, "mode", 1, "'tokens'");
+    if (!mode)
+        return;
+    if (strcmp(mode, "secret") == 0) {
+        if (get(m, "keyd") || get(m, "key"))
+            ERR(c, m, "'tokens' with mode: secret takes no 'keyd' or 'key'");
+        return;
+    }
+    if (strcmp(mode, "oprf") != 0) {
+        ERR(c, get(m, "mode"), "'mode' in 'tokens' must be 'oprf' or 'secret', not '%s'", mode);
+        return;
+    }
+    t->mode = XCHG_TOKENS_OPRF;
+    const char *url = get_str(c, m, "keyd", 1, "'tokens'");
+    if (url && (strncmp(url, "https://", 8) != 0 || !url[8] || strpbrk(url, " \t\r\n")))
+        ERR(c, get(m, "keyd"), "'keyd' in 'tokens' must be an https:// URL, not '%s'", url);
+    t->keyd = url;
+    const char *k = get_str(c, m, "key", 1, "'tokens'");
+    if (k && (xchg_hex_decode(t->key, sizeof t->key, k, strlen(k)) != XCHG_OK ||
+              sodium_is_zero(t->key, sizeof t->key) ||
+              !crypto_core_ristretto255_is_valid_point(t->key)))
+        ERR(c, get(m, "key"),
+            "'key' in 'tokens' must be the key service's public key: 64 hex digits of a "
+            "ristretto255 point (xchg-keyd keygen prints it)");
+    t->queries_per_day = 1000000;
+    get_long(c, m, "queries_per_day", 0, 1, 1000000000L, &t->queries_per_day, "'tokens'");
+    const char *cu = get_str(c, m, "custodian", 0, "'tokens'");
+    if (cu) {
+        size_t i;
+        for (i = 0; i < c->p->nparties; i++)
+            if (strcmp(c->p->parties[i].id, cu) == 0)
+                break;
+        if (i == c->p->nparties)
+            ERR(c, get(m, "custodian"), "'custodian' in 'tokens': no party '%s'", cu);
+        else if (c->p->parties[i].role == XCHG_ROLE_AGENCY || c->p->parties[i].role == XCHG_ROLE_MATCHER)
+            ERR(c, get(m, "custodian"),
+                "'custodian' in 'tokens': '%s' is an %s; the key service must be run by neither "
+                "an agency nor the matcher",
+                cu, c->p->parties[i].role == XCHG_ROLE_AGENCY ? "agency" : "the matcher");
+        else
+            t->custodian = i;
+    }
+}
+
 xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_policy **out,
                            xchg_diag *d)
 {
@@ -2748,7 +2809,7 @@ xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_
                                       "fields", "match_keys", "fuzzy", "households",
                                       "problems", "rule", "extracts", "release", "reports",
                                       "terms", "claim", "costs", "geography", "release_key",
-                                      "quality", NULL};
+                                      "quality", "tokens", NULL};
     if (!text || !out)
         return XCHG_ERR_ARG;
     if (!file)
@@ -2850,6 +2911,7 @@ xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_
     parse_release_key(&c, root);
     parse_reports(&c, root);
     parse_quality(&c, root);
+    parse_tokens(&c, root);
     cross_check(&c, root);
     mark_identifying_dates(pol);
     if (c.nomem) {

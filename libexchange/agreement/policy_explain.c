@@ -382,6 +382,14 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
             "indicators with their dates, consent status and any recorded legal basis, and each "
             "agency's record references. It cannot read names, dates of birth, addresses or any "
             "other detail: those travel encrypted to the recipients.\n");
+    if (p->tokens.mode == XCHG_TOKENS_OPRF)
+        put(&b, "The exact match keys also need the agreement's key service (%s): an agency "
+                "obtains each one by a blinded request the service cannot read and whose answer "
+                "it verifies against the key every signatory signed, at most %ld per agency per "
+                "day, each request recorded with its count. No agency can compute them offline "
+                "for a guessed identity. The Bloom-filter encodings, blocking and household keys "
+                "stay keyed with the linkage secret every agency holds.\n",
+            p->tokens.keyd, p->tokens.queries_per_day);
     if (p->nmeasures)
         put(&b, "For the programme's criteria it also sees each measure's events with their "
                 "dates and numbers (for example a pupil's sessions attended and possible in a "

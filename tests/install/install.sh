@@ -23,6 +23,7 @@ have_x() { [ -x "$P/$1" ] && [ -f "$P/$1" ] && ok || bad "not an installed progr
 have_x bin/xchg
 have_x bin/xchg-synth
 have_x sbin/xchg-matcherd
+have_x sbin/xchg-keyd
 have "$LIBDIR/libexchange.so"
 have "$LIBDIR/libexchange.a"
 have include/exchange.h
@@ -38,7 +39,7 @@ priv=$(find "$P/include" -name '*internal*.h' | head -3)
 "$P/bin/xchg" --version | grep -q "^xchg [0-9]" && ok || bad "installed xchg --version"
 
 if [ "$MAN" = ON ]; then
-  for page in xchg.1 xchg-agreement.5 xchg-matcherd.8 xchg-synth.1; do have "share/man/man${page##*.}/$page"; done
+  for page in xchg.1 xchg-agreement.5 xchg-matcherd.8 xchg-keyd.8 xchg-synth.1; do have "share/man/man${page##*.}/$page"; done
   # every command has a page (its own, or an alias to its group's page)
   for c in $("$P/bin/xchg" --commands | awk 'NF == 1'); do have "share/man/man1/xchg-$c.1"; done
   # each page renders without a warning

@@ -73,4 +73,4 @@ _xchg_daemon() { # xchg-matcherd, xchg-synth: options from --help, else file nam
 }
 
 complete -F _xchg xchg
-complete -F _xchg_daemon xchg-matcherd xchg-synth
+complete -F _xchg_daemon xchg-matcherd xchg-keyd xchg-synth

@@ -1,0 +1,144 @@
+/*
+ * exchange — a verifiable OPRF (2HashDH over ristretto255) for exact-match tokens.
+ *
+ * The agreement's key service (xchg-keyd) holds a scalar k and publishes K = k·G in the
+ * agreement (`tokens: {mode: oprf, keyd: URL, key: <K>}`). An agency hashes a value x to
+ * a point P = H(x), blinds it (B = r·P, r random), and sends B; the service returns
+ * E = k·B with a Chaum–Pedersen DLEQ proof that log_G K = log_B E (one proof for a whole
+ * batch); the agency verifies, unblinds (N = r⁻¹·E = k·P) and hashes x and N to the OPRF
+ * output. The service never sees x or P; the agency never sees k. The construction is
+ * RFC 9497's VOPRF mode (0x01) with ristretto255 and BLAKE2b-512 in place of SHA-512 /
+ * expand_message_xmd (docs/keyd.md says exactly where it deviates; docs/formats.md has
+ * the wire format and a known-answer vector).
+ *
+ * Element and scalar encodings are libsodium's (32 bytes each). Functions here never do
+ * network I/O: the client takes a transport callback, which xchg seal implements with
+ * libcurl and signed requests (docs/keyd.md).
+ */
+#ifndef XCHG_OPRF_H
+#define XCHG_OPRF_H
+
+#include "exchange/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XCHG_OPRF_ELEMENT_BYTES 32
+#define XCHG_OPRF_SCALAR_BYTES 32
+#define XCHG_OPRF_PROOF_BYTES 64  /* c || s */
+#define XCHG_OPRF_OUTPUT_BYTES 64 /* BLAKE2b-512, as RFC 9497's Nh for this group */
+#define XCHG_OPRF_MAX_BATCH 4096  /* elements per request */
+#define XCHG_OPRF_MAX_INPUT 1024  /* bytes of one input */
+#define XCHG_OPRF_CONTEXT "OPRFV1-\x01-ristretto255-BLAKE2b512"
+#define XCHG_OPRF_REQ_MAGIC "XOQ1"
+#define XCHG_OPRF_RESP_MAGIC "XOR1"
+/* request: magic(4) u32le n, n elements; response: magic(4) u32le n, n elements, proof */
+#define XCHG_OPRF_REQ_BYTES(n) (8 + (size_t)(n)*XCHG_OPRF_ELEMENT_BYTES)
+#define XCHG_OPRF_RESP_BYTES(n) (8 + (size_t)(n)*XCHG_OPRF_ELEMENT_BYTES + XCHG_OPRF_PROOF_BYTES)
+
+/* ---- keys -------------------------------------------------------------------------- */
+
+/* A fresh key: sk random non-zero scalar, pk = sk·G. XCHG_ERR_CRYPTO on failure. */
+XCHG_API xchg_err xchg_oprf_keygen(uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
+                                   uint8_t pk[XCHG_OPRF_ELEMENT_BYTES]) XCHG_MUST_CHECK;
+/* pk = sk·G; XCHG_ERR_FORMAT when sk is zero or not reduced. */
+XCHG_API xchg_err xchg_oprf_public(const uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
+                                   uint8_t pk[XCHG_OPRF_ELEMENT_BYTES]) XCHG_MUST_CHECK;
+/*
+ * Write a key file "xchg-oprf-key v1\n<64 hex>\n" (mode 0600, created exclusively unless
+ * overwrite; atomic). XCHG_ERR_EXISTS or XCHG_ERR_IO; nothing is left behind on error.
+ */
+XCHG_API xchg_err xchg_oprf_key_write(const char *path, const uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
+                                      int overwrite) XCHG_MUST_CHECK;
+/* Read a key file into sk (wiped on error). XCHG_ERR_IO, XCHG_ERR_FORMAT (with a reason in
+ * d, naming the file), XCHG_ERR_DENIED when the file is readable by group or others. */
+XCHG_API xchg_err xchg_oprf_key_read(const char *path, uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
+                                     xchg_diag *d) XCHG_MUST_CHECK;
+
+/* ---- the protocol steps (RFC 9497 §3.3.2 names) -------------------------------------- */
+
+/* P = HashToGroup(input). XCHG_ERR_ARG for input longer than XCHG_OPRF_MAX_INPUT. */
+XCHG_API xchg_err xchg_oprf_hash_to_group(const uint8_t *input, size_t len,
+                                          uint8_t p[XCHG_OPRF_ELEMENT_BYTES]) XCHG_MUST_CHECK;
+/* Blind: blinded = blind·HashToGroup(input). blind_in NULL: a random blind, written to
+ * blind; otherwise blind_in is used (known-answer tests) and copied to blind. */
+XCHG_API xchg_err xchg_oprf_blind(const uint8_t *input, size_t len, const uint8_t *blind_in,
+                                  uint8_t blind[XCHG_OPRF_SCALAR_BYTES],
+                                  uint8_t blinded[XCHG_OPRF_ELEMENT_BYTES]) XCHG_MUST_CHECK;
+/*
+ * BlindEvaluateBatch: evaluated[i] = sk·blinded[i] for n elements (1..XCHG_OPRF_MAX_BATCH)
+ * and one DLEQ proof for the batch. proof_rand NULL draws the proof's nonce at random.
+ * XCHG_ERR_FORMAT when an element is not a valid non-identity point (nothing is
+ * evaluated then).
+ */
+XCHG_API xchg_err xchg_oprf_evaluate(const uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
+                                     const uint8_t (*blinded)[XCHG_OPRF_ELEMENT_BYTES], size_t n,
+                                     const uint8_t *proof_rand,
+                                     uint8_t (*evaluated)[XCHG_OPRF_ELEMENT_BYTES],
+                                     uint8_t proof[XCHG_OPRF_PROOF_BYTES]) XCHG_MUST_CHECK;
+/* VerifyProof for a batch under pk: XCHG_OK or XCHG_ERR_VERIFY (also for an invalid
+ * point anywhere). */
+XCHG_API xchg_err xchg_oprf_verify(const uint8_t pk[XCHG_OPRF_ELEMENT_BYTES],
+                                   const uint8_t (*blinded)[XCHG_OPRF_ELEMENT_BYTES],
+                                   const uint8_t (*evaluated)[XCHG_OPRF_ELEMENT_BYTES], size_t n,
+                                   const uint8_t proof[XCHG_OPRF_PROOF_BYTES]) XCHG_MUST_CHECK;
+/* Finalize: out = H(len‖input‖len‖blind⁻¹·evaluated‖"Finalize"). XCHG_ERR_VERIFY for an
+ * invalid evaluated element. */
+XCHG_API xchg_err xchg_oprf_finalize(const uint8_t *input, size_t len,
+                                     const uint8_t blind[XCHG_OPRF_SCALAR_BYTES],
+                                     const uint8_t evaluated[XCHG_OPRF_ELEMENT_BYTES],
+                                     uint8_t out[XCHG_OPRF_OUTPUT_BYTES]) XCHG_MUST_CHECK;
+/* The unkeyed reference: out = H(input, sk·HashToGroup(input)) — what a client obtains
+ * through the protocol. For tests and known-answer vectors only. */
+XCHG_API xchg_err xchg_oprf_direct(const uint8_t sk[XCHG_OPRF_SCALAR_BYTES], const uint8_t *input,
+                                   size_t len, uint8_t out[XCHG_OPRF_OUTPUT_BYTES]) XCHG_MUST_CHECK;
+
+/* ---- the service side ---------------------------------------------------------------- */
+
+/* Number of elements a request body asks for, after checking its framing (magic, count in
+ * 1..XCHG_OPRF_MAX_BATCH, exact length). XCHG_ERR_FORMAT otherwise. */
+XCHG_API xchg_err xchg_oprf_request_count(const uint8_t *req, size_t len,
+                                          size_t *n) XCHG_MUST_CHECK;
+/* Answer a request body: *resp (malloc'd, the caller frees) is the response body.
+ * XCHG_ERR_FORMAT for a bad request (nothing allocated). */
+XCHG_API xchg_err xchg_oprf_serve(const uint8_t sk[XCHG_OPRF_SCALAR_BYTES], const uint8_t *req,
+                                  size_t len, uint8_t **resp, size_t *resp_len) XCHG_MUST_CHECK;
+
+/* ---- the agency side: a batching, caching client ------------------------------------ */
+
+/*
+ * Send one request body and return the response body (malloc'd; the client frees it).
+ * A refusal or transport failure returns an error and may write a reason (NUL-terminated)
+ * to why, e.g. "keyd refused (HTTP 429): rate limit ...".
+ */
+typedef xchg_err (*xchg_oprf_transport)(void *ctx, const uint8_t *req, size_t len, uint8_t **resp,
+                                        size_t *resp_len, char *why, size_t whylen);
+
+typedef struct xchg_oprf_client xchg_oprf_client;
+/* A client for the service with public key pk, sending batches of at most batch elements
+ * (0: XCHG_OPRF_MAX_BATCH). NULL when out of memory. */
+XCHG_API xchg_oprf_client *xchg_oprf_client_new(const uint8_t pk[XCHG_OPRF_ELEMENT_BYTES],
+                                                xchg_oprf_transport t, void *ctx, size_t batch);
+/* Accepts NULL; wipes every input and output. */
+XCHG_API void xchg_oprf_client_free(xchg_oprf_client *c);
+/* Queue an input (a repeated input is queued once). XCHG_ERR_ARG (too long), NOMEM. */
+XCHG_API xchg_err xchg_oprf_client_add(xchg_oprf_client *c, const uint8_t *input,
+                                       size_t len) XCHG_MUST_CHECK;
+/*
+ * Evaluate every queued input: blind, send in batches, verify each batch's proof against
+ * pk, unblind, finalize. On failure nothing further is sent and d says why:
+ * XCHG_ERR_VERIFY for a response that does not verify (wrong point, proof or key),
+ * XCHG_ERR_FORMAT for a malformed response, or the transport's error with its reason.
+ */
+XCHG_API xchg_err xchg_oprf_client_run(xchg_oprf_client *c, xchg_diag *d) XCHG_MUST_CHECK;
+/* The output for an input evaluated by run. XCHG_ERR_NOT_FOUND otherwise. */
+XCHG_API xchg_err xchg_oprf_client_get(const xchg_oprf_client *c, const uint8_t *input, size_t len,
+                                       uint8_t out[XCHG_OPRF_OUTPUT_BYTES]) XCHG_MUST_CHECK;
+/* Distinct inputs queued, and requests sent so far. */
+XCHG_API void xchg_oprf_client_stats(const xchg_oprf_client *c, size_t *distinct, size_t *requests);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

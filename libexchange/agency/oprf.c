@@ -1,0 +1,641 @@
+/*
+ * The verifiable OPRF (oprf.h): RFC 9497's VOPRF mode over ristretto255 with BLAKE2b-512
+ * as the hash, composed only of libsodium 1.0.18 operations (docs/keyd.md), plus the
+ * agency's batching, caching client. Every byte string hashed is length-prefixed
+ * (I2OSP(len, 2) as in the RFC) and ends or starts with a domain label.
+ */
+#include "exchange/oprf.h"
+#include "exchange/crypto.h"
+#include "exchange/fileio.h"
+#include "hmap.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define EL XCHG_OPRF_ELEMENT_BYTES
+#define SC XCHG_OPRF_SCALAR_BYTES
+#define KEYFILE_TAG "xchg-oprf-key v1\n"
+
+/* ---- hashing (RFC 9497 §4: HashToGroup, HashToScalar, Hash) ------------------------- */
+
+static void put_len(crypto_generichash_state *st, size_t n)
+{
+    uint8_t b[2] = {(uint8_t)(n >> 8), (uint8_t)(n & 0xff)}; /* I2OSP(n, 2): big-endian */
+    crypto_generichash_update(st, b, 2);
+}
+
+/* BLAKE2b-512(I2OSP(len(dst),2) || dst || msg): the expand_message_xmd of the RFC's suite
+ * replaced by one BLAKE2b-512 call, keeping the DST and its length in front. */
+static void hash_dst(const char *prefix, const uint8_t *msg, size_t len, uint8_t out[64])
+{
+    char dst[96];
+    int dl = snprintf(dst, sizeof dst, "%s%s", prefix, XCHG_OPRF_CONTEXT);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 64);
+    put_len(&st, (size_t)dl);
+    crypto_generichash_update(&st, (const uint8_t *)dst, (size_t)dl);
+    crypto_generichash_update(&st, msg, len);
+    crypto_generichash_final(&st, out, 64);
+    sodium_memzero(&st, sizeof st);
+}
+
+xchg_err xchg_oprf_hash_to_group(const uint8_t *input, size_t len, uint8_t p[EL])
+{
+    if ((!input && len) || len > XCHG_OPRF_MAX_INPUT)
+        return XCHG_ERR_ARG;
+    uint8_t h[64];
+    hash_dst("HashToGroup-", input, len, h);
+    int r = crypto_core_ristretto255_from_hash(p, h);
+    sodium_memzero(h, sizeof h);
+    return r == 0 ? XCHG_OK : XCHG_ERR_CRYPTO;
+}
+
+static void hash_to_scalar(const uint8_t *msg, size_t len, uint8_t s[SC])
+{
+    uint8_t h[64];
+    hash_dst("HashToScalar-", msg, len, h);
+    crypto_core_ristretto255_scalar_reduce(s, h);
+    sodium_memzero(h, sizeof h);
+}
+
+static int is_zero(const uint8_t *b, size_t n)
+{
+    return sodium_is_zero(b, n);
+}
+
+/* A valid encoding of a point other than the identity. */
+static int good_point(const uint8_t p[EL])
+{
+    return !is_zero(p, EL) && crypto_core_ristretto255_is_valid_point(p);
+}
+
+/* A canonical non-zero scalar (sc < L). */
+static int good_scalar(const uint8_t s[SC])
+{
+    uint8_t t[SC], zero[SC] = {0};
+    if (is_zero(s, SC))
+        return 0;
+    crypto_core_ristretto255_scalar_add(t, s, zero); /* reduces mod L */
+    int ok = sodium_memcmp(t, s, SC) == 0;
+    sodium_memzero(t, sizeof t);
+    return ok;
+}
+
+/* ---- keys -------------------------------------------------------------------------- */
+
+xchg_err xchg_oprf_keygen(uint8_t sk[SC], uint8_t pk[EL])
+{
+    do
+        crypto_core_ristretto255_scalar_random(sk);
+    while (is_zero(sk, SC));
+    return crypto_scalarmult_ristretto255_base(pk, sk) == 0 ? XCHG_OK : XCHG_ERR_CRYPTO;
+}
+
+xchg_err xchg_oprf_public(const uint8_t sk[SC], uint8_t pk[EL])
+{
+    if (!good_scalar(sk))
+        return XCHG_ERR_FORMAT;
+    return crypto_scalarmult_ristretto255_base(pk, sk) == 0 ? XCHG_OK : XCHG_ERR_CRYPTO;
+}
+
+xchg_err xchg_oprf_key_write(const char *path, const uint8_t sk[SC], int overwrite)
+{
+    if (!path || !good_scalar(sk))
+        return XCHG_ERR_ARG;
+    size_t tl = strlen(KEYFILE_TAG);
+    char *buf = sodium_malloc(tl + 2 * SC + 2);
+    if (!buf)
+        return XCHG_ERR_NOMEM;
+    memcpy(buf, KEYFILE_TAG, tl);
+    xchg_hex_encode(buf + tl, sk, SC);
+    buf[tl + 2 * SC] = '\n';
+    xchg_err e = xchg_file_write_atomic(path, buf, tl + 2 * SC + 1, 0600,
+                                        overwrite ? XCHG_WRITE_OVERWRITE : 0, NULL);
+    sodium_free(buf);
+    return e;
+}
+
+xchg_err xchg_oprf_key_read(const char *path, uint8_t sk[SC], xchg_diag *d)
+{
+    struct stat sb;
+    if (!path)
+        return XCHG_ERR_ARG;
+    if (stat(path, &sb) == 0 && (sb.st_mode & 077)) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                      "the OPRF key file is readable by others (mode %03o); chmod 600 it",
+                      (unsigned)(sb.st_mode & 0777));
+        return XCHG_ERR_DENIED;
+    }
+    char *buf = NULL;
+    size_t len = 0, tl = strlen(KEYFILE_TAG);
+    xchg_err e = xchg_file_read_secret(path, 4096, &buf, &len, d);
+    if (e != XCHG_OK)
+        return e;
+    if (len < tl || memcmp(buf, KEYFILE_TAG, tl) != 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 1, 1, "not an OPRF key file (want '%.*s')",
+                      (int)(tl - 1), KEYFILE_TAG);
+        e = XCHG_ERR_FORMAT;
+    } else {
+        size_t hl = len - tl;
+        while (hl && (buf[tl + hl - 1] == '\n' || buf[tl + hl - 1] == '\r'))
+            hl--;
+        if (xchg_hex_decode(sk, SC, buf + tl, hl) != XCHG_OK || !good_scalar(sk)) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 2, 1,
+                          "the key must be 64 hex digits of a non-zero reduced scalar");
+            sodium_memzero(sk, SC);
+            e = XCHG_ERR_FORMAT;
+        }
+    }
+    sodium_memzero(buf, len);
+    xchg_secure_free(buf);
+    return e;
+}
+
+/* ---- blind / evaluate / verify / finalize ------------------------------------------- */
+
+xchg_err xchg_oprf_blind(const uint8_t *input, size_t len, const uint8_t *blind_in,
+                         uint8_t blind[SC], uint8_t blinded[EL])
+{
+    uint8_t p[EL];
+    xchg_err e = xchg_oprf_hash_to_group(input, len, p);
+    if (e != XCHG_OK)
+        return e;
+    if (blind_in) {
+        if (!good_scalar(blind_in))
+            return XCHG_ERR_ARG;
+        memmove(blind, blind_in, SC);
+    } else {
+        do
+            crypto_core_ristretto255_scalar_random(blind);
+        while (is_zero(blind, SC));
+    }
+    if (crypto_scalarmult_ristretto255(blinded, blind, p) != 0)
+        e = XCHG_ERR_CRYPTO; /* the identity: H(x) hit it, with negligible probability */
+    sodium_memzero(p, sizeof p);
+    return e;
+}
+
+/*
+ * ComputeComposites (RFC 9497 §2.2.1): the weights d_i from a seed bound to pk and each
+ * (C_i, D_i) pair; M = Σ d_i·C_i, and Z = Σ d_i·D_i unless sk is given (the server's
+ * ComputeCompositesFast: Z = sk·M). -1 on an invalid point.
+ */
+static int composites(const uint8_t pk[EL], const uint8_t (*c)[EL], const uint8_t (*dd)[EL],
+                      size_t n, const uint8_t *sk, uint8_t m[EL], uint8_t z[EL])
+{
+    uint8_t seed[64], di[SC], t[EL];
+    crypto_generichash_state st;
+    static const char seed_dst[] = "Seed-" XCHG_OPRF_CONTEXT;
+    crypto_generichash_init(&st, NULL, 0, 64);
+    put_len(&st, EL);
+    crypto_generichash_update(&st, pk, EL);
+    put_len(&st, sizeof seed_dst - 1);
+    crypto_generichash_update(&st, (const uint8_t *)seed_dst, sizeof seed_dst - 1);
+    crypto_generichash_final(&st, seed, 64);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        /* h2Input = len‖seed ‖ I2OSP(i,2) ‖ len‖C_i ‖ len‖D_i ‖ "Composite" */
+        uint8_t in[2 + 64 + 2 + 2 + EL + 2 + EL + 9], *q = in;
+        *q++ = 0, *q++ = 64;
+        memcpy(q, seed, 64), q += 64;
+        *q++ = (uint8_t)(i >> 8), *q++ = (uint8_t)(i & 0xff);
+        *q++ = 0, *q++ = EL;
+        memcpy(q, c[i], EL), q += EL;
+        *q++ = 0, *q++ = EL;
+        memcpy(q, dd[i], EL), q += EL;
+        memcpy(q, "Composite", 9), q += 9;
+        hash_to_scalar(in, (size_t)(q - in), di);
+        if (crypto_scalarmult_ristretto255(t, di, c[i]) != 0) {
+            rc = -1;
+            break;
+        }
+        if (i == 0)
+            memcpy(m, t, EL);
+        else if (crypto_core_ristretto255_add(m, m, t) != 0)
+            rc = -1;
+        if (!sk && rc == 0) {
+            if (crypto_scalarmult_ristretto255(t, di, dd[i]) != 0)
+                rc = -1;
+            else if (i == 0)
+                memcpy(z, t, EL);
+            else if (crypto_core_ristretto255_add(z, z, t) != 0)
+                rc = -1;
+        }
+    }
+    if (rc == 0 && sk && crypto_scalarmult_ristretto255(z, sk, m) != 0)
+        rc = -1;
+    sodium_memzero(&st, sizeof st);
+    sodium_memzero(di, sizeof di);
+    return rc;
+}
+
+/* c = HashToScalar(len‖pk ‖ len‖M ‖ len‖Z ‖ len‖t2 ‖ len‖t3 ‖ "Challenge") */
+static void challenge(const uint8_t pk[EL], const uint8_t m[EL], const uint8_t z[EL],
+                      const uint8_t t2[EL], const uint8_t t3[EL], uint8_t c[SC])
+{
+    uint8_t in[5 * (2 + EL) + 9], *q = in;
+    const uint8_t *parts[5] = {pk, m, z, t2, t3};
+    for (int i = 0; i < 5; i++) {
+        *q++ = 0, *q++ = EL;
+        memcpy(q, parts[i], EL), q += EL;
+    }
+    memcpy(q, "Challenge", 9), q += 9;
+    hash_to_scalar(in, (size_t)(q - in), c);
+}
+
+xchg_err xchg_oprf_evaluate(const uint8_t sk[SC], const uint8_t (*blinded)[EL], size_t n,
+                            const uint8_t *proof_rand, uint8_t (*evaluated)[EL],
+                            uint8_t proof[XCHG_OPRF_PROOF_BYTES])
+{
+    if (!sk || !blinded || !evaluated || !proof || n == 0 || n > XCHG_OPRF_MAX_BATCH ||
+        !good_scalar(sk))
+        return XCHG_ERR_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (!good_point(blinded[i]))
+            return XCHG_ERR_FORMAT;
+    uint8_t pk[EL], m[EL], z[EL], r[SC], t2[EL], t3[EL], c[SC], ck[SC];
+    xchg_err e = XCHG_ERR_CRYPTO;
+    for (size_t i = 0; i < n; i++)
+        if (crypto_scalarmult_ristretto255(evaluated[i], sk, blinded[i]) != 0)
+            goto cleanup;
+    if (crypto_scalarmult_ristretto255_base(pk, sk) != 0 ||
+        composites(pk, blinded, (const uint8_t(*)[EL])evaluated, n, sk, m, z) != 0)
+        goto cleanup;
+    if (proof_rand) {
+        if (!good_scalar(proof_rand)) {
+            e = XCHG_ERR_ARG;
+            goto cleanup;
+        }
+        memcpy(r, proof_rand, SC);
+    } else {
+        do
+            crypto_core_ristretto255_scalar_random(r);
+        while (is_zero(r, SC));
+    }
+    if (crypto_scalarmult_ristretto255_base(t2, r) != 0 ||
+        crypto_scalarmult_ristretto255(t3, r, m) != 0)
+        goto cleanup;
+    challenge(pk, m, z, t2, t3, c);
+    crypto_core_ristretto255_scalar_mul(ck, c, sk);
+    memcpy(proof, c, SC);
+    crypto_core_ristretto255_scalar_sub(proof + SC, r, ck); /* s = r - c·k */
+    e = XCHG_OK;
+cleanup:
+    sodium_memzero(r, sizeof r);
+    sodium_memzero(ck, sizeof ck);
+    if (e != XCHG_OK)
+        sodium_memzero(evaluated, n * EL);
+    return e;
+}
+
+xchg_err xchg_oprf_verify(const uint8_t pk[EL], const uint8_t (*blinded)[EL],
+                          const uint8_t (*evaluated)[EL], size_t n,
+                          const uint8_t proof[XCHG_OPRF_PROOF_BYTES])
+{
+    if (!pk || !blinded || !evaluated || !proof || n == 0 || n > XCHG_OPRF_MAX_BATCH)
+        return XCHG_ERR_ARG;
+    if (!good_point(pk))
+        return XCHG_ERR_VERIFY;
+    for (size_t i = 0; i < n; i++)
+        if (!good_point(blinded[i]) || !good_point(evaluated[i]))
+            return XCHG_ERR_VERIFY;
+    const uint8_t *c = proof, *s = proof + SC;
+    uint8_t zero[SC] = {0}, t[SC];
+    /* c and s must be canonical (s may be zero only with negligible probability) */
+    crypto_core_ristretto255_scalar_add(t, c, zero);
+    if (sodium_memcmp(t, c, SC) != 0)
+        return XCHG_ERR_VERIFY;
+    crypto_core_ristretto255_scalar_add(t, s, zero);
+    if (sodium_memcmp(t, s, SC) != 0 || is_zero(s, SC) || is_zero(c, SC))
+        return XCHG_ERR_VERIFY;
+    uint8_t m[EL], z[EL], a[EL], b[EL], t2[EL], t3[EL], c2[SC];
+    if (composites(pk, blinded, evaluated, n, NULL, m, z) != 0)
+        return XCHG_ERR_VERIFY;
+    /* t2 = s·G + c·K ; t3 = s·M + c·Z */
+    if (crypto_scalarmult_ristretto255_base(a, s) != 0 ||
+        crypto_scalarmult_ristretto255(b, c, pk) != 0 ||
+        crypto_core_ristretto255_add(t2, a, b) != 0 ||
+        crypto_scalarmult_ristretto255(a, s, m) != 0 ||
+        crypto_scalarmult_ristretto255(b, c, z) != 0 || crypto_core_ristretto255_add(t3, a, b) != 0)
+        return XCHG_ERR_VERIFY;
+    challenge(pk, m, z, t2, t3, c2);
+    return sodium_memcmp(c2, c, SC) == 0 ? XCHG_OK : XCHG_ERR_VERIFY;
+}
+
+/* Hash(I2OSP(len(input),2) ‖ input ‖ I2OSP(32,2) ‖ N ‖ "Finalize"), BLAKE2b-512. */
+static void finalize_hash(const uint8_t *input, size_t len, const uint8_t nel[EL],
+                          uint8_t out[XCHG_OPRF_OUTPUT_BYTES])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, XCHG_OPRF_OUTPUT_BYTES);
+    put_len(&st, len);
+    crypto_generichash_update(&st, input, len);
+    put_len(&st, EL);
+    crypto_generichash_update(&st, nel, EL);
+    crypto_generichash_update(&st, (const uint8_t *)"Finalize", 8);
+    crypto_generichash_final(&st, out, XCHG_OPRF_OUTPUT_BYTES);
+    sodium_memzero(&st, sizeof st);
+}
+
+xchg_err xchg_oprf_finalize(const uint8_t *input, size_t len, const uint8_t blind[SC],
+                            const uint8_t evaluated[EL], uint8_t out[XCHG_OPRF_OUTPUT_BYTES])
+{
+    if ((!input && len) || len > XCHG_OPRF_MAX_INPUT || !good_scalar(blind))
+        return XCHG_ERR_ARG;
+    if (!good_point(evaluated))
+        return XCHG_ERR_VERIFY;
+    uint8_t inv[SC], nel[EL];
+    xchg_err e = XCHG_OK;
+    if (crypto_core_ristretto255_scalar_invert(inv, blind) != 0 ||
+        crypto_scalarmult_ristretto255(nel, inv, evaluated) != 0)
+        e = XCHG_ERR_CRYPTO;
+    else
+        finalize_hash(input, len, nel, out);
+    sodium_memzero(inv, sizeof inv);
+    sodium_memzero(nel, sizeof nel);
+    return e;
+}
+
+xchg_err xchg_oprf_direct(const uint8_t sk[SC], const uint8_t *input, size_t len,
+                          uint8_t out[XCHG_OPRF_OUTPUT_BYTES])
+{
+    uint8_t p[EL], nel[EL];
+    if (!good_scalar(sk))
+        return XCHG_ERR_ARG;
+    xchg_err e = xchg_oprf_hash_to_group(input, len, p);
+    if (e == XCHG_OK && crypto_scalarmult_ristretto255(nel, sk, p) != 0)
+        e = XCHG_ERR_CRYPTO;
+    if (e == XCHG_OK)
+        finalize_hash(input, len, nel, out);
+    sodium_memzero(nel, sizeof nel);
+    return e;
+}
+
+/* ---- wire format --------------------------------------------------------------------- */
+
+static uint32_t get32(const uint8_t *b)
+{
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static void set32(uint8_t *b, uint32_t v)
+{
+    b[0] = (uint8_t)v, b[1] = (uint8_t)(v >> 8), b[2] = (uint8_t)(v >> 16),
+    b[3] = (uint8_t)(v >> 24);
+}
+
+xchg_err xchg_oprf_request_count(const uint8_t *req, size_t len, size_t *n)
+{
+    if (!req || len < 8 || memcmp(req, XCHG_OPRF_REQ_MAGIC, 4) != 0)
+        return XCHG_ERR_FORMAT;
+    uint32_t k = get32(req + 4);
+    if (k == 0 || k > XCHG_OPRF_MAX_BATCH || len != XCHG_OPRF_REQ_BYTES(k))
+        return XCHG_ERR_FORMAT;
+    if (n)
+        *n = k;
+    return XCHG_OK;
+}
+
+xchg_err xchg_oprf_serve(const uint8_t sk[SC], const uint8_t *req, size_t len, uint8_t **resp,
+                         size_t *resp_len)
+{
+    size_t n;
+    xchg_err e = xchg_oprf_request_count(req, len, &n);
+    if (e != XCHG_OK)
+        return e;
+    uint8_t *out = malloc(XCHG_OPRF_RESP_BYTES(n));
+    if (!out)
+        return XCHG_ERR_NOMEM;
+    memcpy(out, XCHG_OPRF_RESP_MAGIC, 4);
+    set32(out + 4, (uint32_t)n);
+    e = xchg_oprf_evaluate(sk, (const uint8_t(*)[EL])(req + 8), n, NULL, (uint8_t(*)[EL])(out + 8),
+                           out + 8 + n * EL);
+    if (e != XCHG_OK) {
+        free(out);
+        return e;
+    }
+    *resp = out;
+    *resp_len = XCHG_OPRF_RESP_BYTES(n);
+    return XCHG_OK;
+}
+
+/* ---- the client ---------------------------------------------------------------------- */
+
+struct xchg_oprf_client {
+    uint8_t pk[EL];
+    xchg_oprf_transport t;
+    void *ctx;
+    size_t batch;
+    xchg__hmap map;  /* digest of input -> index */
+    uint8_t *inputs; /* concatenated inputs */
+    size_t ilen, icap;
+    size_t *off; /* per index: offset in inputs; len via off[i+1] */
+    uint8_t (*out)[XCHG_OPRF_OUTPUT_BYTES];
+    uint8_t *done;
+    size_t n, cap;
+    size_t requests, evaluated;
+};
+
+xchg_oprf_client *xchg_oprf_client_new(const uint8_t pk[EL], xchg_oprf_transport t, void *ctx,
+                                       size_t batch)
+{
+    xchg_oprf_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    memcpy(c->pk, pk, EL);
+    c->t = t;
+    c->ctx = ctx;
+    c->batch = batch && batch <= XCHG_OPRF_MAX_BATCH ? batch : XCHG_OPRF_MAX_BATCH;
+    c->off = calloc(1, sizeof *c->off);
+    if (!c->off) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void xchg_oprf_client_free(xchg_oprf_client *c)
+{
+    if (!c)
+        return;
+    if (c->inputs)
+        sodium_memzero(c->inputs, c->icap);
+    if (c->out)
+        sodium_memzero(c->out, c->cap * sizeof *c->out);
+    free(c->inputs);
+    free(c->out);
+    free(c->off);
+    free(c->done);
+    xchg__hmap_free(&c->map);
+    sodium_memzero(c, sizeof *c);
+    free(c);
+}
+
+static void input_key(const uint8_t *input, size_t len, uint8_t key[16])
+{
+    xchg__digest16(input, len, key);
+}
+
+xchg_err xchg_oprf_client_add(xchg_oprf_client *c, const uint8_t *input, size_t len)
+{
+    if (!c || (!input && len) || len > XCHG_OPRF_MAX_INPUT)
+        return XCHG_ERR_ARG;
+    uint8_t key[16];
+    int found = 0;
+    input_key(input, len, key);
+    long slot = xchg__hmap_slot(&c->map, key, 1, &found);
+    if (slot < 0)
+        return XCHG_ERR_NOMEM;
+    if (found)
+        return XCHG_OK;
+    if (c->n + 1 >= c->cap) {
+        size_t nc = c->cap ? 2 * c->cap : 1024;
+        size_t *no = realloc(c->off, (nc + 1) * sizeof *no);
+        if (no)
+            c->off = no;
+        void *nout = no ? realloc(c->out, nc * sizeof *c->out) : NULL;
+        if (nout)
+            c->out = nout;
+        uint8_t *nd = nout ? realloc(c->done, nc) : NULL;
+        if (!nd)
+            goto nomem;
+        c->done = nd;
+        c->cap = nc;
+    }
+    if (c->ilen + len > c->icap) {
+        size_t nc = c->icap ? 2 * c->icap : 65536;
+        while (nc < c->ilen + len)
+            nc *= 2;
+        uint8_t *ni = malloc(nc); /* not realloc: the old copy is wiped, not left behind */
+        if (!ni)
+            goto nomem;
+        if (c->inputs) {
+            memcpy(ni, c->inputs, c->ilen);
+            sodium_memzero(c->inputs, c->icap);
+            free(c->inputs);
+        }
+        c->inputs = ni;
+        c->icap = nc;
+    }
+    memcpy(c->inputs + c->ilen, input, len);
+    c->ilen += len;
+    c->map.vals[slot] = (uint32_t)c->n;
+    c->done[c->n] = 0;
+    c->n++;
+    c->off[c->n] = c->ilen;
+    return XCHG_OK;
+nomem:
+    /* the map holds a slot without an input: drop the whole key again is not possible in an
+     * open-addressing map without tombstones; the client is unusable after NOMEM */
+    c->t = NULL;
+    return XCHG_ERR_NOMEM;
+}
+
+/* One batch [from, from+k): blind, send, verify, finalize. */
+static xchg_err run_batch(xchg_oprf_client *c, size_t from, size_t k, xchg_diag *d)
+{
+    uint8_t *req = malloc(XCHG_OPRF_REQ_BYTES(k));
+    uint8_t(*blinds)[SC] = sodium_malloc(k * SC);
+    uint8_t *resp = NULL;
+    size_t rlen = 0;
+    xchg_err e = XCHG_OK;
+    char why[512] = "";
+    if (!req || !blinds) {
+        e = XCHG_ERR_NOMEM;
+        goto cleanup;
+    }
+    memcpy(req, XCHG_OPRF_REQ_MAGIC, 4);
+    set32(req + 4, (uint32_t)k);
+    uint8_t(*b)[EL] = (uint8_t(*)[EL])(req + 8);
+    for (size_t i = 0; i < k && e == XCHG_OK; i++) {
+        size_t j = from + i;
+        e = xchg_oprf_blind(c->inputs + c->off[j], c->off[j + 1] - c->off[j], NULL, blinds[i],
+                            b[i]);
+    }
+    if (e != XCHG_OK)
+        goto cleanup;
+    c->requests++;
+    e = c->t(c->ctx, req, XCHG_OPRF_REQ_BYTES(k), &resp, &rlen, why, sizeof why);
+    if (e != XCHG_OK) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "OPRF key service: %s",
+                      why[0] ? why : xchg_strerror(e));
+        goto cleanup;
+    }
+    if (!resp || rlen != XCHG_OPRF_RESP_BYTES(k) || memcmp(resp, XCHG_OPRF_RESP_MAGIC, 4) != 0 ||
+        get32(resp + 4) != k) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "OPRF key service: malformed response (%zu bytes for a batch of %zu)", rlen,
+                      k);
+        e = XCHG_ERR_FORMAT;
+        goto cleanup;
+    }
+    const uint8_t(*ev)[EL] = (const uint8_t(*)[EL])(resp + 8);
+    if (xchg_oprf_verify(c->pk, (const uint8_t(*)[EL])b, ev, k, resp + 8 + k * EL) != XCHG_OK) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "OPRF key service: the response's proof does not verify against the "
+                      "agreement's key (tokens.key): wrong key, tampered points or proof");
+        e = XCHG_ERR_VERIFY;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < k && e == XCHG_OK; i++) {
+        size_t j = from + i;
+        e = xchg_oprf_finalize(c->inputs + c->off[j], c->off[j + 1] - c->off[j], blinds[i], ev[i],
+                               c->out[j]);
+        c->done[j] = e == XCHG_OK;
+    }
+    c->evaluated += k;
+cleanup:
+    free(req);
+    if (blinds)
+        sodium_free(blinds);
+    free(resp);
+    return e;
+}
+
+xchg_err xchg_oprf_client_run(xchg_oprf_client *c, xchg_diag *d)
+{
+    if (!c || !c->t)
+        return XCHG_ERR_ARG;
+    size_t from = 0;
+    while (from < c->n && c->done[from])
+        from++;
+    while (from < c->n) {
+        size_t k = c->n - from < c->batch ? c->n - from : c->batch;
+        xchg_err e = run_batch(c, from, k, d);
+        if (e != XCHG_OK)
+            return e;
+        from += k;
+    }
+    return XCHG_OK;
+}
+
+xchg_err xchg_oprf_client_get(const xchg_oprf_client *c, const uint8_t *input, size_t len,
+                              uint8_t out[XCHG_OPRF_OUTPUT_BYTES])
+{
+    if (!c || (!input && len))
+        return XCHG_ERR_ARG;
+    uint8_t key[16];
+    int found = 0;
+    input_key(input, len, key);
+    long slot = xchg__hmap_slot((xchg__hmap *)&c->map, key, 0, &found);
+    if (slot < 0 || !found)
+        return XCHG_ERR_NOT_FOUND;
+    uint32_t i = c->map.vals[slot];
+    /* a 128-bit digest collision is not a concern; the stored input is compared anyway */
+    if (!c->done[i] || c->off[i + 1] - c->off[i] != len ||
+        (len && memcmp(c->inputs + c->off[i], input, len) != 0))
+        return XCHG_ERR_NOT_FOUND;
+    memcpy(out, c->out[i], XCHG_OPRF_OUTPUT_BYTES);
+    return XCHG_OK;
+}
+
+void xchg_oprf_client_stats(const xchg_oprf_client *c, size_t *distinct, size_t *requests)
+{
+    if (distinct)
+        *distinct = c ? c->n : 0;
+    if (requests)
+        *requests = c ? c->requests : 0;
+}
