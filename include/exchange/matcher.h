@@ -222,6 +222,23 @@ XCHG_API xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *operat
                                       const char *ref_b, int same, const char *reason, int64_t now,
                                       xchg_diag *d) XCHG_MUST_CHECK;
 
+/*
+ * A review decision signed elsewhere (xchg_review_sign, release.h: the operator's own
+ * process, e.g. `xchg console --url`), verified and stored as xchg_matcher_review stores
+ * it — which is xchg_review_sign + this in one process. Refused with nothing stored: a key
+ * id that is no operator's (XCHG_ERR_DENIED), a bad reason or the same record twice
+ * (XCHG_ERR_ARG), a record the store does not hold (XCHG_ERR_NOT_FOUND), a time further
+ * than XCHG_DECISION_WINDOW from now (XCHG_ERR_DENIED), a signature that does not verify
+ * with the key the agreement pins (XCHG_ERR_VERIFY), a signature stored already or a
+ * decision older than the newest stored on the pair (a replay: XCHG_ERR_DENIED).
+ */
+XCHG_API xchg_err xchg_matcher_review_submit(xchg_matcher *m, const char *operator_kid,
+                                             const char *agency_a, const char *ref_a,
+                                             const char *agency_b, const char *ref_b, int same,
+                                             const char *reason, int64_t time,
+                                             const uint8_t sig[XCHG_RELEASE_SIG_BYTES],
+                                             int64_t now, xchg_diag *d) XCHG_MUST_CHECK;
+
 /* One stored clerical-review decision, as xchg_matcher_review_decisions lists it. */
 typedef struct xchg_review_decision {
     char agency_a[XCHG_PARTY_ID_MAX + 1], ref_a[XCHG_RECORD_MAX_REF + 1];

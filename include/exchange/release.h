@@ -98,6 +98,17 @@ XCHG_API xchg_err xchg_decision_sign(const xchg_policy *p, const xchg_seckey *op
                                      int64_t now, char **signed_request,
                                      xchg_diag *d) XCHG_MUST_CHECK;
 
+/*
+ * The operator's signature over a clerical-review decision's statement (docs/formats.md
+ * "Review statement"; pure: needs only the agreement and the key) on records (agency_a,
+ * ref_a) and (agency_b, ref_b), same = 1 one person, with reason, at time. XCHG_ERR_ARG
+ * for the same record twice or a field too long. xchg_matcher_review_submit stores it.
+ */
+XCHG_API xchg_err xchg_review_sign(const xchg_policy *p, const xchg_seckey *op,
+                                   const char *agency_a, const char *ref_a, const char *agency_b,
+                                   const char *ref_b, int same, const char *reason, int64_t time,
+                                   uint8_t sig[XCHG_RELEASE_SIG_BYTES]) XCHG_MUST_CHECK;
+
 typedef struct xchg_release_state {
     char family[XCHG_PSEUDONYM_MAX + 1];
     int64_t run; /* the latest run, which the decisions must be for */

@@ -450,6 +450,66 @@ static void test_stale_and_other_run(void **state)
     audit_ok();
 }
 
+/* Clerical-review decisions signed elsewhere: xchg_review_sign + xchg_matcher_review_submit */
+static void review_refused(const char *kid, const char *ra, int same, const char *reason,
+                           int64_t t, const uint8_t *sig, int64_t now, xchg_err want,
+                           const char *needle)
+{
+    size_t before = audit_lines();
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(xchg_matcher_review_submit(M, kid, "police", ra, "school", "S1", same, reason,
+                                                t, sig, now, d),
+                     want);
+    assert_diag_has(d, needle);
+    xchg_diag_free(d);
+    assert_int_equal(audit_lines(), before);
+}
+
+static void test_review_remote(void **state)
+{
+    (void)state;
+    char kid[XCHG_KEYID_HEXLEN + 1], pkid[XCHG_KEYID_HEXLEN + 1];
+    kid_of(8, kid);
+    kid_of(2, pkid);
+    xchg_seckey *k = seed_key(8), *police = seed_key(2);
+    uint8_t sig[64], old[64], bad[64];
+    const int64_t t = NOW + 100;
+    assert_int_equal(xchg_review_sign(pol, k, "police", "P1", "school", "S1", 1, "one person", t,
+                                      sig),
+                     XCHG_OK);
+    assert_int_equal(xchg_review_sign(pol, k, "police", "P1", "police", "P1", 1, "x", t, bad),
+                     XCHG_ERR_ARG);
+    /* forged: the decision flipped, the reason changed, another key's signature */
+    review_refused(kid, "P1", 0, "one person", t, sig, t, XCHG_ERR_VERIFY, "does not verify");
+    review_refused(kid, "P1", 1, "two people", t, sig, t, XCHG_ERR_VERIFY, "does not verify");
+    assert_int_equal(xchg_review_sign(pol, police, "police", "P1", "school", "S1", 1,
+                                      "one person", t, bad),
+                     XCHG_OK);
+    review_refused(kid, "P1", 1, "one person", t, bad, t, XCHG_ERR_VERIFY, "does not verify");
+    /* a non-operator, a record not held, a stale time */
+    review_refused(pkid, "P1", 1, "one person", t, bad, t, XCHG_ERR_DENIED,
+                   "is not the key of an operator");
+    review_refused(kid, "P9", 1, "one person", t, sig, t, XCHG_ERR_NOT_FOUND,
+                   "holds no current record");
+    review_refused(kid, "P1", 1, "one person", t, sig, t + XCHG_DECISION_WINDOW + 1,
+                   XCHG_ERR_DENIED, "stale or replayed");
+    /* the genuine one, then its replay, then an older one arriving late */
+    size_t before = audit_lines();
+    assert_int_equal(xchg_matcher_review_submit(M, kid, "school", "S1", "police", "P1", 1,
+                                                "one person", t, sig, t, NULL),
+                     XCHG_OK);
+    assert_int_equal(audit_lines(), before + 1);
+    review_refused(kid, "P1", 1, "one person", t, sig, t + 5, XCHG_ERR_DENIED, "a replay is refused");
+    assert_int_equal(xchg_review_sign(pol, k, "police", "P1", "school", "S1", 0, "not them",
+                                      t - 10, old),
+                     XCHG_OK);
+    review_refused(kid, "P1", 0, "not them", t - 10, old, t, XCHG_ERR_DENIED,
+                   "a newer decision on this pair is stored");
+    xchg_seckey_free(k);
+    xchg_seckey_free(police);
+    audit_ok();
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -458,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_three_steps),       cmocka_unit_test(test_forged),
         cmocka_unit_test(test_other_family),      cmocka_unit_test(test_non_operator),
         cmocka_unit_test(test_sign_refuses),      cmocka_unit_test(test_stale_and_other_run),
+        cmocka_unit_test(test_review_remote),
     };
     return cmocka_run_group_tests(tests, setup_store, teardown_store);
 }
