@@ -33,7 +33,7 @@ static const char usage[] =
     "DBKEY is --db-key KEYFILE or --db-passphrase-fd N (see xchg match --help).\n"
     "  --url URL --ca CA remote mode: the queue, details and decisions through xchg-matcherd\n"
     "                    over HTTPS with signed requests; each decision is prepared by the\n"
-    "                    daemon and signed here (no --db; no reviews, releases or runs)\n"
+    "                    daemon and signed here (no --db; no releases or runs)\n"
     "  --listen ADDR     serve on another address: refused unless --allow-remote (the console\n"
     "                    speaks plain HTTP; put it behind TLS you control)\n"
     "\n"

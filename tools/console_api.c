@@ -214,7 +214,8 @@ static xchg_err be_show(struct console *c, const char *fam, xchg_store_family *f
     return xchg_store_family_show(xchg_matcher_store(c->o.m), 0, fam, f, member, pair, sctx, d);
 }
 
-/* Remote mode has the queue, the detail and decisions; the rest needs the store. */
+/* Remote mode has the queue, the detail, decisions and reviews; releases and runs need the
+ * matcher's key or the store. */
 static int local_only(const struct console *c, struct console_resp *r, const char *what)
 {
     if (!c->remote)
@@ -758,8 +759,6 @@ static int review_seen(void *ctx, const xchg_review_decision *dec)
 
 static void api_reviews(struct console *c, const struct console_req *rq, struct console_resp *r)
 {
-    if (local_only(c, r, "clerical review"))
-        return;
     long offset = arg_long(rq, "offset", 0, 0, 100000000),
          limit = arg_long(rq, "limit", 100, 1, 500);
     if (offset < 0 || limit < 0) {
@@ -775,14 +774,14 @@ static void api_reviews(struct console *c, const struct console_req *rq, struct 
     json_t *all = json_array(), *decided = json_object();
     xchg_diag *d = xchg_diag_new();
     xchg_store_family *f = calloc(1, sizeof *f);
-    xchg_err err =
-        f ? xchg_matcher_review_decisions(c->o.m, review_seen, decided, d) : XCHG_ERR_NOMEM;
+    xchg_err err = !f          ? XCHG_ERR_NOMEM
+                   : c->remote ? c->remote->review_decisions(c->remote->ctx, review_seen, decided, d)
+                               : xchg_matcher_review_decisions(c->o.m, review_seen, decided, d);
     for (size_t i = 0; err == XCHG_OK && i < c->nq; i++) {
         if (!c->q[i].nreview)
             continue;
         struct rv_ctx x = {all, &c->q[i], decided};
-        err = xchg_store_family_show(xchg_matcher_store(c->o.m), 0, c->q[i].fam, f, NULL,
-                                     review_pair, &x, d);
+        err = be_show(c, c->q[i].fam, f, NULL, review_pair, &x, d);
     }
     free(f);
     json_decref(decided);
@@ -1141,8 +1140,6 @@ static int record_arg(json_t *o, const char **agency, const char **ref)
 
 static void api_review(struct console *c, json_t *body, struct console_resp *r)
 {
-    if (local_only(c, r, "clerical review"))
-        return;
     if (!c->is_operator) {
         refuse(r, 403, "not_operator",
                "this console's key is not the key of an operator of the agreement");
@@ -1163,8 +1160,10 @@ static void api_review(struct console *c, json_t *body, struct console_resp *r)
         return;
     xchg_diag *d = xchg_diag_new();
     int same = strcmp(dec, "same") == 0;
-    xchg_err e =
-        xchg_matcher_review(c->o.m, c->o.op, aa, ra, ab, rb, same, reason, (int64_t)time(NULL), d);
+    int64_t now = (int64_t)time(NULL);
+    xchg_err e = c->remote
+                     ? c->remote->review(c->remote->ctx, aa, ra, ab, rb, same, reason, now, d)
+                     : xchg_matcher_review(c->o.m, c->o.op, aa, ra, ab, rb, same, reason, now, d);
     pthread_mutex_unlock(&c->mu);
     if (e == XCHG_OK)
         respond_json(r, 200,

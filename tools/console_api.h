@@ -19,7 +19,8 @@ struct console;
  * xchg-matcherd instead of a local matcher handle. Each call as the library call it
  * replaces (xchg_store_families of the latest run's eligible families,
  * xchg_matcher_release_decisions, xchg_store_family_show of the latest run,
- * xchg_store_changes_seen, xchg_matcher_decide_share with the console's key and share).
+ * xchg_store_changes_seen, xchg_matcher_decide_share with the console's key and share,
+ * the review decisions and a review).
  */
 struct console_backend {
     void *ctx;
@@ -33,6 +34,11 @@ struct console_backend {
     int64_t (*version)(void *ctx);
     xchg_err (*decide)(void *ctx, const char *fam, int approve, const char *reason, int64_t now,
                        xchg_diag *d);
+    /* xchg_matcher_review_decisions; xchg_matcher_review with the console's key */
+    xchg_err (*review_decisions)(void *ctx, int (*fn)(void *, const xchg_review_decision *),
+                                 void *fctx, xchg_diag *d);
+    xchg_err (*review)(void *ctx, const char *aa, const char *ra, const char *ab, const char *rb,
+                       int same, const char *reason, int64_t now, xchg_diag *d);
 };
 
 struct console_opts {

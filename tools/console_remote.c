@@ -279,6 +279,58 @@ static xchg_err rb_decide(void *ctx, const char *fam, int approve, const char *r
     return e;
 }
 
+static xchg_err rb_review_decisions(void *ctx, int (*fn)(void *, const xchg_review_decision *),
+                                    void *fctx, xchg_diag *d)
+{
+    struct console_remote *r = ctx;
+    json_t *j = NULL;
+    xchg_err e = get(r, "/v1/operator/reviews", &j, d);
+    if (e != XCHG_OK)
+        return e;
+    json_t *list = json_object_get(j, "decisions");
+    xchg_review_decision dec;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        wire_review_read(json_array_get(list, i), &dec);
+        if (fn(fctx, &dec) != 0)
+            break;
+    }
+    json_decref(j);
+    return XCHG_OK;
+}
+
+/* signed here (xchg_review_sign: the statement needs nothing from the store), verified
+ * and stored by the daemon */
+static xchg_err rb_review(void *ctx, const char *aa, const char *ra, const char *ab,
+                          const char *rb, int same, const char *reason, int64_t now, xchg_diag *d)
+{
+    struct console_remote *r = ctx;
+    uint8_t sig[XCHG_RELEASE_SIG_BYTES];
+    if (xchg_review_sign(r->p, r->op, aa, ra, ab, rb, same, reason, now, sig) != XCHG_OK) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "a review decision needs two different records of at most %d bytes",
+                      XCHG_RECORD_MAX_REF);
+        return XCHG_ERR_ARG;
+    }
+    char sb[XCHG_RELEASE_SIG_BYTES * 2];
+    xchg_base64_encode(sb, sig, sizeof sig);
+    json_t *rq = json_pack("{s:{s:s, s:s}, s:{s:s, s:s}, s:s, s:s, s:I, s:s}", "a", "agency", aa,
+                           "ref", ra, "b", "agency", ab, "ref", rb, "decision",
+                           same ? "same" : "different", "reason", reason, "time",
+                           (json_int_t)now, "signature", sb);
+    char *body = rq ? json_dumps(rq, JSON_COMPACT) : NULL;
+    json_decref(rq);
+    if (!body)
+        return XCHG_ERR_NOMEM;
+    json_t *j = NULL;
+    long st = 0;
+    xchg_err e = request(r, "POST", "/v1/operator/review", body, &j, &st, d);
+    free(body);
+    if (e == XCHG_OK && st != 201)
+        e = refused(r, st, j, d);
+    json_decref(j);
+    return e;
+}
+
 struct console_remote *console_remote_new(const char *base, const char *ca, const xchg_policy *p,
                                           const xchg_seckey *op, const xchg_release_share *share)
 {
@@ -297,7 +349,8 @@ struct console_remote *console_remote_new(const char *base, const char *ca, cons
     r->shown = json_object();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     r->curl = curl_easy_init();
-    r->be = (struct console_backend){r, rb_families, rb_decisions, rb_show, rb_version, rb_decide};
+    r->be = (struct console_backend){r,         rb_families, rb_decisions,        rb_show,
+                                     rb_version, rb_decide,  rb_review_decisions, rb_review};
     if (!r->curl || !r->states || !r->shown) {
         console_remote_free(r);
         return NULL;

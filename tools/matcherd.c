@@ -48,6 +48,8 @@ static const char usage[] =
     "  GET  /v1/operator/version    operators: changes when the store has changed\n"
     "  POST /v1/operator/prepare    operators: the decision request to sign locally\n"
     "  POST /v1/operator/submit     operators: a signed decision, verified and stored\n"
+    "  GET  /v1/operator/reviews    operators: the clerical-review decisions\n"
+    "  POST /v1/operator/review     operators: a signed review decision, verified and stored\n"
     "Limits (defaults): --max-connections 512 at once, --max-per-ip 16 from one address,\n"
     "--header-timeout 10 s from accepting a connection (or ending its last answer) to the\n"
     "whole request head, TLS handshake included; --body-timeout 900 s for an upload's body;\n"
@@ -107,7 +109,7 @@ struct req {
     char body_hex[2 * XCHG_SHA256_BYTES + 1];
     size_t party;
     xchg_sha256_stream *h;
-    int op_post; /* an operator POST (1 prepare, 2 submit) whose body is being read */
+    int op_post; /* an operator POST (1 prepare, 2 submit, 3 review) whose body is being read */
     char *buf;   /* its body */
     size_t blen;
 };
@@ -739,6 +741,27 @@ static enum MHD_Result ep_op_family(struct server *sv, struct MHD_Connection *co
     return ret;
 }
 
+static int op_review_row(void *ctx, const xchg_review_decision *dec)
+{
+    json_array_append_new((json_t *)ctx, wire_review(dec));
+    return 0;
+}
+
+static enum MHD_Result ep_op_reviews(struct server *sv, struct MHD_Connection *conn, struct req *r)
+{
+    xchg_diag *d = xchg_diag_new();
+    json_t *list = json_array();
+    pthread_mutex_lock(&sv->store_lock);
+    xchg_err e = xchg_matcher_review_decisions(sv->m, op_review_row, list, d);
+    pthread_mutex_unlock(&sv->store_lock);
+    enum MHD_Result ret = e == XCHG_OK
+                              ? send_json(conn, r, MHD_HTTP_OK, json_pack("{s:O}", "decisions", list))
+                              : send_refusal(conn, r, e, d, "the store could not be read");
+    json_decref(list);
+    xchg_diag_free(d);
+    return ret;
+}
+
 static enum MHD_Result ep_op_version(struct server *sv, struct MHD_Connection *conn, struct req *r)
 {
     pthread_mutex_lock(&sv->store_lock);
@@ -773,7 +796,41 @@ static enum MHD_Result op_post_end(struct server *sv, struct MHD_Connection *con
     xchg_diag *d = xchg_diag_new();
     enum MHD_Result ret;
     int64_t now = (int64_t)time(NULL);
-    if (r->op_post == 1) {
+    if (r->op_post == 3) {
+        /* a review decision signed by the requesting operator */
+        json_t *a = json_object_get(body, "a"), *b = json_object_get(body, "b");
+        const char *aa = json_string_value(json_object_get(a, "agency"));
+        const char *ra = json_string_value(json_object_get(a, "ref"));
+        const char *ab = json_string_value(json_object_get(b, "agency"));
+        const char *rb = json_string_value(json_object_get(b, "ref"));
+        const char *dec = json_string_value(json_object_get(body, "decision"));
+        const char *reason = json_string_value(json_object_get(body, "reason"));
+        const char *sb = json_string_value(json_object_get(body, "signature"));
+        json_t *t = json_object_get(body, "time");
+        uint8_t sig[XCHG_RELEASE_SIG_BYTES];
+        size_t sl = 0;
+        if (!aa || !ra || !ab || !rb || !reason || !sb || !json_is_integer(t) || !dec ||
+            (strcmp(dec, "same") != 0 && strcmp(dec, "different") != 0) ||
+            xchg_base64_decode(sig, sizeof sig, &sl, sb, strlen(sb)) != XCHG_OK ||
+            sl != sizeof sig) {
+            ret = send_json(conn, r, MHD_HTTP_BAD_REQUEST,
+                            json_pack("{s:s, s:s}", "error",
+                                      "a review needs a and b ({agency, ref}), decision (same or "
+                                      "different), reason, time and signature",
+                                      "code", "arg"));
+        } else {
+            pthread_mutex_lock(&sv->store_lock);
+            xchg_err e = xchg_matcher_review_submit(sv->m, kid, aa, ra, ab, rb,
+                                                    strcmp(dec, "same") == 0, reason,
+                                                    json_integer_value(t), sig, now, d);
+            if (e == XCHG_OK)
+                sv->submits++;
+            pthread_mutex_unlock(&sv->store_lock);
+            ret = e == XCHG_OK ? send_json(conn, r, MHD_HTTP_CREATED,
+                                           json_pack("{s:s}", "status", "stored"))
+                               : send_refusal(conn, r, e, d, "the review decision is refused");
+        }
+    } else if (r->op_post == 1) {
         const char *fam = json_string_value(json_object_get(body, "family"));
         const char *dec = json_string_value(json_object_get(body, "decision"));
         const char *reason = json_string_value(json_object_get(body, "reason"));
@@ -842,7 +899,7 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
 {
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     unsigned roles = 0;
-    enum { HEALTH, SUBMIT, STATUS, PACKETS, PACKET, OPFAMS, OPFAM, OPVER, OPPREP, OPSUB, NONE } ep =
+    enum { HEALTH, SUBMIT, STATUS, PACKETS, PACKET, OPFAMS, OPFAM, OPVER, OPPREP, OPSUB, OPREVS, OPREV, NONE } ep =
         NONE;
     const unsigned op_role = XCHG_NETAUTH_ROLE(XCHG_ROLE_OPERATOR);
     if (strcmp(url, "/v1/health") == 0)
@@ -865,9 +922,13 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
         ep = OPPREP, roles = op_role;
     else if (strcmp(url, "/v1/operator/submit") == 0)
         ep = OPSUB, roles = op_role;
+    else if (strcmp(url, "/v1/operator/reviews") == 0)
+        ep = OPREVS, roles = op_role;
+    else if (strcmp(url, "/v1/operator/review") == 0)
+        ep = OPREV, roles = op_role;
     if (ep == NONE)
         return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such endpoint");
-    int posting = ep == SUBMIT || ep == OPPREP || ep == OPSUB;
+    int posting = ep == SUBMIT || ep == OPPREP || ep == OPSUB || ep == OPREV;
     if ((posting && !post) || (!posting && !get))
         return send_error(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
     unsigned status;
@@ -876,12 +937,12 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
         return send_error(conn, r, status, msg);
     if (ep == SUBMIT)
         return upload_begin(sv, conn, r);
-    if (ep == OPPREP || ep == OPSUB) {
+    if (ep == OPPREP || ep == OPSUB || ep == OPREV) {
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > OPERATOR_BODY_MAX)
             return send_error(conn, r, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than allowed");
-        r->op_post = ep == OPPREP ? 1 : 2;
+        r->op_post = ep == OPPREP ? 1 : ep == OPSUB ? 2 : 3;
         r->upload = 1;
         return MHD_YES;
     }
@@ -905,6 +966,8 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
         return ep_op_family(sv, conn, r, url + 20);
     case OPVER:
         return ep_op_version(sv, conn, r);
+    case OPREVS:
+        return ep_op_reviews(sv, conn, r);
     default:
         break;
     }

@@ -187,3 +187,32 @@ void wire_pair_read(const json_t *j, xchg_store_pair *p)
     p->score = json_number_value(json_object_get(j, "score"));
     GET_I(j, p, key, int);
 }
+
+json_t *wire_review(const xchg_review_decision *r)
+{
+    json_t *o = json_object();
+    PUT_S(o, r, agency_a);
+    PUT_S(o, r, ref_a);
+    PUT_S(o, r, agency_b);
+    PUT_S(o, r, ref_b);
+    PUT_I(o, r, same);
+    PUT_S(o, r, operator_party);
+    PUT_S(o, r, reason);
+    PUT_I(o, r, time);
+    PUT_I(o, r, verified);
+    return o;
+}
+
+void wire_review_read(const json_t *j, xchg_review_decision *r)
+{
+    memset(r, 0, sizeof *r);
+    GET_S(j, r, agency_a);
+    GET_S(j, r, ref_a);
+    GET_S(j, r, agency_b);
+    GET_S(j, r, ref_b);
+    GET_I(j, r, same, int);
+    GET_S(j, r, operator_party);
+    GET_S(j, r, reason);
+    GET_I(j, r, time, int64_t);
+    GET_I(j, r, verified, int);
+}

@@ -19,6 +19,8 @@ json_t *wire_decision(const xchg_release_decision *d);
 void wire_decision_read(const json_t *j, xchg_release_decision *d);
 json_t *wire_member(const xchg_store_member *m);
 void wire_member_read(const json_t *j, xchg_store_member *m);
+json_t *wire_review(const xchg_review_decision *r);
+void wire_review_read(const json_t *j, xchg_review_decision *r);
 json_t *wire_pair(const xchg_store_pair *p);
 void wire_pair_read(const json_t *j, xchg_store_pair *p);
 

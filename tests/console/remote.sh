@@ -91,9 +91,18 @@ ID=$(sed -n 's/.*"id": *\([0-9]*\).*/\1/p' <<<"$J")
 expect 0 '2 of 2 approvals' -- wait_job 2 "$ID"
 expect 0 '"state":"approved"' -- api_get 1 "/api/queue?q=$F"
 expect 0 '"verified":true' -- api_get 2 "/api/family/$F"
-# what remote mode does not do: releases, reviews and runs stay with the matcher
+# what remote mode does not do: releases and runs stay with the matcher
 expect 0 '"code":"remote"' -- api_post 1 /api/release "{\"families\": [\"$F\"]}"
-expect 0 '"code":"remote"' -- api_get 1 "/api/reviews"
+expect 0 '"code":"remote"' -- api_post 1 /api/run '{"date": "2026-10-31"}'
+# a clerical-review decision: listed through the daemon, signed in the console
+RV=$(api_get 2 "/api/reviews")
+PA=$(grep -o '"a":{[^}]*}' <<<"$RV" | head -1); PB=$(grep -o '"b":{[^}]*}' <<<"$RV" | head -1)
+fld() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
+AGA=$(fld agency "$PA"); REFA=$(fld ref "$PA"); AGB=$(fld agency "$PB"); REFB=$(fld ref "$PB")
+expect 0 "" -- test -n "$AGA" -a -n "$REFB"
+expect 0 "recorded: one person" -- api_post 2 /api/review "{\"a\": {\"agency\": \"$AGA\", \"ref\": \"$REFA\"}, \"b\": {\"agency\": \"$AGB\", \"ref\": \"$REFB\"}, \"decision\": \"same\", \"reason\": \"same person (remote)\"}"
+expect 0 '"by":"operator-2"' -- api_get 1 "/api/reviews"
+expect 0 '"code":"review"' -- api_post 2 /api/review "{\"a\": {\"agency\": \"$AGA\", \"ref\": \"no-such-ref\"}, \"b\": {\"agency\": \"$AGB\", \"ref\": \"$REFB\"}, \"decision\": \"same\", \"reason\": \"x\"}"
 # operator 1 deciding again is refused whole by the console, nothing sent
 expect 0 '"code":"already_decided"' -- api_post 1 /api/decide "{\"families\": [\"$F\"], \"decision\": \"approve\", \"reason\": \"again\"}"
 # the CLI on the store: approved by both, each signature verifies
@@ -167,10 +176,17 @@ RUN=$(sed -n 's/.*"run":\([0-9]*\).*/\1/p' "$T/late")
 sed "s/\"run\":$RUN/\"run\":$((RUN+1))/" "$T/late" >"$T/newrun"
 status 403 "$(raw "$O1" POST /v1/operator/submit "$T/newrun")" "run number changed" "does not verify"
 
-# the audit log verifies, with both remote approvals and the rejection in it
+# a review decision with a forged signature, and from an agency's key
+printf '{"a":{"agency":"%s","ref":"%s"},"b":{"agency":"%s","ref":"%s"},"decision":"different","reason":"forged","time":%s,"signature":"%s"}' \
+  "$AGA" "$REFA" "$AGB" "$REFB" "$(date +%s)" "$(printf 'A%.0s' $(seq 86))==" >"$T/rv"
+status 403 "$(raw "$O1" POST /v1/operator/review "$T/rv")" "forged review" "does not verify"
+status 403 "$(raw "$K/police.key" POST /v1/operator/review "$T/rv")" "agency's review"
+
+# the audit log verifies, with both remote approvals, the rejection and the review in it
 expect 0 "" -- $X audit verify --log "$D/db.audit" --agreement "$A"
 expect 0 "meets the rule (remote)" -- cat "$D/db.audit"
 expect 0 "agreed (remote)" -- cat "$D/db.audit"
+expect 0 "same person (remote)" -- cat "$D/db.audit"
 # the daemon's log names no family member, only endpoints and pseudonyms
 expect 1 "" -- grep -q "reason" "$T/m.log"
 finish
