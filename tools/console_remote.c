@@ -242,8 +242,8 @@ static int64_t rb_version(void *ctx)
 }
 
 /* prepare (the daemon) -> sign (here, with the key and share that stay here) -> submit */
-static xchg_err rb_decide(void *ctx, const char *fam, int approve, const char *reason,
-                          int64_t now, xchg_diag *d)
+static xchg_err rb_decide(void *ctx, const char *fam, int approve, const char *reason, int64_t now,
+                          xchg_diag *d)
 {
     struct console_remote *r = ctx;
     json_t *rq = json_pack("{s:s, s:s, s:s}", "family", fam, "decision",
@@ -264,8 +264,7 @@ static xchg_err rb_decide(void *ctx, const char *fam, int approve, const char *r
         e = XCHG_ERR_FORMAT;
     }
     if (e == XCHG_OK)
-        e = xchg_decision_sign(r->p, r->op, r->share, prepared, fam, approve, reason, now, &sig,
-                               d);
+        e = xchg_decision_sign(r->p, r->op, r->share, prepared, fam, approve, reason, now, &sig, d);
     json_decref(j);
     j = NULL;
     if (e == XCHG_OK)
@@ -300,8 +299,8 @@ static xchg_err rb_review_decisions(void *ctx, int (*fn)(void *, const xchg_revi
 
 /* signed here (xchg_review_sign: the statement needs nothing from the store), verified
  * and stored by the daemon */
-static xchg_err rb_review(void *ctx, const char *aa, const char *ra, const char *ab,
-                          const char *rb, int same, const char *reason, int64_t now, xchg_diag *d)
+static xchg_err rb_review(void *ctx, const char *aa, const char *ra, const char *ab, const char *rb,
+                          int same, const char *reason, int64_t now, xchg_diag *d)
 {
     struct console_remote *r = ctx;
     uint8_t sig[XCHG_RELEASE_SIG_BYTES];
@@ -313,10 +312,10 @@ static xchg_err rb_review(void *ctx, const char *aa, const char *ra, const char 
     }
     char sb[XCHG_RELEASE_SIG_BYTES * 2];
     xchg_base64_encode(sb, sig, sizeof sig);
-    json_t *rq = json_pack("{s:{s:s, s:s}, s:{s:s, s:s}, s:s, s:s, s:I, s:s}", "a", "agency", aa,
-                           "ref", ra, "b", "agency", ab, "ref", rb, "decision",
-                           same ? "same" : "different", "reason", reason, "time",
-                           (json_int_t)now, "signature", sb);
+    json_t *rq =
+        json_pack("{s:{s:s, s:s}, s:{s:s, s:s}, s:s, s:s, s:I, s:s}", "a", "agency", aa, "ref", ra,
+                  "b", "agency", ab, "ref", rb, "decision", same ? "same" : "different", "reason",
+                  reason, "time", (json_int_t)now, "signature", sb);
     char *body = rq ? json_dumps(rq, JSON_COMPACT) : NULL;
     json_decref(rq);
     if (!body)
@@ -349,8 +348,8 @@ struct console_remote *console_remote_new(const char *base, const char *ca, cons
     r->shown = json_object();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     r->curl = curl_easy_init();
-    r->be = (struct console_backend){r,         rb_families, rb_decisions,        rb_show,
-                                     rb_version, rb_decide,  rb_review_decisions, rb_review};
+    r->be = (struct console_backend){r,          rb_families, rb_decisions,        rb_show,
+                                     rb_version, rb_decide,   rb_review_decisions, rb_review};
     if (!r->curl || !r->states || !r->shown) {
         console_remote_free(r);
         return NULL;

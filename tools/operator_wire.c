@@ -6,7 +6,7 @@
 
 #define PUT_S(o, s, f) json_object_set_new(o, #f, json_string((s)->f))
 #define PUT_I(o, s, f) json_object_set_new(o, #f, json_integer((json_int_t)(s)->f))
-#define GET_S(j, s, f) get_s(j, #f, (s)->f, sizeof (s)->f)
+#define GET_S(j, s, f) get_s(j, #f, (s)->f, sizeof(s)->f)
 #define GET_I(j, s, f, T) ((s)->f = (T)json_integer_value(json_object_get(j, #f)))
 
 static void get_s(const json_t *j, const char *k, char *out, size_t n)

@@ -5,8 +5,8 @@
  * replayed or stale request, a request the operator did not ask for. Each refusal stores
  * nothing and writes no audit entry.
  */
-#include "test_helpers.h"
 #include "store_internal.h"
+#include "test_helpers.h"
 
 #include <jansson.h>
 #include <time.h>
@@ -97,9 +97,13 @@ static void seal_period(const char *csv, const char *name, int agency, xchg_secr
     (void)out;
     spit(in, csv, strlen(csv));
     xchg_seckey *k = seed_key(agency);
-    xchg_seal_opts o = {.input = in, .output = outp, .overwrite = 1,
-                        .period_start = day(from), .period_end = day(to),
-                        .now = now, .strict = 1};
+    xchg_seal_opts o = {.input = in,
+                        .output = outp,
+                        .overwrite = 1,
+                        .period_start = day(from),
+                        .period_end = day(to),
+                        .now = now,
+                        .strict = 1};
     (void)incremental;
     xchg_seal_stats st;
     assert_int_equal(xchg_seal(pol, k, sec, &o, &st, NULL), XCHG_OK);
@@ -142,7 +146,6 @@ static void run(xchg_matcher *s)
 {
     assert_int_equal(xchg_matcher_run(s, day("2026-07-31"), 1, 1767225600, NULL, NULL), XCHG_OK);
 }
-
 
 static size_t audit_lines(void)
 {
@@ -249,10 +252,10 @@ static int setup_store(void **state)
     ingest(M, "school.xex", NULL);
     run(M);
     memset(&F, 0, sizeof F);
-    assert_int_equal(xchg_store_families(xchg_matcher_store(M), 0, XCHG_STORE_ALL, collect, &F, NULL), XCHG_OK);
+    assert_int_equal(
+        xchg_store_families(xchg_matcher_store(M), 0, XCHG_STORE_ALL, collect, &F, NULL), XCHG_OK);
     xchg_release_state st;
-    return F.n == 2 && xchg_matcher_release_state(M, F.fam[0], &st, NULL) == XCHG_OK &&
-                   st.eligible
+    return F.n == 2 && xchg_matcher_release_state(M, F.fam[0], &st, NULL) == XCHG_OK && st.eligible
                ? 0
                : -1;
 }
@@ -294,7 +297,8 @@ static void test_forged(void **state)
     free(t);
     /* a signature of random bytes */
     t = with(req, 0, "signature",
-             json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="));
+             json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                         "AAAAAAAAAAAAA=="));
     refused(t, NOW, XCHG_ERR_VERIFY, "does not verify");
     free(t);
     /* operator two's signatures presented as operator one's */
@@ -336,9 +340,9 @@ static void test_other_family(void **state)
     /* family 0's pseudonym and members put in, family 1's signature kept */
     char *f0 = signed_by(8, F.fam[0], 0, "meets the rule", NOW);
     json_t *a = json_loads(f0, 0, NULL), *b = json_loads(req, 0, NULL);
-    json_object_set(json_array_get(json_object_get(a, "statements"), 0), "signature",
-                    json_object_get(json_array_get(json_object_get(b, "statements"), 0),
-                                    "signature"));
+    json_object_set(
+        json_array_get(json_object_get(a, "statements"), 0), "signature",
+        json_object_get(json_array_get(json_object_get(b, "statements"), 0), "signature"));
     t = json_dumps(a, JSON_COMPACT);
     refused(t, NOW, XCHG_ERR_VERIFY, "does not verify");
     free(t);
@@ -370,9 +374,9 @@ static void test_non_operator(void **state)
     xchg_seckey *police = seed_key(2);
     char *sig = NULL;
     d = xchg_diag_new();
-    assert_int_equal(xchg_decision_sign(pol, police, NULL, t, F.fam[0], 1, "meets the rule", NOW,
-                                        &sig, d),
-                     XCHG_ERR_DENIED);
+    assert_int_equal(
+        xchg_decision_sign(pol, police, NULL, t, F.fam[0], 1, "meets the rule", NOW, &sig, d),
+        XCHG_ERR_DENIED);
     assert_null(sig);
     xchg_diag_free(d);
     xchg_seckey_free(police);
@@ -406,8 +410,8 @@ static void test_sign_refuses(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         xchg_diag *d = xchg_diag_new();
-        assert_int_equal(xchg_decision_sign(pol, bad[i].key, NULL, prep, bad[i].fam,
-                                            bad[i].approve, bad[i].reason, bad[i].now, &sig, d),
+        assert_int_equal(xchg_decision_sign(pol, bad[i].key, NULL, prep, bad[i].fam, bad[i].approve,
+                                            bad[i].reason, bad[i].now, &sig, d),
                          XCHG_ERR_DENIED);
         assert_null(sig);
         assert_diag_has(d, bad[i].why);
@@ -415,14 +419,14 @@ static void test_sign_refuses(void **state)
     }
     /* a statement added for a recipient the agreement does not have */
     json_t *j = json_loads(prep, 0, NULL);
-    json_array_append_new(json_object_get(j, "statements"),
-                          json_pack("{s:s,s:s,s:s}", "recipient", "team2", "family", "F-1",
-                                    "members", "00"));
+    json_array_append_new(
+        json_object_get(j, "statements"),
+        json_pack("{s:s,s:s,s:s}", "recipient", "team2", "family", "F-1", "members", "00"));
     char *t = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    assert_int_equal(xchg_decision_sign(pol, k, NULL, t, F.fam[0], 1, "meets the rule", NOW, &sig,
-                                        NULL),
-                     XCHG_ERR_FORMAT);
+    assert_int_equal(
+        xchg_decision_sign(pol, k, NULL, t, F.fam[0], 1, "meets the rule", NOW, &sig, NULL),
+        XCHG_ERR_FORMAT);
     free(t);
     free(prep);
     xchg_seckey_free(k);
@@ -451,9 +455,8 @@ static void test_stale_and_other_run(void **state)
 }
 
 /* Clerical-review decisions signed elsewhere: xchg_review_sign + xchg_matcher_review_submit */
-static void review_refused(const char *kid, const char *ra, int same, const char *reason,
-                           int64_t t, const uint8_t *sig, int64_t now, xchg_err want,
-                           const char *needle)
+static void review_refused(const char *kid, const char *ra, int same, const char *reason, int64_t t,
+                           const uint8_t *sig, int64_t now, xchg_err want, const char *needle)
 {
     size_t before = audit_lines();
     xchg_diag *d = xchg_diag_new();
@@ -474,17 +477,16 @@ static void test_review_remote(void **state)
     xchg_seckey *k = seed_key(8), *police = seed_key(2);
     uint8_t sig[64], old[64], bad[64];
     const int64_t t = NOW + 100;
-    assert_int_equal(xchg_review_sign(pol, k, "police", "P1", "school", "S1", 1, "one person", t,
-                                      sig),
-                     XCHG_OK);
+    assert_int_equal(
+        xchg_review_sign(pol, k, "police", "P1", "school", "S1", 1, "one person", t, sig), XCHG_OK);
     assert_int_equal(xchg_review_sign(pol, k, "police", "P1", "police", "P1", 1, "x", t, bad),
                      XCHG_ERR_ARG);
     /* forged: the decision flipped, the reason changed, another key's signature */
     review_refused(kid, "P1", 0, "one person", t, sig, t, XCHG_ERR_VERIFY, "does not verify");
     review_refused(kid, "P1", 1, "two people", t, sig, t, XCHG_ERR_VERIFY, "does not verify");
-    assert_int_equal(xchg_review_sign(pol, police, "police", "P1", "school", "S1", 1,
-                                      "one person", t, bad),
-                     XCHG_OK);
+    assert_int_equal(
+        xchg_review_sign(pol, police, "police", "P1", "school", "S1", 1, "one person", t, bad),
+        XCHG_OK);
     review_refused(kid, "P1", 1, "one person", t, bad, t, XCHG_ERR_VERIFY, "does not verify");
     /* a non-operator, a record not held, a stale time */
     review_refused(pkid, "P1", 1, "one person", t, bad, t, XCHG_ERR_DENIED,
@@ -499,10 +501,11 @@ static void test_review_remote(void **state)
                                                 "one person", t, sig, t, NULL),
                      XCHG_OK);
     assert_int_equal(audit_lines(), before + 1);
-    review_refused(kid, "P1", 1, "one person", t, sig, t + 5, XCHG_ERR_DENIED, "a replay is refused");
-    assert_int_equal(xchg_review_sign(pol, k, "police", "P1", "school", "S1", 0, "not them",
-                                      t - 10, old),
-                     XCHG_OK);
+    review_refused(kid, "P1", 1, "one person", t, sig, t + 5, XCHG_ERR_DENIED,
+                   "a replay is refused");
+    assert_int_equal(
+        xchg_review_sign(pol, k, "police", "P1", "school", "S1", 0, "not them", t - 10, old),
+        XCHG_OK);
     review_refused(kid, "P1", 0, "not them", t - 10, old, t, XCHG_ERR_DENIED,
                    "a newer decision on this pair is stored");
     xchg_seckey_free(k);
@@ -515,9 +518,9 @@ int main(void)
     if (xchg_init() != XCHG_OK)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_three_steps),       cmocka_unit_test(test_forged),
-        cmocka_unit_test(test_other_family),      cmocka_unit_test(test_non_operator),
-        cmocka_unit_test(test_sign_refuses),      cmocka_unit_test(test_stale_and_other_run),
+        cmocka_unit_test(test_three_steps),   cmocka_unit_test(test_forged),
+        cmocka_unit_test(test_other_family),  cmocka_unit_test(test_non_operator),
+        cmocka_unit_test(test_sign_refuses),  cmocka_unit_test(test_stale_and_other_run),
         cmocka_unit_test(test_review_remote),
     };
     return cmocka_run_group_tests(tests, setup_store, teardown_store);
