@@ -37,7 +37,8 @@ static const char usage[] =
     "  --listen ADDR     serve on another address: refused unless --allow-remote (the console\n"
     "                    speaks plain HTTP; put it behind TLS you control)\n"
     "\n"
-    "example: xchg console --db m/store.db --db-key m/store.key --agreement phase2.yaml --key keys/operator-1.key --passphrase-fd 3\n";
+    "example: xchg console --db m/store.db --db-key m/store.key --agreement phase2.yaml --key "
+    "keys/operator-1.key --passphrase-fd 3\n";
 
 struct conn_ctx {
     char *body;
@@ -171,7 +172,8 @@ int cmd_console(int argc, char **argv)
         fputs(usage, stdout);
         return EXIT_OK;
     }
-    if (url && (c.db || c.dbkey || c.dbpfd || mkey || outbox || !ca || !c.agr || !c.key || c.npos)) {
+    if (url &&
+        (c.db || c.dbkey || c.dbpfd || mkey || outbox || !ca || !c.agr || !c.key || c.npos)) {
         cli_error("remote mode needs --url URL, --ca CA.pem, --agreement A and --key "
                   "OPERATOR.key, and no --db, --db-key, --matcher-key or --outbox");
         cli_hint("the daemon holds the store and the matcher's key; releases stay with it");
@@ -298,8 +300,8 @@ int cmd_console(int argc, char **argv)
         console_set_remote(con, console_remote_backend(remote));
     g_console = con;
     if (remote)
-        printf("xchg console for '%s' serving http://%s:%u/ (remote: %s)\n",
-               xchg_policy_get(p)->id, host, bound, url);
+        printf("xchg console for '%s' serving http://%s:%u/ (remote: %s)\n", xchg_policy_get(p)->id,
+               host, bound, url);
     else
         printf("xchg console for '%s' serving http://%s:%u/\n", xchg_policy_get(p)->id, host,
                bound);

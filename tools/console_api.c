@@ -221,8 +221,10 @@ static int local_only(const struct console *c, struct console_resp *r, const cha
     if (!c->remote)
         return 0;
     char msg[160];
-    snprintf(msg, sizeof msg, "%s is not available in remote mode (--url): use the matcher's "
-             "own console or CLI", what);
+    snprintf(msg, sizeof msg,
+             "%s is not available in remote mode (--url): use the matcher's "
+             "own console or CLI",
+             what);
     refuse(r, 501, "remote", msg);
     return 1;
 }
@@ -377,9 +379,9 @@ static xchg_err build_queue(struct console *c, xchg_diag *d)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct build b = {0};
-    xchg_err e =
-        c->remote ? c->remote->families(c->remote->ctx, add_family, &b, d)
-                    : xchg_store_families(xchg_matcher_store(c->o.m), 0, 0, add_family, &b, d);
+    xchg_err e = c->remote
+                     ? c->remote->families(c->remote->ctx, add_family, &b, d)
+                     : xchg_store_families(xchg_matcher_store(c->o.m), 0, 0, add_family, &b, d);
     if (e == XCHG_OK && b.nomem)
         e = XCHG_ERR_NOMEM;
     for (size_t i = 0; e == XCHG_OK && i < b.n; i++)
@@ -531,7 +533,7 @@ static int ensure_queue(struct console *c, struct console_resp *r, int force)
 {
     /* another process (the other operator's console, the CLI) committed: read again */
     int64_t v = c->remote ? c->remote->version(c->remote->ctx)
-                            : xchg_store_changes_seen(xchg_matcher_store(c->o.m));
+                          : xchg_store_changes_seen(xchg_matcher_store(c->o.m));
     if (c->q_valid && !force && v == c->q_version)
         return 1;
     c->q_version = v;
@@ -774,9 +776,10 @@ static void api_reviews(struct console *c, const struct console_req *rq, struct 
     json_t *all = json_array(), *decided = json_object();
     xchg_diag *d = xchg_diag_new();
     xchg_store_family *f = calloc(1, sizeof *f);
-    xchg_err err = !f          ? XCHG_ERR_NOMEM
-                   : c->remote ? c->remote->review_decisions(c->remote->ctx, review_seen, decided, d)
-                               : xchg_matcher_review_decisions(c->o.m, review_seen, decided, d);
+    xchg_err err = !f ? XCHG_ERR_NOMEM
+                   : c->remote
+                       ? c->remote->review_decisions(c->remote->ctx, review_seen, decided, d)
+                       : xchg_matcher_review_decisions(c->o.m, review_seen, decided, d);
     for (size_t i = 0; err == XCHG_OK && i < c->nq; i++) {
         if (!c->q[i].nreview)
             continue;
@@ -834,10 +837,10 @@ static void run_item(struct console *c, struct job *j, const char *fam)
     pthread_mutex_lock(&c->mu);
     int64_t now = (int64_t)time(NULL);
     if (j->kind == JOB_DECIDE) {
-        xchg_err e = c->remote ? c->remote->decide(c->remote->ctx, fam, j->approve,
-                                                       j->reason, now, d)
-                                 : xchg_matcher_decide_share(c->o.m, c->o.op, c->o.share, fam,
-                                                             j->approve, j->reason, now, d);
+        xchg_err e = c->remote
+                         ? c->remote->decide(c->remote->ctx, fam, j->approve, j->reason, now, d)
+                         : xchg_matcher_decide_share(c->o.m, c->o.op, c->o.share, fam, j->approve,
+                                                     j->reason, now, d);
         ok = e == XCHG_OK;
         struct qent *q = find_fam(c, fam);
         if (q)

@@ -667,8 +667,7 @@ static int op_fam(void *ctx, const xchg_store_family *f)
     return 0;
 }
 
-static enum MHD_Result ep_op_families(struct server *sv, struct MHD_Connection *conn,
-                                      struct req *r)
+static enum MHD_Result ep_op_families(struct server *sv, struct MHD_Connection *conn, struct req *r)
 {
     xchg_diag *d = xchg_diag_new();
     struct op_fams x = {json_array()};
@@ -677,16 +676,16 @@ static enum MHD_Result ep_op_families(struct server *sv, struct MHD_Connection *
     xchg_err e = xchg_store_families(xchg_matcher_store(sv->m), 0, 0, op_fam, &x, d);
     for (size_t i = 0; e == XCHG_OK && i < json_array_size(x.list); i++) {
         json_t *o = json_array_get(x.list, i);
-        e = op_state(sv, json_string_value(json_object_get(json_object_get(o, "family"),
-                                                           "pseudonym")),
+        e = op_state(sv,
+                     json_string_value(json_object_get(json_object_get(o, "family"), "pseudonym")),
                      o, d);
     }
     pthread_mutex_unlock(&sv->store_lock);
     enum MHD_Result ret =
-        e == XCHG_OK ? send_json(conn, r, MHD_HTTP_OK,
-                                 json_pack("{s:I, s:O}", "version", (json_int_t)v, "families",
-                                           x.list))
-                     : send_refusal(conn, r, e, d, "the store could not be read");
+        e == XCHG_OK
+            ? send_json(conn, r, MHD_HTTP_OK,
+                        json_pack("{s:I, s:O}", "version", (json_int_t)v, "families", x.list))
+            : send_refusal(conn, r, e, d, "the store could not be read");
     json_decref(x.list);
     xchg_diag_free(d);
     return ret;
@@ -718,9 +717,9 @@ static enum MHD_Result ep_op_family(struct server *sv, struct MHD_Connection *co
     struct op_show x = {json_array(), json_array()};
     json_t *o = json_object();
     pthread_mutex_lock(&sv->store_lock);
-    xchg_err e = f ? xchg_store_family_show(xchg_matcher_store(sv->m), 0, fam, f, op_member,
-                                            op_pair, &x, d)
-                   : XCHG_ERR_NOMEM;
+    xchg_err e =
+        f ? xchg_store_family_show(xchg_matcher_store(sv->m), 0, fam, f, op_member, op_pair, &x, d)
+          : XCHG_ERR_NOMEM;
     if (e == XCHG_OK)
         e = op_state(sv, fam, o, d);
     pthread_mutex_unlock(&sv->store_lock);
@@ -754,9 +753,9 @@ static enum MHD_Result ep_op_reviews(struct server *sv, struct MHD_Connection *c
     pthread_mutex_lock(&sv->store_lock);
     xchg_err e = xchg_matcher_review_decisions(sv->m, op_review_row, list, d);
     pthread_mutex_unlock(&sv->store_lock);
-    enum MHD_Result ret = e == XCHG_OK
-                              ? send_json(conn, r, MHD_HTTP_OK, json_pack("{s:O}", "decisions", list))
-                              : send_refusal(conn, r, e, d, "the store could not be read");
+    enum MHD_Result ret =
+        e == XCHG_OK ? send_json(conn, r, MHD_HTTP_OK, json_pack("{s:O}", "decisions", list))
+                     : send_refusal(conn, r, e, d, "the store could not be read");
     json_decref(list);
     xchg_diag_free(d);
     return ret;
@@ -789,9 +788,9 @@ static enum MHD_Result op_post_end(struct server *sv, struct MHD_Connection *con
     json_t *body = r->blen ? json_loadb(r->buf, r->blen, JSON_REJECT_DUPLICATES, &je) : NULL;
     if (!json_is_object(body)) {
         json_decref(body);
-        return send_json(conn, r, MHD_HTTP_BAD_REQUEST,
-                         json_pack("{s:s, s:s}", "error", "the body is not a JSON object", "code",
-                                   "json"));
+        return send_json(
+            conn, r, MHD_HTTP_BAD_REQUEST,
+            json_pack("{s:s, s:s}", "error", "the body is not a JSON object", "code", "json"));
     }
     xchg_diag *d = xchg_diag_new();
     enum MHD_Result ret;
@@ -820,21 +819,22 @@ static enum MHD_Result op_post_end(struct server *sv, struct MHD_Connection *con
                                       "code", "arg"));
         } else {
             pthread_mutex_lock(&sv->store_lock);
-            xchg_err e = xchg_matcher_review_submit(sv->m, kid, aa, ra, ab, rb,
-                                                    strcmp(dec, "same") == 0, reason,
-                                                    json_integer_value(t), sig, now, d);
+            xchg_err e =
+                xchg_matcher_review_submit(sv->m, kid, aa, ra, ab, rb, strcmp(dec, "same") == 0,
+                                           reason, json_integer_value(t), sig, now, d);
             if (e == XCHG_OK)
                 sv->submits++;
             pthread_mutex_unlock(&sv->store_lock);
-            ret = e == XCHG_OK ? send_json(conn, r, MHD_HTTP_CREATED,
-                                           json_pack("{s:s}", "status", "stored"))
-                               : send_refusal(conn, r, e, d, "the review decision is refused");
+            ret = e == XCHG_OK
+                      ? send_json(conn, r, MHD_HTTP_CREATED, json_pack("{s:s}", "status", "stored"))
+                      : send_refusal(conn, r, e, d, "the review decision is refused");
         }
     } else if (r->op_post == 1) {
         const char *fam = json_string_value(json_object_get(body, "family"));
         const char *dec = json_string_value(json_object_get(body, "decision"));
         const char *reason = json_string_value(json_object_get(body, "reason"));
-        if (!fam || !reason || !dec || (strcmp(dec, "approve") != 0 && strcmp(dec, "reject") != 0)) {
+        if (!fam || !reason || !dec ||
+            (strcmp(dec, "approve") != 0 && strcmp(dec, "reject") != 0)) {
             ret = send_json(conn, r, MHD_HTTP_BAD_REQUEST,
                             json_pack("{s:s, s:s}", "error",
                                       "prepare needs family, decision (approve or reject) and "
@@ -846,9 +846,9 @@ static enum MHD_Result op_post_end(struct server *sv, struct MHD_Connection *con
             xchg_err e = xchg_matcher_decision_prepare(sv->m, kid, fam, strcmp(dec, "approve") == 0,
                                                        reason, now, &prepared, d);
             pthread_mutex_unlock(&sv->store_lock);
-            ret = e == XCHG_OK ? send_json(conn, r, MHD_HTTP_OK,
-                                           json_pack("{s:s}", "request", prepared))
-                               : send_refusal(conn, r, e, d, "cannot prepare the decision");
+            ret = e == XCHG_OK
+                      ? send_json(conn, r, MHD_HTTP_OK, json_pack("{s:s}", "request", prepared))
+                      : send_refusal(conn, r, e, d, "cannot prepare the decision");
             free(prepared);
         }
     } else {
@@ -873,9 +873,9 @@ static enum MHD_Result op_post_end(struct server *sv, struct MHD_Connection *con
                 pthread_mutex_unlock(&sv->store_lock);
             }
             free(text);
-            ret = e == XCHG_OK ? send_json(conn, r, MHD_HTTP_CREATED,
-                                           json_pack("{s:s}", "status", "stored"))
-                               : send_refusal(conn, r, e, d, "the decision is refused");
+            ret = e == XCHG_OK
+                      ? send_json(conn, r, MHD_HTTP_CREATED, json_pack("{s:s}", "status", "stored"))
+                      : send_refusal(conn, r, e, d, "the decision is refused");
         }
     }
     json_decref(body);
@@ -899,8 +899,21 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
 {
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     unsigned roles = 0;
-    enum { HEALTH, SUBMIT, STATUS, PACKETS, PACKET, OPFAMS, OPFAM, OPVER, OPPREP, OPSUB, OPREVS, OPREV, NONE } ep =
-        NONE;
+    enum {
+        HEALTH,
+        SUBMIT,
+        STATUS,
+        PACKETS,
+        PACKET,
+        OPFAMS,
+        OPFAM,
+        OPVER,
+        OPPREP,
+        OPSUB,
+        OPREVS,
+        OPREV,
+        NONE
+    } ep = NONE;
     const unsigned op_role = XCHG_NETAUTH_ROLE(XCHG_ROLE_OPERATOR);
     if (strcmp(url, "/v1/health") == 0)
         ep = HEALTH, roles = ANY_PARTY;

@@ -144,8 +144,8 @@ XCHG_API xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *
  *    (XCHG_ERR_DENIED). Nothing is written.
  */
 XCHG_API xchg_err xchg_matcher_decision_prepare(xchg_matcher *m, const char *operator_kid,
-                                                const char *family, int approve,
-                                                const char *reason, int64_t now, char **prepared,
+                                                const char *family, int approve, const char *reason,
+                                                int64_t now, char **prepared,
                                                 xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
@@ -236,8 +236,8 @@ XCHG_API xchg_err xchg_matcher_review_submit(xchg_matcher *m, const char *operat
                                              const char *agency_a, const char *ref_a,
                                              const char *agency_b, const char *ref_b, int same,
                                              const char *reason, int64_t time,
-                                             const uint8_t sig[XCHG_RELEASE_SIG_BYTES],
-                                             int64_t now, xchg_diag *d) XCHG_MUST_CHECK;
+                                             const uint8_t sig[XCHG_RELEASE_SIG_BYTES], int64_t now,
+                                             xchg_diag *d) XCHG_MUST_CHECK;
 
 /* One stored clerical-review decision, as xchg_matcher_review_decisions lists it. */
 typedef struct xchg_review_decision {

@@ -565,8 +565,8 @@ static int prep_record(void *ctx, const xchg__family_record *r)
     char xhex[2 * XCHG_EXTRACT_ID_BYTES + 1], rr[64];
     xchg_hex_encode(xhex, r->extract_id, XCHG_EXTRACT_ID_BYTES);
     xchg_base64_encode(rr, R, sizeof R);
-    json_array_append_new(c->rows, json_pack("{s:s, s:s, s:s}", "extract_id", xhex, "ref", r->ref,
-                                             "R", rr));
+    json_array_append_new(c->rows,
+                          json_pack("{s:s, s:s, s:s}", "extract_id", xhex, "ref", r->ref, "R", rr));
     return 0;
 }
 
@@ -605,11 +605,11 @@ static xchg_err build_request(xchg_matcher *m, size_t who, const char *family, i
     char ahex[2 * XCHG_SHA256_BYTES + 1], kid[XCHG_KEYID_HEXLEN + 1];
     xchg_hex_encode(ahex, xchg_policy_hash(m->p), XCHG_SHA256_BYTES);
     xchg_keyid_hex(pd->parties[who].key.id, kid);
-    json_t *rq = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "v", request_ctx,
-                           "agreement", ahex, "operator", kid, "operator_party",
-                           pd->parties[who].id, "family", family, "run", (json_int_t)run,
-                           "decision", approve ? "approve" : "reject", "reason", reason, "time",
-                           (json_int_t)now);
+    json_t *rq =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "v", request_ctx, "agreement",
+                  ahex, "operator", kid, "operator_party", pd->parties[who].id, "family", family,
+                  "run", (json_int_t)run, "decision", approve ? "approve" : "reject", "reason",
+                  reason, "time", (json_int_t)now);
     json_t *stmts = json_array();
     xchg_err e = rq && stmts ? XCHG_OK : XCHG_ERR_NOMEM;
     for (size_t i = 0; e == XCHG_OK && i < pd->nrecipients; i++) {
@@ -620,9 +620,8 @@ static xchg_err build_request(xchg_matcher *m, size_t who, const char *family, i
         if ((e = members_digest(m->s, run, family, rid, members, d)) != XCHG_OK)
             break;
         xchg_hex_encode(mhex, members, sizeof members);
-        json_array_append_new(stmts,
-                              json_pack("{s:s, s:s, s:s}", "recipient", rid, "family", frp,
-                                        "members", mhex));
+        json_array_append_new(
+            stmts, json_pack("{s:s, s:s, s:s}", "recipient", rid, "family", frp, "members", mhex));
     }
     if (e == XCHG_OK)
         json_object_set(rq, "statements", stmts);
@@ -752,7 +751,8 @@ static xchg_err request_shape(const xchg_policy *p, const json_t *rq, size_t *wh
     for (size_t i = 0; i < pd->nrecipients; i++) {
         const char *r = jstr(json_array_get(st, i), "recipient");
         if (!r || strcmp(r, pd->parties[pd->recipients[i]].id) != 0)
-            return bad(d, XCHG_ERR_FORMAT, "statements", "does not name the agreement's recipients in order");
+            return bad(d, XCHG_ERR_FORMAT, "statements",
+                       "does not name the agreement's recipients in order");
     }
     return XCHG_OK;
 }
@@ -772,8 +772,7 @@ xchg_err xchg_decision_sign(const xchg_policy *p, const xchg_seckey *op,
     int ap = 0;
     xchg_err e = rq ? request_shape(p, rq, &who, &ap, d) : XCHG_ERR_FORMAT;
     if (!rq)
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, je.line, je.column, "decision request: %s",
-                      je.text);
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, je.line, je.column, "decision request: %s", je.text);
     char kid[XCHG_KEYID_HEXLEN + 1];
     xchg_keyid_hex(xchg_seckey_public(op)->id, kid);
     /* the operator signs only what it asked for: its own key, family, decision and
@@ -782,15 +781,19 @@ xchg_err xchg_decision_sign(const xchg_policy *p, const xchg_seckey *op,
         e = bad(d, XCHG_ERR_DENIED, "operator", "is another operator's key");
     if (e == XCHG_OK && (strcmp(jstr(rq, "family"), family) != 0 || ap != (approve != 0) ||
                          strcmp(jstr(rq, "reason"), reason) != 0))
-        e = bad(d, XCHG_ERR_DENIED, "family", "or its decision or reason is not what this operator decided");
+        e = bad(d, XCHG_ERR_DENIED, "family",
+                "or its decision or reason is not what this operator decided");
     if (e == XCHG_OK && !fresh(json_integer_value(json_object_get(rq, "time")), now))
-        e = bad(d, XCHG_ERR_DENIED, "time", "is not within the freshness window of this operator's clock");
+        e = bad(d, XCHG_ERR_DENIED, "time",
+                "is not within the freshness window of this operator's clock");
     json_t *co = e == XCHG_OK ? json_object_get(rq, "contributions") : NULL;
     int keyed = ap && pd->release_key.present;
     if (e == XCHG_OK && !keyed && co)
-        e = bad(d, XCHG_ERR_FORMAT, "contributions", "is present where no release-key share is asked for");
+        e = bad(d, XCHG_ERR_FORMAT, "contributions",
+                "is present where no release-key share is asked for");
     if (e == XCHG_OK && keyed && !json_is_array(json_object_get(co, "records")))
-        e = bad(d, XCHG_ERR_FORMAT, "contributions", "is missing for an approval under a release key");
+        e = bad(d, XCHG_ERR_FORMAT, "contributions",
+                "is missing for an approval under a release key");
     const xchg_release_key *rk = &pd->release_key;
     if (e == XCHG_OK && keyed) {
         size_t k = rk->nshares;
@@ -883,8 +886,8 @@ static int replay_row(void *ctx, const xchg__decision *r)
 /* refuse_replay: a signature stored already is refused (a request from another process);
  * the one-call path, whose operator signs in this process, stores a repeat as it always
  * did (it counts once). */
-static xchg_err submit(xchg_matcher *m, const char *signed_request, int64_t now,
-                       int refuse_replay, xchg_diag *d)
+static xchg_err submit(xchg_matcher *m, const char *signed_request, int64_t now, int refuse_replay,
+                       xchg_diag *d)
 {
     if (!m || !signed_request)
         return XCHG_ERR_ARG;
@@ -895,15 +898,15 @@ static xchg_err submit(xchg_matcher *m, const char *signed_request, int64_t now,
     int approve = 0;
     xchg_err e = rq ? request_shape(m->p, rq, &who, &approve, d) : XCHG_ERR_FORMAT;
     if (!rq)
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, je.line, je.column, "decision request: %s",
-                      je.text);
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, je.line, je.column, "decision request: %s", je.text);
     const char *family = e == XCHG_OK ? jstr(rq, "family") : NULL;
     const char *reason = e == XCHG_OK ? jstr(rq, "reason") : NULL;
     int64_t run = e == XCHG_OK ? json_integer_value(json_object_get(rq, "run")) : 0;
     int64_t t = e == XCHG_OK ? json_integer_value(json_object_get(rq, "time")) : 0;
     if (e == XCHG_OK && !fresh(t, now))
-        e = bad(d, XCHG_ERR_DENIED, "time", "is not within the freshness window of the matcher's clock (stale "
-                           "or replayed)");
+        e = bad(d, XCHG_ERR_DENIED, "time",
+                "is not within the freshness window of the matcher's clock (stale "
+                "or replayed)");
     /* what the store says the statements must be, now */
     if (e == XCHG_OK)
         e = build_request(m, who, family, approve, reason, t, &want, d);
@@ -937,8 +940,7 @@ static xchg_err submit(xchg_matcher *m, const char *signed_request, int64_t now,
             break;
         }
         if (!sb || xchg_base64_decode(sigs[i], sizeof sigs[i], &sl, sb, strlen(sb)) != XCHG_OK ||
-            sl != XCHG_RELEASE_SIG_BYTES ||
-            (e = statement_of(rq, w, m->p, msg, &ml)) != XCHG_OK ||
+            sl != XCHG_RELEASE_SIG_BYTES || (e = statement_of(rq, w, m->p, msg, &ml)) != XCHG_OK ||
             xchg_verify(opk, msg, ml, sigs[i]) != XCHG_OK) {
             xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
                           "the statement for recipient %s does not verify with the key of "
@@ -948,8 +950,8 @@ static xchg_err submit(xchg_matcher *m, const char *signed_request, int64_t now,
             break;
         }
         struct replay x = {sigs[i], 0};
-        if (refuse_replay && (e = xchg__store_decisions(m->s, family, run, jstr(w, "recipient"), replay_row, &x,
-                                       d)) != XCHG_OK)
+        if (refuse_replay && (e = xchg__store_decisions(m->s, family, run, jstr(w, "recipient"),
+                                                        replay_row, &x, d)) != XCHG_OK)
             break;
         if (x.seen) {
             xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
@@ -1006,16 +1008,16 @@ static xchg_err submit(xchg_matcher *m, const char *signed_request, int64_t now,
         uint8_t R[XCHG_TH_POINT_BYTES], ctx[XCHG_TH_CTX_BYTES];
         size_t l1 = 0, l2 = 0, l3 = 0;
         xchg__contribution *c = &cv[i];
-        int ok = jstr(r, "extract_id") && jstr(r, "ref") && db && pb &&
-                 strcmp(jstr(r, "extract_id"), x) == 0 && strcmp(jstr(r, "ref"), ref) == 0 &&
-                 xchg_hex_decode(c->extract_id, sizeof c->extract_id, x, strlen(x)) == XCHG_OK &&
-                 xchg_base64_decode(R, sizeof R, &l1, rb, strlen(rb)) == XCHG_OK &&
-                 xchg_base64_decode(c->D, sizeof c->D, &l2, db, strlen(db)) == XCHG_OK &&
-                 xchg_base64_decode(c->proof, sizeof c->proof, &l3, pb, strlen(pb)) == XCHG_OK &&
-                 l1 == sizeof R && l2 == sizeof c->D && l3 == sizeof c->proof &&
-                 record_ctx(m->p, c->extract_id, ref, ctx) == XCHG_OK &&
-                 xchg_threshold_verify_partial(sh->verify, sh->index, R, ctx, c->D, c->proof) ==
-                     XCHG_OK;
+        int ok =
+            jstr(r, "extract_id") && jstr(r, "ref") && db && pb &&
+            strcmp(jstr(r, "extract_id"), x) == 0 && strcmp(jstr(r, "ref"), ref) == 0 &&
+            xchg_hex_decode(c->extract_id, sizeof c->extract_id, x, strlen(x)) == XCHG_OK &&
+            xchg_base64_decode(R, sizeof R, &l1, rb, strlen(rb)) == XCHG_OK &&
+            xchg_base64_decode(c->D, sizeof c->D, &l2, db, strlen(db)) == XCHG_OK &&
+            xchg_base64_decode(c->proof, sizeof c->proof, &l3, pb, strlen(pb)) == XCHG_OK &&
+            l1 == sizeof R && l2 == sizeof c->D && l3 == sizeof c->proof &&
+            record_ctx(m->p, c->extract_id, ref, ctx) == XCHG_OK &&
+            xchg_threshold_verify_partial(sh->verify, sh->index, R, ctx, c->D, c->proof) == XCHG_OK;
         if (!ok) {
             xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
                           "operator %s's contribution for record %s of family %s does not "
@@ -1029,15 +1031,14 @@ static xchg_err submit(xchg_matcher *m, const char *signed_request, int64_t now,
         snprintf(c->deal, sizeof c->deal, "%s", deal);
         snprintf(c->decision_id, sizeof c->decision_id, "%s", row.decision_id);
         c->index = sh->index;
-        json_array_append_new(audit_recs, json_pack("{s:s, s:o, s:s, s:s}", "extract_id", x,
-                                                    "ref", xchg__audit_str(ref), "d", db,
-                                                    "proof", pb));
+        json_array_append_new(audit_recs, json_pack("{s:s, s:o, s:s, s:s}", "extract_id", x, "ref",
+                                                    xchg__audit_str(ref), "d", db, "proof", pb));
     }
     /* stored and audited exactly as a one-process decision always was */
     snprintf(row.family, sizeof row.family, "%s", family ? family : "");
     row.run = run;
-    snprintf(row.operator_kid, sizeof row.operator_kid, "%s", e == XCHG_OK ? jstr(rq, "operator")
-                                                                          : "");
+    snprintf(row.operator_kid, sizeof row.operator_kid, "%s",
+             e == XCHG_OK ? jstr(rq, "operator") : "");
     snprintf(row.party, sizeof row.party, "%s", who != XCHG_NONE ? pd->parties[who].id : "");
     row.approve = approve;
     snprintf(row.reason, sizeof row.reason, "%s", reason ? reason : "");
@@ -1067,17 +1068,17 @@ static xchg_err submit(xchg_matcher *m, const char *signed_request, int64_t now,
     if (e == XCHG_OK) {
         /* the audit entry holds everything the rows hold: written before COMMIT, and
            rolled forward into the store by xchg_matcher_open should the commit not happen */
-        json_t *entry = json_pack("{s:s, s:s, s:I, s:s, s:o, s:I, s:s, s:O}", "decision_id",
-                                  row.decision_id, "family", family, "run", (json_int_t)run,
-                                  "decision", approve ? "approve" : "reject", "reason",
-                                  xchg__audit_str(reason), "time", (json_int_t)t,
-                                  "operator_party", row.party, "statements", stmts);
+        json_t *entry =
+            json_pack("{s:s, s:s, s:I, s:s, s:o, s:I, s:s, s:O}", "decision_id", row.decision_id,
+                      "family", family, "run", (json_int_t)run, "decision",
+                      approve ? "approve" : "reject", "reason", xchg__audit_str(reason), "time",
+                      (json_int_t)t, "operator_party", row.party, "statements", stmts);
         if (keyed && entry)
             json_object_set_new(entry, "contributions",
-                                json_pack("{s:s, s:i, s:O}", "deal", deal, "index",
-                                          (int)sh->index, "records", audit_recs));
-        e = xchg__matcher_audit(m, approve ? XCHG_AUDIT_APPROVE : XCHG_AUDIT_REJECT, opk->id,
-                                entry, NULL, d);
+                                json_pack("{s:s, s:i, s:O}", "deal", deal, "index", (int)sh->index,
+                                          "records", audit_recs));
+        e = xchg__matcher_audit(m, approve ? XCHG_AUDIT_APPROVE : XCHG_AUDIT_REJECT, opk->id, entry,
+                                NULL, d);
     }
     json_decref(stmts);
     json_decref(audit_recs);
@@ -1108,8 +1109,8 @@ xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *op, const char 
 }
 
 xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *op,
-                                   const xchg_release_share *share, const char *family,
-                                   int approve, const char *reason, int64_t now, xchg_diag *d)
+                                   const xchg_release_share *share, const char *family, int approve,
+                                   const char *reason, int64_t now, xchg_diag *d)
 {
     if (!m || !op || !family || !reason)
         return XCHG_ERR_ARG;

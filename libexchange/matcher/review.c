@@ -133,9 +133,9 @@ static int review_seen_row(void *ctx, const xchg__review_row *x)
 /* refuse_replay: refuse a signature stored already, or a decision older than the pair's
  * newest (which would otherwise win as the newest row) — a request from another process */
 static xchg_err review_submit(xchg_matcher *m, const char *operator_kid, const char *agency_a,
-                              const char *ref_a, const char *agency_b, const char *ref_b,
-                              int same, const char *reason, int64_t time, const uint8_t *sig,
-                              int64_t now, int refuse_replay, xchg_diag *d)
+                              const char *ref_a, const char *agency_b, const char *ref_b, int same,
+                              const char *reason, int64_t time, const uint8_t *sig, int64_t now,
+                              int refuse_replay, xchg_diag *d)
 {
     if (!m || !operator_kid || !agency_a || !ref_a || !agency_b || !ref_b || !reason || !sig)
         return XCHG_ERR_ARG;
@@ -229,14 +229,14 @@ static xchg_err review_submit(xchg_matcher *m, const char *operator_kid, const c
     return e;
 }
 
-xchg_err xchg_matcher_review_submit(xchg_matcher *m, const char *operator_kid,
-                                    const char *agency_a, const char *ref_a, const char *agency_b,
-                                    const char *ref_b, int same, const char *reason, int64_t time,
+xchg_err xchg_matcher_review_submit(xchg_matcher *m, const char *operator_kid, const char *agency_a,
+                                    const char *ref_a, const char *agency_b, const char *ref_b,
+                                    int same, const char *reason, int64_t time,
                                     const uint8_t sig[XCHG_RELEASE_SIG_BYTES], int64_t now,
                                     xchg_diag *d)
 {
-    return review_submit(m, operator_kid, agency_a, ref_a, agency_b, ref_b, same, reason, time,
-                         sig, now, 1, d);
+    return review_submit(m, operator_kid, agency_a, ref_a, agency_b, ref_b, same, reason, time, sig,
+                         now, 1, d);
 }
 
 xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *op, const char *agency_a,
@@ -260,15 +260,14 @@ xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *op, const char 
     if (xchg_review_sign(m->p, op, agency_a, ref_a, agency_b, ref_b, same, reason, now, sig) !=
         XCHG_OK) {
         /* a field too long: the same message as before */
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "the store holds no current record %.64s:%.64s (give AGENCY:REF as "
-                      "'xchg match show' lists review pairs)",
-                      strlen(agency_a) > XCHG_PARTY_ID_MAX || strlen(ref_a) > XCHG_RECORD_MAX_REF
-                          ? agency_a
-                          : agency_b,
-                      strlen(agency_a) > XCHG_PARTY_ID_MAX || strlen(ref_a) > XCHG_RECORD_MAX_REF
-                          ? ref_a
-                          : ref_b);
+        xchg_diag_add(
+            d, XCHG_SEV_ERROR, NULL, 0, 0,
+            "the store holds no current record %.64s:%.64s (give AGENCY:REF as "
+            "'xchg match show' lists review pairs)",
+            strlen(agency_a) > XCHG_PARTY_ID_MAX || strlen(ref_a) > XCHG_RECORD_MAX_REF ? agency_a
+                                                                                        : agency_b,
+            strlen(agency_a) > XCHG_PARTY_ID_MAX || strlen(ref_a) > XCHG_RECORD_MAX_REF ? ref_a
+                                                                                        : ref_b);
         return XCHG_ERR_NOT_FOUND;
     }
     return review_submit(m, kid, agency_a, ref_a, agency_b, ref_b, same, reason, now, sig, now, 0,

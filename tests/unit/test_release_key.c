@@ -780,9 +780,8 @@ static void test_remote_contributions(void **state)
     xchg_keyid_hex(xchg_seckey_public(k1)->id, kid);
     xchg_release_share *s1 = share_of(8, "shares/op1.share", XCHG_OK);
     xchg_release_share *s2 = share_of(9, "shares/op2.share", XCHG_OK);
-    assert_int_equal(xchg_matcher_decision_prepare(m, kid, fam, 1, "meets the rule", NOW, &prep,
-                                                   NULL),
-                     XCHG_OK);
+    assert_int_equal(
+        xchg_matcher_decision_prepare(m, kid, fam, 1, "meets the rule", NOW, &prep, NULL), XCHG_OK);
     /* the operator's side: no share, or another operator's share, is refused */
     xchg_diag *d = xchg_diag_new();
     assert_int_equal(
@@ -796,9 +795,8 @@ static void test_remote_contributions(void **state)
     assert_diag_has(d, "is not operator op1's share");
     xchg_diag_free(d);
     assert_null(sig);
-    assert_int_equal(xchg_decision_sign(pol, k1, s1, prep, fam, 1, "meets the rule", NOW, &sig,
-                                        NULL),
-                     XCHG_OK);
+    assert_int_equal(
+        xchg_decision_sign(pol, k1, s1, prep, fam, 1, "meets the rule", NOW, &sig, NULL), XCHG_OK);
     static const struct {
         xchg_err e;
         const char *why;
