@@ -907,17 +907,19 @@ static xchg_err submit(xchg_matcher *m, const char *signed_request, int64_t now,
         e = bad(d, XCHG_ERR_DENIED, "time",
                 "is not within the freshness window of the matcher's clock (stale "
                 "or replayed)");
-    /* what the store says the statements must be, now */
-    if (e == XCHG_OK)
-        e = build_request(m, who, family, approve, reason, t, &want, d);
-    if (e == XCHG_OK && json_integer_value(json_object_get(want, "run")) != run) {
+    /* a decision for an earlier run is refused as such, whatever that run made of the
+       family (it may be in no run since) */
+    int64_t latest = e == XCHG_OK ? xchg__store_latest_run(m->s) : 0;
+    if (e == XCHG_OK && latest != run) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
                       "the decision is for run %lld of family %s; the latest run is %lld: "
                       "prepare it again",
-                      (long long)run, family,
-                      (long long)json_integer_value(json_object_get(want, "run")));
+                      (long long)run, family, (long long)latest);
         e = XCHG_ERR_DENIED;
     }
+    /* what the store says the statements must be, now */
+    if (e == XCHG_OK)
+        e = build_request(m, who, family, approve, reason, t, &want, d);
     const xchg_pubkey *opk = who != XCHG_NONE ? &pd->parties[who].key : NULL;
     json_t *st = json_object_get(rq, "statements"), *ws = json_object_get(want, "statements");
     uint8_t sigs[16][XCHG_RELEASE_SIG_BYTES];
