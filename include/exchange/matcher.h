@@ -153,7 +153,8 @@ XCHG_API xchg_err xchg_matcher_decision_prepare(xchg_matcher *m, const char *ope
  * Refused, with nothing stored: not a request of this agreement (XCHG_ERR_FORMAT/DENIED),
  * a key that is no operator's (XCHG_ERR_DENIED), a time further than
  * XCHG_DECISION_WINDOW from now (XCHG_ERR_DENIED), a run that is no longer the latest
- * (XCHG_ERR_DENIED), a statement not about the family's present members or a signature
+ * (XCHG_ERR_DENIED, checked before the family is looked up), a family not in the latest
+ * run (XCHG_ERR_NOT_FOUND), a statement not about the family's present members or a signature
  * that does not verify with the key the agreement pins for the operator
  * (XCHG_ERR_VERIFY), a signature stored already — a replay (XCHG_ERR_DENIED), and under
  * a release key an approval without exactly one verifying contribution (Chaum–Pedersen
