@@ -51,6 +51,13 @@ add_test(NAME console.browser COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console/b
 set_tests_properties(console.browser PROPERTIES ENVIRONMENT
   "${XCHG_CONSOLE_ENV};XCHG_CDP=$<TARGET_FILE:cdp>;XCHG_CONSOLE_OUT=${CMAKE_CURRENT_BINARY_DIR}/console-artefacts"
   SKIP_RETURN_CODE 77 TIMEOUT 300)
+# remote mode: xchg console --url through xchg-matcherd (tests/console/remote.sh)
+add_executable(decision_sign tools/decision_sign.c)
+target_link_libraries(decision_sign PRIVATE exchange_static)
+add_test(NAME console.remote COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console/remote.sh)
+set_tests_properties(console.remote PROPERTIES ENVIRONMENT
+  "${XCHG_CONSOLE_ENV};XCHG_MATCHERD=$<TARGET_FILE:xchg-matcherd>;XCHG_NETSIGN=$<TARGET_FILE:netsign>;XCHG_DECISION_SIGN=$<TARGET_FILE:decision_sign>"
+  SKIP_RETURN_CODE 77 TIMEOUT 600)
 add_test(NAME console.cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console/cli.sh)
 set_tests_properties(console.cli PROPERTIES ENVIRONMENT "${XCHG_CONSOLE_ENV}"
   SKIP_RETURN_CODE 77 TIMEOUT 300)

@@ -3,6 +3,7 @@
 #include "cli_store.h"
 #include "commands.h"
 #include "console_api.h"
+#include "console_remote.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -16,6 +17,7 @@
 
 static const char usage[] =
     "usage: xchg console --db DB DBKEY --agreement A --key OPERATOR.key [--passphrase-fd N]\n"
+    "       xchg console --url https://HOST:PORT --ca CA.pem --agreement A --key OPERATOR.key\n"
     "                    [--share SHARE.xshare] [--matcher-key MATCHER.key\n"
     "                    [--matcher-passphrase-fd N] --outbox DIR]\n"
     "                    [--listen ADDR [--allow-remote]] [--port N] [--accept-new-version]\n"
@@ -29,10 +31,14 @@ static const char usage[] =
     "The keys never leave this process. Stop it with Ctrl-C. Under an agreement with a\n"
     "release key, approvals need this operator's --share (see xchg release-key).\n"
     "DBKEY is --db-key KEYFILE or --db-passphrase-fd N (see xchg match --help).\n"
+    "  --url URL --ca CA remote mode: the queue, details and decisions through xchg-matcherd\n"
+    "                    over HTTPS with signed requests; each decision is prepared by the\n"
+    "                    daemon and signed here (no --db; no releases or runs)\n"
     "  --listen ADDR     serve on another address: refused unless --allow-remote (the console\n"
     "                    speaks plain HTTP; put it behind TLS you control)\n"
     "\n"
-    "example: xchg console --db m/store.db --db-key m/store.key --agreement phase2.yaml --key keys/operator-1.key --passphrase-fd 3\n";
+    "example: xchg console --db m/store.db --db-key m/store.key --agreement phase2.yaml --key "
+    "keys/operator-1.key --passphrase-fd 3\n";
 
 struct conn_ctx {
     char *body;
@@ -139,7 +145,7 @@ int cmd_console(int argc, char **argv)
     struct common c;
     memset(&c, 0, sizeof c);
     const char *mkey = NULL, *mpfd = NULL, *outbox = NULL, *listen = NULL, *allow = NULL,
-               *port_s = NULL, *share_path = NULL;
+               *port_s = NULL, *share_path = NULL, *url = NULL, *ca = NULL;
     const struct cli_opt opts[] = {
         {"--db", 'd', 1, &c.db},
         {"--db-key", 0, 1, &c.dbkey},
@@ -155,6 +161,8 @@ int cmd_console(int argc, char **argv)
         {"--allow-remote", 0, 0, &allow},
         {"--port", 0, 1, &port_s},
         {"--accept-new-version", 0, 0, &c.accept},
+        {"--url", 0, 1, &url},
+        {"--ca", 0, 1, &ca},
         {0},
     };
     int help = 0, rc = cli_parse(argc, argv, opts, c.pos, 256, &c.npos, &help);
@@ -164,7 +172,22 @@ int cmd_console(int argc, char **argv)
         fputs(usage, stdout);
         return EXIT_OK;
     }
-    if (!c.db || !c.agr || !c.key || c.npos) {
+    if (url &&
+        (c.db || c.dbkey || c.dbpfd || mkey || outbox || !ca || !c.agr || !c.key || c.npos)) {
+        cli_error("remote mode needs --url URL, --ca CA.pem, --agreement A and --key "
+                  "OPERATOR.key, and no --db, --db-key, --matcher-key or --outbox");
+        cli_hint("the daemon holds the store and the matcher's key; releases stay with it");
+        return EXIT_USAGE;
+    }
+    if (url && (strncmp(url, "https://", 8) != 0 || strlen(url) >= 500)) {
+        cli_error("--url must be an https:// URL");
+        return EXIT_USAGE;
+    }
+    if (ca && !url) {
+        cli_error("--ca goes with --url");
+        return EXIT_USAGE;
+    }
+    if (!url && (!c.db || !c.agr || !c.key || c.npos)) {
         cli_error("console needs --db DB, --agreement A and --key OPERATOR.key (and no other "
                   "arguments)");
         fputs(usage, stderr);
@@ -201,6 +224,7 @@ int cmd_console(int argc, char **argv)
     xchg_release_share *share = NULL;
     struct MHD_Daemon *daemon = NULL;
     struct console *con = NULL;
+    struct console_remote *remote = NULL;
     if ((rc = cli_load_agreement(c.agr, &p)) != 0 || (rc = cli_load_seckey(c.key, c.pfd, &op)) != 0)
         goto cleanup;
     {
@@ -225,8 +249,23 @@ int cmd_console(int argc, char **argv)
     }
     if (mkey && (rc = cli_load_seckey(mkey, mpfd, &mk)) != 0)
         goto cleanup;
-    if ((rc = match_open_matcher(&c, p, &m)) != 0)
+    if (url) {
+        char why[600];
+        if (!(remote = console_remote_new(url, ca, p, op, share))) {
+            cli_error("cannot initialise libcurl");
+            rc = EXIT_INTERNAL;
+            goto cleanup;
+        }
+        if (console_remote_check(remote, why, sizeof why) != 0) {
+            cli_error("%s: %s", url, why);
+            cli_hint("is xchg-matcherd running there, and is --ca the CA that signed its "
+                     "certificate?");
+            rc = EXIT_IO;
+            goto cleanup;
+        }
+    } else if ((rc = match_open_matcher(&c, p, &m)) != 0) {
         goto cleanup;
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -257,8 +296,15 @@ int cmd_console(int argc, char **argv)
         rc = EXIT_INTERNAL;
         goto cleanup;
     }
+    if (remote)
+        console_set_remote(con, console_remote_backend(remote));
     g_console = con;
-    printf("xchg console for '%s' serving http://%s:%u/\n", xchg_policy_get(p)->id, host, bound);
+    if (remote)
+        printf("xchg console for '%s' serving http://%s:%u/ (remote: %s)\n", xchg_policy_get(p)->id,
+               host, bound, url);
+    else
+        printf("xchg console for '%s' serving http://%s:%u/\n", xchg_policy_get(p)->id, host,
+               bound);
     printf("open: http://%s:%u/?token=%s\n", host, bound, token);
     fflush(stdout);
     sodium_memzero(token, sizeof token);
@@ -271,6 +317,7 @@ cleanup:
         MHD_stop_daemon(daemon);
     g_console = NULL;
     console_free(con);
+    console_remote_free(remote);
     xchg_seckey_free(mk);
     xchg_release_share_free(share);
     xchg_seckey_free(op);

@@ -14,5 +14,8 @@ target_include_directories(xchg_console PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(xchg_console PUBLIC exchange_static PkgConfig::JANSSON)
 find_package(Threads REQUIRED)
 target_link_libraries(xchg_console PUBLIC Threads::Threads)
-target_sources(xchg PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/cmd_console.c)
+target_sources(xchg PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/cmd_console.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/console_remote.c ${CMAKE_CURRENT_SOURCE_DIR}/operator_wire.c)
 target_link_libraries(xchg PRIVATE xchg_console PkgConfig::MHD)
+# the daemon's operator endpoints for `xchg console --url` write the JSON the console reads
+target_sources(xchg-matcherd PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/operator_wire.c)

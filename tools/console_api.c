@@ -71,6 +71,7 @@ struct job {
 
 struct console {
     struct console_opts o;
+    const struct console_backend *remote; /* remote mode (console_set_remote), or NULL */
     char token[65], session[65], csrf[65];
     int token_used, have_session;
     char cookie_name[40];
@@ -193,6 +194,41 @@ static int cookie_value(const char *hdr, const char *name, char *out, size_t n)
 
 /* ---- the queue -------------------------------------------------------------------- */
 
+/* ---- the store, or the daemon in remote mode ---------------------------------------- */
+
+static xchg_err be_decisions(struct console *c, const char *fam, xchg_release_state *st,
+                             int (*each)(void *, const xchg_release_decision *), void *ectx,
+                             xchg_diag *d)
+{
+    if (c->remote)
+        return c->remote->decisions(c->remote->ctx, fam, st, each, ectx, d);
+    return xchg_matcher_release_decisions(c->o.m, fam, st, each, ectx, d);
+}
+
+static xchg_err be_show(struct console *c, const char *fam, xchg_store_family *f,
+                        int (*member)(void *, const xchg_store_member *),
+                        int (*pair)(void *, const xchg_store_pair *), void *sctx, xchg_diag *d)
+{
+    if (c->remote)
+        return c->remote->show(c->remote->ctx, fam, f, member, pair, sctx, d);
+    return xchg_store_family_show(xchg_matcher_store(c->o.m), 0, fam, f, member, pair, sctx, d);
+}
+
+/* Remote mode has the queue, the detail, decisions and reviews; releases and runs need the
+ * matcher's key or the store. */
+static int local_only(const struct console *c, struct console_resp *r, const char *what)
+{
+    if (!c->remote)
+        return 0;
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "%s is not available in remote mode (--url): use the matcher's "
+             "own console or CLI",
+             what);
+    refuse(r, 501, "remote", msg);
+    return 1;
+}
+
 struct dec_ctx {
     const struct console *c;
     char ops[MAX_OPS][XCHG_PARTY_ID_MAX + 1]; /* approvals counting now */
@@ -254,7 +290,7 @@ static xchg_err refresh_state(struct console *c, struct qent *e, json_t *list, x
     memset(&x, 0, sizeof x);
     x.c = c;
     x.list = list;
-    xchg_err err = xchg_matcher_release_decisions(c->o.m, e->fam, &e->st, dec_row, &x, d);
+    xchg_err err = be_decisions(c, e->fam, &e->st, dec_row, &x, d);
     if (err != XCHG_OK)
         return err;
     e->mine = 0;
@@ -343,7 +379,9 @@ static xchg_err build_queue(struct console *c, xchg_diag *d)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct build b = {0};
-    xchg_err e = xchg_store_families(xchg_matcher_store(c->o.m), 0, 0, add_family, &b, d);
+    xchg_err e = c->remote
+                     ? c->remote->families(c->remote->ctx, add_family, &b, d)
+                     : xchg_store_families(xchg_matcher_store(c->o.m), 0, 0, add_family, &b, d);
     if (e == XCHG_OK && b.nomem)
         e = XCHG_ERR_NOMEM;
     for (size_t i = 0; e == XCHG_OK && i < b.n; i++)
@@ -494,7 +532,8 @@ static int lock_or_busy(struct console *c, struct console_resp *r)
 static int ensure_queue(struct console *c, struct console_resp *r, int force)
 {
     /* another process (the other operator's console, the CLI) committed: read again */
-    int64_t v = xchg_store_changes_seen(xchg_matcher_store(c->o.m));
+    int64_t v = c->remote ? c->remote->version(c->remote->ctx)
+                          : xchg_store_changes_seen(xchg_matcher_store(c->o.m));
     if (c->q_valid && !force && v == c->q_version)
         return 1;
     c->q_version = v;
@@ -654,8 +693,7 @@ static void api_family(struct console *c, const char *fam, struct console_resp *
     json_t *decisions = json_array();
     xchg_err err = f ? refresh_state(c, e, decisions, d) : XCHG_ERR_NOMEM;
     if (err == XCHG_OK)
-        err = xchg_store_family_show(xchg_matcher_store(c->o.m), 0, e->fam, f, show_member,
-                                     show_pair, &s, d);
+        err = be_show(c, e->fam, f, show_member, show_pair, &s, d);
     if (err != XCHG_OK) {
         refuse(r, http_status(err), "store", diag_msg(d, "the family could not be read"));
         json_decref(s.members);
@@ -738,14 +776,15 @@ static void api_reviews(struct console *c, const struct console_req *rq, struct 
     json_t *all = json_array(), *decided = json_object();
     xchg_diag *d = xchg_diag_new();
     xchg_store_family *f = calloc(1, sizeof *f);
-    xchg_err err =
-        f ? xchg_matcher_review_decisions(c->o.m, review_seen, decided, d) : XCHG_ERR_NOMEM;
+    xchg_err err = !f ? XCHG_ERR_NOMEM
+                   : c->remote
+                       ? c->remote->review_decisions(c->remote->ctx, review_seen, decided, d)
+                       : xchg_matcher_review_decisions(c->o.m, review_seen, decided, d);
     for (size_t i = 0; err == XCHG_OK && i < c->nq; i++) {
         if (!c->q[i].nreview)
             continue;
         struct rv_ctx x = {all, &c->q[i], decided};
-        err = xchg_store_family_show(xchg_matcher_store(c->o.m), 0, c->q[i].fam, f, NULL,
-                                     review_pair, &x, d);
+        err = be_show(c, c->q[i].fam, f, NULL, review_pair, &x, d);
     }
     free(f);
     json_decref(decided);
@@ -798,8 +837,10 @@ static void run_item(struct console *c, struct job *j, const char *fam)
     pthread_mutex_lock(&c->mu);
     int64_t now = (int64_t)time(NULL);
     if (j->kind == JOB_DECIDE) {
-        xchg_err e = xchg_matcher_decide_share(c->o.m, c->o.op, c->o.share, fam, j->approve,
-                                               j->reason, now, d);
+        xchg_err e = c->remote
+                         ? c->remote->decide(c->remote->ctx, fam, j->approve, j->reason, now, d)
+                         : xchg_matcher_decide_share(c->o.m, c->o.op, c->o.share, fam, j->approve,
+                                                     j->reason, now, d);
         ok = e == XCHG_OK;
         struct qent *q = find_fam(c, fam);
         if (q)
@@ -1034,6 +1075,8 @@ static void api_decide(struct console *c, json_t *body, struct console_resp *r)
 
 static void api_release(struct console *c, json_t *body, struct console_resp *r)
 {
+    if (local_only(c, r, "releasing"))
+        return;
     if (!c->o.matcher || !c->o.outbox) {
         refuse(r, 403, "no_release",
                "this console was started without the matcher's key (--matcher-key): it cannot "
@@ -1120,8 +1163,10 @@ static void api_review(struct console *c, json_t *body, struct console_resp *r)
         return;
     xchg_diag *d = xchg_diag_new();
     int same = strcmp(dec, "same") == 0;
-    xchg_err e =
-        xchg_matcher_review(c->o.m, c->o.op, aa, ra, ab, rb, same, reason, (int64_t)time(NULL), d);
+    int64_t now = (int64_t)time(NULL);
+    xchg_err e = c->remote
+                     ? c->remote->review(c->remote->ctx, aa, ra, ab, rb, same, reason, now, d)
+                     : xchg_matcher_review(c->o.m, c->o.op, aa, ra, ab, rb, same, reason, now, d);
     pthread_mutex_unlock(&c->mu);
     if (e == XCHG_OK)
         respond_json(r, 200,
@@ -1136,6 +1181,8 @@ static void api_review(struct console *c, json_t *body, struct console_resp *r)
 
 static void api_run(struct console *c, json_t *body, struct console_resp *r)
 {
+    if (local_only(c, r, "a linkage run"))
+        return;
     const char *date = json_string_value(json_object_get(body, "date"));
     int32_t day;
     if (!date || xchg_date_parse(date, strlen(date), &day) != XCHG_OK) {
@@ -1356,6 +1403,11 @@ struct console *console_new(const struct console_opts *o, char token[65])
         return NULL;
     }
     return c;
+}
+
+void console_set_remote(struct console *c, const struct console_backend *b)
+{
+    c->remote = b;
 }
 
 const char *console_cookie_name(const struct console *c)

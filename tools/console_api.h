@@ -14,6 +14,33 @@
 
 struct console;
 
+/*
+ * Remote mode (docs/console.md): the store's reads and the decision go through
+ * xchg-matcherd instead of a local matcher handle. Each call as the library call it
+ * replaces (xchg_store_families of the latest run's eligible families,
+ * xchg_matcher_release_decisions, xchg_store_family_show of the latest run,
+ * xchg_store_changes_seen, xchg_matcher_decide_share with the console's key and share,
+ * the review decisions and a review).
+ */
+struct console_backend {
+    void *ctx;
+    xchg_err (*families)(void *ctx, xchg_store_family_fn fn, void *fctx, xchg_diag *d);
+    xchg_err (*decisions)(void *ctx, const char *fam, xchg_release_state *st,
+                          int (*each)(void *, const xchg_release_decision *), void *ectx,
+                          xchg_diag *d);
+    xchg_err (*show)(void *ctx, const char *fam, xchg_store_family *f,
+                     int (*member)(void *, const xchg_store_member *),
+                     int (*pair)(void *, const xchg_store_pair *), void *sctx, xchg_diag *d);
+    int64_t (*version)(void *ctx);
+    xchg_err (*decide)(void *ctx, const char *fam, int approve, const char *reason, int64_t now,
+                       xchg_diag *d);
+    /* xchg_matcher_review_decisions; xchg_matcher_review with the console's key */
+    xchg_err (*review_decisions)(void *ctx, int (*fn)(void *, const xchg_review_decision *),
+                                 void *fctx, xchg_diag *d);
+    xchg_err (*review)(void *ctx, const char *aa, const char *ra, const char *ab, const char *rb,
+                       int same, const char *reason, int64_t now, xchg_diag *d);
+};
+
 struct console_opts {
     xchg_matcher *m;            /* owned by the caller; used under the console's lock */
     const xchg_policy *p;       /* the verified agreement */
@@ -48,6 +75,9 @@ struct console_resp {
 /* A console over o (copied; the pointers must outlive it), with a fresh one-time token
  * written to token (64 hex + NUL). NULL when out of memory or the worker cannot start. */
 struct console *console_new(const struct console_opts *o, char token[65]);
+/* Remote mode: every store call and decision through b (borrowed; must outlive c), before
+ * the first request; o.m is then unused (NULL). */
+void console_set_remote(struct console *c, const struct console_backend *b);
 /* Waits for running jobs, then frees; accepts NULL. */
 void console_free(struct console *c);
 /* Handle one request: resp is filled (status, body, headers to add). */

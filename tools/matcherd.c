@@ -7,6 +7,7 @@
  * agreement (include/exchange/netauth.h); docs/network.md describes the endpoints.
  */
 #include "cli.h"
+#include "operator_wire.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -53,6 +54,13 @@ static const char usage[] =
     "  GET  /v1/extracts/ID         agencies, operators, governance: an extract's status\n"
     "  GET  /v1/packets             recipients: their packets in OUTBOX/<party id>/*.xrp\n"
     "  GET  /v1/packets/NAME        recipients: one packet's bytes\n"
+    "  GET  /v1/operator/families   operators: the latest run's families, states, decisions\n"
+    "  GET  /v1/operator/family/F   operators: one family's state, decisions, members, pairs\n"
+    "  GET  /v1/operator/version    operators: changes when the store has changed\n"
+    "  POST /v1/operator/prepare    operators: the decision request to sign locally\n"
+    "  POST /v1/operator/submit     operators: a signed decision, verified and stored\n"
+    "  GET  /v1/operator/reviews    operators: the clerical-review decisions\n"
+    "  POST /v1/operator/review     operators: a signed review decision, verified and stored\n"
     "Limits (defaults): --max-connections 512 at once, --max-per-ip 16 from one address,\n"
     "--header-timeout 10 s from accepting a connection (or ending its last answer) to the\n"
     "whole request head, TLS handshake included; --body-timeout 900 s for an upload's body;\n"
@@ -71,8 +79,13 @@ struct server {
     const char *outbox;
     char dbdir[PATH_MAX - 64];
     uint64_t max_upload;
+    int64_t submits; /* decisions stored through /v1/operator/submit (under store_lock) */
     struct watchdog wd;
 };
+
+/* An operator request's JSON body is held in memory, up to this size (a signed approval
+ * under a release key carries one contribution, about 250 bytes, per released record). */
+#define OPERATOR_BODY_MAX (1u << 20)
 
 /* Per-request state, from the first call of the handler to the completion callback. */
 struct req {
@@ -90,6 +103,9 @@ struct req {
     char body_hex[2 * XCHG_SHA256_BYTES + 1];
     size_t party;
     xchg_sha256_stream *h;
+    int op_post; /* an operator POST (1 prepare, 2 submit, 3 review) whose body is being read */
+    char *buf;   /* its body */
+    size_t blen;
 };
 
 /* ---- the log and connection deadlines: httpd_common.c ----------------------------- */
@@ -371,6 +387,290 @@ static enum MHD_Result upload_end(struct server *sv, struct MHD_Connection *conn
     return ret;
 }
 
+/* ---- operator endpoints (docs/console.md "Remote mode") ----------------------------- */
+
+static unsigned err_status(xchg_err e)
+{
+    switch (e) {
+    case XCHG_ERR_DENIED:
+    case XCHG_ERR_VERIFY:
+        return MHD_HTTP_FORBIDDEN;
+    case XCHG_ERR_NOT_FOUND:
+        return MHD_HTTP_NOT_FOUND;
+    case XCHG_ERR_ARG:
+    case XCHG_ERR_FORMAT:
+        return MHD_HTTP_BAD_REQUEST;
+    default:
+        return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+static enum MHD_Result send_refusal(struct MHD_Connection *conn, struct req *r, xchg_err e,
+                                    const xchg_diag *d, const char *fallback)
+{
+    const char *msg = d && xchg_diag_count(d) ? xchg_diag_message(d, 0) : fallback;
+    return send_json(conn, r, err_status(e),
+                     json_pack("{s:s, s:s}", "error", msg, "code", xchg_strerror(e)));
+}
+
+/* under store_lock: what tells a console to read the queue again */
+static int64_t op_version(struct server *sv)
+{
+    return xchg_store_changes_seen(xchg_matcher_store(sv->m)) * 1000000 + sv->submits;
+}
+
+struct op_dec {
+    json_t *list;
+};
+
+static int op_dec_row(void *ctx, const xchg_release_decision *dd)
+{
+    json_array_append_new(((struct op_dec *)ctx)->list, wire_decision(dd));
+    return 0;
+}
+
+/* {state, decisions} of one family (under store_lock) */
+static xchg_err op_state(struct server *sv, const char *fam, json_t *into, xchg_diag *d)
+{
+    xchg_release_state st;
+    struct op_dec x = {json_array()};
+    xchg_err e = xchg_matcher_release_decisions(sv->m, fam, &st, op_dec_row, &x, d);
+    if (e != XCHG_OK) {
+        json_decref(x.list);
+        return e;
+    }
+    json_object_set_new(into, "state", wire_state(&st));
+    json_object_set_new(into, "decisions", x.list);
+    return XCHG_OK;
+}
+
+struct op_fams {
+    json_t *list;
+};
+
+static int op_fam(void *ctx, const xchg_store_family *f)
+{
+    json_array_append_new(((struct op_fams *)ctx)->list,
+                          json_pack("{s:o}", "family", wire_family(f)));
+    return 0;
+}
+
+static enum MHD_Result ep_op_families(struct server *sv, struct MHD_Connection *conn, struct req *r)
+{
+    xchg_diag *d = xchg_diag_new();
+    struct op_fams x = {json_array()};
+    pthread_mutex_lock(&sv->store_lock);
+    int64_t v = op_version(sv);
+    xchg_err e = xchg_store_families(xchg_matcher_store(sv->m), 0, 0, op_fam, &x, d);
+    for (size_t i = 0; e == XCHG_OK && i < json_array_size(x.list); i++) {
+        json_t *o = json_array_get(x.list, i);
+        e = op_state(sv,
+                     json_string_value(json_object_get(json_object_get(o, "family"), "pseudonym")),
+                     o, d);
+    }
+    pthread_mutex_unlock(&sv->store_lock);
+    enum MHD_Result ret =
+        e == XCHG_OK
+            ? send_json(conn, r, MHD_HTTP_OK,
+                        json_pack("{s:I, s:O}", "version", (json_int_t)v, "families", x.list))
+            : send_refusal(conn, r, e, d, "the store could not be read");
+    json_decref(x.list);
+    xchg_diag_free(d);
+    return ret;
+}
+
+struct op_show {
+    json_t *members, *pairs;
+};
+
+static int op_member(void *ctx, const xchg_store_member *m)
+{
+    json_array_append_new(((struct op_show *)ctx)->members, wire_member(m));
+    return 0;
+}
+
+static int op_pair(void *ctx, const xchg_store_pair *p)
+{
+    json_array_append_new(((struct op_show *)ctx)->pairs, wire_pair(p));
+    return 0;
+}
+
+static enum MHD_Result ep_op_family(struct server *sv, struct MHD_Connection *conn, struct req *r,
+                                    const char *fam)
+{
+    if (!*fam || strlen(fam) > XCHG_PSEUDONYM_MAX || !xchg_packet_name_ok(fam, NULL))
+        return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such family");
+    xchg_diag *d = xchg_diag_new();
+    xchg_store_family *f = calloc(1, sizeof *f);
+    struct op_show x = {json_array(), json_array()};
+    json_t *o = json_object();
+    pthread_mutex_lock(&sv->store_lock);
+    xchg_err e =
+        f ? xchg_store_family_show(xchg_matcher_store(sv->m), 0, fam, f, op_member, op_pair, &x, d)
+          : XCHG_ERR_NOMEM;
+    if (e == XCHG_OK)
+        e = op_state(sv, fam, o, d);
+    pthread_mutex_unlock(&sv->store_lock);
+    enum MHD_Result ret;
+    if (e == XCHG_OK) {
+        json_object_set_new(o, "family", wire_family(f));
+        json_object_set_new(o, "members", x.members);
+        json_object_set_new(o, "pairs", x.pairs);
+        ret = send_json(conn, r, MHD_HTTP_OK, o);
+    } else {
+        json_decref(o);
+        json_decref(x.members);
+        json_decref(x.pairs);
+        ret = send_refusal(conn, r, e, d, "no such family");
+    }
+    free(f);
+    xchg_diag_free(d);
+    return ret;
+}
+
+static int op_review_row(void *ctx, const xchg_review_decision *dec)
+{
+    json_array_append_new((json_t *)ctx, wire_review(dec));
+    return 0;
+}
+
+static enum MHD_Result ep_op_reviews(struct server *sv, struct MHD_Connection *conn, struct req *r)
+{
+    xchg_diag *d = xchg_diag_new();
+    json_t *list = json_array();
+    pthread_mutex_lock(&sv->store_lock);
+    xchg_err e = xchg_matcher_review_decisions(sv->m, op_review_row, list, d);
+    pthread_mutex_unlock(&sv->store_lock);
+    enum MHD_Result ret =
+        e == XCHG_OK ? send_json(conn, r, MHD_HTTP_OK, json_pack("{s:O}", "decisions", list))
+                     : send_refusal(conn, r, e, d, "the store could not be read");
+    json_decref(list);
+    xchg_diag_free(d);
+    return ret;
+}
+
+static enum MHD_Result ep_op_version(struct server *sv, struct MHD_Connection *conn, struct req *r)
+{
+    pthread_mutex_lock(&sv->store_lock);
+    int64_t v = op_version(sv);
+    pthread_mutex_unlock(&sv->store_lock);
+    return send_json(conn, r, MHD_HTTP_OK, json_pack("{s:I}", "version", (json_int_t)v));
+}
+
+/* The body of an operator POST has arrived: its hash, then prepare or submit. */
+static enum MHD_Result op_post_end(struct server *sv, struct MHD_Connection *conn, struct req *r)
+{
+    uint8_t got[XCHG_SHA256_BYTES];
+    xchg_netauth_reason why;
+    if (r->too_big)
+        return send_error(conn, r, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than allowed");
+    if (r->io_error)
+        return send_error(conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    xchg_sha256(r->buf ? r->buf : "", r->blen, got);
+    if (xchg_netauth_check_body(r->body_hex, got, &why) != XCHG_OK)
+        return send_error(conn, r, MHD_HTTP_UNAUTHORIZED, xchg_netauth_reason_text(why));
+    const xchg_policy_data *pd = xchg_policy_get(sv->p);
+    char kid[XCHG_KEYID_HEXLEN + 1];
+    xchg_keyid_hex(pd->parties[r->party].key.id, kid);
+    json_error_t je;
+    json_t *body = r->blen ? json_loadb(r->buf, r->blen, JSON_REJECT_DUPLICATES, &je) : NULL;
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return send_json(
+            conn, r, MHD_HTTP_BAD_REQUEST,
+            json_pack("{s:s, s:s}", "error", "the body is not a JSON object", "code", "json"));
+    }
+    xchg_diag *d = xchg_diag_new();
+    enum MHD_Result ret;
+    int64_t now = (int64_t)time(NULL);
+    if (r->op_post == 3) {
+        /* a review decision signed by the requesting operator */
+        json_t *a = json_object_get(body, "a"), *b = json_object_get(body, "b");
+        const char *aa = json_string_value(json_object_get(a, "agency"));
+        const char *ra = json_string_value(json_object_get(a, "ref"));
+        const char *ab = json_string_value(json_object_get(b, "agency"));
+        const char *rb = json_string_value(json_object_get(b, "ref"));
+        const char *dec = json_string_value(json_object_get(body, "decision"));
+        const char *reason = json_string_value(json_object_get(body, "reason"));
+        const char *sb = json_string_value(json_object_get(body, "signature"));
+        json_t *t = json_object_get(body, "time");
+        uint8_t sig[XCHG_RELEASE_SIG_BYTES];
+        size_t sl = 0;
+        if (!aa || !ra || !ab || !rb || !reason || !sb || !json_is_integer(t) || !dec ||
+            (strcmp(dec, "same") != 0 && strcmp(dec, "different") != 0) ||
+            xchg_base64_decode(sig, sizeof sig, &sl, sb, strlen(sb)) != XCHG_OK ||
+            sl != sizeof sig) {
+            ret = send_json(conn, r, MHD_HTTP_BAD_REQUEST,
+                            json_pack("{s:s, s:s}", "error",
+                                      "a review needs a and b ({agency, ref}), decision (same or "
+                                      "different), reason, time and signature",
+                                      "code", "arg"));
+        } else {
+            pthread_mutex_lock(&sv->store_lock);
+            xchg_err e =
+                xchg_matcher_review_submit(sv->m, kid, aa, ra, ab, rb, strcmp(dec, "same") == 0,
+                                           reason, json_integer_value(t), sig, now, d);
+            if (e == XCHG_OK)
+                sv->submits++;
+            pthread_mutex_unlock(&sv->store_lock);
+            ret = e == XCHG_OK
+                      ? send_json(conn, r, MHD_HTTP_CREATED, json_pack("{s:s}", "status", "stored"))
+                      : send_refusal(conn, r, e, d, "the review decision is refused");
+        }
+    } else if (r->op_post == 1) {
+        const char *fam = json_string_value(json_object_get(body, "family"));
+        const char *dec = json_string_value(json_object_get(body, "decision"));
+        const char *reason = json_string_value(json_object_get(body, "reason"));
+        if (!fam || !reason || !dec ||
+            (strcmp(dec, "approve") != 0 && strcmp(dec, "reject") != 0)) {
+            ret = send_json(conn, r, MHD_HTTP_BAD_REQUEST,
+                            json_pack("{s:s, s:s}", "error",
+                                      "prepare needs family, decision (approve or reject) and "
+                                      "reason",
+                                      "code", "arg"));
+        } else {
+            char *prepared = NULL;
+            pthread_mutex_lock(&sv->store_lock);
+            xchg_err e = xchg_matcher_decision_prepare(sv->m, kid, fam, strcmp(dec, "approve") == 0,
+                                                       reason, now, &prepared, d);
+            pthread_mutex_unlock(&sv->store_lock);
+            ret = e == XCHG_OK
+                      ? send_json(conn, r, MHD_HTTP_OK, json_pack("{s:s}", "request", prepared))
+                      : send_refusal(conn, r, e, d, "cannot prepare the decision");
+            free(prepared);
+        }
+    } else {
+        /* the signed request is the body itself; it must be the authenticated operator's */
+        const char *op = json_string_value(json_object_get(body, "operator"));
+        if (!op || strcmp(op, kid) != 0) {
+            ret = send_json(conn, r, MHD_HTTP_FORBIDDEN,
+                            json_pack("{s:s, s:s}", "error",
+                                      "the decision is not signed by the operator making the "
+                                      "request",
+                                      "code", xchg_strerror(XCHG_ERR_DENIED)));
+        } else {
+            char *text = malloc(r->blen + 1);
+            xchg_err e = text ? XCHG_OK : XCHG_ERR_NOMEM;
+            if (text) {
+                memcpy(text, r->buf, r->blen);
+                text[r->blen] = 0;
+                pthread_mutex_lock(&sv->store_lock);
+                e = xchg_matcher_decision_submit(sv->m, text, now, d);
+                if (e == XCHG_OK)
+                    sv->submits++;
+                pthread_mutex_unlock(&sv->store_lock);
+            }
+            free(text);
+            ret = e == XCHG_OK
+                      ? send_json(conn, r, MHD_HTTP_CREATED, json_pack("{s:s}", "status", "stored"))
+                      : send_refusal(conn, r, e, d, "the decision is refused");
+        }
+    }
+    json_decref(body);
+    xchg_diag_free(d);
+    return ret;
+}
+
 /* ---- dispatch ---------------------------------------------------------------------- */
 
 #define ANY_PARTY                                                                                  \
@@ -387,7 +687,22 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
 {
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     unsigned roles = 0;
-    enum { HEALTH, SUBMIT, STATUS, PACKETS, PACKET, NONE } ep = NONE;
+    enum {
+        HEALTH,
+        SUBMIT,
+        STATUS,
+        PACKETS,
+        PACKET,
+        OPFAMS,
+        OPFAM,
+        OPVER,
+        OPPREP,
+        OPSUB,
+        OPREVS,
+        OPREV,
+        NONE
+    } ep = NONE;
+    const unsigned op_role = XCHG_NETAUTH_ROLE(XCHG_ROLE_OPERATOR);
     if (strcmp(url, "/v1/health") == 0)
         ep = HEALTH, roles = ANY_PARTY;
     else if (strcmp(url, "/v1/extracts") == 0)
@@ -398,9 +713,24 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
         ep = PACKETS, roles = XCHG_NETAUTH_ROLE(XCHG_ROLE_RECIPIENT);
     else if (strncmp(url, "/v1/packets/", 12) == 0)
         ep = PACKET, roles = XCHG_NETAUTH_ROLE(XCHG_ROLE_RECIPIENT);
+    else if (strcmp(url, "/v1/operator/families") == 0)
+        ep = OPFAMS, roles = op_role;
+    else if (strncmp(url, "/v1/operator/family/", 20) == 0)
+        ep = OPFAM, roles = op_role;
+    else if (strcmp(url, "/v1/operator/version") == 0)
+        ep = OPVER, roles = op_role;
+    else if (strcmp(url, "/v1/operator/prepare") == 0)
+        ep = OPPREP, roles = op_role;
+    else if (strcmp(url, "/v1/operator/submit") == 0)
+        ep = OPSUB, roles = op_role;
+    else if (strcmp(url, "/v1/operator/reviews") == 0)
+        ep = OPREVS, roles = op_role;
+    else if (strcmp(url, "/v1/operator/review") == 0)
+        ep = OPREV, roles = op_role;
     if (ep == NONE)
         return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such endpoint");
-    if ((ep == SUBMIT && !post) || (ep != SUBMIT && !get))
+    int posting = ep == SUBMIT || ep == OPPREP || ep == OPSUB || ep == OPREV;
+    if ((posting && !post) || (!posting && !get))
         return send_error(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
     unsigned status;
     const char *msg;
@@ -408,6 +738,15 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
         return send_error(conn, r, status, msg);
     if (ep == SUBMIT)
         return upload_begin(sv, conn, r);
+    if (ep == OPPREP || ep == OPSUB || ep == OPREV) {
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > OPERATOR_BODY_MAX)
+            return send_error(conn, r, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than allowed");
+        r->op_post = ep == OPPREP ? 1 : ep == OPSUB ? 2 : 3;
+        r->upload = 1;
+        return MHD_YES;
+    }
     uint8_t empty[XCHG_SHA256_BYTES];
     xchg_netauth_reason why;
     xchg_sha256("", 0, empty);
@@ -422,6 +761,14 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
         return ep_packets(sv, conn, r);
     case PACKET:
         return ep_packet(sv, conn, r, url + 12);
+    case OPFAMS:
+        return ep_op_families(sv, conn, r);
+    case OPFAM:
+        return ep_op_family(sv, conn, r, url + 20);
+    case OPVER:
+        return ep_op_version(sv, conn, r);
+    case OPREVS:
+        return ep_op_reviews(sv, conn, r);
     default:
         break;
     }
@@ -464,10 +811,32 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         *upload_size = 0; /* a body on a request already answered: ignore it */
         return MHD_YES;
     }
+    if (*upload_size > 0 && r->op_post) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        r->in += n;
+        if (r->too_big || r->io_error)
+            return MHD_YES;
+        if (r->blen + n > OPERATOR_BODY_MAX) {
+            r->too_big = 1;
+            return MHD_YES;
+        }
+        char *nb = realloc(r->buf, r->blen + n);
+        if (!nb) {
+            r->io_error = 1;
+            return MHD_YES;
+        }
+        memcpy(nb + r->blen, upload, n);
+        r->buf = nb;
+        r->blen += n;
+        return MHD_YES;
+    }
     if (*upload_size > 0)
         return upload_data(sv, r, upload, upload_size);
     r->upload = 0;
     watch_set(sv, conn, 0, "body"); /* the body is in: no deadline while it is ingested */
+    if (r->op_post)
+        return op_post_end(sv, conn, r);
     return upload_end(sv, conn, r);
 }
 
@@ -501,6 +870,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->tmp[0])
         unlink(r->tmp);
     xchg_sha256_stream_free(r->h);
+    free(r->buf);
     free(r);
     *con_cls = NULL;
 }

@@ -129,6 +129,43 @@ XCHG_API xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *
                                             xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
+ * Remote decisions, in three steps (docs/console.md "Remote mode"); xchg_matcher_decide and
+ * xchg_matcher_decide_share are these three in one process.
+ *
+ * 1. Matcher side: the decision request operator `operator_kid` (key id hex) must sign to
+ *    approve (1) or reject (0) family with reason at time now — the agreement hash, the
+ *    operator, the family and the latest run, and per recipient of the agreement the
+ *    recipient's pseudonym of the family and its members digest (the statement fields of
+ *    release.h); for an approval under a release key also every record to contribute for
+ *    (extract id, reference, the R of its wrapped payload). *prepared is malloc'ed JSON
+ *    (docs/formats.md "Decision request"). Refused as xchg_matcher_decide refuses: a key
+ *    that is no operator's (XCHG_ERR_DENIED), a bad reason (XCHG_ERR_ARG), a family not in
+ *    the latest run (XCHG_ERR_NOT_FOUND), an approval of an ineligible family
+ *    (XCHG_ERR_DENIED). Nothing is written.
+ */
+XCHG_API xchg_err xchg_matcher_decision_prepare(xchg_matcher *m, const char *operator_kid,
+                                                const char *family, int approve, const char *reason,
+                                                int64_t now, char **prepared,
+                                                xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
+ * 3. Matcher side: verify a request signed by xchg_decision_sign (release.h) and store it.
+ * Refused, with nothing stored: not a request of this agreement (XCHG_ERR_FORMAT/DENIED),
+ * a key that is no operator's (XCHG_ERR_DENIED), a time further than
+ * XCHG_DECISION_WINDOW from now (XCHG_ERR_DENIED), a run that is no longer the latest
+ * (XCHG_ERR_DENIED, checked before the family is looked up), a family not in the latest
+ * run (XCHG_ERR_NOT_FOUND), a statement not about the family's present members or a signature
+ * that does not verify with the key the agreement pins for the operator
+ * (XCHG_ERR_VERIFY), a signature stored already — a replay (XCHG_ERR_DENIED), and under
+ * a release key an approval without exactly one verifying contribution (Chaum–Pedersen
+ * proof against the operator's verification share) per record the store says is released
+ * (XCHG_ERR_DENIED / XCHG_ERR_VERIFY). Otherwise the rows, contributions and audit entry
+ * are stored together, exactly as xchg_matcher_decide_share stores them.
+ */
+XCHG_API xchg_err xchg_matcher_decision_submit(xchg_matcher *m, const char *signed_request,
+                                               int64_t now, xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
  * The release state of a family of the latest run, counting only decisions whose
  * signature verifies against the agreement's operator keys (st->forged counts the rest).
  * XCHG_ERR_NOT_FOUND when the family is not in the latest run.
@@ -185,6 +222,23 @@ XCHG_API xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *operat
                                       const char *agency_a, const char *ref_a, const char *agency_b,
                                       const char *ref_b, int same, const char *reason, int64_t now,
                                       xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
+ * A review decision signed elsewhere (xchg_review_sign, release.h: the operator's own
+ * process, e.g. `xchg console --url`), verified and stored as xchg_matcher_review stores
+ * it — which is xchg_review_sign + this in one process. Refused with nothing stored: a key
+ * id that is no operator's (XCHG_ERR_DENIED), a bad reason or the same record twice
+ * (XCHG_ERR_ARG), a record the store does not hold (XCHG_ERR_NOT_FOUND), a time further
+ * than XCHG_DECISION_WINDOW from now (XCHG_ERR_DENIED), a signature that does not verify
+ * with the key the agreement pins (XCHG_ERR_VERIFY), a signature stored already or a
+ * decision older than the newest stored on the pair (a replay: XCHG_ERR_DENIED).
+ */
+XCHG_API xchg_err xchg_matcher_review_submit(xchg_matcher *m, const char *operator_kid,
+                                             const char *agency_a, const char *ref_a,
+                                             const char *agency_b, const char *ref_b, int same,
+                                             const char *reason, int64_t time,
+                                             const uint8_t sig[XCHG_RELEASE_SIG_BYTES], int64_t now,
+                                             xchg_diag *d) XCHG_MUST_CHECK;
 
 /* One stored clerical-review decision, as xchg_matcher_review_decisions lists it. */
 typedef struct xchg_review_decision {

@@ -73,6 +73,42 @@ XCHG_API xchg_err xchg_release_members_digest(const char *const *persons, size_t
  */
 XCHG_API int xchg_release_text_ok(const char *s, size_t max, const char **why);
 
+/* Seconds a decision request's time may differ from the signer's and the matcher's
+ * clocks (as requests to the daemon: XCHG_NETAUTH_WINDOW). */
+#define XCHG_DECISION_WINDOW 300
+
+typedef struct xchg_release_share xchg_release_share; /* threshold.h */
+
+/*
+ * 2. Operator side (pure: the agreement, the operator's key, optionally the operator's
+ * release-key share, and the request xchg_matcher_decision_prepare made): check the
+ * request is this agreement's, names this operator's key, exactly the family, decision
+ * and reason the operator chose, and a time within XCHG_DECISION_WINDOW of now — else
+ * XCHG_ERR_DENIED (XCHG_ERR_FORMAT for a malformed request) — then sign each statement
+ * and, for an approval under a release key, compute the share's partial decryption and
+ * proof for every record listed (a share that is not this operator's, or none:
+ * XCHG_ERR_DENIED). *signed_request (malloc'ed JSON) is the request with the signatures
+ * and contributions. What the operator cannot check from here: that the members digest
+ * and the records listed are the family's (the matcher's store says so; submit checks
+ * them against the store again).
+ */
+XCHG_API xchg_err xchg_decision_sign(const xchg_policy *p, const xchg_seckey *op,
+                                     const xchg_release_share *share, const char *prepared,
+                                     const char *family, int approve, const char *reason,
+                                     int64_t now, char **signed_request,
+                                     xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
+ * The operator's signature over a clerical-review decision's statement (docs/formats.md
+ * "Review statement"; pure: needs only the agreement and the key) on records (agency_a,
+ * ref_a) and (agency_b, ref_b), same = 1 one person, with reason, at time. XCHG_ERR_ARG
+ * for the same record twice or a field too long. xchg_matcher_review_submit stores it.
+ */
+XCHG_API xchg_err xchg_review_sign(const xchg_policy *p, const xchg_seckey *op,
+                                   const char *agency_a, const char *ref_a, const char *agency_b,
+                                   const char *ref_b, int same, const char *reason, int64_t time,
+                                   uint8_t sig[XCHG_RELEASE_SIG_BYTES]) XCHG_MUST_CHECK;
+
 typedef struct xchg_release_state {
     char family[XCHG_PSEUDONYM_MAX + 1];
     int64_t run; /* the latest run, which the decisions must be for */

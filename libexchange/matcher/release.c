@@ -509,39 +509,39 @@ static int releasable(const xchg_policy *p, const xchg__family_record *r, size_t
     return ok;
 }
 
-struct contrib {
-    xchg_matcher *m;
-    const xchg_release_share *share;
-    size_t party;
-    const char *decision_id;
-    char deal[33];
-    json_t *rows; /* for the audit entry */
+/* ---- prepare → sign → submit --------------------------------------------------------- */
+
+static const char request_ctx[] = "exchange decision request v1";
+
+static int fresh(int64_t t, int64_t now)
+{
+    return t >= now - XCHG_DECISION_WINDOW && t <= now + XCHG_DECISION_WINDOW;
+}
+
+struct prep_records {
+    const xchg_policy *p;
+    json_t *rows;
     uint8_t (*seen)[XCHG_TH_POINT_BYTES];
     size_t nseen, cap;
-    unsigned contributed, skipped;
     xchg_diag *d;
     xchg_err e;
 };
 
 /*
- * The operator's tool, for one record of the family it approves: only a record consent.c
- * releases gets a contribution; its payload must be in the wrapped form (a version byte
- * and a valid R) and its R must be no other record's of the family (a store that copied
- * one record's R under another's name is refused).
+ * The family's records that get a release-key contribution (only what consent.c
+ * releases, in the wrapped form): extract id, reference and R, in the store's order. A
+ * record whose R repeats another's of the family means the store was altered.
  */
-static int contribute_one(void *ctx, const xchg__family_record *r)
+static int prep_record(void *ctx, const xchg__family_record *r)
 {
-    struct contrib *c = ctx;
+    struct prep_records *c = ctx;
     size_t ag;
     char why[160];
-    if (!releasable(c->m->p, r, &ag, why, sizeof why) || !r->payload || !r->payload_len)
+    if (!releasable(c->p, r, &ag, why, sizeof why) || !r->payload || !r->payload_len)
         return 0;
-    uint8_t R[XCHG_TH_POINT_BYTES], rctx[XCHG_TH_CTX_BYTES];
-    if (xchg_threshold_wrapped_R(r->payload, r->payload_len, R) != XCHG_OK) {
-        /* sealed before the agreement had its release key: nothing to contribute */
-        c->skipped++;
-        return 0;
-    }
+    uint8_t R[XCHG_TH_POINT_BYTES];
+    if (xchg_threshold_wrapped_R(r->payload, r->payload_len, R) != XCHG_OK)
+        return 0; /* sealed before the agreement had its release key: nothing to open */
     for (size_t i = 0; i < c->nseen; i++)
         if (sodium_memcmp(c->seen[i], R, sizeof R) == 0) {
             xchg_diag_add(c->d, XCHG_SEV_ERROR, NULL, 0, 0,
@@ -562,70 +562,22 @@ static int contribute_one(void *ctx, const xchg__family_record *r)
         c->cap = nc;
     }
     memcpy(c->seen[c->nseen++], R, sizeof R);
-    xchg__contribution row;
-    memset(&row, 0, sizeof row);
-    memcpy(row.extract_id, r->extract_id, XCHG_EXTRACT_ID_BYTES);
-    snprintf(row.ref, sizeof row.ref, "%s", r->ref);
-    snprintf(row.party, sizeof row.party, "%s", xchg_policy_get(c->m->p)->parties[c->party].id);
-    snprintf(row.deal, sizeof row.deal, "%s", c->deal);
-    snprintf(row.decision_id, sizeof row.decision_id, "%s", c->decision_id);
-    row.index = xchg_release_share_index(c->share);
-    if ((c->e = record_ctx(c->m->p, r->extract_id, r->ref, rctx)) != XCHG_OK ||
-        (c->e = xchg_threshold_partial(xchg_release_share_scalar(c->share), row.index, R, rctx,
-                                       row.D, row.proof)) != XCHG_OK ||
-        (c->e = xchg__store_contribution_put(c->m->s, &row, c->d)) != XCHG_OK)
-        return 1;
-    char xhex[2 * XCHG_EXTRACT_ID_BYTES + 1], dd[64], pp[128];
+    char xhex[2 * XCHG_EXTRACT_ID_BYTES + 1], rr[64];
     xchg_hex_encode(xhex, r->extract_id, XCHG_EXTRACT_ID_BYTES);
-    xchg_base64_encode(dd, row.D, sizeof row.D);
-    xchg_base64_encode(pp, row.proof, sizeof row.proof);
-    json_array_append_new(c->rows, json_pack("{s:s, s:o, s:s, s:s}", "extract_id", xhex, "ref",
-                                             xchg__audit_str(r->ref), "d", dd, "proof", pp));
-    c->contributed++;
+    xchg_base64_encode(rr, R, sizeof R);
+    json_array_append_new(c->rows,
+                          json_pack("{s:s, s:s, s:s}", "extract_id", xhex, "ref", r->ref, "R", rr));
     return 0;
 }
 
-/* The operator's share must be theirs: the index the agreement gives this operator and
- * the verification share it publishes. */
-static xchg_err share_is_operators(xchg_matcher *m, const xchg_release_share *share, size_t who,
-                                   xchg_diag *d)
+/* The checks and the request both sides compute from the store: the family in the latest
+ * run, its statements per recipient (pseudonym, members digest) and, for a keyed
+ * approval, the records to contribute. *out is the request without signatures. */
+static xchg_err build_request(xchg_matcher *m, size_t who, const char *family, int approve,
+                              const char *reason, int64_t now, json_t **out, xchg_diag *d)
 {
     const xchg_policy_data *pd = xchg_policy_get(m->p);
-    const xchg_release_key *rk = &pd->release_key;
-    for (size_t i = 0; share && i < rk->nshares; i++)
-        if (rk->shares[i].party == who && rk->shares[i].index == xchg_release_share_index(share) &&
-            xchg_threshold_share_matches(xchg_release_share_scalar(share), rk->shares[i].verify) ==
-                XCHG_OK)
-            return XCHG_OK;
-    if (share)
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "this share is not operator %s's share of agreement '%s''s release key",
-                      pd->parties[who].id, pd->id);
-    else
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "agreement '%s' has a release key: operator %s's approval must carry their "
-                      "share's partial decryptions (xchg release approve --share FILE)",
-                      pd->id, pd->parties[who].id);
-    return XCHG_ERR_DENIED;
-}
-
-xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *op, const char *family,
-                             int approve, const char *reason, int64_t now, xchg_diag *d)
-{
-    return xchg_matcher_decide_share(m, op, NULL, family, approve, reason, now, d);
-}
-
-xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *op,
-                                   const xchg_release_share *share, const char *family,
-                                   int approve, const char *reason, int64_t now, xchg_diag *d)
-{
-    if (!m || !op || !family || !reason)
-        return XCHG_ERR_ARG;
-    const xchg_policy_data *pd = xchg_policy_get(m->p);
-    size_t who;
-    xchg_err ce = xchg__operator_check(m, op, reason, "decide on releases", &who, d);
-    if (ce != XCHG_OK)
-        return ce;
+    *out = NULL;
     if (strlen(family) > XCHG_PSEUDONYM_MAX) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "'%.40s' is not a family pseudonym", family);
         return XCHG_ERR_ARG;
@@ -650,87 +602,534 @@ xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *op,
                       family);
         return XCHG_ERR_DENIED;
     }
+    char ahex[2 * XCHG_SHA256_BYTES + 1], kid[XCHG_KEYID_HEXLEN + 1];
+    xchg_hex_encode(ahex, xchg_policy_hash(m->p), XCHG_SHA256_BYTES);
+    xchg_keyid_hex(pd->parties[who].key.id, kid);
+    json_t *rq =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "v", request_ctx, "agreement",
+                  ahex, "operator", kid, "operator_party", pd->parties[who].id, "family", family,
+                  "run", (json_int_t)run, "decision", approve ? "approve" : "reject", "reason",
+                  reason, "time", (json_int_t)now);
+    json_t *stmts = json_array();
+    xchg_err e = rq && stmts ? XCHG_OK : XCHG_ERR_NOMEM;
+    for (size_t i = 0; e == XCHG_OK && i < pd->nrecipients; i++) {
+        const char *rid = pd->parties[pd->recipients[i]].id;
+        uint8_t members[XCHG_SHA256_BYTES];
+        char frp[XCHG_PSEUDONYM_MAX + 1], mhex[2 * XCHG_SHA256_BYTES + 1];
+        recipient_pseudonym(m->s, rid, family, 'F', frp);
+        if ((e = members_digest(m->s, run, family, rid, members, d)) != XCHG_OK)
+            break;
+        xchg_hex_encode(mhex, members, sizeof members);
+        json_array_append_new(
+            stmts, json_pack("{s:s, s:s, s:s}", "recipient", rid, "family", frp, "members", mhex));
+    }
+    if (e == XCHG_OK)
+        json_object_set(rq, "statements", stmts);
+    if (e == XCHG_OK && approve && pd->release_key.present) {
+        struct prep_records c = {.p = m->p, .rows = json_array(), .d = d, .e = XCHG_OK};
+        char deal[2 * XCHG_TH_DEAL_BYTES + 1];
+        xchg_hex_encode(deal, pd->release_key.deal, XCHG_TH_DEAL_BYTES);
+        e = c.rows ? xchg__store_family_records(m->s, run, family, NULL, prep_record, &c, d)
+                   : XCHG_ERR_NOMEM;
+        if (e == XCHG_OK)
+            e = c.e;
+        if (e == XCHG_OK)
+            json_object_set_new(rq, "contributions",
+                                json_pack("{s:s, s:O}", "deal", deal, "records", c.rows));
+        json_decref(c.rows);
+        free(c.seen);
+    }
+    json_decref(stmts);
+    if (e != XCHG_OK) {
+        json_decref(rq);
+        return e;
+    }
+    *out = rq;
+    return XCHG_OK;
+}
+
+static char *dump(const json_t *j)
+{
+    return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+}
+
+xchg_err xchg_matcher_decision_prepare(xchg_matcher *m, const char *operator_kid,
+                                       const char *family, int approve, const char *reason,
+                                       int64_t now, char **prepared, xchg_diag *d)
+{
+    if (!m || !operator_kid || !family || !reason || !prepared)
+        return XCHG_ERR_ARG;
+    *prepared = NULL;
+    const xchg_policy_data *pd = xchg_policy_get(m->p);
+    size_t who = xchg_policy_party_by_keyhex(m->p, operator_kid, XCHG_ROLE_OPERATOR);
+    if (who == XCHG_NONE) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "this key is not the key of an operator of agreement '%s' (parties with "
+                      "role operator decide on releases)",
+                      pd->id);
+        return XCHG_ERR_DENIED;
+    }
+    const char *why = NULL;
+    if (!xchg_release_text_ok(reason, XCHG_RELEASE_REASON_MAX, &why)) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "%s (at most %d bytes of UTF-8 text)", why,
+                      XCHG_RELEASE_REASON_MAX);
+        return XCHG_ERR_ARG;
+    }
+    json_t *rq = NULL;
+    xchg_err e = build_request(m, who, family, approve, reason, now, &rq, d);
+    if (e != XCHG_OK)
+        return e;
+    *prepared = dump(rq);
+    json_decref(rq);
+    return *prepared ? XCHG_OK : XCHG_ERR_NOMEM;
+}
+
+/* ---- the operator's side ------------------------------------------------------------- */
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* Say which field of a decision request is refused, and return e. */
+static xchg_err bad(xchg_diag *d, xchg_err e, const char *field, const char *what)
+{
+    xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "decision request: field '%s' %s", field, what);
+    return e;
+}
+
+/* The statement of request rq for its i-th entry st (recipient, family, members). */
+static xchg_err statement_of(const json_t *rq, const json_t *st, const xchg_policy *p,
+                             uint8_t msg[XCHG_RELEASE_STATEMENT_MAX], size_t *ml)
+{
+    xchg_decision_statement s = {.recipient = jstr(st, "recipient"),
+                                 .family = jstr(st, "family"),
+                                 .run = json_integer_value(json_object_get(rq, "run")),
+                                 .approve = strcmp(jstr(rq, "decision"), "approve") == 0,
+                                 .reason = jstr(rq, "reason"),
+                                 .time = json_integer_value(json_object_get(rq, "time"))};
+    const char *mh = jstr(st, "members");
+    memcpy(s.agreement_sha256, xchg_policy_hash(p), XCHG_SHA256_BYTES);
+    if (!s.recipient || !s.family || !s.reason || !mh ||
+        xchg_hex_decode(s.members, sizeof s.members, mh, strlen(mh)) != XCHG_OK)
+        return XCHG_ERR_FORMAT;
+    return xchg_decision_statement_bytes(&s, msg, ml);
+}
+
+/* The common shape of a request (prepared or signed) under agreement p: version,
+ * agreement, operator (a party with role operator: *who), decision, reason, times,
+ * statements for exactly p's recipients in order. */
+static xchg_err request_shape(const xchg_policy *p, const json_t *rq, size_t *who, int *approve,
+                              xchg_diag *d)
+{
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    char ahex[2 * XCHG_SHA256_BYTES + 1];
+    xchg_hex_encode(ahex, xchg_policy_hash(p), XCHG_SHA256_BYTES);
+    const char *v = jstr(rq, "v"), *a = jstr(rq, "agreement"), *op = jstr(rq, "operator");
+    const char *dec = jstr(rq, "decision"), *why = NULL;
+    json_t *st = json_object_get(rq, "statements");
+    if (!json_is_object(rq) || !v || strcmp(v, request_ctx) != 0)
+        return bad(d, XCHG_ERR_FORMAT, "v", "is not \"exchange decision request v1\"");
+    if (!a || strcmp(a, ahex) != 0)
+        return bad(d, XCHG_ERR_DENIED, "agreement", "names another agreement");
+    if (!op || (*who = xchg_policy_party_by_keyhex(p, op, XCHG_ROLE_OPERATOR)) == XCHG_NONE)
+        return bad(d, XCHG_ERR_DENIED, "operator", "is not an operator of the agreement");
+    if (!jstr(rq, "family") || strlen(jstr(rq, "family")) > XCHG_PSEUDONYM_MAX)
+        return bad(d, XCHG_ERR_FORMAT, "family", "is not a family pseudonym");
+    if (!dec || (strcmp(dec, "approve") != 0 && strcmp(dec, "reject") != 0))
+        return bad(d, XCHG_ERR_FORMAT, "decision", "is not approve or reject");
+    *approve = strcmp(dec, "approve") == 0;
+    if (!xchg_release_text_ok(jstr(rq, "reason"), XCHG_RELEASE_REASON_MAX, &why))
+        return bad(d, XCHG_ERR_ARG, "reason", why ? why : "is not acceptable text");
+    if (!json_is_integer(json_object_get(rq, "run")) ||
+        json_integer_value(json_object_get(rq, "run")) <= 0)
+        return bad(d, XCHG_ERR_FORMAT, "run", "is not a run number");
+    if (!json_is_integer(json_object_get(rq, "time")))
+        return bad(d, XCHG_ERR_FORMAT, "time", "is not Unix seconds");
+    if (!json_is_array(st) || json_array_size(st) != pd->nrecipients)
+        return bad(d, XCHG_ERR_FORMAT, "statements", "does not hold one statement per recipient");
+    for (size_t i = 0; i < pd->nrecipients; i++) {
+        const char *r = jstr(json_array_get(st, i), "recipient");
+        if (!r || strcmp(r, pd->parties[pd->recipients[i]].id) != 0)
+            return bad(d, XCHG_ERR_FORMAT, "statements",
+                       "does not name the agreement's recipients in order");
+    }
+    return XCHG_OK;
+}
+
+xchg_err xchg_decision_sign(const xchg_policy *p, const xchg_seckey *op,
+                            const xchg_release_share *share, const char *prepared,
+                            const char *family, int approve, const char *reason, int64_t now,
+                            char **signed_request, xchg_diag *d)
+{
+    if (!p || !op || !prepared || !family || !reason || !signed_request)
+        return XCHG_ERR_ARG;
+    *signed_request = NULL;
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    json_error_t je;
+    json_t *rq = json_loads(prepared, JSON_REJECT_DUPLICATES, &je);
+    size_t who = XCHG_NONE;
+    int ap = 0;
+    xchg_err e = rq ? request_shape(p, rq, &who, &ap, d) : XCHG_ERR_FORMAT;
+    if (!rq)
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, je.line, je.column, "decision request: %s", je.text);
+    char kid[XCHG_KEYID_HEXLEN + 1];
+    xchg_keyid_hex(xchg_seckey_public(op)->id, kid);
+    /* the operator signs only what it asked for: its own key, family, decision and
+       reason, at about its own time */
+    if (e == XCHG_OK && strcmp(jstr(rq, "operator"), kid) != 0)
+        e = bad(d, XCHG_ERR_DENIED, "operator", "is another operator's key");
+    if (e == XCHG_OK && (strcmp(jstr(rq, "family"), family) != 0 || ap != (approve != 0) ||
+                         strcmp(jstr(rq, "reason"), reason) != 0))
+        e = bad(d, XCHG_ERR_DENIED, "family",
+                "or its decision or reason is not what this operator decided");
+    if (e == XCHG_OK && !fresh(json_integer_value(json_object_get(rq, "time")), now))
+        e = bad(d, XCHG_ERR_DENIED, "time",
+                "is not within the freshness window of this operator's clock");
+    json_t *co = e == XCHG_OK ? json_object_get(rq, "contributions") : NULL;
+    int keyed = ap && pd->release_key.present;
+    if (e == XCHG_OK && !keyed && co)
+        e = bad(d, XCHG_ERR_FORMAT, "contributions",
+                "is present where no release-key share is asked for");
+    if (e == XCHG_OK && keyed && !json_is_array(json_object_get(co, "records")))
+        e = bad(d, XCHG_ERR_FORMAT, "contributions",
+                "is missing for an approval under a release key");
+    const xchg_release_key *rk = &pd->release_key;
+    if (e == XCHG_OK && keyed) {
+        size_t k = rk->nshares;
+        for (size_t i = 0; share && i < rk->nshares; i++)
+            if (rk->shares[i].party == who &&
+                rk->shares[i].index == xchg_release_share_index(share) &&
+                xchg_threshold_share_matches(xchg_release_share_scalar(share),
+                                             rk->shares[i].verify) == XCHG_OK)
+                k = i;
+        if (k == rk->nshares) {
+            if (share)
+                xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                              "this share is not operator %s's share of agreement '%s''s "
+                              "release key",
+                              pd->parties[who].id, pd->id);
+            else
+                xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                              "agreement '%s' has a release key: operator %s's approval must "
+                              "carry their share's partial decryptions (xchg release approve "
+                              "--share FILE)",
+                              pd->id, pd->parties[who].id);
+            e = XCHG_ERR_DENIED;
+        }
+        char deal[2 * XCHG_TH_DEAL_BYTES + 1];
+        xchg_hex_encode(deal, rk->deal, XCHG_TH_DEAL_BYTES);
+        if (e == XCHG_OK && (!jstr(co, "deal") || strcmp(jstr(co, "deal"), deal) != 0))
+            e = bad(d, XCHG_ERR_DENIED, "contributions.deal", "is not the agreement's deal");
+        json_t *recs = json_object_get(co, "records");
+        for (size_t i = 0; e == XCHG_OK && i < json_array_size(recs); i++) {
+            json_t *r = json_array_get(recs, i);
+            const char *x = jstr(r, "extract_id"), *ref = jstr(r, "ref"), *rb = jstr(r, "R");
+            uint8_t xid[XCHG_EXTRACT_ID_BYTES], R[XCHG_TH_POINT_BYTES], ctx[XCHG_TH_CTX_BYTES];
+            uint8_t D[XCHG_TH_POINT_BYTES], proof[XCHG_TH_PROOF_BYTES];
+            size_t rl = 0;
+            if (!x || !ref || !rb || xchg_hex_decode(xid, sizeof xid, x, strlen(x)) != XCHG_OK ||
+                xchg_base64_decode(R, sizeof R, &rl, rb, strlen(rb)) != XCHG_OK || rl != sizeof R) {
+                e = bad(d, XCHG_ERR_FORMAT, "contributions.records", "holds a malformed record");
+                break;
+            }
+            if ((e = xchg_threshold_context(xchg_policy_hash(p), rk->deal, xid, ref, strlen(ref),
+                                            ctx)) != XCHG_OK ||
+                (e = xchg_threshold_partial(xchg_release_share_scalar(share),
+                                            xchg_release_share_index(share), R, ctx, D, proof)) !=
+                    XCHG_OK)
+                break;
+            char dd[64], pp[128];
+            xchg_base64_encode(dd, D, sizeof D);
+            xchg_base64_encode(pp, proof, sizeof proof);
+            json_object_set_new(r, "d", json_string(dd));
+            json_object_set_new(r, "proof", json_string(pp));
+        }
+        if (e == XCHG_OK)
+            json_object_set_new(co, "index", json_integer(xchg_release_share_index(share)));
+    }
+    json_t *st = json_object_get(rq, "statements");
+    for (size_t i = 0; e == XCHG_OK && i < json_array_size(st); i++) {
+        uint8_t msg[XCHG_RELEASE_STATEMENT_MAX], sig[XCHG_RELEASE_SIG_BYTES];
+        size_t ml;
+        if ((e = statement_of(rq, json_array_get(st, i), p, msg, &ml)) != XCHG_OK) {
+            bad(d, e, "statements", "holds a malformed statement");
+            break;
+        }
+        xchg_sign(op, msg, ml, sig);
+        char sb[XCHG_RELEASE_SIG_BYTES * 2];
+        xchg_base64_encode(sb, sig, sizeof sig);
+        json_object_set_new(json_array_get(st, i), "signature", json_string(sb));
+    }
+    if (e == XCHG_OK && !(*signed_request = dump(rq)))
+        e = XCHG_ERR_NOMEM;
+    json_decref(rq);
+    return e;
+}
+
+/* ---- the matcher's side: verify and store -------------------------------------------- */
+
+struct replay {
+    const uint8_t *sig;
+    int seen;
+};
+
+static int replay_row(void *ctx, const xchg__decision *r)
+{
+    struct replay *x = ctx;
+    if (r->siglen == XCHG_RELEASE_SIG_BYTES &&
+        sodium_memcmp(r->signature, x->sig, XCHG_RELEASE_SIG_BYTES) == 0)
+        x->seen = 1;
+    return x->seen;
+}
+
+/* refuse_replay: a signature stored already is refused (a request from another process);
+ * the one-call path, whose operator signs in this process, stores a repeat as it always
+ * did (it counts once). */
+static xchg_err submit(xchg_matcher *m, const char *signed_request, int64_t now, int refuse_replay,
+                       xchg_diag *d)
+{
+    if (!m || !signed_request)
+        return XCHG_ERR_ARG;
+    const xchg_policy_data *pd = xchg_policy_get(m->p);
+    json_error_t je;
+    json_t *rq = json_loads(signed_request, JSON_REJECT_DUPLICATES, &je), *want = NULL;
+    size_t who = XCHG_NONE;
+    int approve = 0;
+    xchg_err e = rq ? request_shape(m->p, rq, &who, &approve, d) : XCHG_ERR_FORMAT;
+    if (!rq)
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, je.line, je.column, "decision request: %s", je.text);
+    const char *family = e == XCHG_OK ? jstr(rq, "family") : NULL;
+    const char *reason = e == XCHG_OK ? jstr(rq, "reason") : NULL;
+    int64_t run = e == XCHG_OK ? json_integer_value(json_object_get(rq, "run")) : 0;
+    int64_t t = e == XCHG_OK ? json_integer_value(json_object_get(rq, "time")) : 0;
+    if (e == XCHG_OK && !fresh(t, now))
+        e = bad(d, XCHG_ERR_DENIED, "time",
+                "is not within the freshness window of the matcher's clock (stale "
+                "or replayed)");
+    /* a decision for an earlier run is refused as such, whatever that run made of the
+       family (it may be in no run since) */
+    int64_t latest = e == XCHG_OK ? xchg__store_latest_run(m->s) : 0;
+    if (e == XCHG_OK && latest != run) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "the decision is for run %lld of family %s; the latest run is %lld: "
+                      "prepare it again",
+                      (long long)run, family, (long long)latest);
+        e = XCHG_ERR_DENIED;
+    }
+    /* what the store says the statements must be, now */
+    if (e == XCHG_OK)
+        e = build_request(m, who, family, approve, reason, t, &want, d);
+    const xchg_pubkey *opk = who != XCHG_NONE ? &pd->parties[who].key : NULL;
+    json_t *st = json_object_get(rq, "statements"), *ws = json_object_get(want, "statements");
+    uint8_t sigs[16][XCHG_RELEASE_SIG_BYTES];
+    if (e == XCHG_OK && json_array_size(st) > 16)
+        e = bad(d, XCHG_ERR_FORMAT, "statements", "holds too many statements");
+    for (size_t i = 0; e == XCHG_OK && i < json_array_size(st); i++) {
+        json_t *s = json_array_get(st, i), *w = json_array_get(ws, i);
+        const char *sb = jstr(s, "signature");
+        size_t sl = 0;
+        uint8_t msg[XCHG_RELEASE_STATEMENT_MAX];
+        size_t ml;
+        if (!jstr(s, "family") || !jstr(s, "members") ||
+            strcmp(jstr(s, "family"), jstr(w, "family")) != 0 ||
+            strcmp(jstr(s, "members"), jstr(w, "members")) != 0) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "the statement for recipient %s is not about family %s's present "
+                          "members: nothing is stored",
+                          jstr(w, "recipient"), family);
+            e = XCHG_ERR_VERIFY;
+            break;
+        }
+        if (!sb || xchg_base64_decode(sigs[i], sizeof sigs[i], &sl, sb, strlen(sb)) != XCHG_OK ||
+            sl != XCHG_RELEASE_SIG_BYTES || (e = statement_of(rq, w, m->p, msg, &ml)) != XCHG_OK ||
+            xchg_verify(opk, msg, ml, sigs[i]) != XCHG_OK) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "the statement for recipient %s does not verify with the key of "
+                          "operator '%s': nothing is stored",
+                          jstr(w, "recipient"), pd->parties[who].id);
+            e = XCHG_ERR_VERIFY;
+            break;
+        }
+        struct replay x = {sigs[i], 0};
+        if (refuse_replay && (e = xchg__store_decisions(m->s, family, run, jstr(w, "recipient"),
+                                                        replay_row, &x, d)) != XCHG_OK)
+            break;
+        if (x.seen) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "this signed decision on family %s is stored already: a replay is "
+                          "refused",
+                          family);
+            e = XCHG_ERR_DENIED;
+        }
+    }
+    /* the release key: one verified contribution for exactly the records the store says */
     int keyed = approve && pd->release_key.present;
-    if (keyed && (ce = share_is_operators(m, share, who, d)) != XCHG_OK)
-        return ce;
+    const xchg_release_key *rk = &pd->release_key;
+    const xchg_release_key_share *sh = NULL;
+    json_t *co = json_object_get(rq, "contributions"), *recs = json_object_get(co, "records");
+    json_t *wrecs = json_object_get(json_object_get(want, "contributions"), "records");
+    if (e == XCHG_OK && !keyed && co)
+        e = bad(d, XCHG_ERR_FORMAT, "contributions", "is present where none is asked for");
+    if (e == XCHG_OK && keyed) {
+        for (size_t i = 0; i < rk->nshares; i++)
+            if (rk->shares[i].party == who)
+                sh = &rk->shares[i];
+        json_int_t idx = json_integer_value(json_object_get(co, "index"));
+        if (!sh || idx != (json_int_t)sh->index) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "agreement '%s' has a release key: operator %s's approval must carry "
+                          "their share's partial decryptions (xchg release approve --share FILE)",
+                          pd->id, pd->parties[who].id);
+            e = XCHG_ERR_DENIED;
+        } else if (!json_is_array(recs) || json_array_size(recs) != json_array_size(wrecs)) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "the approval's contributions are not for exactly the records of "
+                          "family %s that are released: nothing is stored",
+                          family);
+            e = XCHG_ERR_VERIFY;
+        }
+    }
+    char deal[2 * XCHG_TH_DEAL_BYTES + 1] = "";
+    if (keyed)
+        xchg_hex_encode(deal, rk->deal, XCHG_TH_DEAL_BYTES);
     xchg__decision row;
     memset(&row, 0, sizeof row);
     uint8_t id[16];
     xchg_random(id, sizeof id);
     xchg_hex_encode(row.decision_id, id, sizeof id);
-    snprintf(row.family, sizeof row.family, "%s", family);
+    json_t *audit_recs = json_array();
+    xchg__contribution *cv = NULL;
+    size_t ncv = json_array_size(wrecs);
+    if (e == XCHG_OK && keyed && ncv && !(cv = calloc(ncv, sizeof *cv)))
+        e = XCHG_ERR_NOMEM;
+    for (size_t i = 0; e == XCHG_OK && keyed && i < ncv; i++) {
+        json_t *r = json_array_get(recs, i), *w = json_array_get(wrecs, i);
+        const char *x = jstr(w, "extract_id"), *ref = jstr(w, "ref"), *rb = jstr(w, "R");
+        const char *db = jstr(r, "d"), *pb = jstr(r, "proof");
+        uint8_t R[XCHG_TH_POINT_BYTES], ctx[XCHG_TH_CTX_BYTES];
+        size_t l1 = 0, l2 = 0, l3 = 0;
+        xchg__contribution *c = &cv[i];
+        int ok =
+            jstr(r, "extract_id") && jstr(r, "ref") && db && pb &&
+            strcmp(jstr(r, "extract_id"), x) == 0 && strcmp(jstr(r, "ref"), ref) == 0 &&
+            xchg_hex_decode(c->extract_id, sizeof c->extract_id, x, strlen(x)) == XCHG_OK &&
+            xchg_base64_decode(R, sizeof R, &l1, rb, strlen(rb)) == XCHG_OK &&
+            xchg_base64_decode(c->D, sizeof c->D, &l2, db, strlen(db)) == XCHG_OK &&
+            xchg_base64_decode(c->proof, sizeof c->proof, &l3, pb, strlen(pb)) == XCHG_OK &&
+            l1 == sizeof R && l2 == sizeof c->D && l3 == sizeof c->proof &&
+            record_ctx(m->p, c->extract_id, ref, ctx) == XCHG_OK &&
+            xchg_threshold_verify_partial(sh->verify, sh->index, R, ctx, c->D, c->proof) == XCHG_OK;
+        if (!ok) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "operator %s's contribution for record %s of family %s does not "
+                          "verify: nothing is stored",
+                          pd->parties[who].id, ref, family);
+            e = XCHG_ERR_VERIFY;
+            break;
+        }
+        snprintf(c->ref, sizeof c->ref, "%s", ref);
+        snprintf(c->party, sizeof c->party, "%s", pd->parties[who].id);
+        snprintf(c->deal, sizeof c->deal, "%s", deal);
+        snprintf(c->decision_id, sizeof c->decision_id, "%s", row.decision_id);
+        c->index = sh->index;
+        json_array_append_new(audit_recs, json_pack("{s:s, s:o, s:s, s:s}", "extract_id", x, "ref",
+                                                    xchg__audit_str(ref), "d", db, "proof", pb));
+    }
+    /* stored and audited exactly as a one-process decision always was */
+    snprintf(row.family, sizeof row.family, "%s", family ? family : "");
     row.run = run;
-    xchg_keyid_hex(xchg_seckey_public(op)->id, row.operator_kid);
-    snprintf(row.party, sizeof row.party, "%s", pd->parties[who].id);
+    snprintf(row.operator_kid, sizeof row.operator_kid, "%s",
+             e == XCHG_OK ? jstr(rq, "operator") : "");
+    snprintf(row.party, sizeof row.party, "%s", who != XCHG_NONE ? pd->parties[who].id : "");
     row.approve = approve;
-    snprintf(row.reason, sizeof row.reason, "%s", reason);
-    row.time = now;
+    snprintf(row.reason, sizeof row.reason, "%s", reason ? reason : "");
+    row.time = t;
     row.siglen = XCHG_RELEASE_SIG_BYTES;
     json_t *stmts = json_array();
-    xchg_err e = xchg__store_begin(m->s, d);
-    for (size_t i = 0; e == XCHG_OK && i < pd->nrecipients; i++) {
-        const char *rid = pd->parties[pd->recipients[i]].id;
-        uint8_t members[XCHG_SHA256_BYTES];
-        xchg_decision_statement s = {
-            .recipient = rid, .run = run, .approve = approve, .reason = reason, .time = now};
-        char frp[XCHG_PSEUDONYM_MAX + 1];
-        recipient_pseudonym(m->s, rid, family, 'F', frp);
-        s.family = frp;
-        memcpy(s.agreement_sha256, xchg_policy_hash(m->p), XCHG_SHA256_BYTES);
-        if ((e = members_digest(m->s, run, family, rid, members, d)) != XCHG_OK)
-            break;
-        memcpy(s.members, members, sizeof members);
-        uint8_t msg[XCHG_RELEASE_STATEMENT_MAX];
-        size_t ml;
-        if ((e = xchg_decision_statement_bytes(&s, msg, &ml)) != XCHG_OK)
-            break;
-        xchg_sign(op, msg, ml, row.signature);
-        snprintf(row.recipient, sizeof row.recipient, "%s", rid);
-        xchg_hex_encode(row.members, members, sizeof members);
+    int began = 0;
+    if (e == XCHG_OK && (e = xchg__store_begin(m->s, d)) == XCHG_OK)
+        began = 1;
+    for (size_t i = 0; e == XCHG_OK && i < json_array_size(st); i++) {
+        json_t *w = json_array_get(ws, i);
+        snprintf(row.recipient, sizeof row.recipient, "%s", jstr(w, "recipient"));
+        snprintf(row.members, sizeof row.members, "%s", jstr(w, "members"));
+        memcpy(row.signature, sigs[i], XCHG_RELEASE_SIG_BYTES);
         if ((e = xchg__store_decision_put(m->s, &row, d)) != XCHG_OK)
             break;
-        char sig[XCHG_RELEASE_SIG_BYTES * 2];
-        xchg_base64_encode(sig, row.signature, XCHG_RELEASE_SIG_BYTES);
-        json_array_append_new(stmts, json_pack("{s:s, s:s, s:s}", "recipient", rid, "members",
-                                               row.members, "signature", sig));
+        json_array_append_new(stmts, json_pack("{s:s, s:s, s:s}", "recipient", row.recipient,
+                                               "members", row.members, "signature",
+                                               jstr(json_array_get(st, i), "signature")));
     }
-    /* the release key: this operator's partial decryption of every record of the family
-       the consent filter releases, stored with the decision (the same transaction) */
-    struct contrib c = {.m = m, .share = share, .party = who, .decision_id = row.decision_id,
-                        .rows = json_array(), .d = d, .e = XCHG_OK};
-    if (keyed) {
-        xchg_hex_encode(c.deal, pd->release_key.deal, XCHG_TH_DEAL_BYTES);
+    if (e == XCHG_OK && keyed) {
         /* what would open a record's superseded versions is not kept */
-        if (e == XCHG_OK)
-            e = xchg__store_contributions_prune(m->s, d);
-        if (e == XCHG_OK)
-            e = xchg__store_family_records(m->s, run, family, NULL, contribute_one, &c, d);
-        if (e == XCHG_OK)
-            e = c.e;
+        e = xchg__store_contributions_prune(m->s, d);
+        for (size_t i = 0; e == XCHG_OK && i < ncv; i++)
+            e = xchg__store_contribution_put(m->s, &cv[i], d);
     }
-    /* the audit entry holds everything the rows hold: written before COMMIT, and rolled
-       forward into the store by xchg_matcher_open should the commit not happen */
-    json_t *entry =
-        json_pack("{s:s, s:s, s:I, s:s, s:o, s:I, s:s, s:O}", "decision_id", row.decision_id,
-                  "family", family, "run", (json_int_t)run, "decision",
-                  approve ? "approve" : "reject", "reason", xchg__audit_str(reason), "time",
-                  (json_int_t)now, "operator_party", row.party, "statements", stmts);
-    if (keyed && entry)
-        json_object_set_new(entry, "contributions",
-                            json_pack("{s:s, s:i, s:O}", "deal", c.deal, "index",
-                                      (int)xchg_release_share_index(share), "records", c.rows));
-    if (e == XCHG_OK)
-        e = xchg__matcher_audit(m, approve ? XCHG_AUDIT_APPROVE : XCHG_AUDIT_REJECT,
-                                xchg_seckey_public(op)->id, entry, NULL, d);
-    else
-        json_decref(entry);
+    if (e == XCHG_OK) {
+        /* the audit entry holds everything the rows hold: written before COMMIT, and
+           rolled forward into the store by xchg_matcher_open should the commit not happen */
+        json_t *entry =
+            json_pack("{s:s, s:s, s:I, s:s, s:o, s:I, s:s, s:O}", "decision_id", row.decision_id,
+                      "family", family, "run", (json_int_t)run, "decision",
+                      approve ? "approve" : "reject", "reason", xchg__audit_str(reason), "time",
+                      (json_int_t)t, "operator_party", row.party, "statements", stmts);
+        if (keyed && entry)
+            json_object_set_new(entry, "contributions",
+                                json_pack("{s:s, s:i, s:O}", "deal", deal, "index", (int)sh->index,
+                                          "records", audit_recs));
+        e = xchg__matcher_audit(m, approve ? XCHG_AUDIT_APPROVE : XCHG_AUDIT_REJECT, opk->id, entry,
+                                NULL, d);
+    }
     json_decref(stmts);
-    json_decref(c.rows);
-    free(c.seen);
+    json_decref(audit_recs);
+    json_decref(want);
+    json_decref(rq);
+    if (cv)
+        sodium_memzero(cv, ncv * sizeof *cv);
+    free(cv);
+    if (began) {
+        if (e == XCHG_OK)
+            e = xchg__store_commit(m->s, d);
+        else
+            xchg__store_rollback(m->s);
+    }
+    return e;
+}
+
+xchg_err xchg_matcher_decision_submit(xchg_matcher *m, const char *signed_request, int64_t now,
+                                      xchg_diag *d)
+{
+    return submit(m, signed_request, now, 1, d);
+}
+
+xchg_err xchg_matcher_decide(xchg_matcher *m, const xchg_seckey *op, const char *family,
+                             int approve, const char *reason, int64_t now, xchg_diag *d)
+{
+    return xchg_matcher_decide_share(m, op, NULL, family, approve, reason, now, d);
+}
+
+xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *op,
+                                   const xchg_release_share *share, const char *family, int approve,
+                                   const char *reason, int64_t now, xchg_diag *d)
+{
+    if (!m || !op || !family || !reason)
+        return XCHG_ERR_ARG;
+    size_t who;
+    xchg_err e = xchg__operator_check(m, op, reason, "decide on releases", &who, d);
+    if (e != XCHG_OK)
+        return e;
+    char kid[XCHG_KEYID_HEXLEN + 1], *prepared = NULL, *signed_request = NULL;
+    xchg_keyid_hex(xchg_seckey_public(op)->id, kid);
+    e = xchg_matcher_decision_prepare(m, kid, family, approve, reason, now, &prepared, d);
     if (e == XCHG_OK)
-        e = xchg__store_commit(m->s, d);
-    else
-        xchg__store_rollback(m->s);
+        e = xchg_decision_sign(m->p, op, share, prepared, family, approve, reason, now,
+                               &signed_request, d);
+    if (e == XCHG_OK)
+        e = submit(m, signed_request, now, 0, d);
+    free(prepared);
+    free(signed_request);
     return e;
 }
 

@@ -14,6 +14,7 @@
 #include "matcher_internal.h"
 #include "store_internal.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,17 +73,87 @@ static int verifies(const xchg_policy *p, const xchg__review_row *r)
            xchg_verify(&xchg_policy_get(p)->parties[who].key, msg, ml, r->signature) == XCHG_OK;
 }
 
-xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *op, const char *agency_a,
-                             const char *ref_a, const char *agency_b, const char *ref_b, int same,
-                             const char *reason, int64_t now, xchg_diag *d)
+/* The row for a decision on two records, in pair order. */
+static int review_row(xchg__review_row *r, const char *agency_a, const char *ref_a,
+                      const char *agency_b, const char *ref_b, int same, const char *reason,
+                      int64_t time)
 {
-    if (!m || !op || !agency_a || !ref_a || !agency_b || !ref_b || !reason)
+    memset(r, 0, sizeof *r);
+    int swap = pair_order(agency_a, ref_a, agency_b, ref_b) > 0;
+    const char *ag[2] = {agency_a, agency_b}, *rf[2] = {ref_a, ref_b};
+    if (strlen(agency_a) > XCHG_PARTY_ID_MAX || strlen(agency_b) > XCHG_PARTY_ID_MAX ||
+        strlen(ref_a) > XCHG_RECORD_MAX_REF || strlen(ref_b) > XCHG_RECORD_MAX_REF ||
+        strlen(reason) > XCHG_RELEASE_REASON_MAX)
+        return -1;
+    snprintf(r->agency_a, sizeof r->agency_a, "%s", ag[swap]);
+    snprintf(r->ref_a, sizeof r->ref_a, "%s", rf[swap]);
+    snprintf(r->agency_b, sizeof r->agency_b, "%s", ag[!swap]);
+    snprintf(r->ref_b, sizeof r->ref_b, "%s", rf[!swap]);
+    r->same = same ? 1 : 0;
+    snprintf(r->reason, sizeof r->reason, "%s", reason);
+    r->time = time;
+    return 0;
+}
+
+xchg_err xchg_review_sign(const xchg_policy *p, const xchg_seckey *op, const char *agency_a,
+                          const char *ref_a, const char *agency_b, const char *ref_b, int same,
+                          const char *reason, int64_t time, uint8_t sig[XCHG_RELEASE_SIG_BYTES])
+{
+    if (!p || !op || !agency_a || !ref_a || !agency_b || !ref_b || !reason || !sig)
+        return XCHG_ERR_ARG;
+    xchg__review_row r;
+    uint8_t msg[REVIEW_STATEMENT_MAX];
+    size_t ml = 0;
+    if (pair_order(agency_a, ref_a, agency_b, ref_b) == 0 ||
+        review_row(&r, agency_a, ref_a, agency_b, ref_b, same, reason, time) != 0 ||
+        !(ml = statement(p, &r, msg)))
+        return XCHG_ERR_ARG;
+    xchg_sign(op, msg, ml, sig);
+    return XCHG_OK;
+}
+
+struct review_seen {
+    const xchg__review_row *r;
+    int newer, same_sig;
+};
+
+static int review_seen_row(void *ctx, const xchg__review_row *x)
+{
+    struct review_seen *s = ctx;
+    if (strcmp(x->agency_a, s->r->agency_a) || strcmp(x->ref_a, s->r->ref_a) ||
+        strcmp(x->agency_b, s->r->agency_b) || strcmp(x->ref_b, s->r->ref_b))
+        return 0;
+    if (x->siglen == 64 && sodium_memcmp(x->signature, s->r->signature, 64) == 0)
+        s->same_sig = 1;
+    if (x->time > s->r->time)
+        s->newer = 1;
+    return 0;
+}
+
+/* refuse_replay: refuse a signature stored already, or a decision older than the pair's
+ * newest (which would otherwise win as the newest row) — a request from another process */
+static xchg_err review_submit(xchg_matcher *m, const char *operator_kid, const char *agency_a,
+                              const char *ref_a, const char *agency_b, const char *ref_b, int same,
+                              const char *reason, int64_t time, const uint8_t *sig, int64_t now,
+                              int refuse_replay, xchg_diag *d)
+{
+    if (!m || !operator_kid || !agency_a || !ref_a || !agency_b || !ref_b || !reason || !sig)
         return XCHG_ERR_ARG;
     const xchg_policy_data *pd = xchg_policy_get(m->p);
-    size_t who;
-    xchg_err ce = xchg__operator_check(m, op, reason, "decide review pairs", &who, d);
-    if (ce != XCHG_OK)
-        return ce;
+    size_t who = xchg_policy_party_by_keyhex(m->p, operator_kid, XCHG_ROLE_OPERATOR);
+    if (who == XCHG_NONE) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "this key is not the key of an operator of agreement '%s' (parties with "
+                      "role operator decide review pairs)",
+                      pd->id);
+        return XCHG_ERR_DENIED;
+    }
+    const char *why = NULL;
+    if (!xchg_release_text_ok(reason, XCHG_RELEASE_REASON_MAX, &why)) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "%s (at most %d bytes of UTF-8 text)", why,
+                      XCHG_RELEASE_REASON_MAX);
+        return XCHG_ERR_ARG;
+    }
     if (pair_order(agency_a, ref_a, agency_b, ref_b) == 0) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
                       "a review decision needs two different records");
@@ -98,47 +169,109 @@ xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *op, const char 
                           ag[i], rf[i]);
             return XCHG_ERR_NOT_FOUND;
         }
-    int swap = pair_order(agency_a, ref_a, agency_b, ref_b) > 0;
+    if (time < now - XCHG_DECISION_WINDOW || time > now + XCHG_DECISION_WINDOW) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "the review decision's time is not within %d s of the matcher's clock "
+                      "(stale or replayed)",
+                      XCHG_DECISION_WINDOW);
+        return XCHG_ERR_DENIED;
+    }
     xchg__review_row r;
-    memset(&r, 0, sizeof r);
+    if (review_row(&r, agency_a, ref_a, agency_b, ref_b, same, reason, time) != 0)
+        return XCHG_ERR_ARG;
     uint8_t id[16];
     xchg_random(id, sizeof id);
     xchg_hex_encode(r.decision_id, id, sizeof id);
-    snprintf(r.agency_a, sizeof r.agency_a, "%s", ag[swap]);
-    snprintf(r.ref_a, sizeof r.ref_a, "%s", rf[swap]);
-    snprintf(r.agency_b, sizeof r.agency_b, "%s", ag[!swap]);
-    snprintf(r.ref_b, sizeof r.ref_b, "%s", rf[!swap]);
-    r.same = same ? 1 : 0;
-    xchg_keyid_hex(xchg_seckey_public(op)->id, r.operator_kid);
+    snprintf(r.operator_kid, sizeof r.operator_kid, "%s", operator_kid);
     snprintf(r.party, sizeof r.party, "%s", pd->parties[who].id);
-    snprintf(r.reason, sizeof r.reason, "%s", reason);
-    r.time = now;
-    uint8_t msg[REVIEW_STATEMENT_MAX];
-    size_t ml = statement(m->p, &r, msg);
-    if (!ml)
-        return XCHG_ERR_ARG;
-    xchg_sign(op, msg, ml, r.signature);
+    memcpy(r.signature, sig, 64);
     r.siglen = 64;
-    char sig[128];
-    xchg_base64_encode(sig, r.signature, 64);
+    if (!verifies(m->p, &r)) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "the review decision does not verify with the key of operator '%s': "
+                      "nothing is stored",
+                      pd->parties[who].id);
+        return XCHG_ERR_VERIFY;
+    }
+    if (refuse_replay) {
+        struct review_seen s = {&r, 0, 0};
+        xchg_err se = xchg__store_reviews(m->s, review_seen_row, &s, d);
+        if (se != XCHG_OK)
+            return se;
+        if (s.same_sig || s.newer) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          s.same_sig ? "this signed review decision is stored already: a replay "
+                                       "is refused"
+                                     : "a newer decision on this pair is stored: an older one "
+                                       "is refused (replayed or out of order)");
+            return XCHG_ERR_DENIED;
+        }
+    }
+    char b64[128];
+    xchg_base64_encode(b64, r.signature, 64);
     xchg_err e = xchg__store_begin(m->s, d);
     if (e == XCHG_OK)
         e = xchg__store_review_put(m->s, &r, d);
     if (e == XCHG_OK)
         e = xchg__matcher_audit(
-            m, XCHG_AUDIT_REVIEW, xchg_seckey_public(op)->id,
+            m, XCHG_AUDIT_REVIEW, pd->parties[who].key.id,
             json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:I, s:s, s:s}", "decision_id",
                       r.decision_id, "agency_a", xchg__audit_str(r.agency_a), "ref_a",
                       xchg__audit_str(r.ref_a), "agency_b", xchg__audit_str(r.agency_b), "ref_b",
                       xchg__audit_str(r.ref_b), "decision",
                       same ? "same person" : "different people", "reason", xchg__audit_str(reason),
-                      "time", (json_int_t)now, "operator_party", r.party, "signature", sig),
+                      "time", (json_int_t)time, "operator_party", r.party, "signature", b64),
             NULL, d);
     if (e == XCHG_OK)
         e = xchg__store_commit(m->s, d);
     else
         xchg__store_rollback(m->s);
     return e;
+}
+
+xchg_err xchg_matcher_review_submit(xchg_matcher *m, const char *operator_kid, const char *agency_a,
+                                    const char *ref_a, const char *agency_b, const char *ref_b,
+                                    int same, const char *reason, int64_t time,
+                                    const uint8_t sig[XCHG_RELEASE_SIG_BYTES], int64_t now,
+                                    xchg_diag *d)
+{
+    return review_submit(m, operator_kid, agency_a, ref_a, agency_b, ref_b, same, reason, time, sig,
+                         now, 1, d);
+}
+
+xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *op, const char *agency_a,
+                             const char *ref_a, const char *agency_b, const char *ref_b, int same,
+                             const char *reason, int64_t now, xchg_diag *d)
+{
+    if (!m || !op || !agency_a || !ref_a || !agency_b || !ref_b || !reason)
+        return XCHG_ERR_ARG;
+    size_t who;
+    xchg_err ce = xchg__operator_check(m, op, reason, "decide review pairs", &who, d);
+    if (ce != XCHG_OK)
+        return ce;
+    if (pair_order(agency_a, ref_a, agency_b, ref_b) == 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "a review decision needs two different records");
+        return XCHG_ERR_ARG;
+    }
+    uint8_t sig[XCHG_RELEASE_SIG_BYTES];
+    char kid[XCHG_KEYID_HEXLEN + 1];
+    xchg_keyid_hex(xchg_seckey_public(op)->id, kid);
+    if (xchg_review_sign(m->p, op, agency_a, ref_a, agency_b, ref_b, same, reason, now, sig) !=
+        XCHG_OK) {
+        /* a field too long: the same message as before */
+        xchg_diag_add(
+            d, XCHG_SEV_ERROR, NULL, 0, 0,
+            "the store holds no current record %.64s:%.64s (give AGENCY:REF as "
+            "'xchg match show' lists review pairs)",
+            strlen(agency_a) > XCHG_PARTY_ID_MAX || strlen(ref_a) > XCHG_RECORD_MAX_REF ? agency_a
+                                                                                        : agency_b,
+            strlen(agency_a) > XCHG_PARTY_ID_MAX || strlen(ref_a) > XCHG_RECORD_MAX_REF ? ref_a
+                                                                                        : ref_b);
+        return XCHG_ERR_NOT_FOUND;
+    }
+    return review_submit(m, kid, agency_a, ref_a, agency_b, ref_b, same, reason, now, sig, now, 0,
+                         d);
 }
 
 xchg_err xchg__review_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, xchg_diag *d)

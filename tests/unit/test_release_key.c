@@ -732,6 +732,103 @@ static void test_release_key_policy_checks(void **state)
     free(text);
 }
 
+/* Remote decisions under a release key (docs/console.md "Remote mode"): the operator's
+ * side computes the contributions from the prepared request; submit takes an approval
+ * only with one verifying contribution per released record of the family. */
+static char *tampered(const char *req, int what)
+{
+    json_t *j = json_loads(req, 0, NULL);
+    json_t *co = json_object_get(j, "contributions"), *recs = json_object_get(co, "records");
+    assert_true(json_array_size(recs) == 2);
+    if (what == 0) /* record 0 carries record 1's partial decryption */
+        json_object_set(json_array_get(recs, 0), "d",
+                        json_object_get(json_array_get(recs, 1), "d"));
+    else if (what == 1) /* a record left out */
+        json_array_remove(recs, 1);
+    else if (what == 2) /* no contributions at all */
+        json_object_del(j, "contributions");
+    else /* another operator's index */
+        json_object_set_new(co, "index", json_integer(2));
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+static void test_remote_contributions(void **state)
+{
+    (void)state;
+    seal("Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent,Legal Basis\n"
+         "P1,Dan,Lee,14/05/1980,OX4 1AA,CRIME,01/06/2026,given,\n",
+         "police-c", 2, psec);
+    seal("Pupil,UPN,Forename,Surname,DOB,Postcode,Possible,Attended,End,Consent\n"
+         "S1,B801200005001,Amy,Lee,2015-08-20,OX4 1AA,100,80,2026-03-31,given\n",
+         "school-c", 3, ssec);
+    xchg_store_key *sk = NULL;
+    assert_int_equal(xchg_store_key_generate(&sk), XCHG_OK);
+    unlink(path_in("dbc"));
+    unlink(path_in("dbc.audit"));
+    xchg_matcher *m = NULL;
+    assert_int_equal(xchg_matcher_create(path_in("dbc"), sk, pol, &m, NULL), XCHG_OK);
+    xchg_seckey *mk = seed_key(4), *k1 = seed_key(8);
+    assert_int_equal(
+        xchg_matcher_ingest(m, mk, path_in("police-c.xex"), NULL, NULL, NOW, NULL, NULL), XCHG_OK);
+    assert_int_equal(
+        xchg_matcher_ingest(m, mk, path_in("school-c.xex"), NULL, NULL, NOW, NULL, NULL), XCHG_OK);
+    assert_int_equal(xchg_matcher_run(m, day("2026-07-31"), 1, NOW, NULL, NULL), XCHG_OK);
+    char fam[24] = "", kid[XCHG_KEYID_HEXLEN + 1], *prep = NULL, *sig = NULL;
+    assert_int_equal(xchg_matcher_release_list(m, collect, fam, NULL), XCHG_OK);
+    xchg_keyid_hex(xchg_seckey_public(k1)->id, kid);
+    xchg_release_share *s1 = share_of(8, "shares/op1.share", XCHG_OK);
+    xchg_release_share *s2 = share_of(9, "shares/op2.share", XCHG_OK);
+    assert_int_equal(
+        xchg_matcher_decision_prepare(m, kid, fam, 1, "meets the rule", NOW, &prep, NULL), XCHG_OK);
+    /* the operator's side: no share, or another operator's share, is refused */
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(
+        xchg_decision_sign(pol, k1, NULL, prep, fam, 1, "meets the rule", NOW, &sig, d),
+        XCHG_ERR_DENIED);
+    assert_diag_has(d, "must carry their share's partial decryptions");
+    xchg_diag_free(d);
+    d = xchg_diag_new();
+    assert_int_equal(xchg_decision_sign(pol, k1, s2, prep, fam, 1, "meets the rule", NOW, &sig, d),
+                     XCHG_ERR_DENIED);
+    assert_diag_has(d, "is not operator op1's share");
+    xchg_diag_free(d);
+    assert_null(sig);
+    assert_int_equal(
+        xchg_decision_sign(pol, k1, s1, prep, fam, 1, "meets the rule", NOW, &sig, NULL), XCHG_OK);
+    static const struct {
+        xchg_err e;
+        const char *why;
+    } want[] = {
+        {XCHG_ERR_VERIFY, "does not verify"},
+        {XCHG_ERR_VERIFY, "not for exactly the records"},
+        {XCHG_ERR_DENIED, "must carry their share's partial decryptions"},
+        {XCHG_ERR_DENIED, "must carry their share's partial decryptions"},
+    };
+    sqlite3 *db = xchg__store_db(xchg_matcher_store(m));
+    for (int i = 0; i < 4; i++) {
+        char *t = tampered(sig, i);
+        d = xchg_diag_new();
+        assert_int_equal(xchg_matcher_decision_submit(m, t, NOW, d), want[i].e);
+        assert_diag_has(d, want[i].why);
+        xchg_diag_free(d);
+        free(t);
+        assert_int_equal(count(db, "SELECT count(*) FROM contributions"), 0);
+        assert_int_equal(count(db, "SELECT count(*) FROM decisions"), 0);
+    }
+    assert_int_equal(xchg_matcher_decision_submit(m, sig, NOW, NULL), XCHG_OK);
+    assert_int_equal(count(db, "SELECT count(*) FROM contributions WHERE party = 'op1'"), 2);
+    free(prep);
+    free(sig);
+    xchg_matcher_close(m);
+    xchg_store_key_free(sk);
+    xchg_seckey_free(mk);
+    xchg_seckey_free(k1);
+    xchg_release_share_free(s1);
+    xchg_release_share_free(s2);
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -740,6 +837,7 @@ int main(void)
         cmocka_unit_test(test_release_key_end_to_end),
         cmocka_unit_test(test_withdrawal_after_approval),
         cmocka_unit_test(test_contributions_rolled_forward),
+        cmocka_unit_test(test_remote_contributions),
         cmocka_unit_test(test_release_key_policy_checks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
