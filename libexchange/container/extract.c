@@ -148,6 +148,16 @@ xchg_err xchg_extract_open(const xchg_policy *pol, const xchg_seckey *matcher, c
                           p->id);
         goto fail;
     }
+    /* required but not dealt: nothing can have been wrapped, so nothing sealed under this
+       version keeps the agreement's promise (xchg seal refuses it; an old tool would not) */
+    if (p->release_key.pending) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                      "agreement '%s' requires a release key that has not been dealt: no extract "
+                      "is accepted under it until the IG lead runs 'xchg release-key deal' and "
+                      "the agreement is signed again",
+                      p->id);
+        goto fail;
+    }
     /* Under a release key every payload must be wrapped under this deal's public key
        (docs/release.md "The release key"): an extract whose header does not say so was
        sealed by an old or altered tool, and its records would be readable by the matcher

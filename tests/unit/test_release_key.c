@@ -703,6 +703,31 @@ static void test_seal_refused_until_dealt(void **state)
     assert_int_equal(xchg_seal(p, police, sec, &c, &st, d), XCHG_OK);
     assert_diag_has(d, "sealing is refused until the IG lead runs 'xchg release-key deal'");
     assert_int_equal(stat(out, &sb), -1);
+    /* an extract of this version (an old tool that does not refuse) is refused at ingest */
+    ((xchg_policy_data *)xchg_policy_get(p))->release_key.pending = 0;
+    o.overwrite = 1;
+    assert_int_equal(xchg_seal(p, police, sec, &o, &st, NULL), XCHG_OK);
+    ((xchg_policy_data *)xchg_policy_get(p))->release_key.pending = 1;
+    {
+        xchg_store_key *sk = NULL;
+        assert_int_equal(xchg_store_key_generate(&sk), XCHG_OK);
+        unlink(path_in("dbq"));
+        unlink(path_in("dbq.audit"));
+        xchg_matcher *m = NULL;
+        assert_int_equal(xchg_matcher_create(path_in("dbq"), sk, p, &m, NULL), XCHG_OK);
+        xchg_store_key_free(sk);
+        xchg_seckey *mk = seed_key(4);
+        xchg_diag_clear(d);
+        assert_int_equal(xchg_matcher_ingest(m, mk, out, NULL, NULL, NOW, NULL, d),
+                         XCHG_ERR_DENIED);
+        assert_diag_has(d, "no extract is accepted under it");
+        xchg_store_info info;
+        assert_int_equal(xchg_store_get_info(xchg_matcher_store(m), &info, NULL), XCHG_OK);
+        assert_int_equal(info.extracts, 0);
+        assert_int_equal(info.records, 0);
+        xchg_seckey_free(mk);
+        xchg_matcher_close(m);
+    }
     /* signing it is allowed, but warns */
     xchg_diag_clear(d);
     const char *sig = path_in("required.sig");
