@@ -32,6 +32,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "httpd_common.h"
+
+/* the shared daemon plumbing (httpd_common.c) under this file's names */
+#define log_line(...) httpd_log_line(__VA_ARGS__)
+#define now_ms() httpd_now_ms()
+#define mhd_log httpd_mhd_log
+#define watchdog_main httpd_watchdog_main
+#define conn_watch httpd_conn_watch
+#define watchdog httpd_watchdog
+
+
 static const char usage[] =
     "usage: xchg-keyd --agreement A.yaml --oprf-key KEYFILE --audit FILE\n"
     "                 --cert CERT.pem --tls-key KEY.pem [--listen HOST:PORT] [--threads N]\n"
@@ -58,23 +69,6 @@ static const char usage[] =
 #define MAX_BODY XCHG_OPRF_REQ_BYTES(XCHG_OPRF_MAX_BATCH)
 
 /* One accepted connection, watched for its deadline (see the watchdog below). */
-struct conn_watch {
-    struct conn_watch *prev, *next;
-    int fd;
-    int64_t started_ms, deadline_ms; /* CLOCK_MONOTONIC; deadline 0: none */
-    const char *phase;               /* what the deadline is for: "request", "body" */
-    int cut;                         /* closed by the watchdog */
-    char peer[INET6_ADDRSTRLEN];
-};
-
-struct watchdog {
-    pthread_mutex_t lock; /* the list and every entry's deadline */
-    pthread_cond_t wake;
-    struct conn_watch *head;
-    unsigned header_ms, body_ms;
-    int stop;
-};
-
 struct server {
     xchg_policy *p;
     uint8_t *sk; /* the OPRF key (sodium_malloc) */
@@ -104,225 +98,19 @@ struct req {
     size_t evaluations;
 };
 
-/* ---- the log: one writer for every line -------------------------------------------- */
+/* ---- the log and connection deadlines: httpd_common.c ----------------------------- */
 
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/*
- * Append v to buf[*pos..cap) as a log value. Request paths, MHD's messages and peer
- * addresses come from the network, so nothing is written as it came: bytes below 0x20,
- * DEL and bytes above 0x7f become \xNN, '"' and '\\' are escaped, and a value that is
- * empty or holds a space or '=' is quoted. A line therefore always ends where the writer
- * ends it, and a value cannot pose as another field. Truncated values end with "...".
- */
-static void log_value(char *buf, size_t cap, size_t *pos, const char *v)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t p = *pos, n = strlen(v);
-    int quote = n == 0 || strpbrk(v, " =") != NULL;
-    const size_t room = cap - 8; /* for '"', "...", '"', '\n' */
-    if (quote && p < room)
-        buf[p++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)v[i];
-        if (p + 4 > room) {
-            memcpy(buf + p, "...", 3);
-            p += 3;
-            break;
-        }
-        if (ch < 0x20 || ch >= 0x7f) {
-            buf[p++] = '\\';
-            buf[p++] = 'x';
-            buf[p++] = hex[ch >> 4];
-            buf[p++] = hex[ch & 15];
-        } else if (ch == '"' || ch == '\\') {
-            buf[p++] = '\\';
-            buf[p++] = (char)ch;
-        } else {
-            buf[p++] = (char)ch;
-        }
-    }
-    if (quote)
-        buf[p++] = '"';
-    *pos = p;
-}
-
-/*
- * The one log-line writer: "time=... KEY=VALUE ...\n" on stderr from (key, value) string
- * pairs ending with a NULL key. Each line goes out in a single write(2) under a lock, so
- * the lines of concurrent requests never interleave.
- */
-static void log_line(const char *key, ...)
-{
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    char buf[2048];
-    size_t pos = 0;
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    pos += strftime(buf, sizeof buf, "time=%Y-%m-%dT%H:%M:%SZ", &tm);
-    va_list ap;
-    va_start(ap, key);
-    for (const char *k = key; k; k = va_arg(ap, const char *)) {
-        const char *v = va_arg(ap, const char *);
-        size_t kl = strlen(k);
-        if (pos + kl + 16 > sizeof buf)
-            break;
-        buf[pos++] = ' ';
-        memcpy(buf + pos, k, kl); /* keys are constants of this file */
-        pos += kl;
-        buf[pos++] = '=';
-        log_value(buf, sizeof buf, &pos, v ? v : "-");
-    }
-    va_end(ap);
-    buf[pos++] = '\n';
-    pthread_mutex_lock(&lock);
-    for (size_t off = 0; off < pos;) {
-        ssize_t w = write(STDERR_FILENO, buf + off, pos - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
-    pthread_mutex_unlock(&lock);
-}
-
-/* libmicrohttpd's own messages (errors, refused connections) go through the same writer.
- * The format is the library's own, not ours (its callback signature), hence the pragma. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = 0;
-    log_line("event", "mhd", "msg", msg, NULL);
-}
-#pragma GCC diagnostic pop
-
-/* ---- connection deadlines ----------------------------------------------------------- */
-
-/*
- * The idle timeout (MHD_OPTION_CONNECTION_TIMEOUT) only fires when a connection makes no
- * progress at all: a client sending one header line every few seconds keeps it alive
- * forever (slowloris). libmicrohttpd 0.9.75 has no total deadline, so we keep one per
- * connection: from acceptance (TLS handshake included) or from the end of its previous
- * answer, the request head must be complete within --header-timeout; an authenticated
- * upload's body within --body-timeout. A watchdog thread shuts down the socket of a
- * connection past its deadline; libmicrohttpd then sees the end of the stream and closes
- * it, freeing the slot. Entries leave the list in the CLOSED notification, which comes
- * before libmicrohttpd closes the descriptor, so the watchdog never touches a descriptor
- * number that has been reused: it acts only under the lock, on listed entries.
- */
 static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
                         enum MHD_ConnectionNotificationCode code)
 {
     struct server *sv = cls;
-    struct watchdog *wd = &sv->wd;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *fi =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        const union MHD_ConnectionInfo *ai =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        struct conn_watch *cw = calloc(1, sizeof *cw);
-        if (!cw || !fi) {
-            /* cannot watch it: do not serve it either */
-            if (fi)
-                shutdown(fi->connect_fd, SHUT_RDWR);
-            free(cw);
-            *socket_context = NULL;
-            return;
-        }
-        cw->fd = fi->connect_fd;
-        snprintf(cw->peer, sizeof cw->peer, "-");
-        if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)ai->client_addr)->sin_addr, cw->peer,
-                      sizeof cw->peer);
-        else if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ai->client_addr)->sin6_addr,
-                      cw->peer, sizeof cw->peer);
-        cw->started_ms = now_ms();
-        cw->deadline_ms = cw->started_ms + wd->header_ms;
-        cw->phase = "request";
-        pthread_mutex_lock(&wd->lock);
-        cw->next = wd->head;
-        if (wd->head)
-            wd->head->prev = cw;
-        wd->head = cw;
-        pthread_mutex_unlock(&wd->lock);
-        *socket_context = cw;
-        return;
-    }
-    struct conn_watch *cw = *socket_context;
-    if (code != MHD_CONNECTION_NOTIFY_CLOSED || !cw)
-        return;
-    pthread_mutex_lock(&wd->lock);
-    if (cw->prev)
-        cw->prev->next = cw->next;
-    else
-        wd->head = cw->next;
-    if (cw->next)
-        cw->next->prev = cw->prev;
-    pthread_mutex_unlock(&wd->lock);
-    *socket_context = NULL;
-    if (cw->cut) {
-        char ms[32], lim[32];
-        snprintf(ms, sizeof ms, "%lld", (long long)(now_ms() - cw->started_ms));
-        snprintf(lim, sizeof lim, "%u",
-                 (strcmp(cw->phase, "body") == 0 ? wd->body_ms : wd->header_ms) / 1000);
-        log_line("event", "deadline", "peer", cw->peer, "phase", cw->phase, "limit_s", lim,
-                 "conn_ms", ms, "msg", "connection closed: request not complete in time", NULL);
-    }
-    free(cw);
+    httpd_notify_conn(&sv->wd, conn, socket_context, code);
 }
 
-/* Give the connection of conn a new deadline ms from now (0: none), for phase. */
 static void watch_set(struct server *sv, struct MHD_Connection *conn, unsigned ms,
                       const char *phase)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct conn_watch *cw = ci ? ci->socket_context : NULL;
-    if (!cw)
-        return;
-    pthread_mutex_lock(&sv->wd.lock);
-    cw->deadline_ms = ms ? now_ms() + ms : 0;
-    cw->phase = phase;
-    pthread_mutex_unlock(&sv->wd.lock);
-}
-
-static void *watchdog_main(void *arg)
-{
-    struct watchdog *wd = arg;
-    pthread_mutex_lock(&wd->lock);
-    while (!wd->stop) {
-        int64_t now = now_ms();
-        for (struct conn_watch *cw = wd->head; cw; cw = cw->next) {
-            if (!cw->cut && cw->deadline_ms && now >= cw->deadline_ms) {
-                shutdown(cw->fd, SHUT_RDWR);
-                cw->cut = 1;
-            }
-        }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 200 * 1000000L; /* deadlines hold to within 0.2 s */
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&wd->wake, &wd->lock, &until);
-    }
-    pthread_mutex_unlock(&wd->lock);
-    return NULL;
+    httpd_watch_set(&sv->wd, conn, ms, phase);
 }
 
 /* ---- responses --------------------------------------------------------------------- */

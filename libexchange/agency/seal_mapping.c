@@ -12,6 +12,7 @@
 #include "exchange/fileio.h"
 #include "internal.h"
 #include "seal_internal.h"
+#include "yaml_internal.h"
 
 #include <libfyaml.h>
 #include <utf8proc.h>
@@ -41,23 +42,6 @@ struct mctx {
     xchg_mapping *m;
     int errors, nomem;
 };
-
-/* The line of the first byte that is not valid UTF-8, or 0: libfyaml is not given text
- * it may loop on (as for agreements, policy.c). */
-static unsigned utf8_bad_line(const char *text, size_t len)
-{
-    unsigned line = 1;
-    for (size_t i = 0; i < len;) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k =
-            utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (k <= 0)
-            return line;
-        line += text[i] == '\n';
-        i += (size_t)k;
-    }
-    return 0;
-}
 
 static unsigned mark_of(struct fy_node *n, unsigned *col)
 {
@@ -408,36 +392,9 @@ xchg_err xchg_mapping_parse(const xchg_policy *pol, const char *text, size_t len
         rc = XCHG_ERR_FORMAT;
         goto cleanup;
     }
-    unsigned bad = utf8_bad_line(text, len);
-    if (bad) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, file, bad, 0, "not valid UTF-8 text");
-        rc = XCHG_ERR_FORMAT;
-        goto cleanup;
-    }
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = NULL;
-    fd = fy_diag_create(&dcfg);
-    if (!fd) {
-        rc = XCHG_ERR_NOMEM;
-        goto cleanup;
-    }
-    fy_diag_set_collect_errors(fd, true);
-    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE,
-                               .diag = fd};
-    doc = fy_document_build_from_string(&cfg, text, len);
-    if (!doc || fy_diag_got_error(fd)) {
-        void *it = NULL;
-        struct fy_diag_error *e;
-        int n = 0;
-        while ((e = fy_diag_errors_iterate(fd, &it)) != NULL)
-            if (e->type >= FYET_ERROR && n++ < 20)
-                xchg_diag_add(d, XCHG_SEV_ERROR, file, (unsigned)e->line + 1,
-                              (unsigned)e->column + 1, "not valid YAML: %s", e->msg);
-        if (!n)
-            xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0, "not valid YAML");
-        rc = XCHG_ERR_FORMAT;
+    xchg_err ye = xchg__yaml_load(text, len, file, "a mapping file", "the mapping", &doc, &fd, d);
+    if (ye != XCHG_OK) {
+        rc = ye;
         goto cleanup;
     }
     struct fy_node *root = fy_document_root(doc);

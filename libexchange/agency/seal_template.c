@@ -8,51 +8,24 @@
 #include "exchange/normalise.h"
 #include "internal.h"
 #include "seal_internal.h"
+#include "strbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct buf {
-    char *s;
-    size_t len, cap;
-    int nomem;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-    if (b->nomem)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->nomem = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-/* One CSV cell (RFC 4180 quoting when needed). */
-static void cell(struct buf *b, const char *v, int first)
+static void cell(xchg__buf *b, const char *v, int first)
 {
     if (!first)
-        put(b, ",", 1);
+        xchg__buf_put(b, ",", 1);
     if (!strpbrk(v, ",\"\r\n")) {
-        put(b, v, strlen(v));
+        xchg__buf_put(b, v, strlen(v));
         return;
     }
-    put(b, "\"", 1);
+    xchg__buf_put(b, "\"", 1);
     for (const char *p = v; *p; p++)
-        put(b, p, 1), *p == '"' ? put(b, "\"", 1) : (void)0;
-    put(b, "\"", 1);
+        xchg__buf_put(b, p, 1), *p == '"' ? xchg__buf_put(b, "\"", 1) : (void)0;
+    xchg__buf_put(b, "\"", 1);
 }
 
 /* The sample date 2011-03-14 09:30:00 laid out as fmt (%Y %m %d %H %M %S, literals). */
@@ -140,7 +113,7 @@ xchg_err xchg_seal_template(const xchg_policy *pol, size_t agency, const xchg_ma
     if (!x || (m && xchg_mapping_agency(m) != agency))
         return XCHG_ERR_ARG;
     const xchg__codes *codes = m ? xchg__mapping_codes(m) : NULL;
-    struct buf h = {0}, r = {0};
+    xchg__buf h = {0}, r = {0};
     char v[XCHG_NORM_MAX];
     cell(&h, x->record_ref, 1);
     cell(&r, "REF-0001", 1);
@@ -161,9 +134,9 @@ xchg_err xchg_seal_template(const xchg_policy *pol, size_t agency, const xchg_ma
         cell(&h, x->basis_column, 0);
         cell(&r, "", 0);
     }
-    put(&h, "\n", 1);
-    put(&r, "\n", 1);
-    put(&h, r.s ? r.s : "", r.len);
+    xchg__buf_put(&h, "\n", 1);
+    xchg__buf_put(&r, "\n", 1);
+    xchg__buf_put(&h, r.s ? r.s : "", r.len);
     free(r.s);
     if (h.nomem || r.nomem) {
         free(h.s);

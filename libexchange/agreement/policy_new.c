@@ -12,6 +12,7 @@
 #include "exchange/crypto.h"
 #include "exchange/date.h"
 #include "internal.h"
+#include "strbuf.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -199,72 +200,30 @@ xchg_err xchg_policy_new_defaults(xchg_policy_new_opts *o)
 
 /* ---- text building ------------------------------------------------------------------ */
 
-struct buf {
-    char *s;
-    size_t len, cap;
-    int nomem;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-    if (b->nomem)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->nomem = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void puts_(struct buf *b, const char *s) { put(b, s, strlen(s)); }
-
-XCHG_PRINTF(2, 3)
-static void putf(struct buf *b, const char *fmt, ...)
-{
-    char tmp[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 /* A YAML double-quoted scalar: the text cannot change the document's structure. */
-static void quoted(struct buf *b, const char *s)
+static void quoted(xchg__buf *b, const char *s)
 {
-    puts_(b, "\"");
+    xchg__buf_puts(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
         if (*p == '"' || *p == '\\') {
             char e[2] = {'\\', (char)*p};
-            put(b, e, 2);
+            xchg__buf_put(b, e, 2);
         } else if (*p == '\n') {
-            puts_(b, " "); /* folded text reads as one line */
+            xchg__buf_puts(b, " "); /* folded text reads as one line */
         } else if (*p < 0x20) {
-            putf(b, "\\x%02x", *p);
+            xchg__buf_printf(b, "\\x%02x", *p);
         } else {
-            put(b, (const char *)p, 1);
+            xchg__buf_put(b, (const char *)p, 1);
         }
     }
-    puts_(b, "\"");
+    xchg__buf_puts(b, "\"");
 }
 
-static void kv(struct buf *b, const char *indent, const char *key, const char *value)
+static void kv(xchg__buf *b, const char *indent, const char *key, const char *value)
 {
-    putf(b, "%s%s: ", indent, key);
+    xchg__buf_printf(b, "%s%s: ", indent, key);
     quoted(b, value);
-    puts_(b, "\n");
+    xchg__buf_puts(b, "\n");
 }
 
 /* The comment each top-level section of the kept body gets (ICO code sections). */
@@ -300,14 +259,14 @@ static const char *section_comment(const char *line)
 
 /* The kept part of the preset, from `from` to `to`, with section comments and a fresh
  * CLK salt (so two agreements' CLKs never share a schema key by accident). */
-static void put_body(struct buf *b, const char *from, const char *to)
+static void put_body(xchg__buf *b, const char *from, const char *to)
 {
     for (const char *l = from; l < to;) {
         const char *e = memchr(l, '\n', (size_t)(to - l));
         e = e ? e + 1 : to;
         const char *note = section_comment(l);
         if (note)
-            put(b, note, strlen(note));
+            xchg__buf_put(b, note, strlen(note));
         const char *t = l;
         while (t < e && *t == ' ')
             t++;
@@ -317,10 +276,10 @@ static void put_body(struct buf *b, const char *from, const char *to)
             char b64[64];
             randombytes_buf(salt, sizeof salt);
             xchg_base64_encode(b64, salt, sizeof salt);
-            put(b, l, (size_t)(t - l));
-            putf(b, "salt: %s            # fresh for this agreement\n", b64);
+            xchg__buf_put(b, l, (size_t)(t - l));
+            xchg__buf_printf(b, "salt: %s            # fresh for this agreement\n", b64);
         } else {
-            put(b, l, (size_t)(e - l));
+            xchg__buf_put(b, l, (size_t)(e - l));
         }
         l = e;
     }
@@ -355,9 +314,9 @@ struct newparty {
     int added;
 };
 
-static void put_party(struct buf *b, const struct newparty *q)
+static void put_party(xchg__buf *b, const struct newparty *q)
 {
-    putf(b, "  - id: %s\n    role: %s\n", q->id, xchg_role_name(q->role));
+    xchg__buf_printf(b, "  - id: %s\n    role: %s\n", q->id, xchg_role_name(q->role));
     if (q->added) {
         char lab[160];
         snprintf(lab, sizeof lab, "TO DO: who holds the key of %s", q->id);
@@ -370,8 +329,8 @@ static void put_party(struct buf *b, const struct newparty *q)
     else if (q->added && (q->role == XCHG_ROLE_AGENCY || q->role == XCHG_ROLE_RECIPIENT))
         kv(b, "    ", "legal_basis", "TO DO: the party's power to share or receive");
     if (!q->signs)
-        puts_(b, "    signs_agreement: false\n");
-    puts_(b, "    key: unbound                # xchg policy bind-keys writes it here\n");
+        xchg__buf_puts(b, "    signs_agreement: false\n");
+    xchg__buf_puts(b, "    key: unbound                # xchg policy bind-keys writes it here\n");
 }
 
 xchg_err xchg_policy_new(const xchg_policy_new_opts *o, char **out, xchg_diag *d)
@@ -462,12 +421,12 @@ xchg_err xchg_policy_new(const xchg_policy_new_opts *o, char **out, xchg_diag *d
         return rc;
     }
 
-    struct buf b = {0};
+    xchg__buf b = {0};
     char from[11], review[11], until[11];
     xchg_date_format(v.valid_from, from);
     xchg_date_format(v.valid_from + 365, review);
     xchg_date_format(v.valid_from + 730, until);
-    putf(&b,
+    xchg__buf_printf(&b,
          "# %s\n"
          "# A draft agreement written by `xchg policy new --preset %s` (docs/policy.md): every\n"
          "# party's key is \"unbound\". Next steps:\n"
@@ -496,15 +455,15 @@ xchg_err xchg_policy_new(const xchg_policy_new_opts *o, char **out, xchg_diag *d
          "  version: 1                      # bump it for every change: parties re-sign\n",
          v.title, pr->name, v.id);
     kv(&b, "  ", "title", v.title);
-    puts_(&b,
+    xchg__buf_puts(&b,
         "  # ICO 11 - who decided: the owner (it creates the linkage secret; never the matcher)\n");
-    putf(&b, "  owner: %s\n", v.owner);
-    puts_(&b, "  # ICO 1 - purpose and benefit: why the data is shared and what it achieves\n");
+    xchg__buf_printf(&b, "  owner: %s\n", v.owner);
+    xchg__buf_puts(&b, "  # ICO 1 - purpose and benefit: why the data is shared and what it achieves\n");
     kv(&b, "  ", "purpose", v.purpose);
     kv(&b, "  ", "benefit", p->benefit ? p->benefit : "TO DO: the expected benefit");
-    puts_(&b, "  # ICO 2 - controllers: joint (deciding together) or separate\n");
+    xchg__buf_puts(&b, "  # ICO 2 - controllers: joint (deciding together) or separate\n");
     kv(&b, "  ", "controllers", p->controllers ? p->controllers : "separate");
-    puts_(&b,
+    xchg__buf_puts(&b,
         "  # ICO 4 and ICO 5 - lawful basis (UK GDPR Art 6; Art 9 for special-category data, Art 10\n"
         "  # for offence data) and the legal power to share (gateways)\n"
         "  lawful_basis:\n");
@@ -514,37 +473,37 @@ xchg_err xchg_policy_new(const xchg_policy_new_opts *o, char **out, xchg_diag *d
     if (p->article10)
         kv(&b, "    ", "article10", p->article10);
     if (p->ngateways) {
-        puts_(&b, "    gateways:\n");
+        xchg__buf_puts(&b, "    gateways:\n");
         for (size_t i = 0; i < p->ngateways; i++) {
-            puts_(&b, "      - ");
+            xchg__buf_puts(&b, "      - ");
             quoted(&b, p->gateways[i]);
-            puts_(&b, "\n");
+            xchg__buf_puts(&b, "\n");
         }
     }
-    puts_(&b, "  # ICO 6 - the data protection impact assessment\n");
+    xchg__buf_puts(&b, "  # ICO 6 - the data protection impact assessment\n");
     kv(&b, "  ", "dpia", v.dpia);
-    puts_(&b, "  # ICO 12 - review: verifying warns after review_by and fails after expires\n");
-    putf(&b, "  valid_from: %s\n  review_by: %s\n  expires: %s\n", from, review, until);
-    puts_(&b, "  # ICO 7 - retention and deletion: the matcher purges linked data older than this\n");
-    putf(&b, "  retention_days: %ld\n", v.retention_days);
-    puts_(&b, "  # ICO 10 - how often data is shared\n");
+    xchg__buf_puts(&b, "  # ICO 12 - review: verifying warns after review_by and fails after expires\n");
+    xchg__buf_printf(&b, "  valid_from: %s\n  review_by: %s\n  expires: %s\n", from, review, until);
+    xchg__buf_puts(&b, "  # ICO 7 - retention and deletion: the matcher purges linked data older than this\n");
+    xchg__buf_printf(&b, "  retention_days: %ld\n", v.retention_days);
+    xchg__buf_puts(&b, "  # ICO 10 - how often data is shared\n");
     kv(&b, "  ", "frequency", p->frequency ? p->frequency : "TO DO: how often extracts are sent");
-    puts_(&b,
+    xchg__buf_puts(&b,
         "  # ICO 8 - security: identifiers leave an agency only as keyed tokens, detail only\n"
         "  # encrypted to the recipients, every file signed; each party makes its own keys\n"
         "  # (xchg keygen, 0600) and the matcher never holds the linkage secret (SECURITY.md).\n"
         "  # ICO 9 - individuals' rights: requests for access, rectification or erasure go to\n"
         "  # each agency as controller of its own records; what detail needs consent before\n"
         "  # release is under release.consent (a linkage-only agreement releases nothing).\n\n");
-    puts_(&b, "# ICO 1 - the purposes the data may be used for, each in a sentence\npurposes:\n");
+    xchg__buf_puts(&b, "# ICO 1 - the purposes the data may be used for, each in a sentence\npurposes:\n");
     for (size_t i = 0; i < p->npurposes; i++)
         kv(&b, "  ", p->purposes[i], p->purpose_text[i]);
-    puts_(&b,
+    xchg__buf_puts(&b,
         "\n# ICO 2 - the parties: agencies send data, the matcher links it, recipients receive\n"
         "# referrals, operators approve them.\n# ICO 5 - each party states its own legal basis (its power to share or receive)\nparties:\n");
     for (size_t i = 0; i < n; i++)
         put_party(&b, &ps[i]);
-    puts_(&b, "\n");
+    xchg__buf_puts(&b, "\n");
 
     const char *text = pr->text, *end = text + *pr->len;
     const char *body = top_key(text, "fields");
@@ -557,12 +516,12 @@ xchg_err xchg_policy_new(const xchg_policy_new_opts *o, char **out, xchg_diag *d
     put_body(&b, body, cut);
     if (pr->linkage) {
         const char *note = section_comment("extracts:");
-        put(&b, note, strlen(note));
-        puts_(&b, "extracts:\n");
+        xchg__buf_put(&b, note, strlen(note));
+        xchg__buf_puts(&b, "extracts:\n");
         for (size_t i = 0; i < n; i++) {
             if (ps[i].role != XCHG_ROLE_AGENCY)
                 continue;
-            putf(&b,
+            xchg__buf_printf(&b,
                  "  %s:\n"
                  "    record_ref: record_ref\n"
                  "    # the agreement's column names are the canonical fields: the agency maps its own\n"

@@ -281,6 +281,10 @@ static void test_refused_mappings(void **state)
         {"a: &x [*x]\n", 0, "error"},
         {"\xff\xfe: 1\n", 6, "h.yaml:1: error: not valid UTF-8 text"},
         {"%# directive\xfa\xfa\nexchange_mapping: 1\n", 0, "h.yaml:1: error: not valid UTF-8 text"},
+        /* a second document is refused, not left unread */
+        {"exchange_mapping: 1\n---\nagency: school\n", 0,
+         "h.yaml:2:1: error: a second YAML document starts here: a mapping file is one "
+         "document"},
     };
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
         xchg_diag_clear(d);
