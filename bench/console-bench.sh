@@ -37,6 +37,8 @@ make_key() { $X keygen -o "$1" --label "$2" --unprotected >/dev/null 2>&1; } # e
 for p in $(awk '/^  - id: /{print $3}' "$S/policies/phase2.yaml"); do make_key "$W/keys/$p" "$p"; done
 A=$W/phase2.yaml
 $X policy bind-keys "$S/policies/phase2.yaml" --keys "$W/keys" -o "$A" >/dev/null
+# the example agreements say release_key: required: deal it (docs/release.md section 4)
+if grep -q "^release_key: required" "$A"; then mkdir -p "$W/shares" && $X release-key deal "$A" --shares "$W/shares" --force >/dev/null; fi
 for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$W/keys/$p.key" >/dev/null; done
 $X secret new --agreement "$A" --key "$W/keys/county-ig.key" --epoch 1 -o "$W/s.xsec" >/dev/null
 XEX=()
@@ -54,7 +56,8 @@ $X match run "${DB[@]}" --date 2026-10-31 --threads "$JOBS" > "$W/run.txt"
 fi
 families=$(awk '/eligible families/{print $NF; exit}' "$W/run.txt")
 
-$X console "${DB[@]}" --key "$W/keys/operator-1.key" > "$W/console.out" 2>"$W/console.err" &
+SHARE=(); [ -e "$W/shares/operator-1.share" ] && SHARE=(--share "$W/shares/operator-1.share")
+$X console "${DB[@]}" --key "$W/keys/operator-1.key" "${SHARE[@]}" > "$W/console.out" 2>"$W/console.err" &
 PID=$!
 URL=
 for i in $(seq 600); do

@@ -338,11 +338,13 @@ static int do_sign(const char *path, const char *keyfile, const char *pfd, const
     }
     if ((rc = cli_load_seckey(keyfile, pfd, &k)) != 0)
         goto cleanup;
+    xchg_diag_clear(d); /* the parse's warnings were for 'policy check' */
     e = xchg_policy_sign(p, k, sigpath, (int64_t)time(NULL), d);
     if (e != XCHG_OK) {
         rc = cli_fail(e, d, "sign");
         goto cleanup;
     }
+    cli_print_diag(d); /* warnings (a release key not yet dealt) */
     size_t who = xchg_policy_party_by_key(p, xchg_seckey_public(k)->id);
     char hex[65];
     xchg_hex_encode(hex, xchg_policy_hash(p), 32);

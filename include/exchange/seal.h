@@ -133,7 +133,9 @@ typedef struct xchg_seal_stats {
  * In OPRF mode every distinct match-key input of the file is evaluated through the key
  * service first (a pass before anything is written); a refusal (e.g. the agency's daily
  * rate limit) or a response that does not verify fails the run with the reason in d.
- * Errors: XCHG_ERR_DENIED (key is not an agency of p), XCHG_ERR_FORMAT (bad CSV, a
+ * Errors: XCHG_ERR_DENIED (key is not an agency of p; or p says `release_key: required`
+ * and the key has not been dealt — refused before anything is read or written, a
+ * check_only run passes with a warning), XCHG_ERR_FORMAT (bad CSV, a
  * missing column, bad rows), XCHG_ERR_EXISTS, XCHG_ERR_IO, XCHG_ERR_NOMEM; in OPRF mode
  * also XCHG_ERR_ARG (no transport), XCHG_ERR_VERIFY and the transport's errors.
  */

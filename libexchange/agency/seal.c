@@ -1133,6 +1133,25 @@ xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg
                       "this key is not the key of an agency of agreement '%s'", s.p->id);
         return XCHG_ERR_DENIED;
     }
+    /* release_key: required but not dealt: sealing now would leave the records without
+       their outer wrap, readable by the matcher plus any one recipient — the promise the
+       agreement makes would silently not hold (docs/release.md "The release key"). */
+    if (s.p->release_key.pending && o->check_only) {
+        /* a check writes nothing: the agency may check its data before the deal */
+        xchg_diag_add(d, XCHG_SEV_WARNING, NULL, 0, 0,
+                      "agreement '%s' requires a release key that has not been dealt: this "
+                      "check passes, but sealing is refused until the IG lead runs 'xchg "
+                      "release-key deal' and the agreement is signed again",
+                      s.p->id);
+    } else if (s.p->release_key.pending) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "agreement '%s' requires a release key ('release_key: required') but it "
+                      "has not been dealt: nothing is sealed. Next step: the IG lead runs "
+                      "'xchg release-key deal AGREEMENT --shares DIR', then every signatory "
+                      "signs the dealt agreement again ('xchg policy sign')",
+                      s.p->id);
+        return XCHG_ERR_DENIED;
+    }
     if (o->mapping) { /* the agency's own columns onto the agreed fields (seal_mapping.c) */
         size_t ma = xchg_mapping_agency(o->mapping);
         if (ma != s.agency) {

@@ -2277,7 +2277,7 @@ static void parse_release_key(struct ctx *c, struct fy_node *root)
         if (v && strcmp(v, "required") == 0) {
             rk->pending = 1;
             WARN(c, m, "'release_key' is required but not dealt yet: run 'xchg release-key deal' "
-                       "before signing (until then release rests on signed approvals only)");
+                       "before signing (until then 'xchg seal' refuses this agreement)");
         } else if (v) {
             ERR(c, m, "'release_key' must be 'required' or the section 'xchg release-key deal' "
                       "writes");

@@ -397,9 +397,9 @@ xchg_err xchg_policy_explain(const xchg_policy *pol, char **out)
                     "recipient together cannot read anything else.\n",
                 p->release_key.nshares, p->release_key.threshold);
         else if (p->release_key.pending)
-            xchg__buf_printf(&b, "The agreement requires a release key, but it has not been dealt: until it "
-                    "is (xchg release-key deal), the two-person rule is procedural only; the "
-                    "matcher's store and a recipient's key together open every stored detail.\n");
+            xchg__buf_printf(&b, "The agreement requires a release key, but it has not been dealt: no agency "
+                    "can seal under it until the IG lead deals it (xchg release-key deal) and the "
+                    "dealt agreement is signed again.\n");
         else
             xchg__buf_printf(&b, "The agreement has no release key: the two-person rule is procedural only; "
                     "the matcher's store and a recipient's key together open every stored "

@@ -170,6 +170,17 @@ xchg_err xchg_policy_sign(const xchg_policy *pol, const xchg_seckey *k, const ch
                       p->parties[who].id, p->id);
         return XCHG_ERR_DENIED;
     }
+    /* Signing an agreement whose release key is required but not dealt is allowed (it
+       moves no data: seal refuses such an agreement, and the deal rewrites the bytes, so
+       this signature will not verify on the dealt version), but it is almost always a
+       step out of order: say so loudly (docs/policy.md "release_key"). */
+    if (p->release_key.pending)
+        xchg_diag_add(d, XCHG_SEV_WARNING, NULL, 0, 0,
+                      "agreement '%s' requires a release key that has not been dealt: no agency "
+                      "can seal under this version, and dealing it changes the agreement, so "
+                      "this signature must be made again. Deal first: the IG lead runs 'xchg "
+                      "release-key deal AGREEMENT --shares DIR', then every signatory signs",
+                      p->id);
     struct sigline *v = NULL;
     size_t n = 0;
     int missing;

@@ -3,6 +3,7 @@
 #include "exchange/crypto.h"
 #include "exchange/date.h"
 #include "exchange/textsafe.h"
+#include "exchange/threshold.h"
 #include "exchange/xex.h"
 
 #include <jansson.h>
@@ -16,6 +17,8 @@ struct xchg_extract_file {
     char *header;
     const char *path;
     uint64_t n;
+    int deal_state; /* header's payload.release_key_deal: 0 none, 1 valid hex, -1 malformed */
+    uint8_t deal[XCHG_TH_DEAL_BYTES];
 };
 
 static const char *str(json_t *o, const char *k)
@@ -73,6 +76,16 @@ static int parse_header(xchg_extract_file *f, const char *path, xchg_diag *d)
     f->info.created = (int64_t)json_integer_value(cr);
     f->info.clk_bytes = (size_t)json_integer_value(cb);
     f->info.agency = xchg_policy_party(f->pol, agency);
+    /* the release-key deal the agency says it wrapped every payload under (seal.c) */
+    json_t *dj = json_object_get(json_object_get(h, "payload"), "release_key_deal");
+    if (dj) {
+        const char *dh = json_string_value(dj);
+        f->deal_state = dh && strlen(dh) == 2 * XCHG_TH_DEAL_BYTES &&
+                                xchg_hex_decode(f->deal, XCHG_TH_DEAL_BYTES, dh, strlen(dh)) ==
+                                    XCHG_OK
+                            ? 1
+                            : -1;
+    }
     ok = 1;
 done:
     json_decref(h);
@@ -112,10 +125,66 @@ xchg_err xchg_extract_open(const xchg_policy *pol, const xchg_seckey *matcher, c
                       "extract is for agreement '%s', not '%s'", f->info.agreement_id, p->id);
         goto fail;
     }
+    char dhex[2 * XCHG_TH_DEAL_BYTES + 1], ahex[2 * XCHG_TH_DEAL_BYTES + 1];
+    if (f->deal_state == 1)
+        xchg_hex_encode(dhex, f->deal, XCHG_TH_DEAL_BYTES);
+    if (p->release_key.present)
+        xchg_hex_encode(ahex, p->release_key.deal, XCHG_TH_DEAL_BYTES);
     if (!xchg_equal(f->info.agreement_hash, xchg_policy_hash(pol), 32)) {
+        /* typically an extract sealed before the IG lead dealt (or re-dealt) the release
+           key: say so, as the next step differs (seal again under the dealt agreement) */
+        if (p->release_key.present &&
+            (f->deal_state != 1 || !xchg_equal(f->deal, p->release_key.deal, XCHG_TH_DEAL_BYTES)))
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                          "extract was sealed under a different version of agreement '%s' %s%s%s, "
+                          "not under the release key of the agreement in force (deal %s): the "
+                          "agency must seal it again under the dealt agreement",
+                          p->id, f->deal_state == 1 ? "(release-key deal " : "(without a release key",
+                          f->deal_state == 1 ? dhex : "", f->deal_state == 1 ? ")" : ")", ahex);
+        else
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                          "extract was sealed under a different version of agreement '%s' (its "
+                          "hash differs from the agreement in force)",
+                          p->id);
+        goto fail;
+    }
+    /* required but not dealt: nothing can have been wrapped, so nothing sealed under this
+       version keeps the agreement's promise (xchg seal refuses it; an old tool would not) */
+    if (p->release_key.pending) {
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
-                      "extract was sealed under a different version of agreement '%s' (its "
-                      "hash differs from the agreement in force)",
+                      "agreement '%s' requires a release key that has not been dealt: no extract "
+                      "is accepted under it until the IG lead runs 'xchg release-key deal' and "
+                      "the agreement is signed again",
+                      p->id);
+        goto fail;
+    }
+    /* Under a release key every payload must be wrapped under this deal's public key
+       (docs/release.md "The release key"): an extract whose header does not say so was
+       sealed by an old or altered tool, and its records would be readable by the matcher
+       and one recipient. Refused before anything is stored. */
+    if (p->release_key.present && (f->deal_state != 1 ||
+                                   !xchg_equal(f->deal, p->release_key.deal, XCHG_TH_DEAL_BYTES))) {
+        if (f->deal_state == 1)
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                          "extract's records are wrapped under release-key deal %s, but agreement "
+                          "'%s' has deal %s: refusing to store records the operators' shares "
+                          "cannot release; the agency must seal again",
+                          dhex, p->id, ahex);
+        else
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                          "extract's records are not wrapped under agreement '%s''s release key "
+                          "(deal %s)%s: refusing to store records the matcher and one recipient "
+                          "could read without the operators' approval; the agency must seal "
+                          "again with a current 'xchg seal'",
+                          p->id, ahex,
+                          f->deal_state == -1 ? "; its header's 'release_key_deal' is malformed"
+                                              : "");
+        goto fail;
+    }
+    if (!p->release_key.present && f->deal_state != 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                      "extract says its records are wrapped under a release key, but agreement "
+                      "'%s' has none",
                       p->id);
         goto fail;
     }
@@ -180,6 +249,7 @@ xchg_err xchg_extract_next(xchg_extract_file *f, xchg_record *r, int *end, xchg_
     f->n++;
     xchg_diag *tmp = xchg_diag_new();
     rc = xchg_record_decode(rec, len, r, tmp);
+    int decoded = rc == XCHG_OK;
     const char *why = NULL;
     char buf[160];
     if (rc != XCHG_OK) {
@@ -203,6 +273,13 @@ xchg_err xchg_extract_next(xchg_extract_file *f, xchg_record *r, int *end, xchg_
                 why = "a household token names an unknown key";
         if (!why && r->clk_len != f->info.clk_bytes)
             why = "its Bloom-filter encoding has the wrong length";
+        /* under a release key: the outer wrap (version byte, a valid R, the tag) around
+           at least the inner AEAD's overhead; the bytes under it cannot be checked here */
+        uint8_t R[XCHG_TH_POINT_BYTES];
+        if (!why && p->release_key.present &&
+            (!r->payload || r->payload_len < XCHG_TH_WRAP_OVERHEAD + XCHG_PAYLOAD_OVERHEAD ||
+             xchg_threshold_wrapped_R(r->payload, r->payload_len, R) != XCHG_OK))
+            why = "its detail is not wrapped under the agreement's release key";
         for (size_t i = 0; i < r->nind && !why; i++) {
             if (r->ind[i].is_measure) {
                 if (r->ind[i].measure >= p->nmeasures) {
@@ -223,9 +300,16 @@ xchg_err xchg_extract_next(xchg_extract_file *f, xchg_record *r, int *end, xchg_
         if (why)
             rc = XCHG_ERR_FORMAT;
     }
-    if (why)
-        xchg_diag_add(d, XCHG_SEV_ERROR, f->path, 0, 0, "record %llu is not valid: %s",
-                      (unsigned long long)f->n, why);
+    if (why) {
+        /* name the record by its reference when it decoded and is printable text */
+        if (!decoded || r->ref_len == 0 || r->ref_len > 200 ||
+            xchg_text_check(r->ref, r->ref_len, NULL, NULL) != 0)
+            xchg_diag_add(d, XCHG_SEV_ERROR, f->path, 0, 0, "record %llu is not valid: %s",
+                          (unsigned long long)f->n, why);
+        else
+            xchg_diag_add(d, XCHG_SEV_ERROR, f->path, 0, 0, "record %llu (%.*s) is not valid: %s",
+                          (unsigned long long)f->n, (int)r->ref_len, r->ref, why);
+    }
     xchg_diag_free(tmp);
     return rc;
 }

@@ -31,6 +31,8 @@ declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=s
                  [youth-offending]=yos [housing]=housing [health]=health)
 A=$T/phase2.yaml
 $X policy bind-keys "$S/policies/phase2.yaml" --keys "$K" -o "$A" >/dev/null
+# the example agreements say release_key: required: deal it (docs/release.md section 4)
+mkdir -p "$T/shares" && $X release-key deal "$A" --shares "$T/shares" --force >/dev/null
 for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
 $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/s.xsec" >/dev/null
 XEX=()
@@ -126,7 +128,7 @@ if [ -z "$FAMILY" ]; then
   echo "FAIL: no candidate family to release"; FAILS=$((FAILS+1)); finish; exit
 fi
 for op in operator-1 operator-2; do
-  $X release approve $M --key "$K/$op.key" --reason "crash test" "$FAMILY" >/dev/null
+  $X release approve $M --key "$K/$op.key" --share "$T/shares/$op.share" --reason "crash test" "$FAMILY" >/dev/null
 done
 rm -rf "$T/s0" && cp -a "$T/s" "$T/s0"
 P=$T/out/referral.xrp

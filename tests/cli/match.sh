@@ -22,6 +22,8 @@ declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=s
 for name in phase1 phase2; do
   A=$T/$name.yaml
   $X policy bind-keys "$S/policies/$name.yaml" --keys "$K" -o "$A" >/dev/null
+  # the example agreements say release_key: required: deal it (docs/release.md section 4)
+  mkdir -p "$T/shares-$name" && $X release-key deal "$A" --shares "$T/shares-$name" --force >/dev/null
   for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
   $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/$name.xsec" >/dev/null
 done

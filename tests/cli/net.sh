@@ -25,6 +25,8 @@ A0=$S/policies/phase2.yaml
 for p in $(awk '/^  - id: /{print $3}' "$A0"); do $X keygen -o "$K/$p" --label "Test $p" --unprotected >/dev/null; done
 A=$T/phase2.yaml
 $X policy bind-keys "$A0" --keys "$K" -o "$A" >/dev/null
+# the example agreements say release_key: required: deal it (docs/release.md section 4)
+mkdir -p "$T/shares" && $X release-key deal "$A" --shares "$T/shares" --force >/dev/null
 for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
 $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/s.xsec" >/dev/null
 declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care
@@ -158,8 +160,8 @@ DBA=(--db "$DB" --db-key "$T/m.dbkey" --agreement "$A")
 $X match run "${DBA[@]}" --date 2026-10-31 >/dev/null 2>&1 || bad "match run"
 FAM=$($X match list --db "$DB" --db-key "$T/m.dbkey" --csv 2>/dev/null | awk -F, 'NR==2{print $1}')
 if [ -n "$FAM" ]; then
-  $X release approve "${DBA[@]}" --key "$K/operator-1.key" --reason "test" "$FAM" >/dev/null 2>&1
-  $X release approve "${DBA[@]}" --key "$K/operator-2.key" --reason "test" "$FAM" >/dev/null 2>&1
+  $X release approve "${DBA[@]}" --key "$K/operator-1.key" --share "$T/shares/operator-1.share" --reason "test" "$FAM" >/dev/null 2>&1
+  $X release approve "${DBA[@]}" --key "$K/operator-2.key" --share "$T/shares/operator-2.share" --reason "test" "$FAM" >/dev/null 2>&1
   $X release packet "${DBA[@]}" --key "$K/matcher.key" --to tf-team -o "$T/outbox/tf-team/$FAM.xrp" \
     "$FAM" >/dev/null 2>&1 && ok || bad "release packet"
 fi

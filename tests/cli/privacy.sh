@@ -18,6 +18,8 @@ for p in county-ig police education dwp social-care youth-offending housing heal
 done
 A=$T/phase2.yaml
 $X policy bind-keys "$S/policies/phase2.yaml" --keys "$K" -o "$A" >/dev/null
+# the example agreements say release_key: required: deal it (docs/release.md section 4)
+mkdir -p "$T/shares" && $X release-key deal "$A" --shares "$T/shares" --force >/dev/null
 for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
 $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/s.xsec" >/dev/null
 declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care

@@ -20,6 +20,8 @@ for p in $(awk '/^  - id: /{print $3}' "$S/policies/phase2.yaml"); do
 done
 A=$T/phase2.yaml
 $X policy bind-keys "$S/policies/phase2.yaml" --keys "$K" -o "$A" >/dev/null
+# the example agreements say release_key: required: deal it (docs/release.md section 4)
+mkdir -p "$T/shares" && $X release-key deal "$A" --shares "$T/shares" --force >/dev/null
 for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
 $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/s.xsec" >/dev/null
 declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care
@@ -91,12 +93,12 @@ while IFS=, read -r ref fam; do
 done < <(awk -F, 'NR==FNR { if (tolower($10) == "given") g[$1] = 1; next }
                   $1=="police" && ($2 in g) { print $2 "," $4 }' "$C/police.csv" "$T/links.csv")
 expect 0 "" -- test -n "$FAM"
-expect 0 "1 of 2 approvals" -- $X release approve "${DB[@]}" --key "$K/operator-1.key" --reason "two problems" "$FAM"
+expect 0 "1 of 2 approvals" -- $X release approve "${DB[@]}" --key "$K/operator-1.key" --share "$T/shares/operator-1.share" --reason "two problems" "$FAM"
 expect 1 "has 1 of the 2 approvals" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p.xrp" "$FAM"
 [ ! -e "$T/p.xrp" ] && PASSES=$((PASSES+1)) || { echo "FAIL: a packet with one approval"; FAILS=$((FAILS+1)); }
 expect 1 "not the key of an operator" -- $X release approve "${DB[@]}" --key "$K/matcher.key" --reason x "$FAM"
 # operator text goes into the audit log as JSON, quotes and all
-expect 0 "2 of 2 approvals" -- $X release approve "${DB[@]}" --key "$K/operator-2.key" --reason 'agreed: "refer" \ now' "$FAM"
+expect 0 "2 of 2 approvals" -- $X release approve "${DB[@]}" --key "$K/operator-2.key" --share "$T/shares/operator-2.share" --reason 'agreed: "refer" \ now' "$FAM"
 expect 1 "is not a recipient" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to 'no"body' -o "$T/x.xrp" "$FAM"
 expect 0 "written to" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p.xrp" "$FAM"
 
@@ -143,8 +145,8 @@ if [ -n "$REF" ]; then
   FAM2=$(awk -F, -v r="$REF" '$1=="police" && $2==r{print $4}' <($X match links --db "$T/db" --db-key "$T/db.key" --csv))
   expect 0 "" -- test "$FAM2" = "$FAM"   # the family keeps its pseudonym across runs
   expect 1 "0 of the 2 approvals" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p2.xrp" "$FAM"
-  $X release approve "${DB[@]}" --key "$K/operator-1.key" --reason "again" "$FAM" >/dev/null
-  $X release approve "${DB[@]}" --key "$K/operator-2.key" --reason "again" "$FAM" >/dev/null
+  $X release approve "${DB[@]}" --key "$K/operator-1.key" --share "$T/shares/operator-1.share" --reason "again" "$FAM" >/dev/null
+  $X release approve "${DB[@]}" --key "$K/operator-2.key" --share "$T/shares/operator-2.share" --reason "again" "$FAM" >/dev/null
   expect 0 "written to" -- $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p2.xrp" "$FAM"
   # withdrawn: no longer released, and not named anywhere in the packet
   $X open --agreement "$A" --key "$K/tf-team.key" --json "$T/p2.xrp" > "$T/p2.json"

@@ -22,6 +22,8 @@ grep -q "identification: {requires: explicit_consent}" "$T/strict.yaml" && PASSE
   { echo "FAIL: the variant agreement was not made"; FAILS=$((FAILS+1)); }
 A=$T/agreement.yaml
 expect 0 "bound" -- $X policy bind-keys "$T/strict.yaml" --keys "$K" -o "$A"
+# the example agreements say release_key: required: deal it (docs/release.md section 4)
+mkdir -p "$T/shares" && $X release-key deal "$A" --shares "$T/shares" --force >/dev/null
 for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
 expect 0 "verified" -- $X policy verify "$A"
 expect 0 "(public health), for identification: only with the person's explicit consent" -- $X policy explain "$A"

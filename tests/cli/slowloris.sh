@@ -31,6 +31,8 @@ A0=$S/policies/phase2.yaml
 for p in $(awk '/^  - id: /{print $3}' "$A0"); do $X keygen -o "$K/$p" --label "Test $p" --unprotected >/dev/null; done
 A=$T/phase2.yaml
 $X policy bind-keys "$A0" --keys "$K" -o "$A" >/dev/null
+# the example agreements say release_key: required: deal it (docs/release.md section 4)
+mkdir -p "$T/shares" && $X release-key deal "$A" --shares "$T/shares" --force >/dev/null
 for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
 $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/s.xsec" >/dev/null
 $X seal --agreement "$A" --key "$K/police.key" --secret "$T/s.xsec" --in "$T/county/police.csv" \

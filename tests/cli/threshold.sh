@@ -26,6 +26,24 @@ $X policy bind-keys "$S/policies/phase2.yaml" --keys "$K" -o "$A" >/dev/null
 expect 0 "not dealt yet" -- $X policy check "$A"
 expect 0 "has not been dealt" -- $X policy explain "$A"
 
+# required but not dealt: signing warns (the deal changes the bytes), sealing is refused
+# with the next step and leaves no output; a check (writes nothing) passes with a warning
+U=$T/undealt.yaml
+cp "$A" "$U"
+for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$U"); do
+  expect 0 "this signature must be made again" -- $X policy sign "$U" --key "$K/$p.key"
+done
+expect 0 "" -- $X policy verify "$U"
+$X secret new --agreement "$U" --key "$K/county-ig.key" --epoch 1 -o "$T/u.xsec" >/dev/null
+expect 1 "but it has not been dealt: nothing is sealed. Next step: the IG lead runs 'xchg release-key deal" -- \
+  $X seal --agreement "$U" --key "$K/police.key" --secret "$T/u.xsec" --in "$C/police.csv" \
+    -o "$T/undealt.xex" --period 2025-11-01..2026-10-31
+expect 0 "" -- test ! -e "$T/undealt.xex"
+expect 0 "" -- bash -c "! ls '$T' | grep -q '^undealt.xex'"   # no temporary either
+expect 0 "sealing is refused until the IG lead runs 'xchg release-key deal'" -- \
+  $X seal --agreement "$U" --key "$K/police.key" --secret "$T/u.xsec" --in "$C/police.csv" \
+    --check --period 2025-11-01..2026-10-31
+
 # dealing: one share per operator, 0600; refused over existing shares without --force
 mkdir -p "$T/shares" "$T/shares-b"
 cp "$A" "$T/other.yaml"
@@ -58,6 +76,20 @@ attack() { $XCHG_RELEASE_ATTACK "$T/db" "$T/db.key" "$A" "$K/tf-team.key"; }
 total=$(attack | sed -n 's/.* of \([0-9]*\) stored.*/\1/p')
 expect 0 "" -- test "$total" -gt 500
 expect 0 "read 0 of $total stored records (0 with" -- attack
+
+# an extract wrapped under another deal (the other agreement version dealt above) is
+# refused naming the deals, and nothing is stored
+for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$T/other.yaml"); do $X policy sign "$T/other.yaml" --key "$K/$p.key" >/dev/null; done
+$X secret new --agreement "$T/other.yaml" --key "$K/county-ig.key" --epoch 1 -o "$T/o.xsec" >/dev/null
+expect 0 "" -- $X seal --agreement "$T/other.yaml" --key "$K/police.key" --secret "$T/o.xsec" \
+  --in "$C/police.csv" -o "$T/other-deal.xex" --period 2025-11-01..2026-10-31
+DEAL_A=$(awk '/^release_key:/{r=1} r && /^  deal: /{print $2; exit}' "$A")
+DEAL_B=$(awk '/^release_key:/{r=1} r && /^  deal: /{print $2; exit}' "$T/other.yaml")
+expect 0 "" -- test -n "$DEAL_A" -a -n "$DEAL_B" -a "$DEAL_A" != "$DEAL_B"
+expect 1 "(release-key deal $DEAL_B), not under the release key of the agreement in force (deal $DEAL_A)" -- \
+  $X match ingest "${DB[@]}" --key "$K/matcher.key" "$T/other-deal.xex"
+expect 1 "other-deal.xex" -- $X match ingest "${DB[@]}" --key "$K/matcher.key" "$T/other-deal.xex"
+expect 0 "read 0 of $total stored records (0 with" -- attack   # the store is unchanged
 
 # approvals: no share, another operator's, another deal's: refused, nothing recorded
 R=(--reason "two problems")

@@ -32,7 +32,7 @@ trap 'cleanup_consoles; rm -rf "$T"' EXIT
 # URL to the address it prints, polling its output (generous overall timeout, no fixed wait)
 start_console() {
   local out=$T/console-$1.out
-  $X console "${DB[@]}" --key "$D/keys/$1.key" --matcher-key "$D/keys/matcher.key" \
+  $X console "${DB[@]}" --key "$D/keys/$1.key" --share "$D/shares/$1.share" --matcher-key "$D/keys/matcher.key" \
     --outbox "$D/outbox" >"$out" 2>"$T/console-$1.err" &
   PIDS+=($!)
   local i

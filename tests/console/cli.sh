@@ -21,7 +21,7 @@ expect 1 "is not the key of an operator" -- $X console "${DB[@]}" --key "$D/keys
 expect 1 "is not the key of an operator" -- $X console "${DB[@]}" --key "$D/keys/police.key"
 expect 2 "--port must be" -- $X console "${DB[@]}" --key "$D/keys/operator-1.key" --port 70000
 # a real start: port 0, the address read back from what it prints
-$X console "${DB[@]}" --key "$D/keys/operator-1.key" >"$T/out" 2>"$T/err" &
+$X console "${DB[@]}" --key "$D/keys/operator-1.key" --share "$D/shares/operator-1.share" >"$T/out" 2>"$T/err" &
 PID=$!
 trap 'kill $PID 2>/dev/null; rm -rf "$T"' EXIT
 URL=
@@ -49,7 +49,7 @@ expect 0 '"total":22' -- curl -s -b "$T/jar" "$BASE/api/queue"
 # a decision made elsewhere (the CLI, another operator's console) shows without a Refresh
 F=$($X match list --db "$D/db" --db-key "$D/db.key" --csv | awk -F, 'NR==2{print $1}')
 expect 0 "\"state\":\"new\"" -- curl -s -b "$T/jar" "$BASE/api/queue?q=$F"
-expect 0 "1 of 2 approvals" -- $X release approve "${DB[@]}" --key "$D/keys/operator-2.key" --reason "from the CLI" "$F"
+expect 0 "1 of 2 approvals" -- $X release approve "${DB[@]}" --key "$D/keys/operator-2.key" --share "$D/shares/operator-2.share" --reason "from the CLI" "$F"
 expect 0 "\"state\":\"awaiting\"" -- curl -s -b "$T/jar" "$BASE/api/queue?q=$F"
 expect 0 "\"last_by\":\"operator-2\"" -- curl -s -b "$T/jar" "$BASE/api/queue?q=$F"
 # the token worked once only

@@ -19,6 +19,8 @@ console_demo() {
   sed 's/^  review_band: \[0.90, 0.93\]/  review_band: [0.75, 0.93]/' "$S/policies/phase2.yaml" > "$D/unbound.yaml"
   grep -q "review_band: \[0.75, 0.93\]" "$D/unbound.yaml" || { echo "setup: no review_band to widen"; return 1; }
   $X policy bind-keys "$D/unbound.yaml" --keys "$K" -o "$A" >/dev/null
+  # the example agreements say release_key: required: deal it (docs/release.md section 4)
+  mkdir -p "$D/shares" && $X release-key deal "$A" --shares "$D/shares" --force >/dev/null
   for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do
     $X policy sign "$A" --key "$K/$p.key" >/dev/null
   done

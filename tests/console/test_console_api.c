@@ -27,6 +27,7 @@ static char demo[1024];
 static xchg_policy *pol;
 static xchg_matcher *mat;
 static xchg_seckey *op1, *op2, *mkey;
+static xchg_release_share *sh1, *sh2;
 static char outbox[1200];
 
 #define PORT 40999u
@@ -136,8 +137,10 @@ static const char *err_code(json_t *j)
 static void open_session(struct sess *s, const xchg_seckey *k, int release)
 {
     memset(s, 0, sizeof *s);
+    /* the example agreement's release key: each operator approves with its own share */
+    const xchg_release_share *sh = k == op1 ? sh1 : k == op2 ? sh2 : NULL;
     struct console_opts o = {mat,         pol, k, release ? mkey : NULL, release ? outbox : NULL,
-                             "127.0.0.1", PORT,        NULL};
+                             "127.0.0.1", PORT,        sh};
     assert_non_null(s->c = console_new(&o, s->token));
     char q[100];
     snprintf(q, sizeof q, "token=%s", s->token);
@@ -206,12 +209,19 @@ static int setup(void **state)
     op1 = key("keys/operator-1.key");
     op2 = key("keys/operator-2.key");
     mkey = key("keys/matcher.key");
+    /* setup.bash dealt the release key into DEMO/shares */
+    if (xchg_release_share_load(pol, op1, path_of("shares/operator-1.share"), &sh1, NULL) !=
+            XCHG_OK ||
+        xchg_release_share_load(pol, op2, path_of("shares/operator-2.share"), &sh2, NULL) != XCHG_OK)
+        return -1;
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
+    xchg_release_share_free(sh1);
+    xchg_release_share_free(sh2);
     xchg_seckey_free(op1);
     xchg_seckey_free(op2);
     xchg_seckey_free(mkey);

@@ -652,6 +652,209 @@ static void test_contributions_rolled_forward(void **state)
 
 /* An agreement whose verification shares do not lie on the dealt polynomial, whose
  * threshold differs from approvals_required, or that misses an operator: refused. */
+/* ---- the promise holds against a careless or dishonest party ------------------------ */
+
+static const char POLICE_CSV[] = "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent,Legal Basis\n"
+                                 "P1,Dan,Lee,14/05/1980,OX4 1AA,CRIME,01/06/2026,given,\n"
+                                 "P2,Dan,Lee,14/05/1980,OX4 1AA,ASB,02/06/2026,refused,\n";
+
+/* `release_key: required`, not dealt: xchg_seal refuses before writing anything and names
+ * the next step; a check (which writes nothing) passes with a warning. */
+static void test_seal_refused_until_dealt(void **state)
+{
+    (void)state;
+    char *buf = NULL, *text = NULL;
+    size_t n = 0;
+    assert_int_equal(
+        xchg_file_read(XCHG_TEST_DIR "/fixtures/policy/base.yaml", 1u << 20, &buf, &n, NULL),
+        XCHG_OK);
+    size_t tn = n + 32;
+    text = malloc(tn);
+    snprintf(text, tn, "%s\nrelease_key: required\n", buf);
+    xchg_policy *p = NULL;
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(xchg_policy_parse(text, strlen(text), "required.yaml", &p, d), XCHG_OK);
+    assert_true(xchg_policy_get(p)->release_key.pending);
+    assert_false(xchg_policy_get(p)->release_key.present);
+    xchg_seckey *owner = seed_key(1), *police = seed_key(2);
+    const char *sp = path_in("required.xsec"), *in = path_in("required.csv"),
+               *out = path_in("required.xex");
+    unlink(sp);
+    unlink(out);
+    xchg_secret *sec = NULL;
+    assert_int_equal(xchg_secret_create(p, owner, 1, 0, sp, 1, NULL), XCHG_OK);
+    assert_int_equal(xchg_secret_open(p, police, sp, &sec, NULL), XCHG_OK);
+    spit(in, POLICE_CSV, strlen(POLICE_CSV));
+    xchg_seal_opts o = {.input = in, .output = out, .period_start = day("2025-08-01"),
+                        .period_end = day("2026-07-31"), .now = NOW, .strict = 1};
+    xchg_seal_stats st;
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_seal(p, police, sec, &o, &st, d), XCHG_ERR_DENIED);
+    assert_diag_has(d, "requires a release key ('release_key: required') but it has not been dealt");
+    assert_diag_has(d, "xchg release-key deal AGREEMENT --shares DIR");
+    assert_int_equal(st.sealed, 0);
+    struct stat sb;
+    assert_int_equal(stat(out, &sb), -1); /* no output, not even a temporary */
+    /* a check writes nothing and may run before the deal */
+    xchg_seal_opts c = o;
+    c.output = NULL;
+    c.check_only = 1;
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_seal(p, police, sec, &c, &st, d), XCHG_OK);
+    assert_diag_has(d, "sealing is refused until the IG lead runs 'xchg release-key deal'");
+    assert_int_equal(stat(out, &sb), -1);
+    /* an extract of this version (an old tool that does not refuse) is refused at ingest */
+    ((xchg_policy_data *)xchg_policy_get(p))->release_key.pending = 0;
+    o.overwrite = 1;
+    assert_int_equal(xchg_seal(p, police, sec, &o, &st, NULL), XCHG_OK);
+    ((xchg_policy_data *)xchg_policy_get(p))->release_key.pending = 1;
+    {
+        xchg_store_key *sk = NULL;
+        assert_int_equal(xchg_store_key_generate(&sk), XCHG_OK);
+        unlink(path_in("dbq"));
+        unlink(path_in("dbq.audit"));
+        xchg_matcher *m = NULL;
+        assert_int_equal(xchg_matcher_create(path_in("dbq"), sk, p, &m, NULL), XCHG_OK);
+        xchg_store_key_free(sk);
+        xchg_seckey *mk = seed_key(4);
+        xchg_diag_clear(d);
+        assert_int_equal(xchg_matcher_ingest(m, mk, out, NULL, NULL, NOW, NULL, d),
+                         XCHG_ERR_DENIED);
+        assert_diag_has(d, "no extract is accepted under it");
+        xchg_store_info info;
+        assert_int_equal(xchg_store_get_info(xchg_matcher_store(m), &info, NULL), XCHG_OK);
+        assert_int_equal(info.extracts, 0);
+        assert_int_equal(info.records, 0);
+        xchg_seckey_free(mk);
+        xchg_matcher_close(m);
+    }
+    /* signing it is allowed, but warns */
+    xchg_diag_clear(d);
+    const char *sig = path_in("required.sig");
+    unlink(sig);
+    assert_int_equal(xchg_policy_sign(p, owner, sig, NOW, d), XCHG_OK);
+    assert_diag_has(d, "this signature must be made again");
+    xchg_secret_free(sec);
+    xchg_seckey_free(owner);
+    xchg_seckey_free(police);
+    xchg_diag_free(d);
+    xchg_policy_free(p);
+    free(text);
+    free(buf);
+}
+
+/* Rewrite a sealed extract as its agency could (signed with the agency's own key, seed
+ * agency): the same records, the header's payload.release_key_deal set to deal (NULL:
+ * removed). What a dishonest agency, an old or altered tool would send. */
+static void reheader(const char *in, const char *out, int agency, const char *deal)
+{
+    xchg_seckey *mk = seed_key(4), *ak = seed_key(agency);
+    xchg_xex_reader *r = NULL;
+    assert_int_equal(xchg_xex_reader_open(in, mk, &r, NULL), XCHG_OK);
+    assert_int_equal(xchg_xex_reader_expect_signer(r, xchg_seckey_public(ak), NULL), XCHG_OK);
+    size_t hl = 0;
+    const uint8_t *h = xchg_xex_reader_header(r, &hl);
+    json_t *hj = json_loadb((const char *)h, hl, 0, NULL);
+    assert_non_null(hj);
+    json_t *pj = json_object_get(hj, "payload");
+    if (deal)
+        json_object_set_new(pj, "release_key_deal", json_string(deal));
+    else
+        json_object_del(pj, "release_key_deal");
+    char *nh = json_dumps(hj, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(hj);
+    xchg_xex_writer *w = NULL;
+    unlink(out);
+    assert_int_equal(xchg_xex_writer_new(out, 1, xchg_seckey_public(mk), ak, nh, strlen(nh), &w,
+                                         NULL),
+                     XCHG_OK);
+    for (;;) {
+        const uint8_t *rec;
+        size_t len;
+        int end = 0;
+        assert_int_equal(xchg_xex_reader_next(r, &rec, &len, &end, NULL), XCHG_OK);
+        if (end)
+            break;
+        assert_int_equal(xchg_xex_writer_add(w, rec, len), XCHG_OK);
+    }
+    uint64_t cnt = 0;
+    assert_int_equal(xchg_xex_reader_finish(r, &cnt, NULL), XCHG_OK);
+    assert_int_equal(xchg_xex_writer_finish(w, NULL), XCHG_OK);
+    xchg_xex_writer_free(w);
+    xchg_xex_reader_free(r);
+    free(nh);
+    xchg_seckey_free(mk);
+    xchg_seckey_free(ak);
+}
+
+static void ingest_refused(xchg_matcher *m, const char *file, xchg_err want, const char *msg)
+{
+    xchg_seckey *mk = seed_key(4);
+    xchg_diag *d = xchg_diag_new();
+    xchg_store_info before, after;
+    assert_int_equal(xchg_store_get_info(xchg_matcher_store(m), &before, NULL), XCHG_OK);
+    assert_int_equal(xchg_matcher_ingest(m, mk, path_in(file), NULL, NULL, NOW, NULL, d), want);
+    assert_diag_has(d, msg);
+    assert_diag_has(d, file); /* the diagnostic names the extract */
+    assert_int_equal(xchg_store_get_info(xchg_matcher_store(m), &after, NULL), XCHG_OK);
+    assert_int_equal(after.extracts, before.extracts); /* nothing stored */
+    assert_int_equal(after.records, before.records);
+    assert_int_equal(after.tokens, before.tokens);
+    xchg_diag_free(d);
+    xchg_seckey_free(mk);
+}
+
+/* Under a dealt agreement the matcher stores only extracts wrapped under its deal: an
+ * extract from a tool that did not wrap (header without the deal), one whose header
+ * claims the deal over unwrapped records, one claiming another deal, and one whose
+ * header lost the deal are refused, naming the extract (and the record), nothing stored. */
+static void test_ingest_refuses_unwrapped(void **state)
+{
+    (void)state;
+    xchg_policy_data *pd = (xchg_policy_data *)xchg_policy_get(pol);
+    char deal[33], other[33];
+    xchg_hex_encode(deal, pd->release_key.deal, 16);
+    /* an old (or careless) tool: the same agreement bytes, no outer wrap */
+    pd->release_key.present = 0;
+    seal(POLICE_CSV, "plain", 2, psec);
+    pd->release_key.present = 1;
+    seal(POLICE_CSV, "wrapped", 2, psec);
+    /* the header claims the deal over records that carry no wrap */
+    reheader(path_in("plain.xex"), path_in("plain-claims.xex"), 2, deal);
+    /* an honest wrap whose header names another deal, or none */
+    xchg_policy *again = dealt("shares4", NULL);
+    xchg_hex_encode(other, xchg_policy_get(again)->release_key.deal, 16);
+    xchg_policy_free(again);
+    reheader(path_in("wrapped.xex"), path_in("wrapped-other.xex"), 2, other);
+    reheader(path_in("wrapped.xex"), path_in("wrapped-nodeal.xex"), 2, NULL);
+    reheader(path_in("wrapped.xex"), path_in("wrapped-bad.xex"), 2, "not hex");
+
+    xchg_store_key *sk = NULL;
+    assert_int_equal(xchg_store_key_generate(&sk), XCHG_OK);
+    unlink(path_in("dbu"));
+    unlink(path_in("dbu.audit"));
+    xchg_matcher *m = NULL;
+    assert_int_equal(xchg_matcher_create(path_in("dbu"), sk, pol, &m, NULL), XCHG_OK);
+    xchg_store_key_free(sk);
+    ingest_refused(m, "plain.xex", XCHG_ERR_DENIED, "not wrapped under agreement 'test-agreement''s release key");
+    ingest_refused(m, "plain-claims.xex", XCHG_ERR_FORMAT,
+                   "record 1 (P1) is not valid: its detail is not wrapped under the agreement's "
+                   "release key");
+    char msg[200];
+    snprintf(msg, sizeof msg, "wrapped under release-key deal %s, but agreement", other);
+    ingest_refused(m, "wrapped-other.xex", XCHG_ERR_DENIED, msg);
+    ingest_refused(m, "wrapped-nodeal.xex", XCHG_ERR_DENIED, "not wrapped under agreement");
+    ingest_refused(m, "wrapped-bad.xex", XCHG_ERR_DENIED, "'release_key_deal' is malformed");
+    /* the honest extract is stored */
+    xchg_seckey *mk = seed_key(4);
+    xchg_ingest_stats ist;
+    assert_int_equal(xchg_matcher_ingest(m, mk, path_in("wrapped.xex"), NULL, NULL, NOW, &ist, NULL),
+                     XCHG_OK);
+    assert_int_equal(ist.records, 2);
+    xchg_seckey_free(mk);
+    xchg_matcher_close(m);
+}
+
 static void test_release_key_policy_checks(void **state)
 {
     (void)state;
@@ -839,6 +1042,8 @@ int main(void)
         cmocka_unit_test(test_contributions_rolled_forward),
         cmocka_unit_test(test_remote_contributions),
         cmocka_unit_test(test_release_key_policy_checks),
+        cmocka_unit_test(test_seal_refused_until_dealt),
+        cmocka_unit_test(test_ingest_refuses_unwrapped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
