@@ -45,7 +45,7 @@ expect 3 "is xchg-matcherd running there" -- $X console --url "$URL" --ca "$T/ot
 # start a remote console for operator N: sets BASE_N, JAR_N, CSRF_N
 start_console() {
   local n=$1 url= i
-  $X console "${REMOTE[@]}" --key "$K/operator-$n.key" >"$T/c$n.out" 2>"$T/c$n.err" &
+  $X console "${REMOTE[@]}" --key "$K/operator-$n.key" --share "$D/shares/operator-$n.share" >"$T/c$n.out" 2>"$T/c$n.err" &
   PIDS+=($!)
   for i in $(seq 600); do
     url=$(sed -n 's/^open: //p' "$T/c$n.out"); [ -n "$url" ] && break; sleep 0.1
