@@ -229,3 +229,58 @@ void *httpd_watchdog_main(void *arg)
     pthread_mutex_unlock(&wd->lock);
     return NULL;
 }
+
+enum MHD_Result httpd_send_json(struct MHD_Connection *conn, unsigned status, json_t *j,
+                                uint64_t *bytes)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!s)
+        return MHD_NO;
+    size_t n = strlen(s);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    *bytes += n;
+    return ret;
+}
+
+static unsigned auth_status(xchg_netauth_reason why)
+{
+    switch (why) {
+    case XCHG_NETAUTH_WRONG_ROLE:
+        return MHD_HTTP_FORBIDDEN;
+    case XCHG_NETAUTH_BUSY:
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    default:
+        return MHD_HTTP_UNAUTHORIZED;
+    }
+}
+
+int httpd_authenticate(xchg_netauth *auth, struct MHD_Connection *conn, const char *method,
+                       const char *url, unsigned roles, size_t *party,
+                       char body_hex[2 * XCHG_SHA256_BYTES + 1], unsigned *status, const char **msg)
+{
+    xchg_netauth_request rq = {
+        .method = method,
+        .path = url,
+        .key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_KEY),
+        .time = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_TIME),
+        .nonce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_NONCE),
+        .body_sha256 = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_BODY),
+        .signature = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_SIG),
+    };
+    xchg_netauth_reason why;
+    if (xchg_netauth_verify(auth, &rq, roles, (int64_t)time(NULL), party, &why) != XCHG_OK) {
+        *status = auth_status(why);
+        *msg = xchg_netauth_reason_text(why);
+        return -1;
+    }
+    snprintf(body_hex, 2 * XCHG_SHA256_BYTES + 1, "%s", rq.body_sha256);
+    return 0;
+}

@@ -8,10 +8,13 @@
 #define XCHG_HTTPD_COMMON_H
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
+
+#include "exchange/netauth.h"
 
 struct httpd_conn_watch {
     struct httpd_conn_watch *prev, *next;
@@ -47,5 +50,17 @@ void httpd_watch_set(struct httpd_watchdog *wd, struct MHD_Connection *conn, uns
 /* The watchdog thread (arg: struct httpd_watchdog): shuts down connections past their
  * deadline, every 0.2 s, until wd->stop. */
 void *httpd_watchdog_main(void *arg);
+
+/* Queue j (taken: decref'd) as a JSON response with this status; *bytes gets the body's
+ * length (for the request log). */
+enum MHD_Result httpd_send_json(struct MHD_Connection *conn, unsigned status, json_t *j,
+                                uint64_t *bytes);
+/* Check the signed headers of conn (docs/network.md "Authentication") for an endpoint open
+ * to roles: 0 with *party and body_hex (the signed body digest) set, else -1 with the HTTP
+ * *status and *msg to answer with. */
+int httpd_authenticate(xchg_netauth *auth, struct MHD_Connection *conn, const char *method,
+                       const char *url, unsigned roles, size_t *party,
+                       char body_hex[2 * XCHG_SHA256_BYTES + 1], unsigned *status,
+                       const char **msg);
 
 #endif

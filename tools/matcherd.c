@@ -123,27 +123,13 @@ static void watch_set(struct server *sv, struct MHD_Connection *conn, unsigned m
     httpd_watch_set(&sv->wd, conn, ms, phase);
 }
 
-/* ---- responses --------------------------------------------------------------------- */
+/* ---- responses and authentication: httpd_common.c -------------------------------- */
 
 static enum MHD_Result send_json(struct MHD_Connection *conn, struct req *r, unsigned status,
                                  json_t *j)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!s)
-        return MHD_NO;
-    size_t n = strlen(s);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(s);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
     r->status = status;
-    r->out += n;
-    return ret;
+    return httpd_send_json(conn, status, j, &r->out);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *conn, struct req *r, unsigned status,
@@ -152,44 +138,13 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct req *r, un
     return send_json(conn, r, status, json_pack("{s:s}", "error", msg));
 }
 
-/* ---- helpers ----------------------------------------------------------------------- */
-
-
-static unsigned auth_status(xchg_netauth_reason why)
-{
-    switch (why) {
-    case XCHG_NETAUTH_WRONG_ROLE:
-        return MHD_HTTP_FORBIDDEN;
-    case XCHG_NETAUTH_BUSY:
-        return MHD_HTTP_SERVICE_UNAVAILABLE;
-    default:
-        return MHD_HTTP_UNAUTHORIZED;
-    }
-}
-
 /* Check the signed headers of conn for an endpoint open to roles. */
 static int authenticate(struct server *sv, struct MHD_Connection *conn, struct req *r,
                         const char *method, const char *url, unsigned roles, unsigned *status,
                         const char **msg)
 {
-    xchg_netauth_request rq = {
-        .method = method,
-        .path = url,
-        .key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_KEY),
-        .time = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_TIME),
-        .nonce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_NONCE),
-        .body_sha256 = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_BODY),
-        .signature = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_SIG),
-    };
-    xchg_netauth_reason why;
-    if (xchg_netauth_verify(sv->auth, &rq, roles, (int64_t)time(NULL), &r->party, &why) !=
-        XCHG_OK) {
-        *status = auth_status(why);
-        *msg = xchg_netauth_reason_text(why);
-        return -1;
-    }
-    snprintf(r->body_hex, sizeof r->body_hex, "%s", rq.body_sha256);
-    return 0;
+    return httpd_authenticate(sv->auth, conn, method, url, roles, &r->party, r->body_hex, status,
+                              msg);
 }
 
 static const char *party_id(struct server *sv, size_t i)
