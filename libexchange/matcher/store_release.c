@@ -471,7 +471,11 @@ xchg_err xchg__store_contributions_prune(xchg_store *s, xchg_diag *d)
 {
     char *err = NULL;
     int rc = sqlite3_exec(xchg__store_db(s),
+                          /* by reference: the planner's own choice (records_extract)
+                             scans every record of the extract for each contribution, which
+                             made each approval cost O(contributions x extract size) */
                           "DELETE FROM contributions WHERE NOT EXISTS (SELECT 1 FROM records r "
+                          "INDEXED BY records_ref "
                           "JOIN extracts e ON e.id = r.extract WHERE e.extract_id = "
                           "contributions.extract_id AND r.ref = contributions.ref AND "
                           "e.superseded_by IS NULL AND e.purged_at IS NULL AND r.replaced_by IS "
