@@ -251,9 +251,11 @@ xchg_err xchg__store_family_records(xchg_store *s, int64_t run, const char *fami
 {
     xchg_err e = XCHG_OK;
     sqlite3_stmt *q =
+        /* CROSS JOIN keeps this order, as in the members query below (the planner
+         * otherwise may scan every run record of the run for each family) */
         prep(s, "SELECT rr.record, p.pseudonym FROM families f "
-                "JOIN run_records rr ON rr.run = f.run AND rr.household = f.household "
-                "JOIN persons p ON p.run = rr.run AND p.person = rr.person "
+                "CROSS JOIN run_records rr ON rr.run = f.run AND rr.household = f.household "
+                "CROSS JOIN persons p ON p.run = rr.run AND p.person = rr.person "
                 "WHERE f.run = ?1 AND f.pseudonym = ?2");
     sqlite3_stmt *nv = prep(s, "SELECT replaced_by FROM records WHERE id = ?1");
     sqlite3_stmt *rq = prep(
