@@ -1,6 +1,7 @@
 /* xchg console --url: the console's store calls over HTTPS to xchg-matcherd
  * (console_remote.h). Called under the console's lock: one request at a time. */
 #include "console_remote.h"
+#include "net_curl.h"
 #include "operator_wire.h"
 
 #include <curl/curl.h>
@@ -24,29 +25,6 @@ struct console_remote {
     struct console_backend be;
 };
 
-struct buf {
-    char *b;
-    size_t n;
-    int overflow;
-};
-
-static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
-{
-    struct buf *s = ud;
-    size_t n = sz * nm;
-    if (s->n + n > MAX_ANSWER) {
-        s->overflow = 1;
-        return 0;
-    }
-    char *b = realloc(s->b, s->n + n + 1);
-    if (!b)
-        return 0;
-    memcpy(b + s->n, p, n);
-    s->n += n;
-    b[s->n] = 0;
-    s->b = b;
-    return n;
-}
 
 /*
  * One signed request: method GET (body NULL) or POST (body JSON text). *out the answer's
@@ -74,21 +52,12 @@ static xchg_err request(struct console_remote *r, const char *method, const char
     struct curl_slist *hl = NULL;
     for (int i = 0; i < (body ? 6 : 5); i++)
         hl = curl_slist_append(hl, line[i]);
-    struct buf s = {0};
+    struct net_body s = {.max = MAX_ANSWER};
     CURL *c = r->curl;
     curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-    curl_easy_setopt(c, CURLOPT_CAINFO, r->ca);
-    curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
+    net_curl_pin(c, url, r->ca, 300L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, net_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -100,7 +69,7 @@ static xchg_err request(struct console_remote *r, const char *method, const char
     curl_slist_free_all(hl);
     if (cc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    json_t *j = cc == CURLE_OK && s.b ? json_loadb(s.b, s.n, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    json_t *j = cc == CURLE_OK && s.b ? json_loadb(s.b, s.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
     free(s.b);
     if (cc != CURLE_OK || !json_is_object(j)) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "the matcher daemon at %s: %s", r->base,

@@ -4,6 +4,7 @@
  * pinned to the CA given with --keyd-ca, on one kept-alive connection.
  */
 #include "keyd_client.h"
+#include "net_curl.h"
 #include "cli.h"
 
 #include <curl/curl.h>
@@ -22,29 +23,6 @@ struct cli_keyd {
     const xchg_seckey *k;
 };
 
-struct buf {
-    uint8_t *p;
-    size_t len;
-    int overflow;
-};
-
-static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
-{
-    struct buf *b = ud;
-    size_t n = sz * nm;
-    if (b->len + n > MAX_ANSWER) {
-        b->overflow = 1;
-        return 0;
-    }
-    uint8_t *q = realloc(b->p, b->len + n + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->len, p, n);
-    b->len += n;
-    q[b->len] = 0;
-    b->p = q;
-    return n;
-}
 
 int cli_keyd_open(const char *url, const char *ca, const xchg_seckey *k, struct cli_keyd **out)
 {
@@ -112,20 +90,11 @@ xchg_err cli_keyd_transport(void *ctx, const uint8_t *req, size_t len, uint8_t *
         for (int i = 0; i < 6; i++)
             hl = curl_slist_append(hl, line[i]);
         hl = curl_slist_append(hl, "Expect:"); /* one round trip per batch */
-        struct buf b = {0};
+        struct net_body b = {.max = MAX_ANSWER};
         CURL *cu = c->curl;
-        curl_easy_setopt(cu, CURLOPT_URL, url);
-        curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "https");
-        curl_easy_setopt(cu, CURLOPT_CAINFO, c->ca);
-        curl_easy_setopt(cu, CURLOPT_CAPATH, NULL);
-        curl_easy_setopt(cu, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(cu, CURLOPT_SSL_VERIFYHOST, 2L);
-        curl_easy_setopt(cu, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-        curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, 15L);
-        curl_easy_setopt(cu, CURLOPT_TIMEOUT, 120L);
+        net_curl_pin(cu, url, c->ca, 120L);
         curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, net_body_write);
         curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
         curl_easy_setopt(cu, CURLOPT_POST, 1L);
         curl_easy_setopt(cu, CURLOPT_POSTFIELDS, (const char *)req);
@@ -136,7 +105,7 @@ xchg_err cli_keyd_transport(void *ctx, const uint8_t *req, size_t len, uint8_t *
             curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &status);
         curl_slist_free_all(hl);
         if (cc == CURLE_OK && status == 200 && !b.overflow) {
-            *resp = b.p;
+            *resp = (uint8_t *)b.b;
             *resp_len = b.len;
             return XCHG_OK;
         }
@@ -150,18 +119,18 @@ xchg_err cli_keyd_transport(void *ctx, const uint8_t *req, size_t len, uint8_t *
                                "or TLS failed)"
                              : "");
             } else {
-                json_t *j = b.p ? json_loadb((const char *)b.p, b.len, 0, NULL) : NULL;
+                json_t *j = b.b ? json_loadb(b.b, b.len, 0, NULL) : NULL;
                 const char *msg = j ? json_string_value(json_object_get(j, "error")) : NULL;
                 snprintf(why, whylen, "%s refused the request (HTTP %ld): %s", c->base, status,
                          msg ? msg : "no reason given");
                 json_decref(j);
             }
-            free(b.p);
+            free(b.b);
             if (cc != CURLE_OK)
                 return tls ? XCHG_ERR_VERIFY : XCHG_ERR_IO;
             return status == 401 ? XCHG_ERR_VERIFY : status >= 500 ? XCHG_ERR_IO : XCHG_ERR_DENIED;
         }
-        free(b.p);
+        free(b.b);
         pause_ms(250L << attempt);
     }
 }
