@@ -14,7 +14,8 @@
 # (the threshold is overridden in memory by bench/link_quality's LQ_THRESHOLD; the signed
 # agreement says 0.80). FEBRL_VERBOSE=1 also prints link_quality's full report to stderr;
 # FEBRL_WORK=DIR keeps the sealed files there, with each run's per-record persons in
-# DIR/dataset<N>/links-<T>.csv (link_quality's LQ_DUMP: file:ref,person,family,...).
+# DIR/dataset<N>/links-<T>.csv (link_quality's LQ_DUMP: file:ref,person,family,...);
+# FEBRL_AGREEMENT=FILE measures another agreement (a variant of the benchmark's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${1:-../shared/data/febrl}
@@ -38,7 +39,7 @@ fi
 mkdir -p "$W/keys"
 for p in ig febrl-orig febrl-dup matcher; do $X keygen -o "$W/keys/$p" --label "$p" --unprotected >/dev/null; done
 A=$W/agreement.yaml
-$X policy bind-keys bench/febrl/agreement.yaml --keys "$W/keys" -o "$A" >/dev/null
+$X policy bind-keys "${FEBRL_AGREEMENT:-bench/febrl/agreement.yaml}" --keys "$W/keys" -o "$A" >/dev/null
 for p in ig febrl-orig febrl-dup matcher; do $X policy sign "$A" --key "$W/keys/$p.key" >/dev/null; done
 $X secret new --agreement "$A" --key "$W/keys/ig.key" --epoch 1 -o "$W/s.xsec" >/dev/null
 found=0

@@ -30,7 +30,7 @@ X=$B/tools/xchg
 W=$(mktemp -d "${TMPDIR:-/tmp}/attack.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/keys"
-mkkey() { $X keygen -o "$W/keys/$1" --label "$1" >/dev/null; } # the one place keys are made
+mkkey() { $X keygen -o "$W/keys/$1" --label "$1" --unprotected >/dev/null 2>&1; } # the one place keys are made
 
 # the agreement with a variant's hardening: $1 source yaml, $2 variant, $3 output
 variant_yaml() {

@@ -971,6 +971,50 @@ static void parse_key_list(struct ctx *c, struct fy_node *n, const char *what, c
     }
 }
 
+/* A blocking key of one low-entropy attribute: a name (whole, initial or phonetic code),
+ * a year, a postcode district or sector, a sex or a code. Its tokens take few values whose
+ * frequencies follow public tables, so the matcher, which counts them, recovers each
+ * record's value by frequency alignment (docs/attacks.md: 4-7 % of FEBRL's records from a
+ * Soundex-only key). A warning, not an error: the agreement stays valid, its author is
+ * told. A key whose parts failed to parse was reported already and is skipped. */
+static int low_entropy_part(const xchg_policy_data *p, const xchg_key_part *kp)
+{
+    if (kp->field >= p->nfields)
+        return 0;
+    switch (p->fields[kp->field].type) {
+    case XCHG_FT_NAME:
+    case XCHG_FT_SEX:
+    case XCHG_FT_CODE:
+        return 1;
+    case XCHG_FT_DATE:
+        return kp->transform == XCHG_TR_YEAR;
+    case XCHG_FT_POSTCODE:
+        return kp->transform == XCHG_TR_OUTWARD || kp->transform == XCHG_TR_SECTOR;
+    default:
+        return 0;
+    }
+}
+
+static void warn_weak_blocking(struct ctx *c, struct fy_node *b, const xchg_fuzzy *f)
+{
+    if (!f->blocking || fy_node_sequence_item_count(b) != (int)f->nblocking)
+        return; /* some key failed to parse (reported): indices would not line up */
+    for (size_t i = 0; i < f->nblocking; i++) {
+        const xchg_match_key *k = &f->blocking[i];
+        if (k->nparts != 1 || !low_entropy_part(c->p, &k->parts[0]))
+            continue;
+        struct fy_node *e = fy_node_sequence_get_by_index(b, (int)i);
+        struct fy_node *pn = e ? fy_node_sequence_get_by_index(e, 0) : NULL;
+        size_t len = 0;
+        const char *s = pn ? fy_node_get_scalar(pn, &len) : NULL;
+        WARN(c, e,
+             "blocking key %zu is the single low-entropy attribute '%.*s': the matcher can "
+             "recover its value from the tokens' frequencies (docs/attacks.md); combine it with "
+             "another part, e.g. a name code with a date part",
+             i + 1, s ? (int)len : 1, s ? s : "?");
+    }
+}
+
 /* fuzzy.hardening (docs/clk.md, "Hardening options"): transforms of every CLK after
  * encoding. salt: {feature: <a clk_schema feature identifier>, chars: N} permutes the bits
  * by a keyed permutation chosen by the feature's first N bytes; blip: P flips each bit with
@@ -1073,9 +1117,11 @@ static void parse_fuzzy(struct ctx *c, struct fy_node *root)
     f->invalid = clk_invalid_of(c, m, "invalid", XCHG_CLK_INVALID_ENCODE, "'fuzzy'");
     parse_clk_hardening(c, m, sch, f);
     struct fy_node *b;
-    if (need(c, m, "blocking", "'fuzzy'", &b))
+    if (need(c, m, "blocking", "'fuzzy'", &b)) {
         parse_key_list(c, b, "'blocking'", "a blocking key", "block", 1, &f->blocking,
                        &f->nblocking);
+        warn_weak_blocking(c, b, f);
+    }
 }
 
 static void parse_households(struct ctx *c, struct fy_node *root)
