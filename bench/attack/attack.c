@@ -586,3 +586,131 @@ int att_freq_align(const uint8_t *vals, size_t n, size_t nb, const att_list *lis
     free(idx), free(li), free(g), free(gid);
     return 0;
 }
+
+/* ---- the attacker's model of a multi-part key ------------------------------------- */
+
+struct pcand {
+    double w;
+    size_t last;
+    size_t ix[ATT_MAXP];
+};
+
+static void heap_push(struct pcand *h, size_t *nh, struct pcand c)
+{
+    size_t i = (*nh)++;
+    h[i] = c;
+    while (i && h[(i - 1) / 2].w < h[i].w) {
+        struct pcand x = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = x;
+        i = (i - 1) / 2;
+    }
+}
+
+static struct pcand heap_pop(struct pcand *h, size_t *nh)
+{
+    struct pcand top = h[0];
+    h[0] = h[--*nh];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < *nh && h[l].w > h[m].w)
+            m = l;
+        if (r < *nh && h[r].w > h[m].w)
+            m = r;
+        if (m == i)
+            break;
+        struct pcand x = h[i];
+        h[i] = h[m];
+        h[m] = x;
+        i = m;
+    }
+    return top;
+}
+
+static const att_list *g_sort_list;
+static int cmp_by_weight(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    double x = g_sort_list->w[i], y = g_sort_list->w[j];
+    return x < y ? 1 : x > y ? -1 : i < j ? -1 : i > j;
+}
+
+void att_join(const char *const *txt, size_t nparts, long any_a, long any_b, char *out,
+              size_t cap)
+{
+    const char *p[ATT_MAXP];
+    for (size_t j = 0; j < nparts && j < ATT_MAXP; j++)
+        p[j] = txt[j];
+    if (any_a >= 0 && any_b >= 0 && (size_t)any_a < nparts && (size_t)any_b < nparts &&
+        strcmp(p[any_a], p[any_b]) > 0) {
+        const char *x = p[any_a];
+        p[any_a] = p[any_b];
+        p[any_b] = x;
+    }
+    out[0] = 0;
+    for (size_t j = 0; j < nparts && j < ATT_MAXP; j++) {
+        size_t l = strlen(out);
+        snprintf(out + l, cap - l, "%s%s", j ? "|" : "", p[j]);
+    }
+}
+
+int att_top_product(const att_list *parts, size_t nparts, long any_a, long any_b, size_t want,
+                    att_list *out)
+{
+    if (nparts == 0 || nparts > ATT_MAXP)
+        return -1;
+    for (size_t j = 0; j < nparts; j++)
+        if (parts[j].n == 0)
+            return 0; /* an empty part: no plaintext */
+    size_t *ord[ATT_MAXP] = {0};
+    size_t cap = 2 * want * nparts + 2, nh = 0; /* pops <= 2 want (pairs merge) */
+    struct pcand *h = malloc(cap * sizeof *h);
+    int rc = h ? 0 : -1;
+    for (size_t j = 0; j < nparts && rc == 0; j++) {
+        ord[j] = malloc(parts[j].n * sizeof *ord[j]);
+        if (!ord[j]) {
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < parts[j].n; i++)
+            ord[j][i] = i;
+        g_sort_list = &parts[j];
+        qsort(ord[j], parts[j].n, sizeof *ord[j], cmp_by_weight);
+    }
+    if (rc == 0 && want) {
+        struct pcand c0;
+        memset(&c0, 0, sizeof c0);
+        c0.w = 1.0;
+        for (size_t j = 0; j < nparts; j++)
+            c0.w *= parts[j].w[ord[j][0]];
+        heap_push(h, &nh, c0);
+    }
+    int pair = any_a >= 0 && any_b >= 0;
+    while (rc == 0 && nh && out->n < want) {
+        struct pcand c = heap_pop(h, &nh);
+        const char *txt[ATT_MAXP];
+        for (size_t j = 0; j < nparts; j++)
+            txt[j] = parts[j].v[ord[j][c.ix[j]]];
+        char v[512];
+        att_join(txt, nparts, any_a, any_b, v, sizeof v);
+        if (pair) /* an unordered pair is reached from both orders */
+            att_list_add(out, v, c.w);
+        else
+            att_list_add_new(out, v, c.w);
+        for (size_t j = c.last; j < nparts && nh < cap; j++) {
+            if (c.ix[j] + 1 >= parts[j].n)
+                continue;
+            struct pcand d = c;
+            d.ix[j]++;
+            d.last = j;
+            d.w = 1.0;
+            for (size_t q = 0; q < nparts; q++)
+                d.w *= parts[q].w[ord[q][d.ix[q]]];
+            heap_push(h, &nh, d);
+        }
+    }
+    for (size_t j = 0; j < nparts; j++)
+        free(ord[j]);
+    free(h);
+    return rc;
+}

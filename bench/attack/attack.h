@@ -48,4 +48,23 @@ long att_clk_pattern(const uint8_t *clks, size_t n, size_t l, size_t nb, const a
 int att_freq_align(const uint8_t *vals, size_t n, size_t nb, const att_list *list,
                    size_t min_count, long *guess);
 
+/*
+ * The attacker's model of a key of several independent parts (a name code, a year, ...):
+ * the `want` most probable joined values "p1|p2|...", each weighted by the product of its
+ * parts' weights, appended to out in descending order (best-first over the parts sorted
+ * by weight: each index vector is reached once, by incrementing coordinates in
+ * non-decreasing order). Rank alignment guesses only as many values as there are tokens
+ * seen twice, so the top `want` is all it needs of a product too large to list (names x
+ * dates of birth). any_a, any_b (or -1): two parts joined lesser first, as token.c hashes
+ * an any_order pair; such a pair is then reached from both orders and its weights added
+ * (so out may hold slightly fewer than want values). Returns 0, or -1 on allocation
+ * failure or nparts outside 1..ATT_MAXP.
+ */
+#define ATT_MAXP 8
+int att_top_product(const att_list *parts, size_t nparts, long any_a, long any_b, size_t want,
+                    att_list *out);
+/* The joined value of one record's part texts, any_order pair as above. */
+void att_join(const char *const *txt, size_t nparts, long any_a, long any_b, char *out,
+              size_t cap);
+
 #endif

@@ -13,6 +13,8 @@
 #   blip-P (BLIP with flip probability P) | fold (xorFolds: 1) | bucket-B (blocking tokens
 #   bucketed to B bits before the token attack; linkage not affected in this measurement).
 # ATT_BUILD=DIR uses an existing build (default: build/bench-release, configured here).
+# ATT_AGREEMENT=FILE attacks another agreement than policies/phase1.yaml or
+# bench/febrl/agreement.yaml (e.g. an earlier version, to compare).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODE=${1:?county or febrl}
@@ -76,7 +78,7 @@ PY
                    [youth-offending]=yos [housing]=housing [health]=health)
   for v in $VARIANTS; do
     A=$W/phase1-$v.yaml
-    variant_yaml policies/phase1.yaml "$v" "$W/src-$v.yaml"
+    variant_yaml "${ATT_AGREEMENT:-policies/phase1.yaml}" "$v" "$W/src-$v.yaml"
     $X policy bind-keys "$W/src-$v.yaml" --keys "$W/keys" -o "$A" >/dev/null
     # the example agreements say release_key: required: deal it (docs/release.md section 4)
     if grep -q "^release_key: required" "$A"; then mkdir -p "$W/shares-$v" && $X release-key deal "$A" --shares "$W/shares-$v" --force >/dev/null; fi
@@ -140,7 +142,7 @@ for (k, v), c in sorted(w.items()): nm.write('%s,%s,%d\n' % (k, v, c))
 PY
   for v in $VARIANTS; do
     A=$W/febrl-$v.yaml
-    variant_yaml bench/febrl/agreement.yaml "$v" "$W/src-$v.yaml"
+    variant_yaml "${ATT_AGREEMENT:-bench/febrl/agreement.yaml}" "$v" "$W/src-$v.yaml"
     $X policy bind-keys "$W/src-$v.yaml" --keys "$W/keys" -o "$A" >/dev/null
     # the example agreements say release_key: required: deal it (docs/release.md section 4)
     if grep -q "^release_key: required" "$A"; then mkdir -p "$W/shares-$v" && $X release-key deal "$A" --shares "$W/shares-$v" --force >/dev/null; fi

@@ -28,6 +28,8 @@ struct rec {
     uint8_t *clk;
     xchg_token block[XCHG_RECORD_MAX_TOKENS];
     size_t nblock;
+    xchg_token *match; /* the match-key tokens (malloc'd, nmatch of them) */
+    size_t nmatch;
     long truth; /* index into truth rows, or -1 */
 };
 
@@ -40,6 +42,11 @@ static size_t nT;
 static int cmp_truth(const void *a, const void *b)
 {
     return strcmp(((const struct truth *)a)->ref, ((const struct truth *)b)->ref);
+}
+
+static int cmp_token(const void *a, const void *b)
+{
+    return memcmp(a, b, XCHG_TOKEN_BYTES);
 }
 
 static long truth_find(const char *ref)
@@ -109,6 +116,16 @@ static int part_text(const xchg_policy_data *pd, const xchg_key_part *kp, const 
     case XCHG_TR_YEAR:
         snprintf(out, cap, "%.4s", v);
         return 0;
+    case XCHG_TR_NICKNAME: /* the public nickname table, sex unknown */
+        if (xchg_norm_nickname(v, 0, out, cap) != XCHG_OK)
+            snprintf(out, cap, "%s", v);
+        return 0;
+    case XCHG_TR_SWAP_DM: /* YYYYMMDD -> YYYYDDMM, where that is another valid date */
+        if (strlen(v) != 8 || (v[6] == v[4] && v[7] == v[5]) || v[6] > '1' ||
+            (v[6] == '1' && v[7] > '2') || (v[6] == '0' && v[7] == '0'))
+            return 1; /* no such token */
+        snprintf(out, cap, "%.4s%.2s%.2s", v, v + 6, v + 4);
+        return 0;
     default:
         return -1;
     }
@@ -121,6 +138,126 @@ static const char *truth_cb(size_t r, size_t f, void *ctx)
     if (t < 0)
         return "";
     return f == 0 ? T[t].fore : f == 1 ? T[t].sur : T[t].dob;
+}
+
+/* Frequency alignment of one key's tokens (match = 0: blocking key k, 1: match key k). */
+static void token_attack(const xchg_policy_data *pd, const xchg_match_key *mk, size_t k,
+                         int match, const att_list *const *lists, const att_list *yearl,
+                         const struct rec *R, size_t n, unsigned bucket)
+{
+    static const char *const tr[] = {"", ":initial", ":phonetic", ":year", ":swap_dm",
+                                      ":first", ":nickname", ":outward", ":sector", ":dm"};
+    char desc[256] = "", name[160];
+    for (size_t j = 0; j < mk->nparts; j++) {
+        size_t dl = strlen(desc);
+        snprintf(desc + dl, sizeof desc - dl, "%s%s%s", j ? "+" : "",
+                 pd->fields[mk->parts[j].field].name,
+                 mk->parts[j].transform < 10 ? tr[mk->parts[j].transform] : "?");
+    }
+    if (match)
+        snprintf(name, sizeof name, "match:%s", mk->name);
+    else
+        snprintf(name, sizeof name, "block%zu", k + 1);
+    /* the attacker's distribution of each part */
+    att_list parts[ATT_MAXP];
+    memset(parts, 0, sizeof parts);
+    int ok = mk->nparts <= ATT_MAXP;
+    for (size_t j = 0; j < mk->nparts && ok; j++) {
+        const char *fname = pd->fields[mk->parts[j].field].name;
+        const att_list *src = strcmp(fname, "forename") == 0  ? lists[0]
+                              : strcmp(fname, "surname") == 0 ? lists[1]
+                              : strcmp(fname, "dob") == 0
+                                  ? (mk->parts[j].transform == XCHG_TR_YEAR ? yearl : lists[2])
+                                  : NULL;
+        if (!src) {
+            ok = 0;
+            break;
+        }
+        for (size_t i = 0; i < src->n; i++) {
+            char tx[64];
+            int rc = part_text(pd, &mk->parts[j], src->v[i], src->v[i], src->v[i], tx, sizeof tx);
+            if (rc < 0) {
+                ok = 0;
+                break;
+            }
+            if (rc == 0 && (src == lists[2] || src == yearl))
+                att_list_add_new(&parts[j], tx, src->w[i]); /* dates: one text per value */
+            else if (rc == 0)
+                att_list_add(&parts[j], tx, src->w[i]);
+        }
+    }
+    if (!ok) {
+        printf("attack token-frequency:%s (%s): not modelled (no public distribution for a "
+               "part)\n", name, desc);
+        for (size_t j = 0; j < ATT_MAXP; j++)
+            att_list_free(&parts[j]);
+        return;
+    }
+    /* the tokens the matcher holds, and (scoring only) the plaintext each encodes */
+    size_t nt = 0;
+    uint8_t *vals = malloc((n + 1) * XCHG_TOKEN_BYTES);
+    char **tv = malloc((n + 1) * sizeof *tv);
+    for (size_t r = 0; r < n; r++) {
+        const xchg_token *tok = match ? R[r].match : R[r].block;
+        size_t ntok = match ? R[r].nmatch : R[r].nblock;
+        for (size_t i = 0; i < ntok; i++) {
+            if (tok[i].index != k || R[r].truth < 0)
+                continue;
+            xchg_token t = tok[i];
+            if (bucket)
+                (void)xchg__token_bucket(&t, bucket);
+            char pt[ATT_MAXP][64];
+            const char *ptp[ATT_MAXP];
+            const struct truth *tt = &T[R[r].truth];
+            int have = 1;
+            for (size_t j = 0; j < mk->nparts; j++) {
+                have &= part_text(pd, &mk->parts[j], tt->fore, tt->sur, tt->dob, pt[j],
+                                  sizeof pt[j]) == 0;
+                ptp[j] = pt[j];
+            }
+            char txt[320];
+            if (have)
+                att_join(ptp, mk->nparts, mk->any_order ? (long)mk->any_order_parts[0] : -1,
+                         mk->any_order ? (long)mk->any_order_parts[1] : -1, txt, sizeof txt);
+            else
+                snprintf(txt, sizeof txt, "?"); /* the truth's value makes no such token */
+            memcpy(vals + nt * XCHG_TOKEN_BYTES, t.value, XCHG_TOKEN_BYTES);
+            tv[nt++] = strdup(txt);
+            break;
+        }
+    }
+    /* as many plaintexts as there are tokens seen at least twice */
+    size_t want = 0;
+    {
+        uint8_t *s = malloc((nt + 1) * XCHG_TOKEN_BYTES);
+        memcpy(s, vals, nt * XCHG_TOKEN_BYTES);
+        qsort(s, nt, XCHG_TOKEN_BYTES, cmp_token);
+        for (size_t i = 1; i < nt; i++)
+            if (memcmp(s + i * XCHG_TOKEN_BYTES, s + (i - 1) * XCHG_TOKEN_BYTES,
+                       XCHG_TOKEN_BYTES) == 0 &&
+                (i < 2 || memcmp(s + (i - 1) * XCHG_TOKEN_BYTES, s + (i - 2) * XCHG_TOKEN_BYTES,
+                                 XCHG_TOKEN_BYTES) != 0))
+                want++;
+        free(s);
+    }
+    att_list pub = {0};
+    if (mk->nparts)
+        (void)att_top_product(parts, mk->nparts, mk->any_order ? (long)mk->any_order_parts[0] : -1,
+                              mk->any_order ? (long)mk->any_order_parts[1] : -1, want + 1, &pub);
+    long *guess = malloc((nt + 1) * sizeof *guess);
+    (void)att_freq_align(vals, nt, XCHG_TOKEN_BYTES, &pub, 2, guess);
+    size_t hit = 0;
+    for (size_t r = 0; r < nt; r++)
+        hit += guess[r] >= 0 && strcmp(pub.v[guess[r]], tv[r]) == 0;
+    printf("attack token-frequency:%s: reidentified %.4f of %zu (the plaintext of %s key "
+           "%s%s)\n", name, nt ? (double)hit / (double)nt : 0.0, nt,
+           match ? "match" : "blocking", desc, bucket ? ", tokens bucketed" : "");
+    for (size_t r = 0; r < nt; r++)
+        free(tv[r]);
+    free(tv), free(vals), free(guess);
+    att_list_free(&pub);
+    for (size_t j = 0; j < ATT_MAXP; j++)
+        att_list_free(&parts[j]);
 }
 
 int main(int argc, char **argv)
@@ -236,6 +373,9 @@ int main(int argc, char **argv)
             }
             x->nblock = r.nblock;
             memcpy(x->block, r.block, r.nblock * sizeof *r.block);
+            x->nmatch = r.nmatch;
+            x->match = malloc((r.nmatch + 1) * sizeof *x->match);
+            memcpy(x->match, r.match, r.nmatch * sizeof *r.match);
             x->truth = truth_find(x->ref);
         }
         uint64_t count;
@@ -245,101 +385,13 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "xchg-attack: %zu records, %zu-byte CLKs\n", n, nb);
 
-    /* 1. token frequency alignment, per blocking key */
+    /* 1. token frequency alignment, per blocking key and per match key */
     unsigned bucket = getenv("ATT_BUCKET_BITS") ? (unsigned)atoi(getenv("ATT_BUCKET_BITS")) : 0;
-    for (size_t k = 0; k < pd->fuzzy.nblocking; k++) {
-        const xchg_match_key *mk = &pd->fuzzy.blocking[k];
-        char desc[256] = "";
-        for (size_t j = 0; j < mk->nparts; j++) {
-            static const char *const tr[] = {"", ":initial", ":phonetic", ":year", ":swap",
-                                             ":first", ":nickname", ":outward", ":sector", ":dm"};
-            size_t dl = strlen(desc);
-            snprintf(desc + dl, sizeof desc - dl, "%s%s%s", j ? "+" : "",
-                     pd->fields[mk->parts[j].field].name,
-                     mk->parts[j].transform < 10 ? tr[mk->parts[j].transform] : "?");
-        }
-        /* the attacker's distribution of the key's plaintext: product of the parts' */
-        att_list pub = {0};
-        int ok = 1;
-        for (size_t j = 0; j < mk->nparts && ok; j++) {
-            att_list part = {0};
-            const char *fname = pd->fields[mk->parts[j].field].name;
-            const att_list *src = strcmp(fname, "forename") == 0  ? &lists[0]
-                                  : strcmp(fname, "surname") == 0 ? &lists[1]
-                                  : strcmp(fname, "dob") == 0
-                                      ? (mk->parts[j].transform == XCHG_TR_YEAR ? &yearl : &lists[2])
-                                      : NULL;
-            if (!src) {
-                ok = 0;
-                break;
-            }
-            for (size_t i = 0; i < src->n; i++) {
-                char t[64];
-                if (part_text(pd, &mk->parts[j], src->v[i], src->v[i], src->v[i], t, sizeof t) != 0) {
-                    ok = 0;
-                    break;
-                }
-                if (src == &lists[2] || src == &yearl)
-                    att_list_add_new(&part, t, src->w[i]);
-                else
-                    att_list_add(&part, t, src->w[i]);
-            }
-            att_list next = {0};
-            if (j == 0) {
-                next = part;
-            } else {
-                for (size_t a2 = 0; a2 < pub.n; a2++)
-                    for (size_t b2 = 0; b2 < part.n; b2++) {
-                        char t[160];
-                        snprintf(t, sizeof t, "%s|%s", pub.v[a2], part.v[b2]);
-                        att_list_add_new(&next, t, pub.w[a2] * part.w[b2]);
-                    }
-                att_list_free(&pub);
-                att_list_free(&part);
-            }
-            pub = next;
-        }
-        if (!ok) {
-            printf("attack token-frequency:block%zu (%s): not modelled (no public distribution "
-                   "for a part)\n", k + 1, desc);
-            att_list_free(&pub);
-            continue;
-        }
-        size_t nt = 0;
-        uint8_t *vals = malloc((n + 1) * XCHG_TOKEN_BYTES);
-        char **tv = malloc((n + 1) * sizeof *tv);
-        for (size_t r = 0; r < n; r++)
-            for (size_t i = 0; i < R[r].nblock; i++) {
-                if (R[r].block[i].index != k || R[r].truth < 0)
-                    continue;
-                xchg_token t = R[r].block[i];
-                if (bucket)
-                    (void)xchg__token_bucket(&t, bucket);
-                memcpy(vals + nt * XCHG_TOKEN_BYTES, t.value, XCHG_TOKEN_BYTES);
-                char txt[160] = "";
-                const struct truth *tr = &T[R[r].truth];
-                for (size_t j = 0; j < mk->nparts; j++) {
-                    char pt[64];
-                    (void)part_text(pd, &mk->parts[j], tr->fore, tr->sur, tr->dob, pt, sizeof pt);
-                    size_t tl = strlen(txt);
-                    snprintf(txt + tl, sizeof txt - tl, "%s%s", j ? "|" : "", pt);
-                }
-                tv[nt++] = strdup(txt);
-                break;
-            }
-        long *guess = malloc((nt + 1) * sizeof *guess);
-        (void)att_freq_align(vals, nt, XCHG_TOKEN_BYTES, &pub, 2, guess);
-        size_t hit = 0;
-        for (size_t r = 0; r < nt; r++)
-            hit += guess[r] >= 0 && strcmp(pub.v[guess[r]], tv[r]) == 0;
-        printf("attack token-frequency:block%zu: reidentified %.4f of %zu (the plaintext of "
-               "blocking key %s%s)\n", k + 1, nt ? (double)hit / (double)nt : 0.0, nt, desc,
-               bucket ? ", tokens bucketed" : "");
-        for (size_t r = 0; r < nt; r++)
-            free(tv[r]);
-        free(tv), free(vals), free(guess);
-        att_list_free(&pub);
-    }
+    const att_list *pub_lists[3] = {&lists[0], &lists[1], &lists[2]};
+    for (size_t k = 0; k < pd->fuzzy.nblocking; k++)
+        token_attack(pd, &pd->fuzzy.blocking[k], k, 0, pub_lists, &yearl, R, n, bucket);
+    for (size_t k = 0; k < pd->nmatch_keys; k++)
+        token_attack(pd, &pd->match_keys[k], k, 1, pub_lists, &yearl, R, n, 0);
 
     /* 2. pattern mining on the CLKs */
     size_t max = getenv("ATT_MAX") ? (size_t)atol(getenv("ATT_MAX")) : 20000;

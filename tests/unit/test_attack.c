@@ -268,6 +268,76 @@ static void test_token_frequency(void **state)
     free(year);
 }
 
+/* The attacker's model of a multi-part key: the top values of a product of independent
+ * parts, in descending order, exactly as listing the whole product and sorting it would
+ * give them; an any_order pair's two orders add up. */
+static void test_top_product(void **state)
+{
+    (void)state;
+    att_list a = {0}, b = {0}, out = {0};
+    att_list_add(&a, "c", 1), att_list_add(&a, "a", 5), att_list_add(&a, "b", 3);
+    att_list_add(&b, "y", 2), att_list_add(&b, "x", 4);
+    assert_int_equal(att_top_product((att_list[]){a, b}, 2, -1, -1, 4, &out), 0);
+    static const char *const want[] = {"a|x", "b|x", "a|y", "b|y"};
+    static const double ww[] = {20, 12, 10, 6};
+    assert_int_equal(out.n, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(out.v[i], want[i]);
+        assert_true(out.w[i] == ww[i]);
+    }
+    att_list_free(&out);
+    /* surname and forename lists, the pair hashed lesser first: {p,q} = 2*1 + 1*3 */
+    att_list s = {0}, f = {0};
+    att_list_add(&s, "p", 2), att_list_add(&s, "q", 1);
+    att_list_add(&f, "p", 3), att_list_add(&f, "q", 1);
+    assert_int_equal(att_top_product((att_list[]){s, f}, 2, 0, 1, 3, &out), 0);
+    assert_int_equal(out.n, 3);
+    assert_string_equal(out.v[0], "p|p");
+    assert_true(out.w[0] == 6);
+    assert_string_equal(out.v[1], "p|q");
+    assert_true(out.w[1] == 5);
+    assert_string_equal(out.v[2], "q|q");
+    assert_true(out.w[2] == 1);
+    att_list_free(&out);
+    const char *txt[2] = {"q", "p"};
+    char j[16];
+    att_join(txt, 2, 0, 1, j, sizeof j);
+    assert_string_equal(j, "p|q");
+    att_join(txt, 2, -1, -1, j, sizeof j);
+    assert_string_equal(j, "q|p");
+    /* three random parts against the brute-force product */
+    att_list r[3] = {{0}, {0}, {0}};
+    size_t sz[3] = {7, 5, 4};
+    for (size_t q = 0; q < 3; q++)
+        for (size_t i = 0; i < sz[q]; i++) {
+            char v[32];
+            snprintf(v, sizeof v, "%c%zu", (char)('a' + q), i);
+            att_list_add_new(&r[q], v, 1.0 + (double)(int)(urand() * 1000));
+        }
+    double all[7 * 5 * 4];
+    size_t na = 0;
+    for (size_t x = 0; x < 7; x++)
+        for (size_t y = 0; y < 5; y++)
+            for (size_t z = 0; z < 4; z++)
+                all[na++] = r[0].w[x] * r[1].w[y] * r[2].w[z];
+    for (size_t i = 0; i < na; i++) /* descending */
+        for (size_t k = i + 1; k < na; k++)
+            if (all[k] > all[i]) {
+                double tmp = all[i];
+                all[i] = all[k];
+                all[k] = tmp;
+            }
+    assert_int_equal(att_top_product(r, 3, -1, -1, 20, &out), 0);
+    assert_int_equal(out.n, 20);
+    for (size_t i = 0; i < 20; i++)
+        assert_true(out.w[i] == all[i]);
+    att_list_free(&out);
+    assert_int_equal(att_top_product(r, 0, -1, -1, 20, &out), -1);
+    for (size_t q = 0; q < 3; q++)
+        att_list_free(&r[q]);
+    att_list_free(&a), att_list_free(&b), att_list_free(&s), att_list_free(&f);
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -275,6 +345,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pattern_plain_vs_salted),
         cmocka_unit_test(test_token_frequency),
+        cmocka_unit_test(test_top_product),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
