@@ -11,6 +11,8 @@
  *   counts also stand in for the published age structure (an aggregate the attacker has).
  * Environment: ATT_MAX (records the pattern miner takes, default 20000, the first ones);
  *   ATT_BUCKET_BITS=B simulates token bucketing (token_flatten.c) of the blocking tokens.
+ * Attacks: token-frequency:blockK per blocking key, token-frequency:match:NAME per match
+ * key (parts without a public distribution: "not modelled"), clk-pattern on the CLKs.
  * Prints per attack a last line
  *   attack <name>: reidentified <fraction> of <N> (<what was recovered>)
  */
