@@ -14,6 +14,8 @@
  * between them) or as lacking the evidence (they do not: indicators withheld by
  * identification consent, for one, since the truth ignores consent).
  */
+#include "attack.h"
+
 #include <exchange.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +109,11 @@ int main(int argc, char **argv)
         ((xchg_policy_data *)pd)->fuzzy.threshold = atof(getenv("LQ_THRESHOLD"));
     if (getenv("LQ_REVIEW"))
         ((xchg_policy_data *)pd)->fuzzy.review_low = atof(getenv("LQ_REVIEW"));
+    /* LQ_CLK_TRANSFORM=rule90|diffuse-T: a measurement-only transform of every CLK as
+     * it is opened (bench/attack/attack.h), the same xchg-attack applies */
+    const char *xspec = getenv("LQ_CLK_TRANSFORM");
+    att_xform *xform = NULL; /* made at the first CLK, for its length */
+    uint8_t *xf_buf = NULL;
     xchg_linkset *ls = NULL;
     if (xchg_linkset_new(p, &ls) != XCHG_OK)
         return 3;
@@ -138,6 +145,17 @@ int main(int argc, char **argv)
             snprintf(refs[nrefs].key, kl, "%s:%.*s", file, (int)r.ref_len, r.ref);
             refs[nrefs].rec = (uint32_t)xchg_linkset_count(ls);
             nrefs++;
+            if (xspec && *xspec && r.clk && r.clk_len) { /* LQ_CLK_TRANSFORM */
+                if (!xform && !(xform = att_xform_new(xspec, 8 * r.clk_len))) {
+                    fprintf(stderr, "link_quality: LQ_CLK_TRANSFORM=%s: unknown\n", xspec);
+                    return 2;
+                }
+                if (!xf_buf && !(xf_buf = malloc(r.clk_len)))
+                    return 3;
+                memcpy(xf_buf, r.clk, r.clk_len);
+                att_xform_apply(xform, xf_buf);
+                r.clk = xf_buf;
+            }
             if (xchg_linkset_add(ls, agency, nrefs, &r) != XCHG_OK)
                 return 3;
         }

@@ -1,6 +1,8 @@
 /* Attacks on the matcher's encodings (attack.h, docs/attacks.md). */
 #include "attack.h"
 
+#include <sodium.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -713,4 +715,115 @@ int att_top_product(const att_list *parts, size_t nparts, long any_a, long any_b
         free(ord[j]);
     free(h);
     return rc;
+}
+
+/* ---- measurement-only transforms (attack.h) --------------------------------------- */
+
+struct att_xform {
+    int kind; /* 1 rule 90, 2 diffusion */
+    size_t l, t;
+    uint32_t *map; /* rule 90: the permutation (l); diffusion: the taps (l * t) */
+    uint8_t *tmp;
+};
+
+static int bit_of(const uint8_t *f, size_t i)
+{
+    return (f[i >> 3] >> (7 - (i & 7))) & 1;
+}
+
+att_xform *att_xform_new(const char *spec, size_t l)
+{
+    att_xform *x = calloc(1, sizeof *x);
+    if (!x || l < 3)
+        return free(x), NULL;
+    x->l = l;
+    if (strcmp(spec, "rule90") == 0) {
+        x->kind = 1, x->t = 1;
+    } else if (strncmp(spec, "diffuse-", 8) == 0 && atoi(spec + 8) >= 1 && atoi(spec + 8) <= 16) {
+        x->kind = 2, x->t = (size_t)atoi(spec + 8);
+    } else {
+        free(x);
+        return NULL;
+    }
+    static const char ctx[] = "exchange bench clk transform v1";
+    uint8_t seed[32];
+    crypto_generichash(seed, sizeof seed, (const unsigned char *)ctx, sizeof ctx - 1,
+                       (const unsigned char *)spec, strlen(spec));
+    size_t n = l * x->t;
+    uint8_t *stream = malloc(8 * n);
+    x->map = malloc(n * sizeof *x->map);
+    x->tmp = malloc((l + 7) / 8);
+    if (!stream || !x->map || !x->tmp) {
+        free(stream);
+        att_xform_free(x);
+        return NULL;
+    }
+    randombytes_buf_deterministic(stream, 8 * n, seed);
+    if (x->kind == 1) { /* Fisher-Yates, as clk_harden.c's make_perm */
+        for (size_t i = 0; i < l; i++)
+            x->map[i] = (uint32_t)i;
+        for (size_t i = l - 1; i > 0; i--) {
+            uint64_t r = 0;
+            for (int b = 0; b < 8; b++)
+                r = (r << 8) | stream[8 * i + (size_t)b];
+            size_t j = (size_t)(r % (uint64_t)(i + 1));
+            uint32_t tv = x->map[i];
+            x->map[i] = x->map[j];
+            x->map[j] = tv;
+        }
+    } else { /* t distinct taps per output bit */
+        size_t s = 0;
+        for (size_t j = 0; j < l; j++)
+            for (size_t k = 0; k < x->t; k++) {
+                for (;;) {
+                    uint64_t r = 0;
+                    for (int b = 0; b < 8; b++)
+                        r = (r << 8) | stream[(8 * s + (size_t)b) % (8 * n)];
+                    s++;
+                    uint32_t c = (uint32_t)(r % l);
+                    int dup = 0;
+                    for (size_t q = 0; q < k; q++)
+                        dup |= x->map[j * x->t + q] == c;
+                    if (!dup) {
+                        x->map[j * x->t + k] = c;
+                        break;
+                    }
+                }
+            }
+    }
+    free(stream);
+    return x;
+}
+
+void att_xform_apply(const att_xform *x, uint8_t *f)
+{
+    size_t l = x->l, nb = (l + 7) / 8;
+    memset(x->tmp, 0, nb);
+    if (x->kind == 1) {
+        for (size_t i = 0; i < l; i++) /* permute: bit i goes to map[i] */
+            if (bit_of(f, i))
+                x->tmp[x->map[i] >> 3] |= (uint8_t)(0x80u >> (x->map[i] & 7));
+        memset(f, 0, nb);
+        for (size_t i = 0; i < l; i++)
+            if (bit_of(x->tmp, (i + l - 1) % l) ^ bit_of(x->tmp, (i + 1) % l))
+                f[i >> 3] |= (uint8_t)(0x80u >> (i & 7));
+        return;
+    }
+    for (size_t j = 0; j < l; j++) {
+        int v = 0;
+        for (size_t k = 0; k < x->t; k++)
+            v ^= bit_of(f, x->map[j * x->t + k]);
+        if (v)
+            x->tmp[j >> 3] |= (uint8_t)(0x80u >> (j & 7));
+    }
+    memcpy(f, x->tmp, nb);
+}
+
+void att_xform_free(att_xform *x)
+{
+    if (!x)
+        return;
+    free(x->map);
+    free(x->tmp);
+    free(x);
 }

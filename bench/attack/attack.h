@@ -67,4 +67,22 @@ int att_top_product(const att_list *parts, size_t nparts, long any_a, long any_b
 void att_join(const char *const *txt, size_t nparts, long any_a, long any_b, char *out,
               size_t cap);
 
+/*
+ * Measurement-only CLK transforms (docs/attacks.md, "Transforms measured outside the
+ * sealer"): the candidates the brief listed that need no salt, applied to CLKs after they
+ * are opened so that link_quality and xchg-attack measure them on the same filters. The
+ * key is a fixed bench key: a real wiring would derive it from the linkage secret as
+ * clk_harden.c derives the salted permutation's. Never used by sealing.
+ *   "rule90"    Schnell & Borgs 2018: a keyed permutation, then bit i = b[i-1] XOR b[i+1]
+ *               (cyclic);
+ *   "diffuse-T" Armknecht, Heng & Schnell 2023: output bit j = XOR of T keyed-random
+ *               distinct input bits (output length l).
+ * att_xform_new returns NULL for an unknown spec; att_xform_apply rewrites f (l bits, MSB
+ * first) in place.
+ */
+typedef struct att_xform att_xform;
+att_xform *att_xform_new(const char *spec, size_t l);
+void att_xform_apply(const att_xform *x, uint8_t *f);
+void att_xform_free(att_xform *x);
+
 #endif

@@ -11,7 +11,10 @@
 #
 # VARIANT (joined with +): plain | salt-year (fuzzy.hardening salt: dob, 4 chars) |
 #   blip-P (BLIP with flip probability P) | fold (xorFolds: 1) | bucket-B (blocking tokens
-#   bucketed to B bits before the token attack; linkage not affected in this measurement).
+#   bucketed to B bits before the token attack; linkage not affected in this measurement) |
+#   rule90 | diffuse-T (measurement-only CLK transforms applied as the CLKs are opened, by
+#   link_quality and xchg-attack alike: bench/attack/attack.h) | @T (link at Dice threshold
+#   T instead of the agreement's, e.g. rule90@0.85).
 # ATT_BUILD=DIR uses an existing build (default: build/bench-release, configured here).
 # ATT_AGREEMENT=FILE attacks another agreement than policies/phase1.yaml or
 # bench/febrl/agreement.yaml (e.g. an earlier version, to compare).
@@ -47,7 +50,7 @@ for v in var.split('+'):
     if v == 'salt-year': hard.append('    salt: {feature: dob, chars: 4}')
     elif v.startswith('blip-'): hard.append('    blip: ' + v[5:])
     elif v == 'fold': t = re.sub(r'(\n(\s+)l: 1024\n)', r'\1\2xorFolds: 1\n', t, count=1)
-    elif v == 'plain' or v.startswith('bucket-'): pass
+    elif v == 'plain' or v.startswith('bucket-') or v == 'rule90' or v.startswith('diffuse-') or v.startswith('@'): pass
     else: sys.exit('attack.sh: unknown variant ' + v)
 if hard:
     t = re.sub(r'(\n  one_to_one: \w+\n)', lambda m: m.group(1) + '  hardening:\n' + '\n'.join(hard) + '\n', t, count=1)
@@ -56,6 +59,8 @@ PY
 }
 
 bucket_of() { local b=""; for v in ${1//+/ }; do case $v in bucket-*) b=${v#bucket-};; esac; done; echo "$b"; }
+xform_of() { local b=""; for v in ${1//+/ }; do case $v in rule90|diffuse-*) b=$v;; esac; done; echo "$b"; }
+thr_of() { local b=""; for v in ${1//+/ }; do case $v in @*) b=${v#@};; esac; done; echo "$b"; }
 
 if [ "$MODE" = county ]; then
   HH=${ARGS[0]:-8000}
@@ -92,9 +97,9 @@ PY
       files+=("$W/$v-$f.xex")
     done
     echo "== county, $HH households, error rate $RATE, phase1, variant $v =="
-    nice -n 10 $B/bench/link_quality "$A" "$W/keys/matcher.key" "$W/county/truth" 2026-10-31 \
+    env LQ_CLK_TRANSFORM=$(xform_of "$v") $(t=$(thr_of "$v"); [ -n "$t" ] && echo LQ_THRESHOLD=$t) nice -n 10 $B/bench/link_quality "$A" "$W/keys/matcher.key" "$W/county/truth" 2026-10-31 \
       "$W/county/truth/eligible_phase1.csv" "${files[@]}" | grep -E '^person|F1|f1' | head -3
-    env ${ATT_MAX:+ATT_MAX=$ATT_MAX} ATT_BUCKET_BITS=$(bucket_of "$v") nice -n 10 $B/bench/xchg-attack "$A" "$W/keys/matcher.key" "$W/names.csv" "$W/truth.csv" "${files[@]}"
+    env ${ATT_MAX:+ATT_MAX=$ATT_MAX} ATT_BUCKET_BITS=$(bucket_of "$v") ATT_CLK_TRANSFORM=$(xform_of "$v") nice -n 10 $B/bench/xchg-attack "$A" "$W/keys/matcher.key" "$W/names.csv" "$W/truth.csv" "${files[@]}"
   done
 elif [ "$MODE" = febrl ]; then
   D=../shared/data/febrl
@@ -153,9 +158,9 @@ PY
         -o "$W/$v-${a##*:}.xex" --period 2026-01-01..2026-12-31 --force >/dev/null 2>&1
     done
     echo "== FEBRL $DS, variant $v =="
-    $B/bench/link_quality "$A" "$W/keys/matcher.key" "$W/truth" 2026-06-30 "$W/truth/eligible.csv" \
+    env LQ_CLK_TRANSFORM=$(xform_of "$v") $(t=$(thr_of "$v"); [ -n "$t" ] && echo LQ_THRESHOLD=$t) $B/bench/link_quality "$A" "$W/keys/matcher.key" "$W/truth" 2026-06-30 "$W/truth/eligible.csv" \
       "$W/$v-orig.xex" "$W/$v-dup.xex" | grep -E '^person|F1|f1' | head -3
-    env ATT_BUCKET_BITS=$(bucket_of "$v") $B/bench/xchg-attack "$A" "$W/keys/matcher.key" "$W/names.csv" "$W/truth.csv" "$W/$v-orig.xex" "$W/$v-dup.xex"
+    env ATT_BUCKET_BITS=$(bucket_of "$v") ATT_CLK_TRANSFORM=$(xform_of "$v") $B/bench/xchg-attack "$A" "$W/keys/matcher.key" "$W/names.csv" "$W/truth.csv" "$W/$v-orig.xex" "$W/$v-dup.xex"
   done
 else
   echo "attack.sh: first argument is county or febrl" >&2

@@ -10,7 +10,9 @@
  * TRUTH.csv: ref,forename,surname,dob (dob YYYYMMDD) — scoring only; its year-of-birth
  *   counts also stand in for the published age structure (an aggregate the attacker has).
  * Environment: ATT_MAX (records the pattern miner takes, default 20000, the first ones);
- *   ATT_BUCKET_BITS=B simulates token bucketing (token_flatten.c) of the blocking tokens.
+ *   ATT_BUCKET_BITS=B simulates token bucketing (token_flatten.c) of the blocking tokens;
+ *   ATT_CLK_TRANSFORM=rule90|diffuse-T applies a measurement-only CLK transform
+ *   (attack.h) to every CLK before the pattern mining.
  * Attacks: token-frequency:blockK per blocking key, token-frequency:match:NAME per match
  * key (parts without a public distribution: "not modelled"), clk-pattern on the CLKs.
  * Prints per attack a last line
@@ -345,6 +347,8 @@ int main(int argc, char **argv)
     }
 
     /* what the matcher holds */
+    const char *xspec = getenv("ATT_CLK_TRANSFORM");
+    att_xform *xform = NULL;
     struct rec *R = NULL;
     size_t n = 0, capR = 0, nb = 0;
     for (int a = 5; a < argc; a++) {
@@ -372,6 +376,13 @@ int main(int argc, char **argv)
                 nb = r.clk_len;
                 x->clk = malloc(nb);
                 memcpy(x->clk, r.clk, nb);
+                if (xspec && *xspec) { /* ATT_CLK_TRANSFORM, as link_quality's */
+                    if (!xform && !(xform = att_xform_new(xspec, 8 * nb))) {
+                        fprintf(stderr, "xchg-attack: ATT_CLK_TRANSFORM=%s: unknown\n", xspec);
+                        return 2;
+                    }
+                    att_xform_apply(xform, x->clk);
+                }
             }
             x->nblock = r.nblock;
             memcpy(x->block, r.block, r.nblock * sizeof *r.block);

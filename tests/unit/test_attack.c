@@ -20,6 +20,7 @@
 
 static size_t NREC = 2000;
 #define NMAX 50000
+#define R90_PIN "bc0140008a802802" /* regression pin of the bench key, not an independent vector */
 #define L 1024
 
 static const char schema[] =
@@ -405,6 +406,59 @@ static void test_token_two_codes(void **state)
     att_list_free(&part[1]);
 }
 
+/* The measurement-only transforms (attack.h): Rule 90 after a keyed permutation sends each
+ * input bit to exactly two output bits; diffusion's output bits each XOR T distinct input
+ * bits, so one input bit reaches l*T output bits over all inputs; both are linear over
+ * XOR (which is why they keep near records near); fixed bench keys give fixed bits. */
+static void test_measured_transforms(void **state)
+{
+    (void)state;
+    const size_t l = 64;
+    assert_null(att_xform_new("rule45", l));
+    assert_null(att_xform_new("diffuse-0", l));
+    att_xform *r90 = att_xform_new("rule90", l), *d3 = att_xform_new("diffuse-3", l);
+    assert_non_null(r90);
+    assert_non_null(d3);
+    size_t reach = 0;
+    for (size_t i = 0; i < l; i++) {
+        uint8_t e[8] = {0}, f[8] = {0};
+        e[i >> 3] = (uint8_t)(0x80u >> (i & 7));
+        memcpy(f, e, 8);
+        att_xform_apply(r90, f);
+        size_t pc = 0;
+        for (int b = 0; b < 8; b++)
+            pc += (size_t)__builtin_popcount(f[b]);
+        assert_int_equal(pc, 2);
+        memcpy(f, e, 8);
+        att_xform_apply(d3, f);
+        for (int b = 0; b < 8; b++)
+            reach += (size_t)__builtin_popcount(f[b]);
+    }
+    assert_int_equal(reach, l * 3);
+    uint8_t a[8] = {0x80, 0x40, 0x20, 0x10, 0x08, 0x04, 0x02, 0x01}, b[8], x[8];
+    for (int k = 0; k < 8; k++)
+        b[k] = (uint8_t)(0x5a ^ (k * 37)), x[k] = a[k] ^ b[k];
+    att_xform *both[2] = {r90, d3};
+    for (int m = 0; m < 2; m++) {
+        uint8_t ta[8], tb[8], tx[8];
+        memcpy(ta, a, 8), memcpy(tb, b, 8), memcpy(tx, x, 8);
+        att_xform_apply(both[m], ta), att_xform_apply(both[m], tb), att_xform_apply(both[m], tx);
+        for (int k = 0; k < 8; k++)
+            assert_int_equal(tx[k], ta[k] ^ tb[k]);
+    }
+    /* pinned bits of the fixed bench keys (regression: the docs' figures used these) */
+    uint8_t f[8];
+    memcpy(f, a, 8);
+    att_xform_apply(r90, f);
+    char hex[17];
+    for (int k = 0; k < 8; k++)
+        snprintf(hex + 2 * k, 3, "%02x", f[k]);
+    printf("rule90(8040201008040201) = %s\n", hex);
+    assert_string_equal(hex, R90_PIN);
+    att_xform_free(r90);
+    att_xform_free(d3);
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
@@ -414,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_token_frequency),
         cmocka_unit_test(test_top_product),
         cmocka_unit_test(test_token_two_codes),
+        cmocka_unit_test(test_measured_transforms),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
