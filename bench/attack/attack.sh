@@ -14,8 +14,9 @@
 #   bucketed to B bits before the token attack; linkage not affected in this measurement) |
 #   rule90 | diffuse-T (measurement-only CLK transforms applied as the CLKs are opened, by
 #   link_quality and xchg-attack alike: bench/attack/attack.h) | @T (link at Dice threshold
-#   T instead of the agreement's, e.g. rule90@0.85).
+#   T instead of the agreement's, e.g. rule90+@0.85).
 # ATT_BUILD=DIR uses an existing build (default: build/bench-release, configured here).
+# ATT_NO_ATTACK=1 measures the linkage only (e.g. a threshold sweep of one transform).
 # ATT_AGREEMENT=FILE attacks another agreement than policies/phase1.yaml or
 # bench/febrl/agreement.yaml (e.g. an earlier version, to compare).
 set -euo pipefail
@@ -99,7 +100,7 @@ PY
     echo "== county, $HH households, error rate $RATE, phase1, variant $v =="
     env LQ_CLK_TRANSFORM=$(xform_of "$v") $(t=$(thr_of "$v"); [ -n "$t" ] && echo LQ_THRESHOLD=$t) nice -n 10 $B/bench/link_quality "$A" "$W/keys/matcher.key" "$W/county/truth" 2026-10-31 \
       "$W/county/truth/eligible_phase1.csv" "${files[@]}" | grep -E '^person|F1|f1' | head -3
-    env ${ATT_MAX:+ATT_MAX=$ATT_MAX} ATT_BUCKET_BITS=$(bucket_of "$v") ATT_CLK_TRANSFORM=$(xform_of "$v") nice -n 10 $B/bench/xchg-attack "$A" "$W/keys/matcher.key" "$W/names.csv" "$W/truth.csv" "${files[@]}"
+    [ -n "${ATT_NO_ATTACK:-}" ] || env ${ATT_MAX:+ATT_MAX=$ATT_MAX} ATT_BUCKET_BITS=$(bucket_of "$v") ATT_CLK_TRANSFORM=$(xform_of "$v") nice -n 10 $B/bench/xchg-attack "$A" "$W/keys/matcher.key" "$W/names.csv" "$W/truth.csv" "${files[@]}"
   done
 elif [ "$MODE" = febrl ]; then
   D=../shared/data/febrl
@@ -160,7 +161,7 @@ PY
     echo "== FEBRL $DS, variant $v =="
     env LQ_CLK_TRANSFORM=$(xform_of "$v") $(t=$(thr_of "$v"); [ -n "$t" ] && echo LQ_THRESHOLD=$t) $B/bench/link_quality "$A" "$W/keys/matcher.key" "$W/truth" 2026-06-30 "$W/truth/eligible.csv" \
       "$W/$v-orig.xex" "$W/$v-dup.xex" | grep -E '^person|F1|f1' | head -3
-    env ATT_BUCKET_BITS=$(bucket_of "$v") ATT_CLK_TRANSFORM=$(xform_of "$v") $B/bench/xchg-attack "$A" "$W/keys/matcher.key" "$W/names.csv" "$W/truth.csv" "$W/$v-orig.xex" "$W/$v-dup.xex"
+    [ -n "${ATT_NO_ATTACK:-}" ] || env ATT_BUCKET_BITS=$(bucket_of "$v") ATT_CLK_TRANSFORM=$(xform_of "$v") $B/bench/xchg-attack "$A" "$W/keys/matcher.key" "$W/names.csv" "$W/truth.csv" "$W/$v-orig.xex" "$W/$v-dup.xex"
   done
 else
   echo "attack.sh: first argument is county or febrl" >&2
