@@ -851,14 +851,13 @@ static void run_item(struct console *c, struct job *j, const char *fam)
         else if (!ok)
             snprintf(msg, sizeof msg, "%s", diag_msg(d, xchg_strerror(e)));
     } else if (j->kind == JOB_RELEASE) {
-        char dir[4096], path[4200];
-        snprintf(dir, sizeof dir, "%s/%s", c->o.outbox, j->recipient);
-        (void)mkdir(c->o.outbox, 0700);
-        (void)mkdir(dir, 0700);
-        snprintf(path, sizeof path, "%s/%s-%lld.xrp", dir, fam, (long long)now);
+        char path[4200];
         xchg_release_stats st;
-        xchg_err e =
-            xchg_matcher_release(c->o.m, c->o.matcher, fam, j->recipient, path, 0, now, &st, d);
+        xchg_err e = c->remote
+                         ? c->remote->release(c->remote->ctx, fam, j->recipient, now, &st, d)
+                         : xchg_matcher_release_outbox(c->o.m, c->o.matcher, fam, j->recipient,
+                                                       c->o.outbox, xchg_seckey_public(c->o.op),
+                                                       now, &st, path, sizeof path, d);
         ok = e == XCHG_OK;
         struct qent *q = find_fam(c, fam);
         if (q)
@@ -1075,9 +1074,13 @@ static void api_decide(struct console *c, json_t *body, struct console_resp *r)
 
 static void api_release(struct console *c, json_t *body, struct console_resp *r)
 {
-    if (local_only(c, r, "releasing"))
+    if (c->remote && !c->remote->can_release) {
+        refuse(r, 403, "no_release",
+               "the matcher daemon has no outbox (xchg-matcherd --outbox): it cannot make "
+               "packets");
         return;
-    if (!c->o.matcher || !c->o.outbox) {
+    }
+    if (!c->remote && (!c->o.matcher || !c->o.outbox)) {
         refuse(r, 403, "no_release",
                "this console was started without the matcher's key (--matcher-key): it cannot "
                "make packets");
@@ -1215,7 +1218,9 @@ static void api_session(struct console *c, struct console_resp *r)
                            "operator", c->my_party, "label", label ? label : "", "key", kid,
                            "is_operator", c->is_operator, "agreement", pd->id, "required",
                            (int)pd->approvals_required, "can_release",
-                           c->o.matcher != NULL && c->o.outbox != NULL, "recipients", recs));
+                           c->remote ? c->remote->can_release
+                                     : c->o.matcher != NULL && c->o.outbox != NULL,
+                           "recipients", recs));
 }
 
 /* ---- the request ------------------------------------------------------------------- */

@@ -20,7 +20,7 @@ struct console;
  * replaces (xchg_store_families of the latest run's eligible families,
  * xchg_matcher_release_decisions, xchg_store_family_show of the latest run,
  * xchg_store_changes_seen, xchg_matcher_decide_share with the console's key and share,
- * the review decisions and a review).
+ * the review decisions, a review, and a release made by the daemon).
  */
 struct console_backend {
     void *ctx;
@@ -39,6 +39,10 @@ struct console_backend {
                                  void *fctx, xchg_diag *d);
     xchg_err (*review)(void *ctx, const char *aa, const char *ra, const char *ab, const char *rb,
                        int same, const char *reason, int64_t now, xchg_diag *d);
+    /* xchg_matcher_release_outbox by the daemon, into its own outbox, with its matcher key */
+    xchg_err (*release)(void *ctx, const char *fam, const char *recipient, int64_t now,
+                        xchg_release_stats *st, xchg_diag *d);
+    int can_release; /* the daemon has an outbox (its /v1/health says "releases": true) */
 };
 
 struct console_opts {

@@ -61,6 +61,7 @@ static const char usage[] =
     "  POST /v1/operator/submit     operators: a signed decision, verified and stored\n"
     "  GET  /v1/operator/reviews    operators: the clerical-review decisions\n"
     "  POST /v1/operator/review     operators: a signed review decision, verified and stored\n"
+    "  POST /v1/operator/release    operators: a release of an approved family into --outbox\n"
     "Limits (defaults): --max-connections 512 at once, --max-per-ip 16 from one address,\n"
     "--header-timeout 10 s from accepting a connection (or ending its last answer) to the\n"
     "whole request head, TLS handshake included; --body-timeout 900 s for an upload's body;\n"
@@ -79,7 +80,7 @@ struct server {
     const char *outbox;
     char dbdir[PATH_MAX - 64];
     uint64_t max_upload;
-    int64_t submits; /* decisions stored through /v1/operator/submit (under store_lock) */
+    int64_t submits; /* decisions, reviews and releases made through the daemon (store_lock) */
     struct watchdog wd;
 };
 
@@ -103,7 +104,7 @@ struct req {
     char body_hex[2 * XCHG_SHA256_BYTES + 1];
     size_t party;
     xchg_sha256_stream *h;
-    int op_post; /* an operator POST (1 prepare, 2 submit, 3 review) whose body is being read */
+    int op_post; /* an operator POST (1 prepare, 2 submit, 3 review, 4 release) being read */
     char *buf;   /* its body */
     size_t blen;
 };
@@ -158,8 +159,8 @@ static enum MHD_Result ep_health(struct server *sv, struct MHD_Connection *conn,
 {
     const xchg_policy_data *pd = xchg_policy_get(sv->p);
     return send_json(conn, r, MHD_HTTP_OK,
-                     json_pack("{s:s,s:s,s:s}", "status", "ok", "agreement", pd->id, "party",
-                               party_id(sv, r->party)));
+                     json_pack("{s:s,s:s,s:s,s:b}", "status", "ok", "agreement", pd->id, "party",
+                               party_id(sv, r->party), "releases", sv->outbox != NULL));
 }
 
 static enum MHD_Result ep_extract_status(struct server *sv, struct MHD_Connection *conn,
@@ -352,6 +353,8 @@ static unsigned err_status(xchg_err e)
         return MHD_HTTP_FORBIDDEN;
     case XCHG_ERR_NOT_FOUND:
         return MHD_HTTP_NOT_FOUND;
+    case XCHG_ERR_EXISTS:
+        return MHD_HTTP_CONFLICT;
     case XCHG_ERR_ARG:
     case XCHG_ERR_FORMAT:
         return MHD_HTTP_BAD_REQUEST;
@@ -572,6 +575,39 @@ static enum MHD_Result op_post_end(struct server *sv, struct MHD_Connection *con
                       ? send_json(conn, r, MHD_HTTP_CREATED, json_pack("{s:s}", "status", "stored"))
                       : send_refusal(conn, r, e, d, "the review decision is refused");
         }
+    } else if (r->op_post == 4) {
+        /* a release asked for by the operator: the daemon makes the packet with its matcher
+           key into its outbox (the family's approvals decide; xchg_matcher_release) */
+        const char *fam = json_string_value(json_object_get(body, "family"));
+        const char *rcp = json_string_value(json_object_get(body, "recipient"));
+        if (!fam || !rcp) {
+            ret = send_json(conn, r, MHD_HTTP_BAD_REQUEST,
+                            json_pack("{s:s, s:s}", "error", "a release needs family and recipient",
+                                      "code", "arg"));
+        } else if (!sv->outbox) {
+            ret = send_json(conn, r, MHD_HTTP_NOT_IMPLEMENTED,
+                            json_pack("{s:s, s:s}", "error",
+                                      "this daemon has no outbox (--outbox): it makes no packets",
+                                      "code", "no_release"));
+        } else {
+            xchg_release_stats st;
+            char path[4200];
+            pthread_mutex_lock(&sv->store_lock);
+            xchg_err e = xchg_matcher_release_outbox(sv->m, sv->k, fam, rcp, sv->outbox,
+                                                     &pd->parties[r->party].key, now, &st, path,
+                                                     sizeof path, d);
+            if (e == XCHG_OK)
+                sv->submits++;
+            pthread_mutex_unlock(&sv->store_lock);
+            const char *name = strrchr(path, '/');
+            ret = e == XCHG_OK
+                      ? send_json(conn, r, MHD_HTTP_CREATED,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "packet",
+                                            st.packet_id, "recipient", rcp, "recipient_family",
+                                            st.family, "name", name ? name + 1 : path, "released",
+                                            (int)st.released, "withheld", (int)st.withheld))
+                      : send_refusal(conn, r, e, d, "the release is refused");
+        }
     } else if (r->op_post == 1) {
         const char *fam = json_string_value(json_object_get(body, "family"));
         const char *dec = json_string_value(json_object_get(body, "decision"));
@@ -655,6 +691,7 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
         OPSUB,
         OPREVS,
         OPREV,
+        OPREL,
         NONE
     } ep = NONE;
     const unsigned op_role = XCHG_NETAUTH_ROLE(XCHG_ROLE_OPERATOR);
@@ -682,9 +719,11 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
         ep = OPREVS, roles = op_role;
     else if (strcmp(url, "/v1/operator/review") == 0)
         ep = OPREV, roles = op_role;
+    else if (strcmp(url, "/v1/operator/release") == 0)
+        ep = OPREL, roles = op_role;
     if (ep == NONE)
         return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such endpoint");
-    int posting = ep == SUBMIT || ep == OPPREP || ep == OPSUB || ep == OPREV;
+    int posting = ep == SUBMIT || ep == OPPREP || ep == OPSUB || ep == OPREV || ep == OPREL;
     if ((posting && !post) || (!posting && !get))
         return send_error(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
     unsigned status;
@@ -693,12 +732,12 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
         return send_error(conn, r, status, msg);
     if (ep == SUBMIT)
         return upload_begin(sv, conn, r);
-    if (ep == OPPREP || ep == OPSUB || ep == OPREV) {
+    if (ep == OPPREP || ep == OPSUB || ep == OPREV || ep == OPREL) {
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > OPERATOR_BODY_MAX)
             return send_error(conn, r, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than allowed");
-        r->op_post = ep == OPPREP ? 1 : ep == OPSUB ? 2 : 3;
+        r->op_post = ep == OPPREP ? 1 : ep == OPSUB ? 2 : ep == OPREV ? 3 : 4;
         r->upload = 1;
         return MHD_YES;
     }

@@ -209,6 +209,22 @@ XCHG_API xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *match
                                        xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
+ * xchg_matcher_release into the matcher's outbox folder: the packet is written to
+ * OUTBOX/<recipient>/<family>-<now>.xrp (folders made 0700 when missing), the layout
+ * xchg-matcherd serves to recipients and `xchg fetch-packets` collects (docs/network.md);
+ * its path goes to path (pathsz bytes; "" on error). requested_by, when not NULL, is the
+ * operator who asked for the release (the console, or an operator through xchg-matcherd's
+ * /v1/operator/release): named in the release's audit entry. The same refusals as
+ * xchg_matcher_release, plus XCHG_ERR_EXISTS when a packet of that name exists already
+ * (one release per family and recipient per second).
+ */
+XCHG_API xchg_err xchg_matcher_release_outbox(xchg_matcher *m, const xchg_seckey *matcher,
+                                              const char *family, const char *recipient,
+                                              const char *outbox, const xchg_pubkey *requested_by,
+                                              int64_t now, xchg_release_stats *st, char *path,
+                                              size_t pathsz, xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
  * An operator's clerical-review decision on two records, named by agency party id and
  * the agency's record reference (as `xchg match show` lists review pairs): same = 1 "one
  * person" (always linked), 0 "different people" (never linked). Signed by the operator's

@@ -15,6 +15,7 @@
 #include "store_internal.h"
 
 #include <jansson.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static xchg_policy *pol;
@@ -442,6 +443,63 @@ static xchg_matcher *lee_family(char fam[24])
 }
 
 /* The matcher's operator writes decision rows straight into the store. */
+/* into the matcher's outbox: OUTBOX/<recipient>/<family>-<time>.xrp, folders 0700; the
+ * same second twice is refused; names that could leave the outbox are refused unwritten */
+static void test_release_outbox(void **state)
+{
+    (void)state;
+    seal(police_csv("given"), "police.csv", 2, psec, 1767225600);
+    seal(school_csv, "school.csv", 3, ssec, 1767225600);
+    xchg_matcher *s = store_open_or_create(1);
+    ingest(s, "police.xex", NULL);
+    ingest(s, "school.xex", NULL);
+    run(s);
+    char fam[24];
+    snprintf(fam, sizeof fam, "%s", first_candidate(s));
+    decide(s, 8, fam, 1, XCHG_OK);
+    decide(s, 9, fam, 1, XCHG_OK);
+    xchg_seckey *m = seed_key(4), *op = seed_key(8);
+    xchg_release_stats st;
+    xchg_diag *d = xchg_diag_new();
+    char outbox[600], want[700], path[800];
+    snprintf(outbox, sizeof outbox, "%s", path_in("outbox"));
+    snprintf(want, sizeof want, "%s/team/%s-1767225700.xrp", outbox, fam);
+    assert_int_equal(xchg_matcher_release_outbox(s, m, fam, "../team", outbox,
+                                                 xchg_seckey_public(op), 1767225700, &st, path,
+                                                 sizeof path, d),
+                     XCHG_ERR_ARG);
+    assert_string_equal(path, "");
+    assert_int_equal(access(outbox, F_OK), -1);
+    assert_int_equal(xchg_matcher_release_outbox(s, m, fam, "team", outbox,
+                                                 xchg_seckey_public(op), 1767225700, &st, path,
+                                                 sizeof path, d),
+                     XCHG_OK);
+    assert_string_equal(path, want);
+    assert_int_equal(access(want, F_OK), 0);
+    struct stat sb;
+    assert_int_equal(stat(outbox, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    assert_int_equal(st.released, 2);
+    json_t *j = open_packet(want, pol, 5);
+    assert_string_equal(json_string_value(json_object_get(j, "family")), st.family);
+    json_decref(j);
+    assert_int_equal(xchg_matcher_release_outbox(s, m, fam, "team", outbox,
+                                                 xchg_seckey_public(op), 1767225700, &st, path,
+                                                 sizeof path, d),
+                     XCHG_ERR_EXISTS);
+    /* a small buffer for the path is refused before anything is written */
+    char tiny[8];
+    assert_int_equal(xchg_matcher_release_outbox(s, m, fam, "team", outbox, NULL, 1767225701,
+                                                 &st, tiny, sizeof tiny, d),
+                     XCHG_ERR_ARG);
+    snprintf(want, sizeof want, "%s/team/%s-1767225701.xrp", outbox, fam);
+    assert_int_equal(access(want, F_OK), -1);
+    xchg_diag_free(d);
+    xchg_seckey_free(m);
+    xchg_seckey_free(op);
+    xchg_matcher_close(s);
+}
+
 static void test_forged_decisions_refused(void **state)
 {
     (void)state;
@@ -860,6 +918,7 @@ int main(void)
         cmocka_unit_test(test_statement_vector),
         cmocka_unit_test(test_packet_names),
         cmocka_unit_test(test_release_end_to_end),
+        cmocka_unit_test(test_release_outbox),
         cmocka_unit_test(test_forged_decisions_refused),
         cmocka_unit_test(test_assembled_packet_unopenable),
         cmocka_unit_test(test_bad_input_writes_nothing),
