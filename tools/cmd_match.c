@@ -204,7 +204,7 @@ int match_db_key(const struct common *c, xchg_store_key **out)
 }
 
 /* Open the store named by c (agreement p may be NULL for the views). */
-int match_open_store(const struct common *c, const xchg_policy *p, xchg_store **s)
+int match_open_store(const struct common *c, const xchg_agreement *p, xchg_store **s)
 {
     xchg_store_key *k = NULL;
     int rc = match_db_key(c, &k);
@@ -226,7 +226,7 @@ int match_open_store(const struct common *c, const xchg_policy *p, xchg_store **
 }
 
 /* Open the matcher service (store + audit log) named by c for agreement p. */
-int match_open_matcher(const struct common *c, const xchg_policy *p, xchg_matcher **m)
+int match_open_matcher(const struct common *c, const xchg_agreement *p, xchg_matcher **m)
 {
     xchg_store_key *k = NULL;
     int rc = match_db_key(c, &k);
@@ -267,7 +267,7 @@ int match_parse_run(const struct common *c, int64_t *run)
 
 static int do_init(const struct common *c)
 {
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_store_key *k = NULL;
     xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
@@ -327,9 +327,9 @@ static int do_init(const struct common *c)
             remove(c->keyout); /* a failed init leaves nothing behind */
         goto cleanup;
     }
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
     char hash[65];
-    xchg_hex_encode(hash, xchg_policy_hash(p), 32);
+    xchg_hex_encode(hash, xchg_policy_hash(xchg_agreement_policy(p)), 32);
     printf("created store %s for agreement '%s' (sha256 %.16s...), schema %d\n", c->db, pd->id,
            hash, XCHG_STORE_SCHEMA_VERSION);
     if (c->keyout)
@@ -341,7 +341,7 @@ static int do_init(const struct common *c)
 cleanup:
     xchg_matcher_close(m);
     xchg_store_key_free(k);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }
@@ -350,7 +350,7 @@ cleanup:
 
 static int do_ingest(const struct common *c)
 {
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_seckey *k = NULL;
     xchg_matcher *m = NULL;
     int rc;
@@ -416,7 +416,7 @@ static int do_ingest(const struct common *c)
 cleanup:
     xchg_seckey_free(k);
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     return rc;
 }
 
@@ -425,7 +425,7 @@ cleanup:
 
 static int do_run(const struct common *c)
 {
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
     int rc;
@@ -465,7 +465,7 @@ static int do_run(const struct common *c)
     printf("  review pairs       %zu\n", r.review);
     printf("  conflicts          %zu\n", r.conflicts);
     int outcomes = 0;
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
     for (size_t i = 0; i < pd->nproblems; i++)
         outcomes |= pd->problems[i].noutcome > 0;
     if (outcomes)
@@ -487,7 +487,7 @@ static int do_run(const struct common *c)
     rc = EXIT_OK;
 cleanup:
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }
@@ -838,7 +838,7 @@ static int do_links(const struct common *c)
 
 static int do_purge(const struct common *c)
 {
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
     xchg_purge_stats *st = NULL;
@@ -852,7 +852,7 @@ static int do_purge(const struct common *c)
     }
     if ((rc = cli_load_agreement(c->agr, &p)) != 0 || (rc = match_open_matcher(c, p, &m)) != 0)
         goto cleanup;
-    long days = xchg_policy_get(p)->retention_days;
+    long days = xchg_agreement_get(p)->retention_days;
     int64_t now = c->date ? (int64_t)today * 86400 + 86399 : (int64_t)time(NULL);
     if (!(st = calloc(1, sizeof *st))) {
         rc = EXIT_IO;
@@ -874,7 +874,7 @@ static int do_purge(const struct common *c)
 cleanup:
     free(st);
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }
@@ -902,7 +902,7 @@ static int do_review(const struct common *c)
                   "TEXT and two records as AGENCY:REF");
         return EXIT_USAGE;
     }
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_matcher *m = NULL;
     xchg_seckey *k = NULL;
     xchg_diag *d = xchg_diag_new();
@@ -926,7 +926,7 @@ static int do_review(const struct common *c)
 cleanup:
     xchg_seckey_free(k);
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }

@@ -1083,7 +1083,7 @@ static void api_release(struct console *c, json_t *body, struct console_resp *r)
                "make packets");
         return;
     }
-    const xchg_policy_data *pd = xchg_policy_get(c->o.p);
+    const xchg_policy_data *pd = xchg_agreement_get(c->o.p);
     const char *rec = json_string_value(json_object_get(body, "recipient"));
     if (!rec && pd->nrecipients)
         rec = pd->parties[pd->recipients[0]].id;
@@ -1202,11 +1202,12 @@ static void api_run(struct console *c, json_t *body, struct console_resp *r)
 
 static void api_session(struct console *c, struct console_resp *r)
 {
-    const xchg_policy_data *pd = xchg_policy_get(c->o.p);
+    const xchg_policy_data *pd = xchg_agreement_get(c->o.p);
     json_t *recs = json_array();
     for (size_t i = 0; i < pd->nrecipients; i++)
         json_array_append_new(recs, json_string(pd->parties[pd->recipients[i]].id));
-    size_t who = xchg_policy_party_by_key(c->o.p, xchg_seckey_public(c->o.op)->id);
+    size_t who =
+        xchg_policy_party_by_key(xchg_agreement_policy(c->o.p), xchg_seckey_public(c->o.op)->id);
     const char *label = who != XCHG_NONE ? pd->parties[who].label : NULL;
     char kid[XCHG_KEYID_HEXLEN + 1];
     xchg_keyid_hex(xchg_seckey_public(c->o.op)->id, kid);
@@ -1389,8 +1390,9 @@ struct console *console_new(const struct console_opts *o, char token[65])
     for (int i = 0; i < 2; i++)
         snprintf(c->allowed_origin[i], sizeof c->allowed_origin[i], "http://%s",
                  c->allowed_host[i]);
-    const xchg_policy_data *pd = xchg_policy_get(o->p);
-    size_t who = xchg_policy_party_by_key(o->p, xchg_seckey_public(o->op)->id);
+    const xchg_policy_data *pd = xchg_agreement_get(o->p);
+    size_t who =
+        xchg_policy_party_by_key(xchg_agreement_policy(o->p), xchg_seckey_public(o->op)->id);
     if (who != XCHG_NONE) {
         snprintf(c->my_party, sizeof c->my_party, "%s", pd->parties[who].id);
         c->is_operator = pd->parties[who].role == XCHG_ROLE_OPERATOR;

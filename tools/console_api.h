@@ -43,7 +43,7 @@ struct console_backend {
 
 struct console_opts {
     xchg_matcher *m;            /* owned by the caller; used under the console's lock */
-    const xchg_policy *p;       /* the verified agreement */
+    const xchg_agreement *p;    /* the verified agreement */
     const xchg_seckey *op;      /* the operator's key: signs every decision */
     const xchg_seckey *matcher; /* the matcher's key, for releases (NULL: no releases) */
     const char *outbox;         /* packets go to outbox/<recipient>/ (NULL: no releases) */

@@ -33,8 +33,8 @@ extern "C" {
 
 typedef struct xchg_linkset xchg_linkset;
 
-/* A link set for agreement p (borrowed; must outlive the set). */
-XCHG_API xchg_err xchg_linkset_new(const xchg_policy *p, xchg_linkset **out);
+/* A link set for agreement agr (borrowed; must outlive the set). */
+XCHG_API xchg_err xchg_linkset_new(const xchg_agreement *agr, xchg_linkset **out);
 XCHG_API void xchg_linkset_free(xchg_linkset *ls);
 
 /*

@@ -34,21 +34,22 @@ typedef struct xchg_matcher xchg_matcher;
 #define XCHG_MATCHER_ACCEPT_NEW_VERSION XCHG_STORE_ACCEPT_NEW_VERSION
 
 /*
- * Create a new store at db bound to the verified agreement p, and its audit log (genesis
+ * Create a new store at db bound to the verified agreement agr, and its audit log (genesis
  * entry and a "key" entry recording the store's creation). XCHG_ERR_EXISTS if either
  * exists. On error nothing is left.
  */
-XCHG_API xchg_err xchg_matcher_create(const char *db, const xchg_store_key *k, const xchg_policy *p,
-                                      xchg_matcher **out, xchg_diag *d) XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_matcher_create(const char *db, const xchg_store_key *k,
+                                      const xchg_agreement *agr, xchg_matcher **out,
+                                      xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
- * Open the store at db for agreement p (see xchg_store_open for the binding and flags)
+ * Open the store at db for agreement agr (see xchg_store_open for the binding and flags)
  * with its audit log, and roll forward any decision or release the log records that the
  * store lacks. A missing log is created (genesis) for stores made before the log
- * existed. p is required.
+ * existed. agr is required.
  */
-XCHG_API xchg_err xchg_matcher_open(const char *db, const xchg_store_key *k, const xchg_policy *p,
-                                    unsigned flags, xchg_matcher **out,
+XCHG_API xchg_err xchg_matcher_open(const char *db, const xchg_store_key *k,
+                                    const xchg_agreement *agr, unsigned flags, xchg_matcher **out,
                                     xchg_diag *d) XCHG_MUST_CHECK;
 
 /* Close; accepts NULL. */

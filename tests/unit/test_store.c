@@ -8,19 +8,20 @@
 #include "test_helpers.h"
 #include "store_internal.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <exchange/link.h>
 #include <sqlcipher/sqlite3.h>
 
 #define FIX XCHG_TEST_DIR "/fixtures/seal/"
 
-static xchg_policy *pol, *other, *amended;
+static xchg_agreement *pol, *other, *amended;
 static xchg_secret *sec1, *sec2, *sec1b;
 static xchg_seckey *matcher;
 static char police1[512], police2[512], police3[512], school[512], big[512], flipped[512],
     epoch2[512], otherfp[512], otheragr[512];
 static const xchg_kdf_limits fast = {1, 8192}; /* Argon2id minimum: tests only */
 
-static xchg_secret *secret_for(xchg_policy *p, uint32_t epoch, int agency_seed)
+static xchg_secret *secret_for(xchg_agreement *p, uint32_t epoch, int agency_seed)
 {
     const char *path = tpath("x.xsec");
     xchg_seckey *owner = seed_key(1), *ag = seed_key(agency_seed);
@@ -32,7 +33,7 @@ static xchg_secret *secret_for(xchg_policy *p, uint32_t epoch, int agency_seed)
     return s;
 }
 
-static void seal_to(xchg_policy *p, int seed, xchg_secret *s, const char *csv, int64_t now,
+static void seal_to(xchg_agreement *p, int seed, xchg_secret *s, const char *csv, int64_t now,
                     char *out, const char *name)
 {
     snprintf(out, 512, "%s", tpath(name));
@@ -47,10 +48,10 @@ static void seal_to(xchg_policy *p, int seed, xchg_secret *s, const char *csv, i
 static int setup(void **state)
 {
     (void)state;
-    if (xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
+    if (t_agreement_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
         return -1;
-    other = policy_variant("id: test-agreement", "id: other-agreement");
-    amended = policy_variant("retention_days: 365", "retention_days: 364");
+    other = agreement_variant("id: test-agreement", "id: other-agreement");
+    amended = agreement_variant("retention_days: 365", "retention_days: 364");
     matcher = seed_key(4);
     /* one secret seals both agencies' extracts: open it once per agency key */
     const char *path = tpath("e1.xsec");
@@ -101,9 +102,9 @@ static int teardown(void **state)
     xchg_secret_free(sec2);
     xchg_secret_free(sec1b);
     xchg_seckey_free(matcher);
-    xchg_policy_free(pol);
-    xchg_policy_free(other);
-    xchg_policy_free(amended);
+    xchg_agreement_free(pol);
+    xchg_agreement_free(other);
+    xchg_agreement_free(amended);
     return 0;
 }
 
@@ -333,7 +334,7 @@ static void test_agreement_binding(void **state)
     xchg_store_info i = info(s);
     assert_int_equal(i.agreement_versions, 2);
     char hash[65];
-    xchg_hex_encode(hash, xchg_policy_hash(amended), 32);
+    xchg_hex_encode(hash, xchg_policy_hash(xchg_agreement_policy(amended)), 32);
     assert_string_equal(i.agreement_hash, hash);
     /* an extract of the old version is refused now; the old policy cannot ingest */
     assert_int_equal(xchg_store_ingest(s, pol, matcher, police2, NULL, NULL), XCHG_ERR_DENIED);
@@ -470,7 +471,7 @@ static void test_each_record_roundtrip(void **state)
     (void)state;
     xchg_store *s = new_store("rt.db", NULL);
     ingest_ok(s, police2);
-    struct cmp_ctx c = {NULL, 0, xchg_policy_party(pol, "police")};
+    struct cmp_ctx c = {NULL, 0, xchg_policy_party(xchg_agreement_policy(pol), "police")};
     assert_int_equal(xchg_extract_open(pol, matcher, police2, 0, &c.f, NULL), XCHG_OK);
     uint64_t n = 0;
     assert_int_equal(xchg_store_each_record(s, pol, cmp_record, &c, &n, NULL), XCHG_OK);
@@ -526,7 +527,7 @@ static void test_supersede(void **state)
     assert_int_equal(i.records, 12);
     assert_int_equal(i.records_active, 4);
     /* only the active extract's records are loaded for linkage */
-    struct cmp_ctx cc = {NULL, 0, xchg_policy_party(pol, "police")};
+    struct cmp_ctx cc = {NULL, 0, xchg_policy_party(xchg_agreement_policy(pol), "police")};
     assert_int_equal(xchg_extract_open(pol, matcher, police3, 0, &cc.f, NULL), XCHG_OK);
     cc.n = 4; /* police3's rows are 5..8 */
     uint64_t n = 0;
@@ -616,7 +617,7 @@ static void test_identification_consent_at_load(void **state)
     xchg_store_free(s);
 }
 
-static void expect_rejected(xchg_store *s, const xchg_policy *p, const char *path, xchg_err want,
+static void expect_rejected(xchg_store *s, const xchg_agreement *p, const char *path, xchg_err want,
                             const char *msg)
 {
     xchg_store_info before = info(s);
@@ -852,7 +853,8 @@ static void test_load_linkset(void **state)
     assert_int_equal(xchg_store_load(s, pol, ls, &n, NULL), XCHG_OK);
     assert_int_equal(n, info(s).records_active);
     assert_int_equal(xchg_linkset_count(ls), n);
-    assert_int_equal(xchg_linkset_agency(ls, 0), xchg_policy_party(pol, "police"));
+    assert_int_equal(xchg_linkset_agency(ls, 0),
+                     xchg_policy_party(xchg_agreement_policy(pol), "police"));
     xchg_link_result *r = NULL;
     assert_int_equal(xchg_link_run(ls, 20600, xchg_store_pseudonym_key(s), 1, &r, NULL), XCHG_OK);
     xchg_run_params rp = {.run_date = 20600, .threads = 1};
