@@ -689,14 +689,21 @@ static int show_member(void *ctx, const xchg_store_member *m)
     if (sc->json) {
         printf("%s{\"person\":", sc->nm ? "," : "");
         json_str(stdout, m->pseudonym);
-        printf(",\"agencies\":");
-        json_str(stdout, m->agencies);
-        printf(",\"records\":%u}", m->nrecords);
+        printf(",\"agencies\":[");
+        for (unsigned k = 0; k < m->nagencies && k < XCHG_STORE_MEMBER_AGENCIES; k++) {
+            printf("%s", k ? "," : "");
+            json_str(stdout, m->agencies[k]);
+        }
+        printf("],\"records\":%u}", m->nrecords);
     } else {
         if (sc->nm == 0)
             printf("members:\n");
-        printf("  %-22s %3u record%s  %s\n", m->pseudonym, m->nrecords, m->nrecords == 1 ? " " : "s",
-               m->agencies);
+        printf("  %-22s %3u record%s  ", m->pseudonym, m->nrecords, m->nrecords == 1 ? " " : "s");
+        for (unsigned k = 0; k < m->nagencies && k < XCHG_STORE_MEMBER_AGENCIES; k++)
+            printf("%s%s", k ? "," : "", m->agencies[k]);
+        if (m->nagencies > XCHG_STORE_MEMBER_AGENCIES)
+            printf(",+%u", m->nagencies - XCHG_STORE_MEMBER_AGENCIES);
+        printf("\n");
     }
     sc->nm++;
     return 0;

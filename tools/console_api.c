@@ -652,9 +652,11 @@ struct show_ctx {
 static int show_member(void *ctx, const xchg_store_member *m)
 {
     struct show_ctx *s = ctx;
-    json_array_append_new(s->members,
-                          json_pack("{s:s, s:s, s:i}", "person", m->pseudonym, "agencies",
-                                    m->agencies, "records", (int)m->nrecords));
+    json_t *ag = json_array();
+    for (unsigned k = 0; k < m->nagencies && k < XCHG_STORE_MEMBER_AGENCIES; k++)
+        json_array_append_new(ag, json_string(m->agencies[k]));
+    json_array_append_new(s->members, json_pack("{s:s, s:o, s:i}", "person", m->pseudonym,
+                                                "agencies", ag, "records", (int)m->nrecords));
     return 0;
 }
 

@@ -232,10 +232,14 @@ typedef int (*xchg_store_family_fn)(void *ctx, const xchg_store_family *f);
 XCHG_API xchg_err xchg_store_families(xchg_store *s, int64_t run, unsigned flags,
                                       xchg_store_family_fn fn, void *ctx, xchg_diag *d);
 
+#define XCHG_STORE_MEMBER_AGENCIES 16 /* agencies listed per member (more are counted) */
+
 /* One member person of a family. */
 typedef struct xchg_store_member {
     char pseudonym[XCHG_PSEUDONYM_MAX + 1];
-    char agencies[256]; /* party ids holding records of this person, joined with ',' */
+    unsigned nagencies; /* agencies holding records of this person (only the first
+                           XCHG_STORE_MEMBER_AGENCIES are named) */
+    char agencies[XCHG_STORE_MEMBER_AGENCIES][XCHG_PARTY_ID_MAX + 1]; /* party ids, sorted */
     uint32_t nrecords;
 } xchg_store_member;
 

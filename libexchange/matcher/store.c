@@ -1825,25 +1825,38 @@ xchg_err xchg_store_family_show(xchg_store *s, int64_t run, const char *pseudony
     q = NULL;
     if (member) {
         if (sqlite3_prepare_v2(s->db,
-                               "SELECT p.pseudonym, group_concat(DISTINCT e.agency), count(*) "
+                               "SELECT rr.person, p.pseudonym, e.agency, count(*) "
                                "FROM run_records rr JOIN persons p ON p.run = rr.run AND "
                                "p.person = rr.person JOIN records r ON r.id = rr.record "
                                "JOIN extracts e ON e.id = r.extract "
                                "WHERE rr.run = ?1 AND rr.household = ?2 "
-                               "GROUP BY rr.person ORDER BY p.pseudonym",
+                               "GROUP BY rr.person, e.agency ORDER BY p.pseudonym, rr.person, "
+                               "e.agency",
                                -1, &q, NULL) != SQLITE_OK)
             return sqlfail(s->db, d, s->path, "reading members");
         sqlite3_bind_int64(q, 1, run);
         sqlite3_bind_int64(q, 2, fam->household);
-        while (sqlite3_step(q) == SQLITE_ROW) {
-            xchg_store_member m;
-            memset(&m, 0, sizeof m);
-            snprintf(m.pseudonym, sizeof m.pseudonym, "%s", sqlite3_column_text(q, 0));
-            snprintf(m.agencies, sizeof m.agencies, "%s", sqlite3_column_text(q, 1));
-            m.nrecords = (uint32_t)sqlite3_column_int64(q, 2);
-            if (member(ctx, &m))
-                break;
+        /* one row per (person, agency): a member is the run of rows of one person */
+        xchg_store_member m;
+        int64_t person = -1;
+        int stop = 0;
+        while (!stop && sqlite3_step(q) == SQLITE_ROW) {
+            int64_t pr = sqlite3_column_int64(q, 0);
+            if (pr != person) {
+                if (person >= 0 && member(ctx, &m))
+                    stop = 1;
+                memset(&m, 0, sizeof m);
+                person = pr;
+                snprintf(m.pseudonym, sizeof m.pseudonym, "%s", sqlite3_column_text(q, 1));
+            }
+            if (m.nagencies < XCHG_STORE_MEMBER_AGENCIES)
+                snprintf(m.agencies[m.nagencies], sizeof m.agencies[0], "%s",
+                         sqlite3_column_text(q, 2));
+            m.nagencies++;
+            m.nrecords += (uint32_t)sqlite3_column_int64(q, 3);
         }
+        if (!stop && person >= 0)
+            member(ctx, &m);
         sqlite3_finalize(q);
         q = NULL;
     }

@@ -670,6 +670,7 @@ static xchg_err collect_ids(void *ctx, size_t agency, uint64_t id, const xchg_re
 struct view_ctx {
     int families, members, pairs, conflicts, links;
     char first[24];
+    xchg_store_member member[4]; /* the first members, as handed over */
 };
 
 static int on_family(void *ctx, const xchg_store_family *f)
@@ -683,6 +684,8 @@ static int on_family(void *ctx, const xchg_store_family *f)
 static int on_member(void *ctx, const xchg_store_member *m)
 {
     struct view_ctx *v = ctx;
+    if (v->members < 4)
+        v->member[v->members] = *m;
     v->members++;
     assert_true(m->nrecords >= 1);
     return 0;
@@ -707,6 +710,53 @@ static int on_link(void *ctx, const xchg_store_link *l)
     assert_int_equal(strncmp(l->person, "P-", 2), 0);
     assert_int_equal(strncmp(l->family, "F-", 2), 0);
     return 0;
+}
+
+/* A member's agencies are the party ids holding its records: typed, sorted, each once. */
+static void test_member_agencies(void **state)
+{
+    (void)state;
+    xchg_store_key *key = NULL;
+    xchg_store *s = new_store("members.db", &key);
+    ingest_ok(s, school);
+    ingest_ok(s, police2);
+    uint64_t ids[64] = {0};
+    uint64_t n = 0;
+    assert_int_equal(xchg_store_each_record(s, pol, collect_ids, ids, &n, NULL), XCHG_OK);
+    assert_true(n >= 3);
+    /* every record one person of one household: the school's and the police's */
+    xchg_link_result r;
+    memset(&r, 0, sizeof r);
+    r.nrecords = n;
+    uint32_t person[64] = {0}, household[64] = {0};
+    char pseud[1][24] = {"P-only"};
+    r.person = person;
+    r.household = household;
+    r.npersons = 1;
+    r.person_pseudonym = pseud;
+    r.nhouseholds = 1;
+    xchg_family fam;
+    memset(&fam, 0, sizeof fam);
+    snprintf(fam.pseudonym, 24, "F-one");
+    fam.npersons = 1;
+    fam.nrecords = (uint32_t)n;
+    r.families = &fam;
+    xchg_run_params rp = {.run_date = 20100, .threads = 1};
+    int64_t run = 0;
+    assert_int_equal(xchg_store_save_result(s, pol, &r, ids + 1, &rp, &run, NULL), XCHG_OK);
+    struct view_ctx v;
+    memset(&v, 0, sizeof v);
+    xchg_store_family f;
+    assert_int_equal(xchg_store_family_show(s, 0, "F-one", &f, on_member, NULL, &v, NULL), XCHG_OK);
+    assert_int_equal(v.members, 1);
+    assert_string_equal(v.member[0].pseudonym, "P-only");
+    assert_int_equal(v.member[0].nrecords, (int)n);
+    assert_int_equal(v.member[0].nagencies, 2);
+    assert_string_equal(v.member[0].agencies[0], "police");
+    assert_string_equal(v.member[0].agencies[1], "school");
+    assert_int_equal(v.member[0].agencies[2][0], 0);
+    xchg_store_free(s);
+    xchg_store_key_free(key);
 }
 
 static void test_save_and_views(void **state)
@@ -783,6 +833,15 @@ static void test_save_and_views(void **state)
     assert_int_equal(
         xchg_store_family_show(s, 0, "F-aaaa", &f, on_member, on_pair, &v, NULL), XCHG_OK);
     assert_int_equal(v.members, 2);
+    /* members' agencies are typed party ids (sorted), not a joined string */
+    assert_string_equal(v.member[0].pseudonym, "P-0000");
+    assert_int_equal(v.member[0].nrecords, 2);
+    assert_int_equal(v.member[0].nagencies, 1);
+    assert_string_equal(v.member[0].agencies[0], "police");
+    assert_string_equal(v.member[1].pseudonym, "P-0001");
+    assert_int_equal(v.member[1].nrecords, 1);
+    assert_int_equal(v.member[1].nagencies, 1);
+    assert_string_equal(v.member[1].agencies[0], "police");
     assert_int_equal(v.pairs, 1);
     assert_int_equal(v.conflicts, 1);
     assert_int_equal(f.nproblems, 2);
@@ -887,6 +946,7 @@ int main(void)
         cmocka_unit_test(test_identification_consent_at_load),
         cmocka_unit_test(test_rejected_changes_nothing),
         cmocka_unit_test(test_save_and_views),
+        cmocka_unit_test(test_member_agencies),
         cmocka_unit_test(test_load_linkset),
     };
     if (xchg_init() != XCHG_OK)
