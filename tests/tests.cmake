@@ -15,6 +15,7 @@ add_executable(slowloris tools/slowloris.c)
 target_link_libraries(slowloris PRIVATE PkgConfig::OPENSSL_SSL PkgConfig::OPENSSL)
 # Disclosure control for the published reports: suppression, rounding, the attacker's LP.
 xchg_unit_test(sdc)
+xchg_unit_test(queue)
 # The recovery attack on a store's report (tests/report/report.sh, bench/report-bench.sh).
 add_executable(report_attack tools/report_attack.c)
 target_link_libraries(report_attack PRIVATE exchange_static)

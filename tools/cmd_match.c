@@ -494,11 +494,6 @@ cleanup:
 
 /* ---- views ----------------------------------------------------------------------- */
 
-static const char *how_name(int how)
-{
-    return how == 1 ? "exact" : how == 2 ? "fuzzy" : "single";
-}
-
 /* A CSV field, quoted when it holds a separator, quote or line break (RFC 4180). A value
  * a spreadsheet would run as a formula (starting with = + - @) gets a leading apostrophe
  * and is quoted. */
@@ -551,10 +546,11 @@ static void family_json(FILE *o, const xchg_store_family *f)
 {
     fprintf(o, "{\"family\":");
     json_str(o, f->pseudonym);
-    fprintf(o, ",\"run\":%lld,\"persons\":%u,\"records\":%u,\"eligible\":%s,\"links\":\"%s\","
-               "\"review_pairs\":%u,\"conflicts\":%u,\"problems_counting\":%u,\"problems\":[",
+    fprintf(o,
+            ",\"run\":%lld,\"persons\":%u,\"records\":%u,\"eligible\":%s,\"links\":\"%s\","
+            "\"review_pairs\":%u,\"conflicts\":%u,\"problems_counting\":%u,\"problems\":[",
             (long long)f->run, f->npersons, f->nrecords, f->eligible ? "true" : "false",
-            how_name(f->how), f->nreview, f->nconflicts, f->nrule);
+            xchg_link_how_name((xchg_link_how)f->how), f->nreview, f->nconflicts, f->nrule);
     for (size_t i = 0; i < f->nproblems; i++) {
         const xchg_store_problem *pr = &f->problems[i];
         char a[11], b[11];
@@ -595,8 +591,8 @@ static int list_one(void *ctx, const xchg_store_family *f)
         family_json(stdout, f);
     } else if (l->mode == 2) {
         printf("%s,%lld,%u,%u,%s,%s,%u,%u,", f->pseudonym, (long long)f->run, f->npersons,
-               f->nrecords, f->eligible ? "yes" : "no", how_name(f->how), f->nreview,
-               f->nconflicts);
+               f->nrecords, f->eligible ? "yes" : "no", xchg_link_how_name((xchg_link_how)f->how),
+               f->nreview, f->nconflicts);
         char buf[2048];
         size_t used = 0;
         buf[0] = '\0';
@@ -629,7 +625,8 @@ static int list_one(void *ctx, const xchg_store_family *f)
             printf("%-22s %7s %7s %-8s %-6s %6s %9s  %s\n", "FAMILY", "PERSONS", "RECORDS",
                    "ELIGIBLE", "LINKS", "REVIEW", "CONFLICTS", "PROBLEMS [AGENCIES]");
         printf("%-22s %7u %7u %-8s %-6s %6u %9u  ", f->pseudonym, f->npersons, f->nrecords,
-               f->eligible ? "yes" : "no", how_name(f->how), f->nreview, f->nconflicts);
+               f->eligible ? "yes" : "no", xchg_link_how_name((xchg_link_how)f->how), f->nreview,
+               f->nconflicts);
         for (size_t i = 0; i < f->nproblems; i++) {
             char ag[XCHG_STORE_PROBLEM_AGENCIES * (XCHG_PARTY_ID_MAX + 1)];
             printf("%s%s%s[%s]", i ? " " : "", f->problems[i].code,
@@ -773,7 +770,7 @@ static int do_show(const struct common *c)
     } else {
         printf("family %s (run %lld): %s, %u person%s, %u records, links %s\n", f->pseudonym,
                (long long)f->run, f->eligible ? "ELIGIBLE" : "not eligible", f->npersons,
-               f->npersons == 1 ? "" : "s", f->nrecords, how_name(f->how));
+               f->npersons == 1 ? "" : "s", f->nrecords, xchg_link_how_name((xchg_link_how)f->how));
         printf("problems (%u counting towards the rule):\n", f->nrule);
         for (size_t i = 0; i < f->nproblems; i++) {
             char a[11], b[11];

@@ -53,6 +53,9 @@ typedef enum xchg_link_how {
     XCHG_LINK_FUZZY = 2, /* at least one fuzzy (Dice) link */
 } xchg_link_how;
 
+/* "single", "exact", "fuzzy" (static); "single" for any other value. */
+XCHG_API const char *xchg_link_how_name(xchg_link_how how);
+
 typedef struct xchg_link_pair {
     uint32_t a, b; /* record numbers */
     float score;   /* Dice similarity, or 1 for an exact key */
