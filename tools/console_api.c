@@ -38,7 +38,6 @@ const char *const console_security_headers[] = {
     NULL,
 };
 
-#define MAX_OPS 16
 #define MAX_BATCH 10000
 
 /* One candidate family of the latest run, as the queue shows it. */
