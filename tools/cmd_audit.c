@@ -106,7 +106,7 @@ static const char usage[] =
     "example: xchg audit record --log audit.log --type note --data '{\"n\":1}'\n"
     "example: xchg audit checkpoint --log audit.log --key matcher.key --passphrase-fd 3\n";
 
-static const xchg_party *matcher_of(const xchg_policy *p);
+static const xchg_party *matcher_of(const xchg_agreement *p);
 
 static int verify(int argc, char **argv)
 {
@@ -129,11 +129,11 @@ static int verify(int argc, char **argv)
     if ((rc = log_path(&log, db, 1)) != 0)
         return rc;
     xchg_diag *d = xchg_diag_new();
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     if ((rc = cli_load_agreement(agr, &p)) != 0)
         goto cleanup;
     xchg_err e;
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
     const xchg_party *m = matcher_of(p);
     if (!m) {
         rc = EXIT_DENIED;
@@ -189,7 +189,7 @@ static int verify(int argc, char **argv)
         printf("  %s is an unchanged prefix of the log\n", against);
     }
 cleanup:
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }
@@ -298,10 +298,10 @@ static int show(int argc, char **argv)
     return rc;
 }
 
-static const xchg_party *matcher_of(const xchg_policy *p)
+static const xchg_party *matcher_of(const xchg_agreement *p)
 {
-    const xchg_policy_data *pd = xchg_policy_get(p);
-    size_t m = xchg_policy_matcher(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
+    size_t m = xchg_policy_matcher(xchg_agreement_policy(p));
     if (m != XCHG_NONE)
         return &pd->parties[m];
     cli_error("agreement '%s' has no party with role matcher", pd->id);
@@ -323,7 +323,7 @@ static int init(int argc, char **argv)
     if ((rc = log_path(&log, db, 0)) != 0)
         return rc;
     xchg_diag *d = xchg_diag_new();
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_audit *a = NULL;
     if ((rc = cli_load_agreement(agr, &p)) != 0)
         goto cleanup;
@@ -334,8 +334,8 @@ static int init(int argc, char **argv)
         goto cleanup;
     }
     xchg_audit_genesis g;
-    g.agreement_id = xchg_policy_get(p)->id;
-    memcpy(g.agreement_sha256, xchg_policy_hash(p), XCHG_SHA256_BYTES);
+    g.agreement_id = xchg_agreement_get(p)->id;
+    memcpy(g.agreement_sha256, xchg_policy_hash(xchg_agreement_policy(p)), XCHG_SHA256_BYTES);
     memcpy(g.matcher_key, m->key.id, XCHG_KEYID_BYTES);
     e = xchg_audit_open(log, &g, &a, d);
     if (e != XCHG_OK) {
@@ -349,7 +349,7 @@ static int init(int argc, char **argv)
     rc = EXIT_OK;
 cleanup:
     xchg_audit_close(a);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }

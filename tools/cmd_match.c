@@ -204,7 +204,7 @@ int match_db_key(const struct common *c, xchg_store_key **out)
 }
 
 /* Open the store named by c (agreement p may be NULL for the views). */
-int match_open_store(const struct common *c, const xchg_policy *p, xchg_store **s)
+int match_open_store(const struct common *c, const xchg_agreement *p, xchg_store **s)
 {
     xchg_store_key *k = NULL;
     int rc = match_db_key(c, &k);
@@ -226,7 +226,7 @@ int match_open_store(const struct common *c, const xchg_policy *p, xchg_store **
 }
 
 /* Open the matcher service (store + audit log) named by c for agreement p. */
-int match_open_matcher(const struct common *c, const xchg_policy *p, xchg_matcher **m)
+int match_open_matcher(const struct common *c, const xchg_agreement *p, xchg_matcher **m)
 {
     xchg_store_key *k = NULL;
     int rc = match_db_key(c, &k);
@@ -267,7 +267,7 @@ int match_parse_run(const struct common *c, int64_t *run)
 
 static int do_init(const struct common *c)
 {
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_store_key *k = NULL;
     xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
@@ -327,9 +327,9 @@ static int do_init(const struct common *c)
             remove(c->keyout); /* a failed init leaves nothing behind */
         goto cleanup;
     }
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
     char hash[65];
-    xchg_hex_encode(hash, xchg_policy_hash(p), 32);
+    xchg_hex_encode(hash, xchg_policy_hash(xchg_agreement_policy(p)), 32);
     printf("created store %s for agreement '%s' (sha256 %.16s...), schema %d\n", c->db, pd->id,
            hash, XCHG_STORE_SCHEMA_VERSION);
     if (c->keyout)
@@ -341,7 +341,7 @@ static int do_init(const struct common *c)
 cleanup:
     xchg_matcher_close(m);
     xchg_store_key_free(k);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }
@@ -350,7 +350,7 @@ cleanup:
 
 static int do_ingest(const struct common *c)
 {
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_seckey *k = NULL;
     xchg_matcher *m = NULL;
     int rc;
@@ -416,7 +416,7 @@ static int do_ingest(const struct common *c)
 cleanup:
     xchg_seckey_free(k);
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     return rc;
 }
 
@@ -425,7 +425,7 @@ cleanup:
 
 static int do_run(const struct common *c)
 {
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
     int rc;
@@ -465,7 +465,7 @@ static int do_run(const struct common *c)
     printf("  review pairs       %zu\n", r.review);
     printf("  conflicts          %zu\n", r.conflicts);
     int outcomes = 0;
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
     for (size_t i = 0; i < pd->nproblems; i++)
         outcomes |= pd->problems[i].noutcome > 0;
     if (outcomes)
@@ -487,17 +487,12 @@ static int do_run(const struct common *c)
     rc = EXIT_OK;
 cleanup:
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }
 
 /* ---- views ----------------------------------------------------------------------- */
-
-static const char *how_name(int how)
-{
-    return how == 1 ? "exact" : how == 2 ? "fuzzy" : "single";
-}
 
 /* A CSV field, quoted when it holds a separator, quote or line break (RFC 4180). A value
  * a spreadsheet would run as a formula (starting with = + - @) gets a leading apostrophe
@@ -551,10 +546,11 @@ static void family_json(FILE *o, const xchg_store_family *f)
 {
     fprintf(o, "{\"family\":");
     json_str(o, f->pseudonym);
-    fprintf(o, ",\"run\":%lld,\"persons\":%u,\"records\":%u,\"eligible\":%s,\"links\":\"%s\","
-               "\"review_pairs\":%u,\"conflicts\":%u,\"problems_counting\":%u,\"problems\":[",
+    fprintf(o,
+            ",\"run\":%lld,\"persons\":%u,\"records\":%u,\"eligible\":%s,\"links\":\"%s\","
+            "\"review_pairs\":%u,\"conflicts\":%u,\"problems_counting\":%u,\"problems\":[",
             (long long)f->run, f->npersons, f->nrecords, f->eligible ? "true" : "false",
-            how_name(f->how), f->nreview, f->nconflicts, f->nrule);
+            xchg_link_how_name((xchg_link_how)f->how), f->nreview, f->nconflicts, f->nrule);
     for (size_t i = 0; i < f->nproblems; i++) {
         const xchg_store_problem *pr = &f->problems[i];
         char a[11], b[11];
@@ -595,8 +591,8 @@ static int list_one(void *ctx, const xchg_store_family *f)
         family_json(stdout, f);
     } else if (l->mode == 2) {
         printf("%s,%lld,%u,%u,%s,%s,%u,%u,", f->pseudonym, (long long)f->run, f->npersons,
-               f->nrecords, f->eligible ? "yes" : "no", how_name(f->how), f->nreview,
-               f->nconflicts);
+               f->nrecords, f->eligible ? "yes" : "no", xchg_link_how_name((xchg_link_how)f->how),
+               f->nreview, f->nconflicts);
         char buf[2048];
         size_t used = 0;
         buf[0] = '\0';
@@ -629,7 +625,8 @@ static int list_one(void *ctx, const xchg_store_family *f)
             printf("%-22s %7s %7s %-8s %-6s %6s %9s  %s\n", "FAMILY", "PERSONS", "RECORDS",
                    "ELIGIBLE", "LINKS", "REVIEW", "CONFLICTS", "PROBLEMS [AGENCIES]");
         printf("%-22s %7u %7u %-8s %-6s %6u %9u  ", f->pseudonym, f->npersons, f->nrecords,
-               f->eligible ? "yes" : "no", how_name(f->how), f->nreview, f->nconflicts);
+               f->eligible ? "yes" : "no", xchg_link_how_name((xchg_link_how)f->how), f->nreview,
+               f->nconflicts);
         for (size_t i = 0; i < f->nproblems; i++) {
             char ag[XCHG_STORE_PROBLEM_AGENCIES * (XCHG_PARTY_ID_MAX + 1)];
             printf("%s%s%s[%s]", i ? " " : "", f->problems[i].code,
@@ -689,14 +686,21 @@ static int show_member(void *ctx, const xchg_store_member *m)
     if (sc->json) {
         printf("%s{\"person\":", sc->nm ? "," : "");
         json_str(stdout, m->pseudonym);
-        printf(",\"agencies\":");
-        json_str(stdout, m->agencies);
-        printf(",\"records\":%u}", m->nrecords);
+        printf(",\"agencies\":[");
+        for (unsigned k = 0; k < m->nagencies && k < XCHG_STORE_MEMBER_AGENCIES; k++) {
+            printf("%s", k ? "," : "");
+            json_str(stdout, m->agencies[k]);
+        }
+        printf("],\"records\":%u}", m->nrecords);
     } else {
         if (sc->nm == 0)
             printf("members:\n");
-        printf("  %-22s %3u record%s  %s\n", m->pseudonym, m->nrecords, m->nrecords == 1 ? " " : "s",
-               m->agencies);
+        printf("  %-22s %3u record%s  ", m->pseudonym, m->nrecords, m->nrecords == 1 ? " " : "s");
+        for (unsigned k = 0; k < m->nagencies && k < XCHG_STORE_MEMBER_AGENCIES; k++)
+            printf("%s%s", k ? "," : "", m->agencies[k]);
+        if (m->nagencies > XCHG_STORE_MEMBER_AGENCIES)
+            printf(",+%u", m->nagencies - XCHG_STORE_MEMBER_AGENCIES);
+        printf("\n");
     }
     sc->nm++;
     return 0;
@@ -766,7 +770,7 @@ static int do_show(const struct common *c)
     } else {
         printf("family %s (run %lld): %s, %u person%s, %u records, links %s\n", f->pseudonym,
                (long long)f->run, f->eligible ? "ELIGIBLE" : "not eligible", f->npersons,
-               f->npersons == 1 ? "" : "s", f->nrecords, how_name(f->how));
+               f->npersons == 1 ? "" : "s", f->nrecords, xchg_link_how_name((xchg_link_how)f->how));
         printf("problems (%u counting towards the rule):\n", f->nrule);
         for (size_t i = 0; i < f->nproblems; i++) {
             char a[11], b[11];
@@ -838,7 +842,7 @@ static int do_links(const struct common *c)
 
 static int do_purge(const struct common *c)
 {
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
     xchg_purge_stats *st = NULL;
@@ -852,7 +856,7 @@ static int do_purge(const struct common *c)
     }
     if ((rc = cli_load_agreement(c->agr, &p)) != 0 || (rc = match_open_matcher(c, p, &m)) != 0)
         goto cleanup;
-    long days = xchg_policy_get(p)->retention_days;
+    long days = xchg_agreement_get(p)->retention_days;
     int64_t now = c->date ? (int64_t)today * 86400 + 86399 : (int64_t)time(NULL);
     if (!(st = calloc(1, sizeof *st))) {
         rc = EXIT_IO;
@@ -874,7 +878,7 @@ static int do_purge(const struct common *c)
 cleanup:
     free(st);
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }
@@ -902,7 +906,7 @@ static int do_review(const struct common *c)
                   "TEXT and two records as AGENCY:REF");
         return EXIT_USAGE;
     }
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_matcher *m = NULL;
     xchg_seckey *k = NULL;
     xchg_diag *d = xchg_diag_new();
@@ -926,7 +930,7 @@ static int do_review(const struct common *c)
 cleanup:
     xchg_seckey_free(k);
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }

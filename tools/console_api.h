@@ -4,7 +4,10 @@
  * calls it directly. It owns the session (the one-time token, the session cookie, the
  * CSRF token), the checks every request passes (Host, Origin, cookie, CSRF token), the
  * queue view and the background jobs; every decision, review and release is the matcher
- * service's own call (matcher.h), exactly as the CLI makes it.
+ * service's own call (matcher.h), exactly as the CLI makes it, and every rule over store
+ * data — a family's queue state, whose approval counts, what may still be decided or
+ * released, the filters — is the library's (xchg_queue_*, matcher.h), applied alike to
+ * the local store's rows and, in remote mode, to xchg-matcherd's.
  */
 #ifndef XCHG_CONSOLE_API_H
 #define XCHG_CONSOLE_API_H
@@ -47,7 +50,7 @@ struct console_backend {
 
 struct console_opts {
     xchg_matcher *m;            /* owned by the caller; used under the console's lock */
-    const xchg_policy *p;       /* the verified agreement */
+    const xchg_agreement *p;    /* the verified agreement */
     const xchg_seckey *op;      /* the operator's key: signs every decision */
     const xchg_seckey *matcher; /* the matcher's key, for releases (NULL: no releases) */
     const char *outbox;         /* packets go to outbox/<recipient>/ (NULL: no releases) */

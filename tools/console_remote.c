@@ -17,7 +17,7 @@ struct console_remote {
     CURL *curl;
     char base[512];
     char ca[4096];
-    const xchg_policy *p;
+    const xchg_agreement *p;
     const xchg_seckey *op;
     const xchg_release_share *share;
     json_t *states; /* family -> {state, decisions}, from the last families call */
@@ -338,7 +338,7 @@ static xchg_err rb_release(void *ctx, const char *fam, const char *recipient, in
     return e;
 }
 
-struct console_remote *console_remote_new(const char *base, const char *ca, const xchg_policy *p,
+struct console_remote *console_remote_new(const char *base, const char *ca, const xchg_agreement *p,
                                           const xchg_seckey *op, const xchg_release_share *share)
 {
     struct console_remote *r = calloc(1, sizeof *r);
@@ -377,7 +377,7 @@ int console_remote_check(struct console_remote *r, char *why, size_t n)
     json_t *j = NULL;
     xchg_err e = get(r, "/v1/health", &j, d);
     const char *agr = json_string_value(json_object_get(j, "agreement"));
-    int ok = e == XCHG_OK && agr && strcmp(agr, xchg_policy_get(r->p)->id) == 0;
+    int ok = e == XCHG_OK && agr && strcmp(agr, xchg_agreement_get(r->p)->id) == 0;
     r->be.can_release = json_is_true(json_object_get(j, "releases"));
     if (!ok)
         snprintf(why, n, "%s",

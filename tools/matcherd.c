@@ -72,7 +72,7 @@ static const char usage[] =
 
 /* One accepted connection, watched for its deadline (see the watchdog below). */
 struct server {
-    xchg_policy *p;
+    xchg_agreement *p;
     xchg_seckey *k;
     xchg_matcher *m;            /* the store and its audit log */
     xchg_netauth *auth;
@@ -150,14 +150,14 @@ static int authenticate(struct server *sv, struct MHD_Connection *conn, struct r
 
 static const char *party_id(struct server *sv, size_t i)
 {
-    return xchg_policy_get(sv->p)->parties[i].id;
+    return xchg_agreement_get(sv->p)->parties[i].id;
 }
 
 /* ---- endpoints --------------------------------------------------------------------- */
 
 static enum MHD_Result ep_health(struct server *sv, struct MHD_Connection *conn, struct req *r)
 {
-    const xchg_policy_data *pd = xchg_policy_get(sv->p);
+    const xchg_policy_data *pd = xchg_agreement_get(sv->p);
     return send_json(conn, r, MHD_HTTP_OK,
                      json_pack("{s:s,s:s,s:s,s:b}", "status", "ok", "agreement", pd->id, "party",
                                party_id(sv, r->party), "releases", sv->outbox != NULL));
@@ -308,7 +308,7 @@ static enum MHD_Result upload_end(struct server *sv, struct MHD_Connection *conn
 
     xchg_ingest_stats st;
     xchg_diag *d = xchg_diag_new();
-    const xchg_pubkey *actor = &xchg_policy_get(sv->p)->parties[r->party].key;
+    const xchg_pubkey *actor = &xchg_agreement_get(sv->p)->parties[r->party].key;
     pthread_mutex_lock(&sv->store_lock);
     /* as `xchg match ingest`: the ingest and its audit entry (the submitter's key as the
        actor) are one step; then a checkpoint signed by the matcher */
@@ -527,7 +527,7 @@ static enum MHD_Result op_post_end(struct server *sv, struct MHD_Connection *con
     xchg_sha256(r->buf ? r->buf : "", r->blen, got);
     if (xchg_netauth_check_body(r->body_hex, got, &why) != XCHG_OK)
         return send_error(conn, r, MHD_HTTP_UNAUTHORIZED, xchg_netauth_reason_text(why));
-    const xchg_policy_data *pd = xchg_policy_get(sv->p);
+    const xchg_policy_data *pd = xchg_agreement_get(sv->p);
     char kid[XCHG_KEYID_HEXLEN + 1];
     xchg_keyid_hex(pd->parties[r->party].key.id, kid);
     json_error_t je;
@@ -997,8 +997,9 @@ int main(int argc, char **argv)
     if ((rc = cli_load_seckey(key, pfd, &sv.k)) != 0)
         goto cleanup;
     {
-        size_t mi = xchg_policy_party_by_key(sv.p, xchg_seckey_public(sv.k)->id);
-        if (mi == XCHG_NONE || xchg_policy_get(sv.p)->parties[mi].role != XCHG_ROLE_MATCHER) {
+        size_t mi =
+            xchg_policy_party_by_key(xchg_agreement_policy(sv.p), xchg_seckey_public(sv.k)->id);
+        if (mi == XCHG_NONE || xchg_agreement_get(sv.p)->parties[mi].role != XCHG_ROLE_MATCHER) {
             cli_error("%s is not the matcher's key in this agreement", key);
             rc = EXIT_DENIED;
             goto cleanup;
@@ -1090,7 +1091,7 @@ cleanup:
     xchg_matcher_close(sv.m);
     xchg_store_key_free(sk);
     xchg_seckey_free(sv.k);
-    xchg_policy_free(sv.p);
+    xchg_agreement_free(sv.p);
     free(certpem);
     xchg_secure_free(keypem);
     xchg_diag_free(d);

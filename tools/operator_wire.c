@@ -146,7 +146,11 @@ json_t *wire_member(const xchg_store_member *m)
 {
     json_t *o = json_object();
     PUT_S(o, m, pseudonym);
-    PUT_S(o, m, agencies);
+    PUT_I(o, m, nagencies);
+    json_t *ag = json_array();
+    for (unsigned k = 0; k < m->nagencies && k < XCHG_STORE_MEMBER_AGENCIES; k++)
+        json_array_append_new(ag, json_string(m->agencies[k]));
+    json_object_set_new(o, "agencies", ag);
     PUT_I(o, m, nrecords);
     return o;
 }
@@ -155,7 +159,12 @@ void wire_member_read(const json_t *j, xchg_store_member *m)
 {
     memset(m, 0, sizeof *m);
     GET_S(j, m, pseudonym);
-    GET_S(j, m, agencies);
+    GET_I(j, m, nagencies, unsigned);
+    json_t *ag = json_object_get(j, "agencies");
+    for (size_t k = 0; k < json_array_size(ag) && k < XCHG_STORE_MEMBER_AGENCIES; k++) {
+        const char *a = json_string_value(json_array_get(ag, k));
+        snprintf(m->agencies[k], sizeof m->agencies[k], "%s", a ? a : "");
+    }
     GET_I(j, m, nrecords, uint32_t);
 }
 

@@ -70,7 +70,7 @@ static const char usage[] =
 
 /* One accepted connection, watched for its deadline (see the watchdog below). */
 struct server {
-    xchg_policy *p;
+    xchg_agreement *p;
     uint8_t *sk; /* the OPRF key (sodium_malloc) */
     xchg_netauth *auth;
     pthread_mutex_t lock; /* the day's counters, the audit file and the record file */
@@ -139,7 +139,7 @@ static int authenticate(struct server *sv, struct MHD_Connection *conn, struct r
 
 static const char *party_id(struct server *sv, size_t i)
 {
-    return xchg_policy_get(sv->p)->parties[i].id;
+    return xchg_agreement_get(sv->p)->parties[i].id;
 }
 
 /* ---- the day's counters and the audit file ----------------------------------------- */
@@ -157,7 +157,7 @@ static int32_t utc_day(time_t t)
 static int audit_append(struct server *sv, size_t party, size_t n, const char *outcome,
                         uint64_t used)
 {
-    const xchg_policy_data *pd = xchg_policy_get(sv->p);
+    const xchg_policy_data *pd = xchg_agreement_get(sv->p);
     time_t now = time(NULL);
     char day[11];
     xchg_date_format(utc_day(now), day);
@@ -198,7 +198,7 @@ static int audit_restore(struct server *sv, const char *path)
     FILE *f = fopen(path, "r");
     if (!f)
         return errno == ENOENT ? 0 : -1;
-    const xchg_policy_data *pd = xchg_policy_get(sv->p);
+    const xchg_policy_data *pd = xchg_agreement_get(sv->p);
     char day[11];
     xchg_date_format(sv->day, day);
     char buf[2048];
@@ -243,7 +243,7 @@ static void record_inputs(struct server *sv, const uint8_t *req, size_t n)
 
 static enum MHD_Result ep_health(struct server *sv, struct MHD_Connection *conn, struct req *r)
 {
-    const xchg_policy_data *pd = xchg_policy_get(sv->p);
+    const xchg_policy_data *pd = xchg_agreement_get(sv->p);
     char k[2 * XCHG_OPRF_ELEMENT_BYTES + 1];
     xchg_hex_encode(k, pd->tokens.key, sizeof pd->tokens.key);
     return send_json(conn, r, MHD_HTTP_OK,
@@ -254,7 +254,7 @@ static enum MHD_Result ep_health(struct server *sv, struct MHD_Connection *conn,
 /* The whole body is in: check its hash and framing, the agency's day, then evaluate. */
 static enum MHD_Result ep_oprf(struct server *sv, struct MHD_Connection *conn, struct req *r)
 {
-    const xchg_policy_data *pd = xchg_policy_get(sv->p);
+    const xchg_policy_data *pd = xchg_agreement_get(sv->p);
     if (r->too_big)
         return send_error(conn, r, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than one batch");
     uint8_t got[XCHG_SHA256_BYTES];
@@ -589,7 +589,7 @@ int main(int argc, char **argv)
             goto cleanup;
         }
     }
-    const xchg_policy_data *pd = xchg_policy_get(sv.p);
+    const xchg_policy_data *pd = xchg_agreement_get(sv.p);
     if (pd->tokens.mode != XCHG_TOKENS_OPRF) {
         cli_error("agreement '%s' has no 'tokens: {mode: oprf}' section: nothing to serve", pd->id);
         rc = EXIT_USAGE;
@@ -720,7 +720,7 @@ cleanup:
     if (sv.sk)
         sodium_free(sv.sk);
     free(sv.used);
-    xchg_policy_free(sv.p);
+    xchg_agreement_free(sv.p);
     free(certpem);
     xchg_secure_free(keypem);
     xchg_diag_free(d);

@@ -1109,9 +1109,10 @@ static xchg_err report_close(struct seal *s, const xchg_seal_opts *o, xchg_diag 
     return XCHG_OK;
 }
 
-xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg_secret *sec,
+xchg_err xchg_seal(const xchg_agreement *agr, const xchg_seckey *agency, const xchg_secret *sec,
                    const xchg_seal_opts *o, xchg_seal_stats *st, xchg_diag *d)
 {
+    const xchg_policy *pol = xchg_agreement_policy(agr);
     if (!pol || !agency || !sec || !o || !o->input || (!o->output && !o->check_only) || !st)
         return XCHG_ERR_ARG;
     memset(st, 0, sizeof *st);

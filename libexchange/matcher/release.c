@@ -758,11 +758,12 @@ static xchg_err request_shape(const xchg_policy *p, const json_t *rq, size_t *wh
     return XCHG_OK;
 }
 
-xchg_err xchg_decision_sign(const xchg_policy *p, const xchg_seckey *op,
+xchg_err xchg_decision_sign(const xchg_agreement *agr, const xchg_seckey *op,
                             const xchg_release_share *share, const char *prepared,
                             const char *family, int approve, const char *reason, int64_t now,
                             char **signed_request, xchg_diag *d)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     if (!p || !op || !prepared || !family || !reason || !signed_request)
         return XCHG_ERR_ARG;
     *signed_request = NULL;
@@ -1125,7 +1126,7 @@ xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *op,
     xchg_keyid_hex(xchg_seckey_public(op)->id, kid);
     e = xchg_matcher_decision_prepare(m, kid, family, approve, reason, now, &prepared, d);
     if (e == XCHG_OK)
-        e = xchg_decision_sign(m->p, op, share, prepared, family, approve, reason, now,
+        e = xchg_decision_sign(m->agr, op, share, prepared, family, approve, reason, now,
                                &signed_request, d);
     if (e == XCHG_OK)
         e = submit(m, signed_request, now, 0, d);
@@ -1654,7 +1655,7 @@ static xchg_err release_to(xchg_matcher *m, const xchg_seckey *matcher, const ch
         goto cleanup;
     /* written under a temporary name; it appears at path only once it is recorded */
     snprintf(tmp, tl, "%s.partial", path);
-    if ((e = xchg_packet_seal(m->p, matcher, rp, text, tmp, 1, d)) != XCHG_OK)
+    if ((e = xchg_packet_seal(m->agr, matcher, rp, text, tmp, 1, d)) != XCHG_OK)
         goto cleanup;
     if ((e = xchg__store_begin(m->s, d)) != XCHG_OK)
         goto fail_tmp;

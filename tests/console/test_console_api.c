@@ -16,6 +16,7 @@
 
 #include "console_api.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@
 #include <time.h>
 
 static char demo[1024];
-static xchg_policy *pol;
+static xchg_agreement *pol;
 static xchg_matcher *mat;
 static xchg_seckey *op1, *op2, *mkey;
 static xchg_release_share *sh1, *sh2;
@@ -226,7 +227,7 @@ static int teardown(void **state)
     xchg_seckey_free(op2);
     xchg_seckey_free(mkey);
     xchg_matcher_close(mat);
-    xchg_policy_free(pol);
+    xchg_agreement_free(pol);
     return 0;
 }
 

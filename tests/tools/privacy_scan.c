@@ -17,8 +17,9 @@
  * agencies' own formats (DD/MM/YYYY, YYYYMMDD), which the matcher never writes, are
  * looked for everywhere.
  */
-#include <exchange.h>
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <ctype.h>
+#include <exchange.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,10 +221,10 @@ int main(int argc, char **argv)
     }
     fclose(f);
     xchg_diag *d = xchg_diag_new();
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_store_key *k = NULL;
     xchg_store *s = NULL;
-    if (xchg_policy_parse_file(argv[3], &p, d) != XCHG_OK ||
+    if (t_agreement_file(argv[3], &p, d) != XCHG_OK ||
         xchg_store_key_load(argv[2], &k, d) != XCHG_OK ||
         xchg_store_open(argv[1], k, p, 0, &s, d) != XCHG_OK ||
         xchg_store_dump(s, on_cell, NULL, d) != XCHG_OK) {
@@ -248,7 +249,7 @@ int main(int argc, char **argv)
            people, nvals, cells, files, bytes, hits);
     xchg_store_free(s);
     xchg_store_key_free(k);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return hits ? 1 : 0;
 }

@@ -138,7 +138,7 @@
     b.append(pt);
     b.append(el('h3', { text: 'Members (pseudonymous)' }));
     const mt = el('table', { id: 'd-members' }, el('tr', {}, el('th', { text: 'Person' }), el('th', { text: 'Records' }), el('th', { text: 'Agencies' })));
-    for (const m of f.members) mt.append(el('tr', {}, el('td', { class: 'mono', text: m.person }), el('td', { class: 'num', text: m.records }), el('td', { text: m.agencies })));
+    for (const m of f.members) mt.append(el('tr', {}, el('td', { class: 'mono', text: m.person }), el('td', { class: 'num', text: m.records }), el('td', { text: m.agencies.join(', ') })));
     b.append(mt);
     b.append(el('h3', { text: 'Review pairs and conflicts' }));
     if (!f.pairs.length) b.append(el('p', { text: 'none' }));
