@@ -14,7 +14,7 @@ static const char usage[] =
     "       xchg match ingest --db DB DBKEY --agreement A --key MATCHER.key FILE...\n"
     "       xchg match run    --db DB DBKEY --agreement A [--date YYYY-MM-DD] [--threads N]\n"
     "       xchg match list   --db DB DBKEY [--run N] [--all] [--json | --csv]\n"
-    "       xchg match show   --db DB DBKEY [--run N] [--json] FAMILY\n"
+    "       xchg match show   --db DB DBKEY [--agreement A] [--run N] [--json] FAMILY\n"
     "       xchg match links  --db DB DBKEY [--run N] --csv\n"
     "       xchg match purge  --db DB DBKEY --agreement A [--date YYYY-MM-DD] [--dry-run]\n"
     "       xchg match review --db DB DBKEY --agreement A --key OPERATOR.key\n"
@@ -30,7 +30,9 @@ static const char usage[] =
     "        the older one. Exit 1 if any file is rejected (the others are still stored)\n"
     "run     link persons and households, apply the agreement's rule, store the run\n"
     "list    candidate families of the latest run (eligible only unless --all)\n"
-    "show    one family: members, problems with agencies and dates, review pairs\n"
+    "show    one family: members, problems with agencies and dates, review pairs with\n"
+    "        their evidence (ages, areas, the keys on which the two records agree or\n"
+    "        differ: named with --agreement)\n"
     "links   every record's person and family pseudonyms, for checking linkage\n"
     "review  an operator decides a clerical-review pair (as 'show' lists it): one person\n"
     "        (--same) or different people (--different); signed with the operator's key,\n"
@@ -66,7 +68,7 @@ static const struct {
     {"match", "ingest", DB "--agreement --key --passphrase-fd"},
     {"match", "run", DB "--agreement --date --threads"},
     {"match", "list", DB "--run --all --json --csv"},
-    {"match", "show", DB "--run --json"},
+    {"match", "show", DB "--run --json --agreement"},
     {"match", "links", DB "--run --csv"},
     {"match", "purge", DB "--agreement --date --dry-run"},
     {"match", "review", DB "--agreement --key --passphrase-fd --same --different --reason"},
@@ -678,7 +680,46 @@ static int do_list(const struct common *c)
 struct show_ctx {
     int json;
     size_t nm, np;
+    const xchg_policy *p; /* names the pairs' keys (--agreement), or NULL: indexes */
 };
+
+/* The keys in mask of kind (XCHG_PAIR_*), by name when the agreement is known. */
+static void print_keys(const struct show_ctx *sc, int kind, uint32_t mask, int json)
+{
+    int n = 0;
+    for (unsigned i = 0; i < 32; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        const char *name = sc->p ? xchg_policy_token_name(sc->p, kind, i) : NULL;
+        char alt[16];
+        snprintf(alt, sizeof alt, "#%u", i);
+        if (json) {
+            printf("%s", n ? "," : "");
+            json_str(stdout, name ? name : alt);
+        } else {
+            printf("%s%s", n ? ", " : "", name ? name : alt);
+        }
+        n++;
+    }
+}
+
+static void print_age(int age)
+{
+    if (age == XCHG_AGE_UNKNOWN)
+        printf(",\"age\":null");
+    else
+        printf(",\"age\":%d", age);
+}
+
+static void print_key_sets(const struct show_ctx *sc, const uint32_t sets[3])
+{
+    static const char *const kinds[] = {"match", "blocking", "household"};
+    for (int k = 0; k < 3; k++) {
+        printf("%s\"%s\":[", k ? "," : "", kinds[k]);
+        print_keys(sc, k, sets[k], 1);
+        printf("]");
+    }
+}
 
 static int show_member(void *ctx, const xchg_store_member *m)
 {
@@ -717,22 +758,60 @@ static int show_pair(void *ctx, const xchg_store_pair *p)
         json_str(stdout, p->ref_a);
         printf(",\"person\":");
         json_str(stdout, p->person_a);
+        print_age(p->age_a);
+        printf(",\"area\":");
+        json_str(stdout, p->area_a);
         printf("},\"b\":{\"agency\":");
         json_str(stdout, p->agency_b);
         printf(",\"ref\":");
         json_str(stdout, p->ref_b);
         printf(",\"person\":");
         json_str(stdout, p->person_b);
-        printf("},\"score\":%.4f,\"key\":%d}", p->score, p->key);
+        print_age(p->age_b);
+        printf(",\"area\":");
+        json_str(stdout, p->area_b);
+        printf("},\"score\":%.4f,\"key\":%d,\"same\":{", p->score, p->key);
+        print_key_sets(sc, p->same);
+        printf("},\"differ\":{");
+        print_key_sets(sc, p->differ);
+        printf("}}");
     } else {
         if (sc->np == 0)
             printf("review pairs and conflicts:\n");
-        if (p->conflict)
+        const char *kn = sc->p && p->conflict ? xchg_policy_token_name(sc->p, 0, (size_t)p->key)
+                                               : NULL;
+        if (p->conflict && kn)
+            printf("  conflict (match key %s refused)  ", kn);
+        else if (p->conflict)
             printf("  conflict (match key %d refused)  ", p->key);
         else
             printf("  review (Dice %.3f)  ", p->score);
         printf("%s %s (%s)  <->  %s %s (%s)\n", p->agency_a, p->ref_a, p->person_a, p->agency_b,
                p->ref_b, p->person_b);
+        if (!p->conflict) {
+            char aa[8] = "?", ab[8] = "?";
+            if (p->age_a != XCHG_AGE_UNKNOWN)
+                snprintf(aa, sizeof aa, "%d", p->age_a);
+            if (p->age_b != XCHG_AGE_UNKNOWN)
+                snprintf(ab, sizeof ab, "%d", p->age_b);
+            printf("    age %s / %s, area %s / %s\n", aa, ab, *p->area_a ? p->area_a : "?",
+                   *p->area_b ? p->area_b : "?");
+            static const char *const kinds[] = {"match", "blocking", "household"};
+            for (int k = 0; k < 3; k++) {
+                if (!p->same[k] && !p->differ[k])
+                    continue;
+                printf("    %-9s", kinds[k]);
+                if (p->same[k]) {
+                    printf(" same: ");
+                    print_keys(sc, k, p->same[k], 0);
+                }
+                if (p->differ[k]) {
+                    printf("%s differ: ", p->same[k] ? ";" : "");
+                    print_keys(sc, k, p->differ[k], 0);
+                }
+                printf("\n");
+            }
+        }
     }
     sc->np++;
     return 0;
@@ -749,9 +828,15 @@ static int do_show(const struct common *c)
     }
     if ((rc = match_parse_run(c, &run)) != 0 || (rc = match_open_store(c, NULL, &s)) != 0)
         return rc;
+    /* with --agreement, the review pairs' keys are named */
+    xchg_agreement *agr = NULL;
+    if (c->agr && (rc = cli_load_agreement(c->agr, &agr)) != 0) {
+        xchg_store_free(s);
+        return rc;
+    }
     xchg_store_family *f = calloc(1, sizeof *f);
     xchg_diag *d = xchg_diag_new();
-    struct show_ctx sc = {c->json != NULL, 0, 0};
+    struct show_ctx sc = {c->json != NULL, 0, 0, agr ? xchg_agreement_policy(agr) : NULL};
     xchg_err e = f ? xchg_store_family_show(s, run, c->pos[0], f, NULL, NULL, NULL, d)
                    : XCHG_ERR_NOMEM;
     if (e != XCHG_OK) {
@@ -790,6 +875,7 @@ cleanup:
     free(f);
     xchg_diag_free(d);
     xchg_store_free(s);
+    xchg_agreement_free(agr);
     return rc;
 }
 

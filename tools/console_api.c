@@ -584,6 +584,7 @@ static void api_queue(struct console *c, const struct console_req *rq, struct co
 
 struct show_ctx {
     json_t *members, *pairs;
+    const struct console *c;
 };
 
 static int show_member(void *ctx, const xchg_store_member *m)
@@ -597,18 +598,47 @@ static int show_member(void *ctx, const xchg_store_member *m)
     return 0;
 }
 
-static json_t *pair_json(const xchg_store_pair *p)
+/* {match: [names], blocking: [...], household: [...]}: the keys in sets, named */
+static json_t *key_sets_json(const xchg_policy *p, const uint32_t sets[3])
 {
-    return json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:f, s:i}", "kind",
-                     p->conflict ? "conflict" : "review", "a", "agency", p->agency_a, "ref",
-                     p->ref_a, "person", p->person_a, "b", "agency", p->agency_b, "ref", p->ref_b,
-                     "person", p->person_b, "score", p->score, "key", p->key);
+    static const char *const kinds[] = {"match", "blocking", "household"};
+    json_t *o = json_object();
+    for (int k = 0; k < 3; k++) {
+        json_t *a = json_array();
+        for (unsigned i = 0; i < 32; i++)
+            if (sets[k] & (1u << i)) {
+                const char *n = xchg_policy_token_name(p, k, i);
+                json_array_append_new(a, n ? json_string(n) : json_sprintf("#%u", i));
+            }
+        json_object_set_new(o, kinds[k], a);
+    }
+    return o;
+}
+
+static json_t *age_json(int age)
+{
+    return age == XCHG_AGE_UNKNOWN ? json_null() : json_integer(age);
+}
+
+static json_t *pair_json(const struct console *c, const xchg_store_pair *p)
+{
+    const xchg_policy *pol = xchg_agreement_policy(c->o.p);
+    const char *kn = p->conflict ? xchg_policy_token_name(pol, 0, (size_t)p->key) : NULL;
+    return json_pack("{s:s, s:{s:s, s:s, s:s, s:o, s:s}, s:{s:s, s:s, s:s, s:o, s:s}, s:f, s:i, "
+                     "s:o, s:o, s:o}",
+                     "kind", p->conflict ? "conflict" : "review", "a", "agency", p->agency_a,
+                     "ref", p->ref_a, "person", p->person_a, "age", age_json(p->age_a), "area",
+                     p->area_a, "b", "agency", p->agency_b, "ref", p->ref_b, "person",
+                     p->person_b, "age", age_json(p->age_b), "area", p->area_b, "score",
+                     p->score, "key", p->key, "key_name", kn ? json_string(kn) : json_null(),
+                     "same", key_sets_json(pol, p->same), "differ",
+                     key_sets_json(pol, p->differ));
 }
 
 static int show_pair(void *ctx, const xchg_store_pair *p)
 {
     struct show_ctx *s = ctx;
-    json_array_append_new(s->pairs, pair_json(p));
+    json_array_append_new(s->pairs, pair_json(s->c, p));
     return 0;
 }
 
@@ -628,7 +658,7 @@ static void api_family(struct console *c, const char *fam, struct console_resp *
     }
     xchg_diag *d = xchg_diag_new();
     xchg_store_family *f = calloc(1, sizeof *f);
-    struct show_ctx s = {json_array(), json_array()};
+    struct show_ctx s = {json_array(), json_array(), c};
     json_t *decisions = json_array();
     xchg_err err = f ? refresh_state(c, e, decisions, d) : XCHG_ERR_NOMEM;
     if (err == XCHG_OK)
@@ -658,6 +688,7 @@ struct rv_ctx {
     json_t *pairs;
     const struct qent *e;
     json_t *reviewed;
+    const struct console *c;
 };
 
 static int review_pair(void *ctx, const xchg_store_pair *p)
@@ -665,7 +696,7 @@ static int review_pair(void *ctx, const xchg_store_pair *p)
     struct rv_ctx *x = ctx;
     if (p->conflict)
         return 0;
-    json_t *j = pair_json(p);
+    json_t *j = pair_json(x->c, p);
     json_object_set_new(j, "family", json_string(x->e->fam));
     json_object_set_new(j, "family_persons", json_integer(x->e->persons));
     json_object_set_new(j, "family_problems", problems_json(x->e));
@@ -719,7 +750,7 @@ static void api_reviews(struct console *c, const struct console_req *rq, struct 
     for (size_t i = 0; err == XCHG_OK && i < c->nq; i++) {
         if (!c->q[i].nreview)
             continue;
-        struct rv_ctx x = {all, &c->q[i], decided};
+        struct rv_ctx x = {all, &c->q[i], decided, c};
         err = be_show(c, c->q[i].fam, f, NULL, review_pair, &x, d);
     }
     free(f);

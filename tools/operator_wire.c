@@ -180,6 +180,14 @@ json_t *wire_pair(const xchg_store_pair *p)
     PUT_S(o, p, person_b);
     json_object_set_new(o, "score", json_real(p->score));
     PUT_I(o, p, key);
+    json_object_set_new(o, "same", json_pack("[I, I, I]", (json_int_t)p->same[0],
+                                             (json_int_t)p->same[1], (json_int_t)p->same[2]));
+    json_object_set_new(o, "differ", json_pack("[I, I, I]", (json_int_t)p->differ[0],
+                                               (json_int_t)p->differ[1], (json_int_t)p->differ[2]));
+    PUT_I(o, p, age_a);
+    PUT_I(o, p, age_b);
+    PUT_S(o, p, area_a);
+    PUT_S(o, p, area_b);
     return o;
 }
 
@@ -195,6 +203,16 @@ void wire_pair_read(const json_t *j, xchg_store_pair *p)
     GET_S(j, p, person_b);
     p->score = json_number_value(json_object_get(j, "score"));
     GET_I(j, p, key, int);
+    for (size_t k = 0; k < 3; k++) {
+        p->same[k] = (uint32_t)json_integer_value(json_array_get(json_object_get(j, "same"), k));
+        p->differ[k] = (uint32_t)json_integer_value(json_array_get(json_object_get(j, "differ"), k));
+    }
+    p->age_a = json_object_get(j, "age_a") ? (int)json_integer_value(json_object_get(j, "age_a"))
+                                           : XCHG_AGE_UNKNOWN;
+    p->age_b = json_object_get(j, "age_b") ? (int)json_integer_value(json_object_get(j, "age_b"))
+                                           : XCHG_AGE_UNKNOWN;
+    GET_S(j, p, area_a);
+    GET_S(j, p, area_b);
 }
 
 json_t *wire_review(const xchg_review_decision *r)

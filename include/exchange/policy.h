@@ -493,6 +493,12 @@ XCHG_API size_t xchg_policy_party(const xchg_policy *p, const char *id);
 /* Index of the party holding this key id, or XCHG_NONE. */
 XCHG_API size_t xchg_policy_party_by_key(const xchg_policy *p, const uint8_t id[XCHG_KEYID_BYTES]);
 
+/* The name of the agreement's key behind a stored token: kind 0 a match key (index
+ * nmatch_keys: "own person id", the agency's own identifier), 1 a fuzzy blocking key, 2 a
+ * household key, then a declared relation (its field's name), then a household fallback
+ * key — the indexes tokens carry (docs/formats.md). NULL when there is no such key. */
+XCHG_API const char *xchg_policy_token_name(const xchg_policy *p, int kind, size_t idx);
+
 /* The party index of the agreement's matcher (a valid agreement has exactly one), or
  * XCHG_NONE. */
 XCHG_API size_t xchg_policy_matcher(const xchg_policy *p);

@@ -251,7 +251,18 @@ typedef struct xchg_store_pair {
     char person_a[XCHG_PSEUDONYM_MAX + 1], person_b[XCHG_PSEUDONYM_MAX + 1];
     double score;
     int key; /* match key index for a conflict, -1 otherwise */
+    /* the evidence an operator reviews the pair on, all of it what the matcher holds
+     * anyway: per token kind (XCHG_PAIR_MATCH: the agreement's match keys,
+     * XCHG_PAIR_BLOCKING: its fuzzy blocking keys, XCHG_PAIR_HOUSEHOLD: its household
+     * keys), bit i set in same[kind] when both records hold key i and a token of it is
+     * equal, in differ[kind] when both hold it and none is (keys from index 32 on are not
+     * shown); and each record's age in years (XCHG_AGE_UNKNOWN) and coarse area */
+    uint32_t same[3], differ[3];
+    int age_a, age_b;
+    char area_a[XCHG_RECORD_MAX_AREA + 1], area_b[XCHG_RECORD_MAX_AREA + 1];
 } xchg_store_pair;
+
+enum { XCHG_PAIR_MATCH = 0, XCHG_PAIR_BLOCKING = 1, XCHG_PAIR_HOUSEHOLD = 2 };
 
 /*
  * The family with this pseudonym in run (0: latest): *fam, then member(ctx, m) for each

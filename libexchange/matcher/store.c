@@ -1866,7 +1866,7 @@ xchg_err xchg_store_family_show(xchg_store *s, int64_t run, const char *pseudony
             " SELECT 0, a, b, score, -1 FROM review_pairs WHERE run = ?1"
             " UNION ALL SELECT 1, a, b, 1.0, key FROM conflicts WHERE run = ?1) "
             "SELECT x.conflict, ea.agency, eb.agency, ra.ref, rb.ref, pa.pseudonym, pb.pseudonym,"
-            " x.score, x.key FROM x"
+            " x.score, x.key, x.a, x.b, ra.age, rb.age, ra.area, rb.area FROM x"
             " JOIN run_records qa ON qa.run = ?1 AND qa.record = x.a"
             " JOIN run_records qb ON qb.run = ?1 AND qb.record = x.b"
             " JOIN records ra ON ra.id = x.a JOIN records rb ON rb.id = x.b"
@@ -1874,8 +1874,18 @@ xchg_err xchg_store_family_show(xchg_store *s, int64_t run, const char *pseudony
             " JOIN persons pa ON pa.run = ?1 AND pa.person = qa.person"
             " JOIN persons pb ON pb.run = ?1 AND pb.person = qb.person"
             " WHERE qa.household = ?2 OR qb.household = ?2 ORDER BY x.conflict DESC, x.score DESC";
-        if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        /* per key (kind 0 match, 1 blocking, 2 household; idx the agreement's index):
+           whether the two records hold it and any of their tokens of it is equal */
+        static const char cmp[] =
+            "SELECT ta.kind, ta.idx, max(ta.value = tb.value) FROM tokens ta"
+            " JOIN tokens tb ON tb.record = ?2 AND tb.kind = ta.kind AND tb.idx = ta.idx"
+            " WHERE ta.record = ?1 GROUP BY ta.kind, ta.idx";
+        sqlite3_stmt *t = NULL;
+        if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, cmp, -1, &t, NULL) != SQLITE_OK) {
+            sqlite3_finalize(q);
             return sqlfail(s->db, d, s->path, "reading review pairs");
+        }
         sqlite3_bind_int64(q, 1, run);
         sqlite3_bind_int64(q, 2, fam->household);
         while (sqlite3_step(q) == SQLITE_ROW) {
@@ -1890,9 +1900,37 @@ xchg_err xchg_store_family_show(xchg_store *s, int64_t run, const char *pseudony
             snprintf(pr.person_b, sizeof pr.person_b, "%s", sqlite3_column_text(q, 6));
             pr.score = sqlite3_column_double(q, 7);
             pr.key = sqlite3_column_int(q, 8);
+            pr.age_a = sqlite3_column_type(q, 11) == SQLITE_NULL ? XCHG_AGE_UNKNOWN
+                                                                  : sqlite3_column_int(q, 11);
+            pr.age_b = sqlite3_column_type(q, 12) == SQLITE_NULL ? XCHG_AGE_UNKNOWN
+                                                                  : sqlite3_column_int(q, 12);
+            if (sqlite3_column_text(q, 13))
+                snprintf(pr.area_a, sizeof pr.area_a, "%s", sqlite3_column_text(q, 13));
+            if (sqlite3_column_text(q, 14))
+                snprintf(pr.area_b, sizeof pr.area_b, "%s", sqlite3_column_text(q, 14));
+            sqlite3_bind_int64(t, 1, sqlite3_column_int64(q, 9));
+            sqlite3_bind_int64(t, 2, sqlite3_column_int64(q, 10));
+            int rc;
+            while ((rc = sqlite3_step(t)) == SQLITE_ROW) {
+                int kind = sqlite3_column_int(t, 0), idx = sqlite3_column_int(t, 1);
+                if (kind < 0 || kind > 2 || idx < 0 || idx >= 32)
+                    continue;
+                uint32_t bit = 1u << idx;
+                if (sqlite3_column_int(t, 2))
+                    pr.same[kind] |= bit;
+                else
+                    pr.differ[kind] |= bit;
+            }
+            sqlite3_reset(t);
+            if (rc != SQLITE_DONE) {
+                sqlite3_finalize(t);
+                sqlite3_finalize(q);
+                return sqlfail(s->db, d, s->path, "comparing a review pair's tokens");
+            }
             if (pair(ctx, &pr))
                 break;
         }
+        sqlite3_finalize(t);
         sqlite3_finalize(q);
     }
     return XCHG_OK;

@@ -110,6 +110,10 @@ expect 0 "\"requested_by\":\"$OP1\"" -- grep '"type":"release"' "$D/db.audit"
 expect 0 '"code":"remote"' -- api_post 1 /api/run '{"date": "2026-10-31"}'
 # a clerical-review decision: listed through the daemon, signed in the console
 RV=$(api_get 2 "/api/reviews")
+# with its evidence, read through the daemon and named from the agreement in the console
+expect 0 '"same":{"match":[' -- echo "$RV"
+expect 0 '"blocking":["' -- echo "$RV"
+expect 0 '"area":"' -- echo "$RV"
 PA=$(grep -o '"a":{[^}]*}' <<<"$RV" | head -1); PB=$(grep -o '"b":{[^}]*}' <<<"$RV" | head -1)
 fld() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
 AGA=$(fld agency "$PA"); REFA=$(fld ref "$PA"); AGB=$(fld agency "$PB"); REFB=$(fld ref "$PB")

@@ -935,6 +935,25 @@ static void test_explain_golden(void **state)
     assert_null(strstr(out, "The matcher deletes linked data"));
     assert_null(strstr(out, "No report tool applies this yet"));
     assert_non_null(strstr(out, "further counts suppressed so that none can be recovered"));
+    /* the name behind each stored token index (review pairs' evidence) */
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    assert_string_equal(xchg_policy_token_name(p, 0, 0), pd->match_keys[0].name);
+    assert_string_equal(xchg_policy_token_name(p, 0, pd->nmatch_keys), "own person id");
+    assert_null(xchg_policy_token_name(p, 0, pd->nmatch_keys + 1));
+    assert_string_equal(xchg_policy_token_name(p, 1, pd->fuzzy.nblocking - 1),
+                        pd->fuzzy.blocking[pd->fuzzy.nblocking - 1].name);
+    assert_null(xchg_policy_token_name(p, 1, pd->fuzzy.nblocking));
+    assert_string_equal(xchg_policy_token_name(p, 2, 0), pd->household_keys[0].name);
+    if (pd->nhousehold_relations)
+        assert_string_equal(xchg_policy_token_name(p, 2, pd->nhousehold_keys),
+                            pd->fields[pd->household_relations[0]].name);
+    size_t nh = pd->nhousehold_keys + pd->nhousehold_relations + pd->nhousehold_fallback;
+    if (pd->nhousehold_fallback)
+        assert_string_equal(xchg_policy_token_name(p, 2, nh - 1),
+                            pd->household_fallback[pd->nhousehold_fallback - 1].name);
+    assert_null(xchg_policy_token_name(p, 2, nh));
+    assert_null(xchg_policy_token_name(p, 3, 0));
+    assert_null(xchg_policy_token_name(NULL, 0, 0));
     free(want);
     free(out);
     free(bound);

@@ -671,7 +671,52 @@ struct view_ctx {
     int families, members, pairs, conflicts, links;
     char first[24];
     xchg_store_member member[4]; /* the first members, as handed over */
+    xchg_store_pair pair;        /* the last review pair */
 };
+
+/* Each record's tokens (match, blocking, household), as the store hands them over. */
+struct tok_rec {
+    xchg_token t[3][XCHG_RECORD_MAX_TOKENS];
+    size_t n[3];
+    int age;
+    char area[XCHG_RECORD_MAX_AREA + 1];
+};
+
+static xchg_err collect_tokens(void *ctx, size_t agency, uint64_t id, const xchg_record *r)
+{
+    (void)agency, (void)id;
+    struct tok_rec *all = ctx, *x = &all[all[0].n[0]++ + 1];
+    memset(x, 0, sizeof *x);
+    const xchg_token *src[3] = {r->match, r->block, r->house};
+    size_t ns[3] = {r->nmatch, r->nblock, r->nhouse};
+    for (int k = 0; k < 3; k++) {
+        memcpy(x->t[k], src[k], ns[k] * sizeof(xchg_token));
+        x->n[k] = ns[k];
+    }
+    x->age = r->age;
+    snprintf(x->area, sizeof x->area, "%.*s", (int)r->area_len, r->area ? r->area : "");
+    return XCHG_OK;
+}
+
+/* What the pair's same/differ masks must be, computed here from the two records' tokens. */
+static void expect_masks(const struct tok_rec *a, const struct tok_rec *b, uint32_t same[3],
+                         uint32_t differ[3])
+{
+    for (int k = 0; k < 3; k++) {
+        uint32_t held_a = 0, held_b = 0, eq = 0;
+        for (size_t i = 0; i < a->n[k]; i++)
+            held_a |= 1u << a->t[k][i].index;
+        for (size_t j = 0; j < b->n[k]; j++)
+            held_b |= 1u << b->t[k][j].index;
+        for (size_t i = 0; i < a->n[k]; i++)
+            for (size_t j = 0; j < b->n[k]; j++)
+                if (a->t[k][i].index == b->t[k][j].index &&
+                    memcmp(a->t[k][i].value, b->t[k][j].value, XCHG_TOKEN_BYTES) == 0)
+                    eq |= 1u << a->t[k][i].index;
+        same[k] = eq;
+        differ[k] = held_a & held_b & ~eq;
+    }
+}
 
 static int on_family(void *ctx, const xchg_store_family *f)
 {
@@ -694,10 +739,12 @@ static int on_member(void *ctx, const xchg_store_member *m)
 static int on_pair(void *ctx, const xchg_store_pair *p)
 {
     struct view_ctx *v = ctx;
-    if (p->conflict)
+    if (p->conflict) {
         v->conflicts++;
-    else
+    } else {
         v->pairs++;
+        v->pair = *p;
+    }
     return 0;
 }
 
@@ -844,6 +891,23 @@ static void test_save_and_views(void **state)
     assert_string_equal(v.member[1].agencies[0], "police");
     assert_int_equal(v.pairs, 1);
     assert_int_equal(v.conflicts, 1);
+    /* the review pair (records 1 and 3) comes with its evidence: the keys on which the
+       two records' tokens agree and differ, their ages and areas, as computed here */
+    struct tok_rec *tr = calloc(n + 1, sizeof *tr);
+    uint64_t cnt = 0;
+    assert_int_equal(xchg_store_each_record(s, pol, collect_tokens, tr, &cnt, NULL), XCHG_OK);
+    uint32_t same[3], differ[3];
+    expect_masks(&tr[2], &tr[4], same, differ);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(v.pair.same[k], same[k]);
+        assert_int_equal(v.pair.differ[k], differ[k]);
+    }
+    assert_true(same[0] | same[1] | same[2] | differ[0] | differ[1] | differ[2]);
+    assert_int_equal(v.pair.age_a, tr[2].age);
+    assert_int_equal(v.pair.age_b, tr[4].age);
+    assert_string_equal(v.pair.area_a, tr[2].area);
+    assert_string_equal(v.pair.area_b, tr[4].area);
+    free(tr);
     assert_int_equal(f.nproblems, 2);
     assert_int_equal(f.problems[0].nagencies, 1);
     assert_string_equal(f.problems[0].agencies[0], "police");
