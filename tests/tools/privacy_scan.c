@@ -126,6 +126,33 @@ static void scan(const char *where, const char *data, size_t len, int text)
     }
 }
 
+/* The areas the store holds (records.area): the agreement's coarse geography, shown in
+ * command output on purpose (a review pair's evidence). Blanked out of text output before
+ * it is scanned: a locality such as "Eastwick St Mary" is not the forename Mary. */
+static char **areas;
+static size_t nareas;
+
+static void add_area(const void *data, size_t len)
+{
+    if (!data || len < 3)
+        return;
+    for (size_t i = 0; i < nareas; i++)
+        if (strlen(areas[i]) == len && memcmp(areas[i], data, len) == 0)
+            return;
+    areas = realloc(areas, (nareas + 1) * sizeof *areas);
+    areas[nareas] = strndup(data, len);
+    nareas++;
+}
+
+static void blank_areas(char *buf, size_t len)
+{
+    for (size_t i = 0; i < nareas; i++) {
+        size_t al = strlen(areas[i]);
+        for (char *p = buf; (p = memmem(p, len - (size_t)(p - buf), areas[i], al)) != NULL; p += al)
+            memset(p, ' ', al);
+    }
+}
+
 static int on_cell(void *ctx, const char *table, const char *column, const void *data,
                    size_t len, int is_text)
 {
@@ -135,8 +162,10 @@ static int on_cell(void *ctx, const char *table, const char *column, const void 
     cells++;
     /* a record's area is the agreement's coarse geography (a locality name such as
      * "Eastwick St Mary", never a postcode or address): words in it are not the person's */
-    if (!strcmp(table, "records") && !strcmp(column, "area"))
+    if (!strcmp(table, "records") && !strcmp(column, "area")) {
+        add_area(data, len);
         return 0;
+    }
     /* numbers are stored and dumped as text; short numeric cells (counts, indexes, days)
      * are not identifiers */
     scan(where, data, len, is_text);
@@ -240,7 +269,10 @@ int main(int argc, char **argv)
             continue;
         size_t al = strlen(argv[a]);
         /* .txt files are command output: scanned as text (whole words, any case) */
-        scan(argv[a], buf, len, al > 4 && strcmp(argv[a] + al - 4, ".txt") == 0);
+        int text = al > 4 && strcmp(argv[a] + al - 4, ".txt") == 0;
+        if (text)
+            blank_areas(buf, len);
+        scan(argv[a], buf, len, text);
         free(buf);
         files++;
     }
