@@ -126,8 +126,16 @@ XCHG_API void xchg_oprf_client_free(xchg_oprf_client *c);
 XCHG_API xchg_err xchg_oprf_client_add(xchg_oprf_client *c, const uint8_t *input,
                                        size_t len) XCHG_MUST_CHECK;
 /*
+ * How many threads run computes with (0, the default: the online CPUs, at most 16; 1: the
+ * calling thread alone, nothing overlapped). The outputs do not depend on it.
+ */
+XCHG_API void xchg_oprf_client_threads(xchg_oprf_client *c, unsigned threads);
+/*
  * Evaluate every queued input: blind, send in batches, verify each batch's proof against
- * pk, unblind, finalize. On failure nothing further is sent and d says why:
+ * pk, unblind, finalize. With more than one thread the work is pipelined with the
+ * service's: batch j+1 is sent before batch j's proof has been checked, so when batch j
+ * fails to verify one more batch may already have been sent (and counted by the service);
+ * with one thread nothing is sent after a batch that fails. On failure d says why:
  * XCHG_ERR_VERIFY for a response that does not verify (wrong point, proof or key),
  * XCHG_ERR_FORMAT for a malformed response, or the transport's error with its reason.
  */
