@@ -108,6 +108,41 @@ static const char usage[] =
 
 static const xchg_party *matcher_of(const xchg_policy *p);
 
+/* The genesis entry's key id (hex) of the log at path, or "" (first entry only). */
+static int genesis_visit(const xchg_audit_entry *e, void *ctx)
+{
+    char *out = ctx;
+    if (e->seq == 0 && strcmp(e->type, XCHG_AUDIT_GENESIS) == 0) {
+        const char *k = strstr(e->data, "\"matcher_key\":\"");
+        if (k && strlen(k + 15) >= XCHG_KEYID_HEXLEN)
+            snprintf(out, XCHG_KEYID_HEXLEN + 1, "%s", k + 15);
+    }
+    return 1;
+}
+
+/*
+ * The party whose key the log's genesis names: the matcher's for the matcher's log, or the
+ * key service's custodian (oprf_service.h) for xchg-keyd's log. *what names the role.
+ */
+static const xchg_party *signer_of(const xchg_policy *p, const char *log, const char **what)
+{
+    char key[XCHG_KEYID_HEXLEN + 1] = "";
+    *what = "matcher";
+    if (xchg_audit_foreach(log, genesis_visit, key, NULL) == XCHG_OK && key[0]) {
+        size_t c = xchg_oprf_custodian(p);
+        char hex[XCHG_KEYID_HEXLEN + 1];
+        if (c != XCHG_NONE) {
+            xchg_keyid_hex(xchg_policy_get(p)->parties[c].key.id, hex);
+            size_t m = xchg_policy_matcher(p);
+            if (strcmp(hex, key) == 0 && (m == XCHG_NONE || c != m)) {
+                *what = "key service custodian";
+                return &xchg_policy_get(p)->parties[c];
+            }
+        }
+    }
+    return matcher_of(p);
+}
+
 static int verify(int argc, char **argv)
 {
     const char *agr = NULL, *log = NULL, *db = NULL, *against = NULL, *strict = NULL;
@@ -134,7 +169,8 @@ static int verify(int argc, char **argv)
         goto cleanup;
     xchg_err e;
     const xchg_policy_data *pd = xchg_policy_get(p);
-    const xchg_party *m = matcher_of(p);
+    const char *what;
+    const xchg_party *m = signer_of(p, log, &what);
     if (!m) {
         rc = EXIT_DENIED;
         goto cleanup;
@@ -152,10 +188,10 @@ static int verify(int argc, char **argv)
     xchg_keyid_hex(m->key.id, hex);
     /* "ok" only when the command succeeds: under --strict, unsigned entries fail it */
     printf("%s: %s: %" PRIu64 " %s (seq 0..%" PRIu64 "), %" PRIu64
-           " %s signed by matcher '%s' (key %s)\n",
+           " %s signed by %s '%s' (key %s)\n",
            log, st.unsigned_entries && strict ? "chain intact, not all signed" : "ok", st.entries,
            cli_plural(st.entries, "entry", "entries"), st.head_seq, st.checkpoints,
-           cli_plural(st.checkpoints, "checkpoint", "checkpoints"), m->id, hex);
+           cli_plural(st.checkpoints, "checkpoint", "checkpoints"), what, m->id, hex);
     if (st.have_checkpoint)
         printf("  last checkpoint  seq %" PRIu64 "\n", st.last_checkpoint_seq);
     printf("  head             seq %" PRIu64 " hash %s\n", st.head_seq, st.head_hash);

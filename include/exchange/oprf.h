@@ -19,6 +19,7 @@
 #define XCHG_OPRF_H
 
 #include "exchange/common.h"
+#include "exchange/keys.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,8 +52,31 @@ XCHG_API xchg_err xchg_oprf_public(const uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
  */
 XCHG_API xchg_err xchg_oprf_key_write(const char *path, const uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
                                       int overwrite) XCHG_MUST_CHECK;
-/* Read a key file into sk (wiped on error). XCHG_ERR_IO, XCHG_ERR_FORMAT (with a reason in
- * d, naming the file), XCHG_ERR_DENIED when the file is readable by group or others. */
+/*
+ * Write a passphrase-protected key file "xchg-oprf-key v2\n<hex>\n" (docs/formats.md:
+ * Argon2id with limits, NULL for xchg_kdf_default(), then XChaCha20-Poly1305; the public
+ * key in the clear). Mode 0600, exclusive unless overwrite, atomic. XCHG_ERR_ARG (no
+ * passphrase), XCHG_ERR_EXISTS, XCHG_ERR_IO, XCHG_ERR_NOMEM.
+ */
+XCHG_API xchg_err xchg_oprf_key_write_protected(const char *path,
+                                                const uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
+                                                const char *pass, size_t passlen,
+                                                const xchg_kdf_limits *limits,
+                                                int overwrite) XCHG_MUST_CHECK;
+/* Whether the key file at path is passphrase-protected (v2). Errors as xchg_oprf_key_load. */
+XCHG_API xchg_err xchg_oprf_key_protected(const char *path, int *is_protected,
+                                          xchg_diag *d) XCHG_MUST_CHECK;
+/*
+ * Read a key file (either version) into sk; pass is needed for a protected one (NULL for
+ * an unprotected one). sk is wiped on error. XCHG_ERR_IO, XCHG_ERR_FORMAT (with a reason
+ * in d, naming the file), XCHG_ERR_DENIED when the file is readable by group or others,
+ * XCHG_ERR_ARG for a protected file without a passphrase, XCHG_ERR_VERIFY for a wrong
+ * passphrase or an altered file.
+ */
+XCHG_API xchg_err xchg_oprf_key_load(const char *path, const char *pass, size_t passlen,
+                                     uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
+                                     xchg_diag *d) XCHG_MUST_CHECK;
+/* xchg_oprf_key_load without a passphrase. */
 XCHG_API xchg_err xchg_oprf_key_read(const char *path, uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
                                      xchg_diag *d) XCHG_MUST_CHECK;
 

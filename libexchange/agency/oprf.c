@@ -7,6 +7,7 @@
 #include "exchange/oprf.h"
 #include "exchange/crypto.h"
 #include "exchange/fileio.h"
+#include "exchange/keys.h"
 #include "hmap.h"
 
 #include <pthread.h>
@@ -120,23 +121,183 @@ xchg_err xchg_oprf_key_write(const char *path, const uint8_t sk[SC], int overwri
     return e;
 }
 
-xchg_err xchg_oprf_key_read(const char *path, uint8_t sk[SC], xchg_diag *d)
+/*
+ * A protected key file (docs/formats.md): "xchg-oprf-key v2\n", then the hex of
+ *   "A2" | K (32) | salt (16) | opslimit (u64le) | memlimit (u64le) | nonce (24) |
+ *   XChaCha20-Poly1305(k) (32 + 16)
+ * under the Argon2id key of the passphrase, everything before the ciphertext (tag line
+ * included) as associated data. K is in the clear so a file can be matched to an
+ * agreement without the passphrase.
+ */
+#define KEYFILE_TAG2 "xchg-oprf-key v2\n"
+#define P_OFF_PK 2
+#define P_OFF_SALT 34
+#define P_OFF_OPS 50
+#define P_OFF_MEM 58
+#define P_OFF_NONCE 66
+#define P_OFF_CT 90
+#define P_BODY (P_OFF_CT + SC + crypto_aead_xchacha20poly1305_ietf_ABYTES)
+
+static void put64(uint8_t *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *b)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | b[i];
+    return v;
+}
+
+/* The associated data: the tag line and the body up to the ciphertext. */
+static void p_ad(const uint8_t *body, uint8_t ad[sizeof KEYFILE_TAG2 - 1 + P_OFF_CT])
+{
+    memcpy(ad, KEYFILE_TAG2, sizeof KEYFILE_TAG2 - 1);
+    memcpy(ad + sizeof KEYFILE_TAG2 - 1, body, P_OFF_CT);
+}
+
+static xchg_err p_kdf(uint8_t key[32], const char *pass, size_t passlen, const uint8_t *salt,
+                      uint64_t ops, uint64_t mem)
+{
+    if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_MAX ||
+        mem < crypto_pwhash_MEMLIMIT_MIN || mem > ((uint64_t)4 << 30))
+        return XCHG_ERR_FORMAT;
+    if (crypto_pwhash(key, 32, pass, passlen, salt, ops, (size_t)mem,
+                      crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return XCHG_ERR_NOMEM;
+    return XCHG_OK;
+}
+
+xchg_err xchg_oprf_key_write_protected(const char *path, const uint8_t sk[SC], const char *pass,
+                                       size_t passlen, const xchg_kdf_limits *limits, int overwrite)
+{
+    if (!path || !pass || !passlen || !good_scalar(sk))
+        return XCHG_ERR_ARG;
+    xchg_kdf_limits lim = limits ? *limits : xchg_kdf_default();
+    size_t tl = sizeof KEYFILE_TAG2 - 1, flen = tl + 2 * P_BODY + 1;
+    uint8_t *body = sodium_malloc(P_BODY), *key = sodium_malloc(32);
+    char *buf = sodium_malloc(flen + 1);
+    uint8_t ad[sizeof KEYFILE_TAG2 - 1 + P_OFF_CT];
+    xchg_err e = XCHG_ERR_NOMEM;
+    if (!body || !key || !buf)
+        goto cleanup;
+    memcpy(body, "A2", 2);
+    if ((e = xchg_oprf_public(sk, body + P_OFF_PK)) != XCHG_OK)
+        goto cleanup;
+    randombytes_buf(body + P_OFF_SALT, 16);
+    put64(body + P_OFF_OPS, lim.opslimit);
+    put64(body + P_OFF_MEM, lim.memlimit);
+    randombytes_buf(body + P_OFF_NONCE, 24);
+    if ((e = p_kdf(key, pass, passlen, body + P_OFF_SALT, lim.opslimit, lim.memlimit)) != XCHG_OK)
+        goto cleanup;
+    p_ad(body, ad);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(body + P_OFF_CT, NULL, sk, SC, ad, sizeof ad, NULL,
+                                               body + P_OFF_NONCE, key);
+    memcpy(buf, KEYFILE_TAG2, tl);
+    xchg_hex_encode(buf + tl, body, P_BODY);
+    buf[tl + 2 * P_BODY] = '\n';
+    e = xchg_file_write_atomic(path, buf, flen, 0600, overwrite ? XCHG_WRITE_OVERWRITE : 0, NULL);
+cleanup:
+    if (body)
+        sodium_free(body);
+    if (key)
+        sodium_free(key);
+    if (buf)
+        sodium_free(buf);
+    return e;
+}
+
+/* The file's bytes (checked for mode first), or an error naming it. */
+static xchg_err key_file_bytes(const char *path, char **buf, size_t *len, xchg_diag *d)
 {
     struct stat sb;
-    if (!path)
-        return XCHG_ERR_ARG;
     if (stat(path, &sb) == 0 && (sb.st_mode & 077)) {
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
                       "the OPRF key file is readable by others (mode %03o); chmod 600 it",
                       (unsigned)(sb.st_mode & 0777));
         return XCHG_ERR_DENIED;
     }
+    return xchg_file_read_secret(path, 4096, buf, len, d);
+}
+
+xchg_err xchg_oprf_key_protected(const char *path, int *is_protected, xchg_diag *d)
+{
+    if (!path || !is_protected)
+        return XCHG_ERR_ARG;
     char *buf = NULL;
-    size_t len = 0, tl = strlen(KEYFILE_TAG);
-    xchg_err e = xchg_file_read_secret(path, 4096, &buf, &len, d);
+    size_t len = 0;
+    xchg_err e = key_file_bytes(path, &buf, &len, d);
     if (e != XCHG_OK)
         return e;
-    if (len < tl || memcmp(buf, KEYFILE_TAG, tl) != 0) {
+    size_t t2 = sizeof KEYFILE_TAG2 - 1, t1 = strlen(KEYFILE_TAG);
+    if (len >= t2 && memcmp(buf, KEYFILE_TAG2, t2) == 0)
+        *is_protected = 1;
+    else if (len >= t1 && memcmp(buf, KEYFILE_TAG, t1) == 0)
+        *is_protected = 0;
+    else {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 1, 1, "not an OPRF key file (want '%.*s')",
+                      (int)(t1 - 1), KEYFILE_TAG);
+        e = XCHG_ERR_FORMAT;
+    }
+    sodium_memzero(buf, len);
+    xchg_secure_free(buf);
+    return e;
+}
+
+xchg_err xchg_oprf_key_load(const char *path, const char *pass, size_t passlen, uint8_t sk[SC],
+                            xchg_diag *d)
+{
+    if (!path || !sk)
+        return XCHG_ERR_ARG;
+    char *buf = NULL;
+    size_t len = 0, tl = strlen(KEYFILE_TAG), t2 = sizeof KEYFILE_TAG2 - 1;
+    xchg_err e = key_file_bytes(path, &buf, &len, d);
+    if (e != XCHG_OK)
+        return e;
+    uint8_t *body = NULL, *key = NULL;
+    if (len >= t2 && memcmp(buf, KEYFILE_TAG2, t2) == 0) {
+        size_t hl = len - t2;
+        while (hl && (buf[t2 + hl - 1] == '\n' || buf[t2 + hl - 1] == '\r'))
+            hl--;
+        uint8_t ad[sizeof KEYFILE_TAG2 - 1 + P_OFF_CT];
+        body = sodium_malloc(P_BODY);
+        key = sodium_malloc(32);
+        if (!body || !key)
+            e = XCHG_ERR_NOMEM;
+        else if (!pass) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                          "the OPRF key file is passphrase-protected: give its passphrase");
+            e = XCHG_ERR_ARG;
+        } else if (xchg_hex_decode(body, P_BODY, buf + t2, hl) != XCHG_OK ||
+                   memcmp(body, "A2", 2) != 0) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 2, 1,
+                          "a protected OPRF key is \"A2\" and %d bytes, in hex", P_BODY - 2);
+            e = XCHG_ERR_FORMAT;
+        } else if ((e = p_kdf(key, pass, passlen, body + P_OFF_SALT, get64(body + P_OFF_OPS),
+                              get64(body + P_OFF_MEM))) != XCHG_OK) {
+            if (e == XCHG_ERR_FORMAT)
+                xchg_diag_add(d, XCHG_SEV_ERROR, path, 2, 1,
+                              "the key file's Argon2id limits are out of range");
+        } else {
+            p_ad(body, ad);
+            uint8_t pk[EL];
+            if (crypto_aead_xchacha20poly1305_ietf_decrypt(sk, NULL, NULL, body + P_OFF_CT,
+                                                           P_BODY - P_OFF_CT, ad, sizeof ad,
+                                                           body + P_OFF_NONCE, key) != 0) {
+                xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                              "wrong passphrase for the OPRF key (or the file was altered)");
+                e = XCHG_ERR_VERIFY;
+            } else if (xchg_oprf_public(sk, pk) != XCHG_OK ||
+                       sodium_memcmp(pk, body + P_OFF_PK, EL) != 0) {
+                xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                              "the OPRF key does not match the public key in its file");
+                e = XCHG_ERR_VERIFY;
+            }
+        }
+    } else if (len < tl || memcmp(buf, KEYFILE_TAG, tl) != 0) {
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 1, 1, "not an OPRF key file (want '%.*s')",
                       (int)(tl - 1), KEYFILE_TAG);
         e = XCHG_ERR_FORMAT;
@@ -147,13 +308,23 @@ xchg_err xchg_oprf_key_read(const char *path, uint8_t sk[SC], xchg_diag *d)
         if (xchg_hex_decode(sk, SC, buf + tl, hl) != XCHG_OK || !good_scalar(sk)) {
             xchg_diag_add(d, XCHG_SEV_ERROR, path, 2, 1,
                           "the key must be 64 hex digits of a non-zero reduced scalar");
-            sodium_memzero(sk, SC);
             e = XCHG_ERR_FORMAT;
         }
     }
+    if (e != XCHG_OK)
+        sodium_memzero(sk, SC);
+    if (body)
+        sodium_free(body);
+    if (key)
+        sodium_free(key);
     sodium_memzero(buf, len);
     xchg_secure_free(buf);
     return e;
+}
+
+xchg_err xchg_oprf_key_read(const char *path, uint8_t sk[SC], xchg_diag *d)
+{
+    return xchg_oprf_key_load(path, NULL, 0, sk, d);
 }
 
 /* ---- blind / evaluate / verify / finalize ------------------------------------------- */
@@ -255,14 +426,16 @@ xchg_err xchg_oprf_evaluate(const uint8_t sk[SC], const uint8_t (*blinded)[EL], 
     if (!sk || !blinded || !evaluated || !proof || n == 0 || n > XCHG_OPRF_MAX_BATCH ||
         !good_scalar(sk))
         return XCHG_ERR_ARG;
-    for (size_t i = 0; i < n; i++)
-        if (!good_point(blinded[i]))
-            return XCHG_ERR_FORMAT;
     uint8_t pk[EL], m[EL], z[EL], r[SC], t2[EL], t3[EL], c[SC], ck[SC];
-    xchg_err e = XCHG_ERR_CRYPTO;
+    xchg_err e = XCHG_ERR_FORMAT;
+    /* the multiplication decodes each element and fails on an invalid encoding (and, k
+     * being non-zero in a prime-order group, only then); the identity is the all-zero
+     * encoding. No separate validation pass: it would decode every point twice. */
     for (size_t i = 0; i < n; i++)
-        if (crypto_scalarmult_ristretto255(evaluated[i], sk, blinded[i]) != 0)
+        if (is_zero(blinded[i], EL) ||
+            crypto_scalarmult_ristretto255(evaluated[i], sk, blinded[i]) != 0)
             goto cleanup;
+    e = XCHG_ERR_CRYPTO;
     if (crypto_scalarmult_ristretto255_base(pk, sk) != 0 ||
         composites(pk, blinded, (const uint8_t(*)[EL])evaluated, n, sk, m, z) != 0)
         goto cleanup;
