@@ -1,4 +1,5 @@
-/* xchg audit verify | export | show: what an IG lead does with the matcher's audit log. */
+/* xchg audit verify | export | show: what an IG lead does with the matcher's audit log (and
+ * with the key service's, whose genesis names the key custodian: oprf_service.h). */
 #include "cli.h"
 #include "commands.h"
 
@@ -82,8 +83,8 @@ static const char usage[] =
     "       xchg audit checkpoint [--log FILE | --db DB] --key MATCHER.key [--passphrase-fd N]\n"
     "\n"
     "verify  check the whole hash chain and every checkpoint signature with the matcher key\n"
-    "        the agreement pins; reports the first broken entry by line. Needs no database\n"
-    "        key: run it on an export.\n"
+    "        the agreement pins (for xchg-keyd's log: the key custodian's); reports the first\n"
+    "        broken entry by line. Needs no database key: run it on an export.\n"
     "  --against OLD  also check that OLD (an earlier export) is an unchanged prefix\n"
     "  --strict       fail when entries after the last checkpoint are unsigned\n"
     "export  copy the log's complete entries to OUT (written atomically); the copy verifies\n"
