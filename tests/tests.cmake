@@ -5,6 +5,8 @@ xchg_unit_test(oprf)
 # Sealing in OPRF mode; the wrap records every input the seal hands the OPRF client.
 xchg_unit_test(oprf_seal)
 target_link_options(test_oprf_seal PRIVATE -Wl,--wrap=xchg_oprf_client_add)
+# The key service's rules: authentication, the daily limit, the hash-chained log, restarts.
+xchg_unit_test(oprf_service)
 # Process hardening: no core dumps, not dumpable, SIGXFSZ ignored (EFBIG reported).
 xchg_unit_test(process)
 add_executable(netsign tools/netsign.c)

@@ -88,6 +88,9 @@ typedef struct xchg_seal_opts {
     xchg_oprf_transport oprf_transport;
     void *oprf_ctx;
     size_t oprf_batch;
+    /* OPRF mode: threads for the agency's side of the protocol (0: the online CPUs; 1:
+     * none beside the caller). The sealed records do not depend on it. */
+    unsigned oprf_threads;
 } xchg_seal_opts;
 
 typedef struct xchg_seal_stats {

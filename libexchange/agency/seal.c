@@ -996,6 +996,7 @@ static xchg_err setup_oprf(struct seal *s)
     }
     s->oprf = xchg_oprf_client_new(s->p->tokens.key, s->o->oprf_transport, s->o->oprf_ctx,
                                    s->o->oprf_batch);
+    xchg_oprf_client_threads(s->oprf, s->o->oprf_threads);
     return s->oprf ? XCHG_OK : XCHG_ERR_NOMEM;
 }
 

@@ -181,6 +181,8 @@ static const uint8_t *token(const xchg_record *r, const char *keyname)
     return NULL;
 }
 
+static unsigned seal_threads; /* xchg_seal_opts.oprf_threads */
+
 static xchg_err seal(xchg_agreement *p, const char *in, const char *out, int seed, int with_keyd,
                      xchg_seal_stats *st, xchg_diag *d)
 {
@@ -193,7 +195,8 @@ static xchg_err seal(xchg_agreement *p, const char *in, const char *out, int see
                         .now = 1767225600,
                         .oprf_transport = with_keyd ? transport : NULL,
                         .oprf_ctx = &svc,
-                        .oprf_batch = 3};
+                        .oprf_batch = 3,
+                        .oprf_threads = seal_threads};
     xchg_err e = xchg_seal(p, k, sec, &o, st, d);
     if (e != XCHG_OK && getenv("XCHG_TEST_VERBOSE"))
         for (size_t i = 0; i < xchg_diag_count(d); i++)
@@ -249,6 +252,37 @@ static void test_oprf_tokens(void **state)
         assert_int_equal(r1->nmatch, r2->nmatch);
         for (size_t t = 0; t < r1->nmatch; t++)
             assert_memory_equal(r1->match[t].value, r2->match[t].value, 32);
+    }
+    /* one thread or four: the same records, token for token (the file itself differs:
+     * its encryption is randomised) */
+    {
+        const char *p3 = tpath("oprf-police-1thread.xex"), *p4 = tpath("oprf-police-4threads.xex");
+        memset(&svc, 0, sizeof svc);
+        svc.limit = 1000;
+        seal_threads = 1;
+        assert_int_equal(seal(pol_oprf, FIX "police.csv", p3, 2, 1, &st, d), XCHG_OK);
+        seal_threads = 4;
+        assert_int_equal(seal(pol_oprf, FIX "police.csv", p4, 2, 1, &st, d), XCHG_OK);
+        seal_threads = 0;
+        struct opened o1, o4;
+        open_extract(p3, 2, &o1);
+        open_extract(p4, 2, &o4);
+        assert_int_equal(o1.n, a.n);
+        assert_int_equal(o4.n, a.n);
+        for (size_t i = 0; i < a.n; i++) {
+            const xchg_record *r0 = &a.recs[i].r, *r1 = find(&o1, a.recs[i].ref),
+                              *r4 = find(&o4, a.recs[i].ref);
+            assert_int_equal(r0->nmatch, r1->nmatch);
+            assert_int_equal(r0->nmatch, r4->nmatch);
+            for (size_t t = 0; t < r0->nmatch; t++) {
+                assert_int_equal(r0->match[t].index, r1->match[t].index);
+                assert_int_equal(r0->match[t].index, r4->match[t].index);
+                assert_memory_equal(r0->match[t].value, r1->match[t].value, 32);
+                assert_memory_equal(r0->match[t].value, r4->match[t].value, 32);
+            }
+        }
+        close_extract(&o1);
+        close_extract(&o4);
     }
     /* across agencies: P1 (police) and S1 (school) are the same person */
     const xchg_record *pp1 = find(&a, "P1"), *s1 = find(&s, "S1"), *s2 = find(&s, "S2"),
