@@ -1397,7 +1397,7 @@ static int parse_condition(struct ctx *c, struct fy_node *cond, xchg_condition *
 
 static void parse_consent_values(struct ctx *c, struct fy_node *n, xchg_extract *x)
 {
-    static const char *const names[] = {"given", "refused", "not_sought", "withdrawn", NULL};
+    const char *const *names = xchg__consent_value_keys;
     static const char *const defaults[] = {"given", "refused", "not sought", "withdrawn"};
     for (int i = 0; i < 4; i++) {
         x->consent_values[i] = alloc(c, sizeof(char *));
