@@ -871,35 +871,6 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- startup ----------------------------------------------------------------------- */
 
-static int parse_listen(const char *s, struct sockaddr_in *sa)
-{
-    const char *colon = strrchr(s, ':');
-    char host[64];
-    if (!colon || (size_t)(colon - s) >= sizeof host)
-        return -1;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = 0;
-    char *end;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (*end || port > 65535 || colon[1] == 0)
-        return -1;
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
-}
-
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || !*s || s[0] == '-' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     int hr = cli_harden(); /* before any secret is read: no core dumps, SIGXFSZ ignored */
@@ -952,17 +923,17 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return EXIT_USAGE;
     }
-    if ((maxup && parse_u64(maxup, 1, UINT64_MAX / 2, &max_upload)) ||
-        (threads && parse_u64(threads, 1, 256, &nthreads)) ||
-        (timeout && parse_u64(timeout, 1, 3600, &tmo)) || parse_listen(listen, &sa)) {
+    if ((maxup && httpd_parse_u64(maxup, 1, UINT64_MAX / 2, &max_upload)) ||
+        (threads && httpd_parse_u64(threads, 1, 256, &nthreads)) ||
+        (timeout && httpd_parse_u64(timeout, 1, 3600, &tmo)) || httpd_parse_listen(listen, &sa)) {
         cli_error("bad --max-upload, --threads, --timeout or --listen value");
         cli_hint("--listen takes an IPv4 HOST:PORT (port 0 picks a free one)");
         return EXIT_USAGE;
     }
-    if ((maxconn && parse_u64(maxconn, 1, 10000, &max_conn)) ||
-        (perip && parse_u64(perip, 1, 10000, &per_ip)) ||
-        (hdrtmo && parse_u64(hdrtmo, 1, 3600, &header_s)) ||
-        (bodytmo && parse_u64(bodytmo, 1, 86400, &body_s))) {
+    if ((maxconn && httpd_parse_u64(maxconn, 1, 10000, &max_conn)) ||
+        (perip && httpd_parse_u64(perip, 1, 10000, &per_ip)) ||
+        (hdrtmo && httpd_parse_u64(hdrtmo, 1, 3600, &header_s)) ||
+        (bodytmo && httpd_parse_u64(bodytmo, 1, 86400, &body_s))) {
         cli_error("bad --max-connections, --max-per-ip, --header-timeout or --body-timeout "
                   "value");
         cli_hint("connections 1..10000, seconds 1..3600 (--body-timeout up to 86400)");

@@ -319,35 +319,6 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- startup ----------------------------------------------------------------------- */
 
-static int parse_listen(const char *s, struct sockaddr_in *sa)
-{
-    const char *colon = strrchr(s, ':');
-    char host[64];
-    if (!colon || (size_t)(colon - s) >= sizeof host)
-        return -1;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = 0;
-    char *end;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (*end || port > 65535 || colon[1] == 0)
-        return -1;
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
-}
-
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || !*s || s[0] == '-' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* xchg-keyd keygen -o FILE: a new OPRF key (0600; passphrase-protected unless
  * --unprotected) and its public key on stdout. */
 static int keygen_main(int argc, char **argv)
@@ -454,12 +425,12 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return EXIT_USAGE;
     }
-    if ((threads && parse_u64(threads, 1, 256, &nthreads)) ||
-        (timeout && parse_u64(timeout, 1, 3600, &tmo)) || parse_listen(listen, &sa) ||
-        (maxconn && parse_u64(maxconn, 1, 10000, &max_conn)) ||
-        (perip && parse_u64(perip, 1, 10000, &per_ip)) ||
-        (hdrtmo && parse_u64(hdrtmo, 1, 3600, &header_s)) ||
-        (bodytmo && parse_u64(bodytmo, 1, 3600, &body_s))) {
+    if ((threads && httpd_parse_u64(threads, 1, 256, &nthreads)) ||
+        (timeout && httpd_parse_u64(timeout, 1, 3600, &tmo)) || httpd_parse_listen(listen, &sa) ||
+        (maxconn && httpd_parse_u64(maxconn, 1, 10000, &max_conn)) ||
+        (perip && httpd_parse_u64(perip, 1, 10000, &per_ip)) ||
+        (hdrtmo && httpd_parse_u64(hdrtmo, 1, 3600, &header_s)) ||
+        (bodytmo && httpd_parse_u64(bodytmo, 1, 3600, &body_s))) {
         cli_error("bad --threads, --timeout, --listen, --max-connections, --max-per-ip, "
                   "--header-timeout or --body-timeout value");
         cli_hint("--listen takes an IPv4 HOST:PORT (port 0 picks a free one)");
