@@ -17,6 +17,8 @@
 #include "attack.h"
 
 #include <exchange.h>
+/* a research harness over unsigned agreements it is handed: the test-only wrapper */
+#include "agreement_testing.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +105,10 @@ int main(int argc, char **argv)
         return 1;
     }
     const xchg_policy_data *pd = xchg_policy_get(p);
+    xchg_agreement *agr = NULL;
+    if (xchg__agreement_trust_unverified(p, &agr) != XCHG_OK)
+        return 4;
+    p = NULL;
     /* what-if: LQ_THRESHOLD / LQ_REVIEW override the agreement's fuzzy settings in memory
      * (for tuning an agreement; the matcher itself always uses the signed values) */
     if (getenv("LQ_THRESHOLD"))
@@ -115,14 +121,14 @@ int main(int argc, char **argv)
     att_xform *xform = NULL; /* made at the first CLK, for its length */
     uint8_t *xf_buf = NULL;
     xchg_linkset *ls = NULL;
-    if (xchg_linkset_new(p, &ls) != XCHG_OK)
+    if (xchg_linkset_new(agr, &ls) != XCHG_OK)
         return 3;
     struct ref *refs = NULL;
     size_t nrefs = 0, cap = 0;
     double t0 = now_s();
     for (int a = 6; a < argc; a++) {
         xchg_extract_file *f = NULL;
-        if (xchg_extract_open(p, m, argv[a], 0, &f, d) != XCHG_OK) {
+        if (xchg_extract_open(agr, m, argv[a], 0, &f, d) != XCHG_OK) {
             for (size_t i = 0; i < xchg_diag_count(d); i++)
                 fprintf(stderr, "%s\n", xchg_diag_text(d, i));
             return 1;

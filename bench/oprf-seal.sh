@@ -30,7 +30,7 @@ mkdir -p "$W/keys"
 for p in county-ig police education dwp social-care youth-offending housing health matcher tf-team operator-1 operator-2; do
   $X keygen -o "$W/keys/$p" --label "$p" --unprotected >/dev/null 2>&1
 done
-PUB=$($KEYD keygen -o "$W/oprf.key" 2>/dev/null)
+PUB=$($KEYD keygen -o "$W/oprf.key" --unprotected 2>/dev/null)
 sign() { # IN OUT
   $X policy bind-keys "$1" --keys "$W/keys" -o "$2" >/dev/null
   # the example agreements say release_key: required: deal it (docs/release.md section 4)

@@ -27,6 +27,7 @@
 #include "exchange/threshold.h"
 #include "exchange/netauth.h"
 #include "exchange/oprf.h"
+#include "exchange/oprf_service.h"
 #include "exchange/normalise.h"
 #include "exchange/xex.h"
 #include "exchange/process.h"

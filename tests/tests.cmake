@@ -5,6 +5,8 @@ xchg_unit_test(oprf)
 # Sealing in OPRF mode; the wrap records every input the seal hands the OPRF client.
 xchg_unit_test(oprf_seal)
 target_link_options(test_oprf_seal PRIVATE -Wl,--wrap=xchg_oprf_client_add)
+# The key service's rules: authentication, the daily limit, the hash-chained log, restarts.
+xchg_unit_test(oprf_service)
 # Process hardening: no core dumps, not dumpable, SIGXFSZ ignored (EFBIG reported).
 xchg_unit_test(process)
 add_executable(netsign tools/netsign.c)
@@ -15,6 +17,7 @@ add_executable(slowloris tools/slowloris.c)
 target_link_libraries(slowloris PRIVATE PkgConfig::OPENSSL_SSL PkgConfig::OPENSSL)
 # Disclosure control for the published reports: suppression, rounding, the attacker's LP.
 xchg_unit_test(sdc)
+xchg_unit_test(queue)
 # The recovery attack on a store's report (tests/report/report.sh, bench/report-bench.sh).
 add_executable(report_attack tools/report_attack.c)
 target_link_libraries(report_attack PRIVATE exchange_static)
@@ -41,6 +44,7 @@ set_tests_properties(cli.install PROPERTIES ENVIRONMENT
 # the CLI makes them) on a demo-county store, and the browser test in headless Chromium.
 add_executable(test_console_api console/test_console_api.c)
 target_link_libraries(test_console_api PRIVATE xchg_console PkgConfig::CMOCKA)
+target_include_directories(test_console_api PRIVATE ${XCHG_PRIVATE_INCLUDES})
 set(XCHG_CONSOLE_ENV "XCHG=$<TARGET_FILE:xchg>;XCHG_SYNTH=$<TARGET_FILE:xchg-synth>;CONSOLE_API_TEST=$<TARGET_FILE:test_console_api>;XCHG_SOURCE_DIR=${PROJECT_SOURCE_DIR};XCHG_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp;CMOCKA_MESSAGE_OUTPUT=stdout")
 add_test(NAME console.api COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console/api.sh)
 set_tests_properties(console.api PROPERTIES ENVIRONMENT "${XCHG_CONSOLE_ENV}"
@@ -54,6 +58,7 @@ set_tests_properties(console.browser PROPERTIES ENVIRONMENT
 # remote mode: xchg console --url through xchg-matcherd (tests/console/remote.sh)
 add_executable(decision_sign tools/decision_sign.c)
 target_link_libraries(decision_sign PRIVATE exchange_static)
+target_include_directories(decision_sign PRIVATE ${XCHG_PRIVATE_INCLUDES})
 add_test(NAME console.remote COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console/remote.sh)
 set_tests_properties(console.remote PROPERTIES ENVIRONMENT
   "${XCHG_CONSOLE_ENV};XCHG_MATCHERD=$<TARGET_FILE:xchg-matcherd>;XCHG_NETSIGN=$<TARGET_FILE:netsign>;XCHG_DECISION_SIGN=$<TARGET_FILE:decision_sign>"

@@ -331,7 +331,7 @@ int cli_today(int32_t *days)
     return 0;
 }
 
-int cli_load_agreement(const char *path, xchg_policy **p)
+int cli_load_agreement(const char *path, xchg_agreement **p)
 {
     if (!path) {
         cli_error("this command needs --agreement A.yaml");

@@ -80,7 +80,7 @@ int cli_load_seckey(const char *path, const char *fd_arg, xchg_seckey **out);
  * signatory signed these bytes and it is in force. On failure the problems are printed,
  * with a line saying the command refuses to act, and the exit code is returned.
  */
-int cli_load_agreement(const char *path, xchg_policy **p);
+int cli_load_agreement(const char *path, xchg_agreement **p);
 
 /* Levenshtein edit distance of two words (SIZE_MAX for words over 63 bytes). */
 size_t cli_edit_distance(const char *a, const char *b);

@@ -18,9 +18,9 @@ int match_parse(int argc, char **argv, struct common *c);
 int match_db_key(const struct common *c, xchg_store_key **out);
 /* --run N (a run number from 1) into *run, 0 when not given. 0, or EXIT_USAGE. */
 int match_parse_run(const struct common *c, int64_t *run);
-int match_open_store(const struct common *c, const xchg_policy *p, xchg_store **s);
+int match_open_store(const struct common *c, const xchg_agreement *p, xchg_store **s);
 
 /* The matcher service (store + audit log) for the agreement actions. */
-int match_open_matcher(const struct common *c, const xchg_policy *p, xchg_matcher **m);
+int match_open_matcher(const struct common *c, const xchg_agreement *p, xchg_matcher **m);
 
 #endif

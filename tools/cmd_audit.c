@@ -1,4 +1,5 @@
-/* xchg audit verify | export | show: what an IG lead does with the matcher's audit log. */
+/* xchg audit verify | export | show: what an IG lead does with the matcher's audit log (and
+ * with the key service's, whose genesis names the key custodian: oprf_service.h). */
 #include "cli.h"
 #include "commands.h"
 
@@ -82,8 +83,8 @@ static const char usage[] =
     "       xchg audit checkpoint [--log FILE | --db DB] --key MATCHER.key [--passphrase-fd N]\n"
     "\n"
     "verify  check the whole hash chain and every checkpoint signature with the matcher key\n"
-    "        the agreement pins; reports the first broken entry by line. Needs no database\n"
-    "        key: run it on an export.\n"
+    "        the agreement pins (for xchg-keyd's log: the key custodian's); reports the first\n"
+    "        broken entry by line. Needs no database key: run it on an export.\n"
     "  --against OLD  also check that OLD (an earlier export) is an unchanged prefix\n"
     "  --strict       fail when entries after the last checkpoint are unsigned\n"
     "export  copy the log's complete entries to OUT (written atomically); the copy verifies\n"
@@ -106,7 +107,43 @@ static const char usage[] =
     "example: xchg audit record --log audit.log --type note --data '{\"n\":1}'\n"
     "example: xchg audit checkpoint --log audit.log --key matcher.key --passphrase-fd 3\n";
 
-static const xchg_party *matcher_of(const xchg_policy *p);
+static const xchg_party *matcher_of(const xchg_agreement *p);
+
+/* The genesis entry's key id (hex) of the log at path, or "" (first entry only). */
+static int genesis_visit(const xchg_audit_entry *e, void *ctx)
+{
+    char *out = ctx;
+    if (e->seq == 0 && strcmp(e->type, XCHG_AUDIT_GENESIS) == 0) {
+        const char *k = strstr(e->data, "\"matcher_key\":\"");
+        if (k && strlen(k + 15) >= XCHG_KEYID_HEXLEN)
+            snprintf(out, XCHG_KEYID_HEXLEN + 1, "%s", k + 15);
+    }
+    return 1;
+}
+
+/*
+ * The party whose key the log's genesis names: the matcher's for the matcher's log, or the
+ * key service's custodian (oprf_service.h) for xchg-keyd's log. *what names the role.
+ */
+static const xchg_party *signer_of(const xchg_agreement *agr, const char *log, const char **what)
+{
+    const xchg_policy *p = xchg_agreement_policy(agr);
+    char key[XCHG_KEYID_HEXLEN + 1] = "";
+    *what = "matcher";
+    if (xchg_audit_foreach(log, genesis_visit, key, NULL) == XCHG_OK && key[0]) {
+        size_t c = xchg_oprf_custodian(p);
+        char hex[XCHG_KEYID_HEXLEN + 1];
+        if (c != XCHG_NONE) {
+            xchg_keyid_hex(xchg_policy_get(p)->parties[c].key.id, hex);
+            size_t m = xchg_policy_matcher(p);
+            if (strcmp(hex, key) == 0 && (m == XCHG_NONE || c != m)) {
+                *what = "key service custodian";
+                return &xchg_policy_get(p)->parties[c];
+            }
+        }
+    }
+    return matcher_of(agr);
+}
 
 static int verify(int argc, char **argv)
 {
@@ -129,12 +166,13 @@ static int verify(int argc, char **argv)
     if ((rc = log_path(&log, db, 1)) != 0)
         return rc;
     xchg_diag *d = xchg_diag_new();
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     if ((rc = cli_load_agreement(agr, &p)) != 0)
         goto cleanup;
     xchg_err e;
-    const xchg_policy_data *pd = xchg_policy_get(p);
-    const xchg_party *m = matcher_of(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
+    const char *what;
+    const xchg_party *m = signer_of(p, log, &what);
     if (!m) {
         rc = EXIT_DENIED;
         goto cleanup;
@@ -152,10 +190,10 @@ static int verify(int argc, char **argv)
     xchg_keyid_hex(m->key.id, hex);
     /* "ok" only when the command succeeds: under --strict, unsigned entries fail it */
     printf("%s: %s: %" PRIu64 " %s (seq 0..%" PRIu64 "), %" PRIu64
-           " %s signed by matcher '%s' (key %s)\n",
+           " %s signed by %s '%s' (key %s)\n",
            log, st.unsigned_entries && strict ? "chain intact, not all signed" : "ok", st.entries,
            cli_plural(st.entries, "entry", "entries"), st.head_seq, st.checkpoints,
-           cli_plural(st.checkpoints, "checkpoint", "checkpoints"), m->id, hex);
+           cli_plural(st.checkpoints, "checkpoint", "checkpoints"), what, m->id, hex);
     if (st.have_checkpoint)
         printf("  last checkpoint  seq %" PRIu64 "\n", st.last_checkpoint_seq);
     printf("  head             seq %" PRIu64 " hash %s\n", st.head_seq, st.head_hash);
@@ -189,7 +227,7 @@ static int verify(int argc, char **argv)
         printf("  %s is an unchanged prefix of the log\n", against);
     }
 cleanup:
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }
@@ -298,10 +336,10 @@ static int show(int argc, char **argv)
     return rc;
 }
 
-static const xchg_party *matcher_of(const xchg_policy *p)
+static const xchg_party *matcher_of(const xchg_agreement *p)
 {
-    const xchg_policy_data *pd = xchg_policy_get(p);
-    size_t m = xchg_policy_matcher(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
+    size_t m = xchg_policy_matcher(xchg_agreement_policy(p));
     if (m != XCHG_NONE)
         return &pd->parties[m];
     cli_error("agreement '%s' has no party with role matcher", pd->id);
@@ -323,7 +361,7 @@ static int init(int argc, char **argv)
     if ((rc = log_path(&log, db, 0)) != 0)
         return rc;
     xchg_diag *d = xchg_diag_new();
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_audit *a = NULL;
     if ((rc = cli_load_agreement(agr, &p)) != 0)
         goto cleanup;
@@ -334,8 +372,8 @@ static int init(int argc, char **argv)
         goto cleanup;
     }
     xchg_audit_genesis g;
-    g.agreement_id = xchg_policy_get(p)->id;
-    memcpy(g.agreement_sha256, xchg_policy_hash(p), XCHG_SHA256_BYTES);
+    g.agreement_id = xchg_agreement_get(p)->id;
+    memcpy(g.agreement_sha256, xchg_policy_hash(xchg_agreement_policy(p)), XCHG_SHA256_BYTES);
     memcpy(g.matcher_key, m->key.id, XCHG_KEYID_BYTES);
     e = xchg_audit_open(log, &g, &a, d);
     if (e != XCHG_OK) {
@@ -349,7 +387,7 @@ static int init(int argc, char **argv)
     rc = EXIT_OK;
 cleanup:
     xchg_audit_close(a);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }

@@ -218,7 +218,7 @@ int cmd_console(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_matcher *m = NULL;
     xchg_seckey *op = NULL, *mk = NULL;
     xchg_release_share *share = NULL;
@@ -228,8 +228,8 @@ int cmd_console(int argc, char **argv)
     if ((rc = cli_load_agreement(c.agr, &p)) != 0 || (rc = cli_load_seckey(c.key, c.pfd, &op)) != 0)
         goto cleanup;
     {
-        const xchg_policy_data *pd = xchg_policy_get(p);
-        size_t who = xchg_policy_party_by_key(p, xchg_seckey_public(op)->id);
+        const xchg_policy_data *pd = xchg_agreement_get(p);
+        size_t who = xchg_policy_party_by_key(xchg_agreement_policy(p), xchg_seckey_public(op)->id);
         if (who == XCHG_NONE || pd->parties[who].role != XCHG_ROLE_OPERATOR) {
             cli_error("%s is not the key of an operator of agreement '%s'", c.key, pd->id);
             cli_hint("the console signs decisions: start it with your operator key");
@@ -300,10 +300,10 @@ int cmd_console(int argc, char **argv)
         console_set_remote(con, console_remote_backend(remote));
     g_console = con;
     if (remote)
-        printf("xchg console for '%s' serving http://%s:%u/ (remote: %s)\n", xchg_policy_get(p)->id,
-               host, bound, url);
+        printf("xchg console for '%s' serving http://%s:%u/ (remote: %s)\n",
+               xchg_agreement_get(p)->id, host, bound, url);
     else
-        printf("xchg console for '%s' serving http://%s:%u/\n", xchg_policy_get(p)->id, host,
+        printf("xchg console for '%s' serving http://%s:%u/\n", xchg_agreement_get(p)->id, host,
                bound);
     printf("open: http://%s:%u/?token=%s\n", host, bound, token);
     fflush(stdout);
@@ -322,6 +322,6 @@ cleanup:
     xchg_release_share_free(share);
     xchg_seckey_free(op);
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     return rc;
 }

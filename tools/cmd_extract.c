@@ -26,10 +26,10 @@ static const char *consent_name(unsigned c)
     return c < 4 ? n[c] : "?";
 }
 
-static int one(const xchg_policy *p, const xchg_seckey *k, const char *path, uint32_t epoch,
+static int one(const xchg_agreement *p, const xchg_seckey *k, const char *path, uint32_t epoch,
                int inspect)
 {
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
     xchg_diag *d = xchg_diag_new();
     xchg_extract_file *f = NULL;
     size_t nk = pd->nmatch_keys, np = pd->nproblems;
@@ -163,7 +163,7 @@ int cmd_extract_run(const char *verb, int argc, char **argv)
         }
     }
     xchg_diag *d = xchg_diag_new();
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_seckey *k = NULL;
     if ((rc = cli_load_agreement(agr, &p)) != 0)
         goto cleanup;
@@ -177,7 +177,7 @@ int cmd_extract_run(const char *verb, int argc, char **argv)
     }
 cleanup:
     xchg_seckey_free(k);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }

@@ -14,7 +14,7 @@ static const char usage[] =
     "       xchg match ingest --db DB DBKEY --agreement A --key MATCHER.key FILE...\n"
     "       xchg match run    --db DB DBKEY --agreement A [--date YYYY-MM-DD] [--threads N]\n"
     "       xchg match list   --db DB DBKEY [--run N] [--all] [--json | --csv]\n"
-    "       xchg match show   --db DB DBKEY [--run N] [--json] FAMILY\n"
+    "       xchg match show   --db DB DBKEY [--agreement A] [--run N] [--json] FAMILY\n"
     "       xchg match links  --db DB DBKEY [--run N] --csv\n"
     "       xchg match purge  --db DB DBKEY --agreement A [--date YYYY-MM-DD] [--dry-run]\n"
     "       xchg match review --db DB DBKEY --agreement A --key OPERATOR.key\n"
@@ -30,7 +30,9 @@ static const char usage[] =
     "        the older one. Exit 1 if any file is rejected (the others are still stored)\n"
     "run     link persons and households, apply the agreement's rule, store the run\n"
     "list    candidate families of the latest run (eligible only unless --all)\n"
-    "show    one family: members, problems with agencies and dates, review pairs\n"
+    "show    one family: members, problems with agencies and dates, review pairs with\n"
+    "        their evidence (ages, areas, the keys on which the two records agree or\n"
+    "        differ: named with --agreement)\n"
     "links   every record's person and family pseudonyms, for checking linkage\n"
     "review  an operator decides a clerical-review pair (as 'show' lists it): one person\n"
     "        (--same) or different people (--different); signed with the operator's key,\n"
@@ -66,7 +68,7 @@ static const struct {
     {"match", "ingest", DB "--agreement --key --passphrase-fd"},
     {"match", "run", DB "--agreement --date --threads"},
     {"match", "list", DB "--run --all --json --csv"},
-    {"match", "show", DB "--run --json"},
+    {"match", "show", DB "--run --json --agreement"},
     {"match", "links", DB "--run --csv"},
     {"match", "purge", DB "--agreement --date --dry-run"},
     {"match", "review", DB "--agreement --key --passphrase-fd --same --different --reason"},
@@ -204,7 +206,7 @@ int match_db_key(const struct common *c, xchg_store_key **out)
 }
 
 /* Open the store named by c (agreement p may be NULL for the views). */
-int match_open_store(const struct common *c, const xchg_policy *p, xchg_store **s)
+int match_open_store(const struct common *c, const xchg_agreement *p, xchg_store **s)
 {
     xchg_store_key *k = NULL;
     int rc = match_db_key(c, &k);
@@ -226,7 +228,7 @@ int match_open_store(const struct common *c, const xchg_policy *p, xchg_store **
 }
 
 /* Open the matcher service (store + audit log) named by c for agreement p. */
-int match_open_matcher(const struct common *c, const xchg_policy *p, xchg_matcher **m)
+int match_open_matcher(const struct common *c, const xchg_agreement *p, xchg_matcher **m)
 {
     xchg_store_key *k = NULL;
     int rc = match_db_key(c, &k);
@@ -267,7 +269,7 @@ int match_parse_run(const struct common *c, int64_t *run)
 
 static int do_init(const struct common *c)
 {
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_store_key *k = NULL;
     xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
@@ -327,9 +329,9 @@ static int do_init(const struct common *c)
             remove(c->keyout); /* a failed init leaves nothing behind */
         goto cleanup;
     }
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
     char hash[65];
-    xchg_hex_encode(hash, xchg_policy_hash(p), 32);
+    xchg_hex_encode(hash, xchg_policy_hash(xchg_agreement_policy(p)), 32);
     printf("created store %s for agreement '%s' (sha256 %.16s...), schema %d\n", c->db, pd->id,
            hash, XCHG_STORE_SCHEMA_VERSION);
     if (c->keyout)
@@ -341,7 +343,7 @@ static int do_init(const struct common *c)
 cleanup:
     xchg_matcher_close(m);
     xchg_store_key_free(k);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }
@@ -350,7 +352,7 @@ cleanup:
 
 static int do_ingest(const struct common *c)
 {
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_seckey *k = NULL;
     xchg_matcher *m = NULL;
     int rc;
@@ -416,7 +418,7 @@ static int do_ingest(const struct common *c)
 cleanup:
     xchg_seckey_free(k);
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     return rc;
 }
 
@@ -425,7 +427,7 @@ cleanup:
 
 static int do_run(const struct common *c)
 {
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
     int rc;
@@ -465,7 +467,7 @@ static int do_run(const struct common *c)
     printf("  review pairs       %zu\n", r.review);
     printf("  conflicts          %zu\n", r.conflicts);
     int outcomes = 0;
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
     for (size_t i = 0; i < pd->nproblems; i++)
         outcomes |= pd->problems[i].noutcome > 0;
     if (outcomes)
@@ -487,17 +489,12 @@ static int do_run(const struct common *c)
     rc = EXIT_OK;
 cleanup:
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }
 
 /* ---- views ----------------------------------------------------------------------- */
-
-static const char *how_name(int how)
-{
-    return how == 1 ? "exact" : how == 2 ? "fuzzy" : "single";
-}
 
 /* A CSV field, quoted when it holds a separator, quote or line break (RFC 4180). A value
  * a spreadsheet would run as a formula (starting with = + - @) gets a leading apostrophe
@@ -551,10 +548,11 @@ static void family_json(FILE *o, const xchg_store_family *f)
 {
     fprintf(o, "{\"family\":");
     json_str(o, f->pseudonym);
-    fprintf(o, ",\"run\":%lld,\"persons\":%u,\"records\":%u,\"eligible\":%s,\"links\":\"%s\","
-               "\"review_pairs\":%u,\"conflicts\":%u,\"problems_counting\":%u,\"problems\":[",
+    fprintf(o,
+            ",\"run\":%lld,\"persons\":%u,\"records\":%u,\"eligible\":%s,\"links\":\"%s\","
+            "\"review_pairs\":%u,\"conflicts\":%u,\"problems_counting\":%u,\"problems\":[",
             (long long)f->run, f->npersons, f->nrecords, f->eligible ? "true" : "false",
-            how_name(f->how), f->nreview, f->nconflicts, f->nrule);
+            xchg_link_how_name((xchg_link_how)f->how), f->nreview, f->nconflicts, f->nrule);
     for (size_t i = 0; i < f->nproblems; i++) {
         const xchg_store_problem *pr = &f->problems[i];
         char a[11], b[11];
@@ -595,8 +593,8 @@ static int list_one(void *ctx, const xchg_store_family *f)
         family_json(stdout, f);
     } else if (l->mode == 2) {
         printf("%s,%lld,%u,%u,%s,%s,%u,%u,", f->pseudonym, (long long)f->run, f->npersons,
-               f->nrecords, f->eligible ? "yes" : "no", how_name(f->how), f->nreview,
-               f->nconflicts);
+               f->nrecords, f->eligible ? "yes" : "no", xchg_link_how_name((xchg_link_how)f->how),
+               f->nreview, f->nconflicts);
         char buf[2048];
         size_t used = 0;
         buf[0] = '\0';
@@ -629,7 +627,8 @@ static int list_one(void *ctx, const xchg_store_family *f)
             printf("%-22s %7s %7s %-8s %-6s %6s %9s  %s\n", "FAMILY", "PERSONS", "RECORDS",
                    "ELIGIBLE", "LINKS", "REVIEW", "CONFLICTS", "PROBLEMS [AGENCIES]");
         printf("%-22s %7u %7u %-8s %-6s %6u %9u  ", f->pseudonym, f->npersons, f->nrecords,
-               f->eligible ? "yes" : "no", how_name(f->how), f->nreview, f->nconflicts);
+               f->eligible ? "yes" : "no", xchg_link_how_name((xchg_link_how)f->how), f->nreview,
+               f->nconflicts);
         for (size_t i = 0; i < f->nproblems; i++) {
             char ag[XCHG_STORE_PROBLEM_AGENCIES * (XCHG_PARTY_ID_MAX + 1)];
             printf("%s%s%s[%s]", i ? " " : "", f->problems[i].code,
@@ -681,7 +680,46 @@ static int do_list(const struct common *c)
 struct show_ctx {
     int json;
     size_t nm, np;
+    const xchg_policy *p; /* names the pairs' keys (--agreement), or NULL: indexes */
 };
+
+/* The keys in mask of kind (XCHG_PAIR_*), by name when the agreement is known. */
+static void print_keys(const struct show_ctx *sc, int kind, uint32_t mask, int json)
+{
+    int n = 0;
+    for (unsigned i = 0; i < 32; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        const char *name = sc->p ? xchg_policy_token_name(sc->p, kind, i) : NULL;
+        char alt[16];
+        snprintf(alt, sizeof alt, "#%u", i);
+        if (json) {
+            printf("%s", n ? "," : "");
+            json_str(stdout, name ? name : alt);
+        } else {
+            printf("%s%s", n ? ", " : "", name ? name : alt);
+        }
+        n++;
+    }
+}
+
+static void print_age(int age)
+{
+    if (age == XCHG_AGE_UNKNOWN)
+        printf(",\"age\":null");
+    else
+        printf(",\"age\":%d", age);
+}
+
+static void print_key_sets(const struct show_ctx *sc, const uint32_t sets[3])
+{
+    static const char *const kinds[] = {"match", "blocking", "household"};
+    for (int k = 0; k < 3; k++) {
+        printf("%s\"%s\":[", k ? "," : "", kinds[k]);
+        print_keys(sc, k, sets[k], 1);
+        printf("]");
+    }
+}
 
 static int show_member(void *ctx, const xchg_store_member *m)
 {
@@ -689,14 +727,21 @@ static int show_member(void *ctx, const xchg_store_member *m)
     if (sc->json) {
         printf("%s{\"person\":", sc->nm ? "," : "");
         json_str(stdout, m->pseudonym);
-        printf(",\"agencies\":");
-        json_str(stdout, m->agencies);
-        printf(",\"records\":%u}", m->nrecords);
+        printf(",\"agencies\":[");
+        for (unsigned k = 0; k < m->nagencies && k < XCHG_STORE_MEMBER_AGENCIES; k++) {
+            printf("%s", k ? "," : "");
+            json_str(stdout, m->agencies[k]);
+        }
+        printf("],\"records\":%u}", m->nrecords);
     } else {
         if (sc->nm == 0)
             printf("members:\n");
-        printf("  %-22s %3u record%s  %s\n", m->pseudonym, m->nrecords, m->nrecords == 1 ? " " : "s",
-               m->agencies);
+        printf("  %-22s %3u record%s  ", m->pseudonym, m->nrecords, m->nrecords == 1 ? " " : "s");
+        for (unsigned k = 0; k < m->nagencies && k < XCHG_STORE_MEMBER_AGENCIES; k++)
+            printf("%s%s", k ? "," : "", m->agencies[k]);
+        if (m->nagencies > XCHG_STORE_MEMBER_AGENCIES)
+            printf(",+%u", m->nagencies - XCHG_STORE_MEMBER_AGENCIES);
+        printf("\n");
     }
     sc->nm++;
     return 0;
@@ -713,22 +758,60 @@ static int show_pair(void *ctx, const xchg_store_pair *p)
         json_str(stdout, p->ref_a);
         printf(",\"person\":");
         json_str(stdout, p->person_a);
+        print_age(p->age_a);
+        printf(",\"area\":");
+        json_str(stdout, p->area_a);
         printf("},\"b\":{\"agency\":");
         json_str(stdout, p->agency_b);
         printf(",\"ref\":");
         json_str(stdout, p->ref_b);
         printf(",\"person\":");
         json_str(stdout, p->person_b);
-        printf("},\"score\":%.4f,\"key\":%d}", p->score, p->key);
+        print_age(p->age_b);
+        printf(",\"area\":");
+        json_str(stdout, p->area_b);
+        printf("},\"score\":%.4f,\"key\":%d,\"same\":{", p->score, p->key);
+        print_key_sets(sc, p->same);
+        printf("},\"differ\":{");
+        print_key_sets(sc, p->differ);
+        printf("}}");
     } else {
         if (sc->np == 0)
             printf("review pairs and conflicts:\n");
-        if (p->conflict)
+        const char *kn = sc->p && p->conflict ? xchg_policy_token_name(sc->p, 0, (size_t)p->key)
+                                               : NULL;
+        if (p->conflict && kn)
+            printf("  conflict (match key %s refused)  ", kn);
+        else if (p->conflict)
             printf("  conflict (match key %d refused)  ", p->key);
         else
             printf("  review (Dice %.3f)  ", p->score);
         printf("%s %s (%s)  <->  %s %s (%s)\n", p->agency_a, p->ref_a, p->person_a, p->agency_b,
                p->ref_b, p->person_b);
+        if (!p->conflict) {
+            char aa[8] = "?", ab[8] = "?";
+            if (p->age_a != XCHG_AGE_UNKNOWN)
+                snprintf(aa, sizeof aa, "%d", p->age_a);
+            if (p->age_b != XCHG_AGE_UNKNOWN)
+                snprintf(ab, sizeof ab, "%d", p->age_b);
+            printf("    age %s / %s, area %s / %s\n", aa, ab, *p->area_a ? p->area_a : "?",
+                   *p->area_b ? p->area_b : "?");
+            static const char *const kinds[] = {"match", "blocking", "household"};
+            for (int k = 0; k < 3; k++) {
+                if (!p->same[k] && !p->differ[k])
+                    continue;
+                printf("    %-9s", kinds[k]);
+                if (p->same[k]) {
+                    printf(" same: ");
+                    print_keys(sc, k, p->same[k], 0);
+                }
+                if (p->differ[k]) {
+                    printf("%s differ: ", p->same[k] ? ";" : "");
+                    print_keys(sc, k, p->differ[k], 0);
+                }
+                printf("\n");
+            }
+        }
     }
     sc->np++;
     return 0;
@@ -745,9 +828,15 @@ static int do_show(const struct common *c)
     }
     if ((rc = match_parse_run(c, &run)) != 0 || (rc = match_open_store(c, NULL, &s)) != 0)
         return rc;
+    /* with --agreement, the review pairs' keys are named */
+    xchg_agreement *agr = NULL;
+    if (c->agr && (rc = cli_load_agreement(c->agr, &agr)) != 0) {
+        xchg_store_free(s);
+        return rc;
+    }
     xchg_store_family *f = calloc(1, sizeof *f);
     xchg_diag *d = xchg_diag_new();
-    struct show_ctx sc = {c->json != NULL, 0, 0};
+    struct show_ctx sc = {c->json != NULL, 0, 0, agr ? xchg_agreement_policy(agr) : NULL};
     xchg_err e = f ? xchg_store_family_show(s, run, c->pos[0], f, NULL, NULL, NULL, d)
                    : XCHG_ERR_NOMEM;
     if (e != XCHG_OK) {
@@ -766,7 +855,7 @@ static int do_show(const struct common *c)
     } else {
         printf("family %s (run %lld): %s, %u person%s, %u records, links %s\n", f->pseudonym,
                (long long)f->run, f->eligible ? "ELIGIBLE" : "not eligible", f->npersons,
-               f->npersons == 1 ? "" : "s", f->nrecords, how_name(f->how));
+               f->npersons == 1 ? "" : "s", f->nrecords, xchg_link_how_name((xchg_link_how)f->how));
         printf("problems (%u counting towards the rule):\n", f->nrule);
         for (size_t i = 0; i < f->nproblems; i++) {
             char a[11], b[11];
@@ -786,6 +875,7 @@ cleanup:
     free(f);
     xchg_diag_free(d);
     xchg_store_free(s);
+    xchg_agreement_free(agr);
     return rc;
 }
 
@@ -838,7 +928,7 @@ static int do_links(const struct common *c)
 
 static int do_purge(const struct common *c)
 {
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
     xchg_purge_stats *st = NULL;
@@ -852,7 +942,7 @@ static int do_purge(const struct common *c)
     }
     if ((rc = cli_load_agreement(c->agr, &p)) != 0 || (rc = match_open_matcher(c, p, &m)) != 0)
         goto cleanup;
-    long days = xchg_policy_get(p)->retention_days;
+    long days = xchg_agreement_get(p)->retention_days;
     int64_t now = c->date ? (int64_t)today * 86400 + 86399 : (int64_t)time(NULL);
     if (!(st = calloc(1, sizeof *st))) {
         rc = EXIT_IO;
@@ -874,7 +964,7 @@ static int do_purge(const struct common *c)
 cleanup:
     free(st);
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }
@@ -902,7 +992,7 @@ static int do_review(const struct common *c)
                   "TEXT and two records as AGENCY:REF");
         return EXIT_USAGE;
     }
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_matcher *m = NULL;
     xchg_seckey *k = NULL;
     xchg_diag *d = xchg_diag_new();
@@ -926,7 +1016,7 @@ static int do_review(const struct common *c)
 cleanup:
     xchg_seckey_free(k);
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }

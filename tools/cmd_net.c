@@ -241,7 +241,7 @@ static int url_of(const char **url, const char *to)
 /* Shared setup: options, agreement (verified), key (a party of it with role want). */
 static int net_setup(struct net *n, const char *url, const char *ca, const char *agr,
                      const char *key, const char *pfd, const char *retries, xchg_role want,
-                     xchg_policy **p)
+                     xchg_agreement **p)
 {
     if (!url || !ca || !agr || !key) {
         cli_error("needs --url URL, --ca CA.pem, --agreement A.yaml and --key KEY");
@@ -275,8 +275,8 @@ static int net_setup(struct net *n, const char *url, const char *ca, const char 
         return rc;
     if ((rc = cli_load_seckey(key, pfd, &n->k)) != 0)
         return rc;
-    size_t i = xchg_policy_party_by_key(*p, xchg_seckey_public(n->k)->id);
-    if (i == XCHG_NONE || xchg_policy_get(*p)->parties[i].role != want) {
+    size_t i = xchg_policy_party_by_key(xchg_agreement_policy(*p), xchg_seckey_public(n->k)->id);
+    if (i == XCHG_NONE || xchg_agreement_get(*p)->parties[i].role != want) {
         cli_error("%s is not the key of %s party of this agreement", key,
                   want == XCHG_ROLE_AGENCY ? "an agency" : "a recipient");
         return EXIT_DENIED;
@@ -378,7 +378,7 @@ int cmd_submit(int argc, char **argv)
         return rc;
     struct net n;
     memset(&n, 0, sizeof n);
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     if ((rc = net_setup(&n, url, ca, agr, key, pfd, retries, XCHG_ROLE_AGENCY, &p)) == 0) {
         for (int i = 0; i < npos; i++) {
             int r = submit_one(&n, pos[i]);
@@ -387,7 +387,7 @@ int cmd_submit(int argc, char **argv)
         }
     }
     net_free(&n);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     return rc;
 }
 
@@ -496,7 +496,7 @@ int cmd_fetch_packets(int argc, char **argv)
     }
     struct net n;
     memset(&n, 0, sizeof n);
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     json_t *j = NULL;
     struct sink s = {0};
     if ((rc = net_setup(&n, url, ca, agr, key, pfd, retries, XCHG_ROLE_RECIPIENT, &p)) != 0)
@@ -556,6 +556,6 @@ cleanup:
     json_decref(j);
     sink_reset(&s);
     net_free(&n);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     return rc;
 }

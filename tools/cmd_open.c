@@ -31,7 +31,7 @@ int cmd_open(int argc, char **argv)
         return EXIT_USAGE;
     }
     xchg_diag *d = xchg_diag_new();
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_seckey *k = NULL;
     xchg_referral *r = NULL;
     if ((rc = cli_load_agreement(agr, &p)) != 0)
@@ -44,7 +44,7 @@ int cmd_open(int argc, char **argv)
         cli_error("%s is rejected", pos[0]);
         goto cleanup;
     }
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
     if (js) {
         char *t = xchg_referral_to_json(r);
         if (t) {
@@ -69,7 +69,7 @@ int cmd_open(int argc, char **argv)
             xchg_term_safe(o, pr->title);
             fprintf(o, " (");
             for (size_t a = 0; a < pr->nagencies; a++) {
-                size_t pi = xchg_policy_party(p, pr->agencies[a]);
+                size_t pi = xchg_policy_party(xchg_agreement_policy(p), pr->agencies[a]);
                 fprintf(o, "%s", a ? ", " : "");
                 xchg_term_safe(o, pi != XCHG_NONE ? pd->parties[pi].label : pr->agencies[a]);
             }
@@ -121,7 +121,7 @@ int cmd_open(int argc, char **argv)
 cleanup:
     xchg_referral_free(r);
     xchg_seckey_free(k);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }

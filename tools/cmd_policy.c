@@ -364,7 +364,7 @@ cleanup:
 static int do_verify(const char *path, const char *sig)
 {
     xchg_diag *d = xchg_diag_new();
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     char *sigpath = default_sig(path, sig);
     int32_t today;
     cli_today(&today);
@@ -372,14 +372,14 @@ static int do_verify(const char *path, const char *sig)
     cli_print_diag(d);
     int rc = cli_exit_code(e);
     if (e == XCHG_OK) {
-        const xchg_policy_data *pd = xchg_policy_get(p);
+        const xchg_policy_data *pd = xchg_agreement_get(p);
         size_t ns = 0;
         for (size_t i = 0; i < pd->nparties; i++)
             ns += pd->parties[i].signs != 0;
         char from[11], to[11], hex[65];
         xchg_date_format(pd->valid_from, from);
         xchg_date_format(pd->expires, to);
-        xchg_hex_encode(hex, xchg_policy_hash(p), 32);
+        xchg_hex_encode(hex, xchg_policy_hash(xchg_agreement_policy(p)), 32);
         printf("verified: agreement '%s' version %ld\n  signed by %s %zu %s\n"
                "  in force %s to %s\n  sha256 %s\n",
                pd->id, pd->version, ns == 1 ? "its" : "all", ns,
@@ -387,7 +387,7 @@ static int do_verify(const char *path, const char *sig)
     } else {
         cli_error("agreement %s is not verified: %s", path, xchg_strerror(e));
     }
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     free(sigpath);
     return rc;

@@ -28,7 +28,7 @@ static void money(char *out, size_t n, double v)
     snprintf(out, n, "%.0f", v);
 }
 
-static int do_costs(const struct common *c, const xchg_policy *p)
+static int do_costs(const struct common *c, const xchg_agreement *p)
 {
     xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
@@ -158,7 +158,7 @@ static int do_outcomes(int argc, char **argv)
         cli_error("outcomes takes no arguments (got '%s')", c.pos[0]);
         return EXIT_USAGE;
     }
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_store *s = NULL;
     xchg_diag *d = xchg_diag_new();
     if ((rc = cli_load_agreement(c.agr, &p)) != 0)
@@ -195,7 +195,7 @@ static int do_outcomes(int argc, char **argv)
     rc = EXIT_OK;
 cleanup:
     xchg_store_free(s);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }
@@ -241,7 +241,7 @@ static int do_verify(int argc, char **argv)
         cli_error("claims verify needs --agreement A and at least one PACK");
         return EXIT_USAGE;
     }
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     if ((rc = cli_load_agreement(agr, &p)) != 0)
         return rc;
     int worst = EXIT_OK;
@@ -269,7 +269,7 @@ static int do_verify(int argc, char **argv)
         }
         xchg_diag_free(d);
     }
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     return worst;
 }
 
@@ -289,7 +289,7 @@ int cmd_claims(int argc, char **argv)
         cli_error("claims needs --key MATCHER.key (evidence packs are signed by the matcher)");
         return EXIT_USAGE;
     }
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_matcher *m = NULL;
     xchg_seckey *k = NULL;
     xchg_diag *d = xchg_diag_new();
@@ -321,7 +321,7 @@ int cmd_claims(int argc, char **argv)
 cleanup:
     xchg_seckey_free(k);
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }

@@ -115,7 +115,7 @@ int cmd_release(int argc, char **argv)
         cli_error("release packet needs --to RECIPIENT and -o PACKET.xrp");
         return EXIT_USAGE;
     }
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_matcher *m = NULL;
     xchg_seckey *k = NULL;
     xchg_release_share *share = NULL;
@@ -175,7 +175,7 @@ cleanup:
     xchg_release_share_free(share);
     xchg_seckey_free(k);
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }

@@ -82,7 +82,7 @@ int cmd_report(int argc, char **argv)
         cli_hint("give --force to replace it");
         return EXIT_USAGE;
     }
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_matcher *m = NULL;
     xchg_diag *d = xchg_diag_new();
     char *buf = NULL;
@@ -118,7 +118,7 @@ int cmd_report(int argc, char **argv)
 cleanup:
     free(buf);
     xchg_matcher_close(m);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }

@@ -53,16 +53,16 @@ static const char usage[] =
     "example: xchg seal --agreement phase2.yaml --key keys/police.key --secret linkage-secret-e1.xsec --in police.csv -o police.xex\n";
 
 /* xchg seal --template: the header and a sample row, from the mapping or the agreement. */
-static int do_template(const xchg_policy *p, const xchg_mapping *m, const char *agency_id)
+static int do_template(const xchg_agreement *p, const xchg_mapping *m, const char *agency_id)
 {
-    size_t agency = m ? xchg_mapping_agency(m) : xchg_policy_party(p, agency_id);
-    if (agency == XCHG_NONE || !xchg_policy_extract(p, agency)) {
-        cli_error("'%s' is not an agency of agreement '%s'", agency_id,
-                  xchg_policy_get(p)->id);
+    size_t agency =
+        m ? xchg_mapping_agency(m) : xchg_policy_party(xchg_agreement_policy(p), agency_id);
+    if (agency == XCHG_NONE || !xchg_policy_extract(xchg_agreement_policy(p), agency)) {
+        cli_error("'%s' is not an agency of agreement '%s'", agency_id, xchg_agreement_get(p)->id);
         return EXIT_USAGE;
     }
     char *text = NULL;
-    xchg_err e = xchg_seal_template(p, agency, m, &text);
+    xchg_err e = xchg_seal_template(xchg_agreement_policy(p), agency, m, &text);
     if (e != XCHG_OK) {
         cli_error("cannot make the template: %s", xchg_strerror(e));
         return cli_exit_code(e);
@@ -129,7 +129,7 @@ int cmd_seal(int argc, char **argv)
         return EXIT_USAGE;
     }
     xchg_diag *d = xchg_diag_new();
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_seckey *k = NULL;
     xchg_secret *s = NULL;
     xchg_mapping *m = NULL;
@@ -138,11 +138,12 @@ int cmd_seal(int argc, char **argv)
         goto cleanup;
     xchg_err e;
     if (mapping) {
-        e = xchg_mapping_load(p, mapping, &m, d);
+        e = xchg_mapping_load(xchg_agreement_policy(p), mapping, &m, d);
         if (e != XCHG_OK) {
             rc = cli_fail(e, d, mapping);
             cli_hint("the mapping names the agency's CSV columns for the fields agreement "
-                     "'%s' lets it send (docs/mapping.md)", xchg_policy_get(p)->id);
+                     "'%s' lets it send (docs/mapping.md)",
+                     xchg_agreement_get(p)->id);
             goto cleanup;
         }
     }
@@ -165,7 +166,7 @@ int cmd_seal(int argc, char **argv)
         }
     } else {
         o.period_end = today;
-        o.period_start = today - xchg_policy_get(p)->rule_window_days + 1;
+        o.period_start = today - xchg_agreement_get(p)->rule_window_days + 1;
     }
     if ((rc = cli_load_seckey(key, pfd, &k)) != 0)
         goto cleanup;
@@ -174,9 +175,9 @@ int cmd_seal(int argc, char **argv)
         rc = cli_fail(e, d, sec);
         goto cleanup;
     }
-    if (xchg_policy_get(p)->tokens.mode == XCHG_TOKENS_OPRF) {
-        if ((rc = cli_keyd_open(keyd_url ? keyd_url : xchg_policy_get(p)->tokens.keyd, keyd_ca, k,
-                                &kd)) != 0)
+    if (xchg_agreement_get(p)->tokens.mode == XCHG_TOKENS_OPRF) {
+        if ((rc = cli_keyd_open(keyd_url ? keyd_url : xchg_agreement_get(p)->tokens.keyd, keyd_ca,
+                                k, &kd)) != 0)
             goto cleanup;
         o.oprf_transport = cli_keyd_transport;
         o.oprf_ctx = kd;
@@ -209,26 +210,25 @@ int cmd_seal(int argc, char **argv)
     xchg_hex_encode(id, st.extract_id, 16);
     xchg_date_format(o.period_start, from);
     xchg_date_format(o.period_end, to);
-    size_t who = xchg_policy_party_by_key(p, xchg_seckey_public(k)->id);
-    printf("sealed %s -> %s\n  agency %s, agreement %s, epoch %u, period %s..%s\n"
-           "  %s, extract id %s\n  rows %llu, sealed %llu, rejected %llu, indicator events %llu "
-           "(%llu outside the period, not sent)\n"
-           "  consent: %llu record%s not usable for identification, sealed without %s %llu "
-           "indicator event%s\n"
-           "  warnings %llu (%llu invalid identifiers left out; %llu rows with no match key)\n",
-           in, out, xchg_policy_get(p)->parties[who].id, xchg_policy_get(p)->id,
-           xchg_secret_epoch(s), from, to,
-           o.incremental ? "incremental extract" : "full snapshot", id,
-           (unsigned long long)st.rows, (unsigned long long)st.sealed,
-           (unsigned long long)st.rejected, (unsigned long long)st.indicators,
-           (unsigned long long)st.out_of_period, (unsigned long long)st.identification_denied,
-           st.identification_denied == 1 ? "" : "s", st.identification_denied == 1 ? "its" : "their",
-           (unsigned long long)st.indicators_withheld, st.indicators_withheld == 1 ? "" : "s",
-           (unsigned long long)st.warnings,
-           (unsigned long long)st.dropped_identifiers, (unsigned long long)st.no_tokens);
+    size_t who = xchg_policy_party_by_key(xchg_agreement_policy(p), xchg_seckey_public(k)->id);
+    printf(
+        "sealed %s -> %s\n  agency %s, agreement %s, epoch %u, period %s..%s\n"
+        "  %s, extract id %s\n  rows %llu, sealed %llu, rejected %llu, indicator events %llu "
+        "(%llu outside the period, not sent)\n"
+        "  consent: %llu record%s not usable for identification, sealed without %s %llu "
+        "indicator event%s\n"
+        "  warnings %llu (%llu invalid identifiers left out; %llu rows with no match key)\n",
+        in, out, xchg_agreement_get(p)->parties[who].id, xchg_agreement_get(p)->id,
+        xchg_secret_epoch(s), from, to, o.incremental ? "incremental extract" : "full snapshot", id,
+        (unsigned long long)st.rows, (unsigned long long)st.sealed, (unsigned long long)st.rejected,
+        (unsigned long long)st.indicators, (unsigned long long)st.out_of_period,
+        (unsigned long long)st.identification_denied, st.identification_denied == 1 ? "" : "s",
+        st.identification_denied == 1 ? "its" : "their", (unsigned long long)st.indicators_withheld,
+        st.indicators_withheld == 1 ? "" : "s", (unsigned long long)st.warnings,
+        (unsigned long long)st.dropped_identifiers, (unsigned long long)st.no_tokens);
     if (kd)
         printf("  tokens: OPRF through %s: %llu distinct values in %llu requests\n",
-               keyd_url ? keyd_url : xchg_policy_get(p)->tokens.keyd,
+               keyd_url ? keyd_url : xchg_agreement_get(p)->tokens.keyd,
                (unsigned long long)st.oprf_inputs, (unsigned long long)st.oprf_requests);
     rc = EXIT_OK;
 cleanup:
@@ -236,7 +236,7 @@ cleanup:
     cli_keyd_close(kd);
     xchg_secret_free(s);
     xchg_seckey_free(k);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }

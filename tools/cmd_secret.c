@@ -47,7 +47,7 @@ int cmd_secret(int argc, char **argv)
         cli_error("secret %s needs --agreement and --key", verb);
         return EXIT_USAGE;
     }
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_seckey *k = NULL;
     xchg_secret *s = NULL;
     xchg_diag *d = xchg_diag_new();
@@ -68,7 +68,7 @@ int cmd_secret(int argc, char **argv)
             goto cleanup;
         }
         size_t nag = 0;
-        const xchg_policy_data *pd = xchg_policy_get(p);
+        const xchg_policy_data *pd = xchg_agreement_get(p);
         for (size_t i = 0; i < pd->nparties; i++)
             nag += pd->parties[i].role == XCHG_ROLE_AGENCY;
         printf("wrote %s: linkage secret for '%s' epoch %lu, sealed to %zu %s\n", out,
@@ -89,10 +89,10 @@ int cmd_secret(int argc, char **argv)
         }
         char fp[33];
         xchg_secret_fingerprint(s, fp);
-        size_t who = xchg_policy_party_by_key(p, xchg_seckey_public(k)->id);
+        size_t who = xchg_policy_party_by_key(xchg_agreement_policy(p), xchg_seckey_public(k)->id);
         printf("linkage secret for '%s' epoch %u opened by party '%s'\nfingerprint %s\n",
-               xchg_policy_get(p)->id, xchg_secret_epoch(s),
-               who == XCHG_NONE ? "?" : xchg_policy_get(p)->parties[who].id, fp);
+               xchg_agreement_get(p)->id, xchg_secret_epoch(s),
+               who == XCHG_NONE ? "?" : xchg_agreement_get(p)->parties[who].id, fp);
         rc = EXIT_OK;
     } else {
         cli_error("unknown secret command '%s'", verb);
@@ -102,7 +102,7 @@ int cmd_secret(int argc, char **argv)
 cleanup:
     xchg_secret_free(s);
     xchg_seckey_free(k);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }

@@ -38,21 +38,16 @@ const char *const console_security_headers[] = {
     NULL,
 };
 
-#define MAX_OPS 16
 #define MAX_BATCH 10000
 
 /* One candidate family of the latest run, as the queue shows it. */
 struct qent {
     char fam[XCHG_PSEUDONYM_MAX + 1];
     unsigned persons, records, nreview, nconflicts, nproblems, nrule;
-    int32_t first, last;
-    json_t *problems; /* [{code, agencies, first, last, counts}] */
+    int32_t first, last;          /* xchg_queue_span */
+    xchg_store_problem *problems; /* nproblems of them, as the store gave them */
     xchg_release_state st;
-    int mine; /* 1: this operator's approval counts now; 2: this operator's rejection is
-                 the latest decision */
-    char state[16];
-    char last_party[XCHG_PARTY_ID_MAX + 1];
-    int64_t last_time;
+    xchg_queue_entry q; /* the library's judgement for this operator (xchg_queue_judge) */
 };
 
 enum { JOB_DECIDE = 1, JOB_RELEASE = 2, JOB_RUN = 3 };
@@ -230,12 +225,9 @@ static int local_only(const struct console *c, struct console_resp *r, const cha
 }
 
 struct dec_ctx {
-    const struct console *c;
-    char ops[MAX_OPS][XCHG_PARTY_ID_MAX + 1]; /* approvals counting now */
-    unsigned nops;
-    int last_is_my_reject;
-    char last_party[XCHG_PARTY_ID_MAX + 1];
-    int64_t last_time;
+    xchg_release_decision *rows; /* the decisions, oldest first, for xchg_queue_judge */
+    size_t n, cap;
+    int nomem;
     json_t *list; /* the decisions, for the detail view (NULL: not wanted) */
 };
 
@@ -252,57 +244,39 @@ static int dec_row(void *ctx, const xchg_release_decision *dd)
                                "run", (json_int_t)dd->run, "time", when, "reason", dd->reason,
                                "verified", dd->verified, "current", dd->current));
     }
-    if (!dd->verified || !dd->current)
-        return 0;
-    snprintf(x->last_party, sizeof x->last_party, "%s", dd->operator_party);
-    x->last_time = dd->time;
-    if (!dd->approve) {
-        x->nops = 0;
-        x->last_is_my_reject = strcmp(dd->operator_party, x->c->my_party) == 0;
-        return 0;
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? 2 * x->cap : 8;
+        void *nr = realloc(x->rows, nc * sizeof *x->rows);
+        if (!nr) {
+            x->nomem = 1;
+            return 1;
+        }
+        x->rows = nr;
+        x->cap = nc;
     }
-    x->last_is_my_reject = 0;
-    for (unsigned i = 0; i < x->nops; i++)
-        if (strcmp(x->ops[i], dd->operator_party) == 0)
-            return 0;
-    if (x->nops < MAX_OPS)
-        snprintf(x->ops[x->nops++], sizeof x->ops[0], "%s", dd->operator_party);
+    x->rows[x->n++] = *dd;
     return 0;
 }
 
-static void derive_state(struct qent *e)
-{
-    const xchg_release_state *s = &e->st;
-    const char *st = s->packets                                   ? "released"
-                     : s->rejected                                ? "rejected"
-                     : s->approvals >= s->required && s->required ? "approved"
-                     : s->approvals                               ? "awaiting"
-                     : s->change == 0                             ? "new"
-                     : s->change == 1                             ? "changed"
-                                                                  : "unchanged";
-    snprintf(e->state, sizeof e->state, "%s", st);
-}
-
-/* (Re)read the release state of e; list gets the decisions when not NULL. */
+/* (Re)read the release state of e and judge it for this operator (the library's rule,
+ * the same in remote mode); list gets the decisions when not NULL. */
 static xchg_err refresh_state(struct console *c, struct qent *e, json_t *list, xchg_diag *d)
 {
     struct dec_ctx x;
     memset(&x, 0, sizeof x);
-    x.c = c;
     x.list = list;
     xchg_err err = be_decisions(c, e->fam, &e->st, dec_row, &x, d);
-    if (err != XCHG_OK)
-        return err;
-    e->mine = 0;
-    for (unsigned i = 0; i < x.nops; i++)
-        if (strcmp(x.ops[i], c->my_party) == 0)
-            e->mine = 1;
-    if (!e->mine && x.last_is_my_reject && e->st.rejected)
-        e->mine = 2;
-    snprintf(e->last_party, sizeof e->last_party, "%s", x.last_party);
-    e->last_time = x.last_time;
-    derive_state(e);
-    return XCHG_OK;
+    if (err == XCHG_OK && x.nomem)
+        err = XCHG_ERR_NOMEM;
+    if (err == XCHG_OK)
+        xchg_queue_judge(&e->st, x.rows, x.n, c->my_party, &e->q);
+    free(x.rows);
+    return err;
+}
+
+static const char *state_name(const struct qent *e)
+{
+    return xchg_queue_state_name(e->q.state);
 }
 
 static json_t *problem_json(const xchg_store_problem *pr)
@@ -315,6 +289,14 @@ static json_t *problem_json(const xchg_store_problem *pr)
         json_array_append_new(ag, json_string(pr->agencies[k]));
     return json_pack("{s:s, s:o, s:s, s:s, s:b}", "code", pr->code, "agencies", ag, "first", a,
                      "last", b, "counts", pr->counts);
+}
+
+static json_t *problems_json(const struct qent *e)
+{
+    json_t *a = json_array();
+    for (unsigned i = 0; i < e->nproblems; i++)
+        json_array_append_new(a, problem_json(&e->problems[i]));
+    return a;
 }
 
 struct build {
@@ -345,26 +327,22 @@ static int add_family(void *ctx, const xchg_store_family *f)
     e->nconflicts = f->nconflicts;
     e->nrule = f->nrule;
     e->nproblems = (unsigned)f->nproblems;
-    e->first = XCHG_DATE_NONE;
-    e->last = XCHG_DATE_NONE;
-    e->problems = json_array();
-    for (size_t i = 0; i < f->nproblems; i++) {
-        const xchg_store_problem *pr = &f->problems[i];
-        json_array_append_new(e->problems, problem_json(pr));
-        if (pr->first != XCHG_DATE_NONE && pr->first != XCHG_DATE_OPEN &&
-            (e->first == XCHG_DATE_NONE || pr->first < e->first))
-            e->first = pr->first;
-        if (pr->last != XCHG_DATE_NONE && pr->last != XCHG_DATE_OPEN &&
-            (e->last == XCHG_DATE_NONE || pr->last > e->last))
-            e->last = pr->last;
+    e->problems = malloc((f->nproblems ? f->nproblems : 1) * sizeof *e->problems);
+    if (!e->problems) {
+        b->n--;
+        b->nomem = 1;
+        return 1;
     }
+    if (f->nproblems)
+        memcpy(e->problems, f->problems, f->nproblems * sizeof *e->problems);
+    xchg_queue_span(f->problems, f->nproblems, &e->first, &e->last);
     return 0;
 }
 
 static void free_queue(struct qent *q, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        json_decref(q[i].problems);
+        free(q[i].problems);
     free(q);
 }
 
@@ -416,19 +394,19 @@ static json_t *qent_json(const struct console *c, const struct qent *e)
     char a[11], b[11], when[32] = "";
     date_text(e->first, a);
     date_text(e->last, b);
-    if (e->last_time)
-        iso_time(e->last_time, when);
+    if (e->q.last_time)
+        iso_time(e->q.last_time, when);
     (void)c;
-    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:O, s:s, s:s, s:s, s:i, s:i, s:b, s:i, "
+    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:o, s:s, s:s, s:s, s:i, s:i, s:b, s:i, "
                      "s:i, s:s, s:s, s:b, s:b, s:s}",
                      "family", e->fam, "persons", (int)e->persons, "records", (int)e->records,
                      "review_pairs", (int)e->nreview, "conflicts", (int)e->nconflicts,
-                     "problems_counting", (int)e->nrule, "problems", e->problems, "first", a,
-                     "last", b, "state", e->state, "approvals", (int)e->st.approvals, "required",
-                     (int)e->st.required, "rejected", e->st.rejected, "packets", (int)e->st.packets,
-                     "forged", (int)e->st.forged, "last_reason", e->st.last_reason, "last_by",
-                     e->last_party, "approved_by_me", e->mine == 1, "rejected_by_me", e->mine == 2,
-                     "last_time", when);
+                     "problems_counting", (int)e->nrule, "problems", problems_json(e), "first", a,
+                     "last", b, "state", state_name(e), "approvals", (int)e->st.approvals,
+                     "required", (int)e->st.required, "rejected", e->st.rejected, "packets",
+                     (int)e->st.packets, "forged", (int)e->st.forged, "last_reason",
+                     e->st.last_reason, "last_by", e->q.last_party, "approved_by_me",
+                     e->q.approved_by_me, "rejected_by_me", e->q.rejected_by_me, "last_time", when);
 }
 
 /* ---- sorting and filtering -------------------------------------------------------- */
@@ -437,16 +415,6 @@ struct sort_by {
     int key; /* 0 problems, 1 size, 2 first, 3 last, 4 state, 5 family */
     int desc;
 };
-
-static int state_rank(const char *s)
-{
-    static const char *order[] = {"new",      "changed",  "awaiting", "approved",
-                                  "released", "rejected", "unchanged"};
-    for (int i = 0; i < 7; i++)
-        if (strcmp(s, order[i]) == 0)
-            return i;
-    return 7;
-}
 
 static int cmp_view(const void *x, const void *y, void *ctx)
 {
@@ -467,7 +435,7 @@ static int cmp_view(const void *x, const void *y, void *ctx)
         v = (long)a->last - (long)b->last;
         break;
     case 4:
-        v = state_rank(a->state) - state_rank(b->state);
+        v = (long)a->q.state - (long)b->q.state; /* the library's state order */
         break;
     default:
         break;
@@ -475,24 +443,6 @@ static int cmp_view(const void *x, const void *y, void *ctx)
     if (by->desc)
         v = -v;
     return v < 0 ? -1 : v > 0 ? 1 : strcmp(a->fam, b->fam);
-}
-
-static int has_problem(const struct qent *e, const char *code, const char *agency)
-{
-    size_t i;
-    json_t *pr;
-    json_array_foreach(e->problems, i, pr)
-    {
-        if (code && strcmp(json_string_value(json_object_get(pr, "code")), code) != 0)
-            continue;
-        if (!agency)
-            return 1;
-        size_t k;
-        json_t *ag;
-        json_array_foreach(json_object_get(pr, "agencies"), k,
-                           ag) if (strcmp(json_string_value(ag), agency) == 0) return 1;
-    }
-    return 0;
 }
 
 static const char *arg(const struct console_req *rq, const char *name)
@@ -567,6 +517,7 @@ static void api_queue(struct console *c, const struct console_req *rq, struct co
             return;
         }
     }
+    int filter = xchg_queue_filter_parse(state); /* an unknown state matches nothing */
     const char *dir = arg(rq, "dir");
     int desc = dir ? strcmp(dir, "desc") == 0 : (sk == 0 || sk == 1 || sk == 3);
     if (!lock_or_busy(c, r))
@@ -582,37 +533,23 @@ static void api_queue(struct console *c, const struct console_req *rq, struct co
     size_t nv = 0;
     for (size_t i = 0; view && i < c->nq; i++) {
         const struct qent *e = &c->q[i];
-        json_object_set_new(
-            counts, e->state,
-            json_integer(json_integer_value(json_object_get(counts, e->state)) + 1));
-        if (e->st.approvals && !e->st.rejected && !e->st.packets && !e->mine &&
-            e->st.approvals < e->st.required)
+        const char *sn = state_name(e);
+        json_object_set_new(counts, sn,
+                            json_integer(json_integer_value(json_object_get(counts, sn)) + 1));
+        if (e->q.awaiting_me)
             json_object_set_new(
                 counts, "awaiting_me",
                 json_integer(json_integer_value(json_object_get(counts, "awaiting_me")) + 1));
-        size_t k;
-        json_t *pr;
-        json_array_foreach(e->problems, k, pr)
-        {
-            json_object_set_new(problems, json_string_value(json_object_get(pr, "code")),
-                                json_true());
-            size_t a;
-            json_t *ag;
-            json_array_foreach(json_object_get(pr, "agencies"), a, ag)
-                json_object_set_new(agencies, json_string_value(ag), json_true());
+        for (unsigned k = 0; k < e->nproblems; k++) {
+            const xchg_store_problem *pr = &e->problems[k];
+            json_object_set_new(problems, pr->code, json_true());
+            for (unsigned a = 0; a < pr->nagencies && a < XCHG_STORE_PROBLEM_AGENCIES; a++)
+                json_object_set_new(agencies, pr->agencies[a], json_true());
         }
-        if (state) {
-            if (strcmp(state, "awaiting_me") == 0) {
-                if (!(strcmp(e->state, "awaiting") == 0 && !e->mine))
-                    continue;
-            } else if (strcmp(state, "undecided") == 0) {
-                if (strcmp(e->state, "new") && strcmp(e->state, "changed") &&
-                    strcmp(e->state, "unchanged"))
-                    continue;
-            } else if (strcmp(state, e->state) != 0)
-                continue;
-        }
-        if ((problem || agency) && !has_problem(e, problem, agency))
+        if (state && !xchg_queue_filter_match(filter, &e->q))
+            continue;
+        if ((problem || agency) &&
+            !xchg_queue_has_problem(e->problems, e->nproblems, problem, agency))
             continue;
         if (q && strncmp(e->fam, q, strlen(q)) != 0)
             continue;
@@ -647,29 +584,61 @@ static void api_queue(struct console *c, const struct console_req *rq, struct co
 
 struct show_ctx {
     json_t *members, *pairs;
+    const struct console *c;
 };
 
 static int show_member(void *ctx, const xchg_store_member *m)
 {
     struct show_ctx *s = ctx;
-    json_array_append_new(s->members,
-                          json_pack("{s:s, s:s, s:i}", "person", m->pseudonym, "agencies",
-                                    m->agencies, "records", (int)m->nrecords));
+    json_t *ag = json_array();
+    for (unsigned k = 0; k < m->nagencies && k < XCHG_STORE_MEMBER_AGENCIES; k++)
+        json_array_append_new(ag, json_string(m->agencies[k]));
+    json_array_append_new(s->members, json_pack("{s:s, s:o, s:i}", "person", m->pseudonym,
+                                                "agencies", ag, "records", (int)m->nrecords));
     return 0;
 }
 
-static json_t *pair_json(const xchg_store_pair *p)
+/* {match: [names], blocking: [...], household: [...]}: the keys in sets, named */
+static json_t *key_sets_json(const xchg_policy *p, const uint32_t sets[3])
 {
-    return json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:f, s:i}", "kind",
-                     p->conflict ? "conflict" : "review", "a", "agency", p->agency_a, "ref",
-                     p->ref_a, "person", p->person_a, "b", "agency", p->agency_b, "ref", p->ref_b,
-                     "person", p->person_b, "score", p->score, "key", p->key);
+    static const char *const kinds[] = {"match", "blocking", "household"};
+    json_t *o = json_object();
+    for (int k = 0; k < 3; k++) {
+        json_t *a = json_array();
+        for (unsigned i = 0; i < 32; i++)
+            if (sets[k] & (1u << i)) {
+                const char *n = xchg_policy_token_name(p, k, i);
+                json_array_append_new(a, n ? json_string(n) : json_sprintf("#%u", i));
+            }
+        json_object_set_new(o, kinds[k], a);
+    }
+    return o;
+}
+
+static json_t *age_json(int age)
+{
+    return age == XCHG_AGE_UNKNOWN ? json_null() : json_integer(age);
+}
+
+static json_t *pair_json(const struct console *c, const xchg_store_pair *p)
+{
+    const xchg_policy *pol = xchg_agreement_policy(c->o.p);
+    const char *kn = p->conflict ? xchg_policy_token_name(pol, 0, (size_t)p->key) : NULL;
+    return json_pack("{s:s, s:{s:s, s:s, s:s, s:o, s:s}, s:{s:s, s:s, s:s, s:o, s:s}, s:f, s:i, "
+                     "s:o, s:o, s:o}",
+                     "kind", p->conflict ? "conflict" : "review", "a", "agency", p->agency_a,
+                     "ref", p->ref_a, "person", p->person_a, "age", age_json(p->age_a), "area",
+                     p->area_a, "b", "agency", p->agency_b, "ref", p->ref_b, "person",
+                     p->person_b, "age", age_json(p->age_b), "area", p->area_b, "score",
+                     p->score, "key", p->key, "key_name", kn ? json_string(kn) : json_null(),
+                     "same", key_sets_json(pol, p->same), "differ",
+                     key_sets_json(pol, p->differ));
 }
 
 static int show_pair(void *ctx, const xchg_store_pair *p)
 {
     struct show_ctx *s = ctx;
-    json_array_append_new(s->pairs, pair_json(p));
+    json_array_append_new(s->pairs, pair_json(s->c, p));
     return 0;
 }
 
@@ -689,7 +658,7 @@ static void api_family(struct console *c, const char *fam, struct console_resp *
     }
     xchg_diag *d = xchg_diag_new();
     xchg_store_family *f = calloc(1, sizeof *f);
-    struct show_ctx s = {json_array(), json_array()};
+    struct show_ctx s = {json_array(), json_array(), c};
     json_t *decisions = json_array();
     xchg_err err = f ? refresh_state(c, e, decisions, d) : XCHG_ERR_NOMEM;
     if (err == XCHG_OK)
@@ -704,10 +673,7 @@ static void api_family(struct console *c, const char *fam, struct console_resp *
         json_object_set_new(j, "members", s.members);
         json_object_set_new(j, "pairs", s.pairs);
         json_object_set_new(j, "decisions", decisions);
-        json_object_set_new(j, "links",
-                            json_string(f->how == 2   ? "fuzzy"
-                                        : f->how == 1 ? "exact"
-                                                      : "single"));
+        json_object_set_new(j, "links", json_string(xchg_link_how_name((xchg_link_how)f->how)));
         json_object_set_new(j, "carried", json_integer(e->st.carried));
         respond_json(r, 200, j);
     }
@@ -722,6 +688,7 @@ struct rv_ctx {
     json_t *pairs;
     const struct qent *e;
     json_t *reviewed;
+    const struct console *c;
 };
 
 static int review_pair(void *ctx, const xchg_store_pair *p)
@@ -729,11 +696,11 @@ static int review_pair(void *ctx, const xchg_store_pair *p)
     struct rv_ctx *x = ctx;
     if (p->conflict)
         return 0;
-    json_t *j = pair_json(p);
+    json_t *j = pair_json(x->c, p);
     json_object_set_new(j, "family", json_string(x->e->fam));
     json_object_set_new(j, "family_persons", json_integer(x->e->persons));
-    json_object_set_new(j, "family_problems", json_incref(x->e->problems));
-    json_object_set_new(j, "family_state", json_string(x->e->state));
+    json_object_set_new(j, "family_problems", problems_json(x->e));
+    json_object_set_new(j, "family_state", json_string(state_name(x->e)));
     char k[2 * (XCHG_PARTY_ID_MAX + XCHG_RECORD_MAX_REF) + 8];
     snprintf(k, sizeof k, "%s|%s|%s|%s", p->agency_a, p->ref_a, p->agency_b, p->ref_b);
     json_t *dec = json_object_get(x->reviewed, k);
@@ -783,7 +750,7 @@ static void api_reviews(struct console *c, const struct console_req *rq, struct 
     for (size_t i = 0; err == XCHG_OK && i < c->nq; i++) {
         if (!c->q[i].nreview)
             continue;
-        struct rv_ctx x = {all, &c->q[i], decided};
+        struct rv_ctx x = {all, &c->q[i], decided, c};
         err = be_show(c, c->q[i].fam, f, NULL, review_pair, &x, d);
     }
     free(f);
@@ -851,14 +818,13 @@ static void run_item(struct console *c, struct job *j, const char *fam)
         else if (!ok)
             snprintf(msg, sizeof msg, "%s", diag_msg(d, xchg_strerror(e)));
     } else if (j->kind == JOB_RELEASE) {
-        char dir[4096], path[4200];
-        snprintf(dir, sizeof dir, "%s/%s", c->o.outbox, j->recipient);
-        (void)mkdir(c->o.outbox, 0700);
-        (void)mkdir(dir, 0700);
-        snprintf(path, sizeof path, "%s/%s-%lld.xrp", dir, fam, (long long)now);
+        char path[4200];
         xchg_release_stats st;
-        xchg_err e =
-            xchg_matcher_release(c->o.m, c->o.matcher, fam, j->recipient, path, 0, now, &st, d);
+        xchg_err e = c->remote
+                         ? c->remote->release(c->remote->ctx, fam, j->recipient, now, &st, d)
+                         : xchg_matcher_release_outbox(c->o.m, c->o.matcher, fam, j->recipient,
+                                                       c->o.outbox, xchg_seckey_public(c->o.op),
+                                                       now, &st, path, sizeof path, d);
         ok = e == XCHG_OK;
         struct qent *q = find_fam(c, fam);
         if (q)
@@ -1045,13 +1011,7 @@ static void api_decide(struct console *c, json_t *body, struct console_resp *r)
         struct qent *e = find_fam(c, json_string_value(f));
         (void)refresh_state(c, e, NULL, NULL); /* another operator may have decided */
         const char *problem = NULL;
-        if (approve && e->mine == 1)
-            problem = "you have already approved it; another operator must approve it";
-        else if (!approve && e->mine == 2)
-            problem = "you have already rejected it";
-        else if (approve && e->st.packets)
-            problem = "it has already been released";
-        if (problem) {
+        if (!xchg_queue_may_decide(&e->q, &e->st, approve, &problem)) {
             char msg[300];
             snprintf(msg, sizeof msg, "family %s: %s; nothing was done", e->fam, problem);
             pthread_mutex_unlock(&c->mu);
@@ -1075,15 +1035,19 @@ static void api_decide(struct console *c, json_t *body, struct console_resp *r)
 
 static void api_release(struct console *c, json_t *body, struct console_resp *r)
 {
-    if (local_only(c, r, "releasing"))
+    if (c->remote && !c->remote->can_release) {
+        refuse(r, 403, "no_release",
+               "the matcher daemon has no outbox (xchg-matcherd --outbox): it cannot make "
+               "packets");
         return;
-    if (!c->o.matcher || !c->o.outbox) {
+    }
+    if (!c->remote && (!c->o.matcher || !c->o.outbox)) {
         refuse(r, 403, "no_release",
                "this console was started without the matcher's key (--matcher-key): it cannot "
                "make packets");
         return;
     }
-    const xchg_policy_data *pd = xchg_policy_get(c->o.p);
+    const xchg_policy_data *pd = xchg_agreement_get(c->o.p);
     const char *rec = json_string_value(json_object_get(body, "recipient"));
     if (!rec && pd->nrecipients)
         rec = pd->parties[pd->recipients[0]].id;
@@ -1111,11 +1075,10 @@ static void api_release(struct console *c, json_t *body, struct console_resp *r)
     {
         struct qent *e = find_fam(c, json_string_value(f));
         (void)refresh_state(c, e, NULL, NULL);
-        if (e->st.rejected || e->st.approvals < e->st.required) {
+        char why[120];
+        if (!xchg_queue_may_release(&e->st, why, sizeof why)) {
             char msg[300];
-            snprintf(msg, sizeof msg,
-                     "family %s is not approved (%u of %u approvals%s); nothing was released",
-                     e->fam, e->st.approvals, e->st.required, e->st.rejected ? ", rejected" : "");
+            snprintf(msg, sizeof msg, "family %s is %s; nothing was released", e->fam, why);
             pthread_mutex_unlock(&c->mu);
             refuse(r, 409, "not_approved", msg);
             return;
@@ -1202,11 +1165,12 @@ static void api_run(struct console *c, json_t *body, struct console_resp *r)
 
 static void api_session(struct console *c, struct console_resp *r)
 {
-    const xchg_policy_data *pd = xchg_policy_get(c->o.p);
+    const xchg_policy_data *pd = xchg_agreement_get(c->o.p);
     json_t *recs = json_array();
     for (size_t i = 0; i < pd->nrecipients; i++)
         json_array_append_new(recs, json_string(pd->parties[pd->recipients[i]].id));
-    size_t who = xchg_policy_party_by_key(c->o.p, xchg_seckey_public(c->o.op)->id);
+    size_t who =
+        xchg_policy_party_by_key(xchg_agreement_policy(c->o.p), xchg_seckey_public(c->o.op)->id);
     const char *label = who != XCHG_NONE ? pd->parties[who].label : NULL;
     char kid[XCHG_KEYID_HEXLEN + 1];
     xchg_keyid_hex(xchg_seckey_public(c->o.op)->id, kid);
@@ -1215,7 +1179,9 @@ static void api_session(struct console *c, struct console_resp *r)
                            "operator", c->my_party, "label", label ? label : "", "key", kid,
                            "is_operator", c->is_operator, "agreement", pd->id, "required",
                            (int)pd->approvals_required, "can_release",
-                           c->o.matcher != NULL && c->o.outbox != NULL, "recipients", recs));
+                           c->remote ? c->remote->can_release
+                                     : c->o.matcher != NULL && c->o.outbox != NULL,
+                           "recipients", recs));
 }
 
 /* ---- the request ------------------------------------------------------------------- */
@@ -1389,8 +1355,9 @@ struct console *console_new(const struct console_opts *o, char token[65])
     for (int i = 0; i < 2; i++)
         snprintf(c->allowed_origin[i], sizeof c->allowed_origin[i], "http://%s",
                  c->allowed_host[i]);
-    const xchg_policy_data *pd = xchg_policy_get(o->p);
-    size_t who = xchg_policy_party_by_key(o->p, xchg_seckey_public(o->op)->id);
+    const xchg_policy_data *pd = xchg_agreement_get(o->p);
+    size_t who =
+        xchg_policy_party_by_key(xchg_agreement_policy(o->p), xchg_seckey_public(o->op)->id);
     if (who != XCHG_NONE) {
         snprintf(c->my_party, sizeof c->my_party, "%s", pd->parties[who].id);
         c->is_operator = pd->parties[who].role == XCHG_ROLE_OPERATOR;

@@ -4,7 +4,10 @@
  * calls it directly. It owns the session (the one-time token, the session cookie, the
  * CSRF token), the checks every request passes (Host, Origin, cookie, CSRF token), the
  * queue view and the background jobs; every decision, review and release is the matcher
- * service's own call (matcher.h), exactly as the CLI makes it.
+ * service's own call (matcher.h), exactly as the CLI makes it, and every rule over store
+ * data — a family's queue state, whose approval counts, what may still be decided or
+ * released, the filters — is the library's (xchg_queue_*, matcher.h), applied alike to
+ * the local store's rows and, in remote mode, to xchg-matcherd's.
  */
 #ifndef XCHG_CONSOLE_API_H
 #define XCHG_CONSOLE_API_H
@@ -20,7 +23,7 @@ struct console;
  * replaces (xchg_store_families of the latest run's eligible families,
  * xchg_matcher_release_decisions, xchg_store_family_show of the latest run,
  * xchg_store_changes_seen, xchg_matcher_decide_share with the console's key and share,
- * the review decisions and a review).
+ * the review decisions, a review, and a release made by the daemon).
  */
 struct console_backend {
     void *ctx;
@@ -39,11 +42,15 @@ struct console_backend {
                                  void *fctx, xchg_diag *d);
     xchg_err (*review)(void *ctx, const char *aa, const char *ra, const char *ab, const char *rb,
                        int same, const char *reason, int64_t now, xchg_diag *d);
+    /* xchg_matcher_release_outbox by the daemon, into its own outbox, with its matcher key */
+    xchg_err (*release)(void *ctx, const char *fam, const char *recipient, int64_t now,
+                        xchg_release_stats *st, xchg_diag *d);
+    int can_release; /* the daemon has an outbox (its /v1/health says "releases": true) */
 };
 
 struct console_opts {
     xchg_matcher *m;            /* owned by the caller; used under the console's lock */
-    const xchg_policy *p;       /* the verified agreement */
+    const xchg_agreement *p;    /* the verified agreement */
     const xchg_seckey *op;      /* the operator's key: signs every decision */
     const xchg_seckey *matcher; /* the matcher's key, for releases (NULL: no releases) */
     const char *outbox;         /* packets go to outbox/<recipient>/ (NULL: no releases) */

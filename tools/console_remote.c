@@ -17,7 +17,7 @@ struct console_remote {
     CURL *curl;
     char base[512];
     char ca[4096];
-    const xchg_policy *p;
+    const xchg_agreement *p;
     const xchg_seckey *op;
     const xchg_release_share *share;
     json_t *states; /* family -> {state, decisions}, from the last families call */
@@ -299,7 +299,46 @@ static xchg_err rb_review(void *ctx, const char *aa, const char *ra, const char 
     return e;
 }
 
-struct console_remote *console_remote_new(const char *base, const char *ca, const xchg_policy *p,
+/* asked of the daemon, which makes the packet with its own matcher key into its outbox */
+static xchg_err rb_release(void *ctx, const char *fam, const char *recipient, int64_t now,
+                           xchg_release_stats *out, xchg_diag *d)
+{
+    struct console_remote *r = ctx;
+    (void)now; /* the daemon's clock names the packet and dates the release */
+    json_t *rq = json_pack("{s:s, s:s}", "family", fam, "recipient", recipient);
+    char *body = rq ? json_dumps(rq, JSON_COMPACT) : NULL;
+    json_decref(rq);
+    if (!body)
+        return XCHG_ERR_NOMEM;
+    json_t *j = NULL;
+    long st = 0;
+    xchg_err e = request(r, "POST", "/v1/operator/release", body, &j, &st, d);
+    free(body);
+    if (e == XCHG_OK && st != 201)
+        e = refused(r, st, j, d);
+    if (e == XCHG_OK) {
+        memset(out, 0, sizeof *out);
+        const char *pid = json_string_value(json_object_get(j, "packet"));
+        const char *rf = json_string_value(json_object_get(j, "recipient_family"));
+        json_t *rel = json_object_get(j, "released"), *wh = json_object_get(j, "withheld");
+        if (!pid || !json_is_integer(rel) || !json_is_integer(wh)) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                          "the matcher daemon's answer to a release is not understood");
+            e = XCHG_ERR_FORMAT;
+        } else {
+            snprintf(out->packet_id, sizeof out->packet_id, "%s", pid);
+            snprintf(out->family, sizeof out->family, "%s", rf ? rf : "");
+            out->released = (unsigned)json_integer_value(rel);
+            out->withheld = (unsigned)json_integer_value(wh);
+        }
+    }
+    json_decref(j);
+    json_object_del(r->shown, fam);
+    json_object_del(r->states, fam);
+    return e;
+}
+
+struct console_remote *console_remote_new(const char *base, const char *ca, const xchg_agreement *p,
                                           const xchg_seckey *op, const xchg_release_share *share)
 {
     struct console_remote *r = calloc(1, sizeof *r);
@@ -318,7 +357,8 @@ struct console_remote *console_remote_new(const char *base, const char *ca, cons
     curl_global_init(CURL_GLOBAL_DEFAULT);
     r->curl = curl_easy_init();
     r->be = (struct console_backend){r,          rb_families, rb_decisions,        rb_show,
-                                     rb_version, rb_decide,   rb_review_decisions, rb_review};
+                                     rb_version, rb_decide,   rb_review_decisions, rb_review,
+                                     rb_release, 0};
     if (!r->curl || !r->states || !r->shown) {
         console_remote_free(r);
         return NULL;
@@ -337,7 +377,8 @@ int console_remote_check(struct console_remote *r, char *why, size_t n)
     json_t *j = NULL;
     xchg_err e = get(r, "/v1/health", &j, d);
     const char *agr = json_string_value(json_object_get(j, "agreement"));
-    int ok = e == XCHG_OK && agr && strcmp(agr, xchg_policy_get(r->p)->id) == 0;
+    int ok = e == XCHG_OK && agr && strcmp(agr, xchg_agreement_get(r->p)->id) == 0;
+    r->be.can_release = json_is_true(json_object_get(j, "releases"));
     if (!ok)
         snprintf(why, n, "%s",
                  e != XCHG_OK ? (xchg_diag_count(d) ? xchg_diag_message(d, 0) : xchg_strerror(e))

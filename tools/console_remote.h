@@ -14,7 +14,7 @@ struct console_remote;
 
 /* A backend for base (https://HOST:PORT, no trailing slash) trusting only the CA file
  * ca; p, op and share (may be NULL) are borrowed. NULL when out of memory. */
-struct console_remote *console_remote_new(const char *base, const char *ca, const xchg_policy *p,
+struct console_remote *console_remote_new(const char *base, const char *ca, const xchg_agreement *p,
                                           const xchg_seckey *op, const xchg_release_share *share);
 /* The backend's calls, for console_opts.remote. */
 const struct console_backend *console_remote_backend(struct console_remote *r);

@@ -63,4 +63,10 @@ int httpd_authenticate(xchg_netauth *auth, struct MHD_Connection *conn, const ch
                        char body_hex[2 * XCHG_SHA256_BYTES + 1], unsigned *status,
                        const char **msg);
 
+/* "HOST:PORT" (an IPv4 address; port 0 picks a free one) into *sa; -1 when malformed. */
+int httpd_parse_listen(const char *s, struct sockaddr_in *sa);
+
+/* A decimal option value in [lo, hi] into *out; -1 when not one (no sign, no junk). */
+int httpd_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+
 #endif

@@ -61,6 +61,7 @@ static const char usage[] =
     "  POST /v1/operator/submit     operators: a signed decision, verified and stored\n"
     "  GET  /v1/operator/reviews    operators: the clerical-review decisions\n"
     "  POST /v1/operator/review     operators: a signed review decision, verified and stored\n"
+    "  POST /v1/operator/release    operators: a release of an approved family into --outbox\n"
     "Limits (defaults): --max-connections 512 at once, --max-per-ip 16 from one address,\n"
     "--header-timeout 10 s from accepting a connection (or ending its last answer) to the\n"
     "whole request head, TLS handshake included; --body-timeout 900 s for an upload's body;\n"
@@ -71,7 +72,7 @@ static const char usage[] =
 
 /* One accepted connection, watched for its deadline (see the watchdog below). */
 struct server {
-    xchg_policy *p;
+    xchg_agreement *p;
     xchg_seckey *k;
     xchg_matcher *m;            /* the store and its audit log */
     xchg_netauth *auth;
@@ -79,7 +80,7 @@ struct server {
     const char *outbox;
     char dbdir[PATH_MAX - 64];
     uint64_t max_upload;
-    int64_t submits; /* decisions stored through /v1/operator/submit (under store_lock) */
+    int64_t submits; /* decisions, reviews and releases made through the daemon (store_lock) */
     struct watchdog wd;
 };
 
@@ -103,7 +104,7 @@ struct req {
     char body_hex[2 * XCHG_SHA256_BYTES + 1];
     size_t party;
     xchg_sha256_stream *h;
-    int op_post; /* an operator POST (1 prepare, 2 submit, 3 review) whose body is being read */
+    int op_post; /* an operator POST (1 prepare, 2 submit, 3 review, 4 release) being read */
     char *buf;   /* its body */
     size_t blen;
 };
@@ -149,17 +150,17 @@ static int authenticate(struct server *sv, struct MHD_Connection *conn, struct r
 
 static const char *party_id(struct server *sv, size_t i)
 {
-    return xchg_policy_get(sv->p)->parties[i].id;
+    return xchg_agreement_get(sv->p)->parties[i].id;
 }
 
 /* ---- endpoints --------------------------------------------------------------------- */
 
 static enum MHD_Result ep_health(struct server *sv, struct MHD_Connection *conn, struct req *r)
 {
-    const xchg_policy_data *pd = xchg_policy_get(sv->p);
+    const xchg_policy_data *pd = xchg_agreement_get(sv->p);
     return send_json(conn, r, MHD_HTTP_OK,
-                     json_pack("{s:s,s:s,s:s}", "status", "ok", "agreement", pd->id, "party",
-                               party_id(sv, r->party)));
+                     json_pack("{s:s,s:s,s:s,s:b}", "status", "ok", "agreement", pd->id, "party",
+                               party_id(sv, r->party), "releases", sv->outbox != NULL));
 }
 
 static enum MHD_Result ep_extract_status(struct server *sv, struct MHD_Connection *conn,
@@ -307,7 +308,7 @@ static enum MHD_Result upload_end(struct server *sv, struct MHD_Connection *conn
 
     xchg_ingest_stats st;
     xchg_diag *d = xchg_diag_new();
-    const xchg_pubkey *actor = &xchg_policy_get(sv->p)->parties[r->party].key;
+    const xchg_pubkey *actor = &xchg_agreement_get(sv->p)->parties[r->party].key;
     pthread_mutex_lock(&sv->store_lock);
     /* as `xchg match ingest`: the ingest and its audit entry (the submitter's key as the
        actor) are one step; then a checkpoint signed by the matcher */
@@ -352,6 +353,8 @@ static unsigned err_status(xchg_err e)
         return MHD_HTTP_FORBIDDEN;
     case XCHG_ERR_NOT_FOUND:
         return MHD_HTTP_NOT_FOUND;
+    case XCHG_ERR_EXISTS:
+        return MHD_HTTP_CONFLICT;
     case XCHG_ERR_ARG:
     case XCHG_ERR_FORMAT:
         return MHD_HTTP_BAD_REQUEST;
@@ -524,7 +527,7 @@ static enum MHD_Result op_post_end(struct server *sv, struct MHD_Connection *con
     xchg_sha256(r->buf ? r->buf : "", r->blen, got);
     if (xchg_netauth_check_body(r->body_hex, got, &why) != XCHG_OK)
         return send_error(conn, r, MHD_HTTP_UNAUTHORIZED, xchg_netauth_reason_text(why));
-    const xchg_policy_data *pd = xchg_policy_get(sv->p);
+    const xchg_policy_data *pd = xchg_agreement_get(sv->p);
     char kid[XCHG_KEYID_HEXLEN + 1];
     xchg_keyid_hex(pd->parties[r->party].key.id, kid);
     json_error_t je;
@@ -571,6 +574,39 @@ static enum MHD_Result op_post_end(struct server *sv, struct MHD_Connection *con
             ret = e == XCHG_OK
                       ? send_json(conn, r, MHD_HTTP_CREATED, json_pack("{s:s}", "status", "stored"))
                       : send_refusal(conn, r, e, d, "the review decision is refused");
+        }
+    } else if (r->op_post == 4) {
+        /* a release asked for by the operator: the daemon makes the packet with its matcher
+           key into its outbox (the family's approvals decide; xchg_matcher_release) */
+        const char *fam = json_string_value(json_object_get(body, "family"));
+        const char *rcp = json_string_value(json_object_get(body, "recipient"));
+        if (!fam || !rcp) {
+            ret = send_json(conn, r, MHD_HTTP_BAD_REQUEST,
+                            json_pack("{s:s, s:s}", "error", "a release needs family and recipient",
+                                      "code", "arg"));
+        } else if (!sv->outbox) {
+            ret = send_json(conn, r, MHD_HTTP_NOT_IMPLEMENTED,
+                            json_pack("{s:s, s:s}", "error",
+                                      "this daemon has no outbox (--outbox): it makes no packets",
+                                      "code", "no_release"));
+        } else {
+            xchg_release_stats st;
+            char path[4200];
+            pthread_mutex_lock(&sv->store_lock);
+            xchg_err e = xchg_matcher_release_outbox(sv->m, sv->k, fam, rcp, sv->outbox,
+                                                     &pd->parties[r->party].key, now, &st, path,
+                                                     sizeof path, d);
+            if (e == XCHG_OK)
+                sv->submits++;
+            pthread_mutex_unlock(&sv->store_lock);
+            const char *name = strrchr(path, '/');
+            ret = e == XCHG_OK
+                      ? send_json(conn, r, MHD_HTTP_CREATED,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "packet",
+                                            st.packet_id, "recipient", rcp, "recipient_family",
+                                            st.family, "name", name ? name + 1 : path, "released",
+                                            (int)st.released, "withheld", (int)st.withheld))
+                      : send_refusal(conn, r, e, d, "the release is refused");
         }
     } else if (r->op_post == 1) {
         const char *fam = json_string_value(json_object_get(body, "family"));
@@ -655,6 +691,7 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
         OPSUB,
         OPREVS,
         OPREV,
+        OPREL,
         NONE
     } ep = NONE;
     const unsigned op_role = XCHG_NETAUTH_ROLE(XCHG_ROLE_OPERATOR);
@@ -682,9 +719,11 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
         ep = OPREVS, roles = op_role;
     else if (strcmp(url, "/v1/operator/review") == 0)
         ep = OPREV, roles = op_role;
+    else if (strcmp(url, "/v1/operator/release") == 0)
+        ep = OPREL, roles = op_role;
     if (ep == NONE)
         return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such endpoint");
-    int posting = ep == SUBMIT || ep == OPPREP || ep == OPSUB || ep == OPREV;
+    int posting = ep == SUBMIT || ep == OPPREP || ep == OPSUB || ep == OPREV || ep == OPREL;
     if ((posting && !post) || (!posting && !get))
         return send_error(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
     unsigned status;
@@ -693,12 +732,12 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
         return send_error(conn, r, status, msg);
     if (ep == SUBMIT)
         return upload_begin(sv, conn, r);
-    if (ep == OPPREP || ep == OPSUB || ep == OPREV) {
+    if (ep == OPPREP || ep == OPSUB || ep == OPREV || ep == OPREL) {
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > OPERATOR_BODY_MAX)
             return send_error(conn, r, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than allowed");
-        r->op_post = ep == OPPREP ? 1 : ep == OPSUB ? 2 : 3;
+        r->op_post = ep == OPPREP ? 1 : ep == OPSUB ? 2 : ep == OPREV ? 3 : 4;
         r->upload = 1;
         return MHD_YES;
     }
@@ -832,35 +871,6 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- startup ----------------------------------------------------------------------- */
 
-static int parse_listen(const char *s, struct sockaddr_in *sa)
-{
-    const char *colon = strrchr(s, ':');
-    char host[64];
-    if (!colon || (size_t)(colon - s) >= sizeof host)
-        return -1;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = 0;
-    char *end;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (*end || port > 65535 || colon[1] == 0)
-        return -1;
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
-}
-
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || !*s || s[0] == '-' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     int hr = cli_harden(); /* before any secret is read: no core dumps, SIGXFSZ ignored */
@@ -913,17 +923,17 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return EXIT_USAGE;
     }
-    if ((maxup && parse_u64(maxup, 1, UINT64_MAX / 2, &max_upload)) ||
-        (threads && parse_u64(threads, 1, 256, &nthreads)) ||
-        (timeout && parse_u64(timeout, 1, 3600, &tmo)) || parse_listen(listen, &sa)) {
+    if ((maxup && httpd_parse_u64(maxup, 1, UINT64_MAX / 2, &max_upload)) ||
+        (threads && httpd_parse_u64(threads, 1, 256, &nthreads)) ||
+        (timeout && httpd_parse_u64(timeout, 1, 3600, &tmo)) || httpd_parse_listen(listen, &sa)) {
         cli_error("bad --max-upload, --threads, --timeout or --listen value");
         cli_hint("--listen takes an IPv4 HOST:PORT (port 0 picks a free one)");
         return EXIT_USAGE;
     }
-    if ((maxconn && parse_u64(maxconn, 1, 10000, &max_conn)) ||
-        (perip && parse_u64(perip, 1, 10000, &per_ip)) ||
-        (hdrtmo && parse_u64(hdrtmo, 1, 3600, &header_s)) ||
-        (bodytmo && parse_u64(bodytmo, 1, 86400, &body_s))) {
+    if ((maxconn && httpd_parse_u64(maxconn, 1, 10000, &max_conn)) ||
+        (perip && httpd_parse_u64(perip, 1, 10000, &per_ip)) ||
+        (hdrtmo && httpd_parse_u64(hdrtmo, 1, 3600, &header_s)) ||
+        (bodytmo && httpd_parse_u64(bodytmo, 1, 86400, &body_s))) {
         cli_error("bad --max-connections, --max-per-ip, --header-timeout or --body-timeout "
                   "value");
         cli_hint("connections 1..10000, seconds 1..3600 (--body-timeout up to 86400)");
@@ -958,8 +968,9 @@ int main(int argc, char **argv)
     if ((rc = cli_load_seckey(key, pfd, &sv.k)) != 0)
         goto cleanup;
     {
-        size_t mi = xchg_policy_party_by_key(sv.p, xchg_seckey_public(sv.k)->id);
-        if (mi == XCHG_NONE || xchg_policy_get(sv.p)->parties[mi].role != XCHG_ROLE_MATCHER) {
+        size_t mi =
+            xchg_policy_party_by_key(xchg_agreement_policy(sv.p), xchg_seckey_public(sv.k)->id);
+        if (mi == XCHG_NONE || xchg_agreement_get(sv.p)->parties[mi].role != XCHG_ROLE_MATCHER) {
             cli_error("%s is not the matcher's key in this agreement", key);
             rc = EXIT_DENIED;
             goto cleanup;
@@ -1051,7 +1062,7 @@ cleanup:
     xchg_matcher_close(sv.m);
     xchg_store_key_free(sk);
     xchg_seckey_free(sv.k);
-    xchg_policy_free(sv.p);
+    xchg_agreement_free(sv.p);
     free(certpem);
     xchg_secure_free(keypem);
     xchg_diag_free(d);

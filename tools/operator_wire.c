@@ -146,7 +146,11 @@ json_t *wire_member(const xchg_store_member *m)
 {
     json_t *o = json_object();
     PUT_S(o, m, pseudonym);
-    PUT_S(o, m, agencies);
+    PUT_I(o, m, nagencies);
+    json_t *ag = json_array();
+    for (unsigned k = 0; k < m->nagencies && k < XCHG_STORE_MEMBER_AGENCIES; k++)
+        json_array_append_new(ag, json_string(m->agencies[k]));
+    json_object_set_new(o, "agencies", ag);
     PUT_I(o, m, nrecords);
     return o;
 }
@@ -155,7 +159,12 @@ void wire_member_read(const json_t *j, xchg_store_member *m)
 {
     memset(m, 0, sizeof *m);
     GET_S(j, m, pseudonym);
-    GET_S(j, m, agencies);
+    GET_I(j, m, nagencies, unsigned);
+    json_t *ag = json_object_get(j, "agencies");
+    for (size_t k = 0; k < json_array_size(ag) && k < XCHG_STORE_MEMBER_AGENCIES; k++) {
+        const char *a = json_string_value(json_array_get(ag, k));
+        snprintf(m->agencies[k], sizeof m->agencies[k], "%s", a ? a : "");
+    }
     GET_I(j, m, nrecords, uint32_t);
 }
 
@@ -171,6 +180,14 @@ json_t *wire_pair(const xchg_store_pair *p)
     PUT_S(o, p, person_b);
     json_object_set_new(o, "score", json_real(p->score));
     PUT_I(o, p, key);
+    json_object_set_new(o, "same", json_pack("[I, I, I]", (json_int_t)p->same[0],
+                                             (json_int_t)p->same[1], (json_int_t)p->same[2]));
+    json_object_set_new(o, "differ", json_pack("[I, I, I]", (json_int_t)p->differ[0],
+                                               (json_int_t)p->differ[1], (json_int_t)p->differ[2]));
+    PUT_I(o, p, age_a);
+    PUT_I(o, p, age_b);
+    PUT_S(o, p, area_a);
+    PUT_S(o, p, area_b);
     return o;
 }
 
@@ -186,6 +203,16 @@ void wire_pair_read(const json_t *j, xchg_store_pair *p)
     GET_S(j, p, person_b);
     p->score = json_number_value(json_object_get(j, "score"));
     GET_I(j, p, key, int);
+    for (size_t k = 0; k < 3; k++) {
+        p->same[k] = (uint32_t)json_integer_value(json_array_get(json_object_get(j, "same"), k));
+        p->differ[k] = (uint32_t)json_integer_value(json_array_get(json_object_get(j, "differ"), k));
+    }
+    p->age_a = json_object_get(j, "age_a") ? (int)json_integer_value(json_object_get(j, "age_a"))
+                                           : XCHG_AGE_UNKNOWN;
+    p->age_b = json_object_get(j, "age_b") ? (int)json_integer_value(json_object_get(j, "age_b"))
+                                           : XCHG_AGE_UNKNOWN;
+    GET_S(j, p, area_a);
+    GET_S(j, p, area_b);
 }
 
 json_t *wire_review(const xchg_review_decision *r)

@@ -42,25 +42,29 @@
 #define conn_watch httpd_conn_watch
 #define watchdog httpd_watchdog
 
-
 static const char usage[] =
     "usage: xchg-keyd --agreement A.yaml --oprf-key KEYFILE --audit FILE\n"
     "                 --cert CERT.pem --tls-key KEY.pem [--listen HOST:PORT] [--threads N]\n"
     "                 [--timeout S] [--max-connections N] [--max-per-ip N]\n"
     "                 [--header-timeout S] [--body-timeout S] [--record-inputs FILE]\n"
-    "       xchg-keyd keygen -o KEYFILE\n"
+    "                 [--passphrase-fd N]\n"
+    "       xchg-keyd keygen -o KEYFILE [--passphrase-fd N | --unprotected]\n"
     "\n"
     "Serve the agreement's OPRF key over HTTPS (TLS 1.2 or 1.3). 'keygen' makes a new key\n"
-    "file (0600) and prints the public key for the agreement's tokens.key. --listen\n"
+    "file (0600, passphrase-protected with Argon2id unless --unprotected; the passphrase is\n"
+    "asked on the terminal or read from --passphrase-fd, never argv) and prints the public\n"
+    "key for the agreement's tokens.key. --listen\n"
     "127.0.0.1:0 picks a free port; the daemon prints 'listening on HOST:PORT' once it\n"
     "accepts connections. The key must be the agreement's tokens.key.\n"
     "Endpoints (every request signed with an agency's key of the agreement):\n"
     "  GET  /v1/health   any party\n"
     "  POST /v1/oprf     agencies: a batch of blinded points (docs/formats.md)\n"
     "Each agency may ask for tokens.queries_per_day evaluations per UTC day (refused with\n"
-    "HTTP 429 beyond); every request is appended to the --audit file (JSON lines: time,\n"
-    "agency, evaluations, outcome, the day's total) and today's totals are read back from it\n"
-    "at start. --record-inputs appends every received point in hex (tests only).\n"
+    "HTTP 429 beyond); every request is appended to the --audit file, a hash-chained log\n"
+    "(xchg audit verify checks it against the custodian's key: agency, evaluations, outcome,\n"
+    "the day's total), verified whole at start (the daemon refuses to start on a log that\n"
+    "does not verify) and today's totals are read back from it. --record-inputs appends\n"
+    "every received point in hex (tests only).\n"
     "Limits (defaults): --max-connections 512, --max-per-ip 16, --header-timeout 10 s,\n"
     "--body-timeout 60 s, --timeout 15 s without progress, body at most one full batch.\n"
     "One log line per request goes to stderr. SIGTERM or SIGINT stops it cleanly.\n";
@@ -68,16 +72,10 @@ static const char usage[] =
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define MAX_BODY XCHG_OPRF_REQ_BYTES(XCHG_OPRF_MAX_BATCH)
 
-/* One accepted connection, watched for its deadline (see the watchdog below). */
+/* The daemon: the library's service object (every rule) and the connection watchdog. */
 struct server {
-    xchg_policy *p;
-    uint8_t *sk; /* the OPRF key (sodium_malloc) */
-    xchg_netauth *auth;
-    pthread_mutex_t lock; /* the day's counters, the audit file and the record file */
-    uint64_t *used;       /* per party: evaluations on `day` */
-    int32_t day;          /* UTC day the counters are for */
-    int audit_fd;
-    int record_fd; /* --record-inputs, or -1 */
+    xchg_agreement *p;
+    xchg_oprf_service *svc;
     struct watchdog wd;
 };
 
@@ -128,122 +126,40 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct req *r, un
     return send_json(conn, r, status, json_pack("{s:s}", "error", msg));
 }
 
-/* Check the signed headers of conn for an endpoint open to roles. */
-static int authenticate(struct server *sv, struct MHD_Connection *conn, struct req *r,
-                        const char *method, const char *url, unsigned roles, unsigned *status,
-                        const char **msg)
-{
-    return httpd_authenticate(sv->auth, conn, method, url, roles, &r->party, r->body_hex, status,
-                              msg);
-}
-
 static const char *party_id(struct server *sv, size_t i)
 {
-    return xchg_policy_get(sv->p)->parties[i].id;
+    return xchg_agreement_get(sv->p)->parties[i].id;
 }
 
-/* ---- the day's counters and the audit file ----------------------------------------- */
-
-static int32_t utc_day(time_t t)
+/* The HTTP status of each of the service's refusals. */
+static unsigned outcome_status(xchg_oprf_outcome o)
 {
-    return (int32_t)(t / 86400);
-}
-
-/*
- * Append one audit line (JSON, one write(2), fsync'd): what was asked and decided, in
- * counts. Called under sv->lock. -1 when it cannot be written (the request is then
- * refused: no evaluation goes unrecorded).
- */
-static int audit_append(struct server *sv, size_t party, size_t n, const char *outcome,
-                        uint64_t used)
-{
-    const xchg_policy_data *pd = xchg_policy_get(sv->p);
-    time_t now = time(NULL);
-    char day[11];
-    xchg_date_format(utc_day(now), day);
-    json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:I,s:s,s:I,s:I}", "time", (json_int_t)now, "day", day,
-                          "agreement", pd->id, "agency", pd->parties[party].id, "evaluations",
-                          (json_int_t)n, "outcome", outcome, "used_today", (json_int_t)used,
-                          "limit", (json_int_t)pd->tokens.queries_per_day);
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!s)
-        return -1;
-    size_t len = strlen(s);
-    char *line = realloc(s, len + 2);
-    if (!line) {
-        free(s);
-        return -1;
+    switch (o) {
+    case XCHG_OPRF_ANSWERED:
+        return MHD_HTTP_OK;
+    case XCHG_OPRF_UNAUTHENTICATED:
+        return MHD_HTTP_UNAUTHORIZED;
+    case XCHG_OPRF_FORBIDDEN:
+        return MHD_HTTP_FORBIDDEN;
+    case XCHG_OPRF_NO_ENDPOINT:
+        return MHD_HTTP_NOT_FOUND;
+    case XCHG_OPRF_BAD_REQUEST:
+        return MHD_HTTP_BAD_REQUEST;
+    case XCHG_OPRF_RATE_LIMITED:
+        return MHD_HTTP_TOO_MANY_REQUESTS;
+    case XCHG_OPRF_FAILED:
+        return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    case XCHG_OPRF_BUSY:
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
     }
-    line[len++] = '\n';
-    int rc = 0;
-    for (size_t off = 0; off < len && rc == 0;) {
-        ssize_t w = write(sv->audit_fd, line + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            rc = -1;
-        else
-            off += (size_t)w;
-    }
-    if (rc == 0 && fdatasync(sv->audit_fd) != 0)
-        rc = -1;
-    free(line);
-    return rc;
-}
-
-/* Today's totals from an existing audit file (lines of today with outcome "ok"). */
-static int audit_restore(struct server *sv, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return errno == ENOENT ? 0 : -1;
-    const xchg_policy_data *pd = xchg_policy_get(sv->p);
-    char day[11];
-    xchg_date_format(sv->day, day);
-    char buf[2048];
-    unsigned line = 0;
-    while (fgets(buf, sizeof buf, f)) {
-        line++;
-        json_t *j = json_loads(buf, 0, NULL);
-        const char *d = json_string_value(json_object_get(j, "day"));
-        const char *o = json_string_value(json_object_get(j, "outcome"));
-        const char *a = json_string_value(json_object_get(j, "agency"));
-        json_int_t n = json_integer_value(json_object_get(j, "evaluations"));
-        if (!j || !d || !o || !a) {
-            cli_error("%s:%u: not an audit line of xchg-keyd", path, line);
-            json_decref(j);
-            fclose(f);
-            return -2;
-        }
-        if (strcmp(d, day) == 0 && strcmp(o, "ok") == 0)
-            for (size_t i = 0; i < pd->nparties; i++)
-                if (strcmp(pd->parties[i].id, a) == 0)
-                    sv->used[i] += (uint64_t)n;
-        json_decref(j);
-    }
-    fclose(f);
-    return 0;
-}
-
-/* Every received point in hex, one per line (--record-inputs: the tests' view of what the
- * service is given). Called under sv->lock. */
-static void record_inputs(struct server *sv, const uint8_t *req, size_t n)
-{
-    char hex[2 * XCHG_OPRF_ELEMENT_BYTES + 2];
-    for (size_t i = 0; i < n; i++) {
-        xchg_hex_encode(hex, req + 8 + i * XCHG_OPRF_ELEMENT_BYTES, XCHG_OPRF_ELEMENT_BYTES);
-        hex[2 * XCHG_OPRF_ELEMENT_BYTES] = '\n';
-        if (write(sv->record_fd, hex, sizeof hex - 1) < 0)
-            break;
-    }
+    return MHD_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* ---- endpoints --------------------------------------------------------------------- */
 
 static enum MHD_Result ep_health(struct server *sv, struct MHD_Connection *conn, struct req *r)
 {
-    const xchg_policy_data *pd = xchg_policy_get(sv->p);
+    const xchg_policy_data *pd = xchg_agreement_get(sv->p);
     char k[2 * XCHG_OPRF_ELEMENT_BYTES + 1];
     xchg_hex_encode(k, pd->tokens.key, sizeof pd->tokens.key);
     return send_json(conn, r, MHD_HTTP_OK,
@@ -251,106 +167,61 @@ static enum MHD_Result ep_health(struct server *sv, struct MHD_Connection *conn,
                                party_id(sv, r->party), "key", k));
 }
 
-/* The whole body is in: check its hash and framing, the agency's day, then evaluate. */
+/* The whole body is in: the service checks it, counts it, records it and evaluates. */
 static enum MHD_Result ep_oprf(struct server *sv, struct MHD_Connection *conn, struct req *r)
 {
-    const xchg_policy_data *pd = xchg_policy_get(sv->p);
     if (r->too_big)
         return send_error(conn, r, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than one batch");
-    uint8_t got[XCHG_SHA256_BYTES];
-    xchg_sha256(r->body, r->blen, got);
-    xchg_netauth_reason why;
-    if (xchg_netauth_check_body(r->body_hex, got, &why) != XCHG_OK)
-        return send_error(conn, r, MHD_HTTP_UNAUTHORIZED, xchg_netauth_reason_text(why));
-    size_t n;
-    if (xchg_oprf_request_count(r->body, r->blen, &n) != XCHG_OK)
-        return send_error(conn, r, MHD_HTTP_BAD_REQUEST,
-                          "not an OPRF request (docs/formats.md: XOQ1, count, points)");
-    /* every element a valid point before anything is counted, recorded or evaluated */
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *el = r->body + 8 + i * XCHG_OPRF_ELEMENT_BYTES;
-        if (sodium_is_zero(el, XCHG_OPRF_ELEMENT_BYTES) ||
-            !crypto_core_ristretto255_is_valid_point(el))
-            return send_error(conn, r, MHD_HTTP_BAD_REQUEST,
-                              "a blinded element is not a valid ristretto255 point");
-    }
-    r->evaluations = n;
-    pthread_mutex_lock(&sv->lock);
-    int32_t today = utc_day(time(NULL));
-    if (today != sv->day) {
-        memset(sv->used, 0, pd->nparties * sizeof *sv->used);
-        sv->day = today;
-    }
-    uint64_t used = sv->used[r->party], limit = (uint64_t)pd->tokens.queries_per_day;
-    if (used + n > limit) {
-        int ar = audit_append(sv, r->party, n, "rate-limited", used);
-        pthread_mutex_unlock(&sv->lock);
-        if (ar != 0)
-            return send_error(conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot write the audit");
-        char msg[400];
-        snprintf(msg, sizeof msg,
-                 "rate limit: agency '%s' has used %llu of its %llu OPRF evaluations for "
-                 "today (UTC); this request asks for %zu more",
-                 pd->parties[r->party].id, (unsigned long long)used, (unsigned long long)limit, n);
-        return send_error(conn, r, MHD_HTTP_TOO_MANY_REQUESTS, msg);
-    }
-    /* counted and recorded before the answer: a crash cannot give an unrecorded answer */
-    sv->used[r->party] = used + n;
-    int ar = audit_append(sv, r->party, n, "ok", used + n);
-    if (ar != 0)
-        sv->used[r->party] = used;
-    else if (sv->record_fd >= 0)
-        record_inputs(sv, r->body, n);
-    pthread_mutex_unlock(&sv->lock);
-    if (ar != 0)
-        return send_error(conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot write the audit");
-    uint8_t *resp = NULL;
-    size_t rlen = 0;
-    xchg_err e = xchg_oprf_serve(sv->sk, r->body, r->blen, &resp, &rlen);
-    if (e == XCHG_ERR_FORMAT)
-        return send_error(conn, r, MHD_HTTP_BAD_REQUEST,
-                          "a blinded element is not a valid ristretto255 point");
+    xchg_oprf_reply rep;
+    xchg_err e = xchg_oprf_service_answer(sv->svc, r->party, r->body_hex, r->body, r->blen,
+                                          (int64_t)time(NULL), &rep);
+    r->evaluations = rep.evaluations;
     if (e != XCHG_OK)
-        return send_error(conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "evaluation failed");
-    struct MHD_Response *mr = MHD_create_response_from_buffer(rlen, resp, MHD_RESPMEM_MUST_FREE);
+        return send_error(conn, r, outcome_status(rep.outcome), rep.message);
+    struct MHD_Response *mr =
+        MHD_create_response_from_buffer(rep.len, rep.body, MHD_RESPMEM_MUST_FREE);
     if (!mr) {
-        free(resp);
+        free(rep.body);
         return MHD_NO;
     }
     MHD_add_response_header(mr, "Content-Type", "application/octet-stream");
     enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, mr);
     MHD_destroy_response(mr);
     r->status = MHD_HTTP_OK;
-    r->out += rlen;
+    r->out += rep.len;
     return ret;
 }
 
 /* ---- dispatch ---------------------------------------------------------------------- */
-
-#define ANY_PARTY                                                                                  \
-    (XCHG_NETAUTH_ROLE(XCHG_ROLE_AGENCY) | XCHG_NETAUTH_ROLE(XCHG_ROLE_MATCHER) |                  \
-     XCHG_NETAUTH_ROLE(XCHG_ROLE_RECIPIENT) | XCHG_NETAUTH_ROLE(XCHG_ROLE_GOVERNANCE) |            \
-     XCHG_NETAUTH_ROLE(XCHG_ROLE_OPERATOR))
 
 /* The first call for a request (its head is complete): route, authenticate, answer. */
 static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, struct req *r,
                                 const char *url, const char *method)
 {
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-    unsigned roles = 0;
     enum { HEALTH, OPRF, NONE } ep = NONE;
-    if (strcmp(url, "/v1/health") == 0)
-        ep = HEALTH, roles = ANY_PARTY;
-    else if (strcmp(url, "/v1/oprf") == 0)
-        ep = OPRF, roles = XCHG_NETAUTH_ROLE(XCHG_ROLE_AGENCY);
+    if (strcmp(url, XCHG_OPRF_HEALTH_PATH) == 0)
+        ep = HEALTH;
+    else if (strcmp(url, XCHG_OPRF_PATH) == 0)
+        ep = OPRF;
     if (ep == NONE)
         return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such endpoint");
     if ((ep == OPRF && !post) || (ep == HEALTH && !get))
         return send_error(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
-    unsigned status;
-    const char *msg;
-    if (authenticate(sv, conn, r, method, url, roles, &status, &msg) != 0)
-        return send_error(conn, r, status, msg);
+    xchg_netauth_request rq = {
+        .method = method,
+        .path = url,
+        .key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_KEY),
+        .time = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_TIME),
+        .nonce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_NONCE),
+        .body_sha256 = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_BODY),
+        .signature = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_SIG),
+    };
+    xchg_oprf_reply rep;
+    if (xchg_oprf_service_admit(sv->svc, &rq, (int64_t)time(NULL), &rep) != XCHG_OK)
+        return send_error(conn, r, outcome_status(rep.outcome), rep.message);
+    r->party = rep.party;
+    snprintf(r->body_hex, sizeof r->body_hex, "%s", rq.body_sha256);
     if (ep == OPRF) {
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -448,40 +319,15 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- startup ----------------------------------------------------------------------- */
 
-static int parse_listen(const char *s, struct sockaddr_in *sa)
-{
-    const char *colon = strrchr(s, ':');
-    char host[64];
-    if (!colon || (size_t)(colon - s) >= sizeof host)
-        return -1;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = 0;
-    char *end;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (*end || port > 65535 || colon[1] == 0)
-        return -1;
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
-}
-
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || !*s || s[0] == '-' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* xchg-keyd keygen -o FILE: a new OPRF key (0600) and its public key on stdout. */
+/* xchg-keyd keygen -o FILE: a new OPRF key (0600; passphrase-protected unless
+ * --unprotected) and its public key on stdout. */
 static int keygen_main(int argc, char **argv)
 {
-    const char *out = NULL;
-    const struct cli_opt opts[] = {{"--output", 'o', 1, &out}, {NULL, 0, 0, NULL}};
+    const char *out = NULL, *pfd = NULL, *unprot = NULL;
+    const struct cli_opt opts[] = {{"--output", 'o', 1, &out},
+                                   {"--passphrase-fd", 0, 1, &pfd},
+                                   {"--unprotected", 0, 0, &unprot},
+                                   {NULL, 0, 0, NULL}};
     const char *pos[1];
     int npos = 0, rc = cli_verb_args(argc, argv, opts, pos, 1, &npos, usage);
     if (rc)
@@ -490,24 +336,42 @@ static int keygen_main(int argc, char **argv)
         cli_error("keygen needs -o KEYFILE");
         return EXIT_USAGE;
     }
+    if (unprot && pfd) {
+        cli_error("--unprotected contradicts --passphrase-fd");
+        return EXIT_USAGE;
+    }
+    char *pass = NULL;
+    size_t passlen = 0;
+    if (!unprot &&
+        (rc = cli_read_passphrase(pfd, "Passphrase for the new OPRF key: ",
+                                  CLI_PASS_CONFIRM | CLI_PASS_NEW_KEY, &pass, &passlen)) != 0)
+        return rc;
     uint8_t *sk = sodium_malloc(XCHG_OPRF_SCALAR_BYTES), pk[XCHG_OPRF_ELEMENT_BYTES];
-    if (!sk)
+    if (!sk) {
+        xchg_secure_free(pass);
         return EXIT_INTERNAL;
+    }
     xchg_err e = xchg_oprf_keygen(sk, pk);
     if (e == XCHG_OK)
-        e = xchg_oprf_key_write(out, sk, 0);
-    sodium_free(sk);
+        e = pass ? xchg_oprf_key_write_protected(out, sk, pass, passlen, NULL, 0)
+                 : xchg_oprf_key_write(out, sk, 0);
+    sodium_free(sk); /* wiped */
+    xchg_secure_free(pass);
     if (e == XCHG_ERR_EXISTS) {
         cli_error("%s exists; refusing to overwrite an OPRF key", out);
         return EXIT_IO;
     }
     if (e != XCHG_OK)
         return cli_fail(e, NULL, out);
+    if (unprot)
+        cli_warn("%s is not protected by a passphrase: anyone who can read it can evaluate "
+                 "the agreement's OPRF",
+                 out);
     char hex[2 * XCHG_OPRF_ELEMENT_BYTES + 1];
     xchg_hex_encode(hex, pk, sizeof pk);
     printf("%s\n", hex);
-    fprintf(stderr, "wrote %s (0600); its public key above goes in the agreement as tokens.key\n",
-            out);
+    fprintf(stderr, "wrote %s (0600%s); its public key above goes in the agreement as tokens.key\n",
+            out, unprot ? "" : ", passphrase-protected");
     return EXIT_OK;
 }
 
@@ -524,7 +388,7 @@ int main(int argc, char **argv)
         return keygen_main(argc - 1, argv + 1);
     const char *agr = NULL, *okey = NULL, *audit = NULL, *cert = NULL, *tlskey = NULL,
                *listen = "127.0.0.1:8444", *threads = NULL, *timeout = NULL, *maxconn = NULL,
-               *perip = NULL, *hdrtmo = NULL, *bodytmo = NULL, *record = NULL;
+               *perip = NULL, *hdrtmo = NULL, *bodytmo = NULL, *record = NULL, *pfd = NULL;
     const struct cli_opt opts[] = {{"--agreement", 'a', 1, &agr},
                                    {"--oprf-key", 'k', 1, &okey},
                                    {"--audit", 0, 1, &audit},
@@ -538,17 +402,18 @@ int main(int argc, char **argv)
                                    {"--header-timeout", 0, 1, &hdrtmo},
                                    {"--body-timeout", 0, 1, &bodytmo},
                                    {"--record-inputs", 0, 1, &record},
+                                   {"--passphrase-fd", 0, 1, &pfd},
                                    {NULL, 0, 0, NULL}};
     const char *pos[1];
     int npos = 0, rc;
     struct server sv;
     memset(&sv, 0, sizeof sv);
-    sv.audit_fd = sv.record_fd = -1;
     char *certpem = NULL, *keypem = NULL;
     size_t certlen = 0, keylen = 0;
     xchg_diag *d = NULL;
     struct MHD_Daemon *daemon = NULL;
-    int lock_made = 0, wd_made = 0;
+    int wd_made = 0;
+    uint8_t *sk = NULL;
     pthread_t wd_thread;
 
     if ((rc = cli_verb_args(argc, argv, opts, pos, 1, &npos, usage)) != 0)
@@ -560,12 +425,12 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return EXIT_USAGE;
     }
-    if ((threads && parse_u64(threads, 1, 256, &nthreads)) ||
-        (timeout && parse_u64(timeout, 1, 3600, &tmo)) || parse_listen(listen, &sa) ||
-        (maxconn && parse_u64(maxconn, 1, 10000, &max_conn)) ||
-        (perip && parse_u64(perip, 1, 10000, &per_ip)) ||
-        (hdrtmo && parse_u64(hdrtmo, 1, 3600, &header_s)) ||
-        (bodytmo && parse_u64(bodytmo, 1, 3600, &body_s))) {
+    if ((threads && httpd_parse_u64(threads, 1, 256, &nthreads)) ||
+        (timeout && httpd_parse_u64(timeout, 1, 3600, &tmo)) || httpd_parse_listen(listen, &sa) ||
+        (maxconn && httpd_parse_u64(maxconn, 1, 10000, &max_conn)) ||
+        (perip && httpd_parse_u64(perip, 1, 10000, &per_ip)) ||
+        (hdrtmo && httpd_parse_u64(hdrtmo, 1, 3600, &header_s)) ||
+        (bodytmo && httpd_parse_u64(bodytmo, 1, 3600, &body_s))) {
         cli_error("bad --threads, --timeout, --listen, --max-connections, --max-per-ip, "
                   "--header-timeout or --body-timeout value");
         cli_hint("--listen takes an IPv4 HOST:PORT (port 0 picks a free one)");
@@ -589,59 +454,46 @@ int main(int argc, char **argv)
             goto cleanup;
         }
     }
-    const xchg_policy_data *pd = xchg_policy_get(sv.p);
+    const xchg_policy_data *pd = xchg_agreement_get(sv.p);
     if (pd->tokens.mode != XCHG_TOKENS_OPRF) {
         cli_error("agreement '%s' has no 'tokens: {mode: oprf}' section: nothing to serve", pd->id);
         rc = EXIT_USAGE;
         goto cleanup;
     }
-    sv.sk = sodium_malloc(XCHG_OPRF_SCALAR_BYTES);
-    sv.used = calloc(pd->nparties ? pd->nparties : 1, sizeof *sv.used);
-    if (!sv.sk || !sv.used) {
+    sk = sodium_malloc(XCHG_OPRF_SCALAR_BYTES);
+    if (!sk) {
         rc = EXIT_INTERNAL;
         goto cleanup;
     }
-    xchg_err e = xchg_oprf_key_read(okey, sv.sk, d);
+    int prot = 0;
+    xchg_err e = xchg_oprf_key_protected(okey, &prot, d);
     if (e != XCHG_OK) {
         rc = cli_fail(e, d, okey);
         goto cleanup;
     }
     {
-        uint8_t pk[XCHG_OPRF_ELEMENT_BYTES];
-        if (xchg_oprf_public(sv.sk, pk) != XCHG_OK ||
-            sodium_memcmp(pk, pd->tokens.key, sizeof pk) != 0) {
-            cli_error("%s is not the key of agreement '%s' (its public key differs from "
-                      "tokens.key)",
-                      okey, pd->id);
-            rc = EXIT_DENIED;
+        char *pass = NULL;
+        size_t passlen = 0;
+        if (prot && (rc = cli_read_passphrase(pfd, "Passphrase for the OPRF key: ", 0, &pass,
+                                              &passlen)) != 0)
             goto cleanup;
-        }
+        e = xchg_oprf_key_load(okey, pass, passlen, sk, d);
+        xchg_secure_free(pass); /* wiped */
     }
-    sv.day = utc_day(time(NULL));
-    int ar = audit_restore(&sv, audit);
-    if (ar != 0) {
-        if (ar == -1)
-            cli_error("cannot read %s: %s", audit, strerror(errno));
-        rc = ar == -1 ? EXIT_IO : EXIT_USAGE;
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, okey);
         goto cleanup;
     }
-    sv.audit_fd = open(audit, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (sv.audit_fd < 0) {
-        cli_error("cannot open %s: %s", audit, strerror(errno));
-        rc = EXIT_IO;
+    /* every rule from here on is the library's: key check, log verified, counts restored */
+    e = xchg_oprf_service_open(sv.p, sk, audit, (int64_t)time(NULL), &sv.svc, d);
+    sodium_free(sk); /* wiped; the service keeps its own locked copy */
+    sk = NULL;
+    if (e != XCHG_OK) {
+        rc = cli_fail(e, d, e == XCHG_ERR_DENIED ? okey : audit);
         goto cleanup;
     }
-    if (record) {
-        sv.record_fd = open(record, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (sv.record_fd < 0) {
-            cli_error("cannot open %s: %s", record, strerror(errno));
-            rc = EXIT_IO;
-            goto cleanup;
-        }
-    }
-    if (xchg_netauth_new(sv.p, 0, &sv.auth) != XCHG_OK) {
-        cli_error("out of memory");
-        rc = EXIT_INTERNAL;
+    if (record && (e = xchg_oprf_service_record_inputs(sv.svc, record, d)) != XCHG_OK) {
+        rc = cli_fail(e, d, record);
         goto cleanup;
     }
     if ((e = xchg_file_read(cert, 1 << 20, &certpem, &certlen, d)) != XCHG_OK ||
@@ -649,8 +501,6 @@ int main(int argc, char **argv)
         rc = cli_fail(e, d, "TLS certificate or key");
         goto cleanup;
     }
-    pthread_mutex_init(&sv.lock, NULL);
-    lock_made = 1;
 
     sigset_t set;
     sigemptyset(&set);
@@ -710,17 +560,10 @@ cleanup:
         pthread_cond_destroy(&sv.wd.wake);
         pthread_mutex_destroy(&sv.wd.lock);
     }
-    if (lock_made)
-        pthread_mutex_destroy(&sv.lock);
-    if (sv.audit_fd >= 0)
-        close(sv.audit_fd);
-    if (sv.record_fd >= 0)
-        close(sv.record_fd);
-    xchg_netauth_free(sv.auth);
-    if (sv.sk)
-        sodium_free(sv.sk);
-    free(sv.used);
-    xchg_policy_free(sv.p);
+    xchg_oprf_service_free(sv.svc);
+    if (sk)
+        sodium_free(sk);
+    xchg_agreement_free(sv.p);
     free(certpem);
     xchg_secure_free(keypem);
     xchg_diag_free(d);

@@ -42,13 +42,13 @@ typedef struct xchg_evidence_verdict {
 } xchg_evidence_verdict;
 
 /*
- * Verify the pack at path under agreement p: the signature is the agreement's matcher's
+ * Verify the pack at path under agreement agr: the signature is the agreement's matcher's
  * over these bytes (XCHG_ERR_VERIFY otherwise), the pack names this agreement's hash, and
  * on the pack's own events the rule held on the identification date with every stated
  * identifying criterion, every stated outcome status is what the criteria give, and the
  * claim rule holds. Every discrepancy is reported in d; XCHG_OK only when all hold.
  */
-XCHG_API xchg_err xchg_evidence_verify(const xchg_policy *p, const char *path,
+XCHG_API xchg_err xchg_evidence_verify(const xchg_agreement *agr, const char *path,
                                        xchg_evidence_verdict *v, xchg_diag *d) XCHG_MUST_CHECK;
 
 #ifdef __cplusplus

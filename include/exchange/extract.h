@@ -37,14 +37,14 @@ typedef struct xchg_extract_info {
 typedef struct xchg_extract_file xchg_extract_file;
 
 /*
- * Open path with the matcher's key for the verified agreement p. expect_epoch 0 accepts
+ * Open path with the matcher's key for the verified agreement agr. expect_epoch 0 accepts
  * any epoch. Errors (distinct messages in d): those of xchg_xex_reader_open
  * (XCHG_ERR_UNKNOWN_KEY for a file sealed to another matcher), XCHG_ERR_FORMAT (header
  * not an extract header, or a "kind" other than "full" or "incremental"), XCHG_ERR_DENIED (another agreement or version of it, a party
  * that is not an agency, a wrong epoch), XCHG_ERR_UNKNOWN_KEY (signed by a key that is
  * not the agency's).
  */
-XCHG_API xchg_err xchg_extract_open(const xchg_policy *p, const xchg_seckey *matcher,
+XCHG_API xchg_err xchg_extract_open(const xchg_agreement *agr, const xchg_seckey *matcher,
                                     const char *path, uint32_t expect_epoch,
                                     xchg_extract_file **out, xchg_diag *d) XCHG_MUST_CHECK;
 

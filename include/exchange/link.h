@@ -33,8 +33,8 @@ extern "C" {
 
 typedef struct xchg_linkset xchg_linkset;
 
-/* A link set for agreement p (borrowed; must outlive the set). */
-XCHG_API xchg_err xchg_linkset_new(const xchg_policy *p, xchg_linkset **out);
+/* A link set for agreement agr (borrowed; must outlive the set). */
+XCHG_API xchg_err xchg_linkset_new(const xchg_agreement *agr, xchg_linkset **out);
 XCHG_API void xchg_linkset_free(xchg_linkset *ls);
 
 /*
@@ -52,6 +52,9 @@ typedef enum xchg_link_how {
     XCHG_LINK_EXACT = 1, /* every link in the cluster is an exact key */
     XCHG_LINK_FUZZY = 2, /* at least one fuzzy (Dice) link */
 } xchg_link_how;
+
+/* "single", "exact", "fuzzy" (static); "single" for any other value. */
+XCHG_API const char *xchg_link_how_name(xchg_link_how how);
 
 typedef struct xchg_link_pair {
     uint32_t a, b; /* record numbers */

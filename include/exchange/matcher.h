@@ -34,21 +34,22 @@ typedef struct xchg_matcher xchg_matcher;
 #define XCHG_MATCHER_ACCEPT_NEW_VERSION XCHG_STORE_ACCEPT_NEW_VERSION
 
 /*
- * Create a new store at db bound to the verified agreement p, and its audit log (genesis
+ * Create a new store at db bound to the verified agreement agr, and its audit log (genesis
  * entry and a "key" entry recording the store's creation). XCHG_ERR_EXISTS if either
  * exists. On error nothing is left.
  */
-XCHG_API xchg_err xchg_matcher_create(const char *db, const xchg_store_key *k, const xchg_policy *p,
-                                      xchg_matcher **out, xchg_diag *d) XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_matcher_create(const char *db, const xchg_store_key *k,
+                                      const xchg_agreement *agr, xchg_matcher **out,
+                                      xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
- * Open the store at db for agreement p (see xchg_store_open for the binding and flags)
+ * Open the store at db for agreement agr (see xchg_store_open for the binding and flags)
  * with its audit log, and roll forward any decision or release the log records that the
  * store lacks. A missing log is created (genesis) for stores made before the log
- * existed. p is required.
+ * existed. agr is required.
  */
-XCHG_API xchg_err xchg_matcher_open(const char *db, const xchg_store_key *k, const xchg_policy *p,
-                                    unsigned flags, xchg_matcher **out,
+XCHG_API xchg_err xchg_matcher_open(const char *db, const xchg_store_key *k,
+                                    const xchg_agreement *agr, unsigned flags, xchg_matcher **out,
                                     xchg_diag *d) XCHG_MUST_CHECK;
 
 /* Close; accepts NULL. */
@@ -209,6 +210,22 @@ XCHG_API xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *match
                                        xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
+ * xchg_matcher_release into the matcher's outbox folder: the packet is written to
+ * OUTBOX/<recipient>/<family>-<now>.xrp (folders made 0700 when missing), the layout
+ * xchg-matcherd serves to recipients and `xchg fetch-packets` collects (docs/network.md);
+ * its path goes to path (pathsz bytes; "" on error). requested_by, when not NULL, is the
+ * operator who asked for the release (the console, or an operator through xchg-matcherd's
+ * /v1/operator/release): named in the release's audit entry. The same refusals as
+ * xchg_matcher_release, plus XCHG_ERR_EXISTS when a packet of that name exists already
+ * (one release per family and recipient per second).
+ */
+XCHG_API xchg_err xchg_matcher_release_outbox(xchg_matcher *m, const xchg_seckey *matcher,
+                                              const char *family, const char *recipient,
+                                              const char *outbox, const xchg_pubkey *requested_by,
+                                              int64_t now, xchg_release_stats *st, char *path,
+                                              size_t pathsz, xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
  * An operator's clerical-review decision on two records, named by agency party id and
  * the agency's record reference (as `xchg match show` lists review pairs): same = 1 "one
  * person" (always linked), 0 "different people" (never linked). Signed by the operator's
@@ -351,6 +368,101 @@ typedef struct xchg_matcher_cost_report {
  * window after their identification. */
 XCHG_API xchg_err xchg_matcher_costs(xchg_matcher *m, int64_t run, xchg_matcher_cost_report *out,
                                      xchg_diag *d) XCHG_MUST_CHECK;
+
+/* ---- the operator queue (queue.c; docs/console.md "What the page shows") ------------
+ *
+ * The rules an operator's queue follows, owned here so that every front end — the local
+ * console, `xchg console --url` through xchg-matcherd, a CLI — judges a family the same
+ * way: pure functions over what xchg_matcher_release_decisions and xchg_store_families
+ * return (locally, or as xchg-matcherd's /v1/operator endpoints carry them). */
+
+/* A family's place in an operator's queue. The values are the queue's state order
+ * (sorting by state sorts by value). */
+typedef enum xchg_queue_state {
+    XCHG_QUEUE_NEW = 0,       /* no decision counts; the family is new in this run */
+    XCHG_QUEUE_CHANGED = 1,   /* no decision counts; its members changed since the run
+                                 before, so earlier approvals do not carry over */
+    XCHG_QUEUE_AWAITING = 2,  /* approvals count, fewer than approvals_required */
+    XCHG_QUEUE_APPROVED = 3,  /* enough distinct verified approvals: a packet can be made */
+    XCHG_QUEUE_RELEASED = 4,  /* at least one packet made */
+    XCHG_QUEUE_REJECTED = 5,  /* the latest verified decision is a rejection */
+    XCHG_QUEUE_UNCHANGED = 6, /* no decision counts; members as in the run before (or the
+                                 change is not tracked) */
+} xchg_queue_state;
+#define XCHG_QUEUE_NSTATES 7
+
+/* "new", "changed", "awaiting", "approved", "released", "rejected", "unchanged" (static);
+ * NULL for a value out of range. */
+XCHG_API const char *xchg_queue_state_name(xchg_queue_state s);
+
+/* A family as one operator's queue sees it (xchg_queue_judge). */
+typedef struct xchg_queue_entry {
+    xchg_queue_state state;
+    int approved_by_me; /* this operator's approval counts now */
+    int rejected_by_me; /* the latest counting decision is this operator's rejection */
+    int awaiting_me;    /* awaiting, and no decision of this operator counts: what the
+                           second operator works from */
+    int undecided;      /* new, changed or unchanged: no decision counts */
+    char last_party[XCHG_PARTY_ID_MAX + 1]; /* the latest counting decision's operator, "" */
+    int64_t last_time;                      /* and its time (Unix seconds), 0 */
+} xchg_queue_entry;
+
+/*
+ * Judge a family for operator party me (NULL or "": no operator, nothing is "mine") from
+ * its release state st and its stored decisions dec[0..n) oldest first, exactly as
+ * xchg_matcher_release_decisions gives them. A decision counts only when it verifies and
+ * is current (about the family's present members); a rejection clears the approvals
+ * before it; an operator's approvals count once. The state is st's: released, else
+ * rejected, else approved (approvals >= required > 0), else awaiting (some approval),
+ * else new / changed / unchanged by st->change. dec may be NULL when n is 0. *out is
+ * always filled.
+ */
+XCHG_API void xchg_queue_judge(const xchg_release_state *st, const xchg_release_decision *dec,
+                               size_t n, const char *me, xchg_queue_entry *out);
+
+/*
+ * Whether the operator q was judged for may now decide on the family: 0 with *why (a
+ * static sentence) when approving what its own approval already counts for ("you have
+ * already approved it; another operator must approve it"), rejecting what it rejected
+ * last ("you have already rejected it"), or approving a family already released ("it has
+ * already been released"); 1 otherwise (the matcher's own checks still apply).
+ */
+XCHG_API int xchg_queue_may_decide(const xchg_queue_entry *q, const xchg_release_state *st,
+                                   int approve, const char **why);
+
+/*
+ * Whether a packet may be made for the family: 1 when it is not rejected and has
+ * approvals >= required; else 0 with why (n bytes, NUL-terminated) saying "not approved
+ * (A of R approvals[, rejected])". xchg_matcher_release enforces the same and more.
+ */
+XCHG_API int xchg_queue_may_release(const xchg_release_state *st, char *why, size_t n);
+
+/* A queue filter: a state, or one of these. */
+enum {
+    XCHG_QUEUE_FILTER_NONE = -1,         /* an unknown name: matches no family */
+    XCHG_QUEUE_FILTER_UNDECIDED = 100,   /* "undecided": new, changed or unchanged */
+    XCHG_QUEUE_FILTER_AWAITING_ME = 101, /* "awaiting_me": entry.awaiting_me */
+};
+
+/* The filter named name: a state's name, "undecided" or "awaiting_me";
+ * XCHG_QUEUE_FILTER_NONE for any other. */
+XCHG_API int xchg_queue_filter_parse(const char *name);
+
+/* Whether q passes filter (a value of xchg_queue_filter_parse). */
+XCHG_API int xchg_queue_filter_match(int filter, const xchg_queue_entry *q);
+
+/*
+ * Whether some problem of pr[0..n) has code (any when NULL) and is evidenced by agency
+ * (any when NULL) — both on the same problem. Only the agencies a problem names
+ * (XCHG_STORE_PROBLEM_AGENCIES) are looked at.
+ */
+XCHG_API int xchg_queue_has_problem(const xchg_store_problem *pr, size_t n, const char *code,
+                                    const char *agency);
+
+/* The family's evidence span: the earliest first and latest last date of pr[0..n),
+ * ignoring open and absent dates (XCHG_DATE_NONE when there is none). */
+XCHG_API void xchg_queue_span(const xchg_store_problem *pr, size_t n, int32_t *first,
+                              int32_t *last);
 
 #ifdef __cplusplus
 }

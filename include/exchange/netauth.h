@@ -75,10 +75,10 @@ typedef enum xchg_netauth_reason {
 /* A short static description of a reason, e.g. "replayed nonce". Never NULL. */
 XCHG_API const char *xchg_netauth_reason_text(xchg_netauth_reason r);
 
-/* Server side: a verifier for agreement p (borrowed; must outlive it) with a replay
+/* Server side: a verifier for agreement agr (borrowed; must outlive it) with a replay
  * cache of at most cache_max nonces (0: XCHG_NETAUTH_CACHE_DEFAULT). Thread-safe. */
 typedef struct xchg_netauth xchg_netauth;
-XCHG_API xchg_err xchg_netauth_new(const xchg_policy *p, size_t cache_max,
+XCHG_API xchg_err xchg_netauth_new(const xchg_agreement *agr, size_t cache_max,
                                    xchg_netauth **out) XCHG_MUST_CHECK;
 /* Accepts NULL. */
 XCHG_API void xchg_netauth_free(xchg_netauth *v);
@@ -97,7 +97,7 @@ typedef struct xchg_netauth_request {
  * role is in roles (a mask of XCHG_NETAUTH_ROLE bits), time within the window, signature,
  * then nonce not seen (the nonce is remembered only when everything else passed, so a
  * forged request cannot fill the cache). The body hash is checked afterwards with
- * xchg_netauth_check_body. On success *party is the party's index in p. On refusal
+ * xchg_netauth_check_body. On success *party is the party's index in agr. On refusal
  * *why says which check failed, and the error is XCHG_ERR_FORMAT (missing, malformed),
  * XCHG_ERR_UNKNOWN_KEY, XCHG_ERR_DENIED (wrong role, cache full) or XCHG_ERR_VERIFY
  * (stale, bad signature, replayed). why and party may be NULL.

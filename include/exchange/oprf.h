@@ -19,6 +19,7 @@
 #define XCHG_OPRF_H
 
 #include "exchange/common.h"
+#include "exchange/keys.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,8 +52,31 @@ XCHG_API xchg_err xchg_oprf_public(const uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
  */
 XCHG_API xchg_err xchg_oprf_key_write(const char *path, const uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
                                       int overwrite) XCHG_MUST_CHECK;
-/* Read a key file into sk (wiped on error). XCHG_ERR_IO, XCHG_ERR_FORMAT (with a reason in
- * d, naming the file), XCHG_ERR_DENIED when the file is readable by group or others. */
+/*
+ * Write a passphrase-protected key file "xchg-oprf-key v2\n<hex>\n" (docs/formats.md:
+ * Argon2id with limits, NULL for xchg_kdf_default(), then XChaCha20-Poly1305; the public
+ * key in the clear). Mode 0600, exclusive unless overwrite, atomic. XCHG_ERR_ARG (no
+ * passphrase), XCHG_ERR_EXISTS, XCHG_ERR_IO, XCHG_ERR_NOMEM.
+ */
+XCHG_API xchg_err xchg_oprf_key_write_protected(const char *path,
+                                                const uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
+                                                const char *pass, size_t passlen,
+                                                const xchg_kdf_limits *limits,
+                                                int overwrite) XCHG_MUST_CHECK;
+/* Whether the key file at path is passphrase-protected (v2). Errors as xchg_oprf_key_load. */
+XCHG_API xchg_err xchg_oprf_key_protected(const char *path, int *is_protected,
+                                          xchg_diag *d) XCHG_MUST_CHECK;
+/*
+ * Read a key file (either version) into sk; pass is needed for a protected one (NULL for
+ * an unprotected one). sk is wiped on error. XCHG_ERR_IO, XCHG_ERR_FORMAT (with a reason
+ * in d, naming the file), XCHG_ERR_DENIED when the file is readable by group or others,
+ * XCHG_ERR_ARG for a protected file without a passphrase, XCHG_ERR_VERIFY for a wrong
+ * passphrase or an altered file.
+ */
+XCHG_API xchg_err xchg_oprf_key_load(const char *path, const char *pass, size_t passlen,
+                                     uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
+                                     xchg_diag *d) XCHG_MUST_CHECK;
+/* xchg_oprf_key_load without a passphrase. */
 XCHG_API xchg_err xchg_oprf_key_read(const char *path, uint8_t sk[XCHG_OPRF_SCALAR_BYTES],
                                      xchg_diag *d) XCHG_MUST_CHECK;
 
@@ -126,8 +150,16 @@ XCHG_API void xchg_oprf_client_free(xchg_oprf_client *c);
 XCHG_API xchg_err xchg_oprf_client_add(xchg_oprf_client *c, const uint8_t *input,
                                        size_t len) XCHG_MUST_CHECK;
 /*
+ * How many threads run computes with (0, the default: the online CPUs, at most 16; 1: the
+ * calling thread alone, nothing overlapped). The outputs do not depend on it.
+ */
+XCHG_API void xchg_oprf_client_threads(xchg_oprf_client *c, unsigned threads);
+/*
  * Evaluate every queued input: blind, send in batches, verify each batch's proof against
- * pk, unblind, finalize. On failure nothing further is sent and d says why:
+ * pk, unblind, finalize. With more than one thread the work is pipelined with the
+ * service's: batch j+1 is sent before batch j's proof has been checked, so when batch j
+ * fails to verify one more batch may already have been sent (and counted by the service);
+ * with one thread nothing is sent after a batch that fails. On failure d says why:
  * XCHG_ERR_VERIFY for a response that does not verify (wrong point, proof or key),
  * XCHG_ERR_FORMAT for a malformed response, or the transport's error with its reason.
  */

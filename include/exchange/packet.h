@@ -19,23 +19,23 @@ extern "C" {
 
 /*
  * Seal a packet body (a JSON object, as built by the release step) for recipient party
- * `recipient` of agreement p, signed by the matcher's key: written atomically to path
+ * `recipient` of agreement agr, signed by the matcher's key: written atomically to path
  * (refused if it exists unless overwrite). The body must name p's id and hash and the
  * recipient (checked here, so a packet can never be sealed for the wrong party).
  */
-XCHG_API xchg_err xchg_packet_seal(const xchg_policy *p, const xchg_seckey *matcher,
+XCHG_API xchg_err xchg_packet_seal(const xchg_agreement *agr, const xchg_seckey *matcher,
                                    size_t recipient, const char *body_json, const char *path,
                                    int overwrite, xchg_diag *d);
 
 /*
  * Open a packet with the recipient's key: decrypts it, verifies the matcher's signature
- * with the key agreement p pins, and checks that the body names p (id and hash) and this
+ * with the key agreement agr pins, and checks that the body names p (id and hash) and this
  * recipient. *body is a malloc'ed NUL-terminated JSON text. Errors (distinct messages):
  * XCHG_ERR_FORMAT/VERSION/TRUNCATED (not a packet, damaged), XCHG_ERR_UNKNOWN_KEY (for
  * another recipient), XCHG_ERR_VERIFY (altered, or signed by a key that is not the
  * matcher's), XCHG_ERR_DENIED (made under another agreement or version).
  */
-XCHG_API xchg_err xchg_packet_open(const xchg_policy *p, const xchg_seckey *recipient,
+XCHG_API xchg_err xchg_packet_open(const xchg_agreement *agr, const xchg_seckey *recipient,
                                    const char *path, char **body, xchg_diag *d) XCHG_MUST_CHECK;
 
 /*

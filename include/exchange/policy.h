@@ -7,9 +7,29 @@
  * The parsed agreement is a read-only tree of plain structs owned by the xchg_policy
  * handle; indexes (size_t) refer into the arrays of the same handle.
  *
- * Tools must not act on an agreement that was merely parsed: xchg_policy_load_verified
- * (policy_sign.c) also checks the signatures of every required signatory, that the
- * bytes are unchanged, and that the agreement is in force on the given date.
+ * Two types, and the compiler keeps them apart:
+ *
+ *   xchg_policy     an agreement as parsed: its bytes may be unsigned, tampered with,
+ *                   expired or a draft. Functions that only DESCRIBE or CHECK an
+ *                   agreement take it: parse, lint, explain, bind-keys, policy new, sign,
+ *                   verify, the consent decision and the data accessors, an agency's
+ *                   mapping file and CSV template (they say what a seal would need, and
+ *                   seal itself takes an xchg_agreement), and xchg_release_key_deal, which
+ *                   rewrites the agreement's bytes and so runs before anyone signs them.
+ *   xchg_agreement  a VERIFIED agreement: only xchg_agreement_verify and
+ *                   xchg_policy_load_verified (policy_sign.c) make one, after every
+ *                   required signatory's signature over these exact bytes verified and the
+ *                   agreement is in force on the given date. Every function that ACTS
+ *                   under an agreement requires it: secret new/open, seal, extract open,
+ *                   the store and matcher service (create, open, ingest, load, link, save,
+ *                   decide, release, claims, outcomes, reports), decision and review
+ *                   signing, release-key share loading, packet seal/open, referral open,
+ *                   evidence-pack verification and the daemon's request authentication.
+ *
+ * xchg_agreement_policy reads the policy inside a verified agreement (describe/check
+ * functions accept it too). There is no public way to turn an unverified xchg_policy
+ * into an xchg_agreement; unit tests use an internal constructor
+ * (libexchange/agreement/agreement_testing.h), never installed.
  */
 #ifndef XCHG_POLICY_H
 #define XCHG_POLICY_H
@@ -435,6 +455,8 @@ typedef struct xchg_policy_data {
 } xchg_policy_data;
 
 typedef struct xchg_policy xchg_policy;
+/* A verified agreement (see the top of this file); opaque, made only by verification. */
+typedef struct xchg_agreement xchg_agreement;
 
 /*
  * Parse and validate the agreement text (len bytes; file names the source in
@@ -470,6 +492,12 @@ XCHG_API const uint8_t *xchg_policy_hash(const xchg_policy *p);
 XCHG_API size_t xchg_policy_party(const xchg_policy *p, const char *id);
 /* Index of the party holding this key id, or XCHG_NONE. */
 XCHG_API size_t xchg_policy_party_by_key(const xchg_policy *p, const uint8_t id[XCHG_KEYID_BYTES]);
+
+/* The name of the agreement's key behind a stored token: kind 0 a match key (index
+ * nmatch_keys: "own person id", the agency's own identifier), 1 a fuzzy blocking key, 2 a
+ * household key, then a declared relation (its field's name), then a household fallback
+ * key — the indexes tokens carry (docs/formats.md). NULL when there is no such key. */
+XCHG_API const char *xchg_policy_token_name(const xchg_policy *p, int kind, size_t idx);
 
 /* The party index of the agreement's matcher (a valid agreement has exactly one), or
  * XCHG_NONE. */
@@ -573,12 +601,30 @@ XCHG_API xchg_err xchg_policy_verify(const xchg_policy *p, const char *sigpath, 
                                      xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
- * The one way tools load an agreement: parse path, then verify it against
+ * Make a verified agreement of p: xchg_policy_verify(p, sigpath, today, d) and, when it
+ * returns XCHG_OK, *out owns p. The call takes ownership of p whatever happens: on any
+ * failure p is freed and *out is left untouched, so an agreement whose signatures do not
+ * verify never becomes an xchg_agreement. XCHG_ERR_ARG (p freed) for a NULL argument.
+ */
+XCHG_API xchg_err xchg_agreement_verify(xchg_policy *p, const char *sigpath, int32_t today,
+                                        xchg_agreement **out, xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
+ * The one way tools load an agreement: parse path, then xchg_agreement_verify it against
  * "<path>.sig" (or sigpath when not NULL) for today. *out only on success.
  */
-XCHG_API xchg_err xchg_policy_load_verified(const char *path, const char *sigpath,
-                                            int32_t today, xchg_policy **out, xchg_diag *d)
-    XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_policy_load_verified(const char *path, const char *sigpath, int32_t today,
+                                            xchg_agreement **out, xchg_diag *d) XCHG_MUST_CHECK;
+
+/* The verified agreement's policy (valid as long as a), for the describe/check calls and
+ * the data accessors; NULL for NULL. */
+XCHG_API const xchg_policy *xchg_agreement_policy(const xchg_agreement *a);
+
+/* Shorthand for xchg_policy_get(xchg_agreement_policy(a)); NULL for NULL. */
+XCHG_API const xchg_policy_data *xchg_agreement_get(const xchg_agreement *a);
+
+/* Free the agreement and its policy; NULL is accepted. */
+XCHG_API void xchg_agreement_free(xchg_agreement *a);
 
 #ifdef __cplusplus
 }

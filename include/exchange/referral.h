@@ -72,7 +72,7 @@ typedef struct xchg_referral {
 } xchg_referral;
 
 /*
- * Open the packet at path with the recipient's key under the verified agreement p.
+ * Open the packet at path with the recipient's key under the verified agreement agr.
  * Errors: those of xchg_packet_open; XCHG_ERR_VERSION for a packet made before packets
  * carried signed approvals; XCHG_ERR_DENIED when fewer than approvals_required distinct
  * operators' approvals verify, or an approval is for another family, recipient, run or
@@ -80,7 +80,7 @@ typedef struct xchg_referral {
  * record whose detail does not decrypt is kept with its error (r->errors counts them).
  * *out only on success; free with xchg_referral_free (which wipes the detail).
  */
-XCHG_API xchg_err xchg_referral_open(const xchg_policy *p, const xchg_seckey *recipient,
+XCHG_API xchg_err xchg_referral_open(const xchg_agreement *agr, const xchg_seckey *recipient,
                                      const char *path, xchg_referral **out,
                                      xchg_diag *d) XCHG_MUST_CHECK;
 

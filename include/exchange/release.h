@@ -92,7 +92,7 @@ typedef struct xchg_release_share xchg_release_share; /* threshold.h */
  * and the records listed are the family's (the matcher's store says so; submit checks
  * them against the store again).
  */
-XCHG_API xchg_err xchg_decision_sign(const xchg_policy *p, const xchg_seckey *op,
+XCHG_API xchg_err xchg_decision_sign(const xchg_agreement *agr, const xchg_seckey *op,
                                      const xchg_release_share *share, const char *prepared,
                                      const char *family, int approve, const char *reason,
                                      int64_t now, char **signed_request,
@@ -104,7 +104,7 @@ XCHG_API xchg_err xchg_decision_sign(const xchg_policy *p, const xchg_seckey *op
  * ref_a) and (agency_b, ref_b), same = 1 one person, with reason, at time. XCHG_ERR_ARG
  * for the same record twice or a field too long. xchg_matcher_review_submit stores it.
  */
-XCHG_API xchg_err xchg_review_sign(const xchg_policy *p, const xchg_seckey *op,
+XCHG_API xchg_err xchg_review_sign(const xchg_agreement *agr, const xchg_seckey *op,
                                    const char *agency_a, const char *ref_a, const char *agency_b,
                                    const char *ref_b, int same, const char *reason, int64_t time,
                                    uint8_t sig[XCHG_RELEASE_SIG_BYTES]) XCHG_MUST_CHECK;

@@ -88,6 +88,9 @@ typedef struct xchg_seal_opts {
     xchg_oprf_transport oprf_transport;
     void *oprf_ctx;
     size_t oprf_batch;
+    /* OPRF mode: threads for the agency's side of the protocol (0: the online CPUs; 1:
+     * none beside the caller). The sealed records do not depend on it. */
+    unsigned oprf_threads;
 } xchg_seal_opts;
 
 typedef struct xchg_seal_stats {
@@ -112,7 +115,7 @@ typedef struct xchg_seal_stats {
 } xchg_seal_stats;
 
 /*
- * Seal opts->input for the agency holding `agency` under the verified agreement p and
+ * Seal opts->input for the agency holding `agency` under the verified agreement agr and
  * linkage secret s. Row problems are reported as "file:line: ..." in d (at most
  * max_messages, then a count) and, all of them, in the optional report. A bad row (no
  * record reference, a duplicate reference, a value a used field cannot take, an
@@ -133,15 +136,15 @@ typedef struct xchg_seal_stats {
  * In OPRF mode every distinct match-key input of the file is evaluated through the key
  * service first (a pass before anything is written); a refusal (e.g. the agency's daily
  * rate limit) or a response that does not verify fails the run with the reason in d.
- * Errors: XCHG_ERR_DENIED (key is not an agency of p; or p says `release_key: required`
+ * Errors: XCHG_ERR_DENIED (key is not an agency of agr; or agr says `release_key: required`
  * and the key has not been dealt — refused before anything is read or written, a
  * check_only run passes with a warning), XCHG_ERR_FORMAT (bad CSV, a
  * missing column, bad rows), XCHG_ERR_EXISTS, XCHG_ERR_IO, XCHG_ERR_NOMEM; in OPRF mode
  * also XCHG_ERR_ARG (no transport), XCHG_ERR_VERIFY and the transport's errors.
  */
-XCHG_API xchg_err xchg_seal(const xchg_policy *p, const xchg_seckey *agency, const xchg_secret *s,
-                            const xchg_seal_opts *opts, xchg_seal_stats *stats, xchg_diag *d)
-    XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_seal(const xchg_agreement *agr, const xchg_seckey *agency,
+                            const xchg_secret *s, const xchg_seal_opts *opts,
+                            xchg_seal_stats *stats, xchg_diag *d) XCHG_MUST_CHECK;
 
 #ifdef __cplusplus
 }

@@ -23,12 +23,12 @@ extern "C" {
 typedef struct xchg_secret xchg_secret;
 
 /*
- * Create a new secret for epoch (>= 1) of the verified agreement p, sealed to each of its
+ * Create a new secret for epoch (>= 1) of the verified agreement agr, sealed to each of its
  * agencies and signed by owner, which must hold the key of the agreement's owner party
  * (XCHG_ERR_DENIED otherwise). Written atomically to path (refused if it exists unless
  * force). The secret itself never leaves this function unsealed.
  */
-XCHG_API xchg_err xchg_secret_create(const xchg_policy *p, const xchg_seckey *owner,
+XCHG_API xchg_err xchg_secret_create(const xchg_agreement *agr, const xchg_seckey *owner,
                                      uint32_t epoch, int64_t now, const char *path, int force,
                                      xchg_diag *d);
 
@@ -39,8 +39,9 @@ XCHG_API xchg_err xchg_secret_create(const xchg_policy *p, const xchg_seckey *ow
  * Errors: XCHG_ERR_FORMAT/TRUNCATED (damaged), XCHG_ERR_VERIFY (bad signature or
  * check value), XCHG_ERR_DENIED (another agreement, or k is not a recipient).
  */
-XCHG_API xchg_err xchg_secret_open(const xchg_policy *p, const xchg_seckey *k, const char *path,
-                                   xchg_secret **out, xchg_diag *d) XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_secret_open(const xchg_agreement *agr, const xchg_seckey *k,
+                                   const char *path, xchg_secret **out,
+                                   xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
  * A secret from known bytes, for published test vectors and interoperability checks

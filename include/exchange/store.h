@@ -70,12 +70,12 @@ typedef struct xchg_store xchg_store;
 #define XCHG_STORE_ACCEPT_NEW_VERSION 1u
 
 /*
- * Create a new store at path bound to agreement p (id and hash), with a fresh random
+ * Create a new store at path bound to agreement agr (id and hash), with a fresh random
  * pseudonym key. XCHG_ERR_EXISTS if path exists. On error nothing is left at path.
  */
 XCHG_API xchg_err xchg_store_create(const char *path, const xchg_store_key *k,
-                                    const xchg_policy *p, xchg_store **out, xchg_diag *d)
-    XCHG_MUST_CHECK;
+                                    const xchg_agreement *agr, xchg_store **out,
+                                    xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
  * Open an existing store: key it, check the key ("wrong database key":
@@ -87,7 +87,7 @@ XCHG_API xchg_err xchg_store_create(const char *path, const xchg_store_key *k,
  * XCHG_ERR_VERSION.
  */
 XCHG_API xchg_err xchg_store_open(const char *path, const xchg_store_key *k,
-                                  const xchg_policy *p, unsigned flags, xchg_store **out,
+                                  const xchg_agreement *agr, unsigned flags, xchg_store **out,
                                   xchg_diag *d) XCHG_MUST_CHECK;
 
 /* Close; wipes the pseudonym key. Accepts NULL. */
@@ -143,7 +143,7 @@ typedef struct xchg_ingest_stats {
  * `created`) of the same agency and period supersedes the older one, which is kept
  * with superseded_by set. st may be NULL.
  */
-XCHG_API xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p,
+XCHG_API xchg_err xchg_store_ingest(xchg_store *s, const xchg_agreement *agr,
                                     const xchg_seckey *matcher, const char *path,
                                     xchg_ingest_stats *st, xchg_diag *d) XCHG_MUST_CHECK;
 
@@ -151,7 +151,7 @@ XCHG_API xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p,
 
 /*
  * Call fn(ctx, agency, id, record) for every record of every active (not superseded)
- * extract, in record id order. agency is the sender's party index in p (resolved by its
+ * extract, in record id order. agency is the sender's party index in agr (resolved by its
  * id), id the record's row id. *r is valid during the call only; r->payload is NULL (the
  * linkage does not need it). fn returning anything but XCHG_OK stops the walk and that
  * error is returned. *count (may be NULL) = records passed to fn with success. Reads one
@@ -159,7 +159,7 @@ XCHG_API xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p,
  */
 typedef xchg_err (*xchg_store_record_fn)(void *ctx, size_t agency, uint64_t id,
                                          const xchg_record *r);
-XCHG_API xchg_err xchg_store_each_record(xchg_store *s, const xchg_policy *p,
+XCHG_API xchg_err xchg_store_each_record(xchg_store *s, const xchg_agreement *agr,
                                          xchg_store_record_fn fn, void *ctx, uint64_t *count,
                                          xchg_diag *d);
 
@@ -169,7 +169,7 @@ struct xchg_link_result;
 /*
  * Add every active record to the link set (xchg_linkset_add(ls, agency, row id, r)).
  */
-XCHG_API xchg_err xchg_store_load(xchg_store *s, const xchg_policy *p, struct xchg_linkset *ls,
+XCHG_API xchg_err xchg_store_load(xchg_store *s, const xchg_agreement *agr, struct xchg_linkset *ls,
                                   uint64_t *count, xchg_diag *d);
 
 typedef struct xchg_run_params {
@@ -184,17 +184,16 @@ typedef struct xchg_run_params {
  * store row id of record number i (as visited by xchg_store_each_record). p names the
  * problems and agencies in the stored families. Nothing is written on error.
  */
-XCHG_API xchg_err xchg_store_save_result(xchg_store *s, const xchg_policy *p,
-                                         const struct xchg_link_result *res,
-                                         const uint64_t *ids, const xchg_run_params *rp,
-                                         int64_t *run_id, xchg_diag *d) XCHG_MUST_CHECK;
+XCHG_API xchg_err xchg_store_save_result(xchg_store *s, const xchg_agreement *agr,
+                                         const struct xchg_link_result *res, const uint64_t *ids,
+                                         const xchg_run_params *rp, int64_t *run_id,
+                                         xchg_diag *d) XCHG_MUST_CHECK;
 
 /* xchg_store_save_result with ids from the link set. */
-XCHG_API xchg_err xchg_store_save_run(xchg_store *s, const xchg_policy *p,
+XCHG_API xchg_err xchg_store_save_run(xchg_store *s, const xchg_agreement *agr,
                                       const struct xchg_linkset *ls,
-                                      const struct xchg_link_result *res,
-                                      const xchg_run_params *rp, int64_t *run_id,
-                                      xchg_diag *d) XCHG_MUST_CHECK;
+                                      const struct xchg_link_result *res, const xchg_run_params *rp,
+                                      int64_t *run_id, xchg_diag *d) XCHG_MUST_CHECK;
 
 /* ---- operator views (pseudonymous: the store has no names to show) -------------- */
 
@@ -233,10 +232,14 @@ typedef int (*xchg_store_family_fn)(void *ctx, const xchg_store_family *f);
 XCHG_API xchg_err xchg_store_families(xchg_store *s, int64_t run, unsigned flags,
                                       xchg_store_family_fn fn, void *ctx, xchg_diag *d);
 
+#define XCHG_STORE_MEMBER_AGENCIES 16 /* agencies listed per member (more are counted) */
+
 /* One member person of a family. */
 typedef struct xchg_store_member {
     char pseudonym[XCHG_PSEUDONYM_MAX + 1];
-    char agencies[256]; /* party ids holding records of this person, joined with ',' */
+    unsigned nagencies; /* agencies holding records of this person (only the first
+                           XCHG_STORE_MEMBER_AGENCIES are named) */
+    char agencies[XCHG_STORE_MEMBER_AGENCIES][XCHG_PARTY_ID_MAX + 1]; /* party ids, sorted */
     uint32_t nrecords;
 } xchg_store_member;
 
@@ -248,7 +251,18 @@ typedef struct xchg_store_pair {
     char person_a[XCHG_PSEUDONYM_MAX + 1], person_b[XCHG_PSEUDONYM_MAX + 1];
     double score;
     int key; /* match key index for a conflict, -1 otherwise */
+    /* the evidence an operator reviews the pair on, all of it what the matcher holds
+     * anyway: per token kind (XCHG_PAIR_MATCH: the agreement's match keys,
+     * XCHG_PAIR_BLOCKING: its fuzzy blocking keys, XCHG_PAIR_HOUSEHOLD: its household
+     * keys), bit i set in same[kind] when both records hold key i and a token of it is
+     * equal, in differ[kind] when both hold it and none is (keys from index 32 on are not
+     * shown); and each record's age in years (XCHG_AGE_UNKNOWN) and coarse area */
+    uint32_t same[3], differ[3];
+    int age_a, age_b;
+    char area_a[XCHG_RECORD_MAX_AREA + 1], area_b[XCHG_RECORD_MAX_AREA + 1];
 } xchg_store_pair;
+
+enum { XCHG_PAIR_MATCH = 0, XCHG_PAIR_BLOCKING = 1, XCHG_PAIR_HOUSEHOLD = 2 };
 
 /*
  * The family with this pseudonym in run (0: latest): *fam, then member(ctx, m) for each

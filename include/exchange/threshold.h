@@ -123,7 +123,8 @@ XCHG_API xchg_err xchg_threshold_unwrap(const uint8_t sR[XCHG_TH_POINT_BYTES],
 
 /*
  * Deal the release key of agreement p (whose release_key is `required` or dealt before:
- * a re-deal) among its operators, threshold approvals_required: one share file per
+ * a re-deal; p is parsed, not verified: the deal rewrites the agreement's bytes, so it comes
+ * before the signatures) among its operators, threshold approvals_required: one share file per
  * operator, DIR/<operator id>.share, 0600, the share sealed to that operator's box key
  * (refused if one exists unless overwrite). *section (malloc'ed) is the agreement's new
  * `release_key:` section as YAML text. Shares and the secret are wiped before return.
@@ -144,10 +145,10 @@ typedef struct xchg_release_share xchg_release_share;
 /*
  * Load the operator's share file at path: unsealed with the operator's key, refused
  * (XCHG_ERR_DENIED, naming why) unless it is the share of this key's operator party for
- * the deal agreement p records, and share·G equals the verification share p publishes.
+ * the deal agreement agr records, and share·G equals the verification share agr publishes.
  * XCHG_ERR_FORMAT/VERSION for a file that is not a share file.
  */
-XCHG_API xchg_err xchg_release_share_load(const xchg_policy *p, const xchg_seckey *op,
+XCHG_API xchg_err xchg_release_share_load(const xchg_agreement *agr, const xchg_seckey *op,
                                           const char *path, xchg_release_share **out,
                                           xchg_diag *d) XCHG_MUST_CHECK;
 XCHG_API void xchg_release_share_free(xchg_release_share *s);

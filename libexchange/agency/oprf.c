@@ -7,13 +7,16 @@
 #include "exchange/oprf.h"
 #include "exchange/crypto.h"
 #include "exchange/fileio.h"
+#include "exchange/keys.h"
 #include "hmap.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define EL XCHG_OPRF_ELEMENT_BYTES
 #define SC XCHG_OPRF_SCALAR_BYTES
@@ -118,23 +121,183 @@ xchg_err xchg_oprf_key_write(const char *path, const uint8_t sk[SC], int overwri
     return e;
 }
 
-xchg_err xchg_oprf_key_read(const char *path, uint8_t sk[SC], xchg_diag *d)
+/*
+ * A protected key file (docs/formats.md): "xchg-oprf-key v2\n", then the hex of
+ *   "A2" | K (32) | salt (16) | opslimit (u64le) | memlimit (u64le) | nonce (24) |
+ *   XChaCha20-Poly1305(k) (32 + 16)
+ * under the Argon2id key of the passphrase, everything before the ciphertext (tag line
+ * included) as associated data. K is in the clear so a file can be matched to an
+ * agreement without the passphrase.
+ */
+#define KEYFILE_TAG2 "xchg-oprf-key v2\n"
+#define P_OFF_PK 2
+#define P_OFF_SALT 34
+#define P_OFF_OPS 50
+#define P_OFF_MEM 58
+#define P_OFF_NONCE 66
+#define P_OFF_CT 90
+#define P_BODY (P_OFF_CT + SC + crypto_aead_xchacha20poly1305_ietf_ABYTES)
+
+static void put64(uint8_t *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *b)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | b[i];
+    return v;
+}
+
+/* The associated data: the tag line and the body up to the ciphertext. */
+static void p_ad(const uint8_t *body, uint8_t ad[sizeof KEYFILE_TAG2 - 1 + P_OFF_CT])
+{
+    memcpy(ad, KEYFILE_TAG2, sizeof KEYFILE_TAG2 - 1);
+    memcpy(ad + sizeof KEYFILE_TAG2 - 1, body, P_OFF_CT);
+}
+
+static xchg_err p_kdf(uint8_t key[32], const char *pass, size_t passlen, const uint8_t *salt,
+                      uint64_t ops, uint64_t mem)
+{
+    if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_MAX ||
+        mem < crypto_pwhash_MEMLIMIT_MIN || mem > ((uint64_t)4 << 30))
+        return XCHG_ERR_FORMAT;
+    if (crypto_pwhash(key, 32, pass, passlen, salt, ops, (size_t)mem,
+                      crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return XCHG_ERR_NOMEM;
+    return XCHG_OK;
+}
+
+xchg_err xchg_oprf_key_write_protected(const char *path, const uint8_t sk[SC], const char *pass,
+                                       size_t passlen, const xchg_kdf_limits *limits, int overwrite)
+{
+    if (!path || !pass || !passlen || !good_scalar(sk))
+        return XCHG_ERR_ARG;
+    xchg_kdf_limits lim = limits ? *limits : xchg_kdf_default();
+    size_t tl = sizeof KEYFILE_TAG2 - 1, flen = tl + 2 * P_BODY + 1;
+    uint8_t *body = sodium_malloc(P_BODY), *key = sodium_malloc(32);
+    char *buf = sodium_malloc(flen + 1);
+    uint8_t ad[sizeof KEYFILE_TAG2 - 1 + P_OFF_CT];
+    xchg_err e = XCHG_ERR_NOMEM;
+    if (!body || !key || !buf)
+        goto cleanup;
+    memcpy(body, "A2", 2);
+    if ((e = xchg_oprf_public(sk, body + P_OFF_PK)) != XCHG_OK)
+        goto cleanup;
+    randombytes_buf(body + P_OFF_SALT, 16);
+    put64(body + P_OFF_OPS, lim.opslimit);
+    put64(body + P_OFF_MEM, lim.memlimit);
+    randombytes_buf(body + P_OFF_NONCE, 24);
+    if ((e = p_kdf(key, pass, passlen, body + P_OFF_SALT, lim.opslimit, lim.memlimit)) != XCHG_OK)
+        goto cleanup;
+    p_ad(body, ad);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(body + P_OFF_CT, NULL, sk, SC, ad, sizeof ad, NULL,
+                                               body + P_OFF_NONCE, key);
+    memcpy(buf, KEYFILE_TAG2, tl);
+    xchg_hex_encode(buf + tl, body, P_BODY);
+    buf[tl + 2 * P_BODY] = '\n';
+    e = xchg_file_write_atomic(path, buf, flen, 0600, overwrite ? XCHG_WRITE_OVERWRITE : 0, NULL);
+cleanup:
+    if (body)
+        sodium_free(body);
+    if (key)
+        sodium_free(key);
+    if (buf)
+        sodium_free(buf);
+    return e;
+}
+
+/* The file's bytes (checked for mode first), or an error naming it. */
+static xchg_err key_file_bytes(const char *path, char **buf, size_t *len, xchg_diag *d)
 {
     struct stat sb;
-    if (!path)
-        return XCHG_ERR_ARG;
     if (stat(path, &sb) == 0 && (sb.st_mode & 077)) {
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
                       "the OPRF key file is readable by others (mode %03o); chmod 600 it",
                       (unsigned)(sb.st_mode & 0777));
         return XCHG_ERR_DENIED;
     }
+    return xchg_file_read_secret(path, 4096, buf, len, d);
+}
+
+xchg_err xchg_oprf_key_protected(const char *path, int *is_protected, xchg_diag *d)
+{
+    if (!path || !is_protected)
+        return XCHG_ERR_ARG;
     char *buf = NULL;
-    size_t len = 0, tl = strlen(KEYFILE_TAG);
-    xchg_err e = xchg_file_read_secret(path, 4096, &buf, &len, d);
+    size_t len = 0;
+    xchg_err e = key_file_bytes(path, &buf, &len, d);
     if (e != XCHG_OK)
         return e;
-    if (len < tl || memcmp(buf, KEYFILE_TAG, tl) != 0) {
+    size_t t2 = sizeof KEYFILE_TAG2 - 1, t1 = strlen(KEYFILE_TAG);
+    if (len >= t2 && memcmp(buf, KEYFILE_TAG2, t2) == 0)
+        *is_protected = 1;
+    else if (len >= t1 && memcmp(buf, KEYFILE_TAG, t1) == 0)
+        *is_protected = 0;
+    else {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 1, 1, "not an OPRF key file (want '%.*s')",
+                      (int)(t1 - 1), KEYFILE_TAG);
+        e = XCHG_ERR_FORMAT;
+    }
+    sodium_memzero(buf, len);
+    xchg_secure_free(buf);
+    return e;
+}
+
+xchg_err xchg_oprf_key_load(const char *path, const char *pass, size_t passlen, uint8_t sk[SC],
+                            xchg_diag *d)
+{
+    if (!path || !sk)
+        return XCHG_ERR_ARG;
+    char *buf = NULL;
+    size_t len = 0, tl = strlen(KEYFILE_TAG), t2 = sizeof KEYFILE_TAG2 - 1;
+    xchg_err e = key_file_bytes(path, &buf, &len, d);
+    if (e != XCHG_OK)
+        return e;
+    uint8_t *body = NULL, *key = NULL;
+    if (len >= t2 && memcmp(buf, KEYFILE_TAG2, t2) == 0) {
+        size_t hl = len - t2;
+        while (hl && (buf[t2 + hl - 1] == '\n' || buf[t2 + hl - 1] == '\r'))
+            hl--;
+        uint8_t ad[sizeof KEYFILE_TAG2 - 1 + P_OFF_CT];
+        body = sodium_malloc(P_BODY);
+        key = sodium_malloc(32);
+        if (!body || !key)
+            e = XCHG_ERR_NOMEM;
+        else if (!pass) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                          "the OPRF key file is passphrase-protected: give its passphrase");
+            e = XCHG_ERR_ARG;
+        } else if (xchg_hex_decode(body, P_BODY, buf + t2, hl) != XCHG_OK ||
+                   memcmp(body, "A2", 2) != 0) {
+            xchg_diag_add(d, XCHG_SEV_ERROR, path, 2, 1,
+                          "a protected OPRF key is \"A2\" and %d bytes, in hex", P_BODY - 2);
+            e = XCHG_ERR_FORMAT;
+        } else if ((e = p_kdf(key, pass, passlen, body + P_OFF_SALT, get64(body + P_OFF_OPS),
+                              get64(body + P_OFF_MEM))) != XCHG_OK) {
+            if (e == XCHG_ERR_FORMAT)
+                xchg_diag_add(d, XCHG_SEV_ERROR, path, 2, 1,
+                              "the key file's Argon2id limits are out of range");
+        } else {
+            p_ad(body, ad);
+            uint8_t pk[EL];
+            if (crypto_aead_xchacha20poly1305_ietf_decrypt(sk, NULL, NULL, body + P_OFF_CT,
+                                                           P_BODY - P_OFF_CT, ad, sizeof ad,
+                                                           body + P_OFF_NONCE, key) != 0) {
+                xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                              "wrong passphrase for the OPRF key (or the file was altered)");
+                e = XCHG_ERR_VERIFY;
+            } else if (xchg_oprf_public(sk, pk) != XCHG_OK ||
+                       sodium_memcmp(pk, body + P_OFF_PK, EL) != 0) {
+                xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                              "the OPRF key does not match the public key in its file");
+                e = XCHG_ERR_VERIFY;
+            }
+        }
+    } else if (len < tl || memcmp(buf, KEYFILE_TAG, tl) != 0) {
         xchg_diag_add(d, XCHG_SEV_ERROR, path, 1, 1, "not an OPRF key file (want '%.*s')",
                       (int)(tl - 1), KEYFILE_TAG);
         e = XCHG_ERR_FORMAT;
@@ -145,13 +308,23 @@ xchg_err xchg_oprf_key_read(const char *path, uint8_t sk[SC], xchg_diag *d)
         if (xchg_hex_decode(sk, SC, buf + tl, hl) != XCHG_OK || !good_scalar(sk)) {
             xchg_diag_add(d, XCHG_SEV_ERROR, path, 2, 1,
                           "the key must be 64 hex digits of a non-zero reduced scalar");
-            sodium_memzero(sk, SC);
             e = XCHG_ERR_FORMAT;
         }
     }
+    if (e != XCHG_OK)
+        sodium_memzero(sk, SC);
+    if (body)
+        sodium_free(body);
+    if (key)
+        sodium_free(key);
     sodium_memzero(buf, len);
     xchg_secure_free(buf);
     return e;
+}
+
+xchg_err xchg_oprf_key_read(const char *path, uint8_t sk[SC], xchg_diag *d)
+{
+    return xchg_oprf_key_load(path, NULL, 0, sk, d);
 }
 
 /* ---- blind / evaluate / verify / finalize ------------------------------------------- */
@@ -253,14 +426,16 @@ xchg_err xchg_oprf_evaluate(const uint8_t sk[SC], const uint8_t (*blinded)[EL], 
     if (!sk || !blinded || !evaluated || !proof || n == 0 || n > XCHG_OPRF_MAX_BATCH ||
         !good_scalar(sk))
         return XCHG_ERR_ARG;
-    for (size_t i = 0; i < n; i++)
-        if (!good_point(blinded[i]))
-            return XCHG_ERR_FORMAT;
     uint8_t pk[EL], m[EL], z[EL], r[SC], t2[EL], t3[EL], c[SC], ck[SC];
-    xchg_err e = XCHG_ERR_CRYPTO;
+    xchg_err e = XCHG_ERR_FORMAT;
+    /* the multiplication decodes each element and fails on an invalid encoding (and, k
+     * being non-zero in a prime-order group, only then); the identity is the all-zero
+     * encoding. No separate validation pass: it would decode every point twice. */
     for (size_t i = 0; i < n; i++)
-        if (crypto_scalarmult_ristretto255(evaluated[i], sk, blinded[i]) != 0)
+        if (is_zero(blinded[i], EL) ||
+            crypto_scalarmult_ristretto255(evaluated[i], sk, blinded[i]) != 0)
             goto cleanup;
+    e = XCHG_ERR_CRYPTO;
     if (crypto_scalarmult_ristretto255_base(pk, sk) != 0 ||
         composites(pk, blinded, (const uint8_t(*)[EL])evaluated, n, sk, m, z) != 0)
         goto cleanup;
@@ -437,6 +612,8 @@ struct xchg_oprf_client {
     uint8_t *done;
     size_t n, cap;
     size_t requests, evaluated;
+    unsigned threads; /* 0: the online CPUs */
+    uint8_t seed[64]; /* the composite seed, during run */
 };
 
 xchg_oprf_client *xchg_oprf_client_new(const uint8_t pk[EL], xchg_oprf_transport t, void *ctx,
@@ -534,65 +711,362 @@ nomem:
     return XCHG_ERR_NOMEM;
 }
 
-/* One batch [from, from+k): blind, send, verify, finalize. */
-static xchg_err run_batch(xchg_oprf_client *c, size_t from, size_t k, xchg_diag *d)
+/*
+ * Running the queued inputs (xchg_oprf_client_run). The agency's work per input — hash to
+ * the group and blind; then, once the answer is in, the composite weights and partial
+ * composites of the batch proof, the unblinding and Finalize — is split into chunks of
+ * CHUNK inputs that a small pool of threads (the online CPUs, or xchg_oprf_client_threads)
+ * takes in any order, and it is pipelined with the service: while batch j is on the wire
+ * (and being evaluated), the pool finishes batch j-1 and prepares batch j+1. Every chunk
+ * writes only its own inputs' slots, and the partial composites are summed in chunk order,
+ * so what a run computes does not depend on the thread count or the schedule — the outputs
+ * are byte for byte those of one thread (tests/unit/test_oprf.c checks it). Blinds are
+ * inverted once per chunk (Montgomery's trick: 3 scalar multiplications per input and one
+ * inversion per chunk instead of one inversion per input).
+ */
+#define CHUNK 64
+
+struct batch {
+    size_t from, k, nchunks;
+    uint8_t *req;          /* magic, count, the blinded points */
+    uint8_t (*blinds)[SC]; /* sodium_malloc */
+    uint8_t *resp;
+    size_t rlen;
+    uint8_t (*pm)[EL], (*pz)[EL]; /* per chunk: partial composites M and Z */
+    xchg_err *cerr;               /* per chunk */
+};
+
+enum { T_PREPARE, T_FINISH };
+struct task {
+    struct batch *b;
+    size_t chunk;
+    int kind;
+};
+
+struct pool {
+    pthread_mutex_t mu;
+    pthread_cond_t go, idle;
+    pthread_t *th;
+    unsigned nth;
+    struct task *tasks;
+    size_t ntasks, next, done;
+    unsigned gen;
+    int stop;
+    xchg_oprf_client *c;
+};
+
+static void batch_free(struct batch *b)
 {
-    uint8_t *req = malloc(XCHG_OPRF_REQ_BYTES(k));
-    uint8_t(*blinds)[SC] = sodium_malloc(k * SC);
-    uint8_t *resp = NULL;
-    size_t rlen = 0;
+    free(b->req);
+    if (b->blinds)
+        sodium_free(b->blinds);
+    free(b->resp);
+    free(b->pm);
+    free(b->pz);
+    free(b->cerr);
+    memset(b, 0, sizeof *b);
+}
+
+static xchg_err batch_init(struct batch *b, size_t from, size_t k)
+{
+    memset(b, 0, sizeof *b);
+    b->from = from;
+    b->k = k;
+    b->nchunks = (k + CHUNK - 1) / CHUNK;
+    b->req = malloc(XCHG_OPRF_REQ_BYTES(k));
+    b->blinds = sodium_malloc(k * SC);
+    b->pm = malloc(b->nchunks * EL);
+    b->pz = malloc(b->nchunks * EL);
+    b->cerr = calloc(b->nchunks, sizeof *b->cerr);
+    if (!b->req || !b->blinds || !b->pm || !b->pz || !b->cerr) {
+        batch_free(b);
+        return XCHG_ERR_NOMEM;
+    }
+    memcpy(b->req, XCHG_OPRF_REQ_MAGIC, 4);
+    set32(b->req + 4, (uint32_t)k);
+    return XCHG_OK;
+}
+
+/* The composite seed: Hash(len‖pk ‖ len‖"Seed-" ‖ contextString). */
+static void composite_seed(const uint8_t pk[EL], uint8_t seed[64])
+{
+    crypto_generichash_state st;
+    static const char seed_dst[] = "Seed-" XCHG_OPRF_CONTEXT;
+    crypto_generichash_init(&st, NULL, 0, 64);
+    put_len(&st, EL);
+    crypto_generichash_update(&st, pk, EL);
+    put_len(&st, sizeof seed_dst - 1);
+    crypto_generichash_update(&st, (const uint8_t *)seed_dst, sizeof seed_dst - 1);
+    crypto_generichash_final(&st, seed, 64);
+}
+
+/* d_i = HashToScalar(len‖seed ‖ I2OSP(i,2) ‖ len‖C_i ‖ len‖D_i ‖ "Composite") */
+static void composite_weight(const uint8_t seed[64], size_t i, const uint8_t ci[EL],
+                             const uint8_t di_el[EL], uint8_t di[SC])
+{
+    uint8_t in[2 + 64 + 2 + 2 + EL + 2 + EL + 9], *q = in;
+    *q++ = 0, *q++ = 64;
+    memcpy(q, seed, 64), q += 64;
+    *q++ = (uint8_t)(i >> 8), *q++ = (uint8_t)(i & 0xff);
+    *q++ = 0, *q++ = EL;
+    memcpy(q, ci, EL), q += EL;
+    *q++ = 0, *q++ = EL;
+    memcpy(q, di_el, EL), q += EL;
+    memcpy(q, "Composite", 9), q += 9;
+    hash_to_scalar(in, (size_t)(q - in), di);
+}
+
+static void prepare_chunk(xchg_oprf_client *c, struct batch *b, size_t ch)
+{
+    size_t lo = ch * CHUNK, hi = lo + CHUNK < b->k ? lo + CHUNK : b->k;
+    uint8_t(*bl)[EL] = (uint8_t(*)[EL])(b->req + 8);
     xchg_err e = XCHG_OK;
+    for (size_t i = lo; i < hi && e == XCHG_OK; i++) {
+        size_t j = b->from + i;
+        e = xchg_oprf_blind(c->inputs + c->off[j], c->off[j + 1] - c->off[j], NULL, b->blinds[i],
+                            bl[i]);
+    }
+    b->cerr[ch] = e;
+}
+
+/* The partial composites of a chunk and, tentatively (kept only if the proof verifies),
+ * its inputs' outputs. Any invalid or identity evaluated element fails the chunk. */
+static void finish_chunk(xchg_oprf_client *c, struct batch *b, size_t ch)
+{
+    size_t lo = ch * CHUNK, hi = lo + CHUNK < b->k ? lo + CHUNK : b->k;
+    const uint8_t(*bl)[EL] = (const uint8_t(*)[EL])(b->req + 8);
+    const uint8_t(*ev)[EL] = (const uint8_t(*)[EL])(b->resp + 8);
+    uint8_t di[SC], t[EL], pre[CHUNK][SC] = {{0}}, inv[SC], nel[EL], tmp[SC];
+    xchg_err e = XCHG_OK;
+    for (size_t i = lo; i < hi && e == XCHG_OK; i++) {
+        composite_weight(c->seed, i, bl[i], ev[i], di);
+        if (crypto_scalarmult_ristretto255(t, di, bl[i]) != 0)
+            e = XCHG_ERR_VERIFY;
+        else if (i == lo)
+            memcpy(b->pm[ch], t, EL);
+        else if (crypto_core_ristretto255_add(b->pm[ch], b->pm[ch], t) != 0)
+            e = XCHG_ERR_VERIFY;
+        if (e == XCHG_OK && crypto_scalarmult_ristretto255(t, di, ev[i]) != 0)
+            e = XCHG_ERR_VERIFY; /* an invalid encoding, or the identity */
+        else if (e == XCHG_OK && i == lo)
+            memcpy(b->pz[ch], t, EL);
+        else if (e == XCHG_OK && crypto_core_ristretto255_add(b->pz[ch], b->pz[ch], t) != 0)
+            e = XCHG_ERR_VERIFY;
+    }
+    /* batch inversion: pre[i] = r_lo·…·r_i; one inversion; then back down */
+    for (size_t i = lo; i < hi && e == XCHG_OK; i++) {
+        if (i == lo)
+            memcpy(pre[0], b->blinds[i], SC);
+        else
+            crypto_core_ristretto255_scalar_mul(pre[i - lo], pre[i - lo - 1], b->blinds[i]);
+    }
+    if (e == XCHG_OK && crypto_core_ristretto255_scalar_invert(inv, pre[hi - lo - 1]) != 0)
+        e = XCHG_ERR_CRYPTO;
+    for (size_t i = hi; i-- > lo && e == XCHG_OK;) {
+        /* inv = (r_lo·…·r_i)⁻¹ here, so r_i⁻¹ = inv · (r_lo·…·r_{i-1}) */
+        if (i > lo) {
+            crypto_core_ristretto255_scalar_mul(tmp, inv, pre[i - lo - 1]);
+            crypto_core_ristretto255_scalar_mul(inv, inv, b->blinds[i]);
+        } else
+            memcpy(tmp, inv, SC);
+        size_t j = b->from + i;
+        if (crypto_scalarmult_ristretto255(nel, tmp, ev[i]) != 0)
+            e = XCHG_ERR_VERIFY;
+        else
+            finalize_hash(c->inputs + c->off[j], c->off[j + 1] - c->off[j], nel, c->out[j]);
+    }
+    sodium_memzero(pre, sizeof pre);
+    sodium_memzero(inv, sizeof inv);
+    sodium_memzero(tmp, sizeof tmp);
+    sodium_memzero(nel, sizeof nel);
+    b->cerr[ch] = e;
+}
+
+static void run_task(xchg_oprf_client *c, const struct task *t)
+{
+    if (t->kind == T_PREPARE)
+        prepare_chunk(c, t->b, t->chunk);
+    else
+        finish_chunk(c, t->b, t->chunk);
+}
+
+/* Take and run tasks until none is left (called with p->mu held; returns with it held). */
+static void pool_drain(struct pool *p)
+{
+    while (p->next < p->ntasks) {
+        struct task t = p->tasks[p->next++];
+        pthread_mutex_unlock(&p->mu);
+        run_task(p->c, &t);
+        pthread_mutex_lock(&p->mu);
+        if (++p->done == p->ntasks)
+            pthread_cond_broadcast(&p->idle);
+    }
+}
+
+static void *pool_main(void *arg)
+{
+    struct pool *p = arg;
+    unsigned seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop && p->gen == seen)
+            pthread_cond_wait(&p->go, &p->mu);
+        if (p->stop)
+            break;
+        seen = p->gen;
+        pool_drain(p);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Hand the workers a list of tasks (the list must stay valid until pool_wait). */
+static void pool_start(struct pool *p, struct task *tasks, size_t n)
+{
+    pthread_mutex_lock(&p->mu);
+    p->tasks = tasks;
+    p->ntasks = n;
+    p->next = p->done = 0;
+    p->gen++;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Wait for the tasks of pool_start; the calling thread helps. */
+static void pool_wait(struct pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    pool_drain(p);
+    while (p->done < p->ntasks)
+        pthread_cond_wait(&p->idle, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int pool_open(struct pool *p, xchg_oprf_client *c, unsigned workers)
+{
+    memset(p, 0, sizeof *p);
+    p->c = c;
+    if (pthread_mutex_init(&p->mu, NULL) != 0)
+        return -1;
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->idle, NULL);
+    p->th = workers ? calloc(workers, sizeof *p->th) : NULL;
+    for (unsigned i = 0; p->th && i < workers; i++) {
+        if (pthread_create(&p->th[i], NULL, pool_main, p) != 0)
+            break;
+        p->nth++;
+    }
+    return 0; /* fewer workers (even none) only means less parallelism */
+}
+
+static void pool_close(struct pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->nth; i++)
+        pthread_join(p->th[i], NULL);
+    free(p->th);
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->idle);
+    pthread_mutex_destroy(&p->mu);
+}
+
+static size_t add_tasks(struct task *t, size_t n, struct batch *b, int kind)
+{
+    for (size_t ch = 0; b && ch < b->nchunks; ch++)
+        t[n++] = (struct task){b, ch, kind};
+    return n;
+}
+
+static xchg_err first_chunk_error(const struct batch *b)
+{
+    for (size_t ch = 0; ch < b->nchunks; ch++)
+        if (b->cerr[ch] != XCHG_OK)
+            return b->cerr[ch];
+    return XCHG_OK;
+}
+
+/* Send a prepared batch and check the answer's framing. */
+static xchg_err send_batch(xchg_oprf_client *c, struct batch *b, xchg_diag *d)
+{
     char why[512] = "";
-    if (!req || !blinds) {
-        e = XCHG_ERR_NOMEM;
-        goto cleanup;
-    }
-    memcpy(req, XCHG_OPRF_REQ_MAGIC, 4);
-    set32(req + 4, (uint32_t)k);
-    uint8_t(*b)[EL] = (uint8_t(*)[EL])(req + 8);
-    for (size_t i = 0; i < k && e == XCHG_OK; i++) {
-        size_t j = from + i;
-        e = xchg_oprf_blind(c->inputs + c->off[j], c->off[j + 1] - c->off[j], NULL, blinds[i],
-                            b[i]);
-    }
-    if (e != XCHG_OK)
-        goto cleanup;
     c->requests++;
-    e = c->t(c->ctx, req, XCHG_OPRF_REQ_BYTES(k), &resp, &rlen, why, sizeof why);
+    xchg_err e =
+        c->t(c->ctx, b->req, XCHG_OPRF_REQ_BYTES(b->k), &b->resp, &b->rlen, why, sizeof why);
     if (e != XCHG_OK) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "OPRF key service: %s",
                       why[0] ? why : xchg_strerror(e));
-        goto cleanup;
+        return e;
     }
-    if (!resp || rlen != XCHG_OPRF_RESP_BYTES(k) || memcmp(resp, XCHG_OPRF_RESP_MAGIC, 4) != 0 ||
-        get32(resp + 4) != k) {
+    if (!b->resp || b->rlen != XCHG_OPRF_RESP_BYTES(b->k) ||
+        memcmp(b->resp, XCHG_OPRF_RESP_MAGIC, 4) != 0 || get32(b->resp + 4) != b->k) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "OPRF key service: malformed response (%zu bytes for a batch of %zu)", rlen,
-                      k);
-        e = XCHG_ERR_FORMAT;
-        goto cleanup;
+                      "OPRF key service: malformed response (%zu bytes for a batch of %zu)",
+                      b->rlen, b->k);
+        return XCHG_ERR_FORMAT;
     }
-    const uint8_t(*ev)[EL] = (const uint8_t(*)[EL])(resp + 8);
-    if (xchg_oprf_verify(c->pk, (const uint8_t(*)[EL])b, ev, k, resp + 8 + k * EL) != XCHG_OK) {
+    return XCHG_OK;
+}
+
+/* After its finish tasks: sum the partial composites, check the proof; keep the outputs
+ * only when it verifies. */
+static xchg_err conclude_batch(xchg_oprf_client *c, struct batch *b, xchg_diag *d)
+{
+    xchg_err e = first_chunk_error(b);
+    uint8_t m[EL], z[EL], a[EL], q[EL], t2[EL], t3[EL], c2[SC], red[SC], zero[SC] = {0};
+    const uint8_t *pc = b->resp + 8 + b->k * EL, *ps = pc + SC;
+    memcpy(m, b->pm[0], EL);
+    memcpy(z, b->pz[0], EL);
+    for (size_t ch = 1; ch < b->nchunks && e == XCHG_OK; ch++)
+        if (crypto_core_ristretto255_add(m, m, b->pm[ch]) != 0 ||
+            crypto_core_ristretto255_add(z, z, b->pz[ch]) != 0)
+            e = XCHG_ERR_VERIFY;
+    if (e == XCHG_OK) { /* c and s canonical and non-zero */
+        crypto_core_ristretto255_scalar_add(red, pc, zero);
+        if (sodium_memcmp(red, pc, SC) != 0 || is_zero(pc, SC))
+            e = XCHG_ERR_VERIFY;
+        crypto_core_ristretto255_scalar_add(red, ps, zero);
+        if (sodium_memcmp(red, ps, SC) != 0 || is_zero(ps, SC))
+            e = XCHG_ERR_VERIFY;
+    }
+    /* t2 = s·G + c·K ; t3 = s·M + c·Z */
+    if (e == XCHG_OK && (crypto_scalarmult_ristretto255_base(a, ps) != 0 ||
+                         crypto_scalarmult_ristretto255(q, pc, c->pk) != 0 ||
+                         crypto_core_ristretto255_add(t2, a, q) != 0 ||
+                         crypto_scalarmult_ristretto255(a, ps, m) != 0 ||
+                         crypto_scalarmult_ristretto255(q, pc, z) != 0 ||
+                         crypto_core_ristretto255_add(t3, a, q) != 0))
+        e = XCHG_ERR_VERIFY;
+    if (e == XCHG_OK) {
+        challenge(c->pk, m, z, t2, t3, c2);
+        if (sodium_memcmp(c2, pc, SC) != 0)
+            e = XCHG_ERR_VERIFY;
+    }
+    if (e == XCHG_OK) {
+        memset(c->done + b->from, 1, b->k);
+        c->evaluated += b->k;
+        return XCHG_OK;
+    }
+    sodium_memzero(c->out + b->from, b->k * sizeof *c->out);
+    if (e == XCHG_ERR_VERIFY)
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
                       "OPRF key service: the response's proof does not verify against the "
                       "agreement's key (tokens.key): wrong key, tampered points or proof");
-        e = XCHG_ERR_VERIFY;
-        goto cleanup;
-    }
-    for (size_t i = 0; i < k && e == XCHG_OK; i++) {
-        size_t j = from + i;
-        e = xchg_oprf_finalize(c->inputs + c->off[j], c->off[j + 1] - c->off[j], blinds[i], ev[i],
-                               c->out[j]);
-        c->done[j] = e == XCHG_OK;
-    }
-    c->evaluated += k;
-cleanup:
-    free(req);
-    if (blinds)
-        sodium_free(blinds);
-    free(resp);
     return e;
+}
+
+static unsigned online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 16 ? 16 : (unsigned)n;
+}
+
+void xchg_oprf_client_threads(xchg_oprf_client *c, unsigned threads)
+{
+    if (c)
+        c->threads = threads > 64 ? 64 : threads;
 }
 
 xchg_err xchg_oprf_client_run(xchg_oprf_client *c, xchg_diag *d)
@@ -602,14 +1076,70 @@ xchg_err xchg_oprf_client_run(xchg_oprf_client *c, xchg_diag *d)
     size_t from = 0;
     while (from < c->n && c->done[from])
         from++;
-    while (from < c->n) {
-        size_t k = c->n - from < c->batch ? c->n - from : c->batch;
-        xchg_err e = run_batch(c, from, k, d);
-        if (e != XCHG_OK)
-            return e;
-        from += k;
+    if (from >= c->n)
+        return XCHG_OK;
+    size_t nb = (c->n - from + c->batch - 1) / c->batch;
+    unsigned threads = c->threads ? c->threads : online_cpus();
+    struct batch ring[3];
+    struct task *tasks = malloc(2 * ((c->batch + CHUNK - 1) / CHUNK) * sizeof *tasks);
+    struct pool pool;
+    memset(ring, 0, sizeof ring);
+    if (!tasks || pool_open(&pool, c, threads > 1 ? threads : 0) != 0) {
+        free(tasks);
+        return XCHG_ERR_NOMEM;
     }
-    return XCHG_OK;
+    composite_seed(c->pk, c->seed);
+    xchg_err e = XCHG_OK;
+#define BATCH(j) (&ring[(j) % 3])
+#define BATCH_INIT(j)                                                                              \
+    batch_init(BATCH(j), from + (j)*c->batch,                                                      \
+               c->n - (from + (j)*c->batch) < c->batch ? c->n - (from + (j)*c->batch) : c->batch)
+    /* batch 0 prepared before the loop */
+    if ((e = BATCH_INIT(0)) == XCHG_OK) {
+        pool_start(&pool, tasks, add_tasks(tasks, 0, BATCH(0), T_PREPARE));
+        pool_wait(&pool);
+        e = first_chunk_error(BATCH(0));
+    }
+    for (size_t j = 0; j < nb && e == XCHG_OK; j++) {
+        struct batch *prev = j > 0 ? BATCH(j - 1) : NULL, *next = NULL;
+        if (j + 1 < nb) {
+            if ((e = BATCH_INIT(j + 1)) != XCHG_OK)
+                break;
+            next = BATCH(j + 1);
+        }
+        /* the pool finishes batch j-1 and prepares j+1 while j is on the wire; with no
+         * worker threads that work is done first, here */
+        size_t nt = add_tasks(tasks, add_tasks(tasks, 0, prev, T_FINISH), next, T_PREPARE);
+        pool_start(&pool, tasks, nt);
+        if (!pool.nth)
+            pool_wait(&pool);
+        xchg_err se = XCHG_OK;
+        if (!prev || pool.nth || (e = conclude_batch(c, prev, d)) == XCHG_OK)
+            se = send_batch(c, BATCH(j), d);
+        pool_wait(&pool);
+        if (prev && pool.nth)
+            e = conclude_batch(c, prev, d);
+        if (prev)
+            batch_free(prev);
+        if (e == XCHG_OK)
+            e = se;
+        if (e == XCHG_OK && next)
+            e = first_chunk_error(next);
+    }
+    if (e == XCHG_OK) { /* the last batch */
+        struct batch *last = BATCH(nb - 1);
+        pool_start(&pool, tasks, add_tasks(tasks, 0, last, T_FINISH));
+        pool_wait(&pool);
+        e = conclude_batch(c, last, d);
+    }
+#undef BATCH
+#undef BATCH_INIT
+    pool_close(&pool);
+    for (int i = 0; i < 3; i++)
+        batch_free(&ring[i]);
+    free(tasks);
+    sodium_memzero(c->seed, sizeof c->seed);
+    return e;
 }
 
 xchg_err xchg_oprf_client_get(const xchg_oprf_client *c, const uint8_t *input, size_t len,

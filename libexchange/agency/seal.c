@@ -996,6 +996,7 @@ static xchg_err setup_oprf(struct seal *s)
     }
     s->oprf = xchg_oprf_client_new(s->p->tokens.key, s->o->oprf_transport, s->o->oprf_ctx,
                                    s->o->oprf_batch);
+    xchg_oprf_client_threads(s->oprf, s->o->oprf_threads);
     return s->oprf ? XCHG_OK : XCHG_ERR_NOMEM;
 }
 
@@ -1109,9 +1110,10 @@ static xchg_err report_close(struct seal *s, const xchg_seal_opts *o, xchg_diag 
     return XCHG_OK;
 }
 
-xchg_err xchg_seal(const xchg_policy *pol, const xchg_seckey *agency, const xchg_secret *sec,
+xchg_err xchg_seal(const xchg_agreement *agr, const xchg_seckey *agency, const xchg_secret *sec,
                    const xchg_seal_opts *o, xchg_seal_stats *st, xchg_diag *d)
 {
+    const xchg_policy *pol = xchg_agreement_policy(agr);
     if (!pol || !agency || !sec || !o || !o->input || (!o->output && !o->check_only) || !st)
         return XCHG_ERR_ARG;
     memset(st, 0, sizeof *st);

@@ -322,7 +322,7 @@ static void parse_columns(struct mctx *c, struct fy_node *cols, const xchg_extra
  * agency's own spellings; a status not listed keeps the agreement's. */
 static void parse_consent_values(struct mctx *c, struct fy_node *n)
 {
-    static const char *const names[] = {"given", "refused", "not_sought", "withdrawn", NULL};
+    const char *const *names = xchg__consent_value_keys;
     xchg_mapping *m = c->m;
     if (fy_node_get_type(n) != FYNT_MAPPING) {
         err(c, n, "'consent_values' must map given, refused, not_sought, withdrawn to lists");

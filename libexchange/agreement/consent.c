@@ -9,6 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "yaml_internal.h"
+
+const char *const xchg__consent_value_keys[5] = {"given", "refused", "not_sought", "withdrawn",
+                                                 NULL};
+
 const xchg_consent_rule *xchg_consent_rule_for(const xchg_policy *p, size_t agency,
                                                const char *purpose)
 {

@@ -1443,7 +1443,7 @@ static int parse_condition(struct ctx *c, struct fy_node *cond, xchg_condition *
 
 static void parse_consent_values(struct ctx *c, struct fy_node *n, xchg_extract *x)
 {
-    static const char *const names[] = {"given", "refused", "not_sought", "withdrawn", NULL};
+    const char *const *names = xchg__consent_value_keys;
     static const char *const defaults[] = {"given", "refused", "not sought", "withdrawn"};
     for (int i = 0; i < 4; i++) {
         x->consent_values[i] = alloc(c, sizeof(char *));
@@ -2933,6 +2933,31 @@ size_t xchg_policy_unbound(const xchg_policy *p)
     for (size_t i = 0; p && i < p->d.nparties; i++)
         n += p->d.parties[i].unbound != 0;
     return n;
+}
+
+const char *xchg_policy_token_name(const xchg_policy *p, int kind, size_t idx)
+{
+    if (!p)
+        return NULL;
+    const xchg_policy_data *d = &p->d;
+    switch (kind) {
+    case 0: /* match keys, then the agency's own person identifier */
+        if (idx < d->nmatch_keys)
+            return d->match_keys[idx].name;
+        return idx == d->nmatch_keys ? "own person id" : NULL;
+    case 1:
+        return idx < d->fuzzy.nblocking ? d->fuzzy.blocking[idx].name : NULL;
+    case 2: /* household keys, declared relations, then the fallback keys */
+        if (idx < d->nhousehold_keys)
+            return d->household_keys[idx].name;
+        idx -= d->nhousehold_keys;
+        if (idx < d->nhousehold_relations)
+            return d->fields[d->household_relations[idx]].name;
+        idx -= d->nhousehold_relations;
+        return idx < d->nhousehold_fallback ? d->household_fallback[idx].name : NULL;
+    default:
+        return NULL;
+    }
 }
 
 size_t xchg_policy_matcher(const xchg_policy *p)

@@ -7,6 +7,7 @@
  * the context string "exchange agreement signature v1" and a NUL, then the first 50
  * bytes of the body, so it commits to the exact bytes of the agreement.
  */
+#include "agreement_testing.h"
 #include "exchange/crypto.h"
 #include "exchange/date.h"
 #include "exchange/fileio.h"
@@ -320,8 +321,68 @@ xchg_err xchg_policy_verify(const xchg_policy *pol, const char *sigpath, int32_t
     return rc;
 }
 
+/* A verified agreement: the one type the acting functions take (policy.h). Made only here,
+ * after xchg_policy_verify, and by the test-only constructor of agreement_testing.h. */
+struct xchg_agreement {
+    xchg_policy *p;
+};
+
+static xchg_err wrap(xchg_policy *p, xchg_agreement **out)
+{
+    xchg_agreement *a = calloc(1, sizeof *a);
+    if (!a) {
+        xchg_policy_free(p);
+        return XCHG_ERR_NOMEM;
+    }
+    a->p = p;
+    *out = a;
+    return XCHG_OK;
+}
+
+xchg_err xchg_agreement_verify(xchg_policy *p, const char *sigpath, int32_t today,
+                               xchg_agreement **out, xchg_diag *d)
+{
+    if (!p || !sigpath || !out) {
+        xchg_policy_free(p);
+        return XCHG_ERR_ARG;
+    }
+    xchg_err rc = xchg_policy_verify(p, sigpath, today, d);
+    if (rc != XCHG_OK) {
+        xchg_policy_free(p);
+        return rc;
+    }
+    return wrap(p, out);
+}
+
+xchg_err xchg__agreement_trust_unverified(xchg_policy *p, xchg_agreement **out)
+{
+    if (!p || !out) {
+        xchg_policy_free(p);
+        return XCHG_ERR_ARG;
+    }
+    return wrap(p, out);
+}
+
+const xchg_policy *xchg_agreement_policy(const xchg_agreement *a)
+{
+    return a ? a->p : NULL;
+}
+
+const xchg_policy_data *xchg_agreement_get(const xchg_agreement *a)
+{
+    return a ? xchg_policy_get(a->p) : NULL;
+}
+
+void xchg_agreement_free(xchg_agreement *a)
+{
+    if (!a)
+        return;
+    xchg_policy_free(a->p);
+    free(a);
+}
+
 xchg_err xchg_policy_load_verified(const char *path, const char *sigpath, int32_t today,
-                                   xchg_policy **out, xchg_diag *d)
+                                   xchg_agreement **out, xchg_diag *d)
 {
     if (!path || !out)
         return XCHG_ERR_ARG;
@@ -340,12 +401,7 @@ xchg_err xchg_policy_load_verified(const char *path, const char *sigpath, int32_
         snprintf(def, n, "%s.sig", path);
         sigpath = def;
     }
-    rc = xchg_policy_verify(p, sigpath, today, d);
+    rc = xchg_agreement_verify(p, sigpath, today, out, d);
     free(def);
-    if (rc != XCHG_OK) {
-        xchg_policy_free(p);
-        return rc;
-    }
-    *out = p;
-    return XCHG_OK;
+    return rc;
 }

@@ -48,9 +48,10 @@ static void sign_input(const uint8_t *body, size_t len, crypto_sign_state *st)
     crypto_sign_update(st, body, len);
 }
 
-xchg_err xchg_secret_create(const xchg_policy *pol, const xchg_seckey *owner, uint32_t epoch,
+xchg_err xchg_secret_create(const xchg_agreement *agr, const xchg_seckey *owner, uint32_t epoch,
                             int64_t now, const char *path, int force, xchg_diag *d)
 {
+    const xchg_policy *pol = xchg_agreement_policy(agr);
     if (!pol || !owner || !path || epoch == 0)
         return XCHG_ERR_ARG;
     const xchg_policy_data *p = xchg_policy_get(pol);
@@ -121,9 +122,10 @@ cleanup:
     return rc;
 }
 
-xchg_err xchg_secret_open(const xchg_policy *pol, const xchg_seckey *k, const char *path,
+xchg_err xchg_secret_open(const xchg_agreement *agr, const xchg_seckey *k, const char *path,
                           xchg_secret **out, xchg_diag *d)
 {
+    const xchg_policy *pol = xchg_agreement_policy(agr);
     if (!pol || !k || !path || !out)
         return XCHG_ERR_ARG;
     const xchg_policy_data *p = xchg_policy_get(pol);

@@ -23,4 +23,8 @@ xchg_err xchg__yaml_load(const char *text, size_t len, const char *file, const c
                          const char *into, struct fy_document **out, struct fy_diag **diag,
                          xchg_diag *d);
 
+/* The keys of a consent_values map (agreement and mapping file alike), in
+ * xchg_consent_status order, NULL-terminated: consent.c owns the consent vocabulary. */
+extern const char *const xchg__consent_value_keys[5];
+
 #endif

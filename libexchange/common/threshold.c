@@ -493,9 +493,10 @@ xchg_err xchg_release_key_apply(const char *text, size_t len, const char *sectio
     return XCHG_OK;
 }
 
-xchg_err xchg_release_share_load(const xchg_policy *p, const xchg_seckey *op, const char *path,
+xchg_err xchg_release_share_load(const xchg_agreement *agr, const xchg_seckey *op, const char *path,
                                  xchg_release_share **out, xchg_diag *d)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     if (!p || !op || !path || !out)
         return XCHG_ERR_ARG;
     *out = NULL;

@@ -92,9 +92,10 @@ done:
     return ok;
 }
 
-xchg_err xchg_extract_open(const xchg_policy *pol, const xchg_seckey *matcher, const char *path,
+xchg_err xchg_extract_open(const xchg_agreement *agr, const xchg_seckey *matcher, const char *path,
                            uint32_t expect_epoch, xchg_extract_file **out, xchg_diag *d)
 {
+    const xchg_policy *pol = xchg_agreement_policy(agr);
     if (!pol || !matcher || !path || !out)
         return XCHG_ERR_ARG;
     const xchg_policy_data *p = xchg_policy_get(pol);

@@ -98,8 +98,9 @@ xchg_err xchg_netauth_sign(const xchg_seckey *k, const char *method, const char 
     return XCHG_OK;
 }
 
-xchg_err xchg_netauth_new(const xchg_policy *p, size_t cache_max, xchg_netauth **out)
+xchg_err xchg_netauth_new(const xchg_agreement *agr, size_t cache_max, xchg_netauth **out)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     if (!p || !out)
         return XCHG_ERR_ARG;
     if (cache_max == 0)

@@ -93,9 +93,10 @@ int xchg_packet_name_ok(const char *s, const char *suffix)
     return !suffix || strcmp(s + n - m, suffix) == 0;
 }
 
-xchg_err xchg_packet_seal(const xchg_policy *p, const xchg_seckey *matcher, size_t recipient,
+xchg_err xchg_packet_seal(const xchg_agreement *agr, const xchg_seckey *matcher, size_t recipient,
                           const char *body, const char *path, int overwrite, xchg_diag *d)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     if (!p || !matcher || !body || !path)
         return XCHG_ERR_ARG;
     const xchg_policy_data *pd = xchg_policy_get(p);
@@ -144,9 +145,10 @@ cleanup:
     return rc;
 }
 
-xchg_err xchg_packet_open(const xchg_policy *p, const xchg_seckey *recipient, const char *path,
+xchg_err xchg_packet_open(const xchg_agreement *agr, const xchg_seckey *recipient, const char *path,
                           char **body, xchg_diag *d)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     if (!p || !recipient || !path || !body)
         return XCHG_ERR_ARG;
     const xchg_policy_data *pd = xchg_policy_get(p);

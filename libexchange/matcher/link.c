@@ -36,8 +36,9 @@ int xchg__link_same_fields(const xchg_match_key *a, const xchg_match_key *b)
     return 1;
 }
 
-xchg_err xchg_linkset_new(const xchg_policy *pol, xchg_linkset **out)
+xchg_err xchg_linkset_new(const xchg_agreement *agr, xchg_linkset **out)
 {
+    const xchg_policy *pol = xchg_agreement_policy(agr);
     if (!pol || !out)
         return XCHG_ERR_ARG;
     xchg_linkset *ls = calloc(1, sizeof *ls);

@@ -73,14 +73,15 @@ xchg_err xchg__matcher_audit(xchg_matcher *m, const char *type, const uint8_t *a
     return e;
 }
 
-static xchg_err matcher_new(const char *db, const xchg_policy *p, xchg_matcher **out)
+static xchg_err matcher_new(const char *db, const xchg_agreement *agr, xchg_matcher **out)
 {
     xchg_matcher *m = calloc(1, sizeof *m);
     if (!m || !(m->db = strdup(db)) || !(m->audit_path = audit_path_of(db))) {
         xchg_matcher_close(m);
         return XCHG_ERR_NOMEM;
     }
-    m->p = p;
+    m->agr = agr;
+    m->p = xchg_agreement_policy(agr);
     *out = m;
     return XCHG_OK;
 }
@@ -104,13 +105,14 @@ const char *xchg_matcher_audit_path(const xchg_matcher *m)
     return m ? m->audit_path : NULL;
 }
 
-xchg_err xchg_matcher_create(const char *db, const xchg_store_key *k, const xchg_policy *p,
+xchg_err xchg_matcher_create(const char *db, const xchg_store_key *k, const xchg_agreement *agr,
                              xchg_matcher **out, xchg_diag *d)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     if (!db || !k || !p || !out)
         return XCHG_ERR_ARG;
     xchg_matcher *m = NULL;
-    xchg_err e = matcher_new(db, p, &m);
+    xchg_err e = matcher_new(db, agr, &m);
     if (e != XCHG_OK)
         return e;
     FILE *probe = fopen(m->audit_path, "r");
@@ -121,7 +123,7 @@ xchg_err xchg_matcher_create(const char *db, const xchg_store_key *k, const xchg
         xchg_matcher_close(m);
         return XCHG_ERR_EXISTS;
     }
-    if ((e = xchg_store_create(db, k, p, &m->s, d)) != XCHG_OK) {
+    if ((e = xchg_store_create(db, k, agr, &m->s, d)) != XCHG_OK) {
         xchg_matcher_close(m);
         return e;
     }
@@ -202,16 +204,17 @@ static xchg_err roll_forward(xchg_matcher *m, xchg_diag *d)
     return e;
 }
 
-xchg_err xchg_matcher_open(const char *db, const xchg_store_key *k, const xchg_policy *p,
+xchg_err xchg_matcher_open(const char *db, const xchg_store_key *k, const xchg_agreement *agr,
                            unsigned flags, xchg_matcher **out, xchg_diag *d)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     if (!db || !k || !p || !out)
         return XCHG_ERR_ARG;
     xchg_matcher *m = NULL;
-    xchg_err e = matcher_new(db, p, &m);
+    xchg_err e = matcher_new(db, agr, &m);
     if (e != XCHG_OK)
         return e;
-    if ((e = xchg_store_open(db, k, p, flags, &m->s, d)) != XCHG_OK ||
+    if ((e = xchg_store_open(db, k, agr, flags, &m->s, d)) != XCHG_OK ||
         (e = roll_forward(m, d)) != XCHG_OK) {
         xchg_matcher_close(m);
         return e;
@@ -267,7 +270,7 @@ xchg_err xchg_matcher_ingest(xchg_matcher *m, const xchg_seckey *matcher, const 
     if (e != XCHG_OK)
         return e;
     struct ingest_ctx c = {m, submitter ? submitter : xchg_seckey_public(matcher), via, 0};
-    e = xchg__store_ingest(m->s, m->p, matcher, path, st, ingest_hook, &c, d);
+    e = xchg__store_ingest(m->s, m->agr, matcher, path, st, ingest_hook, &c, d);
     if (!c.audited) {
         /* rejected or already stored: nothing changed, the outcome is still recorded */
         xchg_err ae = xchg__matcher_audit(m, XCHG_AUDIT_INGEST, c.submitter->id,
@@ -323,9 +326,9 @@ xchg_err xchg_matcher_run(xchg_matcher *m, int32_t run_date, unsigned threads, i
     xchg_err e = xchg_matcher_retention(m, now, st->purged, d);
     double t0 = mono();
     if (e == XCHG_OK)
-        e = xchg_linkset_new(m->p, &ls);
+        e = xchg_linkset_new(m->agr, &ls);
     if (e == XCHG_OK)
-        e = xchg_store_load(m->s, m->p, ls, &st->records, d);
+        e = xchg_store_load(m->s, m->agr, ls, &st->records, d);
     double t1 = mono();
     /* operators' review decisions, verified, on the current versions of their records */
     xchg_link_decision *dec = NULL;
@@ -358,7 +361,7 @@ xchg_err xchg_matcher_run(xchg_matcher *m, int32_t run_date, unsigned threads, i
     st->seconds_fuzzy = r->seconds_fuzzy;
     st->seconds_households = r->seconds_households;
     xchg_run_params rp = {.run_date = run_date, .threads = threads, .started = now};
-    e = xchg_store_save_run(m->s, m->p, ls, r, &rp, &st->run, d);
+    e = xchg_store_save_run(m->s, m->agr, ls, r, &rp, &st->run, d);
     if (e != XCHG_OK)
         goto cleanup;
     /* each family's state across runs and its outcomes (programme_track.c) */

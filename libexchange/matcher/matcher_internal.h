@@ -10,7 +10,8 @@
 
 struct xchg_matcher {
     xchg_store *s;
-    const xchg_policy *p;
+    const xchg_agreement *agr; /* the verified agreement it acts under */
+    const xchg_policy *p;      /* its policy: xchg_agreement_policy(agr) */
     char *db;
     char *audit_path;
 };

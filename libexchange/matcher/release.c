@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char statement_ctx[] = "exchange release decision v2";
@@ -757,11 +758,12 @@ static xchg_err request_shape(const xchg_policy *p, const json_t *rq, size_t *wh
     return XCHG_OK;
 }
 
-xchg_err xchg_decision_sign(const xchg_policy *p, const xchg_seckey *op,
+xchg_err xchg_decision_sign(const xchg_agreement *agr, const xchg_seckey *op,
                             const xchg_release_share *share, const char *prepared,
                             const char *family, int approve, const char *reason, int64_t now,
                             char **signed_request, xchg_diag *d)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     if (!p || !op || !prepared || !family || !reason || !signed_request)
         return XCHG_ERR_ARG;
     *signed_request = NULL;
@@ -1124,7 +1126,7 @@ xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *op,
     xchg_keyid_hex(xchg_seckey_public(op)->id, kid);
     e = xchg_matcher_decision_prepare(m, kid, family, approve, reason, now, &prepared, d);
     if (e == XCHG_OK)
-        e = xchg_decision_sign(m->p, op, share, prepared, family, approve, reason, now,
+        e = xchg_decision_sign(m->agr, op, share, prepared, family, approve, reason, now,
                                &signed_request, d);
     if (e == XCHG_OK)
         e = submit(m, signed_request, now, 0, d);
@@ -1568,9 +1570,12 @@ static xchg_err refuse(xchg_matcher *m, const xchg_seckey *matcher, const char *
     return e == XCHG_OK ? why : e;
 }
 
-xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher, const char *family,
-                              const char *recipient, const char *path, int overwrite, int64_t now,
-                              xchg_release_stats *st, xchg_diag *d)
+/* xchg_matcher_release, with the operator who asked for it (NULL: the matcher itself)
+ * named in the audit entry. */
+static xchg_err release_to(xchg_matcher *m, const xchg_seckey *matcher, const char *family,
+                           const char *recipient, const char *path, int overwrite,
+                           const xchg_pubkey *requested_by, int64_t now, xchg_release_stats *st,
+                           xchg_diag *d)
 {
     if (!m || !matcher || !family || !recipient || !path)
         return XCHG_ERR_ARG;
@@ -1650,7 +1655,7 @@ xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher, const
         goto cleanup;
     /* written under a temporary name; it appears at path only once it is recorded */
     snprintf(tmp, tl, "%s.partial", path);
-    if ((e = xchg_packet_seal(m->p, matcher, rp, text, tmp, 1, d)) != XCHG_OK)
+    if ((e = xchg_packet_seal(m->agr, matcher, rp, text, tmp, 1, d)) != XCHG_OK)
         goto cleanup;
     if ((e = xchg__store_begin(m->s, d)) != XCHG_OK)
         goto fail_tmp;
@@ -1659,13 +1664,20 @@ xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher, const
     if (e == XCHG_OK && pd->release_key.present)
         e = xchg__store_contributions_prune(m->s, d);
     if (e == XCHG_OK)
-        e = xchg__matcher_audit(m, XCHG_AUDIT_RELEASE, xchg_seckey_public(matcher)->id,
-                                json_pack("{s:s, s:s, s:I, s:s, s:s, s:i, s:i, s:i}", "family",
-                                          family, "recipient", recipient, "run", (json_int_t)rs.run,
-                                          "packet", st->packet_id, "recipient_family", st->family,
-                                          "members", (int)st->members, "released",
-                                          (int)st->released, "withheld", (int)st->withheld),
+    {
+        json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:i, s:i, s:i}", "family", family,
+                              "recipient", recipient, "run", (json_int_t)rs.run, "packet",
+                              st->packet_id, "recipient_family", st->family, "members",
+                              (int)st->members, "released", (int)st->released, "withheld",
+                              (int)st->withheld);
+        if (o && requested_by) {
+            char kid[XCHG_KEYID_HEXLEN + 1];
+            xchg_keyid_hex(requested_by->id, kid);
+            json_object_set_new(o, "requested_by", json_string(kid));
+        }
+        e = xchg__matcher_audit(m, XCHG_AUDIT_RELEASE, xchg_seckey_public(matcher)->id, o,
                                 matcher, d);
+    }
     XCHG_FAULT_POINT();
     if (e == XCHG_OK) {
         /* without overwrite, link() refuses a file that appeared at path meanwhile */
@@ -1693,5 +1705,51 @@ cleanup:
         free(text);
     }
     free(tmp);
+    return e;
+}
+
+xchg_err xchg_matcher_release(xchg_matcher *m, const xchg_seckey *matcher, const char *family,
+                              const char *recipient, const char *path, int overwrite, int64_t now,
+                              xchg_release_stats *st, xchg_diag *d)
+{
+    return release_to(m, matcher, family, recipient, path, overwrite, NULL, now, st, d);
+}
+
+/* The outbox layout (docs/network.md): OUTBOX/<recipient>/<family>-<unix time>.xrp, each
+ * name one xchg_packet_name_ok accepts, so xchg-matcherd serves it and `xchg
+ * fetch-packets` collects it. */
+xchg_err xchg_matcher_release_outbox(xchg_matcher *m, const xchg_seckey *matcher,
+                                     const char *family, const char *recipient,
+                                     const char *outbox, const xchg_pubkey *requested_by,
+                                     int64_t now, xchg_release_stats *st, char *path,
+                                     size_t pathsz, xchg_diag *d)
+{
+    if (!m || !matcher || !family || !recipient || !outbox || !path || !pathsz)
+        return XCHG_ERR_ARG;
+    path[0] = '\0';
+    char name[XCHG_PSEUDONYM_MAX + 32];
+    snprintf(name, sizeof name, "%s-%lld.xrp", family, (long long)now);
+    if (!xchg_packet_name_ok(recipient, NULL) || !xchg_packet_name_ok(name, ".xrp")) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "'%s' / '%s' cannot name a packet in the outbox", recipient, family);
+        return XCHG_ERR_ARG;
+    }
+    char dir[4096];
+    if ((size_t)snprintf(dir, sizeof dir, "%s/%s", outbox, recipient) >= sizeof dir ||
+        (size_t)snprintf(path, pathsz, "%s/%s", dir, name) >= pathsz) {
+        path[0] = '\0';
+        xchg_diag_add(d, XCHG_SEV_ERROR, outbox, 0, 0, "outbox path too long");
+        return XCHG_ERR_ARG;
+    }
+    if ((mkdir(outbox, 0700) != 0 && errno != EEXIST) ||
+        (mkdir(dir, 0700) != 0 && errno != EEXIST)) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, dir, 0, 0, "cannot create the outbox folder: %s",
+                      strerror(errno));
+        path[0] = '\0';
+        return XCHG_ERR_IO;
+    }
+    xchg_err e = release_to(m, matcher, family, recipient, path, 0, requested_by, now, st, d);
+    if (e != XCHG_OK)
+        path[0] = '\0';
     return e;
 }

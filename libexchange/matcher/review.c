@@ -95,10 +95,11 @@ static int review_row(xchg__review_row *r, const char *agency_a, const char *ref
     return 0;
 }
 
-xchg_err xchg_review_sign(const xchg_policy *p, const xchg_seckey *op, const char *agency_a,
+xchg_err xchg_review_sign(const xchg_agreement *agr, const xchg_seckey *op, const char *agency_a,
                           const char *ref_a, const char *agency_b, const char *ref_b, int same,
                           const char *reason, int64_t time, uint8_t sig[XCHG_RELEASE_SIG_BYTES])
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     if (!p || !op || !agency_a || !ref_a || !agency_b || !ref_b || !reason || !sig)
         return XCHG_ERR_ARG;
     xchg__review_row r;
@@ -257,7 +258,7 @@ xchg_err xchg_matcher_review(xchg_matcher *m, const xchg_seckey *op, const char 
     uint8_t sig[XCHG_RELEASE_SIG_BYTES];
     char kid[XCHG_KEYID_HEXLEN + 1];
     xchg_keyid_hex(xchg_seckey_public(op)->id, kid);
-    if (xchg_review_sign(m->p, op, agency_a, ref_a, agency_b, ref_b, same, reason, now, sig) !=
+    if (xchg_review_sign(m->agr, op, agency_a, ref_a, agency_b, ref_b, same, reason, now, sig) !=
         XCHG_OK) {
         /* a field too long: the same message as before */
         xchg_diag_add(

@@ -709,9 +709,10 @@ static void remove_db(const char *path)
     unlink(buf);
 }
 
-xchg_err xchg_store_create(const char *path, const xchg_store_key *k, const xchg_policy *p,
+xchg_err xchg_store_create(const char *path, const xchg_store_key *k, const xchg_agreement *agr,
                            xchg_store **out, xchg_diag *d)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     if (!path || !k || !p || !out)
         return XCHG_ERR_ARG;
     /* O_EXCL claims the name, so two inits cannot both succeed */
@@ -745,9 +746,10 @@ xchg_err xchg_store_create(const char *path, const xchg_store_key *k, const xchg
     return XCHG_OK;
 }
 
-xchg_err xchg_store_open(const char *path, const xchg_store_key *k, const xchg_policy *p,
+xchg_err xchg_store_open(const char *path, const xchg_store_key *k, const xchg_agreement *agr,
                          unsigned flags, xchg_store **out, xchg_diag *d)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     if (!path || !k || !out)
         return XCHG_ERR_ARG;
     uint8_t salt[XCHG_STORE_SALT_BYTES];
@@ -1049,16 +1051,17 @@ static xchg_err replace_versions(xchg_store *s, int64_t ext, const char *agency,
         ext, agency, in, NULL, d);
 }
 
-xchg_err xchg_store_ingest(xchg_store *s, const xchg_policy *p, const xchg_seckey *matcher,
+xchg_err xchg_store_ingest(xchg_store *s, const xchg_agreement *agr, const xchg_seckey *matcher,
                            const char *path, xchg_ingest_stats *st, xchg_diag *d)
 {
-    return xchg__store_ingest(s, p, matcher, path, st, NULL, NULL, d);
+    return xchg__store_ingest(s, agr, matcher, path, st, NULL, NULL, d);
 }
 
-xchg_err xchg__store_ingest(xchg_store *s, const xchg_policy *p, const xchg_seckey *matcher,
+xchg_err xchg__store_ingest(xchg_store *s, const xchg_agreement *agr, const xchg_seckey *matcher,
                             const char *path, xchg_ingest_stats *st, xchg__ingest_hook hook,
                             void *hook_ctx, xchg_diag *d)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     xchg_ingest_stats local;
     xchg_extract_file *f = NULL;
     int in_tx = 0, fk_off = 0;
@@ -1078,7 +1081,7 @@ xchg_err xchg__store_ingest(xchg_store *s, const xchg_policy *p, const xchg_seck
                       s->agreement_id, s->agreement_hash);
         return XCHG_ERR_DENIED;
     }
-    if ((e = xchg_extract_open(p, matcher, path, s->epoch, &f, d)) != XCHG_OK)
+    if ((e = xchg_extract_open(agr, matcher, path, s->epoch, &f, d)) != XCHG_OK)
         return e;
     const xchg_extract_info *in = xchg_extract_file_info(f);
     xchg_hex_encode(st->extract_id, in->extract_id, XCHG_EXTRACT_ID_BYTES);
@@ -1262,9 +1265,10 @@ static const char *const load_sql[4] = {
     "WHERE e.superseded_by IS NULL AND r.replaced_by IS NULL ORDER BY m.record, m.seq",
 };
 
-xchg_err xchg_store_each_record(xchg_store *s, const xchg_policy *p, xchg_store_record_fn fn,
+xchg_err xchg_store_each_record(xchg_store *s, const xchg_agreement *agr, xchg_store_record_fn fn,
                                 void *ctx, uint64_t *count, xchg_diag *d)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     sqlite3_stmt *q[4] = {NULL, NULL, NULL, NULL};
     xchg_err e = XCHG_OK;
     uint64_t n = 0;
@@ -1412,12 +1416,12 @@ static xchg_err add_to_linkset(void *ctx, size_t agency, uint64_t id, const xchg
     return xchg_linkset_add(ctx, agency, id, r);
 }
 
-xchg_err xchg_store_load(xchg_store *s, const xchg_policy *p, struct xchg_linkset *ls,
+xchg_err xchg_store_load(xchg_store *s, const xchg_agreement *agr, struct xchg_linkset *ls,
                          uint64_t *count, xchg_diag *d)
 {
     if (!ls)
         return XCHG_ERR_ARG;
-    return xchg_store_each_record(s, p, add_to_linkset, ls, count, d);
+    return xchg_store_each_record(s, agr, add_to_linkset, ls, count, d);
 }
 
 /* ---- saving a run --------------------------------------------------------------- */
@@ -1513,10 +1517,11 @@ static xchg_err put_family_problems(xchg_store *s, const xchg_policy *p, int64_t
     return e;
 }
 
-xchg_err xchg_store_save_result(xchg_store *s, const xchg_policy *p,
+xchg_err xchg_store_save_result(xchg_store *s, const xchg_agreement *agr,
                                 const struct xchg_link_result *res, const uint64_t *ids,
                                 const xchg_run_params *rp, int64_t *run_id, xchg_diag *d)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     sqlite3_stmt *q = NULL;
     xchg_err e;
     int in_tx = 0;
@@ -1653,9 +1658,9 @@ cleanup:
     return e;
 }
 
-xchg_err xchg_store_save_run(xchg_store *s, const xchg_policy *p, const struct xchg_linkset *ls,
-                             const struct xchg_link_result *res, const xchg_run_params *rp,
-                             int64_t *run_id, xchg_diag *d)
+xchg_err xchg_store_save_run(xchg_store *s, const xchg_agreement *agr,
+                             const struct xchg_linkset *ls, const struct xchg_link_result *res,
+                             const xchg_run_params *rp, int64_t *run_id, xchg_diag *d)
 {
     if (!ls || !res)
         return XCHG_ERR_ARG;
@@ -1664,7 +1669,7 @@ xchg_err xchg_store_save_run(xchg_store *s, const xchg_policy *p, const struct x
         return XCHG_ERR_NOMEM;
     for (size_t i = 0; i < res->nrecords; i++)
         ids[i] = xchg_linkset_id(ls, i);
-    xchg_err e = xchg_store_save_result(s, p, res, ids, rp, run_id, d);
+    xchg_err e = xchg_store_save_result(s, agr, res, ids, rp, run_id, d);
     free(ids);
     return e;
 }
@@ -1820,25 +1825,38 @@ xchg_err xchg_store_family_show(xchg_store *s, int64_t run, const char *pseudony
     q = NULL;
     if (member) {
         if (sqlite3_prepare_v2(s->db,
-                               "SELECT p.pseudonym, group_concat(DISTINCT e.agency), count(*) "
+                               "SELECT rr.person, p.pseudonym, e.agency, count(*) "
                                "FROM run_records rr JOIN persons p ON p.run = rr.run AND "
                                "p.person = rr.person JOIN records r ON r.id = rr.record "
                                "JOIN extracts e ON e.id = r.extract "
                                "WHERE rr.run = ?1 AND rr.household = ?2 "
-                               "GROUP BY rr.person ORDER BY p.pseudonym",
+                               "GROUP BY rr.person, e.agency ORDER BY p.pseudonym, rr.person, "
+                               "e.agency",
                                -1, &q, NULL) != SQLITE_OK)
             return sqlfail(s->db, d, s->path, "reading members");
         sqlite3_bind_int64(q, 1, run);
         sqlite3_bind_int64(q, 2, fam->household);
-        while (sqlite3_step(q) == SQLITE_ROW) {
-            xchg_store_member m;
-            memset(&m, 0, sizeof m);
-            snprintf(m.pseudonym, sizeof m.pseudonym, "%s", sqlite3_column_text(q, 0));
-            snprintf(m.agencies, sizeof m.agencies, "%s", sqlite3_column_text(q, 1));
-            m.nrecords = (uint32_t)sqlite3_column_int64(q, 2);
-            if (member(ctx, &m))
-                break;
+        /* one row per (person, agency): a member is the run of rows of one person */
+        xchg_store_member m;
+        int64_t person = -1;
+        int stop = 0;
+        while (!stop && sqlite3_step(q) == SQLITE_ROW) {
+            int64_t pr = sqlite3_column_int64(q, 0);
+            if (pr != person) {
+                if (person >= 0 && member(ctx, &m))
+                    stop = 1;
+                memset(&m, 0, sizeof m);
+                person = pr;
+                snprintf(m.pseudonym, sizeof m.pseudonym, "%s", sqlite3_column_text(q, 1));
+            }
+            if (m.nagencies < XCHG_STORE_MEMBER_AGENCIES)
+                snprintf(m.agencies[m.nagencies], sizeof m.agencies[0], "%s",
+                         sqlite3_column_text(q, 2));
+            m.nagencies++;
+            m.nrecords += (uint32_t)sqlite3_column_int64(q, 3);
         }
+        if (!stop && person >= 0)
+            member(ctx, &m);
         sqlite3_finalize(q);
         q = NULL;
     }
@@ -1848,7 +1866,7 @@ xchg_err xchg_store_family_show(xchg_store *s, int64_t run, const char *pseudony
             " SELECT 0, a, b, score, -1 FROM review_pairs WHERE run = ?1"
             " UNION ALL SELECT 1, a, b, 1.0, key FROM conflicts WHERE run = ?1) "
             "SELECT x.conflict, ea.agency, eb.agency, ra.ref, rb.ref, pa.pseudonym, pb.pseudonym,"
-            " x.score, x.key FROM x"
+            " x.score, x.key, x.a, x.b, ra.age, rb.age, ra.area, rb.area FROM x"
             " JOIN run_records qa ON qa.run = ?1 AND qa.record = x.a"
             " JOIN run_records qb ON qb.run = ?1 AND qb.record = x.b"
             " JOIN records ra ON ra.id = x.a JOIN records rb ON rb.id = x.b"
@@ -1856,8 +1874,18 @@ xchg_err xchg_store_family_show(xchg_store *s, int64_t run, const char *pseudony
             " JOIN persons pa ON pa.run = ?1 AND pa.person = qa.person"
             " JOIN persons pb ON pb.run = ?1 AND pb.person = qb.person"
             " WHERE qa.household = ?2 OR qb.household = ?2 ORDER BY x.conflict DESC, x.score DESC";
-        if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        /* per key (kind 0 match, 1 blocking, 2 household; idx the agreement's index):
+           whether the two records hold it and any of their tokens of it is equal */
+        static const char cmp[] =
+            "SELECT ta.kind, ta.idx, max(ta.value = tb.value) FROM tokens ta"
+            " JOIN tokens tb ON tb.record = ?2 AND tb.kind = ta.kind AND tb.idx = ta.idx"
+            " WHERE ta.record = ?1 GROUP BY ta.kind, ta.idx";
+        sqlite3_stmt *t = NULL;
+        if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, cmp, -1, &t, NULL) != SQLITE_OK) {
+            sqlite3_finalize(q);
             return sqlfail(s->db, d, s->path, "reading review pairs");
+        }
         sqlite3_bind_int64(q, 1, run);
         sqlite3_bind_int64(q, 2, fam->household);
         while (sqlite3_step(q) == SQLITE_ROW) {
@@ -1872,9 +1900,37 @@ xchg_err xchg_store_family_show(xchg_store *s, int64_t run, const char *pseudony
             snprintf(pr.person_b, sizeof pr.person_b, "%s", sqlite3_column_text(q, 6));
             pr.score = sqlite3_column_double(q, 7);
             pr.key = sqlite3_column_int(q, 8);
+            pr.age_a = sqlite3_column_type(q, 11) == SQLITE_NULL ? XCHG_AGE_UNKNOWN
+                                                                  : sqlite3_column_int(q, 11);
+            pr.age_b = sqlite3_column_type(q, 12) == SQLITE_NULL ? XCHG_AGE_UNKNOWN
+                                                                  : sqlite3_column_int(q, 12);
+            if (sqlite3_column_text(q, 13))
+                snprintf(pr.area_a, sizeof pr.area_a, "%s", sqlite3_column_text(q, 13));
+            if (sqlite3_column_text(q, 14))
+                snprintf(pr.area_b, sizeof pr.area_b, "%s", sqlite3_column_text(q, 14));
+            sqlite3_bind_int64(t, 1, sqlite3_column_int64(q, 9));
+            sqlite3_bind_int64(t, 2, sqlite3_column_int64(q, 10));
+            int rc;
+            while ((rc = sqlite3_step(t)) == SQLITE_ROW) {
+                int kind = sqlite3_column_int(t, 0), idx = sqlite3_column_int(t, 1);
+                if (kind < 0 || kind > 2 || idx < 0 || idx >= 32)
+                    continue;
+                uint32_t bit = 1u << idx;
+                if (sqlite3_column_int(t, 2))
+                    pr.same[kind] |= bit;
+                else
+                    pr.differ[kind] |= bit;
+            }
+            sqlite3_reset(t);
+            if (rc != SQLITE_DONE) {
+                sqlite3_finalize(t);
+                sqlite3_finalize(q);
+                return sqlfail(s->db, d, s->path, "comparing a review pair's tokens");
+            }
             if (pair(ctx, &pr))
                 break;
         }
+        sqlite3_finalize(t);
         sqlite3_finalize(q);
     }
     return XCHG_OK;

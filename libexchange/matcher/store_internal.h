@@ -22,7 +22,7 @@ const char *xchg__store_path(const xchg_store *s);
 /* Ingest with a hook called inside the transaction, just before COMMIT, once the whole
  * extract verified (a hook error rolls everything back). */
 typedef xchg_err (*xchg__ingest_hook)(void *ctx, const xchg_ingest_stats *st, xchg_diag *d);
-xchg_err xchg__store_ingest(xchg_store *s, const xchg_policy *p, const xchg_seckey *matcher,
+xchg_err xchg__store_ingest(xchg_store *s, const xchg_agreement *agr, const xchg_seckey *matcher,
                             const char *path, xchg_ingest_stats *st, xchg__ingest_hook hook,
                             void *hook_ctx, xchg_diag *d);
 

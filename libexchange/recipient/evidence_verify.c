@@ -51,9 +51,10 @@ static size_t problem_index(const xchg_policy_data *pd, const char *code)
         bad++;                                                                                     \
     } while (0)
 
-xchg_err xchg_evidence_verify(const xchg_policy *p, const char *path, xchg_evidence_verdict *v,
+xchg_err xchg_evidence_verify(const xchg_agreement *agr, const char *path, xchg_evidence_verdict *v,
                               xchg_diag *d)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     if (!p || !path || !v)
         return XCHG_ERR_ARG;
     memset(v, 0, sizeof *v);

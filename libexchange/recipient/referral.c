@@ -376,13 +376,14 @@ static xchg_err fill(const xchg_policy *p, const xchg_seckey *k, struct priv *pv
     return XCHG_OK;
 }
 
-xchg_err xchg_referral_open(const xchg_policy *p, const xchg_seckey *recipient, const char *path,
-                            xchg_referral **out, xchg_diag *d)
+xchg_err xchg_referral_open(const xchg_agreement *agr, const xchg_seckey *recipient,
+                            const char *path, xchg_referral **out, xchg_diag *d)
 {
+    const xchg_policy *p = xchg_agreement_policy(agr);
     if (!p || !recipient || !path || !out)
         return XCHG_ERR_ARG;
     char *body = NULL;
-    xchg_err e = xchg_packet_open(p, recipient, path, &body, d);
+    xchg_err e = xchg_packet_open(agr, recipient, path, &body, d);
     if (e != XCHG_OK)
         return e;
     struct priv *pv = calloc(1, sizeof *pv);

@@ -36,16 +36,26 @@ signed() {
 
 $XCHG_SYNTH --households 40 --seed 7 --out "$T/county" -q
 for p in $(awk '/^  - id: /{print $3}' "$S/policies/phase2.yaml"); do mkkey "$p"; done
-PUB=$("$KEYD" keygen -o "$T/oprf.key" 2>/dev/null)
+PUB=$("$KEYD" keygen -o "$T/oprf.key" --unprotected 2>/dev/null)
 [ "$(stat -c %a "$T/oprf.key")" = 600 ] && [ ${#PUB} = 64 ] && ok || bad "keygen: key file mode or public key '$PUB'"
-expect 3 "exists; refusing to overwrite" -- "$KEYD" keygen -o "$T/oprf.key"
-PUB2=$("$KEYD" keygen -o "$T/other.key" 2>/dev/null)
+expect 3 "exists; refusing to overwrite" -- "$KEYD" keygen -o "$T/oprf.key" --unprotected
+PUB2=$("$KEYD" keygen -o "$T/other.key" --unprotected 2>/dev/null)
+# a passphrase-protected key (the default): 0600, the key not in the file in the clear,
+# no terminal and no --passphrase-fd is refused with a hint
+echo "keyd pass phrase" >"$T/pass"
+PUBP=$("$KEYD" keygen -o "$T/prot.key" --passphrase-fd 3 3<"$T/pass" 2>/dev/null)
+[ "$(stat -c %a "$T/prot.key")" = 600 ] && [ ${#PUBP} = 64 ] && head -1 "$T/prot.key" | grep -qx "xchg-oprf-key v2" && ok ||
+  bad "protected keygen: mode, public key '$PUBP' or file tag"
+expect 2 "no terminal to ask for the passphrase" -- "$KEYD" keygen -o "$T/prot2.key" </dev/null
+[ -e "$T/prot2.key" ] && bad "a failed keygen left a key file" || ok
 URL0=https://keyd.invalid:8444
 A=$T/oprf.yaml; AS=$T/secret.yaml; AL=$T/limited.yaml; AW=$T/wrongkey.yaml
 signed x "$AS"
 signed x "$A" "tokens: {mode: oprf, keyd: \"$URL0\", key: $PUB, queries_per_day: 100000}"
 signed x "$AL" "tokens: {mode: oprf, keyd: \"$URL0\", key: $PUB, queries_per_day: 10}"
 signed x "$AW" "tokens: {mode: oprf, keyd: \"$URL0\", key: $PUB2, queries_per_day: 100000}"
+AP=$T/protected.yaml
+signed x "$AP" "tokens: {mode: oprf, keyd: \"$URL0\", key: $PUBP, queries_per_day: 100000}"
 $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/s.xsec" >/dev/null
 bash "$S/scripts/make-demo-ca.sh" "$T/ca" 1 >/dev/null
 
@@ -137,7 +147,7 @@ expect 1 "rate limit: agency 'police' has used 0 of its 10 OPRF evaluations for 
   $X seal --agreement "$AL" --key "$K/police.key" --secret "$T/s.xsec" --in "$T/county/police.csv" \
   -o "$T/limited.xex" "${SEAL[@]}" --keyd-ca "$T/ca/ca.pem" --keyd "https://127.0.0.1:$PORT"
 [ -e "$T/limited.xex" ] && bad "a rate-limited seal left an output" || ok
-grep -q '"agency":"police","evaluations":[0-9]*,"outcome":"rate-limited"' "$T/kl.audit" && ok ||
+grep -q '"agency":"police","day":"[0-9-]*","evaluations":[0-9]*,"limit":10,"outcome":"rate-limited"' "$T/kl.audit" && ok ||
   bad "the refusal is not in the audit: $(cat "$T/kl.audit")"
 [ -s "$T/kl.rec" ] && bad "a refused request was evaluated" || ok
 
@@ -213,4 +223,63 @@ start_keyd kl "$AL" "$T/oprf.key"; PIDS+=($LASTPID)
 expect 1 "rate limit: agency 'police' has used 3 of its 10 OPRF evaluations for today (UTC)" -- \
   $X seal --agreement "$AL" --key "$K/police.key" --secret "$T/s.xsec" --in "$T/county/police.csv" \
   -o "$T/limited.xex" "${SEAL[@]}" --keyd-ca "$T/ca/ca.pem" --keyd "https://127.0.0.1:$PORT"
+kill $LASTPID; wait $LASTPID 2>/dev/null
+
+# the protected key: the daemon reads its passphrase from --passphrase-fd; a wrong one,
+# or none (no terminal), refuses the start
+startp() { # NAME PASSFILE -> exit code in rc (the daemon is stopped once it listens)
+  rm -f "$T/$1.out"
+  timeout 20 "$KEYD" --agreement "$AP" --oprf-key "$T/prot.key" --audit "$T/$1.audit" \
+    --cert "$T/ca/server.pem" --tls-key "$T/ca/server.key" --listen 127.0.0.1:0 \
+    ${2:+--passphrase-fd 3} 3<"${2:-/dev/null}" </dev/null >"$T/$1.out" 2>"$T/$1.err" &
+  local pid=$!
+  for _ in $(seq 100); do grep -q "^listening on" "$T/$1.out" 2>/dev/null && break
+    kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+  grep -q "^listening on" "$T/$1.out" 2>/dev/null && kill $pid
+  wait $pid; rc=$?
+}
+startp pg "$T/pass"
+grep -q "^listening on" "$T/pg.out" && ok || bad "keyd did not start with the right passphrase: $(cat "$T/pg.err")"
+echo "not it" >"$T/wrongpass"
+startp pw "$T/wrongpass"
+[ "$rc" = 1 ] && grep -q "wrong passphrase" "$T/pw.err" && ok || bad "wrong passphrase: exit $rc: $(cat "$T/pw.err")"
+startp pn ""
+[ "$rc" = 2 ] && grep -q "no terminal to ask for the passphrase" "$T/pn.err" && ok || bad "no passphrase: exit $rc: $(cat "$T/pn.err")"
+chmod 644 "$T/prot.key"
+startp pm "$T/pass"
+[ "$rc" != 0 ] && grep -q "readable by others" "$T/pm.err" && ok || bad "a 0644 key file: exit $rc: $(cat "$T/pm.err")"
+chmod 600 "$T/prot.key"
+
+# the service's log is the project's hash-chained audit log: xchg audit verify checks it
+# against the custodian's key (the agreement's owner, county-ig, here)
+expect 0 "signed by key service custodian 'county-ig'" -- $X audit verify --agreement "$AL" --log "$T/kl.audit"
+# the custodian may sign its head (a checkpoint), as the matcher does its own log's
+expect 0 "" -- $X audit checkpoint --log "$T/kl.audit" --key "$K/county-ig.key"
+expect 0 "1 checkpoint signed by key service custodian" -- $X audit verify --agreement "$AL" --log "$T/kl.audit"
+expect 1 "is not the matcher key" -- $X audit checkpoint --log "$T/kl.audit" --key "$K/matcher.key"
+# tampering: an edited count, a deleted entry, a line cut short — each detected by verify,
+# and the daemon refuses to start on such a log (so a restart cannot reset the day's count)
+tamper() { # NAME SED-SCRIPT | "cut"
+  cp "$T/kl.audit" "$T/$1.audit"
+  if [ "$2" = cut ]; then truncate -s -20 "$T/$1.audit"; else sed -i "$2" "$T/$1.audit"; fi
+}
+tamper edited '3s/"evaluations":1,/"evaluations":0,/'
+tamper deleted '3d'
+tamper cut cut
+for t in edited deleted cut; do
+  cmp -s "$T/kl.audit" "$T/$t.audit" && bad "$t: the tampering did nothing"
+  expect 1 "is not intact" -- $X audit verify --agreement "$AL" --log "$T/$t.audit"
+  rm -f "$T/$t.out"
+  timeout 20 "$KEYD" --agreement "$AL" --oprf-key "$T/oprf.key" --audit "$T/$t.audit" \
+    --cert "$T/ca/server.pem" --tls-key "$T/ca/server.key" --listen 127.0.0.1:0 >"$T/$t.out" 2>"$T/$t.err"
+  rc=$?
+  [ "$rc" != 0 ] && ! grep -q "^listening" "$T/$t.out" && grep -q "refusing to start on it" "$T/$t.err" && ok ||
+    bad "keyd started on a $t audit log (exit $rc): $(cat "$T/$t.err")"
+done
+grep -q "hash does not match its content" "$T/edited.err" && grep -q ":3:" "$T/edited.err" && ok ||
+  bad "the edited entry is not named with its line: $(cat "$T/edited.err")"
+# a log of an older xchg-keyd (plain JSON lines) is refused, not silently restarted from zero
+printf '{"time":1,"day":"%s","agency":"police","evaluations":9,"outcome":"ok"}\n' "$today" >"$T/old.audit"
+expect 1 "refusing to start on it" -- timeout 20 "$KEYD" --agreement "$AL" --oprf-key "$T/oprf.key" \
+  --audit "$T/old.audit" --cert "$T/ca/server.pem" --tls-key "$T/ca/server.key" --listen 127.0.0.1:0
 finish

@@ -3,6 +3,7 @@
 # port holds the demo county's store; two operators each run `xchg console --url` with
 # only their own key and approve a family through the console's JSON API (curl, no
 # browser); the CLI then confirms the state on the store and `audit verify` passes.
+# A release through the daemon (into its --outbox), fetched and opened by the recipient.
 # Refusals at the daemon: a forged signature on submit, a statement for another family
 # or for the run before, a non-operator key, a replayed request (the same netauth
 # headers, and the same signed decision under fresh headers), a stale request.
@@ -25,7 +26,7 @@ bash "$XCHG_SOURCE_DIR/scripts/make-demo-ca.sh" "$T/ca" 1 >/dev/null
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
 "$XCHG_MATCHERD" --agreement "$A" --key "$K/matcher.key" --db "$D/db" --db-key "$D/db.key" \
-  --cert "$T/ca/server.pem" --tls-key "$T/ca/server.key" --listen 127.0.0.1:0 --threads 2 \
+  --cert "$T/ca/server.pem" --tls-key "$T/ca/server.key" --listen 127.0.0.1:0 --threads 2 --outbox "$T/outbox" \
   >"$T/m.out" 2>"$T/m.log" &
 PIDS+=($!)
 for _ in $(seq 300); do grep -q "^listening on" "$T/m.out" 2>/dev/null && break; sleep 0.1; done
@@ -91,11 +92,28 @@ ID=$(sed -n 's/.*"id": *\([0-9]*\).*/\1/p' <<<"$J")
 expect 0 '2 of 2 approvals' -- wait_job 2 "$ID"
 expect 0 '"state":"approved"' -- api_get 1 "/api/queue?q=$F"
 expect 0 '"verified":true' -- api_get 2 "/api/family/$F"
-# what remote mode does not do: releases and runs stay with the matcher
-expect 0 '"code":"remote"' -- api_post 1 /api/release "{\"families\": [\"$F\"]}"
+# a release through the daemon: it makes the packet with its own matcher key, into its
+# outbox, and the recipient collects it with fetch-packets and opens it
+expect 0 '"can_release":true' -- api_get 1 /api/session
+J=$(api_post 1 /api/release "{\"families\": [\"$F\"]}")
+ID=$(sed -n 's/.*"id": *\([0-9]*\).*/\1/p' <<<"$J")
+expect 0 'released,' -- wait_job 1 "$ID"
+expect 0 '"state":"released"' -- api_get 2 "/api/queue?q=$F"
+expect 0 "$F-" -- ls "$T/outbox/tf-team"
+NET=(--url "$URL" --ca "$T/ca/ca.pem" --agreement "$A")
+expect 0 "fetched 1 new packet" -- $X fetch-packets "${NET[@]}" --key "$K/tf-team.key" -o "$T/got"
+expect 0 "" -- $X open --agreement "$A" --key "$K/tf-team.key" "$T/got/$(ls "$T/got")"
+# the audit entry names the operator who asked for it
+OP1=$(sed -n 's/.*"key": *"\([0-9a-f]*\)".*/\1/p' <<<"$(api_get 1 /api/session)")
+expect 0 "\"requested_by\":\"$OP1\"" -- grep '"type":"release"' "$D/db.audit"
+# what remote mode does not do: linkage runs stay with the matcher
 expect 0 '"code":"remote"' -- api_post 1 /api/run '{"date": "2026-10-31"}'
 # a clerical-review decision: listed through the daemon, signed in the console
 RV=$(api_get 2 "/api/reviews")
+# with its evidence, read through the daemon and named from the agreement in the console
+expect 0 '"same":{"match":[' -- echo "$RV"
+expect 0 '"blocking":["' -- echo "$RV"
+expect 0 '"area":"' -- echo "$RV"
 PA=$(grep -o '"a":{[^}]*}' <<<"$RV" | head -1); PB=$(grep -o '"b":{[^}]*}' <<<"$RV" | head -1)
 fld() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
 AGA=$(fld agency "$PA"); REFA=$(fld ref "$PA"); AGB=$(fld agency "$PB"); REFB=$(fld ref "$PB")
@@ -151,6 +169,18 @@ status 403 "$(raw "$K/operator-2.key" POST /v1/operator/submit "$T/signed")" "an
 # the genuine one is stored ...
 status 201 "$(raw "$O1" POST /v1/operator/submit "$T/signed")" "genuine rejection"
 expect 0 "REJECTED" -- rl "$F2"
+# releases at the daemon, by hand: F2 was rejected, a recipient's or agency's key is not an
+# operator's, a party that is not a recipient, a body without a family
+printf '{"family":"%s","recipient":"tf-team"}' "$F2" >"$T/rel"
+status 403 "$(raw "$O1" POST /v1/operator/release "$T/rel")" "release of a rejected family" "was rejected"
+status 403 "$(raw "$K/tf-team.key" POST /v1/operator/release "$T/rel")" "a recipient asks for a release"
+status 403 "$(raw "$K/police.key" POST /v1/operator/release "$T/rel")" "an agency asks for a release"
+printf '{"family":"%s","recipient":"police"}' "$F" >"$T/rel2"
+status 403 "$(raw "$O1" POST /v1/operator/release "$T/rel2")" "release to an agency" "is not a recipient"
+printf '{"recipient":"tf-team"}' >"$T/rel3"
+status 400 "$(raw "$O1" POST /v1/operator/release "$T/rel3")" "release without a family" "needs family"
+expect 0 "1" -- bash -c "ls '$T/outbox/tf-team' | wc -l"
+
 # ... once: the same signed decision under fresh request headers is a replay
 status 403 "$(raw "$O1" POST /v1/operator/submit "$T/signed")" "replayed decision" "a replay is refused"
 # the same request headers again: the nonce is refused (netauth)

@@ -16,6 +16,7 @@
 
 #include "console_api.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@
 #include <time.h>
 
 static char demo[1024];
-static xchg_policy *pol;
+static xchg_agreement *pol;
 static xchg_matcher *mat;
 static xchg_seckey *op1, *op2, *mkey;
 static xchg_release_share *sh1, *sh2;
@@ -226,7 +227,7 @@ static int teardown(void **state)
     xchg_seckey_free(op2);
     xchg_seckey_free(mkey);
     xchg_matcher_close(mat);
-    xchg_policy_free(pol);
+    xchg_agreement_free(pol);
     return 0;
 }
 
@@ -626,6 +627,28 @@ static void test_review(void **state)
     assert_int_equal(st, 200);
     assert_true(json_integer_value(json_object_get(j, "total")) >= 1);
     json_t *pr = json_array_get(json_object_get(j, "pairs"), 0);
+    /* the evidence the operator decides on: ages, areas, and the agreement's keys (by
+       name) on which the two records agree or differ; a review pair shares a block */
+    json_t *same = json_object_get(pr, "same"), *differ = json_object_get(pr, "differ");
+    assert_true(json_array_size(json_object_get(same, "blocking")) >= 1);
+    static const char *const kinds[] = {"match", "blocking", "household"};
+    for (int k = 0; k < 3; k++) {
+        json_t *sets[2] = {json_object_get(same, kinds[k]), json_object_get(differ, kinds[k])};
+        for (int w = 0; w < 2; w++) {
+            assert_true(json_is_array(sets[w]));
+            for (size_t i = 0; i < json_array_size(sets[w]); i++) {
+                const char *name = json_string_value(json_array_get(sets[w], i));
+                assert_non_null(name);
+                assert_int_not_equal(name[0], '#'); /* named from the agreement */
+            }
+        }
+    }
+    for (int w = 0; w < 2; w++) {
+        json_t *rec = json_object_get(pr, w ? "b" : "a");
+        json_t *age = json_object_get(rec, "age");
+        assert_true(json_is_null(age) || (json_is_integer(age) && json_integer_value(age) < 130));
+        assert_true(json_is_string(json_object_get(rec, "area")));
+    }
     char body[600];
     snprintf(body, sizeof body,
              "{\"a\":{\"agency\":\"%s\",\"ref\":\"%s\"},\"b\":{\"agency\":\"%s\",\"ref\":\"%s\"},"

@@ -9,6 +9,7 @@
 #ifndef XCHG_FUZZ_COMMON_H
 #define XCHG_FUZZ_COMMON_H
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <exchange.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,10 +49,10 @@ static inline xchg_seckey *fz_key(int n)
     return k;
 }
 
-static inline xchg_policy *fz_policy(void)
+static inline xchg_agreement *fz_policy(void)
 {
-    static xchg_policy *p;
-    if (!p && xchg_policy_parse_file(XCHG_FIXTURES "/policy/base.yaml", &p, NULL) != XCHG_OK)
+    static xchg_agreement *p;
+    if (!p && t_agreement_file(XCHG_FIXTURES "/policy/base.yaml", &p, NULL) != XCHG_OK)
         fz_die("cannot parse " XCHG_FIXTURES "/policy/base.yaml");
     return p;
 }
@@ -62,7 +63,7 @@ static inline xchg_policy *fz_policy(void)
 #define XCHG_SOURCE "."
 #endif
 static inline const char *fz_path(const char *name);
-static inline xchg_policy *fz_policy_shipped(const char *name, xchg_seckey **matcher)
+static inline xchg_agreement *fz_policy_shipped(const char *name, xchg_seckey **matcher)
 {
     char path[512], dir[512];
     snprintf(path, sizeof path, "%s/policies/%s.yaml", XCHG_SOURCE, name);
@@ -90,13 +91,13 @@ static inline xchg_policy *fz_policy_shipped(const char *name, xchg_seckey **mat
     }
     char *bound = NULL;
     size_t blen = 0, nb = 0;
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     if (xchg_policy_bind_keys(text, len, path, dir, 0, &bound, &blen, &nb, NULL) != XCHG_OK ||
-        xchg_policy_parse(bound, blen, path, &p, NULL) != XCHG_OK)
+        t_agreement_parse(bound, blen, path, &p, NULL) != XCHG_OK)
         fz_die("shipped policy with keys bound");
     free(bound);
     free(text);
-    *matcher = fz_key(40 + (int)xchg_policy_matcher(p));
+    *matcher = fz_key(40 + (int)xchg_policy_matcher(xchg_agreement_policy(p)));
     return p;
 }
 

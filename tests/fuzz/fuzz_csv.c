@@ -3,6 +3,7 @@
  * output file. */
 #include "fuzz_common.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <sys/stat.h>
 
 static xchg_seckey *police;

@@ -3,12 +3,13 @@
  * signature line and its parsing); 1: the input is a body, signed here with the
  * agreement's matcher key, so that the JSON reader and the re-evaluation of the rule,
  * criteria and claim are reached. */
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_init();
-    static xchg_policy *p;
+    static xchg_agreement *p;
     static xchg_seckey *matcher;
     if (!p)
         p = fz_policy_shipped("phase2", &matcher);

@@ -5,6 +5,7 @@
  * signature) then the body. The clock is fixed at the seed's time, so a well-formed seed
  * reaches the signature check; the replay cache persists across inputs, as in the daemon.
  */
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include "fuzz_common.h"
 
 #define FUZZ_NOW 1767225600

@@ -1,6 +1,7 @@
 /* Fuzz target: key text and key files. The first byte picks the reader: the "xk1:" public
  * key text, a public key file, a secret key file (peek, load without and with a
  * passphrase), a keyring file, a linkage secret file (opened as the police agency). */
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -5,7 +5,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_init();
-    xchg_policy *p = fz_policy();
+    const xchg_policy *p = xchg_agreement_policy(fz_policy());
     xchg_diag *d = xchg_diag_new();
     xchg_mapping *m = NULL;
     if (xchg_mapping_parse(p, (const char *)data, size, "fuzz.yaml", &m, d) == XCHG_OK) {

@@ -1,5 +1,6 @@
 /* Fuzz target: referral packets, opened by the team (seed key 5) under the fixture
  * agreement. */
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,6 +1,7 @@
 /* Fuzz target: the sealed-extract container, read by the matcher (seed key 4). Odd first
  * bytes go through the raw container reader, even ones through xchg_extract_open/next/
  * finish against the fixture agreement. The byte itself is not part of the file. */
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include "fuzz_common.h"
 
 static xchg_seckey *matcher, *police;

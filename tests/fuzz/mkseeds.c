@@ -6,6 +6,7 @@
  */
 #include "fuzz_common.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <sys/stat.h>
 
 static const char *outdir;
@@ -48,8 +49,8 @@ int main(int argc, char **argv)
     outdir = argv[1];
     mkdir(outdir, 0755);
     fz_init();
-    xchg_policy *p = fz_policy();
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    xchg_agreement *p = fz_policy();
+    const xchg_policy_data *pd = xchg_agreement_get(p);
     xchg_seckey *owner = fz_key(1), *police = fz_key(2), *matcher = fz_key(4), *team = fz_key(5);
 
     /* http: a correctly signed submission (at the fixed clock of fuzz_http) */
@@ -126,13 +127,14 @@ int main(int argc, char **argv)
 
     /* a referral packet for the team */
     char hex[65], body[512];
-    xchg_hex_encode(hex, xchg_policy_hash(p), 32);
+    xchg_hex_encode(hex, xchg_policy_hash(xchg_agreement_policy(p)), 32);
     snprintf(body, sizeof body,
              "{\"agreement\":{\"id\":\"%s\",\"sha256\":\"%s\"},\"recipient\":\"team\","
              "\"family\":\"f-0001\",\"people\":[{\"person\":\"p1\",\"records\":[]}]}",
              pd->id, hex);
     const char *pp = fz_path("seed.xrp");
-    if (xchg_packet_seal(p, matcher, xchg_policy_party(p, "team"), body, pp, 1, NULL) != XCHG_OK)
+    if (xchg_packet_seal(p, matcher, xchg_policy_party(xchg_agreement_policy(p), "team"), body, pp,
+                         1, NULL) != XCHG_OK)
         fz_die("packet_seal");
     put_file("packet", "team-packet", NOPREFIX, pp);
 
@@ -140,9 +142,9 @@ int main(int argc, char **argv)
      * unit tests' good_body), as a body to be signed (selector 1) and signed (selector 0) */
     {
         xchg_seckey *pm = NULL;
-        xchg_policy *p2 = fz_policy_shipped("phase2", &pm);
+        xchg_agreement *p2 = fz_policy_shipped("phase2", &pm);
         char h2[65], ev[4096];
-        xchg_hex_encode(h2, xchg_policy_hash(p2), 32);
+        xchg_hex_encode(h2, xchg_policy_hash(xchg_agreement_policy(p2)), 32);
 #define EVF                                                                                    \
     "{\"person\":0,\"record\":\"R-TEST-0000-0001\",\"agency\":\"%s\",\"extract\":\"00\","      \
     "\"measure\":\"%s\",\"start\":\"%s\",\"end\":\"%s\",\"value\":1.0,\"of\":0.0}"
@@ -174,7 +176,7 @@ int main(int argc, char **argv)
         put("evidence", "claim-signed", 0, sealed, sl);
         free(sealed);
         xchg_seckey_free(pm);
-        xchg_policy_free(p2);
+        xchg_agreement_free(p2);
     }
 
     /* an audit log: genesis, entries, a checkpoint */
@@ -183,7 +185,7 @@ int main(int argc, char **argv)
     xchg_audit_genesis g;
     memset(&g, 0, sizeof g);
     g.agreement_id = pd->id;
-    memcpy(g.agreement_sha256, xchg_policy_hash(p), 32);
+    memcpy(g.agreement_sha256, xchg_policy_hash(xchg_agreement_policy(p)), 32);
     memcpy(g.matcher_key, xchg_seckey_public(matcher)->id, XCHG_KEYID_BYTES);
     xchg_audit *a = NULL;
     uint64_t seq;

@@ -7,6 +7,7 @@
  */
 #include <exchange.h>
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: decision_sign AGREEMENT KEY FAMILY approve|reject REASON\n");
         return 2;
     }
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_seckey *k = NULL;
-    if (xchg_policy_parse_file(argv[1], &p, NULL) != XCHG_OK ||
+    if (t_agreement_file(argv[1], &p, NULL) != XCHG_OK ||
         xchg_seckey_load(argv[2], NULL, 0, &k, NULL) != XCHG_OK) {
         fprintf(stderr, "decision_sign: cannot load %s or %s\n", argv[1], argv[2]);
         return 3;
@@ -40,6 +41,6 @@ int main(int argc, char **argv)
     free(out);
     xchg_diag_free(d);
     xchg_seckey_free(k);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     return e == XCHG_OK ? 0 : 1;
 }

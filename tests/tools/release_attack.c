@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include "store_internal.h"
 
 int main(int argc, char **argv)
@@ -29,18 +30,18 @@ int main(int argc, char **argv)
         return 3;
     xchg_diag *d = xchg_diag_new();
     xchg_store_key *k = NULL;
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_store *s = NULL;
     xchg_seckey *team = NULL;
     if (xchg_store_key_load(argv[2], &k, d) != XCHG_OK ||
-        xchg_policy_parse_file(argv[3], &p, d) != XCHG_OK ||
+        t_agreement_file(argv[3], &p, d) != XCHG_OK ||
         xchg_store_open(argv[1], k, p, 0, &s, d) != XCHG_OK ||
         xchg_seckey_load(argv[4], NULL, 0, &team, d) != XCHG_OK) {
         for (size_t i = 0; i < xchg_diag_count(d); i++)
             fprintf(stderr, "release_attack: %s\n", xchg_diag_text(d, i));
         return 3;
     }
-    const xchg_release_key *rk = &xchg_policy_get(p)->release_key;
+    const xchg_release_key *rk = &xchg_agreement_get(p)->release_key;
     sqlite3 *db = xchg__store_db(s);
     char kid[XCHG_KEYID_HEXLEN + 1];
     xchg_keyid_hex(xchg_seckey_public(team)->id, kid);
@@ -72,8 +73,8 @@ int main(int argc, char **argv)
             continue;
         uint8_t *pt = malloc(wl + 1), *inner = malloc(wl + 1);
         int ok = pt && inner && wl > XCHG_PAYLOAD_OVERHEAD &&
-                 xchg_payload_decrypt(dk, xchg_policy_hash(p), xid, ref, strlen(ref), w, wl, pt) ==
-                     XCHG_OK;
+                 xchg_payload_decrypt(dk, xchg_policy_hash(xchg_agreement_policy(p)), xid, ref,
+                                      strlen(ref), w, wl, pt) == XCHG_OK;
         unsigned idx[XCHG_TH_MAX_SHARES];
         uint8_t D[XCHG_TH_MAX_SHARES * 32], ctx[32], sR[32];
         size_t nc = 0;
@@ -90,13 +91,14 @@ int main(int argc, char **argv)
         }
         with += nc > 0;
         if (!ok && rk->present && nc &&
-            xchg_threshold_context(xchg_policy_hash(p), rk->deal, xid, ref, strlen(ref), ctx) ==
-                XCHG_OK)
+            xchg_threshold_context(xchg_policy_hash(xchg_agreement_policy(p)), rk->deal, xid, ref,
+                                   strlen(ref), ctx) == XCHG_OK)
             for (size_t m = 1; !ok && m <= nc; m++)
                 ok = xchg_threshold_combine(m, idx, D, sR) == XCHG_OK &&
                      xchg_threshold_unwrap(sR, ctx, w, wl, inner) == XCHG_OK &&
-                     xchg_payload_decrypt(dk, xchg_policy_hash(p), xid, ref, strlen(ref), inner,
-                                          wl - XCHG_TH_WRAP_OVERHEAD, pt) == XCHG_OK;
+                     xchg_payload_decrypt(dk, xchg_policy_hash(xchg_agreement_policy(p)), xid, ref,
+                                          strlen(ref), inner, wl - XCHG_TH_WRAP_OVERHEAD,
+                                          pt) == XCHG_OK;
         readable += ok != 0;
         if (pt)
             sodium_memzero(pt, wl);
@@ -112,7 +114,7 @@ int main(int argc, char **argv)
            readable, total, with);
     xchg_seckey_free(team);
     xchg_store_free(s);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_store_key_free(k);
     xchg_diag_free(d);
     return 0;

@@ -11,6 +11,7 @@
 #include "report.h"
 #include "store_internal.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <exchange.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,19 +26,19 @@ int main(int argc, char **argv)
     if (xchg_init() != XCHG_OK)
         return 2;
     xchg_diag *d = xchg_diag_new();
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_store_key *k = NULL;
     xchg_matcher *m = NULL;
     xchg__report *r = NULL;
     int rc = 2;
-    if (xchg_policy_parse_file(argv[3], &p, d) != XCHG_OK ||
+    if (t_agreement_file(argv[3], &p, d) != XCHG_OK ||
         xchg_store_key_load(argv[2], &k, d) != XCHG_OK ||
         xchg_matcher_open(argv[1], k, p, 0, &m, d) != XCHG_OK)
         goto cleanup;
     xchg_store *s = xchg_matcher_store(m);
     int64_t run = argc == 5 ? strtoll(argv[4], NULL, 10) : xchg__store_latest_run(s);
     double t0 = (double)clock();
-    if (xchg__report_build(s, p, run, 0, &r, d) != XCHG_OK)
+    if (xchg__report_build(s, xchg_agreement_policy(p), run, 0, &r, d) != XCHG_OK)
         goto cleanup;
     double build = ((double)clock() - t0) / CLOCKS_PER_SEC;
     long thr = r->rules.threshold, base = r->rules.base;
@@ -78,7 +79,7 @@ cleanup:
     xchg__report_free(r);
     xchg_matcher_close(m);
     xchg_store_key_free(k);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     xchg_diag_free(d);
     return rc;
 }

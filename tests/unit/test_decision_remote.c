@@ -8,12 +8,13 @@
 #include "store_internal.h"
 #include "test_helpers.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <jansson.h>
 #include <time.h>
 
 #define NOW 1767225600
 
-static xchg_policy *pol;
+static xchg_agreement *pol;
 static xchg_secret *psec, *ssec;
 static char dir[512];
 
@@ -38,7 +39,7 @@ static int setup(void **state)
     (void)state;
     snprintf(dir, sizeof dir, "%s", tpath("decision_remote"));
     mkdir(dir, 0700);
-    if (xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
+    if (t_agreement_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
         return -1;
     xchg_seckey *owner = seed_key(1), *police = seed_key(2), *school = seed_key(3);
     const char *sp = path_in("s.xsec");
@@ -56,7 +57,7 @@ static int teardown(void **state)
     (void)state;
     xchg_secret_free(psec);
     xchg_secret_free(ssec);
-    xchg_policy_free(pol);
+    xchg_agreement_free(pol);
     return 0;
 }
 

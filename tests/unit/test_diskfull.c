@@ -8,6 +8,7 @@
  */
 #include "test_helpers.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -16,7 +17,7 @@
 
 #define FIX XCHG_TEST_DIR "/fixtures/"
 
-static xchg_policy *pol;
+static xchg_agreement *pol;
 static xchg_secret *psec, *ssec;
 static xchg_seckey *k_police, *k_school, *k_matcher;
 static char body[512];
@@ -24,7 +25,7 @@ static char body[512];
 static int setup(void **state)
 {
     (void)state;
-    if (xchg_policy_parse_file(FIX "policy/base.yaml", &pol, NULL) != XCHG_OK)
+    if (t_agreement_file(FIX "policy/base.yaml", &pol, NULL) != XCHG_OK)
         return -1;
     xchg_seckey *owner = seed_key(1);
     k_police = seed_key(2);
@@ -37,10 +38,10 @@ static int setup(void **state)
               xchg_secret_open(pol, k_school, sp, &ssec, NULL) != XCHG_OK;
     xchg_seckey_free(owner);
     char hex[65];
-    xchg_hex_encode(hex, xchg_policy_hash(pol), 32);
+    xchg_hex_encode(hex, xchg_policy_hash(xchg_agreement_policy(pol)), 32);
     snprintf(body, sizeof body,
              "{\"agreement\":{\"id\":\"%s\",\"sha256\":\"%s\"},\"recipient\":\"team\"}",
-             xchg_policy_get(pol)->id, hex);
+             xchg_agreement_get(pol)->id, hex);
     return bad ? -1 : 0;
 }
 
@@ -52,7 +53,7 @@ static int teardown(void **state)
     xchg_seckey_free(k_police);
     xchg_seckey_free(k_school);
     xchg_seckey_free(k_matcher);
-    xchg_policy_free(pol);
+    xchg_agreement_free(pol);
     return 0;
 }
 
@@ -67,7 +68,8 @@ static xchg_err seal_to(const char *out, const char *csv, xchg_seckey *k, xchg_s
 
 static xchg_err packet_to(const char *out, xchg_diag *d)
 {
-    return xchg_packet_seal(pol, k_matcher, xchg_policy_party(pol, "team"), body, out, 1, d);
+    return xchg_packet_seal(pol, k_matcher, xchg_policy_party(xchg_agreement_policy(pol), "team"),
+                            body, out, 1, d);
 }
 
 /* files in dir whose name starts with prefix */

@@ -6,16 +6,17 @@
  */
 #include "test_helpers.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <jansson.h>
 
 #define FIX XCHG_TEST_DIR "/fixtures/seal/"
 
-static xchg_policy *pol, *other, *amended;
+static xchg_agreement *pol, *other, *amended;
 static xchg_secret *sec;
 static char xex[512], big[512];
 
 /* seal the police fixture under policy p with agency key seed, secret s, to path */
-static void seal_with(xchg_policy *p, int seed, xchg_secret *s, const char *path)
+static void seal_with(xchg_agreement *p, int seed, xchg_secret *s, const char *path)
 {
     xchg_seckey *k = seed_key(seed);
     xchg_seal_opts o = {.input = FIX "police.csv", .output = path, .overwrite = 1,
@@ -25,7 +26,7 @@ static void seal_with(xchg_policy *p, int seed, xchg_secret *s, const char *path
     xchg_seckey_free(k);
 }
 
-static xchg_secret *secret_for(xchg_policy *p, uint32_t epoch)
+static xchg_secret *secret_for(xchg_agreement *p, uint32_t epoch)
 {
     const char *path = tpath("x.xsec");
     xchg_seckey *owner = seed_key(1), *police = seed_key(2);
@@ -40,10 +41,10 @@ static xchg_secret *secret_for(xchg_policy *p, uint32_t epoch)
 static int setup(void **state)
 {
     (void)state;
-    if (xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
+    if (t_agreement_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
         return -1;
-    other = policy_variant("id: test-agreement", "id: other-agreement");
-    amended = policy_variant("retention_days: 365", "retention_days: 364");
+    other = agreement_variant("id: test-agreement", "id: other-agreement");
+    amended = agreement_variant("retention_days: 365", "retention_days: 364");
     sec = secret_for(pol, 1);
     snprintf(xex, sizeof xex, "%s", tpath("good.xex"));
     seal_with(pol, 2, sec, xex);
@@ -71,14 +72,14 @@ static int teardown(void **state)
 {
     (void)state;
     xchg_secret_free(sec);
-    xchg_policy_free(pol);
-    xchg_policy_free(other);
-    xchg_policy_free(amended);
+    xchg_agreement_free(pol);
+    xchg_agreement_free(other);
+    xchg_agreement_free(amended);
     return 0;
 }
 
 /* Read the whole extract as the matcher; returns the first error. */
-static xchg_err verify_n(xchg_policy *p, const char *path, int matcher_seed, uint32_t epoch,
+static xchg_err verify_n(xchg_agreement *p, const char *path, int matcher_seed, uint32_t epoch,
                          uint64_t want, xchg_diag *d)
 {
     xchg_seckey *m = seed_key(matcher_seed);
@@ -101,7 +102,7 @@ static xchg_err verify_n(xchg_policy *p, const char *path, int matcher_seed, uin
     return e;
 }
 
-static xchg_err verify(xchg_policy *p, const char *path, int matcher_seed, uint32_t epoch,
+static xchg_err verify(xchg_agreement *p, const char *path, int matcher_seed, uint32_t epoch,
                        xchg_diag *d)
 {
     return verify_n(p, path, matcher_seed, epoch, 4, d);
@@ -235,9 +236,11 @@ static xchg_err open_with(void (*edit)(json_t *), const char *ref, int *incremen
     json_decref(j);
     const char *path = tpath("kind.xex");
     xchg_xex_writer *w = NULL;
-    const xchg_policy_data *pd = xchg_policy_get(pol);
-    assert_int_equal(xchg_xex_writer_new(path, 1, &pd->parties[xchg_policy_party(pol, "matcher")].key,
-                                         police, text, strlen(text), &w, NULL),
+    const xchg_policy_data *pd = xchg_agreement_get(pol);
+    assert_int_equal(xchg_xex_writer_new(
+                         path, 1,
+                         &pd->parties[xchg_policy_party(xchg_agreement_policy(pol), "matcher")].key,
+                         police, text, strlen(text), &w, NULL),
                      XCHG_OK);
     if (ref) { /* one record with this reference */
         xchg_record rec;

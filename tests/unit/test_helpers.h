@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <exchange.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,14 @@ static inline xchg_policy *policy_variant(const char *find, const char *repl)
     free(t);
     free(u);
     return p;
+}
+
+/* policy_variant, wrapped as an (unverified, test-only) agreement for the acting calls. */
+static inline xchg_agreement *agreement_variant(const char *find, const char *repl)
+{
+    xchg_agreement *a = NULL;
+    assert_int_equal(xchg__agreement_trust_unverified(policy_variant(find, repl), &a), XCHG_OK);
+    return a;
 }
 
 #endif

@@ -8,11 +8,12 @@
  */
 #include "test_helpers.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <errno.h>
 
 #define FIX XCHG_TEST_DIR "/fixtures/"
 
-static xchg_policy *pol;
+static xchg_agreement *pol;
 static xchg_secret *psec;
 static xchg_seckey *k_owner, *k_police, *k_matcher, *k_team;
 static char *good_yaml, *good_xex, *good_xrp, *good_log, *good_key, *good_pub, *good_xsec,
@@ -44,13 +45,13 @@ static xchg_err run_csv(const void *data, size_t len, xchg_diag *d)
 
 static xchg_err run_yaml(const void *data, size_t len, xchg_diag *d)
 {
-    xchg_policy *p = NULL;
-    xchg_err e = xchg_policy_parse(data, len, "h.yaml", &p, d);
+    xchg_agreement *p = NULL;
+    xchg_err e = t_agreement_parse(data, len, "h.yaml", &p, d);
     if (e == XCHG_OK)
         assert_non_null(p);
     else
         assert_null(p);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     return e;
 }
 
@@ -216,7 +217,7 @@ static char *replace(const char *good, size_t n, const char *find, const char *r
 static int setup(void **state)
 {
     (void)state;
-    if (xchg_policy_parse_file(FIX "policy/base.yaml", &pol, NULL) != XCHG_OK)
+    if (t_agreement_file(FIX "policy/base.yaml", &pol, NULL) != XCHG_OK)
         return -1;
     k_owner = seed_key(1);
     k_police = seed_key(2);
@@ -235,18 +236,18 @@ static int setup(void **state)
     if (xchg_seal(pol, k_police, psec, &o, &st, NULL) != XCHG_OK)
         return -1;
     char hex[65], body[512];
-    xchg_hex_encode(hex, xchg_policy_hash(pol), 32);
+    xchg_hex_encode(hex, xchg_policy_hash(xchg_agreement_policy(pol)), 32);
     snprintf(body, sizeof body,
              "{\"agreement\":{\"id\":\"%s\",\"sha256\":\"%s\"},\"recipient\":\"team\","
              "\"family\":\"f-0001\"}",
-             xchg_policy_get(pol)->id, hex);
-    if (xchg_packet_seal(pol, k_matcher, xchg_policy_party(pol, "team"), body, pp, 1, NULL) !=
-        XCHG_OK)
+             xchg_agreement_get(pol)->id, hex);
+    if (xchg_packet_seal(pol, k_matcher, xchg_policy_party(xchg_agreement_policy(pol), "team"),
+                         body, pp, 1, NULL) != XCHG_OK)
         return -1;
     xchg_audit_genesis g;
     memset(&g, 0, sizeof g);
-    g.agreement_id = xchg_policy_get(pol)->id;
-    memcpy(g.agreement_sha256, xchg_policy_hash(pol), 32);
+    g.agreement_id = xchg_agreement_get(pol)->id;
+    memcpy(g.agreement_sha256, xchg_policy_hash(xchg_agreement_policy(pol)), 32);
     memcpy(g.matcher_key, xchg_seckey_public(k_matcher)->id, XCHG_KEYID_BYTES);
     xchg_audit *a = NULL;
     uint64_t seq;
@@ -286,7 +287,7 @@ static int teardown(void **state)
     xchg_seckey_free(k_police);
     xchg_seckey_free(k_matcher);
     xchg_seckey_free(k_team);
-    xchg_policy_free(pol);
+    xchg_agreement_free(pol);
     return 0;
 }
 
@@ -460,9 +461,9 @@ static void test_yaml(void **state)
     const char *hp = tpath("huge.yaml");
     spit(hp, huge, 5u << 20);
     free(huge);
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_diag *d = xchg_diag_new();
-    assert_int_not_equal(xchg_policy_parse_file(hp, &p, d), XCHG_OK);
+    assert_int_not_equal(t_agreement_file(hp, &p, d), XCHG_OK);
     assert_null(p);
     xchg_diag_free(d);
     unlink(hp);
@@ -569,7 +570,7 @@ static void test_secret(void **state)
     secret_body_case("xsec: version 2", 2, 2, XCHG_ERR_VERSION);
     secret_body_case("xsec: id length 255", 3, 255, XCHG_ERR_TRUNCATED);
     /* n recipients at 2+1+1+idlen+4+8+8+16 */
-    size_t idlen = strlen(xchg_policy_get(pol)->id);
+    size_t idlen = strlen(xchg_agreement_get(pol)->id);
     secret_body_case("xsec: 255 recipients", 4 + idlen + 36, 255, XCHG_ERR_TRUNCATED);
     secret_body_case("xsec: 0 recipients", 4 + idlen + 36, 0, XCHG_ERR_TRUNCATED);
     static const xchg_err allowed[] = {XCHG_ERR_FORMAT, XCHG_ERR_TRUNCATED, XCHG_ERR_VERIFY};

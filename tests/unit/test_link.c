@@ -7,9 +7,10 @@
  * cluster score (a record like one of a person's records but not the others stays apart),
  * and reviewers' decisions.
  */
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include "test_helpers.h"
 
-static xchg_policy *pol, *pol_base, *pol_person;
+static xchg_agreement *pol, *pol_base, *pol_person;
 static size_t POLICE, SCHOOL;
 static size_t K_UPN, K_NAME, K_PHON, P_CRIME, P_SCHOOL;
 static int32_t RUN;
@@ -29,11 +30,11 @@ static char *subst(char *t, const char *at, const char *with)
     return u;
 }
 
-static xchg_policy *parse(char *u)
+static xchg_agreement *parse(char *u)
 {
-    xchg_policy *out = NULL;
+    xchg_agreement *out = NULL;
     xchg_diag *d = xchg_diag_new();
-    xchg_err e = xchg_policy_parse(u, strlen(u), "link.yaml", &out, d);
+    xchg_err e = t_agreement_parse(u, strlen(u), "link.yaml", &out, d);
     for (size_t i = 0; i < xchg_diag_count(d); i++)
         print_message("%s\n", xchg_diag_text(d, i));
     xchg_diag_free(d);
@@ -62,9 +63,9 @@ static int setup(void **state)
     pol_person = parse(v);
     if (!pol_base || !pol_person)
         return -1;
-    const xchg_policy_data *p = xchg_policy_get(pol);
-    POLICE = xchg_policy_party(pol, "police");
-    SCHOOL = xchg_policy_party(pol, "school");
+    const xchg_policy_data *p = xchg_agreement_get(pol);
+    POLICE = xchg_policy_party(xchg_agreement_policy(pol), "police");
+    SCHOOL = xchg_policy_party(xchg_agreement_policy(pol), "school");
     for (size_t k = 0; k < p->nmatch_keys; k++) {
         if (strcmp(p->match_keys[k].name, "upn") == 0)
             K_UPN = k;
@@ -86,8 +87,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    xchg_policy_free(pol_base);
-    xchg_policy_free(pol_person);
+    xchg_agreement_free(pol_base);
+    xchg_agreement_free(pol_person);
     return 0;
 }
 
@@ -253,13 +254,13 @@ static void test_any_order_not_a_twin(void **state)
     t = subst(t, "households:\n",
               "  - {name: any_dob, fields: [surname, forename, dob], any_order: [surname, forename]}\n"
               "households:\n");
-    xchg_policy *ap = parse(t);
+    xchg_agreement *ap = parse(t);
     assert_non_null(ap);
-    const xchg_policy_data *p = xchg_policy_get(ap);
+    const xchg_policy_data *p = xchg_agreement_get(ap);
     size_t k_any = p->nmatch_keys - 1;
     assert_string_equal(p->match_keys[k_any].name, "any_dob");
     assert_true(p->match_keys[k_any].any_order);
-    xchg_policy *keep = pol;
+    xchg_agreement *keep = pol;
     pol = ap;
     struct rb r[3];
     size_t ag[3] = {POLICE, SCHOOL, SCHOOL};
@@ -279,7 +280,7 @@ static void test_any_order_not_a_twin(void **state)
     assert_int_equal(res->npersons, 2);
     xchg_link_result_free(res);
     pol = keep;
-    xchg_policy_free(ap);
+    xchg_agreement_free(ap);
 }
 
 static void test_moved_family(void **state)
@@ -426,7 +427,10 @@ static void test_stable_pseudonyms(void **state)
 
 
 /* a police person-id token (match token index nmatch_keys under pol_person) */
-static void pid(struct rb *b, uint8_t v) { match(b, xchg_policy_get(pol_person)->nmatch_keys, v); }
+static void pid(struct rb *b, uint8_t v)
+{
+    match(b, xchg_agreement_get(pol_person)->nmatch_keys, v);
+}
 
 static void test_one_record_per_person_chain(void **state)
 {

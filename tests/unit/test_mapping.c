@@ -8,9 +8,10 @@
  */
 #include "test_helpers.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <jansson.h>
 
-static xchg_policy *pol;
+static xchg_agreement *pol;
 static xchg_secret *police_secret;
 
 static int32_t day(const char *s)
@@ -23,7 +24,7 @@ static int32_t day(const char *s)
 static int setup(void **state)
 {
     (void)state;
-    if (xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
+    if (t_agreement_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
         return -1;
     const char *path = tpath("mapping.xsec");
     unlink(path);
@@ -39,20 +40,21 @@ static int teardown(void **state)
 {
     (void)state;
     xchg_secret_free(police_secret);
-    xchg_policy_free(pol);
+    xchg_agreement_free(pol);
     return 0;
 }
 
 static xchg_mapping *mapping(const char *text, xchg_err want, xchg_diag *d)
 {
     xchg_mapping *m = NULL;
-    assert_int_equal(xchg_mapping_parse(pol, text, strlen(text), "m.yaml", &m, d), want);
+    assert_int_equal(
+        xchg_mapping_parse(xchg_agreement_policy(pol), text, strlen(text), "m.yaml", &m, d), want);
     if (want != XCHG_OK)
         assert_null(m);
     return m;
 }
 
-static xchg_err seal_with(const xchg_policy *p, const char *csv, const char *out,
+static xchg_err seal_with(const xchg_agreement *p, const char *csv, const char *out,
                           const xchg_mapping *m, int strict, int check, xchg_seal_stats *st,
                           xchg_diag *d)
 {
@@ -148,7 +150,8 @@ static void test_renamed_reordered_translated(void **state)
     assert_int_equal(seal_with(pol, agreed_csv, a, NULL, 1, 0, &st, d), XCHG_OK);
     assert_int_equal(st.sealed, 3);
     xchg_mapping *m = mapping(own_map, XCHG_OK, d);
-    assert_int_equal(xchg_mapping_agency(m), xchg_policy_party(pol, "police"));
+    assert_int_equal(xchg_mapping_agency(m),
+                     xchg_policy_party(xchg_agreement_policy(pol), "police"));
     xchg_diag_clear(d);
     assert_int_equal(seal_with(pol, own_csv, b, m, 1, 0, &st, d), XCHG_OK);
     assert_int_equal(st.sealed, 3);
@@ -260,7 +263,7 @@ static void test_refused_mappings(void **state)
         strcpy(s + pre + rl, at + fl);
         xchg_diag_clear(d);
         xchg_mapping *m = NULL;
-        xchg_err e = xchg_mapping_parse(pol, s, strlen(s), "m.yaml", &m, d);
+        xchg_err e = xchg_mapping_parse(xchg_agreement_policy(pol), s, strlen(s), "m.yaml", &m, d);
         assert_int_not_equal(e, XCHG_OK);
         assert_null(m);
         assert_diag_has(d, bads[i].want);
@@ -292,8 +295,9 @@ static void test_refused_mappings(void **state)
         size_t len = hostile[i].len ? hostile[i].len : strlen(hostile[i].text);
         if (i == 0)
             len = 0;
-        assert_int_not_equal(xchg_mapping_parse(pol, hostile[i].text, len, "h.yaml", &h, d),
-                             XCHG_OK);
+        assert_int_not_equal(
+            xchg_mapping_parse(xchg_agreement_policy(pol), hostile[i].text, len, "h.yaml", &h, d),
+            XCHG_OK);
         assert_null(h);
         assert_diag_has(d, hostile[i].want);
     }
@@ -368,9 +372,9 @@ static void test_systematic_dob_error(void **state)
         char *t = malloc(bl + 128);
         memcpy(t, text, bl);
         strcpy(t + bl, tail[i]);
-        xchg_policy *q = NULL;
+        xchg_agreement *q = NULL;
         xchg_diag_clear(d);
-        xchg_err pe = xchg_policy_parse(t, strlen(t), "q.yaml", &q, d);
+        xchg_err pe = t_agreement_parse(t, strlen(t), "q.yaml", &q, d);
         if (want[i] == XCHG_ERR_POLICY) {
             assert_int_equal(pe, XCHG_ERR_POLICY);
             assert_diag_has(d, i == 2 ? "a field's max_unparseable must be a share between 0 and 1"
@@ -379,7 +383,7 @@ static void test_systematic_dob_error(void **state)
             assert_int_equal(pe, XCHG_OK);
             assert_int_equal(seal_with(q, csv, out, NULL, 1, 0, &st, d), want[i]);
         }
-        xchg_policy_free(q);
+        xchg_agreement_free(q);
         free(t);
     }
     free(text);
@@ -434,13 +438,13 @@ static void test_template(void **state)
     (void)state;
     xchg_diag *d = xchg_diag_new();
     char *t = NULL;
-    size_t police = xchg_policy_party(pol, "police");
-    assert_int_equal(xchg_seal_template(pol, police, NULL, &t), XCHG_OK);
+    size_t police = xchg_policy_party(xchg_agreement_policy(pol), "police");
+    assert_int_equal(xchg_seal_template(xchg_agreement_policy(pol), police, NULL, &t), XCHG_OK);
     assert_string_equal(t, "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent,Legal Basis\n"
                            "REF-0001,Mary,Smith,14/03/2011,FW1 2AB,CRIME,14/03/2011,given,\n");
     free(t);
     xchg_mapping *m = mapping(own_map, XCHG_OK, d);
-    assert_int_equal(xchg_seal_template(pol, police, m, &t), XCHG_OK);
+    assert_int_equal(xchg_seal_template(xchg_agreement_policy(pol), police, m, &t), XCHG_OK);
     assert_string_equal(t, "Reference,Given Name,Family Name,Born,Post Code,Incident,Occurred,"
                            "Agreed,Legal Basis\n"
                            "REF-0001,Mary,Smith,2011-03-14,FW1 2AB,C,14/03/2011,given,\n");
@@ -452,16 +456,18 @@ static void test_template(void **state)
     assert_int_equal(st.warnings, 0);
     free(t);
     /* the school's template: a UPN with a valid check letter */
-    size_t school = xchg_policy_party(pol, "school");
-    assert_int_equal(xchg_seal_template(pol, school, NULL, &t), XCHG_OK);
+    size_t school = xchg_policy_party(xchg_agreement_policy(pol), "school");
+    assert_int_equal(xchg_seal_template(xchg_agreement_policy(pol), school, NULL, &t), XCHG_OK);
     char upn[14];
     assert_int_equal(sscanf(strchr(t, '\n') + 1, "REF-0001,%13[^,]", upn), 1);
     char canon[XCHG_UPN_LEN + 1];
     assert_int_equal(xchg_norm_upn(upn, strlen(upn), canon, NULL, NULL), XCHG_OK);
     free(t);
     /* a mapping is for one agency */
-    assert_int_equal(xchg_seal_template(pol, school, m, &t), XCHG_ERR_ARG);
-    assert_int_equal(xchg_seal_template(pol, xchg_policy_party(pol, "matcher"), NULL, &t),
+    assert_int_equal(xchg_seal_template(xchg_agreement_policy(pol), school, m, &t), XCHG_ERR_ARG);
+    assert_int_equal(xchg_seal_template(xchg_agreement_policy(pol),
+                                        xchg_policy_party(xchg_agreement_policy(pol), "matcher"),
+                                        NULL, &t),
                      XCHG_ERR_ARG);
     xchg_mapping_free(m);
     xchg_diag_free(d);

@@ -1,15 +1,16 @@
 /* Request authentication: a signed request verifies; each kind of tampering or misuse is
  * refused with its exact reason (bad signature, unknown key, wrong role, stale time,
  * replayed nonce, body hash mismatch, malformed or missing headers, full replay cache). */
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include "test_helpers.h"
 
-static xchg_policy *pol;
+static xchg_agreement *pol;
 static xchg_seckey *police, *team, *stranger;
 
 static int setup(void **state)
 {
     (void)state;
-    if (xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
+    if (t_agreement_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
         return -1;
     police = seed_key(2);
     team = seed_key(5);
@@ -23,7 +24,7 @@ static int teardown(void **state)
     xchg_seckey_free(police);
     xchg_seckey_free(team);
     xchg_seckey_free(stranger);
-    xchg_policy_free(pol);
+    xchg_agreement_free(pol);
     return 0;
 }
 
@@ -65,7 +66,7 @@ static void test_good_then_replayed(void **state)
     xchg_netauth_reason why;
     assert_int_equal(xchg_netauth_verify(v, &r, AGENCY, NOW + 10, &party, &why), XCHG_OK);
     assert_int_equal(why, XCHG_NETAUTH_OK);
-    assert_string_equal(xchg_policy_get(pol)->parties[party].id, "police");
+    assert_string_equal(xchg_agreement_get(pol)->parties[party].id, "police");
     assert_int_equal(xchg_netauth_check_body(h.body_sha256, body, &why), XCHG_OK);
     /* the same headers again */
     assert_int_equal(check(v, &r, AGENCY, NOW + 11, XCHG_ERR_VERIFY), XCHG_NETAUTH_REPLAYED);

@@ -334,15 +334,114 @@ static void test_wire_and_keyfile(void **state)
     unlink(path);
 }
 
+/* ---- threads and pipelining -------------------------------------------------------- */
+
+/* A service that answers honestly except for batch number `bad` (1-based): tampered
+ * (mode 1: one point swapped) or refused (mode 3). */
+struct psvc {
+    uint8_t sk[32];
+    size_t requests, bad, evaluations;
+    int mode;
+};
+
+static xchg_err ptransport(void *ctx, const uint8_t *req, size_t len, uint8_t **resp,
+                           size_t *resp_len, char *why, size_t whylen)
+{
+    struct psvc *s = ctx;
+    size_t n;
+    assert_int_equal(xchg_oprf_request_count(req, len, &n), XCHG_OK);
+    s->requests++;
+    if (s->requests == s->bad && s->mode == 3) {
+        snprintf(why, whylen, "keyd refused (HTTP 429): rate limit reached");
+        return XCHG_ERR_DENIED;
+    }
+    s->evaluations += n;
+    assert_int_equal(xchg_oprf_serve(s->sk, req, len, resp, resp_len), XCHG_OK);
+    if (s->requests == s->bad && s->mode == 1)
+        memcpy(*resp + 8 + 7 * EL, *resp + 8 + 3 * EL, EL);
+    return XCHG_OK;
+}
+
+#define PN 1000 /* inputs: batches of 90, chunks of 64 inside each */
+
+static void test_threads(void **state)
+{
+    (void)state;
+    struct psvc s;
+    memset(&s, 0, sizeof s);
+    uint8_t pk[32];
+    assert_int_equal(xchg_oprf_keygen(s.sk, pk), XCHG_OK);
+    static uint8_t want[PN][64], got[PN][64];
+    char in[32];
+    for (size_t i = 0; i < PN; i++) {
+        int l = snprintf(in, sizeof in, "person-%zu|19%02zu-01-01", i, i % 100);
+        assert_int_equal(xchg_oprf_direct(s.sk, (const uint8_t *)in, (size_t)l, want[i]), XCHG_OK);
+    }
+    /* the same outputs, byte for byte, whatever the thread count */
+    const unsigned counts[] = {1, 2, 3, 8, 0};
+    for (size_t t = 0; t < sizeof counts / sizeof counts[0]; t++) {
+        s.requests = s.evaluations = 0;
+        xchg_oprf_client *c = xchg_oprf_client_new(pk, ptransport, &s, 90);
+        xchg_oprf_client_threads(c, counts[t]);
+        for (size_t i = 0; i < PN; i++) {
+            int l = snprintf(in, sizeof in, "person-%zu|19%02zu-01-01", i, i % 100);
+            assert_int_equal(xchg_oprf_client_add(c, (const uint8_t *)in, (size_t)l), XCHG_OK);
+        }
+        assert_int_equal(xchg_oprf_client_run(c, NULL), XCHG_OK);
+        assert_int_equal(s.requests, (PN + 89) / 90);
+        assert_int_equal(s.evaluations, PN);
+        for (size_t i = 0; i < PN; i++) {
+            int l = snprintf(in, sizeof in, "person-%zu|19%02zu-01-01", i, i % 100);
+            assert_int_equal(xchg_oprf_client_get(c, (const uint8_t *)in, (size_t)l, got[i]),
+                             XCHG_OK);
+        }
+        assert_memory_equal(got, want, sizeof want);
+        xchg_oprf_client_free(c);
+    }
+    /* a tampered or refused batch in the middle of a pipelined run: the run fails, no
+     * output of any batch is given out, and at most one batch beyond it was sent (none
+     * with one thread) */
+    for (int mode = 1; mode <= 3; mode += 2)
+        for (unsigned th = 1; th <= 4; th += 3) {
+            s.requests = s.evaluations = 0;
+            s.bad = 4;
+            s.mode = mode;
+            xchg_oprf_client *c = xchg_oprf_client_new(pk, ptransport, &s, 90);
+            xchg_oprf_client_threads(c, th);
+            for (size_t i = 0; i < PN; i++) {
+                int l = snprintf(in, sizeof in, "person-%zu|19%02zu-01-01", i, i % 100);
+                assert_int_equal(xchg_oprf_client_add(c, (const uint8_t *)in, (size_t)l), XCHG_OK);
+            }
+            xchg_diag *d = xchg_diag_new();
+            assert_int_equal(xchg_oprf_client_run(c, d),
+                             mode == 1 ? XCHG_ERR_VERIFY : XCHG_ERR_DENIED);
+            assert_true(diag_has(d, mode == 1 ? "does not verify" : "rate limit reached"));
+            xchg_diag_free(d);
+            if (mode == 3 || th == 1)
+                assert_int_equal(s.requests, 4);
+            else
+                assert_in_range(s.requests, 4, 5);
+            /* no output of the bad batch or of any after it */
+            int l = snprintf(in, sizeof in, "person-%zu|19%02zu-01-01", (size_t)(3 * 90 + 7),
+                             (size_t)((3 * 90 + 7) % 100));
+            assert_int_equal(xchg_oprf_client_get(c, (const uint8_t *)in, (size_t)l, got[0]),
+                             XCHG_ERR_NOT_FOUND);
+            l = snprintf(in, sizeof in, "person-%zu|19%02zu-01-01", (size_t)(4 * 90 + 1),
+                         (size_t)((4 * 90 + 1) % 100));
+            assert_int_equal(xchg_oprf_client_get(c, (const uint8_t *)in, (size_t)l, got[0]),
+                             XCHG_ERR_NOT_FOUND);
+            xchg_oprf_client_free(c);
+        }
+}
+
 int main(void)
 {
     if (xchg_init() != XCHG_OK)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_known_answer),
-        cmocka_unit_test(test_batch_and_tamper),
-        cmocka_unit_test(test_client),
-        cmocka_unit_test(test_wire_and_keyfile),
+        cmocka_unit_test(test_known_answer), cmocka_unit_test(test_batch_and_tamper),
+        cmocka_unit_test(test_client),       cmocka_unit_test(test_wire_and_keyfile),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

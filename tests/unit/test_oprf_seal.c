@@ -9,12 +9,13 @@
  */
 #include "test_helpers.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <sodium.h>
 
 #define FIX XCHG_TEST_DIR "/fixtures/seal/"
 #define EL XCHG_OPRF_ELEMENT_BYTES
 
-static xchg_policy *pol_secret, *pol_oprf;
+static xchg_agreement *pol_secret, *pol_oprf;
 static xchg_secret *sec;
 static uint8_t oprf_sk[32];
 
@@ -94,8 +95,8 @@ static int setup(void **state)
     memcpy(text, base, bl);
     memcpy(text + bl, extra, strlen(extra) + 1);
     xchg_diag *d = xchg_diag_new();
-    int rc = xchg_policy_parse(base, bl, "base.yaml", &pol_secret, d) != XCHG_OK ||
-             xchg_policy_parse(text, strlen(text), "oprf.yaml", &pol_oprf, d) != XCHG_OK;
+    int rc = t_agreement_parse(base, bl, "base.yaml", &pol_secret, d) != XCHG_OK ||
+             t_agreement_parse(text, strlen(text), "oprf.yaml", &pol_oprf, d) != XCHG_OK;
     for (size_t i = 0; rc && i < xchg_diag_count(d); i++)
         print_message("%s\n", xchg_diag_text(d, i));
     xchg_diag_free(d);
@@ -103,7 +104,7 @@ static int setup(void **state)
     free(base);
     /* one linkage secret for both agreements (same id): only the mode differs */
     memset(key, 7, sizeof key);
-    if (!rc && xchg_secret_from_bytes(xchg_policy_get(pol_secret)->id, 1, key, &sec) != XCHG_OK)
+    if (!rc && xchg_secret_from_bytes(xchg_agreement_get(pol_secret)->id, 1, key, &sec) != XCHG_OK)
         rc = 1;
     return rc ? -1 : 0;
 }
@@ -112,8 +113,8 @@ static int teardown(void **state)
 {
     (void)state;
     xchg_secret_free(sec);
-    xchg_policy_free(pol_secret);
-    xchg_policy_free(pol_oprf);
+    xchg_agreement_free(pol_secret);
+    xchg_agreement_free(pol_oprf);
     return 0;
 }
 
@@ -173,14 +174,16 @@ static const xchg_record *find(const struct opened *o, const char *ref)
 
 static const uint8_t *token(const xchg_record *r, const char *keyname)
 {
-    const xchg_policy_data *p = xchg_policy_get(pol_secret);
+    const xchg_policy_data *p = xchg_agreement_get(pol_secret);
     for (size_t i = 0; i < r->nmatch; i++)
         if (strcmp(p->match_keys[r->match[i].index].name, keyname) == 0)
             return r->match[i].value;
     return NULL;
 }
 
-static xchg_err seal(xchg_policy *p, const char *in, const char *out, int seed, int with_keyd,
+static unsigned seal_threads; /* xchg_seal_opts.oprf_threads */
+
+static xchg_err seal(xchg_agreement *p, const char *in, const char *out, int seed, int with_keyd,
                      xchg_seal_stats *st, xchg_diag *d)
 {
     xchg_seckey *k = seed_key(seed);
@@ -192,7 +195,8 @@ static xchg_err seal(xchg_policy *p, const char *in, const char *out, int seed, 
                         .now = 1767225600,
                         .oprf_transport = with_keyd ? transport : NULL,
                         .oprf_ctx = &svc,
-                        .oprf_batch = 3};
+                        .oprf_batch = 3,
+                        .oprf_threads = seal_threads};
     xchg_err e = xchg_seal(p, k, sec, &o, st, d);
     if (e != XCHG_OK && getenv("XCHG_TEST_VERBOSE"))
         for (size_t i = 0; i < xchg_diag_count(d); i++)
@@ -248,6 +252,37 @@ static void test_oprf_tokens(void **state)
         assert_int_equal(r1->nmatch, r2->nmatch);
         for (size_t t = 0; t < r1->nmatch; t++)
             assert_memory_equal(r1->match[t].value, r2->match[t].value, 32);
+    }
+    /* one thread or four: the same records, token for token (the file itself differs:
+     * its encryption is randomised) */
+    {
+        const char *p3 = tpath("oprf-police-1thread.xex"), *p4 = tpath("oprf-police-4threads.xex");
+        memset(&svc, 0, sizeof svc);
+        svc.limit = 1000;
+        seal_threads = 1;
+        assert_int_equal(seal(pol_oprf, FIX "police.csv", p3, 2, 1, &st, d), XCHG_OK);
+        seal_threads = 4;
+        assert_int_equal(seal(pol_oprf, FIX "police.csv", p4, 2, 1, &st, d), XCHG_OK);
+        seal_threads = 0;
+        struct opened o1, o4;
+        open_extract(p3, 2, &o1);
+        open_extract(p4, 2, &o4);
+        assert_int_equal(o1.n, a.n);
+        assert_int_equal(o4.n, a.n);
+        for (size_t i = 0; i < a.n; i++) {
+            const xchg_record *r0 = &a.recs[i].r, *r1 = find(&o1, a.recs[i].ref),
+                              *r4 = find(&o4, a.recs[i].ref);
+            assert_int_equal(r0->nmatch, r1->nmatch);
+            assert_int_equal(r0->nmatch, r4->nmatch);
+            for (size_t t = 0; t < r0->nmatch; t++) {
+                assert_int_equal(r0->match[t].index, r1->match[t].index);
+                assert_int_equal(r0->match[t].index, r4->match[t].index);
+                assert_memory_equal(r0->match[t].value, r1->match[t].value, 32);
+                assert_memory_equal(r0->match[t].value, r4->match[t].value, 32);
+            }
+        }
+        close_extract(&o1);
+        close_extract(&o4);
     }
     /* across agencies: P1 (police) and S1 (school) are the same person */
     const xchg_record *pp1 = find(&a, "P1"), *s1 = find(&s, "S1"), *s2 = find(&s, "S2"),
@@ -306,13 +341,13 @@ static void test_explain(void **state)
 {
     (void)state;
     char *text = NULL;
-    assert_int_equal(xchg_policy_explain(pol_oprf, &text), XCHG_OK);
+    assert_int_equal(xchg_policy_explain(xchg_agreement_policy(pol_oprf), &text), XCHG_OK);
     assert_non_null(strstr(text, "The exact match keys also need the agreement's key service "
                                  "(https://keyd.example:8444)"));
     assert_non_null(strstr(text, "at most 1000 per agency per day"));
     assert_non_null(strstr(text, "stay keyed with the linkage secret every agency holds"));
     free(text);
-    assert_int_equal(xchg_policy_explain(pol_secret, &text), XCHG_OK);
+    assert_int_equal(xchg_policy_explain(xchg_agreement_policy(pol_secret), &text), XCHG_OK);
     assert_null(strstr(text, "key service"));
     free(text);
 }
@@ -321,11 +356,11 @@ static void test_explain(void **state)
 static void test_tokens_section(void **state)
 {
     (void)state;
-    const xchg_policy_data *p = xchg_policy_get(pol_oprf);
+    const xchg_policy_data *p = xchg_agreement_get(pol_oprf);
     assert_int_equal(p->tokens.mode, XCHG_TOKENS_OPRF);
     assert_string_equal(p->tokens.keyd, "https://keyd.example:8444");
     assert_int_equal(p->tokens.queries_per_day, 1000);
-    assert_int_equal(xchg_policy_get(pol_secret)->tokens.mode, XCHG_TOKENS_SECRET);
+    assert_int_equal(xchg_agreement_get(pol_secret)->tokens.mode, XCHG_TOKENS_SECRET);
     size_t bl;
     char *base = slurp(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &bl);
     const struct {
@@ -354,9 +389,9 @@ static void test_tokens_section(void **state)
         char *text = malloc(bl + strlen(bad[i].section) + 1);
         memcpy(text, base, bl);
         memcpy(text + bl, bad[i].section, strlen(bad[i].section) + 1);
-        xchg_policy *p2 = NULL;
+        xchg_agreement *p2 = NULL;
         xchg_diag *d = xchg_diag_new();
-        assert_int_equal(xchg_policy_parse(text, strlen(text), "t.yaml", &p2, d), XCHG_ERR_POLICY);
+        assert_int_equal(t_agreement_parse(text, strlen(text), "t.yaml", &p2, d), XCHG_ERR_POLICY);
         assert_diag_has(d, bad[i].error);
         assert_diag_has(d, "t.yaml:"); /* file:line:col */
         xchg_diag_free(d);

@@ -473,10 +473,10 @@ static void test_sign_and_verify(void **state)
     assert_int_equal(xchg_policy_parse_file(path, &p, NULL), XCHG_OK);
     sign_all(path, p, 0);
     xchg_diag *d = xchg_diag_new();
-    xchg_policy *v = NULL;
+    xchg_agreement *v = NULL;
     assert_int_equal(xchg_policy_load_verified(path, NULL, day("2026-06-01"), &v, d), XCHG_OK);
     assert_int_equal(xchg_diag_errors(d), 0);
-    xchg_policy_free(v);
+    xchg_agreement_free(v);
     /* signing twice replaces the line rather than adding one */
     sign_all(path, p, 0);
     char sig[600];
@@ -549,7 +549,7 @@ static void test_draft(void **state)
     char bsig[600];
     snprintf(bsig, sizeof bsig, "%s.sig", bound);
     xchg_diag_clear(d);
-    xchg_policy *v = NULL;
+    xchg_agreement *v = NULL;
     assert_int_equal(xchg_policy_load_verified(path, bsig, day("2026-06-01"), &v, d),
                      XCHG_ERR_POLICY);
     assert_null(v);
@@ -656,6 +656,75 @@ static void test_policy_new(void **state)
     }
 }
 
+/* Only verification makes an xchg_agreement (policy.h): an agreement whose signatures do
+ * not verify, that is unsigned, tampered with, forged or out of force never becomes one;
+ * the parsed policy is consumed either way and *out is left as it was. */
+static void test_agreement_only_from_verification(void **state)
+{
+    (void)state;
+    const char *path = write_agreement("agr.yaml", base_text);
+    char sig[600];
+    snprintf(sig, sizeof sig, "%s.sig", path);
+    xchg_diag *d = xchg_diag_new();
+    xchg_policy *p = NULL;
+    xchg_agreement *sentinel = (xchg_agreement *)&sentinel, *a = sentinel;
+    /* unsigned: no signature file */
+    assert_int_equal(xchg_policy_parse_file(path, &p, NULL), XCHG_OK);
+    assert_int_equal(xchg_agreement_verify(p, sig, day("2026-06-01"), &a, d), XCHG_ERR_UNSIGNED);
+    assert_ptr_equal(a, sentinel);
+    assert_int_equal(xchg_policy_parse_file(path, &p, NULL), XCHG_OK);
+    sign_all(path, p, 0);
+    xchg_policy_free(p);
+    /* signed and in force: the agreement holds exactly the policy handed in */
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_policy_parse_file(path, &p, NULL), XCHG_OK);
+    xchg_policy *given = p;
+    assert_int_equal(xchg_agreement_verify(p, sig, day("2026-06-01"), &a, d), XCHG_OK);
+    assert_ptr_equal(xchg_agreement_policy(a), given);
+    assert_ptr_equal(xchg_agreement_get(a), xchg_policy_get(given));
+    assert_string_equal(xchg_agreement_get(a)->id, "test-agreement");
+    xchg_agreement_free(a);
+    a = sentinel;
+    /* out of force on the day: refused */
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_policy_parse_file(path, &p, NULL), XCHG_OK);
+    assert_int_equal(xchg_agreement_verify(p, sig, day("2028-01-01"), &a, d), XCHG_ERR_VALIDITY);
+    assert_ptr_equal(a, sentinel);
+    /* forged: one signature byte flipped in the signature file */
+    size_t n = 0;
+    char *good = slurp(sig, &n);
+    char *forged = strdup(good);
+    char *b64 = strstr(forged, "xsig1:") + 6 + 100;
+    *b64 = *b64 == 'A' ? 'B' : 'A';
+    spit(sig, forged, n);
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_policy_parse_file(path, &p, NULL), XCHG_OK);
+    assert_int_equal(xchg_agreement_verify(p, sig, day("2026-06-01"), &a, d), XCHG_ERR_VERIFY);
+    assert_ptr_equal(a, sentinel);
+    assert_int_equal(xchg_policy_load_verified(path, NULL, day("2026-06-01"), &a, d),
+                     XCHG_ERR_VERIFY);
+    assert_ptr_equal(a, sentinel);
+    spit(sig, good, n);
+    /* tampered: one byte of the agreement changed after signing (still a valid agreement) */
+    char *t = mutate("retention_days: 365", "retention_days: 366");
+    assert_int_equal(xchg_policy_parse(t, strlen(t), "tampered.yaml", &p, NULL), XCHG_OK);
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_agreement_verify(p, sig, day("2026-06-01"), &a, d), XCHG_ERR_VERIFY);
+    assert_ptr_equal(a, sentinel);
+    /* misuse: consumed all the same (ASan: no leak) */
+    assert_int_equal(xchg_policy_parse(t, strlen(t), "tampered.yaml", &p, NULL), XCHG_OK);
+    assert_int_equal(xchg_agreement_verify(p, NULL, day("2026-06-01"), &a, d), XCHG_ERR_ARG);
+    assert_int_equal(xchg_agreement_verify(NULL, sig, day("2026-06-01"), &a, d), XCHG_ERR_ARG);
+    assert_ptr_equal(a, sentinel);
+    assert_null(xchg_agreement_policy(NULL));
+    assert_null(xchg_agreement_get(NULL));
+    xchg_agreement_free(NULL);
+    free(t);
+    free(good);
+    free(forged);
+    xchg_diag_free(d);
+}
+
 static void test_one_byte_change_rejected(void **state)
 {
     (void)state;
@@ -669,7 +738,7 @@ static void test_one_byte_change_rejected(void **state)
     spit(path, t, strlen(t));
     free(t);
     xchg_diag *d = xchg_diag_new();
-    xchg_policy *v = NULL;
+    xchg_agreement *v = NULL;
     assert_int_equal(xchg_policy_load_verified(path, NULL, day("2026-06-01"), &v, d), XCHG_ERR_VERIFY);
     assert_null(v);
     assert_diag_has(d, "signature of party 'ig' is over different bytes: the agreement was changed "
@@ -684,7 +753,7 @@ static void test_missing_signatory_rejected(void **state)
     xchg_policy *p = NULL;
     assert_int_equal(xchg_policy_parse_file(path, &p, NULL), XCHG_OK);
     xchg_diag *d = xchg_diag_new();
-    xchg_policy *v = NULL;
+    xchg_agreement *v = NULL;
     assert_int_equal(xchg_policy_load_verified(path, NULL, day("2026-06-01"), &v, d),
                      XCHG_ERR_UNSIGNED);
     assert_diag_has(d, "no signature file: the agreement has not been signed");
@@ -866,6 +935,25 @@ static void test_explain_golden(void **state)
     assert_null(strstr(out, "The matcher deletes linked data"));
     assert_null(strstr(out, "No report tool applies this yet"));
     assert_non_null(strstr(out, "further counts suppressed so that none can be recovered"));
+    /* the name behind each stored token index (review pairs' evidence) */
+    const xchg_policy_data *pd = xchg_policy_get(p);
+    assert_string_equal(xchg_policy_token_name(p, 0, 0), pd->match_keys[0].name);
+    assert_string_equal(xchg_policy_token_name(p, 0, pd->nmatch_keys), "own person id");
+    assert_null(xchg_policy_token_name(p, 0, pd->nmatch_keys + 1));
+    assert_string_equal(xchg_policy_token_name(p, 1, pd->fuzzy.nblocking - 1),
+                        pd->fuzzy.blocking[pd->fuzzy.nblocking - 1].name);
+    assert_null(xchg_policy_token_name(p, 1, pd->fuzzy.nblocking));
+    assert_string_equal(xchg_policy_token_name(p, 2, 0), pd->household_keys[0].name);
+    if (pd->nhousehold_relations)
+        assert_string_equal(xchg_policy_token_name(p, 2, pd->nhousehold_keys),
+                            pd->fields[pd->household_relations[0]].name);
+    size_t nh = pd->nhousehold_keys + pd->nhousehold_relations + pd->nhousehold_fallback;
+    if (pd->nhousehold_fallback)
+        assert_string_equal(xchg_policy_token_name(p, 2, nh - 1),
+                            pd->household_fallback[pd->nhousehold_fallback - 1].name);
+    assert_null(xchg_policy_token_name(p, 2, nh));
+    assert_null(xchg_policy_token_name(p, 3, 0));
+    assert_null(xchg_policy_token_name(NULL, 0, 0));
     free(want);
     free(out);
     free(bound);
@@ -1094,6 +1182,7 @@ int main(void)
         cmocka_unit_test(test_draft),
         cmocka_unit_test(test_policy_new),
         cmocka_unit_test(test_one_byte_change_rejected),
+        cmocka_unit_test(test_agreement_only_from_verification),
         cmocka_unit_test(test_missing_signatory_rejected),
         cmocka_unit_test(test_outsider_and_forged_signatures_rejected),
         cmocka_unit_test(test_bind_keys),

@@ -18,9 +18,10 @@
 
 #include <jansson.h>
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <math.h>
 
-static xchg_policy *load_shipped(const char *name)
+static xchg_agreement *load_shipped(const char *name)
 {
     char path[512];
     size_t len;
@@ -48,23 +49,24 @@ static xchg_policy *load_shipped(const char *name)
     size_t blen = 0, nb = 0;
     xchg_diag *d = xchg_diag_new();
     assert_int_equal(xchg_policy_bind_keys(text, len, path, dir, 0, &bound, &blen, &nb, d), XCHG_OK);
-    xchg_policy *p = NULL;
-    if (xchg_policy_parse(bound, blen, path, &p, d) != XCHG_OK) {
+    xchg_agreement *p = NULL;
+    if (t_agreement_parse(bound, blen, path, &p, d) != XCHG_OK) {
         for (size_t i = 0; i < xchg_diag_count(d); i++)
             print_message("  %s\n", xchg_diag_text(d, i));
         fail_msg("%s with keys bound does not parse", path);
     }
-    if (xchg_policy_get(p)->release_key.pending) {
+    if (xchg_agreement_get(p)->release_key.pending) {
         /* the shipped agreements require a release key: deal it as the IG lead would
            (docs/release.md section 4), since an undealt one cannot be sealed under */
         char *section = NULL, *dealt = NULL;
         size_t dlen = 0;
-        assert_int_equal(xchg_release_key_deal(p, dir, 1, &section, d), XCHG_OK);
+        assert_int_equal(xchg_release_key_deal(xchg_agreement_policy(p), dir, 1, &section, d),
+                         XCHG_OK);
         assert_int_equal(xchg_release_key_apply(bound, blen, section, &dealt, &dlen), XCHG_OK);
-        xchg_policy_free(p);
+        xchg_agreement_free(p);
         p = NULL;
-        assert_int_equal(xchg_policy_parse(dealt, dlen, path, &p, d), XCHG_OK);
-        assert_true(xchg_policy_get(p)->release_key.present);
+        assert_int_equal(t_agreement_parse(dealt, dlen, path, &p, d), XCHG_OK);
+        assert_true(xchg_agreement_get(p)->release_key.present);
         free(section);
         free(dealt);
     }
@@ -74,7 +76,7 @@ static xchg_policy *load_shipped(const char *name)
     return p;
 }
 
-static xchg_policy *phase1, *phase2, *derby;
+static xchg_agreement *phase1, *phase2, *derby;
 
 static int setup(void **state)
 {
@@ -88,9 +90,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    xchg_policy_free(phase1);
-    xchg_policy_free(phase2);
-    xchg_policy_free(derby);
+    xchg_agreement_free(phase1);
+    xchg_agreement_free(phase2);
+    xchg_agreement_free(derby);
     return 0;
 }
 
@@ -101,9 +103,9 @@ static int32_t day(const char *s)
     return d;
 }
 
-static uint8_t M(const xchg_policy *p, const char *name)
+static uint8_t M(const xchg_agreement *p, const char *name)
 {
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
     for (size_t i = 0; i < pd->nmeasures; i++)
         if (strcmp(pd->measures[i].name, name) == 0)
             return (uint8_t)i;
@@ -111,9 +113,9 @@ static uint8_t M(const xchg_policy *p, const char *name)
     return 0;
 }
 
-static size_t P(const xchg_policy *p, const char *code)
+static size_t P(const xchg_agreement *p, const char *code)
 {
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
     for (size_t i = 0; i < pd->nproblems; i++)
         if (strcmp(pd->problems[i].code, code) == 0)
             return i;
@@ -122,9 +124,9 @@ static size_t P(const xchg_policy *p, const char *code)
 }
 
 /* Bit of the criterion with this id among the problem's identify (or outcome) list. */
-static uint32_t BIT(const xchg_policy *p, const char *code, const char *id, int outcome)
+static uint32_t BIT(const xchg_agreement *p, const char *code, const char *id, int outcome)
 {
-    const xchg_problem *pb = &xchg_policy_get(p)->problems[P(p, code)];
+    const xchg_problem *pb = &xchg_agreement_get(p)->problems[P(p, code)];
     const xchg_criterion *c = outcome ? pb->outcome : pb->identify;
     size_t n = outcome ? pb->noutcome : pb->nidentify;
     for (size_t i = 0; i < n; i++)
@@ -170,21 +172,21 @@ static xchg_prog_family view(const fam *f)
 }
 
 /* identify criteria of the problem holding on t (bits) */
-static uint32_t crit(const xchg_policy *p, const fam *f, const char *code, int32_t t)
+static uint32_t crit(const xchg_agreement *p, const fam *f, const char *code, int32_t t)
 {
     xchg_prog_family v = view(f);
     uint32_t bits = 0xdead;
-    int h = xchg__prog_problem(xchg_policy_get(p), &v, P(p, code), t, &bits);
+    int h = xchg__prog_problem(xchg_agreement_get(p), &v, P(p, code), t, &bits);
     assert_int_equal(h, bits != 0);
     return bits;
 }
 
-static xchg_outcome_status outcome(const xchg_policy *p, const fam *f, const char *code,
+static xchg_outcome_status outcome(const xchg_agreement *p, const fam *f, const char *code,
                                    int32_t identified, int32_t t, uint32_t *met)
 {
     xchg_prog_family v = view(f);
     double b, l;
-    return xchg__prog_outcome(xchg_policy_get(p), &v, P(p, code), identified, t, &b, &l, met);
+    return xchg__prog_outcome(xchg_agreement_get(p), &v, P(p, code), identified, t, &b, &l, met);
 }
 
 /* Three pupils' terms of phase 2's calendar: autumn-2025, spring-2026, summer-2026. */
@@ -632,7 +634,7 @@ static void test_too_early_terms(void **state)
 static void test_rule_expression(void **state)
 {
     (void)state;
-    const xchg_policy_data *d = xchg_policy_get(derby);
+    const xchg_policy_data *d = xchg_agreement_get(derby);
     size_t c = P(derby, "crime_asb"), s = P(derby, "school_attendance"),
            w = P(derby, "worklessness"), l = P(derby, "local");
     const struct {
@@ -649,7 +651,7 @@ static void test_rule_expression(void **state)
         if (xchg__prog_eligible(d, h) != cases[i].want)
             fail_msg("derby rule on %d%d%d%d", cases[i].c, cases[i].s, cases[i].w, cases[i].l);
     }
-    const xchg_policy_data *p2 = xchg_policy_get(phase2);
+    const xchg_policy_data *p2 = xchg_agreement_get(phase2);
     uint8_t h[8] = {0};
     h[P(phase2, "health")] = 1;
     assert_false(xchg__prog_eligible(p2, h));
@@ -663,7 +665,7 @@ static void test_rule_expression(void **state)
 static void test_claim_rules(void **state)
 {
     (void)state;
-    const xchg_policy_data *p2 = xchg_policy_get(phase2), *p1 = xchg_policy_get(phase1);
+    const xchg_policy_data *p2 = xchg_agreement_get(phase2), *p1 = xchg_agreement_get(phase1);
     size_t c2 = P(phase2, "crime_asb"), s2 = P(phase2, "school_attendance");
     uint8_t b[8] = {0}, m[8] = {0};
     assert_false(xchg__prog_claimable(p2, b, m)); /* no baseline */
@@ -701,9 +703,9 @@ static void test_claim_rules(void **state)
 
 /* ---- agency side: the age on the evidence date, through the sealing path ---------- */
 
-static size_t party_seed(const xchg_policy *p, const char *id)
+static size_t party_seed(const xchg_agreement *p, const char *id)
 {
-    size_t i = xchg_policy_party(p, id);
+    size_t i = xchg_policy_party(xchg_agreement_policy(p), id);
     assert_int_not_equal(i, XCHG_NONE);
     return 40 + i; /* load_shipped: party i of the file has seed 40 + i */
 }
@@ -714,8 +716,8 @@ static size_t party_seed(const xchg_policy *p, const char *id)
 static void test_age_on_evidence_date(void **state)
 {
     (void)state;
-    const xchg_policy *p = phase2;
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_agreement *p = phase2;
+    const xchg_policy_data *pd = xchg_agreement_get(p);
     const char *csv = tpath("prog-police.csv"), *sec = tpath("prog.xsec"), *out = tpath("prog.xex");
     static const char body[] =
         "Police Ref,Forename,Surname,Date of Birth,Address Line 1,Postcode,Incident Type,Role,"
@@ -810,9 +812,11 @@ static void test_age_on_evidence_date(void **state)
         const char *fx = tpath("forged.xex");
         unlink(fx);
         xchg_xex_writer *w = NULL;
-        assert_int_equal(xchg_xex_writer_new(fx, 1, &pd->parties[xchg_policy_party(p, "matcher")].key,
-                                             police, hdr, hl, &w, NULL),
-                         XCHG_OK);
+        assert_int_equal(
+            xchg_xex_writer_new(
+                fx, 1, &pd->parties[xchg_policy_party(xchg_agreement_policy(p), "matcher")].key,
+                police, hdr, hl, &w, NULL),
+            XCHG_OK);
         xchg_record rec;
         assert_int_equal(xchg_record_decode(genuine, rl, &rec, NULL), XCHG_OK);
         rec.nind = 1;
@@ -859,10 +863,10 @@ static json_t *ev_json(int person, const char *measure, const char *start, const
 /* A claim that holds: identified on 2026-02-28 on domestic abuse (a report recording a child)
  * and worklessness (a benefit claim), judged 2026-09-30: no further reports for 183 days,
  * and an adult in work without a break for the last 91 days. */
-static json_t *good_body(const xchg_policy *p)
+static json_t *good_body(const xchg_agreement *p)
 {
     char hex[65];
-    xchg_hex_encode(hex, xchg_policy_hash(p), 32);
+    xchg_hex_encode(hex, xchg_policy_hash(xchg_agreement_policy(p)), 32);
     json_t *events = json_array();
     json_array_append_new(events, ev_json(0, "da_report", "2026-02-10", "2026-02-10"));
     json_array_append_new(events, ev_json(0, "da_report_child", "2026-02-10", "2026-02-10"));
@@ -881,7 +885,7 @@ static json_t *good_body(const xchg_policy *p)
                      "P2-WORK-O2", "since", "2026-09-30", "events", events, "matcher", "m");
 }
 
-static xchg_err pack_verify(const xchg_policy *p, json_t *body, const xchg_seckey *signer,
+static xchg_err pack_verify(const xchg_agreement *p, json_t *body, const xchg_seckey *signer,
                             int flip, xchg_evidence_verdict *v)
 {
     char *txt = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
@@ -905,7 +909,7 @@ static xchg_err pack_verify(const xchg_policy *p, json_t *body, const xchg_secke
 }
 
 /* Bytes written as they are (no signing), verified, the error's text checked. */
-static void raw_refused(const xchg_policy *p, const char *bytes, size_t n, xchg_err want,
+static void raw_refused(const xchg_agreement *p, const char *bytes, size_t n, xchg_err want,
                         const char *msg)
 {
     const char *path = tpath("raw.xev");
@@ -918,7 +922,7 @@ static void raw_refused(const xchg_policy *p, const char *bytes, size_t n, xchg_
 }
 
 /* Signed by the matcher, but a body that is not a well-formed pack. */
-static void signed_refused(const xchg_policy *p, const xchg_seckey *k, const char *body,
+static void signed_refused(const xchg_agreement *p, const xchg_seckey *k, const char *body,
                            xchg_err want, const char *msg)
 {
     char *sealed = NULL;
@@ -932,7 +936,7 @@ static void signed_refused(const xchg_policy *p, const xchg_seckey *k, const cha
 static void test_evidence_malformed(void **state)
 {
     (void)state;
-    const xchg_policy *p = phase2;
+    const xchg_agreement *p = phase2;
     xchg_seckey *matcher = seed_key((int)party_seed(p, "matcher"));
     raw_refused(p, "", 0, XCHG_ERR_FORMAT, "no signature line at its end");
     raw_refused(p, "{}\n", 3, XCHG_ERR_FORMAT, "no signature line at its end");
@@ -985,7 +989,7 @@ static void test_evidence_malformed(void **state)
 static void test_evidence_pack(void **state)
 {
     (void)state;
-    const xchg_policy *p = phase2;
+    const xchg_agreement *p = phase2;
     xchg_seckey *matcher = seed_key((int)party_seed(p, "matcher"));
     xchg_seckey *op = seed_key((int)party_seed(p, "operator-1"));
     xchg_evidence_verdict v;
@@ -1044,7 +1048,7 @@ static void test_baseline_criteria(void **state)
 static void test_cost_arithmetic(void **state)
 {
     (void)state;
-    const xchg_policy_data *pd = xchg_policy_get(phase2);
+    const xchg_policy_data *pd = xchg_agreement_get(phase2);
     assert_int_equal(pd->ncosts, 4);
     double counts[4][2] = {{10, 4}, {20, 8}, {5, 6}, {0, 0}}; /* crown court, asbo, eviction, mh */
     xchg_matcher_cost_report r;

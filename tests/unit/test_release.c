@@ -14,10 +14,12 @@
 #include "test_helpers.h"
 #include "store_internal.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <jansson.h>
+#include <sys/stat.h>
 #include <time.h>
 
-static xchg_policy *pol;
+static xchg_agreement *pol;
 static xchg_secret *psec, *ssec;
 static char dir[512];
 
@@ -42,7 +44,7 @@ static int setup(void **state)
     (void)state;
     snprintf(dir, sizeof dir, "%s", tpath("release"));
     mkdir(dir, 0700);
-    if (xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
+    if (t_agreement_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
         return -1;
     xchg_seckey *owner = seed_key(1), *police = seed_key(2), *school = seed_key(3);
     const char *sp = path_in("s.xsec");
@@ -60,7 +62,7 @@ static int teardown(void **state)
     (void)state;
     xchg_secret_free(psec);
     xchg_secret_free(ssec);
-    xchg_policy_free(pol);
+    xchg_agreement_free(pol);
     return 0;
 }
 
@@ -183,7 +185,7 @@ static void decide(xchg_matcher *s, int op, const char *fam, int approve, xchg_e
 }
 
 /* open the packet as the team: the referral's JSON with each released record's detail */
-static json_t *open_packet(const char *path, xchg_policy *p, int as)
+static json_t *open_packet(const char *path, xchg_agreement *p, int as)
 {
     xchg_seckey *k = seed_key(as);
     xchg_referral *r = NULL;
@@ -324,24 +326,26 @@ static void test_release_end_to_end(void **state)
         xchg_seckey_free(team);
     }
     free(raw);
-    xchg_policy *other = policy_variant("id: test-agreement", "id: other-agreement");
+    xchg_agreement *other = agreement_variant("id: test-agreement", "id: other-agreement");
     xchg_seckey *team = seed_key(5);
     xchg_diag_clear(d);
     assert_int_equal(xchg_packet_open(other, team, pk, &body, d), XCHG_ERR_DENIED);
     assert_diag_has(d, "packet was made under agreement 'test-agreement', not 'other-agreement'");
-    xchg_policy_free(other);
+    xchg_agreement_free(other);
     /* an agreement whose matcher holds another key: the packet's signer is unknown to it */
     xchg_seckey *k7 = seed_key(7);
     char pks[XCHG_PUBKEY_STRLEN], repl[200];
     xchg_pubkey_to_string(xchg_seckey_public(k7), pks);
     snprintf(repl, sizeof repl, "key: %s", pks);
-    xchg_policy *forged = policy_variant(
-        "key: xk1:WEvnnmUcs29RC8qTrBcFGHBx1nuDx/8O/oEI6OxFMFdddyaHkzPb2r5835wprXJLqDDB/3UFx0dwpUVd/XPYfVqwR1I9B4EZ3AQ=",
-        repl);
+    xchg_agreement *forged =
+        agreement_variant("key: "
+                          "xk1:WEvnnmUcs29RC8qTrBcFGHBx1nuDx/8O/"
+                          "oEI6OxFMFdddyaHkzPb2r5835wprXJLqDDB/3UFx0dwpUVd/XPYfVqwR1I9B4EZ3AQ=",
+                          repl);
     xchg_diag_clear(d);
     assert_int_equal(xchg_packet_open(forged, team, pk, &body, d), XCHG_ERR_VERIFY);
     assert_diag_has(d, "which is not the matcher of agreement");
-    xchg_policy_free(forged);
+    xchg_agreement_free(forged);
     xchg_seckey_free(k7);
     xchg_seckey_free(team);
     xchg_seckey_free(police);
@@ -442,6 +446,63 @@ static xchg_matcher *lee_family(char fam[24])
 }
 
 /* The matcher's operator writes decision rows straight into the store. */
+/* into the matcher's outbox: OUTBOX/<recipient>/<family>-<time>.xrp, folders 0700; the
+ * same second twice is refused; names that could leave the outbox are refused unwritten */
+static void test_release_outbox(void **state)
+{
+    (void)state;
+    seal(police_csv("given"), "police.csv", 2, psec, 1767225600);
+    seal(school_csv, "school.csv", 3, ssec, 1767225600);
+    xchg_matcher *s = store_open_or_create(1);
+    ingest(s, "police.xex", NULL);
+    ingest(s, "school.xex", NULL);
+    run(s);
+    char fam[24];
+    snprintf(fam, sizeof fam, "%s", first_candidate(s));
+    decide(s, 8, fam, 1, XCHG_OK);
+    decide(s, 9, fam, 1, XCHG_OK);
+    xchg_seckey *m = seed_key(4), *op = seed_key(8);
+    xchg_release_stats st;
+    xchg_diag *d = xchg_diag_new();
+    char outbox[600], want[700], path[800];
+    snprintf(outbox, sizeof outbox, "%s", path_in("outbox"));
+    snprintf(want, sizeof want, "%s/team/%s-1767225700.xrp", outbox, fam);
+    assert_int_equal(xchg_matcher_release_outbox(s, m, fam, "../team", outbox,
+                                                 xchg_seckey_public(op), 1767225700, &st, path,
+                                                 sizeof path, d),
+                     XCHG_ERR_ARG);
+    assert_string_equal(path, "");
+    assert_int_equal(access(outbox, F_OK), -1);
+    assert_int_equal(xchg_matcher_release_outbox(s, m, fam, "team", outbox,
+                                                 xchg_seckey_public(op), 1767225700, &st, path,
+                                                 sizeof path, d),
+                     XCHG_OK);
+    assert_string_equal(path, want);
+    assert_int_equal(access(want, F_OK), 0);
+    struct stat sb;
+    assert_int_equal(stat(outbox, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    assert_int_equal(st.released, 2);
+    json_t *j = open_packet(want, pol, 5);
+    assert_string_equal(json_string_value(json_object_get(j, "family")), st.family);
+    json_decref(j);
+    assert_int_equal(xchg_matcher_release_outbox(s, m, fam, "team", outbox,
+                                                 xchg_seckey_public(op), 1767225700, &st, path,
+                                                 sizeof path, d),
+                     XCHG_ERR_EXISTS);
+    /* a small buffer for the path is refused before anything is written */
+    char tiny[8];
+    assert_int_equal(xchg_matcher_release_outbox(s, m, fam, "team", outbox, NULL, 1767225701,
+                                                 &st, tiny, sizeof tiny, d),
+                     XCHG_ERR_ARG);
+    snprintf(want, sizeof want, "%s/team/%s-1767225701.xrp", outbox, fam);
+    assert_int_equal(access(want, F_OK), -1);
+    xchg_diag_free(d);
+    xchg_seckey_free(m);
+    xchg_seckey_free(op);
+    xchg_matcher_close(s);
+}
+
 static void test_forged_decisions_refused(void **state)
 {
     (void)state;
@@ -513,7 +574,7 @@ static void test_assembled_packet_unopenable(void **state)
     assert_int_equal(xchg_packet_open(pol, team, pk, &body, NULL), XCHG_OK);
     json_t *j = json_loads(body, 0, NULL);
     free(body);
-    size_t rp = xchg_policy_party(pol, "team");
+    size_t rp = xchg_policy_party(xchg_agreement_policy(pol), "team");
     struct {
         const char *what, *expect;
     } cases[] = {{"no approvals", "carries 0 valid approvals"},
@@ -660,14 +721,14 @@ static void test_withheld_settings(void **state)
 {
     (void)state;
     static const char *const modes[] = {"silent", "named"};
-    xchg_policy *keep = pol;
+    xchg_agreement *keep = pol;
     for (size_t i = 0; i < 2; i++) {
         /* the school's referral rule in base.yaml */
         char find[] = "    school:\n      referral: {requires: engagement}";
         char with[200];
         snprintf(with, sizeof with, "    school:\n      referral: {requires: engagement, withheld: %s}",
                  modes[i]);
-        pol = policy_variant(find, with);
+        pol = agreement_variant(find, with);
         assert_non_null(pol);
         char fam[24];
         xchg_matcher *s = lee_family(fam);
@@ -694,7 +755,7 @@ static void test_withheld_settings(void **state)
         json_decref(j);
         xchg_seckey_free(m);
         xchg_matcher_close(s);
-        xchg_policy_free(pol);
+        xchg_agreement_free(pol);
     }
     pol = keep;
 }
@@ -860,6 +921,7 @@ int main(void)
         cmocka_unit_test(test_statement_vector),
         cmocka_unit_test(test_packet_names),
         cmocka_unit_test(test_release_end_to_end),
+        cmocka_unit_test(test_release_outbox),
         cmocka_unit_test(test_forged_decisions_refused),
         cmocka_unit_test(test_assembled_packet_unopenable),
         cmocka_unit_test(test_bad_input_writes_nothing),

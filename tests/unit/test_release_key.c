@@ -13,10 +13,11 @@
 #include "test_helpers.h"
 #include "threshold_internal.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <jansson.h>
 #include <sodium.h>
 
-static xchg_policy *pol;
+static xchg_agreement *pol;
 static xchg_secret *psec, *ssec;
 static char dir[512];
 static const int64_t NOW = 1767225600;
@@ -38,23 +39,24 @@ static int32_t day(const char *s)
 }
 
 /* The fixture agreement with a release key dealt into sub (shares there). */
-static xchg_policy *dealt(const char *sub, char **text)
+static xchg_agreement *dealt(const char *sub, char **text)
 {
     char *buf = NULL, *sec = NULL, *out = NULL;
     size_t n = 0, on = 0;
     assert_int_equal(
         xchg_file_read(XCHG_TEST_DIR "/fixtures/policy/base.yaml", 1u << 20, &buf, &n, NULL),
         XCHG_OK);
-    xchg_policy *p0 = NULL, *p = NULL;
-    assert_int_equal(xchg_policy_parse(buf, n, "base.yaml", &p0, NULL), XCHG_OK);
+    xchg_agreement *p0 = NULL, *p = NULL;
+    assert_int_equal(t_agreement_parse(buf, n, "base.yaml", &p0, NULL), XCHG_OK);
     mkdir(path_in(sub), 0700);
-    assert_int_equal(xchg_release_key_deal(p0, path_in(sub), 1, &sec, NULL), XCHG_OK);
+    assert_int_equal(xchg_release_key_deal(xchg_agreement_policy(p0), path_in(sub), 1, &sec, NULL),
+                     XCHG_OK);
     assert_int_equal(xchg_release_key_apply(buf, n, sec, &out, &on), XCHG_OK);
     xchg_diag *d = xchg_diag_new();
-    if (xchg_policy_parse(out, on, "dealt.yaml", &p, d) != XCHG_OK)
+    if (t_agreement_parse(out, on, "dealt.yaml", &p, d) != XCHG_OK)
         fail_msg("dealt agreement: %s", xchg_diag_count(d) ? xchg_diag_text(d, 0) : "");
     xchg_diag_free(d);
-    xchg_policy_free(p0);
+    xchg_agreement_free(p0);
     free(buf);
     free(sec);
     if (text)
@@ -86,7 +88,7 @@ static int teardown(void **state)
     (void)state;
     xchg_secret_free(psec);
     xchg_secret_free(ssec);
-    xchg_policy_free(pol);
+    xchg_agreement_free(pol);
     return 0;
 }
 
@@ -178,9 +180,9 @@ static int store_attack(xchg_matcher *m, char *refs, size_t cap)
         assert_int_equal(xchg_base64_decode(sealed, sizeof sealed, &n, sk, strlen(sk)), XCHG_OK);
         assert_int_equal(xchg_box_open(team, sealed, n, dk), XCHG_OK); /* the inner key: yes */
         uint8_t *pt = malloc(wl + 1), *inner = malloc(wl + 1);
-        int ok =
-            wl > XCHG_PAYLOAD_OVERHEAD && xchg_payload_decrypt(dk, xchg_policy_hash(pol), xid, ref,
-                                                               strlen(ref), w, wl, pt) == XCHG_OK;
+        int ok = wl > XCHG_PAYLOAD_OVERHEAD &&
+                 xchg_payload_decrypt(dk, xchg_policy_hash(xchg_agreement_policy(pol)), xid, ref,
+                                      strlen(ref), w, wl, pt) == XCHG_OK;
         /* with whatever contributions the store holds */
         struct {
             unsigned idx[4];
@@ -201,15 +203,16 @@ static int store_attack(xchg_matcher *m, char *refs, size_t cap)
         }
         sqlite3_finalize(c);
         uint8_t sR[32], ctx[32];
-        assert_int_equal(xchg_threshold_context(xchg_policy_hash(pol),
-                                                xchg_policy_get(pol)->release_key.deal, xid, ref,
+        assert_int_equal(xchg_threshold_context(xchg_policy_hash(xchg_agreement_policy(pol)),
+                                                xchg_agreement_get(pol)->release_key.deal, xid, ref,
                                                 strlen(ref), ctx),
                          XCHG_OK);
         for (size_t k = 1; !ok && k <= cs.n; k++) /* every prefix of what is there */
-            ok = xchg_threshold_combine(k, cs.idx, cs.D, sR) == XCHG_OK &&
-                 xchg_threshold_unwrap(sR, ctx, w, wl, inner) == XCHG_OK &&
-                 xchg_payload_decrypt(dk, xchg_policy_hash(pol), xid, ref, strlen(ref), inner,
-                                      wl - XCHG_TH_WRAP_OVERHEAD, pt) == XCHG_OK;
+            ok =
+                xchg_threshold_combine(k, cs.idx, cs.D, sR) == XCHG_OK &&
+                xchg_threshold_unwrap(sR, ctx, w, wl, inner) == XCHG_OK &&
+                xchg_payload_decrypt(dk, xchg_policy_hash(xchg_agreement_policy(pol)), xid, ref,
+                                     strlen(ref), inner, wl - XCHG_TH_WRAP_OVERHEAD, pt) == XCHG_OK;
         if (ok) {
             readable++;
             snprintf(refs + strlen(refs), cap - strlen(refs), "%s%s", refs[0] ? " " : "", ref);
@@ -267,7 +270,9 @@ static void reseal(const char *in, const char *out, void (*alter)(json_t *body))
     assert_non_null(b);
     alter(b);
     char *t2 = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
-    assert_int_equal(xchg_packet_seal(pol, mk, xchg_policy_party(pol, "team"), t2, out, 1, NULL),
+    assert_int_equal(xchg_packet_seal(pol, mk,
+                                      xchg_policy_party(xchg_agreement_policy(pol), "team"), t2,
+                                      out, 1, NULL),
                      XCHG_OK);
     free(t2);
     free(text);
@@ -313,12 +318,12 @@ static void drop_one(json_t *b)
 static void test_release_key_end_to_end(void **state)
 {
     (void)state;
-    const xchg_policy_data *pd = xchg_policy_get(pol);
+    const xchg_policy_data *pd = xchg_agreement_get(pol);
     assert_true(pd->release_key.present);
     assert_int_equal(pd->release_key.threshold, 2);
     assert_int_equal(pd->release_key.nshares, 2);
     char *ex = NULL;
-    assert_int_equal(xchg_policy_explain(pol, &ex), XCHG_OK);
+    assert_int_equal(xchg_policy_explain(xchg_agreement_policy(pol), &ex), XCHG_OK);
     assert_non_null(strstr(ex, "opens only with the contributions of 2 of them"));
     free(ex);
 
@@ -329,8 +334,8 @@ static void test_release_key_end_to_end(void **state)
     xchg_release_share *s1 = share_of(8, "shares/op1.share", XCHG_OK);
     xchg_release_share *s2 = share_of(9, "shares/op2.share", XCHG_OK);
     assert_null(share_of(9, "shares/op1.share", XCHG_ERR_DENIED));
-    xchg_policy *again = dealt("shares2", NULL);
-    xchg_policy_free(again);
+    xchg_agreement *again = dealt("shares2", NULL);
+    xchg_agreement_free(again);
     {
         xchg_seckey *k = seed_key(8);
         xchg_release_share *x = NULL;
@@ -460,8 +465,9 @@ static void test_release_key_end_to_end(void **state)
             snprintf(c.party, sizeof c.party, "%s", who ? "op2" : "op1");
             xchg_hex_encode(c.deal, pd->release_key.deal, 16);
             c.index = (unsigned)who + 1;
-            assert_int_equal(xchg_threshold_context(xchg_policy_hash(pol), pd->release_key.deal,
-                                                    c.extract_id, c.ref, 2, ctx),
+            assert_int_equal(xchg_threshold_context(xchg_policy_hash(xchg_agreement_policy(pol)),
+                                                    pd->release_key.deal, c.extract_id, c.ref, 2,
+                                                    ctx),
                              XCHG_OK);
             assert_int_equal(xchg_threshold_partial(xchg_release_share_scalar(who ? s2 : s1),
                                                     c.index, R, ctx, c.D, c.proof),
@@ -671,11 +677,11 @@ static void test_seal_refused_until_dealt(void **state)
     size_t tn = n + 32;
     text = malloc(tn);
     snprintf(text, tn, "%s\nrelease_key: required\n", buf);
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_diag *d = xchg_diag_new();
-    assert_int_equal(xchg_policy_parse(text, strlen(text), "required.yaml", &p, d), XCHG_OK);
-    assert_true(xchg_policy_get(p)->release_key.pending);
-    assert_false(xchg_policy_get(p)->release_key.present);
+    assert_int_equal(t_agreement_parse(text, strlen(text), "required.yaml", &p, d), XCHG_OK);
+    assert_true(xchg_agreement_get(p)->release_key.pending);
+    assert_false(xchg_agreement_get(p)->release_key.present);
     xchg_seckey *owner = seed_key(1), *police = seed_key(2);
     const char *sp = path_in("required.xsec"), *in = path_in("required.csv"),
                *out = path_in("required.xex");
@@ -704,10 +710,10 @@ static void test_seal_refused_until_dealt(void **state)
     assert_diag_has(d, "sealing is refused until the IG lead runs 'xchg release-key deal'");
     assert_int_equal(stat(out, &sb), -1);
     /* an extract of this version (an old tool that does not refuse) is refused at ingest */
-    ((xchg_policy_data *)xchg_policy_get(p))->release_key.pending = 0;
+    ((xchg_policy_data *)xchg_agreement_get(p))->release_key.pending = 0;
     o.overwrite = 1;
     assert_int_equal(xchg_seal(p, police, sec, &o, &st, NULL), XCHG_OK);
-    ((xchg_policy_data *)xchg_policy_get(p))->release_key.pending = 1;
+    ((xchg_policy_data *)xchg_agreement_get(p))->release_key.pending = 1;
     {
         xchg_store_key *sk = NULL;
         assert_int_equal(xchg_store_key_generate(&sk), XCHG_OK);
@@ -732,13 +738,13 @@ static void test_seal_refused_until_dealt(void **state)
     xchg_diag_clear(d);
     const char *sig = path_in("required.sig");
     unlink(sig);
-    assert_int_equal(xchg_policy_sign(p, owner, sig, NOW, d), XCHG_OK);
+    assert_int_equal(xchg_policy_sign(xchg_agreement_policy(p), owner, sig, NOW, d), XCHG_OK);
     assert_diag_has(d, "this signature must be made again");
     xchg_secret_free(sec);
     xchg_seckey_free(owner);
     xchg_seckey_free(police);
     xchg_diag_free(d);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     free(text);
     free(buf);
 }
@@ -811,7 +817,7 @@ static void ingest_refused(xchg_matcher *m, const char *file, xchg_err want, con
 static void test_ingest_refuses_unwrapped(void **state)
 {
     (void)state;
-    xchg_policy_data *pd = (xchg_policy_data *)xchg_policy_get(pol);
+    xchg_policy_data *pd = (xchg_policy_data *)xchg_agreement_get(pol);
     char deal[33], other[33];
     xchg_hex_encode(deal, pd->release_key.deal, 16);
     /* an old (or careless) tool: the same agreement bytes, no outer wrap */
@@ -822,9 +828,9 @@ static void test_ingest_refuses_unwrapped(void **state)
     /* the header claims the deal over records that carry no wrap */
     reheader(path_in("plain.xex"), path_in("plain-claims.xex"), 2, deal);
     /* an honest wrap whose header names another deal, or none */
-    xchg_policy *again = dealt("shares4", NULL);
-    xchg_hex_encode(other, xchg_policy_get(again)->release_key.deal, 16);
-    xchg_policy_free(again);
+    xchg_agreement *again = dealt("shares4", NULL);
+    xchg_hex_encode(other, xchg_agreement_get(again)->release_key.deal, 16);
+    xchg_agreement_free(again);
     reheader(path_in("wrapped.xex"), path_in("wrapped-other.xex"), 2, other);
     reheader(path_in("wrapped.xex"), path_in("wrapped-nodeal.xex"), 2, NULL);
     reheader(path_in("wrapped.xex"), path_in("wrapped-bad.xex"), 2, "not hex");
@@ -859,8 +865,8 @@ static void test_release_key_policy_checks(void **state)
 {
     (void)state;
     char *text = NULL;
-    xchg_policy *p = dealt("shares3", &text);
-    xchg_policy_free(p);
+    xchg_agreement *p = dealt("shares3", &text);
+    xchg_agreement_free(p);
     struct {
         const char *find, *repl, *msg;
     } cases[] = {
@@ -877,8 +883,8 @@ static void test_release_key_policy_checks(void **state)
         snprintf(u, n, "%.*s%s%s", (int)(at - text), text, cases[i].repl,
                  at + strlen(cases[i].find));
         xchg_diag *d = xchg_diag_new();
-        xchg_policy *q = NULL;
-        assert_int_equal(xchg_policy_parse(u, strlen(u), "bad.yaml", &q, d), XCHG_ERR_POLICY);
+        xchg_agreement *q = NULL;
+        assert_int_equal(t_agreement_parse(u, strlen(u), "bad.yaml", &q, d), XCHG_ERR_POLICY);
         assert_diag_has(d, cases[i].msg);
         xchg_diag_free(d);
         free(u);
@@ -893,16 +899,18 @@ static void test_release_key_policy_checks(void **state)
         char *at = strstr(buf, "approvals_required: 2");
         assert_non_null(at);
         at[20] = '1';
-        xchg_policy *p1 = NULL, *p1d = NULL;
-        assert_int_equal(xchg_policy_parse(buf, n, "t1.yaml", &p1, NULL), XCHG_OK);
+        xchg_agreement *p1 = NULL, *p1d = NULL;
+        assert_int_equal(t_agreement_parse(buf, n, "t1.yaml", &p1, NULL), XCHG_OK);
         mkdir(path_in("shares-t1"), 0700);
-        assert_int_equal(xchg_release_key_deal(p1, path_in("shares-t1"), 1, &sec, NULL), XCHG_OK);
+        assert_int_equal(
+            xchg_release_key_deal(xchg_agreement_policy(p1), path_in("shares-t1"), 1, &sec, NULL),
+            XCHG_OK);
         assert_non_null(strstr(sec, "commitments: []"));
         assert_int_equal(xchg_release_key_apply(buf, n, sec, &out, &on), XCHG_OK);
-        assert_int_equal(xchg_policy_parse(out, on, "t1-dealt.yaml", &p1d, NULL), XCHG_OK);
-        assert_int_equal(xchg_policy_get(p1d)->release_key.threshold, 1);
+        assert_int_equal(t_agreement_parse(out, on, "t1-dealt.yaml", &p1d, NULL), XCHG_OK);
+        assert_int_equal(xchg_agreement_get(p1d)->release_key.threshold, 1);
         uint8_t ctx[32] = {1}, w[8 + XCHG_TH_WRAP_OVERHEAD], R[32], D[32], proof[64], sR[32], o[8];
-        assert_int_equal(xchg_threshold_wrap(xchg_policy_get(p1d)->release_key.pub, ctx,
+        assert_int_equal(xchg_threshold_wrap(xchg_agreement_get(p1d)->release_key.pub, ctx,
                                              (const uint8_t *)"exchange", 8, w),
                          XCHG_OK);
         assert_int_equal(xchg_threshold_wrapped_R(w, sizeof w, R), XCHG_OK);
@@ -918,8 +926,8 @@ static void test_release_key_policy_checks(void **state)
         assert_memory_equal(o, "exchange", 8);
         xchg_release_share_free(sh);
         xchg_seckey_free(k);
-        xchg_policy_free(p1);
-        xchg_policy_free(p1d);
+        xchg_agreement_free(p1);
+        xchg_agreement_free(p1d);
         free(buf);
         free(sec);
         free(out);
@@ -929,8 +937,8 @@ static void test_release_key_policy_checks(void **state)
     assert_non_null(v);
     v[8] = v[8] == '0' ? '1' : '0';
     xchg_diag *d = xchg_diag_new();
-    xchg_policy *q = NULL;
-    assert_int_not_equal(xchg_policy_parse(text, strlen(text), "bad.yaml", &q, d), XCHG_OK);
+    xchg_agreement *q = NULL;
+    assert_int_not_equal(t_agreement_parse(text, strlen(text), "bad.yaml", &q, d), XCHG_OK);
     xchg_diag_free(d);
     free(text);
 }

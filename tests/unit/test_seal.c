@@ -6,6 +6,7 @@
  */
 #include "test_helpers.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <jansson.h>
 
 #define FIX XCHG_TEST_DIR "/fixtures/seal/"
@@ -13,7 +14,7 @@
 #define KAT_PHON_DOB "ba7c87c15890ff3ee071793aa1ecaeb1e259ecfaf4b843e5238b94f9c9f401e2"
 #define KAT_HOUSE "def3d2b7fa26bbdcc68ad082bca0fbbea22a43374ed80e58c986d78e0f480c93"
 
-static xchg_policy *pol;
+static xchg_agreement *pol;
 static xchg_secret *police_secret, *school_secret;
 
 static int32_t day(const char *s)
@@ -26,7 +27,7 @@ static int32_t day(const char *s)
 static int setup(void **state)
 {
     (void)state;
-    if (xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
+    if (t_agreement_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
         return -1;
     const char *path = tpath("seal.xsec");
     unlink(path);
@@ -45,7 +46,7 @@ static int teardown(void **state)
     (void)state;
     xchg_secret_free(police_secret);
     xchg_secret_free(school_secret);
-    xchg_policy_free(pol);
+    xchg_agreement_free(pol);
     return 0;
 }
 
@@ -113,7 +114,7 @@ static const xchg_record *find(const struct opened *o, const char *ref)
 
 static const uint8_t *token(const xchg_record *r, const char *keyname)
 {
-    const xchg_policy_data *p = xchg_policy_get(pol);
+    const xchg_policy_data *p = xchg_agreement_get(pol);
     for (size_t i = 0; i < r->nmatch; i++)
         if (strcmp(p->match_keys[r->match[i].index].name, keyname) == 0)
             return r->match[i].value;
@@ -152,14 +153,14 @@ static json_t *open_payload(const struct opened *o, const xchg_record *r)
     const char *idhex = json_string_value(json_object_get(o->header, "extract_id"));
     assert_int_equal(xchg_hex_decode(id, 16, idhex, strlen(idhex)), XCHG_OK);
     uint8_t *pt = malloc(r->payload_len);
-    assert_int_equal(xchg_payload_decrypt(dk, xchg_policy_hash(pol), id, r->ref, r->ref_len,
-                                          r->payload, r->payload_len, pt),
+    assert_int_equal(xchg_payload_decrypt(dk, xchg_policy_hash(xchg_agreement_policy(pol)), id,
+                                          r->ref, r->ref_len, r->payload, r->payload_len, pt),
                      XCHG_OK);
     json_t *j = json_loadb((const char *)pt, r->payload_len - XCHG_PAYLOAD_OVERHEAD, 0, NULL);
     assert_non_null(j);
     /* the payload is bound to its record: another reference does not open it */
-    assert_int_equal(xchg_payload_decrypt(dk, xchg_policy_hash(pol), id, "X", 1, r->payload,
-                                          r->payload_len, pt),
+    assert_int_equal(xchg_payload_decrypt(dk, xchg_policy_hash(xchg_agreement_policy(pol)), id, "X",
+                                          1, r->payload, r->payload_len, pt),
                      XCHG_ERR_VERIFY);
     free(pt);
     xchg_seckey_free(team);
@@ -216,7 +217,7 @@ static void test_seal_two_agencies(void **state)
     assert_memory_equal(p1->house[0].value, s1->house[0].value, 32);
 
     /* indicators */
-    const xchg_policy_data *pd = xchg_policy_get(pol);
+    const xchg_policy_data *pd = xchg_agreement_get(pol);
     assert_int_equal(p1->nind, 1);
     assert_string_equal(pd->problems[p1->ind[0].problem].code, "crime_asb");
     assert_int_equal(p1->ind[0].start, day("2026-06-01"));
@@ -431,8 +432,8 @@ static void test_token_vectors(void **state)
 /* base.yaml plus two keys on the forename's phonetic code and a fuzzy section whose CLK
  * encodes forename, surname and dob (dob as `dobfmt`); `fuzzy_extra` and `dob_extra` are
  * spliced into the fuzzy section and the dob field */
-static xchg_policy *policy_with_clk(const char *dobfmt, const char *fuzzy_extra,
-                                    const char *dob_extra)
+static xchg_agreement *policy_with_clk(const char *dobfmt, const char *fuzzy_extra,
+                                       const char *dob_extra)
 {
     char *base = slurp(XCHG_TEST_DIR "/fixtures/policy/base.yaml", NULL);
     const char *keys_at = "households:\n";
@@ -474,9 +475,9 @@ static xchg_policy *policy_with_clk(const char *dobfmt, const char *fuzzy_extra,
         (int)(d - base), base, dob_extra, (int)(h - d - strlen(dob_at)), d + strlen(dob_at),
         fuzzy_extra, dobfmt, h);
     assert_true(n > 0);
-    xchg_policy *p = NULL;
+    xchg_agreement *p = NULL;
     xchg_diag *dg = xchg_diag_new();
-    xchg_err e = xchg_policy_parse(text, strlen(text), "clk.yaml", &p, dg);
+    xchg_err e = t_agreement_parse(text, strlen(text), "clk.yaml", &p, dg);
     if (e != XCHG_OK)
         fail_msg("agreement: %s", xchg_diag_count(dg) ? xchg_diag_message(dg, 0) : "?");
     xchg_diag_free(dg);
@@ -486,10 +487,10 @@ static xchg_policy *policy_with_clk(const char *dobfmt, const char *fuzzy_extra,
 }
 
 /* the filter clkhash makes of (forename, surname, dob) under p's schema and s's CLK key */
-static void expected_clk(const xchg_policy *p, const xchg_secret *s, const char *fore,
+static void expected_clk(const xchg_agreement *p, const xchg_secret *s, const char *fore,
                          const char *sur, const char *dob, uint8_t out[128])
 {
-    const xchg_policy_data *pd = xchg_policy_get(p);
+    const xchg_policy_data *pd = xchg_agreement_get(p);
     xchg_clk_schema *sch = NULL;
     xchg_clk_encoder *enc = NULL;
     uint8_t key[32];
@@ -519,9 +520,9 @@ static const char *const CLK_CSV =
     "P6,Thompson,Thompson,01/12/1990,OX4 1AA,CRIME,01/06/2026,given\n";
 
 /* seal CLK_CSV as police under agreement p; *o is the opened extract */
-static void seal_clk_rows(xchg_policy *p, xchg_secret *s, struct opened *o)
+static void seal_clk_rows(xchg_agreement *p, xchg_secret *s, struct opened *o)
 {
-    xchg_policy *keep = pol;
+    xchg_agreement *keep = pol;
     pol = p;
     const char *in = tpath("clk.csv"), *out = tpath("clk.xex");
     spit(in, CLK_CSV, strlen(CLK_CSV));
@@ -546,11 +547,11 @@ static xchg_secret *clk_secret(void)
 static void test_double_metaphone_key(void **state)
 {
     (void)state;
-    xchg_policy *p = policy_with_clk("{type: string, encoding: utf-8}", "", "");
+    xchg_agreement *p = policy_with_clk("{type: string, encoding: utf-8}", "", "");
     xchg_secret *s = clk_secret();
     struct opened o;
     seal_clk_rows(p, s, &o);
-    xchg_policy *keep = pol;
+    xchg_agreement *keep = pol;
     pol = p; /* token() looks keys up by name in pol */
     const xchg_record *a = find(&o, "P1"), *b = find(&o, "P2");
     /* Catherine Thompson ~ Kathryn Tomson, same date of birth: the Double Metaphone key
@@ -571,16 +572,16 @@ static void test_double_metaphone_key(void **state)
     pol = keep;
     close_extract(&o);
     xchg_secret_free(s);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
 }
 
 /* the dob feature of each of P1..P4 as the CLK should have it */
-static void check_clk_rows(xchg_policy *p, const char *p3, const char *p4)
+static void check_clk_rows(xchg_agreement *p, const char *p3, const char *p4)
 {
     xchg_secret *s = clk_secret();
     struct opened o;
     seal_clk_rows(p, s, &o);
-    xchg_policy *keep = pol;
+    xchg_agreement *keep = pol;
     pol = p;
     uint8_t want[128];
     const xchg_record *r1 = find(&o, "P1"), *r3 = find(&o, "P3"), *r4 = find(&o, "P4");
@@ -609,25 +610,25 @@ static void test_clk_invalid_values(void **state)
     /* default encode: month 13 typed as 13/13/1990 under %d/%m/%Y is the CLK's
      * "1990-13-13" (the canonical layout valid dates have); text that is no date at all
      * goes in as typed */
-    xchg_policy *p = policy_with_clk(str, "", "");
+    xchg_agreement *p = policy_with_clk(str, "", "");
     check_clk_rows(p, "1990-13-13", "unknown");
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     /* fuzzy.invalid: drop -- the feature is empty, as before */
     p = policy_with_clk(str, "  invalid: drop\n", "");
     check_clk_rows(p, "", "");
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     /* a field's clk_invalid wins over the agreement's */
     p = policy_with_clk(str, "  invalid: drop\n", ", clk_invalid: encode");
     check_clk_rows(p, "1990-13-13", "unknown");
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     p = policy_with_clk(str, "", ", clk_invalid: drop");
     check_clk_rows(p, "", "");
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
     /* a date-typed CLK feature refuses month 13 itself (clkhash does too): that feature is
      * left empty, and the row keeps the rest of its filter */
     p = policy_with_clk("{type: date, format: \"%Y-%m-%d\"}", "", "");
     check_clk_rows(p, "", "");
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
 }
 
 /* the brief's own case: an ISO date of birth 1990-13-01 (the school extract's format) is
@@ -635,9 +636,9 @@ static void test_clk_invalid_values(void **state)
 static void test_clk_invalid_iso_dob(void **state)
 {
     (void)state;
-    xchg_policy *p = policy_with_clk("{type: string, encoding: utf-8}", "", "");
+    xchg_agreement *p = policy_with_clk("{type: string, encoding: utf-8}", "", "");
     xchg_secret *s = clk_secret();
-    xchg_policy *keep = pol;
+    xchg_agreement *keep = pol;
     pol = p;
     const char *in = tpath("clk-school.csv"), *out = tpath("clk-school.xex");
     const char *csv = "Pupil,UPN,Forename,Surname,DOB,Postcode,Possible,Attended,End,Consent\n"
@@ -662,7 +663,7 @@ static void test_clk_invalid_iso_dob(void **state)
     pol = keep;
     close_extract(&o);
     xchg_secret_free(s);
-    xchg_policy_free(p);
+    xchg_agreement_free(p);
 }
 
 /* The police's own person identifier (extract option person_id) travels as one more match
@@ -688,8 +689,8 @@ static void test_person_id_token(void **state)
         free(t);
         t = u;
     }
-    xchg_policy *p2 = NULL;
-    assert_int_equal(xchg_policy_parse(t, strlen(t), "pid.yaml", &p2, NULL), XCHG_OK);
+    xchg_agreement *p2 = NULL;
+    assert_int_equal(t_agreement_parse(t, strlen(t), "pid.yaml", &p2, NULL), XCHG_OK);
     free(t);
     const char *spath = tpath("pid.xsec"), *in = tpath("pid.csv"), *out = tpath("pid.xex");
     unlink(spath);
@@ -717,7 +718,7 @@ static void test_person_id_token(void **state)
     xchg_diag_free(d);
     assert_int_equal(e, XCHG_OK);
     assert_int_equal(st.sealed, 4);
-    size_t nmk = xchg_policy_get(p2)->nmatch_keys;
+    size_t nmk = xchg_agreement_get(p2)->nmatch_keys;
     xchg_extract_file *xf = NULL;
     assert_int_equal(xchg_extract_open(p2, matcher, out, 0, &xf, NULL), XCHG_OK);
     xchg_linkset *ls = NULL;
@@ -760,11 +761,11 @@ static void test_person_id_token(void **state)
     xchg_seckey_free(owner);
     xchg_seckey_free(police);
     xchg_seckey_free(matcher);
-    xchg_policy_free(p2);
+    xchg_agreement_free(p2);
 }
 
 /* seal under agreement p (not the suite's), with extra options */
-static xchg_err seal_opts(const xchg_policy *p, const char *in, const char *out, int seed,
+static xchg_err seal_opts(const xchg_agreement *p, const char *in, const char *out, int seed,
                           int strict, int incremental, int allow_empty, xchg_seal_stats *st,
                           xchg_diag *d)
 {
@@ -781,7 +782,7 @@ static xchg_err seal_opts(const xchg_policy *p, const char *in, const char *out,
 }
 
 /* the kind the matcher reads through xchg_extract_open */
-static int extract_incremental(const xchg_policy *p, const char *path)
+static int extract_incremental(const xchg_agreement *p, const char *path)
 {
     xchg_seckey *m = seed_key(4);
     xchg_extract_file *f = NULL;
@@ -910,7 +911,7 @@ static void test_identification_consent(void **state)
     const char *out = tpath("consent.xex"), *in = tpath("consent.csv");
     /* the police's records may identify a family only with explicit consent, or where the
      * record carries a safeguarding basis */
-    xchg_policy *strict_pol = policy_variant(
+    xchg_agreement *strict_pol = agreement_variant(
         "      referral: {requires: engagement, unless_basis: [safeguarding]}\n    school:",
         "      identification: {requires: explicit_consent, unless_basis: [safeguarding]}\n"
         "      referral: {requires: engagement, unless_basis: [safeguarding]}\n    school:");
@@ -950,7 +951,7 @@ static void test_identification_consent(void **state)
                                 "(consent withdrawn: an objection stops identification): "
                                 "sealed without its 1 indicator event\n"));
     free(rep);
-    xchg_policy_free(strict_pol);
+    xchg_agreement_free(strict_pol);
 
     /* the base agreement sets no identification rule: its legal basis applies, but a
      * withdrawal (an objection) stops identification by default */
@@ -963,7 +964,7 @@ static void test_identification_consent(void **state)
     assert_int_equal(nind_of(&o, "C4"), 0);
     close_extract(&o);
     /* ... unless the agreement says an objection does not stop it */
-    xchg_policy *keep = policy_variant(
+    xchg_agreement *keep = agreement_variant(
         "      referral: {requires: engagement, unless_basis: [safeguarding]}\n    school:",
         "      identification: {requires: none, objection_stops_identification: false}\n"
         "      referral: {requires: engagement, unless_basis: [safeguarding]}\n    school:");
@@ -973,7 +974,7 @@ static void test_identification_consent(void **state)
     open_extract(out, 2, &o);
     assert_int_equal(nind_of(&o, "C4"), 1);
     close_extract(&o);
-    xchg_policy_free(keep);
+    xchg_agreement_free(keep);
     xchg_diag_free(d);
 }
 
@@ -982,11 +983,12 @@ static void test_identification_consent(void **state)
 static void test_consent_decide(void **state)
 {
     (void)state;
-    xchg_policy *p = policy_variant(
+    xchg_agreement *p = agreement_variant(
         "      referral: {requires: engagement, unless_basis: [safeguarding]}\n    school:",
         "      identification: {requires: explicit_consent}\n"
         "      referral: {requires: engagement, unless_basis: [safeguarding]}\n    school:");
-    size_t police = xchg_policy_party(p, "police"), school = xchg_policy_party(p, "school");
+    size_t police = xchg_policy_party(xchg_agreement_policy(p), "police"),
+           school = xchg_policy_party(xchg_agreement_policy(p), "school");
     char why[160];
     const char *I = XCHG_PURPOSE_IDENTIFICATION, *R = XCHG_PURPOSE_REFERRAL;
     struct {
@@ -1019,18 +1021,18 @@ static void test_consent_decide(void **state)
         {school, I, XCHG_CONSENT_WITHDRAWN, XCHG_DATE_NONE, "", 0,
          "consent withdrawn: an objection stops identification"},
         /* no referral rule: nothing is released */
-        {xchg_policy_party(p, "team"), R, XCHG_CONSENT_GIVEN, XCHG_DATE_NONE, "", 0,
-         "the agreement sets no release rule for this agency"},
+        {xchg_policy_party(xchg_agreement_policy(p), "team"), R, XCHG_CONSENT_GIVEN, XCHG_DATE_NONE,
+         "", 0, "the agreement sets no release rule for this agency"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        int got = xchg_consent_decide(p, t[i].agency, t[i].purpose, t[i].consent, t[i].date,
-                                      t[i].basis, why, sizeof why);
+        int got = xchg_consent_decide(xchg_agreement_policy(p), t[i].agency, t[i].purpose,
+                                      t[i].consent, t[i].date, t[i].basis, why, sizeof why);
         if (got != t[i].allow || strcmp(why, t[i].why) != 0)
             fail_msg("case %zu: got %d \"%s\", want %d \"%s\"", i, got, why, t[i].allow, t[i].why);
     }
-    assert_null(xchg_consent_rule_for(p, school, I));
-    assert_non_null(xchg_consent_rule_for(p, police, I));
-    xchg_policy_free(p);
+    assert_null(xchg_consent_rule_for(xchg_agreement_policy(p), school, I));
+    assert_non_null(xchg_consent_rule_for(xchg_agreement_policy(p), police, I));
+    xchg_agreement_free(p);
 }
 
 int main(void)

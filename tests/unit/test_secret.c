@@ -1,20 +1,20 @@
 /* Linkage secret: only the owner makes it, only agencies open it, tampering is caught. */
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include "test_helpers.h"
 
-static xchg_policy *pol;
+static xchg_agreement *pol;
 
 static int setup(void **state)
 {
     (void)state;
-    return xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) == XCHG_OK
-               ? 0
-               : -1;
+    return t_agreement_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) == XCHG_OK ? 0
+                                                                                               : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    xchg_policy_free(pol);
+    xchg_agreement_free(pol);
     return 0;
 }
 
@@ -135,8 +135,8 @@ static void test_other_agreement_refused(void **state)
     char *base = slurp(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &n);
     char *at = strstr(base, "id: test-agreement");
     memcpy(at, "id: test-agreemenz", 18);
-    xchg_policy *other = NULL;
-    assert_int_equal(xchg_policy_parse(base, n, "other.yaml", &other, NULL), XCHG_OK);
+    xchg_agreement *other = NULL;
+    assert_int_equal(t_agreement_parse(base, n, "other.yaml", &other, NULL), XCHG_OK);
     xchg_seckey *police = seed_key(2);
     xchg_secret *s = NULL;
     xchg_diag *d = xchg_diag_new();
@@ -144,7 +144,7 @@ static void test_other_agreement_refused(void **state)
     assert_diag_has(d, "linkage secret belongs to agreement 'test-agreement', not 'test-agreemenz'");
     xchg_diag_free(d);
     xchg_seckey_free(police);
-    xchg_policy_free(other);
+    xchg_agreement_free(other);
     free(base);
 }
 

@@ -8,19 +8,20 @@
 #include "test_helpers.h"
 #include "store_internal.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <exchange/link.h>
 #include <sqlcipher/sqlite3.h>
 
 #define FIX XCHG_TEST_DIR "/fixtures/seal/"
 
-static xchg_policy *pol, *other, *amended;
+static xchg_agreement *pol, *other, *amended;
 static xchg_secret *sec1, *sec2, *sec1b;
 static xchg_seckey *matcher;
 static char police1[512], police2[512], police3[512], school[512], big[512], flipped[512],
     epoch2[512], otherfp[512], otheragr[512];
 static const xchg_kdf_limits fast = {1, 8192}; /* Argon2id minimum: tests only */
 
-static xchg_secret *secret_for(xchg_policy *p, uint32_t epoch, int agency_seed)
+static xchg_secret *secret_for(xchg_agreement *p, uint32_t epoch, int agency_seed)
 {
     const char *path = tpath("x.xsec");
     xchg_seckey *owner = seed_key(1), *ag = seed_key(agency_seed);
@@ -32,7 +33,7 @@ static xchg_secret *secret_for(xchg_policy *p, uint32_t epoch, int agency_seed)
     return s;
 }
 
-static void seal_to(xchg_policy *p, int seed, xchg_secret *s, const char *csv, int64_t now,
+static void seal_to(xchg_agreement *p, int seed, xchg_secret *s, const char *csv, int64_t now,
                     char *out, const char *name)
 {
     snprintf(out, 512, "%s", tpath(name));
@@ -47,10 +48,10 @@ static void seal_to(xchg_policy *p, int seed, xchg_secret *s, const char *csv, i
 static int setup(void **state)
 {
     (void)state;
-    if (xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
+    if (t_agreement_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL) != XCHG_OK)
         return -1;
-    other = policy_variant("id: test-agreement", "id: other-agreement");
-    amended = policy_variant("retention_days: 365", "retention_days: 364");
+    other = agreement_variant("id: test-agreement", "id: other-agreement");
+    amended = agreement_variant("retention_days: 365", "retention_days: 364");
     matcher = seed_key(4);
     /* one secret seals both agencies' extracts: open it once per agency key */
     const char *path = tpath("e1.xsec");
@@ -101,9 +102,9 @@ static int teardown(void **state)
     xchg_secret_free(sec2);
     xchg_secret_free(sec1b);
     xchg_seckey_free(matcher);
-    xchg_policy_free(pol);
-    xchg_policy_free(other);
-    xchg_policy_free(amended);
+    xchg_agreement_free(pol);
+    xchg_agreement_free(other);
+    xchg_agreement_free(amended);
     return 0;
 }
 
@@ -333,7 +334,7 @@ static void test_agreement_binding(void **state)
     xchg_store_info i = info(s);
     assert_int_equal(i.agreement_versions, 2);
     char hash[65];
-    xchg_hex_encode(hash, xchg_policy_hash(amended), 32);
+    xchg_hex_encode(hash, xchg_policy_hash(xchg_agreement_policy(amended)), 32);
     assert_string_equal(i.agreement_hash, hash);
     /* an extract of the old version is refused now; the old policy cannot ingest */
     assert_int_equal(xchg_store_ingest(s, pol, matcher, police2, NULL, NULL), XCHG_ERR_DENIED);
@@ -470,7 +471,7 @@ static void test_each_record_roundtrip(void **state)
     (void)state;
     xchg_store *s = new_store("rt.db", NULL);
     ingest_ok(s, police2);
-    struct cmp_ctx c = {NULL, 0, xchg_policy_party(pol, "police")};
+    struct cmp_ctx c = {NULL, 0, xchg_policy_party(xchg_agreement_policy(pol), "police")};
     assert_int_equal(xchg_extract_open(pol, matcher, police2, 0, &c.f, NULL), XCHG_OK);
     uint64_t n = 0;
     assert_int_equal(xchg_store_each_record(s, pol, cmp_record, &c, &n, NULL), XCHG_OK);
@@ -526,7 +527,7 @@ static void test_supersede(void **state)
     assert_int_equal(i.records, 12);
     assert_int_equal(i.records_active, 4);
     /* only the active extract's records are loaded for linkage */
-    struct cmp_ctx cc = {NULL, 0, xchg_policy_party(pol, "police")};
+    struct cmp_ctx cc = {NULL, 0, xchg_policy_party(xchg_agreement_policy(pol), "police")};
     assert_int_equal(xchg_extract_open(pol, matcher, police3, 0, &cc.f, NULL), XCHG_OK);
     cc.n = 4; /* police3's rows are 5..8 */
     uint64_t n = 0;
@@ -616,7 +617,7 @@ static void test_identification_consent_at_load(void **state)
     xchg_store_free(s);
 }
 
-static void expect_rejected(xchg_store *s, const xchg_policy *p, const char *path, xchg_err want,
+static void expect_rejected(xchg_store *s, const xchg_agreement *p, const char *path, xchg_err want,
                             const char *msg)
 {
     xchg_store_info before = info(s);
@@ -669,7 +670,53 @@ static xchg_err collect_ids(void *ctx, size_t agency, uint64_t id, const xchg_re
 struct view_ctx {
     int families, members, pairs, conflicts, links;
     char first[24];
+    xchg_store_member member[4]; /* the first members, as handed over */
+    xchg_store_pair pair;        /* the last review pair */
 };
+
+/* Each record's tokens (match, blocking, household), as the store hands them over. */
+struct tok_rec {
+    xchg_token t[3][XCHG_RECORD_MAX_TOKENS];
+    size_t n[3];
+    int age;
+    char area[XCHG_RECORD_MAX_AREA + 1];
+};
+
+static xchg_err collect_tokens(void *ctx, size_t agency, uint64_t id, const xchg_record *r)
+{
+    (void)agency, (void)id;
+    struct tok_rec *all = ctx, *x = &all[all[0].n[0]++ + 1];
+    memset(x, 0, sizeof *x);
+    const xchg_token *src[3] = {r->match, r->block, r->house};
+    size_t ns[3] = {r->nmatch, r->nblock, r->nhouse};
+    for (int k = 0; k < 3; k++) {
+        memcpy(x->t[k], src[k], ns[k] * sizeof(xchg_token));
+        x->n[k] = ns[k];
+    }
+    x->age = r->age;
+    snprintf(x->area, sizeof x->area, "%.*s", (int)r->area_len, r->area ? r->area : "");
+    return XCHG_OK;
+}
+
+/* What the pair's same/differ masks must be, computed here from the two records' tokens. */
+static void expect_masks(const struct tok_rec *a, const struct tok_rec *b, uint32_t same[3],
+                         uint32_t differ[3])
+{
+    for (int k = 0; k < 3; k++) {
+        uint32_t held_a = 0, held_b = 0, eq = 0;
+        for (size_t i = 0; i < a->n[k]; i++)
+            held_a |= 1u << a->t[k][i].index;
+        for (size_t j = 0; j < b->n[k]; j++)
+            held_b |= 1u << b->t[k][j].index;
+        for (size_t i = 0; i < a->n[k]; i++)
+            for (size_t j = 0; j < b->n[k]; j++)
+                if (a->t[k][i].index == b->t[k][j].index &&
+                    memcmp(a->t[k][i].value, b->t[k][j].value, XCHG_TOKEN_BYTES) == 0)
+                    eq |= 1u << a->t[k][i].index;
+        same[k] = eq;
+        differ[k] = held_a & held_b & ~eq;
+    }
+}
 
 static int on_family(void *ctx, const xchg_store_family *f)
 {
@@ -682,6 +729,8 @@ static int on_family(void *ctx, const xchg_store_family *f)
 static int on_member(void *ctx, const xchg_store_member *m)
 {
     struct view_ctx *v = ctx;
+    if (v->members < 4)
+        v->member[v->members] = *m;
     v->members++;
     assert_true(m->nrecords >= 1);
     return 0;
@@ -690,10 +739,12 @@ static int on_member(void *ctx, const xchg_store_member *m)
 static int on_pair(void *ctx, const xchg_store_pair *p)
 {
     struct view_ctx *v = ctx;
-    if (p->conflict)
+    if (p->conflict) {
         v->conflicts++;
-    else
+    } else {
         v->pairs++;
+        v->pair = *p;
+    }
     return 0;
 }
 
@@ -706,6 +757,53 @@ static int on_link(void *ctx, const xchg_store_link *l)
     assert_int_equal(strncmp(l->person, "P-", 2), 0);
     assert_int_equal(strncmp(l->family, "F-", 2), 0);
     return 0;
+}
+
+/* A member's agencies are the party ids holding its records: typed, sorted, each once. */
+static void test_member_agencies(void **state)
+{
+    (void)state;
+    xchg_store_key *key = NULL;
+    xchg_store *s = new_store("members.db", &key);
+    ingest_ok(s, school);
+    ingest_ok(s, police2);
+    uint64_t ids[64] = {0};
+    uint64_t n = 0;
+    assert_int_equal(xchg_store_each_record(s, pol, collect_ids, ids, &n, NULL), XCHG_OK);
+    assert_true(n >= 3);
+    /* every record one person of one household: the school's and the police's */
+    xchg_link_result r;
+    memset(&r, 0, sizeof r);
+    r.nrecords = n;
+    uint32_t person[64] = {0}, household[64] = {0};
+    char pseud[1][24] = {"P-only"};
+    r.person = person;
+    r.household = household;
+    r.npersons = 1;
+    r.person_pseudonym = pseud;
+    r.nhouseholds = 1;
+    xchg_family fam;
+    memset(&fam, 0, sizeof fam);
+    snprintf(fam.pseudonym, 24, "F-one");
+    fam.npersons = 1;
+    fam.nrecords = (uint32_t)n;
+    r.families = &fam;
+    xchg_run_params rp = {.run_date = 20100, .threads = 1};
+    int64_t run = 0;
+    assert_int_equal(xchg_store_save_result(s, pol, &r, ids + 1, &rp, &run, NULL), XCHG_OK);
+    struct view_ctx v;
+    memset(&v, 0, sizeof v);
+    xchg_store_family f;
+    assert_int_equal(xchg_store_family_show(s, 0, "F-one", &f, on_member, NULL, &v, NULL), XCHG_OK);
+    assert_int_equal(v.members, 1);
+    assert_string_equal(v.member[0].pseudonym, "P-only");
+    assert_int_equal(v.member[0].nrecords, (int)n);
+    assert_int_equal(v.member[0].nagencies, 2);
+    assert_string_equal(v.member[0].agencies[0], "police");
+    assert_string_equal(v.member[0].agencies[1], "school");
+    assert_int_equal(v.member[0].agencies[2][0], 0);
+    xchg_store_free(s);
+    xchg_store_key_free(key);
 }
 
 static void test_save_and_views(void **state)
@@ -782,8 +880,34 @@ static void test_save_and_views(void **state)
     assert_int_equal(
         xchg_store_family_show(s, 0, "F-aaaa", &f, on_member, on_pair, &v, NULL), XCHG_OK);
     assert_int_equal(v.members, 2);
+    /* members' agencies are typed party ids (sorted), not a joined string */
+    assert_string_equal(v.member[0].pseudonym, "P-0000");
+    assert_int_equal(v.member[0].nrecords, 2);
+    assert_int_equal(v.member[0].nagencies, 1);
+    assert_string_equal(v.member[0].agencies[0], "police");
+    assert_string_equal(v.member[1].pseudonym, "P-0001");
+    assert_int_equal(v.member[1].nrecords, 1);
+    assert_int_equal(v.member[1].nagencies, 1);
+    assert_string_equal(v.member[1].agencies[0], "police");
     assert_int_equal(v.pairs, 1);
     assert_int_equal(v.conflicts, 1);
+    /* the review pair (records 1 and 3) comes with its evidence: the keys on which the
+       two records' tokens agree and differ, their ages and areas, as computed here */
+    struct tok_rec *tr = calloc(n + 1, sizeof *tr);
+    uint64_t cnt = 0;
+    assert_int_equal(xchg_store_each_record(s, pol, collect_tokens, tr, &cnt, NULL), XCHG_OK);
+    uint32_t same[3], differ[3];
+    expect_masks(&tr[2], &tr[4], same, differ);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(v.pair.same[k], same[k]);
+        assert_int_equal(v.pair.differ[k], differ[k]);
+    }
+    assert_true(same[0] | same[1] | same[2] | differ[0] | differ[1] | differ[2]);
+    assert_int_equal(v.pair.age_a, tr[2].age);
+    assert_int_equal(v.pair.age_b, tr[4].age);
+    assert_string_equal(v.pair.area_a, tr[2].area);
+    assert_string_equal(v.pair.area_b, tr[4].area);
+    free(tr);
     assert_int_equal(f.nproblems, 2);
     assert_int_equal(f.problems[0].nagencies, 1);
     assert_string_equal(f.problems[0].agencies[0], "police");
@@ -852,7 +976,8 @@ static void test_load_linkset(void **state)
     assert_int_equal(xchg_store_load(s, pol, ls, &n, NULL), XCHG_OK);
     assert_int_equal(n, info(s).records_active);
     assert_int_equal(xchg_linkset_count(ls), n);
-    assert_int_equal(xchg_linkset_agency(ls, 0), xchg_policy_party(pol, "police"));
+    assert_int_equal(xchg_linkset_agency(ls, 0),
+                     xchg_policy_party(xchg_agreement_policy(pol), "police"));
     xchg_link_result *r = NULL;
     assert_int_equal(xchg_link_run(ls, 20600, xchg_store_pseudonym_key(s), 1, &r, NULL), XCHG_OK);
     xchg_run_params rp = {.run_date = 20600, .threads = 1};
@@ -885,6 +1010,7 @@ int main(void)
         cmocka_unit_test(test_identification_consent_at_load),
         cmocka_unit_test(test_rejected_changes_nothing),
         cmocka_unit_test(test_save_and_views),
+        cmocka_unit_test(test_member_agencies),
         cmocka_unit_test(test_load_linkset),
     };
     if (xchg_init() != XCHG_OK)

@@ -8,6 +8,7 @@
  */
 #include "test_helpers.h"
 
+#include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include <sodium.h>
 
 void *__real_sodium_malloc(size_t size);
@@ -111,9 +112,9 @@ static void test_seckey(void **state)
 static void test_secret_and_store_key(void **state)
 {
     (void)state;
-    xchg_policy *pol = NULL;
-    assert_int_equal(
-        xchg_policy_parse_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL), XCHG_OK);
+    xchg_agreement *pol = NULL;
+    assert_int_equal(t_agreement_file(XCHG_TEST_DIR "/fixtures/policy/base.yaml", &pol, NULL),
+                     XCHG_OK);
     xchg_seckey *owner = seed_key(1), *police = seed_key(2);
     const char *sp = tpath("wipe.xsec");
     unlink(sp);
@@ -141,7 +142,7 @@ static void test_secret_and_store_key(void **state)
 
     xchg_seckey_free(owner);
     xchg_seckey_free(police);
-    xchg_policy_free(pol);
+    xchg_agreement_free(pol);
     unlink(sp);
 }
 

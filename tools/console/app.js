@@ -138,13 +138,13 @@
     b.append(pt);
     b.append(el('h3', { text: 'Members (pseudonymous)' }));
     const mt = el('table', { id: 'd-members' }, el('tr', {}, el('th', { text: 'Person' }), el('th', { text: 'Records' }), el('th', { text: 'Agencies' })));
-    for (const m of f.members) mt.append(el('tr', {}, el('td', { class: 'mono', text: m.person }), el('td', { class: 'num', text: m.records }), el('td', { text: m.agencies })));
+    for (const m of f.members) mt.append(el('tr', {}, el('td', { class: 'mono', text: m.person }), el('td', { class: 'num', text: m.records }), el('td', { text: m.agencies.join(', ') })));
     b.append(mt);
     b.append(el('h3', { text: 'Review pairs and conflicts' }));
     if (!f.pairs.length) b.append(el('p', { text: 'none' }));
     else {
-      const t = el('table', { id: 'd-pairs' }, el('tr', {}, el('th', { text: 'Kind' }), el('th', { text: 'Record A' }), el('th', { text: 'Record B' }), el('th', { text: 'Confidence' })));
-      for (const p of f.pairs) t.append(el('tr', {}, el('td', { text: p.kind }), el('td', { text: p.a.agency + ' ' + p.a.ref + ' (' + p.a.person + ')' }), el('td', { text: p.b.agency + ' ' + p.b.ref + ' (' + p.b.person + ')' }), el('td', { text: p.kind === 'review' ? 'Dice ' + p.score.toFixed(3) : 'match key ' + p.key + ' refused' })));
+      const t = el('table', { id: 'd-pairs' }, el('tr', {}, el('th', { text: 'Kind' }), el('th', { text: 'Record A' }), el('th', { text: 'Record B' }), el('th', { text: 'Confidence' }), el('th', { text: 'Evidence' })));
+      for (const p of f.pairs) t.append(el('tr', {}, el('td', { text: p.kind }), el('td', { text: p.a.agency + ' ' + p.a.ref + ' (' + p.a.person + ')' }), el('td', { text: p.b.agency + ' ' + p.b.ref + ' (' + p.b.person + ')' }), el('td', { text: p.kind === 'review' ? 'Dice ' + p.score.toFixed(3) : 'match key ' + (p.key_name || p.key) + ' refused' }), el('td', { text: p.kind === 'review' ? pairEvidence(p) : '' })));
       b.append(t);
     }
     b.append(el('h3', { text: 'Decisions' }));
@@ -171,6 +171,14 @@
     $('detail').hidden = false;
     document.body.dataset.detail = f.family;
   }
+  // what the matcher holds on a review pair: ages, areas, the keys the records agree and differ on
+  function pairEvidence(p) {
+    const age = (x) => (x.age === null || x.age === undefined ? '?' : String(x.age));
+    const keys = (s) => [].concat(s.match, s.blocking, s.household);
+    const same = keys(p.same), differ = keys(p.differ);
+    return 'age ' + age(p.a) + ' / ' + age(p.b) + '; area ' + (p.a.area || '?') + ' / ' + (p.b.area || '?') +
+      '; agree: ' + (same.length ? same.join(', ') : 'none') + '; differ: ' + (differ.length ? differ.join(', ') : 'none');
+  }
   async function loadReviews() {
     const r = await api('GET', '/api/reviews?limit=500');
     if (r.status !== 200) { showError(r.json.error); return; }
@@ -189,6 +197,7 @@
         el('td', { text: p.a.agency + ' ' + p.a.ref + ' (' + p.a.person + ')' }),
         el('td', { text: p.b.agency + ' ' + p.b.ref + ' (' + p.b.person + ')' }),
         el('td', { class: 'num', text: p.score.toFixed(3) }),
+        el('td', { class: 'rv-evidence', text: pairEvidence(p) }),
         el('td', { text: p.family_persons + ' persons; ' + problemsText(p.family_problems) + '; ' + (STATE_TEXT[p.family_state] || p.family_state) }),
         el('td', {}, reason, ' ', el('button', { type: 'button', class: 'rv-same', text: 'Same person', onclick: () => send('same') }), ' ',
           el('button', { type: 'button', class: 'rv-different', text: 'Different people', onclick: () => send('different') }), ' ', msg));
