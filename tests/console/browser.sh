@@ -94,7 +94,8 @@ eval document.getElementById('d-approve').click() === undefined
 wait 60 document.getElementById('d-release') && !document.getElementById('d-release').disabled
 eval document.getElementById('d-release').click() === undefined
 wait 60 document.getElementById('d-msg')?.textContent.includes('packet')
-eval document.querySelector('#detail-body .state').textContent === 'released'
+# the message is shown before the queue and the detail are read again: wait for the detail
+wait 60 document.querySelector('#detail-body .state')?.textContent === 'released'
 shot $OUT/detail.png
 eval document.querySelector('button.fam[data-family="${F[1]}"]').click() === undefined
 wait 30 document.body.dataset.detail === '${F[1]}'
