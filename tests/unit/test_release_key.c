@@ -861,6 +861,76 @@ static void test_ingest_refuses_unwrapped(void **state)
     xchg_matcher_close(m);
 }
 
+/* More records than one wrap batch (512), wrapped over several threads: every record is
+ * written once, in the file's order, each with a well-formed wrap of its own randomness,
+ * and the matcher stores them all. */
+static int cmp32(const void *a, const void *b) { return memcmp(a, b, 32); }
+
+static void test_batched_wrap(void **state)
+{
+    (void)state;
+    enum { N = 1300 };
+    size_t cap = 80 + (size_t)N * 80, len = 0;
+    char *csv = malloc(cap);
+    assert_non_null(csv);
+    len += (size_t)snprintf(csv + len, cap - len,
+                            "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent,Legal Basis\n");
+    for (int i = 0; i < N; i++) {
+        char fn[8] = {(char)('A' + i % 26), (char)('a' + i / 26 % 26), (char)('a' + i / 676), 'n',
+                      0};
+        len += (size_t)snprintf(csv + len, cap - len,
+                                "R%05d,%s,Lee,%02d/05/1980,OX4 1AA,CRIME,01/06/2026,given,\n", i,
+                                fn, 1 + i % 28);
+    }
+    seal(csv, "many", 2, psec);
+    free(csv);
+    xchg_seckey *mk = seed_key(4);
+    xchg_extract_file *f = NULL;
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(xchg_extract_open(pol, mk, path_in("many.xex"), 0, &f, d), XCHG_OK);
+    uint8_t(*R)[32] = calloc(N, 32);
+    int n = 0;
+    for (;;) {
+        xchg_record r;
+        int end = 0;
+        assert_int_equal(xchg_extract_next(f, &r, &end, d), XCHG_OK);
+        if (end)
+            break;
+        assert_true(n < N);
+        char want[16];
+        snprintf(want, sizeof want, "R%05d", n);
+        assert_int_equal(r.ref_len, strlen(want));
+        assert_memory_equal(r.ref, want, r.ref_len); /* the file's order */
+        assert_true(r.payload_len > XCHG_TH_WRAP_OVERHEAD + XCHG_PAYLOAD_OVERHEAD);
+        assert_int_equal(xchg_threshold_wrapped_R(r.payload, r.payload_len, R[n]), XCHG_OK);
+        n++;
+    }
+    uint64_t count = 0;
+    assert_int_equal(xchg_extract_finish(f, &count, d), XCHG_OK);
+    xchg_extract_close(f);
+    assert_int_equal(n, N);
+    assert_int_equal(count, N);
+    qsort(R, N, 32, cmp32); /* each record its own ephemeral: none repeated across threads */
+    for (int i = 1; i < N; i++)
+        assert_int_not_equal(memcmp(R[i - 1], R[i], 32), 0);
+    free(R);
+    /* the matcher checks every record's wrap at ingest and stores them all */
+    xchg_store_key *sk = NULL;
+    assert_int_equal(xchg_store_key_generate(&sk), XCHG_OK);
+    unlink(path_in("dbm"));
+    unlink(path_in("dbm.audit"));
+    xchg_matcher *m = NULL;
+    assert_int_equal(xchg_matcher_create(path_in("dbm"), sk, pol, &m, NULL), XCHG_OK);
+    xchg_store_key_free(sk);
+    xchg_ingest_stats ist;
+    assert_int_equal(xchg_matcher_ingest(m, mk, path_in("many.xex"), NULL, NULL, NOW, &ist, d),
+                     XCHG_OK);
+    assert_int_equal(ist.records, N);
+    xchg_matcher_close(m);
+    xchg_seckey_free(mk);
+    xchg_diag_free(d);
+}
+
 static void test_release_key_policy_checks(void **state)
 {
     (void)state;
@@ -1052,6 +1122,7 @@ int main(void)
         cmocka_unit_test(test_release_key_policy_checks),
         cmocka_unit_test(test_seal_refused_until_dealt),
         cmocka_unit_test(test_ingest_refuses_unwrapped),
+        cmocka_unit_test(test_batched_wrap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
