@@ -210,23 +210,40 @@ static int64_t rb_version(void *ctx)
     return v;
 }
 
-/* prepare (the daemon) -> sign (here, with the key and share that stay here) -> submit */
-static xchg_err rb_decide(void *ctx, const char *fam, int approve, const char *reason, int64_t now,
-                          xchg_diag *d)
+/* POST the JSON object rq (consumed) to path; a status other than want is the daemon's
+ * refusal. *out (may be NULL) the answer, for the caller to json_decref. */
+static xchg_err post_json(struct console_remote *r, const char *path, json_t *rq, long want,
+                          json_t **out, xchg_diag *d)
 {
-    struct console_remote *r = ctx;
-    json_t *rq = json_pack("{s:s, s:s, s:s}", "family", fam, "decision",
-                           approve ? "approve" : "reject", "reason", reason);
-    char *body = rq ? json_dumps(rq, JSON_COMPACT) : NULL, *sig = NULL;
+    char *body = rq ? json_dumps(rq, JSON_COMPACT) : NULL;
     json_decref(rq);
     if (!body)
         return XCHG_ERR_NOMEM;
     json_t *j = NULL;
     long st = 0;
-    xchg_err e = request(r, "POST", "/v1/operator/prepare", body, &j, &st, d);
+    xchg_err e = request(r, "POST", path, body, &j, &st, d);
     free(body);
-    if (e == XCHG_OK && st != 200)
+    if (e == XCHG_OK && st != want)
         e = refused(r, st, j, d);
+    if (out && e == XCHG_OK)
+        *out = j;
+    else
+        json_decref(j);
+    return e;
+}
+
+/* prepare (the daemon) -> sign (here, with the key and share that stay here) -> submit */
+static xchg_err rb_decide(void *ctx, const char *fam, int approve, const char *reason, int64_t now,
+                          xchg_diag *d)
+{
+    struct console_remote *r = ctx;
+    json_t *j = NULL;
+    char *sig = NULL;
+    long st = 0;
+    xchg_err e = post_json(r, "/v1/operator/prepare",
+                           json_pack("{s:s, s:s, s:s}", "family", fam, "decision",
+                                     approve ? "approve" : "reject", "reason", reason),
+                           200, &j, d);
     const char *prepared = e == XCHG_OK ? json_string_value(json_object_get(j, "request")) : NULL;
     if (e == XCHG_OK && !prepared) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "the matcher daemon sent no request");
@@ -285,18 +302,7 @@ static xchg_err rb_review(void *ctx, const char *aa, const char *ra, const char 
         json_pack("{s:{s:s, s:s}, s:{s:s, s:s}, s:s, s:s, s:I, s:s}", "a", "agency", aa, "ref", ra,
                   "b", "agency", ab, "ref", rb, "decision", same ? "same" : "different", "reason",
                   reason, "time", (json_int_t)now, "signature", sb);
-    char *body = rq ? json_dumps(rq, JSON_COMPACT) : NULL;
-    json_decref(rq);
-    if (!body)
-        return XCHG_ERR_NOMEM;
-    json_t *j = NULL;
-    long st = 0;
-    xchg_err e = request(r, "POST", "/v1/operator/review", body, &j, &st, d);
-    free(body);
-    if (e == XCHG_OK && st != 201)
-        e = refused(r, st, j, d);
-    json_decref(j);
-    return e;
+    return post_json(r, "/v1/operator/review", rq, 201, NULL, d);
 }
 
 /* asked of the daemon, which makes the packet with its own matcher key into its outbox */
@@ -305,17 +311,10 @@ static xchg_err rb_release(void *ctx, const char *fam, const char *recipient, in
 {
     struct console_remote *r = ctx;
     (void)now; /* the daemon's clock names the packet and dates the release */
-    json_t *rq = json_pack("{s:s, s:s}", "family", fam, "recipient", recipient);
-    char *body = rq ? json_dumps(rq, JSON_COMPACT) : NULL;
-    json_decref(rq);
-    if (!body)
-        return XCHG_ERR_NOMEM;
     json_t *j = NULL;
-    long st = 0;
-    xchg_err e = request(r, "POST", "/v1/operator/release", body, &j, &st, d);
-    free(body);
-    if (e == XCHG_OK && st != 201)
-        e = refused(r, st, j, d);
+    xchg_err e = post_json(r, "/v1/operator/release",
+                           json_pack("{s:s, s:s}", "family", fam, "recipient", recipient), 201, &j,
+                           d);
     if (e == XCHG_OK) {
         memset(out, 0, sizeof *out);
         const char *pid = json_string_value(json_object_get(j, "packet"));

@@ -262,11 +262,10 @@ static unsigned auth_status(xchg_netauth_reason why)
     }
 }
 
-int httpd_authenticate(xchg_netauth *auth, struct MHD_Connection *conn, const char *method,
-                       const char *url, unsigned roles, size_t *party,
-                       char body_hex[2 * XCHG_SHA256_BYTES + 1], unsigned *status, const char **msg)
+xchg_netauth_request httpd_netauth_request(struct MHD_Connection *conn, const char *method,
+                                           const char *url)
 {
-    xchg_netauth_request rq = {
+    return (xchg_netauth_request){
         .method = method,
         .path = url,
         .key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_KEY),
@@ -275,6 +274,13 @@ int httpd_authenticate(xchg_netauth *auth, struct MHD_Connection *conn, const ch
         .body_sha256 = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_BODY),
         .signature = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_SIG),
     };
+}
+
+int httpd_authenticate(xchg_netauth *auth, struct MHD_Connection *conn, const char *method,
+                       const char *url, unsigned roles, size_t *party,
+                       char body_hex[2 * XCHG_SHA256_BYTES + 1], unsigned *status, const char **msg)
+{
+    xchg_netauth_request rq = httpd_netauth_request(conn, method, url);
     xchg_netauth_reason why;
     if (xchg_netauth_verify(auth, &rq, roles, (int64_t)time(NULL), party, &why) != XCHG_OK) {
         *status = auth_status(why);

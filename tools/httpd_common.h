@@ -58,6 +58,10 @@ enum MHD_Result httpd_send_json(struct MHD_Connection *conn, unsigned status, js
 /* Check the signed headers of conn (docs/network.md "Authentication") for an endpoint open
  * to roles: 0 with *party and body_hex (the signed body digest) set, else -1 with the HTTP
  * *status and *msg to answer with. */
+/* The signed-request headers of conn (docs/network.md), for xchg_netauth_verify. */
+xchg_netauth_request httpd_netauth_request(struct MHD_Connection *conn, const char *method,
+                                           const char *url);
+
 int httpd_authenticate(xchg_netauth *auth, struct MHD_Connection *conn, const char *method,
                        const char *url, unsigned roles, size_t *party,
                        char body_hex[2 * XCHG_SHA256_BYTES + 1], unsigned *status,

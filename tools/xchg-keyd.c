@@ -208,15 +208,7 @@ static enum MHD_Result dispatch(struct server *sv, struct MHD_Connection *conn, 
         return send_error(conn, r, MHD_HTTP_NOT_FOUND, "no such endpoint");
     if ((ep == OPRF && !post) || (ep == HEALTH && !get))
         return send_error(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
-    xchg_netauth_request rq = {
-        .method = method,
-        .path = url,
-        .key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_KEY),
-        .time = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_TIME),
-        .nonce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_NONCE),
-        .body_sha256 = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_BODY),
-        .signature = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, XCHG_NETAUTH_H_SIG),
-    };
+    xchg_netauth_request rq = httpd_netauth_request(conn, method, url);
     xchg_oprf_reply rep;
     if (xchg_oprf_service_admit(sv->svc, &rq, (int64_t)time(NULL), &rep) != XCHG_OK)
         return send_error(conn, r, outcome_status(rep.outcome), rep.message);
