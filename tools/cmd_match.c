@@ -697,7 +697,11 @@ static void print_keys(const struct show_ctx *sc, int kind, uint32_t mask, int j
             printf("%s", n ? "," : "");
             json_str(stdout, name ? name : alt);
         } else {
-            printf("%s%s", n ? ", " : "", name ? name : alt);
+            char parts[200] = "";
+            if (sc->p)
+                xchg_policy_token_parts(sc->p, kind, i, parts, sizeof parts);
+            printf("%s%s%s%s%s", n ? ", " : "", name ? name : alt, *parts ? " (" : "", parts,
+                   *parts ? ")" : "");
         }
         n++;
     }
@@ -774,6 +778,20 @@ static int show_pair(void *ctx, const xchg_store_pair *p)
         print_key_sets(sc, p->same);
         printf("},\"differ\":{");
         print_key_sets(sc, p->differ);
+        printf("},\"keys\":{"); /* what each named key is made of (with --agreement) */
+        int nk = 0;
+        for (int k = 0; k < 3 && sc->p; k++)
+            for (unsigned i = 0; i < 32; i++) {
+                char parts[200];
+                const char *name = xchg_policy_token_name(sc->p, k, i);
+                if (!((p->same[k] | p->differ[k]) & (1u << i)) || !name ||
+                    !xchg_policy_token_parts(sc->p, k, i, parts, sizeof parts))
+                    continue;
+                printf("%s", nk++ ? "," : "");
+                json_str(stdout, name);
+                printf(":");
+                json_str(stdout, parts);
+            }
         printf("}}");
     } else {
         if (sc->np == 0)

@@ -598,8 +598,9 @@ static int show_member(void *ctx, const xchg_store_member *m)
     return 0;
 }
 
-/* {match: [names], blocking: [...], household: [...]}: the keys in sets, named */
-static json_t *key_sets_json(const xchg_policy *p, const uint32_t sets[3])
+/* {match: [names], blocking: [...], household: [...]}: the keys in sets, named; each
+ * name's parts go to parts ({name: "surname:phonetic + dob:year"}) */
+static json_t *key_sets_json(const xchg_policy *p, const uint32_t sets[3], json_t *parts)
 {
     static const char *const kinds[] = {"match", "blocking", "household"};
     json_t *o = json_object();
@@ -608,6 +609,9 @@ static json_t *key_sets_json(const xchg_policy *p, const uint32_t sets[3])
         for (unsigned i = 0; i < 32; i++)
             if (sets[k] & (1u << i)) {
                 const char *n = xchg_policy_token_name(p, k, i);
+                char what[200];
+                if (n && xchg_policy_token_parts(p, k, i, what, sizeof what))
+                    json_object_set_new(parts, n, json_string(what));
                 json_array_append_new(a, n ? json_string(n) : json_sprintf("#%u", i));
             }
         json_object_set_new(o, kinds[k], a);
@@ -624,15 +628,16 @@ static json_t *pair_json(const struct console *c, const xchg_store_pair *p)
 {
     const xchg_policy *pol = xchg_agreement_policy(c->o.p);
     const char *kn = p->conflict ? xchg_policy_token_name(pol, 0, (size_t)p->key) : NULL;
+    json_t *parts = json_object();
     return json_pack("{s:s, s:{s:s, s:s, s:s, s:o, s:s}, s:{s:s, s:s, s:s, s:o, s:s}, s:f, s:i, "
-                     "s:o, s:o, s:o}",
+                     "s:o, s:o, s:o, s:o}",
                      "kind", p->conflict ? "conflict" : "review", "a", "agency", p->agency_a,
                      "ref", p->ref_a, "person", p->person_a, "age", age_json(p->age_a), "area",
                      p->area_a, "b", "agency", p->agency_b, "ref", p->ref_b, "person",
                      p->person_b, "age", age_json(p->age_b), "area", p->area_b, "score",
                      p->score, "key", p->key, "key_name", kn ? json_string(kn) : json_null(),
-                     "same", key_sets_json(pol, p->same), "differ",
-                     key_sets_json(pol, p->differ));
+                     "same", key_sets_json(pol, p->same, parts), "differ",
+                     key_sets_json(pol, p->differ, parts), "keys", parts);
 }
 
 static int show_pair(void *ctx, const xchg_store_pair *p)

@@ -499,6 +499,12 @@ XCHG_API size_t xchg_policy_party_by_key(const xchg_policy *p, const uint8_t id[
  * key — the indexes tokens carry (docs/formats.md). NULL when there is no such key. */
 XCHG_API const char *xchg_policy_token_name(const xchg_policy *p, int kind, size_t idx);
 
+/* What that key is made of, as the agreement writes it ("surname:phonetic + dob:year",
+ * an any_order key saying which two parts compare in either order), into buf (n bytes, cut short if need be); "" when
+ * there is no such key. Returns the length written. */
+XCHG_API size_t xchg_policy_token_parts(const xchg_policy *p, int kind, size_t idx, char *buf,
+                                        size_t n);
+
 /* The party index of the agreement's matcher (a valid agreement has exactly one), or
  * XCHG_NONE. */
 XCHG_API size_t xchg_policy_matcher(const xchg_policy *p);

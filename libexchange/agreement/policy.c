@@ -2960,6 +2960,68 @@ const char *xchg_policy_token_name(const xchg_policy *p, int kind, size_t idx)
     }
 }
 
+/* The key behind a token index (as xchg_policy_token_name counts them), or NULL; *field
+ * a declared relation's field instead. */
+static const xchg_match_key *token_key(const xchg_policy_data *d, int kind, size_t idx,
+                                       size_t *field)
+{
+    *field = XCHG_NONE;
+    if (kind == 0)
+        return idx < d->nmatch_keys ? &d->match_keys[idx] : NULL;
+    if (kind == 1)
+        return idx < d->fuzzy.nblocking ? &d->fuzzy.blocking[idx] : NULL;
+    if (kind != 2)
+        return NULL;
+    if (idx < d->nhousehold_keys)
+        return &d->household_keys[idx];
+    idx -= d->nhousehold_keys;
+    if (idx < d->nhousehold_relations) {
+        *field = d->household_relations[idx];
+        return NULL;
+    }
+    idx -= d->nhousehold_relations;
+    return idx < d->nhousehold_fallback ? &d->household_fallback[idx] : NULL;
+}
+
+size_t xchg_policy_token_parts(const xchg_policy *p, int kind, size_t idx, char *buf, size_t n)
+{
+    if (!buf || !n)
+        return 0;
+    buf[0] = '\0';
+    if (!p)
+        return 0;
+    const xchg_policy_data *d = &p->d;
+    size_t field, len = 0;
+    const xchg_match_key *k = token_key(d, kind, idx, &field);
+    int w = 0;
+    if (field != XCHG_NONE)
+        w = snprintf(buf, n, "%s", d->fields[field].name);
+    else if (!k && kind == 0 && idx == d->nmatch_keys)
+        w = snprintf(buf, n, "the agency's own person identifier");
+    for (size_t i = 0; k && i < k->nparts && w >= 0; i++) {
+        const xchg_key_part *pt = &k->parts[i];
+        w = snprintf(buf + len, n - len, "%s%s%s%s", i ? " + " : "", d->fields[pt->field].name,
+                     pt->transform ? ":" : "",
+                     pt->transform ? xchg_transform_name(pt->transform) : "");
+        if (w < 0 || (size_t)w >= n - len) {
+            len = n - 1;
+            k = NULL;
+            w = 0;
+            break;
+        }
+        len += (size_t)w;
+    }
+    if (k && k->any_order && k->nparts > 1) {
+        w = snprintf(buf + len, n - len, " (%s and %s in either order)",
+                     d->fields[k->parts[k->any_order_parts[0]].field].name,
+                     d->fields[k->parts[k->any_order_parts[1]].field].name);
+        len = w < 0 || (size_t)w >= n - len ? n - 1 : len + (size_t)w;
+    }
+    if (!k && w > 0)
+        len = (size_t)w < n ? (size_t)w : n - 1;
+    return len;
+}
+
 size_t xchg_policy_matcher(const xchg_policy *p)
 {
     for (size_t i = 0; p && i < p->d.nparties; i++)

@@ -640,6 +640,11 @@ static void test_review(void **state)
                 const char *name = json_string_value(json_array_get(sets[w], i));
                 assert_non_null(name);
                 assert_int_not_equal(name[0], '#'); /* named from the agreement */
+                /* and what it is made of, e.g. "forename:phonetic + dob" */
+                const char *parts =
+                    json_string_value(json_object_get(json_object_get(pr, "keys"), name));
+                assert_non_null(parts);
+                assert_true(strlen(parts) > 2);
             }
         }
     }

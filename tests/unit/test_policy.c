@@ -954,6 +954,23 @@ static void test_explain_golden(void **state)
     assert_null(xchg_policy_token_name(p, 2, nh));
     assert_null(xchg_policy_token_name(p, 3, 0));
     assert_null(xchg_policy_token_name(NULL, 0, 0));
+    /* and what each is made of, as the agreement writes it */
+    char parts[200];
+    assert_int_equal(xchg_policy_token_parts(p, 1, 0, parts, sizeof parts),
+                     strlen("surname:phonetic + dob:year"));
+    assert_string_equal(parts, "surname:phonetic + dob:year");
+    assert_true(xchg_policy_token_parts(p, 0, pd->nmatch_keys, parts, sizeof parts) > 0);
+    assert_string_equal(parts, "the agency's own person identifier");
+    if (pd->nhousehold_relations) {
+        assert_true(xchg_policy_token_parts(p, 2, pd->nhousehold_keys, parts, sizeof parts) > 0);
+        assert_string_equal(parts, pd->fields[pd->household_relations[0]].name);
+    }
+    assert_int_equal(xchg_policy_token_parts(p, 1, pd->fuzzy.nblocking, parts, sizeof parts), 0);
+    assert_string_equal(parts, "");
+    char tiny[5];
+    assert_int_equal(xchg_policy_token_parts(p, 1, 0, tiny, sizeof tiny), 4); /* cut short */
+    assert_string_equal(tiny, "surn");
+    assert_int_equal(xchg_policy_token_parts(p, 9, 0, parts, sizeof parts), 0);
     free(want);
     free(out);
     free(bound);

@@ -174,7 +174,8 @@
   // what the matcher holds on a review pair: ages, areas, the keys the records agree and differ on
   function pairEvidence(p) {
     const age = (x) => (x.age === null || x.age === undefined ? '?' : String(x.age));
-    const keys = (s) => [].concat(s.match, s.blocking, s.household);
+    const named = (k) => (p.keys && p.keys[k] ? k + ' (' + p.keys[k] + ')' : k);
+    const keys = (s) => [].concat(s.match, s.blocking, s.household).map(named);
     const same = keys(p.same), differ = keys(p.differ);
     return 'age ' + age(p.a) + ' / ' + age(p.b) + '; area ' + (p.a.area || '?') + ' / ' + (p.b.area || '?') +
       '; agree: ' + (same.length ? same.join(', ') : 'none') + '; differ: ' + (differ.length ? differ.join(', ') : 'none');
