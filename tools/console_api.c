@@ -1053,16 +1053,13 @@ static void api_release(struct console *c, json_t *body, struct console_resp *r)
         return;
     }
     const xchg_policy_data *pd = xchg_agreement_get(c->o.p);
-    const char *rec = json_string_value(json_object_get(body, "recipient"));
-    if (!rec && pd->nrecipients)
-        rec = pd->parties[pd->recipients[0]].id;
-    int known = 0;
-    for (size_t i = 0; rec && i < pd->nrecipients; i++)
-        known |= strcmp(pd->parties[pd->recipients[i]].id, rec) == 0;
-    if (!known || !xchg_packet_name_ok(rec, NULL)) {
+    size_t rp = xchg_policy_recipient(xchg_agreement_policy(c->o.p),
+                                      json_string_value(json_object_get(body, "recipient")));
+    if (rp == XCHG_NONE) {
         refuse(r, 400, "recipient", "recipient is not a recipient of the agreement");
         return;
     }
+    const char *rec = pd->parties[rp].id;
     if (!lock_or_busy(c, r))
         return;
     if (!ensure_queue(c, r, 0)) {

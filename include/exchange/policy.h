@@ -505,6 +505,11 @@ XCHG_API const char *xchg_policy_token_name(const xchg_policy *p, int kind, size
 XCHG_API size_t xchg_policy_token_parts(const xchg_policy *p, int kind, size_t idx, char *buf,
                                         size_t n);
 
+/* The party index of recipient id (one of the agreement's recipients: a party that may be
+ * sent packets), or XCHG_NONE; id NULL: the agreement's first recipient (the default
+ * wherever none is named). */
+XCHG_API size_t xchg_policy_recipient(const xchg_policy *p, const char *id);
+
 /* The party index of the agreement's matcher (a valid agreement has exactly one), or
  * XCHG_NONE. */
 XCHG_API size_t xchg_policy_matcher(const xchg_policy *p);

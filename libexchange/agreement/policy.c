@@ -3022,6 +3022,19 @@ size_t xchg_policy_token_parts(const xchg_policy *p, int kind, size_t idx, char 
     return len;
 }
 
+size_t xchg_policy_recipient(const xchg_policy *p, const char *id)
+{
+    if (!p || !p->d.nrecipients)
+        return XCHG_NONE;
+    if (!id)
+        return p->d.recipients[0];
+    size_t rp = xchg_policy_party(p, id);
+    for (size_t i = 0; rp != XCHG_NONE && i < p->d.nrecipients; i++)
+        if (p->d.recipients[i] == rp)
+            return rp;
+    return XCHG_NONE;
+}
+
 size_t xchg_policy_matcher(const xchg_policy *p)
 {
     for (size_t i = 0; p && i < p->d.nparties; i++)

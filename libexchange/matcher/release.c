@@ -200,12 +200,7 @@ static xchg_err members_digest(xchg_store *s, int64_t run, const char *family,
 
 static size_t recipient_party(const xchg_policy *p, const char *recipient)
 {
-    const xchg_policy_data *pd = xchg_policy_get(p);
-    size_t rp = xchg_policy_party(p, recipient);
-    for (size_t i = 0; rp != XCHG_NONE && i < pd->nrecipients; i++)
-        if (pd->recipients[i] == rp)
-            return rp;
-    return XCHG_NONE;
+    return recipient ? xchg_policy_recipient(p, recipient) : XCHG_NONE;
 }
 
 /* ---- verifying stored decisions ------------------------------------------------------ */

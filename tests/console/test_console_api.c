@@ -598,6 +598,12 @@ static void test_decisions(void **state)
     assert_int_equal(st, 409);
     json_decref(j);
 
+    /* a party that is not a recipient (an agency) is refused before anything is made */
+    snprintf(body, sizeof body, "{\"families\":[\"%s\"],\"recipient\":\"police\"}", fam[0]);
+    j = post(&sm, "/api/release", body, &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(json_string_value(json_object_get(j, "code")), "recipient");
+    json_decref(j);
     /* the release: a packet in the outbox, recorded; a rejected family is refused */
     snprintf(body, sizeof body, "{\"families\":[\"%s\",\"%s\"]}", fam[0], fam[1]);
     j = post(&sm, "/api/release", body, &st);

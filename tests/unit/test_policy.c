@@ -971,6 +971,14 @@ static void test_explain_golden(void **state)
     assert_int_equal(xchg_policy_token_parts(p, 1, 0, tiny, sizeof tiny), 4); /* cut short */
     assert_string_equal(tiny, "surn");
     assert_int_equal(xchg_policy_token_parts(p, 9, 0, parts, sizeof parts), 0);
+    /* recipients: the default is the first; an agency or the matcher is none */
+    assert_int_equal(xchg_policy_recipient(p, NULL), pd->recipients[0]);
+    assert_int_equal(xchg_policy_recipient(p, pd->parties[pd->recipients[0]].id),
+                     pd->recipients[0]);
+    assert_int_equal(xchg_policy_recipient(p, "police"), XCHG_NONE);
+    assert_int_equal(xchg_policy_recipient(p, "matcher"), XCHG_NONE);
+    assert_int_equal(xchg_policy_recipient(p, "no-such-party"), XCHG_NONE);
+    assert_int_equal(xchg_policy_recipient(NULL, NULL), XCHG_NONE);
     free(want);
     free(out);
     free(bound);
