@@ -976,6 +976,59 @@ static json_t *batch_families(struct console *c, json_t *body, struct console_re
     return fams;
 }
 
+/*
+ * The families of a batch (decide: *approve says which; release), each checked against
+ * the library's rule with its state read again (another operator may have acted): one
+ * family that may not be acted on refuses the whole batch, naming it. A new job of kind
+ * for them, or NULL with the refusal in r.
+ */
+static struct job *checked_batch(struct console *c, json_t *body, struct console_resp *r,
+                                 int kind, const int *approve)
+{
+    if (!lock_or_busy(c, r))
+        return NULL;
+    if (!ensure_queue(c, r, 0)) {
+        pthread_mutex_unlock(&c->mu);
+        return NULL;
+    }
+    json_t *fams = batch_families(c, body, r);
+    if (!fams) {
+        pthread_mutex_unlock(&c->mu);
+        return NULL;
+    }
+    size_t i;
+    json_t *f;
+    json_array_foreach(fams, i, f)
+    {
+        struct qent *e = find_fam(c, json_string_value(f));
+        (void)refresh_state(c, e, NULL, NULL);
+        char why[120], msg[300];
+        const char *problem = NULL;
+        if (kind == JOB_DECIDE && !xchg_queue_may_decide(&e->q, &e->st, *approve, &problem)) {
+            snprintf(msg, sizeof msg, "family %s: %s; nothing was done", e->fam, problem);
+            pthread_mutex_unlock(&c->mu);
+            refuse(r, 409, "already_decided", msg);
+            return NULL;
+        }
+        if (kind == JOB_RELEASE && !xchg_queue_may_release(&e->st, why, sizeof why)) {
+            snprintf(msg, sizeof msg, "family %s is %s; nothing was released", e->fam, why);
+            pthread_mutex_unlock(&c->mu);
+            refuse(r, 409, "not_approved", msg);
+            return NULL;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    struct job *j = calloc(1, sizeof *j);
+    if (!j) {
+        refuse(r, 500, "nomem", "out of memory");
+        return NULL;
+    }
+    j->kind = kind;
+    j->families = json_deep_copy(fams);
+    j->total = json_array_size(fams);
+    return j;
+}
+
 static void api_decide(struct console *c, json_t *body, struct console_resp *r)
 {
     if (!c->is_operator) {
@@ -998,42 +1051,10 @@ static void api_decide(struct console *c, json_t *body, struct console_resp *r)
         return;
     }
     int approve = strcmp(dec, "approve") == 0;
-    if (!lock_or_busy(c, r))
+    struct job *j = checked_batch(c, body, r, JOB_DECIDE, &approve);
+    if (!j)
         return;
-    if (!ensure_queue(c, r, 0)) {
-        pthread_mutex_unlock(&c->mu);
-        return;
-    }
-    json_t *fams = batch_families(c, body, r);
-    if (!fams) {
-        pthread_mutex_unlock(&c->mu);
-        return;
-    }
-    size_t i;
-    json_t *f;
-    json_array_foreach(fams, i, f)
-    {
-        struct qent *e = find_fam(c, json_string_value(f));
-        (void)refresh_state(c, e, NULL, NULL); /* another operator may have decided */
-        const char *problem = NULL;
-        if (!xchg_queue_may_decide(&e->q, &e->st, approve, &problem)) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "family %s: %s; nothing was done", e->fam, problem);
-            pthread_mutex_unlock(&c->mu);
-            refuse(r, 409, "already_decided", msg);
-            return;
-        }
-    }
-    pthread_mutex_unlock(&c->mu);
-    struct job *j = calloc(1, sizeof *j);
-    if (!j) {
-        refuse(r, 500, "nomem", "out of memory");
-        return;
-    }
-    j->kind = JOB_DECIDE;
     j->approve = approve;
-    j->families = json_deep_copy(fams);
-    j->total = json_array_size(fams);
     snprintf(j->reason, sizeof j->reason, "%s", reason);
     start_job(c, j, r);
 }
@@ -1060,41 +1081,9 @@ static void api_release(struct console *c, json_t *body, struct console_resp *r)
         return;
     }
     const char *rec = pd->parties[rp].id;
-    if (!lock_or_busy(c, r))
+    struct job *j = checked_batch(c, body, r, JOB_RELEASE, NULL);
+    if (!j)
         return;
-    if (!ensure_queue(c, r, 0)) {
-        pthread_mutex_unlock(&c->mu);
-        return;
-    }
-    json_t *fams = batch_families(c, body, r);
-    if (!fams) {
-        pthread_mutex_unlock(&c->mu);
-        return;
-    }
-    size_t i;
-    json_t *f;
-    json_array_foreach(fams, i, f)
-    {
-        struct qent *e = find_fam(c, json_string_value(f));
-        (void)refresh_state(c, e, NULL, NULL);
-        char why[120];
-        if (!xchg_queue_may_release(&e->st, why, sizeof why)) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "family %s is %s; nothing was released", e->fam, why);
-            pthread_mutex_unlock(&c->mu);
-            refuse(r, 409, "not_approved", msg);
-            return;
-        }
-    }
-    pthread_mutex_unlock(&c->mu);
-    struct job *j = calloc(1, sizeof *j);
-    if (!j) {
-        refuse(r, 500, "nomem", "out of memory");
-        return;
-    }
-    j->kind = JOB_RELEASE;
-    j->families = json_deep_copy(fams);
-    j->total = json_array_size(fams);
     snprintf(j->recipient, sizeof j->recipient, "%s", rec);
     start_job(c, j, r);
 }
