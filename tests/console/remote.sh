@@ -222,4 +222,19 @@ expect 0 "agreed (remote)" -- cat "$D/db.audit"
 expect 0 "same person (remote)" -- cat "$D/db.audit"
 # the daemon's log names no family member, only endpoints and pseudonyms
 expect 1 "" -- grep -q "reason" "$T/m.log"
+
+# a daemon without --outbox makes no packets: its health says so, a release is 501 and
+# writes nothing, and a console on it does not offer releases
+"$XCHG_MATCHERD" --agreement "$A" --key "$K/matcher.key" --db "$D/db" --db-key "$D/db.key" \
+  --cert "$T/ca/server.pem" --tls-key "$T/ca/server.key" --listen 127.0.0.1:0 --threads 2 \
+  >"$T/m2.out" 2>"$T/m2.log" &
+PIDS+=($!)
+for _ in $(seq 300); do grep -q "^listening on" "$T/m2.out" 2>/dev/null && break; sleep 0.1; done
+PORT2=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/m2.out")
+expect 0 "" -- test -n "$PORT2"
+URL=https://127.0.0.1:$PORT2
+status 200 "$(raw "$O1" GET /v1/health)" "health without an outbox" '"releases":false'
+printf '{"family":"%s","recipient":"tf-team"}' "$F" >"$T/rel4"
+status 501 "$(raw "$O1" POST /v1/operator/release "$T/rel4")" "release without an outbox" "no outbox"
+expect 0 "1" -- bash -c "ls '$T/outbox/tf-team' | wc -l"
 finish
