@@ -9,6 +9,7 @@
 #include "exchange/fileio.h"
 #include "exchange/keys.h"
 #include "hmap.h"
+#include "internal.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -138,19 +139,6 @@ xchg_err xchg_oprf_key_write(const char *path, const uint8_t sk[SC], int overwri
 #define P_OFF_CT 90
 #define P_BODY (P_OFF_CT + SC + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 
-static void put64(uint8_t *b, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *b)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | b[i];
-    return v;
-}
 
 /* The associated data: the tag line and the body up to the ciphertext. */
 static void p_ad(const uint8_t *body, uint8_t ad[sizeof KEYFILE_TAG2 - 1 + P_OFF_CT])
@@ -159,17 +147,6 @@ static void p_ad(const uint8_t *body, uint8_t ad[sizeof KEYFILE_TAG2 - 1 + P_OFF
     memcpy(ad + sizeof KEYFILE_TAG2 - 1, body, P_OFF_CT);
 }
 
-static xchg_err p_kdf(uint8_t key[32], const char *pass, size_t passlen, const uint8_t *salt,
-                      uint64_t ops, uint64_t mem)
-{
-    if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_MAX ||
-        mem < crypto_pwhash_MEMLIMIT_MIN || mem > ((uint64_t)4 << 30))
-        return XCHG_ERR_FORMAT;
-    if (crypto_pwhash(key, 32, pass, passlen, salt, ops, (size_t)mem,
-                      crypto_pwhash_ALG_ARGON2ID13) != 0)
-        return XCHG_ERR_NOMEM;
-    return XCHG_OK;
-}
 
 xchg_err xchg_oprf_key_write_protected(const char *path, const uint8_t sk[SC], const char *pass,
                                        size_t passlen, const xchg_kdf_limits *limits, int overwrite)
@@ -188,10 +165,10 @@ xchg_err xchg_oprf_key_write_protected(const char *path, const uint8_t sk[SC], c
     if ((e = xchg_oprf_public(sk, body + P_OFF_PK)) != XCHG_OK)
         goto cleanup;
     randombytes_buf(body + P_OFF_SALT, 16);
-    put64(body + P_OFF_OPS, lim.opslimit);
-    put64(body + P_OFF_MEM, lim.memlimit);
+    xchg__put_u64le(body + P_OFF_OPS, lim.opslimit);
+    xchg__put_u64le(body + P_OFF_MEM, lim.memlimit);
     randombytes_buf(body + P_OFF_NONCE, 24);
-    if ((e = p_kdf(key, pass, passlen, body + P_OFF_SALT, lim.opslimit, lim.memlimit)) != XCHG_OK)
+    if ((e = xchg__kdf(key, 32, pass, passlen, body + P_OFF_SALT, lim.opslimit, lim.memlimit)) != XCHG_OK)
         goto cleanup;
     p_ad(body, ad);
     crypto_aead_xchacha20poly1305_ietf_encrypt(body + P_OFF_CT, NULL, sk, SC, ad, sizeof ad, NULL,
@@ -276,8 +253,8 @@ xchg_err xchg_oprf_key_load(const char *path, const char *pass, size_t passlen, 
             xchg_diag_add(d, XCHG_SEV_ERROR, path, 2, 1,
                           "a protected OPRF key is \"A2\" and %d bytes, in hex", P_BODY - 2);
             e = XCHG_ERR_FORMAT;
-        } else if ((e = p_kdf(key, pass, passlen, body + P_OFF_SALT, get64(body + P_OFF_OPS),
-                              get64(body + P_OFF_MEM))) != XCHG_OK) {
+        } else if ((e = xchg__kdf(key, 32, pass, passlen, body + P_OFF_SALT, xchg__get_u64le(body + P_OFF_OPS),
+                              xchg__get_u64le(body + P_OFF_MEM))) != XCHG_OK) {
             if (e == XCHG_ERR_FORMAT)
                 xchg_diag_add(d, XCHG_SEV_ERROR, path, 2, 1,
                               "the key file's Argon2id limits are out of range");

@@ -35,6 +35,14 @@ static inline uint32_t xchg__get_u32le(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* Argon2id (crypto_pwhash) of a passphrase over a 16-byte salt into key (keylen bytes),
+ * with limits read from a file checked first: XCHG_ERR_FORMAT outside libsodium's bounds
+ * or above 4 GiB of memory (a hostile file cannot make us allocate without end),
+ * XCHG_ERR_NOMEM when libsodium cannot. The one passphrase KDF of the library: secret key
+ * files, OPRF key files and the store's passphrase. */
+xchg_err xchg__kdf(uint8_t *key, size_t keylen, const char *pass, size_t passlen,
+                   const uint8_t *salt, uint64_t ops, uint64_t mem);
+
 /*
  * Crash-test fault points (fileio.c). Compiled in only with the CMake option
  * XCHG_FAULT_HOOKS (test builds); otherwise XCHG_FAULT_POINT() is nothing. With the hook

@@ -187,18 +187,19 @@ void xchg_seckey_free(xchg_seckey *k)
 
 const xchg_pubkey *xchg_seckey_public(const xchg_seckey *k) { return k ? &k->pub : NULL; }
 
-/* Key derivation for a protected key file; key must hold 32 bytes. */
-static xchg_err kdf(uint8_t *key, const char *pass, size_t passlen, const uint8_t *salt,
-                    uint64_t ops, uint64_t mem)
+xchg_err xchg__kdf(uint8_t *key, size_t keylen, const char *pass, size_t passlen,
+                   const uint8_t *salt, uint64_t ops, uint64_t mem)
 {
     if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_MAX ||
         mem < crypto_pwhash_MEMLIMIT_MIN || mem > ((uint64_t)4 << 30))
         return XCHG_ERR_FORMAT;
-    if (crypto_pwhash(key, 32, pass, passlen, salt, ops, (size_t)mem,
+    if (crypto_pwhash(key, keylen, pass, passlen, salt, ops, (size_t)mem,
                       crypto_pwhash_ALG_ARGON2ID13) != 0)
         return XCHG_ERR_NOMEM;
     return XCHG_OK;
 }
+
+
 
 static void body_checksum(const uint8_t *body, uint8_t tag[16])
 {
@@ -234,8 +235,8 @@ xchg_err xchg_seckey_save(const xchg_seckey *k, const char *path, const char *pa
         xchg__put_u64le(body + SK_OFF_OPS, lim.opslimit);
         xchg__put_u64le(body + SK_OFF_MEM, lim.memlimit);
         randombytes_buf(body + SK_OFF_NONCE, 24);
-        if ((rc = kdf(key, pass, passlen, body + SK_OFF_SALT, lim.opslimit, lim.memlimit)) !=
-            XCHG_OK) {
+        if ((rc = xchg__kdf(key, 32, pass, passlen, body + SK_OFF_SALT, lim.opslimit,
+                            lim.memlimit)) != XCHG_OK) {
             rc = rc == XCHG_ERR_FORMAT ? XCHG_ERR_ARG : rc;
             goto cleanup;
         }
@@ -418,8 +419,8 @@ xchg_err xchg_seckey_load(const char *path, const char *pass, size_t passlen, xc
             rc = XCHG_ERR_PASSPHRASE;
             goto cleanup;
         }
-        rc = kdf(key, pass, passlen, body + SK_OFF_SALT, xchg__get_u64le(body + SK_OFF_OPS),
-                 xchg__get_u64le(body + SK_OFF_MEM));
+        rc = xchg__kdf(key, 32, pass, passlen, body + SK_OFF_SALT,
+                       xchg__get_u64le(body + SK_OFF_OPS), xchg__get_u64le(body + SK_OFF_MEM));
         if (rc == XCHG_ERR_FORMAT)
             xchg_diag_add(d, XCHG_SEV_ERROR, path, 2, 0,
                           "secret key is damaged: key-derivation limits out of range");

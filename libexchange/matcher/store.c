@@ -160,12 +160,9 @@ static xchg_err apply_key(sqlite3 *db, const xchg_store_key *k,
     if (!raw || !hex || !hexsalt)
         goto cleanup;
     if (k->passphrase) {
-        if (crypto_pwhash(raw, XCHG_STORE_KEY_BYTES, k->pass, k->passlen, salt,
-                          k->limits.opslimit, (size_t)k->limits.memlimit,
-                          crypto_pwhash_ALG_ARGON2ID13) != 0) {
-            e = XCHG_ERR_NOMEM;
+        if ((e = xchg__kdf(raw, XCHG_STORE_KEY_BYTES, k->pass, k->passlen, salt,
+                           k->limits.opslimit, k->limits.memlimit)) != XCHG_OK)
             goto cleanup;
-        }
     } else {
         memcpy(raw, k->key, XCHG_STORE_KEY_BYTES);
     }
