@@ -168,7 +168,8 @@ xchg_err xchg_oprf_key_write_protected(const char *path, const uint8_t sk[SC], c
     xchg__put_u64le(body + P_OFF_OPS, lim.opslimit);
     xchg__put_u64le(body + P_OFF_MEM, lim.memlimit);
     randombytes_buf(body + P_OFF_NONCE, 24);
-    if ((e = xchg__kdf(key, 32, pass, passlen, body + P_OFF_SALT, lim.opslimit, lim.memlimit)) != XCHG_OK)
+    if ((e = xchg__kdf(key, 32, pass, passlen, body + P_OFF_SALT, lim.opslimit,
+                       lim.memlimit)) != XCHG_OK)
         goto cleanup;
     p_ad(body, ad);
     crypto_aead_xchacha20poly1305_ietf_encrypt(body + P_OFF_CT, NULL, sk, SC, ad, sizeof ad, NULL,
@@ -253,8 +254,9 @@ xchg_err xchg_oprf_key_load(const char *path, const char *pass, size_t passlen, 
             xchg_diag_add(d, XCHG_SEV_ERROR, path, 2, 1,
                           "a protected OPRF key is \"A2\" and %d bytes, in hex", P_BODY - 2);
             e = XCHG_ERR_FORMAT;
-        } else if ((e = xchg__kdf(key, 32, pass, passlen, body + P_OFF_SALT, xchg__get_u64le(body + P_OFF_OPS),
-                              xchg__get_u64le(body + P_OFF_MEM))) != XCHG_OK) {
+        } else if ((e = xchg__kdf(key, 32, pass, passlen, body + P_OFF_SALT,
+                                  xchg__get_u64le(body + P_OFF_OPS),
+                                  xchg__get_u64le(body + P_OFF_MEM))) != XCHG_OK) {
             if (e == XCHG_ERR_FORMAT)
                 xchg_diag_add(d, XCHG_SEV_ERROR, path, 2, 1,
                               "the key file's Argon2id limits are out of range");
