@@ -109,21 +109,6 @@ struct req {
     size_t blen;
 };
 
-/* ---- the log and connection deadlines: httpd_common.c ----------------------------- */
-
-static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
-                        enum MHD_ConnectionNotificationCode code)
-{
-    struct server *sv = cls;
-    httpd_notify_conn(&sv->wd, conn, socket_context, code);
-}
-
-static void watch_set(struct server *sv, struct MHD_Connection *conn, unsigned ms,
-                      const char *phase)
-{
-    httpd_watch_set(&sv->wd, conn, ms, phase);
-}
-
 /* ---- responses and authentication: httpd_common.c -------------------------------- */
 
 static enum MHD_Result send_json(struct MHD_Connection *conn, struct req *r, unsigned status,
@@ -794,11 +779,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
          * body follows is discarded) the request deadline again; other answers are
          * being sent, limited by the idle timeout only (a large packet to a slow link) */
         if (r->upload)
-            watch_set(sv, conn, sv->wd.body_ms, "body");
+            httpd_watch_set(&sv->wd, conn, sv->wd.body_ms, "body");
         else if (r->status >= 400)
-            watch_set(sv, conn, sv->wd.header_ms, "request");
+            httpd_watch_set(&sv->wd, conn, sv->wd.header_ms, "request");
         else
-            watch_set(sv, conn, 0, "request");
+            httpd_watch_set(&sv->wd, conn, 0, "request");
         return ret;
     }
     if (!r->upload) {
@@ -828,7 +813,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     if (*upload_size > 0)
         return upload_data(sv, r, upload, upload_size);
     r->upload = 0;
-    watch_set(sv, conn, 0, "body"); /* the body is in: no deadline while it is ingested */
+    httpd_watch_set(&sv->wd, conn, 0, "body"); /* the body is in: no deadline while it is ingested */
     if (r->op_post)
         return op_post_end(sv, conn, r);
     return upload_end(sv, conn, r);
@@ -844,7 +829,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     /* a kept-alive connection has the request deadline again for its next request (an
      * aborted one is closing: its deadline and phase stay, for the log) */
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        watch_set(sv, conn, sv->wd.header_ms, "request");
+        httpd_watch_set(&sv->wd, conn, sv->wd.header_ms, "request");
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms =
@@ -1024,7 +1009,7 @@ int main(int argc, char **argv)
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)tmo,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conn,
                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)per_ip,
-                              MHD_OPTION_NOTIFY_CONNECTION, notify_conn, &sv,
+                              MHD_OPTION_NOTIFY_CONNECTION, httpd_notify_conn, &sv.wd,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                               MHD_OPTION_NOTIFY_COMPLETED, completed, &sv, MHD_OPTION_END);
     if (!daemon) {

@@ -96,21 +96,6 @@ struct req {
     size_t evaluations;
 };
 
-/* ---- the log and connection deadlines: httpd_common.c ----------------------------- */
-
-static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
-                        enum MHD_ConnectionNotificationCode code)
-{
-    struct server *sv = cls;
-    httpd_notify_conn(&sv->wd, conn, socket_context, code);
-}
-
-static void watch_set(struct server *sv, struct MHD_Connection *conn, unsigned ms,
-                      const char *phase)
-{
-    httpd_watch_set(&sv->wd, conn, ms, phase);
-}
-
 /* ---- responses and authentication: httpd_common.c -------------------------------- */
 
 static enum MHD_Result send_json(struct MHD_Connection *conn, struct req *r, unsigned status,
@@ -253,11 +238,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         *con_cls = r;
         enum MHD_Result ret = dispatch(sv, conn, r, url, method);
         if (r->upload)
-            watch_set(sv, conn, sv->wd.body_ms, "body");
+            httpd_watch_set(&sv->wd, conn, sv->wd.body_ms, "body");
         else if (r->status >= 400)
-            watch_set(sv, conn, sv->wd.header_ms, "request");
+            httpd_watch_set(&sv->wd, conn, sv->wd.header_ms, "request");
         else
-            watch_set(sv, conn, 0, "request");
+            httpd_watch_set(&sv->wd, conn, 0, "request");
         return ret;
     }
     if (!r->upload) {
@@ -277,7 +262,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         return MHD_YES;
     }
     r->upload = 0;
-    watch_set(sv, conn, 0, "body");
+    httpd_watch_set(&sv->wd, conn, 0, "body");
     return ep_oprf(sv, conn, r);
 }
 
@@ -289,7 +274,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        watch_set(sv, conn, sv->wd.header_ms, "request");
+        httpd_watch_set(&sv->wd, conn, sv->wd.header_ms, "request");
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms =
@@ -520,7 +505,7 @@ int main(int argc, char **argv)
         MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)nthreads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)tmo,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)per_ip, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, &sv,
+        (unsigned)per_ip, MHD_OPTION_NOTIFY_CONNECTION, httpd_notify_conn, &sv.wd,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, &sv,
         MHD_OPTION_END);
     if (!daemon) {
