@@ -29,6 +29,9 @@ xchg_err xchg__matcher_audit(xchg_matcher *m, const char *type, const uint8_t *a
  * acceptable text (XCHG_ERR_ARG). *who is the operator's party index. */
 xchg_err xchg__operator_check(xchg_matcher *m, const xchg_seckey *op, const char *reason,
                               const char *what, size_t *who, xchg_diag *d);
+/* The same for an operator named by key id (hex): a request made elsewhere (remote). */
+xchg_err xchg__operator_check_kid(xchg_matcher *m, const char *operator_kid, const char *reason,
+                                  const char *what, size_t *who, xchg_diag *d);
 
 /* Roll decisions recorded in the audit log forward into the store (release.c). */
 xchg_err xchg__release_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, xchg_diag *d);

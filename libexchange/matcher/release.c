@@ -462,9 +462,17 @@ xchg_err xchg_matcher_release_list(xchg_matcher *m,
 xchg_err xchg__operator_check(xchg_matcher *m, const xchg_seckey *op, const char *reason,
                               const char *what, size_t *who, xchg_diag *d)
 {
+    char kid[XCHG_KEYID_HEXLEN + 1];
+    xchg_keyid_hex(xchg_seckey_public(op)->id, kid);
+    return xchg__operator_check_kid(m, kid, reason, what, who, d);
+}
+
+xchg_err xchg__operator_check_kid(xchg_matcher *m, const char *operator_kid, const char *reason,
+                                  const char *what, size_t *who, xchg_diag *d)
+{
     const xchg_policy_data *pd = xchg_policy_get(m->p);
-    *who = xchg_policy_party_by_key(m->p, xchg_seckey_public(op)->id);
-    if (*who == XCHG_NONE || pd->parties[*who].role != XCHG_ROLE_OPERATOR) {
+    *who = xchg_policy_party_by_keyhex(m->p, operator_kid, XCHG_ROLE_OPERATOR);
+    if (*who == XCHG_NONE) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
                       "this key is not the key of an operator of agreement '%s' (parties with "
                       "role operator %s)",
@@ -656,21 +664,10 @@ xchg_err xchg_matcher_decision_prepare(xchg_matcher *m, const char *operator_kid
     if (!m || !operator_kid || !family || !reason || !prepared)
         return XCHG_ERR_ARG;
     *prepared = NULL;
-    const xchg_policy_data *pd = xchg_policy_get(m->p);
-    size_t who = xchg_policy_party_by_keyhex(m->p, operator_kid, XCHG_ROLE_OPERATOR);
-    if (who == XCHG_NONE) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "this key is not the key of an operator of agreement '%s' (parties with "
-                      "role operator decide on releases)",
-                      pd->id);
-        return XCHG_ERR_DENIED;
-    }
-    const char *why = NULL;
-    if (!xchg_release_text_ok(reason, XCHG_RELEASE_REASON_MAX, &why)) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "%s (at most %d bytes of UTF-8 text)", why,
-                      XCHG_RELEASE_REASON_MAX);
-        return XCHG_ERR_ARG;
-    }
+    size_t who;
+    xchg_err ce = xchg__operator_check_kid(m, operator_kid, reason, "decide on releases", &who, d);
+    if (ce != XCHG_OK)
+        return ce;
     json_t *rq = NULL;
     xchg_err e = build_request(m, who, family, approve, reason, now, &rq, d);
     if (e != XCHG_OK)

@@ -141,20 +141,10 @@ static xchg_err review_submit(xchg_matcher *m, const char *operator_kid, const c
     if (!m || !operator_kid || !agency_a || !ref_a || !agency_b || !ref_b || !reason || !sig)
         return XCHG_ERR_ARG;
     const xchg_policy_data *pd = xchg_policy_get(m->p);
-    size_t who = xchg_policy_party_by_keyhex(m->p, operator_kid, XCHG_ROLE_OPERATOR);
-    if (who == XCHG_NONE) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
-                      "this key is not the key of an operator of agreement '%s' (parties with "
-                      "role operator decide review pairs)",
-                      pd->id);
-        return XCHG_ERR_DENIED;
-    }
-    const char *why = NULL;
-    if (!xchg_release_text_ok(reason, XCHG_RELEASE_REASON_MAX, &why)) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0, "%s (at most %d bytes of UTF-8 text)", why,
-                      XCHG_RELEASE_REASON_MAX);
-        return XCHG_ERR_ARG;
-    }
+    size_t who;
+    xchg_err ce = xchg__operator_check_kid(m, operator_kid, reason, "decide review pairs", &who, d);
+    if (ce != XCHG_OK)
+        return ce;
     if (pair_order(agency_a, ref_a, agency_b, ref_b) == 0) {
         xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
                       "a review decision needs two different records");
