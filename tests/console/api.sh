@@ -11,5 +11,7 @@ CONSOLE_DEMO=$T/demo "$CONSOLE_API_TEST"
 rc=$?
 # every action the API took is in the audit log, and the log verifies
 expect 0 "" -- "$XCHG" audit verify --agreement "$T/demo/phase2.yaml" --log "$T/demo/db.audit"
+# the console's release names the operator whose console asked for it
+expect 0 '"requested_by":"' -- grep '"type":"release"' "$T/demo/db.audit"
 [ "$rc" -eq 0 ] || FAILS=$((FAILS+1))
 finish

@@ -346,6 +346,17 @@ static void test_release_outbox(void **state)
                                                  xchg_seckey_public(op), 1767225700, &st, path,
                                                  sizeof path, d),
                      XCHG_ERR_EXISTS);
+    /* an outbox that is a file, not a folder: refused with the folder named, nothing kept */
+    char notdir[700];
+    snprintf(notdir, sizeof notdir, "%s", path_in("outbox-file"));
+    spit(notdir, "x", 1);
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_matcher_release_outbox(s, m, fam, "team", notdir,
+                                                 xchg_seckey_public(op), 1767225702, &st, path,
+                                                 sizeof path, d),
+                     XCHG_ERR_IO);
+    assert_string_equal(path, "");
+    assert_diag_has(d, "cannot create the outbox folder");
     /* a small buffer for the path is refused before anything is written */
     char tiny[8];
     assert_int_equal(xchg_matcher_release_outbox(s, m, fam, "team", outbox, NULL, 1767225701,
