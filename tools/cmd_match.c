@@ -966,7 +966,7 @@ static int do_purge(const struct common *c)
         rc = EXIT_IO;
         goto cleanup;
     }
-    xchg_err e = xchg_matcher_purge(m, now - (int64_t)days * 86400, c->dry != NULL, st, d);
+    xchg_err e = xchg_matcher_retention(m, now, c->dry != NULL, st, d);
     if (e != XCHG_OK) {
         rc = cli_fail(e, d, c->db);
         goto cleanup;

@@ -286,10 +286,11 @@ XCHG_API xchg_err xchg_matcher_review_decisions(xchg_matcher *m,
 XCHG_API xchg_err xchg_matcher_purge(xchg_matcher *m, int64_t cutoff, int dry_run,
                                      xchg_purge_stats *st, xchg_diag *d) XCHG_MUST_CHECK;
 
-/* Retention: xchg_matcher_purge with cutoff now - retention_days (nothing when the
- * agreement sets none); st may be NULL. Called by ingest and run. */
-XCHG_API xchg_err xchg_matcher_retention(xchg_matcher *m, int64_t now, xchg_purge_stats *st,
-                                         xchg_diag *d) XCHG_MUST_CHECK;
+/* Retention, the one place its rule is applied: xchg_matcher_purge with cutoff now -
+ * the agreement's retention_days (nothing, and *st zeroed, when it sets none); dry_run
+ * only lists; st may be NULL. Called by ingest, run and `xchg match purge`. */
+XCHG_API xchg_err xchg_matcher_retention(xchg_matcher *m, int64_t now, int dry_run,
+                                         xchg_purge_stats *st, xchg_diag *d) XCHG_MUST_CHECK;
 
 /* ---- claims (docs/programme.md "Claims") ---------------------------------------- */
 

@@ -266,7 +266,7 @@ xchg_err xchg_matcher_ingest(xchg_matcher *m, const xchg_seckey *matcher, const 
     xchg_ingest_stats local;
     if (!st)
         st = &local;
-    xchg_err e = xchg_matcher_retention(m, now, NULL, d);
+    xchg_err e = xchg_matcher_retention(m, now, 0, NULL, d);
     if (e != XCHG_OK)
         return e;
     struct ingest_ctx c = {m, submitter ? submitter : xchg_seckey_public(matcher), via, 0};
@@ -323,7 +323,7 @@ xchg_err xchg_matcher_run(xchg_matcher *m, int32_t run_date, unsigned threads, i
     st->run_date = run_date;
     xchg_linkset *ls = NULL;
     xchg_link_result *r = NULL;
-    xchg_err e = xchg_matcher_retention(m, now, st->purged, d);
+    xchg_err e = xchg_matcher_retention(m, now, 0, st->purged, d);
     double t0 = mono();
     if (e == XCHG_OK)
         e = xchg_linkset_new(m->agr, &ls);
@@ -417,17 +417,20 @@ xchg_err xchg_matcher_purge(xchg_matcher *m, int64_t cutoff, int dry_run, xchg_p
                                NULL, d);
 }
 
-xchg_err xchg_matcher_retention(xchg_matcher *m, int64_t now, xchg_purge_stats *st, xchg_diag *d)
+xchg_err xchg_matcher_retention(xchg_matcher *m, int64_t now, int dry_run, xchg_purge_stats *st,
+                                xchg_diag *d)
 {
     if (!m)
         return XCHG_ERR_ARG;
+    if (st)
+        memset(st, 0, sizeof *st);
     long days = xchg_policy_get(m->p)->retention_days;
     if (days <= 0)
         return XCHG_OK;
     xchg_purge_stats *ps = st ? st : malloc(sizeof *ps);
     if (!ps)
         return XCHG_ERR_NOMEM;
-    xchg_err e = xchg_matcher_purge(m, now - (int64_t)days * 86400, 0, ps, d);
+    xchg_err e = xchg_matcher_purge(m, now - (int64_t)days * 86400, dry_run, ps, d);
     if (!st)
         free(ps);
     return e;

@@ -117,4 +117,18 @@ elif grep -q "no linkage engine" "$T/run.err"; then
 else
   echo "FAIL: match run: $(cat "$T/run.err")"; FAILS=$((FAILS+1))
 fi
+
+# retention (the agreement's retention_days, applied by the library): today nothing is
+# old enough; years on, a dry run lists every extract and deletes nothing; a bad date is
+# a usage error
+expect 0 "nothing to purge" -- $X match purge $M --agreement "$A"
+$X match purge $M --agreement "$A" --date 2099-01-01 --dry-run >"$T/purge.out"
+expect 0 "(dry run: nothing deleted)" -- cat "$T/purge.out"
+expect 0 "would purge " -- cat "$T/purge.out"
+expect 0 "from 'police'" -- cat "$T/purge.out"
+cmp -s "$T/purge.out" <($X match purge $M --agreement "$A" --date 2099-01-01 --dry-run) \
+  && PASSES=$((PASSES+1)) || { echo "FAIL: a dry run changed the store"; FAILS=$((FAILS+1)); }
+expect 0 "purged " -- $X match purge $M --agreement "$A" --date 2099-01-01
+expect 0 "nothing to purge" -- $X match purge $M --agreement "$A" --date 2099-01-01
+expect 2 "--date must be YYYY-MM-DD" -- $X match purge $M --agreement "$A" --date 31/12/2099
 finish
