@@ -92,6 +92,8 @@ struct seal {
        runs over every core a batch at a time (wrap_batch), then written in order */
     struct wrap_job *jobs;
     size_t njobs;
+    uint8_t *zeros; /* the placeholder payload records are encoded with (nzeros bytes) */
+    size_t nzeros;
     const char **date_fmts; /* for the consent date: every format this extract uses */
     FILE *report;           /* the validation report being written, or NULL */
     char *report_tmp;
@@ -900,6 +902,9 @@ static enum step wrap_flush(struct seal *s)
 
 static void wrap_discard(struct seal *s)
 {
+    free(s->zeros);
+    s->zeros = NULL;
+    s->nzeros = 0;
     for (size_t i = 0; i < s->njobs; i++)
         wrap_job_free(&s->jobs[i]);
     s->njobs = 0;
@@ -924,15 +929,21 @@ static enum step wrap_queue(struct seal *s, xchg_record *r, uint8_t **ct)
     q.payload_len = ctlen + XCHG_TH_WRAP_OVERHEAD;
     q.payload = NULL;
     size_t need = xchg_record_size(&q);
-    j->buf = calloc(1, need);
+    j->buf = malloc(need);
     /* encoded with a zero placeholder of the wrapped length, filled in by the wrap */
-    uint8_t *zero = j->buf ? calloc(1, q.payload_len) : NULL;
-    xchg_err e = zero ? XCHG_OK : XCHG_ERR_NOMEM;
+    if (j->buf && q.payload_len > s->nzeros) {
+        uint8_t *z = calloc(1, q.payload_len);
+        if (z) {
+            free(s->zeros);
+            s->zeros = z;
+            s->nzeros = q.payload_len;
+        }
+    }
+    xchg_err e = j->buf && q.payload_len <= s->nzeros ? XCHG_OK : XCHG_ERR_NOMEM;
     if (e == XCHG_OK) {
-        q.payload = zero;
+        q.payload = s->zeros;
         e = xchg_record_encode(&q, j->buf, need, &j->len);
     }
-    free(zero);
     if (e == XCHG_OK)
         e = xchg_threshold_context(s->agreement_hash, rk->deal, s->extract_id, r->ref,
                                    r->ref_len, j->ctx);
