@@ -21,6 +21,11 @@ cd "$(dirname "$0")/.."
 PEOPLE=${1:-20000}
 AGR=${2:-policies/phase2.yaml}
 PHASE=$(grep -q 'P1-CRIME-1' "$AGR" && echo 1 || echo 2)
+# the generator's truth follows the published phase 1 and phase 2 rules only
+if grep -q 'LOCAL-' "$AGR"; then
+  echo "outcomes-quality: $AGR has local criteria; the generator's truth (programme-phase1/2.csv) cannot score them" >&2
+  exit 2
+fi
 B=${OQ_BUILD:-build/bench-release}
 if [ -z "${OQ_BUILD:-}" ] && [ -z "${OQ_XCHG:-}" ]; then
   cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DXCHG_TESTS=OFF >/dev/null
@@ -58,6 +63,7 @@ for k in 1 2 3; do
   # an extract's creation time (whole seconds) orders the snapshots: a period's are newer
   [ "$k" -gt 1 ] && sleep 1
   for ag in "${!FILE[@]}"; do
+    [ -f "$K/$ag.key" ] || continue # not a party to this agreement (phase 1 has no health)
     nice -n 10 $X seal --agreement "$A" --key "$K/$ag.key" --secret "$W/s.xsec" \
       --in "$C/period-$k/${FILE[$ag]}.csv" -o "$W/p$k-${FILE[$ag]}.xex" --period "$from..$end" \
       --force >/dev/null 2>"$W/seal-$k-$ag.err"

@@ -395,7 +395,7 @@ static void gen_household(ctx *c, household *h, uint64_t index)
 
 enum id_kind { ID_NONE, ID_NHS, ID_UPN, ID_NINO, ID_UPRN };
 static const int agency_id[AG_COUNT] = {ID_NONE, ID_UPN, ID_NINO, ID_NHS, ID_NONE, ID_UPRN, ID_NHS};
-static const bool agency_addr[AG_COUNT] = {true, true, true, true, false, true, false};
+static const bool agency_addr[AG_COUNT] = {true, true, true, true, false, true, true};
 
 typedef struct rec {
     char fore[NAME_CAP], sur[NAME_CAP];
@@ -983,6 +983,7 @@ static void emit_event(ctx *c, household *h, const synth_event *e, uint64_t inde
         line_field(l, x.fore);
         line_field(l, x.sur);
         field_dob(l, AG_HEALTH, &x);
+        line_field(l, x.addr);
         line_field(l, x.pc);
         line_field(l, e->kind ? "DRUG" : "ALCOHOL");
         field_date(l, AG_HEALTH, e->date, 0);
@@ -1843,7 +1844,7 @@ static const char *const headers[AG_COUNT] = {
     "Legal Basis",
     "Tenancy Ref,UPRN,Tenant Forename,Tenant Surname,Tenant DOB,Address Line 1,Postcode,Action,"
     "Action Date,Consent,Consent Date,Legal Basis",
-    "Episode ID,NHS No,Forename,Surname,DOB,Postcode,Treatment,Referral Date,Consent,"
+    "Episode ID,NHS No,Forename,Surname,DOB,Address 1,Postcode,Treatment,Referral Date,Consent,"
     "Consent Date,Legal Basis,Discharge Date,Discharge Reason",
 };
 static const char *const ref_prefix[AG_COUNT] = {"P", "ED", "CL", "SC", "YOT", "TR", "EP"};

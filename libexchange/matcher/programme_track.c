@@ -133,6 +133,86 @@ static int cmp_member(const void *a, const void *b)
     return strcmp(((const struct member_of *)a)->person, ((const struct member_of *)b)->person);
 }
 
+/* The earlier states' members' tokens, by (key, token): a person whose pseudonym is new
+ * is recognised by a token an earlier member held. */
+struct old_tok {
+    uint64_t h0, h1;
+    int key;
+    char person[XCHG_PSEUDONYM_MAX + 1];
+};
+struct old_toks {
+    struct old_tok *v;
+    size_t n, cap;
+};
+
+static int add_tok(void *ctx, const xchg__prog_token *t)
+{
+    struct old_toks *o = ctx;
+    if (xchg__link_grow((void **)&o->v, &o->cap, o->n + 1, sizeof *o->v))
+        return 1;
+    struct old_tok *x = &o->v[o->n++];
+    x->h0 = t->h0;
+    x->h1 = t->h1;
+    x->key = t->key;
+    snprintf(x->person, sizeof x->person, "%s", t->person);
+    return 0;
+}
+
+static int cmp_tok(const void *a, const void *b)
+{
+    const struct old_tok *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    if (x->h0 != y->h0)
+        return x->h0 < y->h0 ? -1 : 1;
+    return x->h1 < y->h1 ? -1 : x->h1 > y->h1;
+}
+
+static int cmp_member(const void *a, const void *b);
+
+static int member_known(const struct members *mem, const char *person)
+{
+    struct member_of key;
+    snprintf(key.person, sizeof key.person, "%s", person);
+    return mem->n && bsearch(&key, mem->v, mem->n, sizeof *mem->v, cmp_member) != NULL;
+}
+
+/* Per person of this run: NULL, or — when no earlier state knows its pseudonym (a new
+ * record brought a key that now names it) — the earlier member pseudonym that held one of
+ * its exact-match tokens. Records sharing a match token are one person, so a token names
+ * at most one earlier person. */
+static xchg_err person_aliases(const xchg_linkset *ls, const xchg_link_result *res,
+                               const struct members *mem, const struct old_toks *ot,
+                               const char ***out)
+{
+    *out = NULL;
+    if (!ot->n || !mem->n || !res->npersons)
+        return XCHG_OK;
+    const char **alias = calloc(res->npersons, sizeof *alias);
+    uint8_t *known = calloc(res->npersons, 1); /* 0 not yet looked up, 1 known, 2 not */
+    if (!alias || !known) {
+        free(alias);
+        free(known);
+        return XCHG_ERR_NOMEM;
+    }
+    for (size_t k = 0; k < ls->nmt; k++) {
+        uint32_t pn = res->person[ls->mt[k].rec];
+        if (alias[pn])
+            continue;
+        if (!known[pn])
+            known[pn] = member_known(mem, res->person_pseudonym[pn]) ? 1 : 2;
+        if (known[pn] == 1)
+            continue;
+        struct old_tok key = {.h0 = ls->mt[k].h0, .h1 = ls->mt[k].h1, .key = ls->mt[k].idx};
+        const struct old_tok *hit = bsearch(&key, ot->v, ot->n, sizeof *ot->v, cmp_tok);
+        if (hit)
+            alias[pn] = hit->person;
+    }
+    free(known);
+    *out = alias;
+    return XCHG_OK;
+}
+
 static int cmp_prev(const void *a, const void *b)
 {
     const struct prev *x = a, *y = b;
@@ -166,9 +246,11 @@ static xchg_err members_hex(const xchg_link_result *res, const xchg__famview *v,
 }
 
 /* The earlier state a family whose pseudonym is new inherits: the unclaimed one sharing
- * most of its member persons (ties: the earliest identified). */
+ * most of its member persons (ties: the earliest identified). A person is known by its
+ * pseudonym, or by alias[i] (its earlier pseudonym, person_aliases) when not NULL. */
 static xchg__prog_state *inherit(xchg__prog_states *st, const struct members *mem,
-                                 const char *const *persons, size_t np, const uint8_t *claimed)
+                                 const char *const *persons, const char *const *alias, size_t np,
+                                 const uint8_t *claimed)
 {
     /* one pass over the family's persons: every unclaimed state they belong to, with how
        many of them it holds */
@@ -176,7 +258,7 @@ static xchg__prog_state *inherit(xchg__prog_states *st, const struct members *me
     size_t shared[64], nc = 0;
     for (size_t i = 0; i < np && mem->n; i++) {
         struct member_of key;
-        snprintf(key.person, sizeof key.person, "%s", persons[i]);
+        snprintf(key.person, sizeof key.person, "%s", alias && alias[i] ? alias[i] : persons[i]);
         struct member_of *hit = bsearch(&key, mem->v, mem->n, sizeof *mem->v, cmp_member);
         if (!hit)
             continue;
@@ -220,6 +302,11 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
     xchg__prog_states st = {0};
     struct prevs pv = {0};
     struct members mem = {0};
+    struct old_toks otok = {0};
+    const char **alias = NULL, **falias = NULL; /* per person; per member of one family */
+    uint32_t *owner = NULL; /* per person: 1 + the index in out of the state it is written in */
+    xchg__prog_token *toks = NULL;
+    size_t ntoks = 0;
     xchg__prog_state *out = NULL;
     xchg_store_outcome *oc = NULL;
     uint8_t *claimed = NULL;
@@ -233,10 +320,14 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
     if (e == XCHG_OK)
         e = xchg__store_prog_persons(s, add_member, &mem, d);
     if (e == XCHG_OK)
+        e = xchg__store_prog_tokens(s, add_tok, &otok, d);
+    if (e == XCHG_OK)
         e = xchg__famview_init(&v, ls, res);
     if (e == XCHG_OK && (!(out = malloc((res->nhouseholds ? res->nhouseholds : 1) * sizeof *out)) ||
                          !(claimed = calloc(st.n ? st.n : 1, 1)) ||
-                         !(pnames = malloc((ls->n ? ls->n : 1) * sizeof *pnames))))
+                         !(pnames = malloc((ls->n ? ls->n : 1) * sizeof *pnames)) ||
+                         !(falias = malloc((ls->n ? ls->n : 1) * sizeof *falias)) ||
+                         !(owner = calloc(res->npersons ? res->npersons : 1, sizeof *owner))))
         e = XCHG_ERR_NOMEM;
     if (e != XCHG_OK)
         goto done;
@@ -244,6 +335,10 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
         qsort(pv.v, pv.n, sizeof *pv.v, cmp_prev);
     if (mem.n)
         qsort(mem.v, mem.n, sizeof *mem.v, cmp_member);
+    if (otok.n)
+        qsort(otok.v, otok.n, sizeof *otok.v, cmp_tok);
+    if ((e = person_aliases(ls, res, &mem, &otok, &alias)) != XCHG_OK)
+        goto done;
     /* states a family of this run carries by its own pseudonym */
     for (size_t h = 0; h < res->nhouseholds; h++) {
         xchg__prog_state key, *old;
@@ -264,7 +359,9 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
             persons[i] = res->person_pseudonym[v.persons[i]];
         int inherited = 0;
         if (!old && mem.n) {
-            old = inherit(&st, &mem, persons, pf.nmembers, claimed);
+            for (size_t i = 0; i < pf.nmembers; i++)
+                falias[i] = alias ? alias[v.persons[i]] : NULL;
+            old = inherit(&st, &mem, persons, falias, pf.nmembers, claimed);
             if (old) {
                 claimed[old - st.v] = 1;
                 inherited = 1;
@@ -307,6 +404,8 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
         }
         ns->persons = persons;
         ns->npersons = pf.nmembers;
+        for (size_t i = 0; i < pf.nmembers; i++)
+            owner[v.persons[i]] = (uint32_t)nout;
         ns->last_run = run;
         snprintf(ns->members, sizeof ns->members, "%s", mh);
         ts->tracked++;
@@ -360,9 +459,32 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
         if (xchg__prog_claimable(pd, base, met))
             ts->claimable++;
     }
+    /* the written states' members' tokens, each once per person (mt is sorted by key,
+       then token) */
+    if (e == XCHG_OK && nout && !(toks = malloc((ls->nmt ? ls->nmt : 1) * sizeof *toks)))
+        e = XCHG_ERR_NOMEM;
+    for (size_t k = 0; e == XCHG_OK && nout && k < ls->nmt; k++) {
+        uint32_t pn = res->person[ls->mt[k].rec];
+        if (!owner[pn])
+            continue;
+        const char *who = res->person_pseudonym[pn];
+        if (ntoks && toks[ntoks - 1].person == who && toks[ntoks - 1].key == ls->mt[k].idx &&
+            toks[ntoks - 1].h0 == ls->mt[k].h0 && toks[ntoks - 1].h1 == ls->mt[k].h1)
+            continue;
+        toks[ntoks++] = (xchg__prog_token){.family = out[owner[pn] - 1].pseudonym,
+                                           .person = who,
+                                           .h0 = ls->mt[k].h0,
+                                           .h1 = ls->mt[k].h1,
+                                           .key = ls->mt[k].idx};
+    }
     if (e == XCHG_OK)
-        e = xchg__store_prog_save(s, run, out, nout, oc, noc, d);
+        e = xchg__store_prog_save(s, run, out, nout, toks, ntoks, oc, noc, d);
 done:
+    free(otok.v);
+    free(alias);
+    free(falias);
+    free(owner);
+    free(toks);
     xchg__famview_free(&v);
     free(st.v);
     free(pv.v);

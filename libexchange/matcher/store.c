@@ -414,6 +414,13 @@ static const char *const migrations[] = {
     "  party TEXT NOT NULL, idx INTEGER NOT NULL, deal TEXT NOT NULL, d BLOB NOT NULL,"
     "  proof BLOB NOT NULL, decision TEXT NOT NULL,"
     "  PRIMARY KEY(extract_id, ref, party, deal)) WITHOUT ROWID;",
+    /* 7 -> 8: the exact-match tokens (first 16 bytes, key index) of each tracked family's
+       member persons, so that a person whose pseudonym changes (a new record brings a
+       stronger key) is still recognised and the family keeps its history
+       (docs/programme.md "A family's state across runs") */
+    "CREATE TABLE family_state_tokens(pseudonym TEXT NOT NULL, person TEXT NOT NULL,"
+    "  key INTEGER NOT NULL, h0 INTEGER NOT NULL, h1 INTEGER NOT NULL,"
+    "  PRIMARY KEY(pseudonym, key, h0, h1, person)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -180,6 +180,18 @@ xchg_err xchg__store_prog_persons(xchg_store *s,
                                   int (*fn)(void *ctx, const char *family, const char *person),
                                   void *ctx, xchg_diag *d);
 
+/* One exact-match token of a state's member person (tokens are stored by their first 16
+ * bytes, as the linker compares them, and their key index). */
+typedef struct xchg__prog_token {
+    const char *family, *person;
+    uint64_t h0, h1;
+    int key;
+} xchg__prog_token;
+
+/* Every state's member persons' tokens. */
+xchg_err xchg__store_prog_tokens(xchg_store *s, int (*fn)(void *ctx, const xchg__prog_token *t),
+                                 void *ctx, xchg_diag *d);
+
 xchg_err xchg__store_prog_states(xchg_store *s, int (*fn)(void *ctx, const xchg__prog_state *st),
                                  void *ctx, xchg_diag *d);
 /* The outcomes of the latest run before run that has any. */
@@ -187,9 +199,11 @@ xchg_err xchg__store_prog_previous(xchg_store *s, int64_t run,
                                    int (*fn)(void *ctx, const char *family, const char *problem,
                                              int status, int32_t since),
                                    void *ctx, xchg_diag *d);
-/* Upsert the states (baselines are written once) and insert run's outcomes, in one
+/* Upsert the states (baselines are written once), replace the written states' member
+ * tokens with tk (each naming its state by pseudonym) and insert run's outcomes, in one
  * transaction. */
 xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_state *st, size_t n,
+                               const xchg__prog_token *tk, size_t ntok,
                                const xchg_store_outcome *o, size_t no, xchg_diag *d);
 
 /* A family's records in a run with their measure events, for an evidence pack. */

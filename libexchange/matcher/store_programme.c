@@ -74,6 +74,31 @@ xchg_err xchg__store_prog_persons(xchg_store *s,
     return e;
 }
 
+xchg_err xchg__store_prog_tokens(xchg_store *s, int (*fn)(void *ctx, const xchg__prog_token *t),
+                                 void *ctx, xchg_diag *d)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(xchg__store_db(s),
+                           "SELECT pseudonym, person, key, h0, h1 FROM family_state_tokens", -1,
+                           &q, NULL) != SQLITE_OK)
+        return xchg__store_fail(s, d, "reading family members' tokens");
+    xchg_err e = XCHG_OK;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        xchg__prog_token t = {.family = (const char *)sqlite3_column_text(q, 0),
+                              .person = (const char *)sqlite3_column_text(q, 1),
+                              .key = sqlite3_column_int(q, 2),
+                              .h0 = (uint64_t)sqlite3_column_int64(q, 3),
+                              .h1 = (uint64_t)sqlite3_column_int64(q, 4)};
+        if (t.family && t.person && fn(ctx, &t))
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        e = xchg__store_fail(s, d, "reading family members' tokens");
+    sqlite3_finalize(q);
+    return e;
+}
+
 xchg_err xchg__store_prog_previous(xchg_store *s, int64_t run,
                                    int (*fn)(void *ctx, const char *family, const char *problem,
                                              int status, int32_t since),
@@ -103,10 +128,12 @@ xchg_err xchg__store_prog_previous(xchg_store *s, int64_t run,
 }
 
 xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_state *st, size_t n,
+                               const xchg__prog_token *tk, size_t ntok,
                                const xchg_store_outcome *o, size_t no, xchg_diag *d)
 {
     sqlite3 *db = xchg__store_db(s);
-    sqlite3_stmt *qs = NULL, *qb = NULL, *qo = NULL, *qp = NULL, *qd = NULL, *qi[3] = {0};
+    sqlite3_stmt *qs = NULL, *qb = NULL, *qo = NULL, *qp = NULL, *qd = NULL, *qi[4] = {0};
+    sqlite3_stmt *qt = NULL, *qtd = NULL;
     xchg_err e = xchg__store_begin(s, d);
     if (e != XCHG_OK)
         return e;
@@ -136,13 +163,21 @@ xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_stat
         sqlite3_prepare_v2(db, "DELETE FROM family_state WHERE pseudonym = ?1", -1, &qi[1], NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(db, "DELETE FROM family_state_persons WHERE pseudonym = ?1", -1, &qi[2],
-                           NULL) != SQLITE_OK) {
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "DELETE FROM family_state_tokens WHERE pseudonym = ?1", -1, &qi[3],
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "DELETE FROM family_state_tokens WHERE pseudonym = ?1", -1, &qtd,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "INSERT OR IGNORE INTO family_state_tokens(pseudonym, person, key, h0, "
+                           "h1) VALUES (?1, ?2, ?3, ?4, ?5)",
+                           -1, &qt, NULL) != SQLITE_OK) {
         e = xchg__store_fail(s, d, "saving family state");
         goto done;
     }
     for (size_t i = 0; i < n && e == XCHG_OK; i++) {
         if (st[i].inherited_from[0]) {
-            for (int k = 0; k < 3 && e == XCHG_OK; k++) {
+            for (int k = 0; k < 4 && e == XCHG_OK; k++) {
                 sqlite3_reset(qi[k]);
                 sqlite3_bind_text(qi[k], 1, st[i].inherited_from, -1, SQLITE_STATIC);
                 if (k == 0)
@@ -155,6 +190,10 @@ xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_stat
         sqlite3_bind_text(qd, 1, st[i].pseudonym, -1, SQLITE_STATIC);
         if (e == XCHG_OK && sqlite3_step(qd) != SQLITE_DONE)
             e = xchg__store_fail(s, d, "saving family members");
+        sqlite3_reset(qtd);
+        sqlite3_bind_text(qtd, 1, st[i].pseudonym, -1, SQLITE_STATIC);
+        if (e == XCHG_OK && sqlite3_step(qtd) != SQLITE_DONE)
+            e = xchg__store_fail(s, d, "saving family members' tokens");
         for (size_t k = 0; k < st[i].npersons && e == XCHG_OK; k++) {
             sqlite3_reset(qp);
             sqlite3_bind_text(qp, 1, st[i].pseudonym, -1, SQLITE_STATIC);
@@ -191,6 +230,16 @@ xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_stat
                 e = xchg__store_fail(s, d, "saving a family's baseline");
         }
     }
+    for (size_t i = 0; i < ntok && e == XCHG_OK; i++) {
+        sqlite3_reset(qt);
+        sqlite3_bind_text(qt, 1, tk[i].family, -1, SQLITE_STATIC);
+        sqlite3_bind_text(qt, 2, tk[i].person, -1, SQLITE_STATIC);
+        sqlite3_bind_int(qt, 3, tk[i].key);
+        sqlite3_bind_int64(qt, 4, (sqlite3_int64)tk[i].h0);
+        sqlite3_bind_int64(qt, 5, (sqlite3_int64)tk[i].h1);
+        if (sqlite3_step(qt) != SQLITE_DONE)
+            e = xchg__store_fail(s, d, "saving family members' tokens");
+    }
     for (size_t i = 0; i < no && e == XCHG_OK; i++) {
         sqlite3_reset(qo);
         sqlite3_bind_int64(qo, 1, run);
@@ -219,7 +268,9 @@ done:
     sqlite3_finalize(qo);
     sqlite3_finalize(qp);
     sqlite3_finalize(qd);
-    for (int k = 0; k < 3; k++)
+    sqlite3_finalize(qt);
+    sqlite3_finalize(qtd);
+    for (int k = 0; k < 4; k++)
         sqlite3_finalize(qi[k]);
     if (e == XCHG_OK)
         return xchg__store_commit(s, d);

@@ -30,12 +30,12 @@ expect 0 "(public health), for identification: only with the person's explicit c
 expect 0 "sealed to" -- $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/s.xsec"
 SEAL=($X seal --agreement "$A" --key "$K/health.key" --secret "$T/s.xsec" --period 2025-11-01..2026-10-31)
 INSPECT=($X extract inspect --agreement "$A" --key "$K/matcher.key" --epoch 1)
-HEAD="Episode ID,NHS No,Forename,Surname,DOB,Postcode,Treatment,Referral Date,Consent,Consent Date,Legal Basis,Discharge Date,Discharge Reason"
+HEAD="Episode ID,NHS No,Forename,Surname,DOB,Address 1,Postcode,Treatment,Referral Date,Consent,Consent Date,Legal Basis,Discharge Date,Discharge Reason"
 
 # consent refused: sealed, but without its indicator
 printf '%s\n%s\n%s\n' "$HEAD" \
-  "H1,,Ann,Lee,01/02/1980,OX4 1AA,DRUG,01/06/2026,given,01/05/2026,,," \
-  "H2,,Bob,Lee,01/02/1981,OX4 1AA,ALCOHOL,01/06/2026,refused,01/05/2026,,," >"$T/health.csv"
+  "H1,,Ann,Lee,01/02/1980,1 High St,OX4 1AA,DRUG,01/06/2026,given,01/05/2026,,," \
+  "H2,,Bob,Lee,01/02/1981,1 High St,OX4 1AA,ALCOHOL,01/06/2026,refused,01/05/2026,,," >"$T/health.csv"
 expect 0 "consent: 1 record not usable for identification, sealed without its 1 indicator event" -- \
   "${SEAL[@]}" --in "$T/health.csv" -o "$T/h.xex" --report "$T/h-report.csv"
 expect 0 "1 record did not meet the agreement's consent rule for identification" -- \
@@ -66,10 +66,10 @@ expect 0 "0 records" -- $X extract verify --agreement "$A" --key "$K/matcher.key
 
 # record references must be text without control characters; nothing raw reaches the terminal
 printf '%s\n%s\n%s\n%s\n%s\n' "$HEAD" \
-  "H1,,Ann,Lee,01/02/1980,OX4 1AA,DRUG,01/06/2026,given,01/05/2026,,," \
-  $'H\e[2J3,,Cy,Lee,01/02/1982,OX4 1AA,DRUG,01/06/2026,given,01/05/2026,,,' \
-  'H4,,Di,Lee,01/02/1983,OX4 1AA,"=HYPERLINK(""x"")",01/06/2026,given,01/05/2026,,,' \
-  $'H5,,Ed,Lee,01/02/1984,OX4 1AA,DRUG,01/06/2026,\e]0;owned\a,01/05/2026,,,' >"$T/hostile.csv"
+  "H1,,Ann,Lee,01/02/1980,1 High St,OX4 1AA,DRUG,01/06/2026,given,01/05/2026,,," \
+  $'H\e[2J3,,Cy,Lee,01/02/1982,1 High St,OX4 1AA,DRUG,01/06/2026,given,01/05/2026,,,' \
+  'H4,,Di,Lee,01/02/1983,1 High St,OX4 1AA,"=HYPERLINK(""x"")",01/06/2026,given,01/05/2026,,,' \
+  $'H5,,Ed,Lee,01/02/1984,1 High St,OX4 1AA,DRUG,01/06/2026,\e]0;owned\a,01/05/2026,,,' >"$T/hostile.csv"
 expect 1 "$T/hostile.csv:3: error: column 'Episode ID': the record reference contains a control character (U+001B at byte 2)" -- \
   "${SEAL[@]}" --in "$T/hostile.csv" -o "$T/x.xex" --strict
 expect 0 "rejected 2" -- "${SEAL[@]}" --in "$T/hostile.csv" -o "$T/x.xex" --report "$T/x-report.csv"

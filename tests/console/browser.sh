@@ -59,7 +59,7 @@ cdp op1 > "$T/op1.log" <<JS
 url $URL
 wait 30 document.body.dataset.ready === '1'
 eval location.search === '' && location.pathname === '/'
-eval document.querySelectorAll('#queue tbody tr').length === 22
+eval document.querySelectorAll('#queue tbody tr').length === 23
 eval document.getElementById('who').textContent.includes('operator-1')
 eval $(row "${F[0]}").dataset.state === 'new'
 shot $OUT/queue.png

@@ -45,7 +45,7 @@ expect 0 "" -- grep -q "^HTTP/1.1 403" "$T/h2"
 printf 'url = "%s"\n' "$URL" | curl -s -D "$T/h3" -o /dev/null -c "$T/jar" -K -
 expect 0 "" -- grep -q "^HTTP/1.1 303" "$T/h3"
 expect 0 "" -- grep -qi "^Set-Cookie: xchg_console_[0-9]*=[0-9a-f]\{64\}; Path=/; HttpOnly; SameSite=Strict" "$T/h3"
-expect 0 '"total":22' -- curl -s -b "$T/jar" "$BASE/api/queue"
+expect 0 '"total":23' -- curl -s -b "$T/jar" "$BASE/api/queue"
 # a decision made elsewhere (the CLI, another operator's console) shows without a Refresh
 F=$($X match list --db "$D/db" --db-key "$D/db.key" --csv | awk -F, 'NR==2{print $1}')
 expect 0 "\"state\":\"new\"" -- curl -s -b "$T/jar" "$BASE/api/queue?q=$F"

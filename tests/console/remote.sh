@@ -75,7 +75,7 @@ start_console 2
 expect 0 "" -- test -n "$CSRF_1"
 expect 0 "(remote: $URL)" -- cat "$T/c1.out"
 Q=$(api_get 1 "/api/queue")
-expect 0 '"total":22' -- echo "$Q"
+expect 0 '"total":23' -- echo "$Q"
 F=$($X match list --db "$D/db" --db-key "$D/db.key" --csv | awk -F, 'NR==2{print $1}')
 F2=$($X match list --db "$D/db" --db-key "$D/db.key" --csv | awk -F, 'NR==3{print $1}')
 expect 0 '"state":"new"' -- api_get 1 "/api/queue?q=$F"

@@ -317,9 +317,9 @@ static const spec specs[] = {
      "UPRN", 'R', false, "Tenant Forename", "Tenant Surname", "Tenant DOB", "Address Line 1",
      "Postcode", false},
     {"health.csv", false, false, D_DMY_SLASH,
-     "Episode ID,NHS No,Forename,Surname,DOB,Postcode,Treatment,Referral Date,Consent,"
-     "Consent Date,Legal Basis",
-     "NHS No", 'N', true, "Forename", "Surname", "DOB", NULL, "Postcode", false},
+     "Episode ID,NHS No,Forename,Surname,DOB,Address 1,Postcode,Treatment,Referral Date,"
+     "Consent,Consent Date,Legal Basis",
+     "NHS No", 'N', true, "Forename", "Surname", "DOB", "Address 1", "Postcode", false},
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 

@@ -932,6 +932,8 @@ static void test_save_and_views(void **state)
                                   "DROP TABLE measure_events; DROP TABLE family_state;"
                                   "DROP TABLE family_baseline; DROP TABLE family_outcomes;"
                                   "DROP TABLE family_state_persons;"
+                                  /* and what schema 8 added */
+                                  "DROP TABLE family_state_tokens;"
                                   "PRAGMA foreign_keys=OFF; CREATE TABLE r5 AS SELECT id, extract, ref, consent,"
                                   " consent_date, basis, clk, payload, replaced_by FROM records;"
                                   "DROP TABLE records; ALTER TABLE r5 RENAME TO records;"

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# A family keeps its history when a member's pseudonym changes (docs/programme.md "A
+# family's state across runs"). A person's pseudonym comes from the strongest key among
+# their records, so when a new agency's record brings a stronger identifier (health's NHS
+# number) the person — and the family — get new pseudonyms. The family must still be the
+# one identified in run 1: same identification date, same baseline, not "new"; its
+# outcomes are judged against the run-1 baseline.
+. "$(dirname "$0")/lib.bash"
+X=$XCHG
+S=$XCHG_SOURCE_DIR
+K=$T/keys
+mkdir -p "$K"
+today=$(date -u +%F)
+if [[ "$today" < "2026-04-01" || "$today" > "2028-03-31" ]]; then
+  echo "skipped: the example agreements are not in force on $today"; echo "0 passed, 0 failed"; exit 0
+fi
+for p in $(awk '/^  - id: /{print $3}' "$S/policies/phase2.yaml"); do
+  $X keygen -o "$K/$p" --label "Test $p" --unprotected >/dev/null 2>&1
+done
+A=$T/agreement.yaml
+$X policy bind-keys "$S/policies/phase2.yaml" --keys "$K" -o "$A" >/dev/null
+mkdir -p "$T/shares" && $X release-key deal "$A" --shares "$T/shares" --force >/dev/null
+for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
+$X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/s.xsec" >/dev/null
+DB=(--db "$T/db" --db-key "$T/db.key" --agreement "$A")
+$X match init --db "$T/db" --agreement "$A" --db-key-out "$T/db.key" >/dev/null
+
+DWPH="CLAIM_REF,NINO,FORENAME,SURNAME,DOB,ADDRESS_LINE_1,POSTCODE,BENEFIT_TYPE,CLAIM_START,CLAIM_END,CONSENT,CONSENT_DATE,LEGAL_BASIS"
+HOUH="Tenancy Ref,UPRN,Tenant Forename,Tenant Surname,Tenant DOB,Address Line 1,Postcode,Action,Action Date,Consent,Consent Date,Legal Basis"
+HEAH="Episode ID,NHS No,Forename,Surname,DOB,Address 1,Postcode,Treatment,Referral Date,Consent,Consent Date,Legal Basis,Discharge Date,Discharge Reason"
+# Jane Doe: out of work (JSA) and an ASB warning: two problems, identified in run 1
+printf '%s\n%s\n' "$DWPH" \
+  "CL1,AB123456C,Jane,Doe,1985-05-05,10 Test Street,FW1 1AA,JSA,2025-06-01T09:00:00,,given,2025-06-01T09:00:00," >"$T/dwp.csv"
+printf '%s\n%s\n' "$HOUH" \
+  "TR1,100012000001,Jane,Doe,1985-05-05,10 Test Street,FW1 1AA,ASB WARNING,2025-09-01,given,2025-09-01," >"$T/housing.csv"
+seal() { # AGENCY CSV OUT PERIOD
+  expect 0 "sealed" -- $X seal --agreement "$A" --key "$K/$1.key" --secret "$T/s.xsec" --in "$2" -o "$3" \
+    --period "$4" --strict --force
+}
+seal dwp "$T/dwp.csv" "$T/dwp-1.xex" 2025-03-01..2026-02-28
+seal housing "$T/housing.csv" "$T/housing-1.xex" 2025-03-01..2026-02-28
+expect 0 "2 active extracts" -- $X match ingest "${DB[@]}" --key "$K/matcher.key" "$T/dwp-1.xex" "$T/housing-1.xex"
+expect 0 "identified         1 family tracked across runs (1 new in this run)" -- \
+  $X match run "${DB[@]}" --date 2026-02-28
+$X outcomes "${DB[@]}" --csv >"$T/o1.csv"
+F1=$(awk -F, 'NR==2{print $1}' "$T/o1.csv")
+expect 0 "" -- test -n "$F1"
+expect 0 "$F1,2026-02-28,1,crime_asb,too early" -- cat "$T/o1.csv"
+expect 0 "$F1,2026-02-28,1,worklessness,too early" -- cat "$T/o1.csv"
+
+# period 2: the same snapshots, a week later, and now health: Jane in treatment, with her
+# NHS number — a stronger key than any she had, so her pseudonym changes
+sleep 1 # an extract's creation time (whole seconds) orders the snapshots
+printf '%s\n%s\n' "$HEAH" \
+  "EP1,9434765919,Jane,Doe,05/05/1985,10 Test Street,FW1 1AA,DRUG,15/03/2026,given,15/03/2026,,," >"$T/health.csv"
+seal dwp "$T/dwp.csv" "$T/dwp-2.xex" 2025-09-01..2026-08-31
+seal housing "$T/housing.csv" "$T/housing-2.xex" 2025-09-01..2026-08-31
+seal health "$T/health.csv" "$T/health-2.xex" 2025-09-01..2026-08-31
+expect 0 "3 active extracts" -- $X match ingest "${DB[@]}" --key "$K/matcher.key" "$T/dwp-2.xex" "$T/housing-2.xex" "$T/health-2.xex"
+expect 0 "identified         1 family tracked across runs (0 new in this run)" -- \
+  $X match run "${DB[@]}" --date 2026-08-31
+$X match links --db "$T/db" --db-key "$T/db.key" --csv >"$T/links-2.csv"
+F2=$(awk -F, '$1=="dwp"{print $4}' "$T/links-2.csv")
+# the pseudonym did change (else this test proves nothing) ...
+expect 0 "" -- test -n "$F2"
+expect 0 "" -- test "$F2" != "$F1"
+# ... and the family is still the one identified in run 1, judged against that baseline
+$X outcomes "${DB[@]}" --csv >"$T/o2.csv"
+expect 0 "$F2,2026-02-28,1,crime_asb," -- cat "$T/o2.csv"
+expect 0 "$F2,2026-02-28,1,worklessness," -- cat "$T/o2.csv"
+# health was not in the run-1 baseline: no outcome row for it
+expect 1 "" -- grep -q ",health," "$T/o2.csv"
+expect 0 "" -- test "$(awk 'NR>1' "$T/o2.csv" | wc -l)" -eq 2
+finish
