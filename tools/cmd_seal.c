@@ -49,6 +49,9 @@ static const char usage[] =
     "                       key service (xchg-keyd, docs/keyd.md)\n"
     "  --keyd URL           reach the key service at URL instead of the agreement's\n"
     "                       tokens.keyd (its answers are verified against tokens.key)\n"
+    "  --oprf-cache FILE    keep the key service's answers in FILE (encrypted under this\n"
+    "                       agency's key) so that the next seal asks only for new values\n"
+    "                       (docs/keyd.md \"The agency's cache\")\n"
     "\n"
     "example: xchg seal --agreement phase2.yaml --key keys/police.key --secret linkage-secret-e1.xsec --in police.csv -o police.xex\n";
 
@@ -91,7 +94,7 @@ int cmd_seal(int argc, char **argv)
     const char *agr = NULL, *key = NULL, *sec = NULL, *in = NULL, *out = NULL, *period = NULL,
                *strict = NULL, *report = NULL, *force = NULL, *pfd = NULL, *incr = NULL,
                *empty = NULL, *mapping = NULL, *check = NULL, *tmpl = NULL, *agency_id = NULL,
-               *keyd_ca = NULL, *keyd_url = NULL;
+               *keyd_ca = NULL, *keyd_url = NULL, *oprf_cache = NULL;
     const struct cli_opt opts[] = {
         {"--agreement", 'a', 1, &agr},  {"--key", 'k', 1, &key},     {"--secret", 's', 1, &sec},
         {"--in", 'i', 1, &in},          {"--out", 'o', 1, &out},     {"--period", 0, 1, &period},
@@ -101,7 +104,8 @@ int cmd_seal(int argc, char **argv)
         {"--passphrase-fd", 0, 1, &pfd}, {"--mapping", 'm', 1, &mapping},
         {"--check", 0, 0, &check},      {"--template", 0, 0, &tmpl},
         {"--agency", 0, 1, &agency_id}, {"--keyd-ca", 0, 1, &keyd_ca},
-        {"--keyd", 0, 1, &keyd_url},    {0},
+        {"--keyd", 0, 1, &keyd_url},    {"--oprf-cache", 0, 1, &oprf_cache},
+        {0},
     };
     const char *pos[1];
     int npos, rc;
@@ -181,6 +185,13 @@ int cmd_seal(int argc, char **argv)
             goto cleanup;
         o.oprf_transport = cli_keyd_transport;
         o.oprf_ctx = kd;
+        o.oprf_cache = oprf_cache;
+    } else if (oprf_cache) {
+        cli_error("--oprf-cache: agreement '%s' does not key its tokens through a key service "
+                  "(tokens.mode: oprf)",
+                  xchg_agreement_get(p)->id);
+        rc = EXIT_USAGE;
+        goto cleanup;
     }
     xchg_seal_stats st;
     e = xchg_seal(p, k, s, &o, &st, d);
@@ -226,7 +237,13 @@ int cmd_seal(int argc, char **argv)
         st.identification_denied == 1 ? "its" : "their", (unsigned long long)st.indicators_withheld,
         st.indicators_withheld == 1 ? "" : "s", (unsigned long long)st.warnings,
         (unsigned long long)st.dropped_identifiers, (unsigned long long)st.no_tokens);
-    if (kd)
+    if (kd && oprf_cache)
+        printf("  tokens: OPRF through %s: %llu distinct values in %llu requests, %llu more from "
+               "the cache\n",
+               keyd_url ? keyd_url : xchg_agreement_get(p)->tokens.keyd,
+               (unsigned long long)st.oprf_inputs, (unsigned long long)st.oprf_requests,
+               (unsigned long long)st.oprf_cached);
+    else if (kd)
         printf("  tokens: OPRF through %s: %llu distinct values in %llu requests\n",
                keyd_url ? keyd_url : xchg_agreement_get(p)->tokens.keyd,
                (unsigned long long)st.oprf_inputs, (unsigned long long)st.oprf_requests);

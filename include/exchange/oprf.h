@@ -167,8 +167,44 @@ XCHG_API xchg_err xchg_oprf_client_run(xchg_oprf_client *c, xchg_diag *d) XCHG_M
 /* The output for an input evaluated by run. XCHG_ERR_NOT_FOUND otherwise. */
 XCHG_API xchg_err xchg_oprf_client_get(const xchg_oprf_client *c, const uint8_t *input, size_t len,
                                        uint8_t out[XCHG_OPRF_OUTPUT_BYTES]) XCHG_MUST_CHECK;
-/* Distinct inputs queued, and requests sent so far. */
+/* Distinct inputs queued for the service (not those the cache answered), and requests sent
+ * so far. */
 XCHG_API void xchg_oprf_client_stats(const xchg_oprf_client *c, size_t *distinct, size_t *requests);
+
+/*
+ * The agency's cache of OPRF outputs across seals (docs/keyd.md "The agency's cache").
+ * An agency seals a full snapshot every period, and most of its values were evaluated
+ * last time: the cache keeps each value's output so that only new values go to the
+ * service. It holds, per value, a keyed BLAKE2b-256 tag of the OPRF input (never the
+ * value) and the 64-byte output, encrypted (XChaCha20-Poly1305) under a key derived from
+ * the agency's own secret key with crypto_kdf — so it opens only with that key — and bound
+ * to the service's public key K: a cache made under another K is not used (and is replaced
+ * on save). Saving keeps only the entries the seal used, so the cache never holds a value
+ * the agency no longer sends. File: "xchg-oprf-cache v1\n", K (32), count (4, big-endian),
+ * nonce (24), ciphertext of count × (tag 32 ‖ output 64) + 16; mode 0600, written
+ * atomically.
+ */
+typedef struct xchg_oprf_cache xchg_oprf_cache;
+/*
+ * Open the cache at path for owner under the service key pk; a missing file is an empty
+ * cache. XCHG_ERR_VERIFY when the file does not open with owner's key (another agency's
+ * key, or changed), XCHG_ERR_FORMAT when it is not a cache; d names the file. A cache for
+ * another K opens empty with a note in d.
+ */
+XCHG_API xchg_err xchg_oprf_cache_open(const char *path, const xchg_seckey *owner,
+                                       const uint8_t pk[XCHG_OPRF_ELEMENT_BYTES],
+                                       xchg_oprf_cache **out, xchg_diag *d) XCHG_MUST_CHECK;
+/* Accepts NULL; wipes every entry and key. */
+XCHG_API void xchg_oprf_cache_free(xchg_oprf_cache *k);
+/* Entries loaded; of them, how many the client used so far. */
+XCHG_API void xchg_oprf_cache_stats(const xchg_oprf_cache *k, size_t *entries, size_t *used);
+/* Let c answer queued inputs from k (set before the first add; k must outlive c; k's pk
+ * must be c's: XCHG_ERR_ARG otherwise). */
+XCHG_API xchg_err xchg_oprf_client_use_cache(xchg_oprf_client *c, xchg_oprf_cache *k) XCHG_MUST_CHECK;
+/* Write the cache back to its file: the entries c used and every output c evaluated (run
+ * must have succeeded). Atomic: on failure the old file is kept. */
+XCHG_API xchg_err xchg_oprf_cache_save(xchg_oprf_cache *k, const xchg_oprf_client *c,
+                                       xchg_diag *d) XCHG_MUST_CHECK;
 
 #ifdef __cplusplus
 }

@@ -91,6 +91,10 @@ typedef struct xchg_seal_opts {
     /* OPRF mode: threads for the agency's side of the protocol (0: the online CPUs; 1:
      * none beside the caller). The sealed records do not depend on it. */
     unsigned oprf_threads;
+    /* OPRF mode: the agency's cache of outputs across seals (xchg_oprf_cache_open; NULL:
+     * none). Only values it does not hold go to the service; once the extract is written
+     * the cache is replaced by the values this seal used (never with check_only). */
+    const char *oprf_cache;
 } xchg_seal_opts;
 
 typedef struct xchg_seal_stats {
@@ -112,6 +116,7 @@ typedef struct xchg_seal_stats {
     uint64_t quality_failures;
     uint64_t oprf_inputs;   /* OPRF mode: distinct values evaluated by the key service */
     uint64_t oprf_requests; /* and the requests (batches) that took */
+    uint64_t oprf_cached;   /* OPRF mode: distinct values the agency's cache answered */
 } xchg_seal_stats;
 
 /*

@@ -11,6 +11,7 @@
 #include "hmap.h"
 #include "internal.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -576,6 +577,166 @@ xchg_err xchg_oprf_serve(const uint8_t sk[SC], const uint8_t *req, size_t len, u
     return XCHG_OK;
 }
 
+/* ---- the agency's cache across seals (oprf.h) ------------------------------------------ */
+
+#define CACHE_MAGIC "xchg-oprf-cache v1\n"
+#define CACHE_MAGIC_LEN (sizeof CACHE_MAGIC - 1)
+#define CACHE_TAG 32
+#define CACHE_ENTRY (CACHE_TAG + XCHG_OPRF_OUTPUT_BYTES)
+#define CACHE_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define CACHE_HEAD (CACHE_MAGIC_LEN + EL + 4 + CACHE_NONCE)
+#define CACHE_MAX_ENTRIES (1u << 24) /* 1.5 GiB of entries: far beyond any extract */
+#define CACHE_IN_CACHE 0x80000000u   /* a client map value naming a cache entry */
+#define CACHE_KDF_CTX "xchgoprc"
+
+struct xchg_oprf_cache {
+    uint8_t pk[EL];
+    uint8_t aead_key[32], tag_key[32];
+    char *path;
+    xchg__hmap map; /* the tag's first 16 bytes -> entry */
+    uint8_t *ent;   /* n entries: tag ‖ output */
+    uint8_t *used;
+    size_t n, cap, nused;
+};
+
+static void cache_tag(const xchg_oprf_cache *k, const uint8_t *input, size_t len,
+                      uint8_t tag[CACHE_TAG])
+{
+    crypto_generichash(tag, CACHE_TAG, input, len, k->tag_key, sizeof k->tag_key);
+}
+
+static void cache_head(const xchg_oprf_cache *k, uint32_t n, uint8_t *h)
+{
+    memcpy(h, CACHE_MAGIC, CACHE_MAGIC_LEN);
+    memcpy(h + CACHE_MAGIC_LEN, k->pk, EL);
+    h[CACHE_MAGIC_LEN + EL] = (uint8_t)(n >> 24);
+    h[CACHE_MAGIC_LEN + EL + 1] = (uint8_t)(n >> 16);
+    h[CACHE_MAGIC_LEN + EL + 2] = (uint8_t)(n >> 8);
+    h[CACHE_MAGIC_LEN + EL + 3] = (uint8_t)n;
+}
+
+/* The entry with this tag, or -1. */
+static long cache_find(const xchg_oprf_cache *k, const uint8_t tag[CACHE_TAG])
+{
+    int found = 0;
+    long slot = xchg__hmap_slot((xchg__hmap *)&k->map, tag, 0, &found);
+    if (slot < 0 || !found)
+        return -1;
+    uint32_t i = k->map.vals[slot];
+    return sodium_memcmp(k->ent + (size_t)i * CACHE_ENTRY, tag, CACHE_TAG) == 0 ? (long)i : -1;
+}
+
+xchg_err xchg_oprf_cache_open(const char *path, const xchg_seckey *owner, const uint8_t pk[EL],
+                              xchg_oprf_cache **out, xchg_diag *d)
+{
+    if (!path || !owner || !pk || !out)
+        return XCHG_ERR_ARG;
+    *out = NULL;
+    xchg_oprf_cache *k = calloc(1, sizeof *k);
+    if (!k || !(k->path = strdup(path))) {
+        free(k);
+        return XCHG_ERR_NOMEM;
+    }
+    memcpy(k->pk, pk, EL);
+    const uint8_t *master = xchg__seckey_box_sk(owner); /* 32 bytes: crypto_kdf's key size */
+    crypto_kdf_derive_from_key(k->aead_key, sizeof k->aead_key, 1, CACHE_KDF_CTX, master);
+    crypto_kdf_derive_from_key(k->tag_key, sizeof k->tag_key, 2, CACHE_KDF_CTX, master);
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT) { /* the first seal: an empty cache */
+            *out = k;
+            return XCHG_OK;
+        }
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0, "cannot read the OPRF cache: %s",
+                      strerror(errno));
+        xchg_oprf_cache_free(k);
+        return XCHG_ERR_IO;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    xchg_err e = xchg_file_read(path, CACHE_HEAD + (size_t)CACHE_MAX_ENTRIES * CACHE_ENTRY +
+                                          crypto_aead_xchacha20poly1305_ietf_ABYTES,
+                                &buf, &len, d);
+    if (e != XCHG_OK) {
+        xchg_oprf_cache_free(k);
+        return e;
+    }
+    const uint8_t *b = (const uint8_t *)buf;
+    uint32_t n = 0;
+    if (len >= CACHE_HEAD)
+        n = (uint32_t)b[CACHE_MAGIC_LEN + EL] << 24 | (uint32_t)b[CACHE_MAGIC_LEN + EL + 1] << 16 |
+            (uint32_t)b[CACHE_MAGIC_LEN + EL + 2] << 8 | b[CACHE_MAGIC_LEN + EL + 3];
+    if (len < CACHE_HEAD || memcmp(b, CACHE_MAGIC, CACHE_MAGIC_LEN) != 0 ||
+        n > CACHE_MAX_ENTRIES ||
+        len != CACHE_HEAD + (size_t)n * CACHE_ENTRY + crypto_aead_xchacha20poly1305_ietf_ABYTES) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                      "not an OPRF cache (xchg-oprf-cache v1) or truncated");
+        free(buf);
+        xchg_oprf_cache_free(k);
+        return XCHG_ERR_FORMAT;
+    }
+    if (memcmp(b + CACHE_MAGIC_LEN, pk, EL) != 0) {
+        xchg_diag_add(d, XCHG_SEV_NOTE, path, 0, 0,
+                      "the OPRF cache was made under another key service key: not used, and "
+                      "replaced when this seal succeeds");
+        free(buf);
+        *out = k;
+        return XCHG_OK;
+    }
+    k->cap = n ? n : 1;
+    if (!(k->ent = malloc(k->cap * CACHE_ENTRY)) || !(k->used = calloc(k->cap, 1))) {
+        free(buf);
+        xchg_oprf_cache_free(k);
+        return XCHG_ERR_NOMEM;
+    }
+    unsigned long long plen = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            k->ent, &plen, NULL, b + CACHE_HEAD, len - CACHE_HEAD, b, CACHE_MAGIC_LEN + EL + 4,
+            b + CACHE_MAGIC_LEN + EL + 4, k->aead_key) != 0) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, path, 0, 0,
+                      "the OPRF cache does not open with this agency's key (another agency's "
+                      "cache, or changed since it was written); remove it to start afresh");
+        free(buf);
+        xchg_oprf_cache_free(k);
+        return XCHG_ERR_VERIFY;
+    }
+    free(buf);
+    k->n = n;
+    for (size_t i = 0; i < k->n; i++) {
+        int found = 0;
+        long slot = xchg__hmap_slot(&k->map, k->ent + i * CACHE_ENTRY, 1, &found);
+        if (slot < 0) {
+            xchg_oprf_cache_free(k);
+            return XCHG_ERR_NOMEM;
+        }
+        k->map.vals[slot] = (uint32_t)i; /* a repeated tag (not written by save): the last */
+    }
+    *out = k;
+    return XCHG_OK;
+}
+
+void xchg_oprf_cache_free(xchg_oprf_cache *k)
+{
+    if (!k)
+        return;
+    if (k->ent)
+        sodium_memzero(k->ent, k->cap * CACHE_ENTRY);
+    free(k->ent);
+    free(k->used);
+    free(k->path);
+    xchg__hmap_free(&k->map);
+    sodium_memzero(k, sizeof *k);
+    free(k);
+}
+
+void xchg_oprf_cache_stats(const xchg_oprf_cache *k, size_t *entries, size_t *used)
+{
+    if (entries)
+        *entries = k ? k->n : 0;
+    if (used)
+        *used = k ? k->nused : 0;
+}
+
 /* ---- the client ---------------------------------------------------------------------- */
 
 struct xchg_oprf_client {
@@ -593,6 +754,7 @@ struct xchg_oprf_client {
     size_t requests, evaluated;
     unsigned threads; /* 0: the online CPUs */
     uint8_t seed[64]; /* the composite seed, during run */
+    xchg_oprf_cache *cache; /* answers inputs evaluated in an earlier seal, or NULL */
 };
 
 xchg_oprf_client *xchg_oprf_client_new(const uint8_t pk[EL], xchg_oprf_transport t, void *ctx,
@@ -647,6 +809,20 @@ xchg_err xchg_oprf_client_add(xchg_oprf_client *c, const uint8_t *input, size_t 
         return XCHG_ERR_NOMEM;
     if (found)
         return XCHG_OK;
+    if (c->cache) { /* evaluated in an earlier seal: not sent again */
+        uint8_t tag[CACHE_TAG];
+        cache_tag(c->cache, input, len, tag);
+        long ci = cache_find(c->cache, tag);
+        sodium_memzero(tag, sizeof tag);
+        if (ci >= 0) {
+            c->map.vals[slot] = CACHE_IN_CACHE | (uint32_t)ci;
+            if (!c->cache->used[ci]) {
+                c->cache->used[ci] = 1;
+                c->cache->nused++;
+            }
+            return XCHG_OK;
+        }
+    }
     if (c->n + 1 >= c->cap) {
         size_t nc = c->cap ? 2 * c->cap : 1024;
         size_t *no = realloc(c->off, (nc + 1) * sizeof *no);
@@ -1133,6 +1309,11 @@ xchg_err xchg_oprf_client_get(const xchg_oprf_client *c, const uint8_t *input, s
     if (slot < 0 || !found)
         return XCHG_ERR_NOT_FOUND;
     uint32_t i = c->map.vals[slot];
+    if (i & CACHE_IN_CACHE) { /* the cache's entry matched the input's 256-bit keyed tag */
+        memcpy(out, c->cache->ent + (size_t)(i & ~CACHE_IN_CACHE) * CACHE_ENTRY + CACHE_TAG,
+               XCHG_OPRF_OUTPUT_BYTES);
+        return XCHG_OK;
+    }
     /* a 128-bit digest collision is not a concern; the stored input is compared anyway */
     if (!c->done[i] || c->off[i + 1] - c->off[i] != len ||
         (len && memcmp(c->inputs + c->off[i], input, len) != 0))
@@ -1147,4 +1328,56 @@ void xchg_oprf_client_stats(const xchg_oprf_client *c, size_t *distinct, size_t 
         *distinct = c ? c->n : 0;
     if (requests)
         *requests = c ? c->requests : 0;
+}
+
+/* ---- the cache, with a client ---------------------------------------------------------- */
+
+xchg_err xchg_oprf_client_use_cache(xchg_oprf_client *c, xchg_oprf_cache *k)
+{
+    if (!c || !k || c->n || c->map.n || sodium_memcmp(c->pk, k->pk, EL) != 0)
+        return XCHG_ERR_ARG;
+    c->cache = k;
+    return XCHG_OK;
+}
+
+xchg_err xchg_oprf_cache_save(xchg_oprf_cache *k, const xchg_oprf_client *c, xchg_diag *d)
+{
+    if (!k || !c || c->cache != k)
+        return XCHG_ERR_ARG;
+    for (size_t i = 0; i < c->n; i++)
+        if (!c->done[i])
+            return XCHG_ERR_ARG; /* run did not finish */
+    size_t n = k->nused + c->n;
+    if (n > CACHE_MAX_ENTRIES) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, k->path, 0, 0,
+                      "%zu values are more than an OPRF cache holds (%u)", n, CACHE_MAX_ENTRIES);
+        return XCHG_ERR_ARG;
+    }
+    size_t plen = n * CACHE_ENTRY;
+    size_t flen = CACHE_HEAD + plen + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    uint8_t *plain = malloc(plen ? plen : 1), *file = malloc(flen);
+    if (!plain || !file) {
+        free(plain);
+        free(file);
+        return XCHG_ERR_NOMEM;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < k->n; i++) /* what this seal used from the earlier ones */
+        if (k->used[i])
+            memcpy(plain + CACHE_ENTRY * m++, k->ent + i * CACHE_ENTRY, CACHE_ENTRY);
+    for (size_t i = 0; i < c->n; i++) { /* and what it evaluated */
+        uint8_t *e = plain + CACHE_ENTRY * m++;
+        cache_tag(k, c->inputs + c->off[i], c->off[i + 1] - c->off[i], e);
+        memcpy(e + CACHE_TAG, c->out[i], XCHG_OPRF_OUTPUT_BYTES);
+    }
+    cache_head(k, (uint32_t)n, file);
+    randombytes_buf(file + CACHE_MAGIC_LEN + EL + 4, CACHE_NONCE);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(file + CACHE_HEAD, NULL, plain, plen, file,
+                                               CACHE_MAGIC_LEN + EL + 4,
+                                               NULL, file + CACHE_MAGIC_LEN + EL + 4, k->aead_key);
+    sodium_memzero(plain, plen);
+    free(plain);
+    xchg_err e = xchg_file_write_atomic(k->path, file, flen, 0600, XCHG_WRITE_OVERWRITE, d);
+    free(file);
+    return e;
 }

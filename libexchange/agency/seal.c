@@ -72,6 +72,8 @@ struct seal {
 
     xchg__token_keys keys; /* token.c */
     xchg_oprf_client *oprf; /* OPRF mode: the key service's outputs (oprf.c) */
+    xchg_oprf_cache *oprf_cache; /* and the agency's cache of earlier seals' outputs */
+    const xchg_seckey *agency_key; /* the sealing agency's key (the cache opens with it) */
 
     xchg_clk_schema *clk_schema;
     xchg_clk_encoder *clk;
@@ -1158,8 +1160,27 @@ static xchg_err setup_oprf(struct seal *s)
     }
     s->oprf = xchg_oprf_client_new(s->p->tokens.key, s->o->oprf_transport, s->o->oprf_ctx,
                                    s->o->oprf_batch);
+    if (!s->oprf)
+        return XCHG_ERR_NOMEM;
     xchg_oprf_client_threads(s->oprf, s->o->oprf_threads);
-    return s->oprf ? XCHG_OK : XCHG_ERR_NOMEM;
+    if (!s->o->oprf_cache)
+        return XCHG_OK;
+    xchg_err e = xchg_oprf_cache_open(s->o->oprf_cache, s->agency_key, s->p->tokens.key,
+                                      &s->oprf_cache, s->d);
+    return e == XCHG_OK ? xchg_oprf_client_use_cache(s->oprf, s->oprf_cache) : e;
+}
+
+/* After the extract is in place: the cache now holds what this seal used. Failing to
+ * write it loses nothing (the next seal asks the service again): a warning. */
+static void save_oprf_cache(struct seal *s)
+{
+    xchg_diag *quiet = xchg_diag_new();
+    if (xchg_oprf_cache_save(s->oprf_cache, s->oprf, quiet) != XCHG_OK)
+        xchg_diag_add(s->d, XCHG_SEV_WARNING, s->o->oprf_cache, 0, 0,
+                      "the OPRF cache was not updated (%s); the next seal asks the key "
+                      "service for these values again",
+                      quiet && xchg_diag_count(quiet) ? xchg_diag_text(quiet, 0) : "no memory");
+    xchg_diag_free(quiet);
 }
 
 static xchg_err setup_date_formats(struct seal *s)
@@ -1284,6 +1305,7 @@ xchg_err xchg_seal(const xchg_agreement *agr, const xchg_seckey *agency, const x
     s.pol = pol;
     s.p = xchg_policy_get(pol);
     s.o = o;
+    s.agency_key = agency;
     s.st = st;
     s.d = d;
     s.max_messages = o->max_messages ? o->max_messages : 200;
@@ -1381,10 +1403,12 @@ xchg_err xchg_seal(const xchg_agreement *agr, const xchg_seckey *agency, const x
     if (s.oprf) { /* every distinct input, in batches, verified, before anything is written */
         if ((rc = xchg_oprf_client_run(s.oprf, d)) != XCHG_OK)
             goto cleanup;
-        size_t ni, nr;
+        size_t ni, nr, nc = 0;
         xchg_oprf_client_stats(s.oprf, &ni, &nr);
+        xchg_oprf_cache_stats(s.oprf_cache, NULL, &nc);
         st->oprf_inputs = ni;
         st->oprf_requests = nr;
+        st->oprf_cached = nc;
         s.keys.oprf = s.oprf;
     }
 
@@ -1467,6 +1491,8 @@ xchg_err xchg_seal(const xchg_agreement *agr, const xchg_seckey *agency, const x
         rc = XCHG_ERR_IO;
     if (rc == XCHG_OK && s.w)
         rc = xchg_xex_writer_finish(s.w, d);
+    if (rc == XCHG_OK && s.oprf_cache && !o->check_only)
+        save_oprf_cache(&s);
 cleanup:
     if (rc != XCHG_OK)
         st->sealed = 0;
@@ -1485,6 +1511,7 @@ cleanup:
     sodium_free(s.dk);
     xchg__token_keys_free(&s.keys);
     xchg_oprf_client_free(s.oprf);
+    xchg_oprf_cache_free(s.oprf_cache);
     xchg_clk_encoder_free(s.clk);
     xchg_clk_schema_free(s.clk_schema);
     free(s.clk_fields);

@@ -119,12 +119,34 @@ sum=$(sed -n 's/.*"evaluations":\([0-9]*\).*"outcome":"ok".*/\1/p' "$T/kd.audit"
 head -c 64 "$T/kd.rec" >"$T/p1"
 if grep -qF -f <(cut -c1-64 "$T/kd.rec") "$T/kd.audit" "$T/kd.log"; then bad "a point is in the audit or log"; else ok; fi
 
+# the agency's cache (docs/keyd.md "The agency's cache"): the first seal with it asks the
+# service for every value, the next for none — the service receives nothing more — and its
+# extract links exactly as the others (below: it stands in for the police extract); the
+# file is 0600 and another agency's key cannot open it (refused, naming it, nothing written)
+mkdir -p "$T/c"
+CSEAL=(--secret "$T/s.xsec" "${SEAL[@]}" --keyd-ca "$T/ca/ca.pem" --keyd "$URL" --oprf-cache "$T/c/police.cache")
+$X seal --agreement "$A" --key "$K/police.key" --in "$T/county/police.csv" -o "$T/c/police3.xex" \
+  "${CSEAL[@]}" >"$T/c/first.out" 2>"$T/c/first.err" && ok || bad "the first cached seal failed: $(cat "$T/c/first.err")"
+nd=$(sed -n 's/.*OPRF through .*: \([0-9]*\) distinct values in [0-9]* requests, 0 more from the cache$/\1/p' "$T/c/first.out")
+[ -n "$nd" ] && [ "$nd" -gt 0 ] && ok || bad "the first seal with a cache did not evaluate every value: $(cat "$T/c/first.out")"
+n3=$(wc -l <"$T/kd.rec")
+expect 0 "tokens: OPRF through $URL: 0 distinct values in 0 requests, $nd more from the cache" -- \
+  $X seal --agreement "$A" --key "$K/police.key" --in "$T/county/police.csv" -o "$T/c/police4.xex" "${CSEAL[@]}"
+[ "$(wc -l <"$T/kd.rec")" = "$n3" ] && ok || bad "a cached seal sent points to the service"
+[ "$(stat -c %a "$T/c/police.cache")" = 600 ] && ok || bad "the cache is not 0600"
+expect 1 "$T/c/police.cache: error: the OPRF cache does not open with this agency's key" -- \
+  $X seal --agreement "$A" --key "$K/education.key" --in "$T/county/${FILE[education]}.csv" \
+  -o "$T/c/edu.xex" "${CSEAL[@]}"
+[ -e "$T/c/edu.xex" ] && bad "a seal with another agency's cache left an output" || ok
+
 # OPRF tokens link exactly as shared-secret tokens do: the same records form the same persons
 for m in o s; do
   DB="--db $T/$m.db --db-key $T/$m.dbkey"
   agr=$A; [ $m = s ] && agr=$AS
   $X match init --db "$T/$m.db" --agreement "$agr" --db-key-out "$T/$m.dbkey" >/dev/null
-  $X match ingest $DB --agreement "$agr" --key "$K/matcher.key" $(ls "$T/$m"/*.xex | grep -v police2) >/dev/null
+  files=$(ls "$T/$m"/*.xex | grep -v police2)
+  [ $m = o ] && files="$(grep -v '/police.xex$' <<<"$files") $T/c/police4.xex" # the cached seal
+  $X match ingest $DB --agreement "$agr" --key "$K/matcher.key" $files >/dev/null
   $X match run $DB --agreement "$agr" --date 2026-10-31 >/dev/null 2>"$T/$m.run.err" || bad "match run ($m): $(cat "$T/$m.run.err")"
   $X match links $DB --csv >"$T/$m.links.csv"
   # the partition: per person, its sorted records; sorted

@@ -6,6 +6,8 @@
 #include "test_helpers.h"
 
 #include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define EL XCHG_OPRF_ELEMENT_BYTES
 
@@ -281,6 +283,138 @@ static void test_client(void **state)
     xchg_oprf_client_free(c);
 }
 
+/* The agency's cache across seals: a second seal sends only its new values and gets the
+ * same outputs; saving keeps only what the seal used; the file is 0600 and opens only
+ * with the owner's key and unchanged; a cache under another service key is not used. */
+static void add_all(xchg_oprf_client *c, const char *const *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(xchg_oprf_client_add(c, (const uint8_t *)in[i], strlen(in[i])), XCHG_OK);
+}
+
+static void test_cache(void **state)
+{
+    (void)state;
+    struct svc s;
+    memset(&s, 0, sizeof s);
+    uint8_t pk[32];
+    assert_int_equal(xchg_oprf_keygen(s.sk, pk), XCHG_OK);
+    xchg_seckey *owner = seed_key(1), *other = seed_key(2);
+    const char *path = tpath("agency.oprfcache");
+    unlink(path);
+    /* first seal: no file yet, everything goes to the service */
+    xchg_oprf_cache *k = NULL;
+    assert_int_equal(xchg_oprf_cache_open(path, owner, pk, &k, NULL), XCHG_OK);
+    xchg_oprf_client *c = xchg_oprf_client_new(pk, transport, &s, 0);
+    assert_int_equal(xchg_oprf_client_use_cache(c, k), XCHG_OK);
+    const char *first[] = {"jones|2011-03-04", "patel|1980-12-31", "old|1950-01-01"};
+    add_all(c, first, 3);
+    assert_int_equal(xchg_oprf_client_run(c, NULL), XCHG_OK);
+    assert_int_equal(s.nseen, 3);
+    assert_int_equal(xchg_oprf_cache_save(k, c, NULL), XCHG_OK);
+    xchg_oprf_client_free(c);
+    xchg_oprf_cache_free(k);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    /* the file holds no value, only tags and outputs */
+    size_t flen;
+    char *file = slurp(path, &flen);
+    for (size_t i = 0; i + 5 <= flen; i++)
+        assert_false(memcmp(file + i, "jones", 5) == 0);
+    free(file);
+
+    /* the next seal: two values seen before, one new; only the new one is sent */
+    s.nseen = 0;
+    assert_int_equal(xchg_oprf_cache_open(path, owner, pk, &k, NULL), XCHG_OK);
+    size_t entries, used;
+    xchg_oprf_cache_stats(k, &entries, &used);
+    assert_int_equal(entries, 3);
+    c = xchg_oprf_client_new(pk, transport, &s, 0);
+    assert_int_equal(xchg_oprf_client_use_cache(c, k), XCHG_OK);
+    const char *second[] = {"patel|1980-12-31", "jones|2011-03-04", "new|2020-02-02",
+                            "jones|2011-03-04"};
+    add_all(c, second, 4);
+    size_t distinct, requests;
+    xchg_oprf_client_stats(c, &distinct, &requests);
+    assert_int_equal(distinct, 1);
+    xchg_oprf_cache_stats(k, NULL, &used);
+    assert_int_equal(used, 2);
+    assert_int_equal(xchg_oprf_client_run(c, NULL), XCHG_OK);
+    assert_int_equal(s.nseen, 1);
+    for (size_t i = 0; i < 4; i++) { /* every output is the service's, cached or not */
+        uint8_t out[64], want[64];
+        assert_int_equal(
+            xchg_oprf_client_get(c, (const uint8_t *)second[i], strlen(second[i]), out), XCHG_OK);
+        assert_int_equal(
+            xchg_oprf_direct(s.sk, (const uint8_t *)second[i], strlen(second[i]), want), XCHG_OK);
+        assert_memory_equal(out, want, 64);
+    }
+    assert_int_equal(xchg_oprf_cache_save(k, c, NULL), XCHG_OK);
+    xchg_oprf_client_free(c);
+    xchg_oprf_cache_free(k);
+    /* the value no longer sent ("old") is gone from the cache */
+    assert_int_equal(xchg_oprf_cache_open(path, owner, pk, &k, NULL), XCHG_OK);
+    xchg_oprf_cache_stats(k, &entries, NULL);
+    assert_int_equal(entries, 3);
+    s.nseen = 0;
+    c = xchg_oprf_client_new(pk, transport, &s, 0);
+    assert_int_equal(xchg_oprf_client_use_cache(c, k), XCHG_OK);
+    add_all(c, first, 3);
+    xchg_oprf_client_stats(c, &distinct, NULL);
+    assert_int_equal(distinct, 1); /* "old" */
+    xchg_oprf_client_free(c);
+    xchg_oprf_cache_free(k);
+
+    /* another agency's key, a changed byte, a truncated file, not a cache: refused, named */
+    xchg_diag *d = xchg_diag_new();
+    assert_int_equal(xchg_oprf_cache_open(path, other, pk, &k, d), XCHG_ERR_VERIFY);
+    assert_null(k);
+    assert_true(diag_has(d, "does not open with this agency's key"));
+    assert_true(diag_has(d, path));
+    xchg_diag_free(d);
+    file = slurp(path, &flen);
+    char *bad = strdup(tpath("bad.oprfcache"));
+    for (size_t at = 0; at < flen; at += 7) {
+        file[at] ^= 0x20;
+        spit(bad, file, flen);
+        file[at] ^= 0x20;
+        xchg_err e = xchg_oprf_cache_open(bad, owner, pk, &k, NULL);
+        if (at >= 19 && at < 19 + EL) { /* the service key: another K, not used */
+            assert_int_equal(e, XCHG_OK);
+            xchg_oprf_cache_stats(k, &entries, NULL);
+            assert_int_equal(entries, 0);
+            xchg_oprf_cache_free(k);
+        } else {
+            assert_true(e == XCHG_ERR_VERIFY || e == XCHG_ERR_FORMAT);
+            assert_null(k);
+        }
+    }
+    spit(bad, file, flen - 1);
+    assert_int_equal(xchg_oprf_cache_open(bad, owner, pk, &k, NULL), XCHG_ERR_FORMAT);
+    spit(bad, "xchg-oprf-key v1\n", 17);
+    assert_int_equal(xchg_oprf_cache_open(bad, owner, pk, &k, NULL), XCHG_ERR_FORMAT);
+    free(file);
+    free(bad);
+
+    /* a cache made under another service key opens empty, with a note, and is not used */
+    uint8_t sk2[32], pk2[32];
+    assert_int_equal(xchg_oprf_keygen(sk2, pk2), XCHG_OK);
+    d = xchg_diag_new();
+    assert_int_equal(xchg_oprf_cache_open(path, owner, pk2, &k, d), XCHG_OK);
+    assert_true(diag_has(d, "another key service key"));
+    xchg_diag_free(d);
+    xchg_oprf_cache_stats(k, &entries, NULL);
+    assert_int_equal(entries, 0);
+    /* and a client under pk does not take a cache for pk2 */
+    c = xchg_oprf_client_new(pk, transport, &s, 0);
+    assert_int_equal(xchg_oprf_client_use_cache(c, k), XCHG_ERR_ARG);
+    xchg_oprf_client_free(c);
+    xchg_oprf_cache_free(k);
+    xchg_seckey_free(owner);
+    xchg_seckey_free(other);
+}
+
 static void test_wire_and_keyfile(void **state)
 {
     (void)state;
@@ -441,7 +575,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_answer), cmocka_unit_test(test_batch_and_tamper),
         cmocka_unit_test(test_client),       cmocka_unit_test(test_wire_and_keyfile),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_threads),      cmocka_unit_test(test_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
