@@ -9,18 +9,9 @@
 X=$XCHG
 S=$XCHG_SOURCE_DIR
 K=$T/keys
-mkdir -p "$K"
-today=$(date -u +%F)
-if [[ "$today" < "2026-04-01" || "$today" > "2028-03-31" ]]; then
-  echo "skipped: the example agreements are not in force on $today"; echo "0 passed, 0 failed"; exit 0
-fi
-for p in $(awk '/^  - id: /{print $3}' "$S/policies/phase2.yaml"); do
-  $X keygen -o "$K/$p" --label "Test $p" --unprotected >/dev/null 2>&1
-done
+skip_unless_in_force
 A=$T/agreement.yaml
-$X policy bind-keys "$S/policies/phase2.yaml" --keys "$K" -o "$A" >/dev/null
-mkdir -p "$T/shares" && $X release-key deal "$A" --shares "$T/shares" --force >/dev/null
-for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
+ready_agreement "$S/policies/phase2.yaml" "$A"
 $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/s.xsec" >/dev/null
 DB=(--db "$T/db" --db-key "$T/db.key" --agreement "$A")
 $X match init --db "$T/db" --agreement "$A" --db-key-out "$T/db.key" >/dev/null
