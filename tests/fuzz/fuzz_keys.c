@@ -1,6 +1,7 @@
 /* Fuzz target: key text and key files. The first byte picks the reader: the "xk1:" public
  * key text, a public key file, a secret key file (peek, load without and with a
- * passphrase), a keyring file, a linkage secret file (opened as the police agency). */
+ * passphrase), a keyring file, a linkage secret file (opened as the police agency), an
+ * agency's OPRF cache (opened with fz_key(2) under the service key of scalar 1). */
 #include "agreement_testing.h" /* unsigned test agreements (test only) */
 #include "fuzz_common.h"
 
@@ -9,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_init();
     if (size < 1)
         return 0;
-    unsigned sel = data[0] % 5;
+    unsigned sel = data[0] % 6;
     data++;
     size--;
     xchg_diag *d = xchg_diag_new();
@@ -52,6 +53,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (xchg_secret_open(fz_policy(), police, fz_file("secret.xsec", data, size), &s, d) ==
             XCHG_OK)
             xchg_secret_free(s);
+        break;
+    }
+    case 5: {
+        static xchg_seckey *agency;
+        if (!agency)
+            agency = fz_key(2);
+        uint8_t sk[XCHG_OPRF_SCALAR_BYTES] = {1}, pub[XCHG_OPRF_ELEMENT_BYTES];
+        if (xchg_oprf_public(sk, pub) != XCHG_OK)
+            abort();
+        xchg_oprf_cache *k = NULL;
+        if (xchg_oprf_cache_open(fz_file("agency.oprfcache", data, size), agency, pub, &k, d) ==
+            XCHG_OK) {
+            size_t n, used;
+            xchg_oprf_cache_stats(k, &n, &used);
+            xchg_oprf_cache_free(k);
+        }
         break;
     }
     }

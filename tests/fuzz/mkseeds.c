@@ -40,6 +40,15 @@ static void put_file(const char *target, const char *name, unsigned prefix, cons
 
 #define NOPREFIX 0x100u
 
+/* An in-process key service for the OPRF cache seed: ctx is its scalar. */
+static xchg_err seed_oprf_transport(void *ctx, const uint8_t *req, size_t len, uint8_t **resp,
+                                    size_t *resp_len, char *why, size_t whylen)
+{
+    (void)why;
+    (void)whylen;
+    return xchg_oprf_serve(ctx, req, len, resp, resp_len);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -102,6 +111,27 @@ int main(int argc, char **argv)
         xchg_secret_open(p, police, sp, &sec, NULL) != XCHG_OK)
         fz_die("secret");
     put_file("keys", "linkage-secret", 4, sp);
+    {   /* an agency's OPRF cache of three values (fuzz_keys case 5: fz_key(2), scalar 1) */
+        uint8_t osk[XCHG_OPRF_SCALAR_BYTES] = {1}, opk[XCHG_OPRF_ELEMENT_BYTES];
+        xchg_seckey *agency = fz_key(2);
+        const char *cp = fz_path("seed.oprfcache");
+        unlink(cp);
+        xchg_oprf_cache *k = NULL;
+        xchg_oprf_client *c = NULL;
+        if (xchg_oprf_public(osk, opk) != XCHG_OK ||
+            xchg_oprf_cache_open(cp, agency, opk, &k, NULL) != XCHG_OK ||
+            !(c = xchg_oprf_client_new(opk, seed_oprf_transport, osk, 0)) ||
+            xchg_oprf_client_use_cache(c, k) != XCHG_OK ||
+            xchg_oprf_client_add(c, (const uint8_t *)"jones|2011-03-04", 16) != XCHG_OK ||
+            xchg_oprf_client_add(c, (const uint8_t *)"patel|1980-12-31", 16) != XCHG_OK ||
+            xchg_oprf_client_add(c, (const uint8_t *)"x", 1) != XCHG_OK ||
+            xchg_oprf_client_run(c, NULL) != XCHG_OK || xchg_oprf_cache_save(k, c, NULL) != XCHG_OK)
+            fz_die("oprf cache");
+        xchg_oprf_client_free(c);
+        xchg_oprf_cache_free(k);
+        xchg_seckey_free(agency);
+        put_file("keys", "oprf-cache", 5, cp);
+    }
 
     /* a sealed extract of the police fixture, and its records */
     const char *xp = fz_path("seed.xex");
