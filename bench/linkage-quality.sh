@@ -53,8 +53,11 @@ for rate in $RATES; do
       files+=("$W/$name-$f.xex")
     done
     echo "== $name, $HH households, error rate $rate =="
+    # the truly eligible households: identified under the agreement's published criteria
+    # (truth/programme-$name.csv, docs/programme.md), not the legacy rules of eligible_*.csv
+    awk -F, 'NR > 1 && $4 == 1 { print $1 "," }' "$W/county/truth/programme-$name.csv" >"$W/eligible-$name.csv"
     env ${LQ_WORK:+LQ_DUMP=$W/$name-$rate-links.csv LQ_IDS=$W/$name-$rate-ids.txt} \
       nice -n 10 $B/bench/link_quality "$A" "$W/keys/matcher.key" "$W/county/truth" 2026-10-31 \
-      "$W/county/truth/eligible_$name.csv" "${files[@]}"
+      "$W/eligible-$name.csv" "${files[@]}"
   done
 done
