@@ -14,10 +14,7 @@ X=$XCHG
 S=$XCHG_SOURCE_DIR
 K=$T/keys
 mkdir -p "$K"
-today=$(date -u +%F)
-if [[ "$today" < "2026-04-01" || "$today" > "2028-03-31" ]]; then
-  echo "skipped: the example agreements are not in force on $today"; echo "0 passed, 0 failed"; exit 0
-fi
+skip_unless_in_force
 HOOKS=0
 [ "${XCHG_FAULT_HOOKS:-0}" = 1 ] && HOOKS=1
 [ $HOOKS = 1 ] && echo "fault hook: exact kills" || echo "fault hook not compiled in (XCHG_FAULT_HOOKS=OFF): timed kills"
@@ -33,7 +30,7 @@ A=$T/phase2.yaml
 $X policy bind-keys "$S/policies/phase2.yaml" --keys "$K" -o "$A" >/dev/null
 # the example agreements say release_key: required: deal it (docs/release.md section 4)
 mkdir -p "$T/shares" && $X release-key deal "$A" --shares "$T/shares" --force >/dev/null
-for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
+for p in $(signatories "$A"); do $X policy sign "$A" --key "$K/$p.key" >/dev/null; done
 $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$T/s.xsec" >/dev/null
 XEX=()
 for agency in $(awk '/^  - id: /{id=$3} /^    role: agency/{print id}' "$A"); do

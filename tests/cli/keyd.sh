@@ -29,7 +29,7 @@ signed() {
   $X policy bind-keys "$T/in.yaml" --keys "$K" -o "$2" >/dev/null
   # the example agreements say release_key: required: deal it (docs/release.md section 4)
   mkdir -p "$2.shares" && $X release-key deal "$2" --shares "$2.shares" --force >/dev/null
-  for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$2"); do
+  for p in $(signatories "$2"); do
     $X policy sign "$2" --key "$K/$p.key" >/dev/null
   done
 }

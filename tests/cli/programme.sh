@@ -7,10 +7,7 @@
 . "$(dirname "$0")/lib.bash"
 X=$XCHG
 S=$XCHG_SOURCE_DIR
-today=$(date -u +%F)
-if [[ "$today" < "2026-04-01" || "$today" > "2028-03-31" ]]; then
-  echo "skipped: the example agreement is not in force on $today"; echo "0 passed, 0 failed"; exit 0
-fi
+skip_unless_in_force
 W=$T/oq
 OQ_XCHG=$X OQ_SYNTH=$XCHG_SYNTH OQ_WORK=$W bash "$S/bench/outcomes-quality.sh" 3000 "$S/policies/phase2.yaml" \
   > "$T/report.txt" 2>&1 || { cat "$T/report.txt"; }
