@@ -62,4 +62,27 @@ expect 0 "$F2,2026-02-28,1,worklessness," -- cat "$T/o2.csv"
 # health was not in the run-1 baseline: no outcome row for it
 expect 1 "" -- grep -q ",health," "$T/o2.csv"
 expect 0 "" -- test "$(awk 'NR>1' "$T/o2.csv" | wc -l)" -eq 2
+
+# period 3: Jane has moved away (no agency holds her any more) and a stranger, Tom Roe,
+# lives at her old address, out of work and with an ASB warning: his family is identified
+# as new — a history is never handed to people who share an address but no identity
+sleep 1
+printf '%s\n%s\n' "$DWPH" \
+  "CL9,CD654321A,Tom,Roe,1970-07-07,10 Test Street,FW1 1AA,JSA,2026-09-01T09:00:00,,given,2026-09-01T09:00:00," >"$T/dwp3.csv"
+printf '%s\n%s\n' "$HOUH" \
+  "TR9,100012000001,Tom,Roe,1970-07-07,10 Test Street,FW1 1AA,ASB WARNING,2026-10-01,given,2026-10-01," >"$T/housing3.csv"
+printf '%s\n' "$HEAH" >"$T/health3.csv"
+seal dwp "$T/dwp3.csv" "$T/dwp-3.xex" 2026-03-01..2027-02-28
+seal housing "$T/housing3.csv" "$T/housing-3.xex" 2026-03-01..2027-02-28
+expect 0 "sealed" -- $X seal --agreement "$A" --key "$K/health.key" --secret "$T/s.xsec" --in "$T/health3.csv" \
+  -o "$T/health-3.xex" --period 2026-03-01..2027-02-28 --strict --force --empty-snapshot
+expect 0 "3 active extracts" -- $X match ingest "${DB[@]}" --key "$K/matcher.key" "$T/dwp-3.xex" "$T/housing-3.xex" "$T/health-3.xex"
+expect 0 "(1 new in this run)" -- $X match run "${DB[@]}" --date 2027-02-28
+$X match links --db "$T/db" --db-key "$T/db.key" --csv >"$T/links-3.csv"
+F3=$(awk -F, '$1=="dwp"{print $4}' "$T/links-3.csv")
+expect 0 "" -- test -n "$F3"
+$X outcomes "${DB[@]}" --csv >"$T/o3.csv"
+expect 0 "$F3,2027-02-28,3,crime_asb,too early" -- cat "$T/o3.csv"
+expect 0 "$F3,2027-02-28,3,worklessness,too early" -- cat "$T/o3.csv"
+expect 1 "" -- grep -q "^$F3,2026-02-28," "$T/o3.csv"
 finish
