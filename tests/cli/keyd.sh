@@ -138,6 +138,10 @@ expect 1 "$T/c/police.cache: error: the OPRF cache does not open with this agenc
   $X seal --agreement "$A" --key "$K/education.key" --in "$T/county/${FILE[education]}.csv" \
   -o "$T/c/edu.xex" "${CSEAL[@]}"
 [ -e "$T/c/edu.xex" ] && bad "a seal with another agency's cache left an output" || ok
+# a check writes nothing, the cache included
+CHK=(--secret "$T/s.xsec" "${SEAL[@]}" --keyd-ca "$T/ca/ca.pem" --keyd "$URL" --oprf-cache "$T/c/check.cache")
+expect 0 "nothing written" -- $X seal --check --agreement "$A" --key "$K/police.key" --in "$T/county/police.csv" "${CHK[@]}"
+[ -e "$T/c/check.cache" ] && bad "seal --check wrote an OPRF cache" || ok
 
 # OPRF tokens link exactly as shared-secret tokens do: the same records form the same persons
 for m in o s; do
