@@ -331,6 +331,35 @@ xchg_err xchg_oprf_blind(const uint8_t *input, size_t len, const uint8_t *blind_
     return e;
 }
 
+/* The composite seed: Hash(len‖pk ‖ len‖"Seed-" ‖ contextString). */
+static void composite_seed(const uint8_t pk[EL], uint8_t seed[64])
+{
+    crypto_generichash_state st;
+    static const char seed_dst[] = "Seed-" XCHG_OPRF_CONTEXT;
+    crypto_generichash_init(&st, NULL, 0, 64);
+    put_len(&st, EL);
+    crypto_generichash_update(&st, pk, EL);
+    put_len(&st, sizeof seed_dst - 1);
+    crypto_generichash_update(&st, (const uint8_t *)seed_dst, sizeof seed_dst - 1);
+    crypto_generichash_final(&st, seed, 64);
+}
+
+/* d_i = HashToScalar(len‖seed ‖ I2OSP(i,2) ‖ len‖C_i ‖ len‖D_i ‖ "Composite") */
+static void composite_weight(const uint8_t seed[64], size_t i, const uint8_t ci[EL],
+                             const uint8_t di_el[EL], uint8_t di[SC])
+{
+    uint8_t in[2 + 64 + 2 + 2 + EL + 2 + EL + 9], *q = in;
+    *q++ = 0, *q++ = 64;
+    memcpy(q, seed, 64), q += 64;
+    *q++ = (uint8_t)(i >> 8), *q++ = (uint8_t)(i & 0xff);
+    *q++ = 0, *q++ = EL;
+    memcpy(q, ci, EL), q += EL;
+    *q++ = 0, *q++ = EL;
+    memcpy(q, di_el, EL), q += EL;
+    memcpy(q, "Composite", 9), q += 9;
+    hash_to_scalar(in, (size_t)(q - in), di);
+}
+
 /*
  * ComputeComposites (RFC 9497 §2.2.1): the weights d_i from a seed bound to pk and each
  * (C_i, D_i) pair; M = Σ d_i·C_i, and Z = Σ d_i·D_i unless sk is given (the server's
@@ -340,27 +369,10 @@ static int composites(const uint8_t pk[EL], const uint8_t (*c)[EL], const uint8_
                       size_t n, const uint8_t *sk, uint8_t m[EL], uint8_t z[EL])
 {
     uint8_t seed[64], di[SC], t[EL];
-    crypto_generichash_state st;
-    static const char seed_dst[] = "Seed-" XCHG_OPRF_CONTEXT;
-    crypto_generichash_init(&st, NULL, 0, 64);
-    put_len(&st, EL);
-    crypto_generichash_update(&st, pk, EL);
-    put_len(&st, sizeof seed_dst - 1);
-    crypto_generichash_update(&st, (const uint8_t *)seed_dst, sizeof seed_dst - 1);
-    crypto_generichash_final(&st, seed, 64);
+    composite_seed(pk, seed);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        /* h2Input = len‖seed ‖ I2OSP(i,2) ‖ len‖C_i ‖ len‖D_i ‖ "Composite" */
-        uint8_t in[2 + 64 + 2 + 2 + EL + 2 + EL + 9], *q = in;
-        *q++ = 0, *q++ = 64;
-        memcpy(q, seed, 64), q += 64;
-        *q++ = (uint8_t)(i >> 8), *q++ = (uint8_t)(i & 0xff);
-        *q++ = 0, *q++ = EL;
-        memcpy(q, c[i], EL), q += EL;
-        *q++ = 0, *q++ = EL;
-        memcpy(q, dd[i], EL), q += EL;
-        memcpy(q, "Composite", 9), q += 9;
-        hash_to_scalar(in, (size_t)(q - in), di);
+        composite_weight(seed, i, c[i], dd[i], di);
         if (crypto_scalarmult_ristretto255(t, di, c[i]) != 0) {
             rc = -1;
             break;
@@ -380,7 +392,7 @@ static int composites(const uint8_t pk[EL], const uint8_t (*c)[EL], const uint8_
     }
     if (rc == 0 && sk && crypto_scalarmult_ristretto255(z, sk, m) != 0)
         rc = -1;
-    sodium_memzero(&st, sizeof st);
+    sodium_memzero(seed, sizeof seed);
     sodium_memzero(di, sizeof di);
     return rc;
 }
@@ -940,35 +952,6 @@ static xchg_err batch_init(struct batch *b, size_t from, size_t k)
     memcpy(b->req, XCHG_OPRF_REQ_MAGIC, 4);
     set32(b->req + 4, (uint32_t)k);
     return XCHG_OK;
-}
-
-/* The composite seed: Hash(len‖pk ‖ len‖"Seed-" ‖ contextString). */
-static void composite_seed(const uint8_t pk[EL], uint8_t seed[64])
-{
-    crypto_generichash_state st;
-    static const char seed_dst[] = "Seed-" XCHG_OPRF_CONTEXT;
-    crypto_generichash_init(&st, NULL, 0, 64);
-    put_len(&st, EL);
-    crypto_generichash_update(&st, pk, EL);
-    put_len(&st, sizeof seed_dst - 1);
-    crypto_generichash_update(&st, (const uint8_t *)seed_dst, sizeof seed_dst - 1);
-    crypto_generichash_final(&st, seed, 64);
-}
-
-/* d_i = HashToScalar(len‖seed ‖ I2OSP(i,2) ‖ len‖C_i ‖ len‖D_i ‖ "Composite") */
-static void composite_weight(const uint8_t seed[64], size_t i, const uint8_t ci[EL],
-                             const uint8_t di_el[EL], uint8_t di[SC])
-{
-    uint8_t in[2 + 64 + 2 + 2 + EL + 2 + EL + 9], *q = in;
-    *q++ = 0, *q++ = 64;
-    memcpy(q, seed, 64), q += 64;
-    *q++ = (uint8_t)(i >> 8), *q++ = (uint8_t)(i & 0xff);
-    *q++ = 0, *q++ = EL;
-    memcpy(q, ci, EL), q += EL;
-    *q++ = 0, *q++ = EL;
-    memcpy(q, di_el, EL), q += EL;
-    memcpy(q, "Composite", 9), q += 9;
-    hash_to_scalar(in, (size_t)(q - in), di);
 }
 
 static void prepare_chunk(xchg_oprf_client *c, struct batch *b, size_t ch)
