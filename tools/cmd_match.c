@@ -690,17 +690,16 @@ static void print_keys(const struct show_ctx *sc, int kind, uint32_t mask, int j
     for (unsigned i = 0; i < 32; i++) {
         if (!(mask & (1u << i)))
             continue;
-        const char *name = sc->p ? xchg_policy_token_name(sc->p, kind, i) : NULL;
         char alt[16];
-        snprintf(alt, sizeof alt, "#%u", i);
+        const char *name = xchg_policy_token_label(sc->p, kind, i, alt, sizeof alt);
         if (json) {
             printf("%s", n ? "," : "");
-            json_str(stdout, name ? name : alt);
+            json_str(stdout, name);
         } else {
             char parts[200] = "";
             if (sc->p)
                 xchg_policy_token_parts(sc->p, kind, i, parts, sizeof parts);
-            printf("%s%s%s%s%s", n ? ", " : "", name ? name : alt, *parts ? " (" : "", parts,
+            printf("%s%s%s%s%s", n ? ", " : "", name, *parts ? " (" : "", parts,
                    *parts ? ")" : "");
         }
         n++;
@@ -717,9 +716,8 @@ static void print_age(int age)
 
 static void print_key_sets(const struct show_ctx *sc, const uint32_t sets[3])
 {
-    static const char *const kinds[] = {"match", "blocking", "household"};
     for (int k = 0; k < 3; k++) {
-        printf("%s\"%s\":[", k ? "," : "", kinds[k]);
+        printf("%s\"%s\":[", k ? "," : "", xchg_token_kind_name(k));
         print_keys(sc, k, sets[k], 1);
         printf("]");
     }
@@ -814,11 +812,10 @@ static int show_pair(void *ctx, const xchg_store_pair *p)
                 snprintf(ab, sizeof ab, "%d", p->age_b);
             printf("    age %s / %s, area %s / %s\n", aa, ab, *p->area_a ? p->area_a : "?",
                    *p->area_b ? p->area_b : "?");
-            static const char *const kinds[] = {"match", "blocking", "household"};
             for (int k = 0; k < 3; k++) {
                 if (!p->same[k] && !p->differ[k])
                     continue;
-                printf("    %-9s", kinds[k]);
+                printf("    %-9s", xchg_token_kind_name(k));
                 if (p->same[k]) {
                     printf(" same: ");
                     print_keys(sc, k, p->same[k], 0);

@@ -602,19 +602,18 @@ static int show_member(void *ctx, const xchg_store_member *m)
  * name's parts go to parts ({name: "surname:phonetic + dob:year"}) */
 static json_t *key_sets_json(const xchg_policy *p, const uint32_t sets[3], json_t *parts)
 {
-    static const char *const kinds[] = {"match", "blocking", "household"};
     json_t *o = json_object();
     for (int k = 0; k < 3; k++) {
         json_t *a = json_array();
         for (unsigned i = 0; i < 32; i++)
             if (sets[k] & (1u << i)) {
-                const char *n = xchg_policy_token_name(p, k, i);
-                char what[200];
-                if (n && xchg_policy_token_parts(p, k, i, what, sizeof what))
+                char alt[16], what[200];
+                const char *n = xchg_policy_token_label(p, k, i, alt, sizeof alt);
+                if (xchg_policy_token_parts(p, k, i, what, sizeof what))
                     json_object_set_new(parts, n, json_string(what));
-                json_array_append_new(a, n ? json_string(n) : json_sprintf("#%u", i));
+                json_array_append_new(a, json_string(n));
             }
-        json_object_set_new(o, kinds[k], a);
+        json_object_set_new(o, xchg_token_kind_name(k), a);
     }
     return o;
 }

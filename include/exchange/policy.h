@@ -499,6 +499,13 @@ XCHG_API size_t xchg_policy_party_by_key(const xchg_policy *p, const uint8_t id[
  * key — the indexes tokens carry (docs/formats.md). NULL when there is no such key. */
 XCHG_API const char *xchg_policy_token_name(const xchg_policy *p, int kind, size_t idx);
 
+/* That name, or — without an agreement or such a key — "#idx" written into buf (n bytes):
+ * how a stored token's key is shown to an operator. */
+XCHG_API const char *xchg_policy_token_label(const xchg_policy *p, int kind, size_t idx,
+                                             char *buf, size_t n);
+/* "match", "blocking", "household" for token kinds 0, 1, 2 (XCHG_PAIR_*); NULL otherwise. */
+XCHG_API const char *xchg_token_kind_name(int kind);
+
 /* What that key is made of, as the agreement writes it ("surname:phonetic + dob:year",
  * an any_order key saying which two parts compare in either order), into buf (n bytes, cut short if need be); "" when
  * there is no such key. Returns the length written. */

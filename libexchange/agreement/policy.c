@@ -2935,31 +2935,6 @@ size_t xchg_policy_unbound(const xchg_policy *p)
     return n;
 }
 
-const char *xchg_policy_token_name(const xchg_policy *p, int kind, size_t idx)
-{
-    if (!p)
-        return NULL;
-    const xchg_policy_data *d = &p->d;
-    switch (kind) {
-    case 0: /* match keys, then the agency's own person identifier */
-        if (idx < d->nmatch_keys)
-            return d->match_keys[idx].name;
-        return idx == d->nmatch_keys ? "own person id" : NULL;
-    case 1:
-        return idx < d->fuzzy.nblocking ? d->fuzzy.blocking[idx].name : NULL;
-    case 2: /* household keys, declared relations, then the fallback keys */
-        if (idx < d->nhousehold_keys)
-            return d->household_keys[idx].name;
-        idx -= d->nhousehold_keys;
-        if (idx < d->nhousehold_relations)
-            return d->fields[d->household_relations[idx]].name;
-        idx -= d->nhousehold_relations;
-        return idx < d->nhousehold_fallback ? d->household_fallback[idx].name : NULL;
-    default:
-        return NULL;
-    }
-}
-
 /* The key behind a token index (as xchg_policy_token_name counts them), or NULL; *field
  * a declared relation's field instead. */
 static const xchg_match_key *token_key(const xchg_policy_data *d, int kind, size_t idx,
@@ -2981,6 +2956,36 @@ static const xchg_match_key *token_key(const xchg_policy_data *d, int kind, size
     }
     idx -= d->nhousehold_relations;
     return idx < d->nhousehold_fallback ? &d->household_fallback[idx] : NULL;
+}
+
+const char *xchg_policy_token_name(const xchg_policy *p, int kind, size_t idx)
+{
+    if (!p)
+        return NULL;
+    const xchg_policy_data *d = &p->d;
+    size_t field;
+    const xchg_match_key *k = token_key(d, kind, idx, &field);
+    if (k)
+        return k->name;
+    if (field != XCHG_NONE)
+        return d->fields[field].name;
+    return kind == 0 && idx == d->nmatch_keys ? "own person id" : NULL;
+}
+
+const char *xchg_policy_token_label(const xchg_policy *p, int kind, size_t idx, char *buf,
+                                    size_t n)
+{
+    const char *name = xchg_policy_token_name(p, kind, idx);
+    if (name || !buf || !n)
+        return name ? name : "";
+    snprintf(buf, n, "#%zu", idx);
+    return buf;
+}
+
+const char *xchg_token_kind_name(int kind)
+{
+    static const char *const names[] = {"match", "blocking", "household"};
+    return kind >= 0 && kind < 3 ? names[kind] : NULL;
 }
 
 size_t xchg_policy_token_parts(const xchg_policy *p, int kind, size_t idx, char *buf, size_t n)

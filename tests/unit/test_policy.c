@@ -954,6 +954,14 @@ static void test_explain_golden(void **state)
     assert_null(xchg_policy_token_name(p, 2, nh));
     assert_null(xchg_policy_token_name(p, 3, 0));
     assert_null(xchg_policy_token_name(NULL, 0, 0));
+    /* as shown to an operator: the name, or "#idx" without a key or an agreement */
+    char lab[16];
+    assert_string_equal(xchg_policy_token_label(p, 0, 0, lab, sizeof lab), pd->match_keys[0].name);
+    assert_string_equal(xchg_policy_token_label(p, 1, pd->fuzzy.nblocking, lab, sizeof lab), "#3");
+    assert_int_equal(pd->fuzzy.nblocking, 3);
+    assert_string_equal(xchg_policy_token_label(NULL, 2, 17, lab, sizeof lab), "#17");
+    assert_string_equal(xchg_token_kind_name(XCHG_PAIR_HOUSEHOLD), "household");
+    assert_null(xchg_token_kind_name(3));
     /* and what each is made of, as the agreement writes it */
     char parts[200];
     assert_int_equal(xchg_policy_token_parts(p, 1, 0, parts, sizeof parts),
