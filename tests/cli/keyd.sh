@@ -138,6 +138,11 @@ expect 1 "$T/c/police.cache: error: the OPRF cache does not open with this agenc
   $X seal --agreement "$A" --key "$K/education.key" --in "$T/county/${FILE[education]}.csv" \
   -o "$T/c/edu.xex" "${CSEAL[@]}"
 [ -e "$T/c/edu.xex" ] && bad "a seal with another agency's cache left an output" || ok
+# a cache that cannot be written loses nothing: the extract is sealed, with a warning
+NOD=(--secret "$T/s.xsec" "${SEAL[@]}" --keyd-ca "$T/ca/ca.pem" --keyd "$URL" --oprf-cache "$T/c/no-such-dir/p.cache")
+expect 0 "the OPRF cache was not updated" -- $X seal --agreement "$A" --key "$K/police.key" \
+  --in "$T/county/police.csv" -o "$T/c/nodir.xex" "${NOD[@]}"
+[ -s "$T/c/nodir.xex" ] && ok || bad "a cache that could not be written stopped the seal"
 # a check writes nothing, the cache included
 CHK=(--secret "$T/s.xsec" "${SEAL[@]}" --keyd-ca "$T/ca/ca.pem" --keyd "$URL" --oprf-cache "$T/c/check.cache")
 expect 0 "nothing written" -- $X seal --check --agreement "$A" --key "$K/police.key" --in "$T/county/police.csv" "${CHK[@]}"
