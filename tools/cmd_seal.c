@@ -185,14 +185,8 @@ int cmd_seal(int argc, char **argv)
             goto cleanup;
         o.oprf_transport = cli_keyd_transport;
         o.oprf_ctx = kd;
-        o.oprf_cache = oprf_cache;
-    } else if (oprf_cache) {
-        cli_error("--oprf-cache: agreement '%s' does not key its tokens through a key service "
-                  "(tokens.mode: oprf)",
-                  xchg_agreement_get(p)->id);
-        rc = EXIT_USAGE;
-        goto cleanup;
     }
+    o.oprf_cache = oprf_cache; /* the library refuses one without tokens.mode: oprf */
     xchg_seal_stats st;
     e = xchg_seal(p, k, s, &o, &st, d);
     cli_print_diag(d);

@@ -93,7 +93,8 @@ typedef struct xchg_seal_opts {
     unsigned oprf_threads;
     /* OPRF mode: the agency's cache of outputs across seals (xchg_oprf_cache_open; NULL:
      * none). Only values it does not hold go to the service; once the extract is written
-     * the cache is replaced by the values this seal used (never with check_only). */
+     * the cache is replaced by the values this seal used (never with check_only). Given
+     * without tokens.mode: oprf: XCHG_ERR_ARG. */
     const char *oprf_cache;
 } xchg_seal_opts;
 

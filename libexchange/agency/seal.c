@@ -1371,6 +1371,14 @@ xchg_err xchg_seal(const xchg_agreement *agr, const xchg_seckey *agency, const x
         (rc = xchg__ind_init(&s.ind, s.p, s.x, o->period_start, o->period_end)) != XCHG_OK ||
         (rc = setup_date_formats(&s)) != XCHG_OK)
         goto cleanup;
+    if (o->oprf_cache && s.p->tokens.mode != XCHG_TOKENS_OPRF) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, o->oprf_cache, 0, 0,
+                      "an OPRF cache, but agreement '%s' does not key its tokens through a key "
+                      "service (tokens.mode: oprf)",
+                      s.p->id);
+        rc = XCHG_ERR_ARG;
+        goto cleanup;
+    }
     if (s.p->tokens.mode == XCHG_TOKENS_OPRF && (rc = setup_oprf(&s)) != XCHG_OK)
         goto cleanup;
 

@@ -143,6 +143,10 @@ NOD=(--secret "$T/s.xsec" "${SEAL[@]}" --keyd-ca "$T/ca/ca.pem" --keyd "$URL" --
 expect 0 "the OPRF cache was not updated" -- $X seal --agreement "$A" --key "$K/police.key" \
   --in "$T/county/police.csv" -o "$T/c/nodir.xex" "${NOD[@]}"
 [ -s "$T/c/nodir.xex" ] && ok || bad "a cache that could not be written stopped the seal"
+# a cache for an agreement without a key service is a mistake, refused, nothing written
+expect 2 "does not key its tokens through a key service" -- $X seal --agreement "$AS" --key "$K/police.key" \
+  --secret "$T/s.xsec" --in "$T/county/police.csv" -o "$T/c/shared.xex" "${SEAL[@]}" --oprf-cache "$T/c/shared.cache"
+[ -e "$T/c/shared.xex" ] || [ -e "$T/c/shared.cache" ] && bad "a refused seal left a file" || ok
 # a check writes nothing, the cache included
 CHK=(--secret "$T/s.xsec" "${SEAL[@]}" --keyd-ca "$T/ca/ca.pem" --keyd "$URL" --oprf-cache "$T/c/check.cache")
 expect 0 "nothing written" -- $X seal --check --agreement "$A" --key "$K/police.key" --in "$T/county/police.csv" "${CHK[@]}"
