@@ -69,7 +69,7 @@ ls -l "$OUT/keys" | awk 'NR>1 {print "  " $1, $NF}' | head -4; echo "  ..."
 
 sign_all() { # agreement -> every signatory signs
   local a=$1
-  for id in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$a"); do
+  for id in $("$XCHG" policy signatories "$a"); do
     if is_protected "$id"; then
       "$XCHG" policy sign "$a" --key "$OUT/keys/$id.key" --passphrase-fd 3 3<<<"$DEMO_PASS" >/dev/null
     else

@@ -42,7 +42,7 @@ sign() { # IN OUT
   $X policy bind-keys "$1" --keys "$W/keys" -o "$2" >/dev/null
   # the example agreements say release_key: required: deal it (docs/release.md section 4)
   if grep -q "^release_key: required" "$2"; then mkdir -p "$2.shares" && $X release-key deal "$2" --shares "$2.shares" --force >/dev/null; fi
-  for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$2"); do $X policy sign "$2" --key "$W/keys/$p.key" >/dev/null; done
+  for p in $($X policy signatories "$2"); do $X policy sign "$2" --key "$W/keys/$p.key" >/dev/null; done
 }
 cp policies/phase2.yaml "$W/in.yaml"
 printf '\ntokens: {mode: oprf, keyd: "https://127.0.0.1:8444", key: %s, queries_per_day: 100000000}\n' "$PUB" >>"$W/in.yaml"

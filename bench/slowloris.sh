@@ -31,7 +31,7 @@ A=$W/a.yaml
 "$X" policy bind-keys "$A0" --keys "$K" -o "$A" >/dev/null
 # the example agreements say release_key: required: deal it (docs/release.md section 4)
 if grep -q "^release_key: required" "$A"; then mkdir -p "$W/shares" && "$X" release-key deal "$A" --shares "$W/shares" --force >/dev/null; fi
-for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do "$X" policy sign "$A" --key "$K/$p.key" >/dev/null; done
+for p in $("$X" policy signatories "$A"); do "$X" policy sign "$A" --key "$K/$p.key" >/dev/null; done
 "$X" match init --db "$W/m.db" --agreement "$A" --db-key-out "$W/m.dbkey" >/dev/null
 bash "$SRC/scripts/make-demo-ca.sh" "$W/ca" 1 >/dev/null
 EXTRA=(--header-timeout "$HT")

@@ -1,4 +1,4 @@
-/* xchg policy new | check | explain | sign | verify | bind-keys */
+/* xchg policy new | check | explain | signatories | sign | verify | bind-keys */
 #include "cli.h"
 #include "commands.h"
 
@@ -14,6 +14,7 @@ static const char usage[] =
     "       xchg policy new --interactive [-o OUT]\n"
     "       xchg policy check AGREEMENT...\n"
     "       xchg policy explain AGREEMENT\n"
+    "       xchg policy signatories AGREEMENT\n"
     "       xchg policy bind-keys AGREEMENT --keys DIR [-o OUT] [--rebind] [--force]\n"
     "       xchg policy sign AGREEMENT --key SECRET.key [--passphrase-fd N] [--sig FILE]\n"
     "       xchg policy verify AGREEMENT [--sig FILE]\n"
@@ -25,6 +26,8 @@ static const char usage[] =
     "check      validate an agreement and report every problem as file:line:col; a draft\n"
     "           (keys unbound) passes, naming the next step\n"
     "explain    print a plain-English summary for a DPIA\n"
+    "signatories\n"
+    "           list the parties whose signature the agreement needs, one id a line\n"
     "bind-keys  write each party's public key (DIR/<party id>.pub) into the agreement\n"
     "sign       add your party's signature to AGREEMENT.sig (or --sig FILE)\n"
     "verify     require a valid signature from every signatory and the agreement in force\n"
@@ -34,6 +37,7 @@ static const char usage[] =
     "example: xchg policy new --preset linkage --party police:agency -o draft.yaml\n"
     "example: xchg policy check policies/phase2.yaml\n"
     "example: xchg policy explain phase2.yaml\n"
+    "example: xchg policy signatories phase2.yaml\n"
     "example: xchg policy bind-keys policies/phase2.yaml --keys keys -o phase2.yaml\n"
     "example: xchg policy sign phase2.yaml --key keys/county-ig.key --passphrase-fd 3\n"
     "example: xchg policy verify phase2.yaml\n";
@@ -393,6 +397,22 @@ static int do_verify(const char *path, const char *sig)
     return rc;
 }
 
+/* xchg policy signatories: every party with signs_agreement (the default), as parsed */
+static int do_signatories(const char *path)
+{
+    xchg_diag *d = xchg_diag_new();
+    xchg_policy *p = NULL;
+    xchg_err e = xchg_policy_parse_file(path, &p, d);
+    int rc = e == XCHG_OK ? EXIT_OK : cli_fail(e, d, path);
+    const xchg_policy_data *pd = e == XCHG_OK ? xchg_policy_get(p) : NULL;
+    for (size_t i = 0; pd && i < pd->nparties; i++)
+        if (pd->parties[i].signs)
+            printf("%s\n", pd->parties[i].id);
+    xchg_policy_free(p);
+    xchg_diag_free(d);
+    return rc;
+}
+
 int cmd_policy(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -427,6 +447,8 @@ int cmd_policy(int argc, char **argv)
         return do_check(npos, pos);
     if (strcmp(verb, "explain") == 0)
         return do_explain(pos[0]);
+    if (strcmp(verb, "signatories") == 0)
+        return do_signatories(pos[0]);
     if (strcmp(verb, "bind-keys") == 0) {
         if (!keys) {
             cli_error("policy bind-keys needs --keys DIR (holding <party id>.pub files)");

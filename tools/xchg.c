@@ -65,7 +65,7 @@ static const struct cli_command commands[] = {
     {"keygen", cmd_keygen, NULL, 0},
     {"key", cmd_key, "show ring", 0},
     /* a new sub-verb (e.g. 'policy new') adds its word here, or the dispatcher refuses it */
-    {"policy", cmd_policy, "new check bind-keys explain sign verify", 0},
+    {"policy", cmd_policy, "new check bind-keys explain signatories sign verify", 0},
     {"secret", cmd_secret, "new open", 0},
     {"seal", cmd_seal, NULL, 0},
     {"submit", cmd_submit, NULL, 0},

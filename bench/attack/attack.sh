@@ -88,7 +88,7 @@ PY
     $X policy bind-keys "$W/src-$v.yaml" --keys "$W/keys" -o "$A" >/dev/null
     # the example agreements say release_key: required: deal it (docs/release.md section 4)
     if grep -q "^release_key: required" "$A"; then mkdir -p "$W/shares-$v" && $X release-key deal "$A" --shares "$W/shares-$v" --force >/dev/null; fi
-    for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$W/keys/$p.key" >/dev/null; done
+    for p in $($X policy signatories "$A"); do $X policy sign "$A" --key "$W/keys/$p.key" >/dev/null; done
     $X secret new --agreement "$A" --key "$W/keys/county-ig.key" --epoch 1 -o "$W/$v.xsec" >/dev/null
     files=()
     for agency in $(awk '/^  - id: /{id=$3} /^    role: agency/{print id}' "$A"); do

@@ -94,4 +94,10 @@ if [[ "$today" > "2026-03-31" && "$today" < "2028-04-01" ]]; then
   expect 2 "--epoch N" -- $X secret new --agreement "$T/p2.yaml" --key "$K/county-ig.key" --epoch 0 -o "$T/s3.xsec"
 fi
 expect 1 "is not verified" -- $X secret new --agreement "$T/c.yaml" --key "$K/ig.key" --epoch 1 -o "$T/s4.xsec"
+# who must sign: every party except the operators (signs_agreement: false), in order
+want=$(printf '%s\n' county-ig police education dwp social-care youth-offending housing health matcher tf-team)
+[ "$($X policy signatories "$XCHG_SOURCE_DIR/policies/phase2.yaml")" = "$want" ] && PASSES=$((PASSES+1)) ||
+  { echo "FAIL: policy signatories: $($X policy signatories "$XCHG_SOURCE_DIR/policies/phase2.yaml" | paste -sd,)"; FAILS=$((FAILS+1)); }
+printf 'id: x\nparties: [\n' >"$T/broken.yaml"
+expect 1 "$T/broken.yaml" -- $X policy signatories "$T/broken.yaml"
 finish

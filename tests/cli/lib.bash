@@ -31,10 +31,9 @@ skip_unless_in_force() {
   fi
 }
 
-# signatories AGREEMENT: the party ids that sign it (every party without
-# signs_agreement: false)
+# signatories AGREEMENT: the party ids that sign it, as the library reads it
 signatories() {
-  awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$1"
+  $XCHG policy signatories "$1"
 }
 
 # ready_agreement POLICY OUT: POLICY made ready as OUT — a key per party in $K (made

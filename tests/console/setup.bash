@@ -21,7 +21,7 @@ console_demo() {
   $X policy bind-keys "$D/unbound.yaml" --keys "$K" -o "$A" >/dev/null
   # the example agreements say release_key: required: deal it (docs/release.md section 4)
   mkdir -p "$D/shares" && $X release-key deal "$A" --shares "$D/shares" --force >/dev/null
-  for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do
+  for p in $($X policy signatories "$A"); do
     $X policy sign "$A" --key "$K/$p.key" >/dev/null
   done
   $X secret new --agreement "$A" --key "$K/county-ig.key" --epoch 1 -o "$D/s.xsec" >/dev/null

@@ -30,7 +30,7 @@ A=$W/phase2.yaml
 $X policy bind-keys "$W/unbound.yaml" --keys "$W/keys" -o "$A" >/dev/null
 # the example agreements say release_key: required: deal it (docs/release.md section 4)
 mkdir -p "$W/shares" && $X release-key deal "$A" --shares "$W/shares" --force >/dev/null
-for p in $(awk '/^  - id: /{if (id != "") print id; id = $3} /^    signs_agreement: false/{id = ""} /^[^ ]/{if (id != "") print id; id = ""} END{if (id != "") print id}' "$A"); do $X policy sign "$A" --key "$W/keys/$p.key" >/dev/null; done
+for p in $($X policy signatories "$A"); do $X policy sign "$A" --key "$W/keys/$p.key" >/dev/null; done
 $X secret new --agreement "$A" --key "$W/keys/county-ig.key" --epoch 1 -o "$W/s.xsec" >/dev/null
 declare -A FILE=([police]=police [education]=education [dwp]=dwp [social-care]=social_care
                  [youth-offending]=yos [housing]=housing [health]=health)
