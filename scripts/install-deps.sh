@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libsodium-dev libssl-dev openssl libsqlcipher-dev libcurl4-openssl-dev libcsv-dev
-      libutf8proc-dev libfyaml-dev libjansson-dev libmicrohttpd-dev libcmocka-dev
+      libutf8proc-dev libyaml-dev libjansson-dev libmicrohttpd-dev libcmocka-dev
       scdoc)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -14,7 +14,6 @@
 #include "seal_internal.h"
 #include "yaml_internal.h"
 
-#include <libfyaml.h>
 #include <utf8proc.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,33 +42,10 @@ struct mctx {
     int errors, nomem;
 };
 
-static unsigned mark_of(struct fy_node *n, unsigned *col)
-{
-    *col = 0;
-    for (int depth = 0; n && depth < 16; depth++) {
-        if (fy_node_get_type(n) == FYNT_SCALAR) {
-            struct fy_token *t = fy_node_get_scalar_token(n);
-            const struct fy_mark *mk = t ? fy_token_start_mark(t) : NULL;
-            if (!mk)
-                return 0;
-            *col = (unsigned)mk->column + 1;
-            return (unsigned)mk->line + 1;
-        }
-        void *it = NULL;
-        if (fy_node_get_type(n) == FYNT_MAPPING) {
-            struct fy_node_pair *pr = fy_node_mapping_iterate(n, &it);
-            n = pr ? fy_node_pair_key(pr) : NULL;
-        } else {
-            n = fy_node_sequence_iterate(n, &it);
-        }
-    }
-    return 0;
-}
-
 XCHG_PRINTF(3, 4)
-static void err(struct mctx *c, struct fy_node *n, const char *fmt, ...)
+static void err(struct mctx *c, xchg__ynode *n, const char *fmt, ...)
 {
-    unsigned col, line = mark_of(n, &col);
+    unsigned col = n ? n->col : 0, line = n ? n->line : 0;
     va_list ap;
     va_start(ap, fmt);
     xchg_diag_vadd(c->d, XCHG_SEV_ERROR, c->file, line, col, fmt, ap);
@@ -101,18 +77,18 @@ static char *own(struct mctx *c, const char *s, size_t n)
     return r;
 }
 
-static struct fy_node *get(struct fy_node *map, const char *key)
+static xchg__ynode *get(xchg__ynode *map, const char *key)
 {
-    return map && fy_node_get_type(map) == FYNT_MAPPING
-               ? fy_node_mapping_lookup_by_string(map, key, strlen(key))
+    return map && xchg__y_type(map) == XCHG_Y_MAPPING
+               ? xchg__y_lookup(map, key, strlen(key))
                : NULL;
 }
 
 /* A scalar's text (owned copy), or NULL with an error naming what. */
-static const char *str(struct mctx *c, struct fy_node *n, const char *what)
+static const char *str(struct mctx *c, xchg__ynode *n, const char *what)
 {
     size_t len = 0;
-    const char *s = n && fy_node_get_type(n) == FYNT_SCALAR ? fy_node_get_scalar(n, &len) : NULL;
+    const char *s = n && xchg__y_type(n) == XCHG_Y_SCALAR ? xchg__y_scalar(n, &len) : NULL;
     if (!s) {
         err(c, n, "%s must be text", what);
         return NULL;
@@ -120,15 +96,15 @@ static const char *str(struct mctx *c, struct fy_node *n, const char *what)
     return own(c, s, len);
 }
 
-static void check_keys(struct mctx *c, struct fy_node *map, const char *const *allowed,
+static void check_keys(struct mctx *c, xchg__ynode *map, const char *const *allowed,
                        const char *where)
 {
     void *it = NULL;
-    struct fy_node_pair *pr;
-    while ((pr = fy_node_mapping_iterate(map, &it)) != NULL) {
+    xchg__ypair *pr;
+    while ((pr = xchg__y_map_next(map, &it)) != NULL) {
         size_t n = 0;
-        struct fy_node *k = fy_node_pair_key(pr);
-        const char *s = k && fy_node_get_type(k) == FYNT_SCALAR ? fy_node_get_scalar(k, &n) : NULL;
+        xchg__ynode *k = xchg__y_key(pr);
+        const char *s = k && xchg__y_type(k) == XCHG_Y_SCALAR ? xchg__y_scalar(k, &n) : NULL;
         int ok = 0;
         for (const char *const *a = allowed; s && *a; a++)
             ok |= strlen(*a) == n && memcmp(*a, s, n) == 0;
@@ -154,14 +130,14 @@ static size_t field_named(const xchg_policy_data *p, const char *name)
 }
 
 /* date_formats: a list of formats, each with %d, %m and %Y (as the agreement's). */
-static void parse_formats(struct mctx *c, struct fy_node *n, size_t ci)
+static void parse_formats(struct mctx *c, xchg__ynode *n, size_t ci)
 {
     xchg_column *col = &c->m->cols[ci];
-    if (fy_node_get_type(n) != FYNT_SEQUENCE) {
+    if (xchg__y_type(n) != XCHG_Y_SEQUENCE) {
         err(c, n, "'date_formats' must be a list, e.g. [\"%%d/%%m/%%Y\"]");
         return;
     }
-    int cnt = fy_node_sequence_item_count(n);
+    int cnt = xchg__y_seq_count(n);
     const char **v = calloc((size_t)(cnt > 0 ? cnt : 1), sizeof *v);
     if (!v) {
         c->nomem = 1;
@@ -169,8 +145,8 @@ static void parse_formats(struct mctx *c, struct fy_node *n, size_t ci)
     }
     c->m->fmt_lists[ci] = v;
     void *it = NULL;
-    struct fy_node *e;
-    while ((e = fy_node_sequence_iterate(n, &it)) != NULL) {
+    xchg__ynode *e;
+    while ((e = xchg__y_seq_next(n, &it)) != NULL) {
         const char *f = str(c, e, "a date format");
         if (!f)
             continue;
@@ -184,18 +160,18 @@ static void parse_formats(struct mctx *c, struct fy_node *n, size_t ci)
 }
 
 /* codes: {AGENCY_VALUE: AGREEMENT_VALUE} for a code or sex field. */
-static void parse_codes(struct mctx *c, struct fy_node *n, size_t ci, const xchg_field *f)
+static void parse_codes(struct mctx *c, xchg__ynode *n, size_t ci, const xchg_field *f)
 {
     if (f->type != XCHG_FT_CODE && f->type != XCHG_FT_SEX) {
         err(c, n, "'codes' translates values of code and sex fields; field '%s' has type %s",
             f->name, xchg_field_type_name(f->type));
         return;
     }
-    if (fy_node_get_type(n) != FYNT_MAPPING) {
+    if (xchg__y_type(n) != XCHG_Y_MAPPING) {
         err(c, n, "'codes' must map the agency's value to the agreement's, e.g. {M: MALE}");
         return;
     }
-    int cnt = fy_node_mapping_item_count(n);
+    int cnt = xchg__y_map_count(n);
     xchg__codes *k = &c->m->codes[ci];
     k->from = calloc((size_t)(cnt > 0 ? cnt : 1), sizeof *k->from);
     k->to = calloc((size_t)(cnt > 0 ? cnt : 1), sizeof *k->to);
@@ -204,10 +180,10 @@ static void parse_codes(struct mctx *c, struct fy_node *n, size_t ci, const xchg
         return;
     }
     void *it = NULL;
-    struct fy_node_pair *pr;
-    while ((pr = fy_node_mapping_iterate(n, &it)) != NULL) {
-        const char *from = str(c, fy_node_pair_key(pr), "an agency value");
-        const char *to = str(c, fy_node_pair_value(pr), "an agreement value");
+    xchg__ypair *pr;
+    while ((pr = xchg__y_map_next(n, &it)) != NULL) {
+        const char *from = str(c, xchg__y_key(pr), "an agency value");
+        const char *to = str(c, xchg__y_value(pr), "an agreement value");
         if (!from || !to)
             continue;
         if (f->type == XCHG_FT_CODE) {
@@ -215,7 +191,7 @@ static void parse_codes(struct mctx *c, struct fy_node *n, size_t ci, const xchg
             for (size_t i = 0; i < f->nvalues; i++)
                 known |= strcasecmp(f->values[i], to) == 0;
             if (!known) {
-                err(c, fy_node_pair_value(pr),
+                err(c, xchg__y_value(pr),
                     "'%s' is not one of the values the agreement allows for field '%s'", to,
                     f->name);
                 continue;
@@ -227,13 +203,13 @@ static void parse_codes(struct mctx *c, struct fy_node *n, size_t ci, const xchg
 }
 
 /* columns: {CSV header: field} or {CSV header: {field, date_formats, codes}}. */
-static void parse_columns(struct mctx *c, struct fy_node *cols, const xchg_extract *ax,
+static void parse_columns(struct mctx *c, xchg__ynode *cols, const xchg_extract *ax,
                           const char *agency)
 {
     static const char *const keys[] = {"field", "date_formats", "codes", NULL};
     const xchg_policy_data *p = c->p;
     xchg_mapping *m = c->m;
-    int cnt = fy_node_mapping_item_count(cols);
+    int cnt = xchg__y_map_count(cols);
     size_t cap = (size_t)(cnt > 0 ? cnt : 1);
     m->cols = calloc(cap, sizeof *m->cols);
     m->codes = calloc(cap, sizeof *m->codes);
@@ -246,12 +222,12 @@ static void parse_columns(struct mctx *c, struct fy_node *cols, const xchg_extra
     }
     m->x.columns = m->cols;
     void *it = NULL;
-    struct fy_node_pair *pr;
-    while ((pr = fy_node_mapping_iterate(cols, &it)) != NULL) {
-        struct fy_node *k = fy_node_pair_key(pr), *v = fy_node_pair_value(pr);
+    xchg__ypair *pr;
+    while ((pr = xchg__y_map_next(cols, &it)) != NULL) {
+        xchg__ynode *k = xchg__y_key(pr), *v = xchg__y_value(pr);
         const char *csv = str(c, k, "a CSV column name");
-        struct fy_node *fn = v;
-        if (v && fy_node_get_type(v) == FYNT_MAPPING) {
+        xchg__ynode *fn = v;
+        if (v && xchg__y_type(v) == XCHG_Y_MAPPING) {
             check_keys(c, v, keys, "a column");
             fn = get(v, "field");
             if (!fn) {
@@ -284,20 +260,19 @@ static void parse_columns(struct mctx *c, struct fy_node *cols, const xchg_extra
         if (dup)
             continue;
         size_t ci = m->x.ncolumns++;
-        unsigned colno;
-        lines[ci] = mark_of(k, &colno);
+        lines[ci] = k ? k->line : 0;
         m->cols[ci].csv = csv;
         m->cols[ci].field = fi;
         const xchg_column *agreed = xchg__column_of(ax, fi);
-        if (v && fy_node_get_type(v) == FYNT_MAPPING) {
-            struct fy_node *df = get(v, "date_formats");
+        if (v && xchg__y_type(v) == XCHG_Y_MAPPING) {
+            xchg__ynode *df = get(v, "date_formats");
             if (df && p->fields[fi].type != XCHG_FT_DATE)
                 err(c, df, "column '%s': 'date_formats' only applies to a date field; '%s' has "
                            "type %s",
                     csv, fname, xchg_field_type_name(p->fields[fi].type));
             else if (df)
                 parse_formats(c, df, ci);
-            struct fy_node *cd = get(v, "codes");
+            xchg__ynode *cd = get(v, "codes");
             if (cd)
                 parse_codes(c, cd, ci, &p->fields[fi]);
         }
@@ -320,11 +295,11 @@ static void parse_columns(struct mctx *c, struct fy_node *cols, const xchg_extra
 
 /* consent_values: {given: [...], refused: [...], not_sought: [...], withdrawn: [...]}: the
  * agency's own spellings; a status not listed keeps the agreement's. */
-static void parse_consent_values(struct mctx *c, struct fy_node *n)
+static void parse_consent_values(struct mctx *c, xchg__ynode *n)
 {
     const char *const *names = xchg__consent_value_keys;
     xchg_mapping *m = c->m;
-    if (fy_node_get_type(n) != FYNT_MAPPING) {
+    if (xchg__y_type(n) != XCHG_Y_MAPPING) {
         err(c, n, "'consent_values' must map given, refused, not_sought, withdrawn to lists");
         return;
     }
@@ -336,18 +311,18 @@ static void parse_consent_values(struct mctx *c, struct fy_node *n)
         return;
     }
     for (int st = 0; st < 4; st++) {
-        struct fy_node *l = get(n, names[st]);
+        xchg__ynode *l = get(n, names[st]);
         if (!l)
             continue;
-        if (fy_node_get_type(l) != FYNT_SEQUENCE || fy_node_sequence_item_count(l) < 1) {
+        if (xchg__y_type(l) != XCHG_Y_SEQUENCE || xchg__y_seq_count(l) < 1) {
             /* an empty list has no position of its own: report at its key */
-            struct fy_node_pair *pr = fy_node_mapping_lookup_pair_by_string(n, names[st],
+            xchg__ypair *pr = xchg__y_lookup_pair(n, names[st],
                                                                             strlen(names[st]));
-            err(c, pr ? fy_node_pair_key(pr) : l,
+            err(c, pr ? xchg__y_key(pr) : l,
                 "'consent_values.%s' must be a list of the agency's spellings", names[st]);
             continue;
         }
-        int cnt = fy_node_sequence_item_count(l);
+        int cnt = xchg__y_seq_count(l);
         const char **v = calloc((size_t)cnt, sizeof *v);
         if (!v) {
             c->nomem = 1;
@@ -356,8 +331,8 @@ static void parse_consent_values(struct mctx *c, struct fy_node *n)
         m->consent_lists[st] = v;
         size_t k = 0;
         void *it = NULL;
-        struct fy_node *e;
-        while ((e = fy_node_sequence_iterate(l, &it)) != NULL) {
+        xchg__ynode *e;
+        while ((e = xchg__y_seq_next(l, &it)) != NULL) {
             const char *t = str(c, e, "a consent value");
             if (t)
                 v[k++] = t;
@@ -384,21 +359,20 @@ xchg_err xchg_mapping_parse(const xchg_policy *pol, const char *text, size_t len
         return XCHG_ERR_NOMEM;
     struct mctx c = {.file = file, .d = d, .p = p, .m = m};
     xchg_err rc = XCHG_ERR_POLICY;
-    struct fy_document *doc = NULL;
-    struct fy_diag *fd = NULL;
+    xchg__ydoc *doc = NULL;
     if (len == 0 || memchr(text, '\0', len)) {
         xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0, "%s",
                       len ? "the mapping file contains a NUL byte" : "the mapping file is empty");
         rc = XCHG_ERR_FORMAT;
         goto cleanup;
     }
-    xchg_err ye = xchg__yaml_load(text, len, file, "a mapping file", "the mapping", &doc, &fd, d);
+    xchg_err ye = xchg__yaml_load(text, len, file, "a mapping file", "the mapping", &doc, d);
     if (ye != XCHG_OK) {
         rc = ye;
         goto cleanup;
     }
-    struct fy_node *root = fy_document_root(doc);
-    if (!root || fy_node_get_type(root) != FYNT_MAPPING) {
+    xchg__ynode *root = xchg__yaml_root(doc);
+    if (!root || xchg__y_type(root) != XCHG_Y_MAPPING) {
         xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0,
                       "not a mapping file (YAML with exchange_mapping: 1, agreement, agency, "
                       "columns; docs/mapping.md)");
@@ -432,8 +406,8 @@ xchg_err xchg_mapping_parse(const xchg_policy *pol, const char *text, size_t len
             err(&c, get(root, "agency"), "'%s' is not an agency of agreement '%s'", agency,
                 p->id);
     }
-    struct fy_node *cols = get(root, "columns");
-    if (!cols || fy_node_get_type(cols) != FYNT_MAPPING)
+    xchg__ynode *cols = get(root, "columns");
+    if (!cols || xchg__y_type(cols) != XCHG_Y_MAPPING)
         err(&c, cols ? cols : root,
             "%s 'columns' (CSV column name: the agreement's field)",
             cols ? "expected a mapping for" : "missing required key");
@@ -449,7 +423,7 @@ xchg_err xchg_mapping_parse(const xchg_policy *pol, const char *text, size_t len
     const char **slots[] = {&m->x.record_ref, &m->x.consent_column, &m->x.consent_date_column,
                             &m->x.basis_column};
     for (size_t i = 0; i < 4; i++) {
-        struct fy_node *n = get(root, names[i]);
+        xchg__ynode *n = get(root, names[i]);
         if (!n)
             continue;
         if (i > 0 && !*slots[i]) {
@@ -472,10 +446,7 @@ done:
         rc = XCHG_OK;
     }
 cleanup:
-    if (doc)
-        fy_document_destroy(doc);
-    if (fd)
-        fy_diag_destroy(fd);
+    xchg__yaml_free(doc);
     xchg_mapping_free(m);
     return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * Agreement parsing and validation (format: docs/policy.md).
  *
- * The YAML is parsed by libfyaml into a document; we then walk it, copying what we need
+ * The YAML is read into a tree (yaml_internal.h); we then walk it, copying what we need
  * into plain structs allocated from one arena owned by the policy. Validation happens
  * during the walk and in a final cross-check pass, and reports every problem it finds,
  * each at the line and column of the node concerned. A section that fails to parse is
@@ -17,7 +17,6 @@
 #include "yaml_internal.h"
 
 #include <errno.h>
-#include <libfyaml.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,44 +85,10 @@ struct ctx {
     int parties_ok, fields_ok, problems_ok, extracts_ok;
 };
 
-/*
- * Where a node starts. libfyaml 0.7 keeps positions on tokens only, so a collection is
- * placed at its first scalar (a mapping's first key, a list's first item).
- */
-static const struct fy_mark *node_mark(struct fy_node *n)
-{
-    for (int depth = 0; n && depth < 64; depth++) {
-        switch (fy_node_get_type(n)) {
-        case FYNT_SCALAR: {
-            struct fy_token *t = fy_node_get_scalar_token(n);
-            return t ? fy_token_start_mark(t) : NULL;
-        }
-        case FYNT_MAPPING: {
-            void *it = NULL;
-            struct fy_node_pair *pr = fy_node_mapping_iterate(n, &it);
-            n = pr ? fy_node_pair_key(pr) : NULL;
-            break;
-        }
-        case FYNT_SEQUENCE: {
-            void *it = NULL;
-            n = fy_node_sequence_iterate(n, &it);
-            break;
-        }
-        default: return NULL;
-        }
-    }
-    return NULL;
-}
-
 XCHG_PRINTF(4, 5)
-static void report(struct ctx *c, xchg_severity sev, struct fy_node *n, const char *fmt, ...)
+static void report(struct ctx *c, xchg_severity sev, xchg__ynode *n, const char *fmt, ...)
 {
-    unsigned line = 0, col = 0;
-    const struct fy_mark *m = node_mark(n);
-    if (m) {
-        line = (unsigned)m->line + 1;
-        col = (unsigned)m->column + 1;
-    }
+    unsigned line = n ? n->line : 0, col = n ? n->col : 0;
     va_list ap;
     va_start(ap, fmt);
     xchg_diag_vadd(c->diag, sev, c->file, line, col, fmt, ap);
@@ -154,34 +119,30 @@ static void *alloc(struct ctx *c, size_t n)
     return p;
 }
 
-static unsigned node_line(struct fy_node *n)
-{
-    const struct fy_mark *m = node_mark(n);
-    return m ? (unsigned)m->line + 1 : 0;
-}
+static unsigned node_line(xchg__ynode *n) { return n ? n->line : 0; }
 
-static const char *kind_name(struct fy_node *n)
+static const char *kind_name(xchg__ynode *n)
 {
-    switch (fy_node_get_type(n)) {
-    case FYNT_SCALAR: return "a single value";
-    case FYNT_SEQUENCE: return "a list";
-    case FYNT_MAPPING: return "a mapping";
+    switch (xchg__y_type(n)) {
+    case XCHG_Y_SCALAR: return "a single value";
+    case XCHG_Y_SEQUENCE: return "a list";
+    case XCHG_Y_MAPPING: return "a mapping";
     }
     return "something else";
 }
 
-static int is_map(struct ctx *c, struct fy_node *n, const char *what)
+static int is_map(struct ctx *c, xchg__ynode *n, const char *what)
 {
-    if (n && fy_node_get_type(n) == FYNT_MAPPING)
+    if (n && xchg__y_type(n) == XCHG_Y_MAPPING)
         return 1;
     if (n)
         ERR(c, n, "%s must be a mapping (key: value lines), not %s", what, kind_name(n));
     return 0;
 }
 
-static int is_seq(struct ctx *c, struct fy_node *n, const char *what)
+static int is_seq(struct ctx *c, xchg__ynode *n, const char *what)
 {
-    if (n && fy_node_get_type(n) == FYNT_SEQUENCE)
+    if (n && xchg__y_type(n) == XCHG_Y_SEQUENCE)
         return 1;
     if (n)
         ERR(c, n, "%s must be a list, not %s", what, kind_name(n));
@@ -189,15 +150,15 @@ static int is_seq(struct ctx *c, struct fy_node *n, const char *what)
 }
 
 /* Scalar text of n (not NUL-terminated) or NULL with an error. */
-static const char *scalar(struct ctx *c, struct fy_node *n, size_t *len, const char *what)
+static const char *scalar(struct ctx *c, xchg__ynode *n, size_t *len, const char *what)
 {
     if (!n)
         return NULL;
-    if (fy_node_get_type(n) != FYNT_SCALAR) {
+    if (xchg__y_type(n) != XCHG_Y_SCALAR) {
         ERR(c, n, "%s must be a single value, not %s", what, kind_name(n));
         return NULL;
     }
-    const char *s = fy_node_get_scalar(n, len);
+    const char *s = xchg__y_scalar(n, len);
     if (!s) {
         ERR(c, n, "%s: cannot read value", what);
         return NULL;
@@ -205,23 +166,23 @@ static const char *scalar(struct ctx *c, struct fy_node *n, size_t *len, const c
     return s;
 }
 
-static int plain(struct fy_node *n) { return fy_node_get_style(n) == FYNS_PLAIN; }
+static int plain(xchg__ynode *n) { return xchg__y_plain(n); }
 
-static struct fy_node *get(struct fy_node *map, const char *key)
+static xchg__ynode *get(xchg__ynode *map, const char *key)
 {
-    return map ? fy_node_mapping_lookup_by_string(map, key, strlen(key)) : NULL;
+    return map ? xchg__y_lookup(map, key, strlen(key)) : NULL;
 }
 
 /* Report keys of map not in allowed (NULL-terminated). */
-static void check_keys(struct ctx *c, struct fy_node *map, const char *const *allowed,
+static void check_keys(struct ctx *c, xchg__ynode *map, const char *const *allowed,
                        const char *where)
 {
     void *it = NULL;
-    struct fy_node_pair *pr;
-    while ((pr = fy_node_mapping_iterate(map, &it)) != NULL) {
-        struct fy_node *k = fy_node_pair_key(pr);
+    xchg__ypair *pr;
+    while ((pr = xchg__y_map_next(map, &it)) != NULL) {
+        xchg__ynode *k = xchg__y_key(pr);
         size_t n = 0;
-        const char *s = k && fy_node_get_type(k) == FYNT_SCALAR ? fy_node_get_scalar(k, &n) : NULL;
+        const char *s = k && xchg__y_type(k) == XCHG_Y_SCALAR ? xchg__y_scalar(k, &n) : NULL;
         if (!s) {
             ERR(c, k, "keys in %s must be plain names", where);
             continue;
@@ -244,8 +205,8 @@ static void check_keys(struct ctx *c, struct fy_node *map, const char *const *al
 
 /* Required/optional typed getters. Each returns 1 when a valid value was stored. */
 
-static int need(struct ctx *c, struct fy_node *map, const char *key, const char *where,
-                struct fy_node **out)
+static int need(struct ctx *c, xchg__ynode *map, const char *key, const char *where,
+                xchg__ynode **out)
 {
     *out = get(map, key);
     if (!*out) {
@@ -255,7 +216,7 @@ static int need(struct ctx *c, struct fy_node *map, const char *key, const char 
     return 1;
 }
 
-static const char *str_of(struct ctx *c, struct fy_node *n, const char *what)
+static const char *str_of(struct ctx *c, xchg__ynode *n, const char *what)
 {
     size_t len;
     const char *s = scalar(c, n, &len, what);
@@ -270,10 +231,10 @@ static const char *str_of(struct ctx *c, struct fy_node *n, const char *what)
     return arena_strndup(c->a, s, len);
 }
 
-static const char *get_str(struct ctx *c, struct fy_node *map, const char *key, int required,
+static const char *get_str(struct ctx *c, xchg__ynode *map, const char *key, int required,
                            const char *where)
 {
-    struct fy_node *n = get(map, key);
+    xchg__ynode *n = get(map, key);
     if (!n) {
         if (required)
             ERR(c, map, "missing required key '%s' in %s", key, where);
@@ -305,10 +266,10 @@ static int parse_long(const char *s, size_t len, long *v)
     return 1;
 }
 
-static int get_long(struct ctx *c, struct fy_node *map, const char *key, int required, long min,
+static int get_long(struct ctx *c, xchg__ynode *map, const char *key, int required, long min,
                     long max, long *out, const char *where)
 {
-    struct fy_node *n = get(map, key);
+    xchg__ynode *n = get(map, key);
     if (!n) {
         if (required)
             ERR(c, map, "missing required key '%s' in %s", key, where);
@@ -349,7 +310,7 @@ static int parse_double(const char *s, size_t len, double *v)
     return 1;
 }
 
-static int num_of(struct ctx *c, struct fy_node *n, double *out, const char *what)
+static int num_of(struct ctx *c, xchg__ynode *n, double *out, const char *what)
 {
     size_t len;
     const char *s = scalar(c, n, &len, what);
@@ -362,10 +323,10 @@ static int num_of(struct ctx *c, struct fy_node *n, double *out, const char *wha
     return 1;
 }
 
-static int get_bool(struct ctx *c, struct fy_node *map, const char *key, int def,
+static int get_bool(struct ctx *c, xchg__ynode *map, const char *key, int def,
                     const char *where)
 {
-    struct fy_node *n = get(map, key);
+    xchg__ynode *n = get(map, key);
     if (!n)
         return def;
     size_t len;
@@ -382,10 +343,10 @@ static int get_bool(struct ctx *c, struct fy_node *map, const char *key, int def
     return def;
 }
 
-static int get_date(struct ctx *c, struct fy_node *map, const char *key, int32_t *out,
+static int get_date(struct ctx *c, xchg__ynode *map, const char *key, int32_t *out,
                     const char *where)
 {
-    struct fy_node *n = get(map, key);
+    xchg__ynode *n = get(map, key);
     if (!n) {
         ERR(c, map, "missing required key '%s' in %s", key, where);
         return 0;
@@ -404,14 +365,14 @@ static int get_date(struct ctx *c, struct fy_node *map, const char *key, int32_t
 }
 
 /* A list of text values; a single value is accepted as a list of one. */
-static int get_str_list(struct ctx *c, struct fy_node *n, const char ***out, size_t *count,
+static int get_str_list(struct ctx *c, xchg__ynode *n, const char ***out, size_t *count,
                         const char *what)
 {
     *out = NULL;
     *count = 0;
     if (!n)
         return 1;
-    if (fy_node_get_type(n) == FYNT_SCALAR) {
+    if (xchg__y_type(n) == XCHG_Y_SCALAR) {
         const char **v = alloc(c, sizeof *v);
         if (!v || !(v[0] = str_of(c, n, what)))
             return 0;
@@ -421,15 +382,15 @@ static int get_str_list(struct ctx *c, struct fy_node *n, const char ***out, siz
     }
     if (!is_seq(c, n, what))
         return 0;
-    int cnt = fy_node_sequence_item_count(n);
+    int cnt = xchg__y_seq_count(n);
     const char **v = alloc(c, sizeof *v * (size_t)(cnt > 0 ? cnt : 1));
     if (!v)
         return 0;
     size_t k = 0;
     int ok = 1;
     void *it = NULL;
-    struct fy_node *e;
-    while ((e = fy_node_sequence_iterate(n, &it)) != NULL) {
+    xchg__ynode *e;
+    while ((e = xchg__y_seq_next(n, &it)) != NULL) {
         const char *s = str_of(c, e, what);
         if (s)
             v[k++] = s;
@@ -453,13 +414,13 @@ static int valid_ident(const char *s)
 
 /* ---- sections --------------------------------------------------------------------- */
 
-static void parse_agreement(struct ctx *c, struct fy_node *root)
+static void parse_agreement(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"id", "version", "title", "owner", "purpose", "benefit",
                                        "controllers", "lawful_basis", "dpia", "valid_from",
                                        "review_by", "expires", "retention_days", "frequency",
                                        NULL};
-    struct fy_node *m;
+    xchg__ynode *m;
     xchg_policy_data *p = c->p;
     if (!need(c, root, "agreement", "the agreement file", &m) || !is_map(c, m, "'agreement'"))
         return;
@@ -481,7 +442,7 @@ static void parse_agreement(struct ctx *c, struct fy_node *root)
     if (!p->dpia)
         WARN(c, m, "no 'dpia' reference: the ICO expects a DPIA for this kind of sharing");
 
-    struct fy_node *lb = get(m, "lawful_basis");
+    xchg__ynode *lb = get(m, "lawful_basis");
     if (!lb) {
         ERR(c, m, "missing legal basis: 'lawful_basis' with at least 'article6' is required");
     } else if (is_map(c, lb, "'lawful_basis'")) {
@@ -502,7 +463,7 @@ static void parse_agreement(struct ctx *c, struct fy_node *root)
     if (ok && p->expires < p->valid_from)
         ERR(c, get(m, "expires"), "the agreement expires before it starts (expires %s is before "
                                   "valid_from %s)",
-            fy_node_get_scalar0(get(m, "expires")), fy_node_get_scalar0(get(m, "valid_from")));
+            xchg__y_scalar0(get(m, "expires")), xchg__y_scalar0(get(m, "valid_from")));
     if (ok && rev && (p->review_by < p->valid_from || p->review_by > p->expires))
         ERR(c, get(m, "review_by"), "'review_by' must lie between valid_from and expires");
     get_long(c, m, "retention_days", 1, 1, 36500, &p->retention_days, "'agreement'");
@@ -519,23 +480,23 @@ static int parse_role(const char *s, xchg_role *r)
     return 0;
 }
 
-static void parse_parties(struct ctx *c, struct fy_node *root)
+static void parse_parties(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"id", "role", "label", "key", "signs_agreement",
                                        "legal_basis", NULL};
-    struct fy_node *s;
+    xchg__ynode *s;
     xchg_policy_data *p = c->p;
     int before = c->errors;
     if (!need(c, root, "parties", "the agreement file", &s) || !is_seq(c, s, "'parties'"))
         return;
-    int cnt = fy_node_sequence_item_count(s);
+    int cnt = xchg__y_seq_count(s);
     p->parties = alloc(c, sizeof *p->parties * (size_t)(cnt > 0 ? cnt : 1));
     if (!p->parties)
         return;
     void *it = NULL;
-    struct fy_node *e;
+    xchg__ynode *e;
     size_t nmatcher = 0, nagency = 0, nrecip = 0;
-    while ((e = fy_node_sequence_iterate(s, &it)) != NULL) {
+    while ((e = xchg__y_seq_next(s, &it)) != NULL) {
         if (!is_map(c, e, "each party"))
             continue;
         check_keys(c, e, keys, "a party");
@@ -563,7 +524,7 @@ static void parse_parties(struct ctx *c, struct fy_node *root)
         q->label = get_str(c, e, "label", 1, where);
         q->legal_basis = get_str(c, e, "legal_basis", 0, where);
         q->signs = get_bool(c, e, "signs_agreement", 1, where);
-        struct fy_node *kn = NULL;
+        xchg__ynode *kn = NULL;
         if (need(c, e, "key", where, &kn)) {
             size_t klen;
             const char *ks = scalar(c, kn, &klen, "'key'");
@@ -605,7 +566,7 @@ static void parse_parties(struct ctx *c, struct fy_node *root)
 }
 
 /* Look up a party by name; report an unknown one at n. */
-static size_t party_ref(struct ctx *c, struct fy_node *n, const char *name, int role,
+static size_t party_ref(struct ctx *c, xchg__ynode *n, const char *name, int role,
                         const char *where)
 {
     for (size_t i = 0; i < c->p->nparties; i++)
@@ -638,7 +599,7 @@ static int type_identifying(xchg_field_type t)
 }
 
 /* "encode" or "drop": what the CLK gets for an invalid value (absent: def) */
-static int clk_invalid_of(struct ctx *c, struct fy_node *map, const char *key, int def,
+static int clk_invalid_of(struct ctx *c, xchg__ynode *map, const char *key, int def,
                           const char *where)
 {
     const char *s = get_str(c, map, key, 0, where);
@@ -652,23 +613,23 @@ static int clk_invalid_of(struct ctx *c, struct fy_node *map, const char *key, i
     return def;
 }
 
-static void parse_fields(struct ctx *c, struct fy_node *root)
+static void parse_fields(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"type", "values", "special_category", "clk_invalid",
                                        "date_of_birth", NULL};
-    struct fy_node *m;
+    xchg__ynode *m;
     xchg_policy_data *p = c->p;
     int before = c->errors;
     if (!need(c, root, "fields", "the agreement file", &m) || !is_map(c, m, "'fields'"))
         return;
-    int cnt = fy_node_mapping_item_count(m);
+    int cnt = xchg__y_map_count(m);
     p->fields = alloc(c, sizeof *p->fields * (size_t)(cnt > 0 ? cnt : 1));
     if (!p->fields)
         return;
     void *it = NULL;
-    struct fy_node_pair *pr;
-    while ((pr = fy_node_mapping_iterate(m, &it)) != NULL) {
-        struct fy_node *k = fy_node_pair_key(pr), *v = fy_node_pair_value(pr);
+    xchg__ypair *pr;
+    while ((pr = xchg__y_map_next(m, &it)) != NULL) {
+        xchg__ynode *k = xchg__y_key(pr), *v = xchg__y_value(pr);
         const char *name = str_of(c, k, "a field name");
         if (!name)
             continue;
@@ -695,7 +656,7 @@ static void parse_fields(struct ctx *c, struct fy_node *root)
         f->identifying = type_identifying(f->type);
         f->special_category = get_bool(c, v, "special_category", 0, where);
         f->clk_invalid = clk_invalid_of(c, v, "clk_invalid", XCHG_CLK_INVALID_DEFAULT, where);
-        struct fy_node *vals = get(v, "values");
+        xchg__ynode *vals = get(v, "values");
         if (f->type == XCHG_FT_CODE) {
             if (!vals)
                 ERR(c, v, "%s has type code and needs a list of 'values'", where);
@@ -730,7 +691,7 @@ static size_t field_idx(const xchg_policy_data *p, const char *name, size_t n)
     return XCHG_NONE;
 }
 
-static size_t field_ref(struct ctx *c, struct fy_node *n, const char *name, const char *where)
+static size_t field_ref(struct ctx *c, xchg__ynode *n, const char *name, const char *where)
 {
     size_t i = field_idx(c->p, name, strlen(name));
     if (i == XCHG_NONE && c->fields_ok)
@@ -766,11 +727,11 @@ static int transform_fits(xchg_transform t, xchg_field_type ft)
 }
 
 /* A key is a list of "field" or "field:transform" parts. */
-static int parse_key_parts(struct ctx *c, struct fy_node *n, xchg_match_key *k, const char *where)
+static int parse_key_parts(struct ctx *c, xchg__ynode *n, xchg_match_key *k, const char *where)
 {
     if (!is_seq(c, n, where))
         return 0;
-    int cnt = fy_node_sequence_item_count(n);
+    int cnt = xchg__y_seq_count(n);
     if (cnt <= 0) {
         ERR(c, n, "%s must list at least one field", where);
         return 0;
@@ -779,9 +740,9 @@ static int parse_key_parts(struct ctx *c, struct fy_node *n, xchg_match_key *k, 
     if (!k->parts)
         return 0;
     void *it = NULL;
-    struct fy_node *e;
+    xchg__ynode *e;
     int ok = 1;
-    while ((e = fy_node_sequence_iterate(n, &it)) != NULL) {
+    while ((e = xchg__y_seq_next(n, &it)) != NULL) {
         size_t len;
         const char *s = scalar(c, e, &len, where);
         if (!s) {
@@ -829,18 +790,18 @@ static int parse_key_parts(struct ctx *c, struct fy_node *n, xchg_match_key *k, 
 
 /* `any_order: [a, b]`: two of the key's parts, named as its `fields` name them, compared as
  * an unordered pair (forename and surname swapped still share the token). */
-static void parse_any_order(struct ctx *c, struct fy_node *n, xchg_match_key *k,
+static void parse_any_order(struct ctx *c, xchg__ynode *n, xchg_match_key *k,
                             const char *where)
 {
     if (!is_seq(c, n, "'any_order'"))
         return;
-    if (fy_node_sequence_item_count(n) != 2) {
+    if (xchg__y_seq_count(n) != 2) {
         ERR(c, n, "'any_order' of %s must name exactly two of its fields", where);
         return;
     }
     size_t idx[2];
     for (int i = 0; i < 2; i++) {
-        struct fy_node *e = fy_node_sequence_get_by_index(n, i);
+        xchg__ynode *e = xchg__y_seq_at(n, i);
         size_t len;
         const char *s = scalar(c, e, &len, "'any_order'");
         if (!s)
@@ -881,14 +842,14 @@ static void parse_any_order(struct ctx *c, struct fy_node *n, xchg_match_key *k,
     k->any_order_parts[1] = idx[0] < idx[1] ? idx[1] : idx[0];
 }
 
-static void parse_match_keys(struct ctx *c, struct fy_node *root)
+static void parse_match_keys(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"name", "fields", "strong", "any_order", NULL};
-    struct fy_node *s;
+    xchg__ynode *s;
     xchg_policy_data *p = c->p;
     if (!need(c, root, "match_keys", "the agreement file", &s) || !is_seq(c, s, "'match_keys'"))
         return;
-    int cnt = fy_node_sequence_item_count(s);
+    int cnt = xchg__y_seq_count(s);
     if (cnt <= 0) {
         ERR(c, s, "'match_keys' must list at least one key");
         return;
@@ -897,9 +858,9 @@ static void parse_match_keys(struct ctx *c, struct fy_node *root)
     if (!p->match_keys)
         return;
     void *it = NULL;
-    struct fy_node *e;
+    xchg__ynode *e;
     int seen_weak = 0;
-    while ((e = fy_node_sequence_iterate(s, &it)) != NULL) {
+    while ((e = xchg__y_seq_next(s, &it)) != NULL) {
         if (!is_map(c, e, "each match key"))
             continue;
         check_keys(c, e, keys, "a match key");
@@ -914,10 +875,10 @@ static void parse_match_keys(struct ctx *c, struct fy_node *root)
             if (strcmp(p->match_keys[i].name, k->name) == 0)
                 ERR(c, get(e, "name"), "match key '%s' is defined twice", k->name);
         k->strong = get_bool(c, e, "strong", 0, where);
-        struct fy_node *f;
+        xchg__ynode *f;
         if (!need(c, e, "fields", where, &f) || !parse_key_parts(c, f, k, where))
             continue;
-        struct fy_node *ao = get(e, "any_order");
+        xchg__ynode *ao = get(e, "any_order");
         if (ao)
             parse_any_order(c, ao, k, where);
         if (k->strong && seen_weak)
@@ -931,9 +892,9 @@ static void parse_match_keys(struct ctx *c, struct fy_node *root)
 }
 
 /* Convert a YAML node to JSON text (for the embedded clkhash schema). */
-static char *node_to_json(struct ctx *c, struct fy_node *n, size_t *len)
+static char *node_to_json(struct ctx *c, xchg__ynode *n, size_t *len)
 {
-    char *s = fy_emit_node_to_string(n, FYECF_MODE_JSON_ONELINE);
+    char *s = xchg__yaml_to_json(n);
     if (!s) {
         c->nomem = 1;
         return NULL;
@@ -949,18 +910,18 @@ static char *node_to_json(struct ctx *c, struct fy_node *n, size_t *len)
  * "field[:transform]" parts; keys are named prefix1, prefix2, ... At least one key is
  * required when required is set.
  */
-static void parse_key_list(struct ctx *c, struct fy_node *n, const char *what, const char *item,
+static void parse_key_list(struct ctx *c, xchg__ynode *n, const char *what, const char *item,
                            const char *prefix, int required, xchg_match_key **out, size_t *count)
 {
     if (!is_seq(c, n, what))
         return;
-    int cnt = fy_node_sequence_item_count(n);
+    int cnt = xchg__y_seq_count(n);
     if (cnt <= 0 && required)
         ERR(c, n, "%s must list at least one key", what);
     *out = alloc(c, sizeof **out * (size_t)(cnt > 0 ? cnt : 1));
     void *it = NULL;
-    struct fy_node *e;
-    while (*out && (e = fy_node_sequence_iterate(n, &it)) != NULL) {
+    xchg__ynode *e;
+    while (*out && (e = xchg__y_seq_next(n, &it)) != NULL) {
         xchg_match_key *k = &(*out)[*count];
         memset(k, 0, sizeof *k);
         char name[32];
@@ -995,18 +956,18 @@ static int low_entropy_part(const xchg_policy_data *p, const xchg_key_part *kp)
     }
 }
 
-static void warn_weak_blocking(struct ctx *c, struct fy_node *b, const xchg_fuzzy *f)
+static void warn_weak_blocking(struct ctx *c, xchg__ynode *b, const xchg_fuzzy *f)
 {
-    if (!f->blocking || fy_node_sequence_item_count(b) != (int)f->nblocking)
+    if (!f->blocking || xchg__y_seq_count(b) != (int)f->nblocking)
         return; /* some key failed to parse (reported): indices would not line up */
     for (size_t i = 0; i < f->nblocking; i++) {
         const xchg_match_key *k = &f->blocking[i];
         if (k->nparts != 1 || !low_entropy_part(c->p, &k->parts[0]))
             continue;
-        struct fy_node *e = fy_node_sequence_get_by_index(b, (int)i);
-        struct fy_node *pn = e ? fy_node_sequence_get_by_index(e, 0) : NULL;
+        xchg__ynode *e = xchg__y_seq_at(b, (int)i);
+        xchg__ynode *pn = e ? xchg__y_seq_at(e, 0) : NULL;
         size_t len = 0;
-        const char *s = pn ? fy_node_get_scalar(pn, &len) : NULL;
+        const char *s = pn ? xchg__y_scalar(pn, &len) : NULL;
         WARN(c, e,
              "blocking key %zu is the single low-entropy attribute '%.*s': the matcher can "
              "recover its value from the tokens' frequencies (docs/attacks.md); combine it with "
@@ -1019,28 +980,28 @@ static void warn_weak_blocking(struct ctx *c, struct fy_node *b, const xchg_fuzz
  * encoding. salt: {feature: <a clk_schema feature identifier>, chars: N} permutes the bits
  * by a keyed permutation chosen by the feature's first N bytes; blip: P flips each bit with
  * probability P. */
-static void parse_clk_hardening(struct ctx *c, struct fy_node *m, struct fy_node *sch,
+static void parse_clk_hardening(struct ctx *c, xchg__ynode *m, xchg__ynode *sch,
                                 xchg_fuzzy *f)
 {
     static const char *const keys[] = {"salt", "blip", NULL};
     static const char *const skeys[] = {"feature", "chars", NULL};
-    struct fy_node *h = get(m, "hardening");
+    xchg__ynode *h = get(m, "hardening");
     if (!h || !is_map(c, h, "'hardening'"))
         return;
     check_keys(c, h, keys, "'hardening'");
-    struct fy_node *sa = get(h, "salt");
+    xchg__ynode *sa = get(h, "salt");
     if (sa && is_map(c, sa, "'salt' in 'hardening'")) {
         check_keys(c, sa, skeys, "'salt' in 'hardening'");
         const char *feat = get_str(c, sa, "feature", 1, "'salt' in 'hardening'");
         if (feat) {
             int found = 0;
-            struct fy_node *fs = sch ? get(sch, "features") : NULL;
-            for (int i = 0; fs && fy_node_get_type(fs) == FYNT_SEQUENCE &&
-                            i < fy_node_sequence_item_count(fs); i++) {
-                struct fy_node *id = get(fy_node_sequence_get_by_index(fs, i), "identifier");
+            xchg__ynode *fs = sch ? get(sch, "features") : NULL;
+            for (int i = 0; fs && xchg__y_type(fs) == XCHG_Y_SEQUENCE &&
+                            i < xchg__y_seq_count(fs); i++) {
+                xchg__ynode *id = get(xchg__y_seq_at(fs, i), "identifier");
                 size_t il = 0;
-                const char *is = id && fy_node_get_type(id) == FYNT_SCALAR
-                                     ? fy_node_get_scalar(id, &il) : NULL;
+                const char *is = id && xchg__y_type(id) == XCHG_Y_SCALAR
+                                     ? xchg__y_scalar(id, &il) : NULL;
                 if (is && il == strlen(feat) && memcmp(is, feat, il) == 0)
                     found = 1;
             }
@@ -1049,7 +1010,7 @@ static void parse_clk_hardening(struct ctx *c, struct fy_node *m, struct fy_node
                     feat);
             f->harden_salt = feat;
         }
-        struct fy_node *ch = get(sa, "chars");
+        xchg__ynode *ch = get(sa, "chars");
         double n = 0;
         if (ch && num_of(c, ch, &n, "'chars'")) {
             if (n < 1 || n > 256 || n != (double)(size_t)n)
@@ -1058,7 +1019,7 @@ static void parse_clk_hardening(struct ctx *c, struct fy_node *m, struct fy_node
                 f->harden_salt_chars = (size_t)n;
         }
     }
-    struct fy_node *b = get(h, "blip");
+    xchg__ynode *b = get(h, "blip");
     double p = 0;
     if (b && num_of(c, b, &p, "'blip'")) {
         if (!(p >= 0 && p < 0.5))
@@ -1068,42 +1029,42 @@ static void parse_clk_hardening(struct ctx *c, struct fy_node *m, struct fy_node
     }
 }
 
-static void parse_fuzzy(struct ctx *c, struct fy_node *root)
+static void parse_fuzzy(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"clk_schema", "threshold", "review_band", "blocking",
                                        "one_to_one", "invalid", "hardening", NULL};
-    struct fy_node *m = get(root, "fuzzy");
+    xchg__ynode *m = get(root, "fuzzy");
     xchg_fuzzy *f = &c->p->fuzzy;
     if (!m)
         return; /* exact keys only */
     if (!is_map(c, m, "'fuzzy'"))
         return;
     check_keys(c, m, keys, "'fuzzy'");
-    struct fy_node *sch = NULL;
+    xchg__ynode *sch = NULL;
     if (need(c, m, "clk_schema", "'fuzzy'", &sch) && is_map(c, sch, "'clk_schema'")) {
-        struct fy_node *ver = get(sch, "version");
+        xchg__ynode *ver = get(sch, "version");
         size_t vl = 0;
-        const char *vs = ver && fy_node_get_type(ver) == FYNT_SCALAR ? fy_node_get_scalar(ver, &vl) : NULL;
+        const char *vs = ver && xchg__y_type(ver) == XCHG_Y_SCALAR ? xchg__y_scalar(ver, &vl) : NULL;
         if (!vs || vl != 1 || vs[0] != '3')
             ERR(c, ver ? ver : sch, "'clk_schema' must be a clkhash linkage schema with version: 3");
         f->clk_schema_json = node_to_json(c, sch, &f->clk_schema_len);
     }
-    struct fy_node *t;
+    xchg__ynode *t;
     double th = 0;
     if (need(c, m, "threshold", "'fuzzy'", &t) && num_of(c, t, &th, "'threshold'")) {
         if (th <= 0.5 || th > 1.0)
             ERR(c, t, "'threshold' must be a Dice similarity in (0.5, 1], not %g", th);
         f->threshold = th;
     }
-    struct fy_node *rb = get(m, "review_band");
+    xchg__ynode *rb = get(m, "review_band");
     f->review_low = f->review_high = f->threshold;
     if (rb && is_seq(c, rb, "'review_band'")) {
-        if (fy_node_sequence_item_count(rb) != 2) {
+        if (xchg__y_seq_count(rb) != 2) {
             ERR(c, rb, "'review_band' must be two numbers [low, high]");
         } else {
             double lo, hi;
-            if (num_of(c, fy_node_sequence_get_by_index(rb, 0), &lo, "review_band low") &&
-                num_of(c, fy_node_sequence_get_by_index(rb, 1), &hi, "review_band high")) {
+            if (num_of(c, xchg__y_seq_at(rb, 0), &lo, "review_band low") &&
+                num_of(c, xchg__y_seq_at(rb, 1), &hi, "review_band high")) {
                 if (!(lo < hi) || lo <= 0 || hi > 1)
                     ERR(c, rb, "'review_band' needs 0 < low < high <= 1");
                 else if (hi > th + 1e-12)
@@ -1116,7 +1077,7 @@ static void parse_fuzzy(struct ctx *c, struct fy_node *root)
     f->one_to_one = get_bool(c, m, "one_to_one", 1, "'fuzzy'");
     f->invalid = clk_invalid_of(c, m, "invalid", XCHG_CLK_INVALID_ENCODE, "'fuzzy'");
     parse_clk_hardening(c, m, sch, f);
-    struct fy_node *b;
+    xchg__ynode *b;
     if (need(c, m, "blocking", "'fuzzy'", &b)) {
         parse_key_list(c, b, "'blocking'", "a blocking key", "block", 1, &f->blocking,
                        &f->nblocking);
@@ -1124,15 +1085,15 @@ static void parse_fuzzy(struct ctx *c, struct fy_node *root)
     }
 }
 
-static void parse_households(struct ctx *c, struct fy_node *root)
+static void parse_households(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"keys", "relationships", "fallback_keys", NULL};
-    struct fy_node *m;
+    xchg__ynode *m;
     xchg_policy_data *p = c->p;
     if (!need(c, root, "households", "the agreement file", &m) || !is_map(c, m, "'households'"))
         return;
     check_keys(c, m, keys, "'households'");
-    struct fy_node *k, *fb = get(m, "fallback_keys");
+    xchg__ynode *k, *fb = get(m, "fallback_keys");
     if (need(c, m, "keys", "'households'", &k))
         parse_key_list(c, k, "'keys' in 'households'", "a household key", "household", 1,
                        &p->household_keys, &p->nhousehold_keys);
@@ -1141,7 +1102,7 @@ static void parse_households(struct ctx *c, struct fy_node *root)
                        "fallback", 0, &p->household_fallback, &p->nhousehold_fallback);
     const char **rel = NULL;
     size_t nrel = 0;
-    struct fy_node *r = get(m, "relationships");
+    xchg__ynode *r = get(m, "relationships");
     if (get_str_list(c, r, &rel, &nrel, "'relationships'") && nrel) {
         p->household_relations = alloc(c, sizeof(size_t) * nrel);
         for (size_t i = 0; p->household_relations && i < nrel; i++) {
@@ -1152,23 +1113,23 @@ static void parse_households(struct ctx *c, struct fy_node *root)
     }
 }
 
-static void parse_problems(struct ctx *c, struct fy_node *root)
+static void parse_problems(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"title", "asserted_by", "window_days", "identify",
                                        "outcome", NULL};
-    struct fy_node *m;
+    xchg__ynode *m;
     xchg_policy_data *p = c->p;
     int before = c->errors;
     if (p->linkage_only && !get(root, "problems"))
         return; /* pure linkage: no indicator vocabulary */
     if (!need(c, root, "problems", "the agreement file", &m) || !is_map(c, m, "'problems'"))
         return;
-    int cnt = fy_node_mapping_item_count(m);
+    int cnt = xchg__y_map_count(m);
     p->problems = alloc(c, sizeof *p->problems * (size_t)(cnt > 0 ? cnt : 1));
     void *it = NULL;
-    struct fy_node_pair *pr;
-    while (p->problems && (pr = fy_node_mapping_iterate(m, &it)) != NULL) {
-        struct fy_node *k = fy_node_pair_key(pr), *v = fy_node_pair_value(pr);
+    xchg__ypair *pr;
+    while (p->problems && (pr = xchg__y_map_next(m, &it)) != NULL) {
+        xchg__ynode *k = xchg__y_key(pr), *v = xchg__y_value(pr);
         const char *code = str_of(c, k, "a problem code");
         if (!code)
             continue;
@@ -1187,7 +1148,7 @@ static void parse_problems(struct ctx *c, struct fy_node *root)
             q->window_days = (int32_t)w;
         const char **names;
         size_t nn;
-        struct fy_node *ab = get(v, "asserted_by");
+        xchg__ynode *ab = get(v, "asserted_by");
         char abw[160];
         label(abw, sizeof abw, "'asserted_by' of %s", where);
         if (!ab) {
@@ -1205,7 +1166,7 @@ static void parse_problems(struct ctx *c, struct fy_node *root)
     c->problems_ok = c->errors == before;
 }
 
-static size_t problem_ref(struct ctx *c, struct fy_node *n, const char *code, const char *where)
+static size_t problem_ref(struct ctx *c, xchg__ynode *n, const char *code, const char *where)
 {
     for (size_t i = 0; i < c->p->nproblems; i++)
         if (strcmp(c->p->problems[i].code, code) == 0)
@@ -1215,7 +1176,7 @@ static size_t problem_ref(struct ctx *c, struct fy_node *n, const char *code, co
     return XCHG_NONE;
 }
 
-static void parse_rule_expr(struct ctx *c, struct fy_node *n, xchg_rule_expr *r, int depth)
+static void parse_rule_expr(struct ctx *c, xchg__ynode *n, xchg_rule_expr *r, int depth)
 {
     static const char *const ek[] = {"at_least", "of", "all", "any", NULL};
     memset(r, 0, sizeof *r);
@@ -1226,25 +1187,25 @@ static void parse_rule_expr(struct ctx *c, struct fy_node *n, xchg_rule_expr *r,
         return;
     }
     check_keys(c, n, ek, "'eligible_when'");
-    struct fy_node *all = get(n, "all"), *any = get(n, "any");
+    xchg__ynode *all = get(n, "all"), *any = get(n, "any");
     if (all || any) {
         if (all && any)
             ERR(c, n, "'eligible_when' takes 'all' or 'any', not both");
         if (get(n, "at_least") || get(n, "of"))
             ERR(c, n, "'eligible_when' with 'all'/'any' takes no 'at_least'/'of' beside them");
-        struct fy_node *l = all ? all : any;
+        xchg__ynode *l = all ? all : any;
         r->kind = all ? XCHG_RULE_ALL : XCHG_RULE_ANY;
         if (!is_seq(c, l, "'all'/'any' in 'eligible_when'"))
             return;
-        int cnt = fy_node_sequence_item_count(l);
+        int cnt = xchg__y_seq_count(l);
         if (cnt <= 0) {
             ERR(c, l, "'all'/'any' in 'eligible_when' is empty");
             return;
         }
         r->sub = alloc(c, sizeof *r->sub * (size_t)cnt);
         void *it = NULL;
-        struct fy_node *e;
-        while (r->sub && (e = fy_node_sequence_iterate(l, &it)) != NULL)
+        xchg__ynode *e;
+        while (r->sub && (e = xchg__y_seq_next(l, &it)) != NULL)
             parse_rule_expr(c, e, &r->sub[r->nsub++], depth + 1);
         return;
     }
@@ -1254,7 +1215,7 @@ static void parse_rule_expr(struct ctx *c, struct fy_node *n, xchg_rule_expr *r,
     r->at_least = (unsigned)al;
     const char **names;
     size_t nn;
-    struct fy_node *of;
+    xchg__ynode *of;
     if (!need(c, n, "of", "'eligible_when'", &of) ||
         !get_str_list(c, of, &names, &nn, "'of' in 'eligible_when'"))
         return;
@@ -1301,10 +1262,10 @@ static void rule_union(struct ctx *c, const xchg_rule_expr *r)
         rule_union(c, &r->sub[i]);
 }
 
-static void parse_rule(struct ctx *c, struct fy_node *root)
+static void parse_rule(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"eligible_when", "evidence_window_days", NULL};
-    struct fy_node *m, *ew;
+    xchg__ynode *m, *ew;
     xchg_policy_data *p = c->p;
     if (p->linkage_only && !get(root, "rule") && !get(root, "problems"))
         return; /* pure linkage: nobody is eligible for anything */
@@ -1323,12 +1284,12 @@ static void parse_rule(struct ctx *c, struct fy_node *root)
     p->rule_at_least = rule_min(&p->rule);
 }
 
-static int parse_op(struct ctx *c, struct fy_node *cond, xchg_condition *k, const char *where)
+static int parse_op(struct ctx *c, xchg__ynode *cond, xchg_condition *k, const char *where)
 {
     static const char *const ops[] = {"lt", "le", "gt", "ge", "eq", "ne", "in", "present"};
     int found = 0;
     for (int i = 0; i < 8; i++) {
-        struct fy_node *v = get(cond, ops[i]);
+        xchg__ynode *v = get(cond, ops[i]);
         if (!v)
             continue;
         if (found++) {
@@ -1366,7 +1327,7 @@ static int parse_op(struct ctx *c, struct fy_node *cond, xchg_condition *k, cons
     return 1;
 }
 
-static int parse_condition(struct ctx *c, struct fy_node *cond, xchg_condition *k,
+static int parse_condition(struct ctx *c, xchg__ynode *cond, xchg_condition *k,
                            const xchg_extract *x, const char *where)
 {
     static const char *const keys[] = {"field", "sum", "ratio", "lt", "le", "gt", "ge", "eq",
@@ -1376,7 +1337,7 @@ static int parse_condition(struct ctx *c, struct fy_node *cond, xchg_condition *
     check_keys(c, cond, keys, where);
     memset(k, 0, sizeof *k);
     k->field = k->field2 = XCHG_NONE;
-    struct fy_node *f = get(cond, "field"), *s = get(cond, "sum"), *r = get(cond, "ratio");
+    xchg__ynode *f = get(cond, "field"), *s = get(cond, "sum"), *r = get(cond, "ratio");
     if ((f != NULL) + (s != NULL) + (r != NULL) != 1) {
         ERR(c, cond, "%s needs exactly one of 'field', 'sum' or 'ratio'", where);
         return 0;
@@ -1441,7 +1402,7 @@ static int parse_condition(struct ctx *c, struct fy_node *cond, xchg_condition *
     return 1;
 }
 
-static void parse_consent_values(struct ctx *c, struct fy_node *n, xchg_extract *x)
+static void parse_consent_values(struct ctx *c, xchg__ynode *n, xchg_extract *x)
 {
     const char *const *names = xchg__consent_value_keys;
     static const char *const defaults[] = {"given", "refused", "not sought", "withdrawn"};
@@ -1456,7 +1417,7 @@ static void parse_consent_values(struct ctx *c, struct fy_node *n, xchg_extract 
         return;
     check_keys(c, n, names, "'consent_values'");
     for (int i = 0; i < 4; i++) {
-        struct fy_node *v = get(n, names[i]);
+        xchg__ynode *v = get(n, names[i]);
         if (v)
             get_str_list(c, v, &x->consent_values[i], &x->nconsent_values[i], names[i]);
     }
@@ -1474,7 +1435,7 @@ static int xchg__column_mapped(const xchg_extract *x, size_t field)
 }
 
 /* The measure called name (added on first use), noting that agency sends it. */
-static size_t measure_add(struct ctx *c, struct fy_node *n, const char *name, size_t agency)
+static size_t measure_add(struct ctx *c, xchg__ynode *n, const char *name, size_t agency)
 {
     xchg_policy_data *p = c->p;
     if (!valid_ident(name)) {
@@ -1505,7 +1466,7 @@ static size_t measure_add(struct ctx *c, struct fy_node *n, const char *name, si
     return i;
 }
 
-static size_t measure_ref(struct ctx *c, struct fy_node *n, const char *name, const char *where)
+static size_t measure_ref(struct ctx *c, xchg__ynode *n, const char *name, const char *where)
 {
     for (size_t i = 0; i < c->p->nmeasures; i++)
         if (strcmp(c->p->measures[i].name, name) == 0)
@@ -1517,7 +1478,7 @@ static size_t measure_ref(struct ctx *c, struct fy_node *n, const char *name, co
 }
 
 /* A number field of this agency's extract, for a measure's value or of. */
-static size_t measure_number(struct ctx *c, struct fy_node *e, const char *key,
+static size_t measure_number(struct ctx *c, xchg__ynode *e, const char *key,
                              const xchg_extract *x, const char *where)
 {
     const char *name = get_str(c, e, key, 0, where);
@@ -1535,13 +1496,13 @@ static size_t measure_number(struct ctx *c, struct fy_node *e, const char *key,
 }
 
 /* A measure's age bounds ({ge: 16, lt: 25}) and the numbers it carries. */
-static void parse_measure_extras(struct ctx *c, struct fy_node *e, xchg_indicator *in,
+static void parse_measure_extras(struct ctx *c, xchg__ynode *e, xchg_indicator *in,
                                  const xchg_extract *x, const char *name)
 {
     static const char *const akeys[] = {"lt", "ge", NULL};
     char where[160];
     label(where, sizeof where, "measure '%s'", name);
-    struct fy_node *a = get(e, "age");
+    xchg__ynode *a = get(e, "age");
     if (a && is_map(c, a, "'age'")) {
         check_keys(c, a, akeys, "'age'");
         long v;
@@ -1550,7 +1511,7 @@ static void parse_measure_extras(struct ctx *c, struct fy_node *e, xchg_indicato
         if (get_long(c, a, "lt", 0, 1, 151, &v, "'age'"))
             in->age_below = (int)v;
         if (in->age_min < 0 && in->age_below < 0) /* an empty {} has no position: the indicator's */
-            ERR(c, fy_node_mapping_item_count(a) > 0 ? a : e, "%s: 'age' needs 'ge' and/or 'lt' (whole years on the evidence date)", where);
+            ERR(c, xchg__y_map_count(a) > 0 ? a : e, "%s: 'age' needs 'ge' and/or 'lt' (whole years on the evidence date)", where);
         if (in->age_min >= 0 && in->age_below >= 0 && in->age_below <= in->age_min)
             ERR(c, a, "%s: no age is both at least %d and under %d", where, in->age_min,
                 in->age_below);
@@ -1567,7 +1528,7 @@ static void parse_measure_extras(struct ctx *c, struct fy_node *e, xchg_indicato
         ERR(c, get(e, "of"), "%s: 'of' (a denominator) needs a 'value'", where);
 }
 
-static void parse_extracts(struct ctx *c, struct fy_node *root)
+static void parse_extracts(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"record_ref", "columns", "date_formats", "group_by",
                                        "indicators", "payload", "consent_column",
@@ -1575,17 +1536,17 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
                                        "one_record_per_person", "person_id", NULL};
     static const char *const ikeys[] = {"problem", "measure", "when", "date", "end_date",
                                         "age", "value", "of", NULL};
-    struct fy_node *m;
+    xchg__ynode *m;
     xchg_policy_data *p = c->p;
     int before = c->errors;
     if (!need(c, root, "extracts", "the agreement file", &m) || !is_map(c, m, "'extracts'"))
         return;
-    int cnt = fy_node_mapping_item_count(m);
+    int cnt = xchg__y_map_count(m);
     p->extracts = alloc(c, sizeof *p->extracts * (size_t)(cnt > 0 ? cnt : 1));
     void *it = NULL;
-    struct fy_node_pair *pr;
-    while (p->extracts && (pr = fy_node_mapping_iterate(m, &it)) != NULL) {
-        struct fy_node *k = fy_node_pair_key(pr), *v = fy_node_pair_value(pr);
+    xchg__ypair *pr;
+    while (p->extracts && (pr = xchg__y_map_next(m, &it)) != NULL) {
+        xchg__ynode *k = xchg__y_key(pr), *v = xchg__y_value(pr);
         const char *agency = str_of(c, k, "an agency id");
         if (!agency)
             continue;
@@ -1612,23 +1573,23 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
         parse_consent_values(c, get(v, "consent_values"), x);
 
         /* columns: CSV name -> field */
-        struct fy_node *cols;
+        xchg__ynode *cols;
         if (need(c, v, "columns", where, &cols) && is_map(c, cols, "'columns'")) {
-            int nc = fy_node_mapping_item_count(cols);
+            int nc = xchg__y_map_count(cols);
             x->columns = alloc(c, sizeof *x->columns * (size_t)(nc > 0 ? nc : 1));
             void *ci = NULL;
-            struct fy_node_pair *cp;
-            while (x->columns && (cp = fy_node_mapping_iterate(cols, &ci)) != NULL) {
-                const char *csv = str_of(c, fy_node_pair_key(cp), "a column name");
-                const char *fname = str_of(c, fy_node_pair_value(cp), "a field name");
+            xchg__ypair *cp;
+            while (x->columns && (cp = xchg__y_map_next(cols, &ci)) != NULL) {
+                const char *csv = str_of(c, xchg__y_key(cp), "a column name");
+                const char *fname = str_of(c, xchg__y_value(cp), "a field name");
                 if (!csv || !fname)
                     continue;
-                size_t fi = field_ref(c, fy_node_pair_value(cp), fname, where);
+                size_t fi = field_ref(c, xchg__y_value(cp), fname, where);
                 if (fi == XCHG_NONE)
                     continue;
                 for (size_t j = 0; j < x->ncolumns; j++)
                     if (x->columns[j].field == fi)
-                        ERR(c, fy_node_pair_value(cp),
+                        ERR(c, xchg__y_value(cp),
                             "field '%s' is mapped from two columns in %s", fname, where);
                 xchg_column *col = &x->columns[x->ncolumns++];
                 memset(col, 0, sizeof *col);
@@ -1643,37 +1604,37 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
                             x->record_ref);
         }
         /* date formats per date field (defaults: ISO) */
-        struct fy_node *df = get(v, "date_formats");
+        xchg__ynode *df = get(v, "date_formats");
         if (df && is_map(c, df, "'date_formats'")) {
             void *di = NULL;
-            struct fy_node_pair *dp;
-            while ((dp = fy_node_mapping_iterate(df, &di)) != NULL) {
-                const char *fname = str_of(c, fy_node_pair_key(dp), "a field name");
+            xchg__ypair *dp;
+            while ((dp = xchg__y_map_next(df, &di)) != NULL) {
+                const char *fname = str_of(c, xchg__y_key(dp), "a field name");
                 if (!fname)
                     continue;
-                size_t fi = field_ref(c, fy_node_pair_key(dp), fname, "'date_formats'");
+                size_t fi = field_ref(c, xchg__y_key(dp), fname, "'date_formats'");
                 xchg_column *col = NULL;
                 for (size_t j = 0; fi != XCHG_NONE && j < x->ncolumns; j++)
                     if (x->columns[j].field == fi)
                         col = &x->columns[j];
                 if (fi != XCHG_NONE && p->fields[fi].type != XCHG_FT_DATE) {
-                    ERR(c, fy_node_pair_key(dp), "'date_formats' names '%s', which is not a date field",
+                    ERR(c, xchg__y_key(dp), "'date_formats' names '%s', which is not a date field",
                         fname);
                     continue;
                 }
                 if (fi != XCHG_NONE && !col) {
-                    ERR(c, fy_node_pair_key(dp),
+                    ERR(c, xchg__y_key(dp),
                         "'date_formats' names '%s', which no column of %s maps", fname, where);
                     continue;
                 }
                 if (!col)
                     continue;
-                get_str_list(c, fy_node_pair_value(dp), &col->date_formats, &col->ndate_formats,
+                get_str_list(c, xchg__y_value(dp), &col->date_formats, &col->ndate_formats,
                              "a date format");
                 for (size_t j = 0; j < col->ndate_formats; j++)
                     if (!strstr(col->date_formats[j], "%d") || !strstr(col->date_formats[j], "%m") ||
                         !strstr(col->date_formats[j], "%Y"))
-                        ERR(c, fy_node_pair_value(dp),
+                        ERR(c, xchg__y_value(dp),
                             "date format '%s' must contain %%d, %%m and %%Y", col->date_formats[j]);
             }
         }
@@ -1707,7 +1668,7 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
         /* payload */
         const char **pay;
         size_t npay;
-        struct fy_node *pn = get(v, "payload");
+        xchg__ynode *pn = get(v, "payload");
         if (pn && get_str_list(c, pn, &pay, &npay, "'payload'")) {
             if (npay && p->linkage_only)
                 ERR(c, pn, "payload of %s: a linkage-only agreement (no 'release' section) "
@@ -1726,13 +1687,13 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
             }
         }
         /* indicators */
-        struct fy_node *ind = get(v, "indicators");
+        xchg__ynode *ind = get(v, "indicators");
         if (ind && is_seq(c, ind, "'indicators'")) {
-            int ni = fy_node_sequence_item_count(ind);
+            int ni = xchg__y_seq_count(ind);
             x->indicators = alloc(c, sizeof *x->indicators * (size_t)(ni > 0 ? ni : 1));
             void *ii = NULL;
-            struct fy_node *e;
-            while (x->indicators && (e = fy_node_sequence_iterate(ind, &ii)) != NULL) {
+            xchg__ynode *e;
+            while (x->indicators && (e = xchg__y_seq_next(ind, &ii)) != NULL) {
                 if (!is_map(c, e, "each indicator"))
                     continue;
                 check_keys(c, e, ikeys, "an indicator");
@@ -1786,7 +1747,7 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
                 if (en && (in->end_field = field_ref(c, get(e, "end_date"), en, iw)) != XCHG_NONE &&
                     p->fields[in->end_field].type != XCHG_FT_DATE)
                     ERR(c, get(e, "end_date"), "%s: 'end_date' must name a date field", iw);
-                struct fy_node *w = get(e, "when");
+                xchg__ynode *w = get(e, "when");
                 if (!w && in->measure != XCHG_NONE) {
                     x->nindicators++; /* a measure of every row */
                     continue;
@@ -1794,14 +1755,14 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
                 if (!need(c, e, "when", iw, &w))
                     continue;
                 /* one condition (mapping) or a list of conditions, all of which must hold */
-                int nc = fy_node_get_type(w) == FYNT_SEQUENCE ? fy_node_sequence_item_count(w) : 1;
+                int nc = xchg__y_type(w) == XCHG_Y_SEQUENCE ? xchg__y_seq_count(w) : 1;
                 in->all = alloc(c, sizeof *in->all * (size_t)(nc > 0 ? nc : 1));
                 if (!in->all)
                     continue;
-                if (fy_node_get_type(w) == FYNT_SEQUENCE) {
+                if (xchg__y_type(w) == XCHG_Y_SEQUENCE) {
                     void *wi = NULL;
-                    struct fy_node *we;
-                    while ((we = fy_node_sequence_iterate(w, &wi)) != NULL)
+                    xchg__ynode *we;
+                    while ((we = xchg__y_seq_next(w, &wi)) != NULL)
                         if (parse_condition(c, we, &in->all[in->nall], x, iw))
                             in->nall++;
                 } else if (parse_condition(c, w, &in->all[0], x, iw)) {
@@ -1826,7 +1787,7 @@ static void parse_extracts(struct ctx *c, struct fy_node *root)
 
 /* ---- programme: criteria, terms, claim, costs, geography (docs/programme.md) ------- */
 
-static int parse_measure_list(struct ctx *c, struct fy_node *n, size_t **out, size_t *count,
+static int parse_measure_list(struct ctx *c, xchg__ynode *n, size_t **out, size_t *count,
                               const char *where)
 {
     const char **names;
@@ -1849,29 +1810,29 @@ static int parse_measure_list(struct ctx *c, struct fy_node *n, size_t **out, si
     return 1;
 }
 
-static void parse_criterion(struct ctx *c, struct fy_node *n, xchg_criterion *k, int depth,
+static void parse_criterion(struct ctx *c, xchg__ynode *n, xchg_criterion *k, int depth,
                             const char *where);
 
-static void parse_criteria_list(struct ctx *c, struct fy_node *n, xchg_criterion **out,
+static void parse_criteria_list(struct ctx *c, xchg__ynode *n, xchg_criterion **out,
                                 size_t *count, int depth, const char *where)
 {
     *out = NULL;
     *count = 0;
     if (!is_seq(c, n, where))
         return;
-    int cnt = fy_node_sequence_item_count(n);
+    int cnt = xchg__y_seq_count(n);
     if (cnt <= 0) {
         ERR(c, n, "%s: the list of criteria is empty", where);
         return;
     }
     *out = alloc(c, sizeof **out * (size_t)cnt);
     void *it = NULL;
-    struct fy_node *e;
-    while (*out && (e = fy_node_sequence_iterate(n, &it)) != NULL)
+    xchg__ynode *e;
+    while (*out && (e = xchg__y_seq_next(n, &it)) != NULL)
         parse_criterion(c, e, &(*out)[(*count)++], depth + 1, where);
 }
 
-static void parse_criterion(struct ctx *c, struct fy_node *n, xchg_criterion *k, int depth,
+static void parse_criterion(struct ctx *c, xchg__ynode *n, xchg_criterion *k, int depth,
                             const char *where)
 {
     static const char *const keys[] = {"id", "measure", "count", "sum", "ratio", "active",
@@ -1894,7 +1855,7 @@ static void parse_criterion(struct ctx *c, struct fy_node *n, xchg_criterion *k,
           k->id ? "' " : "", where);
     check_keys(c, n, keys, w);
     int found = 0;
-    struct fy_node *kn = NULL;
+    xchg__ynode *kn = NULL;
     for (int i = 0; i < 9; i++)
         if (get(n, kinds[i])) {
             if (found++) {
@@ -1916,7 +1877,7 @@ static void parse_criterion(struct ctx *c, struct fy_node *n, xchg_criterion *k,
             ERR(c, get(n, "measure"), "%s: 'all'/'any' take their measures from their criteria",
                 w);
     } else {
-        struct fy_node *mn;
+        xchg__ynode *mn;
         if (need(c, n, "measure", w, &mn))
             parse_measure_list(c, mn, &k->measures, &k->nmeasures, w);
     }
@@ -2004,18 +1965,18 @@ static unsigned criterion_max_terms(const xchg_criterion *k)
     return t;
 }
 
-static void parse_terms(struct ctx *c, struct fy_node *root)
+static void parse_terms(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"name", "start", "end", NULL};
     xchg_policy_data *p = c->p;
-    struct fy_node *m = get(root, "terms");
+    xchg__ynode *m = get(root, "terms");
     if (!m || !is_seq(c, m, "'terms'"))
         return;
-    int cnt = fy_node_sequence_item_count(m);
+    int cnt = xchg__y_seq_count(m);
     p->terms = alloc(c, sizeof *p->terms * (size_t)(cnt > 0 ? cnt : 1));
     void *it = NULL;
-    struct fy_node *e;
-    while (p->terms && (e = fy_node_sequence_iterate(m, &it)) != NULL) {
+    xchg__ynode *e;
+    while (p->terms && (e = xchg__y_seq_next(m, &it)) != NULL) {
         if (!is_map(c, e, "each term"))
             continue;
         check_keys(c, e, keys, "a term");
@@ -2036,24 +1997,24 @@ static void parse_terms(struct ctx *c, struct fy_node *root)
 }
 
 /* Problems' identify/outcome criteria (after the extracts: they name measures). */
-static void parse_problem_criteria(struct ctx *c, struct fy_node *root)
+static void parse_problem_criteria(struct ctx *c, xchg__ynode *root)
 {
     xchg_policy_data *p = c->p;
-    struct fy_node *pm = get(root, "problems");
+    xchg__ynode *pm = get(root, "problems");
     if (!c->problems_ok || !pm)
         return;
     for (size_t i = 0; i < p->nproblems; i++) {
         xchg_problem *pb = &p->problems[i];
-        struct fy_node *v = get(pm, pb->code);
+        xchg__ynode *v = get(pm, pb->code);
         char where[128];
         label(where, sizeof where, "problem '%s'", pb->code);
-        struct fy_node *id = get(v, "identify"), *oc = get(v, "outcome");
+        xchg__ynode *id = get(v, "identify"), *oc = get(v, "outcome");
         if (id)
             parse_criteria_list(c, id, &pb->identify, &pb->nidentify, 0, where);
-        if (oc && fy_node_get_type(oc) == FYNT_MAPPING) {
+        if (oc && xchg__y_type(oc) == XCHG_Y_MAPPING) {
             static const char *const ok[] = {"all", "any", NULL};
             check_keys(c, oc, ok, "'outcome'");
-            struct fy_node *all = get(oc, "all"), *any = get(oc, "any");
+            xchg__ynode *all = get(oc, "all"), *any = get(oc, "any");
             if ((all != NULL) + (any != NULL) != 1)
                 ERR(c, oc, "%s: 'outcome' is a list of criteria, or 'all:'/'any:' one", where);
             else
@@ -2088,25 +2049,25 @@ static void parse_problem_criteria(struct ctx *c, struct fy_node *root)
     }
 }
 
-static void parse_claim(struct ctx *c, struct fy_node *root)
+static void parse_claim(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"all_identified", "any_of", NULL};
     xchg_policy_data *p = c->p;
-    struct fy_node *m = get(root, "claim");
+    xchg__ynode *m = get(root, "claim");
     if (!m || !is_map(c, m, "'claim'"))
         return;
     check_keys(c, m, keys, "'claim'");
     p->claim_all_identified = get_bool(c, m, "all_identified", 0, "'claim'");
-    struct fy_node *g = get(m, "any_of");
+    xchg__ynode *g = get(m, "any_of");
     if (p->claim_all_identified == (g != NULL))
         ERR(c, m, "'claim' is 'all_identified: true' or 'any_of: [[problems], ...]'");
     if (!g || !is_seq(c, g, "'any_of' in 'claim'"))
         return;
-    int cnt = fy_node_sequence_item_count(g);
+    int cnt = xchg__y_seq_count(g);
     p->claim_groups = alloc(c, sizeof *p->claim_groups * (size_t)(cnt > 0 ? cnt : 1));
     void *it = NULL;
-    struct fy_node *e;
-    while (p->claim_groups && (e = fy_node_sequence_iterate(g, &it)) != NULL) {
+    xchg__ynode *e;
+    while (p->claim_groups && (e = xchg__y_seq_next(g, &it)) != NULL) {
         xchg_claim_group *cg = &p->claim_groups[p->nclaim_groups++];
         const char **names;
         size_t nn;
@@ -2125,32 +2086,32 @@ static void parse_claim(struct ctx *c, struct fy_node *root)
     }
 }
 
-static void parse_costs(struct ctx *c, struct fy_node *root)
+static void parse_costs(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"currency", "per_family", "items", NULL};
     static const char *const ikeys[] = {"id", "title", "unit_cost", "predicted_reduction",
                                         "measure", NULL};
     xchg_policy_data *p = c->p;
     p->currency = "GBP";
-    struct fy_node *m = get(root, "costs");
+    xchg__ynode *m = get(root, "costs");
     if (!m || !is_map(c, m, "'costs'"))
         return;
     check_keys(c, m, keys, "'costs'");
     const char *cur = get_str(c, m, "currency", 0, "'costs'");
     if (cur)
         p->currency = cur;
-    struct fy_node *pf = get(m, "per_family");
+    xchg__ynode *pf = get(m, "per_family");
     if (pf && num_of(c, pf, &p->cost_per_family, "'per_family' in 'costs'") &&
         p->cost_per_family < 0)
         ERR(c, pf, "'per_family' in 'costs' must not be negative");
-    struct fy_node *items = get(m, "items");
+    xchg__ynode *items = get(m, "items");
     if (!items || !is_seq(c, items, "'items' in 'costs'"))
         return;
-    int cnt = fy_node_sequence_item_count(items);
+    int cnt = xchg__y_seq_count(items);
     p->costs = alloc(c, sizeof *p->costs * (size_t)(cnt > 0 ? cnt : 1));
     void *it = NULL;
-    struct fy_node *e;
-    while (p->costs && (e = fy_node_sequence_iterate(items, &it)) != NULL) {
+    xchg__ynode *e;
+    while (p->costs && (e = xchg__y_seq_next(items, &it)) != NULL) {
         if (!is_map(c, e, "a cost item"))
             continue;
         check_keys(c, e, ikeys, "a cost item");
@@ -2158,7 +2119,7 @@ static void parse_costs(struct ctx *c, struct fy_node *root)
         memset(ci, 0, sizeof *ci);
         ci->id = get_str(c, e, "id", 1, "a cost item");
         ci->title = get_str(c, e, "title", 0, "a cost item");
-        struct fy_node *uc, *pr, *mn;
+        xchg__ynode *uc, *pr, *mn;
         if (need(c, e, "unit_cost", "a cost item", &uc) &&
             num_of(c, uc, &ci->unit_cost, "'unit_cost'") && ci->unit_cost < 0)
             ERR(c, uc, "'unit_cost' must not be negative");
@@ -2186,16 +2147,16 @@ static int postcode_part(const char *s)
     return 1;
 }
 
-static void parse_geography(struct ctx *c, struct fy_node *root)
+static void parse_geography(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"field", "postcode_areas", NULL};
     xchg_policy_data *p = c->p;
-    struct fy_node *m = get(root, "geography");
+    xchg__ynode *m = get(root, "geography");
     if (!m || !is_map(c, m, "'geography'"))
         return;
     check_keys(c, m, keys, "'geography'");
     const char *fname = get_str(c, m, "field", 0, "'geography'");
-    struct fy_node *ps = get(m, "postcode_areas");
+    xchg__ynode *ps = get(m, "postcode_areas");
     if ((fname != NULL) == (ps != NULL)) {
         ERR(c, m, "'geography' is 'field: <an area code field>' or 'postcode_areas: {district "
                   "or sector: area}'");
@@ -2220,23 +2181,23 @@ static void parse_geography(struct ctx *c, struct fy_node *root)
             pc = i;
     if (pc == XCHG_NONE)
         ERR(c, ps, "'postcode_areas' needs a uk_postcode field");
-    int cnt = fy_node_mapping_item_count(ps);
+    int cnt = xchg__y_map_count(ps);
     p->area_sectors = alloc(c, sizeof(char *) * (size_t)(cnt > 0 ? cnt : 1));
     p->area_names = alloc(c, sizeof(char *) * (size_t)(cnt > 0 ? cnt : 1));
     void *it = NULL;
-    struct fy_node_pair *pr;
-    while (p->area_sectors && p->area_names && (pr = fy_node_mapping_iterate(ps, &it)) != NULL) {
-        const char *sec = str_of(c, fy_node_pair_key(pr), "a postcode district or sector");
-        const char *area = str_of(c, fy_node_pair_value(pr), "an area name");
+    xchg__ypair *pr;
+    while (p->area_sectors && p->area_names && (pr = xchg__y_map_next(ps, &it)) != NULL) {
+        const char *sec = str_of(c, xchg__y_key(pr), "a postcode district or sector");
+        const char *area = str_of(c, xchg__y_value(pr), "an area name");
         if (!sec || !area)
             continue;
         if (!postcode_part(sec)) {
-            ERR(c, fy_node_pair_key(pr), "'%s' is not a postcode district ('FW12') or sector "
+            ERR(c, xchg__y_key(pr), "'%s' is not a postcode district ('FW12') or sector "
                                          "('FW12 3'), in capitals", sec);
             continue;
         }
         if (!*area || strlen(area) > XCHG_RECORD_MAX_AREA) {
-            ERR(c, fy_node_pair_value(pr), "area name for '%s' must be 1-%d bytes", sec,
+            ERR(c, xchg__y_value(pr), "area name for '%s' must be 1-%d bytes", sec,
                 XCHG_RECORD_MAX_AREA);
             continue;
         }
@@ -2258,20 +2219,20 @@ static int parse_requirement(const char *s, xchg_requirement *r)
     return 1;
 }
 
-static void parse_purposes(struct ctx *c, struct fy_node *root)
+static void parse_purposes(struct ctx *c, xchg__ynode *root)
 {
-    struct fy_node *m;
+    xchg__ynode *m;
     xchg_policy_data *p = c->p;
     if (!need(c, root, "purposes", "the agreement file", &m) || !is_map(c, m, "'purposes'"))
         return;
-    int cnt = fy_node_mapping_item_count(m);
+    int cnt = xchg__y_map_count(m);
     p->purposes = alloc(c, sizeof(char *) * (size_t)(cnt > 0 ? cnt : 1));
     p->purpose_text = alloc(c, sizeof(char *) * (size_t)(cnt > 0 ? cnt : 1));
     void *it = NULL;
-    struct fy_node_pair *pr;
-    while (p->purposes && p->purpose_text && (pr = fy_node_mapping_iterate(m, &it)) != NULL) {
-        const char *name = str_of(c, fy_node_pair_key(pr), "a purpose name");
-        const char *text = str_of(c, fy_node_pair_value(pr), "a purpose description");
+    xchg__ypair *pr;
+    while (p->purposes && p->purpose_text && (pr = xchg__y_map_next(m, &it)) != NULL) {
+        const char *name = str_of(c, xchg__y_key(pr), "a purpose name");
+        const char *text = str_of(c, xchg__y_value(pr), "a purpose description");
         if (!name || !text)
             continue;
         p->purposes[p->npurposes] = name;
@@ -2282,7 +2243,7 @@ static void parse_purposes(struct ctx *c, struct fy_node *root)
 }
 
 /* A 32-byte ristretto255 element written as 64 hex digits. */
-static int hex_point(struct ctx *c, struct fy_node *n, uint8_t out[32], const char *what)
+static int hex_point(struct ctx *c, xchg__ynode *n, uint8_t out[32], const char *what)
 {
     size_t len = 0;
     const char *s = scalar(c, n, &len, what);
@@ -2304,13 +2265,13 @@ static int hex_point(struct ctx *c, struct fy_node *n, uint8_t out[32], const ch
  * commitments here, so an agreement whose shares do not lie on one polynomial with
  * constant term P is refused.
  */
-static void parse_release_key(struct ctx *c, struct fy_node *root)
+static void parse_release_key(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"scheme",      "deal",   "threshold", "public",
                                        "commitments", "shares", NULL};
     static const char *const sk[] = {"operator", "index", "verify", NULL};
     xchg_release_key *rk = &c->p->release_key;
-    struct fy_node *m = get(root, "release_key");
+    xchg__ynode *m = get(root, "release_key");
     if (!m)
         return;
     if (c->p->linkage_only) {
@@ -2318,7 +2279,7 @@ static void parse_release_key(struct ctx *c, struct fy_node *root)
                   "nothing");
         return;
     }
-    if (fy_node_get_type(m) == FYNT_SCALAR) {
+    if (xchg__y_type(m) == XCHG_Y_SCALAR) {
         const char *v = str_of(c, m, "'release_key'");
         if (v && strcmp(v, "required") == 0) {
             rk->pending = 1;
@@ -2338,7 +2299,7 @@ static void parse_release_key(struct ctx *c, struct fy_node *root)
     if (scheme && strcmp(scheme, "ristretto255-shamir-feldman-v1") != 0)
         ERR(c, get(m, "scheme"), "unknown release-key scheme '%s' (this version knows "
                                   "ristretto255-shamir-feldman-v1)", scheme);
-    struct fy_node *n;
+    xchg__ynode *n;
     size_t len = 0;
     const char *dh = NULL;
     if (need(c, m, "deal", "'release_key'", &n) && (dh = scalar(c, n, &len, "'deal'")) &&
@@ -2353,35 +2314,35 @@ static void parse_release_key(struct ctx *c, struct fy_node *root)
             t, c->p->approvals_required);
     if (need(c, m, "public", "'release_key'", &n))
         hex_point(c, n, rk->pub, "'public' in 'release_key'");
-    struct fy_node *cm, *sh;
+    xchg__ynode *cm, *sh;
     if (t >= 1 && need(c, m, "commitments", "'release_key'", &cm) &&
         is_seq(c, cm, "'commitments'")) {
         rk->commitments = alloc(c, sizeof(*rk->commitments) * (size_t)t);
         if (rk->commitments) {
             memcpy(rk->commitments[0], rk->pub, 32);
-            if (fy_node_sequence_item_count(cm) != (int)t - 1)
+            if (xchg__y_seq_count(cm) != (int)t - 1)
                 ERR(c, cm, "'commitments' must list threshold - 1 = %ld points, not %d", t - 1,
-                    fy_node_sequence_item_count(cm));
+                    xchg__y_seq_count(cm));
             void *it = NULL;
-            struct fy_node *e;
+            xchg__ynode *e;
             long j = 1;
-            while ((e = fy_node_sequence_iterate(cm, &it)) != NULL && j < t)
+            while ((e = xchg__y_seq_next(cm, &it)) != NULL && j < t)
                 hex_point(c, e, rk->commitments[j++], "a commitment");
         }
     }
     if (need(c, m, "shares", "'release_key'", &sh) && is_seq(c, sh, "'shares'")) {
-        int cnt = fy_node_sequence_item_count(sh);
+        int cnt = xchg__y_seq_count(sh);
         rk->shares = alloc(c, sizeof(*rk->shares) * (size_t)(cnt > 0 ? cnt : 1));
         void *it = NULL;
-        struct fy_node *e;
-        while (rk->shares && (e = fy_node_sequence_iterate(sh, &it)) != NULL) {
+        xchg__ynode *e;
+        while (rk->shares && (e = xchg__y_seq_next(sh, &it)) != NULL) {
             if (!is_map(c, e, "a release-key share"))
                 continue;
             check_keys(c, e, sk, "a release-key share");
             xchg_release_key_share *s = &rk->shares[rk->nshares];
             const char *op = get_str(c, e, "operator", 1, "a release-key share");
             long ix = 0;
-            struct fy_node *v;
+            xchg__ynode *v;
             if (!op || !get_long(c, e, "index", 1, 1, 255, &ix, "a release-key share") ||
                 !need(c, e, "verify", "a release-key share", &v) ||
                 !hex_point(c, v, s->verify, "'verify'"))
@@ -2416,12 +2377,12 @@ static void parse_release_key(struct ctx *c, struct fy_node *root)
     rk->present = c->errors == before;
 }
 
-static void parse_release(struct ctx *c, struct fy_node *root)
+static void parse_release(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"recipients", "approvals_required", "consent", NULL};
     static const char *const ck[] = {"requires", "unless_basis", "withheld",
                                      "objection_stops_identification", NULL};
-    struct fy_node *m;
+    xchg__ynode *m;
     xchg_policy_data *p = c->p;
     if (p->linkage_only)
         return; /* a pure linkage agreement: nothing is released */
@@ -2443,7 +2404,7 @@ static void parse_release(struct ctx *c, struct fy_node *root)
     }
     const char **names;
     size_t nn;
-    struct fy_node *r;
+    xchg__ynode *r;
     if (need(c, m, "recipients", "'release'", &r) &&
         get_str_list(c, r, &names, &nn, "'recipients'")) {
         p->recipients = alloc(c, sizeof(size_t) * (nn ? nn : 1));
@@ -2455,41 +2416,41 @@ static void parse_release(struct ctx *c, struct fy_node *root)
         if (nn == 0)
             ERR(c, r, "'recipients' must name at least one recipient");
     }
-    struct fy_node *cm;
+    xchg__ynode *cm;
     if (!need(c, m, "consent", "'release'", &cm) || !is_map(c, cm, "'consent'"))
         return;
     /* consent: { agency: { purpose: {requires, unless_basis} } } */
     size_t total = 0;
     void *it = NULL;
-    struct fy_node_pair *pr;
-    while ((pr = fy_node_mapping_iterate(cm, &it)) != NULL)
-        if (fy_node_get_type(fy_node_pair_value(pr)) == FYNT_MAPPING)
-            total += (size_t)fy_node_mapping_item_count(fy_node_pair_value(pr));
+    xchg__ypair *pr;
+    while ((pr = xchg__y_map_next(cm, &it)) != NULL)
+        if (xchg__y_type(xchg__y_value(pr)) == XCHG_Y_MAPPING)
+            total += (size_t)xchg__y_map_count(xchg__y_value(pr));
     p->consent = alloc(c, sizeof *p->consent * (total ? total : 1));
     it = NULL;
-    while (p->consent && (pr = fy_node_mapping_iterate(cm, &it)) != NULL) {
-        const char *agency = str_of(c, fy_node_pair_key(pr), "an agency id");
+    while (p->consent && (pr = xchg__y_map_next(cm, &it)) != NULL) {
+        const char *agency = str_of(c, xchg__y_key(pr), "an agency id");
         if (!agency)
             continue;
-        size_t pi = party_ref(c, fy_node_pair_key(pr), agency, XCHG_ROLE_AGENCY, "'consent'");
+        size_t pi = party_ref(c, xchg__y_key(pr), agency, XCHG_ROLE_AGENCY, "'consent'");
         char where[128];
         label(where, sizeof where, "consent rules of '%s'", agency);
-        struct fy_node *am = fy_node_pair_value(pr);
+        xchg__ynode *am = xchg__y_value(pr);
         if (!is_map(c, am, where) || pi == XCHG_NONE)
             continue;
         void *pit = NULL;
-        struct fy_node_pair *pp;
-        while ((pp = fy_node_mapping_iterate(am, &pit)) != NULL) {
-            const char *purpose = str_of(c, fy_node_pair_key(pp), "a purpose");
+        xchg__ypair *pp;
+        while ((pp = xchg__y_map_next(am, &pit)) != NULL) {
+            const char *purpose = str_of(c, xchg__y_key(pp), "a purpose");
             if (!purpose)
                 continue;
             int known = 0;
             for (size_t i = 0; i < p->npurposes; i++)
                 known |= strcmp(p->purposes[i], purpose) == 0;
             if (!known && p->npurposes)
-                ERR(c, fy_node_pair_key(pp), "unknown purpose '%s' in %s (declare it under 'purposes')",
+                ERR(c, xchg__y_key(pp), "unknown purpose '%s' in %s (declare it under 'purposes')",
                     purpose, where);
-            struct fy_node *rule = fy_node_pair_value(pp);
+            xchg__ynode *rule = xchg__y_value(pp);
             if (!is_map(c, rule, where))
                 continue;
             check_keys(c, rule, ck, where);
@@ -2516,7 +2477,7 @@ static void parse_release(struct ctx *c, struct fy_node *root)
             else if (wh && strcmp(wh, "notice") != 0)
                 ERR(c, get(rule, "withheld"),
                     "'withheld' in %s must be silent, notice or named, not '%s'", where, wh);
-            struct fy_node *ob = get(rule, "objection_stops_identification");
+            xchg__ynode *ob = get(rule, "objection_stops_identification");
             if (ob && strcmp(purpose, "identification") != 0)
                 ERR(c, ob,
                     "'objection_stops_identification' in %s applies only to the "
@@ -2528,10 +2489,10 @@ static void parse_release(struct ctx *c, struct fy_node *root)
     }
 }
 
-static void parse_reports(struct ctx *c, struct fy_node *root)
+static void parse_reports(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"suppress_below", "round_to", "suppress_zeros", NULL};
-    struct fy_node *m;
+    xchg__ynode *m;
     xchg_policy_data *p = c->p;
     p->suppress_below = 5;
     p->round_to = 5;
@@ -2553,7 +2514,7 @@ static void parse_reports(struct ctx *c, struct fy_node *root)
  * fields: {NAME: share} overrides it per field. Default 0.05 (docs/mapping.md).
  */
 #define XCHG__MAX_UNPARSEABLE_DEFAULT 0.05
-static int share_of(struct ctx *c, struct fy_node *n, double *out, const char *what)
+static int share_of(struct ctx *c, xchg__ynode *n, double *out, const char *what)
 {
     if (!num_of(c, n, out, what))
         return 0;
@@ -2564,32 +2525,32 @@ static int share_of(struct ctx *c, struct fy_node *n, double *out, const char *w
     return 1;
 }
 
-static void parse_quality(struct ctx *c, struct fy_node *root)
+static void parse_quality(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"max_unparseable", "fields", NULL};
     xchg_policy_data *p = c->p;
     p->max_unparseable = XCHG__MAX_UNPARSEABLE_DEFAULT;
     for (size_t i = 0; i < p->nfields; i++)
         p->fields[i].max_unparseable = -1;
-    struct fy_node *m = get(root, "quality");
+    xchg__ynode *m = get(root, "quality");
     if (!m || !is_map(c, m, "'quality'"))
         return;
     check_keys(c, m, keys, "'quality'");
-    struct fy_node *g = get(m, "max_unparseable");
+    xchg__ynode *g = get(m, "max_unparseable");
     if (g)
         share_of(c, g, &p->max_unparseable, "'quality.max_unparseable'");
-    struct fy_node *fm = get(m, "fields");
+    xchg__ynode *fm = get(m, "fields");
     if (!fm || !is_map(c, fm, "'quality.fields'"))
         return;
     void *it = NULL;
-    struct fy_node_pair *pr;
-    while ((pr = fy_node_mapping_iterate(fm, &it)) != NULL) {
-        const char *name = str_of(c, fy_node_pair_key(pr), "a field name");
+    xchg__ypair *pr;
+    while ((pr = xchg__y_map_next(fm, &it)) != NULL) {
+        const char *name = str_of(c, xchg__y_key(pr), "a field name");
         if (!name)
             continue;
-        size_t fi = field_ref(c, fy_node_pair_key(pr), name, "'quality.fields'");
+        size_t fi = field_ref(c, xchg__y_key(pr), name, "'quality.fields'");
         double v;
-        if (share_of(c, fy_node_pair_value(pr), &v, "a field's max_unparseable") &&
+        if (share_of(c, xchg__y_value(pr), &v, "a field's max_unparseable") &&
             fi != XCHG_NONE)
             p->fields[fi].max_unparseable = v;
     }
@@ -2606,11 +2567,11 @@ double xchg_policy_max_unparseable(const xchg_policy *pol, size_t field)
 }
 
 /* Cross-checks that need several sections. */
-static void cross_check(struct ctx *c, struct fy_node *root)
+static void cross_check(struct ctx *c, xchg__ynode *root)
 {
     xchg_policy_data *p = c->p;
     if (c->parties_ok) {
-        struct fy_node *ag = get(root, "agreement");
+        xchg__ynode *ag = get(root, "agreement");
         const char *owner = get_str(c, ag, "owner", 1, "'agreement'");
         p->owner = XCHG_NONE;
         if (owner) {
@@ -2635,13 +2596,13 @@ static void cross_check(struct ctx *c, struct fy_node *root)
                     p->problems[i].code);
     if (c->problems_ok && c->extracts_ok) {
         /* every problem must be assertable: some agency that may assert it has an indicator */
-        struct fy_node *pm = get(root, "problems");
+        xchg__ynode *pm = get(root, "problems");
         for (size_t i = 0; i < p->nproblems; i++) {
             int can = p->problems[i].nidentify > 0;
             for (size_t e = 0; e < p->nextracts; e++)
                 for (size_t j = 0; j < p->extracts[e].nindicators; j++)
                     can |= p->extracts[e].indicators[j].problem == i;
-            struct fy_node *pn = get(pm, p->problems[i].code);
+            xchg__ynode *pn = get(pm, p->problems[i].code);
             if (p->problems[i].nasserted == 0)
                 continue; /* reported below, whatever the state of the extracts */
             if (!can)
@@ -2743,11 +2704,11 @@ struct yaml_err_ctx {
  * custodian: <party id>} — exact-match tokens through the key service (docs/keyd.md).
  * Absent, or mode: secret, keeps the linkage secret alone.
  */
-static void parse_tokens(struct ctx *c, struct fy_node *root)
+static void parse_tokens(struct ctx *c, xchg__ynode *root)
 {
     static const char *const keys[] = {"mode", "keyd", "key", "queries_per_day", "custodian",
                                        NULL};
-    struct fy_node *m = get(root, "tokens");
+    xchg__ynode *m = get(root, "tokens");
     xchg_tokens *t = &c->p->tokens;
     t->mode = XCHG_TOKENS_SECRET;
     t->custodian = XCHG_NONE;
@@ -2811,8 +2772,7 @@ xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_
     if (!file)
         file = "<agreement>";
     xchg_err rc = XCHG_ERR_POLICY;
-    struct fy_document *doc = NULL;
-    struct fy_diag *fd = NULL;
+    xchg__ydoc *doc = NULL;
     xchg_policy *pol = calloc(1, sizeof *pol);
     if (!pol)
         return XCHG_ERR_NOMEM;
@@ -2820,19 +2780,20 @@ xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_
         xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0, "agreement contains a NUL byte");
         goto cleanup;
     }
-    xchg_err ye = xchg__yaml_load(text, len, file, "an agreement", "the agreement", &doc, &fd, d);
+    xchg_err ye = xchg__yaml_load(text, len, file, "an agreement", "the agreement", &doc, d);
     if (ye != XCHG_OK) {
         rc = ye;
         goto cleanup;
     }
-    struct fy_node *root = fy_document_root(doc);
+    xchg__ynode *root = xchg__yaml_root(doc);
     struct ctx c = {.file = file, .diag = d, .a = &pol->a, .p = &pol->d};
     if (!root || !is_map(&c, root, "the agreement file")) {
-        if (!root)
+        if (!root) {
             xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0, "the agreement file is empty");
+            rc = XCHG_ERR_FORMAT;
+        }
         goto cleanup;
     }
-    /* aliases and anchors would let one place silently change another */
     check_keys(&c, root, top, "the agreement file");
     long fmt = 0;
     if (get_long(&c, root, "exchange_agreement", 1, 1, 1000, &fmt, "the agreement file") &&
@@ -2878,10 +2839,7 @@ xchg_err xchg_policy_parse(const char *text, size_t len, const char *file, xchg_
     pol = NULL;
     rc = XCHG_OK;
 cleanup:
-    if (doc)
-        fy_document_destroy(doc);
-    if (fd)
-        fy_diag_destroy(fd);
+    xchg__yaml_free(doc);
     xchg_policy_free(pol);
     return rc;
 }
@@ -3129,43 +3087,35 @@ xchg_err xchg_policy_bind_keys(const char *text, size_t len, const char *file, c
         return XCHG_ERR_ARG;
     if (!file)
         file = "<agreement>";
-    unsigned bad = xchg__utf8_bad_line(text, len);
-    if (bad) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, file, bad, 0, "not valid UTF-8 text");
-        return XCHG_ERR_FORMAT;
-    }
-    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE};
-    struct fy_document *doc = fy_document_build_from_string(&cfg, text, len);
+    xchg__ydoc *doc = NULL;
+    xchg_err ye = xchg__yaml_load(text, len, file, "an agreement", "the agreement", &doc, d);
+    if (ye != XCHG_OK)
+        return ye;
     xchg_err rc = XCHG_ERR_POLICY, key_err = XCHG_ERR_POLICY;
     struct splice *sp = NULL;
     size_t nsp = 0;
     char *res = NULL;
-    if (!doc) {
-        xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0, "not valid YAML (run 'xchg policy check')");
-        return XCHG_ERR_FORMAT;
-    }
-    struct fy_node *parties = fy_node_mapping_lookup_by_string(fy_document_root(doc), "parties", 7);
-    if (!parties || fy_node_get_type(parties) != FYNT_SEQUENCE) {
+    xchg__ynode *parties = xchg__y_lookup(xchg__yaml_root(doc), "parties", 7);
+    if (!parties || xchg__y_type(parties) != XCHG_Y_SEQUENCE) {
         xchg_diag_add(d, XCHG_SEV_ERROR, file, 0, 0, "the agreement has no 'parties' list");
         goto cleanup;
     }
-    int cnt = fy_node_sequence_item_count(parties);
+    int cnt = xchg__y_seq_count(parties);
     sp = calloc((size_t)(cnt > 0 ? cnt : 1), sizeof *sp);
     if (!sp) {
         rc = XCHG_ERR_NOMEM;
         goto cleanup;
     }
     void *it = NULL;
-    struct fy_node *e;
+    xchg__ynode *e;
     int errors = 0;
-    while ((e = fy_node_sequence_iterate(parties, &it)) != NULL) {
-        struct fy_node *idn = fy_node_mapping_lookup_by_string(e, "id", 2);
-        struct fy_node *kn = fy_node_mapping_lookup_by_string(e, "key", 3);
+    while ((e = xchg__y_seq_next(parties, &it)) != NULL) {
+        xchg__ynode *idn = xchg__y_lookup(e, "id", 2);
+        xchg__ynode *kn = xchg__y_lookup(e, "key", 3);
         size_t idl = 0, kl = 0;
-        const char *id = idn ? fy_node_get_scalar(idn, &idl) : NULL;
-        const char *ks = kn ? fy_node_get_scalar(kn, &kl) : NULL;
-        struct fy_token *tok = kn ? fy_node_get_scalar_token(kn) : NULL;
-        if (!id || !ks || !tok || fy_node_get_style(kn) != FYNS_PLAIN)
+        const char *id = idn ? xchg__y_scalar(idn, &idl) : NULL;
+        const char *ks = kn ? xchg__y_scalar(kn, &kl) : NULL;
+        if (!id || !ks || !plain(kn))
             continue;
         int unbound = kl == 7 && memcmp(ks, "unbound", 7) == 0;
         if (!unbound && !rebind)
@@ -3190,11 +3140,10 @@ xchg_err xchg_policy_bind_keys(const char *text, size_t len, const char *file, c
                 key_err = r; /* a missing key file is "not found" (exit 3), not a bad policy */
             continue;
         }
-        const struct fy_mark *a = fy_token_start_mark(tok), *b = fy_token_end_mark(tok);
-        if (!a || !b || b->input_pos > len || a->input_pos >= b->input_pos)
+        if (kn->end > len || kn->start >= kn->end)
             continue;
-        sp[nsp].start = a->input_pos;
-        sp[nsp].end = b->input_pos;
+        sp[nsp].start = kn->start;
+        sp[nsp].end = kn->end;
         xchg_pubkey_to_string(&pk, sp[nsp].key);
         nsp++;
     }
@@ -3229,6 +3178,6 @@ xchg_err xchg_policy_bind_keys(const char *text, size_t len, const char *file, c
 cleanup:
     free(res);
     free(sp);
-    fy_document_destroy(doc);
+    xchg__yaml_free(doc);
     return rc;
 }

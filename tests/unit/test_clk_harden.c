@@ -319,7 +319,7 @@ static void test_weak_blocking_warned(void **state)
         line += *q == '\n';
     char want[512];
     snprintf(want, sizeof want,
-             "h.yaml:%u:9: warning: blocking key 1 is the single low-entropy attribute "
+             "h.yaml:%u:7: warning: blocking key 1 is the single low-entropy attribute "
              "'surname:phonetic': the matcher can recover its value from the tokens' "
              "frequencies (docs/attacks.md); combine it with another part, e.g. a name code "
              "with a date part",

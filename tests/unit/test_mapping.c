@@ -230,9 +230,9 @@ static void test_refused_mappings(void **state)
         {"A: ASB}", "A: ARSON}",
          "m.yaml:11:57: error: 'ARSON' is not one of the values the agreement allows for field "
          "'incident_type'"},
-        {"[\"%Y-%m-%d\"]", "[\"%Y-%m\"]", "m.yaml:9:38: error: date format '%Y-%m' needs %d, %m and %Y"},
+        {"[\"%Y-%m-%d\"]", "[\"%Y-%m\"]", "m.yaml:9:37: error: date format '%Y-%m' needs %d, %m and %Y"},
         {"  Given Name: forename\n", "  Given Name: {field: forename, codes: {A: B}}\n",
-         "m.yaml:7:41: error: 'codes' translates values of code and sex fields; field 'forename' "
+         "m.yaml:7:40: error: 'codes' translates values of code and sex fields; field 'forename' "
          "has type name"},
         {"agreement: test-agreement", "agreement: other-agreement",
          "m.yaml:2:12: error: this mapping is for agreement 'other-agreement', not "
@@ -251,7 +251,7 @@ static void test_refused_mappings(void **state)
         {"consent_column: Agreed\n", "consent_values: {given: []}\n",
          "m.yaml:5:18: error: 'consent_values.given' must be a list of the agency's spellings"},
         {"  Occurred: incident_date\n", "  Occurred: incident_date\n  Occurred: dob\n",
-         "m.yaml:14:4: error: not valid YAML: duplicate key"},
+         "m.yaml:13:3: error: not valid YAML: duplicate key"},
     };
     for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
         const char *at = strstr(own_map, bads[i].find);
@@ -284,6 +284,11 @@ static void test_refused_mappings(void **state)
         {"a: &x [*x]\n", 0, "error"},
         {"\xff\xfe: 1\n", 6, "h.yaml:1: error: not valid UTF-8 text"},
         {"%# directive\xfa\xfa\nexchange_mapping: 1\n", 0, "h.yaml:1: error: not valid UTF-8 text"},
+        /* libfyaml 0.7.12, which read YAML until December 2026, garbled (and leaked) this
+         * key; libyaml reads it, and the '? :' after it is refused (found by fuzz_mapping) */
+        {"# A\n'''''''''''''''''''''''''''''':\n? :\n", 0,
+         "h.yaml:3:3: error: not valid YAML: did not find expected key (while parsing a block "
+         "mapping that starts on line 3)"},
         /* a second document is refused, not left unread */
         {"exchange_mapping: 1\n---\nagency: school\n", 0,
          "h.yaml:2:1: error: a second YAML document starts here: a mapping file is one "

@@ -107,7 +107,7 @@ static const struct bad bads[] = {
     {"wrong type: number", "  version: 2\n", "  version: two\n", XCHG_ERR_POLICY,
      "t.yaml:5:12: error: 'version' in 'agreement' must be a whole number, not 'two'"},
     {"wrong type: list for text", "  title: Test agreement\n", "  title: [a, b]\n",
-     XCHG_ERR_POLICY, "t.yaml:6:11: error: 'title' in 'agreement' must be a single value, not a list"},
+     XCHG_ERR_POLICY, "t.yaml:6:10: error: 'title' in 'agreement' must be a single value, not a list"},
     {"wrong type: bool", "    signs_agreement: false\n", "    signs_agreement: no\n",
      XCHG_ERR_POLICY,
      "t.yaml:44:22: error: 'signs_agreement' in party 'team' must be true or false, not 'no'"},
@@ -117,10 +117,10 @@ static const struct bad bads[] = {
      "'01/01/2026'"},
     {"unknown party in a rule", "    asserted_by: [police]\n", "    asserted_by: [police, fire]\n",
      XCHG_ERR_POLICY,
-     "t.yaml:69:19: error: unknown party 'fire' in 'asserted_by' of problem 'crime_asb'"},
+     "t.yaml:69:18: error: unknown party 'fire' in 'asserted_by' of problem 'crime_asb'"},
     {"party with the wrong role", "    asserted_by: [police]\n", "    asserted_by: [matcher]\n",
      XCHG_ERR_POLICY,
-     "t.yaml:69:19: error: party 'matcher' in 'asserted_by' of problem 'crime_asb' must have role "
+     "t.yaml:69:18: error: party 'matcher' in 'asserted_by' of problem 'crime_asb' must have role "
      "agency, but has role matcher"},
     {"problem no agency may assert", "    asserted_by: [school]\n", "    asserted_by: []\n",
      XCHG_ERR_POLICY, "t.yaml:71:5: error: problem 'school' can never be evidenced: no agency may assert it"},
@@ -130,7 +130,7 @@ static const struct bad bads[] = {
      "'asserted_by')"},
     {"rule that can never be met", "{at_least: 2, of: [crime_asb, school]}",
      "{at_least: 3, of: [crime_asb, school]}", XCHG_ERR_POLICY,
-     "t.yaml:74:19: error: the eligibility rule can never be met: it needs 3 problems but lists "
+     "t.yaml:74:18: error: the eligibility rule can never be met: it needs 3 problems but lists "
      "only 2"},
     {"rule on a problem nobody evidences",
      "  school:\n    title: Poor attendance\n",
@@ -140,7 +140,7 @@ static const struct bad bads[] = {
      "indicator for it"},
     {"unknown problem in the rule", "of: [crime_asb, school]", "of: [crime_asb, schools]",
      XCHG_ERR_POLICY,
-     "t.yaml:74:37: error: unknown problem 'schools' in the eligibility rule (declare it under "
+     "t.yaml:74:36: error: unknown problem 'schools' in the eligibility rule (declare it under "
      "'problems')"},
     {"expiry before start", "  expires: 2027-12-31\n", "  expires: 2025-12-31\n", XCHG_ERR_POLICY,
      "t.yaml:17:12: error: the agreement expires before it starts (expires 2025-12-31 is before "
@@ -157,7 +157,7 @@ static const struct bad bads[] = {
      "'legal_basis' (their power to share)"},
     {"special category without article 9",
      "    article9: \"Art 9(2)(g); DPA 2018 Sch 1 para 18\"\n", "", XCHG_ERR_POLICY,
-     "t.yaml:58:15: error: field 'treatment' is special-category data but 'lawful_basis' has no "
+     "t.yaml:58:14: error: field 'treatment' is special-category data but 'lawful_basis' has no "
      "'article9' condition",
      "  term_end: {type: date}\n",
      "  term_end: {type: date}\n  treatment: {type: code, values: [DRUG], special_category: true}\n"},
@@ -170,9 +170,9 @@ static const struct bad bads[] = {
      "t.yaml:79:89: error: unknown field 'incident_kind' in extract of 'police' (declare it under "
      "'fields')"},
     {"transform on the wrong type", "\"forename:initial\"", "\"dob:initial\"", XCHG_ERR_POLICY,
-     "t.yaml:62:52: error: transform 'initial' cannot apply to field 'dob' of type date"},
+     "t.yaml:62:51: error: transform 'initial' cannot apply to field 'dob' of type date"},
     {"unknown transform", "\"surname:phonetic\"", "\"surname:metaphone\"", XCHG_ERR_POLICY,
-     "t.yaml:62:32: error: unknown transform 'metaphone' in match key 'phon_dob' (expected "
+     "t.yaml:62:31: error: unknown transform 'metaphone' in match key 'phon_dob' (expected "
      "initial, phonetic, double_metaphone, first, nickname, year, swap_dm, outward or "
      "sector)"},
     {"any_order names a field not in the key", "{name: name_dob, fields: [surname, forename, dob]}",
@@ -183,12 +183,12 @@ static const struct bad bads[] = {
     {"any_order of different types", "{name: name_dob, fields: [surname, forename, dob]}",
      "{name: name_dob, fields: [surname, forename, dob], any_order: [surname, dob]}",
      XCHG_ERR_POLICY,
-     "t.yaml:61:68: error: 'any_order' of match key 'name_dob' pairs fields of different types "
+     "t.yaml:61:67: error: 'any_order' of match key 'name_dob' pairs fields of different types "
      "(name, date)"},
     {"any_order of one field", "{name: name_dob, fields: [surname, forename, dob]}",
      "{name: name_dob, fields: [surname, forename, dob], any_order: [surname]}",
      XCHG_ERR_POLICY,
-     "t.yaml:61:68: error: 'any_order' of match key 'name_dob' must name exactly two of its "
+     "t.yaml:61:67: error: 'any_order' of match key 'name_dob' must name exactly two of its "
      "fields"},
     {"bad clk_invalid", "surname: {type: name}", "surname: {type: name, clk_invalid: keep}",
      XCHG_ERR_POLICY,
@@ -199,17 +199,17 @@ static const struct bad bads[] = {
      "t.yaml:7:10: error: the owner creates the linkage secret and must not be the matcher"},
     {"payload field not sent", "    payload: [forename, surname]\n",
      "    payload: [forename, surname, incident_type]\n", XCHG_ERR_POLICY,
-     "t.yaml:96:15: error: payload field 'incident_type' of extract of 'school' is not among its "
+     "t.yaml:96:14: error: payload field 'incident_type' of extract of 'school' is not among its "
      "'columns'"},
     {"comparison of text with a number", "when: {field: incident_type, in: [CRIME, ASB]}",
      "when: {field: incident_type, lt: 3}", XCHG_ERR_POLICY,
-     "t.yaml:83:16: error: indicator for 'crime_asb' in extract of 'police' compares field "
+     "t.yaml:83:15: error: indicator for 'crime_asb' in extract of 'police' compares field "
      "'incident_type' (type code) with a number"},
     {"code value not allowed", "in: [CRIME, ASB]", "in: [CRIME, ASBO]", XCHG_ERR_POLICY,
-     "t.yaml:83:16: error: indicator for 'crime_asb' in extract of 'police': 'ASBO' is not one of "
+     "t.yaml:83:15: error: indicator for 'crime_asb' in extract of 'police': 'ASBO' is not one of "
      "the values of field 'incident_type'"},
     {"no matcher", "    role: matcher\n", "    role: recipient\n", XCHG_ERR_POLICY,
-     "t.yaml:23:5: error: the agreement needs exactly one party with role matcher (found 0)"},
+     "t.yaml:23:3: error: the agreement needs exactly one party with role matcher (found 0)"},
     {"threshold out of range", "households:\n",
      "fuzzy:\n  threshold: 1.5\n  blocking: [[surname]]\n  clk_schema: {version: 3}\nhouseholds:\n",
      XCHG_ERR_POLICY, "t.yaml:64:14: error: 'threshold' must be a Dice similarity in (0.5, 1], not 1.5"},
@@ -236,9 +236,10 @@ static const struct bad bads[] = {
      "referral: {requires: engagement}\n",
      "", XCHG_ERR_POLICY, "...error: missing required key 'release' in the agreement file"},
     {"not YAML", "  title: Test agreement\n", "  title: [unclosed\n", XCHG_ERR_FORMAT,
-     "t.yaml:9:11: error: not valid YAML: missing comma in flow sequence"},
+     "t.yaml:7:8: error: not valid YAML: did not find expected ',' or ']' (while parsing a flow "
+     "sequence that starts on line 6)"},
     {"duplicate key", "  title: Test agreement\n", "  title: Test agreement\n  title: Again\n",
-     XCHG_ERR_FORMAT, "t.yaml:8:4: error: not valid YAML: duplicate key"},
+     XCHG_ERR_FORMAT, "t.yaml:7:3: error: not valid YAML: duplicate key 'title' (first given on line 6)"},
     /* a second document would be silently ignored while the first is enforced */
     {"second YAML document", "  round_to: 5\n",
      "  round_to: 5\n---\nrelease:\n  approvals_required: 1\n", XCHG_ERR_POLICY,
@@ -1105,48 +1106,48 @@ static const struct bad prog_bads[] = {
      "extract has an indicator with 'measure: offense')"},
     {"terms beyond the calendar", "ratio: {lt: 0.9}, terms: 3}", "ratio: {lt: 0.9}, terms: 4}",
      XCHG_ERR_POLICY,
-     "t.yaml:78:10: error: problem 'school': a criterion looks at 4 terms but the agreement's "
+     "t.yaml:78:7: error: problem 'school': a criterion looks at 4 terms but the agreement's "
      "'terms' calendar lists 3"},
     {"measure of an agency not in asserted_by", "{id: C1, measure: offence, count",
      "{id: C1, measure: attendance, count", XCHG_ERR_POLICY,
-     "t.yaml:71:10: error: problem 'crime_asb': measure 'attendance' comes from agency 'school', "
+     "t.yaml:71:7: error: problem 'crime_asb': measure 'attendance' comes from agency 'school', "
      "which may not assert it (not in its 'asserted_by')"},
     {"reduction in identify", "{id: C1, measure: offence, count: {ge: 1}, days: 365}",
      "{id: C1, measure: offence, reduction: 0.5, days: 365}", XCHG_ERR_POLICY,
-     "t.yaml:71:10: error: problem 'crime_asb': 'reduction' compares with the baseline: it is for "
+     "t.yaml:71:7: error: problem 'crime_asb': 'reduction' compares with the baseline: it is for "
      "outcomes"},
     {"baseline condition in identify", "{id: C1, measure: offence, count: {ge: 1}, days: 365}",
      "{id: C1, measure: offence, count: {ge: 1}, days: 365, baseline_with: [offence]}",
      XCHG_ERR_POLICY,
-     "t.yaml:71:10: error: problem 'crime_asb': 'baseline_with'/'baseline_without' are for outcomes"},
+     "t.yaml:71:7: error: problem 'crime_asb': 'baseline_with'/'baseline_without' are for outcomes"},
     {"moved_from in identify", "{id: C1, measure: offence, count: {ge: 1}, days: 365}",
      "{id: C1, measure: offence, count: {ge: 1}, days: 365, moved_from: [offence]}",
-     XCHG_ERR_POLICY, "t.yaml:71:10: error: problem 'crime_asb': 'moved_from' is for outcomes"},
+     XCHG_ERR_POLICY, "t.yaml:71:7: error: problem 'crime_asb': 'moved_from' is for outcomes"},
     {"moved_from with each", "{id: C1, measure: offence, count: {ge: 1}, days: 365}",
      "{id: C1, measure: offence, count: {ge: 1}, days: 365, scope: each, moved_from: [offence]}",
      XCHG_ERR_POLICY,
-     "t.yaml:71:89: error: criterion 'C1' in problem 'crime_asb': 'moved_from' names who moved: "
+     "t.yaml:71:88: error: criterion 'C1' in problem 'crime_asb': 'moved_from' names who moved: "
      "scope person (that member) or family (some member), not each"},
     {"bad postcode_areas key", "{FW1: Fenwold,", "{fw1: Fenwold,", XCHG_ERR_POLICY,
      "t.yaml:87:20: error: 'fw1' is not a postcode district ('FW12') or sector ('FW12 3'), in "
      "capitals"},
     {"age without a date of birth", "  dob: {type: date}\n", "  dob: {type: text}\n",
      XCHG_ERR_POLICY,
-     "t.yaml:99:15: error: measure 'offence': an age condition needs a date-of-birth field (a date "
+     "t.yaml:99:14: error: measure 'offence': an age condition needs a date-of-birth field (a date "
      "field 'dob', or one marked 'date_of_birth: true')"},
     {"age the extract cannot compute", "  dob: {type: date}\n",
      "  dob: {type: date}\n  born: {type: date, date_of_birth: true}\n", XCHG_ERR_POLICY,
-     "t.yaml:100:15: error: measure 'offence': an age condition needs this agency's 'columns' to "
+     "t.yaml:100:14: error: measure 'offence': an age condition needs this agency's 'columns' to "
      "provide 'born'"},
     {"empty age", "        age: {lt: 18}\n", "        age: {}\n", XCHG_ERR_POLICY,
      "t.yaml:97:9: error: measure 'offence': 'age' needs 'ge' and/or 'lt' (whole years on the "
      "evidence date)"},
     {"impossible age", "        age: {lt: 18}\n", "        age: {ge: 18, lt: 18}\n",
-     XCHG_ERR_POLICY, "t.yaml:99:15: error: measure 'offence': no age is both at least 18 and under 18"},
+     XCHG_ERR_POLICY, "t.yaml:99:14: error: measure 'offence': no age is both at least 18 and under 18"},
     {"sum in a measure's when", "        value: sessions_attended\n",
      "        when: {sum: sessions_attended, ge: 3}\n        value: sessions_attended\n",
      XCHG_ERR_POLICY,
-     "t.yaml:110:16: error: indicator for 'attendance' in extract of 'school': a measure's 'when' "
+     "t.yaml:110:15: error: indicator for 'attendance' in extract of 'school': a measure's 'when' "
      "takes row conditions ('field'); sums and ratios over a window are the criteria's "
      "(docs/programme.md)"},
     {"of without value", "        value: sessions_attended\n", "", XCHG_ERR_POLICY,
@@ -1157,17 +1158,17 @@ static const struct bad prog_bads[] = {
      "date"},
     {"claim both forms", "claim: {all_identified: true}", "claim: {all_identified: true, any_of: [[school]]}",
      XCHG_ERR_POLICY,
-     "t.yaml:85:9: error: 'claim' is 'all_identified: true' or 'any_of: [[problems], ...]'"},
+     "t.yaml:85:8: error: 'claim' is 'all_identified: true' or 'any_of: [[problems], ...]'"},
     {"claim neither form", "claim: {all_identified: true}", "claim: {all_identified: false}",
      XCHG_ERR_POLICY,
-     "t.yaml:85:9: error: 'claim' is 'all_identified: true' or 'any_of: [[problems], ...]'"},
+     "t.yaml:85:8: error: 'claim' is 'all_identified: true' or 'any_of: [[problems], ...]'"},
     {"claim group of a problem without outcome", "claim: {all_identified: true}",
      "claim: {any_of: [[school, crime_asb]]}", XCHG_ERR_POLICY,
-     "t.yaml:83:19: error: claim group: problem 'crime_asb' has no 'outcome' to be met",
+     "t.yaml:83:18: error: claim group: problem 'crime_asb' has no 'outcome' to be met",
      "    outcome:\n      - {id: C-O1, measure: offence, none: true, days: 183}\n", ""},
     {"claim group of an unknown problem", "claim: {all_identified: true}",
      "claim: {any_of: [[school], [crime]]}", XCHG_ERR_POLICY,
-     "t.yaml:85:29: error: unknown problem 'crime' in a claim group (declare it under 'problems')"},
+     "t.yaml:85:28: error: unknown problem 'crime' in a claim group (declare it under 'problems')"},
 };
 
 static void test_programme_errors(void **state)
