@@ -360,6 +360,11 @@ xchg_err xchg_matcher_run(xchg_matcher *m, int32_t run_date, unsigned threads, i
     st->seconds_exact = r->seconds_exact;
     st->seconds_fuzzy = r->seconds_fuzzy;
     st->seconds_households = r->seconds_households;
+    /* the people and families tracked keep their names (programme_track.c) */
+    xchg__names_stats names;
+    e = xchg__programme_names(m->s, m->p, ls, r, &names, d);
+    if (e != XCHG_OK)
+        goto cleanup;
     xchg_run_params rp = {.run_date = run_date, .threads = threads, .started = now};
     e = xchg_store_save_run(m->s, m->agr, ls, r, &rp, &st->run, d);
     if (e != XCHG_OK)

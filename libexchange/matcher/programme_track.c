@@ -1,8 +1,10 @@
 /*
  * A family's state across runs (docs/programme.md "A family's state across runs",
- * "Outcomes"): after each linkage run, a newly eligible family is recorded as identified
- * with its baseline problems; every family identified before (or now) gets its baseline
- * problems' outcomes judged on the run date, and "since" carried from the run before.
+ * "Outcomes"): before a linkage run is saved, the persons and families it continues get
+ * their earlier names back (xchg__programme_names); after it, a newly eligible family is
+ * recorded as identified with its baseline problems; every family identified before (or
+ * now) gets its baseline problems' outcomes judged on the run date, and "since" carried
+ * from the run before.
  */
 #include "programme_track.h"
 
@@ -178,8 +180,8 @@ static int member_known(const struct members *mem, const char *person)
 }
 
 /* Per person of this run: NULL, or — when no earlier state knows its pseudonym (a new
- * record brought a key that now names it) — the earlier member pseudonym that held one of
- * its exact-match tokens. Records sharing a match token are one person, so a token names
+ * record brought a key that would name it anew) — the earlier member pseudonym that held
+ * one of its exact-match tokens. Records sharing a match token are one person, so a token names
  * at most one earlier person. */
 static xchg_err person_aliases(const xchg_linkset *ls, const xchg_link_result *res,
                                const struct members *mem, const struct old_toks *ot,
@@ -291,6 +293,129 @@ static xchg__prog_state *inherit(xchg__prog_states *st, const struct members *me
     return best;
 }
 
+/* A person of this run and the name it has (sorting names to keep them unique). */
+struct pname {
+    const char *name;
+    uint32_t pn;
+};
+
+static int cmp_pname(const void *a, const void *b)
+{
+    const struct pname *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->pn > y->pn) - (x->pn < y->pn);
+}
+
+xchg_err xchg__programme_names(xchg_store *s, const xchg_policy *pol, const xchg_linkset *ls,
+                               xchg_link_result *res, xchg__names_stats *ns, xchg_diag *d)
+{
+    memset(ns, 0, sizeof *ns);
+    if (xchg_policy_get(pol)->linkage_only || !res->npersons)
+        return XCHG_OK;
+    xchg__prog_states st = {0};
+    struct members mem = {0};
+    struct old_toks otok = {0};
+    const char **alias = NULL, **persons = NULL, **falias = NULL;
+    struct pname *names = NULL, *cand = NULL;
+    uint8_t *claimed = NULL;
+    xchg__famview v;
+    memset(&v, 0, sizeof v);
+    xchg_err e = xchg__prog_states_load(s, &st, d);
+    if (e == XCHG_OK)
+        e = xchg__store_prog_persons(s, add_member, &mem, d);
+    if (e == XCHG_OK)
+        e = xchg__store_prog_tokens(s, add_tok, &otok, d);
+    if (e != XCHG_OK || !st.n || !mem.n)
+        goto done; /* nothing tracked yet: every name is new */
+    qsort(mem.v, mem.n, sizeof *mem.v, cmp_member);
+    if (otok.n)
+        qsort(otok.v, otok.n, sizeof *otok.v, cmp_tok);
+    if ((e = person_aliases(ls, res, &mem, &otok, &alias)) != XCHG_OK)
+        goto done;
+    /* persons: an earlier member renamed by a stronger key gets its earlier name back,
+       unless someone of this run bears it (an earlier person split in two) or another
+       person of this run claims it first */
+    size_t nc = 0;
+    for (size_t pn = 0; alias && pn < res->npersons; pn++)
+        nc += alias[pn] != NULL;
+    if (nc) {
+        if (!(names = malloc(res->npersons * sizeof *names)) || !(cand = malloc(nc * sizeof *cand))) {
+            e = XCHG_ERR_NOMEM;
+            goto done;
+        }
+        nc = 0;
+        for (uint32_t pn = 0; pn < res->npersons; pn++) {
+            names[pn] = (struct pname){.name = res->person_pseudonym[pn], .pn = pn};
+            if (alias[pn])
+                cand[nc++] = (struct pname){.name = alias[pn], .pn = pn};
+        }
+        qsort(names, res->npersons, sizeof *names, cmp_pname);
+        qsort(cand, nc, sizeof *cand, cmp_pname);
+        for (size_t i = 0; i < nc; i++) {
+            if (i && strcmp(cand[i].name, cand[i - 1].name) == 0)
+                continue;
+            struct pname key = {.name = cand[i].name, .pn = 0};
+            size_t lo = 0, hi = res->npersons; /* lower bound of the name among this run's */
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (cmp_pname(&names[mid], &key) < 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo < res->npersons && strcmp(names[lo].name, key.name) == 0)
+                continue;
+            snprintf(res->person_pseudonym[cand[i].pn], sizeof res->person_pseudonym[0], "%s",
+                     cand[i].name);
+            ns->persons_kept++;
+        }
+    }
+    /* families: one whose name no state knows takes the name of the earlier state it
+       continues (inherit), so its history, its decisions and its name stay one */
+    if (!(claimed = calloc(st.n, 1)) || !(persons = malloc(res->npersons * sizeof *persons)) ||
+        !(falias = malloc(res->npersons * sizeof *falias))) {
+        e = XCHG_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t h = 0; h < res->nhouseholds; h++) {
+        xchg__prog_state *old = xchg__prog_state_find(&st, res->families[h].pseudonym);
+        if (old)
+            claimed[old - st.v] = 1;
+    }
+    if ((e = xchg__famview_init(&v, ls, res)) != XCHG_OK)
+        goto done;
+    for (size_t h = 0; h < res->nhouseholds && e == XCHG_OK; h++) {
+        xchg_family *fam = &res->families[h];
+        if (xchg__prog_state_find(&st, fam->pseudonym))
+            continue;
+        xchg_prog_family pf;
+        if ((e = xchg__famview_get(&v, ls, res, (uint32_t)h, &pf)) != XCHG_OK)
+            break;
+        for (size_t i = 0; i < pf.nmembers; i++) {
+            persons[i] = res->person_pseudonym[v.persons[i]];
+            falias[i] = alias ? alias[v.persons[i]] : NULL;
+        }
+        xchg__prog_state *old = inherit(&st, &mem, persons, falias, pf.nmembers, claimed);
+        if (!old)
+            continue;
+        claimed[old - st.v] = 1;
+        snprintf(fam->pseudonym, sizeof fam->pseudonym, "%s", old->pseudonym);
+        ns->families_kept++;
+    }
+done:
+    xchg__famview_free(&v);
+    free(st.v);
+    free(mem.v);
+    free(otok.v);
+    free(alias);
+    free(persons);
+    free(falias);
+    free(names);
+    free(cand);
+    free(claimed);
+    return e;
+}
+
 xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg_linkset *ls,
                                const xchg_link_result *res, int64_t run, int32_t run_date,
                                xchg__track_stats *ts, xchg_diag *d)
@@ -301,15 +426,11 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
         return XCHG_OK;
     xchg__prog_states st = {0};
     struct prevs pv = {0};
-    struct members mem = {0};
-    struct old_toks otok = {0};
-    const char **alias = NULL, **falias = NULL; /* per person; per member of one family */
     uint32_t *owner = NULL; /* per person: 1 + the index in out of the state it is written in */
     xchg__prog_token *toks = NULL;
     size_t ntoks = 0;
     xchg__prog_state *out = NULL;
     xchg_store_outcome *oc = NULL;
-    uint8_t *claimed = NULL;
     const char **pnames = NULL; /* every family's persons, by state written */
     size_t nout = 0, noc = 0, occap = 0, npn = 0;
     xchg__famview v;
@@ -318,55 +439,25 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
     if (e == XCHG_OK)
         e = xchg__store_prog_previous(s, run, add_prev, &pv, d);
     if (e == XCHG_OK)
-        e = xchg__store_prog_persons(s, add_member, &mem, d);
-    if (e == XCHG_OK)
-        e = xchg__store_prog_tokens(s, add_tok, &otok, d);
-    if (e == XCHG_OK)
         e = xchg__famview_init(&v, ls, res);
     if (e == XCHG_OK && (!(out = malloc((res->nhouseholds ? res->nhouseholds : 1) * sizeof *out)) ||
-                         !(claimed = calloc(st.n ? st.n : 1, 1)) ||
                          !(pnames = malloc((ls->n ? ls->n : 1) * sizeof *pnames)) ||
-                         !(falias = malloc((ls->n ? ls->n : 1) * sizeof *falias)) ||
                          !(owner = calloc(res->npersons ? res->npersons : 1, sizeof *owner))))
         e = XCHG_ERR_NOMEM;
     if (e != XCHG_OK)
         goto done;
     if (pv.n)
         qsort(pv.v, pv.n, sizeof *pv.v, cmp_prev);
-    if (mem.n)
-        qsort(mem.v, mem.n, sizeof *mem.v, cmp_member);
-    if (otok.n)
-        qsort(otok.v, otok.n, sizeof *otok.v, cmp_tok);
-    if ((e = person_aliases(ls, res, &mem, &otok, &alias)) != XCHG_OK)
-        goto done;
-    /* states a family of this run carries by its own pseudonym */
-    for (size_t h = 0; h < res->nhouseholds; h++) {
-        xchg__prog_state key, *old;
-        snprintf(key.pseudonym, sizeof key.pseudonym, "%s", res->families[h].pseudonym);
-        if (st.n && (old = bsearch(&key, st.v, st.n, sizeof *st.v, cmp_state)) != NULL)
-            claimed[old - st.v] = 1;
-    }
+    /* a family continuing an earlier one already bears its name (xchg__programme_names) */
     for (size_t h = 0; h < res->nhouseholds && e == XCHG_OK; h++) {
         const xchg_family *fam = &res->families[h];
-        xchg__prog_state key, *old;
-        snprintf(key.pseudonym, sizeof key.pseudonym, "%s", fam->pseudonym);
-        old = (st.n ? bsearch(&key, st.v, st.n, sizeof *st.v, cmp_state) : NULL);
+        const xchg__prog_state *old = xchg__prog_state_find(&st, fam->pseudonym);
         xchg_prog_family pf;
         if ((e = xchg__famview_get(&v, ls, res, (uint32_t)h, &pf)) != XCHG_OK)
             break;
         const char **persons = pnames + npn;
         for (size_t i = 0; i < pf.nmembers; i++)
             persons[i] = res->person_pseudonym[v.persons[i]];
-        int inherited = 0;
-        if (!old && mem.n) {
-            for (size_t i = 0; i < pf.nmembers; i++)
-                falias[i] = alias ? alias[v.persons[i]] : NULL;
-            old = inherit(&st, &mem, persons, falias, pf.nmembers, claimed);
-            if (old) {
-                claimed[old - st.v] = 1;
-                inherited = 1;
-            }
-        }
         if (!old && !fam->eligible)
             continue;
         npn += pf.nmembers;
@@ -374,18 +465,9 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
         char mh[65];
         if ((e = members_hex(res, &v, &pf, mh)) != XCHG_OK)
             break;
-        char prev_name[XCHG_PSEUDONYM_MAX + 1] = "";
         if (old) {
             *ns = *old;
             ns->change = strcmp(old->members, mh) == 0 ? 2 : 1;
-            snprintf(prev_name, sizeof prev_name, "%s", old->pseudonym);
-            if (inherited) {
-                snprintf(ns->inherited_from, sizeof ns->inherited_from, "%s", old->pseudonym);
-                snprintf(ns->pseudonym, sizeof ns->pseudonym, "%s", fam->pseudonym);
-                ns->change = 1;
-            } else {
-                ns->inherited_from[0] = '\0';
-            }
         } else {
             /* newly identified: its baseline is the problems it shows now */
             memset(ns, 0, sizeof *ns);
@@ -446,7 +528,7 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
             o->since = XCHG_DATE_NONE;
             if (o->status == XCHG_OUTCOME_MET) {
                 struct prev pk, *pp;
-                snprintf(pk.family, sizeof pk.family, "%s", prev_name[0] ? prev_name : o->family);
+                snprintf(pk.family, sizeof pk.family, "%s", o->family);
                 snprintf(pk.problem, sizeof pk.problem, "%s", o->problem);
                 pp = (pv.n ? bsearch(&pk, pv.v, pv.n, sizeof *pv.v, cmp_prev) : NULL);
                 o->since = pp && pp->status == XCHG_OUTCOME_MET && pp->since != XCHG_DATE_NONE
@@ -480,18 +562,13 @@ xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg
     if (e == XCHG_OK)
         e = xchg__store_prog_save(s, run, out, nout, toks, ntoks, oc, noc, d);
 done:
-    free(otok.v);
-    free(alias);
-    free(falias);
     free(owner);
     free(toks);
     xchg__famview_free(&v);
     free(st.v);
     free(pv.v);
-    free(mem.v);
     free(out);
     free(oc);
-    free(claimed);
     free(pnames);
     return e;
 }

@@ -16,6 +16,19 @@ typedef struct xchg__track_stats {
     size_t claimable;      /* families the claim rule holds for */
 } xchg__track_stats;
 
+/* Before a run is saved: the names of the people and families the matcher tracks are
+ * kept (docs/programme.md "A family's state across runs"). A pseudonym comes from the
+ * strongest key among the records, so a new record can rename a person; a tracked
+ * family's member recognised by one of the exact-match tokens it held (family_state_tokens)
+ * gets its earlier name back, and a family whose name no state knows takes the name of
+ * the earlier state it continues (most shared members, unclaimed). Rewrites
+ * res->person_pseudonym and res->families[].pseudonym; names stay unique. */
+typedef struct xchg__names_stats {
+    size_t persons_kept, families_kept; /* names given back */
+} xchg__names_stats;
+xchg_err xchg__programme_names(xchg_store *s, const xchg_policy *pol, const xchg_linkset *ls,
+                               xchg_link_result *res, xchg__names_stats *ns, xchg_diag *d);
+
 xchg_err xchg__programme_track(xchg_store *s, const xchg_policy *pol, const xchg_linkset *ls,
                                const xchg_link_result *res, int64_t run, int32_t run_date,
                                xchg__track_stats *ts, xchg_diag *d);

@@ -169,10 +169,9 @@ typedef struct xchg__prog_state {
     char members[65];    /* hex digest of the member persons (xchg_release_members_digest) */
     int change;          /* in last_run: 0 new, 1 members changed, 2 unchanged */
     char baseline[2048]; /* "problem=criteria problem=criteria" (criteria ';'-joined ids) */
-    /* saving: the member persons now, and the pseudonym whose state this one inherits */
+    /* saving: the member persons now */
     const char *const *persons;
     size_t npersons;
-    char inherited_from[XCHG_PSEUDONYM_MAX + 1];
 } xchg__prog_state;
 
 /* Every state's member persons (pseudonym, person). */

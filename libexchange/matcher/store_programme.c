@@ -132,7 +132,7 @@ xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_stat
                                const xchg_store_outcome *o, size_t no, xchg_diag *d)
 {
     sqlite3 *db = xchg__store_db(s);
-    sqlite3_stmt *qs = NULL, *qb = NULL, *qo = NULL, *qp = NULL, *qd = NULL, *qi[4] = {0};
+    sqlite3_stmt *qs = NULL, *qb = NULL, *qo = NULL, *qp = NULL, *qd = NULL;
     sqlite3_stmt *qt = NULL, *qtd = NULL;
     xchg_err e = xchg__store_begin(s, d);
     if (e != XCHG_OK)
@@ -157,15 +157,6 @@ xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_stat
                            -1, &qp, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "DELETE FROM family_state_persons WHERE pseudonym = ?1", -1, &qd,
                            NULL) != SQLITE_OK ||
-        /* inheriting: the earlier state moves to the new pseudonym */
-        sqlite3_prepare_v2(db, "UPDATE family_baseline SET pseudonym = ?2 WHERE pseudonym = ?1", -1,
-                           &qi[0], NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "DELETE FROM family_state WHERE pseudonym = ?1", -1, &qi[1], NULL) !=
-            SQLITE_OK ||
-        sqlite3_prepare_v2(db, "DELETE FROM family_state_persons WHERE pseudonym = ?1", -1, &qi[2],
-                           NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "DELETE FROM family_state_tokens WHERE pseudonym = ?1", -1, &qi[3],
-                           NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "DELETE FROM family_state_tokens WHERE pseudonym = ?1", -1, &qtd,
                            NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db,
@@ -176,16 +167,6 @@ xchg_err xchg__store_prog_save(xchg_store *s, int64_t run, const xchg__prog_stat
         goto done;
     }
     for (size_t i = 0; i < n && e == XCHG_OK; i++) {
-        if (st[i].inherited_from[0]) {
-            for (int k = 0; k < 4 && e == XCHG_OK; k++) {
-                sqlite3_reset(qi[k]);
-                sqlite3_bind_text(qi[k], 1, st[i].inherited_from, -1, SQLITE_STATIC);
-                if (k == 0)
-                    sqlite3_bind_text(qi[k], 2, st[i].pseudonym, -1, SQLITE_STATIC);
-                if (sqlite3_step(qi[k]) != SQLITE_DONE)
-                    e = xchg__store_fail(s, d, "moving a family's state to its new pseudonym");
-            }
-        }
         sqlite3_reset(qd);
         sqlite3_bind_text(qd, 1, st[i].pseudonym, -1, SQLITE_STATIC);
         if (e == XCHG_OK && sqlite3_step(qd) != SQLITE_DONE)
@@ -270,8 +251,6 @@ done:
     sqlite3_finalize(qd);
     sqlite3_finalize(qt);
     sqlite3_finalize(qtd);
-    for (int k = 0; k < 4; k++)
-        sqlite3_finalize(qi[k]);
     if (e == XCHG_OK)
         return xchg__store_commit(s, d);
     xchg__store_rollback(s);
