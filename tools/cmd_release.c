@@ -55,6 +55,7 @@ static int list_row(void *ctx, const xchg_release_state *st)
            st->approvals, st->required, "",
            st->forged       ? "FORGED"
            : st->rejected   ? "REJECTED"
+           : st->uncovered  ? "re-approve" /* records newer than the approvals (release key) */
            : st->carried    ? "carried"   /* approvals from an earlier run, same members */
            : st->change == 0 ? "new"       /* since the last run: needs a decision */
            : st->change == 1 ? "changed"

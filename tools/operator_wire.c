@@ -92,6 +92,7 @@ json_t *wire_state(const xchg_release_state *s)
     PUT_I(o, s, packets);
     PUT_I(o, s, carried);
     PUT_I(o, s, change);
+    PUT_I(o, s, uncovered);
     return o;
 }
 
@@ -109,6 +110,7 @@ void wire_state_read(const json_t *j, xchg_release_state *s)
     GET_I(j, s, packets, unsigned);
     GET_I(j, s, carried, unsigned);
     GET_I(j, s, change, int);
+    GET_I(j, s, uncovered, unsigned);
 }
 
 json_t *wire_decision(const xchg_release_decision *d)

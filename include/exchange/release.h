@@ -125,6 +125,10 @@ typedef struct xchg_release_state {
      * since the run before: 0 new, 1 members changed, 2 unchanged, -1 not tracked */
     unsigned carried;
     int change;
+    /* under a release key: the family's releasable records that the approving operators'
+     * contributions do not cover — versions sealed after their approvals (each period's
+     * extract is a new version): they are withheld until enough operators approve again */
+    unsigned uncovered;
 } xchg_release_state;
 
 /* One stored decision on a family, as xchg_matcher_release_decisions judges it (the

@@ -21,9 +21,14 @@ const char *xchg_queue_state_name(xchg_queue_state s)
     return (unsigned)s < XCHG_QUEUE_NSTATES ? state_names[s] : NULL;
 }
 
+/* A family whose releasable records are not all covered by the approving operators'
+ * release-key contributions (record versions sealed after their approvals) awaits
+ * approvals again, whatever it had before: until enough operators approve the versions
+ * it has now, a packet would withhold them. */
 static xchg_queue_state state_of(const xchg_release_state *s)
 {
-    return s->packets                                   ? XCHG_QUEUE_RELEASED
+    return s->uncovered && !s->rejected                 ? XCHG_QUEUE_AWAITING
+           : s->packets                                 ? XCHG_QUEUE_RELEASED
            : s->rejected                                ? XCHG_QUEUE_REJECTED
            : s->required && s->approvals >= s->required ? XCHG_QUEUE_APPROVED
            : s->approvals                               ? XCHG_QUEUE_AWAITING
@@ -39,6 +44,7 @@ void xchg_queue_judge(const xchg_release_state *st, const xchg_release_decision 
     if (!st)
         return;
     int mine_counts = 0;      /* an approval of mine counts since the last rejection */
+    int mine_now = 0;         /* ... and was made on the latest run (it covers its records) */
     int last_reject_mine = 0; /* the latest counting decision is my rejection */
     int have_me = me && *me;
     for (size_t i = 0; dec && i < n; i++) {
@@ -49,15 +55,18 @@ void xchg_queue_judge(const xchg_release_state *st, const xchg_release_decision 
         out->last_time = d->time;
         int is_me = have_me && strcmp(d->operator_party, me) == 0;
         if (!d->approve) {
-            mine_counts = 0; /* a rejection clears every approval before it */
+            mine_counts = mine_now = 0; /* a rejection clears every approval before it */
             last_reject_mine = is_me;
         } else {
             last_reject_mine = 0;
             mine_counts |= is_me;
+            mine_now |= is_me && d->run == st->run;
         }
     }
     out->state = state_of(st);
-    out->approved_by_me = mine_counts;
+    /* with records my earlier approval does not cover, only an approval on this run is
+       one I have given for what the family has now */
+    out->approved_by_me = st->uncovered ? mine_now : mine_counts;
     out->rejected_by_me = !mine_counts && last_reject_mine && st->rejected;
     out->undecided = out->state == XCHG_QUEUE_NEW || out->state == XCHG_QUEUE_CHANGED ||
                      out->state == XCHG_QUEUE_UNCHANGED;
@@ -73,7 +82,7 @@ int xchg_queue_may_decide(const xchg_queue_entry *q, const xchg_release_state *s
         no = "you have already approved it; another operator must approve it";
     else if (!approve && q->rejected_by_me)
         no = "you have already rejected it";
-    else if (approve && st->packets)
+    else if (approve && st->packets && !st->uncovered)
         no = "it has already been released";
     if (why)
         *why = no;
@@ -82,6 +91,14 @@ int xchg_queue_may_decide(const xchg_queue_entry *q, const xchg_release_state *s
 
 int xchg_queue_may_release(const xchg_release_state *st, char *why, size_t n)
 {
+    if (!st->rejected && st->approvals >= st->required && st->uncovered) {
+        if (why && n)
+            snprintf(why, n,
+                     "%u record%s newer than the approvals: %u operators must approve again "
+                     "before they can be released",
+                     st->uncovered, st->uncovered == 1 ? " is" : "s are", st->required);
+        return 0;
+    }
     if (!st->rejected && st->approvals >= st->required)
         return 1;
     if (why && n)

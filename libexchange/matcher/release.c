@@ -348,6 +348,48 @@ static int tally_row(void *ctx, const xchg__decision *r)
     return 0;
 }
 
+static int releasable(const xchg_policy *p, const xchg__family_record *r, size_t *ag, char *why,
+                      size_t whylen);
+
+/* Counting the releasable records the approving operators' stored contributions do not
+ * cover (a record version that arrived after their approvals: xchg_release_state.uncovered).
+ * Stored rows are counted, not verified: the packet verifies each before it is made. */
+struct cover {
+    const xchg_matcher *m;
+    const size_t *ops;
+    unsigned nops, threshold, have, uncovered;
+    char deal[2 * XCHG_TH_DEAL_BYTES + 1];
+};
+
+static int cover_one(void *ctx, const xchg__contribution *c)
+{
+    struct cover *k = ctx;
+    size_t party = xchg_policy_party(k->m->p, c->party);
+    for (unsigned i = 0; i < k->nops; i++)
+        if (k->ops[i] == party) {
+            k->have++; /* one stored row per operator, record and deal */
+            break;
+        }
+    return 0;
+}
+
+static int cover_record(void *ctx, const xchg__family_record *r)
+{
+    struct cover *k = ctx;
+    size_t ag;
+    char why[160];
+    uint8_t R[XCHG_TH_POINT_BYTES];
+    if (!releasable(k->m->p, r, &ag, why, sizeof why) || !r->payload || !r->payload_len ||
+        xchg_threshold_wrapped_R(r->payload, r->payload_len, R) != XCHG_OK)
+        return 0; /* withheld anyway, or nothing a contribution could open */
+    k->have = 0;
+    if (xchg__store_contributions(k->m->s, r->extract_id, r->ref, k->deal, cover_one, k, NULL) !=
+        XCHG_OK)
+        return 1;
+    k->uncovered += k->have < k->threshold;
+    return 0;
+}
+
 /* The state of family in the latest run as seen by recipient (the first recipient when
  * NULL), counting only decisions that verify. */
 static xchg_err state_for_each(xchg_matcher *m, const char *family, const char *recipient,
@@ -396,6 +438,13 @@ static xchg_err state_for_each(xchg_matcher *m, const char *family, const char *
     if (e == XCHG_OK)
         e = xchg__store_decisions(m->s, family, st->run, recipient, tally_row, t, d);
     st->approvals = t->nops;
+    if (e == XCHG_OK && pd->release_key.present && t->nops && !st->rejected) {
+        struct cover k = {.m = m, .ops = t->ops, .nops = t->nops,
+                          .threshold = pd->release_key.threshold};
+        xchg_hex_encode(k.deal, pd->release_key.deal, XCHG_TH_DEAL_BYTES);
+        e = xchg__store_family_records(m->s, st->run, family, NULL, cover_record, &k, d);
+        st->uncovered = k.uncovered;
+    }
     return e;
 }
 
@@ -1625,6 +1674,9 @@ static xchg_err release_to(xchg_matcher *m, const xchg_seckey *matcher, const ch
                  "family %s has %u of the %u approvals the agreement requires (by different "
                  "operators, for the latest run)",
                  family, rs.approvals, pd->approvals_required);
+        e = XCHG_ERR_DENIED;
+    } else if (!xchg_queue_may_release(&rs, detail, sizeof detail)) {
+        /* approved, but not for the record versions it has now (release key) */
         e = XCHG_ERR_DENIED;
     }
     if (e != XCHG_OK) {

@@ -66,9 +66,22 @@ expect 0 "" -- test "$(awk -F, '$1=="health"{print $3}' "$T/links-2.csv")" = "$(
 # ... she and her family keep their names ...
 expect 0 "" -- test "$F2" = "$F1"
 expect 0 "" -- test "$(awk -F, '$1=="dwp"{print $3}' "$T/links-2.csv")" = "$P1"
-# ... the family is the same people, so its run-1 approvals carry over ...
+# ... the family is the same people, so its run-1 approvals carry over; but its records
+# are this period's versions, which the run-1 contributions (release key) do not open:
+# the operators are asked again, and no packet is made that would withhold them unsaid
 $X release list "${DB[@]}" >"$T/list-2.txt"
-expect 0 "" -- grep -qE "^$F1 +yes +2/2 +carried " "$T/list-2.txt"
+expect 0 "" -- grep -qE "^$F1 +yes +2/2 +re-approve " "$T/list-2.txt"
+expect 1 "3 records are newer than the approvals: 2 operators must approve again" -- \
+  $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p2.xrp" "$F1"
+expect 1 "" -- test -e "$T/p2.xrp"
+expect 0 "2 of 2 approvals" -- approve operator-1
+$X release list "${DB[@]}" >"$T/list-2b.txt"
+expect 0 "" -- grep -qE "^$F1 +yes +2/2 +re-approve " "$T/list-2b.txt"
+expect 0 "2 of 2 approvals" -- approve operator-2
+$X release list "${DB[@]}" >"$T/list-2c.txt"
+expect 0 "" -- grep -qE "^$F1 +yes +2/2 +carried " "$T/list-2c.txt"
+expect 0 "3 released, 0 withheld" -- \
+  $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p2.xrp" "$F1"
 # ... and it is still the one identified in run 1, judged against that baseline
 $X outcomes "${DB[@]}" --csv >"$T/o2.csv"
 expect 0 "$F2,2026-02-28,1,crime_asb," -- cat "$T/o2.csv"

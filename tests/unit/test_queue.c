@@ -189,6 +189,62 @@ static void test_release_and_released(void **state)
     assert_true(xchg_queue_may_decide(&q, &s, 0, &w));
 }
 
+/* Under a release key, approvals carried from an earlier run do not open this period's
+ * record versions: the family awaits approvals again, an operator's earlier approval is
+ * not "mine" any more, a re-approval is allowed (even after a release), and no packet may
+ * be made until the versions are covered. */
+static void test_records_newer_than_approvals(void **state)
+{
+    (void)state;
+    xchg_release_state s = st_of(2, 2, 0, 0, 2);
+    s.run = 2;
+    s.carried = 2;
+    s.uncovered = 3;
+    xchg_release_decision d[2] = {dec("op1", 1, 1, 1, 10), dec("op2", 1, 1, 1, 11)};
+    d[0].run = d[1].run = 1;
+    xchg_queue_entry q;
+    xchg_queue_judge(&s, d, 2, "op1", &q);
+    assert_int_equal(q.state, XCHG_QUEUE_AWAITING);
+    assert_false(q.approved_by_me);
+    assert_true(q.awaiting_me);
+    assert_true(xchg_queue_filter_match(XCHG_QUEUE_FILTER_AWAITING_ME, &q));
+    const char *w = NULL;
+    assert_true(xchg_queue_may_decide(&q, &s, 1, &w));
+    char why[160];
+    assert_false(xchg_queue_may_release(&s, why, sizeof why));
+    assert_string_equal(why, "3 records are newer than the approvals: 2 operators must approve "
+                             "again before they can be released");
+    s.uncovered = 1;
+    assert_false(xchg_queue_may_release(&s, why, sizeof why));
+    assert_string_equal(why, "1 record is newer than the approvals: 2 operators must approve "
+                             "again before they can be released");
+    /* op1 approves on run 2: theirs now; op2 is still asked */
+    xchg_release_decision d2[3] = {d[0], d[1], dec("op1", 1, 1, 1, 20)};
+    d2[2].run = 2;
+    xchg_queue_judge(&s, d2, 3, "op1", &q);
+    assert_true(q.approved_by_me);
+    assert_false(q.awaiting_me);
+    assert_false(xchg_queue_may_decide(&q, &s, 1, &w));
+    xchg_queue_judge(&s, d2, 3, "op2", &q);
+    assert_true(q.awaiting_me);
+    /* released in an earlier run: a re-approval is still allowed while records are uncovered */
+    s.packets = 1;
+    xchg_queue_judge(&s, d, 2, "op2", &q);
+    assert_int_equal(q.state, XCHG_QUEUE_AWAITING);
+    assert_true(xchg_queue_may_decide(&q, &s, 1, &w));
+    /* covered again: released, approved by both as before */
+    s.uncovered = 0;
+    xchg_queue_judge(&s, d, 2, "op2", &q);
+    assert_int_equal(q.state, XCHG_QUEUE_RELEASED);
+    assert_true(q.approved_by_me);
+    /* a rejection still stops it, uncovered or not */
+    s.uncovered = 3;
+    s.rejected = 1;
+    xchg_queue_judge(&s, d, 2, "op2", &q);
+    assert_int_equal(q.state, XCHG_QUEUE_RELEASED);
+    assert_false(xchg_queue_may_release(&s, why, sizeof why));
+}
+
 static void test_problem_filter_and_span(void **state)
 {
     (void)state;
@@ -242,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_whose_decisions_count),
         cmocka_unit_test(test_rejection_clears_approvals),
         cmocka_unit_test(test_release_and_released),
+        cmocka_unit_test(test_records_newer_than_approvals),
         cmocka_unit_test(test_problem_filter_and_span),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
