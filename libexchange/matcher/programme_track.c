@@ -351,6 +351,8 @@ xchg_err xchg__programme_names(xchg_store *s, const xchg_policy *pol, const xchg
         }
         qsort(names, res->npersons, sizeof *names, cmp_pname);
         qsort(cand, nc, sizeof *cand, cmp_pname);
+        /* decided first, applied after: names[] points at the names being replaced */
+        size_t keep = 0;
         for (size_t i = 0; i < nc; i++) {
             if (i && strcmp(cand[i].name, cand[i - 1].name) == 0)
                 continue;
@@ -365,10 +367,12 @@ xchg_err xchg__programme_names(xchg_store *s, const xchg_policy *pol, const xchg
             }
             if (lo < res->npersons && strcmp(names[lo].name, key.name) == 0)
                 continue;
+            cand[keep++] = cand[i];
+        }
+        for (size_t i = 0; i < keep; i++) /* cand[].name points into otok, not at res */
             snprintf(res->person_pseudonym[cand[i].pn], sizeof res->person_pseudonym[0], "%s",
                      cand[i].name);
-            ns->persons_kept++;
-        }
+        ns->persons_kept = keep;
     }
     /* families: one whose name no state knows takes the name of the earlier state it
        continues (inherit), so its history, its decisions and its name stay one */
