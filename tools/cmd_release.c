@@ -1,4 +1,4 @@
-/* xchg release approve | reject | list | packet: accountable release of referrals;
+/* xchg release approve | reject | renew | list | packet: accountable release of referrals;
  * xchg release-key deal: the operators' threshold release key (docs/release.md). */
 #include "cli.h"
 #include "cli_store.h"
@@ -14,6 +14,8 @@ static const char usage[] =
     "usage: xchg release approve --db DB DBKEY --agreement A --key OPERATOR.key\n"
     "                            [--share OPERATOR.share] --reason TEXT FAMILY\n"
     "       xchg release reject  --db DB DBKEY --agreement A --key OPERATOR.key --reason TEXT FAMILY\n"
+    "       xchg release renew   --db DB DBKEY --agreement A --key OPERATOR.key\n"
+    "                            --share OPERATOR.share\n"
     "       xchg release list    --db DB DBKEY --agreement A\n"
     "       xchg release packet  --db DB DBKEY --agreement A --key MATCHER.key --to RECIPIENT\n"
     "                            -o PACKET.xrp [--force] FAMILY\n"
@@ -24,6 +26,10 @@ static const char usage[] =
     "                 agreement with a release key an approval needs the operator's share\n"
     "                 (--share, from xchg release-key deal) and carries its partial\n"
     "                 decryptions of exactly the family's releasable records\n"
+    "renew            under a release key, each period's extracts are new record versions\n"
+    "                 that earlier approvals' contributions do not open (state re-approve):\n"
+    "                 the operator approves again every such family they approved before,\n"
+    "                 over the same members; never a first decision\n"
     "list             candidate families with their approvals and releases\n"
     "packet           once the agreement's approvals_required different operators have\n"
     "                 approved, the matcher makes the referral packet for a recipient: each\n"
@@ -33,6 +39,7 @@ static const char usage[] =
     "\n"
     "example: xchg release approve --db m/store.db --db-key m/store.key --agreement phase2.yaml --key keys/operator-1.key --reason \"meets 3 of 6\" F-3KQ7WZ2M\n"
     "example: xchg release reject --db m/store.db --db-key m/store.key --agreement phase2.yaml --key keys/operator-2.key --reason \"already supported\" F-3KQ7WZ2M\n"
+    "example: xchg release renew --db m/store.db --db-key m/store.key --agreement phase2.yaml --key keys/operator-1.key --share shares/operator-1.share\n"
     "example: xchg release list --db m/store.db --db-key m/store.key --agreement phase2.yaml\n"
     "example: xchg release packet --db m/store.db --db-key m/store.key --agreement phase2.yaml --key keys/matcher.key --to tf-team -o referral.xrp F-3KQ7WZ2M\n";
 
@@ -65,6 +72,12 @@ static int list_row(void *ctx, const xchg_release_state *st)
     xchg_term_safe(stdout, st->last_reason);
     putchar('\n');
     return 0;
+}
+
+static void renew_one(void *ctx, const char *family, xchg_err result)
+{
+    (void)ctx;
+    printf("%s %s\n", result == XCHG_OK ? "renewed" : "FAILED ", family);
 }
 
 int cmd_release(int argc, char **argv)
@@ -105,13 +118,18 @@ int cmd_release(int argc, char **argv)
         return rc;
     int approve = strcmp(verb, "approve") == 0, reject = strcmp(verb, "reject") == 0;
     int packet = strcmp(verb, "packet") == 0, list = strcmp(verb, "list") == 0;
-    if (!approve && !reject && !packet && !list) {
+    int renew = strcmp(verb, "renew") == 0;
+    if (!approve && !reject && !packet && !list && !renew) {
         cli_error("unknown release command '%s'", verb);
         fputs(usage, stderr);
         return EXIT_USAGE;
     }
-    if ((rc = need(&c, !list, approve || reject, !list)) != 0)
+    if ((rc = need(&c, !list, approve || reject, !list && !renew)) != 0)
         return rc;
+    if (renew && c.npos) {
+        cli_error("release renew takes no FAMILY: it renews every family this operator approved");
+        return EXIT_USAGE;
+    }
     if (packet && (!c.to || !c.out)) {
         cli_error("release packet needs --to RECIPIENT and -o PACKET.xrp");
         return EXIT_USAGE;
@@ -125,8 +143,8 @@ int cmd_release(int argc, char **argv)
         goto cleanup;
     if (!list && (rc = cli_load_seckey(c.key, c.pfd, &k)) != 0)
         goto cleanup;
-    if (share_path && !approve) {
-        cli_error("--share is only for release approve");
+    if (share_path && !approve && !renew) {
+        cli_error("--share is only for release approve and renew");
         rc = EXIT_USAGE;
         goto cleanup;
     }
@@ -152,6 +170,19 @@ int cmd_release(int argc, char **argv)
                    : st.approvals >= st.required       ? "; a packet can be made"
                                                        : "; another operator must approve");
         rc = EXIT_OK;
+    } else if (renew) {
+        xchg_renew_stats rs;
+        xchg_err e = xchg_matcher_renew(m, k, share, now, renew_one, NULL, &rs, d);
+        if (e != XCHG_OK) {
+            rc = cli_fail(e, d, "release renew");
+            goto cleanup;
+        }
+        if (rs.failed)
+            cli_print_diag(d);
+        printf("renewed %zu %s; %zu skipped (not yours to renew, or renewed already); %zu failed\n",
+               rs.renewed, cli_plural(rs.renewed, "approval", "approvals"), rs.skipped,
+               rs.failed);
+        rc = rs.failed ? EXIT_DENIED : EXIT_OK;
     } else if (list) {
         printf("%-18s %-8s %-8s %-9s %s  %s\n", "FAMILY", "ELIGIBLE", "APPROVED", "STATE",
                "PACKETS", "LAST REASON");

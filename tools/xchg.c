@@ -71,7 +71,7 @@ static const struct cli_command commands[] = {
     {"submit", cmd_submit, NULL, 0},
     {"extract", cmd_extract, "verify inspect", 0},
     {"match", cmd_match, "init ingest run list show links purge review", 0},
-    {"release", cmd_release, "approve reject list packet", 0},
+    {"release", cmd_release, "approve reject renew list packet", 0},
     {"release-key", cmd_release_key, "deal", 0},
     {"outcomes", cmd_outcomes, NULL, 0},
     {"claims", cmd_claims, "verify", 1},

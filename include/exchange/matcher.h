@@ -130,6 +130,28 @@ XCHG_API xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *
                                             xchg_diag *d) XCHG_MUST_CHECK;
 
 /*
+ * Renewing this operator's approvals for a new period (release key only: docs/release.md
+ * "Under a release key, a carried approval opens only what it contributed to"). For every
+ * family of the latest run that is eligible, not rejected, holds records the approving
+ * operators' contributions do not cover (xchg_release_state.uncovered), and that this
+ * operator approved in an earlier run over exactly its present members, the operator
+ * approves again with share, contributing for the records it has now; the reason says
+ * "renewed for run N (approved in run M: <the earlier reason>)". A family this operator
+ * never approved, rejected since, or already approved on this run is skipped: a renewal is
+ * never a first decision. each (may be NULL) hears every renewal's result; one that fails
+ * (e.g. a record whose wrapped key repeats another's) is counted and reported through d,
+ * and the others go on. XCHG_ERR_DENIED without a release key.
+ */
+typedef struct xchg_renew_stats {
+    size_t renewed, skipped, failed;
+} xchg_renew_stats;
+XCHG_API xchg_err xchg_matcher_renew(xchg_matcher *m, const xchg_seckey *operator_key,
+                                     const xchg_release_share *share, int64_t now,
+                                     void (*each)(void *ctx, const char *family, xchg_err result),
+                                     void *ctx, xchg_renew_stats *stats,
+                                     xchg_diag *d) XCHG_MUST_CHECK;
+
+/*
  * Remote decisions, in three steps (docs/console.md "Remote mode"); xchg_matcher_decide and
  * xchg_matcher_decide_share are these three in one process.
  *

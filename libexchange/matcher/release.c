@@ -1176,6 +1176,112 @@ xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *op,
     return e;
 }
 
+/* ---- renewing approvals under a release key --------------------------------------- */
+
+struct renew_rows {
+    const char *me;
+    int mine;       /* my approval counts (verified, same members, not cleared by a rejection) */
+    int64_t my_run; /* the run of my latest such approval */
+    char reason[XCHG_RELEASE_REASON_MAX + 1];
+};
+
+static int renew_row(void *ctx, const xchg_release_decision *dec)
+{
+    struct renew_rows *r = ctx;
+    if (!dec->verified || !dec->current)
+        return 0;
+    if (!dec->approve) {
+        r->mine = 0; /* a rejection clears every approval before it */
+        return 0;
+    }
+    if (strcmp(dec->operator_party, r->me) == 0) {
+        r->mine = 1;
+        r->my_run = dec->run;
+        snprintf(r->reason, sizeof r->reason, "%s", dec->reason);
+    }
+    return 0;
+}
+
+struct renew_list {
+    char (*fam)[XCHG_PSEUDONYM_MAX + 1];
+    size_t n, cap;
+};
+
+static int renew_candidate(void *ctx, const xchg_release_state *st)
+{
+    struct renew_list *l = ctx;
+    if (!st->uncovered || st->rejected || !st->eligible)
+        return 0;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? 2 * l->cap : 16;
+        void *nv = realloc(l->fam, nc * sizeof *l->fam);
+        if (!nv)
+            return 1;
+        l->fam = nv;
+        l->cap = nc;
+    }
+    snprintf(l->fam[l->n++], sizeof l->fam[0], "%s", st->family);
+    return 0;
+}
+
+xchg_err xchg_matcher_renew(xchg_matcher *m, const xchg_seckey *op,
+                            const xchg_release_share *share, int64_t now,
+                            void (*each)(void *ctx, const char *family, xchg_err result),
+                            void *ctx, xchg_renew_stats *stats, xchg_diag *d)
+{
+    if (!m || !op || !stats)
+        return XCHG_ERR_ARG;
+    memset(stats, 0, sizeof *stats);
+    size_t who;
+    xchg_err e = xchg__operator_check(m, op, "renew", "renew approvals", &who, d);
+    if (e != XCHG_OK)
+        return e;
+    const xchg_policy_data *pd = xchg_policy_get(m->p);
+    if (!pd->release_key.present) {
+        xchg_diag_add(d, XCHG_SEV_ERROR, NULL, 0, 0,
+                      "agreement '%s' has no release key: approvals carry across runs as they "
+                      "are, there is nothing to renew",
+                      pd->id);
+        return XCHG_ERR_DENIED;
+    }
+    struct renew_list l = {0};
+    e = xchg_matcher_release_list(m, renew_candidate, &l, d);
+    for (size_t i = 0; e == XCHG_OK && i < l.n; i++) {
+        struct renew_rows r = {.me = pd->parties[who].id};
+        xchg_release_state st;
+        if ((e = xchg_matcher_release_decisions(m, l.fam[i], &st, renew_row, &r, d)) != XCHG_OK)
+            break;
+        /* only what this operator approved before and has not approved on this run:
+           a renewal is not a first decision */
+        if (!r.mine || r.my_run == st.run) {
+            stats->skipped++;
+            continue;
+        }
+        char reason[XCHG_RELEASE_REASON_MAX + 1];
+        size_t keep = strlen(r.reason);
+        if (keep > 400) { /* room for the prefix; cut on a character boundary */
+            keep = 400;
+            while (keep && ((unsigned char)r.reason[keep] & 0xc0) == 0x80)
+                keep--;
+        }
+        snprintf(reason, sizeof reason, "renewed for run %lld (approved in run %lld: %.*s)",
+                 (long long)st.run, (long long)r.my_run, (int)keep, r.reason);
+        xchg_err one = xchg_matcher_decide_share(m, op, share, l.fam[i], 1, reason, now, d);
+        if (one == XCHG_OK)
+            stats->renewed++;
+        else
+            stats->failed++;
+        if (each)
+            each(ctx, l.fam[i], one);
+        if (one == XCHG_ERR_NOMEM || one == XCHG_ERR_IO) {
+            e = one;
+            break;
+        }
+    }
+    free(l.fam);
+    return e;
+}
+
 /* ---- roll forward ------------------------------------------------------------------- */
 
 xchg_err xchg__release_roll_forward(xchg_matcher *m, const xchg_audit_entry *e, xchg_diag *d)

@@ -74,10 +74,19 @@ expect 0 "" -- grep -qE "^$F1 +yes +2/2 +re-approve " "$T/list-2.txt"
 expect 1 "3 records are newer than the approvals: 2 operators must approve again" -- \
   $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p2.xrp" "$F1"
 expect 1 "" -- test -e "$T/p2.xrp"
-expect 0 "2 of 2 approvals" -- approve operator-1
+# each operator renews what they approved before, in one step (never a first decision)
+renew() { # OPERATOR
+  $X release renew "${DB[@]}" --key "$K/$1.key" --share "$T/shares/$1.share"
+}
+renew operator-1 >"$T/renew-1.txt"
+expect 0 "" -- grep -qx "renewed $F1" "$T/renew-1.txt"
+expect 0 "" -- grep -q "^renewed 1 approval; 0 skipped" "$T/renew-1.txt"
 $X release list "${DB[@]}" >"$T/list-2b.txt"
-expect 0 "" -- grep -qE "^$F1 +yes +2/2 +re-approve " "$T/list-2b.txt"
-expect 0 "2 of 2 approvals" -- approve operator-2
+expect 0 "" -- grep -qE "^$F1 +yes +2/2 +re-approve +0 +renewed for run 2 \(approved in run 1: two problems\)" "$T/list-2b.txt"
+# renewing twice adds nothing
+expect 0 "renewed 0 approvals; 1 skipped" -- renew operator-1
+expect 2 "takes no FAMILY" -- $X release renew "${DB[@]}" --key "$K/operator-2.key" --share "$T/shares/operator-2.share" "$F1"
+expect 0 "renewed 1 approval; 0 skipped" -- renew operator-2
 $X release list "${DB[@]}" >"$T/list-2c.txt"
 expect 0 "" -- grep -qE "^$F1 +yes +2/2 +carried " "$T/list-2c.txt"
 expect 0 "3 released, 0 withheld" -- \

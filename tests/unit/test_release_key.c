@@ -592,6 +592,110 @@ static void test_withdrawal_after_approval(void **state)
     xchg_matcher_close(m);
 }
 
+/* A new period re-seals every record: the approvals carry, their contributions do not open
+ * the new versions. The family awaits approvals again (uncovered), no packet is made until
+ * covered, and xchg_matcher_renew re-approves for an operator exactly what they approved
+ * before — never a first decision, never a rejected family, never twice, never for a key
+ * that is no operator's. */
+static void test_renew_after_reseal(void **state)
+{
+    (void)state;
+    const char *pcsv = "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent,Legal Basis,Consent Date\n"
+                       "P1,Dan,Lee,14/05/1980,OX4 1AA,CRIME,01/06/2026,given,,\n"
+                       "P2,Dan,Lee,14/05/1980,OX4 1AA,ASB,02/06/2026,refused,Safeguarding,\n";
+    const char *scsv = "Pupil,UPN,Forename,Surname,DOB,Postcode,Possible,Attended,End,Consent\n"
+                       "S1,B801200005001,Amy,Lee,2015-08-20,OX4 1AA,100,80,2026-03-31,not sought\n";
+    seal(pcsv, "police-r", 2, psec);
+    seal(scsv, "school-r", 3, ssec);
+    xchg_store_key *sk = NULL;
+    assert_int_equal(xchg_store_key_generate(&sk), XCHG_OK);
+    unlink(path_in("dbr"));
+    unlink(path_in("dbr.audit"));
+    xchg_matcher *m = NULL;
+    assert_int_equal(xchg_matcher_create(path_in("dbr"), sk, pol, &m, NULL), XCHG_OK);
+    xchg_store_key_free(sk);
+    xchg_seckey *mk = seed_key(4), *op1 = seed_key(8), *op2 = seed_key(9);
+    assert_int_equal(
+        xchg_matcher_ingest(m, mk, path_in("police-r.xex"), NULL, NULL, NOW, NULL, NULL), XCHG_OK);
+    assert_int_equal(
+        xchg_matcher_ingest(m, mk, path_in("school-r.xex"), NULL, NULL, NOW, NULL, NULL), XCHG_OK);
+    assert_int_equal(xchg_matcher_run(m, day("2026-07-31"), 1, NOW, NULL, NULL), XCHG_OK);
+    char fam[24] = "";
+    assert_int_equal(xchg_matcher_release_list(m, collect, fam, NULL), XCHG_OK);
+    xchg_release_share *s1 = share_of(8, "shares/op1.share", XCHG_OK);
+    xchg_release_share *s2 = share_of(9, "shares/op2.share", XCHG_OK);
+    xchg_renew_stats rs;
+    /* nothing approved yet: nothing to renew */
+    assert_int_equal(xchg_matcher_renew(m, op1, s1, NOW, NULL, NULL, &rs, NULL), XCHG_OK);
+    assert_int_equal(rs.renewed + rs.skipped + rs.failed, 0);
+    decide(m, 8, s1, fam, XCHG_OK, NULL);
+    decide(m, 9, s2, fam, XCHG_OK, NULL);
+    xchg_release_state st;
+    assert_int_equal(xchg_matcher_release_state(m, fam, &st, NULL), XCHG_OK);
+    assert_int_equal(st.approvals, 2);
+    assert_int_equal(st.uncovered, 0);
+
+    /* the next period: the same rows, sealed again */
+    seal_at(pcsv, "police-r2", 2, psec, NOW + 10);
+    assert_int_equal(
+        xchg_matcher_ingest(m, mk, path_in("police-r2.xex"), NULL, NULL, NOW + 10, NULL, NULL),
+        XCHG_OK);
+    assert_int_equal(xchg_matcher_run(m, day("2026-07-31"), 1, NOW + 10, NULL, NULL), XCHG_OK);
+    char fam2[24] = "";
+    assert_int_equal(xchg_matcher_release_list(m, collect, fam2, NULL), XCHG_OK);
+    assert_string_equal(fam2, fam);
+    assert_int_equal(xchg_matcher_release_state(m, fam, &st, NULL), XCHG_OK);
+    assert_int_equal(st.approvals, 2); /* carried: the same members */
+    assert_int_equal(st.carried, 2);
+    assert_int_equal(st.uncovered, 2); /* P1 (consent) and P2 (safeguarding), new versions */
+    xchg_diag *d = xchg_diag_new();
+    xchg_release_stats pst;
+    assert_int_equal(xchg_matcher_release(m, mk, fam, "team", path_in("r.xrp"), 1, NOW + 10, &pst, d),
+                     XCHG_ERR_DENIED);
+    assert_diag_has(d, "2 records are newer than the approvals: 2 operators must approve again");
+    assert_int_equal(access(path_in("r.xrp"), F_OK), -1);
+    /* a key that is no operator's renews nothing */
+    xchg_diag_clear(d);
+    assert_int_not_equal(xchg_matcher_renew(m, mk, s1, NOW + 10, NULL, NULL, &rs, d), XCHG_OK);
+    /* op1 renews: their approval again, with contributions for the new versions */
+    assert_int_equal(xchg_matcher_renew(m, op1, s1, NOW + 10, NULL, NULL, &rs, NULL), XCHG_OK);
+    assert_int_equal(rs.renewed, 1);
+    assert_int_equal(rs.skipped, 0);
+    assert_int_equal(xchg_matcher_release_state(m, fam, &st, NULL), XCHG_OK);
+    assert_int_equal(st.uncovered, 2); /* one operator is not the threshold */
+    assert_string_equal(st.last_reason, "renewed for run 2 (approved in run 1: meets the rule)");
+    /* and not twice */
+    assert_int_equal(xchg_matcher_renew(m, op1, s1, NOW + 10, NULL, NULL, &rs, NULL), XCHG_OK);
+    assert_int_equal(rs.renewed, 0);
+    assert_int_equal(rs.skipped, 1);
+    /* op2 renews: covered, the packet releases both */
+    assert_int_equal(xchg_matcher_renew(m, op2, s2, NOW + 10, NULL, NULL, &rs, NULL), XCHG_OK);
+    assert_int_equal(rs.renewed, 1);
+    assert_int_equal(xchg_matcher_release_state(m, fam, &st, NULL), XCHG_OK);
+    assert_int_equal(st.uncovered, 0);
+    assert_int_equal(xchg_matcher_release(m, mk, fam, "team", path_in("r.xrp"), 1, NOW + 10, &pst, NULL),
+                     XCHG_OK);
+    assert_int_equal(pst.released, 2);
+
+    /* a third period; op2 rejects it this time: nobody may renew a rejected family */
+    seal_at(pcsv, "police-r3", 2, psec, NOW + 20);
+    assert_int_equal(
+        xchg_matcher_ingest(m, mk, path_in("police-r3.xex"), NULL, NULL, NOW + 20, NULL, NULL),
+        XCHG_OK);
+    assert_int_equal(xchg_matcher_run(m, day("2026-07-31"), 1, NOW + 20, NULL, NULL), XCHG_OK);
+    assert_int_equal(xchg_matcher_decide_share(m, op2, NULL, fam, 0, "moved away", NOW + 20, NULL),
+                     XCHG_OK);
+    assert_int_equal(xchg_matcher_renew(m, op1, s1, NOW + 20, NULL, NULL, &rs, NULL), XCHG_OK);
+    assert_int_equal(rs.renewed + rs.skipped + rs.failed, 0);
+    xchg_diag_free(d);
+    xchg_release_share_free(s1);
+    xchg_release_share_free(s2);
+    xchg_seckey_free(mk);
+    xchg_seckey_free(op1);
+    xchg_seckey_free(op2);
+    xchg_matcher_close(m);
+}
+
 /* An approval whose commit was lost (rows gone, its audit entry written) gets its
  * contributions back from the log when the store is next opened, once. */
 static void test_contributions_rolled_forward(void **state)
@@ -1117,6 +1221,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_release_key_end_to_end),
         cmocka_unit_test(test_withdrawal_after_approval),
+        cmocka_unit_test(test_renew_after_reseal),
         cmocka_unit_test(test_contributions_rolled_forward),
         cmocka_unit_test(test_remote_contributions),
         cmocka_unit_test(test_release_key_policy_checks),
