@@ -132,9 +132,9 @@ XCHG_API xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *
 /*
  * Renewing this operator's approvals for a new period (release key only: docs/release.md
  * "Under a release key, a carried approval opens only what it contributed to"). For every
- * family of the latest run that is eligible, not rejected, holds records the approving
- * operators' contributions do not cover (xchg_release_state.uncovered), and that this
- * operator approved in an earlier run over exactly its present members, the operator
+ * family of the latest run that xchg_queue_judge finds renewable_by_me (eligible, not
+ * rejected, records the approving operators' contributions do not cover, and approved by
+ * this operator in an earlier run over exactly its present members), the operator
  * approves again with share, contributing for the records it has now; the reason says
  * "renewed for run N (approved in run M: <the earlier reason>)". A family this operator
  * never approved, rejected since, or already approved on this run is skipped: a renewal is
@@ -426,6 +426,9 @@ typedef struct xchg_queue_entry {
     int awaiting_me;    /* awaiting, and no decision of this operator counts: what the
                            second operator works from */
     int undecided;      /* new, changed or unchanged: no decision counts */
+    int renewable_by_me; /* release key: this operator's approval counts, from an earlier run,
+                            but the records it contributed to are not the family's now
+                            (st->uncovered): xchg_matcher_renew approves it again */
     char last_party[XCHG_PARTY_ID_MAX + 1]; /* the latest counting decision's operator, "" */
     int64_t last_time;                      /* and its time (Unix seconds), 0 */
 } xchg_queue_entry;
@@ -435,9 +438,11 @@ typedef struct xchg_queue_entry {
  * its release state st and its stored decisions dec[0..n) oldest first, exactly as
  * xchg_matcher_release_decisions gives them. A decision counts only when it verifies and
  * is current (about the family's present members); a rejection clears the approvals
- * before it; an operator's approvals count once. The state is st's: released, else
+ * before it; an operator's approvals count once. The state is st's: awaiting when records
+ * are newer than the approvals (st->uncovered, not rejected), else released, else
  * rejected, else approved (approvals >= required > 0), else awaiting (some approval),
- * else new / changed / unchanged by st->change. dec may be NULL when n is 0. *out is
+ * else new / changed / unchanged by st->change. With st->uncovered, only an approval on
+ * the latest run is "mine"; one from an earlier run makes the family renewable_by_me. dec may be NULL when n is 0. *out is
  * always filled.
  */
 XCHG_API void xchg_queue_judge(const xchg_release_state *st, const xchg_release_decision *dec,

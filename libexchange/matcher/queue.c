@@ -67,6 +67,8 @@ void xchg_queue_judge(const xchg_release_state *st, const xchg_release_decision 
     /* with records my earlier approval does not cover, only an approval on this run is
        one I have given for what the family has now */
     out->approved_by_me = st->uncovered ? mine_now : mine_counts;
+    out->renewable_by_me =
+        st->uncovered && !st->rejected && st->eligible && mine_counts && !mine_now;
     out->rejected_by_me = !mine_counts && last_reject_mine && st->rejected;
     out->undecided = out->state == XCHG_QUEUE_NEW || out->state == XCHG_QUEUE_CHANGED ||
                      out->state == XCHG_QUEUE_UNCHANGED;

@@ -1179,26 +1179,25 @@ xchg_err xchg_matcher_decide_share(xchg_matcher *m, const xchg_seckey *op,
 /* ---- renewing approvals under a release key --------------------------------------- */
 
 struct renew_rows {
-    const char *me;
-    int mine;       /* my approval counts (verified, same members, not cleared by a rejection) */
-    int64_t my_run; /* the run of my latest such approval */
-    char reason[XCHG_RELEASE_REASON_MAX + 1];
+    xchg_release_decision *v;
+    size_t n, cap;
+    int nomem;
 };
 
 static int renew_row(void *ctx, const xchg_release_decision *dec)
 {
     struct renew_rows *r = ctx;
-    if (!dec->verified || !dec->current)
-        return 0;
-    if (!dec->approve) {
-        r->mine = 0; /* a rejection clears every approval before it */
-        return 0;
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? 2 * r->cap : 8;
+        void *nv = realloc(r->v, nc * sizeof *r->v);
+        if (!nv) {
+            r->nomem = 1;
+            return 1;
+        }
+        r->v = nv;
+        r->cap = nc;
     }
-    if (strcmp(dec->operator_party, r->me) == 0) {
-        r->mine = 1;
-        r->my_run = dec->run;
-        snprintf(r->reason, sizeof r->reason, "%s", dec->reason);
-    }
+    r->v[r->n++] = *dec;
     return 0;
 }
 
@@ -1246,26 +1245,39 @@ xchg_err xchg_matcher_renew(xchg_matcher *m, const xchg_seckey *op,
     }
     struct renew_list l = {0};
     e = xchg_matcher_release_list(m, renew_candidate, &l, d);
+    struct renew_rows r = {0};
     for (size_t i = 0; e == XCHG_OK && i < l.n; i++) {
-        struct renew_rows r = {.me = pd->parties[who].id};
         xchg_release_state st;
+        r.n = 0;
         if ((e = xchg_matcher_release_decisions(m, l.fam[i], &st, renew_row, &r, d)) != XCHG_OK)
             break;
-        /* only what this operator approved before and has not approved on this run:
-           a renewal is not a first decision */
-        if (!r.mine || r.my_run == st.run) {
+        if (r.nomem) {
+            e = XCHG_ERR_NOMEM;
+            break;
+        }
+        /* the queue's rule (queue.c): only what this operator approved before and has not
+           approved on this run; a renewal is never a first decision */
+        xchg_queue_entry q;
+        xchg_queue_judge(&st, r.v, r.n, pd->parties[who].id, &q);
+        if (!q.renewable_by_me) {
             stats->skipped++;
             continue;
         }
+        const xchg_release_decision *mine = NULL; /* my latest counting approval */
+        for (size_t k = 0; k < r.n; k++)
+            if (r.v[k].verified && r.v[k].current && r.v[k].approve &&
+                strcmp(r.v[k].operator_party, pd->parties[who].id) == 0)
+                mine = &r.v[k];
+        const char *was = mine ? mine->reason : "";
         char reason[XCHG_RELEASE_REASON_MAX + 1];
-        size_t keep = strlen(r.reason);
+        size_t keep = strlen(was);
         if (keep > 400) { /* room for the prefix; cut on a character boundary */
             keep = 400;
-            while (keep && ((unsigned char)r.reason[keep] & 0xc0) == 0x80)
+            while (keep && ((unsigned char)was[keep] & 0xc0) == 0x80)
                 keep--;
         }
         snprintf(reason, sizeof reason, "renewed for run %lld (approved in run %lld: %.*s)",
-                 (long long)st.run, (long long)r.my_run, (int)keep, r.reason);
+                 (long long)st.run, (long long)(mine ? mine->run : 0), (int)keep, was);
         xchg_err one = xchg_matcher_decide_share(m, op, share, l.fam[i], 1, reason, now, d);
         if (one == XCHG_OK)
             stats->renewed++;
@@ -1278,6 +1290,7 @@ xchg_err xchg_matcher_renew(xchg_matcher *m, const xchg_seckey *op,
             break;
         }
     }
+    free(r.v);
     free(l.fam);
     return e;
 }

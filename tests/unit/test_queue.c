@@ -207,6 +207,14 @@ static void test_records_newer_than_approvals(void **state)
     assert_int_equal(q.state, XCHG_QUEUE_AWAITING);
     assert_false(q.approved_by_me);
     assert_true(q.awaiting_me);
+    assert_false(q.renewable_by_me); /* not eligible (st_of): nothing to renew */
+    s.eligible = 1;
+    xchg_queue_judge(&s, d, 2, "op1", &q);
+    assert_true(q.renewable_by_me);
+    xchg_queue_judge(&s, d, 2, "op3", &q); /* never approved it: a first decision, not a renewal */
+    assert_false(q.renewable_by_me);
+    assert_true(q.awaiting_me);
+    xchg_queue_judge(&s, d, 2, "op1", &q);
     assert_true(xchg_queue_filter_match(XCHG_QUEUE_FILTER_AWAITING_ME, &q));
     const char *w = NULL;
     assert_true(xchg_queue_may_decide(&q, &s, 1, &w));
@@ -224,9 +232,11 @@ static void test_records_newer_than_approvals(void **state)
     xchg_queue_judge(&s, d2, 3, "op1", &q);
     assert_true(q.approved_by_me);
     assert_false(q.awaiting_me);
+    assert_false(q.renewable_by_me); /* renewed already */
     assert_false(xchg_queue_may_decide(&q, &s, 1, &w));
     xchg_queue_judge(&s, d2, 3, "op2", &q);
     assert_true(q.awaiting_me);
+    assert_true(q.renewable_by_me);
     /* released in an earlier run: a re-approval is still allowed while records are uncovered */
     s.packets = 1;
     xchg_queue_judge(&s, d, 2, "op2", &q);
@@ -237,11 +247,13 @@ static void test_records_newer_than_approvals(void **state)
     xchg_queue_judge(&s, d, 2, "op2", &q);
     assert_int_equal(q.state, XCHG_QUEUE_RELEASED);
     assert_true(q.approved_by_me);
+    assert_false(q.renewable_by_me);
     /* a rejection still stops it, uncovered or not */
     s.uncovered = 3;
     s.rejected = 1;
     xchg_queue_judge(&s, d, 2, "op2", &q);
     assert_int_equal(q.state, XCHG_QUEUE_RELEASED);
+    assert_false(q.renewable_by_me);
     assert_false(xchg_queue_may_release(&s, why, sizeof why));
 }
 
