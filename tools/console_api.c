@@ -398,7 +398,7 @@ static json_t *qent_json(const struct console *c, const struct qent *e)
         iso_time(e->q.last_time, when);
     (void)c;
     return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:o, s:s, s:s, s:s, s:i, s:i, s:b, s:i, "
-                     "s:i, s:s, s:s, s:b, s:b, s:s}",
+                     "s:i, s:s, s:s, s:b, s:b, s:s, s:i, s:b}",
                      "family", e->fam, "persons", (int)e->persons, "records", (int)e->records,
                      "review_pairs", (int)e->nreview, "conflicts", (int)e->nconflicts,
                      "problems_counting", (int)e->nrule, "problems", problems_json(e), "first", a,
@@ -406,7 +406,8 @@ static json_t *qent_json(const struct console *c, const struct qent *e)
                      "required", (int)e->st.required, "rejected", e->st.rejected, "packets",
                      (int)e->st.packets, "forged", (int)e->st.forged, "last_reason",
                      e->st.last_reason, "last_by", e->q.last_party, "approved_by_me",
-                     e->q.approved_by_me, "rejected_by_me", e->q.rejected_by_me, "last_time", when);
+                     e->q.approved_by_me, "rejected_by_me", e->q.rejected_by_me, "last_time", when,
+                     "uncovered", (int)e->st.uncovered, "renewable_by_me", e->q.renewable_by_me);
 }
 
 /* ---- sorting and filtering -------------------------------------------------------- */

@@ -70,7 +70,7 @@
       tr.append(el('td', { class: 'num', text: f.persons }));
       tr.append(el('td', { class: 'pb', text: problemsText(f.problems) }));
       tr.append(el('td', { text: f.first })); tr.append(el('td', { text: f.last }));
-      tr.append(el('td', {}, stateBadge(f.state), f.approved_by_me ? ' (you approved)' : '', f.forged ? el('span', { class: 'bad', text: ' ' + f.forged + ' forged' }) : null));
+      tr.append(el('td', {}, stateBadge(f.state), f.approved_by_me ? ' (you approved)' : '', f.uncovered ? ' (' + f.uncovered + ' newer record' + (f.uncovered === 1 ? '' : 's') + (f.renewable_by_me ? ': renew your approval)' : ')') : '', f.forged ? el('span', { class: 'bad', text: ' ' + f.forged + ' forged' }) : null));
       tr.append(el('td', { class: 'num', text: f.approvals + '/' + f.required }));
       tr.append(el('td', { text: f.last_by ? f.last_by + ' ' + f.last_time + (f.last_reason ? ': ' + f.last_reason : '') : '' }));
       tb.append(tr);
@@ -131,7 +131,7 @@
     S.detail = fam;
     const f = r.json, b = $('detail-body'); b.textContent = '';
     b.append(el('h2', { text: 'Family ' + f.family }));
-    b.append(el('p', {}, stateBadge(f.state), ' ' + f.approvals + ' of ' + f.required + ' approvals; ' + f.persons + ' persons, ' + f.records + ' records, links ' + f.links + (f.packets ? '; ' + f.packets + ' packet(s) released' : '')));
+    b.append(el('p', {}, stateBadge(f.state), ' ' + f.approvals + ' of ' + f.required + ' approvals; ' + f.persons + ' persons, ' + f.records + ' records, links ' + f.links + (f.packets ? '; ' + f.packets + ' packet(s) released' : '') + (f.uncovered ? '; ' + f.uncovered + ' record(s) newer than the approvals: ' + f.required + ' operators must approve again before they can be released' : '')));
     b.append(el('h3', { text: 'Problems' }));
     const pt = el('table', { id: 'd-problems' }, el('tr', {}, el('th', { text: 'Problem' }), el('th', { text: 'Agencies' }), el('th', { text: 'First' }), el('th', { text: 'Last' }), el('th', { text: 'Counts' })));
     for (const p of f.problems) pt.append(el('tr', {}, el('td', { text: p.code }), el('td', { text: p.agencies.join(', ') }), el('td', { text: p.first }), el('td', { text: p.last }), el('td', { text: p.counts ? 'yes' : 'no' })));
