@@ -168,6 +168,7 @@ awk -F, -v phase="$PHASE" -v W="$W" -v C="$C" -v verbose="${OQ_VERBOSE:-0}" '
       for (j = 1; j <= n; j++) if (tst[k, hs[j], oprob[k, i]] == ost[k, i]) good = 1
       ok += good
       if (!good) bad[ost[k, i]]++
+      if (!good && verbose) printf "outcome wrong: period %d family %s problem %s status %s (households: %s)\n", k, ofam[k, i], oprob[k, i], ost[k, i], fhs[k, ofam[k, i]] > "/dev/stderr"
     }
     A = all ? ok / all : 1
     printf "outcome rows %d, agreeing with the truth %d (wrong by matcher status: met %d, not met %d, too early %d)\n", all, ok, bad["met"], bad["not_met"], bad["too_early"]

@@ -247,50 +247,40 @@ static xchg_err members_hex(const xchg_link_result *res, const xchg__famview *v,
     return e;
 }
 
-/* The earlier state a family whose pseudonym is new inherits: the unclaimed one sharing
- * most of its member persons (ties: the earliest identified). A person is known by its
- * pseudonym, or by alias[i] (its earlier pseudonym, person_aliases) when not NULL. */
-static xchg__prog_state *inherit(xchg__prog_states *st, const struct members *mem,
-                                 const char *const *persons, const char *const *alias, size_t np,
-                                 const uint8_t *claimed)
+/* An earlier state and a family of this run sharing n member persons. */
+struct edge {
+    uint32_t s, h, n;
+    uint32_t size;      /* the family's persons */
+    int named;          /* the family's strongest key already names the state */
+    int32_t identified; /* the state's first identification */
+};
+
+static int cmp_edge_pair(const void *a, const void *b)
 {
-    /* one pass over the family's persons: every unclaimed state they belong to, with how
-       many of them it holds */
-    xchg__prog_state *cand[64];
-    size_t shared[64], nc = 0;
-    for (size_t i = 0; i < np && mem->n; i++) {
-        struct member_of key;
-        snprintf(key.person, sizeof key.person, "%s", alias && alias[i] ? alias[i] : persons[i]);
-        struct member_of *hit = bsearch(&key, mem->v, mem->n, sizeof *mem->v, cmp_member);
-        if (!hit)
-            continue;
-        while (hit > mem->v && strcmp(hit[-1].person, key.person) == 0)
-            hit--;
-        for (; hit < mem->v + mem->n && strcmp(hit->person, key.person) == 0; hit++) {
-            xchg__prog_state *c = xchg__prog_state_find(st, hit->family);
-            if (!c || claimed[c - st->v])
-                continue;
-            size_t k = 0;
-            while (k < nc && cand[k] != c)
-                k++;
-            if (k == nc) {
-                if (nc == 64)
-                    continue;
-                cand[nc] = c;
-                shared[nc++] = 0;
-            }
-            shared[k]++;
-        }
-    }
-    /* the most shared members; ties: the earliest identified */
-    xchg__prog_state *best = NULL;
-    size_t best_n = 0;
-    for (size_t k = 0; k < nc; k++)
-        if (shared[k] > best_n || (shared[k] == best_n && cand[k]->identified < best->identified)) {
-            best = cand[k];
-            best_n = shared[k];
-        }
-    return best;
+    const struct edge *x = a, *y = b;
+    if (x->s != y->s)
+        return x->s < y->s ? -1 : 1;
+    return (x->h > y->h) - (x->h < y->h);
+}
+
+/* Most shared members first; ties: the family most of whose persons are the state's (a
+ * member who moved in with strangers is not the family that stays), the family already
+ * bearing the name, the earliest identified state, then file order (household, state). */
+static int cmp_edge_rank(const void *a, const void *b)
+{
+    const struct edge *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    uint64_t fx = (uint64_t)x->n * y->size, fy = (uint64_t)y->n * x->size;
+    if (fx != fy)
+        return fx > fy ? -1 : 1;
+    if (x->named != y->named)
+        return x->named ? -1 : 1;
+    if (x->identified != y->identified)
+        return x->identified < y->identified ? -1 : 1;
+    if (x->h != y->h)
+        return x->h < y->h ? -1 : 1;
+    return (x->s > y->s) - (x->s < y->s);
 }
 
 /* A person of this run and the name it has (sorting names to keep them unique). */
@@ -315,9 +305,11 @@ xchg_err xchg__programme_names(xchg_store *s, const xchg_policy *pol, const xchg
     xchg__prog_states st = {0};
     struct members mem = {0};
     struct old_toks otok = {0};
-    const char **alias = NULL, **persons = NULL, **falias = NULL;
+    const char **alias = NULL;
     struct pname *names = NULL, *cand = NULL;
-    uint8_t *claimed = NULL;
+    struct edge *edges = NULL;
+    size_t ne = 0, ecap = 0;
+    uint32_t *sass = NULL, *hass = NULL; /* 1 + the family a state goes to; 1 + its state */
     xchg__famview v;
     memset(&v, 0, sizeof v);
     xchg_err e = xchg__prog_states_load(s, &st, d);
@@ -374,37 +366,95 @@ xchg_err xchg__programme_names(xchg_store *s, const xchg_policy *pol, const xchg
                      cand[i].name);
         ns->persons_kept = keep;
     }
-    /* families: one whose name no state knows takes the name of the earlier state it
-       continues (inherit), so its history, its decisions and its name stay one */
-    if (!(claimed = calloc(st.n, 1)) || !(persons = malloc(res->npersons * sizeof *persons)) ||
-        !(falias = malloc(res->npersons * sizeof *falias))) {
+    /* families: each earlier state goes to the family of this run that shares most of its
+       members, and that family bears its name — not to whichever family the strongest key
+       now names: when the member whose key named a family moves out, the family that stays
+       keeps its name and history, and the mover's new household does not take them */
+    if (!(sass = calloc(st.n, sizeof *sass)) ||
+        !(hass = calloc(res->nhouseholds ? res->nhouseholds : 1, sizeof *hass))) {
         e = XCHG_ERR_NOMEM;
         goto done;
-    }
-    for (size_t h = 0; h < res->nhouseholds; h++) {
-        xchg__prog_state *old = xchg__prog_state_find(&st, res->families[h].pseudonym);
-        if (old)
-            claimed[old - st.v] = 1;
     }
     if ((e = xchg__famview_init(&v, ls, res)) != XCHG_OK)
         goto done;
     for (size_t h = 0; h < res->nhouseholds && e == XCHG_OK; h++) {
-        xchg_family *fam = &res->families[h];
-        if (xchg__prog_state_find(&st, fam->pseudonym))
-            continue;
         xchg_prog_family pf;
         if ((e = xchg__famview_get(&v, ls, res, (uint32_t)h, &pf)) != XCHG_OK)
             break;
-        for (size_t i = 0; i < pf.nmembers; i++) {
-            persons[i] = res->person_pseudonym[v.persons[i]];
-            falias[i] = alias ? alias[v.persons[i]] : NULL;
+        for (size_t i = 0; i < pf.nmembers && e == XCHG_OK; i++) {
+            uint32_t pn = v.persons[i];
+            struct member_of key;
+            snprintf(key.person, sizeof key.person, "%s",
+                     alias && alias[pn] ? alias[pn] : res->person_pseudonym[pn]);
+            struct member_of *hit = bsearch(&key, mem.v, mem.n, sizeof *mem.v, cmp_member);
+            if (!hit)
+                continue;
+            while (hit > mem.v && strcmp(hit[-1].person, key.person) == 0)
+                hit--;
+            for (; hit < mem.v + mem.n && strcmp(hit->person, key.person) == 0; hit++) {
+                xchg__prog_state *c = xchg__prog_state_find(&st, hit->family);
+                if (!c)
+                    continue;
+                if (xchg__link_grow((void **)&edges, &ecap, ne + 1, sizeof *edges)) {
+                    e = XCHG_ERR_NOMEM;
+                    break;
+                }
+                edges[ne++] = (struct edge){.s = (uint32_t)(c - st.v), .h = (uint32_t)h, .n = 1,
+                                            .size = (uint32_t)pf.nmembers};
+            }
         }
-        xchg__prog_state *old = inherit(&st, &mem, persons, falias, pf.nmembers, claimed);
-        if (!old)
-            continue;
-        claimed[old - st.v] = 1;
-        snprintf(fam->pseudonym, sizeof fam->pseudonym, "%s", old->pseudonym);
-        ns->families_kept++;
+    }
+    if (e != XCHG_OK)
+        goto done;
+    /* one edge per (state, family), counting the members they share */
+    if (ne)
+        qsort(edges, ne, sizeof *edges, cmp_edge_pair);
+    size_t nu = 0;
+    for (size_t i = 0; i < ne; i++) {
+        if (nu && edges[nu - 1].s == edges[i].s && edges[nu - 1].h == edges[i].h)
+            edges[nu - 1].n++;
+        else
+            edges[nu++] = edges[i];
+    }
+    for (size_t i = 0; i < nu; i++) {
+        edges[i].named = strcmp(res->families[edges[i].h].pseudonym, st.v[edges[i].s].pseudonym) == 0;
+        edges[i].identified = st.v[edges[i].s].identified;
+    }
+    if (nu)
+        qsort(edges, nu, sizeof *edges, cmp_edge_rank);
+    for (size_t i = 0; i < nu; i++)
+        if (!sass[edges[i].s] && !hass[edges[i].h]) {
+            sass[edges[i].s] = edges[i].h + 1;
+            hass[edges[i].h] = edges[i].s + 1;
+        }
+    /* a family named by a state no family shares a member with still continues it */
+    for (size_t h = 0; h < res->nhouseholds; h++) {
+        xchg__prog_state *c = hass[h] ? NULL : xchg__prog_state_find(&st, res->families[h].pseudonym);
+        if (c && !sass[c - st.v]) {
+            sass[c - st.v] = (uint32_t)h + 1;
+            hass[h] = (uint32_t)(c - st.v) + 1;
+        }
+    }
+    /* names: a family continuing a state bears its name; one whose strongest key names a
+       state another family continues gets a name of its own, derived from that name */
+    const uint8_t *pkey = xchg_store_pseudonym_key(s);
+    for (size_t h = 0; h < res->nhouseholds; h++) {
+        xchg_family *fam = &res->families[h];
+        if (hass[h]) {
+            const xchg__prog_state *c = &st.v[hass[h] - 1];
+            if (strcmp(fam->pseudonym, c->pseudonym) != 0) {
+                snprintf(fam->pseudonym, sizeof fam->pseudonym, "%s", c->pseudonym);
+                ns->families_kept++;
+            }
+        } else if (xchg__prog_state_find(&st, fam->pseudonym) && pkey) {
+            uint8_t msg[8 + XCHG_PSEUDONYM_MAX + 1], mac[32];
+            size_t l = strlen(fam->pseudonym);
+            memcpy(msg, "moved-F:", 8);
+            memcpy(msg + 8, fam->pseudonym, l);
+            xchg_hmac_sha256(pkey, 32, msg, 8 + l, mac);
+            xchg__pseudonym_format(mac, 'F', fam->pseudonym);
+            ns->families_moved++;
+        }
     }
 done:
     xchg__famview_free(&v);
@@ -412,11 +462,11 @@ done:
     free(mem.v);
     free(otok.v);
     free(alias);
-    free(persons);
-    free(falias);
     free(names);
     free(cand);
-    free(claimed);
+    free(edges);
+    free(sass);
+    free(hass);
     return e;
 }
 

@@ -20,11 +20,16 @@ typedef struct xchg__track_stats {
  * kept (docs/programme.md "A family's state across runs"). A pseudonym comes from the
  * strongest key among the records, so a new record can rename a person; a tracked
  * family's member recognised by one of the exact-match tokens it held (family_state_tokens)
- * gets its earlier name back, and a family whose name no state knows takes the name of
- * the earlier state it continues (most shared members, unclaimed). Rewrites
- * res->person_pseudonym and res->families[].pseudonym; names stay unique. */
+ * gets its earlier name back; each earlier state goes to the family of this run sharing
+ * most of its members (ties: the family most of whose persons are the state's, the family
+ * its strongest key already names, the earliest identified state, household order), which
+ * bears the state's name; a family whose
+ * strongest key names a state another family continues (its member moved out) gets a
+ * name of its own, HMAC-derived from that name. Rewrites res->person_pseudonym and
+ * res->families[].pseudonym; names stay unique. */
 typedef struct xchg__names_stats {
     size_t persons_kept, families_kept; /* names given back */
+    size_t families_moved; /* named by a state another family continues: a name of its own */
 } xchg__names_stats;
 xchg_err xchg__programme_names(xchg_store *s, const xchg_policy *pol, const xchg_linkset *ls,
                                xchg_link_result *res, xchg__names_stats *ns, xchg_diag *d);
