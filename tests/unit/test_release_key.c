@@ -139,6 +139,33 @@ static void decide(xchg_matcher *m, int op, const xchg_release_share *sh, const 
     xchg_seckey_free(k);
 }
 
+/* Ingest the extracts named (dir/NAME.xex, NULL-terminated) and run at now. */
+static void ingest_run(xchg_matcher *m, const xchg_seckey *mk, const char *const *names, int64_t now)
+{
+    char path[600];
+    for (const char *const *n = names; *n; n++) {
+        snprintf(path, sizeof path, "%s/%s.xex", dir, *n);
+        assert_int_equal(xchg_matcher_ingest(m, mk, path, NULL, NULL, now, NULL, NULL), XCHG_OK);
+    }
+    assert_int_equal(xchg_matcher_run(m, day("2026-07-31"), 1, now, NULL, NULL), XCHG_OK);
+}
+
+/* A new store at dir/DB (its audit log gone too), with the extracts named ingested and run. */
+static xchg_matcher *matcher_with(const char *db, const xchg_seckey *mk, const char *const *names)
+{
+    char a[600];
+    xchg_store_key *sk = NULL;
+    assert_int_equal(xchg_store_key_generate(&sk), XCHG_OK);
+    snprintf(a, sizeof a, "%s.audit", path_in(db));
+    unlink(path_in(db));
+    unlink(a);
+    xchg_matcher *m = NULL;
+    assert_int_equal(xchg_matcher_create(path_in(db), sk, pol, &m, NULL), XCHG_OK);
+    xchg_store_key_free(sk);
+    ingest_run(m, mk, names, NOW);
+    return m;
+}
+
 static int collect(void *ctx, const xchg_release_state *st)
 {
     if (st->eligible)
@@ -529,19 +556,8 @@ static void test_withdrawal_after_approval(void **state)
     seal("Pupil,UPN,Forename,Surname,DOB,Postcode,Possible,Attended,End,Consent\n"
          "S1,B801200005001,Amy,Lee,2015-08-20,OX4 1AA,100,80,2026-03-31,not sought\n",
          "school-w", 3, ssec);
-    xchg_store_key *sk = NULL;
-    assert_int_equal(xchg_store_key_generate(&sk), XCHG_OK);
-    unlink(path_in("dbw"));
-    unlink(path_in("dbw.audit"));
-    xchg_matcher *m = NULL;
-    assert_int_equal(xchg_matcher_create(path_in("dbw"), sk, pol, &m, NULL), XCHG_OK);
-    xchg_store_key_free(sk);
     xchg_seckey *mk = seed_key(4);
-    assert_int_equal(
-        xchg_matcher_ingest(m, mk, path_in("police-w.xex"), NULL, NULL, NOW, NULL, NULL), XCHG_OK);
-    assert_int_equal(
-        xchg_matcher_ingest(m, mk, path_in("school-w.xex"), NULL, NULL, NOW, NULL, NULL), XCHG_OK);
-    assert_int_equal(xchg_matcher_run(m, day("2026-07-31"), 1, NOW, NULL, NULL), XCHG_OK);
+    xchg_matcher *m = matcher_with("dbw", mk, (const char *const[]){"police-w", "school-w", NULL});
     char fam[24] = "";
     assert_int_equal(xchg_matcher_release_list(m, collect, fam, NULL), XCHG_OK);
     xchg_release_share *s1 = share_of(8, "shares/op1.share", XCHG_OK);
@@ -556,10 +572,7 @@ static void test_withdrawal_after_approval(void **state)
     /* P1's consent is withdrawn in a newer extract */
     snprintf(buf, sizeof buf, "%s", WCSV("withdrawn", "15/07/2026"));
     seal_at(buf, "police-w2", 2, psec, NOW + 10);
-    assert_int_equal(
-        xchg_matcher_ingest(m, mk, path_in("police-w2.xex"), NULL, NULL, NOW + 10, NULL, NULL),
-        XCHG_OK);
-    assert_int_equal(xchg_matcher_run(m, day("2026-07-31"), 1, NOW + 10, NULL, NULL), XCHG_OK);
+    ingest_run(m, mk, (const char *const[]){"police-w2", NULL}, NOW + 10);
     assert_int_equal(xchg_matcher_release_list(m, collect, fam, NULL), XCHG_OK);
     decide(m, 8, s1, fam, XCHG_OK, NULL);
     decide(m, 9, s2, fam, XCHG_OK, NULL);
@@ -605,21 +618,10 @@ static void test_renew_after_reseal(void **state)
                        "P2,Dan,Lee,14/05/1980,OX4 1AA,ASB,02/06/2026,refused,Safeguarding,\n";
     const char *scsv = "Pupil,UPN,Forename,Surname,DOB,Postcode,Possible,Attended,End,Consent\n"
                        "S1,B801200005001,Amy,Lee,2015-08-20,OX4 1AA,100,80,2026-03-31,not sought\n";
-    seal(pcsv, "police-r", 2, psec);
-    seal(scsv, "school-r", 3, ssec);
-    xchg_store_key *sk = NULL;
-    assert_int_equal(xchg_store_key_generate(&sk), XCHG_OK);
-    unlink(path_in("dbr"));
-    unlink(path_in("dbr.audit"));
-    xchg_matcher *m = NULL;
-    assert_int_equal(xchg_matcher_create(path_in("dbr"), sk, pol, &m, NULL), XCHG_OK);
-    xchg_store_key_free(sk);
+    seal(pcsv, "police-n", 2, psec);
+    seal(scsv, "school-n", 3, ssec);
     xchg_seckey *mk = seed_key(4), *op1 = seed_key(8), *op2 = seed_key(9);
-    assert_int_equal(
-        xchg_matcher_ingest(m, mk, path_in("police-r.xex"), NULL, NULL, NOW, NULL, NULL), XCHG_OK);
-    assert_int_equal(
-        xchg_matcher_ingest(m, mk, path_in("school-r.xex"), NULL, NULL, NOW, NULL, NULL), XCHG_OK);
-    assert_int_equal(xchg_matcher_run(m, day("2026-07-31"), 1, NOW, NULL, NULL), XCHG_OK);
+    xchg_matcher *m = matcher_with("dbn", mk, (const char *const[]){"police-n", "school-n", NULL});
     char fam[24] = "";
     assert_int_equal(xchg_matcher_release_list(m, collect, fam, NULL), XCHG_OK);
     xchg_release_share *s1 = share_of(8, "shares/op1.share", XCHG_OK);
@@ -636,11 +638,8 @@ static void test_renew_after_reseal(void **state)
     assert_int_equal(st.uncovered, 0);
 
     /* the next period: the same rows, sealed again */
-    seal_at(pcsv, "police-r2", 2, psec, NOW + 10);
-    assert_int_equal(
-        xchg_matcher_ingest(m, mk, path_in("police-r2.xex"), NULL, NULL, NOW + 10, NULL, NULL),
-        XCHG_OK);
-    assert_int_equal(xchg_matcher_run(m, day("2026-07-31"), 1, NOW + 10, NULL, NULL), XCHG_OK);
+    seal_at(pcsv, "police-n2", 2, psec, NOW + 10);
+    ingest_run(m, mk, (const char *const[]){"police-n2", NULL}, NOW + 10);
     char fam2[24] = "";
     assert_int_equal(xchg_matcher_release_list(m, collect, fam2, NULL), XCHG_OK);
     assert_string_equal(fam2, fam);
@@ -650,10 +649,10 @@ static void test_renew_after_reseal(void **state)
     assert_int_equal(st.uncovered, 2); /* P1 (consent) and P2 (safeguarding), new versions */
     xchg_diag *d = xchg_diag_new();
     xchg_release_stats pst;
-    assert_int_equal(xchg_matcher_release(m, mk, fam, "team", path_in("r.xrp"), 1, NOW + 10, &pst, d),
+    assert_int_equal(xchg_matcher_release(m, mk, fam, "team", path_in("n.xrp"), 1, NOW + 10, &pst, d),
                      XCHG_ERR_DENIED);
     assert_diag_has(d, "2 records are newer than the approvals: 2 operators must approve again");
-    assert_int_equal(access(path_in("r.xrp"), F_OK), -1);
+    assert_int_equal(access(path_in("n.xrp"), F_OK), -1);
     /* a key that is no operator's renews nothing */
     xchg_diag_clear(d);
     assert_int_not_equal(xchg_matcher_renew(m, mk, s1, NOW + 10, NULL, NULL, &rs, d), XCHG_OK);
@@ -673,16 +672,13 @@ static void test_renew_after_reseal(void **state)
     assert_int_equal(rs.renewed, 1);
     assert_int_equal(xchg_matcher_release_state(m, fam, &st, NULL), XCHG_OK);
     assert_int_equal(st.uncovered, 0);
-    assert_int_equal(xchg_matcher_release(m, mk, fam, "team", path_in("r.xrp"), 1, NOW + 10, &pst, NULL),
+    assert_int_equal(xchg_matcher_release(m, mk, fam, "team", path_in("n.xrp"), 1, NOW + 10, &pst, NULL),
                      XCHG_OK);
     assert_int_equal(pst.released, 2);
 
     /* a third period; op2 rejects it this time: nobody may renew a rejected family */
-    seal_at(pcsv, "police-r3", 2, psec, NOW + 20);
-    assert_int_equal(
-        xchg_matcher_ingest(m, mk, path_in("police-r3.xex"), NULL, NULL, NOW + 20, NULL, NULL),
-        XCHG_OK);
-    assert_int_equal(xchg_matcher_run(m, day("2026-07-31"), 1, NOW + 20, NULL, NULL), XCHG_OK);
+    seal_at(pcsv, "police-n3", 2, psec, NOW + 20);
+    ingest_run(m, mk, (const char *const[]){"police-n3", NULL}, NOW + 20);
     assert_int_equal(xchg_matcher_decide_share(m, op2, NULL, fam, 0, "moved away", NOW + 20, NULL),
                      XCHG_OK);
     assert_int_equal(xchg_matcher_renew(m, op1, s1, NOW + 20, NULL, NULL, &rs, NULL), XCHG_OK);
@@ -745,11 +741,11 @@ static void test_contributions_rolled_forward(void **state)
     xchg_release_share *s2 = share_of(9, "shares/op2.share", XCHG_OK);
     decide(m, 9, s2, fam, XCHG_OK, NULL);
     xchg_release_stats st;
-    assert_int_equal(xchg_matcher_release(m, mk, fam, "team", path_in("r.xrp"), 1, NOW, &st, NULL),
+    assert_int_equal(xchg_matcher_release(m, mk, fam, "team", path_in("n.xrp"), 1, NOW, &st, NULL),
                      XCHG_OK);
     assert_int_equal(st.released, 2);
     json_t *j = NULL;
-    assert_int_equal(open_packet(path_in("r.xrp"), &j, NULL), XCHG_OK);
+    assert_int_equal(open_packet(path_in("n.xrp"), &j, NULL), XCHG_OK);
     assert_non_null(json_object_get(released(j, "P1"), "detail"));
     assert_non_null(json_object_get(released(j, "S1"), "detail"));
     json_decref(j);
