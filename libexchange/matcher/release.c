@@ -214,6 +214,7 @@ struct tally {
     xchg_release_state *st;
     size_t ops[16];
     unsigned nops;
+    uint8_t op_carried[16]; /* ops[i]'s counting approval is from an earlier run */
     json_t *approvals; /* the verified approvals, as a packet carries them (may be NULL) */
     char first_forged[XCHG_RELEASE_ID_HEXLEN + 1];
     char forged_why[120];
@@ -327,10 +328,16 @@ static int tally_row(void *ctx, const xchg__decision *r)
     }
     st->rejected = 0;
     for (unsigned i = 0; i < t->nops; i++)
-        if (t->ops[i] == who)
+        if (t->ops[i] == who) {
+            if (t->op_carried[i] && r->run == st->run) { /* renewed on this run */
+                t->op_carried[i] = 0;
+                st->carried--;
+            }
             return 0;
+        }
     if (t->nops == sizeof t->ops / sizeof t->ops[0])
         return 0;
+    t->op_carried[t->nops] = r->run != st->run;
     t->ops[t->nops++] = who;
     st->carried += r->run != st->run;
     if (t->approvals) {

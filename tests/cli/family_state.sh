@@ -88,7 +88,7 @@ expect 0 "renewed 0 approvals; 1 skipped" -- renew operator-1
 expect 2 "takes no FAMILY" -- $X release renew "${DB[@]}" --key "$K/operator-2.key" --share "$T/shares/operator-2.share" "$F1"
 expect 0 "renewed 1 approval; 0 skipped" -- renew operator-2
 $X release list "${DB[@]}" >"$T/list-2c.txt"
-expect 0 "" -- grep -qE "^$F1 +yes +2/2 +carried " "$T/list-2c.txt"
+expect 0 "" -- grep -qE "^$F1 +yes +2/2 +unchanged " "$T/list-2c.txt"
 expect 0 "3 released, 0 withheld" -- \
   $X release packet "${DB[@]}" --key "$K/matcher.key" --to tf-team -o "$T/p2.xrp" "$F1"
 # ... and it is still the one identified in run 1, judged against that baseline

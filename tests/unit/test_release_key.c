@@ -662,6 +662,7 @@ static void test_renew_after_reseal(void **state)
     assert_int_equal(rs.skipped, 0);
     assert_int_equal(xchg_matcher_release_state(m, fam, &st, NULL), XCHG_OK);
     assert_int_equal(st.uncovered, 2); /* one operator is not the threshold */
+    assert_int_equal(st.carried, 1);   /* op1's approval is of this run now */
     assert_string_equal(st.last_reason, "renewed for run 2 (approved in run 1: meets the rule)");
     /* and not twice */
     assert_int_equal(xchg_matcher_renew(m, op1, s1, NOW + 10, NULL, NULL, &rs, NULL), XCHG_OK);
@@ -672,6 +673,8 @@ static void test_renew_after_reseal(void **state)
     assert_int_equal(rs.renewed, 1);
     assert_int_equal(xchg_matcher_release_state(m, fam, &st, NULL), XCHG_OK);
     assert_int_equal(st.uncovered, 0);
+    assert_int_equal(st.carried, 0);
+    assert_int_equal(st.approvals, 2);
     assert_int_equal(xchg_matcher_release(m, mk, fam, "team", path_in("n.xrp"), 1, NOW + 10, &pst, NULL),
                      XCHG_OK);
     assert_int_equal(pst.released, 2);
