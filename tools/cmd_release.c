@@ -59,16 +59,7 @@ static int list_row(void *ctx, const xchg_release_state *st)
 {
     (void)ctx;
     printf("%-18s %-8s %u/%u%-4s %-9s %u  ", st->family, st->eligible ? "yes" : "no",
-           st->approvals, st->required, "",
-           st->forged       ? "FORGED"
-           : st->rejected   ? "REJECTED"
-           : st->uncovered  ? "re-approve" /* records newer than the approvals (release key) */
-           : st->carried    ? "carried"   /* approvals from an earlier run, same members */
-           : st->change == 0 ? "new"       /* since the last run: needs a decision */
-           : st->change == 1 ? "changed"
-           : st->change == 2 ? "unchanged"
-                            : "",
-           st->packets);
+           st->approvals, st->required, "", xchg_release_list_label(st), st->packets);
     xchg_term_safe(stdout, st->last_reason);
     putchar('\n');
     return 0;

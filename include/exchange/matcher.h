@@ -418,6 +418,12 @@ typedef enum xchg_queue_state {
  * NULL for a value out of range. */
 XCHG_API const char *xchg_queue_state_name(xchg_queue_state s);
 
+/* The STATE column of `xchg release list` (static text): "FORGED" (decision rows that do
+ * not verify), "REJECTED", "re-approve" (records newer than the approvals, st->uncovered),
+ * "carried" (approvals from an earlier run over the same members), else the change since
+ * the run before: "new", "changed", "unchanged"; "" when not tracked. */
+XCHG_API const char *xchg_release_list_label(const xchg_release_state *st);
+
 /* A family as one operator's queue sees it (xchg_queue_judge). */
 typedef struct xchg_queue_entry {
     xchg_queue_state state;

@@ -25,6 +25,18 @@ const char *xchg_queue_state_name(xchg_queue_state s)
  * release-key contributions (record versions sealed after their approvals) awaits
  * approvals again, whatever it had before: until enough operators approve the versions
  * it has now, a packet would withhold them. */
+const char *xchg_release_list_label(const xchg_release_state *st)
+{
+    return st->forged        ? "FORGED"
+           : st->rejected    ? "REJECTED"
+           : st->uncovered   ? "re-approve"
+           : st->carried     ? "carried"
+           : st->change == 0 ? "new"
+           : st->change == 1 ? "changed"
+           : st->change == 2 ? "unchanged"
+                             : "";
+}
+
 static xchg_queue_state state_of(const xchg_release_state *s)
 {
     return s->uncovered && !s->rejected                 ? XCHG_QUEUE_AWAITING

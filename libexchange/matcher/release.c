@@ -11,6 +11,7 @@
 #include "exchange/record.h"
 #include "exchange/threshold.h"
 #include "internal.h"
+#include "link_internal.h"
 #include "matcher_internal.h"
 #include "programme.h"
 #include "rule.h"
@@ -1194,15 +1195,9 @@ struct renew_rows {
 static int renew_row(void *ctx, const xchg_release_decision *dec)
 {
     struct renew_rows *r = ctx;
-    if (r->n == r->cap) {
-        size_t nc = r->cap ? 2 * r->cap : 8;
-        void *nv = realloc(r->v, nc * sizeof *r->v);
-        if (!nv) {
-            r->nomem = 1;
-            return 1;
-        }
-        r->v = nv;
-        r->cap = nc;
+    if (xchg__link_grow((void **)&r->v, &r->cap, r->n + 1, sizeof *r->v)) {
+        r->nomem = 1;
+        return 1;
     }
     r->v[r->n++] = *dec;
     return 0;
@@ -1211,6 +1206,7 @@ static int renew_row(void *ctx, const xchg_release_decision *dec)
 struct renew_list {
     char (*fam)[XCHG_PSEUDONYM_MAX + 1];
     size_t n, cap;
+    int nomem;
 };
 
 static int renew_candidate(void *ctx, const xchg_release_state *st)
@@ -1218,13 +1214,9 @@ static int renew_candidate(void *ctx, const xchg_release_state *st)
     struct renew_list *l = ctx;
     if (!st->uncovered || st->rejected || !st->eligible)
         return 0;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? 2 * l->cap : 16;
-        void *nv = realloc(l->fam, nc * sizeof *l->fam);
-        if (!nv)
-            return 1;
-        l->fam = nv;
-        l->cap = nc;
+    if (xchg__link_grow((void **)&l->fam, &l->cap, l->n + 1, sizeof *l->fam)) {
+        l->nomem = 1;
+        return 1;
     }
     snprintf(l->fam[l->n++], sizeof l->fam[0], "%s", st->family);
     return 0;
@@ -1252,6 +1244,8 @@ xchg_err xchg_matcher_renew(xchg_matcher *m, const xchg_seckey *op,
     }
     struct renew_list l = {0};
     e = xchg_matcher_release_list(m, renew_candidate, &l, d);
+    if (e == XCHG_OK && l.nomem)
+        e = XCHG_ERR_NOMEM; /* the list stopped early: renewing part of it would look whole */
     struct renew_rows r = {0};
     for (size_t i = 0; e == XCHG_OK && i < l.n; i++) {
         xchg_release_state st;

@@ -248,6 +248,26 @@ static void test_records_newer_than_approvals(void **state)
     assert_int_equal(q.state, XCHG_QUEUE_RELEASED);
     assert_true(q.approved_by_me);
     assert_false(q.renewable_by_me);
+    /* release list's label says what the operators must do */
+    xchg_release_state l = st_of(2, 2, 0, 0, 2);
+    l.uncovered = 2;
+    l.carried = 2;
+    assert_string_equal(xchg_release_list_label(&l), "re-approve");
+    l.uncovered = 0;
+    assert_string_equal(xchg_release_list_label(&l), "carried");
+    l.carried = 0;
+    assert_string_equal(xchg_release_list_label(&l), "unchanged");
+    l.uncovered = 1;
+    l.rejected = 1;
+    assert_string_equal(xchg_release_list_label(&l), "REJECTED");
+    l.forged = 1;
+    assert_string_equal(xchg_release_list_label(&l), "FORGED");
+    l = st_of(0, 2, 0, 0, 0);
+    assert_string_equal(xchg_release_list_label(&l), "new");
+    l.change = 1;
+    assert_string_equal(xchg_release_list_label(&l), "changed");
+    l.change = -1;
+    assert_string_equal(xchg_release_list_label(&l), "");
     /* a rejection still stops it, uncovered or not */
     s.uncovered = 3;
     s.rejected = 1;
