@@ -695,6 +695,69 @@ static void test_renew_after_reseal(void **state)
     xchg_matcher_close(m);
 }
 
+static int first_decision(void *ctx, const xchg__decision *r)
+{
+    xchg__decision *out = ctx;
+    if (!out->decision_id[0])
+        *out = *r;
+    return 0;
+}
+
+/* A dishonest matcher fabricates an earlier approval so that an operator's one-step renew
+ * would approve a family they never approved: op1's genuine run-1 row replayed under op2's
+ * name and key id. It does not verify, so it is not op2's approval: op2's renew skips the
+ * family, the forgery is reported, and op1 (who did approve) still renews. */
+static void test_renew_refuses_forged_prior(void **state)
+{
+    (void)state;
+    const char *pcsv = "Ref,Forename,Surname,DOB,Postcode,Type,Date,Consent,Legal Basis,Consent Date\n"
+                       "P1,Dan,Lee,14/05/1980,OX4 1AA,CRIME,01/06/2026,given,,\n";
+    const char *scsv = "Pupil,UPN,Forename,Surname,DOB,Postcode,Possible,Attended,End,Consent\n"
+                       "S1,B801200005001,Amy,Lee,2015-08-20,OX4 1AA,100,80,2026-03-31,not sought\n";
+    seal(pcsv, "police-f", 2, psec);
+    seal(scsv, "school-f", 3, ssec);
+    xchg_seckey *mk = seed_key(4), *op1 = seed_key(8), *op2 = seed_key(9);
+    xchg_matcher *m = matcher_with("dbf", mk, (const char *const[]){"police-f", "school-f", NULL});
+    char fam[24] = "";
+    assert_int_equal(xchg_matcher_release_list(m, collect, fam, NULL), XCHG_OK);
+    xchg_release_share *s1 = share_of(8, "shares/op1.share", XCHG_OK);
+    xchg_release_share *s2 = share_of(9, "shares/op2.share", XCHG_OK);
+    decide(m, 8, s1, fam, XCHG_OK, NULL);
+    xchg_store *st = xchg_matcher_store(m);
+    xchg__decision r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(xchg__store_decisions(st, fam, xchg__store_latest_run(st), NULL,
+                                           first_decision, &r, NULL),
+                     XCHG_OK);
+    assert_string_equal(r.party, "op1");
+    snprintf(r.decision_id, sizeof r.decision_id, "%032d", 9);
+    snprintf(r.party, sizeof r.party, "op2");
+    xchg_keyid_hex(xchg_seckey_public(op2)->id, r.operator_kid);
+    assert_int_equal(xchg__store_decision_put(st, &r, NULL), XCHG_OK);
+
+    seal_at(pcsv, "police-f2", 2, psec, NOW + 10);
+    ingest_run(m, mk, (const char *const[]){"police-f2", NULL}, NOW + 10);
+    xchg_release_state rs;
+    assert_int_equal(xchg_matcher_release_state(m, fam, &rs, NULL), XCHG_OK);
+    assert_int_equal(rs.approvals, 1);
+    assert_int_equal(rs.forged, 1);
+    assert_int_equal(rs.uncovered, 1);
+    xchg_renew_stats n;
+    assert_int_equal(xchg_matcher_renew(m, op2, s2, NOW + 10, NULL, NULL, &n, NULL), XCHG_OK);
+    assert_int_equal(n.renewed, 0);
+    assert_int_equal(n.skipped, 1);
+    assert_int_equal(xchg_matcher_release_state(m, fam, &rs, NULL), XCHG_OK);
+    assert_int_equal(rs.approvals, 1); /* nothing of op2's was added */
+    assert_int_equal(xchg_matcher_renew(m, op1, s1, NOW + 10, NULL, NULL, &n, NULL), XCHG_OK);
+    assert_int_equal(n.renewed, 1);
+    xchg_release_share_free(s1);
+    xchg_release_share_free(s2);
+    xchg_seckey_free(mk);
+    xchg_seckey_free(op1);
+    xchg_seckey_free(op2);
+    xchg_matcher_close(m);
+}
+
 /* An approval whose commit was lost (rows gone, its audit entry written) gets its
  * contributions back from the log when the store is next opened, once. */
 static void test_contributions_rolled_forward(void **state)
@@ -1221,6 +1284,7 @@ int main(void)
         cmocka_unit_test(test_release_key_end_to_end),
         cmocka_unit_test(test_withdrawal_after_approval),
         cmocka_unit_test(test_renew_after_reseal),
+        cmocka_unit_test(test_renew_refuses_forged_prior),
         cmocka_unit_test(test_contributions_rolled_forward),
         cmocka_unit_test(test_remote_contributions),
         cmocka_unit_test(test_release_key_policy_checks),
