@@ -78,6 +78,9 @@ expect 1 "" -- test -e "$T/p2.xrp"
 renew() { # OPERATOR
   $X release renew "${DB[@]}" --key "$K/$1.key" --share "$T/shares/$1.share"
 }
+# without the share an approval carries no contributions: refused, counted, nothing renewed
+expect 1 "renewed 0 approvals; 0 skipped (not yours to renew, or renewed already); 1 failed" -- \
+  $X release renew "${DB[@]}" --key "$K/operator-1.key"
 renew operator-1 >"$T/renew-1.txt"
 expect 0 "" -- grep -qx "renewed $F1" "$T/renew-1.txt"
 expect 0 "" -- grep -q "^renewed 1 approval; 0 skipped" "$T/renew-1.txt"

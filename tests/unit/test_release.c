@@ -415,6 +415,18 @@ static void test_forged_decisions_refused(void **state)
     xchg_diag_clear(d);
     assert_int_equal(xchg_matcher_release(s, m, fam, "team", pk, 1, 1767225700, NULL, d),
                      XCHG_ERR_VERIFY);
+    /* without a release key, approvals carry as they are: nothing to renew, and a key that
+       is no operator's is refused before that */
+    xchg_seckey *op = seed_key(8);
+    xchg_renew_stats rn;
+    xchg_diag_clear(d);
+    assert_int_equal(xchg_matcher_renew(s, op, NULL, 1767225700, NULL, NULL, &rn, d),
+                     XCHG_ERR_DENIED);
+    assert_diag_has(d, "has no release key: approvals carry across runs as they are");
+    xchg_diag_clear(d);
+    assert_int_not_equal(xchg_matcher_renew(s, m, NULL, 1767225700, NULL, NULL, &rn, d), XCHG_OK);
+    assert_diag_has(d, "operator");
+    xchg_seckey_free(op);
     xchg_seckey_free(m);
     xchg_diag_free(d);
     xchg_matcher_close(s);
